@@ -1,0 +1,27 @@
+//! Passive dissectors for the protocols of a Citrix farm.
+//!
+//! This crate is pure protocol code: it never sees a packet, only the ordered bytes of each
+//! direction of a TCP connection (as reassembled by the engine), explicit gaps where the capture
+//! lost bytes, and the close. Every dissector implements [`Dissector`], is created through
+//! [`new_dissector`], and can be recognised from the first bytes of a stream with
+//! [`Proto::probe`].
+//!
+//! Every byte is untrusted: parsers never panic, never allocate from a length read off the wire
+//! without a cap, and turn malformed input into [`Anomaly`] events.
+
+pub mod buffer;
+pub mod event;
+pub mod registry;
+pub mod text;
+pub mod types;
+
+pub mod cgp;
+pub mod flexlm;
+pub mod ica;
+pub mod ima;
+
+pub use buffer::{Overflow, StreamBuffer};
+pub use event::{Anomaly, Body, Event, Summary};
+pub use registry::{Context, Dissector, Probe, Proto, new_dissector};
+pub use text::{WireText, nul_terminated};
+pub use types::{Dir, Severity, Timestamp};

@@ -1,0 +1,1 @@
+//! Deterministic synthesis of sample captures. (being written)
