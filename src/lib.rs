@@ -3,5 +3,16 @@
 //! Data flows one way: packets -> decode -> flow lookup -> reassembly -> classify -> dissector ->
 //! events -> analysis (findings, heartbeats, licensing and ICA sessions) -> model -> outputs/TUI.
 
+pub mod analysis;
+pub mod capture;
+pub mod classify;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod engine;
+pub mod flow;
+pub mod model;
+pub mod output;
 pub mod reassembly;
+pub mod run;
 pub mod synth;

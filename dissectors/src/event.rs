@@ -116,7 +116,11 @@ mod tests {
         let e = Event::new(
             Timestamp::from_secs(1),
             Dir::ToServer,
-            Anomaly::new("flexlm.bad_checksum", Severity::Medium, "checksum 0x12, expected 0x34"),
+            Anomaly::new(
+                "flexlm.bad_checksum",
+                Severity::Medium,
+                "checksum 0x12, expected 0x34",
+            ),
         );
         assert_eq!(
             serde_json::to_string(&e).unwrap(),

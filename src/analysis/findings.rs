@@ -1,0 +1,143 @@
+//! Findings: what the analysis tells the admin, each with a stable code.
+//!
+//! The same finding on the same connection is counted, not repeated: a capture with a
+//! thousand bad checksums on one connection gives one finding with a count of 1000.
+
+use crate::flow::FlowId;
+use ctxscope_dissectors::{Severity, Timestamp};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable dotted code, e.g. `flexlm.vendor_port_dynamic`, `tcp.overlap_conflict`.
+    pub code: &'static str,
+    pub severity: Severity,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FlowId>,
+    /// A second connection involved (e.g. the lmgrd connection that announced a port).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_flow: Option<FlowId>,
+    /// One line that says what is wrong and what to do; wire strings in it are sanitised.
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(
+        code: &'static str,
+        severity: Severity,
+        ts: Timestamp,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            code,
+            severity,
+            first: ts,
+            last: ts,
+            count: 1,
+            flow: None,
+            related_flow: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn on_flow(mut self, flow: FlowId) -> Finding {
+        self.flow = Some(flow);
+        self
+    }
+
+    pub fn related(mut self, flow: Option<FlowId>) -> Finding {
+        self.related_flow = flow;
+        self
+    }
+}
+
+/// Distinct findings in the order first raised, bounded.
+pub struct Findings {
+    list: Vec<Finding>,
+    index: FxHashMap<(&'static str, Option<FlowId>), usize>,
+    per_flow: FxHashMap<FlowId, u64>,
+    cap: usize,
+    dropped: u64,
+}
+
+impl Findings {
+    pub fn new(cap: usize) -> Findings {
+        Findings {
+            list: Vec::new(),
+            index: FxHashMap::default(),
+            per_flow: FxHashMap::default(),
+            cap,
+            dropped: 0,
+        }
+    }
+
+    pub fn raise(&mut self, f: Finding) {
+        let count = f.count;
+        let flow = f.flow;
+        if self.insert(f)
+            && let Some(id) = flow
+        {
+            *self.per_flow.entry(id).or_default() += count;
+        }
+    }
+
+    /// Adds or merges `f`; false when it was dropped at the cap.
+    fn insert(&mut self, f: Finding) -> bool {
+        if let Some(&i) = self.index.get(&(f.code, f.flow)) {
+            let kept = &mut self.list[i];
+            kept.count += f.count;
+            kept.first = kept.first.min(f.first);
+            kept.last = kept.last.max(f.last);
+            return true;
+        }
+        if self.list.len() >= self.cap {
+            self.dropped += 1;
+            return false;
+        }
+        self.index.insert((f.code, f.flow), self.list.len());
+        self.list.push(f);
+        true
+    }
+
+    /// Occurrences of kept findings on `flow`.
+    pub fn count_for(&self, flow: FlowId) -> u64 {
+        self.per_flow.get(&flow).copied().unwrap_or(0)
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn list(&self) -> &[Finding] {
+        &self.list
+    }
+
+    pub fn into_list(self) -> Vec<Finding> {
+        self.list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_on_one_flow_are_counted_and_the_store_is_bounded() {
+        let mut f = Findings::new(2);
+        let at = |s| Timestamp::from_secs(s);
+        f.raise(Finding::new("tcp.overlap_conflict", Severity::Medium, at(5), "a").on_flow(1));
+        f.raise(Finding::new("tcp.overlap_conflict", Severity::Medium, at(3), "b").on_flow(1));
+        f.raise(Finding::new("tcp.overlap_conflict", Severity::Medium, at(9), "c").on_flow(2));
+        f.raise(Finding::new("ica.basic_encryption", Severity::Medium, at(9), "d").on_flow(2));
+        assert_eq!(f.list().len(), 2);
+        assert_eq!(f.list()[0].count, 2);
+        assert_eq!((f.list()[0].first, f.list()[0].last), (at(3), at(5)));
+        assert_eq!(f.list()[0].message, "a");
+        assert_eq!(f.dropped(), 1);
+        assert_eq!(f.count_for(1), 2);
+    }
+}

@@ -1,0 +1,294 @@
+//! Packet sources: capture files (pcap, pcapng) and live interfaces, through one code path.
+//!
+//! libpcap opens both; a `Source` hands out one packet at a time with its timestamp, the bytes
+//! captured and the length it had on the wire. Live capture can save every packet it sees to a
+//! file (`--write`), and reports the kernel's drop counters.
+
+use crate::decode::LinkType;
+use ctxscope_dissectors::Timestamp;
+use pcap::{Active, Capture, Offline, Precision};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One captured packet, borrowed from the source until the next call.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    pub ts: Timestamp,
+    pub data: &'a [u8],
+    /// Length on the wire; larger than `data.len()` when the snaplen cut the packet.
+    pub wire_len: u32,
+}
+
+/// What the source produced.
+pub enum Next<'a> {
+    Packet(Packet<'a>),
+    /// Live capture: no packet within the read timeout (lets the caller check for a stop).
+    Idle,
+    /// End of the file.
+    End,
+}
+
+/// Settings for a live capture.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub interface: String,
+    pub filter: Option<String>,
+    pub snaplen: i32,
+    pub promiscuous: bool,
+    /// Deliver packets as they arrive instead of when the kernel buffer fills.
+    pub immediate: bool,
+    /// Kernel buffer size in bytes.
+    pub buffer_size: i32,
+}
+
+impl Default for LiveOptions {
+    fn default() -> LiveOptions {
+        LiveOptions {
+            interface: String::new(),
+            filter: None,
+            snaplen: 262_144,
+            promiscuous: true,
+            immediate: true,
+            buffer_size: 16 << 20,
+        }
+    }
+}
+
+/// Kernel counters of a live capture (libpcap's `pcap_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KernelStats {
+    pub received: u64,
+    /// Dropped because the capture buffer was full: ctxscope did not keep up.
+    pub dropped: u64,
+    /// Dropped by the interface or its driver.
+    pub if_dropped: u64,
+}
+
+#[derive(Debug)]
+pub enum CaptureError {
+    /// The file or interface could not be opened; the message says why and what to do.
+    Open(String),
+    /// A link type ctxscope cannot decode.
+    UnsupportedLink { source: String, dlt: i32 },
+    /// Reading failed part way (e.g. a file cut short); the packets before it were delivered.
+    Read(String),
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::Open(m) | CaptureError::Read(m) => f.write_str(m),
+            CaptureError::UnsupportedLink { source, dlt } => write!(
+                f,
+                "{source}: link type {dlt} is not supported (supported: Ethernet, Linux SLL/SLL2, raw IP, loopback)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+enum Handle {
+    File(Capture<Offline>),
+    Live(Capture<Active>),
+}
+
+pub struct Source {
+    handle: Handle,
+    link: LinkType,
+    name: String,
+    savefile: Option<pcap::Savefile>,
+    file_size: Option<u64>,
+    /// Approximate bytes of the file consumed so far (record headers + captured bytes).
+    consumed: u64,
+}
+
+/// Size of a classic pcap record header; close enough for pcapng progress too.
+const RECORD_HEADER_LEN: u64 = 16;
+
+impl Source {
+    pub fn open_file(path: &Path) -> Result<Source, CaptureError> {
+        let name = path.display().to_string();
+        let meta =
+            std::fs::metadata(path).map_err(|e| CaptureError::Open(format!("{name}: {e}")))?;
+        if meta.is_dir() {
+            return Err(CaptureError::Open(format!(
+                "{name}: is a directory, not a capture file"
+            )));
+        }
+        if meta.len() == 0 {
+            return Err(CaptureError::Open(format!(
+                "{name}: empty file, not a pcap or pcapng capture"
+            )));
+        }
+        let cap = Capture::from_file_with_precision(path, Precision::Nano)
+            .map_err(|e| CaptureError::Open(format!("{name}: {}", describe(&e))))?;
+        let link = link_of(&name, cap.get_datalink().0)?;
+        Ok(Source {
+            handle: Handle::File(cap),
+            link,
+            name,
+            savefile: None,
+            file_size: Some(meta.len()),
+            consumed: 0,
+        })
+    }
+
+    pub fn open_live(opts: &LiveOptions) -> Result<Source, CaptureError> {
+        let name = opts.interface.clone();
+        let open_err = |e: pcap::Error| CaptureError::Open(live_open_message(&name, &e));
+        let inactive = Capture::from_device(name.as_str())
+            .map_err(open_err)?
+            .snaplen(opts.snaplen)
+            .promisc(opts.promiscuous)
+            .immediate_mode(opts.immediate)
+            .buffer_size(opts.buffer_size)
+            .precision(Precision::Nano)
+            // With immediate mode the timeout only bounds how long a read waits when the link
+            // is idle, so a stop request is noticed promptly.
+            .timeout(200);
+        let mut cap = inactive.open().map_err(open_err)?;
+        if let Some(filter) = &opts.filter {
+            cap.filter(filter, true).map_err(|e| {
+                CaptureError::Open(format!(
+                    "{name}: bad capture filter {filter:?}: {}",
+                    describe(&e)
+                ))
+            })?;
+        }
+        let link = link_of(&name, cap.get_datalink().0)?;
+        Ok(Source {
+            handle: Handle::Live(cap),
+            link,
+            name,
+            savefile: None,
+            file_size: None,
+            consumed: 0,
+        })
+    }
+
+    /// Saves every packet read from now on to `path` (pcap format, same link type).
+    pub fn write_to(&mut self, path: &PathBuf) -> Result<(), CaptureError> {
+        let saved = match &self.handle {
+            Handle::File(c) => c.savefile(path),
+            Handle::Live(c) => c.savefile(path),
+        };
+        let file = saved
+            .map_err(|e| CaptureError::Open(format!("{}: {}", path.display(), describe(&e))))?;
+        self.savefile = Some(file);
+        Ok(())
+    }
+
+    pub fn link(&self) -> LinkType {
+        self.link
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.handle, Handle::Live(_))
+    }
+
+    /// (bytes consumed, file size) for progress display; `None` for live capture.
+    pub fn progress(&self) -> Option<(u64, u64)> {
+        self.file_size.map(|size| (self.consumed.min(size), size))
+    }
+
+    /// A handle another thread can use to make a blocked live read return.
+    pub fn breaker(&mut self) -> pcap::BreakLoop {
+        match &mut self.handle {
+            Handle::File(c) => c.breakloop_handle(),
+            Handle::Live(c) => c.breakloop_handle(),
+        }
+    }
+
+    pub fn kernel_stats(&mut self) -> Option<KernelStats> {
+        let Handle::Live(cap) = &mut self.handle else {
+            return None;
+        };
+        cap.stats().ok().map(|s| KernelStats {
+            received: u64::from(s.received),
+            dropped: u64::from(s.dropped),
+            if_dropped: u64::from(s.if_dropped),
+        })
+    }
+
+    pub fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
+        let result = match &mut self.handle {
+            Handle::File(c) => c.next_packet(),
+            Handle::Live(c) => c.next_packet(),
+        };
+        match result {
+            Ok(p) => {
+                if let Some(file) = &mut self.savefile {
+                    file.write(&p);
+                }
+                self.consumed += RECORD_HEADER_LEN + p.data.len() as u64;
+                // With nanosecond precision libpcap puts nanoseconds in the microsecond field.
+                let ts = Timestamp::from_parts(
+                    p.header.ts.tv_sec,
+                    u32::try_from(p.header.ts.tv_usec).unwrap_or(0),
+                );
+                Ok(Next::Packet(Packet {
+                    ts,
+                    data: p.data,
+                    wire_len: p.header.len,
+                }))
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
+            Err(pcap::Error::NoMorePackets) => Ok(Next::End),
+            Err(e) => Err(CaptureError::Read(format!(
+                "{}: {}",
+                self.name,
+                describe(&e)
+            ))),
+        }
+    }
+
+    /// Flushes the savefile, if any.
+    pub fn flush(&mut self) -> Result<(), CaptureError> {
+        match &mut self.savefile {
+            Some(f) => f.flush().map_err(|e| {
+                CaptureError::Read(format!("writing the capture copy: {}", describe(&e)))
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Lists capture interfaces: (name, description).
+pub fn interfaces() -> Result<Vec<(String, Option<String>)>, CaptureError> {
+    let devices = pcap::Device::list().map_err(|e| CaptureError::Open(describe(&e)))?;
+    Ok(devices.into_iter().map(|d| (d.name, d.desc)).collect())
+}
+
+fn link_of(source: &str, dlt: i32) -> Result<LinkType, CaptureError> {
+    LinkType::from_dlt(dlt).ok_or_else(|| CaptureError::UnsupportedLink {
+        source: source.to_string(),
+        dlt,
+    })
+}
+
+fn describe(e: &pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn live_open_message(iface: &str, e: &pcap::Error) -> String {
+    let msg = describe(e);
+    let lower = msg.to_lowercase();
+    if lower.contains("permission") || lower.contains("not permitted") {
+        format!(
+            "{iface}: {msg}. Capturing needs root or the CAP_NET_RAW and CAP_NET_ADMIN \
+             capabilities: run as root, or `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ctxscope)`"
+        )
+    } else if lower.contains("no such device") || lower.contains("doesn't exist") {
+        format!("{iface}: {msg}. List the interfaces with `ctxscope interfaces`")
+    } else {
+        format!("{iface}: {msg}")
+    }
+}

@@ -1,0 +1,174 @@
+//! Ports announced on the wire: lmgrd tells a client on which TCP port its vendor daemon
+//! listens. The first connection to that address and port is labelled before any payload.
+//!
+//! Announcements are bounded: at most a configured number wait at once (the oldest is dropped
+//! and counted past that), and each waits only a limited time.
+
+use crate::flow::FlowId;
+use ctxscope_dissectors::{Proto, Timestamp};
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// A port lmgrd announced for a vendor daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announcement {
+    pub proto: Proto,
+    pub server: IpAddr,
+    pub port: u16,
+    /// The vendor daemon's name (e.g. CITRIX), sanitised.
+    pub vendor: Option<String>,
+    /// The lmgrd connection that carried the announcement.
+    pub parent: FlowId,
+    pub announced_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AnnouncementStats {
+    pub registered: u64,
+    pub claimed: u64,
+    pub expired: u64,
+    /// Dropped because the table was full.
+    pub dropped: u64,
+}
+
+pub struct Announcements {
+    waiting: FxHashMap<(IpAddr, u16), Announcement>,
+    cap: usize,
+    timeout: Duration,
+    stats: AnnouncementStats,
+}
+
+impl Announcements {
+    pub fn new(cap: usize, timeout: Duration) -> Announcements {
+        Announcements {
+            waiting: FxHashMap::default(),
+            cap: cap.max(1),
+            timeout,
+            stats: AnnouncementStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> AnnouncementStats {
+        self.stats
+    }
+
+    /// Registers an announcement; a newer one for the same address and port replaces it.
+    pub fn register(&mut self, a: Announcement) {
+        let key = (a.server, a.port);
+        if !self.waiting.contains_key(&key) && self.waiting.len() >= self.cap {
+            let oldest = self
+                .waiting
+                .iter()
+                .min_by_key(|(_, w)| w.announced_at)
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.waiting.remove(&k);
+                self.stats.dropped += 1;
+            }
+        }
+        self.stats.registered += 1;
+        self.waiting.insert(key, a);
+    }
+
+    /// The connection to `server:port` opened at `now`: takes the announcement it fulfils.
+    pub fn claim(&mut self, server: IpAddr, port: u16, now: Timestamp) -> Option<Announcement> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let a = self.waiting.remove(&(server, port))?;
+        if now.since(a.announced_at) > self.timeout {
+            self.stats.expired += 1;
+            return None;
+        }
+        self.stats.claimed += 1;
+        Some(a)
+    }
+
+    /// Removes announcements whose wait is over and returns them (nobody connected in time).
+    pub fn expire(&mut self, now: Timestamp) -> Vec<Announcement> {
+        if self.waiting.is_empty() {
+            return Vec::new();
+        }
+        let timeout = self.timeout;
+        let expired: Vec<(IpAddr, u16)> = self
+            .waiting
+            .iter()
+            .filter(|(_, a)| now.since(a.announced_at) > timeout)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut out: Vec<Announcement> = expired
+            .iter()
+            .filter_map(|k| self.waiting.remove(k))
+            .collect();
+        out.sort_by_key(|a| (a.announced_at, a.port));
+        self.stats.expired += out.len() as u64;
+        out
+    }
+
+    /// Everything still waiting (end of capture), oldest first.
+    pub fn drain(&mut self) -> Vec<Announcement> {
+        let mut out: Vec<Announcement> = self.waiting.drain().map(|(_, a)| a).collect();
+        out.sort_by_key(|a| (a.announced_at, a.port));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ann(port: u16, at: i64) -> Announcement {
+        Announcement {
+            proto: Proto::VendorDaemon,
+            server: "10.0.0.5".parse().unwrap(),
+            port,
+            vendor: Some("CITRIX".into()),
+            parent: 1,
+            announced_at: Timestamp::from_secs(at),
+        }
+    }
+
+    #[test]
+    fn the_first_connection_claims_an_announcement_once() {
+        let mut t = Announcements::new(8, Duration::from_secs(60));
+        t.register(ann(52011, 100));
+        let server = "10.0.0.5".parse().unwrap();
+        assert_eq!(t.claim(server, 52012, Timestamp::from_secs(101)), None);
+        assert_eq!(
+            t.claim(server, 52011, Timestamp::from_secs(101))
+                .map(|a| a.parent),
+            Some(1)
+        );
+        assert_eq!(t.claim(server, 52011, Timestamp::from_secs(102)), None);
+        assert_eq!(t.stats().claimed, 1);
+    }
+
+    #[test]
+    fn late_connections_and_expiry() {
+        let mut t = Announcements::new(8, Duration::from_secs(60));
+        let server = "10.0.0.5".parse().unwrap();
+        t.register(ann(1, 100));
+        assert_eq!(t.claim(server, 1, Timestamp::from_secs(200)), None);
+        t.register(ann(2, 100));
+        t.register(ann(3, 150));
+        let gone = t.expire(Timestamp::from_secs(170));
+        assert_eq!(gone.iter().map(|a| a.port).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(t.drain().len(), 1);
+        assert_eq!(t.stats().expired, 2);
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut t = Announcements::new(2, Duration::from_secs(60));
+        for p in 0..5 {
+            t.register(ann(p, i64::from(p)));
+        }
+        assert_eq!(t.waiting.len(), 2);
+        assert_eq!(t.stats().dropped, 3);
+        assert_eq!(
+            t.drain().iter().map(|a| a.port).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+    }
+}

@@ -1,0 +1,341 @@
+//! Deciding what each connection is, and running its dissector.
+//!
+//! Order of evidence: a forced decode (`--decode-as`) wins; then the payload (each protocol's
+//! probe over the first bytes of a direction); then a port announced by lmgrd; then the port
+//! table. Until the payload has spoken, the first bytes of each direction (at most
+//! `Proto::PROBE_WINDOW`) are kept and replayed to the dissector in arrival order once the
+//! connection is classified, so the dissector sees every byte from the start.
+
+mod announce;
+mod ports;
+
+pub use announce::{Announcement, AnnouncementStats, Announcements};
+pub use ports::PortTable;
+
+use crate::flow::FlowId;
+use crate::reassembly::Delivery;
+use ctxscope_dissectors::{Context, Dir, Dissector, Event, Probe, Proto, Timestamp, new_dissector};
+use serde::Serialize;
+
+/// How a connection got its protocol label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The bytes themselves (a probe matched).
+    Payload,
+    /// lmgrd announced this server address and port for a vendor daemon.
+    Announced,
+    /// The port table.
+    Port,
+    /// Forced by the user (`--decode-as`).
+    DecodeAs,
+}
+
+impl Method {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Method::Payload => "payload",
+            Method::Announced => "announced",
+            Method::Port => "port",
+            Method::DecodeAs => "decode_as",
+        }
+    }
+}
+
+/// A protocol with the evidence for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Label {
+    pub proto: Proto,
+    pub method: Method,
+}
+
+/// The moment a connection's classification became final, with the evidence, so that the
+/// analysis can judge ports (a Citrix protocol on an unexpected port, a Citrix port carrying
+/// something else).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The final label; `None` when the connection is not one of ours.
+    pub label: Option<Label>,
+    /// What the payload probes recognised, if anything.
+    pub payload: Option<Proto>,
+    /// What the connection was expected to be before any payload (announcement or port).
+    pub expected: Option<Label>,
+    /// Whether the first bytes seen were the start of the stream (not a mid-stream pickup).
+    pub from_start: bool,
+}
+
+/// Protocols recognisable from their bytes, one per wire protocol (Lmgrd stands for FlexLM).
+const PROBED: [Proto; 3] = [Proto::Lmgrd, Proto::Ica, Proto::Cgp];
+
+/// Classification and dissection state of one connection.
+pub struct FlowApp {
+    expected: Option<Label>,
+    forced: Option<Proto>,
+    vendor: Option<String>,
+    announced_by: Option<FlowId>,
+    state: State,
+}
+
+enum State {
+    Probing(Box<Probing>),
+    Dissecting {
+        label: Label,
+        dissector: Box<dyn Dissector>,
+    },
+    /// Not one of our protocols; bytes are only counted by the flow.
+    Other,
+}
+
+#[derive(Default)]
+struct Probing {
+    first_bytes: [Vec<u8>; 2],
+    /// Arrival order of what is in `first_bytes`: (direction, length, time).
+    order: Vec<(Dir, usize, Timestamp)>,
+    verdicts: [[Option<Probe>; PROBED.len()]; 2],
+}
+
+impl FlowApp {
+    /// A new connection, with what is known before its first payload byte.
+    pub fn new(expected: Option<Label>, forced: Option<Proto>, vendor: Option<String>) -> FlowApp {
+        FlowApp {
+            expected,
+            forced,
+            vendor,
+            announced_by: None,
+            state: State::Probing(Box::default()),
+        }
+    }
+
+    /// Links this connection to the lmgrd connection that announced its port.
+    pub fn set_announced_by(&mut self, parent: FlowId) {
+        self.announced_by = Some(parent);
+    }
+
+    pub fn announced_by(&self) -> Option<FlowId> {
+        self.announced_by
+    }
+
+    /// The label now: final if decided, otherwise the forced or expected one.
+    pub fn label(&self) -> Option<Label> {
+        match &self.state {
+            State::Dissecting { label, .. } => Some(*label),
+            State::Other => None,
+            State::Probing(_) => match self.forced {
+                Some(proto) => Some(Label {
+                    proto,
+                    method: Method::DecodeAs,
+                }),
+                None => self.expected,
+            },
+        }
+    }
+
+    pub fn is_decided(&self) -> bool {
+        !matches!(self.state, State::Probing(_))
+    }
+
+    /// The vendor daemon name this connection was announced for.
+    pub fn vendor(&self) -> Option<&str> {
+        self.vendor.as_deref()
+    }
+
+    /// Changes the FlexLM role once the dissector learnt it from the server's replies.
+    pub fn set_flexlm_role(&mut self, role: Proto) {
+        if let State::Dissecting { label, .. } = &mut self.state
+            && label.proto.same_wire_protocol(role)
+        {
+            label.proto = role;
+        }
+    }
+
+    pub fn dissector(&self) -> Option<&dyn Dissector> {
+        match &self.state {
+            State::Dissecting { dissector, .. } => Some(dissector.as_ref()),
+            _ => None,
+        }
+    }
+
+    pub fn buffered(&self) -> usize {
+        match &self.state {
+            State::Dissecting { dissector, .. } => dissector.buffered(),
+            State::Probing(p) => p.first_bytes.iter().map(Vec::len).sum(),
+            State::Other => 0,
+        }
+    }
+
+    /// Takes one chunk of reassembled bytes. Returns the decision if this chunk made it.
+    pub fn deliver(
+        &mut self,
+        dir: Dir,
+        chunk: Delivery<'_>,
+        ts: Timestamp,
+        from_start: bool,
+        out: &mut Vec<Event>,
+    ) -> Option<Decision> {
+        match &mut self.state {
+            State::Dissecting { dissector, .. } => {
+                match chunk {
+                    Delivery::Data(bytes) => dissector.feed(dir, bytes, ts, out),
+                    Delivery::Gap(len) => dissector.gap(dir, len, ts, out),
+                }
+                None
+            }
+            State::Other => None,
+            State::Probing(probing) => match chunk {
+                Delivery::Gap(len) => {
+                    let decision = self.decide(None, from_start, out);
+                    if let State::Dissecting { dissector, .. } = &mut self.state {
+                        dissector.gap(dir, len, ts, out);
+                    }
+                    Some(decision)
+                }
+                Delivery::Data(bytes) => {
+                    let kept = &mut probing.first_bytes[dir.index()];
+                    let take = bytes.len().min(Proto::PROBE_WINDOW - kept.len());
+                    kept.extend_from_slice(&bytes[..take]);
+                    probing.order.push((dir, take, ts));
+                    let window_full = kept.len() >= Proto::PROBE_WINDOW;
+                    let found = probing.run(dir, window_full);
+                    let decided = match found {
+                        Some(proto) => Some(proto),
+                        None if probing.ruled_out(dir) => None,
+                        None => return None,
+                    };
+                    let decision = self.decide(decided, from_start, out);
+                    if let State::Dissecting { dissector, .. } = &mut self.state
+                        && take < bytes.len()
+                    {
+                        dissector.feed(dir, &bytes[take..], ts, out);
+                    }
+                    Some(decision)
+                }
+            },
+        }
+    }
+
+    /// The connection ends while still undecided: decide on what was seen.
+    pub fn finish_probing(&mut self, from_start: bool, out: &mut Vec<Event>) -> Option<Decision> {
+        match &self.state {
+            State::Probing(p) if !p.order.is_empty() => Some(self.decide(None, from_start, out)),
+            _ => None,
+        }
+    }
+
+    /// Closes the dissector (end of the connection).
+    pub fn close(&mut self, ts: Timestamp, out: &mut Vec<Event>) {
+        if let State::Dissecting { dissector, .. } = &mut self.state {
+            dissector.close(ts, out);
+        }
+    }
+
+    fn decide(
+        &mut self,
+        payload: Option<Proto>,
+        from_start: bool,
+        out: &mut Vec<Event>,
+    ) -> Decision {
+        let probing = match std::mem::replace(&mut self.state, State::Other) {
+            State::Probing(p) => p,
+            other => {
+                self.state = other;
+                return Decision {
+                    label: self.label(),
+                    payload,
+                    expected: self.expected,
+                    from_start,
+                };
+            }
+        };
+        let label = self.final_label(payload, from_start, &probing);
+        if let Some(label) = label {
+            let ctx = Context {
+                announced_vendor: self.vendor.clone(),
+                from_start,
+            };
+            let mut dissector = new_dissector(label.proto, &ctx);
+            let mut offsets = [0usize; 2];
+            for &(dir, len, ts) in &probing.order {
+                let i = dir.index();
+                let bytes = &probing.first_bytes[i][offsets[i]..offsets[i] + len];
+                offsets[i] += len;
+                if !bytes.is_empty() {
+                    dissector.feed(dir, bytes, ts, out);
+                }
+            }
+            self.state = State::Dissecting { label, dissector };
+        }
+        Decision {
+            label,
+            payload,
+            expected: self.expected,
+            from_start,
+        }
+    }
+
+    fn final_label(
+        &self,
+        payload: Option<Proto>,
+        from_start: bool,
+        probing: &Probing,
+    ) -> Option<Label> {
+        if let Some(proto) = self.forced {
+            return Some(Label {
+                proto,
+                method: Method::DecodeAs,
+            });
+        }
+        if let Some(found) = payload {
+            // Both FlexLM roles share one probe: keep the role the context suggests.
+            let proto = match self.expected {
+                Some(e) if e.proto.same_wire_protocol(found) => e.proto,
+                _ => found,
+            };
+            return Some(Label {
+                proto,
+                method: Method::Payload,
+            });
+        }
+        let expected = self.expected?;
+        // The expected protocol's own probe said no from the very start of the stream: the port
+        // carries something else. Mid-stream, a probe cannot tell, so the port is trusted.
+        let refuted = from_start && probing.refuted(expected.proto);
+        (!refuted).then_some(expected)
+    }
+}
+
+impl Probing {
+    /// Runs the probes still undecided for `dir`; returns the protocol that matched, if any.
+    fn run(&mut self, dir: Dir, window_full: bool) -> Option<Proto> {
+        let bytes = &self.first_bytes[dir.index()];
+        for (slot, proto) in self.verdicts[dir.index()].iter_mut().zip(PROBED) {
+            if matches!(slot, Some(Probe::NoMatch | Probe::Match)) {
+                continue;
+            }
+            let verdict = match proto.probe(dir, bytes) {
+                Probe::NeedMore if window_full => Probe::NoMatch,
+                v => v,
+            };
+            *slot = Some(verdict);
+            if verdict == Probe::Match {
+                return Some(proto);
+            }
+        }
+        None
+    }
+
+    /// Every probe said no for the bytes of `dir`.
+    fn ruled_out(&self, dir: Dir) -> bool {
+        self.verdicts[dir.index()]
+            .iter()
+            .all(|v| *v == Some(Probe::NoMatch))
+    }
+
+    /// The probe for `proto` said no on some direction that had bytes (IMA has no probe, so it
+    /// is never refuted).
+    fn refuted(&self, proto: Proto) -> bool {
+        let Some(i) = PROBED.iter().position(|p| p.same_wire_protocol(proto)) else {
+            return false;
+        };
+        self.verdicts.iter().any(|v| v[i] == Some(Probe::NoMatch))
+    }
+}

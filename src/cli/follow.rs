@@ -1,0 +1,156 @@
+//! `ctxscope follow`: the reassembled bytes of one flow, as `tshark -q -z follow,tcp,raw`.
+
+use super::{ConfigArgs, Outcome};
+use crate::engine::Engine;
+use crate::flow::Endpoint;
+use crate::reassembly::Delivery;
+use crate::run;
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+use ctxscope_dissectors::Dir;
+use std::cell::RefCell;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Side {
+    /// Both directions, in the order the bytes became available.
+    Both,
+    /// Client to server only.
+    Client,
+    /// Server to client only.
+    Server,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FollowFormat {
+    /// The bytes themselves.
+    Raw,
+    /// tshark's layout: one hex line per chunk, server-to-client lines indented by a tab.
+    Hex,
+}
+
+#[derive(Args, Debug)]
+pub struct FollowArgs {
+    /// Capture file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Flow ID, as listed by `ctxscope report` (flows are numbered from 1 in order of appearance).
+    #[arg(long, value_name = "ID")]
+    pub flow: u64,
+    #[arg(long, value_enum, default_value = "both")]
+    pub dir: Side,
+    #[arg(long, value_enum, default_value = "raw")]
+    pub format: FollowFormat,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Streams the followed bytes to standard output as they are reassembled, so memory stays
+/// flat whatever the size of the flow.
+struct Follower {
+    out: BufWriter<std::io::Stdout>,
+    format: FollowFormat,
+    header_written: bool,
+    missing: [u64; 2],
+    error: Option<std::io::Error>,
+}
+
+impl Follower {
+    fn chunk(
+        &mut self,
+        (client, server): (Endpoint, Endpoint),
+        dir: Dir,
+        bytes: &[u8],
+    ) -> std::io::Result<()> {
+        match self.format {
+            FollowFormat::Raw => self.out.write_all(bytes),
+            FollowFormat::Hex => {
+                if !self.header_written {
+                    self.header_written = true;
+                    writeln!(
+                        self.out,
+                        "{RULE}\nFollow: tcp,raw\nNode 0: {client}\nNode 1: {server}"
+                    )?;
+                }
+                if dir == Dir::ToClient {
+                    self.out.write_all(b"\t")?;
+                }
+                for b in bytes {
+                    write!(self.out, "{b:02x}")?;
+                }
+                writeln!(self.out)
+            }
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.format == FollowFormat::Hex && self.header_written {
+            writeln!(self.out, "{RULE}")?;
+        }
+        self.out.flush()
+    }
+}
+
+const RULE: &str = "===================================================================";
+
+pub fn run(args: &FollowArgs) -> Result<Outcome> {
+    let mut engine = Engine::new(args.config.load()?)?;
+    let follower = Rc::new(RefCell::new(Follower {
+        out: BufWriter::new(std::io::stdout()),
+        format: args.format,
+        header_written: false,
+        missing: [0; 2],
+        error: None,
+    }));
+    let sink = Rc::clone(&follower);
+    let wanted = args.dir;
+    engine.tap_flow(args.flow, move |ends, dir, chunk| {
+        let keep = match wanted {
+            Side::Both => true,
+            Side::Client => dir == Dir::ToServer,
+            Side::Server => dir == Dir::ToClient,
+        };
+        let mut f = sink.borrow_mut();
+        match chunk {
+            _ if !keep || f.error.is_some() => {}
+            Delivery::Data(bytes) => {
+                if let Err(e) = f.chunk(ends, dir, bytes) {
+                    f.error = Some(e);
+                }
+            }
+            Delivery::Gap(n) => f.missing[dir.index()] += n,
+        }
+    });
+    run::read_file(&mut engine, &args.file, false)?;
+    let report = engine.finish();
+    if report.flow(args.flow).is_none() {
+        bail!(
+            "no flow {} in {} (it has {} flows; see `ctxscope report`)",
+            args.flow,
+            args.file.display(),
+            report.flows.len()
+        );
+    }
+    let mut f = follower.borrow_mut();
+    let result = match f.error.take() {
+        Some(e) => Err(e),
+        None => f.finish(),
+    };
+    if let Err(e) = result
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        bail!("writing the stream: {e}");
+    }
+    for dir in Dir::BOTH {
+        let n = f.missing[dir.index()];
+        if n > 0 {
+            eprintln!(
+                "ctxscope: note: {n} bytes {} were not captured (gaps left out)",
+                dir.name()
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}

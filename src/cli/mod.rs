@@ -1,0 +1,141 @@
+//! The command line: subcommands, shared options, exit codes.
+//!
+//! Exit codes scripts can rely on: 0 success; 1 a finding at or above `--fail-on` (or a `check`
+//! difference); 2 unreadable input or bad arguments, with a one-line message.
+
+mod follow;
+mod report;
+
+use crate::config::Config;
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use ctxscope_dissectors::Severity;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ctxscope",
+    version,
+    about = "Passive traffic analyzer for Citrix farms: FlexLM licensing, ICA, CGP/session reliability, IMA",
+    after_help = "Exit codes: 0 success, 1 findings at or above --fail-on (or check differences), 2 unreadable input or bad arguments."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Analyse capture files (or a live interface) and print a report.
+    Report(report::ReportArgs),
+    /// Write the reassembled bytes of one flow, like `tshark -q -z follow,tcp,raw`.
+    Follow(follow::FollowArgs),
+    /// List the interfaces live capture can use.
+    Interfaces,
+}
+
+/// Settings shared by every command that analyses traffic.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ConfigArgs {
+    /// TOML configuration file (defaults suit a standard Citrix farm).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override any setting, e.g. `--set limits.max_flows=50000` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Decode TCP PORT as PROTO: lmgrd, vendor_daemon, ica, cgp, ima (repeatable).
+    #[arg(long, value_name = "PORT=PROTO")]
+    pub decode_as: Vec<String>,
+    /// Static vendor-daemon port; replaces the default 7279 (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub vendor_port: Vec<u16>,
+    /// Known license server address; FlexLM traffic to others is a finding (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub license_server: Vec<IpAddr>,
+    /// Seconds of license inactivity after which an exchange is a heartbeat.
+    #[arg(long, value_name = "SECS")]
+    pub heartbeat_idle: Option<f64>,
+}
+
+impl ConfigArgs {
+    /// The configuration: file, then the dedicated flags, then `--set`, in that order.
+    pub fn load(&self) -> Result<Config> {
+        let mut overrides = Vec::new();
+        for d in &self.decode_as {
+            let (port, proto) = d
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--decode-as {d:?}: expected PORT=PROTO"))?;
+            overrides.push(format!(
+                "ports.decode_as.{}=\"{}\"",
+                port.trim(),
+                proto.trim()
+            ));
+        }
+        if !self.vendor_port.is_empty() {
+            let list: Vec<String> = self.vendor_port.iter().map(u16::to_string).collect();
+            overrides.push(format!("ports.vendor_daemon=[{}]", list.join(",")));
+        }
+        if !self.license_server.is_empty() {
+            let list: Vec<String> = self
+                .license_server
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect();
+            overrides.push(format!("licensing.license_servers=[{}]", list.join(",")));
+        }
+        if let Some(secs) = self.heartbeat_idle {
+            overrides.push(format!("licensing.heartbeat_idle_secs={secs}"));
+        }
+        overrides.extend(self.set.iter().cloned());
+        Config::load(self.config.as_deref(), &overrides)
+    }
+}
+
+/// Exit status of a run that completed.
+pub enum Outcome {
+    Ok,
+    /// Findings at or above `--fail-on`, or `check` differences.
+    Flagged,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Report(args) => report::run(&args),
+        Command::Follow(args) => follow::run(&args),
+        Command::Interfaces => interfaces(),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Flagged) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ctxscope: error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// An error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn interfaces() -> Result<Outcome> {
+    for (name, desc) in crate::capture::interfaces()? {
+        match desc {
+            Some(d) => println!("{name}\t{d}"),
+            None => println!("{name}"),
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Parses `--fail-on` values.
+pub fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::from_name(s)
+        .ok_or_else(|| format!("{s:?} is not a severity (info, low, medium, high)"))
+}

@@ -1,0 +1,379 @@
+//! Settings: a TOML file, defaults that suit a standard Citrix farm, and command-line overrides.
+//!
+//! Every key can be overridden with `--set section.key=VALUE` (VALUE in TOML syntax, or a bare
+//! string), applied on top of the file; a few common ones also have their own flags, which the
+//! CLI turns into the same overrides. Unknown keys are errors, so a typo never silently does
+//! nothing.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use ctxscope_dissectors::Proto;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub ports: Ports,
+    pub licensing: Licensing,
+    pub sessions: Sessions,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+}
+
+/// Which TCP ports each protocol is expected on. A connection is labelled by port only when its
+/// payload does not say otherwise.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ports {
+    pub lmgrd: Vec<PortRange>,
+    /// Static vendor-daemon ports (`VENDOR CITRIX PORT=...`); any other announced port is dynamic.
+    pub vendor_daemon: Vec<PortRange>,
+    pub ica: Vec<PortRange>,
+    pub cgp: Vec<PortRange>,
+    pub ima: Vec<PortRange>,
+    /// Forced decodes, like Wireshark's "Decode As": `{ "8080" = "ica" }`. They win over payload.
+    pub decode_as: BTreeMap<String, Proto>,
+}
+
+impl Default for Ports {
+    fn default() -> Ports {
+        Ports {
+            lmgrd: vec![PortRange(27000, 27009)],
+            vendor_daemon: vec![PortRange(7279, 7279)],
+            ica: vec![PortRange(1494, 1494)],
+            cgp: vec![PortRange(2598, 2598)],
+            ima: vec![PortRange(2512, 2513)],
+            decode_as: BTreeMap::new(),
+        }
+    }
+}
+
+impl Ports {
+    /// The port ranges configured for `proto`.
+    pub fn of(&self, proto: Proto) -> &[PortRange] {
+        match proto {
+            Proto::Lmgrd => &self.lmgrd,
+            Proto::VendorDaemon => &self.vendor_daemon,
+            Proto::Ica => &self.ica,
+            Proto::Cgp => &self.cgp,
+            Proto::Ima => &self.ima,
+        }
+    }
+
+    /// Forced decodes with their keys parsed as ports.
+    pub fn decode_as_ports(&self) -> Result<Vec<(u16, Proto)>> {
+        self.decode_as
+            .iter()
+            .map(|(port, proto)| {
+                let p: u16 = port
+                    .parse()
+                    .map_err(|_| anyhow!("ports.decode_as: {port:?} is not a TCP port"))?;
+                Ok((p, *proto))
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Licensing {
+    /// Known license servers. When set, FlexLM traffic to any other address is a finding.
+    pub license_servers: Vec<IpAddr>,
+    /// Idle time after which the next exchange on a vendor-daemon connection is a heartbeat.
+    pub heartbeat_idle_secs: f64,
+    /// A heartbeat is overdue after this many intervals without an exchange.
+    pub heartbeat_overdue_factor: f64,
+    /// How long a port announced by lmgrd waits for its connection.
+    pub announcement_timeout_secs: f64,
+}
+
+impl Default for Licensing {
+    fn default() -> Licensing {
+        Licensing {
+            license_servers: Vec::new(),
+            heartbeat_idle_secs: 120.0,
+            heartbeat_overdue_factor: 2.5,
+            announcement_timeout_secs: 60.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sessions {
+    /// A keep-alive is overdue after this many intervals without one while the session is open.
+    pub keepalive_overdue_factor: f64,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions {
+            keepalive_overdue_factor: 2.5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    /// An established connection silent this long is retired (license heartbeats come every
+    /// 120 s, so keep this well above that).
+    pub tcp_idle_secs: f64,
+    /// A connection that never completed its handshake is retired after this long.
+    pub tcp_handshake_secs: f64,
+    /// A closed (FIN/RST) connection stays this long for late retransmissions.
+    pub tcp_closed_secs: f64,
+    /// Incomplete IPv4 fragment sets are dropped after this long.
+    pub ip_fragment_secs: f64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            tcp_idle_secs: 3600.0,
+            tcp_handshake_secs: 60.0,
+            tcp_closed_secs: 10.0,
+            ip_fragment_secs: 30.0,
+        }
+    }
+}
+
+/// Caps on everything that grows with the traffic. Hitting one is counted in the report.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Connections tracked at the same time.
+    pub max_flows: usize,
+    /// Finished connections kept for the report (the oldest are summarised past this).
+    pub max_flow_records: usize,
+    /// Decoded events kept per connection for the report and the detail view.
+    pub max_events_per_flow: usize,
+    /// Decoded events kept over all connections.
+    pub max_events_total: usize,
+    /// Distinct findings kept (repeats of one finding on one connection only raise its count).
+    pub max_findings: usize,
+    /// Ports announced by lmgrd waiting for their connection.
+    pub max_announcements: usize,
+    /// Out-of-order bytes held per connection direction.
+    pub reassembly_bytes_per_direction: usize,
+    /// Out-of-order segments held per connection direction.
+    pub reassembly_segments_per_direction: usize,
+    /// Out-of-order bytes held over all connections.
+    pub reassembly_bytes_total: usize,
+    /// IPv4 datagrams being reassembled from fragments at the same time.
+    pub max_fragmented_datagrams: usize,
+    /// Licensing and Citrix sessions kept for the report.
+    pub max_sessions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_flows: 100_000,
+            max_flow_records: 100_000,
+            max_events_per_flow: 100,
+            max_events_total: 200_000,
+            max_findings: 10_000,
+            max_announcements: 4096,
+            reassembly_bytes_per_direction: 1 << 20,
+            reassembly_segments_per_direction: 2048,
+            reassembly_bytes_total: 256 << 20,
+            max_fragmented_datagrams: 1024,
+            max_sessions: 10_000,
+        }
+    }
+}
+
+pub fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+}
+
+/// An inclusive TCP port range, written `7279` or `"27000-27009"` in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PortRange(pub u16, pub u16);
+
+impl PortRange {
+    pub fn contains(self, port: u16) -> bool {
+        (self.0..=self.1).contains(&port)
+    }
+
+    pub fn ports(self) -> impl Iterator<Item = u16> {
+        self.0..=self.1
+    }
+
+    fn parse(s: &str) -> Result<PortRange, String> {
+        let port = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{p:?} is not a TCP port"))
+        };
+        match s.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (port(a)?, port(b)?);
+                if a > b {
+                    return Err(format!("port range {s:?} runs backwards"));
+                }
+                Ok(PortRange(a, b))
+            }
+            None => port(s).map(|p| PortRange(p, p)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PortRange, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Port(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Port(p) => u16::try_from(p)
+                .map(|p| PortRange(p, p))
+                .map_err(|_| serde::de::Error::custom(format!("{p} is not a TCP port"))),
+            Raw::Text(s) => PortRange::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file (if any), applies `key=value` overrides in order, and checks the result.
+    pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("config {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| anyhow!("config: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.ports.decode_as_ports()?;
+        let l = &self.licensing;
+        if !(l.heartbeat_idle_secs > 0.0 && l.heartbeat_overdue_factor >= 1.0) {
+            bail!("licensing: heartbeat_idle_secs must be > 0 and heartbeat_overdue_factor >= 1");
+        }
+        if self.limits.max_flows == 0 {
+            bail!("limits.max_flows must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Applies one `a.b.c=value` override to a TOML table. The value is TOML (`7279`, `[1, 2]`,
+/// `true`, `"text"`); anything that does not parse as TOML is taken as a string.
+pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
+    let (path, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--set {assignment:?}: expected KEY=VALUE"))?;
+    let keys: Vec<&str> = path.trim().split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        bail!("--set {assignment:?}: bad key {path:?}");
+    }
+    let value = format!("v = {}", raw.trim())
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    let (last, parents) = keys
+        .split_last()
+        .ok_or_else(|| anyhow!("--set: empty key"))?;
+    let mut node = table;
+    for k in parents {
+        let entry = node
+            .entry((*k).to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry
+            .as_table_mut()
+            .ok_or_else(|| anyhow!("--set {assignment:?}: {k} is not a section"))?;
+    }
+    node.insert((*last).to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_suit_a_standard_farm() {
+        let c = Config::load(None, &[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.ports.lmgrd, vec![PortRange(27000, 27009)]);
+        assert_eq!(c.ports.vendor_daemon, vec![PortRange(7279, 7279)]);
+        assert_eq!(c.licensing.heartbeat_idle_secs, 120.0);
+    }
+
+    #[test]
+    fn file_then_overrides() {
+        let dir = std::env::temp_dir().join(format!("ctxscope-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[ports]\nvendor_daemon = [7279, \"7300-7301\"]\ndecode_as = { \"8080\" = \"ica\" }\n\
+             [licensing]\nlicense_servers = [\"10.0.0.5\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&path),
+            &[
+                "licensing.heartbeat_idle_secs=60".into(),
+                "ports.ica=[1494, 8443]".into(),
+                "ports.decode_as.9000=cgp".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.ports.vendor_daemon,
+            vec![PortRange(7279, 7279), PortRange(7300, 7301)]
+        );
+        assert_eq!(
+            c.ports.ica,
+            vec![PortRange(1494, 1494), PortRange(8443, 8443)]
+        );
+        assert_eq!(
+            c.ports.decode_as_ports().unwrap(),
+            vec![(8080, Proto::Ica), (9000, Proto::Cgp)]
+        );
+        assert_eq!(
+            c.licensing.license_servers,
+            vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(c.licensing.heartbeat_idle_secs, 60.0);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn mistakes_are_reported_not_ignored() {
+        for bad in [
+            "ports.icaa=1494",
+            "ports.ica=70000",
+            "ports.lmgrd=\"27009-27000\"",
+            "ports.decode_as.http=ica",
+            "ports.decode_as.80=telnet",
+            "licensing.heartbeat_idle_secs=0",
+            "noequals",
+        ] {
+            assert!(
+                Config::load(None, &[bad.into()]).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+}

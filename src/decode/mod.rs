@@ -1,0 +1,170 @@
+//! From a captured frame to the TCP segment inside it.
+//!
+//! etherparse slices the headers (lax mode: a packet cut short by the snaplen still yields its
+//! headers and the bytes that were captured). This module adds the link layers etherparse does
+//! not know (SLL2, loopback), works out how many payload bytes the capture cut off, and sorts
+//! everything that is not a TCP segment into counted categories.
+
+mod defrag;
+mod link;
+
+pub use defrag::{DefragStats, Defragmenter, Fragment};
+pub use link::{LinkError, LinkType};
+
+use etherparse::{IpNumber, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use std::net::IpAddr;
+
+/// The fields of one TCP segment the engine needs, borrowing the payload from the frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpPacket<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub window: u16,
+    pub payload: &'a [u8],
+    /// Payload bytes the IP header announces but the capture does not hold (snaplen).
+    pub truncated: u32,
+}
+
+/// What a frame turned out to be.
+#[derive(Debug)]
+pub enum Decoded<'a> {
+    Tcp(TcpPacket<'a>),
+    /// An IPv4 fragment: the caller reassembles it (see [`Defragmenter`]).
+    Fragment(Fragment<'a>),
+    /// An IPv6 fragment (counted, not reassembled).
+    Ipv6Fragment,
+    /// IP, but not TCP (UDP, ICMP, ...).
+    OtherIp,
+    /// Not IP at all (ARP, LLDP, STP, ...).
+    NotIp,
+    /// The capture cut the frame inside its headers (snaplen): counted, not malformed.
+    HeadersCut,
+}
+
+/// A frame whose headers are inconsistent or invalid; the reason is one short phrase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, Malformed> {
+    let packet = link::slice(link, frame).map_err(|e| match e {
+        LinkError::Truncated => Malformed("frame shorter than its link header"),
+        LinkError::UnknownFamily => Malformed("unknown loopback address family"),
+    })?;
+    classify(&packet)
+}
+
+fn classify<'a>(packet: &LaxSlicedPacket<'a>) -> Result<Decoded<'a>, Malformed> {
+    let Some(net) = &packet.net else {
+        return match &packet.stop_err {
+            Some((err, _)) if is_cut(err) => Ok(Decoded::HeadersCut),
+            Some(_) => Err(Malformed("invalid network layer header")),
+            None => Ok(Decoded::NotIp),
+        };
+    };
+    let (src, dst, ip_payload, expected_len) = match net {
+        LaxNetSlice::Ipv4(ip) => {
+            let h = ip.header();
+            let expected = usize::from(h.total_len()).checked_sub(h.slice().len());
+            (
+                IpAddr::from(h.source_addr()),
+                IpAddr::from(h.destination_addr()),
+                ip.payload(),
+                expected,
+            )
+        }
+        LaxNetSlice::Ipv6(ip) => {
+            let h = ip.header();
+            let expected =
+                usize::from(h.payload_length()).checked_sub(ip.extensions().slice().len());
+            (
+                IpAddr::from(h.source_addr()),
+                IpAddr::from(h.destination_addr()),
+                ip.payload(),
+                expected,
+            )
+        }
+        LaxNetSlice::Arp(_) => return Ok(Decoded::NotIp),
+    };
+    if ip_payload.fragmented {
+        return Ok(match net {
+            LaxNetSlice::Ipv4(ip) => Decoded::Fragment(Fragment::of(ip)),
+            _ => Decoded::Ipv6Fragment,
+        });
+    }
+    if ip_payload.ip_number != IpNumber::TCP {
+        return Ok(Decoded::OtherIp);
+    }
+    match &packet.transport {
+        Some(TransportSlice::Tcp(tcp)) => {
+            let captured = tcp.slice().len();
+            let truncated = missing_bytes(ip_payload, expected_len, captured);
+            let header = tcp.header_slice();
+            Ok(Decoded::Tcp(TcpPacket {
+                src,
+                dst,
+                src_port: tcp.source_port(),
+                dst_port: tcp.destination_port(),
+                seq: tcp.sequence_number(),
+                ack: tcp.acknowledgment_number(),
+                flags: header.get(13).copied().unwrap_or(0),
+                window: tcp.window_size(),
+                payload: tcp.payload(),
+                truncated,
+            }))
+        }
+        _ => match &packet.stop_err {
+            Some((err, _)) if is_cut(err) && ip_payload.incomplete => Ok(Decoded::HeadersCut),
+            _ => Err(Malformed("invalid TCP header")),
+        },
+    }
+}
+
+/// Decodes a TCP segment from an IP payload the caller put together (reassembled fragments).
+pub fn tcp_from_ip_payload(
+    src: IpAddr,
+    dst: IpAddr,
+    payload: &[u8],
+) -> Result<TcpPacket<'_>, Malformed> {
+    let tcp =
+        etherparse::TcpSlice::from_slice(payload).map_err(|_| Malformed("invalid TCP header"))?;
+    Ok(TcpPacket {
+        src,
+        dst,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: tcp.header_slice().get(13).copied().unwrap_or(0),
+        window: tcp.window_size(),
+        payload: tcp.payload(),
+        truncated: 0,
+    })
+}
+
+/// Bytes of the segment the capture did not keep, from the IP length fields. A length field that
+/// claims less than was captured is ignored (the payload is what we have).
+fn missing_bytes(
+    ip_payload: &LaxIpPayloadSlice<'_>,
+    expected: Option<usize>,
+    captured: usize,
+) -> u32 {
+    if !ip_payload.incomplete {
+        return 0;
+    }
+    expected
+        .and_then(|e| e.checked_sub(captured))
+        .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX))
+}
+
+/// Whether a parse stopped because bytes were missing (a snaplen cut), not because they were wrong.
+fn is_cut(err: &etherparse::err::packet::SliceError) -> bool {
+    matches!(err, etherparse::err::packet::SliceError::Len(_))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,387 @@
+//! The flow table: lookup by 5-tuple, creation with role assignment, eviction.
+
+use super::{Endpoint, Flow, FlowId, RoleBasis, Traffic};
+use crate::classify::FlowApp;
+use crate::reassembly::{Limits, TcpConn, TcpFlags};
+use ctxscope_dissectors::{Dir, Timestamp};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Canonical key: both endpoints, lower first, so both directions find the same flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey(Endpoint, Endpoint);
+
+impl FlowKey {
+    fn new(a: Endpoint, b: Endpoint) -> FlowKey {
+        if a <= b { FlowKey(a, b) } else { FlowKey(b, a) }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FlowTableStats {
+    pub created: u64,
+    pub peak_concurrent: u64,
+    pub retired_closed: u64,
+    pub retired_idle: u64,
+    /// Connections not tracked because the table was full (their packets are only counted).
+    pub rejected_at_cap: u64,
+    /// Packets of those connections.
+    pub packets_untracked: u64,
+}
+
+pub struct Timeouts {
+    pub idle: Duration,
+    pub handshake: Duration,
+    pub closed: Duration,
+}
+
+/// A packet arriving at the table: who sent it to whom, its TCP flags and time.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival {
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub flags: TcpFlags,
+    pub ts: Timestamp,
+}
+
+/// Result of looking a packet up.
+pub enum Lookup {
+    /// The flow's slot and the packet's direction in it.
+    Found(usize, Dir),
+    /// The table is full; the packet is not tracked.
+    Full,
+}
+
+pub struct FlowTable {
+    index: FxHashMap<FlowKey, usize>,
+    slots: Vec<Option<Flow>>,
+    free: Vec<usize>,
+    next_id: FlowId,
+    cap: usize,
+    limits: Limits,
+    timeouts: Timeouts,
+    stats: FlowTableStats,
+}
+
+impl FlowTable {
+    pub fn new(cap: usize, limits: Limits, timeouts: Timeouts) -> FlowTable {
+        FlowTable {
+            index: FxHashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_id: 1,
+            cap,
+            limits,
+            timeouts,
+            stats: FlowTableStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> FlowTableStats {
+        self.stats
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn get_mut(&mut self, slot: usize) -> Option<&mut Flow> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.slots.iter().flatten()
+    }
+
+    /// Finds the flow of a packet from `src` to `dst`, creating it if needed (`make_app` gives
+    /// the new flow its classification state from the server endpoint). A SYN on a flow that
+    /// already closed starts a new flow (port reuse): the old one is handed to `retire`.
+    pub fn lookup(
+        &mut self,
+        arrival: &Arrival,
+        is_service_port: impl Fn(u16) -> bool,
+        make_app: impl FnOnce(Endpoint, Endpoint) -> FlowApp,
+        retire: &mut impl FnMut(Flow),
+    ) -> Lookup {
+        let Arrival {
+            src,
+            dst,
+            flags,
+            ts,
+        } = *arrival;
+        let key = FlowKey::new(src, dst);
+        if let Some(&slot) = self.index.get(&key) {
+            let Some(flow) = &self.slots[slot] else {
+                return Lookup::Full;
+            };
+            let reused = is_syn_only(flags) && flow.closed_at.is_some() && src == flow.client;
+            if !reused {
+                let dir = if src == flow.client {
+                    Dir::ToServer
+                } else {
+                    Dir::ToClient
+                };
+                return Lookup::Found(slot, dir);
+            }
+            if let Some(old) = self.remove(slot) {
+                self.stats.retired_closed += 1;
+                retire(old);
+            }
+        }
+        if self.index.len() >= self.cap {
+            self.stats.rejected_at_cap += 1;
+            self.stats.packets_untracked += 1;
+            return Lookup::Full;
+        }
+        let (client, server, roles) = assign_roles(src, dst, flags, &is_service_port);
+        let flow = Flow {
+            id: self.next_id,
+            client,
+            server,
+            roles,
+            first: ts,
+            last: ts,
+            traffic: [Traffic::default(); 2],
+            tcp: TcpConn::new(self.limits),
+            app: make_app(client, server),
+            closed_at: None,
+            events: Default::default(),
+        };
+        self.next_id += 1;
+        self.stats.created += 1;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s] = Some(flow);
+                s
+            }
+            None => {
+                self.slots.push(Some(flow));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key, slot);
+        self.stats.peak_concurrent = self.stats.peak_concurrent.max(self.index.len() as u64);
+        let dir = if src == client {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
+        Lookup::Found(slot, dir)
+    }
+
+    /// Counts a packet the table could not take (it was full).
+    pub fn count_untracked(&mut self) {
+        self.stats.packets_untracked += 1;
+    }
+
+    /// Retires flows that closed longer ago than the linger time, or went quiet for longer
+    /// than their idle timeout.
+    pub fn sweep(&mut self, now: Timestamp, retire: &mut impl FnMut(Flow)) {
+        for slot in 0..self.slots.len() {
+            let Some(flow) = &self.slots[slot] else {
+                continue;
+            };
+            let verdict = match flow.closed_at {
+                Some(at) if now.since(at) >= self.timeouts.closed => Some(true),
+                Some(_) => None,
+                None => {
+                    // Mid-stream pickups are established by definition.
+                    let established = flow.roles != RoleBasis::Syn || flow.tcp.synack_seen();
+                    let timeout = if established {
+                        self.timeouts.idle
+                    } else {
+                        self.timeouts.handshake
+                    };
+                    (now.since(flow.last) >= timeout).then_some(false)
+                }
+            };
+            if let Some(closed) = verdict
+                && let Some(flow) = self.remove(slot)
+            {
+                if closed {
+                    self.stats.retired_closed += 1;
+                } else {
+                    self.stats.retired_idle += 1;
+                }
+                retire(flow);
+            }
+        }
+    }
+
+    /// Hands every remaining flow to `retire`, in the order they were created.
+    pub fn drain(&mut self, retire: &mut impl FnMut(Flow)) {
+        let mut flows: Vec<Flow> = self.slots.drain(..).flatten().collect();
+        self.index.clear();
+        self.free.clear();
+        flows.sort_by_key(|f| f.id);
+        flows.into_iter().for_each(retire);
+    }
+
+    fn remove(&mut self, slot: usize) -> Option<Flow> {
+        let flow = self.slots.get_mut(slot)?.take()?;
+        self.index.remove(&FlowKey::new(flow.client, flow.server));
+        self.free.push(slot);
+        Some(flow)
+    }
+}
+
+fn is_syn_only(flags: TcpFlags) -> bool {
+    flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK)
+}
+
+/// Client and server of a new flow from its first packet (see [`RoleBasis`]).
+fn assign_roles(
+    src: Endpoint,
+    dst: Endpoint,
+    flags: TcpFlags,
+    is_service_port: &impl Fn(u16) -> bool,
+) -> (Endpoint, Endpoint, RoleBasis) {
+    if is_syn_only(flags) {
+        return (src, dst, RoleBasis::Syn);
+    }
+    if flags.has(TcpFlags::SYN) && flags.has(TcpFlags::ACK) {
+        return (dst, src, RoleBasis::SynAck);
+    }
+    let service = |p: u16| is_service_port(p) || p < 1024;
+    match (service(src.port), service(dst.port)) {
+        (true, false) => (dst, src, RoleBasis::ServicePort),
+        (false, true) => (src, dst, RoleBasis::ServicePort),
+        _ if src.port < dst.port => (dst, src, RoleBasis::LowerPort),
+        _ => (src, dst, RoleBasis::LowerPort),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(ip: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    fn table(cap: usize) -> FlowTable {
+        FlowTable::new(
+            cap,
+            Limits::default(),
+            Timeouts {
+                idle: Duration::from_secs(100),
+                handshake: Duration::from_secs(10),
+                closed: Duration::from_secs(5),
+            },
+        )
+    }
+
+    fn look(
+        t: &mut FlowTable,
+        src: Endpoint,
+        dst: Endpoint,
+        flags: u8,
+        at: i64,
+        retired: &mut Vec<FlowId>,
+    ) -> Lookup {
+        t.lookup(
+            &Arrival {
+                src,
+                dst,
+                flags: TcpFlags(flags),
+                ts: Timestamp::from_secs(at),
+            },
+            |p| p == 1494,
+            |_, _| FlowApp::new(None, None, None),
+            &mut |f: Flow| retired.push(f.id),
+        )
+    }
+
+    #[test]
+    fn roles_from_syn_synack_and_ports() {
+        let (c, s) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 1494));
+        assert_eq!(
+            assign_roles(c, s, TcpFlags(TcpFlags::SYN), &|_| false),
+            (c, s, RoleBasis::Syn)
+        );
+        assert_eq!(
+            assign_roles(s, c, TcpFlags(TcpFlags::SYN | TcpFlags::ACK), &|_| false),
+            (c, s, RoleBasis::SynAck)
+        );
+        assert_eq!(
+            assign_roles(s, c, TcpFlags(TcpFlags::ACK), &|p| p == 1494),
+            (c, s, RoleBasis::ServicePort)
+        );
+        let (a, b) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 50000));
+        assert_eq!(
+            assign_roles(b, a, TcpFlags(TcpFlags::ACK), &|_| false),
+            (b, a, RoleBasis::LowerPort)
+        );
+    }
+
+    #[test]
+    fn both_directions_find_one_flow_and_ids_count_up() {
+        let mut t = table(10);
+        let mut retired = Vec::new();
+        let (c, s) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 1494));
+        let Lookup::Found(a, Dir::ToServer) = look(&mut t, c, s, TcpFlags::SYN, 1, &mut retired)
+        else {
+            panic!()
+        };
+        let Lookup::Found(b, Dir::ToClient) =
+            look(&mut t, s, c, TcpFlags::SYN | TcpFlags::ACK, 1, &mut retired)
+        else {
+            panic!()
+        };
+        assert_eq!(a, b);
+        let other = ep("10.0.0.3", 50001);
+        let Lookup::Found(slot, _) = look(&mut t, other, s, TcpFlags::SYN, 2, &mut retired) else {
+            panic!()
+        };
+        assert_eq!(t.get_mut(slot).unwrap().id, 2);
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn the_cap_is_counted_and_sweeps_retire() {
+        let mut t = table(1);
+        let mut retired = Vec::new();
+        let s = ep("10.0.0.2", 1494);
+        assert!(matches!(
+            look(&mut t, ep("10.0.0.1", 1), s, TcpFlags::SYN, 1, &mut retired),
+            Lookup::Found(..)
+        ));
+        assert!(matches!(
+            look(&mut t, ep("10.0.0.1", 2), s, TcpFlags::SYN, 1, &mut retired),
+            Lookup::Full
+        ));
+        assert_eq!(t.stats().rejected_at_cap, 1);
+        // No handshake completed: retired after the handshake timeout, not before.
+        t.sweep(Timestamp::from_secs(5), &mut |f| retired.push(f.id));
+        assert!(retired.is_empty());
+        t.sweep(Timestamp::from_secs(12), &mut |f| retired.push(f.id));
+        assert_eq!(retired, vec![1]);
+        assert!(t.is_empty());
+        assert_eq!(t.stats().retired_idle, 1);
+    }
+
+    #[test]
+    fn a_syn_on_a_closed_flow_starts_a_new_one() {
+        let mut t = table(4);
+        let mut retired = Vec::new();
+        let (c, s) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 1494));
+        let Lookup::Found(slot, _) = look(&mut t, c, s, TcpFlags::SYN, 1, &mut retired) else {
+            panic!()
+        };
+        t.get_mut(slot).unwrap().closed_at = Some(Timestamp::from_secs(2));
+        let Lookup::Found(slot, Dir::ToServer) = look(&mut t, c, s, TcpFlags::SYN, 3, &mut retired)
+        else {
+            panic!()
+        };
+        assert_eq!(retired, vec![1]);
+        assert_eq!(t.get_mut(slot).unwrap().id, 2);
+    }
+}

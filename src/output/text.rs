@@ -1,0 +1,205 @@
+//! The human-readable report: what an admin reads first. Only sections with content appear.
+
+use super::table::{Table, bytes, duration};
+use crate::model::{FlowRecord, Report};
+use ctxscope_dissectors::Severity;
+use std::io::{self, Write};
+
+/// Flow rows shown before the table is cut (the JSON outputs have them all).
+const MAX_FLOW_ROWS: usize = 100;
+
+pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    header(report, out)?;
+    sources(report, out)?;
+    findings(report, out)?;
+    flows(report, out)?;
+    totals(report, out)
+}
+
+fn header(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    let c = &r.capture;
+    write!(
+        out,
+        "ctxscope report: {} packets, {}",
+        c.packets,
+        bytes(c.bytes)
+    )?;
+    if let (Some(first), Some(last)) = (c.first, c.last) {
+        write!(
+            out,
+            ", {first} to {last} ({})",
+            duration(last.since(first).as_secs_f64())
+        )?;
+    }
+    writeln!(out)?;
+    let by = |s: Severity| r.findings.iter().filter(|f| f.severity == s).count();
+    writeln!(
+        out,
+        "{} flows, {} findings (high {}, medium {}, low {}, info {})",
+        r.flows.len(),
+        r.findings.len(),
+        by(Severity::High),
+        by(Severity::Medium),
+        by(Severity::Low),
+        by(Severity::Info)
+    )
+}
+
+fn sources(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "\nSources")?;
+    let mut t =
+        Table::new(&["SOURCE", "LINK", "PACKETS", "BYTES", "NOTE"]).right(&["PACKETS", "BYTES"]);
+    for s in &r.sources {
+        let mut note = s.error.clone().unwrap_or_default();
+        if let Some(k) = &s.kernel {
+            note = format!(
+                "kernel: {} received, {} dropped, {} dropped by interface {note}",
+                k.received, k.dropped, k.if_dropped
+            );
+        }
+        t.row(vec![
+            s.name.clone(),
+            s.link.unwrap_or("-").to_string(),
+            s.packets.to_string(),
+            bytes(s.bytes),
+            note,
+        ]);
+    }
+    t.write(out, "  ")
+}
+
+fn findings(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    if r.findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nFindings")?;
+    let mut sorted: Vec<_> = r.findings.iter().collect();
+    sorted.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.first));
+    let mut t = Table::new(&["SEVERITY", "CODE", "FLOW", "COUNT", "MESSAGE"]).right(&["COUNT"]);
+    for f in sorted {
+        let flow = match (f.flow, f.related_flow) {
+            (Some(a), Some(b)) => format!("{a} (from {b})"),
+            (Some(a), None) => a.to_string(),
+            _ => "-".to_string(),
+        };
+        t.row(vec![
+            f.severity.name().to_string(),
+            f.code.to_string(),
+            flow,
+            f.count.to_string(),
+            f.message.clone(),
+        ]);
+    }
+    t.write(out, "  ")
+}
+
+fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    if r.flows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nFlows")?;
+    let mut t = Table::new(&[
+        "ID",
+        "PROTO",
+        "BY",
+        "CLIENT",
+        "SERVER",
+        "STATE",
+        "PKTS C>S",
+        "PKTS S>C",
+        "BYTES C>S",
+        "BYTES S>C",
+        "DURATION",
+        "HISTORY",
+        "FINDINGS",
+    ])
+    .right(&[
+        "ID",
+        "PKTS C>S",
+        "PKTS S>C",
+        "BYTES C>S",
+        "BYTES S>C",
+        "DURATION",
+        "FINDINGS",
+    ]);
+    for f in r.flows.iter().take(MAX_FLOW_ROWS) {
+        t.row(flow_row(f));
+    }
+    t.write(out, "  ")?;
+    if r.flows.len() > MAX_FLOW_ROWS {
+        writeln!(
+            out,
+            "  ... and {} more flows (all of them are in --format json / ndjson)",
+            r.flows.len() - MAX_FLOW_ROWS
+        )?;
+    }
+    Ok(())
+}
+
+fn flow_row(f: &FlowRecord) -> Vec<String> {
+    vec![
+        f.id.to_string(),
+        f.proto.map_or("-".into(), |p| p.name().to_string()),
+        f.classified_by.map_or("-".into(), |m| m.name().to_string()),
+        f.client.to_string(),
+        f.server.to_string(),
+        f.state.to_string(),
+        f.to_server.packets.to_string(),
+        f.to_client.packets.to_string(),
+        f.to_server.bytes.to_string(),
+        f.to_client.bytes.to_string(),
+        duration(f.duration_secs),
+        f.history.clone(),
+        f.findings.to_string(),
+    ]
+}
+
+fn totals(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    let c = &r.capture;
+    writeln!(out, "\nCapture")?;
+    writeln!(
+        out,
+        "  TCP {}, other IP {}, non-IP {}, malformed {}, cut by snaplen {} (in headers {}), IPv4 fragments {} ({} datagrams reassembled), IPv6 fragments {}",
+        c.tcp_packets,
+        c.other_ip_packets,
+        c.non_ip_packets,
+        c.malformed,
+        c.payload_cut,
+        c.headers_cut,
+        c.ipv4_fragments.fragments,
+        c.ipv4_fragments.datagrams_reassembled,
+        c.ipv6_fragments
+    )?;
+    let l = &r.limits;
+    let hit: Vec<String> = [
+        (
+            "connections not tracked (limits.max_flows)",
+            l.flow_table.rejected_at_cap,
+        ),
+        (
+            "flow records not kept (limits.max_flow_records)",
+            l.flow_records_dropped,
+        ),
+        ("events not kept (limits.max_events_*)", l.events_dropped),
+        (
+            "findings not kept (limits.max_findings)",
+            l.findings_dropped,
+        ),
+        (
+            "announcements dropped (limits.max_announcements)",
+            l.announcements.dropped,
+        ),
+        (
+            "reassembly budget flushes (limits.reassembly_bytes_total)",
+            l.reassembly_budget_flushes,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(what, n)| format!("{n} {what}"))
+    .collect();
+    if !hit.is_empty() {
+        writeln!(out, "  Limits hit: {}", hit.join("; "))?;
+    }
+    Ok(())
+}
