@@ -96,21 +96,35 @@ impl Engine {
         });
     }
 
-    /// Records an input that could not be read at all, or stopped early.
+    /// Records an input that could not be read at all, or stopped early. `error` already names
+    /// the input.
     pub fn source_error(&mut self, name: &str, error: String) {
-        match self.sources.last_mut() {
-            Some(s) if s.name == name => s.error = Some(error.clone()),
-            _ => self.sources.push(SourceSummary {
-                name: name.to_string(),
-                error: Some(error.clone()),
-                ..SourceSummary::default()
-            }),
-        }
+        let packets = match self.sources.last_mut() {
+            Some(s) if s.name == name => {
+                s.error = Some(error.clone());
+                s.packets
+            }
+            _ => {
+                self.sources.push(SourceSummary {
+                    name: name.to_string(),
+                    error: Some(error.clone()),
+                    ..SourceSummary::default()
+                });
+                0
+            }
+        };
+        let message = if packets == 0 {
+            format!("{error}: nothing could be read")
+        } else {
+            format!(
+                "{error}: reading stopped after {packets} packets; the analysis covers only those"
+            )
+        };
         self.analysis.raise(Finding::new(
             "capture.read_error",
             Severity::Medium,
             self.now,
-            format!("{name}: {error}; the analysis covers only the packets before this point"),
+            message,
         ));
     }
 

@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod capture;
+pub mod check;
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -12,14 +12,16 @@ use std::time::{Duration, Instant};
 /// Packets between two progress updates (cheap enough to be invisible in the profile).
 const PROGRESS_EVERY: u64 = 1 << 16;
 
-/// Reads one capture file into the engine. Opening failures are returned (the caller decides
-/// whether that is fatal); a read error part way is recorded in the engine and is not an error.
+/// Reads one capture file into the engine, calling it `name`. Opening failures are returned
+/// (the caller decides whether that is fatal); a read error part way is recorded in the engine
+/// and is not an error.
 pub fn read_file(
     engine: &mut Engine,
     path: &Path,
+    name: &str,
     show_progress: bool,
 ) -> Result<(), CaptureError> {
-    let mut source = Source::open_file(path)?;
+    let mut source = Source::open_file(path, name)?;
     let link = source.link();
     let name = source.name().to_string();
     engine.begin_source(&name, link);

@@ -107,8 +107,9 @@ pub struct Source {
 const RECORD_HEADER_LEN: u64 = 16;
 
 impl Source {
-    pub fn open_file(path: &Path) -> Result<Source, CaptureError> {
-        let name = path.display().to_string();
+    /// Opens a capture file; `name` is how messages and reports refer to it.
+    pub fn open_file(path: &Path, name: &str) -> Result<Source, CaptureError> {
+        let name = name.to_string();
         let meta =
             std::fs::metadata(path).map_err(|e| CaptureError::Open(format!("{name}: {e}")))?;
         if meta.is_dir() {

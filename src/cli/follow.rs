@@ -123,7 +123,12 @@ pub fn run(args: &FollowArgs) -> Result<Outcome> {
             Delivery::Gap(n) => f.missing[dir.index()] += n,
         }
     });
-    run::read_file(&mut engine, &args.file, false)?;
+    run::read_file(
+        &mut engine,
+        &args.file,
+        &args.file.display().to_string(),
+        false,
+    )?;
     let report = engine.finish();
     if report.flow(args.flow).is_none() {
         bail!(

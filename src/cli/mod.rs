@@ -3,6 +3,7 @@
 //! Exit codes scripts can rely on: 0 success; 1 a finding at or above `--fail-on` (or a `check`
 //! difference); 2 unreadable input or bad arguments, with a one-line message.
 
+mod check;
 mod follow;
 mod report;
 
@@ -32,6 +33,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Write the reassembled bytes of one flow, like `tshark -q -z follow,tcp,raw`.
     Follow(follow::FollowArgs),
+    /// Run every capture in DIR against its expected result (regression); --bless updates them.
+    Check(check::CheckArgs),
     /// List the interfaces live capture can use.
     Interfaces,
 }
@@ -104,6 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Report(args) => report::run(&args),
         Command::Follow(args) => follow::run(&args),
+        Command::Check(args) => check::run(&args),
         Command::Interfaces => interfaces(),
     };
     match result {

@@ -72,7 +72,7 @@ pub fn run(args: &ReportArgs) -> Result<Outcome> {
         run::capture_live(&mut engine, &opts, args.write.as_ref(), &stop)?;
     } else {
         for file in &args.files {
-            run::read_file(&mut engine, file, true)?;
+            run::read_file(&mut engine, file, &file.display().to_string(), true)?;
         }
     }
     let report = engine.finish();

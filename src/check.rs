@@ -1,0 +1,97 @@
+//! Regression over a folder of captures, each beside its expected result.
+//!
+//! For `DIR/a/b.pcap` (or `.pcapng`): the expected result is `DIR/a/b.expected.json` (the JSON
+//! report, with the capture named by its path relative to DIR), and optional settings for it are
+//! in `DIR/a/b.toml` (same format as the config file). `--bless` rewrites the expected files
+//! after a reviewed change, the way Zeek's btest updates its baselines.
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::run;
+use anyhow::{Context as _, Result};
+use similar::TextDiff;
+use std::path::{Path, PathBuf};
+
+/// The result for one capture.
+pub struct Checked {
+    /// Path relative to the folder checked.
+    pub name: String,
+    pub outcome: CheckOutcome,
+}
+
+pub enum CheckOutcome {
+    Same,
+    /// No expected file yet.
+    Missing,
+    /// A unified diff, expected -> actual.
+    Differs(String),
+    /// Expected file (re)written.
+    Blessed,
+}
+
+/// Checks (or blesses) every capture under `dir`, in path order.
+pub fn check_dir(dir: &Path, bless: bool) -> Result<Vec<Checked>> {
+    let mut captures = Vec::new();
+    find_captures(dir, &mut captures).with_context(|| format!("reading {}", dir.display()))?;
+    captures.sort();
+    captures.iter().map(|c| check_one(dir, c, bless)).collect()
+}
+
+fn check_one(dir: &Path, capture: &Path, bless: bool) -> Result<Checked> {
+    let name = capture
+        .strip_prefix(dir)
+        .unwrap_or(capture)
+        .to_string_lossy()
+        .replace('\\', "/");
+    let actual = analyse(capture, &name)?;
+    let expected_path = capture.with_extension("expected.json");
+    let outcome = if bless {
+        std::fs::write(&expected_path, &actual)
+            .with_context(|| format!("writing {}", expected_path.display()))?;
+        CheckOutcome::Blessed
+    } else {
+        match std::fs::read_to_string(&expected_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => CheckOutcome::Missing,
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", expected_path.display()));
+            }
+            Ok(expected) if expected == actual => CheckOutcome::Same,
+            Ok(expected) => CheckOutcome::Differs(
+                TextDiff::from_lines(&expected, &actual)
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&format!("{name} (expected)"), &format!("{name} (actual)"))
+                    .to_string(),
+            ),
+        }
+    };
+    Ok(Checked { name, outcome })
+}
+
+/// The JSON report of one capture, as the expected file holds it.
+pub fn analyse(capture: &Path, name: &str) -> Result<String> {
+    let settings = capture.with_extension("toml");
+    let config = Config::load(settings.exists().then_some(settings.as_path()), &[])?;
+    let mut engine = Engine::new(config)?;
+    if let Err(e) = run::read_file(&mut engine, capture, name, false) {
+        engine.source_error(name, e.to_string());
+    }
+    let mut out = serde_json::to_string_pretty(&engine.finish())?;
+    out.push('\n');
+    Ok(out)
+}
+
+fn find_captures(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            find_captures(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
