@@ -12,6 +12,7 @@ use crate::model::{CaptureStats, FlowRecord, LimitStats, Report, SourceSummary};
 use crate::reassembly::{Delivery, Limits, Segment, TcpFlags};
 use anyhow::Result;
 use ctxscope_dissectors::{Dir, Event, Severity, Timestamp};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Receives the reassembled chunks of one flow, with the flow's (client, server).
@@ -27,7 +28,7 @@ pub struct Engine {
     announcements: Announcements,
     defrag: Defragmenter,
     analysis: Analyzer,
-    records: Vec<FlowRecord>,
+    records: Vec<Arc<FlowRecord>>,
     sources: Vec<SourceSummary>,
     stats: CaptureStats,
     limits: LimitStats,
@@ -395,8 +396,38 @@ impl Engine {
         }
         let announced_by = flow.app.announced_by();
         let findings = self.analysis.findings().count_for(flow.id);
-        self.records
-            .push(FlowRecord::new(&flow, announced_by, findings, open_at_end));
+        self.records.push(Arc::new(FlowRecord::new(
+            &flow,
+            announced_by,
+            findings,
+            open_at_end,
+        )));
+    }
+
+    /// The state so far, for live views: finished flows plus the open ones (rebuilt only if
+    /// they changed since the last snapshot). Nothing is flushed; the analysis goes on.
+    pub fn snapshot(&mut self) -> Report {
+        let findings = self.analysis.findings();
+        let mut flows = self.records.clone();
+        for flow in self.flows.iter_mut() {
+            let record = match &flow.snapshot {
+                Some(r) if !flow.changed => Arc::clone(r),
+                _ => {
+                    let r = Arc::new(FlowRecord::new(
+                        flow,
+                        flow.app.announced_by(),
+                        findings.count_for(flow.id),
+                        true,
+                    ));
+                    flow.snapshot = Some(Arc::clone(&r));
+                    flow.changed = false;
+                    r
+                }
+            };
+            flows.push(record);
+        }
+        flows.sort_by_key(|r| r.id);
+        self.report(flows, findings.list().to_vec(), findings.dropped())
     }
 
     /// Ends the analysis: every flow still open is flushed and recorded.
@@ -412,23 +443,37 @@ impl Engine {
         records.sort_by_key(|r| r.id);
         // Findings raised after a flow was recorded count too.
         for r in &mut records {
-            r.findings = self.analysis.findings().count_for(r.id);
+            let n = self.analysis.findings().count_for(r.id);
+            if n != r.findings {
+                Arc::make_mut(r).findings = n;
+            }
         }
-        self.stats.ipv4_fragments = self.defrag.stats();
-        let findings = self.analysis.into_findings();
+        let findings = std::mem::replace(&mut self.analysis, Analyzer::new(0)).into_findings();
+        let dropped = findings.dropped();
+        self.report(records, findings.into_list(), dropped)
+    }
+
+    fn report(
+        &self,
+        flows: Vec<Arc<FlowRecord>>,
+        findings: Vec<Finding>,
+        findings_dropped: u64,
+    ) -> Report {
+        let mut capture = self.stats.clone();
+        capture.ipv4_fragments = self.defrag.stats();
         let limits = LimitStats {
             flow_table: self.flows.stats(),
-            findings_dropped: findings.dropped(),
-            events_dropped: records.iter().map(|r| r.events_dropped).sum(),
+            findings_dropped,
+            events_dropped: flows.iter().map(|r| r.events_dropped).sum(),
             announcements: self.announcements.stats(),
-            ..self.limits
+            ..self.limits.clone()
         };
         Report {
-            sources: self.sources,
-            capture: self.stats,
+            sources: self.sources.clone(),
+            capture,
             limits,
-            flows: records,
-            findings: findings.into_list(),
+            flows,
+            findings,
         }
     }
 }

@@ -17,3 +17,4 @@ pub mod output;
 pub mod reassembly;
 pub mod run;
 pub mod synth;
+pub mod tui;

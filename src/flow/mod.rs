@@ -6,11 +6,13 @@ pub mod table;
 pub use table::{Arrival, FlowTable, FlowTableStats, Lookup};
 
 use crate::classify::FlowApp;
+use crate::model::FlowRecord;
 use crate::reassembly::TcpConn;
 use ctxscope_dissectors::{Dir, Event, Timestamp};
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Flows are numbered from 1 in the order their first packet was seen.
 pub type FlowId = u64;
@@ -73,6 +75,9 @@ pub struct Flow {
     pub closed_at: Option<Timestamp>,
     /// Decoded events kept for the report and the detail view.
     pub events: EventLog,
+    /// The record last built for a live snapshot, and whether the flow changed since.
+    pub snapshot: Option<Arc<FlowRecord>>,
+    pub changed: bool,
 }
 
 impl Flow {

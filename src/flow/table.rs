@@ -94,8 +94,8 @@ impl FlowTable {
         self.slots.get_mut(slot).and_then(Option::as_mut)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Flow> {
-        self.slots.iter().flatten()
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Flow> {
+        self.slots.iter_mut().flatten()
     }
 
     /// Finds the flow of a packet from `src` to `dst`, creating it if needed (`make_app` gives
@@ -151,6 +151,8 @@ impl FlowTable {
             app: make_app(client, server),
             closed_at: None,
             events: Default::default(),
+            snapshot: None,
+            changed: true,
         };
         self.next_id += 1;
         self.stats.created += 1;

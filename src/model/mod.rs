@@ -9,13 +9,15 @@ use crate::flow::{Endpoint, Flow, FlowId, FlowTableStats, RoleBasis, Traffic};
 use crate::reassembly::DirCounters;
 use ctxscope_dissectors::{Dir, Event, Proto, Summary, Timestamp};
 use serde::Serialize;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub sources: Vec<SourceSummary>,
     pub capture: CaptureStats,
     pub limits: LimitStats,
-    pub flows: Vec<FlowRecord>,
+    /// Flows in ID order. Shared: a live snapshot reuses the records of unchanged flows.
+    pub flows: Vec<Arc<FlowRecord>>,
     pub findings: Vec<Finding>,
 }
 
@@ -24,7 +26,7 @@ impl Report {
         self.flows
             .binary_search_by_key(&id, |f| f.id)
             .ok()
-            .map(|i| &self.flows[i])
+            .map(|i| self.flows[i].as_ref())
     }
 }
 

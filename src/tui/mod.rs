@@ -1,0 +1,1 @@
+//! Terminal UI (being written on its own branch).
