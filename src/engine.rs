@@ -89,10 +89,10 @@ impl Engine {
     }
 
     /// Starts a new input; packets after this are counted for it.
-    pub fn begin_source(&mut self, name: &str, link: LinkType) {
+    pub fn begin_source(&mut self, name: &str, link: Option<LinkType>) {
         self.sources.push(SourceSummary {
             name: name.to_string(),
-            link: Some(link.name()),
+            link: Some(link.map_or("pcapng", LinkType::name)),
             ..SourceSummary::default()
         });
     }
@@ -139,8 +139,23 @@ impl Engine {
         &self.stats
     }
 
+    /// Counts a packet whose link layer ctxscope cannot decode.
+    pub fn unsupported_link(&mut self, dlt: i32) {
+        self.stats.packets += 1;
+        self.stats.unsupported_link += 1;
+        if let Some(s) = self.sources.last_mut() {
+            s.packets += 1;
+        }
+        self.analysis.raise(Finding::new(
+            "capture.unsupported_link",
+            Severity::Low,
+            self.now,
+            format!("packets on an interface with link type {dlt} were skipped (supported: Ethernet, Linux SLL/SLL2, raw IP, loopback)"),
+        ));
+    }
+
     /// Processes one captured frame.
-    pub fn packet(&mut self, link: LinkType, pkt: &Packet<'_>) {
+    pub fn packet(&mut self, pkt: &Packet<'_>) {
         let ts = pkt.ts;
         self.clock(ts);
         let wire_len = u64::from(pkt.wire_len);
@@ -150,7 +165,7 @@ impl Engine {
             s.packets += 1;
             s.bytes += wire_len;
         }
-        match decode::decode(link, pkt.data) {
+        match decode::decode(pkt.link, pkt.data) {
             Ok(Decoded::Tcp(tcp)) => self.tcp(ts, wire_len, &tcp),
             Ok(Decoded::Fragment(frag)) => {
                 if let Some(datagram) = self.defrag.add(ts, &frag) {

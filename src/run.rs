@@ -22,16 +22,15 @@ pub fn read_file(
     show_progress: bool,
 ) -> Result<(), CaptureError> {
     let mut source = Source::open_file(path, name)?;
-    let link = source.link();
     let name = source.name().to_string();
-    engine.begin_source(&name, link);
+    engine.begin_source(&name, source.link());
     let bar =
         (show_progress && std::io::stderr().is_terminal()).then(|| progress_bar(&name, &source));
     let mut n = 0u64;
     loop {
         match source.next_packet() {
             Ok(Next::Packet(p)) => {
-                engine.packet(link, &p);
+                engine.packet(&p);
                 n += 1;
                 if n % PROGRESS_EVERY == 0
                     && let (Some(bar), Some((done, _))) = (&bar, source.progress())
@@ -39,6 +38,7 @@ pub fn read_file(
                     bar.set_position(done);
                 }
             }
+            Ok(Next::UnsupportedLink(dlt)) => engine.unsupported_link(dlt),
             Ok(Next::Idle) => {}
             Ok(Next::End) => break,
             Err(e) => {
@@ -85,23 +85,24 @@ pub fn capture_live(
     if let Some(path) = write {
         source.write_to(path)?;
     }
-    let link = source.link();
     let name = source.name().to_string();
-    engine.begin_source(&name, link);
+    engine.begin_source(&name, source.link());
     let stopping = Arc::new(AtomicBool::new(false));
-    let breaker = source.breaker();
-    spawn_stopper(breaker, Arc::clone(&stopping), stop.duration);
+    if let Some(breaker) = source.breaker() {
+        spawn_stopper(breaker, Arc::clone(&stopping), stop.duration);
+    }
     let started = Instant::now();
     let mut n = 0u64;
     while !stopping.load(Ordering::Relaxed) {
         match source.next_packet() {
             Ok(Next::Packet(p)) => {
-                engine.packet(link, &p);
+                engine.packet(&p);
                 n += 1;
                 if stop.packets.is_some_and(|max| n >= max) {
                     break;
                 }
             }
+            Ok(Next::UnsupportedLink(dlt)) => engine.unsupported_link(dlt),
             Ok(Next::Idle) => {
                 if stop.duration.is_some_and(|d| started.elapsed() >= d) {
                     break;

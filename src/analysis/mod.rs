@@ -1,6 +1,7 @@
 //! Policy: turns what the engine and the dissectors saw into findings (and, as the protocol
 //! analyses land, licensing sessions, Citrix sessions and heartbeat series).
 
+pub mod cadence;
 mod findings;
 
 pub use findings::{Finding, Findings};

@@ -10,10 +10,14 @@ use pcap::{Active, Capture, Offline, Precision};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+mod pcapng;
+
 /// One captured packet, borrowed from the source until the next call.
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
     pub ts: Timestamp,
+    /// The link layer the packet starts with (pcapng interfaces can differ).
+    pub link: LinkType,
     pub data: &'a [u8],
     /// Length on the wire; larger than `data.len()` when the snaplen cut the packet.
     pub wire_len: u32,
@@ -24,6 +28,8 @@ pub enum Next<'a> {
     Packet(Packet<'a>),
     /// Live capture: no packet within the read timeout (lets the caller check for a stop).
     Idle,
+    /// A packet on an interface whose link type ctxscope cannot decode (pcapng): counted.
+    UnsupportedLink(i32),
     /// End of the file.
     End,
 }
@@ -90,12 +96,14 @@ impl std::error::Error for CaptureError {}
 
 enum Handle {
     File(Capture<Offline>),
+    PcapNg(pcapng::PcapNgFile),
     Live(Capture<Active>),
 }
 
 pub struct Source {
     handle: Handle,
-    link: LinkType,
+    /// The link type of every packet; `None` for pcapng, where each interface has its own.
+    link: Option<LinkType>,
     name: String,
     savefile: Option<pcap::Savefile>,
     file_size: Option<u64>,
@@ -103,8 +111,11 @@ pub struct Source {
     consumed: u64,
 }
 
-/// Size of a classic pcap record header; close enough for pcapng progress too.
+/// Size of a classic pcap record header, for progress.
 const RECORD_HEADER_LEN: u64 = 16;
+
+/// First four bytes of a pcapng file (the section header block type).
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 impl Source {
     /// Opens a capture file; `name` is how messages and reports refer to it.
@@ -122,11 +133,24 @@ impl Source {
                 "{name}: empty file, not a pcap or pcapng capture"
             )));
         }
-        let cap = Capture::from_file_with_precision(path, Precision::Nano)
-            .map_err(|e| CaptureError::Open(format!("{name}: {}", describe(&e))))?;
-        let link = link_of(&name, cap.get_datalink().0)?;
+        let mut file =
+            std::fs::File::open(path).map_err(|e| CaptureError::Open(format!("{name}: {e}")))?;
+        let mut magic = [0u8; 4];
+        let is_pcapng =
+            std::io::Read::read_exact(&mut file, &mut magic).is_ok() && magic == PCAPNG_MAGIC;
+        let (handle, link) = if is_pcapng {
+            std::io::Seek::rewind(&mut file)
+                .map_err(|e| CaptureError::Open(format!("{name}: {e}")))?;
+            // Link types are per interface in pcapng.
+            (Handle::PcapNg(pcapng::PcapNgFile::open(file, &name)?), None)
+        } else {
+            let cap = Capture::from_file_with_precision(path, Precision::Nano)
+                .map_err(|e| CaptureError::Open(format!("{name}: {}", describe(&e))))?;
+            let link = link_of(&name, cap.get_datalink().0)?;
+            (Handle::File(cap), Some(link))
+        };
         Ok(Source {
-            handle: Handle::File(cap),
+            handle,
             link,
             name,
             savefile: None,
@@ -160,7 +184,7 @@ impl Source {
         let link = link_of(&name, cap.get_datalink().0)?;
         Ok(Source {
             handle: Handle::Live(cap),
-            link,
+            link: Some(link),
             name,
             savefile: None,
             file_size: None,
@@ -173,6 +197,11 @@ impl Source {
         let saved = match &self.handle {
             Handle::File(c) => c.savefile(path),
             Handle::Live(c) => c.savefile(path),
+            Handle::PcapNg(_) => {
+                return Err(CaptureError::Open(
+                    "--write copies live captures only".into(),
+                ));
+            }
         };
         let file = saved
             .map_err(|e| CaptureError::Open(format!("{}: {}", path.display(), describe(&e))))?;
@@ -180,7 +209,8 @@ impl Source {
         Ok(())
     }
 
-    pub fn link(&self) -> LinkType {
+    /// The link type of a pcap file or interface; `None` for pcapng (per interface).
+    pub fn link(&self) -> Option<LinkType> {
         self.link
     }
 
@@ -194,14 +224,19 @@ impl Source {
 
     /// (bytes consumed, file size) for progress display; `None` for live capture.
     pub fn progress(&self) -> Option<(u64, u64)> {
-        self.file_size.map(|size| (self.consumed.min(size), size))
+        let done = match &self.handle {
+            Handle::PcapNg(f) => f.consumed(),
+            _ => self.consumed,
+        };
+        self.file_size.map(|size| (done.min(size), size))
     }
 
     /// A handle another thread can use to make a blocked live read return.
-    pub fn breaker(&mut self) -> pcap::BreakLoop {
+    /// A handle another thread can use to make a blocked live read return (`None` for files).
+    pub fn breaker(&mut self) -> Option<pcap::BreakLoop> {
         match &mut self.handle {
-            Handle::File(c) => c.breakloop_handle(),
-            Handle::Live(c) => c.breakloop_handle(),
+            Handle::Live(c) => Some(c.breakloop_handle()),
+            _ => None,
         }
     }
 
@@ -220,6 +255,7 @@ impl Source {
         let result = match &mut self.handle {
             Handle::File(c) => c.next_packet(),
             Handle::Live(c) => c.next_packet(),
+            Handle::PcapNg(f) => return f.next_packet(),
         };
         match result {
             Ok(p) => {
@@ -232,8 +268,11 @@ impl Source {
                     p.header.ts.tv_sec,
                     u32::try_from(p.header.ts.tv_usec).unwrap_or(0),
                 );
+                // libpcap handles always have a link type (checked at open).
+                let link = self.link.unwrap_or(LinkType::Ethernet);
                 Ok(Next::Packet(Packet {
                     ts,
+                    link,
                     data: p.data,
                     wire_len: p.header.len,
                 }))

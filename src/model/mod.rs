@@ -66,6 +66,8 @@ pub struct CaptureStats {
     pub payload_cut: u64,
     /// Frames with invalid or inconsistent headers.
     pub malformed: u64,
+    /// Packets on pcapng interfaces with a link type ctxscope cannot decode.
+    pub unsupported_link: u64,
     pub ipv4_fragments: DefragStats,
     pub ipv6_fragments: u64,
 }
