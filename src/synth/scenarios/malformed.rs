@@ -99,9 +99,17 @@ fn truncated_pcapng() -> Vec<u8> {
 }
 
 const GARBAGE_PORT: u16 = 49_406;
+/// Where the garbage session's sequence spaces stand after the handshake: garbage frames use
+/// these numbers, so the ones a lenient decoder accepts look like harmless duplicate ACKs
+/// instead of moving the stream.
+const CLIENT_NEXT_SEQ: u32 = 0x1000_0000;
+const SERVER_NEXT_SEQ: u32 = 0x2000_0000;
 
 fn garbage_inside() -> TcpCapture {
-    let session = ica_detect(ica_conversation(GARBAGE_PORT).handshake())
+    let session = ica_conversation(GARBAGE_PORT)
+        .isn(CLIENT_NEXT_SEQ - 1, SERVER_NEXT_SEQ - 1)
+        .handshake();
+    let session = ica_detect(session)
         .client_send(ica_bytes(49_406, 300))
         .server_send(ica_bytes(49_407, 1200))
         .close(ToServer);
@@ -110,53 +118,53 @@ fn garbage_inside() -> TcpCapture {
     capture
 }
 
-/// One frame per kind of lie, on the session's addresses and ports, between its packets.
+/// One frame per kind of lie, on the session's addresses and ports, after its handshake and
+/// before its first data.
 fn garbage_frames() -> Vec<Frame> {
     let mut rng = Rng::new(0x6A72);
     let corruptions: Vec<Vec<u8>> = vec![
         // IPv4 header length 12 bytes.
         {
-            let mut ip = good_packet(b"");
+            let mut ip = good_packet(&[]);
             ip[0] = 0x43;
             ip
         },
         // IPv4 total length far beyond the frame.
         {
-            let mut ip = good_packet(b"0123");
+            let mut ip = good_packet(&[]);
             ip[2..4].copy_from_slice(&1400u16.to_be_bytes());
             packet::fix_ipv4_header_checksum(&mut ip);
             ip
         },
         // IPv4 total length shorter than IP + TCP headers.
         {
-            let mut ip = good_packet(b"0123");
+            let mut ip = good_packet(&[]);
             ip[2..4].copy_from_slice(&30u16.to_be_bytes());
             packet::fix_ipv4_header_checksum(&mut ip);
             ip
         },
         // TCP data offset 8 bytes.
         {
-            let mut ip = good_packet(b"0123");
+            let mut ip = good_packet(&[]);
             ip[20 + 12] = 0x20;
             ip
         },
         // TCP data offset 60 bytes in a 24-byte segment.
         {
-            let mut ip = good_packet(b"0123");
+            let mut ip = good_packet(&[1, 1, 1, 1]);
             ip[20 + 12] = 0xF0;
             ip
         },
-        // TCP option length runs past the header.
+        // TCP option length runs past the header: data offset 6, the option says 200 bytes.
         {
-            let mut ip = good_packet(b"");
-            // Data offset 6; the option says 200 bytes.
+            let mut ip = good_packet(&[]);
             ip[20 + 12] = 0x60;
             ip.extend_from_slice(&[8, 200, 1, 1]);
             ip[2..4].copy_from_slice(&44u16.to_be_bytes());
             packet::fix_ipv4_header_checksum(&mut ip);
             ip
         },
-        // IPv6 payload length beyond the frame.
+        // IPv6 payload length (4000) beyond the frame.
         {
             let mut ip = vec![0x60, 0, 0, 0, 0x0F, 0xA0, 6, 64];
             ip.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8].repeat(8));
@@ -166,7 +174,7 @@ fn garbage_frames() -> Vec<Frame> {
         // Random bytes.
         rng.bytes(48),
         // A runt: shorter than a TCP header.
-        good_packet(b"")[..30].to_vec(),
+        good_packet(&[])[..30].to_vec(),
     ];
     let link = Link::ethernet();
     corruptions
@@ -181,14 +189,14 @@ fn garbage_frames() -> Vec<Frame> {
             let mut data = Vec::new();
             link.write_header(Dir::ToServer, version, &mut data);
             data.extend_from_slice(&ip);
-            // Spread over the session's first second: 2.5 ms, 7.5 ms, ...
-            let ts = BASE_TIME.plus(Duration::from_micros(2_500 + 5_000 * i as u64));
+            // The handshake ends at 2 ms and the first data comes at 22 ms.
+            let ts = BASE_TIME.plus(Duration::from_micros(2_500 + 2_000 * i as u64));
             Frame::new(ts, LinkType::ETHERNET, data)
         })
         .collect()
 }
 
-/// A valid client-to-server data packet of the garbage session (IPv4 header is 20 bytes).
+/// A valid client-to-server packet of the garbage session (its IPv4 header is 20 bytes).
 fn good_packet(payload: &[u8]) -> Vec<u8> {
     let ip = IpHeader::V4 {
         src: CLIENT_IP,
@@ -200,10 +208,10 @@ fn good_packet(payload: &[u8]) -> Vec<u8> {
     let tcp = TcpSegment {
         src_port: GARBAGE_PORT,
         dst_port: ICA_PORT,
-        seq: 0x1000_0000,
-        ack: 0x2000_0000,
-        flags: TcpFlags::ACK | TcpFlags::PSH,
-        window: 1024,
+        seq: CLIENT_NEXT_SEQ,
+        ack: SERVER_NEXT_SEQ,
+        flags: TcpFlags::ACK,
+        window: 64_240,
         options: TcpOptions::default(),
         payload,
     };

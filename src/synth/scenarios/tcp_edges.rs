@@ -1,6 +1,8 @@
 //! `tcp/`: one ICA-like connection per TCP edge case of the reassembler.
 
 use super::{TcpCapture, ica_bytes, ica_conversation, ica_detect};
+use crate::synth::ica_like;
+use crate::synth::rng::Rng;
 use crate::synth::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::time::Duration;
@@ -88,10 +90,15 @@ fn lost_segment() -> TcpCapture {
 fn tiny_segments() -> TcpCapture {
     TcpCapture::pcap(vec![
         opened(49_207)
-            .send(ToServer, ica_bytes(5, 20), [Impairment::TinySegments])
+            .send(ToServer, keystrokes(), [Impairment::TinySegments])
             .server_send(ica_bytes(6, 300))
             .close(ToServer),
     ])
+}
+
+/// Two small frames (typed keys): 20 to 24 bytes.
+fn keystrokes() -> Vec<u8> {
+    ica_like::frames(&mut Rng::new(5), 2, 8..=10)
 }
 
 fn midstream() -> TcpCapture {
