@@ -12,7 +12,7 @@
 //!   impairments, produced lazily as frames.
 //! - [`mixer`]: merges many conversations by time with bounded memory.
 //! - [`ica_like`]: an ICA-like payload stream (detect string, length-prefixed frames).
-//! - [`scenarios`]: the registry of sample captures.
+//! - [`scenarios`](mod@scenarios): the registry of sample captures.
 //!
 //! A large multi-flow capture streams straight to disk:
 //!

@@ -150,8 +150,9 @@ impl<W: Write> FrameSink for PcapngWriter<W> {
     }
 }
 
-/// Appends an option (code, length, value padded to 4 bytes).
+/// Appends an option (code, length, value padded to 4 bytes); values are cut to 65535 bytes.
 fn push_option(body: &mut Vec<u8>, code: u16, value: &[u8]) {
+    let value = value.get(..usize::from(u16::MAX)).unwrap_or(value);
     body.extend_from_slice(&code.to_le_bytes());
     body.extend_from_slice(&(value.len() as u16).to_le_bytes());
     body.extend_from_slice(value);

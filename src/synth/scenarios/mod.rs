@@ -5,7 +5,7 @@
 //!
 //! Write one function in the module of its family and add one line to that module's list.
 //! A scenario made of TCP conversations returns a [`TcpCapture`] and is listed with the
-//! [`tcp_captures!`] macro, which also lets the tests compare tshark's reassembled streams with
+//! `tcp_captures!` macro, which also lets the tests compare tshark's reassembled streams with
 //! the bytes each conversation's script sent:
 //!
 //! ```ignore
@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Any other file is a plain [`Scenario`] whose `build` returns the file's bytes. A new family
-//! module adds one line to [`GROUPS`] (and to [`SCRIPTED`] if it uses the macro).
+//! module adds one line to `GROUPS` (and to `SCRIPTED` if it uses the macro) below.
 
 /// Lists scenarios built from a [`TcpCapture`]: defines `scenarios()` (the registry entries)
 /// and `captures()` (the same captures unbuilt, for tests that check the streams).
@@ -68,7 +68,7 @@ pub struct Scenario {
 const GROUPS: &[fn() -> Vec<Scenario>] =
     &[tcp_edges::scenarios, links::scenarios, malformed::scenarios];
 
-/// Families listed with [`tcp_captures!`].
+/// Families listed with `tcp_captures!`.
 const SCRIPTED: &[fn() -> Vec<Scripted>] = &[tcp_edges::captures, links::captures];
 
 /// A scripted scenario: its path and its capture, unbuilt.

@@ -77,11 +77,21 @@ impl ImpairProfile {
 
 /// Applies `impairments` to the segments of one send. Order: overlaps change payloads, then
 /// reorders move segments, then retransmissions are inserted, then drops hide segments.
+///
+/// Impairments on the same segments compose, with one exception that keeps every scenario
+/// checkable: the first captured copy of every byte is the one the script sent. So an
+/// `OverlapConflict(n)` is skipped when segment n is also reordered or dropped (the
+/// conflicting copy would then be seen first).
 pub(super) fn apply(plan: &mut Vec<Planned>, impairments: &[Impairment], ack_delay: Duration) {
     for imp in impairments {
         match *imp {
             Impairment::OverlapSame(n) => overlap(plan, n, false),
-            Impairment::OverlapConflict(n) => overlap(plan, n, true),
+            Impairment::OverlapConflict(n)
+                if !impairments.contains(&Impairment::Reorder(n))
+                    && !impairments.contains(&Impairment::Drop(n)) =>
+            {
+                overlap(plan, n, true)
+            }
             _ => {}
         }
     }
@@ -125,20 +135,26 @@ fn ack_after(plan: &[Planned], at: usize) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// Extends segment n+1 backwards over the second half of segment n.
+/// Extends segment n+1 backwards to start in the middle of segment n (unless it already
+/// starts there or earlier).
 fn overlap(plan: &mut [Planned], n: usize, conflicting: bool) {
     let Some((a, b)) = pair(plan, n) else { return };
-    let first = &plan[a].payload;
-    let take = first.len().div_ceil(2);
-    let mut shared = first[first.len() - take..].to_vec();
+    let (first, second) = (&plan[a], &plan[b]);
+    // Offsets into segment n: where n+1 will start, and where it starts now.
+    let from = first.payload.len() / 2;
+    let to = second.seq.wrapping_sub(first.seq) as usize;
+    let Some(shared) = first.payload.get(from..to).filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let mut shared = shared.to_vec();
     if conflicting {
         // Any non-zero mask changes every byte.
         shared.iter_mut().for_each(|byte| *byte ^= 0x5A);
     }
     let second = &mut plan[b];
+    second.seq = second.seq.wrapping_sub(shared.len() as u32);
     shared.extend_from_slice(&second.payload);
     second.payload = shared;
-    second.seq = second.seq.wrapping_sub(take as u32);
 }
 
 /// Swaps segments n and n+1, dropping the ACK between them: the receiver ACKs both at once.
@@ -170,9 +186,19 @@ fn retransmit(plan: &mut Vec<Planned>, n: usize, ack_delay: Duration) {
 fn partial_retransmit(plan: &mut Vec<Planned>, n: usize, ack_delay: Duration) {
     let Some((a, b)) = pair(plan, n) else { return };
     let (first, second) = (&plan[a], &plan[b]);
+    // From the middle of n to the middle of n+1, taking each byte from n where n has it
+    // (n+1 may have been extended back over n).
     let skip = first.payload.len() / 2;
+    let first_end = first.seq.wrapping_add(first.payload.len() as u32);
+    let already_in_first = first_end.wrapping_sub(second.seq) as usize;
+    let second_half = second.payload.len().div_ceil(2);
     let mut payload = first.payload[skip..].to_vec();
-    payload.extend_from_slice(&second.payload[..second.payload.len().div_ceil(2)]);
+    payload.extend_from_slice(
+        second
+            .payload
+            .get(already_in_first..second_half)
+            .unwrap_or(&[]),
+    );
     let copy = Planned {
         seq: first.seq.wrapping_add(skip as u32),
         payload,
@@ -302,6 +328,32 @@ mod tests {
         apply(&mut plan, &[Impairment::OverlapConflict(0)], Duration::ZERO);
         assert_eq!(plan[2].seq, 2);
         assert_eq!(plan[2].payload, [2 ^ 0x5A, 3 ^ 0x5A, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn composed_overlaps_and_retransmissions_stay_true_to_the_sequence_space() {
+        let mut plan = send();
+        let both = [
+            Impairment::OverlapSame(0),
+            Impairment::OverlapConflict(0), // already overlapping: no-op
+            Impairment::PartialRetransmit(0),
+        ];
+        apply(&mut plan, &both, Duration::ZERO);
+        assert_eq!(shape(&plan)[2], "2:[2, 3, 4, 5, 6, 7]");
+        // Middle of segment 0 (seq 2) to the middle of the extended segment 1 (seq 5).
+        assert_eq!(shape(&plan)[4], "2:[2, 3, 4]");
+        for conflicting_first in [Impairment::Reorder(0), Impairment::Drop(0)] {
+            let mut plan = send();
+            apply(
+                &mut plan,
+                &[Impairment::OverlapConflict(0), conflicting_first],
+                Duration::ZERO,
+            );
+            assert!(
+                plan.iter().all(|s| s.payload.iter().all(|&b| b < 12)),
+                "no conflict bytes"
+            );
+        }
     }
 
     #[test]

@@ -137,6 +137,7 @@ impl Planner {
             Step::SynUnanswered { retries } => {
                 let lead = self.lead_in();
                 let syn = self.control(CLIENT, TcpFlags::SYN, lead);
+                out.push(syn.clone());
                 for retry in 0..retries {
                     let backoff = SYN_RETRY.saturating_mul(1 << retry.min(16));
                     out.push(Planned {
@@ -144,7 +145,6 @@ impl Planner {
                         ..syn.clone()
                     });
                 }
-                out.insert(0, syn);
             }
             Step::SynRefused => {
                 let lead = self.lead_in();
