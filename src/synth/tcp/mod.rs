@@ -18,7 +18,7 @@ mod wire;
 pub use impair::{ImpairProfile, Impairment};
 pub use wire::Packets;
 
-use super::link::Link;
+use super::link::{Link, LinkType};
 use super::packet::{Ipv6Extension, MAX_TCP_PAYLOAD};
 use super::rng::Rng;
 use ctxscope_dissectors::{Dir, Timestamp};
@@ -329,7 +329,7 @@ impl TcpConversation {
         self.endpoints
     }
 
-    pub fn link_type(&self) -> super::link::LinkType {
+    pub fn link_type(&self) -> LinkType {
         self.link.link_type()
     }
 
@@ -382,7 +382,9 @@ impl TcpConversation {
     pub fn packets_then(mut self, more: impl Iterator<Item = Step> + Send + 'static) -> Packets {
         let seed = self.seed.unwrap_or_else(|| self.derived_seed());
         let mut rng = Rng::new(seed);
-        let isn = self.isn.unwrap_or([rng.next_u32(), rng.next_u32()]);
+        // Drawn even when given, so that fixing the ISNs does not shift any other draw.
+        let drawn_isn = [rng.next_u32(), rng.next_u32()];
+        let isn = self.isn.unwrap_or(drawn_isn);
         let script = std::mem::take(&mut self.steps);
         Packets::new(self, isn, rng, Box::new(script.into_iter().chain(more)))
     }
