@@ -1,1 +1,53 @@
-//! Deterministic synthesis of sample captures. (being written)
+//! Deterministic synthesis of sample captures.
+//!
+//! Every capture in `captures/` is written by this code and must come out byte for byte the
+//! same on every run: nothing here reads the clock, the environment or an unseeded random
+//! source. Layers, bottom up:
+//!
+//! - [`rng`]: SplitMix64, the only source of variety.
+//! - [`pcapfile`]: classic pcap and pcapng writers ([`Frame`] in, bytes out), and broken files.
+//! - [`link`]: link headers (Ethernet with VLAN tags, Linux SLL/SLL2, raw IP, loopback).
+//! - [`packet`]: IPv4/IPv6 + TCP packets with correct checksums; IPv4 fragmentation.
+//! - [`tcp`]: a [`TcpConversation`] script (handshake, sends, keep-alives, closes ...) with
+//!   impairments, produced lazily as frames.
+//! - [`mixer`]: merges many conversations by time with bounded memory.
+//! - [`ica_like`]: an ICA-like payload stream (detect string, length-prefixed frames).
+//! - [`scenarios`](mod@scenarios): the registry of sample captures.
+//!
+//! A large multi-flow capture streams straight to disk:
+//!
+//! ```no_run
+//! use ctxscope::synth::{ica_like::{IcaLikeSession, SessionShape}, Mixer, PcapWriter,
+//!     TcpConversation, TsResolution, LinkType, BASE_TIME};
+//! use std::{io::BufWriter, net::SocketAddrV4, time::Duration};
+//!
+//! let flows = (0..5_000u32).map(|i| {
+//!     let client = SocketAddrV4::new([10, 2, (i >> 8) as u8, i as u8].into(), 50_000);
+//!     let server = SocketAddrV4::new([10, 1, 10, 5].into(), 1494);
+//!     TcpConversation::v4(client, server)
+//!         .start(BASE_TIME.plus(Duration::from_millis(u64::from(i) * 20)))
+//!         .handshake()
+//!         .packets_then(IcaLikeSession::new(u64::from(i), SessionShape::default()))
+//! });
+//! let file = BufWriter::new(std::fs::File::create("bench.pcap")?);
+//! let mut writer = PcapWriter::new(file, LinkType::ETHERNET, 262_144, TsResolution::Micro)?;
+//! Mixer::with_arrivals(flows).write_to(&mut writer)?;
+//! writer.into_inner()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod ica_like;
+pub mod link;
+pub mod mixer;
+pub mod packet;
+pub mod pcapfile;
+pub mod rng;
+pub mod scenarios;
+pub mod tcp;
+
+pub use link::{Link, LinkType, VlanTags};
+pub use mixer::Mixer;
+pub use pcapfile::{Frame, FrameSink, PcapWriter, PcapngWriter, TsResolution};
+pub use rng::Rng;
+pub use scenarios::{Scenario, scenarios, write_all};
+pub use tcp::{BASE_TIME, Impairment, Step, TcpConversation};

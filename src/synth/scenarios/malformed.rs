@@ -1,0 +1,221 @@
+//! `malformed/`: captures whose packets lie, and files that are broken as files.
+
+use super::{CLIENT_IP, FileFormat, ICA_PORT, SERVER_IP, Scenario, TcpCapture, build, ica_bytes};
+use super::{ica_conversation, ica_detect};
+use crate::synth::link::{IpVersion, Link, LinkType};
+use crate::synth::packet::{self, IpHeader, TcpFlags, TcpOptions, TcpSegment};
+use crate::synth::pcapfile::{Frame, TsResolution, broken};
+use crate::synth::rng::Rng;
+use crate::synth::tcp::BASE_TIME;
+use ctxscope_dissectors::Dir::{self, ToServer};
+use std::time::Duration;
+
+pub(super) fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            path: "malformed/snaplen_cut.pcap",
+            about: "snapshot length 96: data packets captured shorter than they were",
+            build: || build(snaplen_cut()),
+        },
+        Scenario {
+            path: "malformed/garbage_inside.pcap",
+            about: "a good session with frames whose IP/TCP headers are garbage or inconsistent",
+            build: || build(garbage_inside()),
+        },
+        Scenario {
+            path: "malformed/truncated_file.pcap",
+            about: "file cut in the middle of the last packet's data",
+            build: || broken::truncated_in_packet_data(&small_session()),
+        },
+        Scenario {
+            path: "malformed/truncated_record_header.pcap",
+            about: "file cut in the middle of the last record header",
+            build: || broken::truncated_in_record_header(&small_session()),
+        },
+        Scenario {
+            path: "malformed/truncated_pcapng.pcapng",
+            about: "pcapng cut in the middle of the last enhanced packet block",
+            build: truncated_pcapng,
+        },
+        Scenario {
+            path: "malformed/wrong_magic.pcap",
+            about: "one bit flipped in the pcap magic number",
+            build: || broken::wrong_magic(&small_session()),
+        },
+        Scenario {
+            path: "malformed/empty.pcap",
+            about: "a zero-byte file",
+            build: broken::empty,
+        },
+        Scenario {
+            path: "malformed/header_only.pcap",
+            about: "a pcap file header and no packets",
+            build: || broken::header_only(&small_session()),
+        },
+        Scenario {
+            path: "malformed/absurd_caplen.pcap",
+            about: "a record claiming a 16 MiB captured length (libpcap's limit is 256 KiB)",
+            build: || broken::absurd_caplen(&small_session()),
+        },
+    ]
+}
+
+/// The session the broken files are cut from.
+fn small_session() -> Vec<u8> {
+    build(TcpCapture::pcap(vec![
+        ica_detect(ica_conversation(49_401).handshake())
+            .client_send(ica_bytes(49_401, 300))
+            .server_send(ica_bytes(49_402, 700))
+            .close(ToServer),
+    ]))
+}
+
+fn snaplen_cut() -> TcpCapture {
+    let mut capture = TcpCapture::pcap(vec![
+        ica_detect(ica_conversation(49_403).handshake())
+            .client_send(ica_bytes(49_403, 200))
+            .server_send(ica_bytes(49_404, 1500))
+            .close(ToServer),
+    ]);
+    capture.format = FileFormat::Pcap {
+        resolution: TsResolution::Micro,
+        snaplen: 96,
+    };
+    capture
+}
+
+fn truncated_pcapng() -> Vec<u8> {
+    let mut file = build(TcpCapture::pcapng(
+        TsResolution::Micro,
+        vec![
+            ica_detect(ica_conversation(49_405).handshake())
+                .server_send(ica_bytes(49_405, 600))
+                .close(ToServer),
+        ],
+    ));
+    // The last block is a 54-byte FIN-ACK's EPB (88 bytes): cut inside its packet data.
+    file.truncate(file.len().saturating_sub(40));
+    file
+}
+
+const GARBAGE_PORT: u16 = 49_406;
+/// Where the garbage session's sequence spaces stand after the handshake: garbage frames use
+/// these numbers, so the ones a lenient decoder accepts look like harmless duplicate ACKs
+/// instead of moving the stream.
+const CLIENT_NEXT_SEQ: u32 = 0x1000_0000;
+const SERVER_NEXT_SEQ: u32 = 0x2000_0000;
+
+fn garbage_inside() -> TcpCapture {
+    let session = ica_conversation(GARBAGE_PORT)
+        .isn(CLIENT_NEXT_SEQ - 1, SERVER_NEXT_SEQ - 1)
+        .handshake();
+    let session = ica_detect(session)
+        .client_send(ica_bytes(49_406, 300))
+        .server_send(ica_bytes(49_407, 1200))
+        .close(ToServer);
+    let mut capture = TcpCapture::pcap(vec![session]);
+    capture.extra = garbage_frames();
+    capture
+}
+
+/// One frame per kind of lie, on the session's addresses and ports, after its handshake and
+/// before its first data.
+fn garbage_frames() -> Vec<Frame> {
+    let mut rng = Rng::new(0x6A72);
+    let corruptions: Vec<Vec<u8>> = vec![
+        // IPv4 header length 12 bytes.
+        {
+            let mut ip = good_packet(&[]);
+            ip[0] = 0x43;
+            ip
+        },
+        // IPv4 total length far beyond the frame.
+        {
+            let mut ip = good_packet(&[]);
+            ip[2..4].copy_from_slice(&1400u16.to_be_bytes());
+            packet::fix_ipv4_header_checksum(&mut ip);
+            ip
+        },
+        // IPv4 total length shorter than IP + TCP headers.
+        {
+            let mut ip = good_packet(&[]);
+            ip[2..4].copy_from_slice(&30u16.to_be_bytes());
+            packet::fix_ipv4_header_checksum(&mut ip);
+            ip
+        },
+        // TCP data offset 8 bytes.
+        {
+            let mut ip = good_packet(&[]);
+            ip[20 + 12] = 0x20;
+            ip
+        },
+        // TCP data offset 60 bytes in a 24-byte segment.
+        {
+            let mut ip = good_packet(&[1, 1, 1, 1]);
+            ip[20 + 12] = 0xF0;
+            ip
+        },
+        // TCP option length runs past the header: data offset 6, the option says 200 bytes.
+        {
+            let mut ip = good_packet(&[]);
+            ip[20 + 12] = 0x60;
+            ip.extend_from_slice(&[8, 200, 1, 1]);
+            ip[2..4].copy_from_slice(&44u16.to_be_bytes());
+            packet::fix_ipv4_header_checksum(&mut ip);
+            ip
+        },
+        // IPv6 payload length (4000) beyond the frame.
+        {
+            let mut ip = vec![0x60, 0, 0, 0, 0x0F, 0xA0, 6, 64];
+            ip.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8].repeat(8));
+            ip.extend_from_slice(&rng.bytes(20));
+            ip
+        },
+        // Random bytes.
+        rng.bytes(48),
+        // A runt: shorter than a TCP header.
+        good_packet(&[])[..30].to_vec(),
+    ];
+    let link = Link::ethernet();
+    corruptions
+        .into_iter()
+        .enumerate()
+        .map(|(i, ip)| {
+            let version = if ip.first().is_some_and(|b| b >> 4 == 6) {
+                IpVersion::V6
+            } else {
+                IpVersion::V4
+            };
+            let mut data = Vec::new();
+            link.write_header(Dir::ToServer, version, &mut data);
+            data.extend_from_slice(&ip);
+            // The handshake ends at 2 ms and the first data comes at 22 ms.
+            let ts = BASE_TIME.plus(Duration::from_micros(2_500 + 2_000 * i as u64));
+            Frame::new(ts, LinkType::ETHERNET, data)
+        })
+        .collect()
+}
+
+/// A valid client-to-server packet of the garbage session (its IPv4 header is 20 bytes).
+fn good_packet(payload: &[u8]) -> Vec<u8> {
+    let ip = IpHeader::V4 {
+        src: CLIENT_IP,
+        dst: SERVER_IP,
+        ttl: 64,
+        id: 0x4242,
+        dont_fragment: true,
+    };
+    let tcp = TcpSegment {
+        src_port: GARBAGE_PORT,
+        dst_port: ICA_PORT,
+        seq: CLIENT_NEXT_SEQ,
+        ack: SERVER_NEXT_SEQ,
+        flags: TcpFlags::ACK,
+        window: 64_240,
+        options: TcpOptions::default(),
+        payload,
+    };
+    let mut out = Vec::new();
+    packet::write_tcp_packet(&ip, &tcp, &mut out);
+    out
+}
