@@ -5,6 +5,7 @@
 
 mod check;
 mod follow;
+mod generate;
 mod report;
 
 use crate::config::Config;
@@ -35,6 +36,8 @@ pub enum Command {
     Follow(follow::FollowArgs),
     /// Run every capture in DIR against its expected result (regression); --bless updates them.
     Check(check::CheckArgs),
+    /// Write the sample captures (deterministic; the repository's captures/ are made this way).
+    Generate(generate::GenerateArgs),
     /// List the interfaces live capture can use.
     Interfaces,
 }
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report(args) => report::run(&args),
         Command::Follow(args) => follow::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Generate(args) => generate::run(&args),
         Command::Interfaces => interfaces(),
     };
     match result {
