@@ -39,26 +39,34 @@ impl StreamBuffer {
     ///
     /// `parse` gets the unconsumed bytes and returns how many it consumed; 0 means "a whole
     /// message is not there yet". A return value larger than its input is treated as consuming
-    /// all of it. Whatever is left is kept for the next call, unless that would exceed the cap.
+    /// all of it. Whatever is left is kept for the next call. While bytes are pending, `data` is
+    /// added only as far as the cap allows and parsed at once, so the pending bytes never
+    /// exceed the cap; when a pending message cannot complete within it, everything pending and
+    /// the rest of `data` are discarded (the parser has lost the message boundaries).
     pub fn feed(
         &mut self,
-        data: &[u8],
+        mut data: &[u8],
         mut parse: impl FnMut(&[u8]) -> usize,
     ) -> Result<(), Overflow> {
-        if self.pending.is_empty() {
-            let rest = run(data, &mut parse);
-            return self.keep(&data[data.len() - rest..]);
+        while !self.pending.is_empty() && !data.is_empty() {
+            let room = self.cap.saturating_sub(self.pending.len());
+            if room == 0 {
+                let discarded = self.pending.len() + data.len();
+                self.pending.clear();
+                return Err(Overflow { discarded });
+            }
+            let take = room.min(data.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            let rest = run(&self.pending, &mut parse);
+            let consumed = self.pending.len() - rest;
+            self.pending.drain(..consumed);
         }
-        if self.pending.len() + data.len() > self.cap {
-            let discarded = self.pending.len() + data.len();
-            self.pending.clear();
-            return Err(Overflow { discarded });
+        if data.is_empty() {
+            return Ok(());
         }
-        self.pending.extend_from_slice(data);
-        let rest = run(&self.pending, &mut parse);
-        let consumed = self.pending.len() - rest;
-        self.pending.drain(..consumed);
-        Ok(())
+        let rest = run(data, &mut parse);
+        self.keep(&data[data.len() - rest..])
     }
 
     fn keep(&mut self, rest: &[u8]) -> Result<(), Overflow> {
@@ -112,7 +120,7 @@ mod tests {
         buf.feed(&[b'd', b'e', 0, 1], frames(&mut got)).unwrap();
         assert_eq!(got, vec![b"ab".to_vec(), b"cde".to_vec(), vec![]]);
         assert_eq!(buf.pending(), 1);
-        buf.feed(&[b'z'], frames(&mut got)).unwrap();
+        buf.feed(b"z", frames(&mut got)).unwrap();
         assert_eq!(got.last().unwrap(), b"z");
         assert_eq!(buf.pending(), 0);
     }
@@ -130,6 +138,24 @@ mod tests {
         let err = buf.feed(&[200; 20], frames(&mut got)).unwrap_err();
         assert_eq!(err.discarded, 20);
         assert!(got.is_empty());
+    }
+
+    #[test]
+    fn complete_messages_are_never_refused_for_arriving_together() {
+        // A pending partial message plus a chunk much larger than the cap, all of it
+        // complete messages of 4 bytes: the cap bounds what is pending, not what is fed.
+        let mut buf = StreamBuffer::new(8);
+        let mut got = Vec::new();
+        buf.feed(&[3, 1], frames(&mut got)).unwrap();
+        let mut big = vec![2, 3];
+        for i in 0..50u8 {
+            big.extend_from_slice(&[3, i, i, i]);
+        }
+        buf.feed(&big, frames(&mut got)).unwrap();
+        assert_eq!(got.len(), 51);
+        assert_eq!(got[0], vec![1, 2, 3]);
+        assert_eq!(got[50], vec![49, 49, 49]);
+        assert_eq!(buf.pending(), 0);
     }
 
     #[test]
