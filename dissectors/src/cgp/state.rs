@@ -162,7 +162,7 @@ impl crate::registry::Dissector for Dissector {
         buf.clear();
         session.inner.gap(None, dir, len, ts, out);
         session.anomaly(out, ts, dir, codes::FRAMING_LOST, Severity::Low, || {
-            format!("{len} bytes lost between messages; direction no longer decoded")
+            format!("{len} bytes lost across a message boundary; direction no longer decoded")
         });
     }
 
@@ -222,7 +222,7 @@ impl Reader {
                     }
                     self.phase = Phase::Frames;
                     session.summary.signature[dir.index()] = true;
-                    session.emit(out, ts, dir, Event::Signature);
+                    emit(out, ts, dir, Event::Signature);
                     return SIGNATURE.len();
                 }
                 if strict {
@@ -279,11 +279,11 @@ struct Session {
     anomaly_events: u64,
 }
 
-impl Session {
-    fn emit(&mut self, out: &mut Vec<AnyEvent>, ts: Timestamp, dir: Dir, event: Event) {
-        out.push(AnyEvent::new(ts, dir, event));
-    }
+fn emit(out: &mut Vec<AnyEvent>, ts: Timestamp, dir: Dir, event: Event) {
+    out.push(AnyEvent::new(ts, dir, event));
+}
 
+impl Session {
     /// Counts an anomaly and emits it while the per-connection budget lasts. The message is
     /// only formatted when emitted.
     fn anomaly(
@@ -421,13 +421,13 @@ impl Session {
                 } else {
                     self.summary.finish = Some(close);
                 }
-                self.emit(out, ts, dir, Event::Finish { response, close });
+                emit(out, ts, dir, Event::Finish { response, close });
             }
             Message::Nop { ext } => {
                 self.note_ack(dir, &ext);
                 self.summary.nops[dir.index()].record(ts);
                 let ack_delta = ext.ack_delta();
-                self.emit(out, ts, dir, Event::Nop { ack_delta });
+                emit(out, ts, dir, Event::Nop { ack_delta });
             }
             Message::OpenRequest { ext, open } => {
                 self.note_ack(dir, &ext);
@@ -452,7 +452,7 @@ impl Session {
                     status,
                     service_status,
                 };
-                self.emit(out, ts, dir, event);
+                emit(out, ts, dir, event);
             }
             Message::Close {
                 ext,
@@ -475,7 +475,7 @@ impl Session {
                     service_status,
                     data,
                 };
-                self.emit(out, ts, dir, event);
+                emit(out, ts, dir, event);
             }
             Message::Data {
                 ext,
@@ -571,7 +571,7 @@ impl Session {
             self.summary.bind_request = Some(bind.clone());
             Event::BindRequest { reconnect, bind }
         };
-        self.emit(out, ts, dir, event);
+        emit(out, ts, dir, event);
     }
 
     /// The name SERVICES_BINDING gave `id`: the client's binding first, then the server's.
@@ -650,7 +650,7 @@ impl Session {
             proxy,
             params_len: u16::try_from(open.params.len()).unwrap_or(u16::MAX),
         };
-        self.emit(out, ts, dir, event);
+        emit(out, ts, dir, event);
     }
 
     fn on_data(
