@@ -910,3 +910,110 @@ fn random_and_corrupted_input_never_panics_and_stays_bounded() {
         serde_json::to_string(&s).unwrap();
     }
 }
+
+#[test]
+fn the_ica_stream_inside_a_channel_reaches_the_ica_dissector() {
+    use crate::ica::encode::{self as ica, CapabilityBlock};
+    let init_request = ica::init_request(
+        7,
+        &[
+            CapabilityBlock {
+                signature: 2, // REDUCERS_SUPPORTED
+                data: &[0x03, 0x00],
+            },
+            CapabilityBlock {
+                signature: 1, // MTU
+                data: &[],
+            },
+        ],
+    )
+    .unwrap();
+    // The INIT_REQUEST is cut across two realtime messages: the ICA stream is continuous.
+    let (head, tail) = init_request.split_at(5);
+    let script = [
+        (C2S, client_bind(b"")),
+        (S2C, server_bind(1)),
+        (C2S, open_ica(ICA_CHANNEL, Priority::Realtime)),
+        (
+            S2C,
+            msg(|o| encode::channel_open_response(o, Ext::NONE, 2, OpenStatus::Accepted, 0, &[])),
+        ),
+        (S2C, msg(|o| encode::data_realtime(o, &ica::detect()))),
+        (
+            C2S,
+            msg(|o| encode::data(o, Ext::NONE, 0, ICA_CHANNEL, &ica::detect())),
+        ),
+        (S2C, msg(|o| encode::data_realtime(o, head))),
+        (S2C, msg(|o| encode::data_realtime_with_ack(o, 2, tail))),
+    ];
+    let (events, s) = run(&script);
+    let ica_events: Vec<(Dir, &crate::ica::Event)> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Ica(i) => Some((e.dir.unwrap(), i)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ica_events[..2],
+        [
+            (S2C, &crate::ica::Event::Detect { echo: false }),
+            (C2S, &crate::ica::Event::Detect { echo: true }),
+        ]
+    );
+    let Some((
+        S2C,
+        crate::ica::Event::InitRequest {
+            host_level,
+            capabilities,
+            ..
+        },
+    )) = ica_events.get(2)
+    else {
+        panic!("{ica_events:?}")
+    };
+    assert_eq!(*host_level, 7);
+    let caps: Vec<(u16, u16, Option<u16>)> = capabilities
+        .iter()
+        .map(|c| (c.signature, c.data_len, c.reducers_mask))
+        .collect();
+    assert_eq!(caps, [(2, 2, Some(3)), (1, 0, None)]);
+    // The ICA events come at the point of the stream where their bytes were.
+    let open_at = events
+        .iter()
+        .position(|e| matches!(e.body, Body::Cgp(Event::ChannelOpenResponse { .. })))
+        .unwrap();
+    let first_ica = events
+        .iter()
+        .position(|e| matches!(e.body, Body::Ica(_)))
+        .unwrap();
+    assert!(first_ica > open_at);
+    assert_eq!(s.inner_ica.len(), 1);
+    assert_eq!(s.inner_ica[0].channel, ICA_CHANNEL);
+    assert!(matches!(s.inner_ica[0].summary, AnySummary::Ica(_)));
+}
+
+#[test]
+fn bytes_held_by_the_inner_ica_dissector_count_as_buffered() {
+    let init_request = crate::ica::encode::init_request(7, &[]).unwrap();
+    let mut d = Dissector::new(&from_start());
+    let mut out = Vec::new();
+    let ts = Timestamp::from_secs(1);
+    d.feed(C2S, &client_bind(b""), ts, &mut out);
+    d.feed(
+        C2S,
+        &open_ica(ICA_CHANNEL, Priority::Realtime),
+        ts,
+        &mut out,
+    );
+    d.feed(S2C, &server_bind(1), ts, &mut out);
+    let mut stream = msg(|o| encode::data_realtime(o, &crate::ica::encode::detect()));
+    encode::data_realtime(&mut stream, &init_request[..4]).unwrap();
+    d.feed(S2C, &stream, ts, &mut out);
+    // No CGP message is pending: what is held is what the ICA dissector holds of its stream.
+    let mut alone = crate::new_dissector(crate::Proto::Ica, &from_start());
+    alone.feed(S2C, &crate::ica::encode::detect(), ts, &mut Vec::new());
+    alone.feed(S2C, &init_request[..4], ts, &mut Vec::new());
+    assert!(alone.buffered() > 0);
+    assert_eq!(crate::registry::Dissector::buffered(&d), alone.buffered());
+}
