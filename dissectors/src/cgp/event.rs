@@ -82,8 +82,9 @@ pub struct Summary {
     /// Of those, ack deltas written without the ACK flag (tolerated client quirk).
     pub stray_acks: [u64; 2],
     pub nops: [NopCadence; 2],
-    pub bind_request: Option<Bind>,
-    pub bind_response: Option<Bind>,
+    /// The BIND messages (boxed: they are large and most summaries are read for counters).
+    pub bind_request: Option<Box<Bind>>,
+    pub bind_response: Option<Box<Bind>>,
     /// The client resumed an earlier session on this connection.
     pub reconnect: bool,
     pub reconnect_accepted: Option<bool>,

@@ -560,7 +560,7 @@ impl Session {
             });
             let reconnect_accepted = accepted.flatten();
             self.summary.reconnect_accepted = reconnect_accepted;
-            self.summary.bind_response = Some(bind.clone());
+            self.summary.bind_response = Some(Box::new(bind.clone()));
             Event::BindResponse {
                 reconnect_accepted,
                 bind,
@@ -568,7 +568,7 @@ impl Session {
         } else {
             let reconnect = bind.is_reconnect();
             self.summary.reconnect |= reconnect;
-            self.summary.bind_request = Some(bind.clone());
+            self.summary.bind_request = Some(Box::new(bind.clone()));
             Event::BindRequest { reconnect, bind }
         };
         emit(out, ts, dir, event);
