@@ -1,45 +1,85 @@
-//! PLACEHOLDER: replaced by the cgp dissector work. Counts bytes per direction only.
+//! Citrix CGP, the Common Gateway Protocol behind session reliability (TCP 2598), PROTOCOLS.md 3.
+//!
+//! Both directions start with the signature "\x1aCGP/01"; then come length-prefixed messages:
+//! BIND (capabilities: services, session reliability, tickets, keep-alives), channel open and
+//! close, DATA, NOP keep-alives and FINISH. A channel opened to Citrix.TcpProxyService for ICA
+//! carries an ordinary ICA stream, which is handed to the ICA dissector.
+//!
+//! - [`parser`]: framing, header extensions and message bodies (nom);
+//! - [`caps`]: the capability blocks of BIND messages;
+//! - [`proxy`]: Citrix.TcpProxyService open parameters;
+//! - [`state`]: the per-connection [`Dissector`];
+//! - [`encode`]: builders of valid messages, for the capture generator and round-trip tests.
+//!
+//! Tickets (STA, security, reconnect) are never kept: see [`Secret`].
 
-use crate::event::{Event as AnyEvent, Summary as AnySummary};
-use crate::registry::{Context, Probe};
-use crate::types::{Dir, Timestamp};
-use serde::Serialize;
+pub mod caps;
+mod channels;
+pub mod encode;
+mod event;
+mod inner;
+pub mod model;
+pub mod parser;
+pub mod proxy;
+mod secret;
+pub mod state;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {}
+#[cfg(test)]
+mod tests;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Summary {
-    pub bytes: [u64; 2],
+pub use caps::{
+    AckAlgorithm, Bind, CapabilityRef, Endpoint, KeepAlives, ReliabilityParams, SecurityTicket,
+    Service, SessionReliability,
+};
+pub use channels::MAX_CHANNELS;
+pub use event::{
+    AnomalyCount, Channel, CommandCounts, DataCount, Event, InnerIca, NopCadence, Summary,
+};
+pub use inner::MAX_INNER_ICA;
+pub use model::{
+    CloseType, Command, EndpointKind, Framing, Initiator, OpenStatus, Priority, ProxyProtocol,
+    TCP_PROXY_SERVICE, TicketKind,
+};
+pub use proxy::ProxyTarget;
+pub use secret::Secret;
+pub use state::{Dissector, codes};
+
+use crate::registry::Probe;
+use crate::types::Dir;
+
+/// The first bytes of each direction: "\x1aCGP/01".
+pub const SIGNATURE: [u8; 7] = *b"\x1aCGP/01";
+
+/// Matches the signature at the start of either direction.
+pub fn probe(_dir: Dir, first: &[u8]) -> Probe {
+    let seen = first.len().min(SIGNATURE.len());
+    if first.get(..seen) != SIGNATURE.get(..seen) {
+        Probe::NoMatch
+    } else if seen < SIGNATURE.len() {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
 }
 
-pub fn probe(_dir: Dir, _first: &[u8]) -> Probe {
-    Probe::NoMatch
-}
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
 
-pub struct Dissector {
-    summary: Summary,
-}
-
-impl Dissector {
-    pub fn new(_ctx: &Context) -> Dissector {
-        Dissector {
-            summary: Summary::default(),
+    #[test]
+    fn probe_decides_on_the_signature() {
+        let client = b"\x1aCGP/01\x2a\x01\x00";
+        for dir in Dir::BOTH {
+            assert_eq!(probe(dir, client), Probe::Match);
+            assert_eq!(probe(dir, &SIGNATURE), Probe::Match);
+            assert_eq!(probe(dir, b""), Probe::NeedMore);
+            assert_eq!(probe(dir, b"\x1aCGP"), Probe::NeedMore);
+            // Ruled out at the first wrong byte, however short.
+            assert_eq!(probe(dir, b"\x1b"), Probe::NoMatch);
+            assert_eq!(probe(dir, b"\x1aCGQ"), Probe::NoMatch);
+            assert_eq!(probe(dir, b"\x1aCGP/02"), Probe::NoMatch);
+            // The ICA detect string is not CGP.
+            assert_eq!(probe(dir, b"\x7f\x7fICA\x00"), Probe::NoMatch);
         }
-    }
-}
-
-impl crate::registry::Dissector for Dissector {
-    fn feed(&mut self, dir: Dir, data: &[u8], _ts: Timestamp, _out: &mut Vec<AnyEvent>) {
-        self.summary.bytes[dir.index()] += data.len() as u64;
-    }
-    fn gap(&mut self, _dir: Dir, _len: u64, _ts: Timestamp, _out: &mut Vec<AnyEvent>) {}
-    fn close(&mut self, _ts: Timestamp, _out: &mut Vec<AnyEvent>) {}
-    fn summary(&self) -> AnySummary {
-        AnySummary::Cgp(self.summary.clone())
-    }
-    fn buffered(&self) -> usize {
-        0
     }
 }

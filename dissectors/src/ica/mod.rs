@@ -1,45 +1,57 @@
-//! PLACEHOLDER: replaced by the ica dissector work. Counts bytes per direction only.
+//! Citrix ICA (TCP 1494, and the ICA stream inside CGP): detect string, init phase, framing,
+//! PDCRYPT1 basic encryption, literal reducer blocks and ICA commands (PROTOCOLS.md section 2).
+//!
+//! - `parser`: nom parsers for the fixed layouts;
+//! - `init`: what the init packets mean (events, session facts, anomalies);
+//! - `frames`: the framed phase, read as a stream with payloads skipped, never buffered;
+//! - `crypt`: RunEncodeBuffer and PDCRYPT1;
+//! - `resync`: finding frame boundaries mid-stream or after a gap;
+//! - `session`, `state`: the connection's facts and the per-direction state machine;
+//! - `encode`: builders of valid messages for the capture generator and the tests.
+//!
+//! Secrets: the UI_C2H password is never decoded into memory, only its length is counted; the
+//! PDCRYPT1 session key is kept privately to decrypt and never reported.
 
-use crate::event::{Event as AnyEvent, Summary as AnySummary};
-use crate::registry::{Context, Probe};
-use crate::types::{Dir, Timestamp};
-use serde::Serialize;
+mod crypt;
+pub mod encode;
+mod event;
+mod frames;
+mod init;
+pub mod names;
+mod parser;
+mod resync;
+mod session;
+mod sink;
+mod state;
+mod summary;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {}
+#[cfg(test)]
+mod tests;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Summary {
-    pub bytes: [u64; 2],
-}
+pub use event::{
+    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate,
+    DosTime, EncryptionKind, Event, HostModule, HostWinstationDriver, ProtocolDriver,
+    TerminateReason,
+};
+pub use sink::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
+pub use state::Dissector;
+pub use summary::{
+    ChannelCount, CommandCount, DirState, DirectionStats, PerDir, Phase, SIZE_BUCKETS, SizeStats,
+    Summary,
+};
 
-pub fn probe(_dir: Dir, _first: &[u8]) -> Probe {
-    Probe::NoMatch
-}
+use crate::registry::Probe;
+use crate::types::Dir;
 
-pub struct Dissector {
-    summary: Summary,
-}
-
-impl Dissector {
-    pub fn new(_ctx: &Context) -> Dissector {
-        Dissector {
-            summary: Summary::default(),
-        }
-    }
-}
-
-impl crate::registry::Dissector for Dissector {
-    fn feed(&mut self, dir: Dir, data: &[u8], _ts: Timestamp, _out: &mut Vec<AnyEvent>) {
-        self.summary.bytes[dir.index()] += data.len() as u64;
-    }
-    fn gap(&mut self, _dir: Dir, _len: u64, _ts: Timestamp, _out: &mut Vec<AnyEvent>) {}
-    fn close(&mut self, _ts: Timestamp, _out: &mut Vec<AnyEvent>) {}
-    fn summary(&self) -> AnySummary {
-        AnySummary::Ica(self.summary.clone())
-    }
-    fn buffered(&self) -> usize {
-        0
+/// Whether a direction starts with the ICA detect string (either direction: the server sends
+/// it, the client echoes it). Looks at 6 bytes at most.
+pub fn probe(_dir: Dir, first: &[u8]) -> Probe {
+    let n = first.len().min(names::DETECT.len());
+    if first[..n] != names::DETECT[..n] {
+        Probe::NoMatch
+    } else if n < names::DETECT.len() {
+        Probe::NeedMore
+    } else {
+        Probe::Match
     }
 }

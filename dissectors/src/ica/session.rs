@@ -1,0 +1,354 @@
+//! What one ICA connection agreed on, gathered from both directions' init packets and key
+//! exchange, and the decisions drawn from it: how framed data is layered and which encryption
+//! protects it.
+
+use super::event::{ChannelBinding, EncryptionKind, Event, ProtocolDriver, TerminateReason};
+use super::names::{PD_COMPRESS, PD_ENCRYPT};
+use super::sink::{AnomalyKind, Sink};
+use crate::text::WireText;
+use crate::types::Dir;
+use std::fmt;
+
+/// Most protocol drivers kept from INIT_CONNECTs.
+pub const MAX_PROTOCOL_DRIVERS: usize = 16;
+/// Most channel bindings kept (names for the summary's channel table).
+pub const MAX_BINDINGS: usize = 64;
+/// Slack over the negotiated ICA buffer length before a frame counts as oversized (frames carry
+/// the PDCRYPT1 header and reducer block headers on top of the buffer).
+pub const FRAME_SLACK: u16 = 256;
+/// TERMINATE events reported; later ones are only counted in the command table.
+const MAX_TERMINATE_EVENTS: u8 = 4;
+
+/// The PDCRYPT1 session key. Kept only to decrypt; never printed, not even by `Debug`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SessionKey(pub u8);
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey(..)")
+    }
+}
+
+/// How the framed data of one direction is layered, as far as the init phase tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layering {
+    /// The init phase was not seen (or not completed): frames are only counted.
+    CountOnly,
+    Decode {
+        /// PdEncrypt accepted: each frame starts with a PDCRYPT1 header byte.
+        crypt: bool,
+        /// PdCompress accepted: the payload is PD-compressed (not decoded).
+        pd_compress: bool,
+        /// The reducer was agreed for this direction: data comes in reducer blocks.
+        reducer: bool,
+    },
+}
+
+/// What the client asked for (UI_C2H) that the summary repeats.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientFacts {
+    pub name: Option<WireText>,
+    pub initial_program: Option<WireText>,
+    pub published_application: Option<WireText>,
+    pub build: Option<u16>,
+    pub domain: Option<WireText>,
+    pub user_name: Option<WireText>,
+    pub password_present: bool,
+    pub encryption_level: Option<u8>,
+}
+
+/// What the host's winstation driver agreed to (WD_H2C) that framing depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WdAgreement {
+    pub ica_buffer_length: u16,
+    pub c2h_power_of2: u8,
+    pub h2c_power_of2: u8,
+}
+
+#[derive(Debug, Default)]
+pub struct Session {
+    pub host_level: Option<u8>,
+    pub client: ClientFacts,
+    pub client_modules: u16,
+    pub host_modules: u16,
+    /// The client module offering PDCRYPT1 basic encryption.
+    pub basic_module: Option<WireText>,
+    /// The client module offering RC5 encryption (PDC40/PDC56/PDC128).
+    pub rc5_module: Option<WireText>,
+    pub bindings: Vec<ChannelBinding>,
+    pub wd: Option<WdAgreement>,
+    pub protocol_drivers: Vec<ProtocolDriver>,
+    pub host_init_done: bool,
+    pub client_init_done: bool,
+    init_complete: bool,
+    /// Size of the host's public key (PDCRYPT1 header 0x02 frame, header byte included).
+    public_key_len: Option<u16>,
+    key: Option<SessionKey>,
+    pub encryption: Option<EncryptionKind>,
+    pub key_exchanged_in_clear: bool,
+    pub terminate: Option<TerminateReason>,
+    terminate_events: u8,
+}
+
+impl Session {
+    pub fn init_complete(&self) -> bool {
+        self.init_complete
+    }
+
+    pub fn key(&self) -> Option<SessionKey> {
+        self.key
+    }
+
+    /// The layering of `dir`'s frames.
+    pub fn layering(&self, dir: Dir) -> Layering {
+        if !self.host_init_done {
+            return Layering::CountOnly;
+        }
+        let accepted = |class| self.protocol_drivers.iter().any(|d| d.class == class);
+        let reducer = self.wd.is_some_and(|wd| match dir {
+            Dir::ToServer => wd.c2h_power_of2 != 0,
+            Dir::ToClient => wd.h2c_power_of2 != 0,
+        });
+        Layering::Decode {
+            crypt: accepted(PD_ENCRYPT),
+            pd_compress: accepted(PD_COMPRESS),
+            reducer,
+        }
+    }
+
+    /// Longest frame payload that is not an anomaly, when the ICA buffer length is known.
+    pub fn frame_limit(&self) -> Option<u16> {
+        self.wd
+            .map(|wd| wd.ica_buffer_length.saturating_add(FRAME_SLACK))
+    }
+
+    /// The name bound to a VIRTUAL_WRITE channel id.
+    pub fn channel_name(&self, channel: u8) -> Option<WireText> {
+        self.bindings
+            .iter()
+            .find(|b| b.channel == u16::from(channel))
+            .map(|b| b.name.clone())
+    }
+
+    /// The client sent INIT_CONNECT_RESPONSE.
+    pub fn client_init_finished(&mut self, sink: &mut Sink) {
+        self.client_init_done = true;
+        self.report_init_complete(sink);
+    }
+
+    /// The host sent its last INIT_CONNECT: its protocol drivers are known.
+    pub fn host_init_finished(&mut self, sink: &mut Sink) {
+        self.host_init_done = true;
+        sink.event(Event::ProtocolDrivers {
+            drivers: self.protocol_drivers.clone(),
+        });
+        if let Layering::Decode { crypt: false, .. } = self.layering(Dir::ToClient) {
+            self.decide(EncryptionKind::None, sink);
+        }
+        self.report_init_complete(sink);
+    }
+
+    fn report_init_complete(&mut self, sink: &mut Sink) {
+        if self.client_init_done && self.host_init_done && !self.init_complete {
+            self.init_complete = true;
+            sink.connection_event(Event::InitComplete {
+                client_modules: self.client_modules,
+                host_modules: self.host_modules,
+            });
+        }
+    }
+
+    /// A PDCRYPT1 public-key frame (header 0x02) of `len` payload bytes.
+    pub fn public_key(&mut self, len: u16, sink: &mut Sink) {
+        if sink.dir != Dir::ToClient {
+            sink.anomaly(AnomalyKind::BadKeyExchange, || {
+                "public key sent by the client".to_string()
+            });
+            return;
+        }
+        self.public_key_len.get_or_insert(len);
+        // PDCRYPT1's public key is empty (`02 00`); anything longer is a real key exchange.
+        if len > 2 {
+            self.decide(self.strong_or_unknown(), sink);
+        }
+    }
+
+    /// A PDCRYPT1 session-key frame (header 0x04) of `len` payload bytes, starting with `prefix`.
+    pub fn session_key(&mut self, prefix: &[u8], len: u16, sink: &mut Sink) {
+        let empty_public_key = self.public_key_len.is_none_or(|len| len <= 2);
+        match (prefix, len) {
+            // PDCRYPT1: `04 00 KK`, the key in the clear.
+            ([_, _, key], 3) if sink.dir == Dir::ToServer && empty_public_key => {
+                if self.key.is_none() {
+                    self.key = Some(SessionKey(*key));
+                    self.key_exchanged_in_clear = true;
+                    self.decide(EncryptionKind::Basic, sink);
+                }
+            }
+            _ if sink.dir == Dir::ToServer && len > 3 => {
+                self.decide(self.strong_or_unknown(), sink);
+            }
+            _ => sink.anomaly(AnomalyKind::BadKeyExchange, || {
+                format!("session-key frame of {len} bytes")
+            }),
+        }
+    }
+
+    /// A TERMINATE command.
+    pub fn terminated(&mut self, code: u8, sink: &mut Sink) {
+        let reason = TerminateReason::from_code(code);
+        self.terminate.get_or_insert(reason);
+        if self.terminate_events < MAX_TERMINATE_EVENTS {
+            self.terminate_events += 1;
+            sink.event(Event::Terminate { reason, code });
+        }
+    }
+
+    /// At close: reports the encryption if the init phase showed an encryption driver but no
+    /// key exchange settled which one.
+    pub fn close(&mut self, sink: &mut Sink) {
+        if self.encryption.is_none() && self.host_init_done {
+            self.decide(self.strong_or_unknown(), sink);
+        }
+    }
+
+    fn strong_or_unknown(&self) -> EncryptionKind {
+        if self.rc5_module.is_some() {
+            EncryptionKind::Rc5
+        } else {
+            EncryptionKind::Unknown
+        }
+    }
+
+    /// Settles the encryption once and reports it.
+    fn decide(&mut self, kind: EncryptionKind, sink: &mut Sink) {
+        if self.encryption.is_some() {
+            return;
+        }
+        self.encryption = Some(kind);
+        let module = match kind {
+            EncryptionKind::Basic => self.basic_module.clone(),
+            EncryptionKind::Rc5 => self.rc5_module.clone(),
+            EncryptionKind::None | EncryptionKind::Unknown => None,
+        };
+        sink.connection_event(Event::Encryption {
+            kind,
+            key_exchanged_in_clear: self.key_exchanged_in_clear,
+            module,
+            encryption_level: self.client.encryption_level,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Body, Event as AnyEvent};
+    use crate::ica::sink::AnomalyCounts;
+    use crate::types::Timestamp;
+
+    fn with_sink<R>(dir: Dir, f: impl FnOnce(&mut Sink) -> R) -> (R, Vec<AnyEvent>) {
+        let mut out = Vec::new();
+        let mut counts = AnomalyCounts::default();
+        let mut sink = Sink {
+            out: &mut out,
+            ts: Timestamp::from_secs(0),
+            dir,
+            anomalies: &mut counts,
+        };
+        let r = f(&mut sink);
+        (r, out)
+    }
+
+    fn encryption_of(events: &[AnyEvent]) -> Vec<EncryptionKind> {
+        events
+            .iter()
+            .filter_map(|e| match &e.body {
+                Body::Ica(Event::Encryption { kind, .. }) => Some(*kind),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn driver(class: u8) -> ProtocolDriver {
+        ProtocolDriver {
+            class,
+            name: super::super::names::pd_class(class),
+        }
+    }
+
+    #[test]
+    fn no_encryption_driver_means_no_encryption() {
+        let mut s = Session {
+            protocol_drivers: vec![driver(9)],
+            ..Session::default()
+        };
+        let (_, events) = with_sink(Dir::ToClient, |sink| s.host_init_finished(sink));
+        assert_eq!(encryption_of(&events), vec![EncryptionKind::None]);
+        assert_eq!(
+            s.layering(Dir::ToServer),
+            Layering::Decode {
+                crypt: false,
+                pd_compress: false,
+                reducer: false
+            }
+        );
+    }
+
+    #[test]
+    fn basic_encryption_from_the_key_exchange() {
+        let mut s = Session {
+            protocol_drivers: vec![driver(9), driver(11)],
+            basic_module: Some(WireText::from_bytes(b"PDCRYPTN.DLL")),
+            ..Session::default()
+        };
+        let (_, events) = with_sink(Dir::ToClient, |sink| {
+            s.host_init_finished(sink);
+            s.public_key(2, sink);
+        });
+        assert!(encryption_of(&events).is_empty());
+        let (_, events) = with_sink(Dir::ToServer, |sink| s.session_key(&[4, 0, 0x5A], 3, sink));
+        assert_eq!(encryption_of(&events), vec![EncryptionKind::Basic]);
+        assert_eq!(s.key(), Some(SessionKey(0x5A)));
+        assert!(s.key_exchanged_in_clear);
+        assert_eq!(format!("{:?}", s.key()), "Some(SessionKey(..))");
+        // The Debug form of the whole session does not show the key either.
+        assert!(!format!("{s:?}").contains("90"));
+    }
+
+    #[test]
+    fn a_real_public_key_with_rc5_modules_is_secure_ica() {
+        let mut s = Session {
+            protocol_drivers: vec![driver(11)],
+            rc5_module: Some(WireText::from_bytes(b"PDC128N.DLL")),
+            ..Session::default()
+        };
+        let (_, events) = with_sink(Dir::ToClient, |sink| {
+            s.host_init_finished(sink);
+            s.public_key(70, sink);
+        });
+        assert_eq!(encryption_of(&events), vec![EncryptionKind::Rc5]);
+        assert!(!s.key_exchanged_in_clear);
+        // Once settled, nothing changes it.
+        let (_, events) = with_sink(Dir::ToServer, |sink| s.session_key(&[4, 0, 1], 3, sink));
+        assert!(encryption_of(&events).is_empty());
+    }
+
+    #[test]
+    fn an_unsettled_encryption_driver_is_reported_at_close() {
+        let mut s = Session {
+            protocol_drivers: vec![driver(11)],
+            ..Session::default()
+        };
+        let (_, events) = with_sink(Dir::ToClient, |sink| {
+            s.host_init_finished(sink);
+            s.close(sink);
+        });
+        assert_eq!(encryption_of(&events), vec![EncryptionKind::Unknown]);
+        // Without the init phase nothing is claimed.
+        let mut mid = Session::default();
+        let (_, events) = with_sink(Dir::ToClient, |sink| mid.close(sink));
+        assert!(encryption_of(&events).is_empty());
+        assert_eq!(mid.layering(Dir::ToClient), Layering::CountOnly);
+    }
+}

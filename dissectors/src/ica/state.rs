@@ -1,0 +1,409 @@
+//! The per-connection state machine: each direction goes detect -> init -> framed, or, without
+//! a visible start, looks for a verifiable frame boundary and otherwise only counts bytes.
+
+use super::frames::{Env, FrameReader};
+use super::init::{self, InitTracker, MAX_INIT_PACKET, Next};
+use super::names::DETECT;
+use super::parser;
+use super::resync::{DEFAULT_MAX_FRAME, LOCK_WINDOW, LockRule, LockSearch, find_lock};
+use super::session::{Layering, Session};
+use super::sink::{AnomalyCounts, AnomalyKind, Sink};
+use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary, Tally};
+use super::event::Event;
+use crate::buffer::StreamBuffer;
+use crate::event::{Event as AnyEvent, Summary as AnySummary};
+use crate::registry::Context;
+use crate::types::{Dir, Timestamp};
+
+/// Bytes a direction may hold for an unfinished init packet or a lock search.
+const BUFFER_CAP: usize = {
+    let init = parser::INIT_HEADER_LEN + MAX_INIT_PACKET;
+    if init > LOCK_WINDOW { init } else { LOCK_WINDOW }
+};
+
+/// The ICA dissector of one connection (or of the ICA stream inside a CGP channel).
+pub struct Dissector {
+    session: Session,
+    dirs: PerDir<Direction>,
+    anomalies: AnomalyCounts,
+    /// Whether the engine saw the start of the connection.
+    from_start: bool,
+}
+
+struct Direction {
+    buf: StreamBuffer,
+    core: DirCore,
+}
+
+/// Everything of a direction but its buffer, so both can be borrowed at once.
+struct DirCore {
+    stage: Stage,
+    init: InitTracker,
+    reader: FrameReader,
+    stats: DirectionStats,
+    tally: Box<Tally>,
+    detect_reported: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Detect,
+    Init,
+    Framed,
+    Locking,
+    Undecoded,
+}
+
+impl Dissector {
+    pub fn new(ctx: &Context) -> Dissector {
+        Dissector {
+            session: Session::default(),
+            dirs: PerDir {
+                to_server: Direction::new(),
+                to_client: Direction::new(),
+            },
+            anomalies: AnomalyCounts::default(),
+            from_start: ctx.from_start,
+        }
+    }
+}
+
+impl Direction {
+    fn new() -> Direction {
+        Direction {
+            buf: StreamBuffer::new(BUFFER_CAP),
+            core: DirCore {
+                stage: Stage::Detect,
+                init: InitTracker::default(),
+                reader: FrameReader::new(0),
+                stats: DirectionStats::default(),
+                tally: Tally::new(),
+                detect_reported: false,
+            },
+        }
+    }
+}
+
+/// What a direction's step needs besides its own state.
+struct Step<'a, 'b> {
+    session: &'a mut Session,
+    sink: &'a mut Sink<'b>,
+    from_start: bool,
+    /// Whether the other direction started with the detect string.
+    peer_detected: bool,
+}
+
+impl DirCore {
+    /// Consumes what it can from the front of `bytes`; 0 means "wait for more".
+    fn step(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
+        match self.stage {
+            Stage::Detect => self.detect(bytes, cx),
+            Stage::Init => self.init_packet(bytes, cx),
+            Stage::Framed => {
+                let (reader, mut env) = self.reader(cx);
+                reader.push(bytes, &mut env);
+                bytes.len()
+            }
+            Stage::Locking => self.lock(bytes, cx),
+            Stage::Undecoded => {
+                self.stats.skipped_bytes += bytes.len() as u64;
+                bytes.len()
+            }
+        }
+    }
+
+    /// The frame reader and what it works with, borrowed together.
+    fn reader<'a, 'b>(&'a mut self, cx: &'a mut Step<'_, 'b>) -> (&'a mut FrameReader, Env<'a, 'b>) {
+        let env = Env {
+            session: cx.session,
+            stats: &mut self.stats,
+            tally: &mut self.tally,
+            sink: cx.sink,
+        };
+        (&mut self.reader, env)
+    }
+
+    /// The first bytes of the direction: the detect string, or mid-stream data.
+    fn detect(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
+        let n = bytes.len().min(DETECT.len());
+        if bytes[..n] == DETECT[..n] {
+            return if n < DETECT.len() { 0 } else { self.detected(cx) };
+        }
+        // Not the start of an ICA stream (as far as this direction shows).
+        if cx.from_start {
+            let echo = cx.sink.dir == Dir::ToServer && cx.peer_detected;
+            let (kind, what) = if echo {
+                (AnomalyKind::UnknownDetectEcho, "the client's echo of the detect string")
+            } else {
+                (AnomalyKind::MissingDetect, "the detect string")
+            };
+            let first = bytes[..n].to_vec();
+            cx.sink.anomaly(kind, || {
+                format!("expected {what}, got {first:02x?}; looking for frame boundaries")
+            });
+        }
+        self.stage = Stage::Locking;
+        self.lock(bytes, cx)
+    }
+
+    fn detected(&mut self, cx: &mut Step) -> usize {
+        self.stats.detect_strings += 1;
+        if !self.detect_reported {
+            self.detect_reported = true;
+            cx.sink.event(Event::Detect {
+                echo: cx.sink.dir == Dir::ToServer,
+            });
+        }
+        self.stage = Stage::Init;
+        DETECT.len()
+    }
+
+    fn init_packet(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
+        // The client repeats its detect echo until INIT_REQUEST arrives.
+        if bytes.first() == DETECT.first() {
+            let n = bytes.len().min(DETECT.len());
+            if bytes[..n] == DETECT[..n] {
+                return if n < DETECT.len() { 0 } else { self.detected(cx) };
+            }
+        }
+        let (command, len) = match parser::init_packet_header(bytes) {
+            Ok((_, header)) => header,
+            Err(_) => return 0,
+        };
+        let len = usize::from(len);
+        if len > MAX_INIT_PACKET {
+            cx.sink.anomaly(AnomalyKind::OversizedInitPacket, || {
+                format!("init packet 0x{command:02x} of {len} bytes (cap {MAX_INIT_PACKET}); direction no longer decoded")
+            });
+            return self.give_up(bytes);
+        }
+        let Some(data) = bytes.get(parser::INIT_HEADER_LEN..parser::INIT_HEADER_LEN + len) else {
+            return 0;
+        };
+        self.stats.init_packets += 1;
+        match init::handle(command, data, &mut self.init, cx.session, cx.sink) {
+            Next::Init => {}
+            Next::Framed { padding } => {
+                self.stage = Stage::Framed;
+                self.reader = FrameReader::new(padding);
+            }
+            Next::Broken => return self.give_up(bytes),
+        }
+        parser::INIT_HEADER_LEN + len
+    }
+
+    /// Stops decoding this direction; everything from here is counted only.
+    fn give_up(&mut self, bytes: &[u8]) -> usize {
+        self.stage = Stage::Undecoded;
+        self.stats.sync_losses += 1;
+        self.stats.skipped_bytes += bytes.len() as u64;
+        bytes.len()
+    }
+
+    fn lock_rule(&self, cx: &Step) -> LockRule {
+        let max_len = cx.session.frame_limit().unwrap_or(DEFAULT_MAX_FRAME);
+        let crypt = matches!(
+            cx.session.layering(cx.sink.dir),
+            Layering::Decode { crypt: true, .. }
+        );
+        LockRule::new(max_len, crypt)
+    }
+
+    fn lock(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
+        match find_lock(bytes, self.lock_rule(cx)) {
+            LockSearch::NeedMore => 0,
+            LockSearch::Found(offset) => {
+                self.stats.skipped_bytes += offset as u64;
+                self.stats.resyncs += 1;
+                cx.sink.anomaly(AnomalyKind::Resync, || {
+                    format!("frame boundary found after skipping {offset} bytes")
+                });
+                self.stage = Stage::Framed;
+                self.reader = FrameReader::resynchronised();
+                offset
+            }
+            LockSearch::NotFound => {
+                cx.sink.anomaly(AnomalyKind::LostSync, || {
+                    format!("no verifiable frame boundary in {LOCK_WINDOW} bytes; direction no longer decoded")
+                });
+                self.give_up(bytes)
+            }
+        }
+    }
+
+    fn state(&self) -> DirState {
+        match self.stage {
+            Stage::Detect => DirState::Detect,
+            Stage::Init => DirState::Init,
+            Stage::Framed => DirState::Framed,
+            Stage::Locking => DirState::Locking,
+            Stage::Undecoded => DirState::Undecoded,
+        }
+    }
+}
+
+impl Dissector {
+    fn phase(&self) -> Phase {
+        let stages = [self.dirs.to_server.core.stage, self.dirs.to_client.core.stage];
+        let detected = self.dirs.to_server.core.detect_reported
+            || self.dirs.to_client.core.detect_reported;
+        if self.session.init_complete() {
+            Phase::Established
+        } else if detected {
+            Phase::Init
+        } else if stages.iter().all(|s| *s == Stage::Detect) {
+            Phase::Detect
+        } else {
+            Phase::MidStream
+        }
+    }
+}
+
+impl crate::registry::Dissector for Dissector {
+    fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<AnyEvent>) {
+        let peer_detected = self.dirs.get(dir.reverse()).core.detect_reported;
+        let Dissector {
+            session,
+            dirs,
+            anomalies,
+            from_start,
+        } = self;
+        let Direction { buf, core } = dirs.get_mut(dir);
+        core.stats.bytes += data.len() as u64;
+        let mut sink = Sink {
+            out,
+            ts,
+            dir,
+            anomalies,
+        };
+        let mut cx = Step {
+            session,
+            sink: &mut sink,
+            from_start: *from_start,
+            peer_detected,
+        };
+        if let Err(overflow) = buf.feed(data, |bytes| core.step(bytes, &mut cx)) {
+            // Only an unfinished lock search can get here (init packets are capped below the
+            // buffer size): the bytes are lost for decoding.
+            core.stats.skipped_bytes += overflow.discarded as u64;
+            if core.stage != Stage::Undecoded {
+                core.stage = Stage::Undecoded;
+                core.stats.sync_losses += 1;
+                cx.sink.anomaly(AnomalyKind::LostSync, || {
+                    format!("{} bytes without a verifiable frame boundary; direction no longer decoded", overflow.discarded)
+                });
+            }
+        }
+    }
+
+    fn gap(&mut self, dir: Dir, len: u64, ts: Timestamp, out: &mut Vec<AnyEvent>) {
+        let Dissector {
+            session,
+            dirs,
+            anomalies,
+            from_start,
+        } = self;
+        let Direction { buf, core } = dirs.get_mut(dir);
+        core.stats.gap_bytes = core.stats.gap_bytes.saturating_add(len);
+        let mut sink = Sink {
+            out,
+            ts,
+            dir,
+            anomalies,
+        };
+        let mut cx = Step {
+            session,
+            sink: &mut sink,
+            from_start: *from_start,
+            peer_detected: false,
+        };
+        // Pending bytes belong before the gap; they can never be completed now.
+        core.stats.skipped_bytes += buf.pending() as u64;
+        buf.clear();
+        let in_sync = match core.stage {
+            Stage::Framed => {
+                let (reader, mut env) = core.reader(&mut cx);
+                reader.gap(len, &mut env)
+            }
+            Stage::Detect | Stage::Init => false,
+            Stage::Locking | Stage::Undecoded => true,
+        };
+        if !in_sync {
+            core.stats.sync_losses += 1;
+            core.stage = Stage::Locking;
+            cx.sink.anomaly(AnomalyKind::LostSync, || {
+                format!("{len} bytes lost; framing position unknown, resynchronising")
+            });
+        }
+    }
+
+    fn close(&mut self, ts: Timestamp, out: &mut Vec<AnyEvent>) {
+        let Dissector {
+            session,
+            dirs,
+            anomalies,
+            ..
+        } = self;
+        for dir in Dir::BOTH {
+            let Direction { buf, core } = dirs.get_mut(dir);
+            // An unfinished init packet or lock search at the end of the capture.
+            core.stats.skipped_bytes += buf.pending() as u64;
+            buf.clear();
+        }
+        let mut sink = Sink {
+            out,
+            ts,
+            dir: Dir::ToClient,
+            anomalies,
+        };
+        session.close(&mut sink);
+    }
+
+    fn summary(&self) -> AnySummary {
+        let s = &self.session;
+        let stats = |dir: Dir| {
+            let core = &self.dirs.get(dir).core;
+            DirectionStats {
+                state: core.state(),
+                ..core.stats.clone()
+            }
+        };
+        let tallies = PerDir {
+            to_server: &*self.dirs.to_server.core.tally,
+            to_client: &*self.dirs.to_client.core.tally,
+        };
+        AnySummary::Ica(Summary {
+            phase: self.phase(),
+            host_level: s.host_level,
+            client_name: s.client.name.clone(),
+            initial_program: s.client.initial_program.clone(),
+            published_application: s.client.published_application.clone(),
+            client_build: s.client.build,
+            domain: s.client.domain.clone(),
+            user_name: s.client.user_name.clone(),
+            password_present: s.client.password_present,
+            client_modules: s.client_modules,
+            host_modules: s.host_modules,
+            protocol_drivers: s.protocol_drivers.clone(),
+            ica_buffer_length: s.wd.map(|wd| wd.ica_buffer_length),
+            reducer: PerDir {
+                to_server: s.wd.is_some_and(|wd| wd.c2h_power_of2 != 0),
+                to_client: s.wd.is_some_and(|wd| wd.h2c_power_of2 != 0),
+            },
+            encryption: s.encryption,
+            key_exchanged_in_clear: s.key_exchanged_in_clear,
+            terminate: s.terminate,
+            directions: PerDir {
+                to_server: stats(Dir::ToServer),
+                to_client: stats(Dir::ToClient),
+            },
+            commands: Tally::command_table(tallies),
+            channels: Tally::channel_table(tallies, |c| s.channel_name(c)),
+            anomalies: self.anomalies.table(),
+        })
+    }
+
+    fn buffered(&self) -> usize {
+        self.dirs.to_server.buf.pending() + self.dirs.to_client.buf.pending()
+    }
+}

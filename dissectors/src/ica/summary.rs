@@ -1,0 +1,361 @@
+//! The ICA dissector's counters and state, as read by live views and reports.
+
+use super::event::{EncryptionKind, ProtocolDriver, TerminateReason};
+use super::names;
+use super::sink::AnomalyCount;
+use crate::text::WireText;
+use crate::types::Dir;
+use serde::{Serialize, Serializer};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// How far the connection got.
+    pub phase: Phase,
+    /// Host level from INIT_REQUEST.
+    pub host_level: Option<u8>,
+    /// Client name from UI_C2H.
+    pub client_name: Option<WireText>,
+    /// Initial program from UI_C2H, as sent.
+    pub initial_program: Option<WireText>,
+    /// Published application (initial program after a leading `#`).
+    pub published_application: Option<WireText>,
+    /// Client build number from UI_C2H.
+    pub client_build: Option<u16>,
+    /// Logon domain from UI_C2H.
+    pub domain: Option<WireText>,
+    /// Logon user name from UI_C2H.
+    pub user_name: Option<WireText>,
+    /// Whether the client sent a password (never its value).
+    pub password_present: bool,
+    /// INIT_RESPONSE packets (client modules) seen.
+    pub client_modules: u16,
+    /// INIT_CONNECT packets (host modules) seen.
+    pub host_modules: u16,
+    /// Protocol drivers the host accepted.
+    pub protocol_drivers: Vec<ProtocolDriver>,
+    /// Negotiated ICA buffer length (WD_H2C).
+    pub ica_buffer_length: Option<u16>,
+    /// Whether the reducer (compression) was agreed for each direction.
+    pub reducer: PerDir<bool>,
+    /// Encryption in use, once it can be told.
+    pub encryption: Option<EncryptionKind>,
+    /// Whether the session key travelled in the clear (PDCRYPT1).
+    pub key_exchanged_in_clear: bool,
+    /// The first TERMINATE seen.
+    pub terminate: Option<TerminateReason>,
+    /// Per-direction byte and frame counters.
+    pub directions: PerDir<DirectionStats>,
+    /// ICA commands decoded, by code (only codes seen).
+    pub commands: Vec<CommandCount>,
+    /// Virtual-channel writes decoded, by channel id (only channels seen).
+    pub channels: Vec<ChannelCount>,
+    /// Anomalies by code (only codes seen).
+    pub anomalies: Vec<AnomalyCount>,
+}
+
+/// Connection phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Nothing decoded yet.
+    Detect,
+    /// Detect string seen, init phase not complete.
+    Init,
+    /// Both sides completed the init phase.
+    Established,
+    /// Picked up without its start: frames are at best counted.
+    MidStream,
+}
+
+/// What a direction's decoder is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirState {
+    /// Waiting for the detect string.
+    #[default]
+    Detect,
+    /// Reading init packets.
+    Init,
+    /// Reading frames.
+    Framed,
+    /// Looking for a verifiable frame boundary (mid-stream pickup or after a gap).
+    Locking,
+    /// Bytes are only counted (no verifiable framing).
+    Undecoded,
+}
+
+/// One value per direction, serialised as `{"to_server": .., "to_client": ..}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PerDir<T> {
+    pub to_server: T,
+    pub to_client: T,
+}
+
+impl<T> PerDir<T> {
+    pub fn get(&self, dir: Dir) -> &T {
+        match dir {
+            Dir::ToServer => &self.to_server,
+            Dir::ToClient => &self.to_client,
+        }
+    }
+
+    pub fn get_mut(&mut self, dir: Dir) -> &mut T {
+        match dir {
+            Dir::ToServer => &mut self.to_server,
+            Dir::ToClient => &mut self.to_client,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DirectionStats {
+    /// What the decoder is doing now.
+    pub state: DirState,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Bytes the capture lost (gaps).
+    pub gap_bytes: u64,
+    /// Detect strings seen (the client repeats its echo).
+    pub detect_strings: u32,
+    /// Init packets seen.
+    pub init_packets: u32,
+    /// Frames seen (zero-length ones included).
+    pub frames: u64,
+    /// Frame payload bytes (without the 2-byte length).
+    pub frame_bytes: u64,
+    /// Frame payload sizes.
+    pub frame_size: SizeStats,
+    /// Frames with no payload.
+    pub empty_frames: u64,
+    /// Frames with PDCRYPT1 header 0x01 (encrypted).
+    pub encrypted_frames: u64,
+    /// Frames with PDCRYPT1 header 0x00 (sent in the clear).
+    pub clear_frames: u64,
+    /// Key exchange and other PDCRYPT1 control frames.
+    pub control_frames: u64,
+    /// Frames whose content was decoded (commands parsed, or a compressed block recognised).
+    pub decoded_frames: u64,
+    /// Frames whose content could not be decoded (no key, chain position unknown,
+    /// inconsistent content, or a layering that is not known).
+    pub undecodable_frames: u64,
+    /// Frames partly lost to a capture gap.
+    pub damaged_frames: u64,
+    /// Literal (uncompressed) reducer blocks.
+    pub literal_blocks: u64,
+    /// Compressed reducer blocks (and PD-compressed frames): counted, not expanded.
+    pub compressed_blocks: u64,
+    /// Zero bytes after short init/key-exchange messages, skipped as padding.
+    pub padding_bytes: u64,
+    /// Bytes neither framed nor decoded (mid-stream, lost sync).
+    pub skipped_bytes: u64,
+    /// Times the framing was found again (mid-stream or after a gap).
+    pub resyncs: u32,
+    /// Times the framing position was lost.
+    pub sync_losses: u32,
+}
+
+/// Upper bounds (inclusive) of the frame-size histogram buckets; the last bucket is open.
+pub const SIZE_BUCKETS: [u16; 6] = [0, 15, 63, 255, 1023, 4095];
+
+/// Sizes of frame payloads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SizeStats {
+    count: u64,
+    total: u64,
+    min: u16,
+    max: u16,
+    /// Frames per size bucket: 0, 1-15, 16-63, 64-255, 256-1023, 1024-4095, 4096 and more.
+    histogram: [u64; SIZE_BUCKETS.len() + 1],
+}
+
+impl SizeStats {
+    pub fn record(&mut self, len: u16) {
+        self.min = if self.count == 0 { len } else { self.min.min(len) };
+        self.max = self.max.max(len);
+        self.count += 1;
+        self.total += u64::from(len);
+        let bucket = SIZE_BUCKETS.partition_point(|&bound| bound < len);
+        self.histogram[bucket] += 1;
+    }
+
+    pub fn min(&self) -> Option<u16> {
+        (self.count > 0).then_some(self.min)
+    }
+
+    pub fn max(&self) -> Option<u16> {
+        (self.count > 0).then_some(self.max)
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.total as f64 / self.count as f64)
+    }
+
+    pub fn histogram(&self) -> &[u64] {
+        &self.histogram
+    }
+}
+
+/// Serialised as `{"min": .., "max": .., "mean": .., "histogram": [..]}`.
+impl Serialize for SizeStats {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("SizeStats", 4)?;
+        st.serialize_field("min", &self.min())?;
+        st.serialize_field("max", &self.max())?;
+        st.serialize_field("mean", &self.mean())?;
+        st.serialize_field("histogram", &self.histogram)?;
+        st.end()
+    }
+}
+
+/// One line of the command table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CommandCount {
+    /// Command code.
+    pub code: u8,
+    /// Its name, `"unknown"` for codes without a known length (counted, not parsed).
+    pub name: &'static str,
+    /// Occurrences per direction.
+    pub count: PerDir<u64>,
+}
+
+/// One line of the virtual-channel table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelCount {
+    /// Channel id from VIRTUAL_WRITE.
+    pub channel: u8,
+    /// Channel name from the client's bindings, when bound.
+    pub name: Option<WireText>,
+    /// VIRTUAL_WRITE commands per direction.
+    pub writes: PerDir<u64>,
+    /// Payload bytes per direction (without the channel id byte).
+    pub bytes: PerDir<u64>,
+}
+
+/// Counters of one direction's decoded commands and channel writes: fixed-size tables indexed
+/// by the 1-byte code or channel id, so counting never allocates.
+pub struct Tally {
+    commands: [u64; 256],
+    writes: [u64; 256],
+    write_bytes: [u64; 256],
+}
+
+impl Tally {
+    pub fn new() -> Box<Tally> {
+        Box::new(Tally {
+            commands: [0; 256],
+            writes: [0; 256],
+            write_bytes: [0; 256],
+        })
+    }
+
+    pub fn command(&mut self, code: u8) {
+        self.commands[usize::from(code)] += 1;
+    }
+
+    pub fn write(&mut self, channel: u8, payload: u16) {
+        self.writes[usize::from(channel)] += 1;
+        self.write_bytes[usize::from(channel)] += u64::from(payload);
+    }
+
+    /// The command table of both directions, codes seen only.
+    pub fn command_table(tallies: PerDir<&Tally>) -> Vec<CommandCount> {
+        (0..=255u8)
+            .filter_map(|code| {
+                let i = usize::from(code);
+                let count = PerDir {
+                    to_server: tallies.to_server.commands[i],
+                    to_client: tallies.to_client.commands[i],
+                };
+                (count.to_server + count.to_client > 0).then(|| CommandCount {
+                    code,
+                    name: names::command_name(code),
+                    count,
+                })
+            })
+            .collect()
+    }
+
+    /// The channel table of both directions, channels seen only, named by `name_of`.
+    pub fn channel_table(
+        tallies: PerDir<&Tally>,
+        name_of: impl Fn(u8) -> Option<WireText>,
+    ) -> Vec<ChannelCount> {
+        (0..=255u8)
+            .filter_map(|channel| {
+                let i = usize::from(channel);
+                let writes = PerDir {
+                    to_server: tallies.to_server.writes[i],
+                    to_client: tallies.to_client.writes[i],
+                };
+                (writes.to_server + writes.to_client > 0).then(|| ChannelCount {
+                    channel,
+                    name: name_of(channel),
+                    writes,
+                    bytes: PerDir {
+                        to_server: tallies.to_server.write_bytes[i],
+                        to_client: tallies.to_client.write_bytes[i],
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_stats_track_min_max_mean_and_buckets() {
+        let mut s = SizeStats::default();
+        assert_eq!((s.min(), s.max(), s.mean()), (None, None, None));
+        for len in [0, 13, 15, 16, 853, 4095, 4096, 65535] {
+            s.record(len);
+        }
+        assert_eq!((s.min(), s.max()), (Some(0), Some(65535)));
+        assert_eq!(s.histogram(), &[1, 2, 1, 0, 1, 1, 2]);
+        let mean = s.mean().unwrap();
+        assert!((mean - 74_623.0 / 8.0).abs() < 1e-9);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"min":0,"max":65535,"mean":9327.875,"histogram":[1,2,1,0,1,1,2]}"#
+        );
+    }
+
+    #[test]
+    fn tables_list_only_what_was_seen() {
+        let mut tallies = PerDir {
+            to_server: Tally::new(),
+            to_client: Tally::new(),
+        };
+        tallies.to_server.command(0x31);
+        tallies.to_client.command(0x31);
+        tallies.to_client.command(0x05);
+        tallies.to_client.write(17, 300);
+        tallies.to_client.write(17, 2);
+        let tallies = PerDir {
+            to_server: &*tallies.to_server,
+            to_client: &*tallies.to_client,
+        };
+        let commands = Tally::command_table(tallies);
+        assert_eq!(commands.len(), 2);
+        assert_eq!((commands[0].code, commands[0].name), (0x05, "TERMINATE"));
+        assert_eq!(
+            commands[1].count,
+            PerDir {
+                to_server: 1,
+                to_client: 1
+            }
+        );
+        let channels = Tally::channel_table(tallies, |c| {
+            (c == 17).then(|| WireText::from_bytes(b"CTXCLIP"))
+        });
+        assert_eq!(channels.len(), 1);
+        assert_eq!(channels[0].name.as_ref().unwrap().as_str(), "CTXCLIP");
+        assert_eq!(channels[0].writes.to_client, 2);
+        assert_eq!(channels[0].bytes.to_client, 302);
+        assert_eq!(channels[0].bytes.to_server, 0);
+    }
+}
