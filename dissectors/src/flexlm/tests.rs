@@ -524,6 +524,38 @@ fn a_gap_mid_message_resyncs_with_confirmation() {
 }
 
 #[test]
+fn a_lost_direction_stays_lost_across_gaps_and_the_other_direction_goes_on() {
+    let garbage = vec![0u8; RESYNC_BUDGET + 10];
+    let mut d = Dissector::new(Proto::Lmgrd, &from_start());
+    let mut out = Vec::new();
+    d.feed(Dir::ToServer, &garbage, TS, &mut out);
+    d.gap(Dir::ToServer, 10, TS, &mut out);
+    d.feed(Dir::ToServer, &hello_citrix(), TS, &mut out);
+    d.feed(Dir::ToClient, &redirect(), TS, &mut out);
+    d.close(TS, &mut out);
+    let s = summary(&d);
+    assert!(s.to_server.lost && !s.to_client.lost);
+    assert_eq!((s.to_server.messages, s.to_client.messages), (0, 1));
+    assert_eq!(s.to_server.gaps, 1);
+    assert_eq!(roles(&out), vec![(Role::Lmgrd, "redirect")]);
+}
+
+#[test]
+fn direction_matters_for_reply_types() {
+    // A 0x0146 or 0x0149 sent towards the server is not a reply: no text, no version.
+    let reply = encode::command_reply_0146(&encode::CommandReply {
+        text: b"x",
+        nonce: 0,
+    });
+    let (events, _) = run(Proto::Lmgrd, &[(Dir::ToServer, &reply)]);
+    assert!(matches!(
+        messages(&events).as_slice(),
+        [Event::Message { code: 0x0146, .. }]
+    ));
+    assert_eq!(roles(&events), vec![]);
+}
+
+#[test]
 fn a_mid_stream_pickup_starts_by_searching() {
     let ctx = Context {
         announced_vendor: None,

@@ -80,11 +80,6 @@ impl Dissector {
             closed: false,
         }
     }
-
-    /// The FlexLM summary (also available type-erased through the `Dissector` trait).
-    pub fn flexlm_summary(&self) -> &Summary {
-        &self.conn.summary
-    }
 }
 
 impl crate::registry::Dissector for Dissector {
