@@ -1,45 +1,39 @@
-//! PLACEHOLDER: replaced by the flexlm dissector work. Counts bytes per direction only.
+//! FlexLM / FlexNet Publisher: lmgrd and vendor daemons (PROTOCOLS.md section 1).
+//!
+//! Both message generations are decoded on the same connection, told apart by byte 0 of each
+//! message: legacy fixed-size messages (command char, additive checksum, fixed-offset fields)
+//! and the 0x2F binary framing (20-byte header with check byte and CRC-14).
+//!
+//! - [`probe`] recognises a connection from its first bytes (a legacy HELLO or a 0x2F header).
+//! - [`Dissector`] follows one connection and reports [`Event`]s and a [`Summary`].
+//! - [`encode`] builds valid messages for the capture generator and the tests.
+//!
+//! Modules: `crc` (checksums), `codes` (command and type names), `legacy` and `framed`
+//! (parsers of the two framings), `crypt` (v9.2 XOR), `role` (lmgrd or vendor daemon),
+//! `state` (the per-connection state machine), `summary` (counters).
 
-use crate::event::{Event as AnyEvent, Summary as AnySummary};
-use crate::registry::{Context, Probe};
-use crate::types::{Dir, Timestamp};
-use serde::Serialize;
+mod codes;
+mod crc;
+mod crypt;
+pub mod encode;
+mod event;
+mod framed;
+mod legacy;
+mod probe;
+mod role;
+mod state;
+mod summary;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {}
+pub use codes::MessageKind;
+pub use event::{
+    CommVersion, Event, Framing, Integrity, ProductVersion, Role, TextKind, WaitMode, Wire,
+};
+pub use framed::MAX_LEN as MAX_BINARY_LEN;
+pub use probe::probe;
+pub use state::{Dissector, RESYNC_BUDGET, SEARCH_MAX_BINARY};
+pub use summary::{DirSummary, KindCount, MAX_KINDS, Summary};
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Summary {
-    pub bytes: [u64; 2],
-}
-
-pub fn probe(_dir: Dir, _first: &[u8]) -> Probe {
-    Probe::NoMatch
-}
-
-pub struct Dissector {
-    summary: Summary,
-}
-
-impl Dissector {
-    pub fn new(_proto: crate::Proto, _ctx: &Context) -> Dissector {
-        Dissector {
-            summary: Summary::default(),
-        }
-    }
-}
-
-impl crate::registry::Dissector for Dissector {
-    fn feed(&mut self, dir: Dir, data: &[u8], _ts: Timestamp, _out: &mut Vec<AnyEvent>) {
-        self.summary.bytes[dir.index()] += data.len() as u64;
-    }
-    fn gap(&mut self, _dir: Dir, _len: u64, _ts: Timestamp, _out: &mut Vec<AnyEvent>) {}
-    fn close(&mut self, _ts: Timestamp, _out: &mut Vec<AnyEvent>) {}
-    fn summary(&self) -> AnySummary {
-        AnySummary::Flexlm(self.summary.clone())
-    }
-    fn buffered(&self) -> usize {
-        0
-    }
-}
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
