@@ -48,22 +48,23 @@ impl StreamBuffer {
         mut data: &[u8],
         mut parse: impl FnMut(&[u8]) -> usize,
     ) -> Result<(), Overflow> {
-        while !self.pending.is_empty() && !data.is_empty() {
-            let room = self.cap.saturating_sub(self.pending.len());
-            if room == 0 {
-                let discarded = self.pending.len() + data.len();
-                self.pending.clear();
-                return Err(Overflow { discarded });
-            }
-            let take = room.min(data.len());
+        // Feeding nothing still re-runs the parser over what is pending (a dissector may
+        // settle a partial message differently at close).
+        while !self.pending.is_empty() {
+            let take = self.cap.saturating_sub(self.pending.len()).min(data.len());
             self.pending.extend_from_slice(&data[..take]);
             data = &data[take..];
             let rest = run(&self.pending, &mut parse);
             let consumed = self.pending.len() - rest;
             self.pending.drain(..consumed);
-        }
-        if data.is_empty() {
-            return Ok(());
+            if data.is_empty() {
+                return Ok(());
+            }
+            if self.pending.len() >= self.cap {
+                let discarded = self.pending.len() + data.len();
+                self.pending.clear();
+                return Err(Overflow { discarded });
+            }
         }
         let rest = run(data, &mut parse);
         self.keep(&data[data.len() - rest..])
@@ -155,6 +156,20 @@ mod tests {
         assert_eq!(got.len(), 51);
         assert_eq!(got[0], vec![1, 2, 3]);
         assert_eq!(got[50], vec![49, 49, 49]);
+        assert_eq!(buf.pending(), 0);
+    }
+
+    #[test]
+    fn feeding_nothing_reparses_what_is_pending() {
+        let mut buf = StreamBuffer::new(8);
+        buf.feed(&[5, 1, 2], |_| 0).unwrap();
+        let mut seen = Vec::new();
+        buf.feed(&[], |b: &[u8]| {
+            seen.push(b.to_vec());
+            b.len()
+        })
+        .unwrap();
+        assert_eq!(seen, vec![vec![5, 1, 2]]);
         assert_eq!(buf.pending(), 0);
     }
 
