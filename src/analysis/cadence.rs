@@ -19,7 +19,7 @@ use std::time::Duration;
 /// Beats kept per series for the statistics and the timeline.
 pub const MAX_BEATS: usize = 256;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BeatKind {
     /// FlexLM license heartbeat: an exchange after the idle threshold.

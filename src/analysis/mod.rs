@@ -1,24 +1,57 @@
-//! Policy: turns what the engine and the dissectors saw into findings (and, as the protocol
-//! analyses land, licensing sessions, Citrix sessions and heartbeat series).
+//! Policy: turns what the engine and the dissectors saw into findings, licensing sessions and
+//! heartbeat series.
 
 pub mod cadence;
 mod findings;
+pub mod heartbeats;
+pub mod licensing;
 
 pub use findings::{Finding, Findings};
+pub use heartbeats::HeartbeatSeries;
+pub use licensing::LicensingSession;
 
-use crate::classify::{Decision, Method, PortTable};
+use crate::classify::{Announcement, Decision, Method, PortTable};
+use crate::config::{Config, secs};
 use crate::flow::Flow;
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Event, Proto, Severity, Timestamp};
+use cadence::BeatKind;
+use ctxscope_dissectors::{Body, Event, Proto, Severity, Timestamp, cgp};
+use heartbeats::{HeartbeatSettings, Heartbeats};
+use licensing::{Licensing, LicensingSettings};
 
 pub struct Analyzer {
     findings: Findings,
+    heartbeats: Heartbeats,
+    licensing: Licensing,
+}
+
+/// What the analysis produced, for the report.
+pub struct Results {
+    pub findings: Vec<Finding>,
+    pub findings_dropped: u64,
+    pub licensing: Vec<LicensingSession>,
+    pub heartbeats: Vec<HeartbeatSeries>,
+    /// Sessions and series not kept because a cap was hit.
+    pub sessions_dropped: u64,
 }
 
 impl Analyzer {
-    pub fn new(max_findings: usize) -> Analyzer {
+    pub fn new(config: &Config) -> Analyzer {
+        let limits = &config.limits;
         Analyzer {
-            findings: Findings::new(max_findings),
+            findings: Findings::new(limits.max_findings),
+            heartbeats: Heartbeats::new(HeartbeatSettings {
+                license_idle: secs(config.licensing.heartbeat_idle_secs),
+                license_overdue_factor: config.licensing.heartbeat_overdue_factor,
+                keepalive_overdue_factor: config.sessions.keepalive_overdue_factor,
+                max_finished: limits.max_sessions,
+            }),
+            licensing: Licensing::new(LicensingSettings {
+                static_ports: config.ports.vendor_daemon.clone(),
+                lmgrd_ports: config.ports.lmgrd.clone(),
+                license_servers: config.licensing.license_servers.clone(),
+                max_sessions: limits.max_sessions,
+            }),
         }
     }
 
@@ -28,10 +61,6 @@ impl Analyzer {
 
     pub fn findings(&self) -> &Findings {
         &self.findings
-    }
-
-    pub fn into_findings(self) -> Findings {
-        self.findings
     }
 
     /// A connection's classification became final: judge its port against its payload.
@@ -81,7 +110,8 @@ impl Analyzer {
         }
     }
 
-    /// What one TCP segment was: raises the findings that deserve attention.
+    /// What one TCP segment was: raises the findings that deserve attention and records
+    /// keep-alives of Citrix sessions.
     pub fn on_segment(&mut self, flow: &Flow, info: SegmentInfo, ts: Timestamp) {
         if info.has(SegmentInfo::OVERLAP_CONFLICT) {
             self.raise(
@@ -94,16 +124,89 @@ impl Analyzer {
                 .on_flow(flow.id),
             );
         }
+        let citrix = flow
+            .app
+            .label()
+            .is_some_and(|l| matches!(l.proto, Proto::Ica | Proto::Cgp));
+        if info.has(SegmentInfo::KEEP_ALIVE) && citrix {
+            self.heartbeats.keepalive(flow, BeatKind::TcpKeepalive, ts);
+        }
     }
 
-    /// Events a dissector emitted for `flow`.
-    pub fn on_events(&mut self, flow: &Flow, events: &[Event]) {
+    /// Payload bytes moved on `flow` at `ts`.
+    pub fn on_activity(&mut self, flow: &Flow, ts: Timestamp) {
+        if flow
+            .app
+            .label()
+            .is_some_and(|l| l.proto == Proto::VendorDaemon)
+        {
+            self.heartbeats.license_activity(flow, ts);
+        }
+    }
+
+    /// Events a dissector emitted for `flow`. Ports announced by lmgrd are added to
+    /// `announced`.
+    pub fn on_events(&mut self, flow: &Flow, events: &[Event], announced: &mut Vec<Announcement>) {
         for e in events {
-            if let Body::Anomaly(a) = &e.body {
-                self.raise(
-                    Finding::new(a.code, a.severity, e.ts, a.message.clone()).on_flow(flow.id),
-                );
+            match &e.body {
+                Body::Anomaly(a) => {
+                    self.findings.raise(
+                        Finding::new(a.code, a.severity, e.ts, a.message.clone()).on_flow(flow.id),
+                    );
+                }
+                Body::Cgp(cgp::Event::Nop { .. }) => {
+                    self.heartbeats.keepalive(flow, BeatKind::CgpNop, e.ts)
+                }
+                _ => {}
             }
+        }
+        self.licensing
+            .on_events(flow, events, &mut self.findings, announced);
+    }
+
+    /// The connection closed (FIN both ways or RST): silence is expected from now on.
+    pub fn on_closed(&mut self, flow: &Flow) {
+        self.heartbeats.closed(flow.id);
+    }
+
+    /// Once per sweep: overdue heartbeats and keep-alives.
+    pub fn tick(&mut self, now: Timestamp) {
+        self.heartbeats.tick(now, &mut self.findings);
+    }
+
+    pub fn announcement_expired(&mut self, a: &Announcement, now: Timestamp) {
+        self.licensing
+            .announcement_expired(a, now, &mut self.findings);
+    }
+
+    /// The connection leaves the flow table.
+    pub fn retire(&mut self, flow: &Flow, open: bool) {
+        let beats = self.heartbeats.stats(flow.id, BeatKind::LicenseHeartbeat);
+        self.licensing.retire(flow, beats, open, &mut self.findings);
+        self.heartbeats.retire(flow, open);
+    }
+
+    /// The results so far, for a live view.
+    pub fn snapshot(&self) -> Results {
+        Results {
+            findings: self.findings.list().to_vec(),
+            findings_dropped: self.findings.dropped(),
+            licensing: self
+                .licensing
+                .snapshot(|id| self.heartbeats.stats(id, BeatKind::LicenseHeartbeat)),
+            heartbeats: self.heartbeats.snapshot(),
+            sessions_dropped: self.licensing.dropped() + self.heartbeats.dropped(),
+        }
+    }
+
+    /// The final results (every flow must have been retired).
+    pub fn finish(self) -> Results {
+        Results {
+            findings_dropped: self.findings.dropped(),
+            heartbeats: self.heartbeats.snapshot(),
+            sessions_dropped: self.licensing.dropped() + self.heartbeats.dropped(),
+            licensing: self.licensing.into_sessions(),
+            findings: self.findings.into_list(),
         }
     }
 }

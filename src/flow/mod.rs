@@ -102,9 +102,9 @@ pub struct EventLog {
 
 impl EventLog {
     /// Keeps `event` if `room` allows, else counts it. Returns whether it was kept.
-    pub fn push(&mut self, event: &Event, room: bool) -> bool {
+    pub fn push(&mut self, event: Event, room: bool) -> bool {
         if room {
-            self.kept.push(event.clone());
+            self.kept.push(event);
         } else {
             self.dropped += 1;
         }

@@ -193,7 +193,7 @@ impl FlowTable {
                 Some(_) => None,
                 None => {
                     // Mid-stream pickups are established by definition.
-                    let established = flow.roles != RoleBasis::Syn || flow.tcp.synack_seen();
+                    let established = flow.roles != RoleBasis::Syn || flow.tcp.syn_ack_seen();
                     let timeout = if established {
                         self.timeouts.idle
                     } else {

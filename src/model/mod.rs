@@ -1,7 +1,7 @@
 //! The result of an analysis: what every output (text, JSON, NDJSON, TUI) reads. Nothing here
 //! decides anything; the engine and the analysis fill it in.
 
-use crate::analysis::Finding;
+use crate::analysis::{Finding, HeartbeatSeries, LicensingSession};
 use crate::capture::KernelStats;
 use crate::classify::{AnnouncementStats, Method};
 use crate::decode::DefragStats;
@@ -19,6 +19,10 @@ pub struct Report {
     /// Flows in ID order. Shared: a live snapshot reuses the records of unchanged flows.
     pub flows: Vec<Arc<FlowRecord>>,
     pub findings: Vec<Finding>,
+    /// FlexLM licensing per (client, license server, vendor).
+    pub licensing: Vec<LicensingSession>,
+    /// Heartbeat and keep-alive series of long-lived connections.
+    pub heartbeats: Vec<HeartbeatSeries>,
 }
 
 impl Report {
@@ -83,6 +87,8 @@ pub struct LimitStats {
     /// Findings not kept because `limits.max_findings` distinct findings existed.
     pub findings_dropped: u64,
     pub announcements: AnnouncementStats,
+    /// Licensing sessions and heartbeat series not kept (`limits.max_sessions`).
+    pub sessions_dropped: u64,
     /// Times out-of-order data over all connections exceeded `limits.reassembly_bytes_total`
     /// and a connection's buffer was released as gaps.
     pub reassembly_budget_flushes: u64,
@@ -130,12 +136,7 @@ pub struct DirectionRecord {
 }
 
 impl FlowRecord {
-    pub fn new(
-        flow: &Flow,
-        announced_by: Option<FlowId>,
-        findings: u64,
-        open_at_end: bool,
-    ) -> FlowRecord {
+    pub fn new(flow: &Flow, findings: u64, open_at_end: bool) -> FlowRecord {
         let label = flow.app.label();
         let direction = |dir: Dir| {
             let Traffic { packets, bytes } = flow.traffic(dir);
@@ -149,7 +150,7 @@ impl FlowRecord {
             id: flow.id,
             proto: label.map(|l| l.proto),
             classified_by: label.map(|l| l.method),
-            announced_by,
+            announced_by: flow.app.announced_by(),
             client: flow.client,
             server: flow.server,
             roles: flow.roles,

@@ -49,9 +49,13 @@ impl Default for Limits {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SegmentInfo(pub u16);
 impl SegmentInfo {
-    pub const OVERLAP_CONFLICT: u16 = 0x10;
-    pub fn has(self, bit: u16) -> bool {
-        self.0 & bit != 0
+    pub const OVERLAP_CONFLICT: SegmentInfo = SegmentInfo(0x40);
+    pub const KEEP_ALIVE: SegmentInfo = SegmentInfo(0x80);
+    pub fn has(self, other: SegmentInfo) -> bool {
+        self.0 & other.0 != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
     }
 }
 
@@ -194,11 +198,15 @@ impl TcpConn {
         0
     }
 
-    pub fn rst_by(&self) -> Option<Dir> {
-        self.rst
+    pub fn first_rst(&self) -> Option<(Dir, Timestamp)> {
+        self.rst.map(|d| (d, Timestamp::default()))
     }
 
-    pub fn synack_seen(&self) -> bool {
+    pub fn syn_ack_seen(&self) -> bool {
         self.synack
+    }
+
+    pub fn client_syns(&self) -> u64 {
+        self.counters[0].syns
     }
 }

@@ -5,8 +5,8 @@
 
 use super::crypt::ScrambledArea;
 use super::event::{
-    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate,
-    DosTime, Event, HostModule, HostWinstationDriver, ProtocolDriver,
+    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
+    Event, HostModule, HostWinstationDriver, ProtocolDriver,
 };
 use super::names::{self, CAP_REDUCERS_SUPPORTED};
 use super::parser::{self, MODULE_C2H_LEN, MODULE_H2C_LEN, UI_C2H_LEN, VC_BIND_LEN};
@@ -128,7 +128,12 @@ fn init_request(data: &[u8], session: &mut Session, sink: &mut Sink) {
     // A bare level (no list at all) is accepted as "no capabilities".
     if !list.is_empty() {
         match parser::cap_list_header(list) {
-            Err(_) => truncated(sink, "capability list", parser::CAP_LIST_HEADER_LEN, list.len()),
+            Err(_) => truncated(
+                sink,
+                "capability list",
+                parser::CAP_LIST_HEADER_LEN,
+                list.len(),
+            ),
             Ok((_, head)) => {
                 more_capabilities = head.more;
                 let first = usize::from(head.first_offset);
@@ -255,7 +260,10 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
         Some(area) if fixed >= MODULE_C2H_LEN + UI_C2H_LEN => (area, true),
         _ => {
             inconsistent(sink, || {
-                format!("UI_C2H FixedLength {fixed} in a {}-byte module", module.len())
+                format!(
+                    "UI_C2H FixedLength {fixed} in a {}-byte module",
+                    module.len()
+                )
             });
             (&[][..], false)
         }
@@ -274,10 +282,12 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
         fixed,
     };
     let mut bad_offset = None;
-    let mut text = |offset: u16| strings.text(offset).unwrap_or_else(|_| {
-        bad_offset.get_or_insert(offset);
-        None
-    });
+    let mut text = |offset: u16| {
+        strings.text(offset).unwrap_or_else(|_| {
+            bad_offset.get_or_insert(offset);
+            None
+        })
+    };
     let client_name = text(ui.o_client_name);
     let initial_program = text(ui.o_initial_program);
     let client_directory = text(ui.o_client_directory);
@@ -377,7 +387,12 @@ impl VariableArea<'_> {
 /// WD_C2H: buffer and reducer wishes, and the virtual-channel bindings.
 fn winstation_driver(module: &[u8], session: &mut Session, sink: &mut Sink) {
     let Some(Ok((_, wd))) = module.get(MODULE_C2H_LEN..).map(parser::wd_c2h) else {
-        truncated(sink, "WD_C2H", MODULE_C2H_LEN + parser::WD_C2H_LEN, module.len());
+        truncated(
+            sink,
+            "WD_C2H",
+            MODULE_C2H_LEN + parser::WD_C2H_LEN,
+            module.len(),
+        );
         return;
     };
     sink.event(Event::ClientWinstationDriver(ClientWinstationDriver {
@@ -481,7 +496,12 @@ fn init_connect(
                     trailing_bytes: trailing.len() as u16,
                 });
             }
-            Err(_) => truncated(sink, "WD_H2C", MODULE_H2C_LEN + parser::WD_H2C_LEN, data.len()),
+            Err(_) => truncated(
+                sink,
+                "WD_H2C",
+                MODULE_H2C_LEN + parser::WD_H2C_LEN,
+                data.len(),
+            ),
         },
         names::CLASS_PROTOCOL_DRIVER => match parser::pd_h2c(body) {
             Ok((_, class)) => {

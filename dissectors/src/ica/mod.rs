@@ -29,9 +29,8 @@ mod summary;
 mod tests;
 
 pub use event::{
-    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate,
-    DosTime, EncryptionKind, Event, HostModule, HostWinstationDriver, ProtocolDriver,
-    TerminateReason,
+    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
+    EncryptionKind, Event, HostModule, HostWinstationDriver, ProtocolDriver, TerminateReason,
 };
 pub use sink::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
 pub use state::Dissector;

@@ -170,7 +170,11 @@ pub struct SizeStats {
 
 impl SizeStats {
     pub fn record(&mut self, len: u16) {
-        self.min = if self.count == 0 { len } else { self.min.min(len) };
+        self.min = if self.count == 0 {
+            len
+        } else {
+            self.min.min(len)
+        };
         self.max = self.max.max(len);
         self.count += 1;
         self.total += u64::from(len);

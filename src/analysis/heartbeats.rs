@@ -1,0 +1,214 @@
+//! Heartbeat and keep-alive series of long-lived connections, with overdue findings.
+//!
+//! Series are kept per connection while it lives, checked for overdue silence once per sweep,
+//! and moved to a bounded list of finished series when the connection is retired.
+
+use super::cadence::{BeatKind, Cadence, CadenceStats};
+use super::{Finding, Findings};
+use crate::flow::{Endpoint, Flow, FlowId};
+use ctxscope_dissectors::{Proto, Severity, Timestamp};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::time::Duration;
+
+/// One series as the report shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HeartbeatSeries {
+    pub flow: FlowId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto: Option<Proto>,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// The connection was still open (at the end of the capture, or now for a live view).
+    pub open: bool,
+    #[serde(flatten)]
+    pub stats: CadenceStats,
+}
+
+struct Series {
+    proto: Option<Proto>,
+    client: Endpoint,
+    server: Endpoint,
+    cadence: Cadence,
+    closed: bool,
+}
+
+pub struct HeartbeatSettings {
+    /// Idle time that makes the next license exchange a heartbeat.
+    pub license_idle: Duration,
+    pub license_overdue_factor: f64,
+    pub keepalive_overdue_factor: f64,
+    /// Finished series kept for the report.
+    pub max_finished: usize,
+}
+
+pub struct Heartbeats {
+    settings: HeartbeatSettings,
+    live: FxHashMap<(FlowId, BeatKind), Series>,
+    finished: Vec<HeartbeatSeries>,
+    dropped: u64,
+}
+
+/// Keep-alive intervals expected before any were observed (CGP's HTML5 default is 3 s; TCP
+/// keep-alives are typically sent every 60 s or more on Citrix servers).
+fn expected_interval(kind: BeatKind, settings: &HeartbeatSettings) -> Duration {
+    match kind {
+        BeatKind::LicenseHeartbeat => settings.license_idle,
+        BeatKind::CgpNop => Duration::from_secs(3),
+        BeatKind::TcpKeepalive => Duration::from_secs(60),
+    }
+}
+
+impl Heartbeats {
+    pub fn new(settings: HeartbeatSettings) -> Heartbeats {
+        Heartbeats {
+            settings,
+            live: FxHashMap::default(),
+            finished: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    fn series(&mut self, flow: &Flow, kind: BeatKind) -> &mut Series {
+        let expected = expected_interval(kind, &self.settings);
+        let series = self.live.entry((flow.id, kind)).or_insert_with(|| Series {
+            proto: None,
+            client: flow.client,
+            server: flow.server,
+            cadence: Cadence::new(kind, expected),
+            closed: false,
+        });
+        series.proto = flow.app.label().map(|l| l.proto);
+        series
+    }
+
+    /// Payload on a vendor-daemon connection: the exchange after an idle period is a heartbeat.
+    pub fn license_activity(&mut self, flow: &Flow, ts: Timestamp) {
+        self.series(flow, BeatKind::LicenseHeartbeat)
+            .cadence
+            .activity(ts);
+    }
+
+    /// An explicit keep-alive (CGP NOP, TCP keep-alive probe).
+    pub fn keepalive(&mut self, flow: &Flow, kind: BeatKind, ts: Timestamp) {
+        self.series(flow, kind).cadence.beat(ts);
+    }
+
+    /// The connection closed: its silence from now on is expected.
+    pub fn closed(&mut self, flow: FlowId) {
+        for (_, s) in self.live.iter_mut().filter(|((id, _), _)| *id == flow) {
+            s.closed = true;
+        }
+    }
+
+    /// Raises a finding for every open series that went quiet for too long.
+    pub fn tick(&mut self, now: Timestamp, findings: &mut Findings) {
+        let settings = &self.settings;
+        for (&(flow, kind), s) in self.live.iter_mut().filter(|(_, s)| !s.closed) {
+            let factor = match kind {
+                BeatKind::LicenseHeartbeat => settings.license_overdue_factor,
+                _ => settings.keepalive_overdue_factor,
+            };
+            if let Some(silence) = s.cadence.overdue(now, factor) {
+                findings.raise(overdue_finding(flow, kind, s, silence, now));
+            }
+        }
+    }
+
+    /// The statistics of a connection's series of `kind`, if it has one.
+    pub fn stats(&self, flow: FlowId, kind: BeatKind) -> Option<CadenceStats> {
+        self.live.get(&(flow, kind)).map(|s| s.cadence.stats())
+    }
+
+    /// The connection leaves: its series (with at least one beat) join the finished list.
+    pub fn retire(&mut self, flow: &Flow, open: bool) {
+        for kind in [
+            BeatKind::LicenseHeartbeat,
+            BeatKind::CgpNop,
+            BeatKind::TcpKeepalive,
+        ] {
+            let Some(s) = self.live.remove(&(flow.id, kind)) else {
+                continue;
+            };
+            if s.cadence.count() == 0 {
+                continue;
+            }
+            if self.finished.len() >= self.settings.max_finished {
+                self.dropped += 1;
+                continue;
+            }
+            self.finished.push(report(flow.id, &s, open));
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Finished series, then the live ones with at least one beat, in flow order.
+    pub fn snapshot(&self) -> Vec<HeartbeatSeries> {
+        let mut all = self.finished.clone();
+        all.extend(
+            self.live
+                .iter()
+                .filter(|(_, s)| s.cadence.count() > 0)
+                .map(|(&(flow, _), s)| report(flow, s, !s.closed)),
+        );
+        all.sort_by_key(|h| (h.flow, h.stats.kind as u8));
+        all
+    }
+}
+
+fn report(flow: FlowId, s: &Series, open: bool) -> HeartbeatSeries {
+    HeartbeatSeries {
+        flow,
+        proto: s.proto,
+        client: s.client,
+        server: s.server,
+        open,
+        stats: s.cadence.stats(),
+    }
+}
+
+fn overdue_finding(
+    flow: FlowId,
+    kind: BeatKind,
+    s: &Series,
+    silence: Duration,
+    now: Timestamp,
+) -> Finding {
+    let interval = s.cadence.interval().as_secs_f64();
+    let secs = silence.as_secs_f64();
+    let (code, severity, message) = match (kind, s.proto) {
+        (BeatKind::LicenseHeartbeat, _) => (
+            "flexlm.heartbeat_overdue",
+            Severity::Medium,
+            format!(
+                "no license exchange between {} and the vendor daemon {} for {secs:.0} s (heartbeats expected every {interval:.0} s) while the connection stays open: the license server or the path to it may be hung; check the vendor daemon's log",
+                s.client.ip, s.server
+            ),
+        ),
+        (BeatKind::CgpNop, _) => (
+            "cgp.keepalive_overdue",
+            Severity::Low,
+            format!(
+                "no CGP keep-alive for {secs:.0} s (every {interval:.1} s before) on an open session-reliability connection: the client or a middlebox stopped forwarding; session reliability will try to reconnect"
+            ),
+        ),
+        (BeatKind::TcpKeepalive, Some(Proto::Ica)) => (
+            "ica.keepalive_overdue",
+            Severity::Low,
+            format!(
+                "no TCP keep-alive for {secs:.0} s (every {interval:.0} s before) on an open ICA session: the client may be gone while the session stays up"
+            ),
+        ),
+        (BeatKind::TcpKeepalive, _) => (
+            "tcp.keepalive_overdue",
+            Severity::Low,
+            format!(
+                "no TCP keep-alive for {secs:.0} s (every {interval:.0} s before) on an open connection"
+            ),
+        ),
+    };
+    Finding::new(code, severity, now, message).on_flow(flow)
+}
