@@ -446,7 +446,9 @@ pub fn command(code: u8, data: &[u8]) -> Result<Vec<u8>> {
         LengthForm::Fixed(n) if usize::from(n) == data.len() => {}
         LengthForm::Fixed(_) => return Err(bad),
         LengthForm::Byte => out.push(u8::try_from(data.len()).map_err(|_| bad)?),
-        LengthForm::Word => out.extend_from_slice(&u16_len("command data", data.len())?.to_le_bytes()),
+        LengthForm::Word => {
+            out.extend_from_slice(&u16_len("command data", data.len())?.to_le_bytes())
+        }
     }
     out.extend_from_slice(data);
     Ok(out)
@@ -537,7 +539,10 @@ mod tests {
         };
         assert!(matches!(
             init_response(&header, 3, &[]),
-            Err(EncodeError::TooLong { what: "module name", .. })
+            Err(EncodeError::TooLong {
+                what: "module name",
+                ..
+            })
         ));
         assert!(frame(&vec![0; 70_000]).is_err());
         assert!(literal_block(&vec![0; 0x8000]).is_err());

@@ -321,7 +321,10 @@ impl FrameReader {
             other => {
                 stats.undecodable_frames += 1;
                 env.sink.anomaly(AnomalyKind::BadCryptHeader, || {
-                    format!("PDCRYPT1 header 0x{other:02x} in a frame of {} bytes", self.frame.len)
+                    format!(
+                        "PDCRYPT1 header 0x{other:02x} in a frame of {} bytes",
+                        self.frame.len
+                    )
                 });
                 Content::Skip
             }
@@ -404,7 +407,11 @@ enum Cmd {
     /// The next byte is a command code.
     Opcode,
     /// Reading a command's 1- or 2-byte length.
-    Length { code: u8, wide: bool, low: Option<u8> },
+    Length {
+        code: u8,
+        wide: bool,
+        low: Option<u8>,
+    },
     /// The next byte is a VIRTUAL_WRITE channel id; `payload` bytes follow it.
     Channel { payload: u16 },
     /// The next byte is a TERMINATE reason; `rest` bytes follow it.
@@ -501,7 +508,10 @@ impl Data {
                     self.block = Block::Compressed;
                     self.failed = true;
                     self.problem(AnomalyKind::BadBlock, env, || {
-                        format!("literal block of {} bytes, {left} left in its frame", !items)
+                        format!(
+                            "literal block of {} bytes, {left} left in its frame",
+                            !items
+                        )
                     });
                 } else {
                     env.stats.literal_blocks += 1;
@@ -524,7 +534,9 @@ impl Data {
                 match names::command(p) {
                     None => {
                         self.problem(AnomalyKind::UnknownCommand, env, || {
-                            format!("command 0x{p:02x} has no known length; rest of frame not parsed")
+                            format!(
+                                "command 0x{p:02x} has no known length; rest of frame not parsed"
+                            )
                         });
                         Cmd::Stopped
                     }
@@ -599,9 +611,7 @@ impl Data {
             (Block::Header { low: Some(_) }, _) => Some("reducer block header"),
             (_, Cmd::Opcode | Cmd::Stopped) => None,
             (_, Cmd::Length { code, .. }) => Some(names::command_name(code)),
-            (_, Cmd::Channel { .. } | Cmd::Reason { .. } | Cmd::Body { .. }) => {
-                Some("ICA command")
-            }
+            (_, Cmd::Channel { .. } | Cmd::Reason { .. } | Cmd::Body { .. }) => Some("ICA command"),
         };
         if let Some(what) = cut
             && !self.failed

@@ -5,13 +5,14 @@
 
 use super::crypt::ScrambledArea;
 use super::event::{
-    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate,
-    DosTime, Event, HostModule, HostWinstationDriver, ProtocolDriver,
+    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
+    Event, HostModule, HostWinstationDriver, ProtocolDriver,
 };
 use super::names::{self, CAP_REDUCERS_SUPPORTED};
 use super::parser::{self, MODULE_C2H_LEN, MODULE_H2C_LEN, UI_C2H_LEN, VC_BIND_LEN};
-use super::session::{ClientFacts, MAX_BINDINGS, MAX_PROTOCOL_DRIVERS, Session, WdAgreement};
+use super::session::{MAX_BINDINGS, MAX_PROTOCOL_DRIVERS, Session, WdAgreement};
 use super::sink::{AnomalyKind, Sink};
+use super::summary::ClientSummary;
 use crate::text::{WireText, nul_terminated};
 use crate::types::Dir;
 
@@ -128,7 +129,12 @@ fn init_request(data: &[u8], session: &mut Session, sink: &mut Sink) {
     // A bare level (no list at all) is accepted as "no capabilities".
     if !list.is_empty() {
         match parser::cap_list_header(list) {
-            Err(_) => truncated(sink, "capability list", parser::CAP_LIST_HEADER_LEN, list.len()),
+            Err(_) => truncated(
+                sink,
+                "capability list",
+                parser::CAP_LIST_HEADER_LEN,
+                list.len(),
+            ),
             Ok((_, head)) => {
                 more_capabilities = head.more;
                 let first = usize::from(head.first_offset);
@@ -255,7 +261,10 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
         Some(area) if fixed >= MODULE_C2H_LEN + UI_C2H_LEN => (area, true),
         _ => {
             inconsistent(sink, || {
-                format!("UI_C2H FixedLength {fixed} in a {}-byte module", module.len())
+                format!(
+                    "UI_C2H FixedLength {fixed} in a {}-byte module",
+                    module.len()
+                )
             });
             (&[][..], false)
         }
@@ -274,10 +283,12 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
         fixed,
     };
     let mut bad_offset = None;
-    let mut text = |offset: u16| strings.text(offset).unwrap_or_else(|_| {
-        bad_offset.get_or_insert(offset);
-        None
-    });
+    let mut text = |offset: u16| {
+        strings.text(offset).unwrap_or_else(|_| {
+            bad_offset.get_or_insert(offset);
+            None
+        })
+    };
     let client_name = text(ui.o_client_name);
     let initial_program = text(ui.o_initial_program);
     let client_directory = text(ui.o_client_directory);
@@ -300,16 +311,16 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
         .as_ref()
         .and_then(|p| p.as_str().strip_prefix('#'))
         .map(|app| WireText::from_bytes(app.as_bytes()));
-    session.client = ClientFacts {
-        name: client_name.clone(),
+    session.client = ClientSummary {
+        client_name: client_name.clone(),
         initial_program: initial_program.clone(),
         published_application: published_application.clone(),
-        build: Some(ui.client_build),
+        client_build: Some(ui.client_build),
         domain: domain.clone(),
         user_name: user_name.clone(),
         password_present: password_length.is_some(),
-        encryption_level: Some(ui.encryption_level),
     };
+    session.encryption_level = Some(ui.encryption_level);
     sink.event(Event::ClientInfo(ClientInfo {
         client_name,
         client_build: ui.client_build,
@@ -377,7 +388,12 @@ impl VariableArea<'_> {
 /// WD_C2H: buffer and reducer wishes, and the virtual-channel bindings.
 fn winstation_driver(module: &[u8], session: &mut Session, sink: &mut Sink) {
     let Some(Ok((_, wd))) = module.get(MODULE_C2H_LEN..).map(parser::wd_c2h) else {
-        truncated(sink, "WD_C2H", MODULE_C2H_LEN + parser::WD_C2H_LEN, module.len());
+        truncated(
+            sink,
+            "WD_C2H",
+            MODULE_C2H_LEN + parser::WD_C2H_LEN,
+            module.len(),
+        );
         return;
     };
     sink.event(Event::ClientWinstationDriver(ClientWinstationDriver {
@@ -481,7 +497,12 @@ fn init_connect(
                     trailing_bytes: trailing.len() as u16,
                 });
             }
-            Err(_) => truncated(sink, "WD_H2C", MODULE_H2C_LEN + parser::WD_H2C_LEN, data.len()),
+            Err(_) => truncated(
+                sink,
+                "WD_H2C",
+                MODULE_H2C_LEN + parser::WD_H2C_LEN,
+                data.len(),
+            ),
         },
         names::CLASS_PROTOCOL_DRIVER => match parser::pd_h2c(body) {
             Ok((_, class)) => {

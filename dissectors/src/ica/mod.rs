@@ -29,15 +29,14 @@ mod summary;
 mod tests;
 
 pub use event::{
-    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate,
-    DosTime, EncryptionKind, Event, HostModule, HostWinstationDriver, ProtocolDriver,
-    TerminateReason,
+    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
+    EncryptionKind, Event, HostModule, HostWinstationDriver, ProtocolDriver, TerminateReason,
 };
 pub use sink::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
 pub use state::Dissector;
 pub use summary::{
-    ChannelCount, CommandCount, DirState, DirectionStats, PerDir, Phase, SIZE_BUCKETS, SizeStats,
-    Summary,
+    ChannelCount, ClientSummary, CommandCount, DirState, DirectionStats, PerDir, Phase,
+    SIZE_BUCKETS, SizeStats, Summary,
 };
 
 use crate::registry::Probe;

@@ -155,7 +155,12 @@ mod tests {
 
     #[test]
     fn init_commands_use_two_byte_lengths() {
-        for code in [INIT_REQUEST, INIT_RESPONSE, INIT_CONNECT, INIT_CONNECT_RESPONSE] {
+        for code in [
+            INIT_REQUEST,
+            INIT_RESPONSE,
+            INIT_CONNECT,
+            INIT_CONNECT_RESPONSE,
+        ] {
             assert_eq!(command(code).map(|c| c.1), Some(LengthForm::Word));
         }
         assert_eq!(command(TERMINATE), Some(("TERMINATE", LengthForm::Byte)));

@@ -496,7 +496,10 @@ mod tests {
         assert_eq!(wd.flags, 7);
         assert_eq!(wd.ica_buffer_length, 2048);
         assert_eq!((wd.out_buf_count_host, wd.out_buf_count_client), (6, 5));
-        assert_eq!((wd.out_buf_delay_host, wd.out_buf_delay_client), (0xFFFF, 16));
+        assert_eq!(
+            (wd.out_buf_delay_host, wd.out_buf_delay_client),
+            (0xFFFF, 16)
+        );
         assert_eq!((wd.vc_bind_count, wd.o_vc_bind), (2, 84));
         assert_eq!((wd.c2h_power_of2_wanted, wd.h2c_power_of2_wanted), (16, 18));
         assert_eq!((wd.h2c_max_new_data, wd.reducer_version), (2000, 2));

@@ -1,6 +1,7 @@
 //! The per-connection state machine: each direction goes detect -> init -> framed, or, without
 //! a visible start, looks for a verifiable frame boundary and otherwise only counts bytes.
 
+use super::event::Event;
 use super::frames::{Env, FrameReader};
 use super::init::{self, InitTracker, MAX_INIT_PACKET, Next};
 use super::names::DETECT;
@@ -9,7 +10,6 @@ use super::resync::{DEFAULT_MAX_FRAME, LOCK_WINDOW, LockRule, LockSearch, find_l
 use super::session::{Layering, Session};
 use super::sink::{AnomalyCounts, AnomalyKind, Sink};
 use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary, Tally};
-use super::event::Event;
 use crate::buffer::StreamBuffer;
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
 use crate::registry::Context;
@@ -18,7 +18,11 @@ use crate::types::{Dir, Timestamp};
 /// Bytes a direction may hold for an unfinished init packet or a lock search.
 const BUFFER_CAP: usize = {
     let init = parser::INIT_HEADER_LEN + MAX_INIT_PACKET;
-    if init > LOCK_WINDOW { init } else { LOCK_WINDOW }
+    if init > LOCK_WINDOW {
+        init
+    } else {
+        LOCK_WINDOW
+    }
 };
 
 /// The ICA dissector of one connection (or of the ICA stream inside a CGP channel).
@@ -113,7 +117,10 @@ impl DirCore {
     }
 
     /// The frame reader and what it works with, borrowed together.
-    fn reader<'a, 'b>(&'a mut self, cx: &'a mut Step<'_, 'b>) -> (&'a mut FrameReader, Env<'a, 'b>) {
+    fn reader<'a, 'b>(
+        &'a mut self,
+        cx: &'a mut Step<'_, 'b>,
+    ) -> (&'a mut FrameReader, Env<'a, 'b>) {
         let env = Env {
             session: cx.session,
             stats: &mut self.stats,
@@ -127,13 +134,20 @@ impl DirCore {
     fn detect(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
         let n = bytes.len().min(DETECT.len());
         if bytes[..n] == DETECT[..n] {
-            return if n < DETECT.len() { 0 } else { self.detected(cx) };
+            return if n < DETECT.len() {
+                0
+            } else {
+                self.detected(cx)
+            };
         }
         // Not the start of an ICA stream (as far as this direction shows).
         if cx.from_start {
             let echo = cx.sink.dir == Dir::ToServer && cx.peer_detected;
             let (kind, what) = if echo {
-                (AnomalyKind::UnknownDetectEcho, "the client's echo of the detect string")
+                (
+                    AnomalyKind::UnknownDetectEcho,
+                    "the client's echo of the detect string",
+                )
             } else {
                 (AnomalyKind::MissingDetect, "the detect string")
             };
@@ -163,7 +177,11 @@ impl DirCore {
         if bytes.first() == DETECT.first() {
             let n = bytes.len().min(DETECT.len());
             if bytes[..n] == DETECT[..n] {
-                return if n < DETECT.len() { 0 } else { self.detected(cx) };
+                return if n < DETECT.len() {
+                    0
+                } else {
+                    self.detected(cx)
+                };
             }
         }
         let (command, len) = match parser::init_packet_header(bytes) {
@@ -244,9 +262,12 @@ impl DirCore {
 
 impl Dissector {
     fn phase(&self) -> Phase {
-        let stages = [self.dirs.to_server.core.stage, self.dirs.to_client.core.stage];
-        let detected = self.dirs.to_server.core.detect_reported
-            || self.dirs.to_client.core.detect_reported;
+        let stages = [
+            self.dirs.to_server.core.stage,
+            self.dirs.to_client.core.stage,
+        ];
+        let detected =
+            self.dirs.to_server.core.detect_reported || self.dirs.to_client.core.detect_reported;
         if self.session.init_complete() {
             Phase::Established
         } else if detected {
@@ -290,7 +311,10 @@ impl crate::registry::Dissector for Dissector {
                 core.stage = Stage::Undecoded;
                 core.stats.sync_losses += 1;
                 cx.sink.anomaly(AnomalyKind::LostSync, || {
-                    format!("{} bytes without a verifiable frame boundary; direction no longer decoded", overflow.discarded)
+                    format!(
+                        "{} bytes without a verifiable frame boundary; direction no longer decoded",
+                        overflow.discarded
+                    )
                 });
             }
         }
@@ -375,13 +399,7 @@ impl crate::registry::Dissector for Dissector {
         AnySummary::Ica(Summary {
             phase: self.phase(),
             host_level: s.host_level,
-            client_name: s.client.name.clone(),
-            initial_program: s.client.initial_program.clone(),
-            published_application: s.client.published_application.clone(),
-            client_build: s.client.build,
-            domain: s.client.domain.clone(),
-            user_name: s.client.user_name.clone(),
-            password_present: s.client.password_present,
+            client: Box::new(s.client.clone()),
             client_modules: s.client_modules,
             host_modules: s.host_modules,
             protocol_drivers: s.protocol_drivers.clone(),
@@ -393,10 +411,10 @@ impl crate::registry::Dissector for Dissector {
             encryption: s.encryption,
             key_exchanged_in_clear: s.key_exchanged_in_clear,
             terminate: s.terminate,
-            directions: PerDir {
+            directions: Box::new(PerDir {
                 to_server: stats(Dir::ToServer),
                 to_client: stats(Dir::ToClient),
-            },
+            }),
             commands: Tally::command_table(tallies),
             channels: Tally::channel_table(tallies, |c| s.channel_name(c)),
             anomalies: self.anomalies.table(),
