@@ -95,6 +95,8 @@ struct Step<'a, 'b> {
     from_start: bool,
     /// Whether the other direction started with the detect string.
     peer_detected: bool,
+    /// The stream has ended: no more bytes will come.
+    at_end: bool,
 }
 
 impl DirCore {
@@ -228,7 +230,7 @@ impl DirCore {
     }
 
     fn lock(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
-        match find_lock(bytes, self.lock_rule(cx)) {
+        match find_lock(bytes, self.lock_rule(cx), cx.at_end) {
             LockSearch::NeedMore => 0,
             LockSearch::Found(offset) => {
                 self.stats.skipped_bytes += offset as u64;
@@ -302,6 +304,7 @@ impl crate::registry::Dissector for Dissector {
             sink: &mut sink,
             from_start: *from_start,
             peer_detected,
+            at_end: false,
         };
         if let Err(overflow) = buf.feed(data, |bytes| core.step(bytes, &mut cx)) {
             // Only an unfinished lock search can get here (init packets are capped below the
@@ -321,6 +324,9 @@ impl crate::registry::Dissector for Dissector {
     }
 
     fn gap(&mut self, dir: Dir, len: u64, ts: Timestamp, out: &mut Vec<AnyEvent>) {
+        if len == 0 {
+            return;
+        }
         let Dissector {
             session,
             dirs,
@@ -340,6 +346,7 @@ impl crate::registry::Dissector for Dissector {
             sink: &mut sink,
             from_start: *from_start,
             peer_detected: false,
+            at_end: false,
         };
         // Pending bytes belong before the gap; they can never be completed now.
         core.stats.skipped_bytes += buf.pending() as u64;
@@ -366,11 +373,29 @@ impl crate::registry::Dissector for Dissector {
             session,
             dirs,
             anomalies,
-            ..
+            from_start,
         } = self;
         for dir in Dir::BOTH {
             let Direction { buf, core } = dirs.get_mut(dir);
-            // An unfinished init packet or lock search at the end of the capture.
+            let mut sink = Sink {
+                out: &mut *out,
+                ts,
+                dir,
+                anomalies: &mut *anomalies,
+            };
+            let mut cx = Step {
+                session: &mut *session,
+                sink: &mut sink,
+                from_start: *from_start,
+                peer_detected: false,
+                at_end: true,
+            };
+            // A lock search still waiting for bytes decides on what it has.
+            if core.stage == Stage::Locking {
+                // Cannot overflow: no bytes are added.
+                let _ = buf.feed(&[], |bytes| core.step(bytes, &mut cx));
+            }
+            // An unfinished init packet at the end of the capture.
             core.stats.skipped_bytes += buf.pending() as u64;
             buf.clear();
         }

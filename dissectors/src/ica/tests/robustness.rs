@@ -175,6 +175,25 @@ fn mid_stream_pickup_counts_frames_without_decoding() {
     assert_eq!((up.decoded_frames, up.undecodable_frames), (0, 596));
     assert!(s.commands.is_empty() && s.encryption.is_none());
 
+    // A short pickup: the lock search waits for more bytes, and decides at close.
+    let (_, frames) = mouse_session(40);
+    let script: Script = vec![(Dir::ToServer, frames[31..].to_vec())];
+    let mut d = Dissector::new(&context(false));
+    let mut out = Vec::new();
+    d.feed(
+        Dir::ToServer,
+        &script[0].1,
+        Timestamp::from_secs(1),
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(d.buffered(), frames.len() - 31);
+    d.close(Timestamp::from_secs(2), &mut out);
+    assert_eq!(anomaly_codes(&out), ["ica.resync"]);
+    let up = &summary_of(&d).directions.to_server;
+    assert_eq!((up.skipped_bytes, up.frames, up.resyncs), (5, 36, 1));
+    assert_eq!(d.buffered(), 0);
+
     // Bytes without a verifiable framing are only counted.
     let noise: Vec<u8> = (0..5000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
