@@ -873,3 +873,52 @@ fn dos_dates_out_of_range_are_absent() {
     );
     assert_eq!(DosDate::from_raw(0x2835).map(|d| d.day), Some(21));
 }
+
+#[test]
+fn commands_of_every_length_form() {
+    let frame = [
+        0x24, 0x00, // frame of 36
+        0x00, // PDCRYPT1: clear
+        0x07, // STOP_REQUEST, no data
+        0x0A, b'a', // KEYBOARD0, 1 byte
+        0x0B, 0x02, b'b', b'c', // KEYBOARD1, 2 bytes
+        0x0C, 0x01, 0x00, b'd', // KEYBOARD2, 1 byte (2-byte length)
+        0x2F, 0x11, 0x7E, // VIRTUAL_WRITE0: channel 17, 1 byte
+        0x32, 0x11, 0x00, 0x04, // VIRTUAL_ACK, 3 bytes
+        0x38, 0x11, 0x00, // VIRTUAL_FLUSH, 2 bytes
+        0x3B, 0x03, 0x00, 1, 2, 3, // SET_CLIENT_DATA, 3 bytes
+        0x05, 0x03, 0x01, 0xEE, 0xEE, // TERMINATE, 3 bytes: logoff and 2 more
+        0x30, 0x01,
+        0x09, // VIRTUAL_WRITE1 with only a channel id: 0 payload bytes on channel 9
+    ];
+    let (out, summary) = client_frames(&[&frame]);
+    assert!(anomaly_codes(&out).is_empty(), "{:?}", anomaly_codes(&out));
+    let commands: Vec<_> = summary
+        .commands
+        .iter()
+        .map(|c| (c.code, c.count.to_server))
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            (0x05, 1),
+            (0x07, 1),
+            (0x0A, 1),
+            (0x0B, 1),
+            (0x0C, 1),
+            (0x2F, 1),
+            (0x30, 1),
+            (0x32, 1),
+            (0x38, 1),
+            (0x3B, 1)
+        ]
+    );
+    let channels: Vec<_> = summary
+        .channels
+        .iter()
+        .map(|c| (c.channel, c.writes.to_server, c.bytes.to_server))
+        .collect();
+    assert_eq!(channels, [(9, 1, 0), (17, 1, 1)]);
+    assert_eq!(summary.terminate, Some(TerminateReason::Logoff));
+    assert_eq!(summary.directions.to_server.decoded_frames, 1);
+}

@@ -323,3 +323,26 @@ fn random_and_mutated_input_never_panics() {
         feed_randomly(&mut rng, from_start, &script);
     }
 }
+
+#[test]
+fn a_gap_that_takes_a_frame_header_byte_forgets_the_chain() {
+    let (script, frames) = mouse_session(20);
+    let mut d = Dissector::new(&context(true));
+    let mut out = Vec::new();
+    let ts = Timestamp::from_secs(1);
+    for (dir, bytes) in &script {
+        d.feed(*dir, bytes, ts, &mut out);
+    }
+    // Frame 5 is bytes 45..54: its length arrives, its PDCRYPT1 header byte (47) is lost.
+    d.feed(Dir::ToServer, &frames[..47], ts, &mut out);
+    d.gap(Dir::ToServer, 1, ts, &mut out);
+    d.feed(Dir::ToServer, &frames[48..], ts, &mut out);
+    d.close(ts, &mut out);
+    let s = summary_of(&d);
+    assert!(anomaly_codes(&out).is_empty(), "{:?}", anomaly_codes(&out));
+    let up = &s.directions.to_server;
+    assert_eq!((up.damaged_frames, up.sync_losses), (1, 0));
+    // Whether frame 5 moved the chain is unknown, so frame 6 is not decrypted with a guess.
+    assert_eq!((up.decoded_frames, up.undecodable_frames), (5 + 13, 1));
+    assert_eq!(s.commands[0].count.to_server, 5 + 13);
+}
