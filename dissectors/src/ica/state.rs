@@ -282,8 +282,16 @@ impl Dissector {
     }
 }
 
-impl crate::registry::Dissector for Dissector {
-    fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<AnyEvent>) {
+impl Dissector {
+    /// Runs `f` on one direction's buffer and state, with what decoding it needs.
+    fn on_direction<R>(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        out: &mut Vec<AnyEvent>,
+        at_end: bool,
+        f: impl FnOnce(&mut StreamBuffer, &mut DirCore, &mut Step) -> R,
+    ) -> R {
         let peer_detected = self.dirs.get(dir.reverse()).core.detect_reported;
         let Dissector {
             session,
@@ -292,7 +300,6 @@ impl crate::registry::Dissector for Dissector {
             from_start,
         } = self;
         let Direction { buf, core } = dirs.get_mut(dir);
-        core.stats.bytes += data.len() as u64;
         let mut sink = Sink {
             out,
             ts,
@@ -304,9 +311,19 @@ impl crate::registry::Dissector for Dissector {
             sink: &mut sink,
             from_start: *from_start,
             peer_detected,
-            at_end: false,
+            at_end,
         };
-        if let Err(overflow) = buf.feed(data, |bytes| core.step(bytes, &mut cx)) {
+        f(buf, core, &mut cx)
+    }
+}
+
+impl crate::registry::Dissector for Dissector {
+    fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<AnyEvent>) {
+        self.on_direction(dir, ts, out, false, |buf, core, cx| {
+            core.stats.bytes += data.len() as u64;
+            let Err(overflow) = buf.feed(data, |bytes| core.step(bytes, cx)) else {
+                return;
+            };
             // Only an unfinished lock search can get here (init packets are capped below the
             // buffer size): the bytes are lost for decoding.
             core.stats.skipped_bytes += overflow.discarded as u64;
@@ -320,92 +337,52 @@ impl crate::registry::Dissector for Dissector {
                     )
                 });
             }
-        }
+        });
     }
 
     fn gap(&mut self, dir: Dir, len: u64, ts: Timestamp, out: &mut Vec<AnyEvent>) {
         if len == 0 {
             return;
         }
-        let Dissector {
-            session,
-            dirs,
-            anomalies,
-            from_start,
-        } = self;
-        let Direction { buf, core } = dirs.get_mut(dir);
-        core.stats.gap_bytes = core.stats.gap_bytes.saturating_add(len);
-        let mut sink = Sink {
-            out,
-            ts,
-            dir,
-            anomalies,
-        };
-        let mut cx = Step {
-            session,
-            sink: &mut sink,
-            from_start: *from_start,
-            peer_detected: false,
-            at_end: false,
-        };
-        // Pending bytes belong before the gap; they can never be completed now.
-        core.stats.skipped_bytes += buf.pending() as u64;
-        buf.clear();
-        let in_sync = match core.stage {
-            Stage::Framed => {
-                let (reader, mut env) = core.reader(&mut cx);
-                reader.gap(len, &mut env)
+        self.on_direction(dir, ts, out, false, |buf, core, cx| {
+            core.stats.gap_bytes = core.stats.gap_bytes.saturating_add(len);
+            // Pending bytes belong before the gap; they can never be completed now.
+            core.stats.skipped_bytes += buf.pending() as u64;
+            buf.clear();
+            let in_sync = match core.stage {
+                Stage::Framed => {
+                    let (reader, mut env) = core.reader(cx);
+                    reader.gap(len, &mut env)
+                }
+                Stage::Detect | Stage::Init => false,
+                Stage::Locking | Stage::Undecoded => true,
+            };
+            if !in_sync {
+                core.stats.sync_losses += 1;
+                core.stage = Stage::Locking;
+                cx.sink.anomaly(AnomalyKind::LostSync, || {
+                    format!("{len} bytes lost; framing position unknown, resynchronising")
+                });
             }
-            Stage::Detect | Stage::Init => false,
-            Stage::Locking | Stage::Undecoded => true,
-        };
-        if !in_sync {
-            core.stats.sync_losses += 1;
-            core.stage = Stage::Locking;
-            cx.sink.anomaly(AnomalyKind::LostSync, || {
-                format!("{len} bytes lost; framing position unknown, resynchronising")
-            });
-        }
+        });
     }
 
     fn close(&mut self, ts: Timestamp, out: &mut Vec<AnyEvent>) {
-        let Dissector {
-            session,
-            dirs,
-            anomalies,
-            from_start,
-        } = self;
         for dir in Dir::BOTH {
-            let Direction { buf, core } = dirs.get_mut(dir);
-            let mut sink = Sink {
-                out: &mut *out,
-                ts,
-                dir,
-                anomalies: &mut *anomalies,
-            };
-            let mut cx = Step {
-                session: &mut *session,
-                sink: &mut sink,
-                from_start: *from_start,
-                peer_detected: false,
-                at_end: true,
-            };
-            // A lock search still waiting for bytes decides on what it has.
-            if core.stage == Stage::Locking {
-                // Cannot overflow: no bytes are added.
-                let _ = buf.feed(&[], |bytes| core.step(bytes, &mut cx));
-            }
-            // An unfinished init packet at the end of the capture.
-            core.stats.skipped_bytes += buf.pending() as u64;
-            buf.clear();
+            self.on_direction(dir, ts, out, true, |buf, core, cx| {
+                // A lock search still waiting for bytes decides on what it has (no bytes are
+                // added, so this cannot overflow).
+                if core.stage == Stage::Locking {
+                    let _ = buf.feed(&[], |bytes| core.step(bytes, cx));
+                }
+                // An unfinished init packet at the end of the capture.
+                core.stats.skipped_bytes += buf.pending() as u64;
+                buf.clear();
+            });
         }
-        let mut sink = Sink {
-            out,
-            ts,
-            dir: Dir::ToClient,
-            anomalies,
-        };
-        session.close(&mut sink);
+        self.on_direction(Dir::ToClient, ts, out, true, |_, _, cx| {
+            cx.session.close(cx.sink)
+        });
     }
 
     fn summary(&self) -> AnySummary {
