@@ -307,10 +307,7 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
             )
         });
     }
-    let published_application = initial_program
-        .as_ref()
-        .and_then(|p| p.as_str().strip_prefix('#'))
-        .map(|app| WireText::from_bytes(app.as_bytes()));
+    let published_application = strings.published_application(ui.o_initial_program);
     session.client = ClientSummary {
         client_name: client_name.clone(),
         initial_program: initial_program.clone(),
@@ -375,6 +372,16 @@ impl VariableArea<'_> {
             len += 1;
         }
         Ok(Some(WireText::from_bytes(&bytes[..len])))
+    }
+
+    /// The initial program at `offset` without its leading `#`, when it names a published
+    /// application.
+    fn published_application(&self, offset: u16) -> Option<WireText> {
+        let start = self.start(offset).ok()??;
+        if self.area.byte(start) != Some(b'#') {
+            return None;
+        }
+        self.text(offset.checked_add(1)?).ok()?
     }
 
     /// Length of the NUL-terminated string at `offset`, without keeping any of it (passwords).

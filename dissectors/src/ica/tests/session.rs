@@ -587,6 +587,7 @@ fn a_session_without_encryption_or_reducer() {
                 &header(1, "WFICA.EXE"),
                 &UiModule {
                     client_name: Some("THIN1"),
+                    initial_program: Some("#C:\\Apps\\x"),
                     seed: 0x00,
                     ..UiModule::default()
                 },
@@ -629,6 +630,13 @@ fn a_session_without_encryption_or_reducer() {
         .count();
     assert_eq!(encryption_events, 1);
     assert_eq!(s.client.client_name, text("THIN1"));
+    // Escaped once (by WireText), not twice.
+    let app = s
+        .client
+        .published_application
+        .as_ref()
+        .map(WireText::as_str);
+    assert_eq!(app, Some("C:\\\\Apps\\\\x"));
     assert!(!s.client.password_present);
     assert_eq!(s.channels.len(), 1);
     assert_eq!(s.channels[0].name, text("CTXLPT1"));
