@@ -266,8 +266,11 @@ pub enum EncryptionKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TerminateReason {
+    /// Code 0: the session is disconnected (it may be reconnected later).
     Disconnect,
+    /// Code 1: the user logged off.
     Logoff,
+    /// Code 2: acknowledges the other side's TERMINATE.
     Ack,
     /// A code outside 0-2.
     Unknown,

@@ -83,8 +83,8 @@ struct Frame {
 /// What the payload bytes of the current frame are being read for.
 #[derive(Clone, Debug)]
 enum Content {
-    /// The PDCRYPT1 header byte is next.
-    CryptHeader,
+    /// The PDCRYPT1 header byte is next; the rest is layered as told.
+    CryptHeader { pd_compress: bool, reducer: bool },
     /// A key-exchange frame: its first bytes (header included) are kept.
     KeyExchange { prefix: [u8; 3], len: u8 },
     /// ICA data, plain or decrypted.
@@ -167,6 +167,10 @@ impl FrameReader {
             return false;
         }
         env.stats.damaged_frames += 1;
+        if let Content::CryptHeader { .. } = self.content {
+            // The header byte is lost: whether this frame moves the chain is unknown.
+            self.queue = Queue::Lost;
+        }
         self.content = Content::Skip;
         let remaining = remaining - len as u16;
         if remaining == 0 {
@@ -222,7 +226,14 @@ impl FrameReader {
                 stats.undecodable_frames += 1;
                 Content::Skip
             }
-            Layering::Decode { crypt: true, .. } => Content::CryptHeader,
+            Layering::Decode {
+                crypt: true,
+                pd_compress,
+                reducer,
+            } => Content::CryptHeader {
+                pd_compress,
+                reducer,
+            },
             Layering::Decode {
                 pd_compress: true, ..
             } => {
@@ -237,11 +248,15 @@ impl FrameReader {
     /// Bytes of the current frame's payload; `after` more follow them in this frame.
     fn payload(&mut self, chunk: &[u8], after: u16, env: &mut Env) {
         let mut chunk = chunk;
-        if let Content::CryptHeader = self.content {
+        if let Content::CryptHeader {
+            pd_compress,
+            reducer,
+        } = self.content
+        {
             let Some((&header, rest)) = chunk.split_first() else {
                 return;
             };
-            self.content = self.crypt_header(header, env);
+            self.content = self.crypt_header(header, pd_compress, reducer, env);
             chunk = rest;
         }
         if self.frame.encrypted
@@ -259,21 +274,19 @@ impl FrameReader {
                     }
                 }
             }
-            Content::CryptHeader | Content::Skip => {}
+            Content::CryptHeader { .. } | Content::Skip => {}
         }
     }
 
     /// Decides what a frame holds from its PDCRYPT1 header byte.
-    fn crypt_header(&mut self, header: u8, env: &mut Env) -> Content {
+    fn crypt_header(
+        &mut self,
+        header: u8,
+        pd_compress: bool,
+        reducer: bool,
+        env: &mut Env,
+    ) -> Content {
         let stats = &mut *env.stats;
-        let (pd_compress, reducer) = match env.session.layering(env.sink.dir) {
-            Layering::Decode {
-                pd_compress,
-                reducer,
-                ..
-            } => (pd_compress, reducer),
-            Layering::CountOnly => (false, false),
-        };
         match header {
             crypt_header::CLEAR | crypt_header::ENCRYPTED => {
                 let encrypted = header == crypt_header::ENCRYPTED;
@@ -351,7 +364,7 @@ impl FrameReader {
                 }
                 padding = PADDED_MESSAGE_LEN.saturating_sub(2 + usize::from(len)) as u8;
             }
-            Content::CryptHeader | Content::Skip => {}
+            Content::CryptHeader { .. } | Content::Skip => {}
         }
         if self.frame.encrypted
             && let Some(last) = self.frame.last_cipher

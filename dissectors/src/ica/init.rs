@@ -10,8 +10,9 @@ use super::event::{
 };
 use super::names::{self, CAP_REDUCERS_SUPPORTED};
 use super::parser::{self, MODULE_C2H_LEN, MODULE_H2C_LEN, UI_C2H_LEN, VC_BIND_LEN};
-use super::session::{ClientFacts, MAX_BINDINGS, MAX_PROTOCOL_DRIVERS, Session, WdAgreement};
+use super::session::{MAX_BINDINGS, MAX_PROTOCOL_DRIVERS, Session, WdAgreement};
 use super::sink::{AnomalyKind, Sink};
+use super::summary::ClientSummary;
 use crate::text::{WireText, nul_terminated};
 use crate::types::Dir;
 
@@ -306,20 +307,17 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
             )
         });
     }
-    let published_application = initial_program
-        .as_ref()
-        .and_then(|p| p.as_str().strip_prefix('#'))
-        .map(|app| WireText::from_bytes(app.as_bytes()));
-    session.client = ClientFacts {
-        name: client_name.clone(),
+    let published_application = strings.published_application(ui.o_initial_program);
+    session.client = ClientSummary {
+        client_name: client_name.clone(),
         initial_program: initial_program.clone(),
         published_application: published_application.clone(),
-        build: Some(ui.client_build),
+        client_build: Some(ui.client_build),
         domain: domain.clone(),
         user_name: user_name.clone(),
         password_present: password_length.is_some(),
-        encryption_level: Some(ui.encryption_level),
     };
+    session.encryption_level = Some(ui.encryption_level);
     sink.event(Event::ClientInfo(ClientInfo {
         client_name,
         client_build: ui.client_build,
@@ -374,6 +372,16 @@ impl VariableArea<'_> {
             len += 1;
         }
         Ok(Some(WireText::from_bytes(&bytes[..len])))
+    }
+
+    /// The initial program at `offset` without its leading `#`, when it names a published
+    /// application.
+    fn published_application(&self, offset: u16) -> Option<WireText> {
+        let start = self.start(offset).ok()??;
+        if self.area.byte(start) != Some(b'#') {
+            return None;
+        }
+        self.text(offset.checked_add(1)?).ok()?
     }
 
     /// Length of the NUL-terminated string at `offset`, without keeping any of it (passwords).

@@ -35,8 +35,8 @@ pub use event::{
 pub use sink::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
 pub use state::Dissector;
 pub use summary::{
-    ChannelCount, CommandCount, DirState, DirectionStats, PerDir, Phase, SIZE_BUCKETS, SizeStats,
-    Summary,
+    ChannelCount, ClientSummary, CommandCount, DirState, DirectionStats, PerDir, Phase,
+    SIZE_BUCKETS, SizeStats, Summary,
 };
 
 use crate::registry::Probe;

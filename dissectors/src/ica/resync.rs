@@ -47,9 +47,10 @@ pub enum LockSearch {
     NotFound,
 }
 
-/// Looks for the first offset where a verified chain of frames starts.
-pub fn find_lock(bytes: &[u8], rule: LockRule) -> LockSearch {
-    let full = bytes.len() >= LOCK_WINDOW;
+/// Looks for the first offset where a verified chain of frames starts. At the end of the
+/// stream (`at_end`) no more bytes will come: undecided chains count as broken.
+pub fn find_lock(bytes: &[u8], rule: LockRule, at_end: bool) -> LockSearch {
+    let full = at_end || bytes.len() >= LOCK_WINDOW;
     let window = &bytes[..bytes.len().min(LOCK_WINDOW)];
     for offset in 0..LOCK_OFFSETS {
         let candidate = window.get(offset..).unwrap_or(&[]);
@@ -126,7 +127,7 @@ mod tests {
         let rule = LockRule::new(2048, true);
         let mut bytes = vec![0xFF, 0xFF, 0xFF]; // the tail of a frame before the pickup
         bytes.extend(frames(&[13, 0, 15, 853, 13]));
-        assert_eq!(find_lock(&bytes, rule), LockSearch::Found(3));
+        assert_eq!(find_lock(&bytes, rule, false), LockSearch::Found(3));
     }
 
     #[test]
@@ -134,23 +135,29 @@ mod tests {
         let rule = LockRule::new(2048, true);
         let bytes = frames(&[13, 15, 300, 13]);
         // Cut inside the third frame's header: the chain at offset 0 is not verified yet.
-        assert_eq!(find_lock(&bytes[..30], rule), LockSearch::NeedMore);
-        assert_eq!(find_lock(&bytes, rule), LockSearch::Found(0));
+        assert_eq!(find_lock(&bytes[..30], rule, false), LockSearch::NeedMore);
+        assert_eq!(find_lock(&bytes, rule, false), LockSearch::Found(0));
     }
 
     #[test]
     fn refuses_random_looking_bytes() {
         let rule = LockRule::new(2048, true);
         // Lengths over the limit at every offset.
-        assert_eq!(find_lock(&[0xFF; LOCK_WINDOW], rule), LockSearch::NotFound);
+        assert_eq!(
+            find_lock(&[0xFF; LOCK_WINDOW], rule, false),
+            LockSearch::NotFound
+        );
         // A run of zeros is a run of empty frames: no evidence, not a lock.
-        assert_eq!(find_lock(&[0; LOCK_WINDOW], rule), LockSearch::NotFound);
+        assert_eq!(
+            find_lock(&[0; LOCK_WINDOW], rule, false),
+            LockSearch::NotFound
+        );
         // Plausible lengths but a wrong PDCRYPT1 header byte.
         let mut bytes = frames(&[13, 13, 13, 13]);
         bytes[2] = 0x05;
         let mut padded = bytes.clone();
         padded.resize(LOCK_WINDOW, 0xFF);
-        assert_eq!(find_lock(&padded, rule), LockSearch::NotFound);
+        assert_eq!(find_lock(&padded, rule, false), LockSearch::NotFound);
     }
 
     #[test]
@@ -158,8 +165,10 @@ mod tests {
         let rule = LockRule::new(DEFAULT_MAX_FRAME, false);
         assert_eq!(rule.frames, 8);
         let bytes = frames(&[20; 7]);
-        assert_eq!(find_lock(&bytes, rule), LockSearch::NeedMore);
+        assert_eq!(find_lock(&bytes, rule, false), LockSearch::NeedMore);
+        // At the end of the stream nothing more will come: no lock.
+        assert_eq!(find_lock(&bytes, rule, true), LockSearch::NotFound);
         let bytes = frames(&[20; 8]);
-        assert_eq!(find_lock(&bytes, rule), LockSearch::Found(0));
+        assert_eq!(find_lock(&bytes, rule, false), LockSearch::Found(0));
     }
 }

@@ -5,6 +5,7 @@
 use super::event::{ChannelBinding, EncryptionKind, Event, ProtocolDriver, TerminateReason};
 use super::names::{PD_COMPRESS, PD_ENCRYPT};
 use super::sink::{AnomalyKind, Sink};
+use super::summary::ClientSummary;
 use crate::text::WireText;
 use crate::types::Dir;
 use std::fmt;
@@ -44,19 +45,6 @@ pub enum Layering {
     },
 }
 
-/// What the client asked for (UI_C2H) that the summary repeats.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClientFacts {
-    pub name: Option<WireText>,
-    pub initial_program: Option<WireText>,
-    pub published_application: Option<WireText>,
-    pub build: Option<u16>,
-    pub domain: Option<WireText>,
-    pub user_name: Option<WireText>,
-    pub password_present: bool,
-    pub encryption_level: Option<u8>,
-}
-
 /// What the host's winstation driver agreed to (WD_H2C) that framing depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WdAgreement {
@@ -68,7 +56,10 @@ pub struct WdAgreement {
 #[derive(Debug, Default)]
 pub struct Session {
     pub host_level: Option<u8>,
-    pub client: ClientFacts,
+    /// What the client said about itself (UI_C2H).
+    pub client: ClientSummary,
+    /// The encryption level the client asked for (UI_C2H).
+    pub encryption_level: Option<u8>,
     pub client_modules: u16,
     pub host_modules: u16,
     /// The client module offering PDCRYPT1 basic encryption.
@@ -235,7 +226,7 @@ impl Session {
             kind,
             key_exchanged_in_clear: self.key_exchanged_in_clear,
             module,
-            encryption_level: self.client.encryption_level,
+            encryption_level: self.encryption_level,
         });
     }
 }

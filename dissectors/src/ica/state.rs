@@ -95,6 +95,8 @@ struct Step<'a, 'b> {
     from_start: bool,
     /// Whether the other direction started with the detect string.
     peer_detected: bool,
+    /// The stream has ended: no more bytes will come.
+    at_end: bool,
 }
 
 impl DirCore {
@@ -228,7 +230,7 @@ impl DirCore {
     }
 
     fn lock(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
-        match find_lock(bytes, self.lock_rule(cx)) {
+        match find_lock(bytes, self.lock_rule(cx), cx.at_end) {
             LockSearch::NeedMore => 0,
             LockSearch::Found(offset) => {
                 self.stats.skipped_bytes += offset as u64;
@@ -280,8 +282,16 @@ impl Dissector {
     }
 }
 
-impl crate::registry::Dissector for Dissector {
-    fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<AnyEvent>) {
+impl Dissector {
+    /// Runs `f` on one direction's buffer and state, with what decoding it needs.
+    fn on_direction<R>(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        out: &mut Vec<AnyEvent>,
+        at_end: bool,
+        f: impl FnOnce(&mut StreamBuffer, &mut DirCore, &mut Step) -> R,
+    ) -> R {
         let peer_detected = self.dirs.get(dir.reverse()).core.detect_reported;
         let Dissector {
             session,
@@ -290,7 +300,6 @@ impl crate::registry::Dissector for Dissector {
             from_start,
         } = self;
         let Direction { buf, core } = dirs.get_mut(dir);
-        core.stats.bytes += data.len() as u64;
         let mut sink = Sink {
             out,
             ts,
@@ -302,8 +311,19 @@ impl crate::registry::Dissector for Dissector {
             sink: &mut sink,
             from_start: *from_start,
             peer_detected,
+            at_end,
         };
-        if let Err(overflow) = buf.feed(data, |bytes| core.step(bytes, &mut cx)) {
+        f(buf, core, &mut cx)
+    }
+}
+
+impl crate::registry::Dissector for Dissector {
+    fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<AnyEvent>) {
+        self.on_direction(dir, ts, out, false, |buf, core, cx| {
+            core.stats.bytes += data.len() as u64;
+            let Err(overflow) = buf.feed(data, |bytes| core.step(bytes, cx)) else {
+                return;
+            };
             // Only an unfinished lock search can get here (init packets are capped below the
             // buffer size): the bytes are lost for decoding.
             core.stats.skipped_bytes += overflow.discarded as u64;
@@ -317,70 +337,52 @@ impl crate::registry::Dissector for Dissector {
                     )
                 });
             }
-        }
+        });
     }
 
     fn gap(&mut self, dir: Dir, len: u64, ts: Timestamp, out: &mut Vec<AnyEvent>) {
-        let Dissector {
-            session,
-            dirs,
-            anomalies,
-            from_start,
-        } = self;
-        let Direction { buf, core } = dirs.get_mut(dir);
-        core.stats.gap_bytes = core.stats.gap_bytes.saturating_add(len);
-        let mut sink = Sink {
-            out,
-            ts,
-            dir,
-            anomalies,
-        };
-        let mut cx = Step {
-            session,
-            sink: &mut sink,
-            from_start: *from_start,
-            peer_detected: false,
-        };
-        // Pending bytes belong before the gap; they can never be completed now.
-        core.stats.skipped_bytes += buf.pending() as u64;
-        buf.clear();
-        let in_sync = match core.stage {
-            Stage::Framed => {
-                let (reader, mut env) = core.reader(&mut cx);
-                reader.gap(len, &mut env)
-            }
-            Stage::Detect | Stage::Init => false,
-            Stage::Locking | Stage::Undecoded => true,
-        };
-        if !in_sync {
-            core.stats.sync_losses += 1;
-            core.stage = Stage::Locking;
-            cx.sink.anomaly(AnomalyKind::LostSync, || {
-                format!("{len} bytes lost; framing position unknown, resynchronising")
-            });
+        if len == 0 {
+            return;
         }
+        self.on_direction(dir, ts, out, false, |buf, core, cx| {
+            core.stats.gap_bytes = core.stats.gap_bytes.saturating_add(len);
+            // Pending bytes belong before the gap; they can never be completed now.
+            core.stats.skipped_bytes += buf.pending() as u64;
+            buf.clear();
+            let in_sync = match core.stage {
+                Stage::Framed => {
+                    let (reader, mut env) = core.reader(cx);
+                    reader.gap(len, &mut env)
+                }
+                Stage::Detect | Stage::Init => false,
+                Stage::Locking | Stage::Undecoded => true,
+            };
+            if !in_sync {
+                core.stats.sync_losses += 1;
+                core.stage = Stage::Locking;
+                cx.sink.anomaly(AnomalyKind::LostSync, || {
+                    format!("{len} bytes lost; framing position unknown, resynchronising")
+                });
+            }
+        });
     }
 
     fn close(&mut self, ts: Timestamp, out: &mut Vec<AnyEvent>) {
-        let Dissector {
-            session,
-            dirs,
-            anomalies,
-            ..
-        } = self;
         for dir in Dir::BOTH {
-            let Direction { buf, core } = dirs.get_mut(dir);
-            // An unfinished init packet or lock search at the end of the capture.
-            core.stats.skipped_bytes += buf.pending() as u64;
-            buf.clear();
+            self.on_direction(dir, ts, out, true, |buf, core, cx| {
+                // A lock search still waiting for bytes decides on what it has (no bytes are
+                // added, so this cannot overflow).
+                if core.stage == Stage::Locking {
+                    let _ = buf.feed(&[], |bytes| core.step(bytes, cx));
+                }
+                // An unfinished init packet at the end of the capture.
+                core.stats.skipped_bytes += buf.pending() as u64;
+                buf.clear();
+            });
         }
-        let mut sink = Sink {
-            out,
-            ts,
-            dir: Dir::ToClient,
-            anomalies,
-        };
-        session.close(&mut sink);
+        self.on_direction(Dir::ToClient, ts, out, true, |_, _, cx| {
+            cx.session.close(cx.sink)
+        });
     }
 
     fn summary(&self) -> AnySummary {
@@ -399,13 +401,7 @@ impl crate::registry::Dissector for Dissector {
         AnySummary::Ica(Summary {
             phase: self.phase(),
             host_level: s.host_level,
-            client_name: s.client.name.clone(),
-            initial_program: s.client.initial_program.clone(),
-            published_application: s.client.published_application.clone(),
-            client_build: s.client.build,
-            domain: s.client.domain.clone(),
-            user_name: s.client.user_name.clone(),
-            password_present: s.client.password_present,
+            client: Box::new(s.client.clone()),
             client_modules: s.client_modules,
             host_modules: s.host_modules,
             protocol_drivers: s.protocol_drivers.clone(),
@@ -417,10 +413,10 @@ impl crate::registry::Dissector for Dissector {
             encryption: s.encryption,
             key_exchanged_in_clear: s.key_exchanged_in_clear,
             terminate: s.terminate,
-            directions: PerDir {
+            directions: Box::new(PerDir {
                 to_server: stats(Dir::ToServer),
                 to_client: stats(Dir::ToClient),
-            },
+            }),
             commands: Tally::command_table(tallies),
             channels: Tally::channel_table(tallies, |c| s.channel_name(c)),
             anomalies: self.anomalies.table(),

@@ -7,26 +7,17 @@ use crate::text::WireText;
 use crate::types::Dir;
 use serde::{Serialize, Serializer};
 
+/// The summary of one ICA connection. The large parts are boxed to keep the value small (it
+/// travels inside the crate-wide `Summary` enum); the JSON is flat for the client facts.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     /// How far the connection got.
     pub phase: Phase,
     /// Host level from INIT_REQUEST.
     pub host_level: Option<u8>,
-    /// Client name from UI_C2H.
-    pub client_name: Option<WireText>,
-    /// Initial program from UI_C2H, as sent.
-    pub initial_program: Option<WireText>,
-    /// Published application (initial program after a leading `#`).
-    pub published_application: Option<WireText>,
-    /// Client build number from UI_C2H.
-    pub client_build: Option<u16>,
-    /// Logon domain from UI_C2H.
-    pub domain: Option<WireText>,
-    /// Logon user name from UI_C2H.
-    pub user_name: Option<WireText>,
-    /// Whether the client sent a password (never its value).
-    pub password_present: bool,
+    /// What the client said about itself (UI_C2H), repeated from the events for live views.
+    #[serde(flatten)]
+    pub client: Box<ClientSummary>,
     /// INIT_RESPONSE packets (client modules) seen.
     pub client_modules: u16,
     /// INIT_CONNECT packets (host modules) seen.
@@ -44,13 +35,32 @@ pub struct Summary {
     /// The first TERMINATE seen.
     pub terminate: Option<TerminateReason>,
     /// Per-direction byte and frame counters.
-    pub directions: PerDir<DirectionStats>,
+    pub directions: Box<PerDir<DirectionStats>>,
     /// ICA commands decoded, by code (only codes seen).
     pub commands: Vec<CommandCount>,
     /// Virtual-channel writes decoded, by channel id (only channels seen).
     pub channels: Vec<ChannelCount>,
     /// Anomalies by code (only codes seen).
     pub anomalies: Vec<AnomalyCount>,
+}
+
+/// The client's facts from UI_C2H.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ClientSummary {
+    /// Client name.
+    pub client_name: Option<WireText>,
+    /// Initial program, as sent.
+    pub initial_program: Option<WireText>,
+    /// Published application (initial program after a leading `#`).
+    pub published_application: Option<WireText>,
+    /// Client build number.
+    pub client_build: Option<u16>,
+    /// Logon domain.
+    pub domain: Option<WireText>,
+    /// Logon user name.
+    pub user_name: Option<WireText>,
+    /// Whether the client sent a password (never its value).
+    pub password_present: bool,
 }
 
 /// Connection phase.
