@@ -32,7 +32,7 @@ pub fn read_file(
             Ok(Next::Packet(p)) => {
                 engine.packet(&p);
                 n += 1;
-                if n % PROGRESS_EVERY == 0
+                if n.is_multiple_of(PROGRESS_EVERY)
                     && let (Some(bar), Some((done, _))) = (&bar, source.progress())
                 {
                     bar.set_position(done);

@@ -98,13 +98,14 @@ impl Anomaly {
 }
 
 /// Counters and state of one dissector instance, readable at any time (live views) and at close.
+/// Boxed: the summaries differ a lot in size and the enum moves around by value.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "proto", rename_all = "snake_case")]
 pub enum Summary {
-    Flexlm(flexlm::Summary),
-    Ica(ica::Summary),
-    Cgp(cgp::Summary),
-    Ima(ima::Summary),
+    Flexlm(Box<flexlm::Summary>),
+    Ica(Box<ica::Summary>),
+    Cgp(Box<cgp::Summary>),
+    Ima(Box<ima::Summary>),
 }
 
 #[cfg(test)]

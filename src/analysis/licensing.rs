@@ -328,10 +328,10 @@ impl Licensing {
             if self.track(flow, findings).is_none() {
                 return;
             }
-            if e.dir == Some(Dir::ToClient) {
-                if let Some(ff) = self.live.get_mut(&flow.id) {
-                    ff.server_spoke = true;
-                }
+            if e.dir == Some(Dir::ToClient)
+                && let Some(ff) = self.live.get_mut(&flow.id)
+            {
+                ff.server_spoke = true;
             }
             self.on_event(flow, e.ts, fx, findings, announced);
         }

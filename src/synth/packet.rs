@@ -74,7 +74,7 @@ impl TcpOptions {
         if let Some(shift) = self.window_scale {
             out.extend_from_slice(&[1, 3, 3, shift]);
         }
-        while (out.len() - start) % 4 != 0 {
+        while !(out.len() - start).is_multiple_of(4) {
             out.push(0); // end of option list
         }
     }

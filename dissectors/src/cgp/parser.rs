@@ -388,14 +388,13 @@ fn tolerating_stray_ack<'a, T>(
         Ok(([], value)) => return Ok((value, 0)),
         other => other,
     };
-    if let Some(rel) = ext.reliability.as_mut().filter(|r| r.ack_delta.is_none()) {
-        if let Ok((after, delta)) = varlen(body) {
-            if let Ok(([], value)) = parse(after) {
-                rel.ack_delta = Some(delta);
-                rel.stray_ack = true;
-                return Ok((value, 0));
-            }
-        }
+    if let Some(rel) = ext.reliability.as_mut().filter(|r| r.ack_delta.is_none())
+        && let Ok((after, delta)) = varlen(body)
+        && let Ok(([], value)) = parse(after)
+    {
+        rel.ack_delta = Some(delta);
+        rel.stray_ack = true;
+        return Ok((value, 0));
     }
     match plain {
         Ok((rest, value)) => Ok((value, rest.len())),

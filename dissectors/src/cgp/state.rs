@@ -195,7 +195,7 @@ impl crate::registry::Dissector for Dissector {
         summary.channels = s.channels.rows().to_vec();
         summary.realtime_channel = s.channels.realtime;
         summary.inner_ica = s.inner.summaries();
-        AnySummary::Cgp(summary)
+        AnySummary::Cgp(Box::new(summary))
     }
 
     fn buffered(&self) -> usize {

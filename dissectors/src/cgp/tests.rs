@@ -191,7 +191,7 @@ fn run(script: &[(Dir, Vec<u8>)]) -> (Vec<AnyEvent>, Summary) {
 
 fn cgp_summary(d: &Dissector) -> Summary {
     match crate::registry::Dissector::summary(d) {
-        AnySummary::Cgp(s) => s,
+        AnySummary::Cgp(s) => *s,
         other => panic!("{other:?}"),
     }
 }

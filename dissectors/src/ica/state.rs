@@ -398,7 +398,7 @@ impl crate::registry::Dissector for Dissector {
             to_server: &*self.dirs.to_server.core.tally,
             to_client: &*self.dirs.to_client.core.tally,
         };
-        AnySummary::Ica(Summary {
+        AnySummary::Ica(Box::new(Summary {
             phase: self.phase(),
             host_level: s.host_level,
             client: Box::new(s.client.clone()),
@@ -420,7 +420,7 @@ impl crate::registry::Dissector for Dissector {
             commands: Tally::command_table(tallies),
             channels: Tally::channel_table(tallies, |c| s.channel_name(c)),
             anomalies: self.anomalies.table(),
-        })
+        }))
     }
 
     fn buffered(&self) -> usize {

@@ -183,7 +183,7 @@ impl crate::registry::Dissector for Dissector {
     }
 
     fn summary(&self) -> AnySummary {
-        AnySummary::Ima(self.summary.clone())
+        AnySummary::Ima(Box::new(self.summary.clone()))
     }
 
     fn buffered(&self) -> usize {
@@ -227,7 +227,7 @@ mod tests {
 
     fn ima_summary(d: &Dissector) -> Summary {
         match d.summary() {
-            AnySummary::Ima(s) => s,
+            AnySummary::Ima(s) => *s,
             other => panic!("{other:?}"),
         }
     }

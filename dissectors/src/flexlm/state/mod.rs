@@ -151,7 +151,7 @@ impl crate::registry::Dissector for Dissector {
     }
 
     fn summary(&self) -> AnySummary {
-        AnySummary::Flexlm(self.conn.summary.clone())
+        AnySummary::Flexlm(Box::new(self.conn.summary.clone()))
     }
 
     fn buffered(&self) -> usize {
