@@ -309,7 +309,7 @@ impl Engine {
             flows.push(record);
         }
         flows.sort_by_key(|r| r.id);
-        let results = p.analysis.snapshot();
+        let results = p.analysis.snapshot(self.flows.iter());
         p.report(flows, results)
     }
 
@@ -466,6 +466,7 @@ impl Pipeline {
             findings: results.findings,
             licensing: results.licensing,
             heartbeats: results.heartbeats,
+            sessions: results.sessions,
         }
     }
 }

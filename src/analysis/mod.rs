@@ -5,24 +5,28 @@ pub mod cadence;
 mod findings;
 pub mod heartbeats;
 pub mod licensing;
+pub mod sessions;
 
 pub use findings::{Finding, Findings};
 pub use heartbeats::HeartbeatSeries;
 pub use licensing::LicensingSession;
+pub use sessions::CitrixSession;
 
 use crate::classify::{Announcement, Decision, Method, PortTable};
 use crate::config::{Config, secs};
-use crate::flow::Flow;
+use crate::flow::{Flow, FlowId};
 use crate::reassembly::SegmentInfo;
 use cadence::BeatKind;
 use ctxscope_dissectors::{Body, Event, Proto, Severity, Timestamp, cgp};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
+use sessions::Sessions;
 
 pub struct Analyzer {
     findings: Findings,
     heartbeats: Heartbeats,
     licensing: Licensing,
+    sessions: Sessions,
 }
 
 /// What the analysis produced, for the report.
@@ -31,6 +35,7 @@ pub struct Results {
     pub findings_dropped: u64,
     pub licensing: Vec<LicensingSession>,
     pub heartbeats: Vec<HeartbeatSeries>,
+    pub sessions: Vec<CitrixSession>,
     /// Sessions and series not kept because a cap was hit.
     pub sessions_dropped: u64,
 }
@@ -52,6 +57,7 @@ impl Analyzer {
                 license_servers: config.licensing.license_servers.clone(),
                 max_sessions: limits.max_sessions,
             }),
+            sessions: Sessions::new(limits.max_sessions),
         }
     }
 
@@ -162,6 +168,7 @@ impl Analyzer {
         }
         self.licensing
             .on_events(flow, events, &mut self.findings, announced);
+        self.sessions.on_events(flow, events, &mut self.findings);
     }
 
     /// The connection closed (FIN both ways or RST): silence is expected from now on.
@@ -183,19 +190,32 @@ impl Analyzer {
     pub fn retire(&mut self, flow: &Flow, open: bool) {
         let beats = self.heartbeats.stats(flow.id, BeatKind::LicenseHeartbeat);
         self.licensing.retire(flow, beats, open, &mut self.findings);
+        let keepalive = self.keepalive_stats(flow.id);
+        self.sessions
+            .retire(flow, keepalive, open, &mut self.findings);
         self.heartbeats.retire(flow, open);
     }
 
-    /// The results so far, for a live view.
-    pub fn snapshot(&self) -> Results {
+    /// A session's keep-alive series: CGP NOPs if any, else TCP keep-alives.
+    fn keepalive_stats(&self, flow: FlowId) -> Option<cadence::CadenceStats> {
+        self.heartbeats
+            .stats(flow, BeatKind::CgpNop)
+            .or_else(|| self.heartbeats.stats(flow, BeatKind::TcpKeepalive))
+    }
+
+    /// The results so far, for a live view (`live` are the flows still in the table).
+    pub fn snapshot<'a>(&self, live: impl Iterator<Item = &'a Flow>) -> Results {
         Results {
+            sessions: self.sessions.snapshot(live, |id| self.keepalive_stats(id)),
             findings: self.findings.list().to_vec(),
             findings_dropped: self.findings.dropped(),
             licensing: self
                 .licensing
                 .snapshot(|id| self.heartbeats.stats(id, BeatKind::LicenseHeartbeat)),
             heartbeats: self.heartbeats.snapshot(),
-            sessions_dropped: self.licensing.dropped() + self.heartbeats.dropped(),
+            sessions_dropped: self.licensing.dropped()
+                + self.heartbeats.dropped()
+                + self.sessions.dropped(),
         }
     }
 
@@ -204,8 +224,11 @@ impl Analyzer {
         Results {
             findings_dropped: self.findings.dropped(),
             heartbeats: self.heartbeats.snapshot(),
-            sessions_dropped: self.licensing.dropped() + self.heartbeats.dropped(),
+            sessions_dropped: self.licensing.dropped()
+                + self.heartbeats.dropped()
+                + self.sessions.dropped(),
             licensing: self.licensing.into_sessions(),
+            sessions: self.sessions.into_list(),
             findings: self.findings.into_list(),
         }
     }

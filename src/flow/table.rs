@@ -94,6 +94,10 @@ impl FlowTable {
         self.slots.get_mut(slot).and_then(Option::as_mut)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.slots.iter().flatten()
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Flow> {
         self.slots.iter_mut().flatten()
     }

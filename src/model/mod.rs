@@ -1,7 +1,7 @@
 //! The result of an analysis: what every output (text, JSON, NDJSON, TUI) reads. Nothing here
 //! decides anything; the engine and the analysis fill it in.
 
-use crate::analysis::{Finding, HeartbeatSeries, LicensingSession};
+use crate::analysis::{CitrixSession, Finding, HeartbeatSeries, LicensingSession};
 use crate::capture::KernelStats;
 use crate::classify::{AnnouncementStats, Method};
 use crate::decode::DefragStats;
@@ -23,6 +23,8 @@ pub struct Report {
     pub licensing: Vec<LicensingSession>,
     /// Heartbeat and keep-alive series of long-lived connections.
     pub heartbeats: Vec<HeartbeatSeries>,
+    /// ICA and CGP sessions.
+    pub sessions: Vec<CitrixSession>,
 }
 
 impl Report {

@@ -1,0 +1,510 @@
+//! Citrix sessions: who is connected to what, with which protection, on which port.
+//!
+//! One session per ICA connection (TCP 1494 or wherever the payload says), or per CGP
+//! (session reliability) connection with the ICA stream it carries. A CGP connection that binds
+//! with the reconnect ticket an earlier connection was given is a session-reliability
+//! reconnect: it joins that session instead of starting one (tickets are compared by a keyed
+//! fingerprint; no ticket byte is ever kept).
+//!
+//! Facts come from the dissectors' events as they happen (so findings are immediate and a
+//! reconnect can find a session whose first connection is still open) and from their summaries
+//! (traffic per channel, frame counts) when a connection is retired or a live view is drawn.
+
+use super::cadence::CadenceStats;
+use super::{Finding, Findings};
+use crate::flow::{Endpoint, Flow, FlowId};
+use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
+use ctxscope_dissectors::{
+    Body, Dir, Event, Proto, Severity, Summary, Timestamp, WireText, cgp, ica,
+};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Connections and channels kept per session.
+const MAX_FLOWS_PER_SESSION: usize = 16;
+const MAX_CHANNELS_PER_SESSION: usize = 64;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CitrixSession {
+    pub id: u64,
+    /// `ica` for a direct ICA connection, `cgp` for session reliability.
+    pub transport: Proto,
+    /// The connections of the session: the first, then reconnects.
+    pub flows: Vec<FlowId>,
+    pub client: IpAddr,
+    pub server: Endpoint,
+    pub start: Timestamp,
+    pub last: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<WireText>,
+    /// Published application (initial program without its '#'), or the initial program.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<WireText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_build: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<WireText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<WireText>,
+    /// The client sent a password in the init phase (never its value).
+    pub password_present: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionKind>,
+    pub key_exchanged_in_clear: bool,
+    /// CGP: the "host:port" the session-reliability service proxies to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxied_to: Option<WireText>,
+    /// Virtual channels with traffic (or bound), by channel number.
+    pub channels: Vec<ChannelUse>,
+    /// ICA frames and payload bytes, client to server then server to client.
+    pub frames: [u64; 2],
+    pub bytes: [u64; 2],
+    pub reconnects: u32,
+    /// Still open at the end of the capture (or now, for a live view).
+    pub open: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<SessionEnd>,
+    /// CGP NOPs or TCP keep-alives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<CadenceStats>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelUse {
+    pub channel: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<WireText>,
+    pub writes: [u64; 2],
+    pub bytes: [u64; 2],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEnd {
+    /// ICA TERMINATE: the user logged off.
+    Logoff,
+    /// ICA TERMINATE: the session was disconnected (it stays on the server for a reconnect).
+    Disconnect,
+    /// CGP FINISH.
+    Finish,
+    /// The TCP connection closed without a protocol-level goodbye.
+    TcpClose,
+    /// The TCP connection was reset.
+    Reset,
+}
+
+pub struct Sessions {
+    list: Vec<CitrixSession>,
+    /// Live connections -> their session.
+    by_flow: FxHashMap<FlowId, usize>,
+    /// Reconnect ticket fingerprints handed out by servers -> session.
+    tickets: FxHashMap<u64, usize>,
+    /// Connections whose CGP signature finding was raised (one per connection).
+    plaintext_flagged: FxHashMap<FlowId, ()>,
+    cap: usize,
+    dropped: u64,
+}
+
+impl Sessions {
+    pub fn new(cap: usize) -> Sessions {
+        Sessions {
+            list: Vec::new(),
+            by_flow: FxHashMap::default(),
+            tickets: FxHashMap::default(),
+            plaintext_flagged: FxHashMap::default(),
+            cap,
+            dropped: 0,
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    fn transport(flow: &Flow) -> Option<Proto> {
+        flow.app
+            .label()
+            .map(|l| l.proto)
+            .filter(|p| matches!(p, Proto::Ica | Proto::Cgp))
+    }
+
+    /// The session of a live connection, created on first sight.
+    fn session_of(&mut self, flow: &Flow) -> Option<usize> {
+        if let Some(&i) = self.by_flow.get(&flow.id) {
+            return Some(i);
+        }
+        let transport = Self::transport(flow)?;
+        if self.list.len() >= self.cap {
+            self.dropped += 1;
+            return None;
+        }
+        self.list.push(CitrixSession {
+            id: self.list.len() as u64 + 1,
+            transport,
+            flows: vec![flow.id],
+            client: flow.client.ip,
+            server: flow.server,
+            start: flow.first,
+            last: flow.last,
+            client_name: None,
+            application: None,
+            client_build: None,
+            domain: None,
+            user_name: None,
+            password_present: false,
+            encryption: None,
+            key_exchanged_in_clear: false,
+            proxied_to: None,
+            channels: Vec::new(),
+            frames: [0; 2],
+            bytes: [0; 2],
+            reconnects: 0,
+            open: true,
+            ended_by: None,
+            keepalive: None,
+        });
+        let i = self.list.len() - 1;
+        self.by_flow.insert(flow.id, i);
+        Some(i)
+    }
+
+    pub fn on_events(&mut self, flow: &Flow, events: &[Event], findings: &mut Findings) {
+        for e in events {
+            match &e.body {
+                Body::Ica(ev) => self.on_ica(flow, e.ts, ev, findings),
+                Body::Cgp(ev) => self.on_cgp(flow, e.ts, e.dir, ev, findings),
+                _ => {}
+            }
+        }
+    }
+
+    fn on_ica(&mut self, flow: &Flow, ts: Timestamp, ev: &ica::Event, findings: &mut Findings) {
+        let Some(i) = self.session_of(flow) else {
+            return;
+        };
+        let s = &mut self.list[i];
+        match ev {
+            ica::Event::ClientInfo(info) => {
+                s.client_name = info.client_name.clone();
+                s.application = info
+                    .published_application
+                    .clone()
+                    .or_else(|| info.initial_program.clone());
+                s.client_build = Some(info.client_build);
+                s.domain = info.domain.clone();
+                s.user_name = info.user_name.clone();
+                s.password_present = info.password_present;
+                if info.password_present {
+                    let who = s
+                        .user_name
+                        .as_ref()
+                        .map_or(String::new(), |u| format!(" for user {u}"));
+                    findings.raise(
+                        Finding::new(
+                            "ica.credentials_in_init",
+                            Severity::High,
+                            ts,
+                            format!(
+                                "the ICA client {} sent a password{who} in the session's init phase, protected only by a reversible scrambling: use pass-through/SSO or TLS, and never save passwords in ICA files",
+                                s.client_name.as_ref().map_or_else(|| flow.client.ip.to_string(), |n| n.to_string())
+                            ),
+                        )
+                        .on_flow(flow.id),
+                    );
+                }
+            }
+            ica::Event::Encryption {
+                kind,
+                key_exchanged_in_clear,
+                ..
+            } => {
+                s.encryption = Some(*kind);
+                s.key_exchanged_in_clear = *key_exchanged_in_clear;
+                let weak = match kind {
+                    EncryptionKind::Basic => Some((
+                        "ica.basic_encryption",
+                        "uses basic ICA encryption, whose key is sent in the clear: anyone on the path can decrypt keystrokes and screen data; require RC5 128-bit (SecureICA) or TLS",
+                    )),
+                    EncryptionKind::None => Some((
+                        "ica.unencrypted",
+                        "is not encrypted: keystrokes and screen data cross the network readable; require encryption or TLS in the Citrix policies",
+                    )),
+                    _ => None,
+                };
+                if let Some((code, what)) = weak {
+                    findings.raise(
+                        Finding::new(
+                            code,
+                            Severity::Medium,
+                            ts,
+                            format!(
+                                "the ICA session {} -> {} {what}",
+                                flow.client.ip, flow.server
+                            ),
+                        )
+                        .on_flow(flow.id),
+                    );
+                }
+            }
+            ica::Event::ChannelBindings { bindings, .. } => {
+                for b in bindings {
+                    channel_use(&mut s.channels, b.channel, Some(&b.name));
+                }
+                s.channels.sort_by_key(|c| c.channel);
+            }
+            ica::Event::Terminate { reason, .. } => {
+                s.ended_by = match reason {
+                    TerminateReason::Logoff => Some(SessionEnd::Logoff),
+                    TerminateReason::Disconnect => Some(SessionEnd::Disconnect),
+                    _ => s.ended_by,
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn on_cgp(
+        &mut self,
+        flow: &Flow,
+        ts: Timestamp,
+        dir: Option<Dir>,
+        ev: &cgp::Event,
+        findings: &mut Findings,
+    ) {
+        match ev {
+            cgp::Event::BindRequest {
+                reconnect: true,
+                bind,
+            } => {
+                let earlier = bind
+                    .reconnect_ticket()
+                    .and_then(|t| t.fingerprint())
+                    .and_then(|fp| self.tickets.get(&fp).copied())
+                    .filter(|&i| !self.list[i].flows.contains(&flow.id));
+                if let Some(i) = earlier {
+                    self.join(flow, i, ts, findings);
+                    return;
+                }
+            }
+            cgp::Event::BindResponse {
+                reconnect_accepted: Some(false),
+                ..
+            } => {
+                findings.raise(
+                    Finding::new(
+                        "cgp.reconnect_refused",
+                        Severity::Low,
+                        ts,
+                        format!(
+                            "the server {} refused a session-reliability reconnect from {}: the session was gone (timed out or logged off); the user starts over",
+                            flow.server, flow.client.ip
+                        ),
+                    )
+                    .on_flow(flow.id),
+                );
+            }
+            _ => {}
+        }
+        let Some(i) = self.session_of(flow) else {
+            return;
+        };
+        match ev {
+            cgp::Event::Signature
+                if dir == Some(Dir::ToServer) && !self.plaintext_flagged.contains_key(&flow.id) =>
+            {
+                self.plaintext_flagged.insert(flow.id, ());
+                findings.raise(
+                    Finding::new(
+                        "cgp.plaintext",
+                        Severity::Medium,
+                        ts,
+                        format!(
+                            "session reliability (CGP) from {} to {} runs without TLS: the ICA stream and the session tickets cross the network readable; carry it over TLS through Citrix Gateway (CTX230028)",
+                            flow.client.ip, flow.server
+                        ),
+                    )
+                    .on_flow(flow.id),
+                );
+            }
+            cgp::Event::BindResponse { bind, .. } => {
+                if let Some(fp) = bind.reconnect_ticket().and_then(|t| t.fingerprint())
+                    && self.tickets.len() < self.cap
+                {
+                    self.tickets.insert(fp, i);
+                }
+            }
+            cgp::Event::ChannelOpen { proxy: Some(p), .. } => {
+                self.list[i].proxied_to = Some(p.target.clone())
+            }
+            cgp::Event::Finish { .. } => self.list[i].ended_by = Some(SessionEnd::Finish),
+            _ => {}
+        }
+    }
+
+    /// A reconnect: `flow` continues session `i`.
+    fn join(&mut self, flow: &Flow, i: usize, ts: Timestamp, findings: &mut Findings) {
+        self.by_flow.insert(flow.id, i);
+        let s = &mut self.list[i];
+        if s.flows.len() < MAX_FLOWS_PER_SESSION {
+            s.flows.push(flow.id);
+        }
+        s.reconnects += 1;
+        s.open = true;
+        s.ended_by = None;
+        let first = s.flows[0];
+        findings.raise(
+            Finding::new(
+                "cgp.reconnect",
+                Severity::Info,
+                ts,
+                format!(
+                    "session reliability reconnect: {} resumed its session on a new connection to {} (reconnect {})",
+                    flow.client.ip, flow.server, s.reconnects
+                ),
+            )
+            .on_flow(flow.id)
+            .related(Some(first)),
+        );
+    }
+
+    /// The connection leaves: take the counters from its dissector, and judge how it ended.
+    pub fn retire(
+        &mut self,
+        flow: &Flow,
+        keepalive: Option<CadenceStats>,
+        open: bool,
+        findings: &mut Findings,
+    ) {
+        // A connection that never got established (refused, unanswered) is no session.
+        let established = flow.tcp.syn_ack_seen() || !flow.tcp.saw_start(Dir::ToServer);
+        if Self::transport(flow).is_none() || !established {
+            self.by_flow.remove(&flow.id);
+            return;
+        }
+        let Some(i) = self.session_of(flow) else {
+            return;
+        };
+        self.by_flow.remove(&flow.id);
+        let s = &mut self.list[i];
+        // The newest connection of a session decides whether it is still open.
+        let newest = s.flows.last() == Some(&flow.id);
+        apply_flow(s, flow, keepalive, open && newest);
+        if !newest || open {
+            return;
+        }
+        let said_goodbye = matches!(
+            s.ended_by,
+            Some(SessionEnd::Logoff | SessionEnd::Disconnect | SessionEnd::Finish)
+        );
+        if flow.tcp.first_rst().is_some() && !said_goodbye {
+            s.ended_by = Some(SessionEnd::Reset);
+            let code = if s.transport == Proto::Cgp {
+                "cgp.session_reset"
+            } else {
+                "ica.session_reset"
+            };
+            let hint = if s.transport == Proto::Ica {
+                "; session reliability (CGP, 2598) would have kept it alive"
+            } else {
+                ""
+            };
+            findings.raise(
+                Finding::new(
+                    code,
+                    Severity::Medium,
+                    flow.last,
+                    format!(
+                        "the {} session {} -> {} was reset mid-stream, without a logoff or disconnect: a network drop, a firewall idle timeout, or a server-side crash{hint}",
+                        s.transport.name().to_uppercase(),
+                        flow.client.ip,
+                        flow.server
+                    ),
+                )
+                .on_flow(flow.id),
+            );
+        } else if s.ended_by.is_none() && flow.closed_at.is_some() {
+            s.ended_by = Some(SessionEnd::TcpClose);
+        }
+    }
+
+    /// Sessions so far, with live connections' counters applied to a copy.
+    pub fn snapshot<'a>(
+        &self,
+        live: impl Iterator<Item = &'a Flow>,
+        keepalive: impl Fn(FlowId) -> Option<CadenceStats>,
+    ) -> Vec<CitrixSession> {
+        let mut list = self.list.clone();
+        for flow in live {
+            if let Some(&i) = self.by_flow.get(&flow.id) {
+                apply_flow(&mut list[i], flow, keepalive(flow.id), true);
+            }
+        }
+        list
+    }
+
+    pub fn into_list(self) -> Vec<CitrixSession> {
+        self.list
+    }
+}
+
+/// Counters of one connection into its session (channels and frames accumulate over
+/// reconnects only in the sense that the newest connection's counters are added).
+fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats>, open: bool) {
+    s.last = s.last.max(flow.last);
+    s.open = open;
+    if keepalive.is_some() {
+        s.keepalive = keepalive;
+    }
+    let summary = flow.app.dissector().map(|d| d.summary());
+    let ica = match &summary {
+        Some(Summary::Ica(ica)) => Some(ica.as_ref()),
+        Some(Summary::Cgp(cgp)) => cgp
+            .inner_ica
+            .first()
+            .and_then(|inner| match &inner.summary {
+                Summary::Ica(ica) => Some(ica.as_ref()),
+                _ => None,
+            }),
+        _ => None,
+    };
+    let Some(ica) = ica else { return };
+    for (dir, i) in [(Dir::ToServer, 0), (Dir::ToClient, 1)] {
+        let d = ica.directions.get(dir);
+        s.frames[i] = d.frames;
+        s.bytes[i] = d.frame_bytes;
+    }
+    for c in &ica.channels {
+        if let Some(u) = channel_use(&mut s.channels, u16::from(c.channel), c.name.as_ref()) {
+            u.writes = [c.writes.to_server, c.writes.to_client];
+            u.bytes = [c.bytes.to_server, c.bytes.to_client];
+        }
+    }
+    s.channels.sort_by_key(|c| c.channel);
+}
+
+/// The entry of `channel` in a session's list, added if there is room.
+fn channel_use<'a>(
+    channels: &'a mut Vec<ChannelUse>,
+    channel: u16,
+    name: Option<&WireText>,
+) -> Option<&'a mut ChannelUse> {
+    let k = match channels.iter().position(|u| u.channel == channel) {
+        Some(k) => k,
+        None if channels.len() < MAX_CHANNELS_PER_SESSION => {
+            channels.push(ChannelUse {
+                channel,
+                name: None,
+                writes: [0; 2],
+                bytes: [0; 2],
+            });
+            channels.len() - 1
+        }
+        None => return None,
+    };
+    let u = &mut channels[k];
+    if u.name.is_none() {
+        u.name = name.cloned();
+    }
+    Some(u)
+}
