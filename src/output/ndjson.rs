@@ -1,4 +1,5 @@
-//! One JSON object per line, each with a `record` field saying what it is, fit for jq,
+//! One JSON object per line, each with a `record` field saying what it is (source, flow,
+//! event, finding, licensing_session, session, heartbeat_series, capture), fit for jq,
 //! Vector or Filebeat. Field names are the JSON document's, so both stay in step.
 
 use crate::model::Report;
@@ -43,6 +44,15 @@ pub fn write_ndjson(report: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     for finding in &report.findings {
         line(out, "finding", None, finding)?;
+    }
+    for l in &report.licensing {
+        line(out, "licensing_session", None, l)?;
+    }
+    for session in &report.sessions {
+        line(out, "session", None, session)?;
+    }
+    for h in &report.heartbeats {
+        line(out, "heartbeat_series", None, h)?;
     }
     #[derive(Serialize)]
     struct Totals<'a> {
