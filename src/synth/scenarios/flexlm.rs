@@ -158,6 +158,8 @@ struct License {
 
 /// After this long without license traffic the client sends a heartbeat.
 const HEARTBEAT_IDLE: Duration = Duration::from_secs(120);
+/// More than the think times and round trips a script's exchanges add to its clock.
+const EXCHANGE_SLACK: Duration = Duration::from_secs(1);
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -176,7 +178,12 @@ fn at(offset: Duration) -> Timestamp {
 
 /// The FlexNet 11.16 client's HELLO naming `vendor` ("" = lmgrd itself, as lmstat does).
 fn hello(client: CitrixServer, vendor: &str) -> Vec<u8> {
-    encode::hello(&encode::Hello {
+    encode::hello(&hello_fields(client, vendor))
+}
+
+/// The fields of [`hello`], for clients that differ.
+fn hello_fields(client: CitrixServer, vendor: &str) -> encode::Hello<'_> {
+    encode::Hello {
         user: client.user,
         host: client.name,
         vendor,
@@ -185,7 +192,7 @@ fn hello(client: CitrixServer, vendor: &str) -> Vec<u8> {
         platform: "x64_w6",
         client_version: (11, 16),
         ..encode::Hello::default()
-    })
+    }
 }
 
 /// lmgrd's 0x0113 redirect to the vendor daemon on `port`.
@@ -316,8 +323,10 @@ fn login(
 /// due the client exchanges a heartbeat every 120 s plus a little jitter.
 ///
 /// The clock counts the idle time the script asks for; the tens of milliseconds each exchange
-/// takes (think time and round trips) come on top, so a heartbeat always follows at least
-/// 120 s of silence and a license exchange never does (it would count as a heartbeat).
+/// takes (think time and round trips) come on top. So a heartbeat always follows at least
+/// 120 s of silence, and a license exchange due less than [`EXCHANGE_SLACK`] before the next
+/// heartbeat waits for it: no license exchange follows 120 s of silence (the analysis would
+/// count it as a heartbeat, as a real client's would be).
 struct VendorSession {
     conversation: TcpConversation,
     /// Script time of the last exchange, since the connection opened.
@@ -355,10 +364,9 @@ impl VendorSession {
     }
 
     /// Lets time pass until `until` (since the connection opened), with heartbeats whenever
-    /// 120 s pass without license traffic. A license exchange due within the jitter of a
-    /// heartbeat waits for it.
+    /// 120 s pass without license traffic.
     fn wait_until(mut self, until: Duration) -> VendorSession {
-        while until >= self.clock + HEARTBEAT_IDLE {
+        while until + EXCHANGE_SLACK >= self.clock + HEARTBEAT_IDLE {
             let jitter = Duration::from_millis(self.rng.between(50, 1500) as u64);
             let idle = HEARTBEAT_IDLE + jitter;
             self.conversation = self.conversation.idle(idle);
@@ -411,13 +419,14 @@ impl VendorSession {
     }
 }
 
-/// A morning's logons on one Citrix server, then logoffs: `(seconds, user)` pairs.
+/// A checkout of `license` per user logon: `(seconds since the connection opened, user)`.
 fn logons(session: VendorSession, license: License, logons: &[(u64, &str)]) -> VendorSession {
     logons.iter().fold(session, |s, &(t, user)| {
         s.wait_until(secs(t)).checkout(license, user)
     })
 }
 
+/// A checkin per user logoff: `(seconds since the connection opened, user)`.
 fn logoffs(session: VendorSession, license: License, logoffs: &[(u64, &str)]) -> VendorSession {
     logoffs.iter().fold(session, |s, &(t, user)| {
         s.wait_until(secs(t)).checkin(license, user)
@@ -757,16 +766,12 @@ fn legacy_try_another() -> TcpCapture {
         user: "SYSTEM",
         pid: 1388,
     };
+    // v9.2 HELLOs end at byte 144: no "14" extension.
     let old_hello = encode::hello(&encode::Hello {
-        user: client.user,
-        host: client.name,
-        vendor: VENDOR,
-        display: client.name,
-        pid: client.pid,
         platform: "i86_n3",
         client_version: (9, 2),
         extension: "",
-        ..encode::Hello::default()
+        ..hello_fields(client, VENDOR)
     });
     let try_another = encode::try_another(&encode::TryAnother {
         host: CTXLIC01.name,
