@@ -25,6 +25,13 @@ pub struct HeartbeatSeries {
     pub stats: CadenceStats,
 }
 
+/// Every kind of series a connection can have.
+const KINDS: [BeatKind; 3] = [
+    BeatKind::LicenseHeartbeat,
+    BeatKind::CgpNop,
+    BeatKind::TcpKeepalive,
+];
+
 struct Series {
     proto: Option<Proto>,
     client: Endpoint,
@@ -96,8 +103,12 @@ impl Heartbeats {
 
     /// The connection closed: its silence from now on is expected.
     pub fn closed(&mut self, flow: FlowId) {
-        for (_, s) in self.live.iter_mut().filter(|((id, _), _)| *id == flow) {
-            s.closed = true;
+        // Looked up by key: a scan of every live series per closed connection would cost
+        // O(series) on each close.
+        for kind in KINDS {
+            if let Some(s) = self.live.get_mut(&(flow, kind)) {
+                s.closed = true;
+            }
         }
     }
 
@@ -122,11 +133,7 @@ impl Heartbeats {
 
     /// The connection leaves: its series (with at least one beat) join the finished list.
     pub fn retire(&mut self, flow: &Flow, open: bool) {
-        for kind in [
-            BeatKind::LicenseHeartbeat,
-            BeatKind::CgpNop,
-            BeatKind::TcpKeepalive,
-        ] {
+        for kind in KINDS {
             let Some(s) = self.live.remove(&(flow.id, kind)) else {
                 continue;
             };

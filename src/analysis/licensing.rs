@@ -226,8 +226,6 @@ pub struct Licensing {
     live: FxHashMap<FlowId, FlexFlow>,
     /// The last port announced per (license server, vendor), to notice a daemon restart.
     last_port: FxHashMap<(IpAddr, Option<WireText>), (u16, FlowId)>,
-    /// Handshakes whose announced port was never connected to (by lmgrd flow).
-    not_seen: FxHashMap<FlowId, ()>,
 }
 
 impl Licensing {
@@ -239,7 +237,6 @@ impl Licensing {
             sessions_dropped: 0,
             live: FxHashMap::default(),
             last_port: FxHashMap::default(),
-            not_seen: FxHashMap::default(),
         }
     }
 
@@ -526,7 +523,8 @@ impl Licensing {
         now: Timestamp,
         findings: &mut Findings,
     ) {
-        self.not_seen.insert(a.parent, ());
+        // The handshake is marked where it is now: in its live connection, or in its session
+        // if that connection has been retired already.
         if let Some(ff) = self.live.get_mut(&a.parent)
             && let Some(r) = &mut ff.redirect
         {
@@ -579,14 +577,7 @@ impl Licensing {
             self.settings.max_sessions,
             &ff,
         ) {
-            fold(
-                &mut self.sessions[i],
-                flow.id,
-                &ff,
-                facts,
-                heartbeats,
-                &self.not_seen,
-            );
+            fold(&mut self.sessions[i], flow.id, &ff, facts, heartbeats);
         }
     }
 
@@ -691,14 +682,7 @@ impl Licensing {
                     open: true,
                     last: ff.started,
                 };
-                fold(
-                    &mut sessions[i],
-                    *id,
-                    ff,
-                    facts,
-                    live_heartbeats(*id),
-                    &self.not_seen,
-                );
+                fold(&mut sessions[i], *id, ff, facts, live_heartbeats(*id));
             }
         }
         finish_sessions(&mut sessions);
@@ -802,7 +786,6 @@ fn fold(
     ff: &FlexFlow,
     facts: Facts,
     heartbeats: Option<CadenceStats>,
-    not_seen: &FxHashMap<FlowId, ()>,
 ) {
     s.first = s.first.min(ff.started);
     s.last = s.last.max(facts.last);
@@ -833,19 +816,15 @@ fn fold(
                 HandshakeOutcome::Connected
             };
             let mut announced = ff.redirect.clone();
-            if let Some(a) = &mut announced {
-                if not_seen.contains_key(&id) {
-                    a.connection = AnnouncedOutcome::NotSeen;
-                }
-                // The vendor connection may have been folded already.
-                if let Some(v) = s
+            // The vendor connection may have been folded already.
+            if let Some(a) = &mut announced
+                && let Some(v) = s
                     .vendor_connections
                     .iter()
                     .find(|v| v.announced_by == Some(id))
-                {
-                    a.connection = AnnouncedOutcome::Connected;
-                    a.vendor_flow = Some(v.flow);
-                }
+            {
+                a.connection = AnnouncedOutcome::Connected;
+                a.vendor_flow = Some(v.flow);
             }
             s.handshakes.push(Handshake {
                 flow: id,

@@ -1,0 +1,1136 @@
+//! The FlexLM sample captures (`flexlm/` in the synth registry) through the whole engine.
+//!
+//! Each capture exercises one behaviour of the licensing analysis: it must raise exactly the
+//! findings that behaviour calls for (on the right connections), and the licensing sessions,
+//! handshakes, vendor connections and heartbeat series must say what the traffic shows.
+//! Expected counts of checkouts, checkins and heartbeats are read off the scripts' own bytes,
+//! independently of the engine. The last tests run every FlexLM message of every capture
+//! through the dissector alone.
+
+use ctxscope::analysis::licensing::{
+    AnnouncedOutcome, ConnectionOutcome, Handshake, HandshakeOutcome, LicensingSession,
+    SessionStatus, VendorConnection,
+};
+use ctxscope::config::Config;
+use ctxscope::engine::Engine;
+use ctxscope::flow::FlowId;
+use ctxscope::model::{FlowRecord, Report};
+use ctxscope::synth::scenarios;
+use ctxscope::synth::tcp::TcpConversation;
+use ctxscope_dissectors::flexlm::{self, TextKind};
+use ctxscope_dissectors::{Body, Context, Dir, Dissector as _, Event, Proto, Summary};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const CTXLIC01: &str = "10.1.10.5";
+const CTXLIC_OLD: &str = "10.1.10.9";
+const CTXAPP01: &str = "10.1.10.21";
+const CTXAPP02: &str = "10.1.10.22";
+const CTXAPP03: &str = "10.1.10.23";
+const MPS01: &str = "10.1.10.31";
+const ADMWKS01: &str = "10.1.20.50";
+
+/// What `flexlm/stray_license_server.toml` holds beside the capture (read by `ctxscope check`;
+/// `ctxscope generate` writes only the capture).
+const STRAY_SIDECAR: &str = "[licensing]\nlicense_servers = [\"10.1.10.5\"]\n";
+
+/// The legacy message size of comm v1.3, which every vendor-daemon message here has.
+const LEGACY: usize = 147;
+
+// ---------------------------------------------------------------------------------------------
+// Running a scenario
+
+fn analyse(path: &str) -> Report {
+    analyse_with(path, Config::default())
+}
+
+/// Builds the scenario at `path`, writes it to a private file and runs it through the engine,
+/// keeping every decoded event.
+fn analyse_with(path: &str, mut config: Config) -> Report {
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    config.limits.max_events_per_flow = 10_000;
+    let scenario = scenarios::scenarios()
+        .into_iter()
+        .find(|s| s.path == path)
+        .unwrap_or_else(|| panic!("no scenario {path}"));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("licensing");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!(
+        "{}-{}-{}",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed),
+        path.replace('/', "_")
+    ));
+    std::fs::write(&file, (scenario.build)()).unwrap();
+    let mut engine = Engine::new(config).unwrap();
+    ctxscope::run::read_file(&mut engine, &file, path, false).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    engine.finish()
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+/// The flows from `client` to `server_port`, in the order they started.
+fn flows_to(report: &Report, client: &str, server_port: u16) -> Vec<FlowId> {
+    report
+        .flows
+        .iter()
+        .filter(|f| f.client.ip == ip(client) && f.server.port == server_port)
+        .map(|f| f.id)
+        .collect()
+}
+
+/// The one flow from `client` to `server_port`.
+fn flow_to(report: &Report, client: &str, server_port: u16) -> FlowId {
+    match flows_to(report, client, server_port)[..] {
+        [id] => id,
+        ref other => panic!("{client} -> {server_port}: flows {other:?}"),
+    }
+}
+
+fn record(report: &Report, id: FlowId) -> &FlowRecord {
+    report.flow(id).unwrap_or_else(|| panic!("no flow {id}"))
+}
+
+/// Every finding as (code, flow, related flow), sorted.
+fn findings(report: &Report) -> Vec<(&'static str, Option<FlowId>, Option<FlowId>)> {
+    let mut all: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| (f.code, f.flow, f.related_flow))
+        .collect();
+    all.sort();
+    all
+}
+
+fn assert_findings(report: &Report, expected: &[(&'static str, FlowId, Option<FlowId>)]) {
+    let mut expected: Vec<_> = expected
+        .iter()
+        .map(|&(code, flow, related)| (code, Some(flow), related))
+        .collect();
+    expected.sort();
+    assert_eq!(findings(report), expected);
+}
+
+/// The one licensing session of `client` with `server`.
+fn session<'a>(report: &'a Report, client: &str, server: &str) -> &'a LicensingSession {
+    let found: Vec<_> = report
+        .licensing
+        .iter()
+        .filter(|s| s.client == ip(client) && s.server == ip(server))
+        .collect();
+    match found[..] {
+        [s] => s,
+        _ => panic!("{client} -> {server}: {} sessions", found.len()),
+    }
+}
+
+fn text(t: &Option<ctxscope_dissectors::WireText>) -> Option<&str> {
+    t.as_ref().map(|t| t.as_str())
+}
+
+fn handshake(s: &LicensingSession, flow: FlowId) -> &Handshake {
+    s.handshakes
+        .iter()
+        .find(|h| h.flow == flow)
+        .unwrap_or_else(|| panic!("no handshake on flow {flow}"))
+}
+
+fn vendor_connection(s: &LicensingSession, flow: FlowId) -> &VendorConnection {
+    s.vendor_connections
+        .iter()
+        .find(|v| v.flow == flow)
+        .unwrap_or_else(|| panic!("no vendor connection on flow {flow}"))
+}
+
+/// A CITRIX HELLO from a FlexNet 11.16 client in the license service, redirected to `port`
+/// on ctxlic01, and the vendor connection that used it.
+fn assert_redirected(h: &Handshake, client_host: &str, port: u16, static_port: bool) {
+    assert_eq!(h.lmgrd_port, 27000);
+    assert_eq!(h.outcome, HandshakeOutcome::Redirected);
+    assert_eq!(text(&h.user), Some("SYSTEM"));
+    assert_eq!(text(&h.client_host), Some(client_host));
+    assert_eq!(h.client_version.as_deref(), Some("11.16"));
+    let a = h.announced.as_ref().expect("announced port");
+    assert_eq!(a.host.as_str(), "ctxlic01");
+    assert_eq!((a.port, a.static_port), (port, static_port));
+}
+
+/// The announced port of `h` was used by `vendor`.
+fn assert_linked(h: &Handshake, vendor: &VendorConnection) {
+    let a = h.announced.as_ref().expect("announced port");
+    assert_eq!(a.connection, AnnouncedOutcome::Connected);
+    assert_eq!(a.vendor_flow, Some(vendor.flow));
+    assert_eq!(vendor.announced_by, Some(h.flow));
+    assert_eq!(vendor.port, a.port);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the scripts sent, read independently of the engine
+
+/// The script of the conversation that became `flow` (same client address and port).
+fn script(path: &str, flow: &FlowRecord) -> TcpConversation {
+    let (_, capture) = scenarios::scripted()
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .unwrap_or_else(|| panic!("{path} is not scripted"));
+    capture
+        .conversations
+        .into_iter()
+        .find(|c| {
+            let client = c.endpoints().client();
+            client.ip() == flow.client.ip && client.port() == flow.client.port
+        })
+        .unwrap_or_else(|| panic!("{path}: no script for flow {}", flow.id))
+}
+
+/// How many legacy messages with command `code` the client sent on `flow` (vendor-daemon
+/// connections carry only 147-byte legacy messages).
+fn client_sent(path: &str, report: &Report, flow: FlowId, code: u8) -> u64 {
+    let bytes = script(path, record(report, flow)).sent(Dir::ToServer);
+    assert_eq!(
+        bytes.len() % LEGACY,
+        0,
+        "{path} flow {flow}: not legacy messages"
+    );
+    bytes.chunks(LEGACY).filter(|m| m[0] == code).count() as u64
+}
+
+/// Checkouts, checkins and heartbeats of a vendor connection match what its client sent, and
+/// the heartbeats come every 120 s plus jitter.
+fn assert_license_traffic(path: &str, report: &Report, v: &VendorConnection) {
+    let sent = |code| client_sent(path, report, v.flow, code);
+    assert_eq!(v.checkouts, sent(b'o'), "flow {} checkouts", v.flow);
+    assert_eq!(v.checkins, sent(b'i'), "flow {} checkins", v.flow);
+    let heartbeats = sent(b'g');
+    assert_eq!(v.heartbeat_messages, heartbeats, "flow {}", v.flow);
+    let stats = v.heartbeats.as_ref().expect("a heartbeat series");
+    assert_eq!(stats.count, heartbeats, "flow {}: heartbeats seen", v.flow);
+    if heartbeats >= 2 {
+        let median = stats.interval_median_secs.unwrap();
+        assert!((120.0..122.0).contains(&median), "median {median}");
+        let jitter = stats.jitter_secs.unwrap_or(0.0);
+        assert!(jitter < 1.5, "jitter {jitter}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One test per capture
+
+#[test]
+fn static_port_session_with_hours_of_heartbeats() {
+    let path = "flexlm/static_port.pcap";
+    let report = analyse(path);
+    assert_findings(&report, &[]);
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let vendor = flow_to(&report, CTXAPP01, 7279);
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(report.licensing.len(), 1);
+    assert_eq!(s.status, SessionStatus::Ok);
+    assert_eq!(text(&s.vendor), Some("CITRIX"));
+    let h = handshake(s, lmgrd);
+    assert_redirected(h, "CTXAPP01", 7279, true);
+    let v = vendor_connection(s, vendor);
+    assert_linked(h, v);
+    assert!(v.static_port);
+    assert_eq!(v.outcome, ConnectionOutcome::Open);
+    // The startup license and four logons; two logoffs.
+    assert_eq!((v.checkouts, v.checkins), (5, 2));
+    assert_eq!((s.checkouts, s.checkins), (5, 2));
+    let features: Vec<_> = s
+        .features
+        .iter()
+        .map(|f| (f.feature.as_str(), f.checkouts, f.checkins))
+        .collect();
+    assert_eq!(features, [("CITRIX", 1, 0), ("XDT_ENT_UD", 4, 2)]);
+    assert_license_traffic(path, &report, v);
+
+    // Two hours of heartbeats, one every 120-122 s.
+    let beats = v.heartbeats.as_ref().unwrap();
+    assert!(
+        (59..=60).contains(&beats.count),
+        "{} heartbeats",
+        beats.count
+    );
+    assert!(!beats.overdue);
+    assert_eq!(beats.overdue_episodes, 0);
+    let span = beats.last.unwrap().since(beats.first.unwrap());
+    assert!(span > Duration::from_secs(115 * 60), "{span:?}");
+    assert!(beats.longest_silence_secs < 122.0);
+    let series: Vec<_> = report.heartbeats.iter().map(|h| (h.flow, h.open)).collect();
+    assert_eq!(series, [(vendor, true)]);
+    assert_eq!(report.heartbeats[0].proto, Some(Proto::VendorDaemon));
+
+    // The flows: lmgrd closed normally, the vendor connection still open.
+    let l = record(&report, lmgrd);
+    assert_eq!((l.proto, l.state), (Some(Proto::Lmgrd), "SF"));
+    let r = record(&report, vendor);
+    assert_eq!(
+        (r.proto, r.state, r.open_at_end),
+        (Some(Proto::VendorDaemon), "S1", true)
+    );
+    assert_eq!(r.announced_by, Some(lmgrd));
+    assert!(
+        report.capture.packets < 300,
+        "{} packets",
+        report.capture.packets
+    );
+    let duration = report
+        .capture
+        .last
+        .unwrap()
+        .since(report.capture.first.unwrap());
+    assert!(duration > Duration::from_secs(2 * 3600));
+}
+
+#[test]
+fn static_port_every_message_decodes_verified() {
+    let report = analyse("flexlm/static_port.pcap");
+    let mut messages = 0;
+    for flow in &report.flows {
+        assert_eq!(flow.events_dropped, 0);
+        for e in &flow.events {
+            let Body::Flexlm(fx) = &e.body else {
+                panic!("flow {}: not a FlexLM event: {e:?}", flow.id)
+            };
+            if let Some(integrity) = integrity(fx) {
+                assert_eq!(integrity, "verified", "flow {}: {fx:?}", flow.id);
+                messages += 1;
+            }
+        }
+        let Some(Summary::Flexlm(summary)) = &flow.summary else {
+            panic!("flow {}: no FlexLM summary", flow.id)
+        };
+        assert_clean(summary);
+    }
+    // lmgrd: HELLO and redirect; vendor daemon: HELLO, OK, 5 x (checkout, OK), 2 checkins,
+    // and a heartbeat with its reply every two minutes.
+    let vendor = flow_to(&report, CTXAPP01, 7279);
+    let beats = client_sent("flexlm/static_port.pcap", &report, vendor, b'g');
+    assert_eq!(messages, 2 + 2 + 10 + 2 + 2 * beats);
+}
+
+#[test]
+fn dynamic_port_is_reported_and_still_works() {
+    let path = "flexlm/dynamic_port.pcap";
+    let report = analyse(path);
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let vendor = flow_to(&report, CTXAPP01, 52011);
+    assert_findings(&report, &[("flexlm.vendor_port_dynamic", lmgrd, None)]);
+    let f = &report.findings[0];
+    assert!(f.message.contains("TCP 52011") && f.message.contains("VENDOR CITRIX PORT="));
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::DynamicPort);
+    let h = handshake(s, lmgrd);
+    assert_redirected(h, "CTXAPP01", 52011, false);
+    let v = vendor_connection(s, vendor);
+    assert_linked(h, v);
+    assert!(!v.static_port);
+    assert_eq!(v.outcome, ConnectionOutcome::Open);
+    assert_license_traffic(path, &report, v);
+    assert_eq!(v.heartbeat_messages, 3);
+    // The follow-up connection was labelled by the announcement before its payload.
+    assert_eq!(record(&report, vendor).proto, Some(Proto::VendorDaemon));
+}
+
+#[test]
+fn announced_port_refused_by_rst() {
+    let report = analyse("flexlm/vendor_port_refused.pcap");
+    let lmgrd = flows_to(&report, CTXAPP01, 27000);
+    let vendor = flows_to(&report, CTXAPP01, 7279);
+    assert_eq!((lmgrd.len(), vendor.len()), (2, 2));
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.vendor_port_unreachable", vendor[0], Some(lmgrd[0])),
+            ("flexlm.vendor_port_unreachable", vendor[1], Some(lmgrd[1])),
+        ],
+    );
+    assert!(report.findings[0].message.contains("refused with RST"));
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::Unreachable);
+    for (&l, &v) in lmgrd.iter().zip(&vendor) {
+        let h = handshake(s, l);
+        assert_redirected(h, "CTXAPP01", 7279, true);
+        let vc = vendor_connection(s, v);
+        assert_linked(h, vc);
+        assert_eq!(vc.outcome, ConnectionOutcome::Refused);
+        assert_eq!((vc.checkouts, vc.heartbeat_messages), (0, 0));
+        assert_eq!(record(&report, v).state, "REJ");
+    }
+}
+
+#[test]
+fn announced_port_silently_dropped() {
+    let report = analyse("flexlm/vendor_port_dropped.pcap");
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let vendor = flow_to(&report, CTXAPP01, 52011);
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.vendor_port_dynamic", lmgrd, None),
+            ("flexlm.vendor_port_unreachable", vendor, Some(lmgrd)),
+        ],
+    );
+    let unreachable = report
+        .findings
+        .iter()
+        .find(|f| f.code == "flexlm.vendor_port_unreachable")
+        .unwrap();
+    assert!(unreachable.message.contains("no SYN-ACK after 3 SYNs"));
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::Unreachable);
+    let h = handshake(s, lmgrd);
+    assert_redirected(h, "CTXAPP01", 52011, false);
+    let v = vendor_connection(s, vendor);
+    assert_linked(h, v);
+    assert_eq!(v.outcome, ConnectionOutcome::NoAnswer);
+    let r = record(&report, vendor);
+    assert_eq!(
+        (r.state, r.to_server.packets, r.to_client.packets),
+        ("S0", 3, 0)
+    );
+}
+
+#[test]
+fn daemon_restart_on_a_new_port() {
+    let path = "flexlm/vendor_port_changed.pcap";
+    let report = analyse(path);
+    let lmgrd = flows_to(&report, CTXAPP01, 27000);
+    let (old, new) = (
+        flow_to(&report, CTXAPP01, 52011),
+        flow_to(&report, CTXAPP01, 52233),
+    );
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.vendor_port_dynamic", lmgrd[0], None),
+            ("flexlm.vendor_port_dynamic", lmgrd[1], None),
+            ("flexlm.vendor_port_changed", lmgrd[1], Some(lmgrd[0])),
+            ("flexlm.vendor_connection_closed", old, None),
+        ],
+    );
+    let changed = report
+        .findings
+        .iter()
+        .find(|f| f.code == "flexlm.vendor_port_changed")
+        .unwrap();
+    assert!(changed.message.contains("from TCP 52011 to TCP 52233"));
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::DynamicPort);
+    assert_eq!(s.handshakes.len(), 2);
+    for (&l, &(v, port, outcome)) in lmgrd.iter().zip(&[
+        (old, 52011, ConnectionOutcome::Closed),
+        (new, 52233, ConnectionOutcome::Open),
+    ]) {
+        let h = handshake(s, l);
+        assert_redirected(h, "CTXAPP01", port, false);
+        let vc = vendor_connection(s, v);
+        assert_linked(h, vc);
+        assert_eq!(vc.outcome, outcome);
+        assert_license_traffic(path, &report, vc);
+    }
+    // The server closed first: the daemon went away, not the client.
+    assert_eq!(record(&report, old).state, "SF");
+    assert!(record(&report, old).last < record(&report, lmgrd[1]).first);
+}
+
+#[test]
+fn lmgrd_on_a_custom_port_found_by_payload() {
+    let path = "flexlm/lmgrd_custom_port.pcap";
+    let report = analyse(path);
+    let lmgrd = flow_to(&report, CTXAPP01, 27100);
+    let vendor = flow_to(&report, CTXAPP01, 7279);
+    assert_findings(&report, &[("flexlm.unexpected_port", lmgrd, None)]);
+    assert!(report.findings[0].message.contains("found by payload"));
+    let r = record(&report, lmgrd);
+    assert_eq!(r.proto, Some(Proto::Lmgrd));
+    assert_eq!(r.classified_by.map(|m| m.name()), Some("payload"));
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::Ok);
+    let h = handshake(s, lmgrd);
+    assert_eq!(h.lmgrd_port, 27100);
+    assert_eq!(h.outcome, HandshakeOutcome::Redirected);
+    let v = vendor_connection(s, vendor);
+    assert_linked(h, v);
+    assert_eq!(v.outcome, ConnectionOutcome::Open);
+    assert_license_traffic(path, &report, v);
+}
+
+#[test]
+fn vendor_daemon_on_an_unannounced_port() {
+    let path = "flexlm/vendor_port_unannounced.pcap";
+    let report = analyse(path);
+    let vendor = flow_to(&report, CTXAPP01, 7300);
+    assert_eq!(report.flows.len(), 1);
+    assert_findings(&report, &[("flexlm.vendor_port_unannounced", vendor, None)]);
+    // Found by payload (a HELLO), then known as a vendor daemon by its OK.
+    let r = record(&report, vendor);
+    assert_eq!(r.proto, Some(Proto::VendorDaemon));
+    assert_eq!(r.classified_by.map(|m| m.name()), Some("payload"));
+    assert_eq!(r.announced_by, None);
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::DynamicPort);
+    assert!(s.handshakes.is_empty());
+    let v = vendor_connection(s, vendor);
+    assert_eq!((v.port, v.static_port, v.announced_by), (7300, false, None));
+    assert_eq!(v.outcome, ConnectionOutcome::Open);
+    assert_license_traffic(path, &report, v);
+}
+
+#[test]
+fn lmgrd_refused() {
+    let report = analyse("flexlm/lmgrd_refused.pcap");
+    let attempts = flows_to(&report, CTXAPP01, 27000);
+    assert_eq!(attempts.len(), 2);
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.lmgrd_unreachable", attempts[0], None),
+            ("flexlm.lmgrd_unreachable", attempts[1], None),
+        ],
+    );
+    assert!(report.findings[0].message.contains("refused with RST"));
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::Unreachable);
+    assert_eq!(s.vendor, None);
+    assert!(s.vendor_connections.is_empty());
+    for &id in &attempts {
+        let h = handshake(s, id);
+        assert_eq!(h.outcome, HandshakeOutcome::Refused);
+        assert!(h.user.is_none() && h.announced.is_none());
+        assert_eq!(record(&report, id).state, "REJ");
+    }
+}
+
+#[test]
+fn lmgrd_unanswered() {
+    let report = analyse("flexlm/lmgrd_unanswered.pcap");
+    let attempt = flow_to(&report, CTXAPP01, 27000);
+    assert_findings(&report, &[("flexlm.lmgrd_unreachable", attempt, None)]);
+    assert!(
+        report.findings[0]
+            .message
+            .contains("no SYN-ACK after 3 SYNs")
+    );
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::Unreachable);
+    assert_eq!(handshake(s, attempt).outcome, HandshakeOutcome::NoAnswer);
+    assert_eq!(record(&report, attempt).state, "S0");
+}
+
+#[test]
+fn heartbeats_stop_while_the_connection_stays_open() {
+    let path = "flexlm/heartbeat_overdue.pcap";
+    let report = analyse(path);
+    let hung = flow_to(&report, CTXAPP01, 7279);
+    let healthy = flow_to(&report, CTXAPP02, 7279);
+    assert_findings(&report, &[("flexlm.heartbeat_overdue", hung, None)]);
+
+    for client in [CTXAPP01, CTXAPP02] {
+        let s = session(&report, client, CTXLIC01);
+        assert_eq!(s.status, SessionStatus::Ok);
+        let v = &s.vendor_connections[0];
+        assert_linked(&s.handshakes[0], v);
+        assert_eq!(v.outcome, ConnectionOutcome::Open);
+        assert_license_traffic(path, &report, v);
+    }
+    let hung_beats = vendor_connection(session(&report, CTXAPP01, CTXLIC01), hung)
+        .heartbeats
+        .clone()
+        .unwrap();
+    assert!(hung_beats.overdue);
+    assert_eq!(hung_beats.overdue_episodes, 1);
+    let healthy_beats = vendor_connection(session(&report, CTXAPP02, CTXLIC01), healthy)
+        .heartbeats
+        .clone()
+        .unwrap();
+    assert!(!healthy_beats.overdue && healthy_beats.overdue_episodes == 0);
+    assert!(healthy_beats.last.unwrap() > hung_beats.last.unwrap().plus(Duration::from_secs(600)));
+
+    // Raised once 2.5 intervals passed without a beat, while the capture went on.
+    let overdue = &report.findings[0];
+    let limit = hung_beats.interval_median_secs.unwrap() * 2.5;
+    let silence = overdue
+        .first
+        .since(record(&report, hung).last)
+        .as_secs_f64();
+    assert!(silence > limit && silence < limit + 130.0, "{silence} s");
+    assert!(overdue.first < report.capture.last.unwrap());
+}
+
+#[test]
+fn vendor_connection_reset_then_login_again() {
+    let path = "flexlm/vendor_connection_reset.pcap";
+    let report = analyse(path);
+    let lmgrd = flows_to(&report, CTXAPP01, 27000);
+    let vendor = flows_to(&report, CTXAPP01, 7279);
+    assert_findings(
+        &report,
+        &[("flexlm.vendor_connection_reset", vendor[0], None)],
+    );
+    assert!(report.findings[0].message.contains("reset by 10.1.10.5"));
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::Ok);
+    for (&l, (&v, outcome)) in lmgrd.iter().zip(
+        vendor
+            .iter()
+            .zip([ConnectionOutcome::Reset, ConnectionOutcome::Open]),
+    ) {
+        let h = handshake(s, l);
+        assert_redirected(h, "CTXAPP01", 7279, true);
+        let vc = vendor_connection(s, v);
+        assert_linked(h, vc);
+        assert_eq!(vc.outcome, outcome);
+        assert_license_traffic(path, &report, vc);
+    }
+    assert_eq!(record(&report, vendor[0]).state, "RSTR");
+    // Nothing is overdue on a connection that was reset.
+    assert!(!report.heartbeats.iter().any(|h| h.stats.overdue));
+}
+
+#[test]
+fn announced_port_never_connected() {
+    let report = analyse("flexlm/vendor_connection_not_seen.pcap");
+    let lmgrd = flows_to(&report, CTXAPP01, 27000);
+    assert_eq!((lmgrd.len(), report.flows.len()), (3, 3));
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.vendor_connection_not_seen", lmgrd[0], None),
+            ("flexlm.vendor_connection_not_seen", lmgrd[1], None),
+        ],
+    );
+    // Raised when the 60 s wait ran out, not before.
+    for f in &report.findings {
+        let announced = record(&report, f.flow.unwrap()).first;
+        assert!(f.first.since(announced) > Duration::from_secs(60));
+    }
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::NotConnected);
+    assert!(s.vendor_connections.is_empty());
+    let outcomes: Vec<_> = lmgrd
+        .iter()
+        .map(|&l| {
+            let h = handshake(s, l);
+            assert_redirected(h, "CTXAPP01", 7279, true);
+            let a = h.announced.as_ref().unwrap();
+            assert_eq!(a.vendor_flow, None);
+            a.connection
+        })
+        .collect();
+    // The last wait was still running when the capture ended.
+    assert_eq!(
+        outcomes,
+        [
+            AnnouncedOutcome::NotSeen,
+            AnnouncedOutcome::NotSeen,
+            AnnouncedOutcome::Pending
+        ]
+    );
+    let a = report.limits.announcements;
+    assert_eq!((a.registered, a.claimed, a.expired), (3, 0, 2));
+}
+
+#[test]
+fn corrupt_messages_surface_as_findings() {
+    let report = analyse("flexlm/corrupt_messages.pcap");
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let vendor = flow_to(&report, CTXAPP01, 7279);
+    let admin = flow_to(&report, ADMWKS01, 27000);
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.bad_crc", lmgrd, None),
+            ("flexlm.bad_checksum", vendor, None),
+            ("flexlm.bad_header_check", admin, None),
+            ("flexlm.resync", admin, None),
+        ],
+    );
+
+    // The damaged redirect is decoded but not trusted: no announcement, so the vendor
+    // connection is known only by its (static) port.
+    let redirect = flexlm_events(&report, lmgrd)
+        .find_map(|fx| match fx {
+            flexlm::Event::Redirect { wire, host, .. } => Some((wire.integrity, host.as_str())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(redirect, (flexlm::Integrity::Unverified, "ctxlXc01"));
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::Ok);
+    let h = handshake(s, lmgrd);
+    assert_eq!(
+        (h.outcome, h.announced.is_none()),
+        (HandshakeOutcome::Answered, true)
+    );
+    let v = vendor_connection(s, vendor);
+    assert_eq!((v.announced_by, v.outcome), (None, ConnectionOutcome::Open));
+    assert_eq!(record(&report, vendor).announced_by, None);
+    assert_eq!(report.limits.announcements.registered, 0);
+
+    // The checkout with the bad checksum is still counted, marked unverified.
+    let checkouts: Vec<_> = flexlm_events(&report, vendor)
+        .filter_map(|fx| match fx {
+            flexlm::Event::Checkout {
+                wire, vendor_data, ..
+            } => Some((vendor_data.as_str(), wire.integrity)),
+            _ => None,
+        })
+        .collect();
+    use flexlm::Integrity::{Unverified, Verified};
+    assert_eq!(
+        checkouts,
+        [
+            ("CTXAPP01", Verified),
+            ("alicf", Unverified),
+            ("bob", Verified)
+        ]
+    );
+    assert_eq!(v.checkouts, 3);
+
+    // The version reply with the bad check byte is skipped whole (24 bytes); lmgrd's version
+    // is then only known from its HELLO reply, and the vendor list after it decodes.
+    let summary = flexlm_summary(&report, admin);
+    assert_eq!(summary.to_client.bad_header_check, 1);
+    assert_eq!(summary.to_client.skipped_bytes, 24);
+    let admin_session = session(&report, ADMWKS01, CTXLIC01);
+    assert_eq!(
+        handshake(admin_session, admin).server_version.as_deref(),
+        Some("11.16")
+    );
+    let lists: Vec<_> = flexlm_events(&report, admin)
+        .filter_map(|fx| match fx {
+            flexlm::Event::TextChunk { kind, text, .. } => Some((*kind, text.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lists, [(TextKind::VendorList, "CITRIX\\x0a")]);
+}
+
+#[test]
+fn admin_queries_like_lmstat() {
+    let report = analyse("flexlm/admin_lmstat.pcap");
+    let admin = flow_to(&report, ADMWKS01, 27000);
+    assert_findings(&report, &[]);
+    let s = session(&report, ADMWKS01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::LmgrdOnly);
+    assert_eq!(s.vendor, None);
+    let h = handshake(s, admin);
+    assert_eq!(h.outcome, HandshakeOutcome::Answered);
+    assert_eq!(text(&h.user), Some("administrator"));
+    assert_eq!(text(&h.client_host), Some("ADMWKS01"));
+    assert_eq!(h.server_version.as_deref(), Some("11.16.6.0"));
+    assert!(h.announced.is_none());
+
+    let events: Vec<_> = flexlm_events(&report, admin).collect();
+    let commands: Vec<_> = events
+        .iter()
+        .filter_map(|fx| match fx {
+            flexlm::Event::CommandRequest { command, .. } => Some(command.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(commands, ["", "dlist"]);
+    // The license file in LF_DATA chunks of 134 bytes, the remaining count dropping by 134.
+    let chunks: Vec<_> = events
+        .iter()
+        .filter_map(|fx| match fx {
+            flexlm::Event::TextChunk {
+                kind: TextKind::LicenseFile,
+                remaining,
+                len,
+                text,
+                ..
+            } => Some((remaining.unwrap(), *len, text.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert!(chunks.len() >= 5, "{} chunks", chunks.len());
+    let total = chunks[0].0;
+    assert_eq!(chunks.iter().map(|c| c.1).sum::<u32>(), total);
+    for (i, &(remaining, len, _)) in chunks.iter().enumerate() {
+        assert_eq!(remaining, total - 134 * i as u32);
+        assert_eq!(len, remaining.min(134));
+    }
+    assert!(chunks[0].2.contains("SERVER ctxlic01 ANY 27000"));
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c.2.contains("VENDOR CITRIX PORT=7279"))
+    );
+    let vendor_list = events.iter().find_map(|fx| match fx {
+        flexlm::Event::TextChunk {
+            kind: TextKind::VendorList,
+            text,
+            ..
+        } => Some(text.as_str()),
+        _ => None,
+    });
+    assert_eq!(vendor_list, Some("CITRIX\\x0a"));
+    let roles: Vec<_> = events
+        .iter()
+        .filter_map(|fx| match fx {
+            flexlm::Event::Role { role, evidence, .. } => Some((*role, *evidence)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(roles, [(flexlm::Role::Lmgrd, "hello_reply_0x010e")]);
+}
+
+#[test]
+fn legacy_try_another_redirect() {
+    let path = "flexlm/legacy_try_another.pcap";
+    let report = analyse(path);
+    let lmgrd = flow_to(&report, MPS01, 27000);
+    let vendor = flow_to(&report, MPS01, 2733);
+    assert_findings(&report, &[("flexlm.vendor_port_dynamic", lmgrd, None)]);
+    let redirect = flexlm_events(&report, lmgrd)
+        .find_map(|fx| match fx {
+            flexlm::Event::Redirect { wire, tcp_port, .. } => Some((wire.framing, *tcp_port)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(redirect, (flexlm::Framing::Legacy, Some(2733)));
+
+    let s = session(&report, MPS01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::DynamicPort);
+    let h = handshake(s, lmgrd);
+    assert_eq!(h.outcome, HandshakeOutcome::Redirected);
+    assert_eq!(text(&h.client_host), Some("MPS01"));
+    assert_eq!(h.client_version.as_deref(), Some("9.2"));
+    let v = vendor_connection(s, vendor);
+    assert_linked(h, v);
+    assert_eq!(v.outcome, ConnectionOutcome::Open);
+    assert_license_traffic(path, &report, v);
+    assert_eq!(record(&report, vendor).proto, Some(Proto::VendorDaemon));
+}
+
+#[test]
+fn farm_with_a_daemon_restart() {
+    let path = "flexlm/farm.pcap";
+    let report = analyse(path);
+    let app03_lmgrd = flows_to(&report, CTXAPP03, 27000);
+    let app03_old = flow_to(&report, CTXAPP03, 52011);
+    let app03_new = flow_to(&report, CTXAPP03, 52233);
+    let app01_lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let app02_lmgrd = flow_to(&report, CTXAPP02, 27000);
+    // CTXAPP01 logs in first after the restart: its handshake shows the new port.
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.vendor_port_dynamic", app03_lmgrd[0], None),
+            ("flexlm.vendor_port_dynamic", app03_lmgrd[1], None),
+            ("flexlm.vendor_port_dynamic", app01_lmgrd, None),
+            ("flexlm.vendor_port_dynamic", app02_lmgrd, None),
+            (
+                "flexlm.vendor_port_changed",
+                app01_lmgrd,
+                Some(app03_lmgrd[0]),
+            ),
+            ("flexlm.vendor_connection_closed", app03_old, None),
+        ],
+    );
+    assert_eq!(report.licensing.len(), 3);
+    assert_eq!(report.heartbeats.len(), 4);
+
+    let s3 = session(&report, CTXAPP03, CTXLIC01);
+    assert_eq!(s3.status, SessionStatus::DynamicPort);
+    for (&l, (v, port, outcome)) in app03_lmgrd.iter().zip([
+        (app03_old, 52011, ConnectionOutcome::Closed),
+        (app03_new, 52233, ConnectionOutcome::Open),
+    ]) {
+        let h = handshake(s3, l);
+        assert_redirected(h, "CTXAPP03", port, false);
+        let vc = vendor_connection(s3, v);
+        assert_linked(h, vc);
+        assert_eq!(vc.outcome, outcome);
+        assert_license_traffic(path, &report, vc);
+    }
+    // Each of the other servers is linked to its own handshake, though all use one port.
+    for (client, host, lmgrd) in [
+        (CTXAPP01, "CTXAPP01", app01_lmgrd),
+        (CTXAPP02, "CTXAPP02", app02_lmgrd),
+    ] {
+        let s = session(&report, client, CTXLIC01);
+        assert_eq!(s.status, SessionStatus::DynamicPort);
+        let h = handshake(s, lmgrd);
+        assert_redirected(h, host, 52233, false);
+        let v = vendor_connection(s, flow_to(&report, client, 52233));
+        assert_linked(h, v);
+        assert_eq!(v.outcome, ConnectionOutcome::Open);
+        assert_license_traffic(path, &report, v);
+        assert!(v.checkouts >= 3);
+    }
+    assert_eq!(session(&report, CTXAPP01, CTXLIC01).checkins, 1);
+    assert!(
+        report.capture.packets < 400,
+        "{} packets",
+        report.capture.packets
+    );
+}
+
+#[test]
+fn stray_license_server_needs_the_known_servers_setting() {
+    let path = "flexlm/stray_license_server.pcap";
+    // Without the setting, both license servers look healthy.
+    let report = analyse(path);
+    assert_findings(&report, &[]);
+    for server in [CTXLIC01, CTXLIC_OLD] {
+        assert_eq!(
+            report
+                .licensing
+                .iter()
+                .filter(|s| s.server == ip(server))
+                .map(|s| s.status)
+                .collect::<Vec<_>>(),
+            [SessionStatus::Ok]
+        );
+    }
+    // With the sidecar's setting, every FlexLM connection to the old server is reported.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("licensing");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sidecar = dir.join(format!("{}-stray_license_server.toml", std::process::id()));
+    std::fs::write(&sidecar, STRAY_SIDECAR).unwrap();
+    let config = Config::load(Some(&sidecar), &[]).unwrap();
+    std::fs::remove_file(&sidecar).unwrap();
+    let report = analyse_with(path, config);
+    let lmgrd = flow_to(&report, CTXAPP02, 27000);
+    let vendor = flow_to(&report, CTXAPP02, 7279);
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.unknown_license_server", lmgrd, None),
+            ("flexlm.unknown_license_server", vendor, None),
+        ],
+    );
+    assert!(report.findings[0].message.contains("10.1.10.9"));
+    let s = session(&report, CTXAPP02, CTXLIC_OLD);
+    let h = handshake(s, lmgrd);
+    assert_eq!(h.announced.as_ref().unwrap().host.as_str(), "ctxlic-old");
+    assert_linked(h, vendor_connection(s, vendor));
+}
+
+#[test]
+fn every_flexlm_capture_is_small_and_has_a_licensing_session() {
+    let all: Vec<_> = scenarios::scenarios()
+        .into_iter()
+        .filter(|s| s.path.starts_with("flexlm/"))
+        .collect();
+    assert_eq!(all.len(), 17);
+    for scenario in all {
+        let report = analyse(scenario.path);
+        assert!(report.capture.packets <= 300, "{}", scenario.path);
+        assert!(!report.licensing.is_empty(), "{}", scenario.path);
+        assert_eq!(report.capture.malformed, 0);
+        assert!(
+            report
+                .flows
+                .iter()
+                .all(|f| matches!(f.proto, Some(Proto::Lmgrd | Proto::VendorDaemon))),
+            "{}: a flow is not FlexLM",
+            scenario.path
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every message through the dissector alone
+
+/// A message event's integrity ("verified", ...); `None` for events that are not messages.
+fn integrity(fx: &flexlm::Event) -> Option<String> {
+    let value = serde_json::to_value(fx).unwrap();
+    value["integrity"].as_str().map(str::to_string)
+}
+
+fn flexlm_events(report: &Report, flow: FlowId) -> impl Iterator<Item = &flexlm::Event> {
+    record(report, flow)
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Flexlm(fx) => Some(fx),
+            _ => None,
+        })
+}
+
+fn flexlm_summary(report: &Report, flow: FlowId) -> &flexlm::Summary {
+    match &record(report, flow).summary {
+        Some(Summary::Flexlm(s)) => s,
+        other => panic!("flow {flow}: {other:?}"),
+    }
+}
+
+/// Nothing lost, skipped, damaged or left over in either direction.
+fn assert_clean(summary: &flexlm::Summary) {
+    for d in [&summary.to_server, &summary.to_client] {
+        let problems = [
+            d.bad_checksum,
+            d.bad_header_check,
+            d.bad_crc,
+            d.bad_length,
+            d.bad_payload,
+            d.skipped_bytes,
+            d.resyncs,
+            d.undecodable,
+            d.gaps,
+            d.truncated_bytes,
+            d.buffer_overflows,
+        ];
+        assert_eq!(problems, [0; 11], "{d:?}");
+        assert!(!d.lost);
+    }
+}
+
+/// Runs one conversation's bytes through a fresh FlexLM dissector (the client's side, then the
+/// server's); returns its events and summary.
+fn dissect(conversation: &TcpConversation) -> (Vec<Event>, flexlm::Summary) {
+    let server_port = conversation.endpoints().server().port();
+    let proto = if (27000..=27009).contains(&server_port) || server_port == 27100 {
+        Proto::Lmgrd
+    } else {
+        Proto::VendorDaemon
+    };
+    let ctx = Context {
+        announced_vendor: None,
+        from_start: true,
+    };
+    let mut dissector = flexlm::Dissector::new(proto, &ctx);
+    let mut events = Vec::new();
+    let ts = conversation.start_time();
+    for dir in Dir::BOTH {
+        dissector.feed(dir, &conversation.sent(dir), ts, &mut events);
+    }
+    dissector.close(ts, &mut events);
+    assert_eq!(dissector.buffered(), 0);
+    let Summary::Flexlm(summary) = dissector.summary() else {
+        unreachable!("a FlexLM dissector")
+    };
+    (events, summary)
+}
+
+/// The damage `flexlm/corrupt_messages.pcap` carries, per conversation: the anomalies and how
+/// many messages decode unverified.
+fn deliberate_damage(path: &str, conversation: usize) -> (&'static [&'static str], usize) {
+    match (path, conversation) {
+        ("flexlm/corrupt_messages.pcap", 0) => (&["flexlm.bad_crc"], 1),
+        ("flexlm/corrupt_messages.pcap", 1) => (&["flexlm.bad_checksum"], 1),
+        ("flexlm/corrupt_messages.pcap", 2) => (&["flexlm.bad_header_check", "flexlm.resync"], 0),
+        _ => (&[], 0),
+    }
+}
+
+#[test]
+fn every_flexlm_message_passes_the_dissector_verified() {
+    let mut messages = 0;
+    let mut conversations_with_payload = 0;
+    for (path, capture) in scenarios::scripted() {
+        if !path.starts_with("flexlm/") {
+            continue;
+        }
+        for (k, conversation) in capture.conversations.iter().enumerate() {
+            let what = format!("{path} conversation {k}");
+            let sent = Dir::BOTH.map(|dir| conversation.sent(dir).len() as u64);
+            let (events, summary) = dissect(conversation);
+            let anomalies: Vec<_> = events
+                .iter()
+                .filter_map(|e| match &e.body {
+                    Body::Anomaly(a) => Some(a.code),
+                    _ => None,
+                })
+                .collect();
+            let integrities: Vec<_> = events
+                .iter()
+                .filter_map(|e| match &e.body {
+                    Body::Flexlm(fx) => integrity(fx),
+                    _ => None,
+                })
+                .collect();
+            let (expected_anomalies, unverified) = deliberate_damage(path, k);
+            assert_eq!(anomalies, expected_anomalies, "{what}");
+            assert_eq!(
+                integrities.iter().filter(|i| *i != "verified").count(),
+                unverified,
+                "{what}: {integrities:?}"
+            );
+            // Every byte belongs to a message the dissector framed.
+            let framed = summary.to_server.messages + summary.to_client.messages;
+            let skipped = summary.to_server.skipped_bytes + summary.to_client.skipped_bytes;
+            assert_eq!(
+                [summary.to_server.bytes, summary.to_client.bytes],
+                sent,
+                "{what}"
+            );
+            if expected_anomalies.is_empty() {
+                assert_clean(&summary);
+                assert_eq!(integrities.len() as u64, framed, "{what}");
+            } else {
+                assert!(skipped <= 24, "{what}: {skipped} bytes skipped");
+            }
+            messages += integrities.len();
+            conversations_with_payload += usize::from(sent[0] > 0);
+        }
+    }
+    assert!(
+        conversations_with_payload >= 30,
+        "{conversations_with_payload}"
+    );
+    assert!(messages >= 400, "{messages} messages");
+}
+
+#[test]
+fn a_flipped_byte_in_any_message_is_caught() {
+    // The same check the other way round: every message of the static-port capture fails its
+    // checksum or CRC once one of its bytes changes.
+    let (_, capture) = scenarios::scripted()
+        .into_iter()
+        .find(|(p, _)| *p == "flexlm/static_port.pcap")
+        .unwrap();
+    for conversation in &capture.conversations {
+        for dir in Dir::BOTH {
+            let bytes = conversation.sent(dir);
+            let mut offset = 0;
+            while offset < bytes.len() {
+                let len = message_len(&bytes[offset..]);
+                let mut damaged = bytes[offset..offset + len].to_vec();
+                // Any byte but the first, whose change would stop framing instead.
+                let at = 1 + (offset * 7 + 13) % (len - 1);
+                damaged[at] ^= 0x20;
+                let ctx = Context {
+                    announced_vendor: None,
+                    from_start: true,
+                };
+                let mut d = flexlm::Dissector::new(Proto::Lmgrd, &ctx);
+                let mut events = Vec::new();
+                d.feed(dir, &damaged, conversation.start_time(), &mut events);
+                let caught = events.iter().any(
+                    |e| matches!(&e.body, Body::Anomaly(a) if a.code.starts_with("flexlm.bad_")),
+                );
+                assert!(caught, "byte {at} of the message at {offset} ({dir:?})");
+                offset += len;
+            }
+        }
+    }
+}
+
+/// Length of the message at the start of `bytes`: a 0x2F message's length field, else the
+/// legacy size.
+fn message_len(bytes: &[u8]) -> usize {
+    if bytes[0] == 0x2F {
+        usize::from(u16::from_be_bytes([bytes[4], bytes[5]]))
+    } else {
+        LEGACY
+    }
+}
