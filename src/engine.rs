@@ -230,7 +230,7 @@ impl Engine {
         let lookup = self.flows.lookup(
             &arrival,
             |port| ports.configured(port).is_some(),
-            |_client, server| new_app(ports, announcements, server, ts),
+            |client, server| new_app(ports, announcements, client, server, ts),
             &mut |old| reused.push(old),
         );
         for old in reused {
@@ -476,10 +476,11 @@ impl Pipeline {
 fn new_app(
     ports: &PortTable,
     announcements: &mut Announcements,
+    client: Endpoint,
     server: Endpoint,
     ts: Timestamp,
 ) -> FlowApp {
-    let announced = announcements.claim(server.ip, server.port, ts);
+    let announced = announcements.claim(client.ip, server.ip, server.port, ts);
     let expected = match &announced {
         Some(a) => Some(Label {
             proto: a.proto,

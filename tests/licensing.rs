@@ -1018,7 +1018,7 @@ fn dissect(conversation: &TcpConversation) -> (Vec<Event>, flexlm::Summary) {
     let Summary::Flexlm(summary) = dissector.summary() else {
         unreachable!("a FlexLM dissector")
     };
-    (events, summary)
+    (events, *summary)
 }
 
 /// The damage `flexlm/corrupt_messages.pcap` carries, per conversation: the anomalies and how

@@ -384,6 +384,7 @@ impl Licensing {
                 let vendor = ff.vendor.clone();
                 announced.push(Announcement {
                     proto: Proto::VendorDaemon,
+                    client: flow.client.ip,
                     // Vendor daemons run on lmgrd's host; the redirect names it, the capture
                     // shows its address.
                     server: flow.server.ip,

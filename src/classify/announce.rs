@@ -1,5 +1,7 @@
 //! Ports announced on the wire: lmgrd tells a client on which TCP port its vendor daemon
-//! listens. The first connection to that address and port is labelled before any payload.
+//! listens. The first connection from that client to that address and port is labelled before
+//! any payload. Announcements are per client: after a daemon restart a whole farm is sent to
+//! the same new port at once, and each server's connection must find its own handshake.
 //!
 //! Announcements are bounded: at most a configured number wait at once (the oldest is dropped
 //! and counted past that), and each waits only a limited time.
@@ -14,6 +16,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Announcement {
     pub proto: Proto,
+    /// The client lmgrd answered.
+    pub client: IpAddr,
     pub server: IpAddr,
     pub port: u16,
     /// The vendor daemon's name (e.g. CITRIX), sanitised.
@@ -33,7 +37,7 @@ pub struct AnnouncementStats {
 }
 
 pub struct Announcements {
-    waiting: FxHashMap<(IpAddr, u16), Announcement>,
+    waiting: FxHashMap<(IpAddr, IpAddr, u16), Announcement>,
     cap: usize,
     timeout: Duration,
     stats: AnnouncementStats,
@@ -53,9 +57,10 @@ impl Announcements {
         self.stats
     }
 
-    /// Registers an announcement; a newer one for the same address and port replaces it.
+    /// Registers an announcement; a newer one to the same client for the same address and port
+    /// replaces it.
     pub fn register(&mut self, a: Announcement) {
-        let key = (a.server, a.port);
+        let key = (a.client, a.server, a.port);
         if !self.waiting.contains_key(&key) && self.waiting.len() >= self.cap {
             let oldest = self
                 .waiting
@@ -71,12 +76,19 @@ impl Announcements {
         self.waiting.insert(key, a);
     }
 
-    /// The connection to `server:port` opened at `now`: takes the announcement it fulfils.
-    pub fn claim(&mut self, server: IpAddr, port: u16, now: Timestamp) -> Option<Announcement> {
+    /// The connection from `client` to `server:port` opened at `now`: takes the announcement
+    /// it fulfils.
+    pub fn claim(
+        &mut self,
+        client: IpAddr,
+        server: IpAddr,
+        port: u16,
+        now: Timestamp,
+    ) -> Option<Announcement> {
         if self.waiting.is_empty() {
             return None;
         }
-        let a = self.waiting.remove(&(server, port))?;
+        let a = self.waiting.remove(&(client, server, port))?;
         if now.since(a.announced_at) > self.timeout {
             self.stats.expired += 1;
             return None;
@@ -91,7 +103,7 @@ impl Announcements {
             return Vec::new();
         }
         let timeout = self.timeout;
-        let expired: Vec<(IpAddr, u16)> = self
+        let expired: Vec<(IpAddr, IpAddr, u16)> = self
             .waiting
             .iter()
             .filter(|(_, a)| now.since(a.announced_at) > timeout)
@@ -121,6 +133,7 @@ mod tests {
     fn ann(port: u16, at: i64) -> Announcement {
         Announcement {
             proto: Proto::VendorDaemon,
+            client: "10.0.0.21".parse().unwrap(),
             server: "10.0.0.5".parse().unwrap(),
             port,
             vendor: Some("CITRIX".into()),
@@ -133,23 +146,49 @@ mod tests {
     fn the_first_connection_claims_an_announcement_once() {
         let mut t = Announcements::new(8, Duration::from_secs(60));
         t.register(ann(52011, 100));
-        let server = "10.0.0.5".parse().unwrap();
-        assert_eq!(t.claim(server, 52012, Timestamp::from_secs(101)), None);
+        let (client, server) = ("10.0.0.21".parse().unwrap(), "10.0.0.5".parse().unwrap());
+        let at = Timestamp::from_secs(101);
+        assert_eq!(t.claim(client, server, 52012, at), None);
+        let other: IpAddr = "10.0.0.99".parse().unwrap();
         assert_eq!(
-            t.claim(server, 52011, Timestamp::from_secs(101))
-                .map(|a| a.parent),
+            t.claim(other, server, 52011, at),
+            None,
+            "another client's connection"
+        );
+        assert_eq!(
+            t.claim(client, server, 52011, at).map(|a| a.parent),
             Some(1)
         );
-        assert_eq!(t.claim(server, 52011, Timestamp::from_secs(102)), None);
+        assert_eq!(t.claim(client, server, 52011, at), None);
         assert_eq!(t.stats().claimed, 1);
+    }
+
+    #[test]
+    fn clients_sent_to_the_same_port_keep_their_own_announcements() {
+        let mut t = Announcements::new(8, Duration::from_secs(60));
+        let server = "10.0.0.5".parse().unwrap();
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.21".parse().unwrap(), "10.0.0.22".parse().unwrap());
+        t.register(Announcement {
+            client: a,
+            parent: 1,
+            ..ann(52011, 100)
+        });
+        t.register(Announcement {
+            client: b,
+            parent: 2,
+            ..ann(52011, 101)
+        });
+        let at = Timestamp::from_secs(102);
+        assert_eq!(t.claim(b, server, 52011, at).map(|x| x.parent), Some(2));
+        assert_eq!(t.claim(a, server, 52011, at).map(|x| x.parent), Some(1));
     }
 
     #[test]
     fn late_connections_and_expiry() {
         let mut t = Announcements::new(8, Duration::from_secs(60));
-        let server = "10.0.0.5".parse().unwrap();
+        let (client, server) = ("10.0.0.21".parse().unwrap(), "10.0.0.5".parse().unwrap());
         t.register(ann(1, 100));
-        assert_eq!(t.claim(server, 1, Timestamp::from_secs(200)), None);
+        assert_eq!(t.claim(client, server, 1, Timestamp::from_secs(200)), None);
         t.register(ann(2, 100));
         t.register(ann(3, 150));
         let gone = t.expire(Timestamp::from_secs(170));
