@@ -490,6 +490,25 @@ fn vendor_daemon_on_an_unannounced_port() {
 }
 
 #[test]
+fn a_vendor_connection_picked_up_mid_stream_is_recognised_by_its_heartbeats() {
+    let report = analyse("flexlm/vendor_midstream.pcap");
+    let vendor = flow_to(&report, CTXAPP01, 52011);
+    assert_findings(&report, &[("flexlm.vendor_port_unannounced", vendor, None)]);
+    // No HELLO and no handshake: two heartbeat messages in a row are the payload evidence,
+    // and the heartbeat itself shows the vendor-daemon role.
+    let r = record(&report, vendor);
+    assert_eq!(r.proto, Some(Proto::VendorDaemon));
+    assert_eq!(r.classified_by.map(|m| m.name()), Some("payload"));
+    let v = vendor_connection(session(&report, CTXAPP01, CTXLIC01), vendor);
+    assert_eq!(v.heartbeat_messages, 4);
+    let beats = v.heartbeats.as_ref().expect("a heartbeat series");
+    assert!(
+        (120.0..122.0).contains(&beats.interval_median_secs.unwrap()),
+        "{beats:?}"
+    );
+}
+
+#[test]
 fn lmgrd_refused() {
     let report = analyse("flexlm/lmgrd_refused.pcap");
     let attempts = flows_to(&report, CTXAPP01, 27000);
@@ -930,7 +949,7 @@ fn every_flexlm_capture_is_small_and_has_a_licensing_session() {
         .into_iter()
         .filter(|s| s.path.starts_with("flexlm/"))
         .collect();
-    assert_eq!(all.len(), 17);
+    assert_eq!(all.len(), 18);
     for scenario in all {
         let report = analyse(scenario.path);
         assert!(report.capture.packets <= 300, "{}", scenario.path);

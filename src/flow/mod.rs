@@ -49,9 +49,9 @@ pub enum RoleBasis {
     /// Picked up mid-stream; exactly one side uses a port of the port table (or a port below
     /// 1024): that side is the server.
     ServicePort,
-    /// Picked up mid-stream with no service port to go by: the lower port is the server
-    /// (clients use ephemeral high ports).
-    LowerPort,
+    /// Picked up mid-stream with no service port to go by: the sender of the first packet is
+    /// the client (Zeek's rule; both ports are usually high, e.g. a dynamic vendor-daemon port).
+    FirstSender,
 }
 
 /// Per-direction packet and byte counts (bytes as on the wire, headers included).

@@ -257,8 +257,7 @@ fn assign_roles(
     match (service(src.port), service(dst.port)) {
         (true, false) => (dst, src, RoleBasis::ServicePort),
         (false, true) => (src, dst, RoleBasis::ServicePort),
-        _ if src.port < dst.port => (dst, src, RoleBasis::LowerPort),
-        _ => (src, dst, RoleBasis::LowerPort),
+        _ => (src, dst, RoleBasis::FirstSender),
     }
 }
 
@@ -324,7 +323,12 @@ mod tests {
         let (a, b) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 50000));
         assert_eq!(
             assign_roles(b, a, TcpFlags(TcpFlags::ACK), &|_| false),
-            (b, a, RoleBasis::LowerPort)
+            (b, a, RoleBasis::FirstSender)
+        );
+        // Whichever port is lower: the first sender is the client.
+        assert_eq!(
+            assign_roles(a, b, TcpFlags(TcpFlags::ACK), &|_| false),
+            (a, b, RoleBasis::FirstSender)
         );
     }
 

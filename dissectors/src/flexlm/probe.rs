@@ -1,14 +1,19 @@
 //! Recognising FlexLM from the first bytes of a direction, whatever the port.
 //!
-//! Two openings are recognised, in either direction (a reversed direction is still FlexLM):
+//! Three openings are recognised, in either direction (a reversed direction is still FlexLM):
 //! - a legacy HELLO ('h' or '`'): "1" and a digit at bytes 2-3, NUL-terminated text in the
 //!   user, host, vendor, display and platform slots, and a matching checksum;
 //! - a 0x2F header: matching check byte, a length within limits, a type below 0x0200 (all known
-//!   types are), and a matching CRC when the whole message fits in the probe window.
+//!   types are), and a matching CRC when the whole message fits in the probe window;
+//! - a capture that starts mid-connection (a vendor daemon on a dynamic port, seen only through
+//!   its heartbeats and checkouts): two consecutive 147-byte legacy messages, each with a known
+//!   command, a matching checksum and the NUL padding of fixed-slot messages. One 8-bit
+//!   checksum is too weak alone; two, plus the padding (random or encrypted data is almost never
+//!   40 % zero bytes), make a false match on other traffic vanishingly rare.
 //!
-//! Anything else is rejected on byte 0, so non-FlexLM data costs one comparison.
+//! Anything else is rejected on byte 0, so most non-FlexLM data costs one comparison.
 
-use super::codes::legacy as code;
+use super::codes::{is_legacy_command, legacy as code};
 use super::crc::legacy_checksum;
 use super::framed::{self, Header};
 use super::legacy::{DEFAULT_SIZE, message_size};
@@ -26,8 +31,35 @@ pub fn probe(_dir: Dir, first: &[u8]) -> Probe {
         None => Probe::NeedMore,
         Some(&code::HELLO | &code::HELLO_THIS_VD) => probe_hello(first),
         Some(&framed::MAGIC) => probe_binary(first),
+        Some(&b) if is_legacy_command(b) => probe_midstream(first),
         Some(_) => Probe::NoMatch,
     }
+}
+
+/// Share of NUL bytes a fixed-slot legacy message has at least (slots are NUL-padded).
+const MIN_PADDING_PERCENT: usize = 40;
+
+/// Every legacy layout has a NUL-terminated slot of at most 33 bytes starting at offset 2, so
+/// its first NUL comes early; a text protocol line ("GET / HTTP/1.1...") has none.
+const FIRST_NUL_WITHIN: usize = 40;
+
+fn probe_midstream(first: &[u8]) -> Probe {
+    if first.len() >= FIRST_NUL_WITHIN && !first[..FIRST_NUL_WITHIN].contains(&0) {
+        return Probe::NoMatch;
+    }
+    for k in 0..2 {
+        let start = k * DEFAULT_SIZE;
+        let Some(msg) = first.get(start..start + DEFAULT_SIZE) else {
+            // Reject a first message as soon as it is complete and wrong.
+            return Probe::NeedMore;
+        };
+        let padded =
+            msg.iter().filter(|&&b| b == 0).count() * 100 >= MIN_PADDING_PERCENT * DEFAULT_SIZE;
+        if !is_legacy_command(msg[0]) || msg[1] != legacy_checksum(msg) || !padded {
+            return Probe::NoMatch;
+        }
+    }
+    Probe::Match
 }
 
 fn probe_hello(first: &[u8]) -> Probe {
@@ -121,9 +153,40 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_picked_up_between_heartbeats_matches_on_two_messages() {
+        let beat = encode::heartbeat(&encode::Heartbeat::default());
+        let reply = encode::heartbeat_resp();
+        let stream = [beat.clone(), reply.clone()].concat();
+        assert_eq!(
+            probe(Dir::ToServer, &beat),
+            Probe::NeedMore,
+            "one message is not enough"
+        );
+        assert_eq!(probe(Dir::ToServer, &stream), Probe::Match);
+        // A bad checksum in either message, or a known command byte on random data, is no match.
+        let mut bad = stream.clone();
+        bad[147 + 1] ^= 1;
+        assert_eq!(probe(Dir::ToServer, &bad), Probe::NoMatch);
+        let mut noise: Vec<u8> = (0..294u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 1)
+            .collect();
+        noise[0] = b'g';
+        noise[1] = legacy_checksum(&noise[..147]);
+        noise[147] = b'G';
+        noise[148] = legacy_checksum(&noise[147..]);
+        assert_eq!(
+            probe(Dir::ToServer, &noise),
+            Probe::NoMatch,
+            "valid checksums, no padding"
+        );
+    }
+
+    #[test]
     fn hello_lookalikes_are_rejected_early() {
-        // HTTP: byte 0 is not a HELLO code.
-        assert_eq!(probe(Dir::ToServer, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+        // HTTP: 'G' is a legacy command code (HEARTBEAT_RESP), but the line has no NUL.
+        let http = b"GET /licensing/status HTTP/1.1\r\nHost: lic01.example.net\r\n\r\n";
+        assert_eq!(probe(Dir::ToServer, &http[..20]), Probe::NeedMore);
+        assert_eq!(probe(Dir::ToServer, http), Probe::NoMatch);
         // 'h' but not a version: "hello world".
         assert_eq!(probe(Dir::ToServer, b"hello world"), Probe::NoMatch);
         assert_eq!(probe(Dir::ToServer, b"hx"), Probe::NeedMore);
@@ -196,7 +259,12 @@ mod tests {
 
     #[test]
     fn other_first_bytes_are_rejected_at_once() {
-        for first in [&b"\x7f\x7fICA\0"[..], b"\x1aCGP/01", b"\x16\x03\x01", b"A"] {
+        for first in [
+            &b"\x7f\x7fICA\0"[..],
+            b"\x1aCGP/01",
+            b"\x16\x03\x01",
+            b"\xff",
+        ] {
             assert_eq!(probe(Dir::ToServer, first), Probe::NoMatch);
         }
         assert_eq!(probe(Dir::ToServer, b""), Probe::NeedMore);

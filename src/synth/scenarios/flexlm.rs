@@ -48,6 +48,9 @@ tcp_captures! {
     "flexlm/vendor_port_unannounced.pcap",
         "a vendor-daemon connection to 7300 with no lmgrd handshake in the capture" =>
         vendor_port_unannounced;
+    "flexlm/vendor_midstream.pcap",
+        "capture starts mid-connection: only heartbeats on the dynamic vendor port 52011" =>
+        vendor_midstream;
     "flexlm/lmgrd_refused.pcap", "lmgrd is down: RST to the SYN on 27000, and to the retry" =>
         lmgrd_refused;
     "flexlm/lmgrd_unanswered.pcap", "SYNs to lmgrd on 27000 are dropped: no SYN-ACK" =>
@@ -551,6 +554,18 @@ fn vendor_port_unannounced() -> TcpCapture {
     let vendor = logons(vendor, XDT_ENT_UD, &[(15, "alice"), (62, "bob")])
         .wait_until(mins(6))
         .done();
+    capture(vec![vendor])
+}
+
+fn vendor_midstream() -> TcpCapture {
+    // The capture started hours after login: no handshake, no HELLO, only the vendor daemon
+    // connection's heartbeats, on the dynamic port lmgrd announced long ago.
+    let vendor = VendorSession::after(
+        conversation(CTXAPP01, 50_283, CTXLIC01, 52_011, BASE_TIME),
+        50_283,
+    )
+    .wait_until(mins(10))
+    .done();
     capture(vec![vendor])
 }
 
