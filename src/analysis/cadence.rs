@@ -103,9 +103,10 @@ impl Cadence {
         median(&self.intervals()).unwrap_or(self.expected)
     }
 
-    /// Checks for silence longer than `factor` intervals at `now`. Returns the silence when an
-    /// overdue episode starts (once per episode: the next activity ends it).
-    pub fn overdue(&mut self, now: Timestamp, factor: f64) -> Option<Duration> {
+    /// Checks for silence longer than `factor` intervals at `now`. When an overdue episode
+    /// starts (once per episode: the next activity ends it), returns the silence so far and the
+    /// moment the limit passed (the capture only shows it at the next packet).
+    pub fn overdue(&mut self, now: Timestamp, factor: f64) -> Option<(Duration, Timestamp)> {
         let last = self.last_activity?;
         let silence = now.since(last);
         let limit = self.interval().mul_f64(factor);
@@ -115,7 +116,7 @@ impl Cadence {
         self.in_overdue = true;
         self.overdue_episodes += 1;
         self.longest_silence = self.longest_silence.max(silence);
-        Some(silence)
+        Some((silence, last.plus(limit)))
     }
 
     pub fn is_overdue(&self) -> bool {
@@ -231,7 +232,10 @@ mod tests {
         c.activity(t(240.0));
         // Limit 2.5 x 120 = 300 s after the last exchange.
         assert_eq!(c.overdue(t(530.0), 2.5), None);
-        assert_eq!(c.overdue(t(541.0), 2.5), Some(Duration::from_secs(301)));
+        assert_eq!(
+            c.overdue(t(541.0), 2.5),
+            Some((Duration::from_secs(301), t(540.0)))
+        );
         assert_eq!(c.overdue(t(600.0), 2.5), None, "reported once per episode");
         assert!(c.is_overdue());
         c.activity(t(610.0));

@@ -120,8 +120,8 @@ impl Heartbeats {
                 BeatKind::LicenseHeartbeat => settings.license_overdue_factor,
                 _ => settings.keepalive_overdue_factor,
             };
-            if let Some(silence) = s.cadence.overdue(now, factor) {
-                findings.raise(overdue_finding(flow, kind, s, silence, now));
+            if let Some((silence, since)) = s.cadence.overdue(now, factor) {
+                findings.raise(overdue_finding(flow, kind, s, silence, since));
             }
         }
     }
@@ -182,7 +182,7 @@ fn overdue_finding(
     kind: BeatKind,
     s: &Series,
     silence: Duration,
-    now: Timestamp,
+    since: Timestamp,
 ) -> Finding {
     let interval = s.cadence.interval().as_secs_f64();
     let secs = silence.as_secs_f64();
@@ -217,5 +217,5 @@ fn overdue_finding(
             ),
         ),
     };
-    Finding::new(code, severity, now, message).on_flow(flow)
+    Finding::new(code, severity, since, message).on_flow(flow)
 }
