@@ -578,14 +578,15 @@ fn heartbeats_stop_while_the_connection_stays_open() {
     assert!(!healthy_beats.overdue && healthy_beats.overdue_episodes == 0);
     assert!(healthy_beats.last.unwrap() > hung_beats.last.unwrap().plus(Duration::from_secs(600)));
 
-    // Raised once 2.5 intervals passed without a beat, while the capture went on.
+    // Dated when 2.5 intervals had passed without an exchange (the last exchange's final ACK
+    // may follow it by a fraction of a second), while the capture went on.
     let overdue = &report.findings[0];
     let limit = hung_beats.interval_median_secs.unwrap() * 2.5;
     let silence = overdue
         .first
         .since(record(&report, hung).last)
         .as_secs_f64();
-    assert!(silence > limit && silence < limit + 130.0, "{silence} s");
+    assert!((silence - limit).abs() < 1.0, "{silence} s after the last packet, limit {limit} s");
     assert!(overdue.first < report.capture.last.unwrap());
 }
 
