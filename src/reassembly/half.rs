@@ -11,6 +11,7 @@ use super::info::SegmentInfo;
 use super::segment::{Delivery, TcpFlags};
 use super::seq::{SeqSpace, clamp_i64};
 use ctxscope_dissectors::Timestamp;
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 /// Caps of the out-of-order store of one direction.
@@ -45,8 +46,8 @@ pub(super) struct HalfStream {
     high_time: Timestamp,
     /// Highest offset the peer acknowledged (RST segments excluded), 0 if none.
     acked: u64,
-    /// Offset of this direction's FIN, where its data ends.
-    fin: Option<u64>,
+    /// Offset of this direction's FIN, where its data ends (never 0: it is at or after `next`).
+    fin: Option<NonZeroU64>,
     held: Held,
     pub(super) counters: DirCounters,
 }
@@ -88,7 +89,7 @@ impl HalfStream {
     }
 
     pub(super) fn fin_acked(&self) -> bool {
-        self.fin.is_some_and(|fin| self.acked > fin)
+        self.fin().is_some_and(|fin| self.acked > fin)
     }
 
     /// Whether a segment at `seq_off` spanning `seq_len` offsets (SYN/FIN included) repeats
@@ -136,10 +137,11 @@ impl HalfStream {
             info |= SegmentInfo::LOST_SEGMENT;
         }
         if (len > 0 || syn || fin) && seq_off < next_seq {
-            let end = seq_off.saturating_add(clamp_i64(len));
+            let data_end = seq_off.saturating_add(clamp_i64(len));
+            let end = data_end + i64::from(syn) + i64::from(fin);
             info |= if ts.since(self.high_time) < out_of_order_within && end != next_seq {
                 SegmentInfo::OUT_OF_ORDER
-            } else if len > 0 && self.acked > 0 && end <= clamp_i64(self.acked) {
+            } else if len > 0 && self.acked > 0 && data_end <= clamp_i64(self.acked) {
                 SegmentInfo::RETRANSMISSION | SegmentInfo::SPURIOUS_RETRANSMISSION
             } else {
                 SegmentInfo::RETRANSMISSION
@@ -161,7 +163,7 @@ impl HalfStream {
     /// already delivered wins).
     pub(super) fn observe_fin(&mut self, at: i64) {
         if self.fin.is_none() && at >= clamp_i64(self.next) {
-            self.fin = u64::try_from(at).ok();
+            self.fin = u64::try_from(at).ok().and_then(NonZeroU64::new);
             self.discard_beyond_fin();
         }
     }
@@ -278,7 +280,7 @@ impl HalfStream {
             self.skip_to(lowest, deliver);
             self.drain(deliver, &mut info);
         }
-        if let Some(fin) = self.fin {
+        if let Some(fin) = self.fin() {
             self.skip_to(fin, deliver);
         }
     }
@@ -344,7 +346,7 @@ impl HalfStream {
     /// Moves the commit point to `target` (never beyond the FIN), delivering the skipped bytes
     /// as one gap.
     fn skip_to(&mut self, target: u64, deliver: &mut impl FnMut(Delivery<'_>)) {
-        let target = self.fin.map_or(target, |fin| target.min(fin));
+        let target = self.fin().map_or(target, |fin| target.min(fin));
         if target > self.next {
             let len = target - self.next;
             deliver(Delivery::Gap(len));
@@ -362,7 +364,7 @@ impl HalfStream {
         missing: u32,
         info: &mut SegmentInfo,
     ) -> (&'p [u8], u32) {
-        let Some(fin) = self.fin else {
+        let Some(fin) = self.fin() else {
             return (data, missing);
         };
         let total = data.len() as u64 + u64::from(missing);
@@ -386,9 +388,13 @@ impl HalfStream {
 
     /// Once the commit point reaches the FIN, nothing held can ever be delivered.
     fn discard_beyond_fin(&mut self) {
-        if self.fin.is_some_and(|fin| self.next >= fin) && !self.held.is_empty() {
+        if self.fin().is_some_and(|fin| self.next >= fin) && !self.held.is_empty() {
             self.counters.beyond_fin_bytes += self.held.clear() as u64;
         }
+    }
+
+    fn fin(&self) -> Option<u64> {
+        self.fin.map(NonZeroU64::get)
     }
 
     fn fits(&self, extra: usize, limits: &Limits) -> bool {

@@ -22,9 +22,13 @@ impl HeldSegment {
     }
 }
 
-/// Held segments of one direction, with the totals the caps are checked against.
+/// Held segments of one direction, with the totals the caps are checked against. Boxed and
+/// allocated on the first out-of-order segment, so an in-order connection pays one pointer.
 #[derive(Debug, Default)]
-pub(super) struct Held {
+pub(super) struct Held(Option<Box<Store>>);
+
+#[derive(Debug, Default)]
+struct Store {
     segments: Vec<HeldSegment>,
     bytes: usize,
     arrivals: u64,
@@ -32,43 +36,48 @@ pub(super) struct Held {
 
 impl Held {
     pub(super) fn is_empty(&self) -> bool {
-        self.segments.is_empty()
+        self.0.is_none()
     }
 
     /// Captured bytes held (overlapping copies counted each time).
     pub(super) fn bytes(&self) -> usize {
-        self.bytes
+        self.0.as_ref().map_or(0, |store| store.bytes)
     }
 
     /// Whether one more segment with `extra` captured bytes stays within the caps.
     pub(super) fn fits(&self, extra: usize, max_bytes: usize, max_segments: usize) -> bool {
-        self.segments.len() < max_segments && self.bytes.saturating_add(extra) <= max_bytes
+        let (segments, bytes) = self
+            .0
+            .as_ref()
+            .map_or((0, 0), |store| (store.segments.len(), store.bytes));
+        segments < max_segments && bytes.saturating_add(extra) <= max_bytes
     }
 
     pub(super) fn lowest_start(&self) -> Option<u64> {
-        self.segments.iter().map(|s| s.start).min()
+        self.segments().iter().map(|s| s.start).min()
     }
 
     pub(super) fn push(&mut self, start: u64, data: &[u8], missing: u32) {
-        self.bytes = self.bytes.saturating_add(data.len());
-        self.segments.push(HeldSegment {
+        let store = self.0.get_or_insert_default();
+        store.bytes = store.bytes.saturating_add(data.len());
+        store.segments.push(HeldSegment {
             start,
             data: data.into(),
             missing,
-            arrival: self.arrivals,
+            arrival: store.arrivals,
         });
-        self.arrivals += 1;
+        store.arrivals += 1;
     }
 
     /// The held segment that covers all of `[start, end)` on its own, if any.
     pub(super) fn covering(&self, start: u64, end: u64) -> Option<&HeldSegment> {
-        self.segments
+        self.segments()
             .iter()
             .find(|s| s.start <= start && s.end() >= end)
     }
 
     pub(super) fn overlaps(&self, start: u64, end: u64) -> bool {
-        self.segments
+        self.segments()
             .iter()
             .any(|s| s.start < end && start < s.end())
     }
@@ -76,36 +85,35 @@ impl Held {
     /// Removes the segment to commit next when the commit point is `at`: of those starting at or
     /// before it, the one that arrived first.
     pub(super) fn take_next(&mut self, at: u64) -> Option<HeldSegment> {
-        let (index, _) = self
+        let store = self.0.as_mut()?;
+        let (index, _) = store
             .segments
             .iter()
             .enumerate()
             .filter(|(_, s)| s.start <= at)
             .min_by_key(|(_, s)| s.arrival)?;
-        let taken = self.segments.swap_remove(index);
-        self.bytes = self.bytes.saturating_sub(taken.data.len());
-        if self.segments.is_empty() {
-            self.release_memory();
+        let taken = store.segments.swap_remove(index);
+        store.bytes = store.bytes.saturating_sub(taken.data.len());
+        if store.segments.is_empty() {
+            self.0 = None; // give the memory back
         }
         Some(taken)
     }
 
     /// Whether any held byte at the offsets of `bytes` (which start at `start`) differs from it.
     pub(super) fn differs(&self, start: u64, bytes: &[u8]) -> bool {
-        self.segments
+        self.segments()
             .iter()
             .any(|s| held_copy_differs(s, start, bytes))
     }
 
     /// Drops everything; returns the captured bytes dropped.
     pub(super) fn clear(&mut self) -> usize {
-        let dropped = self.bytes;
-        self.release_memory();
-        dropped
+        self.0.take().map_or(0, |store| store.bytes)
     }
 
-    fn release_memory(&mut self) {
-        *self = Held::default();
+    fn segments(&self) -> &[HeldSegment] {
+        self.0.as_ref().map_or(&[], |store| &store.segments)
     }
 }
 

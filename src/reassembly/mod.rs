@@ -16,3 +16,6 @@ pub use half::Limits;
 pub use info::SegmentInfo;
 pub use segment::{Delivery, Segment, TcpFlags};
 pub use state::ConnState;
+
+#[cfg(test)]
+mod tests;
