@@ -1,4 +1,119 @@
-//! TCP stream reassembly (placeholder docs, rewritten below once behaviour is final).
+//! TCP stream reassembly: ordered bytes per direction, explicit gaps, and what each segment was.
+//!
+//! A [`TcpConn`] holds both directions of one connection (the caller decides the roles:
+//! [`Dir::ToServer`](ctxscope_dissectors::Dir) is the client, Zeek's originator). Every
+//! [`Segment`] goes through [`TcpConn::segment`], which hands in-order bytes of either direction
+//! to a callback as [`Delivery::Data`] or [`Delivery::Gap`] and returns a [`SegmentInfo`] in
+//! Wireshark's `tcp.analysis.*` terms. [`TcpConn::finish`] releases what is still held.
+//!
+//! # Sequence space
+//!
+//! Each direction maps 32-bit sequence numbers, by signed serial difference from its commit
+//! point, onto 64-bit offsets that never wrap (`seq`). Offset 0 is the SYN; payload starts at 1.
+//! A direction whose first segment (of any kind) is not a SYN starts at that segment: earlier
+//! bytes are dropped, as tshark does. SYN and FIN consume one sequence number each; data on a
+//! SYN is delivered.
+//!
+//! # Overlap policy
+//!
+//! One rule, the one tshark 4.0's `follow,tcp` applies: **bytes are committed in stream order,
+//! one received segment at a time; when the commit point reaches a position, of the received
+//! segments that start at or before it, the one that arrived first supplies everything it has
+//! beyond the commit point, and every other copy of those bytes is dropped.**
+//!
+//! So bytes once delivered are final (a retransmission only adds its new tail); a segment
+//! reaching the commit point when nothing is held is delivered whole, straight from the packet
+//! (zero copy); among held copies the earliest arrival wins, except that a later copy starting
+//! at or before the commit point beats an earlier one that starts after it. Output comes as one
+//! `Data` per segment (its new part), which is also tshark's record granularity.
+//!
+//! [`SegmentInfo::OVERLAP_CONFLICT`] is set (and counted for the direction concerned) when
+//! committed bytes differ from a held copy of the same range, or when a new copy lies inside a
+//! held one and differs from it. Delivered bytes are not kept (zero copy), so a copy that
+//! differs from bytes already delivered cannot be detected.
+//!
+//! # Holes
+//!
+//! A hole becomes a `Gap(n)` (never allocated, never silently skipped):
+//! - when the peer's ACK passes the start of held data beyond the hole (tshark's rule: an ACK
+//!   past the commit point with nothing held releases nothing; the next segment then waits for
+//!   an ACK passing it). tshark prints the record `[n bytes missing in capture file]` plus a NUL
+//!   at exactly these points, with the same `n`;
+//! - when the out-of-order store of a direction would exceed [`Limits`]: holes are given up from
+//!   the lowest until the new segment fits ([`SegmentInfo::CAP_FLUSH`], `cap_flushes`);
+//! - for payload bytes the capture cut off ([`Segment::truncated`]): right after the captured
+//!   part. tshark skips those silently;
+//! - at [`TcpConn::finish`]: every hole before held data, and missing bytes before a FIN. tshark
+//!   prints nothing of what is still held when the capture ends.
+//!
+//! A late segment for a range already given up is not delivered (it is a retransmission).
+//! Payload beyond a direction's FIN is not delivered (`beyond_fin_bytes`,
+//! [`SegmentInfo::DATA_AFTER_FIN`]). RST payload is diagnostic text, not stream data. Segments
+//! after a RST are still reassembled (tshark does too) and flagged
+//! [`SegmentInfo::AFTER_RESET`].
+//!
+//! # tshark 4.0.17 `-z follow,tcp,raw`, case by case
+//!
+//! Measured on hand-made pcaps; each case is a test in `tests/tshark.rs` with the same segments.
+//! Records are shown decoded, `/` between records, `\t` for server records, `[5 missing]` for
+//! tshark's marker and `Gap(5)` for ours.
+//!
+//! | case | tshark | ours |
+//! |---|---|---|
+//! | reordered A C B | `AAAAA / BBBBB / CCCCC` | same |
+//! | full retransmission | `hello / world` | same |
+//! | partial retransmission `lloWORLD` | `hello / WORLD` | same |
+//! | overlap, old data first (`ABCDEF`, then `xyzGHI` at 4) | `ABCDEF / GHI` | same (conflict not detectable) |
+//! | overlap, new data first (`xyzGHI` held, then `ABCDEF`) | `ABCDEF / GHI` | same, OVERLAP_CONFLICT |
+//! | two held copies, same start | first arrival wins | same, OVERLAP_CONFLICT |
+//! | held `aaaaa`@15, then `B`x20@10, then fill | `123456789 / B`x20 | same |
+//! | held `a`x7@5 then `B`x10@10, then fill to 10 | `123456789 / aa / B`x8 | same |
+//! | the same, arrival order swapped | `123456789 / B`x10 | same |
+//! | tiny 1-byte segments | one record each | same |
+//! | lost segment, ACKed past | `hello / [5 missing] / WORLD` | `hello / Gap(5) / WORLD` |
+//! | lost segment, never ACKed | `hello` | `hello`; `Gap(5) / WORLD` at finish |
+//! | ACK past the hole, nothing held yet | waits for an ACK past the next segment | same |
+//! | ACK equal to the held start | `hello` | same |
+//! | late copy of a gapped range | not printed | not delivered (spurious retransmission) |
+//! | one ACK past two holes | two markers | two gaps |
+//! | ISN 0xFFFFFFF0, data across 2^32, reordered | in order | same |
+//! | data after FIN, ACKed | `hello / [1 missing] / AFTER` | `hello` (deliberate: data ends at the FIN) |
+//! | keep-alives (0 and 1 byte at next-1) | not printed | not delivered, KEEP_ALIVE |
+//! | data on the SYN | `syn-data / more` | same |
+//! | 10-byte segment captured to 6 | `hello / 012345 / after` | `hello / 012345 / Gap(4) / after` |
+//! | mid-stream pickup | starts at the first segment | same |
+//! | first segment of a direction is a pure ACK | earlier data dropped | same |
+//! | client data after the server's RST | delivered | same, AFTER_RESET |
+//! | RST carrying payload | payload printed as data | not delivered (deliberate) |
+//!
+//! A `follow` command reproduces tshark's output by printing each `Data` as a record, the
+//! marker for each `Gap` from an ACK, nothing for truncation or cap gaps, and nothing delivered
+//! by `finish`. 1600 random captures (shuffled, repeated, conflicting and overlapping segments,
+//! holes, arbitrary ACKs, keep-alives, mid-stream pickups, wrap-around) matched tshark byte for
+//! byte this way.
+//!
+//! # Per-segment analysis (Wireshark's names)
+//!
+//! Judged against the highest sequence number seen in the direction (`nextseq`): above it is
+//! `lost_segment`; below it, a keep-alive if 0-1 byte at `nextseq - 1`, else `out_of_order` if
+//! within one handshake RTT (3 ms if unknown) of the segment that set `nextseq` and not ending
+//! there, else `retransmission` (plus `spurious_retransmission` if the peer had acknowledged it).
+//! Fast retransmissions (duplicate-ACK counting) are not distinguished. `ack_lost_segment`: the
+//! ACK covers peer bytes never captured. `zero_window`: window 0 without SYN/FIN/RST.
+//!
+//! # Zeek's view
+//!
+//! [`TcpConn::state`] is Zeek's `conn_state` from its endpoint state machine; [`TcpConn::history`]
+//! is Zeek's history string (see `history` for the letters). Its `T` follows Zeek's rule (payload
+//! not advancing the highest sequence number: also out-of-order segments and 1-byte keep-alives),
+//! not the `retransmission` flag above; `G` counts every gap delivered.
+//!
+//! # Cost
+//!
+//! An in-order segment with nothing held costs about 20 ns (release build, all bookkeeping
+//! included). A `TcpConn` is about 600 bytes; the out-of-order store allocates only while
+//! something is out of order, and its scans are linear in the segments held (at most
+//! `max_buffered_segments`).
 
 mod conn;
 mod counters;

@@ -4,6 +4,7 @@
 
 mod random;
 mod states;
+mod store;
 mod tshark;
 
 use super::{Delivery, Limits, Segment, SegmentInfo, TcpConn, TcpFlags};
@@ -144,10 +145,6 @@ impl Wire {
 
     pub fn finished_lines(&self) -> Vec<String> {
         render(&self.finished)
-    }
-
-    pub fn last_info(&self) -> SegmentInfo {
-        self.infos.last().copied().unwrap_or_default()
     }
 }
 
