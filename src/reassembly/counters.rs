@@ -15,15 +15,19 @@ pub struct DirCounters {
     /// `Delivery::Gap` hand-overs and the bytes they stood for.
     pub gaps: u64,
     pub gap_bytes: u64,
-    /// Wireshark's tcp.analysis.* per segment (a spurious retransmission also counts as one).
+    /// Wireshark's tcp.analysis.* per segment (spurious and fast retransmissions also count as
+    /// retransmissions).
     pub retransmissions: u64,
     pub spurious_retransmissions: u64,
     pub out_of_order: u64,
     pub lost_segments: u64,
     /// Segments acknowledging bytes of the peer that were never captured.
     pub acked_unseen: u64,
+    pub fast_retransmissions: u64,
+    pub duplicate_acks: u64,
     pub keep_alives: u64,
     pub zero_windows: u64,
+    pub zero_window_probes: u64,
     /// Segments partly repeating received bytes, and overlapping bytes that differed.
     pub overlaps: u64,
     pub overlap_conflicts: u64,
@@ -56,8 +60,14 @@ impl DirCounters {
             (SegmentInfo::OUT_OF_ORDER, &mut self.out_of_order),
             (SegmentInfo::LOST_SEGMENT, &mut self.lost_segments),
             (SegmentInfo::ACKED_UNSEEN, &mut self.acked_unseen),
+            (
+                SegmentInfo::FAST_RETRANSMISSION,
+                &mut self.fast_retransmissions,
+            ),
+            (SegmentInfo::DUPLICATE_ACK, &mut self.duplicate_acks),
             (SegmentInfo::KEEP_ALIVE, &mut self.keep_alives),
             (SegmentInfo::ZERO_WINDOW, &mut self.zero_windows),
+            (SegmentInfo::ZERO_WINDOW_PROBE, &mut self.zero_window_probes),
             (SegmentInfo::AFTER_RESET, &mut self.after_reset),
         ];
         for (flag, counter) in flags {

@@ -8,11 +8,9 @@
 use super::counters::DirCounters;
 use super::held::{Held, held_copy_differs};
 use super::info::SegmentInfo;
-use super::segment::{Delivery, TcpFlags};
+use super::segment::Delivery;
 use super::seq::{SeqSpace, clamp_i64};
-use ctxscope_dissectors::Timestamp;
 use std::num::NonZeroU64;
-use std::time::Duration;
 
 /// Caps of the out-of-order store of one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,12 +36,6 @@ pub(super) struct HalfStream {
     space: SeqSpace,
     /// Commit point: the offset of the next byte to hand over.
     next: u64,
-    /// Whether `high` means anything yet.
-    seen: bool,
-    /// End of the highest segment seen, SYN and FIN included (Wireshark's `nextseq`), and when it
-    /// last moved.
-    high: u64,
-    high_time: Timestamp,
     /// Highest offset the peer acknowledged (RST segments excluded), 0 if none.
     acked: u64,
     /// Offset of this direction's FIN, where its data ends (never 0: it is at or after `next`).
@@ -54,8 +46,9 @@ pub(super) struct HalfStream {
 
 impl HalfStream {
     /// Sets the sequence origin from the first segment of this direction. A SYN with a new
-    /// sequence number before any byte moved re-anchors it (a new connection attempt).
-    pub(super) fn observe_start(&mut self, seq: u32, syn: bool) {
+    /// sequence number before any byte moved re-anchors it (a new connection attempt): returns
+    /// true then, as offsets known so far belong to the old space.
+    pub(super) fn observe_start(&mut self, seq: u32, syn: bool) -> bool {
         if !self.started {
             self.space = if syn {
                 SeqSpace::new(seq)
@@ -70,10 +63,14 @@ impl HalfStream {
         } else if syn && self.next == 1 && self.held.is_empty() && self.fin.is_none() {
             self.space = SeqSpace::new(seq);
             self.syn_anchored = true;
-            self.seen = false;
-            self.high = 0;
             self.acked = 0;
+            return true;
         }
+        false
+    }
+
+    pub(super) fn is_started(&self) -> bool {
+        self.started
     }
 
     pub(super) fn saw_start(&self) -> bool {
@@ -92,71 +89,15 @@ impl HalfStream {
         self.fin().is_some_and(|fin| self.acked > fin)
     }
 
-    /// Whether a segment at `seq_off` spanning `seq_len` offsets (SYN/FIN included) repeats
-    /// sequence space already seen: Zeek's test for the `T` history letter.
-    pub(super) fn repeats_seen_space(&self, seq_off: i64, seq_len: u64) -> bool {
-        self.seen && seq_off.saturating_add(clamp_i64(seq_len)) <= clamp_i64(self.high)
+    /// Whether every offset of `[start, end)` was delivered, given up, or is held already.
+    pub(super) fn has_seen(&self, start: i64, end: i64) -> bool {
+        end <= clamp_i64(self.next)
+            || (start > 0 && self.held.covering(start as u64, end as u64).is_some())
     }
 
-    /// Payload size as Zeek computes it: the highest offset sent or acknowledged, minus the SYN
-    /// and the FIN.
-    pub(super) fn zeek_size(&self) -> u64 {
-        let size = self.high.max(self.acked).saturating_sub(1);
-        if self.counters.fins > 0 {
-            size.saturating_sub(1)
-        } else {
-            size
-        }
-    }
-
-    /// Wireshark's tcp.analysis flags for a segment at `seq_off` carrying `len` payload bytes,
-    /// judged against what this direction had seen before it.
-    pub(super) fn analyze(
-        &self,
-        seq_off: i64,
-        len: u64,
-        flags: TcpFlags,
-        window: u16,
-        ts: Timestamp,
-        out_of_order_within: Duration,
-    ) -> SegmentInfo {
-        let (syn, fin, rst) = (flags.is_syn(), flags.is_fin(), flags.is_rst());
-        let control = syn || fin || rst;
-        let mut info = SegmentInfo::NONE;
-        if window == 0 && !control {
-            info |= SegmentInfo::ZERO_WINDOW;
-        }
-        if !self.seen {
-            return info;
-        }
-        let next_seq = clamp_i64(self.high);
-        if len <= 1 && !control && seq_off == next_seq - 1 {
-            return info | SegmentInfo::KEEP_ALIVE;
-        }
-        if seq_off > next_seq && !rst {
-            info |= SegmentInfo::LOST_SEGMENT;
-        }
-        if (len > 0 || syn || fin) && seq_off < next_seq {
-            let data_end = seq_off.saturating_add(clamp_i64(len));
-            let end = data_end + i64::from(syn) + i64::from(fin);
-            info |= if ts.since(self.high_time) < out_of_order_within && end != next_seq {
-                SegmentInfo::OUT_OF_ORDER
-            } else if len > 0 && self.acked > 0 && data_end <= clamp_i64(self.acked) {
-                SegmentInfo::RETRANSMISSION | SegmentInfo::SPURIOUS_RETRANSMISSION
-            } else {
-                SegmentInfo::RETRANSMISSION
-            };
-        }
-        info
-    }
-
-    /// Records a segment spanning sequence space up to `end` (SYN and FIN included).
-    pub(super) fn advance_high(&mut self, end: i64, ts: Timestamp) {
-        if !self.seen || end > clamp_i64(self.high) {
-            self.high = u64::try_from(end).unwrap_or(0);
-            self.high_time = ts;
-            self.seen = true;
-        }
+    /// Highest offset the peer acknowledged, 0 if none.
+    pub(super) fn acked(&self) -> u64 {
+        self.acked
     }
 
     /// Records this direction's FIN at offset `at` (the first one consistent with what was
@@ -243,22 +184,15 @@ impl HalfStream {
         info
     }
 
-    /// The peer acknowledged up to `ack_seq`. As tshark does, a hole is given up as a gap when
-    /// the acknowledgement passes the start of held data beyond it.
+    /// The peer acknowledged up to offset `ack`. As tshark does, a hole is given up as a gap
+    /// when the acknowledgement passes the start of held data beyond it.
     pub(super) fn ack(
         &mut self,
-        ack_seq: u32,
+        ack: i64,
         trusted: bool,
         deliver: &mut impl FnMut(Delivery<'_>),
     ) -> SegmentInfo {
-        if !self.started {
-            return SegmentInfo::NONE;
-        }
-        let ack = self.offset(ack_seq);
         let mut info = SegmentInfo::NONE;
-        if self.seen && ack > clamp_i64(self.high) {
-            info |= SegmentInfo::ACKED_UNSEEN;
-        }
         if trusted && ack > clamp_i64(self.acked) {
             self.acked = ack as u64; // positive: greater than a u64
         }
@@ -266,7 +200,6 @@ impl HalfStream {
             if ack <= clamp_i64(lowest) {
                 break;
             }
-            info |= SegmentInfo::ACKED_UNSEEN;
             self.skip_to(lowest, deliver);
             self.drain(deliver, &mut info);
         }

@@ -131,6 +131,9 @@ impl History {
 
     /// Counts `n` more occurrences of `kind`, adding its letter at counts 1, 10, 100, ...
     pub(super) fn scaled(&mut self, dir: Dir, kind: Scaled, n: u32) {
+        if n == 0 {
+            return; // the common case, called for every segment
+        }
         let count = &mut self.scaled[dir.index()][kind as usize];
         let (before, after) = (*count, count.saturating_add(n));
         *count = after;

@@ -10,16 +10,18 @@ pub struct SegmentInfo(u16);
 impl SegmentInfo {
     pub const NONE: SegmentInfo = SegmentInfo(0);
     /// Data (or SYN/FIN) below the highest sequence number seen, not a keep-alive and not
-    /// out-of-order by Wireshark's timing rule. Set together with SPURIOUS_RETRANSMISSION.
+    /// out-of-order by Wireshark's timing rule. Also set with SPURIOUS_RETRANSMISSION and
+    /// FAST_RETRANSMISSION, as Wireshark's `tcp.analysis.retransmission` field is.
     pub const RETRANSMISSION: SegmentInfo = SegmentInfo(1 << 0);
-    /// A retransmission of bytes the peer had already acknowledged.
+    /// Payload the peer had already acknowledged (its last ACK covers it).
     pub const SPURIOUS_RETRANSMISSION: SegmentInfo = SegmentInfo(1 << 1);
     /// Below the highest sequence number seen, arriving within one handshake RTT (3 ms if
     /// unknown) of the segment that set it.
     pub const OUT_OF_ORDER: SegmentInfo = SegmentInfo(1 << 2);
     /// Starts beyond the highest sequence number seen: the segment(s) before it were not captured.
     pub const LOST_SEGMENT: SegmentInfo = SegmentInfo(1 << 3);
-    /// Acknowledges bytes of the peer that were never captured.
+    /// Acknowledges bytes of the peer beyond what was captured without a hole (Wireshark's
+    /// "ACKed segment that wasn't captured"; reported once per hole).
     pub const ACKED_UNSEEN: SegmentInfo = SegmentInfo(1 << 4);
     /// Part of the payload repeats bytes already received, part is new.
     pub const OVERLAP: SegmentInfo = SegmentInfo(1 << 5);
@@ -36,9 +38,16 @@ impl SegmentInfo {
     pub const DATA_AFTER_FIN: SegmentInfo = SegmentInfo(1 << 10);
     /// Seen after the connection was reset.
     pub const AFTER_RESET: SegmentInfo = SegmentInfo(1 << 11);
+    /// A retransmission of the sequence number the peer's last two or more duplicate ACKs asked
+    /// for, within 20 ms of the last one. Set together with RETRANSMISSION.
+    pub const FAST_RETRANSMISSION: SegmentInfo = SegmentInfo(1 << 12);
+    /// A pure ACK repeating the previous one (same ACK, window and sequence number).
+    pub const DUPLICATE_ACK: SegmentInfo = SegmentInfo(1 << 13);
+    /// One byte sent at the edge of a window the peer advertised as zero.
+    pub const ZERO_WINDOW_PROBE: SegmentInfo = SegmentInfo(1 << 14);
 
     /// Every flag with its stable name, in bit order.
-    pub const ALL: [(SegmentInfo, &'static str); 12] = [
+    pub const ALL: [(SegmentInfo, &'static str); 15] = [
         (SegmentInfo::RETRANSMISSION, "retransmission"),
         (
             SegmentInfo::SPURIOUS_RETRANSMISSION,
@@ -54,6 +63,9 @@ impl SegmentInfo {
         (SegmentInfo::CAP_FLUSH, "cap_flush"),
         (SegmentInfo::DATA_AFTER_FIN, "data_after_fin"),
         (SegmentInfo::AFTER_RESET, "after_reset"),
+        (SegmentInfo::FAST_RETRANSMISSION, "fast_retransmission"),
+        (SegmentInfo::DUPLICATE_ACK, "duplicate_ack"),
+        (SegmentInfo::ZERO_WINDOW_PROBE, "zero_window_probe"),
     ];
 
     /// True if every flag of `other` is set.

@@ -88,18 +88,21 @@
 //!
 //! A `follow` command reproduces tshark's output by printing each `Data` as a record, the
 //! marker for each `Gap` from an ACK, nothing for truncation or cap gaps, and nothing delivered
-//! by `finish`. 1600 random captures (shuffled, repeated, conflicting and overlapping segments,
-//! holes, arbitrary ACKs, keep-alives, mid-stream pickups, wrap-around) matched tshark byte for
-//! byte this way.
+//! by `finish`. Checked this way, byte for byte, on 2,100 random captures (segments shuffled,
+//! repeated, re-cut, overlapping with conflicting bytes, lost; arbitrary ACKs; keep-alives,
+//! zero-window probes, RSTs, mid-stream pickups, sequence numbers across 2^32).
 //!
 //! # Per-segment analysis (Wireshark's names)
 //!
-//! Judged against the highest sequence number seen in the direction (`nextseq`): above it is
-//! `lost_segment`; below it, a keep-alive if 0-1 byte at `nextseq - 1`, else `out_of_order` if
-//! within one handshake RTT (3 ms if unknown) of the segment that set `nextseq` and not ending
-//! there, else `retransmission` (plus `spurious_retransmission` if the peer had acknowledged it).
-//! Fast retransmissions (duplicate-ACK counting) are not distinguished. `ack_lost_segment`: the
-//! ACK covers peer bytes never captured. `zero_window`: window 0 without SYN/FIN/RST.
+//! `analysis` follows Wireshark 4.0's `tcp_analyze_sequence_number`: `lost_segment`,
+//! `keep_alive`, `zero_window`, `zero_window_probe`, `duplicate_ack`, `ack_lost_segment`
+//! ([`SegmentInfo::ACKED_UNSEEN`]), and for data below the highest sequence number seen
+//! `spurious_retransmission`, `fast_retransmission`, `out_of_order` (within one handshake RTT,
+//! 3 ms if unknown) or `retransmission`, in that precedence, with Wireshark's quirks (the
+//! "ACKed unseen" marker that turns the next retransmission into a fast one). On 150 random
+//! captures (8,638 segments, 10 flags each) it disagrees with tshark 4.0.17 on 50 flag values,
+//! most of them `ack_lost_segment` or `fast_retransmission` after arbitrary ACKs. Window
+//! full/update and keep-alive ACKs are not reported.
 //!
 //! # Zeek's view
 //!
@@ -110,11 +113,13 @@
 //!
 //! # Cost
 //!
-//! An in-order segment with nothing held costs about 20 ns (release build, all bookkeeping
-//! included). A `TcpConn` is about 600 bytes; the out-of-order store allocates only while
-//! something is out of order, and its scans are linear in the segments held (at most
+//! An in-order segment with nothing held costs 25-35 ns (release build on a loaded 2-core
+//! machine, all bookkeeping included; about half of it the Wireshark analysis). A `TcpConn` is
+//! about 750 bytes (half of it counters); the out-of-order store allocates only while something
+//! is out of order, and its scans are linear in the segments held (at most
 //! `max_buffered_segments`).
 
+mod analysis;
 mod conn;
 mod counters;
 mod half;

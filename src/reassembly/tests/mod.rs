@@ -2,6 +2,7 @@
 //! `follow,tcp,raw`; `states` covers Zeek's conn_state and history; `random` shuffles, repeats
 //! and re-cuts known streams and throws arbitrary segments at the reassembler.
 
+mod analysis;
 mod random;
 mod states;
 mod store;

@@ -266,7 +266,7 @@ fn an_idle_connection_holds_no_buffer() {
     let w = normal_session();
     assert_eq!(w.conn.buffered_bytes(), 0);
     assert!(
-        size_of::<TcpConn>() <= 640,
+        size_of::<TcpConn>() <= 768,
         "TcpConn is {} bytes",
         size_of::<TcpConn>()
     );

@@ -457,6 +457,23 @@ fn keep_alives_are_neither_data_nor_retransmissions() {
 }
 
 #[test]
+fn a_keep_alive_carrying_an_unseen_byte_is_still_data() {
+    // A pure ACK at 8 moves the highest sequence number past bytes 6..8 never seen; the one
+    // byte at 7 then looks like a keep-alive to Wireshark, but follow takes it as data.
+    // tshark: hello / w / x
+    let mut w = Wire::new();
+    w.handshake();
+    w.client_data(1, b"hello");
+    w.send(C, CLIENT_ISN + 8, SERVER_ISN + 1, ACK, b"");
+    assert!(
+        w.send(C, CLIENT_ISN + 7, SERVER_ISN + 1, ACK, b"x")
+            .has(SegmentInfo::KEEP_ALIVE)
+    );
+    w.client_data(6, b"w");
+    assert_eq!(w.lines(), ["hello", "w", "x"]);
+}
+
+#[test]
 fn data_carried_by_the_syn_is_delivered() {
     // tshark: syn-data / more
     let mut w = Wire::new();
