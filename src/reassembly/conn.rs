@@ -30,6 +30,12 @@ pub struct TcpConn {
     first_rst: Option<(Dir, Timestamp)>,
 }
 
+impl Default for TcpConn {
+    fn default() -> TcpConn {
+        TcpConn::new(Limits::default())
+    }
+}
+
 impl TcpConn {
     pub fn new(limits: Limits) -> TcpConn {
         TcpConn {

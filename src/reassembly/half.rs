@@ -1,4 +1,4 @@
-//! One direction of a connection: puts its bytes in order and says what each segment was.
+//! One direction of a connection: puts its bytes in order, with explicit gaps.
 //!
 //! Positions are 64-bit offsets (see `seq`). The commit point `next` is the offset of the next
 //! byte to hand over; everything below it has been delivered or given up as a gap and is never

@@ -1,9 +1,13 @@
 //! The out-of-order store of one direction: segments waiting for the bytes before them.
 //!
-//! Segments are kept whole and in arrival order, overlaps included, because the overlap policy
-//! (see the module docs of `reassembly`) decides between overlapping copies only when the commit
-//! point reaches them, by arrival order. Nothing is allocated until the first segment arrives out
-//! of order, and the store gives its memory back as soon as it empties.
+//! Segments are kept whole, overlaps included, because the overlap policy (see the module docs
+//! of `reassembly`) decides between overlapping copies only when the commit point reaches them,
+//! by arrival order. They are sorted by start so that the lowest hole, the segments reaching
+//! the commit point and the neighbours of a new segment are found without scanning the whole
+//! store. Nothing is allocated until the first segment arrives out of order, and the store
+//! gives its memory back as soon as it empties.
+
+use std::collections::VecDeque;
 
 /// One held segment: stream offsets `[start, end())`, the last `missing` of them not captured.
 #[derive(Debug)]
@@ -29,9 +33,25 @@ pub(super) struct Held(Option<Box<Store>>);
 
 #[derive(Debug, Default)]
 struct Store {
-    segments: Vec<HeldSegment>,
+    /// Sorted by start; equal starts in arrival order.
+    segments: VecDeque<HeldSegment>,
     bytes: usize,
     arrivals: u64,
+    /// Longest span of a segment held since the store was last empty: how far before an offset
+    /// a segment covering it can start.
+    max_span: u64,
+}
+
+impl Store {
+    /// Segments that may overlap `[start, end)`: those starting before `end`, walking back
+    /// while a segment could still reach `start`.
+    fn near(&self, start: u64, end: u64) -> impl Iterator<Item = &HeldSegment> {
+        let before_end = self.segments.partition_point(|s| s.start < end);
+        self.segments
+            .range(..before_end)
+            .rev()
+            .take_while(move |s| s.start.saturating_add(self.max_span) > start)
+    }
 }
 
 impl Held {
@@ -54,45 +74,45 @@ impl Held {
     }
 
     pub(super) fn lowest_start(&self) -> Option<u64> {
-        self.segments().iter().map(|s| s.start).min()
+        Some(self.0.as_ref()?.segments.front()?.start)
     }
 
     pub(super) fn push(&mut self, start: u64, data: &[u8], missing: u32) {
         let store = self.0.get_or_insert_default();
-        store.bytes = store.bytes.saturating_add(data.len());
-        store.segments.push(HeldSegment {
+        let segment = HeldSegment {
             start,
             data: data.into(),
             missing,
             arrival: store.arrivals,
-        });
+        };
         store.arrivals += 1;
+        store.bytes = store.bytes.saturating_add(data.len());
+        store.max_span = store.max_span.max(segment.end() - start);
+        let at = store.segments.partition_point(|s| s.start <= start);
+        store.segments.insert(at, segment);
     }
 
     /// The held segment that covers all of `[start, end)` on its own, if any.
     pub(super) fn covering(&self, start: u64, end: u64) -> Option<&HeldSegment> {
-        self.segments()
-            .iter()
+        self.0
+            .as_ref()?
+            .near(start, end)
             .find(|s| s.start <= start && s.end() >= end)
     }
 
     pub(super) fn overlaps(&self, start: u64, end: u64) -> bool {
-        self.segments()
-            .iter()
-            .any(|s| s.start < end && start < s.end())
+        self.0
+            .as_ref()
+            .is_some_and(|store| store.near(start, end).any(|s| s.end() > start))
     }
 
     /// Removes the segment to commit next when the commit point is `at`: of those starting at or
     /// before it, the one that arrived first.
     pub(super) fn take_next(&mut self, at: u64) -> Option<HeldSegment> {
         let store = self.0.as_mut()?;
-        let (index, _) = store
-            .segments
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.start <= at)
-            .min_by_key(|(_, s)| s.arrival)?;
-        let taken = store.segments.swap_remove(index);
+        let reached = store.segments.partition_point(|s| s.start <= at);
+        let index = (0..reached).min_by_key(|&i| store.segments.get(i).map(|s| s.arrival))?;
+        let taken = store.segments.remove(index)?;
         store.bytes = store.bytes.saturating_sub(taken.data.len());
         if store.segments.is_empty() {
             self.0 = None; // give the memory back
@@ -102,18 +122,17 @@ impl Held {
 
     /// Whether any held byte at the offsets of `bytes` (which start at `start`) differs from it.
     pub(super) fn differs(&self, start: u64, bytes: &[u8]) -> bool {
-        self.segments()
-            .iter()
-            .any(|s| held_copy_differs(s, start, bytes))
+        let end = start.saturating_add(bytes.len() as u64);
+        self.0.as_ref().is_some_and(|store| {
+            store
+                .near(start, end)
+                .any(|s| held_copy_differs(s, start, bytes))
+        })
     }
 
     /// Drops everything; returns the captured bytes dropped.
     pub(super) fn clear(&mut self) -> usize {
         self.0.take().map_or(0, |store| store.bytes)
-    }
-
-    fn segments(&self) -> &[HeldSegment] {
-        self.0.as_ref().map_or(&[], |store| &store.segments)
     }
 }
 
@@ -187,6 +206,21 @@ mod tests {
         );
         assert!(!held.differs(0, b"XXXXXXXXXX"), "no overlap");
         assert!(held.differs(8, b"XXaXX"));
+    }
+
+    #[test]
+    fn a_long_segment_is_found_behind_shorter_ones_starting_after_it() {
+        let mut held = Held::default();
+        held.push(10, &[b'L'; 100], 0); // 10..110
+        held.push(50, b"s", 0);
+        held.push(60, b"t", 0);
+        held.push(200, b"far", 0);
+        assert_eq!(held.covering(70, 80).map(|s| s.start), Some(10));
+        assert!(held.overlaps(100, 105));
+        assert!(!held.overlaps(110, 200));
+        assert!(held.differs(105, b"LLLLX"));
+        assert!(!held.differs(105, b"LLLLL"));
+        assert_eq!(held.lowest_start(), Some(10));
     }
 
     #[test]

@@ -88,7 +88,7 @@
 //!
 //! A `follow` command reproduces tshark's output by printing each `Data` as a record, the
 //! marker for each `Gap` from an ACK, nothing for truncation or cap gaps, and nothing delivered
-//! by `finish`. Checked this way, byte for byte, on 2,100 random captures (segments shuffled,
+//! by `finish`. Checked this way, byte for byte, on 2,500 random captures (segments shuffled,
 //! repeated, re-cut, overlapping with conflicting bytes, lost; arbitrary ACKs; keep-alives,
 //! zero-window probes, RSTs, mid-stream pickups, sequence numbers across 2^32).
 //!
@@ -116,8 +116,9 @@
 //! An in-order segment with nothing held costs 25-35 ns (release build on a loaded 2-core
 //! machine, all bookkeeping included; about half of it the Wireshark analysis). A `TcpConn` is
 //! about 750 bytes (half of it counters); the out-of-order store allocates only while something
-//! is out of order, and its scans are linear in the segments held (at most
-//! `max_buffered_segments`).
+//! is out of order (one copy per held segment) and is sorted by start, so a segment arriving out
+//! of order costs a binary search plus its neighbours: about 0.2 µs per segment when every
+//! segment of a hostile flow forces a cap flush of a full store (2048 one-byte holes).
 
 mod analysis;
 mod conn;
