@@ -586,7 +586,10 @@ fn heartbeats_stop_while_the_connection_stays_open() {
         .first
         .since(record(&report, hung).last)
         .as_secs_f64();
-    assert!((silence - limit).abs() < 1.0, "{silence} s after the last packet, limit {limit} s");
+    assert!(
+        (silence - limit).abs() < 1.0,
+        "{silence} s after the last packet, limit {limit} s"
+    );
     assert!(overdue.first < report.capture.last.unwrap());
 }
 

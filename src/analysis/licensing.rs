@@ -586,7 +586,7 @@ impl Licensing {
         let tcp = &flow.tcp;
         let syns = tcp.client_syns();
         let (unreachable, why) = match tcp.state() {
-            ConnState::REJ => (true, "refused with RST".to_string()),
+            ConnState::Rej => (true, "refused with RST".to_string()),
             ConnState::S0 if syns >= 2 => (true, format!("no SYN-ACK after {syns} SYNs")),
             _ => (false, String::new()),
         };
@@ -722,7 +722,7 @@ impl Facts {
     }
 
     fn refused(&self) -> bool {
-        self.state == Some(ConnState::REJ)
+        self.state == Some(ConnState::Rej)
     }
 
     fn unanswered(&self) -> bool {

@@ -288,7 +288,7 @@ mod tests {
         t: &mut FlowTable,
         src: Endpoint,
         dst: Endpoint,
-        flags: u8,
+        flags: TcpFlags,
         at: i64,
         retired: &mut Vec<FlowId>,
     ) -> Lookup {
@@ -296,7 +296,7 @@ mod tests {
             &Arrival {
                 src,
                 dst,
-                flags: TcpFlags(flags),
+                flags,
                 ts: Timestamp::from_secs(at),
             },
             |p| p == 1494,
@@ -309,25 +309,25 @@ mod tests {
     fn roles_from_syn_synack_and_ports() {
         let (c, s) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 1494));
         assert_eq!(
-            assign_roles(c, s, TcpFlags(TcpFlags::SYN), &|_| false),
+            assign_roles(c, s, TcpFlags::SYN, &|_| false),
             (c, s, RoleBasis::Syn)
         );
         assert_eq!(
-            assign_roles(s, c, TcpFlags(TcpFlags::SYN | TcpFlags::ACK), &|_| false),
+            assign_roles(s, c, TcpFlags::SYN | TcpFlags::ACK, &|_| false),
             (c, s, RoleBasis::SynAck)
         );
         assert_eq!(
-            assign_roles(s, c, TcpFlags(TcpFlags::ACK), &|p| p == 1494),
+            assign_roles(s, c, TcpFlags::ACK, &|p| p == 1494),
             (c, s, RoleBasis::ServicePort)
         );
         let (a, b) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 50000));
         assert_eq!(
-            assign_roles(b, a, TcpFlags(TcpFlags::ACK), &|_| false),
+            assign_roles(b, a, TcpFlags::ACK, &|_| false),
             (b, a, RoleBasis::FirstSender)
         );
         // Whichever port is lower: the first sender is the client.
         assert_eq!(
-            assign_roles(a, b, TcpFlags(TcpFlags::ACK), &|_| false),
+            assign_roles(a, b, TcpFlags::ACK, &|_| false),
             (a, b, RoleBasis::FirstSender)
         );
     }

@@ -1,212 +1,142 @@
-//! TEMPORARY stand-in with the agreed API (in-order delivery only); replaced by the real
-//! reassembler on its branch.
+//! TCP stream reassembly: ordered bytes per direction, explicit gaps, and what each segment was.
+//!
+//! A [`TcpConn`] holds both directions of one connection (the caller decides the roles:
+//! [`Dir::ToServer`](ctxscope_dissectors::Dir) is the client, Zeek's originator). Every
+//! [`Segment`] goes through [`TcpConn::segment`], which hands in-order bytes of either direction
+//! to a callback as [`Delivery::Data`] or [`Delivery::Gap`] and returns a [`SegmentInfo`] in
+//! Wireshark's `tcp.analysis.*` terms. [`TcpConn::finish`] releases what is still held.
+//!
+//! # Sequence space
+//!
+//! Each direction maps 32-bit sequence numbers, by signed serial difference from its commit
+//! point, onto 64-bit offsets that never wrap (`seq`). Offset 0 is the SYN; payload starts at 1.
+//! A direction whose first segment (of any kind) is not a SYN starts at that segment: earlier
+//! bytes are dropped, as tshark does. SYN and FIN consume one sequence number each; data on a
+//! SYN is delivered.
+//!
+//! # Overlap policy
+//!
+//! One rule, the one tshark 4.0's `follow,tcp` applies: **bytes are committed in stream order,
+//! one received segment at a time; when the commit point reaches a position, of the received
+//! segments that start at or before it, the one that arrived first supplies everything it has
+//! beyond the commit point, and every other copy of those bytes is dropped.**
+//!
+//! So bytes once delivered are final (a retransmission only adds its new tail); a segment
+//! reaching the commit point when nothing is held is delivered whole, straight from the packet
+//! (zero copy); among held copies the earliest arrival wins, except that a later copy starting
+//! at or before the commit point beats an earlier one that starts after it. Output comes as one
+//! `Data` per segment (its new part), which is also tshark's record granularity.
+//!
+//! [`SegmentInfo::OVERLAP_CONFLICT`] is set (and counted for the direction concerned) when
+//! committed bytes differ from a held copy of the same range, or when a new copy lies inside a
+//! held one and differs from it. Delivered bytes are not kept (zero copy), so a copy that
+//! differs from bytes already delivered cannot be detected.
+//!
+//! # Holes
+//!
+//! A hole becomes a `Gap(n)` (never allocated, never silently skipped):
+//! - when the peer's ACK passes the start of held data beyond the hole (tshark's rule: an ACK
+//!   past the commit point with nothing held releases nothing; the next segment then waits for
+//!   an ACK passing it). tshark prints the record `[n bytes missing in capture file]` plus a NUL
+//!   at exactly these points, with the same `n`;
+//! - when the out-of-order store of a direction would exceed [`Limits`]: holes are given up from
+//!   the lowest until the new segment fits ([`SegmentInfo::CAP_FLUSH`], `cap_flushes`);
+//! - for payload bytes the capture cut off ([`Segment::truncated`]): right after the captured
+//!   part. tshark skips those silently;
+//! - at [`TcpConn::finish`]: every hole before held data, and missing bytes before a FIN. tshark
+//!   prints nothing of what is still held when the capture ends.
+//!
+//! A late segment for a range already given up is not delivered (it is a retransmission).
+//! Payload beyond a direction's FIN is not delivered (`beyond_fin_bytes`,
+//! [`SegmentInfo::DATA_AFTER_FIN`]). RST payload is diagnostic text, not stream data. Segments
+//! after a RST are still reassembled (tshark does too) and flagged
+//! [`SegmentInfo::AFTER_RESET`].
+//!
+//! # tshark 4.0.17 `-z follow,tcp,raw`, case by case
+//!
+//! Measured on hand-made pcaps; each case is a test in `tests/tshark.rs` with the same segments.
+//! Records are shown decoded, `/` between records, `\t` for server records, `[5 missing]` for
+//! tshark's marker and `Gap(5)` for ours.
+//!
+//! | case | tshark | ours |
+//! |---|---|---|
+//! | reordered A C B | `AAAAA / BBBBB / CCCCC` | same |
+//! | full retransmission | `hello / world` | same |
+//! | partial retransmission `lloWORLD` | `hello / WORLD` | same |
+//! | overlap, old data first (`ABCDEF`, then `xyzGHI` at 4) | `ABCDEF / GHI` | same (conflict not detectable) |
+//! | overlap, new data first (`xyzGHI` held, then `ABCDEF`) | `ABCDEF / GHI` | same, OVERLAP_CONFLICT |
+//! | two held copies, same start | first arrival wins | same, OVERLAP_CONFLICT |
+//! | held `aaaaa`@15, then `B`x20@10, then fill | `123456789 / B`x20 | same |
+//! | held `a`x7@5 then `B`x10@10, then fill to 10 | `123456789 / aa / B`x8 | same |
+//! | the same, arrival order swapped | `123456789 / B`x10 | same |
+//! | tiny 1-byte segments | one record each | same |
+//! | lost segment, ACKed past | `hello / [5 missing] / WORLD` | `hello / Gap(5) / WORLD` |
+//! | lost segment, never ACKed | `hello` | `hello`; `Gap(5) / WORLD` at finish |
+//! | ACK past the hole, nothing held yet | waits for an ACK past the next segment | same |
+//! | ACK equal to the held start | `hello` | same |
+//! | late copy of a gapped range | not printed | not delivered (spurious retransmission) |
+//! | one ACK past two holes | two markers | two gaps |
+//! | ISN 0xFFFFFFF0, data across 2^32, reordered | in order | same |
+//! | data after FIN, ACKed | `hello / [1 missing] / AFTER` | `hello` (deliberate: data ends at the FIN) |
+//! | keep-alives (0 and 1 byte at next-1) | not printed | not delivered, KEEP_ALIVE |
+//! | data on the SYN | `syn-data / more` | same |
+//! | 10-byte segment captured to 6 | `hello / 012345 / after` | `hello / 012345 / Gap(4) / after` |
+//! | mid-stream pickup | starts at the first segment | same |
+//! | first segment of a direction is a pure ACK | earlier data dropped | same |
+//! | client data after the server's RST | delivered | same, AFTER_RESET |
+//! | RST carrying payload | payload printed as data | not delivered (deliberate) |
+//!
+//! A `follow` command reproduces tshark's output by printing each `Data` as a record, the
+//! marker for each `Gap` from an ACK, nothing for truncation or cap gaps, and nothing delivered
+//! by `finish`. Checked this way, byte for byte, on 2,500 random captures (segments shuffled,
+//! repeated, re-cut, overlapping with conflicting bytes, lost; arbitrary ACKs; keep-alives,
+//! zero-window probes, RSTs, mid-stream pickups, sequence numbers across 2^32).
+//!
+//! # Per-segment analysis (Wireshark's names)
+//!
+//! `analysis` follows Wireshark 4.0's `tcp_analyze_sequence_number`: `lost_segment`,
+//! `keep_alive`, `zero_window`, `zero_window_probe`, `duplicate_ack`, `ack_lost_segment`
+//! ([`SegmentInfo::ACKED_UNSEEN`]), and for data below the highest sequence number seen
+//! `spurious_retransmission`, `fast_retransmission`, `out_of_order` (within one handshake RTT,
+//! 3 ms if unknown) or `retransmission`, in that precedence, with Wireshark's quirks (the
+//! "ACKed unseen" marker that turns the next retransmission into a fast one). On 150 random
+//! captures (8,638 segments, 10 flags each) it disagrees with tshark 4.0.17 on 50 flag values,
+//! most of them `ack_lost_segment` or `fast_retransmission` after arbitrary ACKs. Window
+//! full/update and keep-alive ACKs are not reported.
+//!
+//! # Zeek's view
+//!
+//! [`TcpConn::state`] is Zeek's `conn_state` from its endpoint state machine; [`TcpConn::history`]
+//! is Zeek's history string (see `history` for the letters). Its `T` follows Zeek's rule (payload
+//! not advancing the highest sequence number: also out-of-order segments and 1-byte keep-alives),
+//! not the `retransmission` flag above; `G` counts every gap delivered.
+//!
+//! # Cost
+//!
+//! An in-order segment with nothing held costs 25-35 ns (release build on a loaded 2-core
+//! machine, all bookkeeping included; about half of it the Wireshark analysis). A `TcpConn` is
+//! about 750 bytes (half of it counters); the out-of-order store allocates only while something
+//! is out of order (one copy per held segment) and is sorted by start, so a segment arriving out
+//! of order costs a binary search plus its neighbours: about 0.2 µs per segment when every
+//! segment of a hostile flow forces a cap flush of a full store (2048 one-byte holes).
 
-use ctxscope_dissectors::{Dir, Timestamp};
-use std::time::Duration;
+mod analysis;
+mod conn;
+mod counters;
+mod half;
+mod held;
+mod history;
+mod info;
+mod segment;
+mod seq;
+mod state;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct TcpFlags(pub u8);
-impl TcpFlags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const ACK: u8 = 0x10;
-    pub fn has(self, bit: u8) -> bool {
-        self.0 & bit != 0
-    }
-}
+pub use conn::TcpConn;
+pub use counters::DirCounters;
+pub use half::Limits;
+pub use info::SegmentInfo;
+pub use segment::{Delivery, Segment, TcpFlags};
+pub use state::ConnState;
 
-pub struct Segment<'a> {
-    pub ts: Timestamp,
-    pub seq: u32,
-    pub ack: u32,
-    pub flags: TcpFlags,
-    pub window: u16,
-    pub payload: &'a [u8],
-    pub truncated: u32,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub enum Delivery<'a> {
-    Data(&'a [u8]),
-    Gap(u64),
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub max_buffered_bytes: usize,
-    pub max_buffered_segments: usize,
-}
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_buffered_bytes: 1 << 20,
-            max_buffered_segments: 2048,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SegmentInfo(pub u16);
-impl SegmentInfo {
-    pub const OVERLAP_CONFLICT: SegmentInfo = SegmentInfo(0x40);
-    pub const KEEP_ALIVE: SegmentInfo = SegmentInfo(0x80);
-    pub fn has(self, other: SegmentInfo) -> bool {
-        self.0 & other.0 != 0
-    }
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnState {
-    S0,
-    S1,
-    SF,
-    REJ,
-    RSTO,
-    RSTR,
-    OTH,
-}
-impl ConnState {
-    pub fn name(self) -> &'static str {
-        match self {
-            ConnState::S0 => "S0",
-            ConnState::S1 => "S1",
-            ConnState::SF => "SF",
-            ConnState::REJ => "REJ",
-            ConnState::RSTO => "RSTO",
-            ConnState::RSTR => "RSTR",
-            ConnState::OTH => "OTH",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct DirCounters {
-    pub segments: u64,
-    pub payload_bytes: u64,
-    pub retransmissions: u64,
-    pub out_of_order: u64,
-    pub lost_segments: u64,
-    pub gap_bytes: u64,
-    pub overlaps: u64,
-    pub overlap_conflicts: u64,
-    pub keep_alives: u64,
-    pub zero_windows: u64,
-    pub syns: u64,
-    pub fins: u64,
-    pub rsts: u64,
-}
-
-#[derive(Default)]
-struct Half {
-    next: Option<u32>,
-    syn: bool,
-    fin: bool,
-}
-
-pub struct TcpConn {
-    halves: [Half; 2],
-    counters: [DirCounters; 2],
-    synack: bool,
-    rst: Option<Dir>,
-}
-
-impl TcpConn {
-    pub fn new(_limits: Limits) -> TcpConn {
-        TcpConn {
-            halves: Default::default(),
-            counters: Default::default(),
-            synack: false,
-            rst: None,
-        }
-    }
-
-    pub fn segment(
-        &mut self,
-        dir: Dir,
-        seg: &Segment<'_>,
-        deliver: &mut impl FnMut(Dir, Delivery<'_>),
-    ) -> SegmentInfo {
-        let i = dir.index();
-        let c = &mut self.counters[i];
-        c.segments += 1;
-        c.payload_bytes += seg.payload.len() as u64;
-        let h = &mut self.halves[i];
-        if seg.flags.has(TcpFlags::SYN) {
-            c.syns += 1;
-            h.syn = true;
-            h.next = Some(seg.seq.wrapping_add(1));
-            if seg.flags.has(TcpFlags::ACK) {
-                self.synack = true;
-            }
-            return SegmentInfo::default();
-        }
-        if seg.flags.has(TcpFlags::RST) {
-            c.rsts += 1;
-            self.rst.get_or_insert(dir);
-        }
-        let next = *h.next.get_or_insert(seg.seq);
-        if seg.seq == next && !seg.payload.is_empty() {
-            deliver(dir, Delivery::Data(seg.payload));
-            h.next = Some(next.wrapping_add(seg.payload.len() as u32));
-        }
-        if seg.flags.has(TcpFlags::FIN) {
-            c.fins += 1;
-            h.fin = true;
-        }
-        SegmentInfo::default()
-    }
-
-    pub fn finish(&mut self, _deliver: &mut impl FnMut(Dir, Delivery<'_>)) {}
-
-    pub fn state(&self) -> ConnState {
-        match (self.halves[0].syn, self.synack, self.rst) {
-            (true, false, Some(Dir::ToClient)) => ConnState::REJ,
-            (_, _, Some(Dir::ToServer)) => ConnState::RSTO,
-            (_, _, Some(Dir::ToClient)) => ConnState::RSTR,
-            (true, false, None) => ConnState::S0,
-            (true, true, None) if self.halves[0].fin && self.halves[1].fin => ConnState::SF,
-            (true, true, None) => ConnState::S1,
-            _ => ConnState::OTH,
-        }
-    }
-
-    pub fn history(&self) -> &str {
-        ""
-    }
-
-    pub fn counters(&self, dir: Dir) -> &DirCounters {
-        &self.counters[dir.index()]
-    }
-
-    pub fn handshake_rtt(&self) -> Option<Duration> {
-        None
-    }
-
-    pub fn saw_start(&self, dir: Dir) -> bool {
-        self.halves[dir.index()].syn
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.rst.is_some() || (self.halves[0].fin && self.halves[1].fin)
-    }
-
-    pub fn buffered_bytes(&self) -> usize {
-        0
-    }
-
-    pub fn first_rst(&self) -> Option<(Dir, Timestamp)> {
-        self.rst.map(|d| (d, Timestamp::default()))
-    }
-
-    pub fn syn_ack_seen(&self) -> bool {
-        self.synack
-    }
-
-    pub fn client_syns(&self) -> u64 {
-        self.counters[0].syns
-    }
-}
+#[cfg(test)]
+mod tests;

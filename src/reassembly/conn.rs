@@ -1,0 +1,332 @@
+//! Both directions of one connection, the handshake facts, Zeek's state and history.
+
+use super::analysis::{Observed, SeqAnalysis, analyze};
+use super::counters::DirCounters;
+use super::half::{HalfStream, Limits};
+use super::history::{History, Scaled};
+use super::info::SegmentInfo;
+use super::segment::{Delivery, Segment};
+use super::seq::clamp_i64;
+use super::state::{ConnState, EndpointState, Endpoints};
+use ctxscope_dissectors::{Dir, Timestamp};
+use std::time::Duration;
+
+/// Wireshark's out-of-order window when the handshake RTT is unknown.
+const DEFAULT_OUT_OF_ORDER_WINDOW: Duration = Duration::from_millis(3);
+
+/// One TCP connection: reassembles both directions and keeps what is known about it.
+///
+/// Roles are the caller's: `Dir::ToServer` is the client (Zeek's originator).
+#[derive(Debug)]
+pub struct TcpConn {
+    halves: [HalfStream; 2],
+    analysis: [SeqAnalysis; 2],
+    endpoints: Endpoints,
+    history: History,
+    limits: Limits,
+    /// Time of the most recent SYN without ACK (Wireshark's `ts_mru_syn`).
+    last_syn: Option<Timestamp>,
+    handshake_rtt: Option<Duration>,
+    first_rst: Option<(Dir, Timestamp)>,
+}
+
+impl Default for TcpConn {
+    fn default() -> TcpConn {
+        TcpConn::new(Limits::default())
+    }
+}
+
+impl TcpConn {
+    pub fn new(limits: Limits) -> TcpConn {
+        TcpConn {
+            halves: Default::default(),
+            analysis: Default::default(),
+            endpoints: Endpoints::default(),
+            history: History::default(),
+            limits,
+            last_syn: None,
+            handshake_rtt: None,
+            first_rst: None,
+        }
+    }
+
+    /// One segment sent in `dir`. Calls `deliver` for every chunk of in-order bytes (or gap) that
+    /// became available as a result: usually in `dir`, but the segment's ACK can also release a
+    /// gap (and the data held behind it) in `dir.reverse()`, which is delivered first, as tshark
+    /// does. Never delivers a byte twice; never allocates for a gap.
+    pub fn segment(
+        &mut self,
+        dir: Dir,
+        seg: &Segment<'_>,
+        deliver: &mut impl FnMut(Dir, Delivery<'_>),
+    ) -> SegmentInfo {
+        self.track_handshake_rtt(seg);
+        let placed = self.place(dir, seg);
+        self.zeek_view(dir, seg, &placed);
+        let mut info = self.wireshark_view(dir, seg, &placed);
+        info |= self.reassemble(dir, seg, &placed, info, deliver);
+        if self.first_rst.is_some() {
+            info |= SegmentInfo::AFTER_RESET;
+        } else if seg.flags.is_rst() {
+            self.first_rst = Some((dir, seg.ts));
+        }
+        self.halves[dir.index()].counters.count_analysis(info);
+        info
+    }
+
+    /// End of capture or flow eviction: releases everything still held, holes as gaps.
+    ///
+    /// tshark's follow prints nothing of what is still held at the end of the capture; a caller
+    /// mimicking it ignores what is delivered from here.
+    pub fn finish(&mut self, deliver: &mut impl FnMut(Dir, Delivery<'_>)) {
+        for dir in Dir::BOTH {
+            let half = &mut self.halves[dir.index()];
+            let before = half.counters.gaps;
+            half.finish(&mut |d: Delivery<'_>| deliver(dir, d));
+            let new_gaps = half.counters.gaps - before;
+            self.history.scaled(
+                dir,
+                Scaled::Gap,
+                u32::try_from(new_gaps).unwrap_or(u32::MAX),
+            );
+        }
+    }
+
+    /// Zeek's `conn_state`.
+    pub fn state(&self) -> ConnState {
+        let sizes = Dir::BOTH.map(|dir| self.zeek_size(dir));
+        self.endpoints
+            .conn_state(sizes, self.history.is_syn_then_rst())
+    }
+
+    /// Zeek's `history`: uppercase letters for the client, lowercase for the server.
+    pub fn history(&self) -> &str {
+        self.history.as_str()
+    }
+
+    pub fn counters(&self, dir: Dir) -> &DirCounters {
+        &self.halves[dir.index()].counters
+    }
+
+    /// Time from the most recent SYN to the first ACK after it (Wireshark's iRTT).
+    pub fn handshake_rtt(&self) -> Option<Duration> {
+        self.handshake_rtt
+    }
+
+    /// Whether that direction's SYN was seen: its stream is complete from the first byte.
+    pub fn saw_start(&self, dir: Dir) -> bool {
+        self.halves[dir.index()].saw_start()
+    }
+
+    /// Both FINs seen and acknowledged, or a RST: the caller may retire the flow after a linger.
+    pub fn is_closed(&self) -> bool {
+        self.first_rst.is_some() || self.halves.iter().all(HalfStream::fin_acked)
+    }
+
+    /// Out-of-order bytes held now, both directions (for a global memory budget).
+    pub fn buffered_bytes(&self) -> usize {
+        self.halves.iter().map(HalfStream::buffered_bytes).sum()
+    }
+
+    /// SYNs (without ACK) the client sent: one per connection attempt, more if retried.
+    pub fn client_syns(&self) -> u64 {
+        let client = &self.halves[Dir::ToServer.index()].counters;
+        client.syns - client.syn_acks
+    }
+
+    /// Whether the server answered a SYN with a SYN-ACK.
+    pub fn syn_ack_seen(&self) -> bool {
+        self.halves[Dir::ToClient.index()].counters.syn_acks > 0
+    }
+
+    /// Who sent the first RST.
+    pub fn rst_by(&self) -> Option<Dir> {
+        self.first_rst.map(|(dir, _)| dir)
+    }
+
+    /// Who sent the first RST, and when.
+    pub fn first_rst(&self) -> Option<(Dir, Timestamp)> {
+        self.first_rst
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Starts the sending direction if needed and resolves the segment's numbers to offsets.
+    fn place(&mut self, dir: Dir, seg: &Segment<'_>) -> Placed {
+        let flags = seg.flags;
+        let [to_server, to_client] = &mut self.halves;
+        let (this, peer) = match dir {
+            Dir::ToServer => (to_server, to_client),
+            Dir::ToClient => (to_client, to_server),
+        };
+        if this.observe_start(seg.seq, flags.is_syn()) {
+            self.analysis[dir.index()].restart();
+        }
+        count_control_flags(&mut this.counters, seg);
+        let len = seg.payload.len() as u64 + u64::from(seg.truncated);
+        let seq = this.offset(seg.seq);
+        let data = seq + i64::from(flags.is_syn());
+        let data_end = data.saturating_add(clamp_i64(len));
+        let ack = flags.is_ack().then_some(seg.ack);
+        Placed {
+            len,
+            seq,
+            data,
+            data_end,
+            seq_end: data_end + i64::from(flags.is_fin()),
+            ack,
+            ack_offset: ack.filter(|_| peer.is_started()).map(|a| peer.offset(a)),
+            peer_last_ack: self.analysis[dir.reverse().index()]
+                .last_ack()
+                .map(|a| this.offset(a)),
+        }
+    }
+
+    /// Zeek's history letters and endpoint states for one segment.
+    fn zeek_view(&mut self, dir: Dir, seg: &Segment<'_>, placed: &Placed) {
+        let flags = seg.flags;
+        let zeek_len = u32::try_from(placed.len).unwrap_or(u32::MAX);
+        self.history.packet(dir, flags, seg.seq, zeek_len);
+        let me = self.endpoints.state(dir);
+        if seg.window == 0
+            && !flags.is_rst()
+            && self.endpoints.state(dir.reverse()) != EndpointState::Closed
+            && me != EndpointState::Reset
+        {
+            self.history.scaled(dir, Scaled::ZeroWindow, 1);
+        }
+        let repeats_seen_space = self.analysis[dir.index()]
+            .next_seq()
+            .is_some_and(|next| placed.seq_end <= next);
+        if placed.len > 0 && !flags.is_rst() && me != EndpointState::Reset && repeats_seen_space {
+            self.history.scaled(dir, Scaled::Retransmission, 1);
+        }
+        self.endpoints.packet(dir, flags, zeek_len);
+    }
+
+    /// Wireshark's tcp.analysis flags, judged before this segment changes anything.
+    fn wireshark_view(&mut self, dir: Dir, seg: &Segment<'_>, placed: &Placed) -> SegmentInfo {
+        let out_of_order_within = self
+            .handshake_rtt
+            .filter(|rtt| !rtt.is_zero())
+            .unwrap_or(DEFAULT_OUT_OF_ORDER_WINDOW);
+        let [server_bound, client_bound] = &mut self.analysis;
+        let (fwd, rev) = match dir {
+            Dir::ToServer => (server_bound, client_bound),
+            Dir::ToClient => (client_bound, server_bound),
+        };
+        let observed = Observed {
+            seq: placed.seq,
+            ack: placed.ack,
+            ack_offset: placed.ack_offset,
+            peer_last_ack: placed.peer_last_ack,
+            len: placed.len,
+            flags: seg.flags,
+            window: seg.window,
+            ts: seg.ts,
+        };
+        analyze(fwd, rev, &observed, out_of_order_within)
+    }
+
+    /// The ACK (which may give up holes of the other direction, delivered first), then the
+    /// payload, then the FIN. Returns the reassembly facts (overlaps, conflicts, cap flushes).
+    fn reassemble(
+        &mut self,
+        dir: Dir,
+        seg: &Segment<'_>,
+        placed: &Placed,
+        analysis: SegmentInfo,
+        deliver: &mut impl FnMut(Dir, Delivery<'_>),
+    ) -> SegmentInfo {
+        let rst = seg.flags.is_rst();
+        let [to_server, to_client] = &mut self.halves;
+        let (this, peer) = match dir {
+            Dir::ToServer => (to_server, to_client),
+            Dir::ToClient => (to_client, to_server),
+        };
+        let gaps_before = [this.counters.gaps, peer.counters.gaps];
+        let mut info = SegmentInfo::NONE;
+        if let Some(ack) = placed.ack_offset {
+            info |= peer.ack(ack, !rst, &mut |d: Delivery<'_>| deliver(dir.reverse(), d));
+        }
+        // RST payload is diagnostic text, not stream data. A keep-alive's byte is filler when
+        // it repeats a known byte (not compared, so no false conflict), data otherwise.
+        let filler =
+            analysis.has(SegmentInfo::KEEP_ALIVE) && this.has_seen(placed.data, placed.data_end);
+        if placed.len > 0 && !rst && !filler {
+            info |= this.receive(
+                placed.data,
+                seg.payload,
+                seg.truncated,
+                &self.limits,
+                &mut |d: Delivery<'_>| deliver(dir, d),
+            );
+        }
+        if seg.flags.is_fin() && !rst {
+            this.observe_fin(placed.data_end);
+        }
+        let new_gaps = [
+            this.counters.gaps - gaps_before[0],
+            peer.counters.gaps - gaps_before[1],
+        ];
+        for (d, n) in [dir, dir.reverse()].into_iter().zip(new_gaps) {
+            self.history
+                .scaled(d, Scaled::Gap, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        info
+    }
+
+    /// Payload size of a direction as Zeek computes it: the highest offset sent or acknowledged,
+    /// minus the SYN and the FIN.
+    fn zeek_size(&self, dir: Dir) -> u64 {
+        let sent = self.analysis[dir.index()].next_seq().unwrap_or(0);
+        let half = &self.halves[dir.index()];
+        let size = u64::try_from(sent)
+            .unwrap_or(0)
+            .max(half.acked())
+            .saturating_sub(1);
+        if half.counters.fins > 0 {
+            size.saturating_sub(1)
+        } else {
+            size
+        }
+    }
+
+    fn track_handshake_rtt(&mut self, seg: &Segment<'_>) {
+        let (syn, ack) = (seg.flags.is_syn(), seg.flags.is_ack());
+        if syn && !ack {
+            self.last_syn = Some(seg.ts);
+        } else if ack && !syn && self.handshake_rtt.is_none() {
+            self.handshake_rtt = self.last_syn.map(|syn_time| seg.ts.since(syn_time));
+        }
+    }
+}
+
+fn count_control_flags(counters: &mut DirCounters, seg: &Segment<'_>) {
+    let flags = seg.flags;
+    counters.segments += 1;
+    counters.payload_bytes += seg.payload.len() as u64 + u64::from(seg.truncated);
+    counters.syns += u64::from(flags.is_syn());
+    counters.syn_acks += u64::from(flags.is_syn() && flags.is_ack());
+    counters.fins += u64::from(flags.is_fin());
+    counters.rsts += u64::from(flags.is_rst());
+}
+
+/// Where one segment sits, resolved once.
+struct Placed {
+    /// Payload bytes announced (captured or not).
+    len: u64,
+    /// Offset of its sequence number, of its first payload byte (after a SYN), and the ends of
+    /// its payload and of its sequence space (FIN included).
+    seq: i64,
+    data: i64,
+    data_end: i64,
+    seq_end: i64,
+    /// Its acknowledgement as on the wire and as an offset in the other direction.
+    ack: Option<u32>,
+    ack_offset: Option<i64>,
+    /// The other direction's last acknowledgement, as an offset in this direction.
+    peer_last_ack: Option<i64>,
+}

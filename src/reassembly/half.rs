@@ -1,0 +1,356 @@
+//! One direction of a connection: puts its bytes in order, with explicit gaps.
+//!
+//! Positions are 64-bit offsets (see `seq`). The commit point `next` is the offset of the next
+//! byte to hand over; everything below it has been delivered or given up as a gap and is never
+//! handed over again. Bytes beyond it wait in the `Held` store until the commit point reaches
+//! them, the peer acknowledges past the hole before them, the store's cap is hit, or `finish`.
+
+use super::counters::DirCounters;
+use super::held::{Held, held_copy_differs};
+use super::info::SegmentInfo;
+use super::segment::Delivery;
+use super::seq::{SeqSpace, clamp_i64};
+use std::num::NonZeroU64;
+
+/// Caps of the out-of-order store of one direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_buffered_bytes: usize,
+    pub max_buffered_segments: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_buffered_bytes: 1 << 20,
+            max_buffered_segments: 2048,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct HalfStream {
+    started: bool,
+    /// The origin was set by a SYN: the stream is complete from its first byte.
+    syn_anchored: bool,
+    space: SeqSpace,
+    /// Commit point: the offset of the next byte to hand over.
+    next: u64,
+    /// Highest offset the peer acknowledged (RST segments excluded), 0 if none.
+    acked: u64,
+    /// Offset of this direction's FIN, where its data ends (never 0: it is at or after `next`).
+    fin: Option<NonZeroU64>,
+    held: Held,
+    pub(super) counters: DirCounters,
+}
+
+impl HalfStream {
+    /// Sets the sequence origin from the first segment of this direction. A SYN with a new
+    /// sequence number before any byte moved re-anchors it (a new connection attempt): returns
+    /// true then, as offsets known so far belong to the old space.
+    pub(super) fn observe_start(&mut self, seq: u32, syn: bool) -> bool {
+        if !self.started {
+            self.space = if syn {
+                SeqSpace::new(seq)
+            } else {
+                SeqSpace::picked_up_at(seq)
+            };
+            self.started = true;
+            self.syn_anchored = syn;
+            self.next = 1;
+        } else if syn && seq == self.space.origin() {
+            self.syn_anchored = true;
+        } else if syn && self.next == 1 && self.held.is_empty() && self.fin.is_none() {
+            self.space = SeqSpace::new(seq);
+            self.syn_anchored = true;
+            self.acked = 0;
+            return true;
+        }
+        false
+    }
+
+    pub(super) fn is_started(&self) -> bool {
+        self.started
+    }
+
+    pub(super) fn saw_start(&self) -> bool {
+        self.syn_anchored
+    }
+
+    pub(super) fn offset(&self, seq: u32) -> i64 {
+        self.space.offset(seq, self.next)
+    }
+
+    pub(super) fn buffered_bytes(&self) -> usize {
+        self.held.bytes()
+    }
+
+    pub(super) fn fin_acked(&self) -> bool {
+        self.fin().is_some_and(|fin| self.acked > fin)
+    }
+
+    /// Whether every offset of `[start, end)` was delivered, given up, or is held already.
+    pub(super) fn has_seen(&self, start: i64, end: i64) -> bool {
+        end <= clamp_i64(self.next)
+            || (start > 0 && self.held.covering(start as u64, end as u64).is_some())
+    }
+
+    /// Highest offset the peer acknowledged, 0 if none.
+    pub(super) fn acked(&self) -> u64 {
+        self.acked
+    }
+
+    /// Records this direction's FIN at offset `at` (the first one consistent with what was
+    /// already delivered wins).
+    pub(super) fn observe_fin(&mut self, at: i64) {
+        if self.fin.is_none() && at >= clamp_i64(self.next) {
+            self.fin = u64::try_from(at).ok().and_then(NonZeroU64::new);
+            self.discard_beyond_fin();
+        }
+    }
+
+    /// Hands over the bytes of one segment: `payload` at offset `start`, then `missing` bytes
+    /// the capture cut off.
+    pub(super) fn receive(
+        &mut self,
+        start: i64,
+        payload: &[u8],
+        missing: u32,
+        limits: &Limits,
+        deliver: &mut impl FnMut(Delivery<'_>),
+    ) -> SegmentInfo {
+        // The hot path: the next bytes, nothing waiting, nothing special.
+        if start == clamp_i64(self.next)
+            && missing == 0
+            && self.held.is_empty()
+            && self.fin.is_none()
+        {
+            if !payload.is_empty() {
+                deliver(Delivery::Data(payload));
+                self.next += payload.len() as u64;
+                self.counters.delivered_bytes += payload.len() as u64;
+            }
+            return SegmentInfo::NONE;
+        }
+        self.receive_slow(start, payload, missing, limits, deliver)
+    }
+
+    fn receive_slow(
+        &mut self,
+        start: i64,
+        payload: &[u8],
+        missing: u32,
+        limits: &Limits,
+        deliver: &mut impl FnMut(Delivery<'_>),
+    ) -> SegmentInfo {
+        let mut info = SegmentInfo::NONE;
+        let (payload, missing) = self.clip_to_fin(start, payload, missing, &mut info);
+        let end = span_end(start, payload, missing);
+        let next = clamp_i64(self.next);
+        if end <= next || end <= start {
+            return info; // nothing new: a repeat of delivered bytes, or all beyond the FIN
+        }
+        if start > next {
+            // Both ends are positive here.
+            let (s, e) = (start as u64, end as u64);
+            if let Some(earlier) = self.held.covering(s, e) {
+                // An earlier copy covers it all and wins every byte (see the policy).
+                if held_copy_differs(earlier, s, payload) {
+                    self.conflict(&mut info);
+                }
+                return info;
+            }
+            if self.held.overlaps(s, e) {
+                self.overlap(&mut info);
+            }
+            if !self.fits(payload.len(), limits) {
+                info |= SegmentInfo::CAP_FLUSH;
+                self.counters.cap_flushes += 1;
+                self.make_room(payload.len(), limits, deliver, &mut info);
+            }
+            if start > clamp_i64(self.next) {
+                if self.fits(payload.len(), limits) {
+                    self.held.push(s, payload, missing);
+                    return info;
+                }
+                // Larger than the whole store: give up the hole and deliver it straight away.
+                self.skip_to(s, deliver);
+            }
+        } else if start < next || self.held.overlaps(next as u64, end as u64) {
+            self.overlap(&mut info);
+        }
+        self.commit(start, payload, missing, deliver, &mut info);
+        self.drain(deliver, &mut info);
+        info
+    }
+
+    /// The peer acknowledged up to offset `ack`. As tshark does, a hole is given up as a gap
+    /// when the acknowledgement passes the start of held data beyond it.
+    pub(super) fn ack(
+        &mut self,
+        ack: i64,
+        trusted: bool,
+        deliver: &mut impl FnMut(Delivery<'_>),
+    ) -> SegmentInfo {
+        let mut info = SegmentInfo::NONE;
+        if trusted && ack > clamp_i64(self.acked) {
+            self.acked = ack as u64; // positive: greater than a u64
+        }
+        while let Some(lowest) = self.held.lowest_start() {
+            if ack <= clamp_i64(lowest) {
+                break;
+            }
+            self.skip_to(lowest, deliver);
+            self.drain(deliver, &mut info);
+        }
+        info
+    }
+
+    /// End of capture: releases everything held, holes (and missing bytes before a FIN) as gaps.
+    pub(super) fn finish(&mut self, deliver: &mut impl FnMut(Delivery<'_>)) {
+        let mut info = SegmentInfo::NONE;
+        while let Some(lowest) = self.held.lowest_start() {
+            self.skip_to(lowest, deliver);
+            self.drain(deliver, &mut info);
+        }
+        if let Some(fin) = self.fin() {
+            self.skip_to(fin, deliver);
+        }
+    }
+
+    /// Delivers what lies beyond the commit point of a chunk starting at or before it.
+    fn commit(
+        &mut self,
+        start: i64,
+        data: &[u8],
+        missing: u32,
+        deliver: &mut impl FnMut(Delivery<'_>),
+        info: &mut SegmentInfo,
+    ) {
+        let next = clamp_i64(self.next);
+        debug_assert!(
+            start <= next,
+            "only chunks reaching the commit point are committed"
+        );
+        let Ok(skip) = usize::try_from(next.saturating_sub(start)) else {
+            return;
+        };
+        let (data, missing) = self.clip_to_fin(start, data, missing, info);
+        let end = span_end(start, data, missing);
+        if let Some(fresh) = data.get(skip..).filter(|fresh| !fresh.is_empty()) {
+            if self.held.differs(self.next, fresh) {
+                self.conflict(info);
+            }
+            deliver(Delivery::Data(fresh));
+            self.next += fresh.len() as u64;
+            self.counters.delivered_bytes += fresh.len() as u64;
+        }
+        if let Ok(end) = u64::try_from(end) {
+            self.skip_to(end, deliver);
+        }
+    }
+
+    /// Commits held segments while one starts at or before the commit point.
+    fn drain(&mut self, deliver: &mut impl FnMut(Delivery<'_>), info: &mut SegmentInfo) {
+        while let Some(segment) = self.held.take_next(self.next) {
+            let start = clamp_i64(segment.start);
+            self.commit(start, &segment.data, segment.missing, deliver, info);
+        }
+        self.discard_beyond_fin();
+    }
+
+    /// Gives up holes until one more segment of `extra` bytes fits the store.
+    fn make_room(
+        &mut self,
+        extra: usize,
+        limits: &Limits,
+        deliver: &mut impl FnMut(Delivery<'_>),
+        info: &mut SegmentInfo,
+    ) {
+        while !self.fits(extra, limits) {
+            let Some(lowest) = self.held.lowest_start() else {
+                break;
+            };
+            self.skip_to(lowest, deliver);
+            self.drain(deliver, info);
+        }
+    }
+
+    /// Moves the commit point to `target` (never beyond the FIN), delivering the skipped bytes
+    /// as one gap.
+    fn skip_to(&mut self, target: u64, deliver: &mut impl FnMut(Delivery<'_>)) {
+        let target = self.fin().map_or(target, |fin| target.min(fin));
+        if target > self.next {
+            let len = target - self.next;
+            deliver(Delivery::Gap(len));
+            self.next = target;
+            self.counters.gaps += 1;
+            self.counters.gap_bytes += len;
+        }
+    }
+
+    /// Cuts a chunk at this direction's FIN: what follows it is not stream data.
+    fn clip_to_fin<'p>(
+        &mut self,
+        start: i64,
+        data: &'p [u8],
+        missing: u32,
+        info: &mut SegmentInfo,
+    ) -> (&'p [u8], u32) {
+        let Some(fin) = self.fin() else {
+            return (data, missing);
+        };
+        let total = data.len() as u64 + u64::from(missing);
+        let keep = u64::try_from(clamp_i64(fin).saturating_sub(start))
+            .unwrap_or(0)
+            .min(total);
+        if keep == total {
+            return (data, missing);
+        }
+        *info |= SegmentInfo::DATA_AFTER_FIN;
+        self.counters.beyond_fin_bytes += total - keep;
+        match data.get(..usize::try_from(keep).unwrap_or(usize::MAX)) {
+            Some(kept) => (kept, 0),
+            // `keep` exceeds the captured bytes: keep them all and part of the missing tail.
+            None => (
+                data,
+                u32::try_from(keep - data.len() as u64).unwrap_or(missing),
+            ),
+        }
+    }
+
+    /// Once the commit point reaches the FIN, nothing held can ever be delivered.
+    fn discard_beyond_fin(&mut self) {
+        if self.fin().is_some_and(|fin| self.next >= fin) && !self.held.is_empty() {
+            self.counters.beyond_fin_bytes += self.held.clear() as u64;
+        }
+    }
+
+    fn fin(&self) -> Option<u64> {
+        self.fin.map(NonZeroU64::get)
+    }
+
+    fn fits(&self, extra: usize, limits: &Limits) -> bool {
+        self.held.fits(
+            extra,
+            limits.max_buffered_bytes,
+            limits.max_buffered_segments,
+        )
+    }
+
+    fn overlap(&mut self, info: &mut SegmentInfo) {
+        *info |= SegmentInfo::OVERLAP;
+        self.counters.overlaps += 1;
+    }
+
+    fn conflict(&mut self, info: &mut SegmentInfo) {
+        *info |= SegmentInfo::OVERLAP_CONFLICT;
+        self.counters.overlap_conflicts += 1;
+    }
+}
+
+/// End offset of a chunk of `data` then `missing` bytes starting at `start`.
+fn span_end(start: i64, data: &[u8], missing: u32) -> i64 {
+    let len = data.len() as u64 + u64::from(missing);
+    start.saturating_add(clamp_i64(len))
+}
