@@ -39,6 +39,7 @@ macro_rules! tcp_captures {
     };
 }
 
+pub mod citrix;
 mod links;
 mod malformed;
 mod tcp_edges;
@@ -65,11 +66,16 @@ pub struct Scenario {
 }
 
 /// Scenario families, each a function listing its scenarios.
-const GROUPS: &[fn() -> Vec<Scenario>] =
-    &[tcp_edges::scenarios, links::scenarios, malformed::scenarios];
+const GROUPS: &[fn() -> Vec<Scenario>] = &[
+    tcp_edges::scenarios,
+    links::scenarios,
+    malformed::scenarios,
+    citrix::scenarios,
+];
 
 /// Families listed with `tcp_captures!`.
-const SCRIPTED: &[fn() -> Vec<Scripted>] = &[tcp_edges::captures, links::captures];
+const SCRIPTED: &[fn() -> Vec<Scripted>] =
+    &[tcp_edges::captures, links::captures, citrix::captures];
 
 /// A scripted scenario: its path and its capture, unbuilt.
 pub type Scripted = (&'static str, TcpCapture);
