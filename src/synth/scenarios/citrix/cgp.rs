@@ -102,9 +102,10 @@ impl<'a> CgpLink<'a> {
         let received = session.sent[ToClient.index()] + 1;
         let request = link.bind_request(Some(received));
         link.send(ToServer, request);
-        let next = match accepted {
-            true => session.sent[ToServer.index()] + 1,
-            false => 0,
+        let next = if accepted {
+            session.sent[ToServer.index()] + 1
+        } else {
+            0
         };
         let response = link.bind_response(next);
         link.send(ToClient, response);
@@ -131,23 +132,20 @@ impl<'a> CgpLink<'a> {
         self
     }
 
-    /// Nothing at all for `quiet`: the client stopped sending, keep-alives included.
-    pub fn stall(mut self, quiet: Duration) -> CgpLink<'a> {
-        self.steps.push(Step::Idle(quiet));
-        self
-    }
-
     /// FINISH_REQUEST (close) from the client, FINISH_RESPONSE, and the TCP close.
     pub fn finish(mut self) -> TcpConversation {
-        for (dir, response) in [(ToServer, false), (ToClient, true)] {
-            let ext = self.ack_for(dir, 1);
-            let mut out = Vec::new();
-            match response {
-                false => encoded(encode::finish_request(&mut out, ext, CloseType::Close)),
-                true => encoded(encode::finish_response(&mut out, ext, CloseType::Close)),
-            }
-            self.message(dir, out);
-        }
+        let mut request = Vec::new();
+        let ext = self.ack_for(ToServer, 1);
+        encoded(encode::finish_request(&mut request, ext, CloseType::Close));
+        self.message(ToServer, request);
+        let mut response = Vec::new();
+        let ext = self.ack_for(ToClient, 1);
+        encoded(encode::finish_response(
+            &mut response,
+            ext,
+            CloseType::Close,
+        ));
+        self.message(ToClient, response);
         self.break_off().0.close(ToServer)
     }
 
@@ -215,9 +213,10 @@ impl<'a> CgpLink<'a> {
         ];
         let mut out = Vec::new();
         encode::signature(&mut out);
-        match response {
-            false => encoded(encode::bind_request(&mut out, &caps)),
-            true => encoded(encode::bind_response(&mut out, &caps)),
+        if response {
+            encoded(encode::bind_response(&mut out, &caps));
+        } else {
+            encoded(encode::bind_request(&mut out, &caps));
         }
         out
     }
@@ -225,9 +224,10 @@ impl<'a> CgpLink<'a> {
     /// The client's CHANNEL_OPEN_REQUEST for ICA through Citrix.TcpProxyService.
     fn open_request(&self) -> Vec<u8> {
         let params = encoded(encode::tcp_proxy_params(ICA_TARGET, ProxyProtocol::Ica));
-        let priority = match self.session.reliability.realtime {
-            true => Priority::Realtime,
-            false => Priority::Normal,
+        let priority = if self.session.reliability.realtime {
+            Priority::Realtime
+        } else {
+            Priority::Normal
         };
         let open = ChannelOpen {
             service_id: PROXY_SERVICE_ID,
@@ -281,7 +281,7 @@ impl<'a> CgpLink<'a> {
     /// since the last one, once at least `due` messages are waiting.
     fn ack_for(&mut self, dir: Dir, due: u16) -> Ext {
         let waiting = &mut self.unacked[dir.reverse().index()];
-        if *waiting == 0 || *waiting < due {
+        if *waiting < due.max(1) {
             return Ext::NONE;
         }
         Ext::ack(std::mem::take(waiting))

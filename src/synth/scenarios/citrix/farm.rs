@@ -195,7 +195,6 @@ fn hr(at: Duration) -> TcpConversation {
     let conversation = tcp((client_ip(60), 50_041), (XA01, CGP), at).handshake();
     let (conversation, _) = CgpLink::connect(conversation, settings)
         .carry(ica.take())
-        .stall(secs(90))
         .break_off();
     conversation
 }
