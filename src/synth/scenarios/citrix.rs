@@ -53,9 +53,9 @@ tcp_captures! {
         farm::mixed_farm;
 }
 
-pub(super) const XA01: Ipv4Addr = Ipv4Addr::new(10, 1, 10, 21);
-pub(super) const XA02: Ipv4Addr = Ipv4Addr::new(10, 1, 10, 22);
-pub(super) const XA03: Ipv4Addr = Ipv4Addr::new(10, 1, 10, 23);
+const XA01: Ipv4Addr = Ipv4Addr::new(10, 1, 10, 21);
+const XA02: Ipv4Addr = Ipv4Addr::new(10, 1, 10, 22);
+const XA03: Ipv4Addr = Ipv4Addr::new(10, 1, 10, 23);
 const ADMIN: Ipv4Addr = Ipv4Addr::new(10, 1, 30, 10);
 const ICA: u16 = 1494;
 const CGP: u16 = 2598;
@@ -122,18 +122,20 @@ fn basic_session() -> TcpCapture {
     TcpCapture::pcap(vec![on_tcp(conversation, ica.take()).close(ToClient)])
 }
 
+/// The lobby kiosk, whose connection file saves a domain account's credentials.
+const KIOSK: Client = Client {
+    name: "KIOSK-LOBBY-2",
+    build: 1604,
+    application: "Visitor Registration",
+    logon: Some(Logon {
+        domain: "CORP",
+        user: "kiosk.lobby",
+        password: PASSWORD,
+    }),
+};
+
 fn unencrypted_with_credentials() -> TcpCapture {
-    let client = Client {
-        name: "KIOSK-LOBBY-2",
-        build: 1604,
-        application: "Visitor Registration",
-        logon: Some(Logon {
-            domain: "CORP",
-            user: "kiosk.lobby",
-            password: PASSWORD,
-        }),
-    };
-    let mut ica = IcaSession::open(&client, Protection::Clear, 2);
+    let mut ica = IcaSession::open(&KIOSK, Protection::Clear, 2);
     ica.licensing()
         .screen(3)
         .typing(5)

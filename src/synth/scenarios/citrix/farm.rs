@@ -1,5 +1,5 @@
-//! `farm/mixed_farm.pcap`: six and a half minutes of a small XenApp 6.5 farm, the capture the
-//! README's first command shows.
+//! `farm/mixed_farm.pcap`: six minutes of a small XenApp 6.5 farm, the demo capture (meant for
+//! the README's first command).
 //!
 //! - Licensing: each of XA01-XA03 asks lmgrd on LIC01 (27000) for the CITRIX vendor daemon, is
 //!   sent to the static port 7279, keeps that connection open, checks a user license out when a
@@ -12,10 +12,10 @@
 //!   before the launch.
 
 use super::cgp::{CgpLink, Reliability};
-use super::ica::{Client, IcaSession, Logon, Protection, on_tcp};
+use super::ica::{Client, IcaSession, Protection, on_tcp};
 use super::{
-    ACCOUNTING, CGP, ICA, SALES, TcpCapture, XA01, XA02, XA03, client_ip, end_of, ima, millis,
-    reconnect_ticket, secs, tcp,
+    ACCOUNTING, CGP, ICA, KIOSK, SALES, TcpCapture, XA01, XA02, XA03, client_ip, end_of, ima,
+    millis, reconnect_ticket, secs, tcp,
 };
 use crate::synth::rng::Rng;
 use crate::synth::tcp::TcpConversation;
@@ -29,17 +29,6 @@ const LICENSE_SERVER: Ipv4Addr = Ipv4Addr::new(10, 1, 10, 40);
 const STOREFRONT: Ipv4Addr = Ipv4Addr::new(10, 1, 50, 10);
 /// The user license a XenApp 6.5 Enterprise session takes.
 const FEATURE: &str = "MPS_ENT_CCU";
-
-const KIOSK: Client = Client {
-    name: "KIOSK-LOBBY-2",
-    build: 1604,
-    application: "Visitor Registration",
-    logon: Some(Logon {
-        domain: "CORP",
-        user: "kiosk.lobby",
-        password: super::PASSWORD,
-    }),
-};
 
 const HR: Client = Client {
     name: "WKS-HR-060",
