@@ -6,7 +6,7 @@
 use super::cadence::{BeatKind, Cadence, CadenceStats};
 use super::{Finding, Findings};
 use crate::flow::{Endpoint, Flow, FlowId};
-use ctxscope_dissectors::{Proto, Severity, Timestamp};
+use ctxscope_dissectors::{Proto, Severity, Summary, Timestamp};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::time::Duration;
@@ -56,14 +56,29 @@ pub struct Heartbeats {
     dropped: u64,
 }
 
-/// Keep-alive intervals expected before any were observed (CGP's HTML5 default is 3 s; TCP
-/// keep-alives are typically sent every 60 s or more on Citrix servers).
-fn expected_interval(kind: BeatKind, settings: &HeartbeatSettings) -> Duration {
+/// Keep-alive intervals expected before any were observed: for CGP the client's interval
+/// announced in the BIND (HTML5's default is 3 s), for TCP keep-alives 60 s (typical on Citrix
+/// servers).
+fn expected_interval(kind: BeatKind, flow: &Flow, settings: &HeartbeatSettings) -> Duration {
     match kind {
         BeatKind::LicenseHeartbeat => settings.license_idle,
-        BeatKind::CgpNop => Duration::from_secs(3),
+        BeatKind::CgpNop => announced_keepalive(flow).unwrap_or(Duration::from_secs(3)),
         BeatKind::TcpKeepalive => Duration::from_secs(60),
     }
+}
+
+/// The client-to-server keep-alive interval a CGP connection agreed on in its BIND messages
+/// (the server's answer first), read as milliseconds like HTML5's 3000; absurd values are
+/// ignored.
+fn announced_keepalive(flow: &Flow) -> Option<Duration> {
+    let Summary::Cgp(cgp) = flow.app.dissector()?.summary() else {
+        return None;
+    };
+    let bind = cgp.bind_response.as_ref().or(cgp.bind_request.as_ref())?;
+    let ms = bind.keep_alives?.to_server_interval;
+    (100..=3_600_000)
+        .contains(&ms)
+        .then(|| Duration::from_millis(u64::from(ms)))
 }
 
 impl Heartbeats {
@@ -77,12 +92,12 @@ impl Heartbeats {
     }
 
     fn series(&mut self, flow: &Flow, kind: BeatKind) -> &mut Series {
-        let expected = expected_interval(kind, &self.settings);
+        let settings = &self.settings;
         let series = self.live.entry((flow.id, kind)).or_insert_with(|| Series {
             proto: None,
             client: flow.client,
             server: flow.server,
-            cadence: Cadence::new(kind, expected),
+            cadence: Cadence::new(kind, expected_interval(kind, flow, settings)),
             closed: false,
         });
         series.proto = flow.app.label().map(|l| l.proto);

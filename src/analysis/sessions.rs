@@ -102,6 +102,9 @@ pub struct Sessions {
     tickets: FxHashMap<u64, usize>,
     /// Connections whose CGP signature finding was raised (one per connection).
     plaintext_flagged: FxHashMap<FlowId, ()>,
+    /// Connections that bound with a known reconnect ticket, waiting for the server's answer,
+    /// -> the session they resume.
+    resuming: FxHashMap<FlowId, usize>,
     cap: usize,
     dropped: u64,
 }
@@ -113,6 +116,7 @@ impl Sessions {
             by_flow: FxHashMap::default(),
             tickets: FxHashMap::default(),
             plaintext_flagged: FxHashMap::default(),
+            resuming: FxHashMap::default(),
             cap,
             dropped: 0,
         }
@@ -273,6 +277,28 @@ impl Sessions {
         findings: &mut Findings,
     ) {
         match ev {
+            // Judged without a session: the connection may turn out to resume an earlier one,
+            // and must not leave an empty session behind.
+            cgp::Event::Signature => {
+                if dir == Some(Dir::ToServer)
+                    && self.plaintext_flagged.insert(flow.id, ()).is_none()
+                {
+                    findings.raise(
+                        Finding::new(
+                            "cgp.plaintext",
+                            Severity::Medium,
+                            ts,
+                            format!(
+                                "session reliability (CGP) from {} to {} runs without TLS: the ICA stream and the session tickets cross the network readable; carry it over TLS through Citrix Gateway (CTX230028)",
+                                flow.client.ip, flow.server
+                            ),
+                        )
+                        .on_flow(flow.id),
+                    );
+                }
+                return;
+            }
+            // A reconnect joins its session only once the server accepts it.
             cgp::Event::BindRequest {
                 reconnect: true,
                 bind,
@@ -282,27 +308,33 @@ impl Sessions {
                     .and_then(|t| t.fingerprint())
                     .and_then(|fp| self.tickets.get(&fp).copied())
                     .filter(|&i| !self.list[i].flows.contains(&flow.id));
-                if let Some(i) = earlier {
-                    self.join(flow, i, ts, findings);
+                if let Some(i) = earlier
+                    && self.resuming.len() < self.cap
+                {
+                    self.resuming.insert(flow.id, i);
                     return;
                 }
             }
             cgp::Event::BindResponse {
-                reconnect_accepted: Some(false),
-                ..
+                reconnect_accepted, ..
             } => {
-                findings.raise(
-                    Finding::new(
-                        "cgp.reconnect_refused",
-                        Severity::Low,
-                        ts,
-                        format!(
-                            "the server {} refused a session-reliability reconnect from {}: the session was gone (timed out or logged off); the user starts over",
-                            flow.server, flow.client.ip
-                        ),
-                    )
-                    .on_flow(flow.id),
-                );
+                let resumed = self.resuming.remove(&flow.id);
+                if *reconnect_accepted == Some(false) {
+                    findings.raise(
+                        Finding::new(
+                            "cgp.reconnect_refused",
+                            Severity::Low,
+                            ts,
+                            format!(
+                                "the server {} refused a session-reliability reconnect from {}: the session was gone (timed out or logged off); the user starts over",
+                                flow.server, flow.client.ip
+                            ),
+                        )
+                        .on_flow(flow.id),
+                    );
+                } else if let Some(i) = resumed {
+                    self.join(flow, i, ts, findings);
+                }
             }
             _ => {}
         }
@@ -310,23 +342,6 @@ impl Sessions {
             return;
         };
         match ev {
-            cgp::Event::Signature
-                if dir == Some(Dir::ToServer) && !self.plaintext_flagged.contains_key(&flow.id) =>
-            {
-                self.plaintext_flagged.insert(flow.id, ());
-                findings.raise(
-                    Finding::new(
-                        "cgp.plaintext",
-                        Severity::Medium,
-                        ts,
-                        format!(
-                            "session reliability (CGP) from {} to {} runs without TLS: the ICA stream and the session tickets cross the network readable; carry it over TLS through Citrix Gateway (CTX230028)",
-                            flow.client.ip, flow.server
-                        ),
-                    )
-                    .on_flow(flow.id),
-                );
-            }
             cgp::Event::BindResponse { bind, .. } => {
                 if let Some(fp) = bind.reconnect_ticket().and_then(|t| t.fingerprint())
                     && self.tickets.len() < self.cap
@@ -376,6 +391,8 @@ impl Sessions {
         open: bool,
         findings: &mut Findings,
     ) {
+        self.plaintext_flagged.remove(&flow.id);
+        self.resuming.remove(&flow.id);
         // A connection that never got established (refused, unanswered) is no session.
         let established = flow.tcp.syn_ack_seen() || !flow.tcp.saw_start(Dir::ToServer);
         if Self::transport(flow).is_none() || !established {
@@ -387,10 +404,16 @@ impl Sessions {
         };
         self.by_flow.remove(&flow.id);
         let s = &mut self.list[i];
-        // The newest connection of a session decides whether it is still open.
+        // The newest connection of a session decides whether it is still open, and its
+        // keep-alives are the session's; an older one retired later changes neither.
         let newest = s.flows.last() == Some(&flow.id);
-        apply_flow(s, flow, keepalive, open && newest);
-        if !newest || open {
+        if !newest {
+            let still_open = s.open;
+            apply_flow(s, flow, None, still_open);
+            return;
+        }
+        apply_flow(s, flow, keepalive, open);
+        if open {
             return;
         }
         let said_goodbye = matches!(

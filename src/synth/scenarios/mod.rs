@@ -39,6 +39,7 @@ macro_rules! tcp_captures {
     };
 }
 
+pub mod citrix;
 mod flexlm;
 mod links;
 mod malformed;
@@ -71,11 +72,16 @@ const GROUPS: &[fn() -> Vec<Scenario>] = &[
     links::scenarios,
     malformed::scenarios,
     flexlm::scenarios,
+    citrix::scenarios,
 ];
 
 /// Families listed with `tcp_captures!`.
-const SCRIPTED: &[fn() -> Vec<Scripted>] =
-    &[tcp_edges::captures, links::captures, flexlm::captures];
+const SCRIPTED: &[fn() -> Vec<Scripted>] = &[
+    tcp_edges::captures,
+    links::captures,
+    flexlm::captures,
+    citrix::captures,
+];
 
 /// A scripted scenario: its path and its capture, unbuilt.
 pub type Scripted = (&'static str, TcpCapture);
