@@ -6,6 +6,7 @@
 mod check;
 mod follow;
 mod report;
+mod tui;
 
 use crate::config::Config;
 use anyhow::Result;
@@ -33,6 +34,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Write the reassembled bytes of one flow, like `tshark -q -z follow,tcp,raw`.
     Follow(follow::FollowArgs),
+    /// Browse a capture file or a live interface in a terminal UI.
+    Tui(tui::TuiArgs),
     /// Run every capture in DIR against its expected result (regression); --bless updates them.
     Check(check::CheckArgs),
     /// List the interfaces live capture can use.
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report(args) => report::run(&args),
         Command::Follow(args) => follow::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Tui(args) => tui::run(&args),
         Command::Interfaces => interfaces(),
     };
     match result {

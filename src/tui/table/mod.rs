@@ -1,0 +1,240 @@
+//! The tables of the UI (flows, findings) as data: which rows pass the filter, in which order,
+//! which one is selected, and what each cell says. No drawing here.
+//!
+//! Filtering and sorting are O(n log n) and run only when the data, the query or the sort
+//! changes; moving the selection and drawing touch only the visible rows.
+
+pub mod findings;
+pub mod flows;
+
+use super::query::Query;
+use crate::model::Report;
+use std::cmp::Ordering;
+
+/// How a column is shown: header, width, alignment, and how important it is to keep when the
+/// terminal is narrow (lower `keep` stays longer).
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnSpec {
+    pub header: &'static str,
+    pub width: u16,
+    pub right: bool,
+    pub keep: u8,
+    /// Takes the width left over (`width` is then a minimum).
+    pub fill: bool,
+}
+
+/// What a table needs to know about its rows.
+pub trait TableModel {
+    type Column: Copy + Eq + std::fmt::Debug + 'static;
+    /// All columns in display order.
+    const COLUMNS: &'static [Self::Column];
+    /// Filter keys that mean something for these rows.
+    const KEYS: &'static [&'static str];
+    /// The order rows come in until the user picks another.
+    const DEFAULT_SORT: Sort<Self::Column>;
+
+    fn spec(column: Self::Column) -> ColumnSpec;
+    /// The column's name in the status bar and in exported files.
+    fn column_name(column: Self::Column) -> &'static str;
+    fn len(report: &Report) -> usize;
+    /// A stable identity for row `i`, so the selection survives new data and re-sorting.
+    fn key(report: &Report, i: usize) -> u64;
+    fn cell(report: &Report, i: usize, column: Self::Column) -> String;
+    fn compare(report: &Report, a: usize, b: usize, column: Self::Column) -> Ordering;
+    /// Whether row `i` passes `query`; `scratch` is a reusable buffer for free-text matching.
+    fn matches(report: &Report, i: usize, query: &Query, scratch: &mut String) -> bool;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sort<C> {
+    pub column: C,
+    pub descending: bool,
+}
+
+/// Rows shown, selection and scrolling of one table.
+#[derive(Clone, Debug)]
+pub struct TableView<M: TableModel> {
+    /// Indices into the report's list, filtered and sorted.
+    rows: Vec<usize>,
+    /// Index into `rows`.
+    selected: usize,
+    /// The identity of the selected row, kept across recomputations.
+    selected_key: Option<u64>,
+    /// First visible row (index into `rows`).
+    offset: usize,
+    pub sort: Sort<M::Column>,
+    query: Query,
+    /// The filter as typed.
+    pub filter_text: String,
+    /// Rows before filtering.
+    total: usize,
+}
+
+impl<M: TableModel> Default for TableView<M> {
+    fn default() -> Self {
+        TableView {
+            rows: Vec::new(),
+            selected: 0,
+            selected_key: None,
+            offset: 0,
+            sort: M::DEFAULT_SORT,
+            query: Query::default(),
+            filter_text: String::new(),
+            total: 0,
+        }
+    }
+}
+
+impl<M: TableModel> TableView<M> {
+    pub fn rows(&self) -> &[usize] {
+        &self.rows
+    }
+
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        self.rows.get(self.selected).copied()
+    }
+
+    pub fn selected_key(&self) -> Option<u64> {
+        self.selected_key
+    }
+
+    /// Position of the selection among the rows shown.
+    pub fn selected_position(&self) -> usize {
+        self.selected
+    }
+
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !self.query.is_empty()
+    }
+
+    /// Checks `text` as a filter for this table without applying it.
+    pub fn parse_filter(text: &str) -> Result<Query, String> {
+        let query = Query::parse(text).map_err(|e| e.0)?;
+        if let Some(key) = query.unsupported(M::KEYS) {
+            return Err(format!(
+                "`{key}:` does not apply here (keys here: {})",
+                M::KEYS.join(", ")
+            ));
+        }
+        Ok(query)
+    }
+
+    pub fn set_filter(&mut self, text: String, query: Query, report: Option<&Report>) {
+        self.filter_text = text;
+        self.query = query;
+        self.refresh(report);
+    }
+
+    /// Sorts by the next column (or reverses the order), keeping the selection.
+    pub fn cycle_sort(&mut self, report: Option<&Report>) {
+        let cols = M::COLUMNS;
+        let at = cols
+            .iter()
+            .position(|c| *c == self.sort.column)
+            .unwrap_or(0);
+        self.sort = Sort {
+            column: cols[(at + 1) % cols.len()],
+            descending: false,
+        };
+        self.refresh(report);
+    }
+
+    pub fn reverse_sort(&mut self, report: Option<&Report>) {
+        self.sort.descending = !self.sort.descending;
+        self.refresh(report);
+    }
+
+    /// Filters and sorts the rows of `report` again, keeping the selected row if it is still
+    /// shown (else the row now at the same position).
+    pub fn refresh(&mut self, report: Option<&Report>) {
+        let Some(report) = report else {
+            self.rows.clear();
+            self.total = 0;
+            self.selected = 0;
+            return;
+        };
+        self.total = M::len(report);
+        self.rows.clear();
+        let mut scratch = String::new();
+        if self.query.is_empty() {
+            self.rows.extend(0..self.total);
+        } else {
+            self.rows.extend(
+                (0..self.total).filter(|&i| M::matches(report, i, &self.query, &mut scratch)),
+            );
+        }
+        let Sort { column, descending } = self.sort;
+        // Equal keys fall back to the identity, ascending either way, so the order is stable
+        // and predictable (flow ID, or the order findings were raised).
+        self.rows.sort_unstable_by(|&a, &b| {
+            let o = M::compare(report, a, b, column);
+            let o = if descending { o.reverse() } else { o };
+            o.then_with(|| M::key(report, a).cmp(&M::key(report, b)))
+        });
+        let kept = self
+            .selected_key
+            .and_then(|k| self.rows.iter().position(|&i| M::key(report, i) == k));
+        self.selected = kept.unwrap_or(self.selected.min(self.rows.len().saturating_sub(1)));
+        self.selected_key = self.rows.get(self.selected).map(|&i| M::key(report, i));
+    }
+
+    /// Moves the selection by `delta` rows (clamped).
+    pub fn move_by(&mut self, delta: isize, report: Option<&Report>) {
+        let last = self.rows.len().saturating_sub(1);
+        let to = self.selected.saturating_add_signed(delta).min(last);
+        self.select_position(to, report);
+    }
+
+    pub fn select_position(&mut self, position: usize, report: Option<&Report>) {
+        if self.rows.is_empty() {
+            return;
+        }
+        self.selected = position.min(self.rows.len() - 1);
+        self.selected_key =
+            report.and_then(|r| self.rows.get(self.selected).map(|&i| M::key(r, i)));
+    }
+
+    /// Selects the row with identity `key`; false if it is not shown.
+    pub fn select_key(&mut self, key: u64, report: &Report) -> bool {
+        match self.rows.iter().position(|&i| M::key(report, i) == key) {
+            Some(p) => {
+                self.selected = p;
+                self.selected_key = Some(key);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adjusts the scroll offset so that the selection is visible in `height` rows, and returns
+    /// the range of row positions to draw.
+    pub fn visible(&mut self, height: usize) -> std::ops::Range<usize> {
+        let len = self.rows.len();
+        if height == 0 || len == 0 {
+            self.offset = 0;
+            return 0..0;
+        }
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+        self.offset = self.offset.min(len.saturating_sub(height));
+        self.offset..(self.offset + height).min(len)
+    }
+}
+
+/// Case-insensitive substring test of `needle` (already lower-case) in `haystack` (lower-cased
+/// in place).
+fn text_contains(haystack: &mut str, needle: &str) -> bool {
+    haystack.make_ascii_lowercase();
+    haystack.contains(needle)
+}
