@@ -145,6 +145,18 @@ fn event_loop(
     }
 }
 
+/// Where exported files go, absolute so the message says exactly where.
+fn working_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// A finished background job.
 enum Done {
     Note(String),
@@ -199,15 +211,15 @@ impl Work {
             Effect::Quit => {}
             Effect::Export(x) => self.spawn(move || {
                 let n = x.rows.len();
-                export::write(&x, Path::new("."))
-                    .map(|(json, csv)| {
-                        format!(
-                            "exported {n} rows to {} and {}",
-                            json.display(),
-                            csv.display()
-                        )
-                    })
-                    .map_err(|e| format!("export failed: {e}"))
+                let dir = working_dir();
+                let (json, csv) =
+                    export::write(&x, &dir).map_err(|e| format!("export failed: {e}"))?;
+                Ok(format!(
+                    "exported {n} rows to {} and {} in {}",
+                    file_name(&json),
+                    file_name(&csv),
+                    dir.display()
+                ))
             }),
             Effect::WritePcap(flow) => self.write_pcap(flow, app, feed),
             Effect::OpenStream(flow) => {
@@ -257,7 +269,7 @@ impl Work {
                 }
             }
             let stem = format!("ctxscope-flow-{}-{}", flow.id, export::stamp());
-            let (out, _) = export::create_unused(Path::new("."), &stem, "pcap")
+            let (out, _) = export::create_unused(&working_dir(), &stem, "pcap")
                 .map_err(|e| format!("writing the flow: {e}"))?;
             let n = flow_pcap::write(&input, &FlowMatch::of(&flow), &out)?;
             Ok(format!(

@@ -65,14 +65,15 @@ impl TableModel for Findings {
     };
 
     fn spec(column: FindingColumn) -> ColumnSpec {
+        // Widths leave room for the header and its sort arrow.
         let (header, width, right, keep) = match column {
-            FindingColumn::Severity => ("SEVERITY", 8, false, 0),
+            FindingColumn::Severity => ("SEVERITY", 9, false, 0),
             FindingColumn::Time => ("TIME", 12, false, 4),
-            FindingColumn::Code => ("CODE", 30, false, 1),
-            FindingColumn::Flow => ("FLOW", 9, true, 2),
-            FindingColumn::Count => ("COUNT", 7, true, 3),
+            FindingColumn::Code => ("CODE", 28, false, 1),
+            FindingColumn::Flow => ("FLOW", 7, true, 2),
+            FindingColumn::Count => ("COUNT", 6, true, 3),
             // The message takes what is left; its width is a minimum.
-            FindingColumn::Message => ("MESSAGE", 20, false, 0),
+            FindingColumn::Message => ("MESSAGE", 24, false, 0),
         };
         ColumnSpec {
             header,

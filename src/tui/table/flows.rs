@@ -79,21 +79,22 @@ impl TableModel for Flows {
     };
 
     fn spec(column: FlowColumn) -> ColumnSpec {
+        // Widths leave room for the header and its sort arrow.
         let (header, width, right, keep) = match column {
             FlowColumn::Id => ("ID", 6, true, 0),
             FlowColumn::Proto => ("PROTO", 13, false, 3),
             FlowColumn::By => ("BY", 9, false, 8),
             FlowColumn::Client => ("CLIENT", 21, false, 2),
             FlowColumn::Server => ("SERVER", 21, false, 1),
-            FlowColumn::State => ("STATE", 5, false, 4),
-            FlowColumn::PacketsToServer => ("PKT C>S", 7, true, 10),
-            FlowColumn::PacketsToClient => ("PKT S>C", 7, true, 11),
-            FlowColumn::BytesToServer => ("BYTES C>S", 9, true, 6),
-            FlowColumn::BytesToClient => ("BYTES S>C", 9, true, 7),
-            FlowColumn::Duration => ("DURATION", 8, true, 9),
+            FlowColumn::State => ("STATE", 6, false, 4),
+            FlowColumn::PacketsToServer => ("PKT C>S", 8, true, 10),
+            FlowColumn::PacketsToClient => ("PKT S>C", 8, true, 11),
+            FlowColumn::BytesToServer => ("BYTES C>S", 10, true, 6),
+            FlowColumn::BytesToClient => ("BYTES S>C", 10, true, 7),
+            FlowColumn::Duration => ("DUR", 7, true, 9),
             FlowColumn::LastSeen => ("LAST SEEN", 12, false, 12),
-            FlowColumn::History => ("HISTORY", 10, false, 13),
-            FlowColumn::Findings => ("FIND", 4, true, 5),
+            FlowColumn::History => ("HISTORY", 8, false, 13),
+            FlowColumn::Findings => ("FIND", 5, true, 5),
         };
         ColumnSpec {
             header,

@@ -47,9 +47,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let end = (detail.scroll + height).min(doc.len);
     let lines: Vec<Line> = (detail.scroll..end).map(|i| doc.line(i)).collect();
     let title = format!(
-        " Flow {}: {} {} → {}  line {}/{} ",
+        " Flow {} ({}) {} → {}  line {}/{} ",
         flow.id,
-        flow.proto.map_or("-", |p| p.name()),
+        flow.proto.map_or("unclassified", |p| p.name()),
         flow.client,
         flow.server,
         (detail.scroll + 1).min(doc.len),

@@ -32,8 +32,8 @@ const KEYS: [(&str, &str); 17] = [
 
 const FILTER: [&str; 3] = [
     "proto:ica|cgp|lmgrd|vendor_daemon|ima|flexlm|none  port:27000  by:payload",
-    "host:10.0.0.5 or host:10.0.0.0/24 (either side)  state:S0  finding  flow:12",
-    "Findings: sev:medium code:flexlm.   Any other word: text.  !term negates",
+    "host:10.0.0.5 host:10.0.0.0/24  state:S0  finding  flow:12",
+    "Findings: sev:medium code:flexlm.  Other words: text.  !term negates",
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect) {

@@ -7,14 +7,16 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Gauge, Paragraph};
+use ratatui::widgets::{Block, Gauge, Padding, Paragraph};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let Some(p) = app.loading() else {
         return;
     };
-    let bx = centered(area, 72, 8);
-    let block = Block::bordered().title(format!(" Loading {} ", clean(&app.source().name)));
+    let bx = centered(area, 74, 8);
+    let block = Block::bordered()
+        .padding(Padding::horizontal(1))
+        .title(format!(" Loading {} ", clean(&app.source().name)));
     let inner = block.inner(bx);
     frame.render_widget(block, bx);
     let [gauge, counts, speed, _, hint] = Layout::vertical([Constraint::Length(1); 5]).areas(inner);

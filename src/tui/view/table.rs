@@ -4,16 +4,18 @@
 use super::{detail, severity_style};
 use crate::model::Report;
 use crate::tui::app::App;
-use crate::tui::table::findings::FindingColumn;
+use crate::tui::table::findings::{FindingColumn, flows_cell};
 use crate::tui::table::flows::FlowColumn;
 use crate::tui::table::{TableModel, TableView};
-use crate::tui::text::clean;
+use crate::tui::text::{clean, time_of_day};
 use ctxscope_dissectors::Proto;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Line;
-use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Borders, Cell, HighlightSpacing, Paragraph, Row, Table, TableState, Wrap,
+};
 
 const HIGHLIGHT: &str = "▶ ";
 const HIGHLIGHT_WIDTH: u16 = 2;
@@ -50,15 +52,48 @@ pub fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App) {
     } else {
         empty_text(report.is_some(), app.findings.is_filtered(), "findings")
     };
+    // Below the table, the selected finding in full (messages are longer than a column).
+    let (table_area, panel) = if area.height >= 10 {
+        let [t, p] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(area);
+        (t, Some(p))
+    } else {
+        (area, None)
+    };
     app.hits.table = draw_table(
         frame,
-        area,
+        table_area,
         &mut app.findings,
         report.as_deref(),
         finding_style,
         empty,
     );
     app.hits.detail = Rect::default();
+    let selected = report
+        .as_deref()
+        .zip(app.findings.selected_index())
+        .and_then(|(r, i)| r.findings.get(i));
+    if let (Some(panel), Some(f)) = (panel, selected) {
+        let head = Line::from(vec![
+            Span::styled(f.severity.name(), severity_style(f.severity)),
+            Span::raw(format!(
+                "  {}  flow {}  x{}  {} to {}",
+                f.code,
+                flows_cell(f),
+                f.count,
+                time_of_day(f.first),
+                time_of_day(f.last)
+            )),
+        ]);
+        let text = vec![head, Line::raw(clean(&f.message).into_owned())];
+        frame.render_widget(
+            Paragraph::new(text).wrap(Wrap { trim: false }).block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .border_style(Style::new().fg(Color::Blue)),
+            ),
+            panel,
+        );
+    }
 }
 
 fn empty_text(has_report: bool, filtered: bool, what: &str) -> &'static str {
@@ -188,6 +223,20 @@ mod tests {
     use crate::tui::table::findings::Findings;
     use crate::tui::table::flows::Flows;
 
+    fn headers_fit<M: TableModel>() {
+        for &c in M::COLUMNS {
+            let spec = M::spec(c);
+            let with_arrow = spec.header.chars().count() + 1;
+            assert!(usize::from(spec.width) >= with_arrow, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn every_header_fits_with_its_sort_arrow() {
+        headers_fit::<Flows>();
+        headers_fit::<Findings>();
+    }
+
     #[test]
     fn narrow_screens_keep_the_important_columns() {
         use FlowColumn as F;
@@ -196,6 +245,7 @@ mod tests {
             vec![F::Id, F::Proto, F::Client, F::Server, F::State, F::Findings]
         );
         assert_eq!(fit::<Flows>(160).len(), Flows::COLUMNS.len());
+        assert_eq!(fit::<Flows>(158).len(), Flows::COLUMNS.len() - 1);
         assert_eq!(fit::<Flows>(10), vec![F::Id]);
         assert_eq!(
             fit::<Findings>(80),
