@@ -40,12 +40,12 @@ pub enum Input {
 }
 
 pub fn run(config: Config, input: Input) -> Result<()> {
-    if !std::io::stdout().is_terminal() {
-        bail!("the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`");
-    }
     let (source, info) = open(&input)?;
     // Checks the configuration now, so a mistake is a plain error before the screen changes.
     Engine::new(config.clone())?;
+    if !std::io::stdout().is_terminal() {
+        bail!("the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`");
+    }
     let feed = if source.is_live() {
         Feed::live(source, config.clone())
     } else {

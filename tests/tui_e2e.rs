@@ -1,0 +1,284 @@
+//! The real binary in a real terminal: tmux runs `ctxscope tui` on the real capture, the test
+//! types keys and reads the screen, then checks the program exited and gave the terminal back.
+//! Error paths (unreadable file, no terminal) are checked without tmux.
+
+mod tui_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tui_support::real_capture;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ctxscope");
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A tmux server of our own (its own socket), with one 160x48 session running ctxscope.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(args: &[&str], cwd: &Path) -> Tmux {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "ctxscope-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmux = Tmux { socket };
+        let mut cmd = vec![
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            "-e",
+            "LANG=C.UTF-8",
+        ];
+        let cwd = cwd.to_str().expect("test paths are UTF-8");
+        // A shell runs the program, then prints its exit status and whether the terminal is
+        // back in canonical (cooked) mode: `icanon`, or `-icanon` if raw mode was left on.
+        // It then waits, so the pane stays for the test to read (until kill-server).
+        let script = concat!(
+            r#""$0" "$@"; s=$?; "#,
+            r#"echo "[exited $s] [$(stty -a | grep -o -- '-\{0,1\}icanon')]"; read _"#
+        );
+        cmd.extend(["-c", cwd, "sh", "-c", script, BIN, "tui"]);
+        cmd.extend(args);
+        tmux.run(&cmd);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    fn text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "main", "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "main"])
+    }
+
+    /// Waits until the screen shows every one of `texts`; returns the screen.
+    fn wait_for(&self, texts: &[&str]) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = self.screen();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return screen;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "waited {WAIT:?} for {texts:?}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_gone(&self, text: &str) {
+        let started = Instant::now();
+        while self.screen().contains(text) {
+            assert!(started.elapsed() < WAIT, "{text:?} stays on screen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the program to end; its exit status, as the shell saw it. Checks that the
+    /// terminal was given back: cooked mode, and the UI's alternate screen gone.
+    fn wait_exit(&self) -> i32 {
+        let screen = self.wait_for(&["[exited "]);
+        let line = screen
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("[exited "))
+            .expect("the status line");
+        let (status, mode) = line.split_once("] [").expect("status and mode");
+        assert_eq!(
+            mode, "icanon]",
+            "the terminal was left in raw mode:\n{screen}"
+        );
+        assert!(
+            !screen.contains("[1 Flows]"),
+            "the UI is still on screen:\n{screen}"
+        );
+        status.parse().expect("a number")
+    }
+
+    /// The program's process ID (a child of the pane's shell).
+    fn pid(&self) -> String {
+        let shell = self.run(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
+        let out = Command::new("pgrep")
+            .args(["-P", shell.trim()])
+            .output()
+            .expect("pgrep runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// An empty directory for the program to write its exports into.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ctxscope-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("scratch dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn browse_filter_export_and_quit() {
+    let dir = scratch("browse");
+    let capture = real_capture();
+    let t = Tmux::start(&[capture.to_str().unwrap()], &dir);
+    t.wait_for(&["[1 Flows]", "21.0.0.8:45225", "22.0.0.7:1494", "100 pkts"]);
+
+    t.keys(&["5"]);
+    t.wait_for(&[
+        "[5 Findings (1)]",
+        "classify.unexpected_payload",
+        "TCP 1494 is configured",
+    ]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["[1 Flows]", "▶      1 "]);
+
+    t.keys(&["/"]);
+    t.text("port:9999");
+    t.keys(&["Enter"]);
+    t.wait_for(&[
+        "no flows match the filter",
+        "filter: port:9999",
+        "flows 0 of 1",
+    ]);
+    t.keys(&["/", "C-u"]);
+    t.text("host:21.0.0.8 !state:S0");
+    t.keys(&["Enter"]);
+    t.wait_for(&["flows 1 of 1", "21.0.0.8:45225"]);
+
+    t.keys(&["Tab", "Tab"]);
+    t.wait_for(&["[3 Heartbeats]", "No heartbeat data in this capture yet."]);
+    t.keys(&["BTab", "BTab"]);
+
+    t.keys(&["?"]);
+    t.wait_for(&["ctxscope keys", "write the selected flow's packets"]);
+    // A key right after Escape would arrive as Alt+key: wait for the help to close.
+    t.keys(&["Escape"]);
+    t.wait_gone("ctxscope keys");
+
+    t.keys(&["e"]);
+    t.wait_for(&["exported 1 rows to ctxscope-flows-"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Flow 1 (unclassified)", "TCP", "client>server"]);
+    t.keys(&["w"]);
+    t.wait_for(&["wrote 100 packets of flow 1 to "]);
+    let files = files_in(&dir);
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(files[0].starts_with("ctxscope-flow-1-") && files[0].ends_with(".pcap"));
+    assert!(
+        files[1].ends_with(".csv") && files[2].ends_with(".json"),
+        "{files:?}"
+    );
+    let csv = std::fs::read_to_string(dir.join(&files[1])).unwrap();
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("1,,,21.0.0.8:45225,22.0.0.7:1494,"),
+        "{csv}"
+    );
+
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_and_sigterm_restore_the_terminal() {
+    let dir = scratch("signals");
+    let capture = real_capture();
+    let capture = capture.to_str().unwrap();
+
+    let t = Tmux::start(&[capture], &dir);
+    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    t.keys(&["/"]);
+    t.keys(&["C-c"]);
+    assert_eq!(t.wait_exit(), 0);
+
+    let t = Tmux::start(&[capture], &dir);
+    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    let killed = Command::new("kill")
+        .args(["-TERM", &t.pid()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    assert_eq!(t.wait_exit(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn inputs_that_cannot_be_read_give_one_line_and_exit_code_2() {
+    let out = Command::new(BIN)
+        .args(["tui", "/nonexistent/capture.pcap"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        "ctxscope: error: /nonexistent/capture.pcap: No such file or directory (os error 2)\n"
+    );
+
+    // A readable capture, but no terminal to draw on.
+    let out = Command::new(BIN)
+        .args(["tui", real_capture().to_str().unwrap()])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ctxscope: error: the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`\n"
+    );
+
+    let out = Command::new(BIN)
+        .args(["tui", "-i", "ctxscope-no-such-if0"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("ctxscope: error: ctxscope-no-such-if0: "),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
