@@ -13,19 +13,20 @@ use tui_support::real_capture;
 const BIN: &str = env!("CARGO_BIN_EXE_ctxscope");
 const WAIT: Duration = Duration::from_secs(15);
 
-/// A tmux server of our own (its own socket), with one 160x48 session running ctxscope.
+/// A tmux server of our own (its own socket file), with one 160x48 session running
+/// ctxscope.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
 }
 
 impl Tmux {
     fn start(args: &[&str], cwd: &Path) -> Tmux {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let socket = format!(
-            "ctxscope-test-{}-{}",
+        let socket = std::env::temp_dir().join(format!(
+            "ctxscope-e2e-{}-{}.tmux",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
-        );
+        ));
         let tmux = Tmux { socket };
         let mut cmd = vec![
             "-f",
@@ -57,7 +58,7 @@ impl Tmux {
 
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .output()
@@ -137,6 +138,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.run(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
