@@ -249,6 +249,39 @@ fn ctrl_c_and_sigterm_restore_the_terminal() {
 }
 
 #[test]
+fn a_terminal_that_goes_away_ends_the_program() {
+    let dir = scratch("hangup");
+    let t = Tmux::start(&[real_capture().to_str().unwrap()], &dir);
+    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    let pid = t.pid();
+    // As when an SSH session drops: the terminal closes under the program.
+    t.run(&["kill-server"]);
+    let stat = format!("/proc/{pid}/stat");
+    let started = Instant::now();
+    loop {
+        // Gone, or a zombie waiting for its parent to collect it: either way it ended.
+        match std::fs::read_to_string(&stat) {
+            Err(_) => break,
+            Ok(s)
+                if s.rsplit(") ")
+                    .next()
+                    .is_some_and(|rest| rest.starts_with('Z')) =>
+            {
+                break;
+            }
+            Ok(_) => {}
+        }
+        if started.elapsed() > WAIT {
+            // Do not leave it spinning behind the test.
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("ctxscope {pid} still ran without its terminal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn inputs_that_cannot_be_read_give_one_line_and_exit_code_2() {
     let out = Command::new(BIN)
         .args(["tui", "/nonexistent/capture.pcap"])

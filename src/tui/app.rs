@@ -352,8 +352,8 @@ impl App {
 
     fn show(&mut self, report: Arc<Report>, now: Instant) {
         let started = Instant::now();
-        self.flows.refresh(Some(&report));
-        self.findings.refresh(Some(&report));
+        self.flows.show(Some(Arc::clone(&report)));
+        self.findings.show(Some(Arc::clone(&report)));
         self.totals = Totals::of(&report);
         self.refresh_cost = started.elapsed();
         self.report = Some(report);
@@ -469,13 +469,11 @@ impl App {
     }
 
     fn sort(&mut self, reverse: bool) {
-        let report = self.report.clone();
-        let report = report.as_deref();
         match (self.tab, reverse) {
-            (Tab::Flows, false) => self.flows.cycle_sort(report),
-            (Tab::Flows, true) => self.flows.reverse_sort(report),
-            (Tab::Findings, false) => self.findings.cycle_sort(report),
-            (Tab::Findings, true) => self.findings.reverse_sort(report),
+            (Tab::Flows, false) => self.flows.cycle_sort(),
+            (Tab::Flows, true) => self.flows.reverse_sort(),
+            (Tab::Findings, false) => self.findings.cycle_sort(),
+            (Tab::Findings, true) => self.findings.reverse_sort(),
             _ => {}
         }
     }
@@ -538,10 +536,9 @@ impl App {
         };
         let error = match parsed {
             Ok(query) => {
-                let report = self.report.clone();
                 match table {
-                    Tab::Findings => self.findings.set_filter(text, query, report.as_deref()),
-                    _ => self.flows.set_filter(text, query, report.as_deref()),
+                    Tab::Findings => self.findings.set_filter(text, query),
+                    _ => self.flows.set_filter(text, query),
                 }
                 None
             }
@@ -570,11 +567,9 @@ impl App {
     }
 
     fn move_table(&mut self, tab: Tab, nav: Nav) {
-        let report = self.report.clone();
-        let report = report.as_deref();
         match tab {
-            Tab::Flows => nav.apply(&mut self.flows, report),
-            Tab::Findings => nav.apply(&mut self.findings, report),
+            Tab::Flows => nav.apply(&mut self.flows),
+            Tab::Findings => nav.apply(&mut self.findings),
             _ => {}
         }
     }
@@ -715,10 +710,9 @@ impl App {
             return;
         }
         self.tab = Tab::Flows;
-        if !self.flows.select_key(id, &report) {
-            self.flows
-                .set_filter(String::new(), Default::default(), Some(&report));
-            self.flows.select_key(id, &report);
+        if !self.flows.select_key(id) {
+            self.flows.set_filter(String::new(), Default::default());
+            self.flows.select_key(id);
             self.notify(format!("filter cleared to show flow {id}"));
         }
     }
@@ -766,13 +760,11 @@ impl App {
             return None;
         }
         let row = usize::from(at.y - table.y);
-        let report = self.report.clone();
-        let report = report.as_deref();
         match self.tab {
             Tab::Flows => {
                 let at = self.flows.offset() + row;
                 if at < self.flows.rows().len() {
-                    self.flows.select_position(at, report);
+                    self.flows.select_position(at);
                 }
                 if self.detail.is_some() {
                     return self.follow_selection();
@@ -781,7 +773,7 @@ impl App {
             Tab::Findings => {
                 let at = self.findings.offset() + row;
                 if at < self.findings.rows().len() {
-                    self.findings.select_position(at, report);
+                    self.findings.select_position(at);
                 }
             }
             _ => {}
@@ -799,11 +791,11 @@ enum Nav {
 }
 
 impl Nav {
-    fn apply<M: TableModel>(self, table: &mut TableView<M>, report: Option<&Report>) {
+    fn apply<M: TableModel>(self, table: &mut TableView<M>) {
         match self {
-            Nav::By(d) => table.move_by(d, report),
-            Nav::Top => table.select_position(0, report),
-            Nav::Bottom => table.select_position(usize::MAX, report),
+            Nav::By(d) => table.move_by(d),
+            Nav::Top => table.select_position(0),
+            Nav::Bottom => table.select_position(usize::MAX),
         }
     }
 }

@@ -20,7 +20,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 /// The screen is redrawn at least this often (new data, clocks), and at once after input.
@@ -93,6 +93,7 @@ fn event_loop(
     work: &mut Work,
     signals: &Signals,
 ) -> Result<()> {
+    let input = spawn_input()?;
     let mut next_frame = Instant::now();
     let mut dirty = true;
     loop {
@@ -115,12 +116,15 @@ fn event_loop(
             dirty = false;
         }
         let wait = next_frame.saturating_duration_since(Instant::now());
-        if !event::poll(wait)? {
-            continue;
-        }
+        let first = match input.recv_timeout(wait) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            // The terminal is gone (its reader stopped).
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
         // Everything already typed is handled before the next frame.
-        loop {
-            let effect = match event::read()? {
+        for event in std::iter::once(first).chain(input.try_iter()) {
+            let effect = match event {
                 Event::Key(key) => {
                     dirty = true;
                     app.on_key(key)
@@ -138,11 +142,25 @@ fn event_loop(
             if let Some(e) = effect {
                 work.run(e, app, feed);
             }
-            if !event::poll(Duration::ZERO)? {
-                break;
-            }
         }
     }
+}
+
+/// Reads terminal input in a thread of its own, so the UI thread never blocks in a read: it
+/// keeps its frame rate, sees signals promptly, and notices a terminal that went away (a read
+/// that fails, or a draw that fails) instead of waiting on it.
+fn spawn_input() -> Result<Receiver<Event>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("ctxscope-input".into())
+        .spawn(move || {
+            while let Ok(event) = event::read() {
+                if tx.send(event).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(rx)
 }
 
 /// Where exported files go, absolute so the message says exactly where.

@@ -1,7 +1,7 @@
 //! The Findings table: what the analysis says is wrong, most severe first.
 
 use super::flows::flow_term;
-use super::{ColumnSpec, Sort, TableModel, text_contains};
+use super::{ColumnSpec, Sort, TableModel};
 use crate::analysis::Finding;
 use crate::model::Report;
 use crate::tui::query::{Query, TermKind};
@@ -122,29 +122,30 @@ impl TableModel for Findings {
         }
     }
 
-    fn matches(report: &Report, i: usize, query: &Query, scratch: &mut String) -> bool {
+    fn search_text(report: &Report, i: usize, out: &mut String) {
+        let f = finding(report, i);
+        let _ = write!(
+            out,
+            "{} {} {} {}",
+            f.severity,
+            f.code,
+            flows_cell(f),
+            f.message
+        );
+    }
+
+    fn matches(report: &Report, i: usize, query: &Query, text: &str) -> bool {
         let f = finding(report, i);
         query.matches(|term| match term {
             TermKind::Severity(min) => f.severity >= *min,
             TermKind::Code(prefix) => f.code.starts_with(prefix.as_str()),
             TermKind::Flow(id) => f.flow == Some(*id) || f.related_flow == Some(*id),
-            TermKind::Text(needle) => {
-                scratch.clear();
-                let _ = write!(
-                    scratch,
-                    "{} {} {} {}",
-                    f.severity,
-                    f.code,
-                    flows_cell(f),
-                    f.message
-                );
-                text_contains(scratch, needle)
-            }
+            TermKind::Text(needle) => text.contains(needle.as_str()),
             // Everything else is about the flow the finding is on.
             other => f
                 .flow
                 .and_then(|id| report.flow(id))
-                .is_some_and(|flow| flow_term(flow, other, scratch)),
+                .is_some_and(|flow| flow_term(flow, other)),
         })
     }
 }

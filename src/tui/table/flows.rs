@@ -1,6 +1,6 @@
 //! The Flows table: one row per connection.
 
-use super::{ColumnSpec, Sort, TableModel, text_contains};
+use super::{ColumnSpec, Sort, TableModel};
 use crate::model::{FlowRecord, Report};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{bytes, duration, time_of_day};
@@ -160,14 +160,32 @@ impl TableModel for Flows {
         }
     }
 
-    fn matches(report: &Report, i: usize, query: &Query, scratch: &mut String) -> bool {
+    fn search_text(report: &Report, i: usize, out: &mut String) {
         let f = flow(report, i);
-        query.matches(|term| flow_term(f, term, scratch))
+        let _ = write!(
+            out,
+            "{} {} {} {} {} {} {}",
+            f.id,
+            f.proto.map_or("-", |p| p.name()),
+            f.classified_by.map_or("-", |m| m.name()),
+            f.client,
+            f.server,
+            f.state,
+            f.history
+        );
+    }
+
+    fn matches(report: &Report, i: usize, query: &Query, text: &str) -> bool {
+        let f = flow(report, i);
+        query.matches(|term| match term {
+            TermKind::Text(needle) => text.contains(needle.as_str()),
+            other => flow_term(f, other),
+        })
     }
 }
 
-/// Whether one (positive) filter term holds for a flow.
-pub fn flow_term(f: &FlowRecord, term: &TermKind, scratch: &mut String) -> bool {
+/// Whether one (positive) filter term other than free text holds for a flow.
+pub fn flow_term(f: &FlowRecord, term: &TermKind) -> bool {
     match term {
         TermKind::Proto(p) => p.matches(f.proto),
         TermKind::Port(p) => f.client.port == *p || f.server.port == *p,
@@ -176,23 +194,8 @@ pub fn flow_term(f: &FlowRecord, term: &TermKind, scratch: &mut String) -> bool 
         TermKind::By(m) => f.classified_by == Some(*m),
         TermKind::Finding => f.findings > 0,
         TermKind::Flow(id) => f.id == *id,
-        TermKind::Text(needle) => {
-            scratch.clear();
-            // The row as shown, so what the user reads is what free text finds.
-            let _ = write!(
-                scratch,
-                "{} {} {} {} {} {} {}",
-                f.id,
-                f.proto.map_or("-", |p| p.name()),
-                f.classified_by.map_or("-", |m| m.name()),
-                f.client,
-                f.server,
-                f.state,
-                f.history
-            );
-            text_contains(scratch, needle)
-        }
-        // Keys for findings only; the table refuses them before they get here.
-        TermKind::Severity(_) | TermKind::Code(_) => false,
+        // Free text is matched against the row's text by the table; the others are keys for
+        // findings, which the Flows table refuses before they get here.
+        TermKind::Text(_) | TermKind::Severity(_) | TermKind::Code(_) => false,
     }
 }

@@ -7,9 +7,10 @@
 pub mod findings;
 pub mod flows;
 
-use super::query::Query;
+use super::query::{Query, TermKind};
 use crate::model::Report;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// How a column is shown: header, width, alignment, and how important it is to keep when the
 /// terminal is narrow (lower `keep` stays longer).
@@ -41,8 +42,11 @@ pub trait TableModel {
     fn key(report: &Report, i: usize) -> u64;
     fn cell(report: &Report, i: usize, column: Self::Column) -> String;
     fn compare(report: &Report, a: usize, b: usize, column: Self::Column) -> Ordering;
-    /// Whether row `i` passes `query`; `scratch` is a reusable buffer for free-text matching.
-    fn matches(report: &Report, i: usize, query: &Query, scratch: &mut String) -> bool;
+    /// Writes what free text is matched against for row `i`: the row as shown.
+    fn search_text(report: &Report, i: usize, out: &mut String);
+    /// Whether row `i` passes `query`; `text` is its search text, lower-cased (empty when the
+    /// query has no free text).
+    fn matches(report: &Report, i: usize, query: &Query, text: &str) -> bool;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,9 +55,10 @@ pub struct Sort<C> {
     pub descending: bool,
 }
 
-/// Rows shown, selection and scrolling of one table.
+/// Rows shown, selection and scrolling of one table over the report on screen.
 #[derive(Clone, Debug)]
 pub struct TableView<M: TableModel> {
+    report: Option<Arc<Report>>,
     /// Indices into the report's list, filtered and sorted.
     rows: Vec<usize>,
     /// Index into `rows`.
@@ -66,13 +71,15 @@ pub struct TableView<M: TableModel> {
     query: Query,
     /// The filter as typed.
     pub filter_text: String,
-    /// Rows before filtering.
-    total: usize,
+    /// Lower-cased search text of every row of `report`, built the first time free text is
+    /// searched in it, so typing costs a substring test per row instead of formatting it.
+    search: Vec<Box<str>>,
 }
 
 impl<M: TableModel> Default for TableView<M> {
     fn default() -> Self {
         TableView {
+            report: None,
             rows: Vec::new(),
             selected: 0,
             selected_key: None,
@@ -80,7 +87,7 @@ impl<M: TableModel> Default for TableView<M> {
             sort: M::DEFAULT_SORT,
             query: Query::default(),
             filter_text: String::new(),
-            total: 0,
+            search: Vec::new(),
         }
     }
 }
@@ -90,8 +97,9 @@ impl<M: TableModel> TableView<M> {
         &self.rows
     }
 
+    /// Rows before filtering.
     pub fn total(&self) -> usize {
-        self.total
+        self.report.as_deref().map_or(0, M::len)
     }
 
     pub fn selected_index(&self) -> Option<usize> {
@@ -127,14 +135,14 @@ impl<M: TableModel> TableView<M> {
         Ok(query)
     }
 
-    pub fn set_filter(&mut self, text: String, query: Query, report: Option<&Report>) {
+    pub fn set_filter(&mut self, text: String, query: Query) {
         self.filter_text = text;
         self.query = query;
-        self.refresh(report);
+        self.recompute();
     }
 
-    /// Sorts by the next column (or reverses the order), keeping the selection.
-    pub fn cycle_sort(&mut self, report: Option<&Report>) {
+    /// Sorts by the next column, keeping the selection.
+    pub fn cycle_sort(&mut self) {
         let cols = M::COLUMNS;
         let at = cols
             .iter()
@@ -144,66 +152,88 @@ impl<M: TableModel> TableView<M> {
             column: cols[(at + 1) % cols.len()],
             descending: false,
         };
-        self.refresh(report);
+        self.recompute();
     }
 
-    pub fn reverse_sort(&mut self, report: Option<&Report>) {
+    pub fn reverse_sort(&mut self) {
         self.sort.descending = !self.sort.descending;
-        self.refresh(report);
+        self.recompute();
     }
 
-    /// Filters and sorts the rows of `report` again, keeping the selected row if it is still
+    /// Shows `report`: filters and sorts its rows, keeping the selected row if it is still
     /// shown (else the row now at the same position).
-    pub fn refresh(&mut self, report: Option<&Report>) {
-        let Some(report) = report else {
-            self.rows.clear();
-            self.total = 0;
+    pub fn show(&mut self, report: Option<Arc<Report>>) {
+        let same = match (&self.report, &report) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.search.clear();
+        }
+        self.report = report;
+        self.recompute();
+    }
+
+    fn recompute(&mut self) {
+        self.rows.clear();
+        let Some(report) = self.report.clone() else {
             self.selected = 0;
+            self.selected_key = None;
             return;
         };
-        self.total = M::len(report);
-        self.rows.clear();
-        let mut scratch = String::new();
+        let total = M::len(&report);
         if self.query.is_empty() {
-            self.rows.extend(0..self.total);
+            self.rows.extend(0..total);
         } else {
-            self.rows.extend(
-                (0..self.total).filter(|&i| M::matches(report, i, &self.query, &mut scratch)),
-            );
+            let free_text = self
+                .query
+                .terms()
+                .iter()
+                .any(|t| matches!(t.kind, TermKind::Text(_)));
+            if free_text && self.search.len() != total {
+                self.search = build_search::<M>(&report);
+            }
+            let text = |i: usize| self.search.get(i).map_or("", |s| s);
+            let query = &self.query;
+            self.rows
+                .extend((0..total).filter(|&i| M::matches(&report, i, query, text(i))));
         }
         let Sort { column, descending } = self.sort;
         // Equal keys fall back to the identity, ascending either way, so the order is stable
         // and predictable (flow ID, or the order findings were raised).
         self.rows.sort_unstable_by(|&a, &b| {
-            let o = M::compare(report, a, b, column);
+            let o = M::compare(&report, a, b, column);
             let o = if descending { o.reverse() } else { o };
-            o.then_with(|| M::key(report, a).cmp(&M::key(report, b)))
+            o.then_with(|| M::key(&report, a).cmp(&M::key(&report, b)))
         });
         let kept = self
             .selected_key
-            .and_then(|k| self.rows.iter().position(|&i| M::key(report, i) == k));
+            .and_then(|k| self.rows.iter().position(|&i| M::key(&report, i) == k));
         self.selected = kept.unwrap_or(self.selected.min(self.rows.len().saturating_sub(1)));
-        self.selected_key = self.rows.get(self.selected).map(|&i| M::key(report, i));
+        self.selected_key = self.rows.get(self.selected).map(|&i| M::key(&report, i));
     }
 
     /// Moves the selection by `delta` rows (clamped).
-    pub fn move_by(&mut self, delta: isize, report: Option<&Report>) {
+    pub fn move_by(&mut self, delta: isize) {
         let last = self.rows.len().saturating_sub(1);
         let to = self.selected.saturating_add_signed(delta).min(last);
-        self.select_position(to, report);
+        self.select_position(to);
     }
 
-    pub fn select_position(&mut self, position: usize, report: Option<&Report>) {
-        if self.rows.is_empty() {
+    pub fn select_position(&mut self, position: usize) {
+        let (Some(report), false) = (&self.report, self.rows.is_empty()) else {
             return;
-        }
+        };
         self.selected = position.min(self.rows.len() - 1);
-        self.selected_key =
-            report.and_then(|r| self.rows.get(self.selected).map(|&i| M::key(r, i)));
+        self.selected_key = self.rows.get(self.selected).map(|&i| M::key(report, i));
     }
 
     /// Selects the row with identity `key`; false if it is not shown.
-    pub fn select_key(&mut self, key: u64, report: &Report) -> bool {
+    pub fn select_key(&mut self, key: u64) -> bool {
+        let Some(report) = &self.report else {
+            return false;
+        };
         match self.rows.iter().position(|&i| M::key(report, i) == key) {
             Some(p) => {
                 self.selected = p;
@@ -232,9 +262,14 @@ impl<M: TableModel> TableView<M> {
     }
 }
 
-/// Case-insensitive substring test of `needle` (already lower-case) in `haystack` (lower-cased
-/// in place).
-fn text_contains(haystack: &mut str, needle: &str) -> bool {
-    haystack.make_ascii_lowercase();
-    haystack.contains(needle)
+fn build_search<M: TableModel>(report: &Report) -> Vec<Box<str>> {
+    let mut scratch = String::new();
+    (0..M::len(report))
+        .map(|i| {
+            scratch.clear();
+            M::search_text(report, i, &mut scratch);
+            scratch.make_ascii_lowercase();
+            Box::from(scratch.as_str())
+        })
+        .collect()
 }
