@@ -450,3 +450,16 @@ fn mouse_selects_rows_and_tabs_and_scrolls() {
     app.on_mouse(click(findings_x, 0));
     assert_eq!(app.tab(), Tab::Findings);
 }
+
+#[test]
+fn free_text_filters_new_snapshots_too() {
+    let mut app = live_app(None);
+    let t0 = Instant::now();
+    live_snapshot(&mut app, synthetic_report(5), t0);
+    filter(&mut app, "10.0.0.7:");
+    assert!(shown_flow_ids(&app).is_empty());
+    live_snapshot(&mut app, synthetic_report(9), t0 + Duration::from_secs(1));
+    assert_eq!(shown_flow_ids(&app), vec![8]);
+    filter(&mut app, "!10.0.0.7: !10.0.0.8:");
+    assert_eq!(shown_flow_ids(&app), vec![1, 2, 3, 4, 5, 6, 7]);
+}

@@ -42,13 +42,15 @@ pub enum LiveCommand {
 pub(super) struct Control {
     commands: Sender<LiveCommand>,
     stop: Arc<AtomicBool>,
+    due: Arc<AtomicBool>,
     waker: pcap::BreakLoop,
 }
 
 impl Control {
     pub(super) fn send(&self, command: LiveCommand) -> bool {
         let sent = self.commands.send(command).is_ok();
-        // Commands are taken when a snapshot is due; make that now.
+        // Commands are taken when a snapshot is due: make that now.
+        self.due.store(true, Ordering::Relaxed);
         self.waker.breakloop();
         sent
     }
@@ -70,6 +72,7 @@ pub(super) fn start(
     let control = Control {
         commands,
         stop: Arc::clone(&stop),
+        due: Arc::clone(&due),
         waker: source.breaker(),
     };
     spawn_waker(source.breaker(), Arc::clone(&stop), Arc::clone(&due));

@@ -1,12 +1,11 @@
 //! The Findings table: what the analysis says is wrong, most severe first.
 
 use super::flows::flow_term;
-use super::{ColumnSpec, Sort, TableModel};
+use super::{ColumnSpec, Sort, TableModel, sort_rows};
 use crate::analysis::Finding;
 use crate::model::Report;
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::time_of_day;
-use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,15 +109,17 @@ impl TableModel for Findings {
         }
     }
 
-    fn compare(report: &Report, a: usize, b: usize, column: FindingColumn) -> Ordering {
-        let (x, y) = (finding(report, a), finding(report, b));
+    fn sort(report: &Report, rows: &mut [usize], column: FindingColumn, descending: bool) {
+        let f = |i: usize| finding(report, i);
+        let d = descending;
+        let id = |i: usize| i as u64;
         match column {
-            FindingColumn::Severity => x.severity.cmp(&y.severity),
-            FindingColumn::Time => x.first.cmp(&y.first),
-            FindingColumn::Code => x.code.cmp(y.code),
-            FindingColumn::Flow => x.flow.cmp(&y.flow),
-            FindingColumn::Count => x.count.cmp(&y.count),
-            FindingColumn::Message => x.message.cmp(&y.message),
+            FindingColumn::Severity => sort_rows(rows, d, |i| (f(i).severity, id(i))),
+            FindingColumn::Time => sort_rows(rows, d, |i| (f(i).first, id(i))),
+            FindingColumn::Code => sort_rows(rows, d, |i| (f(i).code, id(i))),
+            FindingColumn::Flow => sort_rows(rows, d, |i| (f(i).flow, id(i))),
+            FindingColumn::Count => sort_rows(rows, d, |i| (f(i).count, id(i))),
+            FindingColumn::Message => sort_rows(rows, d, |i| (f(i).message.as_str(), id(i))),
         }
     }
 

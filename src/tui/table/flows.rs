@@ -1,11 +1,11 @@
 //! The Flows table: one row per connection.
 
-use super::{ColumnSpec, Sort, TableModel};
+use super::{ColumnSpec, Sort, TableModel, f64_order, sort_rows};
 use crate::model::{FlowRecord, Report};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{bytes, duration, time_of_day};
-use std::cmp::Ordering;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlowColumn {
@@ -137,27 +137,38 @@ impl TableModel for Flows {
         }
     }
 
-    fn compare(report: &Report, a: usize, b: usize, column: FlowColumn) -> Ordering {
-        let (a, b) = (flow(report, a), flow(report, b));
+    fn sort(report: &Report, rows: &mut [usize], column: FlowColumn, descending: bool) {
+        let f = |i: usize| flow(report, i);
+        let d = descending;
         match column {
-            FlowColumn::Id => a.id.cmp(&b.id),
-            FlowColumn::Proto => a.proto.cmp(&b.proto),
-            FlowColumn::By => a
-                .classified_by
-                .map(|m| m.name())
-                .cmp(&b.classified_by.map(|m| m.name())),
-            FlowColumn::Client => a.client.cmp(&b.client),
-            FlowColumn::Server => a.server.cmp(&b.server),
-            FlowColumn::State => a.state.cmp(b.state),
-            FlowColumn::PacketsToServer => a.to_server.packets.cmp(&b.to_server.packets),
-            FlowColumn::PacketsToClient => a.to_client.packets.cmp(&b.to_client.packets),
-            FlowColumn::BytesToServer => a.to_server.bytes.cmp(&b.to_server.bytes),
-            FlowColumn::BytesToClient => a.to_client.bytes.cmp(&b.to_client.bytes),
-            FlowColumn::Duration => a.duration_secs.total_cmp(&b.duration_secs),
-            FlowColumn::LastSeen => a.last.cmp(&b.last),
-            FlowColumn::History => a.history.cmp(&b.history),
-            FlowColumn::Findings => a.findings.cmp(&b.findings),
+            FlowColumn::Id => sort_rows(rows, d, |i| (f(i).id, f(i).id)),
+            FlowColumn::Proto => sort_rows(rows, d, |i| (f(i).proto, f(i).id)),
+            FlowColumn::By => {
+                sort_rows(rows, d, |i| (f(i).classified_by.map(|m| m.name()), f(i).id))
+            }
+            FlowColumn::Client => sort_rows(rows, d, |i| (f(i).client, f(i).id)),
+            FlowColumn::Server => sort_rows(rows, d, |i| (f(i).server, f(i).id)),
+            FlowColumn::State => sort_rows(rows, d, |i| (f(i).state, f(i).id)),
+            FlowColumn::PacketsToServer => {
+                sort_rows(rows, d, |i| (f(i).to_server.packets, f(i).id))
+            }
+            FlowColumn::PacketsToClient => {
+                sort_rows(rows, d, |i| (f(i).to_client.packets, f(i).id))
+            }
+            FlowColumn::BytesToServer => sort_rows(rows, d, |i| (f(i).to_server.bytes, f(i).id)),
+            FlowColumn::BytesToClient => sort_rows(rows, d, |i| (f(i).to_client.bytes, f(i).id)),
+            FlowColumn::Duration => {
+                sort_rows(rows, d, |i| (f64_order(f(i).duration_secs), f(i).id))
+            }
+            FlowColumn::LastSeen => sort_rows(rows, d, |i| (f(i).last, f(i).id)),
+            FlowColumn::History => sort_rows(rows, d, |i| (f(i).history.as_str(), f(i).id)),
+            FlowColumn::Findings => sort_rows(rows, d, |i| (f(i).findings, f(i).id)),
         }
+    }
+
+    fn same_row(old: &Report, j: usize, new: &Report, i: usize) -> bool {
+        // A live snapshot shares the records of flows that did not change.
+        Arc::ptr_eq(&old.flows[j], &new.flows[i])
     }
 
     fn search_text(report: &Report, i: usize, out: &mut String) {

@@ -7,9 +7,9 @@
 pub mod findings;
 pub mod flows;
 
-use super::query::{Query, TermKind};
+use super::query::Query;
 use crate::model::Report;
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::sync::Arc;
 
 /// How a column is shown: header, width, alignment, and how important it is to keep when the
@@ -41,7 +41,13 @@ pub trait TableModel {
     /// A stable identity for row `i`, so the selection survives new data and re-sorting.
     fn key(report: &Report, i: usize) -> u64;
     fn cell(report: &Report, i: usize, column: Self::Column) -> String;
-    fn compare(report: &Report, a: usize, b: usize, column: Self::Column) -> Ordering;
+    /// Sorts `rows` (indices into the report's list) by `column`; see [`sort_rows`].
+    fn sort(report: &Report, rows: &mut [usize], column: Self::Column, descending: bool);
+    /// Whether row `j` of `old` and row `i` of `new` are the same, unchanged (so its search
+    /// text can be kept). Only asked for rows with the same key.
+    fn same_row(_old: &Report, _j: usize, _new: &Report, _i: usize) -> bool {
+        false
+    }
     /// Writes what free text is matched against for row `i`: the row as shown.
     fn search_text(report: &Report, i: usize, out: &mut String);
     /// Whether row `i` passes `query`; `text` is its search text, lower-cased (empty when the
@@ -71,8 +77,9 @@ pub struct TableView<M: TableModel> {
     query: Query,
     /// The filter as typed.
     pub filter_text: String,
-    /// Lower-cased search text of every row of `report`, built the first time free text is
-    /// searched in it, so typing costs a substring test per row instead of formatting it.
+    /// Lower-cased search text of every row of `report`, built when the report arrives (rows
+    /// that did not change keep theirs), so typing free text costs a substring test per row
+    /// instead of formatting every row.
     search: Vec<Box<str>>,
 }
 
@@ -169,7 +176,11 @@ impl<M: TableModel> TableView<M> {
             _ => false,
         };
         if !same {
-            self.search.clear();
+            let old = self.report.take();
+            let old_search = std::mem::take(&mut self.search);
+            if let Some(new) = &report {
+                self.search = build_search::<M>(new, old.as_deref(), old_search);
+            }
         }
         self.report = report;
         self.recompute();
@@ -186,27 +197,13 @@ impl<M: TableModel> TableView<M> {
         if self.query.is_empty() {
             self.rows.extend(0..total);
         } else {
-            let free_text = self
-                .query
-                .terms()
-                .iter()
-                .any(|t| matches!(t.kind, TermKind::Text(_)));
-            if free_text && self.search.len() != total {
-                self.search = build_search::<M>(&report);
-            }
             let text = |i: usize| self.search.get(i).map_or("", |s| s);
             let query = &self.query;
             self.rows
                 .extend((0..total).filter(|&i| M::matches(&report, i, query, text(i))));
         }
         let Sort { column, descending } = self.sort;
-        // Equal keys fall back to the identity, ascending either way, so the order is stable
-        // and predictable (flow ID, or the order findings were raised).
-        self.rows.sort_unstable_by(|&a, &b| {
-            let o = M::compare(&report, a, b, column);
-            let o = if descending { o.reverse() } else { o };
-            o.then_with(|| M::key(&report, a).cmp(&M::key(&report, b)))
-        });
+        M::sort(&report, &mut self.rows, column, descending);
         let kept = self
             .selected_key
             .and_then(|k| self.rows.iter().position(|&i| M::key(&report, i) == k));
@@ -262,14 +259,80 @@ impl<M: TableModel> TableView<M> {
     }
 }
 
-fn build_search<M: TableModel>(report: &Report) -> Vec<Box<str>> {
+/// Sorts `rows` by the key `key` gives each row (extracted once per row, so the sort itself
+/// runs over contiguous keys), then by the row's identity (the second element), ascending
+/// whichever way the key runs: equal keys keep a stable, predictable order (flow ID, or the
+/// order findings were raised).
+pub fn sort_rows<K: Ord>(rows: &mut [usize], descending: bool, key: impl Fn(usize) -> (K, u64)) {
+    if descending {
+        rows.sort_by_cached_key(|&i| {
+            let (k, id) = key(i);
+            (Reverse(k), id)
+        });
+    } else {
+        rows.sort_by_cached_key(|&i| key(i));
+    }
+}
+
+/// An `f64` as a `u64` with the same order as `f64::total_cmp`.
+pub fn f64_order(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The lower-cased search text of every row of `new`, taking it from `old` for rows that did
+/// not change (both lists are in key order, so one pass pairs them up).
+fn build_search<M: TableModel>(
+    new: &Report,
+    old: Option<&Report>,
+    mut old_search: Vec<Box<str>>,
+) -> Vec<Box<str>> {
     let mut scratch = String::new();
-    (0..M::len(report))
+    let mut j = 0;
+    (0..M::len(new))
         .map(|i| {
+            if let Some(old) = old {
+                let key = M::key(new, i);
+                while j < old_search.len() && M::key(old, j) < key {
+                    j += 1;
+                }
+                if j < old_search.len() && M::key(old, j) == key && M::same_row(old, j, new, i) {
+                    return std::mem::take(&mut old_search[j]);
+                }
+            }
             scratch.clear();
-            M::search_text(report, i, &mut scratch);
+            M::search_text(new, i, &mut scratch);
             scratch.make_ascii_lowercase();
             Box::from(scratch.as_str())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_order_matches_total_cmp() {
+        let xs = [-1e9, -1.5, -0.0, 0.0, 1e-9, 1.5, 1e300, f64::INFINITY];
+        for a in xs {
+            for b in xs {
+                assert_eq!(f64_order(a).cmp(&f64_order(b)), a.total_cmp(&b), "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn equal_keys_keep_identity_order_both_ways() {
+        let keys = [3, 1, 3, 2, 1];
+        let mut rows: Vec<usize> = (0..5).collect();
+        sort_rows(&mut rows, false, |i| (keys[i], i as u64));
+        assert_eq!(rows, [1, 4, 3, 0, 2]);
+        sort_rows(&mut rows, true, |i| (keys[i], i as u64));
+        assert_eq!(rows, [0, 2, 3, 1, 4]);
+    }
 }
