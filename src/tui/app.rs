@@ -94,17 +94,15 @@ pub struct Counters {
     pub bytes: u64,
     pub kernel: Option<KernelStats>,
     pub timeline: Timeline,
-    /// What the feed thread's last snapshot cost.
-    pub snapshot_cost: Duration,
 }
 
 /// Totals of the report on screen, computed once per report.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Totals {
-    /// Findings per severity, indexed like `Severity::ALL`.
-    pub findings: [usize; 4],
-    /// Flows per protocol, indexed like `Proto::ALL`; unclassified ones are not counted.
-    pub protos: [usize; 5],
+    /// Findings per severity, indexed by `Severity as usize`.
+    findings: [usize; 4],
+    /// Flows per protocol, indexed by `Proto as usize`; unclassified ones are not counted.
+    protos: [usize; 5],
 }
 
 impl Totals {
@@ -327,7 +325,6 @@ impl App {
             bytes: s.bytes,
             kernel: s.kernel,
             timeline: s.timeline,
-            snapshot_cost: s.cost,
         });
         if let Some(report) = s.report {
             self.pending = Some(report);
@@ -360,7 +357,7 @@ impl App {
         self.applied_at = Some(now);
     }
 
-    /// A background job finished; tell the user.
+    /// Tells the user something (a background job finished, a key that does nothing here).
     pub fn notify(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
             text: text.into(),

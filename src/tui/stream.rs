@@ -152,7 +152,8 @@ impl DirStream {
         self.data.len() >= KEEP_BYTES
     }
 
-    pub fn kept(&self) -> usize {
+    #[cfg(test)]
+    fn kept(&self) -> usize {
         self.data.len()
     }
 

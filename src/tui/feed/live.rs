@@ -140,7 +140,7 @@ impl Capture {
                     let message = e.to_string();
                     self.engine.source_error(&name, message.clone());
                     let report = Arc::new(self.engine.snapshot());
-                    self.publish(&timeline, Some((report, Duration::ZERO)));
+                    self.publish(&timeline, Some(report));
                     send(&self.tx, FeedMsg::Stopped(message));
                     return;
                 }
@@ -158,9 +158,8 @@ impl Capture {
                 changed = false;
                 let started = Instant::now();
                 let report = Arc::new(self.engine.snapshot());
-                let cost = started.elapsed();
-                next_snapshot = now + TICK.max(cost * COST_SHARE);
-                Some((report, cost))
+                next_snapshot = now + TICK.max(started.elapsed() * COST_SHARE);
+                Some(report)
             } else {
                 None
             };
@@ -168,17 +167,13 @@ impl Capture {
         }
     }
 
-    /// Sends the counters, the timeline and, if given, a new report with its cost.
-    fn publish(&mut self, timeline: &Timeline, report: Option<(Arc<Report>, Duration)>) {
+    /// Sends the counters, the timeline and, if given, a new report.
+    fn publish(&mut self, timeline: &Timeline, report: Option<Arc<Report>>) {
         let kernel = self.source.kernel_stats();
         if let Some(k) = kernel {
             self.engine.set_kernel_stats(k);
         }
         let stats = self.engine.stats();
-        let (report, cost) = match report {
-            Some((r, c)) => (Some(r), c),
-            None => (None, Duration::ZERO),
-        };
         send(
             &self.tx,
             FeedMsg::Snapshot(Box::new(Snapshot {
@@ -187,7 +182,6 @@ impl Capture {
                 bytes: stats.bytes,
                 kernel,
                 timeline: timeline.clone(),
-                cost,
             })),
         );
     }

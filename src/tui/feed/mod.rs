@@ -54,8 +54,6 @@ pub struct Snapshot {
     pub bytes: u64,
     pub kernel: Option<KernelStats>,
     pub timeline: Timeline,
-    /// What building `report` cost the feed thread.
-    pub cost: Duration,
 }
 
 impl Snapshot {
@@ -67,7 +65,6 @@ impl Snapshot {
             kernel: report.sources.iter().rev().find_map(|s| s.kernel),
             report: Some(Arc::new(report)),
             timeline,
-            cost: Duration::ZERO,
         }
     }
 }
@@ -119,11 +116,6 @@ impl Feed {
     /// The next message, if one is waiting. `None` also when the thread ended.
     pub fn try_recv(&self) -> Option<FeedMsg> {
         self.rx.try_recv().ok()
-    }
-
-    /// Whether the thread ended (normally after `Loaded`/`Stopped`, or by a panic).
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Sends a command to a live capture; false for files or when the capture ended.

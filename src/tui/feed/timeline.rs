@@ -54,11 +54,13 @@ impl Timeline {
         }
     }
 
-    pub fn buckets(&self) -> &VecDeque<Bucket> {
+    #[cfg(test)]
+    fn buckets(&self) -> &VecDeque<Bucket> {
         &self.buckets
     }
 
-    pub fn width(&self) -> Duration {
+    #[cfg(test)]
+    fn width(&self) -> Duration {
         Duration::from_nanos(u64::try_from(self.width).unwrap_or(0))
     }
 
