@@ -14,7 +14,7 @@
 pub mod app;
 pub mod export;
 pub mod feed;
-mod flow_pcap;
+pub mod flow_pcap;
 pub mod query;
 mod runtime;
 pub mod stream;

@@ -140,6 +140,8 @@ pub fn shown_flow_ids(app: &App) -> Vec<u64> {
 /// - otherwise a handshake, `(i % 5) * 100` bytes from the client and 50 back.
 pub struct Synth {
     engine: Engine,
+    /// Every frame sent, when recording (to write a capture file).
+    recorded: Option<Vec<(Timestamp, Vec<u8>)>>,
 }
 
 pub const SERVER_PORTS: [u16; 8] = [1494, 2598, 27000, 7279, 2512, 443, 80, 22];
@@ -148,7 +150,39 @@ impl Synth {
     pub fn new() -> Synth {
         let mut engine = Engine::new(Config::default()).expect("default config");
         engine.begin_source("synthetic", LinkType::Ethernet);
-        Synth { engine }
+        Synth {
+            engine,
+            recorded: None,
+        }
+    }
+
+    /// Also keeps every frame, for [`Synth::write_pcap`].
+    pub fn recording() -> Synth {
+        Synth {
+            recorded: Some(Vec::new()),
+            ..Synth::new()
+        }
+    }
+
+    /// Writes the recorded frames as a classic pcap file (Ethernet, microseconds).
+    pub fn write_pcap(&self, path: &Path) {
+        let frames = self.recorded.as_ref().expect("a recording Synth");
+        let mut out = Vec::new();
+        for v in [0xa1b2_c3d4u32.to_le_bytes(), [2, 0, 4, 0], [0; 4], [0; 4]] {
+            out.extend(v);
+        }
+        out.extend(65_535u32.to_le_bytes());
+        out.extend(1u32.to_le_bytes());
+        for (ts, frame) in frames {
+            let nanos = ts.nanos();
+            let len = frame.len() as u32;
+            out.extend((nanos.div_euclid(1_000_000_000) as u32).to_le_bytes());
+            out.extend((nanos.rem_euclid(1_000_000_000) as u32 / 1000).to_le_bytes());
+            out.extend(len.to_le_bytes());
+            out.extend(len.to_le_bytes());
+            out.extend(frame);
+        }
+        std::fs::write(path, out).expect("writing a test capture");
     }
 
     pub fn engine(&mut self) -> &mut Engine {
@@ -269,6 +303,9 @@ impl Synth {
                 wire_len: frame.len() as u32,
             },
         );
+        if let Some(r) = &mut self.recorded {
+            r.push((ts, frame));
+        }
     }
 }
 
