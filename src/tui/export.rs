@@ -5,14 +5,12 @@
 
 use crate::analysis::Finding;
 use crate::model::{FlowRecord, Report};
-use crate::tui::text::clean;
-use ctxscope_dissectors::Timestamp;
+use crate::tui::text::{clean, wall_clock};
 use serde_json::{Map, Value, json};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
@@ -176,10 +174,7 @@ fn csv_cell(v: &Value) -> String {
 
 /// The current time as `20261122T031300Z`, for file names.
 pub fn stamp() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    let rfc3339 = Timestamp::from_nanos(nanos).to_string();
+    let rfc3339 = wall_clock().to_string();
     let mut s: String = rfc3339
         .chars()
         .take(19)

@@ -3,6 +3,7 @@
 
 use ctxscope_dissectors::Timestamp;
 use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `s` without anything that could move the cursor, change colours or reorder text: control
 /// characters become `?`, bidirectional overrides are dropped. Strings from packets are already
@@ -26,6 +27,14 @@ fn unsafe_char(c: char) -> bool {
 
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The current time, as capture timestamps count it.
+pub fn wall_clock() -> Timestamp {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    Timestamp::from_nanos(nanos)
 }
 
 /// Time of day in UTC with milliseconds: `03:13:00.123`.

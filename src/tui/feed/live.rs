@@ -17,12 +17,12 @@ use crate::engine::Engine;
 use crate::flow::FlowId;
 use crate::model::Report;
 use crate::tui::stream::SharedStream;
-use ctxscope_dissectors::Timestamp;
+use crate::tui::text::wall_clock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Snapshot period when snapshots are cheap.
 const TICK: Duration = Duration::from_millis(250);
@@ -204,11 +204,4 @@ impl Capture {
             }
         }
     }
-}
-
-fn wall_clock() -> Timestamp {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    Timestamp::from_nanos(nanos)
 }
