@@ -24,7 +24,7 @@ use std::time::Duration;
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Receives the reassembled chunks of one flow, with the flow's (client, server).
-type FlowTap = Box<dyn FnMut((Endpoint, Endpoint), Dir, Delivery<'_>)>;
+type FlowTap = Box<dyn FnMut((Endpoint, Endpoint), Dir, Delivery<'_>) + Send>;
 
 pub struct Engine {
     flows: FlowTable,
@@ -95,9 +95,14 @@ impl Engine {
     pub fn tap_flow(
         &mut self,
         id: FlowId,
-        tap: impl FnMut((Endpoint, Endpoint), Dir, Delivery<'_>) + 'static,
+        tap: impl FnMut((Endpoint, Endpoint), Dir, Delivery<'_>) + Send + 'static,
     ) {
         self.pipe.tap = Some((id, Box::new(tap)));
+    }
+
+    /// Stops sending a flow's chunks anywhere.
+    pub fn untap(&mut self) {
+        self.pipe.tap = None;
     }
 
     /// Starts a new input; packets after this are counted for it. `link` is `None` for pcapng,

@@ -1,6 +1,6 @@
 //! Feeding inputs to the engine: capture files in order, or a live interface until stopped.
 
-use crate::capture::{CaptureError, LiveOptions, Next, Source};
+use crate::capture::{CaptureError, LiveOptions, Next, Packet, Source};
 use crate::engine::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -9,12 +9,89 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Packets between two progress updates (cheap enough to be invisible in the profile).
-const PROGRESS_EVERY: u64 = 1 << 16;
+/// Packets between two progress callbacks (cheap enough to be invisible in the profile).
+const PROGRESS_EVERY: u64 = 4096;
 
-/// Reads one capture file into the engine, calling it `name`. Opening failures are returned
-/// (the caller decides whether that is fatal); a read error part way is recorded in the engine
-/// and is not an error.
+/// How reading an input ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    Complete,
+    /// The observer asked to stop.
+    Cancelled,
+    /// A read error part way (recorded in the engine too); the packets before it were analysed.
+    Failed(String),
+}
+
+/// Hooks into reading a source.
+pub trait ReadObserver {
+    /// Every packet, before the engine sees it.
+    fn packet(&mut self, _packet: &Packet<'_>) {}
+    /// Every few thousand packets: packets so far and (bytes read, file size). Returning false
+    /// stops the reading.
+    fn progress(&mut self, _packets: u64, _at: Option<(u64, u64)>) -> bool {
+        true
+    }
+}
+
+/// No hooks.
+impl ReadObserver for () {}
+
+/// Hooks from two closures: `packet` sees every packet, `progress` gets the progress calls and
+/// says whether to go on.
+pub struct Hooks<P, G> {
+    pub packet: P,
+    pub progress: G,
+}
+
+impl<P: FnMut(&Packet<'_>), G: FnMut(u64, Option<(u64, u64)>) -> bool> ReadObserver
+    for Hooks<P, G>
+{
+    fn packet(&mut self, packet: &Packet<'_>) {
+        (self.packet)(packet);
+    }
+
+    fn progress(&mut self, packets: u64, at: Option<(u64, u64)>) -> bool {
+        (self.progress)(packets, at)
+    }
+}
+
+/// Reads `source` into `engine` to its end, or until the observer says stop.
+pub fn read_source(
+    source: &mut Source,
+    engine: &mut Engine,
+    observer: &mut impl ReadObserver,
+) -> ReadEnd {
+    let name = source.name().to_string();
+    engine.begin_source(&name, source.link());
+    let mut n = 0u64;
+    loop {
+        if n.is_multiple_of(PROGRESS_EVERY) && !observer.progress(n, source.progress()) {
+            return ReadEnd::Cancelled;
+        }
+        match source.next_packet() {
+            Ok(Next::Packet(p)) => {
+                observer.packet(&p);
+                engine.packet(&p);
+                n += 1;
+            }
+            Ok(Next::UnsupportedLink(dlt)) => {
+                engine.unsupported_link(dlt);
+                n += 1;
+            }
+            Ok(Next::Idle) => {}
+            Ok(Next::End) => return ReadEnd::Complete,
+            Err(e) => {
+                let message = e.to_string();
+                engine.source_error(&name, message.clone());
+                return ReadEnd::Failed(message);
+            }
+        }
+    }
+}
+
+/// Reads one capture file into the engine, calling it `name`, with a progress bar on stderr
+/// when it is a terminal. Opening failures are returned (the caller decides whether that is
+/// fatal); a read error part way is recorded in the engine and is not an error.
 pub fn read_file(
     engine: &mut Engine,
     path: &Path,
@@ -22,35 +99,27 @@ pub fn read_file(
     show_progress: bool,
 ) -> Result<(), CaptureError> {
     let mut source = Source::open_file(path, name)?;
-    let name = source.name().to_string();
-    engine.begin_source(&name, source.link());
-    let bar =
-        (show_progress && std::io::stderr().is_terminal()).then(|| progress_bar(&name, &source));
-    let mut n = 0u64;
-    loop {
-        match source.next_packet() {
-            Ok(Next::Packet(p)) => {
-                engine.packet(&p);
-                n += 1;
-                if n.is_multiple_of(PROGRESS_EVERY)
-                    && let (Some(bar), Some((done, _))) = (&bar, source.progress())
-                {
-                    bar.set_position(done);
-                }
-            }
-            Ok(Next::UnsupportedLink(dlt)) => engine.unsupported_link(dlt),
-            Ok(Next::Idle) => {}
-            Ok(Next::End) => break,
-            Err(e) => {
-                engine.source_error(&name, e.to_string());
-                break;
-            }
+    match (show_progress && std::io::stderr().is_terminal()).then(|| progress_bar(name, &source)) {
+        Some(bar) => {
+            read_source(&mut source, engine, &mut BarObserver(&bar));
+            bar.finish_and_clear();
+        }
+        None => {
+            read_source(&mut source, engine, &mut ());
         }
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
     Ok(())
+}
+
+struct BarObserver<'a>(&'a ProgressBar);
+
+impl ReadObserver for BarObserver<'_> {
+    fn progress(&mut self, _packets: u64, at: Option<(u64, u64)>) -> bool {
+        if let Some((done, _)) = at {
+            self.0.set_position(done);
+        }
+        true
+    }
 }
 
 fn progress_bar(name: &str, source: &Source) -> ProgressBar {

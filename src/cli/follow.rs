@@ -8,10 +8,9 @@ use crate::run;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use ctxscope_dissectors::Dir;
-use std::cell::RefCell;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Side {
@@ -97,14 +96,14 @@ const RULE: &str = "============================================================
 
 pub fn run(args: &FollowArgs) -> Result<Outcome> {
     let mut engine = Engine::new(args.config.load()?)?;
-    let follower = Rc::new(RefCell::new(Follower {
+    let follower = Arc::new(Mutex::new(Follower {
         out: BufWriter::new(std::io::stdout()),
         format: args.format,
         header_written: false,
         missing: [0; 2],
         error: None,
     }));
-    let sink = Rc::clone(&follower);
+    let sink = Arc::clone(&follower);
     let wanted = args.dir;
     engine.tap_flow(args.flow, move |ends, dir, chunk| {
         let keep = match wanted {
@@ -112,7 +111,8 @@ pub fn run(args: &FollowArgs) -> Result<Outcome> {
             Side::Client => dir == Dir::ToServer,
             Side::Server => dir == Dir::ToClient,
         };
-        let mut f = sink.borrow_mut();
+        // Only this thread ever locks it: a poisoned lock cannot happen, but is not a panic.
+        let Ok(mut f) = sink.lock() else { return };
         match chunk {
             _ if !keep || f.error.is_some() => {}
             Delivery::Data(bytes) => {
@@ -138,7 +138,9 @@ pub fn run(args: &FollowArgs) -> Result<Outcome> {
             report.flows.len()
         );
     }
-    let mut f = follower.borrow_mut();
+    let mut f = follower
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the stream writer failed"))?;
     let result = match f.error.take() {
         Some(e) => Err(e),
         None => f.finish(),

@@ -7,6 +7,7 @@ mod check;
 mod follow;
 mod generate;
 mod report;
+mod tui;
 
 use crate::config::Config;
 use anyhow::Result;
@@ -34,6 +35,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Write the reassembled bytes of one flow, like `tshark -q -z follow,tcp,raw`.
     Follow(follow::FollowArgs),
+    /// Browse a capture file or a live interface in a terminal UI.
+    Tui(tui::TuiArgs),
     /// Run every capture in DIR against its expected result (regression); --bless updates them.
     Check(check::CheckArgs),
     /// Write the sample captures (deterministic; the repository's captures/ are made this way).
@@ -112,6 +115,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Follow(args) => follow::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Tui(args) => tui::run(&args),
         Command::Interfaces => interfaces(),
     };
     match result {

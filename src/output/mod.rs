@@ -4,6 +4,7 @@ mod json;
 mod ndjson;
 mod table;
 mod text;
+pub mod units;
 
 pub use json::write_json;
 pub use ndjson::write_ndjson;

@@ -75,39 +75,6 @@ impl Table {
     }
 }
 
-/// 1234567 -> "1.2 MB"; small values stay exact.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if n < 10_000 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64;
-    let mut unit = "B";
-    for u in UNITS {
-        if v < 1000.0 {
-            break;
-        }
-        v /= 1000.0;
-        unit = u;
-    }
-    format!("{v:.1} {unit}")
-}
-
-/// Seconds as "850 ms", "12.3 s", "4m05s", "2h10m".
-pub fn duration(secs: f64) -> String {
-    if secs < 1.0 {
-        return format!("{:.0} ms", secs * 1000.0);
-    }
-    if secs < 60.0 {
-        return format!("{secs:.1} s");
-    }
-    let s = secs as u64;
-    if s < 3600 {
-        return format!("{}m{:02}s", s / 60, s % 60);
-    }
-    format!("{}h{:02}m", s / 3600, s % 3600 / 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,16 +90,5 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "  ID  NAME           BYTES\n   1  ica               12\n  10  vendor_daemon   3456\n"
         );
-    }
-
-    #[test]
-    fn human_units() {
-        assert_eq!(bytes(9999), "9999 B");
-        assert_eq!(bytes(12_345), "12.3 kB");
-        assert_eq!(bytes(1_500_000_000), "1.5 GB");
-        assert_eq!(duration(0.25), "250 ms");
-        assert_eq!(duration(12.34), "12.3 s");
-        assert_eq!(duration(245.0), "4m05s");
-        assert_eq!(duration(7800.0), "2h10m");
     }
 }

@@ -1,6 +1,7 @@
 //! The human-readable report: what an admin reads first. Only sections with content appear.
 
-use super::table::{Table, bytes, duration};
+use super::table::Table;
+use super::units::{bytes, duration};
 use crate::analysis::cadence::CadenceStats;
 use crate::analysis::licensing::LicensingSession;
 use crate::model::{FlowRecord, Report};

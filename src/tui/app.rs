@@ -1,0 +1,798 @@
+//! The state of the UI and how keys, mouse and new data change it. Pure: no terminal, no
+//! threads, no files; what needs the outside world is returned as an [`Effect`] for the
+//! runtime to carry out.
+
+use super::export::{Export, Table};
+use super::feed::timeline::Timeline;
+use super::feed::{FeedMsg, Progress, Snapshot};
+use super::stream::SharedStream;
+use super::table::findings::Findings;
+use super::table::flows::Flows;
+use super::table::{TableModel, TableView};
+use crate::capture::KernelStats;
+use crate::flow::FlowId;
+use crate::model::{FlowRecord, Report};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ctxscope_dissectors::{Proto, Severity};
+use ratatui::layout::{Position, Rect};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Flows,
+    Licensing,
+    Heartbeats,
+    Sessions,
+    Findings,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 5] = [
+        Tab::Flows,
+        Tab::Licensing,
+        Tab::Heartbeats,
+        Tab::Sessions,
+        Tab::Findings,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Flows => "Flows",
+            Tab::Licensing => "Licensing",
+            Tab::Heartbeats => "Heartbeats",
+            Tab::Sessions => "Sessions",
+            Tab::Findings => "Findings",
+        }
+    }
+
+    fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    fn step(self, by: isize) -> Tab {
+        let n = Tab::ALL.len() as isize;
+        Tab::ALL[(self.index() as isize + by).rem_euclid(n) as usize]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    File(PathBuf),
+    Live { write: Option<PathBuf> },
+}
+
+/// What the UI is looking at.
+#[derive(Clone, Debug)]
+pub struct SourceInfo {
+    /// As the user named it (file path or interface).
+    pub name: String,
+    pub kind: SourceKind,
+}
+
+/// Work for the runtime.
+#[derive(Debug)]
+pub enum Effect {
+    Quit,
+    /// Write these rows to JSON and CSV files.
+    Export(Export),
+    /// Write this flow's packets to a pcap file.
+    WritePcap(Arc<FlowRecord>),
+    /// The detail pane shows this flow: collect its stream (and stop collecting any other).
+    OpenStream(FlowId),
+    /// The detail pane closed.
+    CloseStream,
+}
+
+/// Counters of the latest snapshot; they keep moving while the view is paused.
+#[derive(Clone, Debug)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+    pub kernel: Option<KernelStats>,
+    pub timeline: Timeline,
+}
+
+/// Totals of the report on screen, computed once per report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Totals {
+    /// Findings per severity, indexed by `Severity as usize`.
+    findings: [usize; 4],
+    /// Flows per protocol, indexed by `Proto as usize`; unclassified ones are not counted.
+    protos: [usize; 5],
+}
+
+impl Totals {
+    fn of(report: &Report) -> Totals {
+        let mut t = Totals::default();
+        for f in &report.findings {
+            t.findings[f.severity as usize] += 1;
+        }
+        for f in &report.flows {
+            if let Some(p) = f.proto {
+                t.protos[p as usize] += 1;
+            }
+        }
+        t
+    }
+
+    pub fn findings_of(&self, s: Severity) -> usize {
+        self.findings[s as usize]
+    }
+
+    pub fn flows_of(&self, p: Proto) -> usize {
+        self.protos[p as usize]
+    }
+}
+
+/// The detail pane of the Flows view.
+#[derive(Clone, Debug)]
+pub struct Detail {
+    pub flow: FlowId,
+    /// First line shown (clamped when drawn).
+    pub scroll: usize,
+    pub stream: Option<SharedStream>,
+    /// Where the sections start (written when drawn, for `[` and `]`).
+    pub sections: Vec<usize>,
+    /// Lines visible (written when drawn, for paging).
+    pub page: usize,
+}
+
+/// The filter being typed.
+#[derive(Clone, Debug)]
+pub struct FilterInput {
+    pub table: Tab,
+    pub text: String,
+    /// The filter before editing, restored by Esc.
+    before: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+/// Screen areas of the last frame, for the mouse.
+#[derive(Clone, Debug, Default)]
+pub struct Hits {
+    /// Column ranges of the tab titles on the tab bar.
+    pub tabs: Vec<(u16, u16, Tab)>,
+    pub tab_row: u16,
+    /// Rows of the current table (below its header).
+    pub table: Rect,
+    pub detail: Rect,
+}
+
+/// Longest filter accepted.
+const MAX_FILTER: usize = 512;
+/// Lines the mouse wheel moves.
+const WHEEL: isize = 3;
+/// New reports are applied at most this often, or less often if filtering and sorting them
+/// takes long (at most a tenth of the UI thread's time).
+const MIN_APPLY_INTERVAL: Duration = Duration::from_millis(250);
+
+pub struct App {
+    source: SourceInfo,
+    tab: Tab,
+    report: Option<Arc<Report>>,
+    /// A newer report not shown yet (paused, or too soon after the last one).
+    pending: Option<Arc<Report>>,
+    counters: Option<Counters>,
+    totals: Totals,
+    /// While a file loads.
+    loading: Option<Progress>,
+    paused: bool,
+    pub flows: TableView<Flows>,
+    pub findings: TableView<Findings>,
+    detail: Option<Detail>,
+    help: bool,
+    input: Option<FilterInput>,
+    message: Option<Message>,
+    quit: bool,
+    /// How long filtering and sorting the last report took.
+    refresh_cost: Duration,
+    applied_at: Option<Instant>,
+    started: Instant,
+    now: Instant,
+    pub hits: Hits,
+}
+
+impl App {
+    pub fn new(source: SourceInfo) -> App {
+        let now = Instant::now();
+        let loading = matches!(source.kind, SourceKind::File(_)).then(Progress::default);
+        App {
+            source,
+            tab: Tab::Flows,
+            report: None,
+            pending: None,
+            counters: None,
+            totals: Totals::default(),
+            loading,
+            paused: false,
+            flows: TableView::default(),
+            findings: TableView::default(),
+            detail: None,
+            help: false,
+            input: None,
+            message: None,
+            quit: false,
+            refresh_cost: Duration::ZERO,
+            applied_at: None,
+            started: now,
+            now,
+            hits: Hits::default(),
+        }
+    }
+
+    // ---- what the views read ----
+
+    pub fn source(&self) -> &SourceInfo {
+        &self.source
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.source.kind, SourceKind::Live { .. })
+    }
+
+    pub fn tab(&self) -> Tab {
+        self.tab
+    }
+
+    pub fn report(&self) -> Option<&Arc<Report>> {
+        self.report.as_ref()
+    }
+
+    pub fn counters(&self) -> Option<&Counters> {
+        self.counters.as_ref()
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    pub fn loading(&self) -> Option<&Progress> {
+        self.loading.as_ref()
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    pub fn detail(&self) -> Option<&Detail> {
+        self.detail.as_ref()
+    }
+
+    pub fn detail_mut(&mut self) -> Option<&mut Detail> {
+        self.detail.as_mut()
+    }
+
+    pub fn help_shown(&self) -> bool {
+        self.help
+    }
+
+    pub fn input(&self) -> Option<&FilterInput> {
+        self.input.as_ref()
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// Time since the UI started (live captures show it).
+    pub fn elapsed(&self) -> Duration {
+        self.now.duration_since(self.started)
+    }
+
+    /// How long the last filter and sort of a new report took.
+    pub fn refresh_cost(&self) -> Duration {
+        self.refresh_cost
+    }
+
+    // ---- data ----
+
+    pub fn on_feed(&mut self, msg: FeedMsg, now: Instant) {
+        self.now = now;
+        match msg {
+            FeedMsg::Progress(p) => {
+                if self.loading.is_some() {
+                    self.loading = Some(p);
+                }
+            }
+            FeedMsg::Snapshot(s) => self.on_snapshot(*s, now),
+            FeedMsg::Loaded(error) => {
+                self.loading = None;
+                if let Some(e) = error {
+                    self.notify_error(format!("{e} (the packets before it were analysed)"));
+                }
+            }
+            FeedMsg::Stopped(e) => self.notify_error(format!("capture stopped: {e}")),
+        }
+    }
+
+    fn on_snapshot(&mut self, s: Snapshot, now: Instant) {
+        self.counters = Some(Counters {
+            packets: s.packets,
+            bytes: s.bytes,
+            kernel: s.kernel,
+            timeline: s.timeline,
+        });
+        if let Some(report) = s.report {
+            self.pending = Some(report);
+            self.tick(now);
+        }
+    }
+
+    /// Time passes: shows a pending report when it is due.
+    pub fn tick(&mut self, now: Instant) {
+        self.now = now;
+        if self.paused {
+            return;
+        }
+        let interval = MIN_APPLY_INTERVAL.max(self.refresh_cost * 10);
+        let due = self
+            .applied_at
+            .is_none_or(|at| now.duration_since(at) >= interval);
+        if due && let Some(report) = self.pending.take() {
+            self.show(report, now);
+        }
+    }
+
+    fn show(&mut self, report: Arc<Report>, now: Instant) {
+        let started = Instant::now();
+        self.flows.show(Some(Arc::clone(&report)));
+        self.findings.show(Some(Arc::clone(&report)));
+        self.totals = Totals::of(&report);
+        self.refresh_cost = started.elapsed();
+        self.report = Some(report);
+        self.applied_at = Some(now);
+    }
+
+    /// Tells the user something (a background job finished, a key that does nothing here).
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    pub fn notify_error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// The stream the runtime collects for the detail pane.
+    pub fn set_stream(&mut self, flow: FlowId, stream: SharedStream) {
+        if let Some(d) = self.detail.as_mut().filter(|d| d.flow == flow) {
+            d.stream = Some(stream);
+        }
+    }
+
+    // ---- keys ----
+
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return self.quit();
+        }
+        if self.input.is_some() {
+            self.filter_key(key);
+            return None;
+        }
+        self.message = None;
+        if self.help {
+            self.help = false;
+            return (key.code == KeyCode::Char('q'))
+                .then(|| self.quit())
+                .flatten();
+        }
+        match key.code {
+            KeyCode::Char('q') => return self.quit(),
+            KeyCode::Char('?') => self.help = true,
+            _ if self.loading.is_some() => {}
+            KeyCode::Tab => self.switch(self.tab.step(1)),
+            KeyCode::BackTab => self.switch(self.tab.step(-1)),
+            KeyCode::Char(c @ '1'..='5') => {
+                let n = usize::from(c as u8 - b'1');
+                self.switch(Tab::ALL[n]);
+            }
+            KeyCode::Char('p') => self.toggle_pause(),
+            KeyCode::Char('e') => return self.export(),
+            KeyCode::Char('/') => self.open_filter(),
+            KeyCode::Char('s') => self.sort(false),
+            KeyCode::Char('S') => self.sort(true),
+            _ => {
+                return match self.tab {
+                    Tab::Flows if self.detail.is_some() => self.detail_key(key.code),
+                    Tab::Flows => self.flows_key(key.code),
+                    Tab::Findings => self.findings_key(key.code),
+                    _ => None,
+                };
+            }
+        }
+        None
+    }
+
+    fn quit(&mut self) -> Option<Effect> {
+        self.quit = true;
+        Some(Effect::Quit)
+    }
+
+    fn switch(&mut self, tab: Tab) {
+        self.tab = tab;
+    }
+
+    fn toggle_pause(&mut self) {
+        if !self.is_live() {
+            self.notify("pause is for live captures: this file is fully loaded");
+            return;
+        }
+        self.paused = !self.paused;
+        if self.paused {
+            self.notify("view paused; the capture goes on (p resumes)");
+        } else {
+            self.tick(self.now);
+        }
+    }
+
+    fn export(&mut self) -> Option<Effect> {
+        let report = self.report.clone()?;
+        let (table, rows) = match self.tab {
+            Tab::Flows => (Table::Flows, self.flows.rows().to_vec()),
+            Tab::Findings => (Table::Findings, self.findings.rows().to_vec()),
+            other => {
+                self.notify(format!("nothing to export in {}", other.title()));
+                return None;
+            }
+        };
+        Some(Effect::Export(Export {
+            table,
+            report,
+            rows,
+        }))
+    }
+
+    fn sort(&mut self, reverse: bool) {
+        match (self.tab, reverse) {
+            (Tab::Flows, false) => self.flows.cycle_sort(),
+            (Tab::Flows, true) => self.flows.reverse_sort(),
+            (Tab::Findings, false) => self.findings.cycle_sort(),
+            (Tab::Findings, true) => self.findings.reverse_sort(),
+            _ => {}
+        }
+    }
+
+    fn open_filter(&mut self) {
+        let text = match self.tab {
+            Tab::Flows => self.flows.filter_text.clone(),
+            Tab::Findings => self.findings.filter_text.clone(),
+            other => {
+                self.notify(format!("{} has nothing to filter yet", other.title()));
+                return;
+            }
+        };
+        self.input = Some(FilterInput {
+            table: self.tab,
+            before: text.clone(),
+            text,
+            error: None,
+        });
+    }
+
+    fn filter_key(&mut self, key: KeyEvent) {
+        let Some(input) = self.input.as_mut() else {
+            return;
+        };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => {
+                let before = input.before.clone();
+                let table = input.table;
+                self.input = None;
+                self.apply_filter(table, before);
+                return;
+            }
+            KeyCode::Enter => {
+                if input.error.is_none() {
+                    self.input = None;
+                }
+                return;
+            }
+            KeyCode::Backspace => {
+                input.text.pop();
+            }
+            KeyCode::Char('u') if ctrl => input.text.clear(),
+            KeyCode::Char(c) if !ctrl && !c.is_control() && input.text.len() < MAX_FILTER => {
+                input.text.push(c);
+            }
+            _ => return,
+        }
+        let (table, text) = (input.table, input.text.clone());
+        self.apply_filter(table, text);
+    }
+
+    /// Applies `text` as the filter of `table` if it parses; records the error otherwise
+    /// (typing goes on, the rows stay as they were).
+    fn apply_filter(&mut self, table: Tab, text: String) {
+        let parsed = match table {
+            Tab::Findings => TableView::<Findings>::parse_filter(&text),
+            _ => TableView::<Flows>::parse_filter(&text),
+        };
+        let error = match parsed {
+            Ok(query) => {
+                match table {
+                    Tab::Findings => self.findings.set_filter(text, query),
+                    _ => self.flows.set_filter(text, query),
+                }
+                None
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(input) = self.input.as_mut() {
+            input.error = error;
+        }
+    }
+
+    fn page(&self, area: Rect) -> isize {
+        isize::try_from(area.height.max(2)).unwrap_or(2) - 1
+    }
+
+    /// Selection movement for navigation keys, `None` for other keys.
+    fn nav(code: KeyCode, page: isize) -> Option<Nav> {
+        Some(match code {
+            KeyCode::Up | KeyCode::Char('k') => Nav::By(-1),
+            KeyCode::Down | KeyCode::Char('j') => Nav::By(1),
+            KeyCode::PageUp => Nav::By(-page),
+            KeyCode::PageDown => Nav::By(page),
+            KeyCode::Home | KeyCode::Char('g') => Nav::Top,
+            KeyCode::End | KeyCode::Char('G') => Nav::Bottom,
+            _ => return None,
+        })
+    }
+
+    fn move_table(&mut self, tab: Tab, nav: Nav) {
+        match tab {
+            Tab::Flows => nav.apply(&mut self.flows),
+            Tab::Findings => nav.apply(&mut self.findings),
+            _ => {}
+        }
+    }
+
+    fn flows_key(&mut self, code: KeyCode) -> Option<Effect> {
+        if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
+            self.move_table(Tab::Flows, nav);
+            return None;
+        }
+        match code {
+            KeyCode::Enter | KeyCode::Char('d') => self.open_detail(),
+            KeyCode::Char('w') => self.write_pcap(),
+            _ => None,
+        }
+    }
+
+    fn selected_flow(&self) -> Option<Arc<FlowRecord>> {
+        let report = self.report.as_ref()?;
+        let i = self.flows.selected_index()?;
+        report.flows.get(i).cloned()
+    }
+
+    fn open_detail(&mut self) -> Option<Effect> {
+        let flow = self.selected_flow()?;
+        self.detail = Some(Detail {
+            flow: flow.id,
+            scroll: 0,
+            stream: None,
+            sections: Vec::new(),
+            page: 0,
+        });
+        Some(Effect::OpenStream(flow.id))
+    }
+
+    fn write_pcap(&mut self) -> Option<Effect> {
+        let flow = self.selected_flow()?;
+        if let SourceKind::Live { write: None } = self.source.kind {
+            self.notify_error(
+                "live packets are not kept: start with --write FILE to be able to save a flow",
+            );
+            return None;
+        }
+        Some(Effect::WritePcap(flow))
+    }
+
+    fn detail_key(&mut self, code: KeyCode) -> Option<Effect> {
+        match code {
+            KeyCode::Enter | KeyCode::Char('d') | KeyCode::Esc => {
+                self.detail = None;
+                return Some(Effect::CloseStream);
+            }
+            KeyCode::Char('J') => {
+                self.move_table(Tab::Flows, Nav::By(1));
+                return self.follow_selection();
+            }
+            KeyCode::Char('K') => {
+                self.move_table(Tab::Flows, Nav::By(-1));
+                return self.follow_selection();
+            }
+            KeyCode::Char('w') => return self.write_pcap(),
+            _ => {}
+        }
+        let detail = self.detail.as_mut()?;
+        let page = detail.page.max(1) as isize;
+        match code {
+            KeyCode::Char('[') => {
+                detail.scroll = detail
+                    .sections
+                    .iter()
+                    .rev()
+                    .find(|&&s| s < detail.scroll)
+                    .copied()
+                    .unwrap_or(0);
+            }
+            KeyCode::Char(']') => {
+                if let Some(&s) = detail.sections.iter().find(|&&s| s > detail.scroll) {
+                    detail.scroll = s;
+                }
+            }
+            other => match Self::nav(other, page)? {
+                Nav::By(d) => detail.scroll = detail.scroll.saturating_add_signed(d),
+                Nav::Top => detail.scroll = 0,
+                // Clamped to the last page when drawn.
+                Nav::Bottom => detail.scroll = usize::MAX,
+            },
+        }
+        None
+    }
+
+    /// The detail pane follows the selected flow.
+    fn follow_selection(&mut self) -> Option<Effect> {
+        let flow = self.selected_flow()?;
+        let detail = self.detail.as_mut()?;
+        if detail.flow == flow.id {
+            return None;
+        }
+        *detail = Detail {
+            flow: flow.id,
+            scroll: 0,
+            stream: None,
+            sections: Vec::new(),
+            page: detail.page,
+        };
+        Some(Effect::OpenStream(flow.id))
+    }
+
+    fn findings_key(&mut self, code: KeyCode) -> Option<Effect> {
+        if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
+            self.move_table(Tab::Findings, nav);
+            return None;
+        }
+        if code == KeyCode::Enter {
+            self.jump_to_finding_flow();
+        }
+        None
+    }
+
+    /// Shows the flow of the selected finding in the Flows view.
+    fn jump_to_finding_flow(&mut self) {
+        let Some(report) = self.report.clone() else {
+            return;
+        };
+        let Some(finding) = self
+            .findings
+            .selected_index()
+            .and_then(|i| report.findings.get(i))
+        else {
+            return;
+        };
+        let Some(id) = finding.flow else {
+            self.notify("this finding is about the capture, not one flow");
+            return;
+        };
+        if report.flow(id).is_none() {
+            self.notify_error(format!(
+                "flow {id} is not in the report (over the flow record cap)"
+            ));
+            return;
+        }
+        self.tab = Tab::Flows;
+        if !self.flows.select_key(id) {
+            self.flows.set_filter(String::new(), Default::default());
+            self.flows.select_key(id);
+            self.notify(format!("filter cleared to show flow {id}"));
+        }
+    }
+
+    // ---- mouse ----
+
+    pub fn on_mouse(&mut self, m: MouseEvent) -> Option<Effect> {
+        if self.loading.is_some() || self.help || self.input.is_some() {
+            return None;
+        }
+        let at = Position::new(m.column, m.row);
+        let wheel = match m.kind {
+            MouseEventKind::ScrollDown => WHEEL,
+            MouseEventKind::ScrollUp => -WHEEL,
+            MouseEventKind::Down(MouseButton::Left) => return self.click(at),
+            _ => return None,
+        };
+        if self.tab == Tab::Flows
+            && let Some(d) = self.detail.as_mut()
+            && self.hits.detail.contains(at)
+        {
+            d.scroll = d.scroll.saturating_add_signed(wheel);
+            return None;
+        }
+        self.move_table(self.tab, Nav::By(wheel));
+        if self.tab == Tab::Flows && self.detail.is_some() {
+            return self.follow_selection();
+        }
+        None
+    }
+
+    fn click(&mut self, at: Position) -> Option<Effect> {
+        if at.y == self.hits.tab_row
+            && let Some(&(_, _, tab)) = self
+                .hits
+                .tabs
+                .iter()
+                .find(|(x0, x1, _)| (*x0..*x1).contains(&at.x))
+        {
+            self.switch(tab);
+            return None;
+        }
+        let table = self.hits.table;
+        if !table.contains(at) {
+            return None;
+        }
+        let row = usize::from(at.y - table.y);
+        match self.tab {
+            Tab::Flows => {
+                let at = self.flows.offset() + row;
+                if at < self.flows.rows().len() {
+                    self.flows.select_position(at);
+                }
+                if self.detail.is_some() {
+                    return self.follow_selection();
+                }
+            }
+            Tab::Findings => {
+                let at = self.findings.offset() + row;
+                if at < self.findings.rows().len() {
+                    self.findings.select_position(at);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+/// A selection movement.
+#[derive(Clone, Copy, Debug)]
+enum Nav {
+    By(isize),
+    Top,
+    Bottom,
+}
+
+impl Nav {
+    fn apply<M: TableModel>(self, table: &mut TableView<M>) {
+        match self {
+            Nav::By(d) => table.move_by(d),
+            Nav::Top => table.select_position(0),
+            Nav::Bottom => table.select_position(usize::MAX),
+        }
+    }
+}

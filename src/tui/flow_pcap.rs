@@ -1,0 +1,93 @@
+//! `w`: the packets of one flow, copied from a capture file into a new pcap.
+//!
+//! Packets match by 5-tuple (either direction) within the flow's first..last time, so a later
+//! connection reusing the same ports is left out. IPv4 fragments between the two hosts in that
+//! window are copied too: all but the first carry no ports, and they may hold the flow's
+//! segments.
+
+use crate::decode::{self, Decoded, LinkType};
+use crate::flow::Endpoint;
+use crate::model::FlowRecord;
+use ctxscope_dissectors::Timestamp;
+use pcap::{Capture, Precision};
+use std::net::IpAddr;
+use std::path::Path;
+
+/// Which packets belong to a flow.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowMatch {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
+impl FlowMatch {
+    pub fn of(f: &FlowRecord) -> FlowMatch {
+        FlowMatch {
+            client: f.client,
+            server: f.server,
+            first: f.first,
+            last: f.last,
+        }
+    }
+
+    fn ends(&self, a: Endpoint, b: Endpoint) -> bool {
+        (a == self.client && b == self.server) || (a == self.server && b == self.client)
+    }
+
+    fn hosts(&self, a: IpAddr, b: IpAddr) -> bool {
+        let (c, s) = (self.client.ip, self.server.ip);
+        (a == c && b == s) || (a == s && b == c)
+    }
+
+    fn belongs(&self, link: LinkType, ts: Timestamp, frame: &[u8]) -> bool {
+        if ts < self.first || ts > self.last {
+            return false;
+        }
+        match decode::decode(link, frame) {
+            Ok(Decoded::Tcp(t)) => self.ends(
+                Endpoint {
+                    ip: t.src,
+                    port: t.src_port,
+                },
+                Endpoint {
+                    ip: t.dst,
+                    port: t.dst_port,
+                },
+            ),
+            Ok(Decoded::Fragment(f)) => f.protocol == 6 && self.hosts(f.src.into(), f.dst.into()),
+            _ => false,
+        }
+    }
+}
+
+/// Copies the packets of `flow` from `input` to a new pcap at `out`; returns how many. A read
+/// error part way (a file still being written, or cut short) ends the copy with what was
+/// found so far.
+pub fn write(input: &Path, flow: &FlowMatch, out: &Path) -> Result<u64, String> {
+    let name = input.display();
+    let mut cap = Capture::from_file_with_precision(input, Precision::Nano)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let dlt = cap.get_datalink().0;
+    let link = LinkType::from_dlt(dlt)
+        .ok_or_else(|| format!("{name}: link type {dlt} is not supported"))?;
+    let mut save = cap
+        .savefile(out)
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut n = 0u64;
+    while let Ok(p) = cap.next_packet() {
+        // With nanosecond precision libpcap puts nanoseconds in the microsecond field.
+        let ts = Timestamp::from_parts(
+            p.header.ts.tv_sec,
+            u32::try_from(p.header.ts.tv_usec).unwrap_or(0),
+        );
+        if flow.belongs(link, ts, p.data) {
+            save.write(&p);
+            n += 1;
+        }
+    }
+    save.flush()
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(n)
+}

@@ -1,0 +1,146 @@
+//! Drawing: render functions from the app state (and the report it holds) to a frame.
+//!
+//! Each frame costs O(visible rows): tables draw only the rows on screen, the detail pane
+//! formats only the lines on screen.
+
+mod detail;
+mod fields;
+mod help;
+mod placeholder;
+mod progress;
+mod status;
+mod table;
+
+use super::app::{App, Tab};
+use super::text::clean;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let area = frame.area();
+    if app.loading().is_some() {
+        progress::draw(frame, area, app);
+    } else {
+        let [tabs, body, status, bottom] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(2),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        draw_tabs(frame, tabs, app);
+        match app.tab() {
+            Tab::Flows => table::draw_flows(frame, body, app),
+            Tab::Findings => table::draw_findings(frame, body, app),
+            tab => placeholder::draw(frame, body, app, tab),
+        }
+        status::draw(frame, status, app);
+        draw_bottom(frame, bottom, app);
+    }
+    if app.help_shown() {
+        help::draw(frame, area);
+    }
+}
+
+fn draw_tabs(frame: &mut Frame, area: Rect, app: &mut App) {
+    let mut spans = Vec::new();
+    let mut x = area.x;
+    app.hits.tabs.clear();
+    app.hits.tab_row = area.y;
+    for (i, tab) in Tab::ALL.into_iter().enumerate() {
+        let mut label = format!("{} {}", i + 1, tab.title());
+        if tab == Tab::Findings
+            && let Some(r) = app.report()
+            && !r.findings.is_empty()
+        {
+            label = format!("{label} ({})", r.findings.len());
+        }
+        // Brackets mark the current view even where colours do not show.
+        let (title, style) = if tab == app.tab() {
+            (
+                format!("[{label}]"),
+                Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            )
+        } else {
+            (format!(" {label} "), Style::new())
+        };
+        let width = title.chars().count() as u16;
+        app.hits.tabs.push((x, x.saturating_add(width), tab));
+        x = x.saturating_add(width + 1);
+        spans.push(Span::styled(title, style));
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_bottom(frame: &mut Frame, area: Rect, app: &App) {
+    let line = if let Some(input) = app.input() {
+        let mut spans = vec![
+            Span::styled("/", Style::new().fg(Color::Yellow)),
+            Span::raw(clean(&input.text).into_owned()),
+            Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+        ];
+        match &input.error {
+            Some(e) => spans.push(Span::styled(
+                format!("   {}", clean(e)),
+                Style::new().fg(Color::Red),
+            )),
+            None => spans.push(Span::styled(
+                "   Enter keeps, Esc cancels",
+                Style::new().fg(Color::DarkGray),
+            )),
+        }
+        Line::from(spans)
+    } else if let Some(m) = app.message() {
+        let style = if m.error {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Green)
+        };
+        Line::from(Span::styled(clean(&m.text).into_owned(), style))
+    } else {
+        Line::from(Span::styled(hints(app), Style::new().fg(Color::DarkGray)))
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn hints(app: &App) -> &'static str {
+    match app.tab() {
+        Tab::Flows if app.detail().is_some() => {
+            "? help  q quit  ↑↓ scroll  [ ] sections  J/K next/prev flow  w pcap  Esc close"
+        }
+        Tab::Flows => {
+            "? help  q quit  Tab views  / filter  s/S sort  Enter detail  e export  w pcap"
+        }
+        Tab::Findings => {
+            "? help  q quit  Tab views  / filter  s/S sort  Enter go to flow  e export"
+        }
+        _ => "? help  q quit  Tab views",
+    }
+}
+
+/// Colour of a finding severity.
+fn severity_style(s: ctxscope_dissectors::Severity) -> Style {
+    use ctxscope_dissectors::Severity::*;
+    match s {
+        High => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Medium => Style::new().fg(Color::Yellow),
+        Low => Style::new().fg(Color::Cyan),
+        Info => Style::new().fg(Color::Gray),
+    }
+}
+
+/// A centred rectangle of at most `width` x `height` inside `area`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}

@@ -1,0 +1,420 @@
+//! The real binary in a real terminal: tmux runs `ctxscope tui` on the real capture, the test
+//! types keys and reads the screen, then checks the program exited and gave the terminal back.
+//! Error paths (unreadable file, no terminal) are checked without tmux.
+
+mod tui_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tui_support::real_capture;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ctxscope");
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A tmux server of our own (its own socket file), with one 160x48 session running
+/// ctxscope.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    /// Runs `ctxscope tui ARGS` in `cwd`.
+    fn start(args: &[&str], cwd: &Path) -> Tmux {
+        Tmux::start_command(&[&[BIN, "tui"], args].concat(), cwd)
+    }
+
+    fn start_command(command: &[&str], cwd: &Path) -> Tmux {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let socket = std::env::temp_dir().join(format!(
+            "ctxscope-e2e-{}-{}.tmux",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let tmux = Tmux { socket };
+        let mut cmd = vec![
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            "-e",
+            "LANG=C.UTF-8",
+        ];
+        let cwd = cwd.to_str().expect("test paths are UTF-8");
+        // A shell runs the program, then prints its exit status and whether the terminal is
+        // back in canonical (cooked) mode: `icanon`, or `-icanon` if raw mode was left on.
+        // It then waits, so the pane stays for the test to read (until kill-server).
+        let script = concat!(
+            r#""$0" "$@"; s=$?; "#,
+            r#"echo "[exited $s] [$(stty -a | grep -o -- '-\{0,1\}icanon')]"; read _"#
+        );
+        cmd.extend(["-c", cwd, "sh", "-c", script]);
+        cmd.extend(command);
+        tmux.run(&cmd);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    fn text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "main", "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "main"])
+    }
+
+    /// Waits until the screen shows every one of `texts`; returns the screen.
+    fn wait_for(&self, texts: &[&str]) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = self.screen();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return screen;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "waited {WAIT:?} for {texts:?}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_gone(&self, text: &str) {
+        let started = Instant::now();
+        while self.screen().contains(text) {
+            assert!(started.elapsed() < WAIT, "{text:?} stays on screen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the program to end; its exit status, as the shell saw it. Checks that the
+    /// terminal was given back: cooked mode, and the UI's alternate screen gone.
+    fn wait_exit(&self) -> i32 {
+        let screen = self.wait_for(&["[exited "]);
+        let line = screen
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("[exited "))
+            .expect("the status line");
+        let (status, mode) = line.split_once("] [").expect("status and mode");
+        assert_eq!(
+            mode, "icanon]",
+            "the terminal was left in raw mode:\n{screen}"
+        );
+        assert!(
+            !screen.contains("[1 Flows]"),
+            "the UI is still on screen:\n{screen}"
+        );
+        status.parse().expect("a number")
+    }
+
+    /// The program's process ID (a child of the pane's shell).
+    fn pid(&self) -> String {
+        let shell = self.run(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
+        let out = Command::new("pgrep")
+            .args(["-P", shell.trim()])
+            .output()
+            .expect("pgrep runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// An empty directory for the program to write its exports into.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ctxscope-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("scratch dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn browse_filter_export_and_quit() {
+    let dir = scratch("browse");
+    let capture = real_capture();
+    let t = Tmux::start(&[capture.to_str().unwrap()], &dir);
+    t.wait_for(&["[1 Flows]", "21.0.0.8:45225", "22.0.0.7:1494", "100 pkts"]);
+
+    // What the analysis finds in this capture changes as the dissectors grow; the screens
+    // are what this test is about.
+    t.keys(&["5"]);
+    t.wait_for(&["[5 Findings", "SEVERITY", "MESSAGE"]);
+    t.keys(&["1"]);
+    t.wait_for(&["[1 Flows]", "▶      1 "]);
+
+    t.keys(&["/"]);
+    t.text("port:9999");
+    t.keys(&["Enter"]);
+    t.wait_for(&[
+        "no flows match the filter",
+        "filter: port:9999",
+        "flows 0 of 1",
+    ]);
+    t.keys(&["/", "C-u"]);
+    t.text("host:21.0.0.8 !state:S0");
+    t.keys(&["Enter"]);
+    t.wait_for(&["flows 1 of 1", "21.0.0.8:45225"]);
+
+    t.keys(&["Tab", "Tab"]);
+    t.wait_for(&["[3 Heartbeats]", "No heartbeat data in this capture yet."]);
+    t.keys(&["BTab", "BTab"]);
+
+    t.keys(&["?"]);
+    t.wait_for(&["ctxscope keys", "write the selected flow's packets"]);
+    // A key right after Escape would arrive as Alt+key: wait for the help to close.
+    t.keys(&["Escape"]);
+    t.wait_gone("ctxscope keys");
+
+    t.keys(&["e"]);
+    t.wait_for(&["exported 1 rows to ctxscope-flows-"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Flow 1 (", "TCP", "client>server"]);
+    t.keys(&["w"]);
+    t.wait_for(&["wrote 100 packets of flow 1 to "]);
+    let files = files_in(&dir);
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(files[0].starts_with("ctxscope-flow-1-") && files[0].ends_with(".pcap"));
+    assert!(
+        files[1].ends_with(".csv") && files[2].ends_with(".json"),
+        "{files:?}"
+    );
+    let csv = std::fs::read_to_string(dir.join(&files[1])).unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    assert!(row.starts_with("1,"), "{csv}");
+    assert!(row.contains(",21.0.0.8:45225,22.0.0.7:1494,"), "{csv}");
+
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_and_sigterm_restore_the_terminal() {
+    let dir = scratch("signals");
+    let capture = real_capture();
+    let capture = capture.to_str().unwrap();
+
+    let t = Tmux::start(&[capture], &dir);
+    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    t.keys(&["/"]);
+    t.keys(&["C-c"]);
+    assert_eq!(t.wait_exit(), 0);
+
+    let t = Tmux::start(&[capture], &dir);
+    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    let killed = Command::new("kill")
+        .args(["-TERM", &t.pid()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    assert_eq!(t.wait_exit(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_terminal_that_goes_away_ends_the_program() {
+    let dir = scratch("hangup");
+    let t = Tmux::start(&[real_capture().to_str().unwrap()], &dir);
+    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    let pid = t.pid();
+    // As when an SSH session drops: the terminal closes under the program.
+    t.run(&["kill-server"]);
+    let stat = format!("/proc/{pid}/stat");
+    let started = Instant::now();
+    loop {
+        // Gone, or a zombie waiting for its parent to collect it: either way it ended.
+        match std::fs::read_to_string(&stat) {
+            Err(_) => break,
+            Ok(s)
+                if s.rsplit(") ")
+                    .next()
+                    .is_some_and(|rest| rest.starts_with('Z')) =>
+            {
+                break;
+            }
+            Ok(_) => {}
+        }
+        if started.elapsed() > WAIT {
+            // Do not leave it spinning behind the test.
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("ctxscope {pid} still ran without its terminal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn inputs_that_cannot_be_read_give_one_line_and_exit_code_2() {
+    let out = Command::new(BIN)
+        .args(["tui", "/nonexistent/capture.pcap"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        "ctxscope: error: /nonexistent/capture.pcap: No such file or directory (os error 2)\n"
+    );
+
+    // A readable capture, but no terminal to draw on.
+    let out = Command::new(BIN)
+        .args(["tui", real_capture().to_str().unwrap()])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ctxscope: error: the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`\n"
+    );
+
+    let out = Command::new(BIN)
+        .args(["tui", "-i", "ctxscope-no-such-if0"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("ctxscope: error: ctxscope-no-such-if0: "),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// A network namespace with a veth pair, removed on drop: `tcpreplay` on one end feeds a
+/// live capture on the other, isolated from the host's traffic.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new() -> Netns {
+        let ns = Netns {
+            name: format!("ctxscope-e2e-{}", std::process::id()),
+        };
+        let ip = |args: &[&str]| {
+            let ok = Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "ip {args:?} failed (this test needs root)");
+        };
+        ip(&["netns", "add", &ns.name]);
+        ip(&[
+            "-n", &ns.name, "link", "add", "v0", "type", "veth", "peer", "name", "v1",
+        ]);
+        for dev in ["v0", "v1", "lo"] {
+            ip(&["-n", &ns.name, "link", "set", dev, "up"]);
+        }
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+#[test]
+#[ignore = "needs root (a network namespace) and tcpreplay: cargo test --test tui_e2e -- --ignored"]
+fn live_capture_from_an_interface() {
+    let dir = scratch("live");
+    let ns = Netns::new();
+    let saved = dir.join("all.pcap");
+    let saved = saved.to_str().unwrap();
+    let t = Tmux::start_command(
+        &[
+            "ip", "netns", "exec", &ns.name, BIN, "tui", "-i", "v1", "-f", "tcp", "-w", saved,
+        ],
+        &dir,
+    );
+    t.wait_for(&[
+        "v1 (live)",
+        "0 pkts",
+        "drops 0",
+        "no TCP flows in this capture yet",
+    ]);
+    let capture = real_capture();
+    let replayed = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "tcpreplay",
+            "-q",
+            "--pps=500",
+            "-i",
+            "v0",
+        ])
+        .arg(&capture)
+        .output()
+        .expect("tcpreplay runs");
+    assert!(replayed.status.success(), "{replayed:?}");
+    t.wait_for(&["100 pkts", "21.0.0.8:45225", "22.0.0.7:1494"]);
+    // The detail pane taps the flow from now on, and says so.
+    t.keys(&["Enter"]);
+    t.wait_for(&["Flow 1 ("]);
+    t.keys(&["]", "]", "]", "]"]);
+    t.wait_for(&["live: 0 B reassembled since this flow was selected"]);
+    // Pausing freezes the table, not the capture.
+    t.keys(&["p"]);
+    t.wait_for(&["PAUSED"]);
+    t.keys(&["p"]);
+    // `w` flushes the --write file and copies the flow's packets out of it (the flow's time
+    // window comes from its live record, which must be up to date: this needs the engine to
+    // rebuild the records of flows that changed since the last snapshot).
+    t.keys(&["w"]);
+    t.wait_for(&["wrote 100 packets of flow 1 to "]);
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    let files = files_in(&dir);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0], "all.pcap");
+    let out = Command::new(BIN)
+        .args(["report", "--format", "json"])
+        .arg(dir.join(&files[1]))
+        .output()
+        .expect("report runs");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.contains("\"packets\": 100,"), "{json}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
