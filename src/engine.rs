@@ -188,7 +188,8 @@ impl Engine {
             s.packets += 1;
             s.bytes += wire_len;
         }
-        match decode::decode(pkt.link, pkt.data) {
+        let cut = u64::from(pkt.wire_len) > pkt.data.len() as u64;
+        match decode::decode(pkt.link, pkt.data, cut) {
             Ok(Decoded::Tcp(tcp)) => self.tcp(ts, wire_len, &tcp),
             Ok(Decoded::Fragment(frag)) => {
                 if let Some(datagram) = p.defrag.add(ts, &frag) {

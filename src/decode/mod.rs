@@ -50,18 +50,21 @@ pub enum Decoded<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Malformed(pub &'static str);
 
-pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, Malformed> {
+/// Decodes a frame. `cut` says whether the capture kept less than the packet's length on the
+/// wire (the snaplen): only then are lengths that reach past the frame a cut, not an error.
+pub fn decode(link: LinkType, frame: &[u8], cut: bool) -> Result<Decoded<'_>, Malformed> {
     let packet = link::slice(link, frame).map_err(|e| match e {
         LinkError::Truncated => Malformed("frame shorter than its link header"),
         LinkError::UnknownFamily => Malformed("unknown loopback address family"),
     })?;
-    classify(&packet)
+    classify(&packet, cut)
 }
 
-fn classify<'a>(packet: &LaxSlicedPacket<'a>) -> Result<Decoded<'a>, Malformed> {
+fn classify<'a>(packet: &LaxSlicedPacket<'a>, cut: bool) -> Result<Decoded<'a>, Malformed> {
     let Some(net) = &packet.net else {
         return match &packet.stop_err {
-            Some((err, _)) if is_cut(err) => Ok(Decoded::HeadersCut),
+            Some((err, _)) if cut && is_cut(err) => Ok(Decoded::HeadersCut),
+            Some((err, _)) if is_cut(err) => Err(Malformed("headers longer than the frame")),
             Some(_) => Err(Malformed("invalid network layer header")),
             None => Ok(Decoded::NotIp),
         };
@@ -90,6 +93,9 @@ fn classify<'a>(packet: &LaxSlicedPacket<'a>) -> Result<Decoded<'a>, Malformed> 
         }
         LaxNetSlice::Arp(_) => return Ok(Decoded::NotIp),
     };
+    if ip_payload.incomplete && !cut {
+        return Err(Malformed("an IP length beyond the end of the frame"));
+    }
     if ip_payload.fragmented {
         return Ok(match net {
             LaxNetSlice::Ipv4(ip) => Decoded::Fragment(Fragment::of(ip)),
@@ -118,7 +124,7 @@ fn classify<'a>(packet: &LaxSlicedPacket<'a>) -> Result<Decoded<'a>, Malformed> 
             }))
         }
         _ => match &packet.stop_err {
-            Some((err, _)) if is_cut(err) && ip_payload.incomplete => Ok(Decoded::HeadersCut),
+            Some((err, _)) if cut && is_cut(err) => Ok(Decoded::HeadersCut),
             _ => Err(Malformed("invalid TCP header")),
         },
     }

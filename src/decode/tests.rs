@@ -25,7 +25,7 @@ fn ethernet(ether_type: u16, ip: &[u8]) -> Vec<u8> {
 }
 
 fn tcp(frame: &[u8], link: LinkType) -> TcpPacket<'_> {
-    match decode(link, frame) {
+    match decode(link, frame, false) {
         Ok(Decoded::Tcp(t)) => t,
         other => panic!("expected TCP, got {other:?}"),
     }
@@ -75,7 +75,7 @@ fn linux_cooked_v1_and_v2() {
     sll2.extend_from_slice(&ip);
     assert_fields(&tcp(&sll2, LinkType::LinuxSll2));
     assert_eq!(
-        decode(LinkType::LinuxSll2, &sll2[..10]).unwrap_err(),
+        decode(LinkType::LinuxSll2, &sll2[..10], false).unwrap_err(),
         Malformed("frame shorter than its link header")
     );
 }
@@ -92,7 +92,7 @@ fn loopback_families_in_both_byte_orders() {
     let mut unknown = vec![99, 0, 0, 0];
     unknown.extend_from_slice(&ip);
     assert_eq!(
-        decode(LinkType::Null, &unknown).unwrap_err(),
+        decode(LinkType::Null, &unknown, false).unwrap_err(),
         Malformed("unknown loopback address family")
     );
 }
@@ -121,15 +121,28 @@ fn raw_ipv6_with_an_extension_header() {
 fn snaplen_cuts_are_counted_not_malformed() {
     let frame = ethernet(0x0800, &ipv4_tcp(&[0xab; 100]));
     // Cut inside the payload: 30 payload bytes kept, 70 missing.
-    let cut = &frame[..14 + 20 + 20 + 30];
-    let t = tcp(cut, LinkType::Ethernet);
+    let short = &frame[..14 + 20 + 20 + 30];
+    let Ok(Decoded::Tcp(t)) = decode(LinkType::Ethernet, short, true) else {
+        panic!("a cut TCP segment");
+    };
     assert_eq!(t.payload.len(), 30);
     assert_eq!(t.truncated, 70);
     // Cut inside the TCP header.
     assert!(matches!(
-        decode(LinkType::Ethernet, &frame[..14 + 20 + 10]),
+        decode(LinkType::Ethernet, &frame[..14 + 20 + 10], true),
         Ok(Decoded::HeadersCut)
     ));
+}
+
+#[test]
+fn lengths_past_a_frame_the_capture_did_not_cut_are_malformed() {
+    // The same short frames, but complete on the wire: their IP length lies.
+    let frame = ethernet(0x0800, &ipv4_tcp(&[0xab; 100]));
+    assert_eq!(
+        decode(LinkType::Ethernet, &frame[..14 + 20 + 20 + 30], false).unwrap_err(),
+        Malformed("an IP length beyond the end of the frame")
+    );
+    assert!(decode(LinkType::Ethernet, &frame[..14 + 20 + 10], false).is_err());
 }
 
 #[test]
@@ -137,15 +150,15 @@ fn garbage_headers_are_malformed() {
     let ip = ipv4_tcp(PAYLOAD);
     let mut bad_ihl = ip.clone();
     bad_ihl[0] = 0x43; // IHL 3 (< 5)
-    assert!(decode(LinkType::RawIp, &bad_ihl).is_err());
+    assert!(decode(LinkType::RawIp, &bad_ihl, false).is_err());
     let mut bad_offset = ip.clone();
     bad_offset[20 + 12] = 0x20; // TCP data offset 2 (< 5)
     assert_eq!(
-        decode(LinkType::RawIp, &bad_offset).unwrap_err(),
+        decode(LinkType::RawIp, &bad_offset, false).unwrap_err(),
         Malformed("invalid TCP header")
     );
-    assert!(decode(LinkType::Ethernet, &[1, 2, 3]).is_err());
-    assert!(decode(LinkType::RawIp, &[0xff; 40]).is_err());
+    assert!(decode(LinkType::Ethernet, &[1, 2, 3], false).is_err());
+    assert!(decode(LinkType::RawIp, &[0xff; 40], false).is_err());
 }
 
 #[test]
@@ -156,12 +169,12 @@ fn other_traffic_is_sorted_not_dropped() {
         .write(&mut udp, b"x")
         .unwrap();
     assert!(matches!(
-        decode(LinkType::RawIp, &udp),
+        decode(LinkType::RawIp, &udp, false),
         Ok(Decoded::OtherIp)
     ));
     let arp = ethernet(0x0806, &[0; 28]);
     assert!(matches!(
-        decode(LinkType::Ethernet, &arp),
+        decode(LinkType::Ethernet, &arp, false),
         Ok(Decoded::NotIp)
     ));
 }
@@ -171,7 +184,7 @@ fn ipv4_fragments_are_handed_out() {
     let mut ip = ipv4_tcp(PAYLOAD);
     ip[6] = 0x20; // more fragments, offset 0
     // Header checksum is not checked by the decoder, so no need to fix it up.
-    match decode(LinkType::RawIp, &ip) {
+    match decode(LinkType::RawIp, &ip, false) {
         Ok(Decoded::Fragment(f)) => {
             assert!(f.more);
             assert_eq!(f.offset, 0);

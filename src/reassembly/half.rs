@@ -8,6 +8,7 @@
 use super::counters::DirCounters;
 use super::held::{Held, held_copy_differs};
 use super::info::SegmentInfo;
+use super::recent::Recent;
 use super::segment::Delivery;
 use super::seq::{SeqSpace, clamp_i64};
 use std::num::NonZeroU64;
@@ -41,6 +42,8 @@ pub(super) struct HalfStream {
     /// Offset of this direction's FIN, where its data ends (never 0: it is at or after `next`).
     fin: Option<NonZeroU64>,
     held: Held,
+    /// Samples of the last delivered bytes, to compare retransmissions with.
+    recent: Recent,
     pub(super) counters: DirCounters,
 }
 
@@ -127,6 +130,7 @@ impl HalfStream {
         {
             if !payload.is_empty() {
                 deliver(Delivery::Data(payload));
+                self.recent.delivered(self.next, payload);
                 self.next += payload.len() as u64;
                 self.counters.delivered_bytes += payload.len() as u64;
             }
@@ -147,6 +151,12 @@ impl HalfStream {
         let (payload, missing) = self.clip_to_fin(start, payload, missing, &mut info);
         let end = span_end(start, payload, missing);
         let next = clamp_i64(self.next);
+        if start < next
+            && let Ok(s) = u64::try_from(start)
+            && self.recent.differs(s, payload)
+        {
+            self.conflict(&mut info);
+        }
         if end <= next || end <= start {
             return info; // nothing new: a repeat of delivered bytes, or all beyond the FIN
         }
@@ -242,6 +252,7 @@ impl HalfStream {
                 self.conflict(info);
             }
             deliver(Delivery::Data(fresh));
+            self.recent.delivered(self.next, fresh);
             self.next += fresh.len() as u64;
             self.counters.delivered_bytes += fresh.len() as u64;
         }

@@ -29,8 +29,10 @@
 //!
 //! [`SegmentInfo::OVERLAP_CONFLICT`] is set (and counted for the direction concerned) when
 //! committed bytes differ from a held copy of the same range, or when a new copy lies inside a
-//! held one and differs from it. Delivered bytes are not kept (zero copy), so a copy that
-//! differs from bytes already delivered cannot be detected.
+//! held one and differs from it. Delivered bytes are not kept (zero copy); a copy overlapping
+//! them is compared with samples of them instead (the first and last 16 bytes of the last two
+//! delivered chunks, see `recent`): retransmissions repeat whole segments or straddle segment
+//! boundaries, so a conflicting one is caught unless it differs only inside a long segment.
 //!
 //! # Holes
 //!
@@ -63,7 +65,7 @@
 //! | reordered A C B | `AAAAA / BBBBB / CCCCC` | same |
 //! | full retransmission | `hello / world` | same |
 //! | partial retransmission `lloWORLD` | `hello / WORLD` | same |
-//! | overlap, old data first (`ABCDEF`, then `xyzGHI` at 4) | `ABCDEF / GHI` | same (conflict not detectable) |
+//! | overlap, old data first (`ABCDEF`, then `xyzGHI` at 4) | `ABCDEF / GHI` | same, OVERLAP_CONFLICT (sampled) |
 //! | overlap, new data first (`xyzGHI` held, then `ABCDEF`) | `ABCDEF / GHI` | same, OVERLAP_CONFLICT |
 //! | two held copies, same start | first arrival wins | same, OVERLAP_CONFLICT |
 //! | held `aaaaa`@15, then `B`x20@10, then fill | `123456789 / B`x20 | same |
@@ -127,6 +129,7 @@ mod half;
 mod held;
 mod history;
 mod info;
+mod recent;
 mod segment;
 mod seq;
 mod state;

@@ -11,23 +11,26 @@
 //! - [`tcp`]: a [`TcpConversation`] script (handshake, sends, keep-alives, closes ...) with
 //!   impairments, produced lazily as frames.
 //! - [`mixer`]: merges many conversations by time with bounded memory.
-//! - [`ica_like`]: an ICA-like payload stream (detect string, length-prefixed frames).
+//! - [`ica`]: ICA sessions built with the ICA dissector's encoders (init phase, encryption,
+//!   virtual-channel writes), short or produced lazily for large captures.
 //! - [`scenarios`](mod@scenarios): the registry of sample captures.
 //!
 //! A large multi-flow capture streams straight to disk:
 //!
 //! ```no_run
-//! use ctxscope::synth::{ica_like::{IcaLikeSession, SessionShape}, Mixer, PcapWriter,
+//! use ctxscope::synth::{ica::{Client, LongSession, Protection, Shape}, Mixer, PcapWriter,
 //!     TcpConversation, TsResolution, LinkType, BASE_TIME};
 //! use std::{io::BufWriter, net::SocketAddrV4, time::Duration};
 //!
-//! let flows = (0..5_000u32).map(|i| {
+//! let user = Client { name: "WKS0001", build: 2410, application: "Desktop", logon: None };
+//! let flows = (0..5_000u32).map(move |i| {
 //!     let client = SocketAddrV4::new([10, 2, (i >> 8) as u8, i as u8].into(), 50_000);
 //!     let server = SocketAddrV4::new([10, 1, 10, 5].into(), 1494);
+//!     let session = LongSession::new(&user, Protection::Basic(0x5a), u64::from(i), Shape::default());
 //!     TcpConversation::v4(client, server)
 //!         .start(BASE_TIME.plus(Duration::from_millis(u64::from(i) * 20)))
 //!         .handshake()
-//!         .packets_then(IcaLikeSession::new(u64::from(i), SessionShape::default()))
+//!         .packets_then(session)
 //! });
 //! let file = BufWriter::new(std::fs::File::create("bench.pcap")?);
 //! let mut writer = PcapWriter::new(file, LinkType::ETHERNET, 262_144, TsResolution::Micro)?;
@@ -36,7 +39,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-pub mod ica_like;
+pub mod ica;
 pub mod link;
 pub mod mixer;
 pub mod packet;

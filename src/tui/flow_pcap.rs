@@ -45,7 +45,8 @@ impl FlowMatch {
         if ts < self.first || ts > self.last {
             return false;
         }
-        match decode::decode(link, frame) {
+        // Lenient (as if cut): a damaged frame on the flow's endpoints still belongs to it.
+        match decode::decode(link, frame, true) {
             Ok(Decoded::Tcp(t)) => self.ends(
                 Endpoint {
                     ip: t.src,

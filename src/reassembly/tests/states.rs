@@ -265,8 +265,9 @@ fn a_syn_seen_after_the_first_segment_still_marks_the_start() {
 fn an_idle_connection_holds_no_buffer() {
     let w = normal_session();
     assert_eq!(w.conn.buffered_bytes(), 0);
+    // Counters take about half; the delivered-bytes samples of both directions 192 bytes.
     assert!(
-        size_of::<TcpConn>() <= 768,
+        size_of::<TcpConn>() <= 960,
         "TcpConn is {} bytes",
         size_of::<TcpConn>()
     );

@@ -55,13 +55,13 @@ fn a_partial_retransmission_delivers_only_its_new_tail() {
 #[test]
 fn bytes_already_delivered_win_over_a_later_different_copy() {
     // Old data first: ABCDEF delivered, then xyzGHI at 4 rewrites DEF. tshark: ABCDEF / GHI.
-    // The delivered bytes are gone (zero copy), so this conflict cannot be seen.
+    // The delivered bytes are gone (zero copy), but their sampled ends show the conflict.
     let mut w = Wire::new();
     w.handshake();
     w.client_data(1, b"ABCDEF");
     let info = w.client_data(4, b"xyzGHI");
     assert!(info.has(SegmentInfo::OVERLAP));
-    assert!(!info.has(SegmentInfo::OVERLAP_CONFLICT));
+    assert!(info.has(SegmentInfo::OVERLAP_CONFLICT));
     w.server_ack(10);
     w.close(10);
     assert_eq!(w.lines(), ["ABCDEF", "GHI"]);

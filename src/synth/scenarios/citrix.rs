@@ -6,15 +6,14 @@
 
 mod cgp;
 mod farm;
-mod ica;
 mod ima;
 
 use super::TcpCapture;
+use crate::synth::ica::{Client, IcaSession, Logon, Protection, on_tcp};
 use crate::synth::rng::Rng;
 use crate::synth::tcp::{BASE_TIME, TcpConversation};
 use cgp::{CgpLink, Reliability};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
-use ica::{Client, IcaSession, Logon, Protection, on_tcp};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 

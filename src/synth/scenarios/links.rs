@@ -1,7 +1,7 @@
 //! `link/`: the same small ICA-like session over every link layer and file format the engine
 //! reads, plus IPv6 with an extension header and IPv4 fragments.
 
-use super::{ICA_PORT, TcpCapture, ica_bytes, ica_conversation, ica_detect};
+use super::{ICA_PORT, TcpCapture, ica_bytes, ica_conversation, ica_open};
 use crate::synth::link::{Link, VlanTags};
 use crate::synth::packet::Ipv6Extension;
 use crate::synth::pcapfile::TsResolution;
@@ -32,7 +32,7 @@ tcp_captures! {
 
 /// Handshake, detect, a request and a screen update, a close.
 fn session(conversation: TcpConversation, seed: u64) -> TcpConversation {
-    ica_detect(conversation.handshake())
+    ica_open(conversation.handshake())
         .client_send(ica_bytes(seed, 120))
         .server_send(ica_bytes(seed + 1, 900))
         .close(ToServer)
@@ -145,7 +145,7 @@ fn pcapng_multi_interface() -> TcpCapture {
 fn ipv4_fragments() -> TcpCapture {
     let conversation = ica_conversation(49_313).mss(1460).ipv4_fragments(512);
     TcpCapture::pcap(vec![
-        ica_detect(conversation.handshake())
+        ica_open(conversation.handshake())
             .client_send(ica_bytes(49_313, 120))
             .server_send(ica_bytes(49_314, 3000))
             .close(ToServer),

@@ -1,7 +1,7 @@
 //! `malformed/`: captures whose packets lie, and files that are broken as files.
 
 use super::{CLIENT_IP, FileFormat, ICA_PORT, SERVER_IP, Scenario, TcpCapture, build, ica_bytes};
-use super::{ica_conversation, ica_detect};
+use super::{ica_conversation, ica_open};
 use crate::synth::link::{IpVersion, Link, LinkType};
 use crate::synth::packet::{self, IpHeader, TcpFlags, TcpOptions, TcpSegment};
 use crate::synth::pcapfile::{Frame, TsResolution, broken};
@@ -63,7 +63,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
 /// The session the broken files are cut from.
 fn small_session() -> Vec<u8> {
     build(TcpCapture::pcap(vec![
-        ica_detect(ica_conversation(49_401).handshake())
+        ica_open(ica_conversation(49_401).handshake())
             .client_send(ica_bytes(49_401, 300))
             .server_send(ica_bytes(49_402, 700))
             .close(ToServer),
@@ -72,7 +72,7 @@ fn small_session() -> Vec<u8> {
 
 fn snaplen_cut() -> TcpCapture {
     let mut capture = TcpCapture::pcap(vec![
-        ica_detect(ica_conversation(49_403).handshake())
+        ica_open(ica_conversation(49_403).handshake())
             .client_send(ica_bytes(49_403, 200))
             .server_send(ica_bytes(49_404, 1500))
             .close(ToServer),
@@ -88,7 +88,7 @@ fn truncated_pcapng() -> Vec<u8> {
     let mut file = build(TcpCapture::pcapng(
         TsResolution::Micro,
         vec![
-            ica_detect(ica_conversation(49_405).handshake())
+            ica_open(ica_conversation(49_405).handshake())
                 .server_send(ica_bytes(49_405, 600))
                 .close(ToServer),
         ],
@@ -109,7 +109,7 @@ fn garbage_inside() -> TcpCapture {
     let session = ica_conversation(GARBAGE_PORT)
         .isn(CLIENT_NEXT_SEQ - 1, SERVER_NEXT_SEQ - 1)
         .handshake();
-    let session = ica_detect(session)
+    let session = ica_open(session)
         .client_send(ica_bytes(49_406, 300))
         .server_send(ica_bytes(49_407, 1200))
         .close(ToServer);

@@ -45,11 +45,10 @@ mod links;
 mod malformed;
 mod tcp_edges;
 
-use super::ica_like;
+use super::ica::{self, Client, IcaSession, Protection};
 use super::link::LinkType;
 use super::mixer::Mixer;
 use super::pcapfile::{Frame, Interface, MAX_SNAPLEN, PcapWriter, PcapngWriter, TsResolution};
-use super::rng::Rng;
 use super::tcp::TcpConversation;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -213,21 +212,26 @@ pub(crate) fn ica_conversation(client_port: u16) -> TcpConversation {
     .mss(536)
 }
 
-/// Server detect string, client echo: the opening of an ICA stream.
-pub(crate) fn ica_detect(conversation: TcpConversation) -> TcpConversation {
-    conversation
-        .server_send(ica_like::DETECT)
-        .client_send(ica_like::DETECT)
+/// The thin client of the edge-case captures.
+const EDGE_CLIENT: Client<'static> = Client {
+    name: "THINCLIENT07",
+    build: 2410,
+    application: "Desktop",
+    logon: None,
+};
+
+/// The opening of an unencrypted ICA stream: detect exchange (server first) and init phase.
+pub(crate) fn ica_open(conversation: TcpConversation) -> TcpConversation {
+    ica::on_tcp(
+        conversation,
+        IcaSession::open(&EDGE_CLIENT, Protection::Clear, 1).take(),
+    )
 }
 
-/// ICA-like frames totalling at least `len` bytes, deterministic from `seed`.
+/// Framed ICA data (after [`ica_open`]) totalling at least `len` bytes, deterministic from
+/// `seed`.
 pub(crate) fn ica_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut rng = Rng::new(seed);
-    let mut out = Vec::new();
-    while out.len() < len {
-        out.extend(ica_like::frames(&mut rng, 1, 60..=400));
-    }
-    out
+    ica::clear_frames(seed, len)
 }
 
 #[cfg(test)]

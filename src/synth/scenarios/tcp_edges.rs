@@ -1,8 +1,7 @@
 //! `tcp/`: one ICA-like connection per TCP edge case of the reassembler.
 
-use super::{TcpCapture, ica_bytes, ica_conversation, ica_detect};
-use crate::synth::ica_like;
-use crate::synth::rng::Rng;
+use super::{TcpCapture, ica_bytes, ica_conversation, ica_open};
+use crate::synth::ica;
 use crate::synth::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::time::Duration;
@@ -39,7 +38,7 @@ const SCREEN: usize = 2000;
 
 /// Handshake, detect exchange and one client request.
 fn opened(client_port: u16) -> TcpConversation {
-    ica_detect(ica_conversation(client_port).handshake())
+    ica_open(ica_conversation(client_port).handshake())
         .client_send(ica_bytes(u64::from(client_port) + 1, 150))
 }
 
@@ -96,9 +95,9 @@ fn tiny_segments() -> TcpCapture {
     ])
 }
 
-/// Two small frames (typed keys): 20 to 24 bytes.
+/// Two small frames (typed keys).
 fn keystrokes() -> Vec<u8> {
-    ica_like::frames(&mut Rng::new(5), 2, 8..=10)
+    ica::clear_keystrokes(5, 2)
 }
 
 fn midstream() -> TcpCapture {
@@ -115,7 +114,7 @@ fn seq_wraparound() -> TcpCapture {
     // The client wraps inside its first request, the server inside its first screen.
     let conversation = ica_conversation(49_209).isn(u32::MAX - 120, u32::MAX - 700);
     TcpCapture::pcap(vec![
-        ica_detect(conversation.handshake())
+        ica_open(conversation.handshake())
             .client_send(ica_bytes(10, 300))
             .server_send(ica_bytes(11, 1600))
             .close(ToServer),

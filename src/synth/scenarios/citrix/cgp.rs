@@ -9,7 +9,7 @@
 //! reconnect binds on a new connection with the ticket and the CHANNEL_OPEN_REQUEST it stored.
 
 use super::encoded;
-use super::ica::Beat;
+use crate::synth::ica::Beat;
 use crate::synth::tcp::{Step, TcpConversation};
 use ctxscope_dissectors::Dir::{self, ToClient, ToServer};
 use ctxscope_dissectors::cgp::encode::{

@@ -12,11 +12,11 @@
 //!   before the launch.
 
 use super::cgp::{CgpLink, Reliability};
-use super::ica::{Client, IcaSession, Protection, on_tcp};
 use super::{
     ACCOUNTING, CGP, ICA, KIOSK, SALES, TcpCapture, XA01, XA02, XA03, client_ip, end_of, ima,
     millis, reconnect_ticket, secs, tcp,
 };
+use crate::synth::ica::{Client, IcaSession, Protection, on_tcp};
 use crate::synth::rng::Rng;
 use crate::synth::tcp::TcpConversation;
 use ctxscope_dissectors::Dir::{ToClient, ToServer};

@@ -2,17 +2,18 @@
 //! (PROTOCOLS.md 2): detect exchange, init phase, key exchange, framed data, TERMINATE.
 //!
 //! A session is a list of [`Beat`]s. The scenarios put them on a TCP connection to 1494 as they
-//! are ([`on_tcp`]), or inside CGP messages on 2598 (`super::cgp`), where the same ICA stream
-//! rides in a Citrix.TcpProxyService channel.
+//! are ([`on_tcp`]), or inside CGP messages on 2598, where the same ICA stream rides in a
+//! Citrix.TcpProxyService channel. [`LongSession`] produces a session lazily, round by round,
+//! for large captures (benchmarks) with bounded memory; [`clear_frames`] gives the framed data
+//! of an unencrypted session for the TCP edge cases.
 //!
 //! Framed data follows what the init phase agreed: both directions use the reducer, and every
 //! block is a literal one so the ICA commands inside stay readable (a real reducer would mostly
 //! send compressed blocks); with basic encryption each frame is PDCRYPT1-encrypted; with RC5 the
 //! payload is opaque (pseudo-random bytes of the right size), as no passive observer can read it.
 
-use super::encoded;
 use crate::synth::rng::Rng;
-use crate::synth::tcp::TcpConversation;
+use crate::synth::tcp::{Step, TcpConversation};
 use ctxscope_dissectors::Dir::{self, ToClient, ToServer};
 use ctxscope_dissectors::ica::encode::{
     self, CapabilityBlock, ClientModuleHeader, HostModuleHeader, Pdcrypt1, UiModule, WdConnect,
@@ -20,6 +21,8 @@ use ctxscope_dissectors::ica::encode::{
 };
 use ctxscope_dissectors::ica::names::PD_ENCRYPT;
 use ctxscope_dissectors::ica::{DosDate, DosTime, TerminateReason};
+use std::collections::VecDeque;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// One moment of a session.
@@ -220,6 +223,125 @@ impl IcaSession {
         self.write(dir, bytes);
         self
     }
+}
+
+/// What a long session does each round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub rounds: u32,
+    /// Thinwire updates the host sends per round.
+    pub screen_updates: RangeInclusive<usize>,
+    /// Keystrokes (each with its echo) per round.
+    pub keys: RangeInclusive<usize>,
+    /// Think time before each round.
+    pub pause_ms: RangeInclusive<u64>,
+}
+
+impl Default for Shape {
+    fn default() -> Shape {
+        Shape {
+            rounds: 100,
+            screen_updates: 1..=6,
+            keys: 0..=2,
+            pause_ms: 5..=100,
+        }
+    }
+}
+
+/// An ICA session of `shape.rounds` rounds of typing and screen updates, then a logoff and
+/// the TCP close, produced as TCP script steps one round at a time.
+pub struct LongSession {
+    session: IcaSession,
+    shape: Shape,
+    rng: Rng,
+    round: u32,
+    queued: VecDeque<Step>,
+}
+
+impl LongSession {
+    pub fn new(client: &Client, protection: Protection, seed: u64, shape: Shape) -> LongSession {
+        let mut session = IcaSession::open(client, protection, seed);
+        let queued = steps(session.take());
+        LongSession {
+            session,
+            shape,
+            rng: Rng::new(seed).fork(3),
+            round: 0,
+            queued,
+        }
+    }
+}
+
+impl Iterator for LongSession {
+    type Item = Step;
+
+    fn next(&mut self) -> Option<Step> {
+        if self.queued.is_empty() && self.round <= self.shape.rounds {
+            let s = &mut self.session;
+            if self.round < self.shape.rounds {
+                let shape = &self.shape;
+                let pause = self.rng.between(
+                    *shape.pause_ms.start() as usize,
+                    *shape.pause_ms.end() as usize,
+                );
+                s.pause(Duration::from_millis(pause as u64));
+                s.typing(self.rng.between(*shape.keys.start(), *shape.keys.end()));
+                s.screen(
+                    self.rng
+                        .between(*shape.screen_updates.start(), *shape.screen_updates.end()),
+                );
+                self.queued = steps(s.take());
+            } else {
+                s.logoff();
+                self.queued = steps(s.take());
+                self.queued.push_back(Step::Fin { dir: ToClient });
+                self.queued.push_back(Step::Fin { dir: ToServer });
+            }
+            self.round += 1;
+        }
+        self.queued.pop_front()
+    }
+}
+
+fn steps(beats: Vec<Beat>) -> VecDeque<Step> {
+    beats
+        .into_iter()
+        .map(|beat| match beat {
+            Beat::Write(dir, data) => Step::Send {
+                dir,
+                data,
+                impairments: Vec::new(),
+            },
+            Beat::Pause(duration) => Step::Idle(duration),
+        })
+        .collect()
+}
+
+/// Framed data of an unencrypted session (after [`IcaSession::open`] with
+/// [`Protection::Clear`]): thinwire writes of 60 to 400 bytes, at least `len` bytes in all.
+pub fn clear_frames(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut sealer = Sealer::new(Protection::Clear, rng.fork(1));
+    let mut out = Vec::new();
+    while out.len() < len {
+        let size = rng.between(60, 400);
+        out.extend(sealer.seal(&write(THINWIRE, &rng.bytes(size))));
+    }
+    out
+}
+
+/// Framed keystrokes of an unencrypted session: `keys` frames of one KEYBOARD0 command each.
+pub fn clear_keystrokes(seed: u64, keys: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut sealer = Sealer::new(Protection::Clear, rng.fork(1));
+    (0..keys)
+        .flat_map(|_| sealer.seal(&command(KEYBOARD0, &[rng.between(0x10, 0x32) as u8])))
+        .collect()
+}
+
+/// Unwraps an encoder result: the synthesized messages are always within the encoders' limits.
+fn encoded<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|e| panic!("synthesized ICA message cannot be encoded: {e}"))
 }
 
 /// The beats of an ICA session on its own TCP connection.

@@ -1,0 +1,149 @@
+//! `ctxscope follow` gives, for every flow of every sample capture and of the real ICA capture,
+//! the same reassembled bytes as `tshark -q -z follow,tcp,raw`, in each direction.
+//!
+//! tshark numbers TCP streams in order of their first packet, as ctxscope numbers flows, so
+//! stream k is flow k + 1. Where the capture lost bytes, tshark prints a record
+//! `[N bytes missing in capture file]` (plus a NUL) in place of them; ctxscope delivers a gap
+//! and `follow` leaves it out (saying so on stderr), so those records are dropped before
+//! comparing. Skipped, with a note, when tshark is not installed (`.ci/setup` installs it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn has_tshark() -> bool {
+    Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Both directions of a followed stream, keyed by the sending endpoint ("ip:port").
+type Streams = BTreeMap<String, Vec<u8>>;
+
+/// Parses tshark's (and ctxscope's) `follow,tcp,raw` text: `Node 0: a`, `Node 1: b`, then one
+/// hex line per chunk, node 1's indented by a tab.
+fn parse(text: &str) -> Streams {
+    let mut nodes = [String::new(), String::new()];
+    let mut out = Streams::new();
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("Node 0: ") {
+            nodes[0] = n.trim().to_string();
+        } else if let Some(n) = line.strip_prefix("Node 1: ") {
+            nodes[1] = n.trim().to_string();
+        } else if !line.trim().is_empty() && line.trim().bytes().all(|b| b.is_ascii_hexdigit()) {
+            let node = usize::from(line.starts_with('\t'));
+            let bytes = hex(line.trim());
+            if is_missing_marker(&bytes) {
+                continue;
+            }
+            out.entry(nodes[node].clone()).or_default().extend(bytes);
+        }
+    }
+    out
+}
+
+fn is_missing_marker(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    text.starts_with('[')
+        && text
+            .trim_end_matches('\0')
+            .ends_with("bytes missing in capture file]")
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex digits"))
+        .collect()
+}
+
+fn tshark(capture: &Path, stream: u64) -> Streams {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(capture)
+        .args(["-q", "-z", &format!("follow,tcp,raw,{stream}")])
+        .output()
+        .expect("tshark runs");
+    parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn ctxscope_follow(capture: &Path, flow: u64) -> Streams {
+    let out = Command::new(env!("CARGO_BIN_EXE_ctxscope"))
+        .args(["follow", "--format", "hex", "--flow", &flow.to_string()])
+        .arg(capture)
+        .output()
+        .expect("ctxscope runs");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        capture.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn flow_count(capture: &Path) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_ctxscope"))
+        .args(["report", "--format", "json"])
+        .arg(capture)
+        .output()
+        .expect("ctxscope runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    report["flows"].as_array().map_or(0, |f| f.len() as u64)
+}
+
+fn captures() -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut all = vec![root.join("../shared/captures/real/ndpi-citrix.pcap")];
+    let mut stack = vec![root.join("captures")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) {
+                all.push(path);
+            }
+        }
+    }
+    all.sort();
+    all
+}
+
+#[test]
+fn follow_matches_tshark_on_every_flow() {
+    if !has_tshark() {
+        eprintln!("note: tshark not installed; the follow comparison was skipped");
+        return;
+    }
+    let mut compared = 0;
+    let mut bytes = 0;
+    for capture in captures() {
+        for flow in 1..=flow_count(&capture) {
+            let ours = ctxscope_follow(&capture, flow);
+            let theirs = tshark(&capture, flow - 1);
+            assert_eq!(
+                ours.keys().collect::<Vec<_>>(),
+                theirs.keys().collect::<Vec<_>>(),
+                "{} flow {flow}: directions with data",
+                capture.display()
+            );
+            for (node, data) in &theirs {
+                assert!(
+                    ours[node] == *data,
+                    "{} flow {flow}, from {node}: {} bytes from ctxscope, {} from tshark",
+                    capture.display(),
+                    ours[node].len(),
+                    data.len()
+                );
+                bytes += data.len();
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 70, "only {compared} flows compared");
+    eprintln!("{compared} flows, {bytes} bytes identical to tshark");
+}

@@ -1,0 +1,66 @@
+//! The sample captures in `captures/`: each gives its expected result, and the generator still
+//! writes them byte for byte.
+
+use ctxscope::check::{CheckOutcome, check_dir};
+use ctxscope::synth::scenarios;
+use std::path::PathBuf;
+
+fn captures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+#[test]
+fn every_capture_gives_its_expected_result() {
+    let results = check_dir(&captures(), false).expect("captures/ is readable");
+    assert!(results.len() >= 60, "only {} captures found", results.len());
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            CheckOutcome::Same => None,
+            CheckOutcome::Missing => Some(format!("{}: no expected result", r.name)),
+            CheckOutcome::Differs(diff) => Some(format!("{}:\n{diff}", r.name)),
+            CheckOutcome::Blessed => Some(format!("{}: blessed during a check", r.name)),
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} captures differ from their expected results \
+         (review, then `cargo run -- check captures --bless`):\n{}",
+        failures.len(),
+        results.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn regenerating_the_captures_gives_the_same_bytes() {
+    let all = scenarios::scenarios();
+    for s in &all {
+        let committed = std::fs::read(captures().join(s.path))
+            .unwrap_or_else(|e| panic!("{}: {e} (run `cargo run -- generate captures`)", s.path));
+        assert!(
+            (s.build)() == committed,
+            "{} is not what the generator writes now (run `cargo run -- generate captures`, \
+             then review and bless the expected results)",
+            s.path
+        );
+    }
+    // And nothing in captures/ that the generator does not write.
+    let mut on_disk = Vec::new();
+    collect(&captures(), &mut on_disk);
+    assert_eq!(on_disk.len(), all.len(), "stray capture files in captures/");
+}
+
+fn collect(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        ) {
+            out.push(path);
+        }
+    }
+}
