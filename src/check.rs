@@ -31,9 +31,7 @@ pub enum CheckOutcome {
 
 /// Checks (or blesses) every capture under `dir`, in path order.
 pub fn check_dir(dir: &Path, bless: bool) -> Result<Vec<Checked>> {
-    let mut captures = Vec::new();
-    find_captures(dir, &mut captures).with_context(|| format!("reading {}", dir.display()))?;
-    captures.sort();
+    let captures = find_captures(dir).with_context(|| format!("reading {}", dir.display()))?;
     captures.iter().map(|c| check_one(dir, c, bless)).collect()
 }
 
@@ -81,11 +79,19 @@ pub fn analyse(capture: &Path, name: &str) -> Result<String> {
     Ok(out)
 }
 
-fn find_captures(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Every pcap and pcapng file under `dir`, in path order.
+pub fn find_captures(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    collect_captures(dir, &mut found)?;
+    found.sort();
+    Ok(found)
+}
+
+fn collect_captures(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            find_captures(&path, out)?;
+            collect_captures(&path, out)?;
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("pcap" | "pcapng")

@@ -95,30 +95,13 @@ fn flow_count(capture: &Path) -> u64 {
 fn captures() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut all = vec![root.join("../shared/captures/real/ndpi-citrix.pcap")];
-    let mut stack = vec![root.join("captures")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            ) {
-                all.push(path);
-            }
-        }
-    }
-    all.sort();
+    all.extend(ctxscope::check::find_captures(&root.join("captures")).expect("captures/"));
     all
 }
 
 #[test]
 fn follow_matches_tshark_on_every_flow() {
-    if !has_tshark() {
-        eprintln!("note: tshark not installed; the follow comparison was skipped");
-        return;
-    }
+    assert!(has_tshark(), "tshark is needed: .ci/setup installs it");
     let mut compared = 0;
     let mut bytes = 0;
     for capture in captures() {

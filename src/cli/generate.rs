@@ -1,28 +1,97 @@
 //! `ctxscope generate DIR`: write the sample captures (the repository's `captures/` is made
-//! this way, byte for byte reproducible).
+//! this way, byte for byte reproducible); `--farm FILE`: a large farm capture for benchmarks.
 
 use super::Outcome;
-use anyhow::{Context as _, Result};
+use crate::synth::pcapfile::{MAX_SNAPLEN, PcapWriter, TsResolution};
+use crate::synth::{LinkType, scenarios::citrix::write_load};
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use std::io::BufWriter;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// Folder to write the sample captures into (created if needed).
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    #[arg(
+        value_name = "DIR",
+        required_unless_present = "farm",
+        conflicts_with = "farm"
+    )]
+    pub dir: Option<PathBuf>,
+    /// Instead, write one large farm capture (thousands of ICA, CGP, IMA and license flows).
+    #[arg(long, value_name = "FILE")]
+    pub farm: Option<PathBuf>,
+    /// Approximate size of the farm capture: bytes, or with a K, M or G suffix.
+    #[arg(long, default_value = "1G", value_parser = parse_size, requires = "farm")]
+    pub size: u64,
+    /// Seed of the farm capture (the same seed gives the same file).
+    #[arg(long, default_value_t = 1, requires = "farm")]
+    pub seed: u64,
 }
 
 pub fn run(args: &GenerateArgs) -> Result<Outcome> {
-    let written = crate::synth::write_all(&args.dir)
-        .with_context(|| format!("writing captures into {}", args.dir.display()))?;
+    if let Some(path) = &args.farm {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut writer = PcapWriter::new(
+            BufWriter::with_capacity(1 << 20, file),
+            LinkType::ETHERNET,
+            MAX_SNAPLEN,
+            TsResolution::Micro,
+        )?;
+        let packets = write_load(&mut writer, args.size, args.seed)?;
+        writer.into_inner()?;
+        eprintln!("{}: {packets} packets", path.display());
+        return Ok(Outcome::Ok);
+    }
+    let Some(dir) = &args.dir else {
+        bail!("give a folder, or --farm FILE");
+    };
+    let written = crate::synth::write_all(dir)
+        .with_context(|| format!("writing captures into {}", dir.display()))?;
     for path in &written {
         println!("{}", path.display());
     }
     eprintln!(
         "{} captures written; expected results: `ctxscope check {} --bless`",
         written.len(),
-        args.dir.display()
+        dir.display()
     );
     Ok(Outcome::Ok)
+}
+
+/// "1500000", "64K", "200M", "1G" (powers of 1000).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_uppercase()),
+        _ => (s, ' '),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size"))?;
+    let scale = match unit {
+        ' ' => 1,
+        'K' => 1_000,
+        'M' => 1_000_000,
+        'G' => 1_000_000_000,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M or G)")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert_eq!(parse_size("64K"), Ok(64_000));
+        assert_eq!(parse_size("200m"), Ok(200_000_000));
+        assert_eq!(parse_size("1G"), Ok(1_000_000_000));
+        assert!(parse_size("1T").is_err() && parse_size("G").is_err());
+    }
 }

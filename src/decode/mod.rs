@@ -6,6 +6,7 @@
 //! everything that is not a TCP segment into counted categories.
 
 mod defrag;
+mod fast;
 mod link;
 
 pub use defrag::{DefragStats, Defragmenter, Fragment};
@@ -53,6 +54,14 @@ pub struct Malformed(pub &'static str);
 /// Decodes a frame. `cut` says whether the capture kept less than the packet's length on the
 /// wire (the snaplen): only then are lengths that reach past the frame a cut, not an error.
 pub fn decode(link: LinkType, frame: &[u8], cut: bool) -> Result<Decoded<'_>, Malformed> {
+    match fast::tcp(link, frame, cut) {
+        Some(tcp) => Ok(Decoded::Tcp(tcp)),
+        None => general(link, frame, cut),
+    }
+}
+
+/// Any frame, through etherparse.
+fn general(link: LinkType, frame: &[u8], cut: bool) -> Result<Decoded<'_>, Malformed> {
     let packet = link::slice(link, frame).map_err(|e| match e {
         LinkError::Truncated => Malformed("frame shorter than its link header"),
         LinkError::UnknownFamily => Malformed("unknown loopback address family"),

@@ -205,3 +205,45 @@ fn link_types_from_dlt_values() {
     assert_eq!(LinkType::from_dlt(108), Some(LinkType::Loop));
     assert_eq!(LinkType::from_dlt(105), None);
 }
+
+/// The hand-written fast path and etherparse agree on every frame the fast path takes, over
+/// every sample capture and the real ICA capture.
+#[test]
+fn the_fast_path_agrees_with_etherparse_on_every_capture() {
+    use crate::capture::{Next, Source};
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("../shared/captures/real/ndpi-citrix.pcap")];
+    files.extend(crate::check::find_captures(&root.join("captures")).unwrap());
+    let (mut taken, mut frames) = (0, 0);
+    for file in &files {
+        let Ok(mut source) = Source::open_file(file, "capture") else {
+            continue; // the deliberately broken files
+        };
+        loop {
+            match source.next_packet() {
+                Ok(Next::Packet(p)) => {
+                    frames += 1;
+                    let cut = u64::from(p.wire_len) > p.data.len() as u64;
+                    if let Some(fast) = fast::tcp(p.link, p.data, cut) {
+                        taken += 1;
+                        match general(p.link, p.data, cut) {
+                            Ok(Decoded::Tcp(reference)) => {
+                                assert_eq!(fast, reference, "{}", file.display())
+                            }
+                            other => panic!(
+                                "{}: fast path took a frame etherparse decodes as {other:?}",
+                                file.display()
+                            ),
+                        }
+                    }
+                }
+                Ok(Next::UnsupportedLink(_) | Next::Idle) => {}
+                Ok(Next::End) | Err(_) => break,
+            }
+        }
+    }
+    assert!(
+        frames > 3_000 && taken * 10 > frames * 9,
+        "{taken} of {frames} frames took the fast path"
+    );
+}

@@ -7,6 +7,9 @@
 mod cgp;
 mod farm;
 mod ima;
+mod load;
+
+pub use load::write_load;
 
 use super::TcpCapture;
 use crate::synth::ica::{Client, IcaSession, Logon, Protection, on_tcp};

@@ -225,7 +225,7 @@ fn ima_link(
 
 /// What a XenApp server does on its vendor-daemon connection.
 #[derive(Clone, Copy, Debug)]
-enum License {
+pub(super) enum License {
     /// A user session starts: one user license out.
     Checkout,
     /// A user logs off: the license comes back.
@@ -247,7 +247,7 @@ fn hello(host: &str) -> Vec<u8> {
 }
 
 /// lmgrd on LIC01 sends the server to the CITRIX daemon on its static port 7279.
-fn lmgrd(server: Ipv4Addr, name: &str, at: Duration) -> TcpConversation {
+pub(super) fn lmgrd(server: Ipv4Addr, name: &str, at: Duration) -> TcpConversation {
     let redirect = flexlm::redirect_0113(&flexlm::Redirect {
         host: "LIC01",
         tcp_port: 7279,
@@ -266,7 +266,7 @@ fn lmgrd(server: Ipv4Addr, name: &str, at: Duration) -> TcpConversation {
 
 /// The connection to the CITRIX daemon, open for the whole capture, with `events` at the
 /// given seconds from the capture's start.
-fn vendor_daemon(
+pub(super) fn vendor_daemon(
     server: Ipv4Addr,
     name: &str,
     at: Duration,

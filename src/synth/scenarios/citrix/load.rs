@@ -1,0 +1,149 @@
+//! A large farm capture for benchmarks: thousands of concurrent flows with realistic sizes,
+//! streamed to the writer with bounded memory.
+//!
+//! The mix, per new flow: ICA sessions straight on 1494 (basic encryption mostly, some RC5
+//! and some in the clear) of a few hundred kilobytes each, produced lazily round by round;
+//! session-reliability (CGP) connections carrying a shorter ICA session; IMA exchanges between
+//! servers; and license traffic (lmgrd handshake plus a vendor-daemon connection with checkouts
+//! and heartbeats). A flow starts every 2 ms, so a few thousand are open at once.
+
+use super::cgp::{CgpLink, Reliability};
+use super::farm::{License, lmgrd, vendor_daemon};
+use super::ima::{Exchanges, exchanges};
+use super::tcp;
+use crate::synth::Mixer;
+use crate::synth::ica::{Client, IcaSession, LongSession, Protection, Shape};
+use crate::synth::pcapfile::FrameSink;
+use crate::synth::rng::Rng;
+use crate::synth::tcp::Packets;
+use ctxscope_dissectors::Dir::ToServer;
+use std::io;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Time between two new flows.
+const ARRIVAL: Duration = Duration::from_millis(2);
+
+const WORKSTATIONS: [&str; 6] = [
+    "WKS-ACC-01",
+    "WKS-SAL-07",
+    "KIOSK-03",
+    "WKS-HR-02",
+    "WKS-WH-11",
+    "LAPTOP-DEV-5",
+];
+const APPLICATIONS: [&str; 5] = ["Desktop", "Outlook", "SAP GUI", "Excel", "Dynamics"];
+
+/// Streams a farm capture of about `target_bytes` into `sink`; returns the packets written.
+pub fn write_load(sink: &mut impl FrameSink, target_bytes: u64, seed: u64) -> io::Result<u64> {
+    Mixer::with_arrivals(Flows::new(target_bytes, seed)).write_to(sink)
+}
+
+/// The flows of the load, in order of their start, until their estimated size reaches the
+/// target.
+struct Flows {
+    rng: Rng,
+    index: u32,
+    planned: u64,
+    target: u64,
+}
+
+impl Flows {
+    fn new(target: u64, seed: u64) -> Flows {
+        Flows {
+            rng: Rng::new(seed),
+            index: 0,
+            planned: 0,
+            target,
+        }
+    }
+}
+
+impl Iterator for Flows {
+    type Item = Packets;
+
+    fn next(&mut self) -> Option<Packets> {
+        if self.planned >= self.target {
+            return None;
+        }
+        let i = self.index;
+        self.index += 1;
+        let at = ARRIVAL * i;
+        let seed = self.rng.next_u64();
+        // Clients in 10.2.0.0/16, XenApp servers 10.1.10.21-28 (IMA between them).
+        let client_ip = Ipv4Addr::new(10, 2, (i >> 8) as u8, i as u8);
+        let client_port = 49_152 + (i % 16_000) as u16;
+        let server_ip = Ipv4Addr::new(10, 1, 10, 21 + (i % 8) as u8);
+        let user = Client {
+            name: WORKSTATIONS[(seed % 6) as usize],
+            build: 2410 + (seed % 3) as u16,
+            application: APPLICATIONS[(seed % 5) as usize],
+            logon: None,
+        };
+        let roll = self.rng.below(100);
+        let (packets, estimate) = if roll < 75 {
+            // A direct ICA session.
+            let protection = match self.rng.below(10) {
+                0 => Protection::Rc5,
+                1 => Protection::Clear,
+                _ => Protection::Basic(self.rng.between(1, 255) as u8),
+            };
+            let shape = Shape {
+                rounds: self.rng.between(40, 160) as u32,
+                ..Shape::default()
+            };
+            let estimate = u64::from(shape.rounds) * 3_300 + 6_000;
+            let session = LongSession::new(&user, protection, seed, shape);
+            let conversation = tcp((client_ip, client_port), (server_ip, 1494), at).handshake();
+            (conversation.packets_then(session), estimate)
+        } else if roll < 90 {
+            // Session reliability carrying a shorter session.
+            let mut ica = IcaSession::open(&user, Protection::Basic(0x42), seed);
+            for _ in 0..20 {
+                ica.pause(Duration::from_millis(self.rng.between(5, 60) as u64))
+                    .typing(1)
+                    .screen(3);
+            }
+            let ticket = self.rng.bytes(32);
+            let reliability = Reliability {
+                ticket: &ticket,
+                keepalive: Duration::from_secs(3),
+                timeout_secs: 180,
+                realtime: false,
+            };
+            let conversation = tcp((client_ip, client_port), (server_ip, 2598), at).handshake();
+            let link = CgpLink::connect(conversation, reliability).carry(ica.take());
+            (link.finish().packets(), 90_000)
+        } else if roll < 95 {
+            // IMA between two servers.
+            let peer = Ipv4Addr::new(10, 1, 10, 21 + ((i + 1) % 8) as u8);
+            let shape = Exchanges {
+                count: 20,
+                request_len: 60..=400,
+                response_len: 100..=1400,
+                pause_ms: 10..=200,
+            };
+            let conversation = tcp((server_ip, client_port), (peer, 2512), at).handshake();
+            (
+                exchanges(conversation, &shape, seed)
+                    .close(ToServer)
+                    .packets(),
+                20_000,
+            )
+        } else if roll < 97 {
+            (lmgrd(server_ip, user.name, at).packets(), 1_000)
+        } else {
+            let events = [
+                (0, License::Checkout),
+                (1, License::Checkout),
+                (4, License::Heartbeat),
+            ];
+            (
+                vendor_daemon(server_ip, user.name, at, &events).packets(),
+                2_000,
+            )
+        };
+        self.planned += estimate;
+        Some(packets)
+    }
+}
