@@ -191,7 +191,10 @@ fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
     if gaps > 0 {
         doc.styled_field(
             "gaps",
-            format!("{gaps} silences over {GAP} intervals (marked below)"),
+            format!(
+                "{gaps} {} over {GAP} intervals (marked below)",
+                if gaps == 1 { "silence" } else { "silences" }
+            ),
             Style::new().fg(Color::Yellow),
         );
     }

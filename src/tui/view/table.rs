@@ -309,7 +309,7 @@ mod tests {
                 S::ClientName,
                 S::Application,
                 S::Encryption,
-                S::Reconnects,
+                S::Channels,
                 S::State
             ]
         );
