@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tui_support::real_capture;
+use tui_support::{real_capture, sample_capture};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctxscope");
 const WAIT: Duration = Duration::from_secs(15);
@@ -123,7 +123,7 @@ impl Tmux {
             "the terminal was left in raw mode:\n{screen}"
         );
         assert!(
-            !screen.contains("[1 Flows]"),
+            !screen.contains("[1 Flows"),
             "the UI is still on screen:\n{screen}"
         );
         status.parse().expect("a number")
@@ -169,14 +169,19 @@ fn browse_filter_export_and_quit() {
     let dir = scratch("browse");
     let capture = real_capture();
     let t = Tmux::start(&[capture.to_str().unwrap()], &dir);
-    t.wait_for(&["[1 Flows]", "21.0.0.8:45225", "22.0.0.7:1494", "100 pkts"]);
+    t.wait_for(&[
+        "[1 Flows (1)]",
+        "21.0.0.8:45225",
+        "22.0.0.7:1494",
+        "100 pkts",
+    ]);
 
     // What the analysis finds in this capture changes as the dissectors grow; the screens
     // are what this test is about.
     t.keys(&["5"]);
     t.wait_for(&["[5 Findings", "SEVERITY", "MESSAGE"]);
     t.keys(&["1"]);
-    t.wait_for(&["[1 Flows]", "▶      1 "]);
+    t.wait_for(&["[1 Flows (1)]", "▶      1 "]);
 
     t.keys(&["/"]);
     t.text("port:9999");
@@ -192,7 +197,10 @@ fn browse_filter_export_and_quit() {
     t.wait_for(&["flows 1 of 1", "21.0.0.8:45225"]);
 
     t.keys(&["Tab", "Tab"]);
-    t.wait_for(&["[3 Heartbeats]", "No heartbeat data in this capture yet."]);
+    t.wait_for(&[
+        "[3 Heartbeats (0)]",
+        "no heartbeats or keep-alives in this capture",
+    ]);
     t.keys(&["BTab", "BTab"]);
 
     t.keys(&["?"]);
@@ -225,19 +233,93 @@ fn browse_filter_export_and_quit() {
 }
 
 #[test]
+fn licensing_and_sessions_of_a_farm() {
+    let dir = scratch("farm");
+    let capture = sample_capture("farm/mixed_farm.pcap");
+    let t = Tmux::start(&[capture.to_str().unwrap()], &dir);
+    t.wait_for(&["[1 Flows (15)]", "595 pkts"]);
+
+    t.keys(&["2"]);
+    let screen = t.wait_for(&["[2 Licensing (3)]", "LICENSE SERVER", "ANNOUNCED PORT"]);
+    assert_eq!(
+        screen
+            .matches("10.1.10.40      CITRIX   ok            1 redirected       7279 static connected 7279 open")
+            .count(),
+        3,
+        "{screen}"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for(&[
+        "Licensing 10.1.10.21 → 10.1.10.40 CITRIX",
+        "▶ flow 1     09:00:00.000  lmgrd :27000  redirected",
+        "announced LIC01:7279 static → connected (flow 2)",
+        "2 beats, last 09:04:56.232, median 2m01s",
+    ]);
+    // Down to the vendor connection, Enter: the Flows view, on that flow.
+    t.keys(&["Down"]);
+    t.wait_for(&["▶ flow 2     09:00:00.400  :7279 static  open"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["[1 Flows (15)]", "▶      2 vendor_daemon"]);
+
+    t.keys(&["4"]);
+    t.wait_for(&[
+        "[4 Sessions (5 !1)]",
+        "KIOSK-LOBBY-2",
+        "basic (key in clear)",
+        "OVERDUE",
+    ]);
+    t.keys(&["/"]);
+    t.text("proto:cgp !state:open");
+    t.keys(&["Enter"]);
+    t.wait_for(&[
+        "sessions 1 of 5",
+        "filter: proto:cgp !state:open",
+        "LT-SALES-045",
+    ]);
+    t.keys(&["Enter"]);
+    t.wait_for(&[
+        "Session 2 (cgp) 10.1.20.45 → 10.1.10.22:2598",
+        "▶ flow 11 ",
+        "reconnect 1",
+        "Virtual channels (8)",
+    ]);
+    t.keys(&["e"]);
+    t.wait_for(&["exported 1 rows to ctxscope-sessions-"]);
+    let files = files_in(&dir);
+    let csv = files
+        .iter()
+        .find(|f| f.ends_with(".csv"))
+        .expect("a CSV file");
+    let csv = std::fs::read_to_string(dir.join(csv)).unwrap();
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2,cgp,10.1.20.45,10.1.10.22:2598,"),
+        "{csv}"
+    );
+
+    t.keys(&["3"]);
+    t.wait_for(&["[3 Heartbeats (6 !1)]", "CGP NOP", "OVERDUE"]);
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn ctrl_c_and_sigterm_restore_the_terminal() {
     let dir = scratch("signals");
     let capture = real_capture();
     let capture = capture.to_str().unwrap();
 
     let t = Tmux::start(&[capture], &dir);
-    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
     t.keys(&["/"]);
     t.keys(&["C-c"]);
     assert_eq!(t.wait_exit(), 0);
 
     let t = Tmux::start(&[capture], &dir);
-    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
     let killed = Command::new("kill")
         .args(["-TERM", &t.pid()])
         .status()
@@ -251,7 +333,7 @@ fn ctrl_c_and_sigterm_restore_the_terminal() {
 fn a_terminal_that_goes_away_ends_the_program() {
     let dir = scratch("hangup");
     let t = Tmux::start(&[real_capture().to_str().unwrap()], &dir);
-    t.wait_for(&["[1 Flows]", "21.0.0.8:45225"]);
+    t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
     let pid = t.pid();
     // As when an SSH session drops: the terminal closes under the program.
     t.run(&["kill-server"]);

@@ -6,6 +6,9 @@ use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEven
 use ctxscope::tui::app::{Effect, Tab};
 use ctxscope::tui::export::Table;
 use ctxscope::tui::table::flows::FlowColumn;
+use ctxscope::tui::table::heartbeats::HeartbeatColumn;
+use ctxscope::tui::table::licensing::LicensingColumn;
+use ctxscope::tui::table::sessions::SessionColumn;
 use std::time::{Duration, Instant};
 use tui_support::*;
 
@@ -157,12 +160,14 @@ fn tabs_switch_with_tab_shift_tab_and_numbers() {
         press(&mut app, KeyCode::Char(key));
         assert_eq!(app.tab(), tab);
     }
-    // Nothing to filter or export in the tabs without data yet; they say so.
+    // Every view filters, with the keys that mean something for its rows.
     press(&mut app, KeyCode::Char('/'));
-    assert!(app.input().is_none());
+    assert_eq!(app.input().map(|i| i.table), Some(Tab::Licensing));
+    type_text(&mut app, "sev:high");
+    let error = app.input().unwrap().error.clone().unwrap();
     assert_eq!(
-        app.message().map(|m| m.text.as_str()),
-        Some("Licensing has nothing to filter yet")
+        error,
+        "`sev:` does not apply here (keys here: host, port, vendor, status, flow, finding)"
     );
 }
 
@@ -471,4 +476,436 @@ fn free_text_filters_new_snapshots_too() {
     assert_eq!(shown_flow_ids(&app), vec![8]);
     filter(&mut app, "!10.0.0.7: !10.0.0.8:");
     assert_eq!(shown_flow_ids(&app), vec![1, 2, 3, 4, 5, 6, 7]);
+}
+
+// ---- Licensing, Heartbeats and Sessions ----
+
+/// The licensing session rows shown, as their clients.
+fn shown_licensing_clients(app: &ctxscope::tui::app::App) -> Vec<String> {
+    let report = app.report().expect("a report");
+    app.licensing
+        .rows()
+        .iter()
+        .map(|&i| report.licensing[i].client.to_string())
+        .collect()
+}
+
+fn shown_series_flows(app: &ctxscope::tui::app::App) -> Vec<u64> {
+    let report = app.report().expect("a report");
+    app.heartbeats
+        .rows()
+        .iter()
+        .map(|&i| report.heartbeats[i].flow)
+        .collect()
+}
+
+fn shown_session_ids(app: &ctxscope::tui::app::App) -> Vec<u64> {
+    let report = app.report().expect("a report");
+    app.sessions
+        .rows()
+        .iter()
+        .map(|&i| report.sessions[i].id)
+        .collect()
+}
+
+#[test]
+fn licensing_filters_by_host_port_vendor_status_flow_and_text() {
+    // flexlm/farm.pcap: three Citrix servers and one license server whose vendor daemon runs
+    // on dynamic ports; .23 was first sent to 52011 (flow 2, closed), then to 52233 (flow 6).
+    let mut app = sample_app("flexlm/farm.pcap");
+    press(&mut app, KeyCode::Char('2'));
+    assert_eq!(shown_licensing_clients(&app).len(), 3);
+    filter(&mut app, "host:10.1.10.22");
+    assert_eq!(shown_licensing_clients(&app), vec!["10.1.10.22"]);
+    filter(&mut app, "port:52011");
+    assert_eq!(shown_licensing_clients(&app), vec!["10.1.10.23"]);
+    // lmgrd's port is a port of every session.
+    filter(&mut app, "port:27000 host:10.1.10.0/24");
+    assert_eq!(shown_licensing_clients(&app).len(), 3);
+    filter(&mut app, "vendor:citrix status:dynamic_port");
+    assert_eq!(shown_licensing_clients(&app).len(), 3);
+    filter(&mut app, "!vendor:citrix");
+    assert!(shown_licensing_clients(&app).is_empty());
+    filter(&mut app, "status:ok");
+    assert!(shown_licensing_clients(&app).is_empty());
+    assert!(screen(&mut app, 160, 48).contains("no licensing sessions match the filter"));
+    filter(&mut app, "flow:4");
+    assert_eq!(shown_licensing_clients(&app), vec!["10.1.10.21"]);
+    // Free text reaches the columns and the handshakes' user and host names.
+    filter(&mut app, "\"52233 dynamic connected\" !10.1.10.23");
+    assert_eq!(shown_licensing_clients(&app).len(), 2);
+    filter(&mut app, "finding");
+    let with_findings = shown_licensing_clients(&app).len();
+    filter(&mut app, "!finding");
+    assert_eq!(shown_licensing_clients(&app).len() + with_findings, 3);
+    filter(&mut app, "kind:cgp");
+    assert!(
+        app.input()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("`kind:` does not apply here")
+    );
+    press(&mut app, KeyCode::Esc);
+
+    let mut refused = sample_app("flexlm/lmgrd_refused.pcap");
+    press(&mut refused, KeyCode::Char('2'));
+    filter(&mut refused, "status:unreachable");
+    assert_eq!(shown_licensing_clients(&refused), vec!["10.1.10.21"]);
+    let text = screen(&mut refused, 160, 48);
+    assert!(text.contains("2 Licensing (1 !1)"), "{text}");
+    assert!(text.contains("unreachable   2 refused"), "{text}");
+}
+
+#[test]
+fn licensing_sorts_and_keeps_the_selection_by_identity() {
+    let mut app = sample_app("flexlm/farm.pcap");
+    press(&mut app, KeyCode::Char('2'));
+    let report = app.report().unwrap().clone();
+    // Select .22, then sort by checkouts (.23 took 6, .22 4, .21 3).
+    let at = shown_licensing_clients(&app)
+        .iter()
+        .position(|c| c == "10.1.10.22")
+        .unwrap();
+    app.licensing.select_position(at);
+    let key = app.licensing.selected_key();
+    while app.licensing.sort.column != LicensingColumn::Checkouts {
+        press(&mut app, KeyCode::Char('s'));
+    }
+    press(&mut app, KeyCode::Char('S'));
+    assert_eq!(
+        shown_licensing_clients(&app),
+        vec!["10.1.10.23", "10.1.10.22", "10.1.10.21"]
+    );
+    assert_eq!(app.licensing.selected_key(), key);
+    assert_eq!(app.licensing.selected_position(), 1);
+    assert!(screen(&mut app, 160, 48).contains("sort checkouts ↓"));
+    // A live snapshot can list the sessions in another order (connections still open are
+    // folded in after the retired ones): the selection follows the session, not the position.
+    let mut live = live_app(None);
+    let t0 = Instant::now();
+    live_snapshot(&mut live, (*report).clone(), t0);
+    press(&mut live, KeyCode::Char('2'));
+    // Report order, not a column's.
+    while live.licensing.sort.column != LicensingColumn::Checkins {
+        press(&mut live, KeyCode::Char('s'));
+    }
+    let first = shown_licensing_clients(&live)[0].clone();
+    let mut reordered = (*report).clone();
+    reordered.licensing.reverse();
+    live_snapshot(&mut live, reordered, t0 + Duration::from_secs(1));
+    assert_eq!(
+        live.report().unwrap().licensing[live.licensing.selected_index().unwrap()]
+            .client
+            .to_string(),
+        first
+    );
+}
+
+#[test]
+fn heartbeats_filter_by_kind_state_port_and_sort_by_gaps() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    press(&mut app, KeyCode::Char('3'));
+    assert_eq!(shown_series_flows(&app), vec![2, 4, 6, 11, 13, 14]);
+    filter(&mut app, "kind:cgp");
+    assert_eq!(shown_series_flows(&app), vec![11, 13, 14]);
+    filter(&mut app, "kind:license host:10.1.10.40");
+    assert_eq!(shown_series_flows(&app), vec![2, 4, 6]);
+    filter(&mut app, "state:overdue");
+    assert_eq!(shown_series_flows(&app), vec![13]);
+    filter(&mut app, "state:closed");
+    assert_eq!(shown_series_flows(&app), vec![11, 14]);
+    filter(&mut app, "port:2598 !flow:13");
+    assert_eq!(shown_series_flows(&app), vec![11, 14]);
+    filter(&mut app, "proto:vendor_daemon 10.1.10.22:");
+    assert_eq!(shown_series_flows(&app), vec![4]);
+    filter(&mut app, "vendor:citrix");
+    assert!(app.input().unwrap().error.is_some());
+    press(&mut app, KeyCode::Esc);
+    filter(&mut app, "");
+    // The timeline column sorts by the longest silence in intervals: flow 13 (51.6 s at a
+    // 20 s cadence), then 11 (15.2 s at 10 s) and 14 (15.0 s at 10 s).
+    while app.heartbeats.sort.column != HeartbeatColumn::Timeline {
+        press(&mut app, KeyCode::Char('s'));
+    }
+    press(&mut app, KeyCode::Char('S'));
+    assert_eq!(&shown_series_flows(&app)[..3], &[13, 11, 14]);
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.heartbeats.sort.column, HeartbeatColumn::Flow);
+}
+
+#[test]
+fn sessions_filter_by_transport_state_host_flow_and_text() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    press(&mut app, KeyCode::Char('4'));
+    assert_eq!(shown_session_ids(&app), vec![1, 2, 3, 4, 5]);
+    filter(&mut app, "proto:cgp");
+    assert_eq!(shown_session_ids(&app), vec![2, 4]);
+    filter(&mut app, "state:logoff");
+    assert_eq!(shown_session_ids(&app), vec![1, 3]);
+    filter(&mut app, "!state:logoff !state:open");
+    assert_eq!(shown_session_ids(&app), vec![2, 5]);
+    filter(&mut app, "flow:14");
+    assert_eq!(shown_session_ids(&app), vec![2]);
+    filter(&mut app, "host:10.1.10.23");
+    assert_eq!(shown_session_ids(&app), vec![3, 5]);
+    filter(&mut app, "port:1494");
+    assert_eq!(shown_session_ids(&app), vec![1, 3, 5]);
+    filter(&mut app, "kiosk");
+    assert_eq!(shown_session_ids(&app), vec![3]);
+    filter(&mut app, "\"key in clear\"");
+    assert_eq!(shown_session_ids(&app), vec![1, 2]);
+    // Every session of the farm has a finding on one of its connections.
+    filter(&mut app, "finding");
+    assert_eq!(shown_session_ids(&app).len(), 5);
+    filter(&mut app, "");
+    while app.sessions.sort.column != SessionColumn::Reconnects {
+        press(&mut app, KeyCode::Char('s'));
+    }
+    press(&mut app, KeyCode::Char('S'));
+    assert_eq!(shown_session_ids(&app)[0], 2);
+    let text = screen(&mut app, 160, 48);
+    assert!(text.contains("RECON↓"), "{text}");
+    assert!(
+        text.contains("sessions 5 of 5 │ sort reconnects ↓"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_session_detail_jumps_to_its_flows() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    assert!(app.pane(Tab::Sessions).is_some());
+    render(&mut app, 160, 48);
+    // Session 2 lists its first connection (11) and the reconnect (14).
+    let pane = app.pane(Tab::Sessions).unwrap();
+    let links: Vec<u64> = pane.links.iter().map(|&(_, f)| f).collect();
+    assert_eq!(links, vec![11, 14]);
+    assert_eq!(pane.flow(), Some(11));
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.pane(Tab::Sessions).unwrap().flow(), Some(14));
+    // Past the last flow the arrows scroll.
+    let scroll = app.pane(Tab::Sessions).unwrap().scroll;
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.pane(Tab::Sessions).unwrap().scroll, scroll + 1);
+    assert_eq!(app.pane(Tab::Sessions).unwrap().flow(), Some(14));
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.tab(), Tab::Flows);
+    assert_eq!(app.flows.selected_key(), Some(14));
+    // Back in Sessions the pane is still open; `f` goes to the highlighted flow too, and a
+    // filter hiding it is cleared.
+    filter(&mut app, "port:27000");
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    render(&mut app, 160, 48);
+    assert_eq!(app.pane(Tab::Sessions).unwrap().flow(), Some(11));
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.tab(), Tab::Flows);
+    assert_eq!(app.flows.selected_key(), Some(11));
+    assert_eq!(
+        app.message().map(|m| m.text.as_str()),
+        Some("filter cleared to show flow 11")
+    );
+    // J moves to the next session and starts its detail at the top.
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('J'));
+    assert_eq!(app.sessions.selected_key(), Some(3));
+    render(&mut app, 160, 48);
+    let pane = app.pane(Tab::Sessions).unwrap();
+    assert_eq!((pane.scroll, pane.flow()), (0, Some(12)));
+    // Esc closes the pane; `f` in the table goes to the session's first flow.
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.pane_open());
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(
+        (app.tab(), app.flows.selected_key()),
+        (Tab::Flows, Some(12))
+    );
+}
+
+#[test]
+fn a_licensing_detail_jumps_to_the_lmgrd_and_vendor_flows() {
+    let mut app = sample_app("flexlm/static_port.pcap");
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('d'));
+    render(&mut app, 80, 24);
+    let pane = app.pane(Tab::Licensing).unwrap();
+    let links: Vec<u64> = pane.links.iter().map(|&(_, f)| f).collect();
+    assert_eq!(
+        links,
+        vec![1, 2],
+        "the handshake, then the vendor connection"
+    );
+    press(&mut app, KeyCode::Enter);
+    assert_eq!((app.tab(), app.flows.selected_key()), (Tab::Flows, Some(1)));
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('j'));
+    render(&mut app, 80, 24);
+    let text = screen(&mut app, 80, 24);
+    let cursor = text
+        .lines()
+        .find(|l| l.starts_with('▶') && l.contains("flow"));
+    assert!(cursor.is_some_and(|l| l.starts_with("▶ flow 2 ")), "{text}");
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!((app.tab(), app.flows.selected_key()), (Tab::Flows, Some(2)));
+    // Sections: `]` goes to the handshakes, then the vendor connections.
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Home);
+    render(&mut app, 80, 24);
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char(']'));
+    render(&mut app, 80, 24);
+    let pane = app.pane(Tab::Licensing).unwrap();
+    // Past the handshakes (the vendor connections' section, or the last page if that is
+    // nearer).
+    assert!(pane.scroll > pane.sections[1], "{pane:?}");
+    assert!(pane.scroll <= pane.sections[2], "{pane:?}");
+    // The cursor followed the view to the first flow in sight: the vendor connection.
+    assert_eq!(pane.flow(), Some(2));
+    press(&mut app, KeyCode::Char('d'));
+    assert!(app.pane(Tab::Licensing).is_none());
+}
+
+#[test]
+fn a_heartbeat_row_and_its_detail_go_to_the_flow() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    press(&mut app, KeyCode::Char('3'));
+    filter(&mut app, "state:overdue");
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(
+        (app.tab(), app.flows.selected_key()),
+        (Tab::Flows, Some(13))
+    );
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Enter);
+    let text = screen(&mut app, 160, 48);
+    assert!(text.contains("▶ flow 13  cgp  10.1.20.60:50041 → 10.1.10.21:2598  open"));
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        (app.tab(), app.flows.selected_key()),
+        (Tab::Flows, Some(13))
+    );
+}
+
+#[test]
+fn mouse_in_a_detail_pane_scrolls_and_picks_a_flow() {
+    let mut app = sample_app("cgp/reconnect.pcap");
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Enter);
+    render(&mut app, 160, 48);
+    let area = app.hits.detail;
+    let pane = app.pane(Tab::Sessions).unwrap();
+    let (second, _) = pane.links[1];
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: area.x + 4,
+        row: area.y + second as u16,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(click);
+    assert_eq!(app.pane(Tab::Sessions).unwrap().flow(), Some(2));
+    app.on_mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        ..click
+    });
+    assert_eq!(app.pane(Tab::Sessions).unwrap().scroll, 3);
+}
+
+#[test]
+fn every_view_exports_its_rows_as_shown() {
+    let dir = std::env::temp_dir().join(format!("ctxscope-tui-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    let export = |app: &mut ctxscope::tui::app::App, table: Table| {
+        let Some(Effect::Export(x)) = press(app, KeyCode::Char('e')) else {
+            panic!("no export");
+        };
+        assert_eq!(x.table, table);
+        let (_, csv) = ctxscope::tui::export::write(&x, &dir).expect("export written");
+        std::fs::read_to_string(csv).unwrap()
+    };
+    press(&mut app, KeyCode::Char('2'));
+    filter(&mut app, "host:10.1.10.22");
+    let csv = export(&mut app, Table::Licensing);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[0].starts_with("client,server,vendor,status,"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].starts_with("10.1.10.22,10.1.10.40,CITRIX,ok,"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].contains(",LIC01:7279/static/connected,7279/open,1,1,"),
+        "{csv}"
+    );
+    assert!(lines[1].ends_with(",ok,3 4"), "{csv}");
+
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('S'));
+    let csv = export(&mut app, Table::Heartbeats);
+    let flows: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(flows, vec!["14", "13", "11", "6", "4", "2"]);
+    assert!(
+        csv.contains("\n13,cgp,cgp_nop,10.1.20.60:50041,10.1.10.21:2598,true,10,"),
+        "{csv}"
+    );
+
+    press(&mut app, KeyCode::Char('4'));
+    filter(&mut app, "proto:cgp");
+    let csv = export(&mut app, Table::Sessions);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].starts_with("2,cgp,10.1.20.45,10.1.10.22:2598,"),
+        "{csv}"
+    );
+    assert!(lines[1].ends_with(",1,closed,finish,11 14"), "{csv}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tab_titles_count_rows_and_mark_trouble() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    let wide = screen(&mut app, 160, 48);
+    assert!(
+        wide.starts_with(
+            "[1 Flows (15)]  2 Licensing (3)   3 Heartbeats (6 !1)   4 Sessions (5 !1)   5 Findings (10) "
+        ),
+        "{wide}"
+    );
+    let narrow = screen(&mut app, 80, 24);
+    assert!(
+        narrow.starts_with(
+            "[1 Flows (15)]  2 Lic (3)   3 Beats (6 !1)   4 Sess (5 !1)   5 Find (10)"
+        ),
+        "{narrow}"
+    );
+    // The titles are where the mouse expects them.
+    let click = |column| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row: 0,
+        modifiers: KeyModifiers::NONE,
+    };
+    let (x0, x1, tab) = app.hits.tabs[3];
+    assert_eq!(tab, Tab::Sessions);
+    assert_eq!(
+        &narrow[narrow.char_indices().nth(x0 as usize).unwrap().0..][..13],
+        " 4 Sess (5 !1"
+    );
+    app.on_mouse(click(x1 - 1));
+    assert_eq!(app.tab(), Tab::Sessions);
 }

@@ -36,19 +36,194 @@ fn findings_of_the_real_capture() {
 
 #[test]
 fn tabs_without_data_say_so() {
+    // The real capture is one ICA session: no licensing, no heartbeats.
     let mut app = real_app();
-    press(&mut app, KeyCode::Char('2'));
-    insta::assert_snapshot!(
-        "licensing_empty_160x48",
-        render(&mut app, 160, 48).backend()
-    );
     for (key, text) in [
-        ('3', "No heartbeat data in this capture yet."),
-        ('4', "No ICA or CGP session data in this capture yet."),
+        (
+            '2',
+            "no FlexLM licensing in this capture (0 lmgrd and 0 vendor daemon connections)",
+        ),
+        (
+            '3',
+            "no heartbeats or keep-alives in this capture: they show on long-lived license, CGP and ICA",
+        ),
     ] {
         press(&mut app, KeyCode::Char(key));
-        assert!(screen(&mut app, 160, 48).contains(text), "tab {key}");
+        let screen = screen(&mut app, 160, 48);
+        assert!(screen.contains(text), "tab {key}:\n{screen}");
     }
+    press(&mut app, KeyCode::Char('4'));
+    let screen = screen(&mut app, 160, 48);
+    assert!(
+        screen.contains("6943CKH7K327-citrix7") && screen.contains("basic (key in clear)"),
+        "{screen}"
+    );
+    assert!(
+        screen.starts_with(
+            " 1 Flows (1)   2 Licensing (0)   3 Heartbeats (0)  [4 Sessions (1)]  5 Findings (1) "
+        ),
+        "{screen}"
+    );
+}
+
+/// Opens the detail pane of the current tab's selected row.
+fn open_pane(app: &mut ctxscope::tui::app::App) {
+    press(app, KeyCode::Enter);
+    assert!(app.pane_open(), "Enter opens the detail pane");
+}
+
+#[test]
+fn licensing_of_the_farm() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    press(&mut app, KeyCode::Char('2'));
+    let text = screen(&mut app, 160, 48);
+    // Three Citrix servers, each sent by lmgrd to the static vendor port and connected.
+    assert_eq!(
+        text.matches("CITRIX   ok            1 redirected       7279 static connected 7279 open")
+            .count(),
+        3,
+        "{text}"
+    );
+    insta::assert_snapshot!("licensing_farm_160x48", render(&mut app, 160, 48).backend());
+    insta::assert_snapshot!("licensing_farm_80x24", render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn licensing_detail_of_a_static_port() {
+    let mut app = sample_app("flexlm/static_port.pcap");
+    press(&mut app, KeyCode::Char('2'));
+    open_pane(&mut app);
+    let text = screen(&mut app, 160, 48);
+    for expected in [
+        "▶ flow 1     ",
+        "lmgrd :27000  redirected",
+        "announced ",
+        ":7279 static → connected (flow 2)",
+        "  flow 2     ",
+        "59 beats,",
+        "5 checkouts, 2 checkins",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    insta::assert_snapshot!(
+        "licensing_static_port_detail_160x48",
+        render(&mut app, 160, 48).backend()
+    );
+}
+
+#[test]
+fn licensing_detail_with_an_overdue_heartbeat() {
+    let mut app = sample_app("flexlm/heartbeat_overdue.pcap");
+    press(&mut app, KeyCode::Char('2'));
+    let text = screen(&mut app, 160, 48);
+    assert!(text.contains("2 Licensing (2 !1)"), "{text}");
+    assert!(text.contains("09:08:16.701 OVERDUE"), "{text}");
+    open_pane(&mut app);
+    insta::assert_snapshot!(
+        "licensing_overdue_detail_80x24",
+        render(&mut app, 80, 24).backend()
+    );
+}
+
+#[test]
+fn heartbeats_of_the_farm() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    press(&mut app, KeyCode::Char('3'));
+    let text = screen(&mut app, 160, 48);
+    assert!(text.contains("[3 Heartbeats (6 !1)]"), "{text}");
+    let overdue = text
+        .lines()
+        .find(|l| l.contains("OVERDUE"))
+        .expect("the overdue series");
+    assert!(overdue.starts_with("      13 cgp "), "{overdue}");
+    // The timeline ends in empty buckets: the keep-alives stopped before the capture did.
+    assert!(overdue.trim_end().ends_with("····"), "{overdue}");
+    insta::assert_snapshot!(
+        "heartbeats_farm_160x48",
+        render(&mut app, 160, 48).backend()
+    );
+    insta::assert_snapshot!("heartbeats_farm_80x24", render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn heartbeats_detail_of_an_overdue_series() {
+    let mut app = sample_app("flexlm/heartbeat_overdue.pcap");
+    press(&mut app, KeyCode::Char('3'));
+    open_pane(&mut app);
+    let text = screen(&mut app, 160, 48);
+    for expected in [
+        "Flow 2 license 10.1.10.21:50302 → 10.1.10.5:7279",
+        "state             OVERDUE",
+        "beats             4",
+        "interval median   2m00s",
+        "longest silence   6m39s",
+        "gaps              1 silence over 1.5 intervals",
+        // The capture goes on for 12m41s after the last beat.
+        "09:20:58.261000  nothing since (+12m41s)  gap: 6.3 intervals",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    insta::assert_snapshot!(
+        "heartbeats_overdue_detail_160x48",
+        render(&mut app, 160, 48).backend()
+    );
+    insta::assert_snapshot!(
+        "heartbeats_overdue_detail_80x24",
+        render(&mut app, 80, 24).backend()
+    );
+}
+
+#[test]
+fn sessions_of_the_farm() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    press(&mut app, KeyCode::Char('4'));
+    let text = screen(&mut app, 160, 48);
+    assert!(text.contains("[4 Sessions (5 !1)]"), "{text}");
+    for (id, name, state) in [
+        (1, "WKS-ACCT-031", "logoff"),
+        (2, "LT-SALES-045", "finish"),
+        (3, "KIOSK-LOBBY-2", "logoff"),
+        (4, "WKS-HR-060", "open"),
+        (5, "TC-WH-077", "reset"),
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name}"));
+        let cells: String = row.chars().skip(2).collect();
+        assert!(cells.starts_with(&format!("{id:>4} ")), "{row}");
+        assert!(row.trim_end().ends_with(state), "{row}");
+    }
+    insta::assert_snapshot!("sessions_farm_160x48", render(&mut app, 160, 48).backend());
+    insta::assert_snapshot!("sessions_farm_80x24", render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn sessions_detail_of_a_reconnect() {
+    let mut app = sample_app("cgp/reconnect.pcap");
+    press(&mut app, KeyCode::Char('4'));
+    open_pane(&mut app);
+    let text = screen(&mut app, 160, 48);
+    for expected in [
+        "Session 1 (cgp) 10.1.20.45 → 10.1.10.22:2598",
+        "client name       LT-SALES-045",
+        "encryption        basic (key in clear)",
+        "reconnects        1",
+        "▶ flow 1     10.1.20.45:50801 → 10.1.10.22:2598  RSTR",
+        "  flow 2     10.1.20.45:50802 → 10.1.10.22:2598  SF",
+        "reconnect 1",
+        "Virtual channels (8)",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    insta::assert_snapshot!(
+        "sessions_reconnect_detail_160x48",
+        render(&mut app, 160, 48).backend()
+    );
+    insta::assert_snapshot!(
+        "sessions_reconnect_detail_80x24",
+        render(&mut app, 80, 24).backend()
+    );
 }
 
 #[test]
@@ -172,6 +347,17 @@ fn every_screen_survives_small_terminals() {
             screens += 1;
         }
     }
+    // The detail panes of the other views, on a capture that fills them.
+    let mut farm = sample_app("farm/mixed_farm.pcap");
+    for tab in ['2', '3', '4'] {
+        press(&mut farm, KeyCode::Char(tab));
+        press(&mut farm, KeyCode::Enter);
+        press(&mut farm, KeyCode::End);
+        for &(w, h) in &sizes {
+            render(&mut farm, w, h);
+            screens += 1;
+        }
+    }
     press(&mut app, KeyCode::Char('1'));
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::End);
@@ -192,5 +378,5 @@ fn every_screen_survives_small_terminals() {
         render(&mut app, w, h);
         screens += 1;
     }
-    assert_eq!(screens, 8 * sizes.len());
+    assert_eq!(screens, 11 * sizes.len());
 }

@@ -8,7 +8,10 @@ use super::feed::{FeedMsg, Progress, Snapshot};
 use super::stream::SharedStream;
 use super::table::findings::Findings;
 use super::table::flows::Flows;
-use super::table::{TableModel, TableView};
+use super::table::heartbeats::{self, Heartbeats};
+use super::table::licensing::{self, Licensing};
+use super::table::sessions::{self, Sessions};
+use super::table::{AnyTable, FlowLinks, TableView};
 use crate::capture::KernelStats;
 use crate::flow::FlowId;
 use crate::model::{FlowRecord, Report};
@@ -49,8 +52,29 @@ impl Tab {
         }
     }
 
+    /// A shorter title, for narrow terminals.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Tab::Flows => "Flows",
+            Tab::Licensing => "Lic",
+            Tab::Heartbeats => "Beats",
+            Tab::Sessions => "Sess",
+            Tab::Findings => "Find",
+        }
+    }
+
     fn index(self) -> usize {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    /// The tabs whose rows open a [`RecordPane`], and where their pane is kept.
+    fn pane_slot(self) -> Option<usize> {
+        match self {
+            Tab::Licensing => Some(0),
+            Tab::Heartbeats => Some(1),
+            Tab::Sessions => Some(2),
+            Tab::Flows | Tab::Findings => None,
+        }
     }
 
     fn step(self, by: isize) -> Tab {
@@ -103,6 +127,9 @@ pub struct Totals {
     findings: [usize; 4],
     /// Flows per protocol, indexed by `Proto as usize`; unclassified ones are not counted.
     protos: [usize; 5],
+    /// Rows that need attention, per tab (indexed by the tab's position): licensing that
+    /// fails, heartbeats overdue, sessions whose keep-alives stopped.
+    trouble: [usize; 5],
 }
 
 impl Totals {
@@ -116,7 +143,27 @@ impl Totals {
                 t.protos[p as usize] += 1;
             }
         }
+        t.trouble[Tab::Licensing.index()] = report
+            .licensing
+            .iter()
+            .filter(|s| licensing::in_trouble(s))
+            .count();
+        t.trouble[Tab::Heartbeats.index()] = report
+            .heartbeats
+            .iter()
+            .filter(|h| heartbeats::in_trouble(h))
+            .count();
+        t.trouble[Tab::Sessions.index()] = report
+            .sessions
+            .iter()
+            .filter(|s| sessions::in_trouble(s))
+            .count();
         t
+    }
+
+    /// Rows of `tab` that need attention.
+    pub fn trouble_in(&self, tab: Tab) -> usize {
+        self.trouble[tab.index()]
     }
 
     pub fn findings_of(&self, s: Severity) -> usize {
@@ -139,6 +186,115 @@ pub struct Detail {
     pub sections: Vec<usize>,
     /// Lines visible (written when drawn, for paging).
     pub page: usize,
+}
+
+/// The detail pane of a Licensing, Heartbeats or Sessions row. It shows the table's selected
+/// row; the flows it lists are links, one of them highlighted (the cursor) for Enter to jump
+/// to.
+#[derive(Clone, Debug, Default)]
+pub struct RecordPane {
+    /// The row shown (its table key); another row starts again at the top.
+    pub key: Option<u64>,
+    /// First line shown (clamped when drawn).
+    pub scroll: usize,
+    /// The highlighted link, an index into `links`.
+    pub cursor: usize,
+    /// The cursor moved: scroll it into view when drawn.
+    pub reveal: bool,
+    /// Written when drawn: the line of each flow link, in order.
+    pub links: Vec<(usize, FlowId)>,
+    /// Written when drawn: where the sections start.
+    pub sections: Vec<usize>,
+    /// Written when drawn: lines visible.
+    pub page: usize,
+}
+
+impl RecordPane {
+    /// Shows the row with identity `key`, from the top if it is another row.
+    pub fn show_row(&mut self, key: Option<u64>) {
+        if self.key != key {
+            *self = RecordPane {
+                key,
+                page: self.page,
+                ..RecordPane::default()
+            };
+        }
+    }
+
+    /// The highlighted flow.
+    pub fn flow(&self) -> Option<FlowId> {
+        self.links.get(self.cursor).map(|&(_, id)| id)
+    }
+
+    /// Fits scroll and cursor to a document of `len` lines on a `height`-line screen: the
+    /// cursor is scrolled into view if it moved; if the view moved away from it, it goes to
+    /// the first link in view.
+    pub fn fit(&mut self, len: usize, height: usize) {
+        self.page = height;
+        self.cursor = self.cursor.min(self.links.len().saturating_sub(1));
+        let cursor_line = self.links.get(self.cursor).map(|&(line, _)| line);
+        if self.reveal
+            && let Some(line) = cursor_line
+        {
+            if line < self.scroll {
+                self.scroll = line;
+            } else if line >= self.scroll + height {
+                self.scroll = line + 1 - height.max(1);
+            }
+        }
+        self.reveal = false;
+        self.scroll = self.scroll.min(len.saturating_sub(height));
+        let in_view = |line: usize| (self.scroll..self.scroll + height).contains(&line);
+        if cursor_line.is_some_and(|l| !in_view(l))
+            && let Some(first) = self.links.iter().position(|&(l, _)| in_view(l))
+        {
+            self.cursor = first;
+        }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        let page = self.page.max(1);
+        let last = self.links.len().saturating_sub(1);
+        match code {
+            // Arrows move from link to link; past the last one (or without any) they scroll.
+            KeyCode::Down | KeyCode::Char('j') if self.cursor < last => {
+                self.cursor += 1;
+                self.reveal = true;
+            }
+            KeyCode::Up | KeyCode::Char('k') if self.cursor > 0 && !self.links.is_empty() => {
+                self.cursor -= 1;
+                self.reveal = true;
+            }
+            KeyCode::Down | KeyCode::Char('j') => self.scroll = self.scroll.saturating_add(1),
+            KeyCode::Up | KeyCode::Char('k') => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_add(page),
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(page),
+            KeyCode::Home | KeyCode::Char('g') => {
+                self.scroll = 0;
+                self.cursor = 0;
+            }
+            KeyCode::End | KeyCode::Char('G') => {
+                // Clamped to the last page when drawn.
+                self.scroll = usize::MAX;
+                self.cursor = last;
+            }
+            KeyCode::Char('[') => {
+                self.scroll = self
+                    .sections
+                    .iter()
+                    .rev()
+                    .find(|&&s| s < self.scroll)
+                    .copied()
+                    .unwrap_or(0);
+            }
+            KeyCode::Char(']') => {
+                if let Some(&s) = self.sections.iter().find(|&&s| s > self.scroll) {
+                    self.scroll = s;
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The filter being typed.
@@ -188,8 +344,15 @@ pub struct App {
     loading: Option<Progress>,
     paused: bool,
     pub flows: TableView<Flows>,
+    pub licensing: TableView<Licensing>,
+    pub heartbeats: TableView<Heartbeats>,
+    pub sessions: TableView<Sessions>,
     pub findings: TableView<Findings>,
+    /// The Flows view's detail pane.
     detail: Option<Detail>,
+    /// The detail panes of Licensing, Heartbeats and Sessions (see [`Tab::pane_slot`]); each
+    /// view keeps its own.
+    panes: [Option<RecordPane>; 3],
     help: bool,
     input: Option<FilterInput>,
     message: Option<Message>,
@@ -216,8 +379,12 @@ impl App {
             loading,
             paused: false,
             flows: TableView::default(),
+            licensing: TableView::default(),
+            heartbeats: TableView::default(),
+            sessions: TableView::default(),
             findings: TableView::default(),
             detail: None,
+            panes: Default::default(),
             help: false,
             input: None,
             message: None,
@@ -270,6 +437,23 @@ impl App {
 
     pub fn detail_mut(&mut self) -> Option<&mut Detail> {
         self.detail.as_mut()
+    }
+
+    /// The open detail pane of a Licensing, Heartbeats or Sessions row.
+    pub fn pane(&self, tab: Tab) -> Option<&RecordPane> {
+        self.panes[tab.pane_slot()?].as_ref()
+    }
+
+    pub fn pane_mut(&mut self, tab: Tab) -> Option<&mut RecordPane> {
+        self.panes[tab.pane_slot()?].as_mut()
+    }
+
+    /// Whether the current view shows a detail pane.
+    pub fn pane_open(&self) -> bool {
+        match self.tab {
+            Tab::Flows => self.detail.is_some(),
+            tab => self.pane(tab).is_some(),
+        }
     }
 
     pub fn help_shown(&self) -> bool {
@@ -349,8 +533,9 @@ impl App {
 
     fn show(&mut self, report: Arc<Report>, now: Instant) {
         let started = Instant::now();
-        self.flows.show(Some(Arc::clone(&report)));
-        self.findings.show(Some(Arc::clone(&report)));
+        for tab in Tab::ALL {
+            self.table_mut(tab).show(Some(Arc::clone(&report)));
+        }
         self.totals = Totals::of(&report);
         self.refresh_cost = started.elapsed();
         self.report = Some(report);
@@ -419,11 +604,33 @@ impl App {
                     Tab::Flows if self.detail.is_some() => self.detail_key(key.code),
                     Tab::Flows => self.flows_key(key.code),
                     Tab::Findings => self.findings_key(key.code),
-                    _ => None,
+                    tab if self.pane(tab).is_some() => self.pane_key(tab, key.code),
+                    tab => self.record_key(tab, key.code),
                 };
             }
         }
         None
+    }
+
+    /// The table of `tab`.
+    fn table(&self, tab: Tab) -> &dyn AnyTable {
+        match tab {
+            Tab::Flows => &self.flows,
+            Tab::Licensing => &self.licensing,
+            Tab::Heartbeats => &self.heartbeats,
+            Tab::Sessions => &self.sessions,
+            Tab::Findings => &self.findings,
+        }
+    }
+
+    fn table_mut(&mut self, tab: Tab) -> &mut dyn AnyTable {
+        match tab {
+            Tab::Flows => &mut self.flows,
+            Tab::Licensing => &mut self.licensing,
+            Tab::Heartbeats => &mut self.heartbeats,
+            Tab::Sessions => &mut self.sessions,
+            Tab::Findings => &mut self.findings,
+        }
     }
 
     fn quit(&mut self) -> Option<Effect> {
@@ -451,39 +658,30 @@ impl App {
     fn export(&mut self) -> Option<Effect> {
         let report = self.report.clone()?;
         let (table, rows) = match self.tab {
-            Tab::Flows => (Table::Flows, self.flows.rows().to_vec()),
-            Tab::Findings => (Table::Findings, self.findings.rows().to_vec()),
-            other => {
-                self.notify(format!("nothing to export in {}", other.title()));
-                return None;
-            }
+            Tab::Flows => (Table::Flows, self.flows.rows()),
+            Tab::Licensing => (Table::Licensing, self.licensing.rows()),
+            Tab::Heartbeats => (Table::Heartbeats, self.heartbeats.rows()),
+            Tab::Sessions => (Table::Sessions, self.sessions.rows()),
+            Tab::Findings => (Table::Findings, self.findings.rows()),
         };
         Some(Effect::Export(Export {
             table,
             report,
-            rows,
+            rows: rows.to_vec(),
         }))
     }
 
     fn sort(&mut self, reverse: bool) {
-        match (self.tab, reverse) {
-            (Tab::Flows, false) => self.flows.cycle_sort(),
-            (Tab::Flows, true) => self.flows.reverse_sort(),
-            (Tab::Findings, false) => self.findings.cycle_sort(),
-            (Tab::Findings, true) => self.findings.reverse_sort(),
-            _ => {}
+        let table = self.table_mut(self.tab);
+        if reverse {
+            table.reverse_sort();
+        } else {
+            table.cycle_sort();
         }
     }
 
     fn open_filter(&mut self) {
-        let text = match self.tab {
-            Tab::Flows => self.flows.filter_text.clone(),
-            Tab::Findings => self.findings.filter_text.clone(),
-            other => {
-                self.notify(format!("{} has nothing to filter yet", other.title()));
-                return;
-            }
-        };
+        let text = self.table(self.tab).filter_text().to_string();
         self.input = Some(FilterInput {
             table: self.tab,
             before: text.clone(),
@@ -527,20 +725,7 @@ impl App {
     /// Applies `text` as the filter of `table` if it parses; records the error otherwise
     /// (typing goes on, the rows stay as they were).
     fn apply_filter(&mut self, table: Tab, text: String) {
-        let parsed = match table {
-            Tab::Findings => TableView::<Findings>::parse_filter(&text),
-            _ => TableView::<Flows>::parse_filter(&text),
-        };
-        let error = match parsed {
-            Ok(query) => {
-                match table {
-                    Tab::Findings => self.findings.set_filter(text, query),
-                    _ => self.flows.set_filter(text, query),
-                }
-                None
-            }
-            Err(e) => Some(e),
-        };
+        let error = self.table_mut(table).try_filter(text).err();
         if let Some(input) = self.input.as_mut() {
             input.error = error;
         }
@@ -564,11 +749,7 @@ impl App {
     }
 
     fn move_table(&mut self, tab: Tab, nav: Nav) {
-        match tab {
-            Tab::Flows => nav.apply(&mut self.flows),
-            Tab::Findings => nav.apply(&mut self.findings),
-            _ => {}
-        }
+        nav.apply(self.table_mut(tab));
     }
 
     fn flows_key(&mut self, code: KeyCode) -> Option<Effect> {
@@ -700,7 +881,12 @@ impl App {
             self.notify("this finding is about the capture, not one flow");
             return;
         };
-        if report.flow(id).is_none() {
+        self.show_flow(id);
+    }
+
+    /// Shows flow `id` in the Flows view, clearing the filter if it hides the flow.
+    fn show_flow(&mut self, id: FlowId) {
+        if self.report.as_ref().is_none_or(|r| r.flow(id).is_none()) {
             self.notify_error(format!(
                 "flow {id} is not in the report (over the flow record cap)"
             ));
@@ -708,10 +894,84 @@ impl App {
         }
         self.tab = Tab::Flows;
         if !self.flows.select_key(id) {
-            self.flows.set_filter(String::new(), Default::default());
+            self.flows.clear_filter();
             self.flows.select_key(id);
             self.notify(format!("filter cleared to show flow {id}"));
         }
+    }
+
+    /// The flows the selected row of `tab` lists, in the order its detail pane shows them.
+    fn selected_links(&self, tab: Tab) -> Vec<FlowId> {
+        fn of<M: FlowLinks>(table: &TableView<M>, report: &Report) -> Vec<FlowId> {
+            table
+                .selected_index()
+                .map(|i| M::flows(report, i))
+                .unwrap_or_default()
+        }
+        let Some(report) = self.report.as_deref() else {
+            return Vec::new();
+        };
+        match tab {
+            Tab::Licensing => of(&self.licensing, report),
+            Tab::Heartbeats => of(&self.heartbeats, report),
+            Tab::Sessions => of(&self.sessions, report),
+            Tab::Flows | Tab::Findings => Vec::new(),
+        }
+    }
+
+    /// Keys of the Licensing, Heartbeats and Sessions tables (no pane open).
+    fn record_key(&mut self, tab: Tab, code: KeyCode) -> Option<Effect> {
+        if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
+            self.move_table(tab, nav);
+            return None;
+        }
+        match code {
+            KeyCode::Enter | KeyCode::Char('d') => {
+                let key = self.table(tab).selected_key();
+                if key.is_some()
+                    && let Some(slot) = tab.pane_slot()
+                {
+                    let mut pane = RecordPane::default();
+                    pane.show_row(key);
+                    self.panes[slot] = Some(pane);
+                }
+            }
+            KeyCode::Char('f') => match self.selected_links(tab).first() {
+                Some(&id) => self.show_flow(id),
+                None => self.notify("no flow to go to"),
+            },
+            _ => {}
+        }
+        None
+    }
+
+    /// Keys of an open Licensing, Heartbeats or Sessions detail pane.
+    fn pane_key(&mut self, tab: Tab, code: KeyCode) -> Option<Effect> {
+        match code {
+            KeyCode::Esc | KeyCode::Char('d') => {
+                if let Some(slot) = tab.pane_slot() {
+                    self.panes[slot] = None;
+                }
+            }
+            KeyCode::Enter | KeyCode::Char('f') => match self.pane(tab).and_then(|p| p.flow()) {
+                Some(id) => self.show_flow(id),
+                None => self.notify("no flow listed here"),
+            },
+            KeyCode::Char('J') | KeyCode::Char('K') => {
+                let by = if code == KeyCode::Char('J') { 1 } else { -1 };
+                self.move_table(tab, Nav::By(by));
+                let key = self.table(tab).selected_key();
+                if let Some(pane) = self.pane_mut(tab) {
+                    pane.show_row(key);
+                }
+            }
+            other => {
+                if let Some(pane) = self.pane_mut(tab) {
+                    pane.key(other);
+                }
+            }
+        }
+        None
     }
 
     // ---- mouse ----
@@ -727,16 +987,28 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => return self.click(at),
             _ => return None,
         };
-        if self.tab == Tab::Flows
-            && let Some(d) = self.detail.as_mut()
-            && self.hits.detail.contains(at)
-        {
-            d.scroll = d.scroll.saturating_add_signed(wheel);
+        if self.hits.detail.contains(at) {
+            if self.tab == Tab::Flows
+                && let Some(d) = self.detail.as_mut()
+            {
+                d.scroll = d.scroll.saturating_add_signed(wheel);
+            } else if let Some(p) = self.pane_mut(self.tab) {
+                p.scroll = p.scroll.saturating_add_signed(wheel);
+            }
             return None;
         }
         self.move_table(self.tab, Nav::By(wheel));
+        self.after_selection_moved()
+    }
+
+    /// The open detail pane follows the table's selection.
+    fn after_selection_moved(&mut self) -> Option<Effect> {
         if self.tab == Tab::Flows && self.detail.is_some() {
             return self.follow_selection();
+        }
+        let key = self.table(self.tab).selected_key();
+        if let Some(pane) = self.pane_mut(self.tab) {
+            pane.show_row(key);
         }
         None
     }
@@ -752,30 +1024,28 @@ impl App {
             self.switch(tab);
             return None;
         }
+        let detail = self.hits.detail;
+        if detail.contains(at)
+            && let Some(pane) = self.pane_mut(self.tab)
+        {
+            // A click on a listed flow highlights it.
+            let line = pane.scroll + usize::from(at.y - detail.y);
+            if let Some(i) = pane.links.iter().position(|&(l, _)| l == line) {
+                pane.cursor = i;
+            }
+            return None;
+        }
         let table = self.hits.table;
         if !table.contains(at) {
             return None;
         }
         let row = usize::from(at.y - table.y);
-        match self.tab {
-            Tab::Flows => {
-                let at = self.flows.offset() + row;
-                if at < self.flows.rows().len() {
-                    self.flows.select_position(at);
-                }
-                if self.detail.is_some() {
-                    return self.follow_selection();
-                }
-            }
-            Tab::Findings => {
-                let at = self.findings.offset() + row;
-                if at < self.findings.rows().len() {
-                    self.findings.select_position(at);
-                }
-            }
-            _ => {}
+        let view = self.table_mut(self.tab);
+        let at = view.offset() + row;
+        if at < view.shown() {
+            view.select_position(at);
         }
-        None
+        self.after_selection_moved()
     }
 }
 
@@ -788,7 +1058,7 @@ enum Nav {
 }
 
 impl Nav {
-    fn apply<M: TableModel>(self, table: &mut TableView<M>) {
+    fn apply(self, table: &mut dyn AnyTable) {
         match self {
             Nav::By(d) => table.move_by(d),
             Nav::Top => table.select_position(0),

@@ -4,8 +4,13 @@
 //! files feed other tools.
 
 use crate::analysis::Finding;
+use crate::analysis::heartbeats::HeartbeatSeries;
+use crate::analysis::licensing::LicensingSession;
+use crate::analysis::sessions::CitrixSession;
 use crate::model::{FlowRecord, Report};
-use crate::tui::text::{clean, wall_clock};
+use crate::tui::table::licensing::{self, handshake_counts, heartbeat};
+use crate::tui::table::sessions;
+use crate::tui::text::{clean, name_of, wall_clock};
 use serde_json::{Map, Value, json};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -15,6 +20,9 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
     Flows,
+    Licensing,
+    Heartbeats,
+    Sessions,
     Findings,
 }
 
@@ -22,12 +30,36 @@ impl Table {
     fn name(self) -> &'static str {
         match self {
             Table::Flows => "flows",
+            Table::Licensing => "licensing",
+            Table::Heartbeats => "heartbeats",
+            Table::Sessions => "sessions",
             Table::Findings => "findings",
         }
     }
+
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Flows => &FLOW_COLUMNS,
+            Table::Licensing => &LICENSING_COLUMNS,
+            Table::Heartbeats => &HEARTBEAT_COLUMNS,
+            Table::Sessions => &SESSION_COLUMNS,
+            Table::Findings => &FINDING_COLUMNS,
+        }
+    }
+
+    /// The values of row `i` of the report's list, in the order of [`Table::columns`].
+    fn values(self, r: &Report, i: usize) -> Option<Vec<Value>> {
+        Some(match self {
+            Table::Flows => flow_values(r.flows.get(i)?).to_vec(),
+            Table::Licensing => licensing_values(r.licensing.get(i)?).to_vec(),
+            Table::Heartbeats => heartbeat_values(r.heartbeats.get(i)?).to_vec(),
+            Table::Sessions => session_values(r.sessions.get(i)?).to_vec(),
+            Table::Findings => finding_values(r.findings.get(i)?).to_vec(),
+        })
+    }
 }
 
-/// What to export: rows are indices into the report's flows or findings, in screen order.
+/// What to export: rows are indices into the report's list for the table, in screen order.
 #[derive(Clone, Debug)]
 pub struct Export {
     pub table: Table,
@@ -39,21 +71,11 @@ pub struct Export {
 /// returns their paths.
 pub fn write(export: &Export, dir: &Path) -> io::Result<(PathBuf, PathBuf)> {
     let stem = format!("ctxscope-{}-{}", export.table.name(), stamp());
-    let columns: &[&str] = match export.table {
-        Table::Flows => &FLOW_COLUMNS,
-        Table::Findings => &FINDING_COLUMNS,
-    };
+    let columns = export.table.columns();
     let records: Vec<Vec<Value>> = export
         .rows
         .iter()
-        .filter_map(|&i| match export.table {
-            Table::Flows => export.report.flows.get(i).map(|f| flow_values(f).to_vec()),
-            Table::Findings => export
-                .report
-                .findings
-                .get(i)
-                .map(|f| finding_values(f).to_vec()),
-        })
+        .filter_map(|&i| export.table.values(&export.report, i))
         .collect();
     let (json_path, json_file) = create_unused(dir, &stem, "json")?;
     write_json(columns, &records, json_file)?;
@@ -98,6 +120,153 @@ fn flow_values(f: &FlowRecord) -> [Value; 15] {
         json!(f.last.to_string()),
         json!(f.history),
         json!(f.findings),
+    ]
+}
+
+const LICENSING_COLUMNS: [&str; 15] = [
+    "client",
+    "server",
+    "vendor",
+    "status",
+    "first",
+    "last",
+    "handshakes",
+    "lmgrd_outcomes",
+    "announced_ports",
+    "vendor_connections",
+    "checkouts",
+    "checkins",
+    "last_heartbeat",
+    "heartbeat",
+    "flows",
+];
+
+/// The values of [`LICENSING_COLUMNS`], in that order: lists as arrays in JSON, joined with
+/// spaces in CSV.
+fn licensing_values(s: &LicensingSession) -> [Value; 15] {
+    let hb = heartbeat(s);
+    let announced: Vec<String> = s
+        .handshakes
+        .iter()
+        .filter_map(|h| h.announced.as_ref())
+        .map(|a| {
+            format!(
+                "{}:{}/{}/{}",
+                a.host,
+                a.port,
+                licensing::static_word(a.static_port),
+                name_of(&a.connection)
+            )
+        })
+        .collect();
+    let vendor: Vec<String> = s
+        .vendor_connections
+        .iter()
+        .map(|v| format!("{}/{}", v.port, name_of(&v.outcome)))
+        .collect();
+    [
+        json!(s.client.to_string()),
+        json!(s.server.to_string()),
+        json!(s.vendor.as_ref().map(|v| v.as_str())),
+        json!(name_of(&s.status)),
+        json!(s.first.to_string()),
+        json!(s.last.to_string()),
+        json!(s.handshakes.len()),
+        json!(handshake_counts(s)),
+        json!(announced),
+        json!(vendor),
+        json!(s.checkouts),
+        json!(s.checkins),
+        json!(hb.last.map(|t| t.to_string())),
+        json!(hb.state()),
+        json!(licensing::flows(s)),
+    ]
+}
+
+const HEARTBEAT_COLUMNS: [&str; 14] = [
+    "flow",
+    "proto",
+    "kind",
+    "client",
+    "server",
+    "open",
+    "beats",
+    "first_beat",
+    "last_beat",
+    "interval_median_secs",
+    "jitter_secs",
+    "longest_silence_secs",
+    "overdue",
+    "overdue_episodes",
+];
+
+fn heartbeat_values(h: &HeartbeatSeries) -> [Value; 14] {
+    let s = &h.stats;
+    [
+        json!(h.flow),
+        json!(h.proto.map(|p| p.name())),
+        json!(name_of(&s.kind)),
+        json!(h.client.to_string()),
+        json!(h.server.to_string()),
+        json!(h.open),
+        json!(s.count),
+        json!(s.first.map(|t| t.to_string())),
+        json!(s.last.map(|t| t.to_string())),
+        json!(s.interval_median_secs),
+        json!(s.jitter_secs),
+        json!(s.longest_silence_secs),
+        json!(s.overdue),
+        json!(s.overdue_episodes),
+    ]
+}
+
+const SESSION_COLUMNS: [&str; 21] = [
+    "id",
+    "transport",
+    "client",
+    "server",
+    "start",
+    "last",
+    "client_name",
+    "application",
+    "client_build",
+    "user_name",
+    "encryption",
+    "key_exchanged_in_clear",
+    "channels",
+    "frames_to_server",
+    "frames_to_client",
+    "bytes_to_server",
+    "bytes_to_client",
+    "reconnects",
+    "keepalive",
+    "state",
+    "flows",
+];
+
+fn session_values(s: &CitrixSession) -> [Value; 21] {
+    [
+        json!(s.id),
+        json!(s.transport.name()),
+        json!(s.client.to_string()),
+        json!(s.server.to_string()),
+        json!(s.start.to_string()),
+        json!(s.last.to_string()),
+        json!(s.client_name.as_ref().map(|t| t.as_str())),
+        json!(s.application.as_ref().map(|t| t.as_str())),
+        json!(s.client_build),
+        json!(s.user_name.as_ref().map(|t| t.as_str())),
+        json!(s.encryption.as_ref().map(name_of)),
+        json!(s.key_exchanged_in_clear),
+        json!(s.channels.len()),
+        json!(s.frames[0]),
+        json!(s.frames[1]),
+        json!(s.bytes[0]),
+        json!(s.bytes[1]),
+        json!(s.reconnects),
+        json!(sessions::keepalive(s)),
+        json!(sessions::state(s)),
+        json!(s.flows),
     ]
 }
 
@@ -155,11 +324,21 @@ fn write_csv(columns: &[&str], records: &[Vec<Value>], file: File) -> io::Result
 }
 
 /// RFC 4180 quoting; a leading `=`, `+`, `@` or `-` (not a number) is prefixed with `'` so a
-/// spreadsheet does not run it as a formula.
+/// spreadsheet does not run it as a formula. A list is its items separated by spaces.
 fn csv_cell(v: &Value) -> String {
     let s = match v {
         Value::Null => return String::new(),
         Value::String(s) => clean(s).into_owned(),
+        Value::Array(items) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => clean(s).into_owned(),
+                    other => other.to_string(),
+                })
+                .collect();
+            items.join(" ")
+        }
         other => return other.to_string(),
     };
     let formula = s.starts_with(['=', '+', '@'])
@@ -221,6 +400,9 @@ mod tests {
         assert_eq!(csv_cell(&json!(null)), "");
         assert_eq!(csv_cell(&json!(42)), "42");
         assert_eq!(csv_cell(&json!("a\u{1b}b")), "a?b");
+        assert_eq!(csv_cell(&json!([1, 2])), "1 2");
+        assert_eq!(csv_cell(&json!(["7279/open", "a,b"])), "\"7279/open a,b\"");
+        assert_eq!(csv_cell(&json!([])), "");
     }
 
     #[test]

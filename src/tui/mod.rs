@@ -4,7 +4,8 @@
 //! - [`view`]: render functions from that state to a frame;
 //! - `feed`: the thread that owns the engine (file loader or live capture) and publishes
 //!   snapshots;
-//! - [`table`], [`query`]: the tables' rows, sort and filter language;
+//! - [`table`], [`query`]: the tables' rows, sort and filter language; [`beats`]: heartbeat
+//!   timelines;
 //! - `stream`, `export`, `flow_pcap`: what the detail pane and the `e`/`w` keys need;
 //! - `term`, `runtime`: terminal setup and restore, the event loop.
 //!
@@ -12,6 +13,7 @@
 //! every other output.
 
 pub mod app;
+pub mod beats;
 pub mod export;
 pub mod feed;
 pub mod flow_pcap;

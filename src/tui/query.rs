@@ -11,6 +11,9 @@
 //! sev:medium       findings of this severity or worse
 //! code:flexlm.     finding codes starting with this
 //! flow:12          one flow ID
+//! vendor:citrix    licensing: the vendor daemon's name
+//! status:ok        licensing: ok, lmgrd_only, dynamic_port, not_connected, unreachable
+//! kind:cgp         heartbeats: license (heartbeat), cgp (NOP), tcp (keep-alive)
 //! 10.0.0.5:49152   anything else is free text, matched case-insensitively against the row
 //! !term            negates a term; "two words" quotes free text
 //! ```
@@ -18,6 +21,8 @@
 //! Parsing is pure and independent of the tables; each table says which keys it understands
 //! and evaluates the terms against its rows.
 
+use crate::analysis::cadence::BeatKind;
+use crate::analysis::licensing::SessionStatus;
 use crate::classify::Method;
 use ctxscope_dissectors::{Proto, Severity};
 use std::fmt;
@@ -50,6 +55,12 @@ pub enum TermKind {
     /// Lower-cased prefix of a finding code.
     Code(String),
     Flow(u64),
+    /// Lower-cased vendor daemon name.
+    Vendor(String),
+    /// A licensing session's status.
+    Status(SessionStatus),
+    /// A heartbeat series' kind.
+    Kind(BeatKind),
     /// Lower-cased free text.
     Text(String),
 }
@@ -133,8 +144,8 @@ impl fmt::Display for QueryError {
 }
 
 /// The keys the language knows, in the order the help lists them.
-pub const KEYS: [&str; 8] = [
-    "proto", "port", "host", "state", "by", "sev", "code", "flow",
+pub const KEYS: [&str; 11] = [
+    "proto", "port", "host", "state", "by", "sev", "code", "flow", "vendor", "status", "kind",
 ];
 
 impl TermKind {
@@ -150,6 +161,9 @@ impl TermKind {
             TermKind::Severity(_) => "sev",
             TermKind::Code(_) => "code",
             TermKind::Flow(_) => "flow",
+            TermKind::Vendor(_) => "vendor",
+            TermKind::Status(_) => "status",
+            TermKind::Kind(_) => "kind",
             TermKind::Text(_) => "text",
         }
     }
@@ -289,6 +303,9 @@ fn keyed(text: &str) -> Result<TermKind, QueryError> {
                 .parse()
                 .map_err(|_| QueryError(format!("flow:{value}: expected a flow ID")))?,
         ),
+        "vendor" => TermKind::Vendor(value.to_string()),
+        "status" => TermKind::Status(status(value)?),
+        "kind" => TermKind::Kind(beat_kind(value)?),
         _ => TermKind::Text(lower.clone()),
     })
 }
@@ -304,6 +321,36 @@ fn proto(value: &str) -> Result<ProtoMatch, QueryError> {
                 names.join(", ")
             ))
         }),
+    }
+}
+
+fn status(value: &str) -> Result<SessionStatus, QueryError> {
+    const ALL: [(SessionStatus, &str); 5] = [
+        (SessionStatus::Ok, "ok"),
+        (SessionStatus::LmgrdOnly, "lmgrd_only"),
+        (SessionStatus::DynamicPort, "dynamic_port"),
+        (SessionStatus::NotConnected, "not_connected"),
+        (SessionStatus::Unreachable, "unreachable"),
+    ];
+    let value = value.replace('-', "_");
+    ALL.iter()
+        .find(|(_, name)| *name == value)
+        .map(|(s, _)| *s)
+        .ok_or_else(|| {
+            QueryError(format!(
+                "status:{value}: expected ok, lmgrd_only, dynamic_port, not_connected or unreachable"
+            ))
+        })
+}
+
+fn beat_kind(value: &str) -> Result<BeatKind, QueryError> {
+    match value.replace('-', "_").as_str() {
+        "license" | "license_heartbeat" | "heartbeat" => Ok(BeatKind::LicenseHeartbeat),
+        "cgp" | "cgp_nop" | "nop" => Ok(BeatKind::CgpNop),
+        "tcp" | "tcp_keepalive" | "keepalive" => Ok(BeatKind::TcpKeepalive),
+        v => Err(QueryError(format!(
+            "kind:{v}: expected license, cgp or tcp"
+        ))),
     }
 }
 
@@ -372,6 +419,29 @@ mod tests {
                 (false, TermKind::Severity(Severity::High)),
             ]
         );
+    }
+
+    #[test]
+    fn licensing_and_heartbeat_terms_are_typed() {
+        assert_eq!(
+            kinds(
+                "vendor:CITRIX status:dynamic_port !status:not-connected kind:cgp kind:TCP_keepalive kind:license"
+            ),
+            vec![
+                (false, TermKind::Vendor("citrix".into())),
+                (false, TermKind::Status(SessionStatus::DynamicPort)),
+                (true, TermKind::Status(SessionStatus::NotConnected)),
+                (false, TermKind::Kind(BeatKind::CgpNop)),
+                (false, TermKind::Kind(BeatKind::TcpKeepalive)),
+                (false, TermKind::Kind(BeatKind::LicenseHeartbeat)),
+            ]
+        );
+        assert_eq!(
+            err("status:broken"),
+            "status:broken: expected ok, lmgrd_only, dynamic_port, not_connected or unreachable"
+        );
+        assert_eq!(err("kind:udp"), "kind:udp: expected license, cgp or tcp");
+        assert_eq!(err("vendor:"), "`vendor:` needs a value");
     }
 
     #[test]

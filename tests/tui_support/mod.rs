@@ -34,7 +34,10 @@ pub fn real_capture() -> PathBuf {
 
 /// Reads a file through the loader's own reading path; the final report and the timeline.
 pub fn load(path: &Path) -> (Report, Timeline) {
-    let mut source = Source::open_file(path, "ndpi-citrix.pcap").expect("capture opens");
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut source = Source::open_file(path, &name).expect("capture opens");
     let mut engine = Engine::new(Config::default()).expect("default config");
     let mut timeline = Timeline::whole(Duration::from_millis(1));
     let mut hooks = Hooks {
@@ -49,7 +52,7 @@ pub fn load(path: &Path) -> (Report, Timeline) {
 /// An app showing a loaded file, as after the loader finished.
 pub fn file_app(path: &Path, report: Report, timeline: Timeline) -> App {
     let mut app = App::new(SourceInfo {
-        name: "ndpi-citrix.pcap".into(),
+        name: path.display().to_string(),
         kind: SourceKind::File(path.to_path_buf()),
     });
     let now = Instant::now();
@@ -59,6 +62,33 @@ pub fn file_app(path: &Path, report: Report, timeline: Timeline) -> App {
     );
     app.on_feed(FeedMsg::Loaded(None), now);
     app
+}
+
+/// The sample capture `path` (e.g. `farm/mixed_farm.pcap`), built by the synth registry into
+/// the test's temp dir; its file.
+pub fn sample_capture(path: &str) -> PathBuf {
+    let scenario = ctxscope::synth::scenarios::scenarios()
+        .into_iter()
+        .find(|s| s.path == path)
+        .unwrap_or_else(|| panic!("no scenario {path}"));
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("tui-samples")
+        .join(path);
+    std::fs::create_dir_all(file.parent().expect("a folder")).expect("temp dir");
+    // Written whole then renamed: tests running in parallel never read a half-written file.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let part = file.with_extension(format!("part-{}-{n}", std::process::id()));
+    std::fs::write(&part, (scenario.build)()).expect("writing the sample");
+    std::fs::rename(&part, &file).expect("renaming the sample");
+    file
+}
+
+/// The app on a sample capture, loaded through the engine.
+pub fn sample_app(path: &str) -> App {
+    let file = sample_capture(path);
+    let (report, timeline) = load(&file);
+    file_app(&file, report, timeline)
 }
 
 /// The app on the real capture.

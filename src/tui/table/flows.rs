@@ -205,8 +205,13 @@ pub fn flow_term(f: &FlowRecord, term: &TermKind) -> bool {
         TermKind::By(m) => f.classified_by == Some(*m),
         TermKind::Finding => f.findings > 0,
         TermKind::Flow(id) => f.id == *id,
-        // Free text is matched against the row's text by the table; the others are keys for
-        // findings, which the Flows table refuses before they get here.
-        TermKind::Text(_) | TermKind::Severity(_) | TermKind::Code(_) => false,
+        // Free text is matched against the row's text by the table; the others are keys of
+        // other tables, which the Flows table refuses before they get here.
+        TermKind::Text(_)
+        | TermKind::Severity(_)
+        | TermKind::Code(_)
+        | TermKind::Vendor(_)
+        | TermKind::Status(_)
+        | TermKind::Kind(_) => false,
     }
 }

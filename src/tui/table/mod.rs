@@ -1,4 +1,4 @@
-//! The tables of the UI (flows, findings) as data: which rows pass the filter, in which order,
+//! The tables of the UI (flows, licensing, heartbeats, sessions, findings) as data: which rows pass the filter, in which order,
 //! which one is selected, and what each cell says. No drawing here.
 //!
 //! Filtering and sorting are O(n log n) and run only when the data, the query or the sort
@@ -6,8 +6,12 @@
 
 pub mod findings;
 pub mod flows;
+pub mod heartbeats;
+pub mod licensing;
+pub mod sessions;
 
 use super::query::Query;
+use crate::flow::FlowId;
 use crate::model::Report;
 use std::cmp::Reverse;
 use std::sync::Arc;
@@ -41,6 +45,11 @@ pub trait TableModel {
     /// A stable identity for row `i`, so the selection survives new data and re-sorting.
     fn key(report: &Report, i: usize) -> u64;
     fn cell(report: &Report, i: usize, column: Self::Column) -> String;
+    /// The cell for a column `width` characters wide; only cells that draw to their width
+    /// (a timeline) need more than [`TableModel::cell`].
+    fn sized_cell(report: &Report, i: usize, column: Self::Column, _width: u16) -> String {
+        Self::cell(report, i, column)
+    }
     /// Sorts `rows` (indices into the report's list) by `column`; see [`sort_rows`].
     fn sort(report: &Report, rows: &mut [usize], column: Self::Column, descending: bool);
     /// Whether row `j` of `old` and row `i` of `new` are the same, unchanged (so its search
@@ -53,6 +62,20 @@ pub trait TableModel {
     /// Whether row `i` passes `query`; `text` is its search text, lower-cased (empty when the
     /// query has no free text).
     fn matches(report: &Report, i: usize, query: &Query, text: &str) -> bool;
+}
+
+/// A table whose rows are about connections (licensing, heartbeats, sessions): its detail pane
+/// lists flows to jump to.
+pub trait FlowLinks: TableModel {
+    /// The flows of row `i`, in the order its detail pane lists them.
+    fn flows(report: &Report, i: usize) -> Vec<FlowId>;
+}
+
+/// Whether a flow of the report has findings.
+pub fn has_findings(report: &Report, flows: &[FlowId]) -> bool {
+    flows
+        .iter()
+        .any(|&id| report.flow(id).is_some_and(|f| f.findings > 0))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,6 +279,71 @@ impl<M: TableModel> TableView<M> {
         }
         self.offset = self.offset.min(len.saturating_sub(height));
         self.offset..(self.offset + height).min(len)
+    }
+}
+
+/// What the app does with a table whatever its rows are: sort, filter, move, show new data.
+pub trait AnyTable {
+    fn cycle_sort(&mut self);
+    fn reverse_sort(&mut self);
+    fn filter_text(&self) -> &str;
+    /// Parses `text` and applies it; the reason it does not parse otherwise (the rows stay
+    /// as they were).
+    fn try_filter(&mut self, text: String) -> Result<(), String>;
+    fn clear_filter(&mut self);
+    fn move_by(&mut self, delta: isize);
+    fn select_position(&mut self, position: usize);
+    fn selected_key(&self) -> Option<u64>;
+    fn shown(&self) -> usize;
+    fn offset(&self) -> usize;
+    fn show(&mut self, report: Option<Arc<Report>>);
+}
+
+impl<M: TableModel> AnyTable for TableView<M> {
+    fn cycle_sort(&mut self) {
+        TableView::cycle_sort(self);
+    }
+
+    fn reverse_sort(&mut self) {
+        TableView::reverse_sort(self);
+    }
+
+    fn filter_text(&self) -> &str {
+        &self.filter_text
+    }
+
+    fn try_filter(&mut self, text: String) -> Result<(), String> {
+        let query = Self::parse_filter(&text)?;
+        self.set_filter(text, query);
+        Ok(())
+    }
+
+    fn clear_filter(&mut self) {
+        self.set_filter(String::new(), Query::default());
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        TableView::move_by(self, delta);
+    }
+
+    fn select_position(&mut self, position: usize) {
+        TableView::select_position(self, position);
+    }
+
+    fn selected_key(&self) -> Option<u64> {
+        self.selected_key
+    }
+
+    fn shown(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn offset(&self) -> usize {
+        self.offset
+    }
+
+    fn show(&mut self, report: Option<Arc<Report>>) {
+        TableView::show(self, report);
     }
 }
 

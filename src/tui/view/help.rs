@@ -7,33 +7,55 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-const KEYS: [(&str, &str); 17] = [
-    ("q  Ctrl-C", "quit"),
-    ("?", "this help (any key closes it)"),
-    ("Tab  Shift-Tab", "next / previous view"),
-    ("1-5", "Flows, Licensing, Heartbeats, Sessions, Findings"),
-    ("↑ ↓  j k", "move the selection (detail: scroll)"),
+const KEYS: [(&str, &str); 14] = [
+    ("q  Ctrl-C", "quit (? shows this help, any key closes it)"),
+    (
+        "Tab S-Tab 1-5",
+        "next / previous view, or a view by its number",
+    ),
+    (
+        "↑ ↓  j k",
+        "move the selection; in a detail: scroll, or the next flow",
+    ),
     ("PgUp PgDn", "page up / down"),
     ("Home End  g G", "first / last row"),
     ("/", "filter the table (Enter keeps, Esc cancels)"),
     ("s  S", "sort by the next column / reverse the order"),
-    ("Enter  d", "Flows: open or close the flow's detail"),
-    ("Enter", "Findings: go to the finding's flow"),
     (
-        "J K  [ ]",
-        "detail: next/previous flow, previous/next section",
+        "Enter  d",
+        "open or close the row's detail (Findings: go to its flow)",
     ),
-    ("p", "pause the view (a live capture goes on)"),
-    ("e", "export the rows shown to JSON and CSV files"),
+    (
+        "Enter  f",
+        "in a Licensing/Heartbeats/Sessions detail: go to the ▶ flow",
+    ),
+    (
+        "f",
+        "Licensing, Heartbeats, Sessions: go to the row's first flow",
+    ),
+    (
+        "J K  [ ]  Esc",
+        "detail: next/previous row, section; Esc closes it",
+    ),
+    (
+        "p  e",
+        "pause the view (live capture goes on); export rows shown",
+    ),
     ("w", "write the selected flow's packets to a pcap file"),
-    ("Esc", "close the detail pane"),
-    ("mouse", "wheel scrolls, click selects a row or a view"),
+    (
+        "mouse",
+        "wheel scrolls, click selects a row, a view or a listed flow",
+    ),
 ];
 
-const FILTER: [&str; 3] = [
-    "proto:ica|cgp|lmgrd|vendor_daemon|ima|flexlm|none  port:27000  by:payload",
-    "host:10.0.0.5 host:10.0.0.0/24  state:S0  finding  flow:12",
-    "Findings: sev:medium code:flexlm.  Other words: text.  !term negates",
+const FILTER: [&str; 7] = [
+    "Flows       proto:ica|cgp|lmgrd|vendor_daemon|ima|flexlm|none  by:payload",
+    "            port:27000  host:10.0.0.0/24  state:S0  finding  flow:12",
+    "Licensing   status:ok|lmgrd_only|dynamic_port|not_connected|unreachable",
+    "            vendor:citrix  host:  port:  flow:  finding",
+    "Heartbeats  kind:license|cgp|tcp  state:ok|overdue|closed  host:  port:",
+    "Sessions    proto:ica|cgp  state:open|logoff|disconnect|finish|reset",
+    "Findings    sev:medium  code:flexlm.  flow:  proto:  port:  host:",
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect) {
@@ -47,7 +69,10 @@ pub fn draw(frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    lines.push(Line::styled(" Filter terms (all must hold):", key_style));
+    lines.push(Line::styled(
+        " Filter (all terms must hold; !term negates; other words are free text):",
+        key_style,
+    ));
     lines.extend(FILTER.iter().map(|l| Line::raw(format!("  {l}"))));
     let height = lines.len() as u16 + 2;
     let bx = centered(area, 78, height);

@@ -5,9 +5,12 @@
 
 mod detail;
 mod fields;
+mod heartbeats;
 mod help;
-mod placeholder;
+mod licensing;
 mod progress;
+mod record;
+mod sessions;
 mod status;
 mod table;
 
@@ -34,8 +37,10 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         draw_tabs(frame, tabs, app);
         match app.tab() {
             Tab::Flows => table::draw_flows(frame, body, app),
+            Tab::Licensing => licensing::draw(frame, body, app),
+            Tab::Heartbeats => heartbeats::draw(frame, body, app),
+            Tab::Sessions => sessions::draw(frame, body, app),
             Tab::Findings => table::draw_findings(frame, body, app),
-            tab => placeholder::draw(frame, body, app, tab),
         }
         status::draw(frame, status, app);
         draw_bottom(frame, bottom, app);
@@ -45,32 +50,85 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     }
 }
 
+/// The tab bar: `1 Flows (15)  2 Licensing (3 !1) ...`, the current view in brackets; `!n`
+/// counts rows that need attention. Shorter names are used when the full ones do not fit.
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &mut App) {
+    let titles = |short: bool| -> Vec<(Tab, String, usize)> {
+        Tab::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(i, tab)| {
+                let name = if short {
+                    tab.short_title()
+                } else {
+                    tab.title()
+                };
+                let trouble = app.totals().trouble_in(tab);
+                let count = app.report().map(|r| match tab {
+                    Tab::Flows => r.flows.len(),
+                    Tab::Licensing => r.licensing.len(),
+                    Tab::Heartbeats => r.heartbeats.len(),
+                    Tab::Sessions => r.sessions.len(),
+                    Tab::Findings => r.findings.len(),
+                });
+                let label = match count {
+                    Some(n) => format!("{} {name} ({n}", i + 1),
+                    None => format!("{} {name}", i + 1),
+                };
+                (tab, label, trouble)
+            })
+            .collect()
+    };
+    let width = |titles: &[(Tab, String, usize)]| -> usize {
+        titles
+            .iter()
+            .map(|(_, label, trouble)| {
+                let mark = if *trouble > 0 {
+                    format!(" !{trouble}").len()
+                } else {
+                    0
+                };
+                // Brackets or spaces around, a closing parenthesis, a space between.
+                label.chars().count() + mark + 4
+            })
+            .sum()
+    };
+    let full = titles(false);
+    let titles = if width(&full) <= usize::from(area.width) {
+        full
+    } else {
+        titles(true)
+    };
     let mut spans = Vec::new();
     let mut x = area.x;
     app.hits.tabs.clear();
     app.hits.tab_row = area.y;
-    for (i, tab) in Tab::ALL.into_iter().enumerate() {
-        let mut label = format!("{} {}", i + 1, tab.title());
-        if tab == Tab::Findings
-            && let Some(r) = app.report()
-            && !r.findings.is_empty()
-        {
-            label = format!("{label} ({})", r.findings.len());
-        }
+    let counted = app.report().is_some();
+    for (tab, label, trouble) in titles {
+        let current = tab == app.tab();
         // Brackets mark the current view even where colours do not show.
-        let (title, style) = if tab == app.tab() {
+        let (open, close, style) = if current {
             (
-                format!("[{label}]"),
+                "[",
+                "]",
                 Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
             )
         } else {
-            (format!(" {label} "), Style::new())
+            (" ", " ", Style::new())
         };
-        let width = title.chars().count() as u16;
+        let mut parts = vec![Span::styled(format!("{open}{label}"), style)];
+        if trouble > 0 {
+            parts.push(Span::styled(
+                format!(" !{trouble}"),
+                style.fg(Color::Red).add_modifier(Modifier::BOLD),
+            ));
+        }
+        let end = if counted { ")" } else { "" };
+        parts.push(Span::styled(format!("{end}{close}"), style));
+        let width: u16 = parts.iter().map(|p| p.width() as u16).sum();
         app.hits.tabs.push((x, x.saturating_add(width), tab));
         x = x.saturating_add(width + 1);
-        spans.push(Span::styled(title, style));
+        spans.extend(parts);
         spans.push(Span::raw(" "));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -118,7 +176,10 @@ fn hints(app: &App) -> &'static str {
         Tab::Findings => {
             "? help  q quit  Tab views  / filter  s/S sort  Enter go to flow  e export"
         }
-        _ => "? help  q quit  Tab views",
+        _ if app.pane_open() => {
+            "? help  ↑↓ flows  Enter go to flow  PgUp/PgDn [ ] scroll  J/K rows  Esc close"
+        }
+        _ => "? help  q quit  Tab views  / filter  s/S sort  Enter detail  f flow  e export",
     }
 }
 

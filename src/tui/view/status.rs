@@ -150,8 +150,11 @@ fn view_line(app: &App) -> Line<'static> {
         spans.push(Span::styled(format!(" {} {n}", s.name()), style));
     }
     match app.tab() {
+        Tab::Flows => table_state(&mut spans, "flows", &app.flows),
+        Tab::Licensing => table_state(&mut spans, "sessions", &app.licensing),
+        Tab::Heartbeats => table_state(&mut spans, "series", &app.heartbeats),
+        Tab::Sessions => table_state(&mut spans, "sessions", &app.sessions),
         Tab::Findings => table_state(&mut spans, "findings", &app.findings),
-        _ => table_state(&mut spans, "flows", &app.flows),
     }
     if app.is_paused() {
         spans.push(Span::raw(SEP));

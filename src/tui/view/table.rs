@@ -1,5 +1,6 @@
-//! The Flows and Findings tables: only the visible rows are built, and columns that do not fit
-//! the width are left out, least important first.
+//! The tables: only the visible rows are built, and columns that do not fit the width are left
+//! out, least important first. The Flows and Findings views are drawn here; the other views
+//! draw their tables with [`draw_table`].
 
 use super::{detail, severity_style};
 use crate::model::Report;
@@ -30,14 +31,16 @@ pub fn draw_flows(frame: &mut Frame, area: Rect, app: &mut App) {
         (area, Rect::default())
     };
     let report = app.report().cloned();
-    let empty = empty_text(report.is_some(), app.flows.is_filtered(), "flows");
+    let empty = empty_text(report.is_some(), app.flows.is_filtered(), "flows", || {
+        "no TCP flows in this capture yet".into()
+    });
     app.hits.table = draw_table(
         frame,
         table_area,
         &mut app.flows,
         report.as_deref(),
         flow_style,
-        empty,
+        &empty,
     );
     app.hits.detail = detail_area;
     if app.detail().is_some() {
@@ -47,11 +50,12 @@ pub fn draw_flows(frame: &mut Frame, area: Rect, app: &mut App) {
 
 pub fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App) {
     let report = app.report().cloned();
-    let empty = if report.as_ref().is_some_and(|r| r.findings.is_empty()) {
-        "no findings: nothing in this capture needs attention"
-    } else {
-        empty_text(report.is_some(), app.findings.is_filtered(), "findings")
-    };
+    let empty = empty_text(
+        report.is_some(),
+        app.findings.is_filtered(),
+        "findings",
+        || "no findings: nothing in this capture needs attention".into(),
+    );
     // Below the table, the selected finding in full (messages are longer than a column).
     let (table_area, panel) = if area.height >= 10 {
         let [t, p] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(area);
@@ -65,7 +69,7 @@ pub fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App) {
         &mut app.findings,
         report.as_deref(),
         finding_style,
-        empty,
+        &empty,
     );
     app.hits.detail = Rect::default();
     let selected = report
@@ -96,13 +100,18 @@ pub fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App) {
     }
 }
 
-fn empty_text(has_report: bool, filtered: bool, what: &str) -> &'static str {
-    match (has_report, filtered, what) {
-        (false, _, _) => "waiting for the first packets...",
-        (true, true, "flows") => "no flows match the filter",
-        (true, true, _) => "no findings match the filter",
-        (true, false, "flows") => "no TCP flows in this capture yet",
-        (true, false, _) => "no findings yet",
+/// What an empty table says: waiting for data, nothing matches the filter, or (`none`) there
+/// is nothing of the kind.
+pub(super) fn empty_text(
+    has_report: bool,
+    filtered: bool,
+    what: &str,
+    none: impl FnOnce() -> String,
+) -> String {
+    match (has_report, filtered) {
+        (false, _) => "waiting for the first packets...".into(),
+        (true, true) => format!("no {what} match the filter"),
+        (true, false) => none(),
     }
 }
 
@@ -131,7 +140,7 @@ fn finding_style(report: &Report, i: usize, column: FindingColumn) -> Style {
 }
 
 /// Draws `view` in `area` (header row + rows); returns the rows' area.
-fn draw_table<M: TableModel>(
+pub(super) fn draw_table<M: TableModel>(
     frame: &mut Frame,
     area: Rect,
     view: &mut TableView<M>,
@@ -175,9 +184,10 @@ fn draw_table<M: TableModel>(
         return body;
     };
     let selected = view.selected_position() - range.start;
+    let sizes = cell_widths::<M>(&columns, area.width);
     let rows = view.rows()[range].iter().map(|&i| {
-        Row::new(columns.iter().map(|&c| {
-            let text = clean(&M::cell(report, i, c)).into_owned();
+        Row::new(columns.iter().zip(&sizes).map(|(&c, &w)| {
+            let text = clean(&M::sized_cell(report, i, c, w)).into_owned();
             aligned(text, M::spec(c).right).style(style(report, i, c))
         }))
     });
@@ -195,6 +205,31 @@ fn draw_table<M: TableModel>(
 fn aligned(text: String, right: bool) -> Cell<'static> {
     let line = Line::from(text);
     Cell::from(if right { line.right_aligned() } else { line })
+}
+
+/// The width each of `columns` gets in `width`: its own, or for a filling column what the
+/// others leave (as the table lays them out: highlight symbol, then one space between).
+fn cell_widths<M: TableModel>(columns: &[M::Column], width: u16) -> Vec<u16> {
+    let fixed: u16 = columns
+        .iter()
+        .map(|&c| M::spec(c))
+        .filter(|s| !s.fill)
+        .map(|s| s.width + 1)
+        .sum();
+    // `fixed` counts a space after every fixed column: with the filling one that is one
+    // space per gap between columns.
+    let left = width.saturating_sub(HIGHLIGHT_WIDTH + fixed);
+    columns
+        .iter()
+        .map(|&c| {
+            let spec = M::spec(c);
+            if spec.fill {
+                left.max(spec.width)
+            } else {
+                spec.width
+            }
+        })
+        .collect()
 }
 
 /// The columns that fit `width`, most important first, shown in display order.
@@ -222,6 +257,9 @@ mod tests {
     use super::*;
     use crate::tui::table::findings::Findings;
     use crate::tui::table::flows::Flows;
+    use crate::tui::table::heartbeats::{HeartbeatColumn, Heartbeats};
+    use crate::tui::table::licensing::{Licensing, LicensingColumn};
+    use crate::tui::table::sessions::{SessionColumn, Sessions};
 
     fn headers_fit<M: TableModel>() {
         for &c in M::COLUMNS {
@@ -235,6 +273,65 @@ mod tests {
     fn every_header_fits_with_its_sort_arrow() {
         headers_fit::<Flows>();
         headers_fit::<Findings>();
+        headers_fit::<Licensing>();
+        headers_fit::<Heartbeats>();
+        headers_fit::<Sessions>();
+    }
+
+    #[test]
+    fn the_new_tables_fit_80_and_160_columns() {
+        use HeartbeatColumn as H;
+        use LicensingColumn as L;
+        use SessionColumn as S;
+        assert_eq!(
+            fit::<Licensing>(80),
+            vec![L::Client, L::Server, L::Status, L::Announced, L::Beat]
+        );
+        assert_eq!(fit::<Licensing>(160).len(), Licensing::COLUMNS.len());
+        assert_eq!(
+            fit::<Heartbeats>(80),
+            vec![
+                H::Flow,
+                H::Kind,
+                H::Server,
+                H::Beats,
+                H::Median,
+                H::State,
+                H::Timeline
+            ]
+        );
+        assert_eq!(fit::<Heartbeats>(160).len(), Heartbeats::COLUMNS.len());
+        assert_eq!(
+            fit::<Sessions>(80),
+            vec![
+                S::Id,
+                S::Transport,
+                S::ClientName,
+                S::Application,
+                S::Encryption,
+                S::Channels,
+                S::State
+            ]
+        );
+        assert_eq!(fit::<Sessions>(160).len(), Sessions::COLUMNS.len());
+    }
+
+    #[test]
+    fn a_filling_column_takes_what_the_others_leave() {
+        use HeartbeatColumn as H;
+        let columns = fit::<Heartbeats>(80);
+        let widths = cell_widths::<Heartbeats>(&columns, 80);
+        // Highlight symbol, the columns, one space between each.
+        let used: u16 = widths.iter().sum::<u16>() + HIGHLIGHT_WIDTH + widths.len() as u16 - 1;
+        assert_eq!(used, 80);
+        assert_eq!(widths.last(), Some(&12));
+        let all = fit::<Heartbeats>(200);
+        let widths = cell_widths::<Heartbeats>(&all, 200);
+        assert_eq!(all.last(), Some(&H::Timeline));
+        assert_eq!(
+            widths.iter().sum::<u16>() + HIGHLIGHT_WIDTH + widths.len() as u16 - 1,
+            200
+        );
     }
 
     #[test]

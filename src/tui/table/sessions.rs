@@ -1,0 +1,238 @@
+//! The Sessions table: ICA and CGP (session reliability) sessions, with who, what, how
+//! protected and how they ended.
+
+use super::heartbeats::series_state;
+use super::{ColumnSpec, FlowLinks, Sort, TableModel, has_findings, sort_rows};
+use crate::analysis::sessions::{CitrixSession, SessionEnd};
+use crate::flow::FlowId;
+use crate::model::Report;
+use crate::tui::query::{Query, TermKind};
+use crate::tui::text::{name_of, or_dash};
+use std::fmt::Write as _;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionColumn {
+    Id,
+    Transport,
+    Client,
+    Server,
+    ClientName,
+    Application,
+    Build,
+    Encryption,
+    Channels,
+    FramesToServer,
+    FramesToClient,
+    Reconnects,
+    KeepAlive,
+    State,
+}
+
+pub struct Sessions;
+
+impl SessionColumn {
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionColumn::Id => "id",
+            SessionColumn::Transport => "transport",
+            SessionColumn::Client => "client",
+            SessionColumn::Server => "server",
+            SessionColumn::ClientName => "client_name",
+            SessionColumn::Application => "application",
+            SessionColumn::Build => "client_build",
+            SessionColumn::Encryption => "encryption",
+            SessionColumn::Channels => "channels",
+            SessionColumn::FramesToServer => "frames_to_server",
+            SessionColumn::FramesToClient => "frames_to_client",
+            SessionColumn::Reconnects => "reconnects",
+            SessionColumn::KeepAlive => "keepalive",
+            SessionColumn::State => "state",
+        }
+    }
+}
+
+fn session(report: &Report, i: usize) -> &CitrixSession {
+    &report.sessions[i]
+}
+
+/// `open`, or how it ended: `logoff`, `disconnect`, `finish`, `closed` (TCP without a
+/// goodbye), `reset`.
+pub fn state(s: &CitrixSession) -> &'static str {
+    match (s.open, s.ended_by) {
+        (true, _) => "open",
+        (false, Some(SessionEnd::Logoff)) => "logoff",
+        (false, Some(SessionEnd::Disconnect)) => "disconnect",
+        (false, Some(SessionEnd::Finish)) => "finish",
+        (false, Some(SessionEnd::TcpClose)) => "closed",
+        (false, Some(SessionEnd::Reset)) => "reset",
+        (false, None) => "ended",
+    }
+}
+
+/// `basic (key in clear)`, `rc5`, `none`, `-` before the client said.
+pub fn encryption(s: &CitrixSession) -> String {
+    match (&s.encryption, s.key_exchanged_in_clear) {
+        (Some(e), true) => format!("{} (key in clear)", name_of(e)),
+        (Some(e), false) => name_of(e),
+        (None, _) => "-".into(),
+    }
+}
+
+/// The keep-alive series: `OVERDUE`, `ok`, `closed`, or `-` without one.
+pub fn keepalive(s: &CitrixSession) -> &'static str {
+    s.keepalive
+        .as_ref()
+        .map_or("-", |k| series_state(s.open, k.overdue))
+}
+
+/// Open, and its keep-alives stopped.
+pub fn in_trouble(s: &CitrixSession) -> bool {
+    s.open && s.keepalive.as_ref().is_some_and(|k| k.overdue)
+}
+
+impl TableModel for Sessions {
+    type Column = SessionColumn;
+    const COLUMNS: &'static [SessionColumn] = &[
+        SessionColumn::Id,
+        SessionColumn::Transport,
+        SessionColumn::Client,
+        SessionColumn::Server,
+        SessionColumn::ClientName,
+        SessionColumn::Application,
+        SessionColumn::Build,
+        SessionColumn::Encryption,
+        SessionColumn::Channels,
+        SessionColumn::FramesToServer,
+        SessionColumn::FramesToClient,
+        SessionColumn::Reconnects,
+        SessionColumn::KeepAlive,
+        SessionColumn::State,
+    ];
+    const KEYS: &'static [&'static str] = &["proto", "host", "port", "flow", "state", "finding"];
+    const DEFAULT_SORT: Sort<SessionColumn> = Sort {
+        column: SessionColumn::Id,
+        descending: false,
+    };
+
+    fn spec(column: SessionColumn) -> ColumnSpec {
+        let (header, width, right, keep) = match column {
+            SessionColumn::Id => ("ID", 4, true, 0),
+            SessionColumn::Transport => ("VIA", 4, false, 3),
+            SessionColumn::Client => ("CLIENT", 15, false, 7),
+            SessionColumn::Server => ("SERVER", 21, false, 5),
+            // ICA client names run to 20 characters.
+            SessionColumn::ClientName => ("CLIENT NAME", 20, false, 1),
+            SessionColumn::Application => ("APP", 10, false, 1),
+            SessionColumn::Build => ("BUILD", 6, true, 11),
+            SessionColumn::Encryption => ("ENCRYPTION", 20, false, 2),
+            SessionColumn::Channels => ("CH", 3, true, 8),
+            SessionColumn::FramesToServer => ("FR C>S", 7, true, 9),
+            SessionColumn::FramesToClient => ("FR S>C", 7, true, 10),
+            SessionColumn::Reconnects => ("RECON", 6, true, 4),
+            SessionColumn::KeepAlive => ("KEEPALIVE", 10, false, 6),
+            SessionColumn::State => ("STATE", 10, false, 0),
+        };
+        ColumnSpec {
+            header,
+            width,
+            right,
+            keep,
+            fill: column == SessionColumn::Application,
+        }
+    }
+
+    fn column_name(column: SessionColumn) -> &'static str {
+        column.name()
+    }
+
+    fn len(report: &Report) -> usize {
+        report.sessions.len()
+    }
+
+    fn key(report: &Report, i: usize) -> u64 {
+        session(report, i).id
+    }
+
+    fn cell(report: &Report, i: usize, column: SessionColumn) -> String {
+        let s = session(report, i);
+        match column {
+            SessionColumn::Id => s.id.to_string(),
+            SessionColumn::Transport => s.transport.name().to_string(),
+            SessionColumn::Client => s.client.to_string(),
+            SessionColumn::Server => s.server.to_string(),
+            SessionColumn::ClientName => or_dash(s.client_name.as_ref()),
+            SessionColumn::Application => or_dash(s.application.as_ref()),
+            SessionColumn::Build => or_dash(s.client_build.as_ref()),
+            SessionColumn::Encryption => encryption(s),
+            SessionColumn::Channels => s.channels.len().to_string(),
+            SessionColumn::FramesToServer => s.frames[0].to_string(),
+            SessionColumn::FramesToClient => s.frames[1].to_string(),
+            SessionColumn::Reconnects => s.reconnects.to_string(),
+            SessionColumn::KeepAlive => keepalive(s).to_string(),
+            SessionColumn::State => state(s).to_string(),
+        }
+    }
+
+    fn sort(report: &Report, rows: &mut [usize], column: SessionColumn, descending: bool) {
+        let s = |i: usize| session(report, i);
+        let d = descending;
+        let id = |i: usize| s(i).id;
+        match column {
+            SessionColumn::Id => sort_rows(rows, d, |i| (id(i), id(i))),
+            SessionColumn::Transport => sort_rows(rows, d, |i| (s(i).transport, id(i))),
+            SessionColumn::Client => sort_rows(rows, d, |i| (s(i).client, id(i))),
+            SessionColumn::Server => sort_rows(rows, d, |i| (s(i).server, id(i))),
+            SessionColumn::ClientName => sort_rows(rows, d, |i| (s(i).client_name.clone(), id(i))),
+            SessionColumn::Application => sort_rows(rows, d, |i| (s(i).application.clone(), id(i))),
+            SessionColumn::Build => sort_rows(rows, d, |i| (s(i).client_build, id(i))),
+            SessionColumn::Encryption => sort_rows(rows, d, |i| (encryption(s(i)), id(i))),
+            SessionColumn::Channels => sort_rows(rows, d, |i| (s(i).channels.len(), id(i))),
+            SessionColumn::FramesToServer => sort_rows(rows, d, |i| (s(i).frames[0], id(i))),
+            SessionColumn::FramesToClient => sort_rows(rows, d, |i| (s(i).frames[1], id(i))),
+            SessionColumn::Reconnects => sort_rows(rows, d, |i| (s(i).reconnects, id(i))),
+            SessionColumn::KeepAlive => sort_rows(rows, d, |i| (keepalive(s(i)), id(i))),
+            SessionColumn::State => sort_rows(rows, d, |i| (state(s(i)), id(i))),
+        }
+    }
+
+    fn search_text(report: &Report, i: usize, out: &mut String) {
+        let s = session(report, i);
+        let _ = write!(
+            out,
+            "{} {} {} {} {} {} {} {} {}",
+            s.id,
+            s.transport.name(),
+            s.client,
+            s.server,
+            or_dash(s.client_name.as_ref()),
+            or_dash(s.application.as_ref()),
+            encryption(s),
+            keepalive(s),
+            state(s)
+        );
+        for text in [&s.user_name, &s.domain].into_iter().flatten() {
+            let _ = write!(out, " {text}");
+        }
+    }
+
+    fn matches(report: &Report, i: usize, query: &Query, text: &str) -> bool {
+        let s = session(report, i);
+        query.matches(|term| match term {
+            TermKind::Text(needle) => text.contains(needle.as_str()),
+            TermKind::Proto(p) => p.matches(Some(s.transport)),
+            TermKind::Host(block) => block.contains(s.client) || block.contains(s.server.ip),
+            TermKind::Port(p) => s.server.port == *p,
+            TermKind::Flow(id) => s.flows.contains(id),
+            TermKind::State(st) => state(s).eq_ignore_ascii_case(st),
+            TermKind::Finding => has_findings(report, &s.flows),
+            // Refused by KEYS before they get here.
+            _ => false,
+        })
+    }
+}
+
+impl FlowLinks for Sessions {
+    fn flows(report: &Report, i: usize) -> Vec<FlowId> {
+        session(report, i).flows.clone()
+    }
+}

@@ -1,0 +1,329 @@
+//! The Licensing view: the sessions table, and the selected session's handshakes, announced
+//! ports, vendor connections and features in the detail pane.
+
+use super::record::{self, Doc, dim_style};
+use super::table::{draw_table, empty_text};
+use crate::analysis::cadence::CadenceStats;
+use crate::analysis::licensing::{
+    AnnouncedOutcome, ConnectionOutcome, HandshakeOutcome, LicensingSession, SessionStatus,
+};
+use crate::model::Report;
+use crate::tui::app::{App, Tab};
+use crate::tui::beats::strip;
+use crate::tui::table::heartbeats::series_state;
+use crate::tui::table::licensing::{LicensingColumn, heartbeat, static_word};
+use crate::tui::text::{duration, name_of, or_dash, time_of_day, time_of_day_micros};
+use ctxscope_dissectors::Proto;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
+    let report = app.report().cloned();
+    let (table_area, pane_area) = record::split(area, app.pane(Tab::Licensing).is_some());
+    let t = app.totals();
+    let (lmgrd, vendor) = (t.flows_of(Proto::Lmgrd), t.flows_of(Proto::VendorDaemon));
+    let empty = empty_text(
+        report.is_some(),
+        app.licensing.is_filtered(),
+        "licensing sessions",
+        || {
+            format!(
+                "no FlexLM licensing in this capture ({lmgrd} lmgrd and {vendor} vendor daemon connections)"
+            )
+        },
+    );
+    app.hits.table = draw_table(
+        frame,
+        table_area,
+        &mut app.licensing,
+        report.as_deref(),
+        cell_style,
+        &empty,
+    );
+    app.hits.detail = Rect::default();
+    if let Some(report) = report {
+        draw_pane(frame, pane_area, app, &report);
+    }
+}
+
+pub fn status_style(status: SessionStatus) -> Style {
+    match status {
+        SessionStatus::Ok => Style::new().fg(Color::Green),
+        SessionStatus::DynamicPort => Style::new().fg(Color::Yellow),
+        SessionStatus::NotConnected | SessionStatus::Unreachable => {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        }
+        SessionStatus::LmgrdOnly => dim_style(),
+    }
+}
+
+/// `OVERDUE` red, `ok` green, the rest dim.
+pub fn beat_style(state: &str) -> Style {
+    match state {
+        "OVERDUE" => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        "ok" => Style::new().fg(Color::Green),
+        _ => dim_style(),
+    }
+}
+
+fn cell_style(report: &Report, i: usize, column: LicensingColumn) -> Style {
+    let s = &report.licensing[i];
+    match column {
+        LicensingColumn::Status => status_style(s.status),
+        LicensingColumn::Beat => beat_style(heartbeat(s).state()),
+        LicensingColumn::Announced
+            if s.handshakes
+                .iter()
+                .filter_map(|h| h.announced.as_ref())
+                .any(|a| !a.static_port || a.connection == AnnouncedOutcome::NotSeen) =>
+        {
+            Style::new().fg(Color::Yellow)
+        }
+        _ => Style::new(),
+    }
+}
+
+/// What a status means, in a few words.
+fn meaning(status: SessionStatus) -> &'static str {
+    match status {
+        SessionStatus::Ok => "the vendor daemon connection works, on a static port",
+        SessionStatus::LmgrdOnly => {
+            "only lmgrd traffic: admin queries, or the capture ends before the vendor connection"
+        }
+        SessionStatus::DynamicPort => {
+            "works, but on a vendor port a firewall would not expect: pin it in the license file"
+        }
+        SessionStatus::NotConnected => {
+            "the vendor port lmgrd announced never saw a connection attempt"
+        }
+        SessionStatus::Unreachable => "lmgrd or the vendor daemon refused or did not answer",
+    }
+}
+
+fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
+    let selected = app.licensing.selected_index();
+    let key = app.licensing.selected_key();
+    let Some(pane) = app.pane_mut(Tab::Licensing) else {
+        return;
+    };
+    pane.show_row(key);
+    let inner = record::block(String::new()).inner(area);
+    app.hits.detail = inner;
+    let Some(s) = selected.and_then(|i| report.licensing.get(i)) else {
+        frame.render_widget(record::block(" Licensing ".into()), area);
+        frame.render_widget(Paragraph::new("  no session selected"), inner);
+        return;
+    };
+    let doc = document(s, report, usize::from(inner.width));
+    let Some(pane) = app.pane_mut(Tab::Licensing) else {
+        return;
+    };
+    let at = record::draw_doc(frame, inner, pane, doc);
+    let title = format!(
+        " Licensing {} → {} {}  {at} ",
+        s.client,
+        s.server,
+        or_dash(s.vendor.as_ref())
+    );
+    frame.render_widget(record::block(title), area);
+}
+
+fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
+    let mut doc = Doc::default();
+    doc.section(format!(
+        "{} → license server {}, vendor daemon {}",
+        s.client,
+        s.server,
+        or_dash(s.vendor.as_ref())
+    ));
+    doc.styled_field(
+        "status",
+        format!("{}: {}", name_of(&s.status), meaning(s.status)),
+        status_style(s.status),
+    );
+    doc.field(
+        "seen",
+        format!(
+            "{} to {} ({})",
+            time_of_day_micros(s.first),
+            time_of_day_micros(s.last),
+            duration(s.last.since(s.first).as_secs_f64())
+        ),
+    );
+    doc.field(
+        "licenses",
+        format!("{} checkouts, {} checkins", s.checkouts, s.checkins),
+    );
+    if s.dropped > 0 {
+        doc.styled_field(
+            "not kept",
+            format!("{} records (lists full)", s.dropped),
+            Style::new().fg(Color::Yellow),
+        );
+    }
+
+    doc.section(format!("lmgrd handshakes ({})", s.handshakes.len()));
+    if s.handshakes.is_empty() {
+        doc.dim("none: the client went straight to the vendor daemon");
+    }
+    for h in &s.handshakes {
+        doc.link(
+            h.flow,
+            vec![
+                Span::raw(format!(
+                    "flow {:<5} {}  lmgrd :{}  ",
+                    h.flow,
+                    time_of_day(h.at),
+                    h.lmgrd_port
+                )),
+                Span::styled(name_of(&h.outcome), handshake_style(h.outcome)),
+            ],
+        );
+        let mut who = Vec::new();
+        if let Some(u) = &h.user {
+            who.push(format!("user {u}"));
+        }
+        if let Some(c) = &h.client_host {
+            who.push(format!("host {c}"));
+        }
+        if let Some(v) = &h.client_version {
+            who.push(format!("client v{v}"));
+        }
+        if let Some(v) = &h.server_version {
+            who.push(format!("lmgrd v{v}"));
+        }
+        if !who.is_empty() {
+            doc.text(format!("    {}", who.join("  ")));
+        }
+        if let Some(a) = &h.announced {
+            let style = match (a.static_port, a.connection) {
+                (_, AnnouncedOutcome::NotSeen) => {
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+                }
+                (false, _) => Style::new().fg(Color::Yellow),
+                (true, _) => Style::new().fg(Color::Green),
+            };
+            let used = a
+                .vendor_flow
+                .map_or(String::new(), |f| format!(" (flow {f})"));
+            doc.line(ratatui::text::Line::from(vec![
+                Span::raw(format!("      announced {}:{} ", a.host, a.port)),
+                Span::styled(
+                    format!(
+                        "{} → {}{used}",
+                        static_word(a.static_port),
+                        name_of(&a.connection)
+                    ),
+                    style,
+                ),
+            ]));
+        }
+    }
+
+    doc.section(format!(
+        "Vendor daemon connections ({})",
+        s.vendor_connections.len()
+    ));
+    if s.vendor_connections.is_empty() {
+        doc.dim("none");
+    }
+    for v in &s.vendor_connections {
+        let by = v
+            .announced_by
+            .map_or("not announced in this capture".to_string(), |f| {
+                format!("announced by flow {f}")
+            });
+        doc.link(
+            v.flow,
+            vec![
+                Span::raw(format!(
+                    "flow {:<5} {}  :{} {}  ",
+                    v.flow,
+                    time_of_day(v.started),
+                    v.port,
+                    static_word(v.static_port)
+                )),
+                Span::styled(name_of(&v.outcome), connection_style(v.outcome)),
+                Span::raw(format!("  {by}")),
+            ],
+        );
+        doc.text(format!(
+            "    {} checkouts, {} checkins, {} heartbeat messages",
+            v.checkouts, v.checkins, v.heartbeat_messages
+        ));
+        match &v.heartbeats {
+            Some(c) => {
+                let open = v.outcome == ConnectionOutcome::Open;
+                cadence(&mut doc, c, open, report, width);
+            }
+            None => doc.dim("    no heartbeats seen"),
+        }
+    }
+
+    doc.section(format!("Features ({})", s.features.len()));
+    if s.features.is_empty() {
+        doc.dim("none seen");
+    }
+    for f in &s.features {
+        doc.text(format!(
+            "{:<28} {} checkouts, {} checkins",
+            f.feature.to_string(),
+            f.checkouts,
+            f.checkins
+        ));
+    }
+
+    doc.findings(report, &crate::tui::table::licensing::flows(s), width);
+    doc
+}
+
+/// Heartbeat statistics of a series, and its timeline on one line.
+pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, width: usize) {
+    let state = series_state(open, c.overdue);
+    doc.line(ratatui::text::Line::from(vec![
+        Span::raw(format!(
+            "      {} beats, last {}, median {}, jitter {}, longest silence {}  ",
+            c.count,
+            c.last.map_or("-".into(), time_of_day),
+            c.interval_median_secs.map_or("-".into(), duration),
+            c.jitter_secs.map_or("-".into(), duration),
+            duration(c.longest_silence_secs)
+        )),
+        Span::styled(state, beat_style(state)),
+    ]));
+    let end = crate::tui::table::heartbeats::series_end(report, open, c.last);
+    let line = strip(
+        &c.beats,
+        end,
+        c.interval_median_secs,
+        width.saturating_sub(8).clamp(8, 72),
+    );
+    doc.line(ratatui::text::Line::from(vec![
+        Span::raw("      "),
+        Span::styled(line.text(), beat_style(state)),
+    ]));
+}
+
+fn handshake_style(o: HandshakeOutcome) -> Style {
+    match o {
+        HandshakeOutcome::Redirected | HandshakeOutcome::Answered => Style::new().fg(Color::Green),
+        HandshakeOutcome::Refused | HandshakeOutcome::NoAnswer => {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        }
+        HandshakeOutcome::Connected | HandshakeOutcome::InProgress => Style::new(),
+    }
+}
+
+fn connection_style(o: ConnectionOutcome) -> Style {
+    match o {
+        ConnectionOutcome::Open | ConnectionOutcome::Closed => Style::new().fg(Color::Green),
+        ConnectionOutcome::Reset => Style::new().fg(Color::Yellow),
+        ConnectionOutcome::Refused | ConnectionOutcome::NoAnswer => {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        }
+        ConnectionOutcome::Seen => Style::new(),
+    }
+}

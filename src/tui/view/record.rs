@@ -1,0 +1,215 @@
+//! What the Licensing, Heartbeats and Sessions views share: a table above a detail pane, and
+//! the pane's document (sections of lines, some of them links to flows).
+//!
+//! A row's document is small (the analysis caps every list it holds), so it is built whole
+//! for each frame; only the lines on screen are drawn.
+
+use crate::flow::FlowId;
+use crate::model::Report;
+use crate::tui::app::RecordPane;
+use crate::tui::text::{clean, time_of_day};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::severity_style;
+
+/// The table's area and the pane's (empty when no pane is open): the table keeps a third of
+/// the height, at least a few rows.
+pub fn split(area: Rect, pane_open: bool) -> (Rect, Rect) {
+    if !pane_open {
+        return (area, Rect::default());
+    }
+    let rows = (area.height / 3).max(5).min(area.height);
+    let [t, d] = Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(area);
+    (t, d)
+}
+
+/// The frame of a pane: a blue rule with the title.
+pub fn block(title: String) -> Block<'static> {
+    Block::new()
+        .borders(Borders::TOP)
+        .border_style(Style::new().fg(Color::Blue))
+        .title(title)
+}
+
+/// A pane's content: lines, where its sections start, and which lines name a flow.
+#[derive(Default)]
+pub struct Doc {
+    lines: Vec<Line<'static>>,
+    sections: Vec<usize>,
+    /// Line index and flow of each link.
+    links: Vec<(usize, FlowId)>,
+}
+
+pub fn heading_style() -> Style {
+    Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+}
+
+pub fn dim_style() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+impl Doc {
+    /// Starts a section: a blank line (unless it is the first), then its heading.
+    pub fn section(&mut self, title: impl Into<String>) {
+        if !self.lines.is_empty() {
+            self.lines.push(Line::default());
+        }
+        self.sections.push(self.lines.len());
+        self.lines.push(Line::styled(
+            clean(&title.into()).into_owned(),
+            heading_style(),
+        ));
+    }
+
+    pub fn line(&mut self, line: Line<'static>) {
+        self.lines.push(line);
+    }
+
+    /// An indented line of plain text.
+    pub fn text(&mut self, text: impl AsRef<str>) {
+        self.lines
+            .push(Line::raw(format!("  {}", clean(text.as_ref()))));
+    }
+
+    pub fn dim(&mut self, text: impl AsRef<str>) {
+        self.lines.push(Line::styled(
+            format!("  {}", clean(text.as_ref())),
+            dim_style(),
+        ));
+    }
+
+    /// `  name        value`, names aligned.
+    pub fn field(&mut self, name: &str, value: impl AsRef<str>) {
+        self.lines.push(Line::from(vec![
+            Span::styled(format!("  {name:<18}"), dim_style()),
+            Span::raw(clean(value.as_ref()).into_owned()),
+        ]));
+    }
+
+    /// A field whose value has a style of its own (a warning, a status colour).
+    pub fn styled_field(&mut self, name: &str, value: impl AsRef<str>, style: Style) {
+        self.lines.push(Line::from(vec![
+            Span::styled(format!("  {name:<18}"), dim_style()),
+            Span::styled(clean(value.as_ref()).into_owned(), style),
+        ]));
+    }
+
+    /// A line naming `flow`, for Enter to jump to; the pane draws the cursor in front of it.
+    pub fn link(&mut self, flow: FlowId, spans: Vec<Span<'static>>) {
+        self.links.push((self.lines.len(), flow));
+        self.lines.push(Line::from(spans));
+    }
+
+    /// `text` wrapped to `width` columns, every line indented by `indent` spaces.
+    pub fn wrapped(&mut self, indent: usize, text: &str, width: usize, style: Style) {
+        for l in wrap(&clean(text), width.saturating_sub(indent).max(20)) {
+            self.lines
+                .push(Line::styled(format!("{:indent$}{l}", ""), style));
+        }
+    }
+
+    /// The findings of `flows`: severity, code and flow, then the message wrapped.
+    pub fn findings(&mut self, report: &Report, flows: &[FlowId], width: usize) {
+        let mine: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| {
+                f.flow.is_some_and(|id| flows.contains(&id))
+                    || f.related_flow.is_some_and(|id| flows.contains(&id))
+            })
+            .collect();
+        self.section(format!("Findings ({})", mine.len()));
+        if mine.is_empty() {
+            self.dim("none");
+        }
+        for f in mine {
+            self.line(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(
+                    format!("{:<7}", f.severity.name()),
+                    severity_style(f.severity),
+                ),
+                Span::raw(format!(
+                    "{}  flow {}  x{}  {}",
+                    f.code,
+                    crate::tui::table::findings::flows_cell(f),
+                    f.count,
+                    time_of_day(f.first)
+                )),
+            ]));
+            self.wrapped(4, &f.message, width, Style::new());
+        }
+    }
+}
+
+/// Words of `text` in lines of at most `width` characters (a longer word is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let word: String = word.chars().take(width).collect();
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Draws the lines of `doc` on screen in `area`, with the cursor on its link; stores the
+/// document's shape in `pane` for the keys. Returns the title's position text (`line 3/40`).
+pub fn draw_doc(frame: &mut Frame, area: Rect, pane: &mut RecordPane, doc: Doc) -> String {
+    let height = usize::from(area.height);
+    let total = doc.lines.len();
+    pane.links = doc.links;
+    pane.sections = doc.sections;
+    pane.fit(total, height);
+    let cursor_line = pane.links.get(pane.cursor).map(|&(line, _)| line);
+    let links = &pane.links;
+    let shown: Vec<Line> = doc
+        .lines
+        .into_iter()
+        .enumerate()
+        .skip(pane.scroll)
+        .take(height)
+        .map(|(at, mut line)| {
+            if links.iter().any(|&(l, _)| l == at) {
+                let selected = cursor_line == Some(at);
+                line.spans
+                    .insert(0, Span::raw(if selected { "▶ " } else { "  " }));
+                if selected {
+                    line = line.style(Style::new().add_modifier(Modifier::REVERSED));
+                }
+            }
+            line
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(shown), area);
+    format!("line {}/{total}", (pane.scroll + 1).min(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_words_and_cuts_long_ones() {
+        assert_eq!(
+            wrap("the quick brown fox jumps", 10),
+            vec!["the quick", "brown fox", "jumps"]
+        );
+        assert_eq!(wrap("abcdefghijkl x", 5), vec!["abcde", "x"]);
+        assert!(wrap("   ", 5).is_empty());
+    }
+}

@@ -1,0 +1,218 @@
+//! The Sessions view: ICA and CGP sessions, and for the selected one every field, its
+//! connections, channels, keep-alives and findings in the detail pane.
+
+use super::licensing::{beat_style, cadence};
+use super::record::{self, Doc, dim_style};
+use super::table::{draw_table, empty_text};
+use crate::analysis::sessions::CitrixSession;
+use crate::model::Report;
+use crate::tui::app::{App, Tab};
+use crate::tui::table::sessions::{SessionColumn, encryption, keepalive, state};
+use crate::tui::text::{bytes, duration, or_dash, time_of_day_micros};
+use ctxscope_dissectors::Proto;
+use ctxscope_dissectors::ica::EncryptionKind;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
+    let report = app.report().cloned();
+    let (table_area, pane_area) = record::split(area, app.pane(Tab::Sessions).is_some());
+    let t = app.totals();
+    let (ica, cgp) = (t.flows_of(Proto::Ica), t.flows_of(Proto::Cgp));
+    let empty = empty_text(
+        report.is_some(),
+        app.sessions.is_filtered(),
+        "sessions",
+        || format!("no ICA or CGP sessions in this capture ({ica} ICA and {cgp} CGP connections)"),
+    );
+    app.hits.table = draw_table(
+        frame,
+        table_area,
+        &mut app.sessions,
+        report.as_deref(),
+        cell_style,
+        &empty,
+    );
+    app.hits.detail = Rect::default();
+    if let Some(report) = report {
+        draw_pane(frame, pane_area, app, &report);
+    }
+}
+
+/// Basic encryption (a key anyone can read) and none in warning colours.
+fn encryption_style(s: &CitrixSession) -> Style {
+    match s.encryption {
+        Some(EncryptionKind::None) => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Some(EncryptionKind::Basic) => Style::new().fg(Color::Yellow),
+        _ if s.key_exchanged_in_clear => Style::new().fg(Color::Yellow),
+        Some(EncryptionKind::Rc5) => Style::new().fg(Color::Green),
+        Some(EncryptionKind::Unknown) => Style::new(),
+        None => dim_style(),
+    }
+}
+
+fn state_style(state: &str) -> Style {
+    match state {
+        "open" => Style::new().fg(Color::Green),
+        "reset" => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        "disconnect" | "closed" => Style::new().fg(Color::Yellow),
+        _ => Style::new(),
+    }
+}
+
+fn cell_style(report: &Report, i: usize, column: SessionColumn) -> Style {
+    let s = &report.sessions[i];
+    match column {
+        SessionColumn::Encryption => encryption_style(s),
+        SessionColumn::State => state_style(state(s)),
+        SessionColumn::KeepAlive => beat_style(keepalive(s)),
+        SessionColumn::Reconnects if s.reconnects > 0 => Style::new().fg(Color::Cyan),
+        _ => Style::new(),
+    }
+}
+
+fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
+    let selected = app.sessions.selected_index();
+    let key = app.sessions.selected_key();
+    let Some(pane) = app.pane_mut(Tab::Sessions) else {
+        return;
+    };
+    pane.show_row(key);
+    let inner = record::block(String::new()).inner(area);
+    app.hits.detail = inner;
+    let Some(s) = selected.and_then(|i| report.sessions.get(i)) else {
+        frame.render_widget(record::block(" Sessions ".into()), area);
+        frame.render_widget(Paragraph::new("  no session selected"), inner);
+        return;
+    };
+    let doc = document(s, report, usize::from(inner.width));
+    let Some(pane) = app.pane_mut(Tab::Sessions) else {
+        return;
+    };
+    let at = record::draw_doc(frame, inner, pane, doc);
+    let title = format!(
+        " Session {} ({}) {} → {}  {at} ",
+        s.id,
+        s.transport.name(),
+        s.client,
+        s.server
+    );
+    frame.render_widget(record::block(title), area);
+}
+
+fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
+    let mut doc = Doc::default();
+    let st = state(s);
+    doc.section(format!(
+        "Session {} over {}: {} → {}",
+        s.id,
+        s.transport.name(),
+        s.client,
+        s.server
+    ));
+    doc.styled_field("state", st, state_style(st));
+    doc.field("client name", or_dash(s.client_name.as_ref()));
+    doc.field("application", or_dash(s.application.as_ref()));
+    doc.field("client build", or_dash(s.client_build.as_ref()));
+    doc.field("domain", or_dash(s.domain.as_ref()));
+    doc.field("user", or_dash(s.user_name.as_ref()));
+    if s.password_present {
+        doc.styled_field(
+            "password",
+            "sent in the init phase (its value is never kept)",
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        );
+    } else {
+        doc.field("password", "not sent");
+    }
+    doc.styled_field("encryption", encryption(s), encryption_style(s));
+    if let Some(p) = &s.proxied_to {
+        doc.field("proxied to", p.to_string());
+    }
+    doc.field(
+        "seen",
+        format!(
+            "{} to {} ({})",
+            time_of_day_micros(s.start),
+            time_of_day_micros(s.last),
+            duration(s.last.since(s.start).as_secs_f64())
+        ),
+    );
+    doc.field("reconnects", s.reconnects.to_string());
+    doc.field(
+        "ICA frames",
+        format!(
+            "{} client>server, {} server>client",
+            s.frames[0], s.frames[1]
+        ),
+    );
+    doc.field(
+        "ICA payload",
+        format!(
+            "{} client>server, {} server>client",
+            bytes(s.bytes[0]),
+            bytes(s.bytes[1])
+        ),
+    );
+
+    doc.section(format!("Connections ({})", s.flows.len()));
+    for (n, &id) in s.flows.iter().enumerate() {
+        let role = if n == 0 {
+            "first connection".to_string()
+        } else {
+            format!("reconnect {n}")
+        };
+        let facts = report.flow(id).map_or_else(
+            || "not in the report (over the flow record cap)".to_string(),
+            |f| {
+                format!(
+                    "{} → {}  {}  {}",
+                    f.client,
+                    f.server,
+                    f.state,
+                    duration(f.duration_secs)
+                )
+            },
+        );
+        doc.link(id, vec![Span::raw(format!("flow {id:<5} {facts}  {role}"))]);
+    }
+
+    doc.section(format!("Virtual channels ({})", s.channels.len()));
+    if s.channels.is_empty() {
+        doc.dim("none bound or used");
+    } else {
+        doc.line(ratatui::text::Line::styled(
+            format!(
+                "  {:>4}  {:<10} {:>11} {:>11} {:>11} {:>11}",
+                "CH", "NAME", "WRITES C>S", "WRITES S>C", "BYTES C>S", "BYTES S>C"
+            ),
+            dim_style(),
+        ));
+    }
+    for c in &s.channels {
+        doc.text(format!(
+            "{:>4}  {:<10} {:>11} {:>11} {:>11} {:>11}",
+            c.channel,
+            or_dash(c.name.as_ref()),
+            c.writes[0],
+            c.writes[1],
+            bytes(c.bytes[0]),
+            bytes(c.bytes[1])
+        ));
+    }
+
+    doc.section("Keep-alives");
+    match &s.keepalive {
+        Some(k) => {
+            doc.text(crate::tui::table::heartbeats::kind_label(k.kind));
+            cadence(&mut doc, k, s.open, report, width);
+        }
+        None => doc.dim("none seen"),
+    }
+
+    doc.findings(report, &s.flows, width);
+    doc
+}
