@@ -5,14 +5,14 @@
 use ctxscope::synth::ica::{Client, LongSession, Protection, Shape};
 use ctxscope::synth::scenarios::{self, TcpCapture};
 use ctxscope::synth::tcp::ImpairProfile;
-use ctxscope::synth::{BASE_TIME, LinkType, Mixer, PcapWriter, TcpConversation, TsResolution};
+use ctxscope::synth::{BASE_TIME, TcpConversation};
 use ctxscope_dissectors::Dir;
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every scenario written once per test run (into a fresh folder), shared by the tests.
 fn captures_dir() -> &'static Path {
@@ -27,12 +27,10 @@ fn captures_dir() -> &'static Path {
     })
 }
 
-fn has_tshark() -> bool {
+/// tshark is the reference these checks compare with; `.ci/setup` installs it.
+fn require_tshark() {
     let found = Command::new("tshark").arg("--version").output().is_ok();
-    if !found {
-        println!("note: tshark is not on PATH; skipping the tshark checks");
-    }
-    found
+    assert!(found, "tshark is needed: .ci/setup installs it");
 }
 
 /// Runs tshark on a capture; returns (success, stdout, stderr without the root warning).
@@ -89,9 +87,7 @@ fn write_all_writes_exactly_what_build_returns() {
 
 #[test]
 fn well_formed_captures_pass_tshark_with_checksum_validation() {
-    if !has_tshark() {
-        return;
-    }
+    require_tshark();
     let fields = [
         "-o",
         "tcp.check_checksum:TRUE",
@@ -236,9 +232,7 @@ fn assert_stream(what: &str, sent: &[u8], seen: &[u8], holes: usize) {
 
 #[test]
 fn tcp_streams_match_what_the_scripts_sent() {
-    if !has_tshark() {
-        return;
-    }
+    require_tshark();
     let scripted = scenarios::scripted();
     assert!(scripted.len() >= 25);
     for (path, TcpCapture { conversations, .. }) in scripted {
@@ -270,9 +264,7 @@ fn tcp_streams_match_what_the_scripts_sent() {
 
 #[test]
 fn randomly_impaired_conversations_reassemble_to_the_script_in_tshark() {
-    if !has_tshark() {
-        return;
-    }
+    require_tshark();
     // Every impairment but drops (whose holes tshark marks differently), often.
     let profile = ImpairProfile {
         reorder: 0.15,
@@ -330,9 +322,7 @@ fn randomly_impaired_conversations_reassemble_to_the_script_in_tshark() {
 
 #[test]
 fn tshark_sees_the_edge_case_each_capture_is_named_after() {
-    if !has_tshark() {
-        return;
-    }
+    require_tshark();
     let frames = |path| count(path, "frame");
     let expectations: &[(&str, &str, usize)] = &[
         ("tcp/out_of_order.pcap", "tcp.analysis.out_of_order", 1),
@@ -482,9 +472,7 @@ fn tshark_sees_the_edge_case_each_capture_is_named_after() {
 
 #[test]
 fn broken_files_fail_the_way_their_names_say() {
-    if !has_tshark() {
-        return;
-    }
+    require_tshark();
     let cases: &[(&str, Option<&str>, usize)] = &[
         // (file, tshark's complaint, packets it still reads)
         (
@@ -532,79 +520,3 @@ const BENCH_CLIENT: Client<'static> = Client {
     application: "Desktop",
     logon: None,
 };
-
-/// The benchmark workload: `flows` ICA sessions (basic encryption) of 200 rounds, one starting
-/// every 5 ms.
-fn benchmark_flows(flows: u32) -> Mixer {
-    Mixer::with_arrivals((0..flows).map(|i| {
-        let client = SocketAddrV4::new([10, 2, (i >> 8) as u8, i as u8].into(), 50_000);
-        let server = SocketAddrV4::new([10, 1, 10, 5].into(), 1494);
-        let shape = Shape {
-            rounds: 200,
-            ..Shape::default()
-        };
-        TcpConversation::v4(client, server)
-            .start(BASE_TIME.plus(Duration::from_millis(u64::from(i) * 5)))
-            .handshake()
-            .packets_then(LongSession::new(
-                &BENCH_CLIENT,
-                Protection::Basic(0x5a),
-                u64::from(i),
-                shape,
-            ))
-    }))
-}
-
-/// Streams the benchmark into `out`; prints and returns (packets, bytes written).
-fn measure(what: &str, out: impl std::io::Write) -> (u64, u64) {
-    let counted = CountingWriter {
-        inner: out,
-        bytes: 0,
-    };
-    let mut writer =
-        PcapWriter::new(counted, LinkType::ETHERNET, 262_144, TsResolution::Micro).unwrap();
-    let started = Instant::now();
-    let packets = benchmark_flows(2_000).write_to(&mut writer).unwrap();
-    let bytes = writer.into_inner().unwrap().bytes;
-    let elapsed = started.elapsed().as_secs_f64();
-    println!(
-        "{what}: {packets} packets, {:.0} MB in {elapsed:.2} s: {:.2} M packets/s, {:.0} MB/s",
-        bytes as f64 / 1e6,
-        packets as f64 / elapsed / 1e6,
-        bytes as f64 / elapsed / 1e6
-    );
-    (packets, bytes)
-}
-
-struct CountingWriter<W> {
-    inner: W,
-    bytes: u64,
-}
-
-impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Release-mode measurement of the bulk path (about 2.6 M packets, 1.2 GB):
-/// `cargo test --release --test synth_valid -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn mixer_and_writer_throughput() {
-    let in_memory = measure("generate only", std::io::sink());
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("synth-throughput.pcap");
-    let file = std::fs::File::create(&path).unwrap();
-    let on_disk = measure(
-        "to a file",
-        std::io::BufWriter::with_capacity(1 << 20, file),
-    );
-    assert_eq!(in_memory, on_disk, "the same flows make the same file");
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), on_disk.1);
-    std::fs::remove_file(&path).unwrap();
-}

@@ -477,11 +477,6 @@ impl App {
         self.now.duration_since(self.started)
     }
 
-    /// How long the last filter and sort of a new report took.
-    pub fn refresh_cost(&self) -> Duration {
-        self.refresh_cost
-    }
-
     // ---- data ----
 
     pub fn on_feed(&mut self, msg: FeedMsg, now: Instant) {

@@ -8,7 +8,7 @@
 //! `tcp_captures!` macro, which also lets the tests compare tshark's reassembled streams with
 //! the bytes each conversation's script sent:
 //!
-//! ```ignore
+//! ```text
 //! fn checkout_denied() -> TcpCapture {
 //!     TcpCapture::pcap(vec![TcpConversation::v4(client, server).handshake()
 //!         .client_send(encode::checkout(..)).server_send(encode::denied(..)).close(Dir::ToServer)])
