@@ -1,9 +1,11 @@
 //! The human-readable report: what an admin reads first. Only sections with content appear.
 
+mod heartbeats;
+mod licensing;
+mod sessions;
+
 use super::table::Table;
 use super::units::{bytes, duration};
-use crate::analysis::cadence::CadenceStats;
-use crate::analysis::licensing::LicensingSession;
 use crate::model::{FlowRecord, Report};
 use ctxscope_dissectors::Severity;
 use std::io::{self, Write};
@@ -15,9 +17,9 @@ pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     header(report, out)?;
     sources(report, out)?;
     findings(report, out)?;
-    licensing(report, out)?;
-    sessions(report, out)?;
-    heartbeats(report, out)?;
+    licensing::section(report, out)?;
+    sessions::section(report, out)?;
+    heartbeats::section(report, out)?;
     flows(report, out)?;
     totals(report, out)
 }
@@ -98,223 +100,6 @@ fn findings(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     t.write(out, "  ")
 }
-
-fn licensing(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if r.licensing.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nLicensing (FlexLM)")?;
-    let mut t = Table::new(&[
-        "CLIENT",
-        "LICENSE SERVER",
-        "VENDOR",
-        "STATUS",
-        "LMGRD",
-        "ANNOUNCED PORTS",
-        "VENDOR CONNECTIONS",
-        "CHECKOUTS",
-        "CHECKINS",
-        "HEARTBEATS",
-    ])
-    .right(&["CHECKOUTS", "CHECKINS"]);
-    for s in &r.licensing {
-        t.row(vec![
-            s.client.to_string(),
-            s.server.to_string(),
-            s.vendor.as_ref().map_or("-".into(), ToString::to_string),
-            name_of(&s.status),
-            handshakes(s),
-            announced_ports(s),
-            vendor_connections(s),
-            s.checkouts.to_string(),
-            s.checkins.to_string(),
-            s.vendor_connections
-                .iter()
-                .filter_map(|v| v.heartbeats.as_ref())
-                .map(cadence)
-                .collect::<Vec<_>>()
-                .join("; "),
-        ]);
-    }
-    t.write(out, "  ")
-}
-
-/// "2 redirected, 1 refused"
-fn handshakes(s: &LicensingSession) -> String {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for h in &s.handshakes {
-        let o = name_of(&h.outcome);
-        match counts.iter_mut().find(|(n, _)| *n == o) {
-            Some((_, c)) => *c += 1,
-            None => counts.push((o, 1)),
-        }
-    }
-    if counts.is_empty() {
-        return "-".into();
-    }
-    counts
-        .iter()
-        .map(|(n, c)| format!("{c} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// "7279 static connected; 52011 dynamic not_seen"
-fn announced_ports(s: &LicensingSession) -> String {
-    let ports: Vec<String> = s
-        .handshakes
-        .iter()
-        .filter_map(|h| h.announced.as_ref())
-        .map(|a| {
-            format!(
-                "{} {} {}",
-                a.port,
-                if a.static_port { "static" } else { "dynamic" },
-                name_of(&a.connection)
-            )
-        })
-        .collect();
-    if ports.is_empty() {
-        "-".into()
-    } else {
-        ports.join("; ")
-    }
-}
-
-/// "flow 3 :7279 open"
-fn vendor_connections(s: &LicensingSession) -> String {
-    let conns: Vec<String> = s
-        .vendor_connections
-        .iter()
-        .map(|v| format!("flow {} :{} {}", v.flow, v.port, name_of(&v.outcome)))
-        .collect();
-    if conns.is_empty() {
-        "-".into()
-    } else {
-        conns.join("; ")
-    }
-}
-
-/// "61 beats, median 121 s, jitter 0.8 s, OVERDUE"
-fn cadence(c: &CadenceStats) -> String {
-    let mut s = format!("{} beats", c.count);
-    if let Some(m) = c.interval_median_secs {
-        s.push_str(&format!(", median {}", duration(m)));
-    }
-    if let Some(j) = c.jitter_secs {
-        s.push_str(&format!(", jitter {}", duration(j)));
-    }
-    if c.overdue {
-        s.push_str(", OVERDUE");
-    }
-    s
-}
-
-fn sessions(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if r.sessions.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nSessions (ICA / CGP)")?;
-    let mut t = Table::new(&[
-        "ID",
-        "VIA",
-        "CLIENT",
-        "SERVER",
-        "CLIENT NAME",
-        "APPLICATION",
-        "BUILD",
-        "ENCRYPTION",
-        "CHANNELS",
-        "FRAMES C>S",
-        "FRAMES S>C",
-        "RECONNECTS",
-        "STATE",
-    ])
-    .right(&[
-        "ID",
-        "BUILD",
-        "CHANNELS",
-        "FRAMES C>S",
-        "FRAMES S>C",
-        "RECONNECTS",
-    ]);
-    for s in &r.sessions {
-        let encryption = match (&s.encryption, s.key_exchanged_in_clear) {
-            (Some(e), true) => format!("{} (key in clear)", name_of(e)),
-            (Some(e), false) => name_of(e),
-            (None, _) => "-".into(),
-        };
-        let state = match (s.open, &s.ended_by) {
-            (true, _) => "open".to_string(),
-            (false, Some(end)) => name_of(end),
-            (false, None) => "ended".to_string(),
-        };
-        t.row(vec![
-            s.id.to_string(),
-            s.transport.name().to_string(),
-            s.client.to_string(),
-            s.server.to_string(),
-            s.client_name
-                .as_ref()
-                .map_or("-".into(), ToString::to_string),
-            s.application
-                .as_ref()
-                .map_or("-".into(), ToString::to_string),
-            s.client_build.map_or("-".into(), |b| b.to_string()),
-            encryption,
-            s.channels.len().to_string(),
-            s.frames[0].to_string(),
-            s.frames[1].to_string(),
-            s.reconnects.to_string(),
-            state,
-        ]);
-    }
-    t.write(out, "  ")
-}
-
-fn heartbeats(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if r.heartbeats.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nHeartbeats and keep-alives")?;
-    let mut t = Table::new(&[
-        "FLOW",
-        "PROTO",
-        "KIND",
-        "CLIENT",
-        "SERVER",
-        "BEATS",
-        "LAST",
-        "MEDIAN",
-        "JITTER",
-        "LONGEST SILENCE",
-        "STATE",
-    ])
-    .right(&["FLOW", "BEATS", "MEDIAN", "JITTER", "LONGEST SILENCE"]);
-    for h in &r.heartbeats {
-        let c = &h.stats;
-        let state = match (h.open, c.overdue) {
-            (true, true) => "OVERDUE",
-            (true, false) => "ok",
-            (false, _) => "closed",
-        };
-        t.row(vec![
-            h.flow.to_string(),
-            h.proto.map_or("-".into(), |p| p.name().to_string()),
-            name_of(&c.kind),
-            h.client.to_string(),
-            h.server.to_string(),
-            c.count.to_string(),
-            c.last.map_or("-".into(), |t| t.to_string()),
-            c.interval_median_secs.map_or("-".into(), duration),
-            c.jitter_secs.map_or("-".into(), duration),
-            duration(c.longest_silence_secs),
-            state.to_string(),
-        ]);
-    }
-    t.write(out, "  ")
-}
-
 /// The serialised name of a unit enum variant (the same word the JSON outputs use).
 fn name_of<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
