@@ -1,9 +1,11 @@
 //! Feeding inputs to the engine: capture files in order, or a live interface until stopped.
 
+use crate::capture::ahead::{End, Item, read_ahead};
 use crate::capture::{CaptureError, LiveOptions, Next, Packet, Source};
 use crate::engine::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +57,8 @@ impl<P: FnMut(&Packet<'_>), G: FnMut(u64, Option<(u64, u64)>) -> bool> ReadObser
     }
 }
 
-/// Reads `source` into `engine` to its end, or until the observer says stop.
+/// Reads `source` into `engine` to its end, or until the observer says stop. The reading runs
+/// ahead on a second thread (see [`read_ahead`]).
 pub fn read_source(
     source: &mut Source,
     engine: &mut Engine,
@@ -63,28 +66,31 @@ pub fn read_source(
 ) -> ReadEnd {
     let name = source.name().to_string();
     engine.begin_source(&name, source.link());
+    if !observer.progress(0, source.progress()) {
+        return ReadEnd::Cancelled;
+    }
     let mut n = 0u64;
-    loop {
-        if n.is_multiple_of(PROGRESS_EVERY) && !observer.progress(n, source.progress()) {
-            return ReadEnd::Cancelled;
-        }
-        match source.next_packet() {
-            Ok(Next::Packet(p)) => {
+    let end = read_ahead(source, |item, at| {
+        match item {
+            Item::Packet(p) => {
                 observer.packet(&p);
                 engine.packet(&p);
-                n += 1;
             }
-            Ok(Next::UnsupportedLink(dlt)) => {
-                engine.unsupported_link(dlt);
-                n += 1;
-            }
-            Ok(Next::Idle) => {}
-            Ok(Next::End) => return ReadEnd::Complete,
-            Err(e) => {
-                let message = e.to_string();
-                engine.source_error(&name, message.clone());
-                return ReadEnd::Failed(message);
-            }
+            Item::UnsupportedLink(dlt) => engine.unsupported_link(dlt),
+        }
+        n += 1;
+        if n.is_multiple_of(PROGRESS_EVERY) && !observer.progress(n, at) {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    match end {
+        End::Complete => ReadEnd::Complete,
+        End::Stopped => ReadEnd::Cancelled,
+        End::Failed(e) => {
+            let message = e.to_string();
+            engine.source_error(&name, message.clone());
+            ReadEnd::Failed(message)
         }
     }
 }

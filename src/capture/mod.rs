@@ -10,6 +10,7 @@ use pcap::{Active, Capture, Offline, Precision};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod ahead;
 mod pcapng;
 
 /// One captured packet, borrowed from the source until the next call.

@@ -17,6 +17,7 @@ use super::names::{self, LengthForm, TERMINATE, VIRTUAL_WRITE0, VIRTUAL_WRITE1, 
 use super::session::{Layering, Session};
 use super::sink::{AnomalyKind, Sink};
 use super::summary::{DirectionStats, Tally};
+use crate::types::Dir;
 
 /// PDCRYPT1 header bytes (first payload byte of every frame when PdEncrypt is accepted).
 mod crypt_header {
@@ -46,6 +47,16 @@ pub struct FrameReader {
     frame: Frame,
     content: Content,
     queue: Queue,
+    /// How frames are layered and how long they may be, once the host's init phase has said
+    /// so: it does not change afterwards, and reading it from the session for every frame
+    /// costs a cache miss per frame on a busy capture.
+    framing: Option<Framing>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Framing {
+    layering: Layering,
+    limit: Option<u16>,
 }
 
 /// Where the reader is in the frame structure.
@@ -102,6 +113,7 @@ impl FrameReader {
             frame: Frame::default(),
             content: Content::Skip,
             queue: Queue::Start,
+            framing: None,
         }
     }
 
@@ -214,14 +226,15 @@ impl FrameReader {
             stats.empty_frames += 1;
             return;
         }
-        if let Some(limit) = env.session.frame_limit()
+        let framing = self.framing(env.session, env.sink.dir);
+        if let Some(limit) = framing.limit
             && len > limit
         {
             env.sink.anomaly(AnomalyKind::OversizedFrame, || {
                 format!("frame of {len} bytes, negotiated limit {limit}")
             });
         }
-        self.content = match env.session.layering(env.sink.dir) {
+        self.content = match framing.layering {
             Layering::CountOnly => {
                 stats.undecodable_frames += 1;
                 Content::Skip
@@ -243,6 +256,22 @@ impl FrameReader {
             }
             Layering::Decode { reducer, .. } => Content::Data(Data::new(None, false, reducer)),
         };
+    }
+
+    fn framing(&mut self, session: &Session, dir: Dir) -> Framing {
+        if let Some(f) = self.framing {
+            return f;
+        }
+        let f = Framing {
+            layering: session.layering(dir),
+            limit: session.frame_limit(),
+        };
+        // Until the host's init phase is complete, frames are only counted and may be
+        // decoded later.
+        if f.layering != Layering::CountOnly {
+            self.framing = Some(f);
+        }
+        f
     }
 
     /// Bytes of the current frame's payload; `after` more follow them in this frame.
