@@ -1144,6 +1144,37 @@ fn a_retry_to_the_announced_port_is_labelled_and_linked() {
     assert_license_traffic(path, &report, retry);
 }
 
+#[test]
+fn a_vendor_daemon_turning_a_hello_away_is_reported() {
+    let report = analyse("flexlm/vendor_busy.pcap");
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let attempts = flows_to(&report, CTXAPP01, 7279);
+    assert_eq!(attempts.len(), 2);
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.vendor_error", attempts[0], None),
+            ("flexlm.vendor_connection_closed", attempts[0], None),
+        ],
+    );
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == "flexlm.vendor_error")
+        .unwrap();
+    assert!(
+        f.message
+            .contains("answered 10.1.10.21's hello with BUSY (server busy)"),
+        "{}",
+        f.message
+    );
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    let h = handshake(s, lmgrd);
+    assert_linked(h, vendor_connection(s, attempts[1]));
+    assert_eq!(h.announced.as_ref().unwrap().connections, 2);
+    assert_eq!(vendor_connection(s, attempts[1]).checkouts, 1);
+}
+
 /// The text report of a capture.
 fn text_report(path: &str) -> String {
     let mut out = Vec::new();
@@ -1223,7 +1254,7 @@ fn every_flexlm_capture_is_small_and_has_a_licensing_session() {
         .into_iter()
         .filter(|s| s.path.starts_with("flexlm/"))
         .collect();
-    assert_eq!(all.len(), 21);
+    assert_eq!(all.len(), 22);
     for scenario in all {
         let report = analyse(scenario.path);
         assert!(report.capture.packets <= 300, "{}", scenario.path);

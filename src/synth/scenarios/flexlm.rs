@@ -87,6 +87,9 @@ tcp_captures! {
     "flexlm/vendor_port_retry.pcap",
         "the first connection to the announced port 52011 is refused; the retry works" =>
         vendor_port_retry;
+    "flexlm/vendor_busy.pcap",
+        "the vendor daemon turns a HELLO away with BUSY; the client gets in 5 s later" =>
+        vendor_busy;
 }
 
 /// `licensing.license_servers` for `stray_license_server.pcap`: only ctxlic01 is the farm's.
@@ -956,4 +959,30 @@ fn vendor_port_retry() -> TcpCapture {
         .wait_until(mins(5))
         .done();
     capture(vec![lmgrd, refused, retry])
+}
+
+fn vendor_busy() -> TcpCapture {
+    // The CITRIX daemon answers the client's HELLO with BUSY 'B'; the client closes, tries the
+    // same port again 5 s later (no new lmgrd handshake) and gets in.
+    let busy = encode::refusal(&encode::Refusal {
+        code: b'B',
+        data: "",
+    });
+    let [lmgrd, turned_away] = redirect_then(50_731, BASE_TIME, STATIC_PORT, |c| {
+        c.handshake()
+            .client_send(hello(CTXAPP01, VENDOR))
+            .server_send(busy)
+            .close(ToServer)
+    });
+    let retry = VendorSession::open(
+        CTXAPP01,
+        50_733,
+        CTXLIC01,
+        STATIC_PORT,
+        end_of(&turned_away).plus(secs(5)),
+    )
+    .checkout(STARTUP, CTXAPP01.name)
+    .wait_until(mins(3))
+    .done();
+    capture(vec![lmgrd, turned_away, retry])
 }
