@@ -32,10 +32,6 @@ const CTXAPP03: &str = "10.1.10.23";
 const MPS01: &str = "10.1.10.31";
 const ADMWKS01: &str = "10.1.20.50";
 
-/// What `flexlm/stray_license_server.toml` holds beside the capture (read by `ctxscope check`;
-/// `ctxscope generate` writes only the capture).
-const STRAY_SIDECAR: &str = "[licensing]\nlicense_servers = [\"10.1.10.5\"]\n";
-
 /// The legacy message size of comm v1.3, which every vendor-daemon message here has.
 const LEGACY: usize = 147;
 
@@ -160,11 +156,12 @@ fn assert_redirected(h: &Handshake, client_host: &str, port: u16, static_port: b
     assert_eq!((a.port, a.static_port), (port, static_port));
 }
 
-/// The announced port of `h` was used by `vendor`.
+/// The announced port of `h` was used by `vendor` (its only, or latest, connection).
 fn assert_linked(h: &Handshake, vendor: &VendorConnection) {
     let a = h.announced.as_ref().expect("announced port");
-    assert_eq!(a.connection, AnnouncedOutcome::Connected);
+    assert_eq!(a.connection, AnnouncedOutcome::Used);
     assert_eq!(a.vendor_flow, Some(vendor.flow));
+    assert_eq!(a.outcome, Some(vendor.outcome), "the real outcome");
     assert_eq!(vendor.announced_by, Some(h.flow));
     assert_eq!(vendor.port, a.port);
 }
@@ -557,9 +554,12 @@ fn heartbeats_stop_while_the_connection_stays_open() {
     let healthy = flow_to(&report, CTXAPP02, 7279);
     assert_findings(&report, &[("flexlm.heartbeat_overdue", hung, None)]);
 
-    for client in [CTXAPP01, CTXAPP02] {
+    for (client, status) in [
+        (CTXAPP01, SessionStatus::HeartbeatOverdue),
+        (CTXAPP02, SessionStatus::Ok),
+    ] {
         let s = session(&report, client, CTXLIC01);
-        assert_eq!(s.status, SessionStatus::Ok);
+        assert_eq!(s.status, status, "{client}");
         let v = &s.vendor_connections[0];
         assert_linked(&s.handshakes[0], v);
         assert_eq!(v.outcome, ConnectionOutcome::Open);
@@ -571,6 +571,14 @@ fn heartbeats_stop_while_the_connection_stays_open() {
         .unwrap();
     assert!(hung_beats.overdue);
     assert_eq!(hung_beats.overdue_episodes, 1);
+    // Silent from its last exchange to the end of the capture (not only until the sweep that
+    // found it overdue), and the series says since when.
+    let quiet_from = hung_beats.silent_since.expect("silent since");
+    assert!(hung_beats.last.unwrap() <= quiet_from);
+    assert!(record(&report, hung).last.since(quiet_from) < Duration::from_secs(1));
+    let to_end = report.capture.last.unwrap().since(quiet_from).as_secs_f64();
+    assert!(to_end > 760.0, "{to_end}");
+    assert_eq!(hung_beats.longest_silence_secs, to_end);
     let healthy_beats = vendor_connection(session(&report, CTXAPP02, CTXLIC01), healthy)
         .heartbeats
         .clone()
@@ -606,7 +614,8 @@ fn vendor_connection_reset_then_login_again() {
     assert!(report.findings[0].message.contains("reset by 10.1.10.5"));
 
     let s = session(&report, CTXAPP01, CTXLIC01);
-    assert_eq!(s.status, SessionStatus::Ok);
+    assert_eq!(s.status, SessionStatus::ConnectionReset);
+    assert_eq!(s.problems, [SessionStatus::ConnectionReset]);
     for (&l, (&v, outcome)) in lmgrd.iter().zip(
         vendor
             .iter()
@@ -629,18 +638,23 @@ fn announced_port_never_connected() {
     let report = analyse("flexlm/vendor_connection_not_seen.pcap");
     let lmgrd = flows_to(&report, CTXAPP01, 27000);
     assert_eq!((lmgrd.len(), report.flows.len()), (3, 3));
+    // The retries end the same way: one finding, on the first handshake, counts both
+    // announcements whose wait ran out (the third one's was still running at the end).
     assert_findings(
         &report,
-        &[
-            ("flexlm.vendor_connection_not_seen", lmgrd[0], None),
-            ("flexlm.vendor_connection_not_seen", lmgrd[1], None),
-        ],
+        &[("flexlm.vendor_connection_not_seen", lmgrd[0], None)],
+    );
+    let f = &report.findings[0];
+    assert_eq!(f.count, 2);
+    assert!(
+        f.message.starts_with("10.1.10.21 did not connect") && f.message.contains("10.1.10.5:7279"),
+        "{}",
+        f.message
     );
     // Raised when the 60 s wait ran out, not before.
-    for f in &report.findings {
-        let announced = record(&report, f.flow.unwrap()).first;
-        assert!(f.first.since(announced) > Duration::from_secs(60));
-    }
+    let announced = |i: usize| record(&report, lmgrd[i]).first;
+    assert!(f.first.since(announced(0)) > Duration::from_secs(60));
+    assert!(f.last.since(announced(1)) > Duration::from_secs(60));
 
     let s = session(&report, CTXAPP01, CTXLIC01);
     assert_eq!(s.status, SessionStatus::NotConnected);
@@ -695,6 +709,7 @@ fn corrupt_messages_surface_as_findings() {
     assert_eq!(redirect, (flexlm::Integrity::Unverified, "ctxlXc01"));
     let s = session(&report, CTXAPP01, CTXLIC01);
     assert_eq!(s.status, SessionStatus::Ok);
+    // A damaged redirect is no missing one: no flexlm.no_redirect on top of the bad CRC.
     let h = handshake(s, lmgrd);
     assert_eq!(
         (h.outcome, h.announced.is_none()),
@@ -705,7 +720,7 @@ fn corrupt_messages_surface_as_findings() {
     assert_eq!(record(&report, vendor).announced_by, None);
     assert_eq!(report.limits.announcements.registered, 0);
 
-    // The checkout with the bad checksum is still counted, marked unverified.
+    // The checkout with the bad checksum is decoded, marked unverified, and counted apart.
     let checkouts: Vec<_> = flexlm_events(&report, vendor)
         .filter_map(|fx| match fx {
             flexlm::Event::Checkout {
@@ -723,7 +738,17 @@ fn corrupt_messages_surface_as_findings() {
             ("bob", Verified)
         ]
     );
-    assert_eq!(v.checkouts, 3);
+    assert_eq!((v.checkouts, v.unverified), (2, 1));
+    assert_eq!((s.checkouts, s.unverified), (2, 1));
+    let xdt = s
+        .features
+        .iter()
+        .find(|f| f.feature.as_str() == "XDT_ENT_UD");
+    assert_eq!(
+        xdt.map(|f| f.checkouts),
+        Some(1),
+        "bob's, not the damaged one"
+    );
 
     // The version reply with the bad check byte is skipped whole (24 bytes); lmgrd's version
     // is then only known from its HELLO reply, and the vendor list after it decodes.
@@ -923,13 +948,22 @@ fn stray_license_server_needs_the_known_servers_setting() {
             [SessionStatus::Ok]
         );
     }
-    // With the sidecar's setting, every FlexLM connection to the old server is reported.
+    // With the settings the generator writes beside the capture (which `ctxscope check`
+    // reads), every FlexLM connection to the old server is reported.
+    let settings = scenarios::settings()
+        .into_iter()
+        .find(|s| s.capture == path)
+        .expect("settings for the capture");
+    assert_eq!(
+        settings.path(),
+        PathBuf::from("flexlm/stray_license_server.toml")
+    );
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("licensing");
     std::fs::create_dir_all(&dir).unwrap();
-    let sidecar = dir.join(format!("{}-stray_license_server.toml", std::process::id()));
-    std::fs::write(&sidecar, STRAY_SIDECAR).unwrap();
-    let config = Config::load(Some(&sidecar), &[]).unwrap();
-    std::fs::remove_file(&sidecar).unwrap();
+    let file = dir.join(format!("{}-stray_license_server.toml", std::process::id()));
+    std::fs::write(&file, settings.toml).unwrap();
+    let config = Config::load(Some(&file), &[]).unwrap();
+    std::fs::remove_file(&file).unwrap();
     let report = analyse_with(path, config);
     let lmgrd = flow_to(&report, CTXAPP02, 27000);
     let vendor = flow_to(&report, CTXAPP02, 7279);
@@ -948,12 +982,279 @@ fn stray_license_server_needs_the_known_servers_setting() {
 }
 
 #[test]
+fn lmgrd_error_and_no_redirect_are_reported() {
+    let report = analyse("flexlm/lmgrd_error.pcap");
+    let attempts = flows_to(&report, CTXAPP01, 27000);
+    assert_eq!(attempts.len(), 2);
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.lmgrd_error", attempts[0], None),
+            ("flexlm.no_redirect", attempts[1], None),
+        ],
+    );
+    let error = &report.findings[0];
+    assert!(
+        error.message.contains("HELLO for the CITRIX vendor daemon")
+            && error.message.contains("WHAT \"-97\""),
+        "{}",
+        error.message
+    );
+    assert!(report.findings[1].message.contains("closed the connection"));
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::LmgrdError);
+    assert_eq!(text(&s.vendor), Some("CITRIX"));
+    assert!(s.vendor_connections.is_empty());
+    let (first, retry) = (handshake(s, attempts[0]), handshake(s, attempts[1]));
+    assert_eq!(first.outcome, HandshakeOutcome::Error);
+    assert!(
+        first
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("WHAT \"-97\" (")
+    );
+    assert_eq!(text(&first.client_host), Some("CTXAPP01"));
+    assert_eq!(
+        (retry.outcome, retry.error.as_deref()),
+        (HandshakeOutcome::NoRedirect, None)
+    );
+    // The dissector pairs the WHAT with the HELLO it answers.
+    let refusal = flexlm_events(&report, attempts[0]).find_map(|fx| match fx {
+        flexlm::Event::Refusal {
+            name,
+            request,
+            data,
+            ..
+        } => Some((
+            name.to_string(),
+            request.as_deref().map(str::to_string),
+            data.to_string(),
+        )),
+        _ => None,
+    });
+    assert_eq!(
+        refusal,
+        Some(("what".into(), Some("hello".into()), "-97".into()))
+    );
+}
+
+#[test]
+fn checkout_denials_are_counted_per_feature() {
+    let path = "flexlm/checkout_denied.pcap";
+    let report = analyse(path);
+    let vendor = flow_to(&report, CTXAPP01, 7279);
+    // Three denials on one connection: one finding, counted.
+    assert_findings(&report, &[("flexlm.checkout_denied", vendor, None)]);
+    let f = &report.findings[0];
+    assert_eq!(f.count, 3);
+    assert!(
+        f.message.contains("checkout of XDT_ENT_UD with WHAT"),
+        "{}",
+        f.message
+    );
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(s.status, SessionStatus::CheckoutDenied);
+    let v = vendor_connection(s, vendor);
+    assert_license_traffic(path, &report, v);
+    assert_eq!((v.checkouts, v.denials), (5, 3));
+    assert_eq!((s.checkouts, s.denials), (5, 3));
+    let features: Vec<_> = s
+        .features
+        .iter()
+        .map(|f| (f.feature.as_str(), f.checkouts, f.denials))
+        .collect();
+    assert_eq!(
+        features,
+        [("CITRIX", 1, 0), ("XDT_ENT_UD", 3, 2), ("XDT_PLT_UD", 1, 1)]
+    );
+    let replies: Vec<_> = flexlm_events(&report, vendor)
+        .filter_map(|fx| match fx {
+            flexlm::Event::Refusal { name, feature, .. } => {
+                Some((name.to_string(), feature.as_ref().map(|f| f.to_string())))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            ("what".to_string(), Some("XDT_ENT_UD".to_string())),
+            ("what".to_string(), Some("XDT_ENT_UD".to_string())),
+            (
+                "no_such_feature".to_string(),
+                Some("XDT_PLT_UD".to_string())
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_retry_to_the_announced_port_is_labelled_and_linked() {
+    let path = "flexlm/vendor_port_retry.pcap";
+    let report = analyse(path);
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let attempts = flows_to(&report, CTXAPP01, 52011);
+    assert_eq!(attempts.len(), 2);
+    // The refused attempt is reported; the retry is no unannounced vendor port.
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.vendor_port_dynamic", lmgrd, None),
+            ("flexlm.vendor_port_unreachable", attempts[0], Some(lmgrd)),
+        ],
+    );
+    for &id in &attempts {
+        let r = record(&report, id);
+        assert_eq!(
+            (r.proto, r.announced_by),
+            (Some(Proto::VendorDaemon), Some(lmgrd)),
+            "flow {id}"
+        );
+    }
+    assert_eq!(
+        record(&report, attempts[0]).classified_by.map(|m| m.name()),
+        Some("announced")
+    );
+    let a = report.limits.announcements;
+    assert_eq!(
+        (a.registered, a.claimed, a.reclaimed, a.expired),
+        (1, 1, 1, 0)
+    );
+
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    // What went wrong stays visible after the retry worked.
+    assert_eq!(
+        s.problems,
+        [SessionStatus::Unreachable, SessionStatus::DynamicPort]
+    );
+    let h = handshake(s, lmgrd);
+    assert_redirected(h, "CTXAPP01", 52011, false);
+    let (refused, retry) = (
+        vendor_connection(s, attempts[0]),
+        vendor_connection(s, attempts[1]),
+    );
+    assert_eq!(refused.outcome, ConnectionOutcome::Refused);
+    assert_eq!(refused.announced_by, Some(lmgrd));
+    assert_linked(h, retry);
+    assert_eq!(h.announced.as_ref().unwrap().connections, 2);
+    assert_eq!(retry.outcome, ConnectionOutcome::Open);
+    assert_license_traffic(path, &report, retry);
+}
+
+#[test]
+fn a_vendor_daemon_turning_a_hello_away_is_reported() {
+    let report = analyse("flexlm/vendor_busy.pcap");
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let attempts = flows_to(&report, CTXAPP01, 7279);
+    assert_eq!(attempts.len(), 2);
+    assert_findings(
+        &report,
+        &[
+            ("flexlm.vendor_error", attempts[0], None),
+            ("flexlm.vendor_connection_closed", attempts[0], None),
+        ],
+    );
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == "flexlm.vendor_error")
+        .unwrap();
+    assert!(
+        f.message
+            .contains("answered 10.1.10.21's hello with BUSY (server busy)"),
+        "{}",
+        f.message
+    );
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    let h = handshake(s, lmgrd);
+    assert_linked(h, vendor_connection(s, attempts[1]));
+    assert_eq!(h.announced.as_ref().unwrap().connections, 2);
+    assert_eq!(vendor_connection(s, attempts[1]).checkouts, 1);
+}
+
+/// The text report of a capture.
+fn text_report(path: &str) -> String {
+    let mut out = Vec::new();
+    ctxscope::output::write_text(&analyse(path), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// The lines of one section of the text report (from its title to the next blank-line-led
+/// title).
+fn text_section<'a>(report: &'a str, title: &str) -> Vec<&'a str> {
+    report
+        .split("\n\n")
+        .skip_while(|part| !part.starts_with(title))
+        .take_while(|part| part.starts_with(title) || part.starts_with("  "))
+        .flat_map(str::lines)
+        .collect()
+}
+
+#[test]
+fn the_text_report_says_who_where_and_how_in_120_columns() {
+    for scenario in scenarios::scenarios()
+        .into_iter()
+        .filter(|s| s.path.starts_with("flexlm/"))
+    {
+        let text = text_report(scenario.path);
+        let mut lines = text_section(&text, "Licensing (FlexLM)");
+        lines.extend(text_section(&text, "Heartbeats and keep-alives"));
+        assert!(!lines.is_empty(), "{}", scenario.path);
+        for line in lines {
+            assert!(
+                line.len() <= 120,
+                "{}: {} columns: {line}",
+                scenario.path,
+                line.len()
+            );
+            assert!(
+                !line.contains(" 0 beats") && !line.contains(" 1 beats"),
+                "{}: {line}",
+                scenario.path
+            );
+        }
+    }
+    let overdue = text_report("flexlm/heartbeat_overdue.pcap");
+    let licensing = text_section(&overdue, "Licensing (FlexLM)").join("\n");
+    for expected in [
+        "10.1.10.21  10.1.10.5  CITRIX  heartbeat_overdue  7279 static",
+        "10.1.10.21 > 10.1.10.5 CITRIX: heartbeat_overdue",
+        "client    SYSTEM on CTXAPP01, FlexNet 11.16",
+        "redirected to ctxlic01:7279 (static), used by flow 2 (open)",
+        "flow 2 09:00:00.087 :7279 open (static, announced by flow 1)",
+        "longest silence 12m41s; OVERDUE, silent since 09:08:16.722",
+        "features  CITRIX 1 out; XDT_ENT_UD 1 out",
+    ] {
+        assert!(
+            licensing.contains(expected),
+            "{expected:?} in:\n{licensing}"
+        );
+    }
+    let beats = text_section(&overdue, "Heartbeats and keep-alives").join("\n");
+    assert!(beats.contains("12m41s  OVERDUE since 09:08:16"), "{beats}");
+    // The refused announced port says so, not "connected".
+    let refused = text_report("flexlm/vendor_port_refused.pcap");
+    let licensing = text_section(&refused, "Licensing (FlexLM)").join("\n");
+    assert!(
+        licensing.contains("used by flow 2 (refused)"),
+        "{licensing}"
+    );
+    assert!(!licensing.contains("connected"), "{licensing}");
+    // lmgrd's version, when lmgrd told it.
+    let admin = text_report("flexlm/admin_lmstat.pcap");
+    assert!(admin.contains("administrator on ADMWKS01, FlexNet 11.16; lmgrd 11.16.6.0"));
+}
+
+#[test]
 fn every_flexlm_capture_is_small_and_has_a_licensing_session() {
     let all: Vec<_> = scenarios::scenarios()
         .into_iter()
         .filter(|s| s.path.starts_with("flexlm/"))
         .collect();
-    assert_eq!(all.len(), 18);
+    assert_eq!(all.len(), 22);
     for scenario in all {
         let report = analyse(scenario.path);
         assert!(report.capture.packets <= 300, "{}", scenario.path);

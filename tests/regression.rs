@@ -45,21 +45,41 @@ fn regenerating_the_captures_gives_the_same_bytes() {
             s.path
         );
     }
+    // The settings some captures are checked with, too.
+    let settings = scenarios::settings();
+    for s in &settings {
+        let committed = std::fs::read_to_string(captures().join(s.path())).unwrap_or_else(|e| {
+            panic!("{}: {e} (run `cargo run -- generate captures`)", s.capture)
+        });
+        assert_eq!(
+            committed, s.toml,
+            "{} is not what the generator writes now",
+            s.capture
+        );
+    }
     // And nothing in captures/ that the generator does not write.
     let mut on_disk = Vec::new();
-    collect(&captures(), &mut on_disk);
+    collect(&captures(), &["pcap", "pcapng"], &mut on_disk);
     assert_eq!(on_disk.len(), all.len(), "stray capture files in captures/");
+    let mut settings_on_disk = Vec::new();
+    collect(&captures(), &["toml"], &mut settings_on_disk);
+    assert_eq!(
+        settings_on_disk.len(),
+        settings.len(),
+        "stray settings files in captures/"
+    );
 }
 
-fn collect(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+fn collect(dir: &std::path::Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            collect(&path, out);
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("pcap" | "pcapng")
-        ) {
+            collect(&path, extensions, out);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.contains(&e))
+        {
             out.push(path);
         }
     }

@@ -243,7 +243,7 @@ fn licensing_and_sessions_of_a_farm() {
     let screen = t.wait_for(&["[2 Licensing (3)]", "LICENSE SERVER", "ANNOUNCED PORT"]);
     assert_eq!(
         screen
-            .matches("10.1.10.40      CITRIX   ok            1 redirected       7279 static connected 7279 open")
+            .matches("10.1.10.40      CITRIX   ok                1 redirected       7279 static open      7279 open")
             .count(),
         3,
         "{screen}"
@@ -252,7 +252,7 @@ fn licensing_and_sessions_of_a_farm() {
     t.wait_for(&[
         "Licensing 10.1.10.21 → 10.1.10.40 CITRIX",
         "▶ flow 1     09:00:00.000  lmgrd :27000  redirected",
-        "announced LIC01:7279 static → connected (flow 2)",
+        "announced LIC01:7279 static → open (flow 2)",
         "2 beats, last 09:04:56.232, median 2m01s",
     ]);
     // Down to the vendor connection, Enter: the Flows view, on that flow.

@@ -532,7 +532,7 @@ fn licensing_filters_by_host_port_vendor_status_flow_and_text() {
     filter(&mut app, "flow:4");
     assert_eq!(shown_licensing_clients(&app), vec!["10.1.10.21"]);
     // Free text reaches the columns and the handshakes' user and host names.
-    filter(&mut app, "\"52233 dynamic connected\" !10.1.10.23");
+    filter(&mut app, "\"52233 dynamic open\" !10.1.10.23");
     assert_eq!(shown_licensing_clients(&app).len(), 2);
     filter(&mut app, "finding");
     let with_findings = shown_licensing_clients(&app).len();
@@ -555,7 +555,7 @@ fn licensing_filters_by_host_port_vendor_status_flow_and_text() {
     assert_eq!(shown_licensing_clients(&refused), vec!["10.1.10.21"]);
     let text = screen(&mut refused, 160, 48);
     assert!(text.contains("2 Licensing (1 !1)"), "{text}");
-    assert!(text.contains("unreachable   2 refused"), "{text}");
+    assert!(text.contains("unreachable       2 refused"), "{text}");
 }
 
 #[test]
@@ -844,7 +844,7 @@ fn every_view_exports_its_rows_as_shown() {
         "{csv}"
     );
     assert!(
-        lines[1].contains(",LIC01:7279/static/connected,7279/open,1,1,"),
+        lines[1].contains(",LIC01:7279/static/open,7279/open,1,1,"),
         "{csv}"
     );
     assert!(lines[1].ends_with(",ok,3 4"), "{csv}");

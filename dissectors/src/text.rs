@@ -17,7 +17,18 @@ impl WireText {
     pub const MAX_LEN: usize = 256;
 
     pub fn from_bytes(bytes: &[u8]) -> WireText {
-        let kept = &bytes[..bytes.len().min(Self::MAX_LEN)];
+        Self::cut_at(bytes, Self::MAX_LEN)
+    }
+
+    /// Like [`WireText::from_bytes`] but keeping up to `max` bytes, for the few fields whose
+    /// content matters past [`WireText::MAX_LEN`] (license file text). Returns the text and how
+    /// many bytes were cut.
+    pub fn excerpt(bytes: &[u8], max: usize) -> (WireText, usize) {
+        (Self::cut_at(bytes, max), bytes.len().saturating_sub(max))
+    }
+
+    fn cut_at(bytes: &[u8], max: usize) -> WireText {
+        let kept = &bytes[..bytes.len().min(max)];
         let mut s = String::with_capacity(kept.len());
         for &b in kept {
             match b {
@@ -31,7 +42,7 @@ impl WireText {
                 }
             }
         }
-        if bytes.len() > Self::MAX_LEN {
+        if bytes.len() > max {
             s.push_str("...");
         }
         WireText(s)
@@ -95,6 +106,15 @@ mod tests {
         let t = WireText::from_bytes(&long);
         assert_eq!(t.as_str().len(), WireText::MAX_LEN + 3);
         assert!(t.as_str().ends_with("a..."));
+    }
+
+    #[test]
+    fn excerpts_keep_more_and_count_the_rest() {
+        let long = vec![b'L'; 5000];
+        let (t, cut) = WireText::excerpt(&long, 4096);
+        assert_eq!((t.as_str().len(), cut), (4096 + 3, 904));
+        let (t, cut) = WireText::excerpt(b"VENDOR CITRIX\n", 4096);
+        assert_eq!((t.as_str(), cut), ("VENDOR CITRIX\\x0a", 0));
     }
 
     #[test]

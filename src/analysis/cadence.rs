@@ -10,6 +10,11 @@
 //! A series keeps its last beats (bounded), the interval median, the jitter (mean absolute
 //! difference between consecutive intervals, as RTP does for packet timing) and overdue
 //! episodes: silence longer than `factor` intervals while the connection stays open.
+//!
+//! The longest silence counts the silence still going on: each check ([`Cadence::overdue`],
+//! run once per sweep and at the end of the capture) and the close of the connection extend
+//! it, so a series that went quiet for good reports the whole quiet time, not the part seen
+//! when it was first found overdue.
 
 use ctxscope_dissectors::Timestamp;
 use serde::Serialize;
@@ -103,20 +108,34 @@ impl Cadence {
         median(&self.intervals()).unwrap_or(self.expected)
     }
 
-    /// Checks for silence longer than `factor` intervals at `now`. When an overdue episode
-    /// starts (once per episode: the next activity ends it), returns the silence so far and the
-    /// moment the limit passed (the capture only shows it at the next packet).
+    /// Checks for silence longer than `factor` intervals at `now`, and counts the silence so
+    /// far in the longest one. When an overdue episode starts (once per episode: the next
+    /// activity ends it), returns the silence so far and the moment the limit passed (the
+    /// capture only shows it at the next packet).
     pub fn overdue(&mut self, now: Timestamp, factor: f64) -> Option<(Duration, Timestamp)> {
         let last = self.last_activity?;
         let silence = now.since(last);
+        self.longest_silence = self.longest_silence.max(silence);
         let limit = self.interval().mul_f64(factor);
         if silence <= limit || self.in_overdue {
             return None;
         }
         self.in_overdue = true;
         self.overdue_episodes += 1;
-        self.longest_silence = self.longest_silence.max(silence);
         Some((silence, last.plus(limit)))
+    }
+
+    /// The connection closed at `at`: the silence before the close counts; nothing after it
+    /// does (closed series are no longer checked).
+    pub fn close(&mut self, at: Timestamp) {
+        if let Some(last) = self.last_activity {
+            self.longest_silence = self.longest_silence.max(at.since(last));
+        }
+    }
+
+    /// The last activity, while an overdue episode is going on.
+    pub fn silent_since(&self) -> Option<Timestamp> {
+        self.last_activity.filter(|_| self.in_overdue)
     }
 
     pub fn is_overdue(&self) -> bool {
@@ -151,6 +170,7 @@ impl Cadence {
             jitter_secs: jitter,
             longest_silence_secs: self.longest_silence.as_secs_f64(),
             overdue: self.in_overdue,
+            silent_since: self.silent_since(),
             overdue_episodes: self.overdue_episodes,
             beats: self.beats.iter().copied().collect(),
         }
@@ -188,6 +208,9 @@ pub struct CadenceStats {
     pub longest_silence_secs: f64,
     /// Overdue right now (at the end of the capture, or at the snapshot).
     pub overdue: bool,
+    /// While overdue: the last activity, since when the series is silent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent_since: Option<Timestamp>,
     pub overdue_episodes: u32,
     /// The last beats (at most 256), for timelines.
     pub beats: Vec<Timestamp>,
@@ -238,9 +261,29 @@ mod tests {
         );
         assert_eq!(c.overdue(t(600.0), 2.5), None, "reported once per episode");
         assert!(c.is_overdue());
+        // The silence goes on being measured after it was found overdue.
+        let s = c.stats();
+        assert_eq!(s.longest_silence_secs, 360.0, "240 -> 600");
+        assert_eq!(s.silent_since, Some(t(240.0)));
         c.activity(t(610.0));
         assert!(!c.is_overdue());
-        assert_eq!(c.stats().overdue_episodes, 1);
+        let s = c.stats();
+        assert_eq!((s.overdue_episodes, s.silent_since), (1, None));
+        assert_eq!(s.longest_silence_secs, 370.0);
+    }
+
+    #[test]
+    fn silence_until_the_close_counts() {
+        let mut c = Cadence::new(BeatKind::LicenseHeartbeat, Duration::from_secs(120));
+        c.activity(t(0.0));
+        c.activity(t(121.0));
+        c.close(t(300.0));
+        assert_eq!(c.stats().longest_silence_secs, 300.0 - 121.0);
+        // Checks at a quiet end of capture extend the silence too.
+        let mut open = Cadence::new(BeatKind::TcpKeepalive, Duration::from_secs(60));
+        open.beat(t(10.0));
+        assert_eq!(open.overdue(t(40.0), 2.5), None);
+        assert_eq!(open.stats().longest_silence_secs, 30.0);
     }
 
     #[test]

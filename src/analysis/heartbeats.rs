@@ -116,18 +116,21 @@ impl Heartbeats {
         self.series(flow, kind).cadence.beat(ts);
     }
 
-    /// The connection closed: its silence from now on is expected.
-    pub fn closed(&mut self, flow: FlowId) {
+    /// The connection closed at `at`: its silence until then counts, from then on it is
+    /// expected.
+    pub fn closed(&mut self, flow: FlowId, at: Timestamp) {
         // Looked up by key: a scan of every live series per closed connection would cost
         // O(series) on each close.
         for kind in KINDS {
             if let Some(s) = self.live.get_mut(&(flow, kind)) {
                 s.closed = true;
+                s.cadence.close(at);
             }
         }
     }
 
-    /// Raises a finding for every open series that went quiet for too long.
+    /// Raises a finding for every open series that went quiet for too long (and keeps every
+    /// open series' longest silence current).
     pub fn tick(&mut self, now: Timestamp, findings: &mut Findings) {
         let settings = &self.settings;
         for (&(flow, kind), s) in self.live.iter_mut().filter(|(_, s)| !s.closed) {
@@ -206,8 +209,12 @@ fn overdue_finding(
             "flexlm.heartbeat_overdue",
             Severity::Medium,
             format!(
-                "no license exchange between {} and the vendor daemon {} for {secs:.0} s (heartbeats expected every {interval:.0} s) while the connection stays open: the license server or the path to it may be hung; check the vendor daemon's log",
-                s.client.ip, s.server
+                "no license exchange between {} and the vendor daemon {} since {} ({secs:.0} s when found; heartbeats expected every {interval:.0} s) while the connection stays open: the license client or the vendor daemon is hung, or the path between them drops packets; check the vendor daemon's log and the Citrix server's licensing service",
+                s.client.ip,
+                s.server,
+                s.cadence
+                    .silent_since()
+                    .map_or_else(|| "-".to_string(), |t| t.to_string())
             ),
         ),
         (BeatKind::CgpNop, _) => (

@@ -63,17 +63,27 @@ pub struct LicensingSession {
     pub vendor: Option<WireText>,
     pub first: Timestamp,
     pub last: Timestamp,
-    /// One line for the admin: ok, dynamic_port, unreachable, ...
+    /// One word for the admin: the worst of `problems`, or ok / lmgrd_only when there is none.
     pub status: SessionStatus,
+    /// Everything wrong with the session in this capture, worst first (empty when all is well).
+    pub problems: Vec<SessionStatus>,
     pub handshakes: Vec<Handshake>,
     pub vendor_connections: Vec<VendorConnection>,
+    /// Checkouts and checkins in verified (or decrypted) messages.
     pub checkouts: u64,
     pub checkins: u64,
+    /// Checkouts refused by the vendor daemon.
+    pub denials: u64,
+    /// Checkouts and checkins in messages that failed their checksum: not counted above, since
+    /// their fields may be wrong.
+    pub unverified: u64,
     pub features: Vec<FeatureUse>,
     /// Records not kept because a list was full.
     pub dropped: u64,
 }
 
+/// What a licensing session's status says, from all right to worst (the order is the
+/// severity: the status is the greatest problem).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
@@ -83,9 +93,17 @@ pub enum SessionStatus {
     LmgrdOnly,
     /// Works, but on a port a firewall would not expect.
     DynamicPort,
+    /// The vendor daemon refused checkouts.
+    CheckoutDenied,
+    /// A vendor connection still open at the end went quiet past the heartbeat limit.
+    HeartbeatOverdue,
+    /// A vendor connection was reset: licenses held on it were lost.
+    ConnectionReset,
     /// The announced vendor port never saw a connection attempt.
     NotConnected,
-    /// lmgrd or the vendor daemon refused or did not answer.
+    /// lmgrd answered a HELLO for a vendor daemon with an error, or without a redirect.
+    LmgrdError,
+    /// lmgrd or the vendor daemon refused or did not answer a connection.
     Unreachable,
 }
 
@@ -108,6 +126,9 @@ pub struct Handshake {
     pub server_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub announced: Option<AnnouncedPort>,
+    /// lmgrd's error reply, decoded (e.g. `WHAT "-97" (error reply ...)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -115,7 +136,11 @@ pub struct Handshake {
 pub enum HandshakeOutcome {
     /// lmgrd sent the client to a vendor daemon.
     Redirected,
-    /// lmgrd answered without a redirect (admin queries, errors).
+    /// lmgrd answered with an error reply (see the handshake's `error`).
+    Error,
+    /// The HELLO named a vendor daemon, and lmgrd answered or closed without a redirect.
+    NoRedirect,
+    /// lmgrd answered without a redirect (admin queries, or a damaged redirect).
     Answered,
     /// Connected, nothing decodable exchanged.
     Connected,
@@ -135,16 +160,39 @@ pub struct AnnouncedPort {
     /// One of the configured static vendor ports.
     pub static_port: bool,
     pub connection: AnnouncedOutcome,
-    /// The connection that used it.
+    /// Connections that used it (more than one when the client retried).
+    pub connections: u32,
+    /// The latest connection that used it, and how that connection went.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vendor_flow: Option<FlowId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<ConnectionOutcome>,
+}
+
+impl AnnouncedPort {
+    /// What became of the port, in one word: the latest connection's outcome (`open`,
+    /// `refused`, ...), or `not_seen` / `pending` when none used it.
+    pub fn result(&self) -> PortResult {
+        match self.outcome {
+            Some(o) => PortResult::Connection(o),
+            None => PortResult::Wait(self.connection),
+        }
+    }
+}
+
+/// See [`AnnouncedPort::result`]; serialises as the word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum PortResult {
+    Connection(ConnectionOutcome),
+    Wait(AnnouncedOutcome),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnnouncedOutcome {
-    /// A connection to the port was seen (its outcome is in the vendor connection).
-    Connected,
+    /// Connections to the port were seen (how they went is in `outcome`).
+    Used,
     /// The wait for a connection ran out.
     NotSeen,
     /// The capture ended (or is still running) before the wait ran out.
@@ -164,6 +212,9 @@ pub struct VendorConnection {
     pub outcome: ConnectionOutcome,
     pub checkouts: u64,
     pub checkins: u64,
+    pub denials: u64,
+    /// Checkouts and checkins that failed their checksum (not counted above).
+    pub unverified: u64,
     /// Explicit HEARTBEAT messages decoded (encrypted ones are only seen as exchanges).
     pub heartbeat_messages: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,6 +243,8 @@ pub struct FeatureUse {
     pub feature: WireText,
     pub checkouts: u64,
     pub checkins: u64,
+    /// Checkouts of it the vendor daemon refused.
+    pub denials: u64,
 }
 
 /// What is learnt about one FlexLM connection while it lives.
@@ -210,9 +263,17 @@ struct FlexFlow {
     client_version: Option<String>,
     server_version: Option<String>,
     redirect: Option<AnnouncedPort>,
+    /// A redirect came, but failed its CRC (not used; the integrity finding says so).
+    untrusted_redirect: bool,
+    /// The client's HELLO asked for a vendor daemon (lmgrd must redirect it).
+    asked_vendor: bool,
+    /// lmgrd's error reply, decoded.
+    error: Option<String>,
     server_spoke: bool,
     checkouts: u64,
     checkins: u64,
+    denials: u64,
+    unverified: u64,
     heartbeat_messages: u64,
     features: Vec<FeatureUse>,
     role_judged: bool,
@@ -226,6 +287,9 @@ pub struct Licensing {
     live: FxHashMap<FlowId, FlexFlow>,
     /// The last port announced per (license server, vendor), to notice a daemon restart.
     last_port: FxHashMap<(IpAddr, Option<WireText>), (u16, FlowId)>,
+    /// The first handshake whose announced port saw no connection, per (client, server,
+    /// port): later ones are counted in its finding instead of each making a row.
+    not_seen: FxHashMap<(IpAddr, IpAddr, u16), FlowId>,
 }
 
 impl Licensing {
@@ -237,6 +301,7 @@ impl Licensing {
             sessions_dropped: 0,
             live: FxHashMap::default(),
             last_port: FxHashMap::default(),
+            not_seen: FxHashMap::default(),
         }
     }
 
@@ -279,9 +344,14 @@ impl Licensing {
                     client_version: None,
                     server_version: None,
                     redirect: None,
+                    untrusted_redirect: false,
+                    asked_vendor: false,
+                    error: None,
                     server_spoke: false,
                     checkouts: 0,
                     checkins: 0,
+                    denials: 0,
+                    unverified: 0,
                     heartbeat_messages: 0,
                     features: Vec::new(),
                     role_judged: false,
@@ -347,6 +417,7 @@ impl Licensing {
         };
         match fx {
             Fx::Hello {
+                wire,
                 vendor,
                 user,
                 host,
@@ -356,6 +427,8 @@ impl Licensing {
                 if !vendor.is_empty() && ff.vendor.is_none() {
                     ff.vendor = Some(vendor.clone());
                 }
+                ff.asked_vendor |=
+                    wire.trusted() && !vendor.is_empty() && vendor.as_str() != "lmgrd";
                 ff.user = Some(user.clone());
                 ff.client_host = Some(host.clone());
                 ff.client_version = client_version.map(|v| v.to_string());
@@ -379,7 +452,9 @@ impl Licensing {
                     port,
                     static_port,
                     connection: AnnouncedOutcome::Pending,
+                    connections: 0,
                     vendor_flow: None,
+                    outcome: None,
                 });
                 let vendor = ff.vendor.clone();
                 announced.push(Announcement {
@@ -395,6 +470,10 @@ impl Licensing {
                 });
                 self.judge_redirect(flow, ts, port, static_port, vendor, findings);
             }
+            Fx::Redirect { wire, .. } if !wire.trusted() => ff.untrusted_redirect = true,
+            Fx::Checkout { wire, .. } | Fx::Checkin { wire, .. } if !wire.trusted() => {
+                ff.unverified += 1;
+            }
             Fx::Checkout { feature, .. } => {
                 ff.checkouts += 1;
                 feature_use(&mut ff.features, feature).checkouts += 1;
@@ -402,6 +481,24 @@ impl Licensing {
             Fx::Checkin { feature, .. } => {
                 ff.checkins += 1;
                 feature_use(&mut ff.features, feature).checkins += 1;
+            }
+            Fx::Refusal {
+                wire,
+                name,
+                meaning,
+                request,
+                feature,
+                data,
+                ..
+            } if wire.trusted() => {
+                let refusal = Refusal {
+                    name,
+                    meaning,
+                    data,
+                    request: request.as_deref(),
+                    feature: feature.as_ref(),
+                };
+                refused(flow, ts, ff, &refusal, findings);
             }
             Fx::Heartbeat { .. } => ff.heartbeat_messages += 1,
             Fx::Role { role, .. } => {
@@ -538,17 +635,27 @@ impl Licensing {
                 }
             }
         }
+        // Retries of the same handshake end the same way: one finding counts them all.
+        let key = (a.client, a.server, a.port);
+        let first = match self.not_seen.get(&key) {
+            Some(&first) => first,
+            None if self.not_seen.len() < self.settings.max_sessions => {
+                self.not_seen.insert(key, a.parent);
+                a.parent
+            }
+            None => a.parent,
+        };
         findings.raise(
             Finding::new(
                 "flexlm.vendor_connection_not_seen",
                 Severity::Low,
                 now,
                 format!(
-                    "no connection to the vendor daemon port {}:{} that lmgrd announced: blocked before this capture point (firewall), or the client gave up; check the path from the client to that port",
-                    a.server, a.port
+                    "{} did not connect to the vendor daemon port {}:{} that lmgrd announced to it: blocked before this capture point (firewall), or the client gave up; check the path from {} to that port (the count is the number of handshakes that ended so)",
+                    a.client, a.server, a.port, a.client
                 ),
             )
-            .on_flow(a.parent),
+            .on_flow(first),
         );
     }
 
@@ -569,8 +676,8 @@ impl Licensing {
         let Some(ff) = self.live.remove(&flow.id) else {
             return;
         };
-        self.judge_end(flow, &ff, findings);
         let facts = Facts::of(flow, open);
+        self.judge_end(flow, &ff, facts, findings);
         if let Some(i) = session_index(
             &mut self.sessions,
             &mut self.index,
@@ -582,7 +689,7 @@ impl Licensing {
         }
     }
 
-    fn judge_end(&self, flow: &Flow, ff: &FlexFlow, findings: &mut Findings) {
+    fn judge_end(&self, flow: &Flow, ff: &FlexFlow, facts: Facts, findings: &mut Findings) {
         let tcp = &flow.tcp;
         let syns = tcp.client_syns();
         let (unreachable, why) = match tcp.state() {
@@ -604,6 +711,32 @@ impl Licensing {
                 )
                 .on_flow(flow.id),
             ),
+            Role::Lmgrd if handshake_outcome(ff, facts) == HandshakeOutcome::NoRedirect => {
+                let vendor = ff
+                    .vendor
+                    .as_ref()
+                    .map_or("the vendor daemon".to_string(), |v| format!("the {v} vendor daemon"));
+                findings.raise(
+                    Finding::new(
+                        "flexlm.no_redirect",
+                        Severity::High,
+                        ts,
+                        format!(
+                            "lmgrd on {} {} without sending {} to {vendor}: lmgrd does not serve that vendor daemon (not running, or not in its license files), so licensing fails for this server; check lmgrd's log and `lmstat -a -c {}@{}`",
+                            flow.server,
+                            if ff.server_spoke {
+                                "answered the HELLO"
+                            } else {
+                                "closed the connection"
+                            },
+                            flow.client.ip,
+                            flow.server.port,
+                            flow.server.ip
+                        ),
+                    )
+                    .on_flow(flow.id),
+                );
+            }
             Role::VendorDaemon if unreachable => findings.raise(
                 Finding::new(
                     "flexlm.vendor_port_unreachable",
@@ -730,6 +863,151 @@ impl Facts {
     }
 }
 
+/// A decoded refusal: what it says (shown by the findings and the handshake's `error`), and
+/// what it answers.
+struct Refusal<'a> {
+    name: &'a str,
+    meaning: &'a str,
+    data: &'a WireText,
+    /// The request it answers, by name ("hello", "checkout", ...).
+    request: Option<&'a str>,
+    /// The feature a refused checkout asked for.
+    feature: Option<&'a WireText>,
+}
+
+impl std::fmt::Display for Refusal<'_> {
+    /// `WHAT "-97" (an error reply: ...)`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name.to_uppercase())?;
+        if !self.data.is_empty() {
+            write!(f, " \"{}\"", self.data)?;
+        }
+        write!(f, " ({})", self.meaning)
+    }
+}
+
+/// A server refused a request: lmgrd an admin command or a HELLO, the vendor daemon a
+/// checkout or another request.
+fn refused(
+    flow: &Flow,
+    ts: Timestamp,
+    ff: &mut FlexFlow,
+    refusal: &Refusal<'_>,
+    findings: &mut Findings,
+) {
+    let request = refusal.request.unwrap_or("request");
+    let vendor = ff
+        .vendor
+        .as_ref()
+        .map_or(String::new(), |v| format!(" {v}"));
+    let finding = match ff.role {
+        Role::Lmgrd => {
+            ff.error = Some(refusal.to_string());
+            let to_vendor_hello = ff.asked_vendor && matches!(request, "hello" | "hello_this_vd");
+            let what = if to_vendor_hello {
+                format!("HELLO for the{vendor} vendor daemon")
+            } else {
+                request.to_string()
+            };
+            Finding::new(
+                "flexlm.lmgrd_error",
+                Severity::High,
+                ts,
+                format!(
+                    "lmgrd on {} answered {}'s {what} with {refusal}: {}; check lmgrd's log and `lmstat -a -c {}@{}` for the vendor daemon's state",
+                    flow.server,
+                    flow.client.ip,
+                    if to_vendor_hello {
+                        "it cannot hand out the vendor daemon (not running, or unknown to it), so licensing fails for this server"
+                    } else {
+                        "the request failed"
+                    },
+                    flow.server.port,
+                    flow.server.ip
+                ),
+            )
+        }
+        Role::VendorDaemon if request == "checkout" => {
+            ff.denials += 1;
+            let feature = refusal.feature.cloned().unwrap_or_default();
+            feature_use(&mut ff.features, &feature).denials += 1;
+            Finding::new(
+                "flexlm.checkout_denied",
+                Severity::Medium,
+                ts,
+                format!(
+                    "the{vendor} vendor daemon on {} refused {}'s checkout of {} with {refusal}: a user or the Citrix server got no license (all in use, expired, or not in the license files); check `lmstat -a` for the feature and the vendor daemon's log (the session counts denials per feature)",
+                    flow.server,
+                    flow.client.ip,
+                    if feature.is_empty() {
+                        "a feature"
+                    } else {
+                        feature.as_str()
+                    },
+                ),
+            )
+        }
+        Role::VendorDaemon => Finding::new(
+            "flexlm.vendor_error",
+            Severity::Medium,
+            ts,
+            format!(
+                "the{vendor} vendor daemon on {} answered {}'s {request} with {refusal}: check the vendor daemon's log",
+                flow.server, flow.client.ip
+            ),
+        ),
+    };
+    findings.raise(finding.on_flow(flow.id));
+}
+
+/// How a client's conversation with lmgrd went.
+fn handshake_outcome(ff: &FlexFlow, facts: Facts) -> HandshakeOutcome {
+    if facts.refused() {
+        HandshakeOutcome::Refused
+    } else if facts.unanswered() {
+        HandshakeOutcome::NoAnswer
+    } else if ff.redirect.is_some() {
+        HandshakeOutcome::Redirected
+    } else if ff.error.is_some() {
+        HandshakeOutcome::Error
+    } else if facts.state.is_none() {
+        HandshakeOutcome::InProgress
+    } else if ff.asked_vendor && !ff.untrusted_redirect && !facts.open {
+        HandshakeOutcome::NoRedirect
+    } else if ff.server_spoke {
+        HandshakeOutcome::Answered
+    } else {
+        HandshakeOutcome::Connected
+    }
+}
+
+/// How a vendor-daemon connection went.
+fn connection_outcome(facts: Facts) -> ConnectionOutcome {
+    if facts.refused() {
+        ConnectionOutcome::Refused
+    } else if facts.unanswered() {
+        ConnectionOutcome::NoAnswer
+    } else if facts.first_rst.is_some() {
+        ConnectionOutcome::Reset
+    } else if facts.closed {
+        ConnectionOutcome::Closed
+    } else if facts.open && facts.syn_ack {
+        ConnectionOutcome::Open
+    } else {
+        ConnectionOutcome::Seen
+    }
+}
+
+/// Records that vendor connection `flow` used the announced port (the latest one wins).
+fn note_use(a: &mut AnnouncedPort, flow: FlowId, outcome: ConnectionOutcome) {
+    a.connection = AnnouncedOutcome::Used;
+    a.connections = a.connections.saturating_add(1);
+    if a.vendor_flow.is_none_or(|f| f < flow) {
+        a.vendor_flow = Some(flow);
+        a.outcome = Some(outcome);
+    }
+}
+
 fn feature_use<'a>(features: &'a mut Vec<FeatureUse>, feature: &WireText) -> &'a mut FeatureUse {
     let i = match features.iter().position(|f| &f.feature == feature) {
         Some(i) => i,
@@ -738,6 +1016,7 @@ fn feature_use<'a>(features: &'a mut Vec<FeatureUse>, feature: &WireText) -> &'a
                 feature: feature.clone(),
                 checkouts: 0,
                 checkins: 0,
+                denials: 0,
             });
             features.len() - 1
         }
@@ -769,10 +1048,13 @@ fn session_index(
         first: ff.started,
         last: ff.started,
         status: SessionStatus::LmgrdOnly,
+        problems: Vec::new(),
         handshakes: Vec::new(),
         vendor_connections: Vec::new(),
         checkouts: 0,
         checkins: 0,
+        denials: 0,
+        unverified: 0,
         features: Vec::new(),
         dropped: 0,
     });
@@ -792,10 +1074,13 @@ fn fold(
     s.last = s.last.max(facts.last);
     s.checkouts += ff.checkouts;
     s.checkins += ff.checkins;
+    s.denials += ff.denials;
+    s.unverified += ff.unverified;
     for f in &ff.features {
         let kept = feature_use(&mut s.features, &f.feature);
         kept.checkouts += f.checkouts;
         kept.checkins += f.checkins;
+        kept.denials += f.denials;
     }
     match ff.role {
         Role::Lmgrd => {
@@ -803,40 +1088,28 @@ fn fold(
                 s.dropped += 1;
                 return;
             }
-            let outcome = if facts.refused() {
-                HandshakeOutcome::Refused
-            } else if facts.unanswered() {
-                HandshakeOutcome::NoAnswer
-            } else if ff.redirect.is_some() {
-                HandshakeOutcome::Redirected
-            } else if facts.state.is_none() {
-                HandshakeOutcome::InProgress
-            } else if ff.server_spoke {
-                HandshakeOutcome::Answered
-            } else {
-                HandshakeOutcome::Connected
-            };
             let mut announced = ff.redirect.clone();
-            // The vendor connection may have been folded already.
-            if let Some(a) = &mut announced
-                && let Some(v) = s
+            // Vendor connections that used the port may have been folded already.
+            if let Some(a) = &mut announced {
+                for v in s
                     .vendor_connections
                     .iter()
-                    .find(|v| v.announced_by == Some(id))
-            {
-                a.connection = AnnouncedOutcome::Connected;
-                a.vendor_flow = Some(v.flow);
+                    .filter(|v| v.announced_by == Some(id))
+                {
+                    note_use(a, v.flow, v.outcome);
+                }
             }
             s.handshakes.push(Handshake {
                 flow: id,
                 at: ff.started,
                 lmgrd_port: ff.server_port,
-                outcome,
+                outcome: handshake_outcome(ff, facts),
                 user: ff.user.clone(),
                 client_host: ff.client_host.clone(),
                 client_version: ff.client_version.clone(),
                 server_version: ff.server_version.clone(),
                 announced,
+                error: ff.error.clone(),
             });
         }
         Role::VendorDaemon => {
@@ -844,28 +1117,15 @@ fn fold(
                 s.dropped += 1;
                 return;
             }
+            let outcome = connection_outcome(facts);
             if let Some(h) = s
                 .handshakes
                 .iter_mut()
                 .find(|h| Some(h.flow) == ff.announced_by)
                 && let Some(a) = &mut h.announced
             {
-                a.connection = AnnouncedOutcome::Connected;
-                a.vendor_flow = Some(id);
+                note_use(a, id, outcome);
             }
-            let outcome = if facts.refused() {
-                ConnectionOutcome::Refused
-            } else if facts.unanswered() {
-                ConnectionOutcome::NoAnswer
-            } else if facts.first_rst.is_some() {
-                ConnectionOutcome::Reset
-            } else if facts.closed {
-                ConnectionOutcome::Closed
-            } else if facts.open && facts.syn_ack {
-                ConnectionOutcome::Open
-            } else {
-                ConnectionOutcome::Seen
-            };
             s.vendor_connections.push(VendorConnection {
                 flow: id,
                 port: ff.server_port,
@@ -875,6 +1135,8 @@ fn fold(
                 outcome,
                 checkouts: ff.checkouts,
                 checkins: ff.checkins,
+                denials: ff.denials,
+                unverified: ff.unverified,
                 heartbeat_messages: ff.heartbeat_messages,
                 heartbeats,
             });
@@ -887,42 +1149,67 @@ fn finish_sessions(sessions: &mut [LicensingSession]) {
     for s in sessions {
         s.handshakes.sort_by_key(|h| h.flow);
         s.vendor_connections.sort_by_key(|v| v.flow);
-        s.status = status(s);
+        s.problems = problems(s);
+        s.status = match s.problems.first() {
+            Some(&worst) => worst,
+            None if s.vendor_connections.is_empty() => SessionStatus::LmgrdOnly,
+            None => SessionStatus::Ok,
+        };
     }
 }
 
-fn status(s: &LicensingSession) -> SessionStatus {
-    let unreachable = s.handshakes.iter().any(|h| {
-        matches!(
-            h.outcome,
-            HandshakeOutcome::Refused | HandshakeOutcome::NoAnswer
-        )
-    }) || s.vendor_connections.iter().any(|v| {
-        matches!(
-            v.outcome,
-            ConnectionOutcome::Refused | ConnectionOutcome::NoAnswer
-        )
-    });
-    if unreachable {
-        return SessionStatus::Unreachable;
-    }
-    let not_connected = s
-        .handshakes
-        .iter()
-        .filter_map(|h| h.announced.as_ref())
-        .any(|a| a.connection == AnnouncedOutcome::NotSeen);
-    if not_connected {
-        return SessionStatus::NotConnected;
-    }
-    let dynamic = s
-        .handshakes
-        .iter()
-        .filter_map(|h| h.announced.as_ref())
-        .any(|a| !a.static_port)
-        || s.vendor_connections.iter().any(|v| !v.static_port);
-    match (s.vendor_connections.is_empty(), dynamic) {
-        (true, _) => SessionStatus::LmgrdOnly,
-        (false, true) => SessionStatus::DynamicPort,
-        (false, false) => SessionStatus::Ok,
-    }
+/// Everything wrong with a session in this capture, worst first.
+fn problems(s: &LicensingSession) -> Vec<SessionStatus> {
+    use SessionStatus as S;
+    let announced = || s.handshakes.iter().filter_map(|h| h.announced.as_ref());
+    let conns = || s.vendor_connections.iter();
+    let conditions = [
+        (
+            S::Unreachable,
+            s.handshakes.iter().any(|h| {
+                matches!(
+                    h.outcome,
+                    HandshakeOutcome::Refused | HandshakeOutcome::NoAnswer
+                )
+            }) || conns().any(|v| {
+                matches!(
+                    v.outcome,
+                    ConnectionOutcome::Refused | ConnectionOutcome::NoAnswer
+                )
+            }),
+        ),
+        (
+            S::LmgrdError,
+            s.handshakes.iter().any(|h| {
+                matches!(
+                    h.outcome,
+                    HandshakeOutcome::Error | HandshakeOutcome::NoRedirect
+                )
+            }),
+        ),
+        (
+            S::NotConnected,
+            announced().any(|a| a.connection == AnnouncedOutcome::NotSeen),
+        ),
+        (
+            S::ConnectionReset,
+            conns().any(|v| v.outcome == ConnectionOutcome::Reset),
+        ),
+        (
+            S::HeartbeatOverdue,
+            conns().any(|v| {
+                v.outcome == ConnectionOutcome::Open
+                    && v.heartbeats.as_ref().is_some_and(|h| h.overdue)
+            }),
+        ),
+        (S::CheckoutDenied, s.denials > 0),
+        (
+            S::DynamicPort,
+            announced().any(|a| !a.static_port) || conns().any(|v| !v.static_port),
+        ),
+    ];
+    conditions
+        .into_iter()
+        .filter_map(|(status, applies)| applies.then_some(status))
+        .collect()
 }

@@ -173,7 +173,8 @@ impl Analyzer {
 
     /// The connection closed (FIN both ways or RST): silence is expected from now on.
     pub fn on_closed(&mut self, flow: &Flow) {
-        self.heartbeats.closed(flow.id);
+        self.heartbeats
+            .closed(flow.id, flow.closed_at.unwrap_or(flow.last));
     }
 
     /// Once per sweep: overdue heartbeats and keep-alives.

@@ -1,7 +1,11 @@
 //! Ports announced on the wire: lmgrd tells a client on which TCP port its vendor daemon
-//! listens. The first connection from that client to that address and port is labelled before
-//! any payload. Announcements are per client: after a daemon restart a whole farm is sent to
-//! the same new port at once, and each server's connection must find its own handshake.
+//! listens. Connections from that client to that address and port are labelled before any
+//! payload. Announcements are per client: after a daemon restart a whole farm is sent to the
+//! same new port at once, and each server's connection must find its own handshake.
+//!
+//! An announcement stays until its wait is over, not only until the first connection: a
+//! client whose first SYN is refused (the daemon still starting, a firewall rule being
+//! changed) connects again to the same port, and the retry belongs to the same handshake.
 //!
 //! Announcements are bounded: at most a configured number wait at once (the oldest is dropped
 //! and counted past that), and each waits only a limited time.
@@ -30,14 +34,30 @@ pub struct Announcement {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AnnouncementStats {
     pub registered: u64,
+    /// Announcements that saw a connection.
     pub claimed: u64,
+    /// Further connections to an announced port within its wait (retries). Left out of the
+    /// JSON when zero (the common case).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reclaimed: u64,
+    /// Announcements whose wait ran out without any connection.
     pub expired: u64,
     /// Dropped because the table was full.
     pub dropped: u64,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// An announcement and the connections that used it so far.
+struct Waiting {
+    announcement: Announcement,
+    claims: u32,
+}
+
 pub struct Announcements {
-    waiting: FxHashMap<(IpAddr, IpAddr, u16), Announcement>,
+    waiting: FxHashMap<(IpAddr, IpAddr, u16), Waiting>,
     cap: usize,
     timeout: Duration,
     stats: AnnouncementStats,
@@ -65,7 +85,7 @@ impl Announcements {
             let oldest = self
                 .waiting
                 .iter()
-                .min_by_key(|(_, w)| w.announced_at)
+                .min_by_key(|(_, w)| w.announcement.announced_at)
                 .map(|(k, _)| *k);
             if let Some(k) = oldest {
                 self.waiting.remove(&k);
@@ -73,11 +93,17 @@ impl Announcements {
             }
         }
         self.stats.registered += 1;
-        self.waiting.insert(key, a);
+        self.waiting.insert(
+            key,
+            Waiting {
+                announcement: a,
+                claims: 0,
+            },
+        );
     }
 
-    /// The connection from `client` to `server:port` opened at `now`: takes the announcement
-    /// it fulfils.
+    /// The connection from `client` to `server:port` opened at `now`: the announcement it
+    /// fulfils, if one is waiting. It stays for retries until its wait is over.
     pub fn claim(
         &mut self,
         client: IpAddr,
@@ -88,39 +114,56 @@ impl Announcements {
         if self.waiting.is_empty() {
             return None;
         }
-        let a = self.waiting.remove(&(client, server, port))?;
-        if now.since(a.announced_at) > self.timeout {
-            self.stats.expired += 1;
+        let key = (client, server, port);
+        let w = self.waiting.get_mut(&key)?;
+        if now.since(w.announcement.announced_at) > self.timeout {
+            // Too late (the sweep has not removed it yet): no longer this handshake's.
+            if w.claims == 0 {
+                self.stats.expired += 1;
+            }
+            self.waiting.remove(&key);
             return None;
         }
-        self.stats.claimed += 1;
-        Some(a)
+        w.claims += 1;
+        if w.claims == 1 {
+            self.stats.claimed += 1;
+        } else {
+            self.stats.reclaimed += 1;
+        }
+        Some(w.announcement.clone())
     }
 
-    /// Removes announcements whose wait is over and returns them (nobody connected in time).
+    /// Removes announcements whose wait is over; returns those nobody connected to.
     pub fn expire(&mut self, now: Timestamp) -> Vec<Announcement> {
         if self.waiting.is_empty() {
             return Vec::new();
         }
         let timeout = self.timeout;
-        let expired: Vec<(IpAddr, IpAddr, u16)> = self
+        let over: Vec<(IpAddr, IpAddr, u16)> = self
             .waiting
             .iter()
-            .filter(|(_, a)| now.since(a.announced_at) > timeout)
+            .filter(|(_, w)| now.since(w.announcement.announced_at) > timeout)
             .map(|(k, _)| *k)
             .collect();
-        let mut out: Vec<Announcement> = expired
+        let mut out: Vec<Announcement> = over
             .iter()
             .filter_map(|k| self.waiting.remove(k))
+            .filter(|w| w.claims == 0)
+            .map(|w| w.announcement)
             .collect();
         out.sort_by_key(|a| (a.announced_at, a.port));
         self.stats.expired += out.len() as u64;
         out
     }
 
-    /// Everything still waiting (end of capture), oldest first.
+    /// Everything still waiting for a first connection (end of capture), oldest first.
     pub fn drain(&mut self) -> Vec<Announcement> {
-        let mut out: Vec<Announcement> = self.waiting.drain().map(|(_, a)| a).collect();
+        let mut out: Vec<Announcement> = self
+            .waiting
+            .drain()
+            .filter(|(_, w)| w.claims == 0)
+            .map(|(_, w)| w.announcement)
+            .collect();
         out.sort_by_key(|a| (a.announced_at, a.port));
         out
     }
@@ -143,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_connection_claims_an_announcement_once() {
+    fn connections_claim_an_announcement_until_its_wait_is_over() {
         let mut t = Announcements::new(8, Duration::from_secs(60));
         t.register(ann(52011, 100));
         let (client, server) = ("10.0.0.21".parse().unwrap(), "10.0.0.5".parse().unwrap());
@@ -159,8 +202,20 @@ mod tests {
             t.claim(client, server, 52011, at).map(|a| a.parent),
             Some(1)
         );
-        assert_eq!(t.claim(client, server, 52011, at), None);
-        assert_eq!(t.stats().claimed, 1);
+        // A retry (say, after an RST) within the wait belongs to the same handshake.
+        let retry = Timestamp::from_secs(130);
+        assert_eq!(
+            t.claim(client, server, 52011, retry).map(|a| a.parent),
+            Some(1)
+        );
+        assert_eq!((t.stats().claimed, t.stats().reclaimed), (1, 1));
+        // When the wait is over it is gone, and not reported as never used.
+        assert!(t.expire(Timestamp::from_secs(161)).is_empty());
+        assert_eq!(
+            t.claim(client, server, 52011, Timestamp::from_secs(162)),
+            None
+        );
+        assert_eq!(t.stats().expired, 0);
     }
 
     #[test]

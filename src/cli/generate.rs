@@ -53,7 +53,7 @@ pub fn run(args: &GenerateArgs) -> Result<Outcome> {
         println!("{}", path.display());
     }
     eprintln!(
-        "{} captures written; expected results: `ctxscope check {} --bless`",
+        "{} files written (captures and their settings); expected results: `ctxscope check {} --bless`",
         written.len(),
         dir.display()
     );

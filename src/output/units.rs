@@ -1,5 +1,7 @@
 //! Human units shared by every front end (text report, TUI), so both print the same numbers.
 
+use ctxscope_dissectors::Timestamp;
+
 /// Bytes: exact below 10 000, then `12.3 kB`, `1.5 GB`.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
@@ -31,6 +33,31 @@ pub fn duration(secs: f64) -> String {
         return format!("{}m{:02}s", s / 60, s % 60);
     }
     format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+}
+
+/// Time of day in UTC with milliseconds: `03:13:00.123`.
+pub fn time_of_day(ts: Timestamp) -> String {
+    clock(ts, 3)
+}
+
+/// Time of day in UTC with microseconds, for event lists: `03:13:00.123456`.
+pub fn time_of_day_micros(ts: Timestamp) -> String {
+    clock(ts, 6)
+}
+
+/// Time of day in UTC with `digits` (at most 9) digits of the second.
+fn clock(ts: Timestamp, digits: u32) -> String {
+    let nanos = ts.nanos();
+    let secs = nanos.div_euclid(1_000_000_000);
+    let fraction = nanos.rem_euclid(1_000_000_000) / 10_i64.pow(9 - digits.min(9));
+    let tod = secs.rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}.{fraction:0width$}",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60,
+        width = digits as usize
+    )
 }
 
 #[cfg(test)]

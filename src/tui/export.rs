@@ -155,7 +155,7 @@ fn licensing_values(s: &LicensingSession) -> [Value; 15] {
                 a.host,
                 a.port,
                 licensing::static_word(a.static_port),
-                name_of(&a.connection)
+                name_of(&a.result())
             )
         })
         .collect();

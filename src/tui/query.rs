@@ -325,11 +325,15 @@ fn proto(value: &str) -> Result<ProtoMatch, QueryError> {
 }
 
 fn status(value: &str) -> Result<SessionStatus, QueryError> {
-    const ALL: [(SessionStatus, &str); 5] = [
+    const ALL: [(SessionStatus, &str); 9] = [
         (SessionStatus::Ok, "ok"),
         (SessionStatus::LmgrdOnly, "lmgrd_only"),
         (SessionStatus::DynamicPort, "dynamic_port"),
+        (SessionStatus::CheckoutDenied, "checkout_denied"),
+        (SessionStatus::HeartbeatOverdue, "heartbeat_overdue"),
+        (SessionStatus::ConnectionReset, "connection_reset"),
         (SessionStatus::NotConnected, "not_connected"),
+        (SessionStatus::LmgrdError, "lmgrd_error"),
         (SessionStatus::Unreachable, "unreachable"),
     ];
     let value = value.replace('-', "_");

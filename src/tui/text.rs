@@ -1,7 +1,7 @@
 //! Text helpers for the screen: a last line of defence against control characters, and the
 //! compact time formats the tables use.
 
-pub use crate::output::units::{bytes, duration};
+pub use crate::output::units::{bytes, duration, time_of_day, time_of_day_micros};
 use ctxscope_dissectors::Timestamp;
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -36,34 +36,6 @@ pub fn wall_clock() -> Timestamp {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     Timestamp::from_nanos(nanos)
-}
-
-/// Time of day in UTC with milliseconds: `03:13:00.123`.
-pub fn time_of_day(ts: Timestamp) -> String {
-    let nanos = ts.nanos();
-    let secs = nanos.div_euclid(1_000_000_000);
-    let millis = nanos.rem_euclid(1_000_000_000) / 1_000_000;
-    let tod = secs.rem_euclid(86_400);
-    format!(
-        "{:02}:{:02}:{:02}.{millis:03}",
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
-    )
-}
-
-/// Time of day in UTC with microseconds, for event lists: `03:13:00.123456`.
-pub fn time_of_day_micros(ts: Timestamp) -> String {
-    let nanos = ts.nanos();
-    let secs = nanos.div_euclid(1_000_000_000);
-    let micros = nanos.rem_euclid(1_000_000_000) / 1_000;
-    let tod = secs.rem_euclid(86_400);
-    format!(
-        "{:02}:{:02}:{:02}.{micros:06}",
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
-    )
 }
 
 /// `2026-11-22 03:13:00` (UTC).

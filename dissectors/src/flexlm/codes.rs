@@ -118,6 +118,25 @@ pub fn legacy_name(code: u8) -> Option<&'static str> {
     })
 }
 
+/// What a legacy response says when it refuses or fails the request it answers, or `None` if
+/// the code is no refusal (OK, data replies, QUEUED, heartbeat replies, ...). The wording
+/// follows the response names of PROTOCOLS.md table 1.4; their data layouts are not documented.
+pub fn refusal_meaning(code: u8) -> Option<&'static str> {
+    Some(match code {
+        b'W' => "an error reply: the server could not serve the request",
+        b'?' => "no such feature in the license files",
+        b'B' => "server busy",
+        b'D' => "server busy (new)",
+        b'C' => "the server has no license file",
+        b'E' => "communications unavailable",
+        b'H' => "not a license administrator",
+        b'I' => "request too soon",
+        b'J' => "no such user",
+        b'T' => "a host id is needed",
+        _ => return None,
+    })
+}
+
 /// Whether `b` is a legacy command code.
 pub fn is_legacy_command(b: u8) -> bool {
     legacy_name(b).is_some()
@@ -197,6 +216,25 @@ mod tests {
         }
         // 26 requests a..z, 16 punctuation requests, 26 responses A..Z and 2 more.
         assert_eq!((0..=255u8).filter(|&b| is_legacy_command(b)).count(), 70);
+    }
+
+    #[test]
+    fn refusals_are_the_failing_responses_only() {
+        assert!(refusal_meaning(b'W').unwrap().contains("error reply"));
+        assert_eq!(
+            refusal_meaning(b'?'),
+            Some("no such feature in the license files")
+        );
+        // Answers that grant, queue or carry data are no refusals; requests neither.
+        for code in [b'O', b'Q', b'G', b'L', b'N', b'U', b'A', b'F', b'o', b'h'] {
+            assert_eq!(refusal_meaning(code), None, "{}", char::from(code));
+        }
+        // Every refusal is a named response.
+        for b in 0..=255u8 {
+            if refusal_meaning(b).is_some() {
+                assert!(legacy_name(b).is_some() && b.is_ascii_uppercase() || b == b'?');
+            }
+        }
     }
 
     #[test]

@@ -220,7 +220,10 @@ pub struct Checkout<'a> {
     pub code: &'a str,
     pub vendor_data: &'a str,
     pub hostid: &'a str,
+    pub serial: u16,
+    pub flags: u8,
     pub borrow: bool,
+    pub ultimate_denial: u8,
 }
 
 impl Default for Checkout<'_> {
@@ -235,7 +238,10 @@ impl Default for Checkout<'_> {
             code: "",
             vendor_data: "",
             hostid: "",
+            serial: 0,
+            flags: 0,
             borrow: false,
+            ultimate_denial: 0,
         }
     }
 }
@@ -251,7 +257,8 @@ pub fn checkout(c: &Checkout<'_>) -> Vec<u8> {
     w.text(72, 21, c.code);
     w.text(93, 33, c.vendor_data);
     w.text(126, 13, c.hostid);
-    w.raw(142, &[u8::from(c.borrow)]);
+    w.raw(139, &c.serial.to_le_bytes());
+    w.raw(141, &[c.flags, u8::from(c.borrow), c.ultimate_denial]);
     w.finish()
 }
 
@@ -260,6 +267,7 @@ pub fn checkout(c: &Checkout<'_>) -> Vec<u8> {
 pub struct Checkin<'a> {
     pub feature: &'a str,
     pub code: &'a str,
+    pub use_vendor: u8,
     pub vendor_data: &'a str,
 }
 
@@ -267,6 +275,7 @@ pub fn checkin(c: &Checkin<'_>) -> Vec<u8> {
     let mut w = LegacyWriter::new(code::CHECKIN, DEFAULT_SIZE);
     w.text(2, 31, c.feature);
     w.text(33, 21, c.code);
+    w.raw(54, &[c.use_vendor]);
     w.text(55, 33, c.vendor_data);
     w.finish()
 }
@@ -295,6 +304,8 @@ pub fn heartbeat_resp() -> Vec<u8> {
 pub struct Handshake {
     /// Crypt flag digit: 1 or 2.
     pub crypt: u8,
+    /// Written as ASCII hex at offset 13.
+    pub time: u32,
     pub group_id: u32,
     pub callback: u8,
 }
@@ -303,6 +314,7 @@ impl Default for Handshake {
     fn default() -> Self {
         Handshake {
             crypt: 1,
+            time: 0,
             group_id: 0,
             callback: 0,
         }
@@ -312,8 +324,24 @@ impl Default for Handshake {
 pub fn handshake(h: &Handshake) -> Vec<u8> {
     let mut w = LegacyWriter::new(code::HANDSHAKE, DEFAULT_SIZE);
     w.raw(2, &[b'0' + h.crypt % 10]);
+    w.hex(13, 9, h.time);
     w.raw(49, &h.group_id.to_le_bytes());
     w.raw(53, &[h.callback]);
+    w.finish()
+}
+
+/// A refusal: WHAT 'W', NO_SUCH_FEATURE '?', BUSY 'B', ... (see `codes::refusal_meaning`).
+/// Their layout is not documented: `data` is written as text at offset 2, where an error
+/// number may go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal<'a> {
+    pub code: u8,
+    pub data: &'a str,
+}
+
+pub fn refusal(r: &Refusal<'_>) -> Vec<u8> {
+    let mut w = LegacyWriter::new(r.code, DEFAULT_SIZE);
+    w.text(2, 11, r.data);
     w.finish()
 }
 
@@ -498,6 +526,30 @@ pub fn version_reply_0149(v: &VersionReply) -> Vec<u8> {
         nonce: v.nonce,
         echo: 0,
         payload: &[v.major, v.minor, v.patch, v.build],
+    })
+}
+
+/// 0x0107 lmreread: user, host, a third string (the daemon) and 4 address bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reread<'a> {
+    pub user: &'a str,
+    pub host: &'a str,
+    pub daemon: &'a str,
+    pub address: [u8; 4],
+    pub nonce: u32,
+}
+
+pub fn reread_0107(r: &Reread<'_>) -> Vec<u8> {
+    let mut payload = Vec::new();
+    for text in [r.user, r.host, r.daemon] {
+        push_cstr(&mut payload, text);
+    }
+    payload.extend_from_slice(&r.address);
+    binary(&Binary {
+        msg_type: ty::LMREREAD,
+        nonce: r.nonce,
+        echo: 0,
+        payload: &payload,
     })
 }
 

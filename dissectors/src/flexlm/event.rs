@@ -12,6 +12,7 @@ use crate::text::WireText;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;
+use std::net::Ipv4Addr;
 
 /// The two message framings of FlexLM, told apart by byte 0 of each message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -170,6 +171,10 @@ impl WaitMode {
     }
 }
 
+/// Most bytes of text kept from one text chunk (a 0x0146 reply can carry 64 KiB of license
+/// file); the rest is counted in [`Event::TextChunk`]'s `cut`.
+pub const TEXT_EXCERPT: usize = 4096;
+
 /// One FlexLM event. Serialised with a `"type"` tag in snake_case.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -281,8 +286,21 @@ pub enum Event {
         remaining: Option<u32>,
         /// Length of the text in this chunk.
         len: u32,
-        /// The text (cut at [`WireText::MAX_LEN`]; line breaks are escaped).
+        /// The text, at most [`TEXT_EXCERPT`] bytes of it (line breaks are escaped).
         text: WireText,
+        /// Bytes of this chunk's text not kept in `text` (also summed per direction).
+        cut: u32,
+    },
+    /// 0x0107 lmreread: an admin asking lmgrd to reread its license files.
+    Reread {
+        #[serde(flatten)]
+        wire: Wire,
+        user: WireText,
+        host: WireText,
+        /// The third string (PROTOCOLS.md gives no name; the vendor daemon to reread, GUESS).
+        daemon: WireText,
+        /// The 4 bytes after the strings, which look like an IPv4 address.
+        address: Option<Ipv4Addr>,
     },
     /// CHECKOUT 'o': a client asking the vendor daemon for a license.
     Checkout {
@@ -306,8 +324,14 @@ pub enum Event {
         vendor_data: WireText,
         /// Host id (offset 126).
         hostid: WireText,
+        /// Serial number (offset 139, 2 bytes little-endian).
+        serial: Option<u16>,
+        /// Flags byte (offset 141), as sent.
+        flags: u8,
         /// Borrow request (flags2 bit 0, offset 142).
         borrow: bool,
+        /// The "ultimate denial" byte (offset 143), as sent (its values are not documented).
+        ultimate_denial: u8,
     },
     /// CHECKIN 'i': a client returning a license.
     Checkin {
@@ -316,6 +340,8 @@ pub enum Event {
         feature: WireText,
         /// Whether a license key ("code", offset 33) was sent; its value is not kept.
         code_present: bool,
+        /// The use_vendor byte (offset 54), as sent.
+        use_vendor: u8,
         /// Vendor-defined data (offset 55).
         vendor_data: WireText,
     },
@@ -326,6 +352,8 @@ pub enum Event {
         feature: WireText,
         /// Whether a license key ("code", offset 33) was sent; its value is not kept.
         code_present: bool,
+        /// The bflag byte (offset 54), as sent (cosmolei's status query sends '1').
+        bflag: u8,
     },
     /// HEARTBEAT 'g': the client's liveness message to the vendor daemon.
     Heartbeat {
@@ -346,6 +374,8 @@ pub enum Event {
         wire: Wire,
         /// Crypt flag (offset 2): '1' or '2' as a number.
         crypt: Option<u8>,
+        /// Time (offset 13, ASCII hex).
+        time: Option<u32>,
         /// Group id (offset 49, 4 bytes little-endian).
         group_id: Option<u32>,
         /// Callback flag byte (offset 53).
@@ -380,6 +410,26 @@ pub enum Event {
         time: Option<u32>,
         linger: Option<u32>,
         handle: Option<u32>,
+    },
+    /// A server reply that refuses or fails the request it answers: WHAT 'W' (error),
+    /// NO_SUCH_FEATURE '?', BUSY 'B', NO_CONFIG_FILE 'C', COMM_UNAVAILABLE 'E', ...
+    Refusal {
+        #[serde(flatten)]
+        wire: Wire,
+        /// The legacy response code.
+        code: u16,
+        /// Its name, e.g. "what", "no_such_feature".
+        name: Cow<'static, str>,
+        /// What it means, in words.
+        meaning: &'static str,
+        /// The client request it answers (the last one the client sent), by name, e.g.
+        /// "hello", "checkout"; `None` if no request was waiting for an answer.
+        request: Option<Cow<'static, str>>,
+        /// For a checkout: the feature that was asked for.
+        feature: Option<WireText>,
+        /// The text at offset 2, if any: the layout of refusals is not documented, and some
+        /// servers put an error number there.
+        data: WireText,
     },
     /// The connection's role became evident (emitted once per connection).
     Role {

@@ -17,7 +17,7 @@
 
 use super::codes::{MessageKind, binary as ty};
 use super::crc::{crc14, header_check};
-use super::event::{Event, Framing, Integrity, ProductVersion, TextKind, Wire};
+use super::event::{Event, Framing, Integrity, ProductVersion, TEXT_EXCERPT, TextKind, Wire};
 use super::legacy::{len_u32, port};
 use crate::text::WireText;
 use crate::types::Dir;
@@ -25,6 +25,7 @@ use nom::bytes::complete::{tag, take, take_till};
 use nom::number::complete::{be_u16, be_u32, u8 as byte};
 use nom::sequence::terminated;
 use nom::{IResult, Parser};
+use std::net::Ipv4Addr;
 
 pub const MAGIC: u8 = 0x2F;
 pub const HEADER_LEN: usize = 20;
@@ -139,6 +140,7 @@ pub fn decode(
     let body = msg.get(HEADER_LEN..).unwrap_or_default();
     let decoded = match (header.msg_type, dir) {
         (ty::LOGIN, _) => login(wire, body),
+        (ty::LMREREAD, Dir::ToServer) => reread(wire, body),
         (ty::COMMAND_REQUEST, _) => command_request(wire, body),
         (ty::HELLO_REPLY, Dir::ToClient) => hello_reply(wire, body),
         (ty::REDIRECT, _) => redirect(wire, body),
@@ -182,6 +184,23 @@ fn login(wire: Wire, body: &[u8]) -> Parsed<'_> {
             host,
             tty,
             platform,
+        },
+    ))
+}
+
+/// 0x0107: user, host and a third string, NUL-terminated, then 4 bytes that look like an IPv4
+/// address.
+fn reread(wire: Wire, body: &[u8]) -> Parsed<'_> {
+    let (rest, (user, host, daemon, address)) = (cstr, cstr, cstr, take(4usize)).parse(body)?;
+    let address = <[u8; 4]>::try_from(address).ok().map(Ipv4Addr::from);
+    Ok((
+        rest,
+        Event::Reread {
+            wire,
+            user,
+            host,
+            daemon,
+            address,
         },
     ))
 }
@@ -249,6 +268,7 @@ fn redirect(wire: Wire, body: &[u8]) -> Parsed<'_> {
 fn command_reply(wire: Wire, body: &[u8], kind: TextKind) -> Parsed<'_> {
     let (rest, (_, text_len)) = (take(2usize), be_u16).parse(body)?;
     let (rest, text) = take(text_len).parse(rest)?;
+    let (excerpt, cut) = WireText::excerpt(text, TEXT_EXCERPT);
     Ok((
         rest,
         Event::TextChunk {
@@ -256,7 +276,8 @@ fn command_reply(wire: Wire, body: &[u8], kind: TextKind) -> Parsed<'_> {
             kind,
             remaining: None,
             len: u32::from(text_len),
-            text: WireText::from_bytes(text),
+            text: excerpt,
+            cut: len_u32(cut),
         },
     ))
 }

@@ -6,10 +6,10 @@
 //! that lie past the end read as empty/absent.
 
 use super::codes::MessageKind;
-use super::codes::{is_legacy_command, legacy as code};
+use super::codes::{is_legacy_command, legacy as code, refusal_meaning};
 use super::crc::legacy_checksum;
 use super::event::{
-    CommVersion, Event, Framing, Integrity, ProductVersion, TextKind, WaitMode, Wire,
+    CommVersion, Event, Framing, Integrity, ProductVersion, TEXT_EXCERPT, TextKind, WaitMode, Wire,
 };
 use crate::text::{WireText, nul_terminated};
 
@@ -64,15 +64,42 @@ pub fn is_valid(msg: &[u8]) -> bool {
     }
 }
 
+/// The client request a server message answers: the last one the client sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub kind: MessageKind,
+    /// The feature a checkout asked for.
+    pub feature: Option<WireText>,
+}
+
+impl Request {
+    fn is_hello(&self) -> bool {
+        self.kind.framing == Framing::Legacy && u8::try_from(self.kind.code).is_ok_and(is_hello)
+    }
+}
+
 /// Decodes one whole legacy message into its event.
 ///
-/// `first_reply_to_hello` says whether this is the first server message after a client HELLO:
-/// only then is an OK 'O' a HELLO reply (OK also acknowledges checkouts and other requests, with
-/// other contents).
-pub fn decode(msg: &[u8], integrity: Integrity, first_reply_to_hello: bool) -> Event {
+/// `answers` is the client request a server message answers (`None` for client messages, and
+/// for server messages nothing was waiting for). Only the first server message after a HELLO
+/// is a HELLO reply when it is an OK 'O' (OK also acknowledges checkouts and other requests,
+/// with other contents); a refusal names the request it refuses.
+pub fn decode(msg: &[u8], integrity: Integrity, answers: Option<&Request>) -> Event {
     let wire = Wire::new(Framing::Legacy, integrity);
     let f = Slots(msg);
     let command = f.byte(0);
+    if let Some(meaning) = refusal_meaning(command) {
+        return Event::Refusal {
+            wire,
+            code: u16::from(command),
+            name: MessageKind::legacy(command).name(),
+            meaning,
+            request: answers.map(|r| r.kind.name()),
+            feature: answers.and_then(|r| r.feature.clone()),
+            data: f.text(2, 11),
+        };
+    }
+    let first_reply_to_hello = answers.is_some_and(Request::is_hello);
     match command {
         code::HELLO | code::HELLO_THIS_VD => Event::Hello {
             wire,
@@ -114,12 +141,14 @@ pub fn decode(msg: &[u8], integrity: Integrity, first_reply_to_hello: bool) -> E
         },
         code::LF_DATA => {
             let text = f.slot_from(13).map(nul_terminated).unwrap_or_default();
+            let (excerpt, cut) = WireText::excerpt(text, TEXT_EXCERPT);
             Event::TextChunk {
                 wire,
                 kind: TextKind::LicenseFile,
                 remaining: f.decimal(2, 11),
                 len: len_u32(text.len()),
-                text: WireText::from_bytes(text),
+                text: excerpt,
+                cut: len_u32(cut),
             }
         }
         code::CHECKOUT => Event::Checkout {
@@ -134,18 +163,23 @@ pub fn decode(msg: &[u8], integrity: Integrity, first_reply_to_hello: bool) -> E
             code_present: f.present(72, 21),
             vendor_data: f.text(93, 33),
             hostid: f.text(126, 13),
+            serial: f.slot(139, 2).map(|b| u16::from_le_bytes([b[0], b[1]])),
+            flags: f.byte(141),
             borrow: f.byte(142) & 1 == 1,
+            ultimate_denial: f.byte(143),
         },
         code::CHECKIN => Event::Checkin {
             wire,
             feature: f.text(2, 31),
             code_present: f.present(33, 21),
+            use_vendor: f.byte(54),
             vendor_data: f.text(55, 33),
         },
         code::LIST => Event::List {
             wire,
             feature: f.text(2, 31),
             code_present: f.present(33, 21),
+            bflag: f.byte(54),
         },
         code::HEARTBEAT => Event::Heartbeat {
             wire,
@@ -155,6 +189,7 @@ pub fn decode(msg: &[u8], integrity: Integrity, first_reply_to_hello: bool) -> E
         code::HANDSHAKE => Event::Handshake {
             wire,
             crypt: f.byte(2).checked_sub(b'0').filter(|d| *d <= 9),
+            time: f.hex(13, 9),
             group_id: f
                 .slot(49, 4)
                 .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),

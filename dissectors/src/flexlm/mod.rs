@@ -26,7 +26,8 @@ mod summary;
 
 pub use codes::MessageKind;
 pub use event::{
-    CommVersion, Event, Framing, Integrity, ProductVersion, Role, TextKind, WaitMode, Wire,
+    CommVersion, Event, Framing, Integrity, ProductVersion, Role, TEXT_EXCERPT, TextKind, WaitMode,
+    Wire,
 };
 pub use framed::MAX_LEN as MAX_BINARY_LEN;
 pub use probe::probe;

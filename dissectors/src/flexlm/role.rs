@@ -34,6 +34,7 @@ pub fn evidence(event: &Event, hello_named_vendor: bool) -> Option<(Role, &'stat
         Event::List { .. } => (VendorDaemon, "feature_query"),
         Event::Heartbeat { .. } | Event::HeartbeatReply { .. } => (VendorDaemon, "heartbeat"),
         Event::Handshake { .. } => (VendorDaemon, "handshake"),
+        Event::Reread { .. } => (Lmgrd, "admin_request"),
         Event::Message { wire, code, .. } if wire.framing == Framing::Binary => match *code {
             ty::LMREREAD | ty::LMDOWN | ty::VERSION => (Lmgrd, "admin_request"),
             ty::LICENSE_USAGE

@@ -55,6 +55,8 @@ pub struct DirSummary {
     pub bad_length: u64,
     /// 0x2F payloads that did not match their type's layout.
     pub bad_payload: u64,
+    /// Bytes of license text not kept in text events (past their excerpt).
+    pub text_bytes_cut: u64,
     /// Bytes that belonged to no message: skipped while resynchronising, after giving up, or
     /// partial messages discarded at a gap.
     pub skipped_bytes: u64,

@@ -238,6 +238,119 @@ fn command_replies_are_labelled_by_their_request() {
 }
 
 #[test]
+fn refusals_are_paired_with_the_request_they_answer() {
+    let what = |data| encode::refusal(&encode::Refusal { code: b'W', data });
+    let (events, _) = run(
+        Proto::VendorDaemon,
+        &[
+            (Dir::ToServer, &hello_citrix()),
+            (Dir::ToClient, &encode::ok(&encode::OkReply::default())),
+            (Dir::ToServer, &checkout()),
+            (Dir::ToClient, &what("-4")),
+            // A heartbeat answered, then a reply nothing asked for.
+            (Dir::ToServer, &heartbeat(1)),
+            (Dir::ToClient, &encode::heartbeat_resp()),
+            (
+                Dir::ToClient,
+                &encode::refusal(&encode::Refusal {
+                    code: b'B',
+                    data: "",
+                }),
+            ),
+        ],
+    );
+    let refusals: Vec<_> = messages(&events)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Refusal {
+                name,
+                request,
+                feature,
+                data,
+                ..
+            } => Some((
+                name.to_string(),
+                request.map(|r| r.to_string()),
+                feature.map(|f| f.to_string()),
+                data.to_string(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            (
+                "what".to_string(),
+                Some("checkout".to_string()),
+                Some("XDT_ENT_UD".to_string()),
+                "-4".to_string()
+            ),
+            ("busy".to_string(), None, None, String::new()),
+        ]
+    );
+}
+
+#[test]
+fn a_damaged_request_is_not_named_by_its_refusal() {
+    let mut bad = checkout();
+    bad[20] ^= 0x01; // inside the feature name: the checksum fails
+    let (events, _) = run(
+        Proto::VendorDaemon,
+        &[
+            (Dir::ToServer, &bad),
+            (
+                Dir::ToClient,
+                &encode::refusal(&encode::Refusal {
+                    code: b'W',
+                    data: "",
+                }),
+            ),
+        ],
+    );
+    let request = messages(&events).into_iter().find_map(|e| match e {
+        Event::Refusal {
+            request, feature, ..
+        } => Some((request, feature)),
+        _ => None,
+    });
+    assert_eq!(request, Some((None, None)));
+}
+
+#[test]
+fn long_license_text_is_cut_and_the_cut_counted() {
+    let text = b"INCREMENT CITRIX CITRIX 2038.0101 permanent uncounted\n".repeat(100);
+    let (events, s) = run(
+        Proto::Lmgrd,
+        &[
+            (
+                Dir::ToServer,
+                &encode::command_request_0108(&encode::CommandRequest::default()),
+            ),
+            (
+                Dir::ToClient,
+                &encode::command_reply_0146(&encode::CommandReply {
+                    text: &text,
+                    nonce: 0,
+                }),
+            ),
+        ],
+    );
+    let cut: Vec<u32> = messages(&events)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::TextChunk { len, cut, .. } => Some(len - cut),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cut, [TEXT_EXCERPT as u32]);
+    assert_eq!(
+        s.to_client.text_bytes_cut,
+        (text.len() - TEXT_EXCERPT) as u64
+    );
+}
+
+#[test]
 fn an_older_comm_version_sets_the_message_size() {
     let comm = CommVersion { major: 1, minor: 1 };
     let hello = encode::hello(&encode::Hello {

@@ -1,9 +1,11 @@
-//! The heartbeats section: one row per long-lived flow with a beat series.
+//! The heartbeats section: one row per long-lived flow with a beat series (the flows table has
+//! the protocol and ports of each flow).
 
 use super::name_of;
 use crate::model::Report;
 use crate::output::table::Table;
-use crate::output::units::duration;
+use crate::output::units::{duration, time_of_day};
+use ctxscope_dissectors::Timestamp;
 use std::io::{self, Write};
 
 pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
@@ -12,39 +14,41 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\nHeartbeats and keep-alives")?;
     let mut t = Table::new(&[
-        "FLOW",
-        "PROTO",
-        "KIND",
-        "CLIENT",
-        "SERVER",
-        "BEATS",
-        "LAST",
-        "MEDIAN",
-        "JITTER",
-        "LONGEST SILENCE",
-        "STATE",
+        "FLOW", "KIND", "CLIENT", "SERVER", "BEATS", "LAST", "MEDIAN", "JITTER", "SILENCE", "STATE",
     ])
-    .right(&["FLOW", "BEATS", "MEDIAN", "JITTER", "LONGEST SILENCE"]);
+    .right(&["FLOW", "BEATS", "MEDIAN", "JITTER", "SILENCE"]);
     for h in &r.heartbeats {
         let c = &h.stats;
-        let state = match (h.open, c.overdue) {
-            (true, true) => "OVERDUE",
-            (true, false) => "ok",
-            (false, _) => "closed",
+        // An open series past its limit says since when it is quiet.
+        let state = match (h.open, c.overdue, c.silent_since) {
+            (true, true, Some(since)) => format!("OVERDUE since {}", clock(since)),
+            (true, true, None) => "OVERDUE".to_string(),
+            (true, false, _) => "ok".to_string(),
+            (false, _, _) => "closed".to_string(),
         };
         t.row(vec![
             h.flow.to_string(),
-            h.proto.map_or("-".into(), |p| p.name().to_string()),
             name_of(&c.kind),
-            h.client.to_string(),
+            h.client.ip.to_string(),
             h.server.to_string(),
             c.count.to_string(),
-            c.last.map_or("-".into(), |t| t.to_string()),
+            c.last.map_or("-".into(), clock),
             c.interval_median_secs.map_or("-".into(), duration),
             c.jitter_secs.map_or("-".into(), duration),
             duration(c.longest_silence_secs),
-            state.to_string(),
+            state,
         ]);
     }
-    t.write(out, "  ")
+    t.write(out, "  ")?;
+    writeln!(
+        out,
+        "  (SILENCE: the longest time without traffic, up to the end of the capture or the close)"
+    )
+}
+
+/// Time of day to the second: beats are minutes apart.
+fn clock(ts: Timestamp) -> String {
+    let mut text = time_of_day(ts);
+    text.truncate("09:08:16".len());
+    text
 }

@@ -78,6 +78,33 @@ tcp_captures! {
     "flexlm/stray_license_server.pcap",
         "a Citrix server still licensed by the old license server 10.1.10.9" =>
         stray_license_server;
+    "flexlm/lmgrd_error.pcap",
+        "lmgrd answers a CITRIX HELLO with WHAT, then closes the retry without a redirect" =>
+        lmgrd_error;
+    "flexlm/checkout_denied.pcap",
+        "the vendor daemon refuses checkouts: licenses all in use, and a feature it lacks" =>
+        checkout_denied;
+    "flexlm/vendor_port_retry.pcap",
+        "the first connection to the announced port 52011 is refused; the retry works" =>
+        vendor_port_retry;
+    "flexlm/vendor_busy.pcap",
+        "the vendor daemon turns a HELLO away with BUSY; the client gets in 5 s later" =>
+        vendor_busy;
+}
+
+/// `licensing.license_servers` for `stray_license_server.pcap`: only ctxlic01 is the farm's.
+const STRAY_SETTINGS: &str = "\
+# Settings `ctxscope check` uses for stray_license_server.pcap (written by `ctxscope generate`).
+[licensing]
+license_servers = [\"10.1.10.5\"]
+";
+
+/// Captures checked with settings beside them.
+pub(super) fn settings() -> Vec<super::CaptureSettings> {
+    vec![super::CaptureSettings {
+        capture: "flexlm/stray_license_server.pcap",
+        toml: STRAY_SETTINGS,
+    }]
 }
 
 /// A Citrix server running the FlexNet license client.
@@ -149,6 +176,11 @@ const XDT_ENT_UD: License = License {
 };
 const MPS_ENT_CCU: License = License {
     feature: "MPS_ENT_CCU",
+    version: "2024.0101",
+};
+/// A feature the farm's license files do not have.
+const XDT_PLT_UD: License = License {
+    feature: "XDT_PLT_UD",
     version: "2024.0101",
 };
 
@@ -403,6 +435,17 @@ impl VendorSession {
         self.then(|c| {
             c.client_send(checkout(license, user))
                 .server_send(granted())
+        })
+    }
+
+    /// A checkout the daemon refuses with `reply` (a refusal code such as WHAT 'W').
+    fn denied(self, license: License, user: &str, reply: u8) -> VendorSession {
+        self.then(|c| {
+            c.client_send(checkout(license, user))
+                .server_send(encode::refusal(&encode::Refusal {
+                    code: reply,
+                    data: "",
+                }))
         })
     }
 
@@ -862,4 +905,84 @@ fn stray_license_server() -> TcpCapture {
         .wait_until(mins(4))
         .done();
     capture(vec![lmgrd1, vendor1, lmgrd2, vendor2])
+}
+
+fn lmgrd_error() -> TcpCapture {
+    // The CITRIX vendor daemon is down: lmgrd answers the HELLO with a legacy WHAT 'W' (its
+    // data, an error number, is invented: the layout of error replies is not documented).
+    // The license client tries again half a minute later, and lmgrd closes that connection
+    // without any answer.
+    let what = encode::refusal(&encode::Refusal {
+        code: b'W',
+        data: "-97",
+    });
+    let first = lmgrd_handshake(CTXAPP01, 50_701, CTXLIC01, LMGRD_PORT, BASE_TIME, what);
+    let retry = conversation(CTXAPP01, 50_703, CTXLIC01, LMGRD_PORT, at(secs(30)))
+        .handshake()
+        .client_send(hello(CTXAPP01, VENDOR))
+        .close(ToClient);
+    capture(vec![first, retry])
+}
+
+fn checkout_denied() -> TcpCapture {
+    // Every XDT_ENT_UD license is taken: bob's and carol's logons are refused with WHAT. dave's
+    // session asks for XDT_PLT_UD, which the license files do not have: NO_SUCH_FEATURE '?'.
+    let (lmgrd, vendor) = login(CTXAPP01, 50_711, CTXLIC01, BASE_TIME, STATIC_PORT);
+    let vendor = vendor
+        .wait_until(secs(8))
+        .checkout(XDT_ENT_UD, "alice")
+        .wait_until(secs(35))
+        .denied(XDT_ENT_UD, "bob", b'W')
+        .wait_until(secs(50))
+        .denied(XDT_ENT_UD, "carol", b'W')
+        .wait_until(secs(71))
+        .denied(XDT_PLT_UD, "dave", b'?')
+        .wait_until(mins(6))
+        .done();
+    capture(vec![lmgrd, vendor])
+}
+
+fn vendor_port_retry() -> TcpCapture {
+    // lmgrd announces the dynamic port 52011 while the CITRIX daemon is still binding it: the
+    // first SYN gets an RST. The license client tries the same port again 3 s later, without a
+    // new handshake, and this time the daemon answers.
+    let [lmgrd, refused] = redirect_then(50_721, BASE_TIME, 52_011, TcpConversation::syn_refused);
+    let retry = VendorSession::open(
+        CTXAPP01,
+        50_723,
+        CTXLIC01,
+        52_011,
+        end_of(&refused).plus(secs(3)),
+    )
+    .checkout(STARTUP, CTXAPP01.name);
+    let retry = logons(retry, XDT_ENT_UD, &[(16, "alice")])
+        .wait_until(mins(5))
+        .done();
+    capture(vec![lmgrd, refused, retry])
+}
+
+fn vendor_busy() -> TcpCapture {
+    // The CITRIX daemon answers the client's HELLO with BUSY 'B'; the client closes, tries the
+    // same port again 5 s later (no new lmgrd handshake) and gets in.
+    let busy = encode::refusal(&encode::Refusal {
+        code: b'B',
+        data: "",
+    });
+    let [lmgrd, turned_away] = redirect_then(50_731, BASE_TIME, STATIC_PORT, |c| {
+        c.handshake()
+            .client_send(hello(CTXAPP01, VENDOR))
+            .server_send(busy)
+            .close(ToServer)
+    });
+    let retry = VendorSession::open(
+        CTXAPP01,
+        50_733,
+        CTXLIC01,
+        STATIC_PORT,
+        end_of(&turned_away).plus(secs(5)),
+    )
+    .checkout(STARTUP, CTXAPP01.name)
+    .wait_until(mins(3))
+    .done();
+    capture(vec![lmgrd, turned_away, retry])
 }

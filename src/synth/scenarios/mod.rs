@@ -74,6 +74,9 @@ const GROUPS: &[fn() -> Vec<Scenario>] = &[
     citrix::scenarios,
 ];
 
+/// Families whose captures are checked with settings (a `NAME.toml` beside `NAME.pcap`).
+const SETTINGS: &[fn() -> Vec<CaptureSettings>] = &[flexlm::settings];
+
 /// Families listed with `tcp_captures!`.
 const SCRIPTED: &[fn() -> Vec<Scripted>] = &[
     tcp_edges::captures,
@@ -90,21 +93,51 @@ pub fn scenarios() -> Vec<Scenario> {
     GROUPS.iter().flat_map(|group| group()).collect()
 }
 
+/// The settings one capture is checked with: `ctxscope check` reads `NAME.toml` beside
+/// `NAME.pcap` (the config file's format). Written by the generator with the captures, so
+/// that regenerating `captures/` reproduces them too.
+#[derive(Clone, Copy, Debug)]
+pub struct CaptureSettings {
+    /// The capture's path, as in [`Scenario::path`].
+    pub capture: &'static str,
+    /// The whole TOML file.
+    pub toml: &'static str,
+}
+
+impl CaptureSettings {
+    /// Where the file goes: the capture's path with the extension `toml`.
+    pub fn path(&self) -> PathBuf {
+        Path::new(self.capture).with_extension("toml")
+    }
+}
+
+/// Every settings file, in a stable order.
+pub fn settings() -> Vec<CaptureSettings> {
+    SETTINGS.iter().flat_map(|group| group()).collect()
+}
+
 /// The scenarios made of scripted TCP conversations, unbuilt: tests compare what tshark
 /// reassembles with [`TcpConversation::sent`].
 pub fn scripted() -> Vec<Scripted> {
     SCRIPTED.iter().flat_map(|group| group()).collect()
 }
 
-/// Writes every scenario under `dir` (creating folders); returns the paths written.
+/// Writes every scenario and settings file under `dir` (creating folders); returns the paths
+/// written.
 pub fn write_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    for scenario in scenarios() {
-        let path = dir.join(scenario.path);
+    let captures = scenarios()
+        .into_iter()
+        .map(|s| (PathBuf::from(s.path), (s.build)()));
+    let settings = settings()
+        .into_iter()
+        .map(|s| (s.path(), s.toml.as_bytes().to_vec()));
+    for (relative, bytes) in captures.chain(settings) {
+        let path = dir.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, (scenario.build)())?;
+        std::fs::write(&path, bytes)?;
         written.push(path);
     }
     Ok(written)
@@ -276,6 +309,17 @@ mod tests {
                 starts.is_sorted(),
                 "{path}: conversations out of start order"
             );
+        }
+    }
+
+    #[test]
+    fn settings_belong_to_registered_captures_and_load() {
+        let registered: Vec<_> = scenarios().iter().map(|s| s.path).collect();
+        for s in settings() {
+            assert!(registered.contains(&s.capture), "{}", s.capture);
+            // The config file's format, unknown keys refused.
+            let parsed = toml::from_str::<crate::config::Config>(s.toml);
+            assert!(parsed.is_ok(), "{}: {parsed:?}", s.capture);
         }
     }
 

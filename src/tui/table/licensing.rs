@@ -95,7 +95,10 @@ impl Heartbeat {
 pub fn in_trouble(s: &LicensingSession) -> bool {
     matches!(
         s.status,
-        SessionStatus::Unreachable | SessionStatus::NotConnected
+        SessionStatus::Unreachable
+            | SessionStatus::LmgrdError
+            | SessionStatus::NotConnected
+            | SessionStatus::ConnectionReset
     ) || heartbeat(s).overdue
 }
 
@@ -155,7 +158,7 @@ pub fn announced(s: &LicensingSession) -> String {
                     "{} {} {}",
                     a.port,
                     static_word(a.static_port),
-                    name_of(&a.connection)
+                    name_of(&a.result())
                 )
             }),
     )
@@ -224,7 +227,8 @@ impl TableModel for Licensing {
             LicensingColumn::Client => ("CLIENT", 15, false, 1),
             LicensingColumn::Server => ("LICENSE SERVER", 15, false, 2),
             LicensingColumn::Vendor => ("VENDOR", 8, false, 5),
-            LicensingColumn::Status => ("STATUS", 13, false, 0),
+            // Fits the longest status word, heartbeat_overdue.
+            LicensingColumn::Status => ("STATUS", 17, false, 0),
             LicensingColumn::Lmgrd => ("LMGRD", 18, false, 6),
             LicensingColumn::Announced => ("ANNOUNCED PORT", 21, false, 3),
             LicensingColumn::VendorConnections => ("VENDOR CONN", 16, false, 7),

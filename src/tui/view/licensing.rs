@@ -52,10 +52,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
 pub fn status_style(status: SessionStatus) -> Style {
     match status {
         SessionStatus::Ok => Style::new().fg(Color::Green),
-        SessionStatus::DynamicPort => Style::new().fg(Color::Yellow),
-        SessionStatus::NotConnected | SessionStatus::Unreachable => {
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
-        }
+        SessionStatus::DynamicPort
+        | SessionStatus::CheckoutDenied
+        | SessionStatus::ConnectionReset => Style::new().fg(Color::Yellow),
+        SessionStatus::HeartbeatOverdue
+        | SessionStatus::NotConnected
+        | SessionStatus::LmgrdError
+        | SessionStatus::Unreachable => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         SessionStatus::LmgrdOnly => dim_style(),
     }
 }
@@ -96,8 +99,18 @@ fn meaning(status: SessionStatus) -> &'static str {
         SessionStatus::DynamicPort => {
             "works, but on a vendor port a firewall would not expect: pin it in the license file"
         }
+        SessionStatus::CheckoutDenied => "the vendor daemon refused checkouts",
+        SessionStatus::HeartbeatOverdue => {
+            "an open vendor connection went quiet past the heartbeat limit"
+        }
+        SessionStatus::ConnectionReset => {
+            "a vendor connection was reset: the licenses held on it were lost"
+        }
         SessionStatus::NotConnected => {
             "the vendor port lmgrd announced never saw a connection attempt"
+        }
+        SessionStatus::LmgrdError => {
+            "lmgrd answered the HELLO with an error, or without a redirect"
         }
         SessionStatus::Unreachable => "lmgrd or the vendor daemon refused or did not answer",
     }
@@ -215,7 +228,7 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
                     format!(
                         "{} → {}{used}",
                         static_word(a.static_port),
-                        name_of(&a.connection)
+                        name_of(&a.result())
                     ),
                     style,
                 ),
@@ -310,9 +323,10 @@ pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, wid
 fn handshake_style(o: HandshakeOutcome) -> Style {
     match o {
         HandshakeOutcome::Redirected | HandshakeOutcome::Answered => Style::new().fg(Color::Green),
-        HandshakeOutcome::Refused | HandshakeOutcome::NoAnswer => {
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
-        }
+        HandshakeOutcome::Refused
+        | HandshakeOutcome::NoAnswer
+        | HandshakeOutcome::Error
+        | HandshakeOutcome::NoRedirect => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         HandshakeOutcome::Connected | HandshakeOutcome::InProgress => Style::new(),
     }
 }

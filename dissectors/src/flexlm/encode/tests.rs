@@ -138,6 +138,7 @@ fn lmgrd_legacy_conversation_round_trip() {
             remaining: Some(license.len() as u32),
             len: LF_CHUNK as u32,
             text: WireText::from_bytes(&license[..LF_CHUNK]),
+            cut: 0,
         }
     );
     assert_eq!(
@@ -148,6 +149,7 @@ fn lmgrd_legacy_conversation_round_trip() {
             remaining: Some((license.len() - LF_CHUNK) as u32),
             len: (license.len() - LF_CHUNK) as u32,
             text: WireText::from_bytes(&license[LF_CHUNK..]),
+            cut: 0,
         }
     );
 }
@@ -184,7 +186,10 @@ fn vendor_daemon_conversation_round_trip() {
                 code: "0A1B2C3D",
                 vendor_data: "vd",
                 hostid: "ANY",
+                serial: 513,
+                flags: 0x02,
                 borrow: true,
+                ultimate_denial: 1,
             }),
         ),
         (Dir::ToClient, ok(&OkReply::default())),
@@ -200,6 +205,7 @@ fn vendor_daemon_conversation_round_trip() {
             checkin(&Checkin {
                 feature: "XDT_ENT_UD",
                 code: "",
+                use_vendor: b'1',
                 vendor_data: "vd",
             }),
         ),
@@ -236,8 +242,16 @@ fn vendor_daemon_conversation_round_trip() {
             code_present: true,
             vendor_data: text("vd"),
             hostid: text("ANY"),
+            serial: Some(513),
+            flags: 0x02,
             borrow: true,
+            ultimate_denial: 1,
         }
+    );
+    assert_eq!(
+        &msgs[2].1[139..144],
+        &[0x01, 0x02, 0x02, 0x01, 0x01],
+        "serial LE, flags"
     );
     // The OK after a checkout is not a HELLO reply.
     assert_eq!(
@@ -263,6 +277,7 @@ fn vendor_daemon_conversation_round_trip() {
             wire: LEGACY,
             feature: text("XDT_ENT_UD"),
             code_present: false,
+            use_vendor: b'1',
             vendor_data: text("vd"),
         }
     );
@@ -272,9 +287,11 @@ fn vendor_daemon_conversation_round_trip() {
 fn handshake_and_generic_legacy_round_trip() {
     let hs = handshake(&Handshake {
         crypt: 2,
+        time: 0x65f1_a2b3,
         group_id: 77,
         callback: b'1',
     });
+    assert_eq!(&hs[13..22], b"65f1a2b3\0");
     let what = legacy(&Legacy {
         command: b'W',
         comm: CommVersion::CURRENT,
@@ -284,6 +301,13 @@ fn handshake_and_generic_legacy_round_trip() {
         }],
     });
     assert_eq!(&what[2..5], b"-12");
+    assert_eq!(
+        what,
+        refusal(&Refusal {
+            code: b'W',
+            data: "-12"
+        })
+    );
     let events = round_trip(
         Proto::VendorDaemon,
         &[(Dir::ToServer, hs), (Dir::ToClient, what)],
@@ -294,14 +318,19 @@ fn handshake_and_generic_legacy_round_trip() {
             Event::Handshake {
                 wire: LEGACY,
                 crypt: Some(2),
+                time: Some(0x65f1_a2b3),
                 group_id: Some(77),
                 callback: b'1',
             },
-            Event::Message {
+            // The WHAT answers the HANDSHAKE.
+            Event::Refusal {
                 wire: LEGACY,
                 code: u16::from(b'W'),
                 name: "what".into(),
-                len: 147,
+                meaning: "an error reply: the server could not serve the request",
+                request: Some("handshake".into()),
+                feature: None,
+                data: text("-12"),
             },
         ]
     );
@@ -385,6 +414,16 @@ fn binary_builders_round_trip() {
             }),
         ),
         (
+            Dir::ToServer,
+            reread_0107(&Reread {
+                user: "root",
+                host: "adm",
+                daemon: "CITRIX",
+                address: [10, 1, 20, 50],
+                nonce: 6,
+            }),
+        ),
+        (
             Dir::ToClient,
             binary(&Binary {
                 msg_type: 0x010a,
@@ -419,6 +458,7 @@ fn binary_builders_round_trip() {
                 remaining: None,
                 len: 6,
                 text: text("CITRIX"),
+                cut: 0,
             },
             Event::Message {
                 wire: BINARY,
@@ -458,6 +498,13 @@ fn binary_builders_round_trip() {
                 udp_port: Some(0),
                 transport: text("T"),
                 reason: text("D"),
+            },
+            Event::Reread {
+                wire: BINARY,
+                user: text("root"),
+                host: text("adm"),
+                daemon: text("CITRIX"),
+                address: Some(std::net::Ipv4Addr::new(10, 1, 20, 50)),
             },
             Event::Message {
                 wire: BINARY,

@@ -131,6 +131,38 @@ fn login_vector() -> Vec<u8> {
     ])
 }
 
+/// 0x0107 lmreread from an admin host, naming CITRIX, with the 4 bytes 10.1.20.50.
+fn reread_vector() -> Vec<u8> {
+    cat(&[
+        &[
+            0x2F, 0xD3, 0x3E, 0x87, // magic, check, CRC
+            0x00, 0x28, 0x01, 0x07, // length 40, type
+            0x65, 0xF1, 0xA2, 0xB7, // nonce
+            0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+        b"root\0",        // 20: user
+        b"adm\0",         // host
+        b"CITRIX\0",      // third string
+        &[10, 1, 20, 50], // 4 bytes, an IPv4 address
+    ])
+}
+
+/// A 0x0146 reply carrying 4950 bytes of license file: 90 copies of one 55-byte line.
+const LONG_LINE: &[u8] = b"INCREMENT XDT_ENT_UD CITRIX 2024.0101 31-dec-2026 250\r\n";
+
+fn long_command_reply_vector() -> Vec<u8> {
+    let text = LONG_LINE.repeat(90);
+    cat(&[
+        &[
+            0x2F, 0x25, 0x32, 0xFC, // magic, check, CRC
+            0x13, 0x6E, 0x01, 0x46, // length 4974, type
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+        &[0x00, 0x00, 0x13, 0x56], // 20: unknown, 22: text length 4950
+        &text,
+    ])
+}
+
 /// An unknown type 0x0151 with a 3-byte payload.
 fn unknown_type_vector() -> Vec<u8> {
     cat(&[
@@ -209,7 +241,52 @@ fn command_reply_0x0146_takes_its_kind_from_the_request() {
             remaining: None,
             len: 12,
             text: WireText::from_bytes(b"CITRIX\nlmgrd"),
+            cut: 0,
         }
+    );
+}
+
+#[test]
+fn long_license_text_keeps_a_bounded_excerpt_and_counts_the_rest() {
+    let Event::TextChunk { len, text, cut, .. } = decode_vector(
+        &long_command_reply_vector(),
+        Dir::ToClient,
+        TextKind::LicenseFile,
+    ) else {
+        panic!("not a text chunk");
+    };
+    assert_eq!((len, cut), (4950, 4950 - 4096));
+    // 74 whole lines fit in 4096 bytes (74 x 55 = 4070): all of them are there, escaped.
+    let line = WireText::from_bytes(LONG_LINE);
+    assert!(text.as_str().starts_with(&line.as_str().repeat(74)));
+    assert!(text.as_str().ends_with("..."));
+}
+
+#[test]
+fn lmreread_0x0107() {
+    assert_eq!(
+        decode_vector(&reread_vector(), Dir::ToServer, TextKind::Unknown),
+        Event::Reread {
+            wire: VERIFIED,
+            user: text("root"),
+            host: text("adm"),
+            daemon: text("CITRIX"),
+            address: Some(Ipv4Addr::new(10, 1, 20, 50)),
+        }
+    );
+    // Without its 4 trailing bytes the layout does not fit.
+    let mut short = reread_vector();
+    short.truncate(short.len() - 2);
+    let h = Header::parse(&short).unwrap();
+    assert!(
+        decode(
+            &h,
+            &short,
+            Dir::ToServer,
+            Integrity::Unverified,
+            TextKind::Unknown
+        )
+        .is_err()
     );
 }
 

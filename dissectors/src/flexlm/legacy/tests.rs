@@ -26,6 +26,14 @@ fn text(s: &str) -> WireText {
 
 const VERIFIED: Wire = Wire::new(Framing::Legacy, Integrity::Verified);
 
+/// The client's last request was the legacy command `code` (no feature).
+fn after(code: u8) -> Request {
+    Request {
+        kind: MessageKind::legacy(code),
+        feature: None,
+    }
+}
+
 /// HELLO 'h', comm v1.3, 147 bytes.
 pub(crate) fn hello_vector() -> Vec<u8> {
     msg(
@@ -54,7 +62,7 @@ fn hello_fields() {
     let m = hello_vector();
     assert_eq!(message_size(&m, 88), Some(147), "a HELLO sizes itself");
     assert_eq!(
-        decode(&m, Integrity::Verified, false),
+        decode(&m, Integrity::Verified, None),
         Event::Hello {
             wire: VERIFIED,
             this_vd: false,
@@ -107,7 +115,7 @@ fn hello_this_vd_comm_1_1_with_odd_transport_byte() {
         tcp_timeout_minutes,
         extension,
         ..
-    } = decode(&m, Integrity::Verified, false)
+    } = decode(&m, Integrity::Verified, None)
     else {
         panic!("not a hello");
     };
@@ -156,7 +164,7 @@ fn try_another_fields_and_port_readings() {
         ],
     );
     assert_eq!(
-        decode(&m, Integrity::Verified, false),
+        decode(&m, Integrity::Verified, None),
         Event::Redirect {
             wire: VERIFIED,
             host: text("lic01.example.net"),
@@ -183,7 +191,7 @@ fn try_another_with_a_port_out_of_range_keeps_the_raw_value() {
         tcp_port_swapped,
         udp_port,
         ..
-    } = decode(&m, Integrity::Unverified, false)
+    } = decode(&m, Integrity::Unverified, None)
     else {
         panic!("not a redirect");
     };
@@ -215,7 +223,7 @@ fn ok_vector() -> Vec<u8> {
 fn ok_is_a_hello_reply_only_right_after_a_hello() {
     let m = ok_vector();
     assert_eq!(
-        decode(&m, Integrity::Verified, true),
+        decode(&m, Integrity::Verified, Some(&after(b'h'))),
         Event::HelloReply {
             wire: VERIFIED,
             version: Some(ProductVersion {
@@ -231,7 +239,7 @@ fn ok_is_a_hello_reply_only_right_after_a_hello() {
         }
     );
     assert_eq!(
-        decode(&m, Integrity::Verified, false),
+        decode(&m, Integrity::Verified, None),
         Event::Message {
             wire: VERIFIED,
             code: u16::from(b'O'),
@@ -255,7 +263,7 @@ fn an_88_byte_ok_reads_only_what_fits() {
         daemon,
         comm_version,
         ..
-    } = decode(&m, Integrity::Verified, true)
+    } = decode(&m, Integrity::Verified, Some(&after(b'h')))
     else {
         panic!("not a hello reply");
     };
@@ -270,13 +278,14 @@ fn lf_data_chunk() {
     let body = b"# DO NOT REMOVE THIS LINE\nSERVER lic01 ANY 27000\nVENDOR CITRIX PORT=7279\n";
     let m = msg(147, b'L', 0xA1, &[(2, b"6195"), (13, body)]); // remaining, then text at 13
     assert_eq!(
-        decode(&m, Integrity::Verified, false),
+        decode(&m, Integrity::Verified, None),
         Event::TextChunk {
             wire: VERIFIED,
             kind: TextKind::LicenseFile,
             remaining: Some(6195),
             len: body.len() as u32,
             text: WireText::from_bytes(body),
+            cut: 0,
         }
     );
 }
@@ -286,7 +295,7 @@ fn checkout_fields_keep_no_license_key() {
     let m = msg(
         147,
         b'o',
-        0x34,
+        0xD2,
         &[
             (2, b"2"),                     // count (5)
             (7, &[0x80 | b'1']),           // wait: queue, with a flag bit
@@ -297,10 +306,13 @@ fn checkout_fields_keep_no_license_key() {
             (72, b"0A1B2C3D4E5F60718293"), // license key "code" (21)
             (93, b"session=42"),           // vendor data (33)
             (126, b"ANY"),                 // hostid (13)
+            (139, &[0x39, 0x30]),          // serial 0x3039 = 12345, little-endian
+            (141, &[0x04]),                // flags
             (142, &[0x01]),                // flags2: borrow
+            (143, b"1"),                   // "ultimate denial"
         ],
     );
-    let event = decode(&m, Integrity::Verified, false);
+    let event = decode(&m, Integrity::Verified, None);
     assert_eq!(
         event,
         Event::Checkout {
@@ -315,7 +327,10 @@ fn checkout_fields_keep_no_license_key() {
             code_present: true,
             vendor_data: text("session=42"),
             hostid: text("ANY"),
+            serial: Some(12345),
+            flags: 0x04,
             borrow: true,
+            ultimate_denial: b'1',
         }
     );
     let json = serde_json::to_string(&event).unwrap();
@@ -339,21 +354,23 @@ fn checkin_and_list() {
         ],
     );
     assert_eq!(
-        decode(&checkin, Integrity::Verified, false),
+        decode(&checkin, Integrity::Verified, None),
         Event::Checkin {
             wire: VERIFIED,
             feature: text("XDT_ENT_UD"),
             code_present: true,
+            use_vendor: b'1',
             vendor_data: text("session=42"),
         }
     );
     let list = msg(147, b'l', 0xCB, &[(2, b"XDT_ENT_UD"), (54, b"1")]); // feature, no code, bflag
     assert_eq!(
-        decode(&list, Integrity::Verified, false),
+        decode(&list, Integrity::Verified, None),
         Event::List {
             wire: VERIFIED,
             feature: text("XDT_ENT_UD"),
             code_present: false,
+            bflag: b'1',
         }
     );
 }
@@ -367,7 +384,7 @@ fn heartbeat_and_reply() {
         &[(2, b"1a2b"), (11, b"0"), (20, b"ffffffff"), (29, b"10")], // four hex counters (9 each)
     );
     assert_eq!(
-        decode(&m, Integrity::Verified, false),
+        decode(&m, Integrity::Verified, None),
         Event::Heartbeat {
             wire: VERIFIED,
             cpu: [Some(0x1A2B), Some(0), Some(0xFFFF_FFFF), Some(0x10)],
@@ -375,7 +392,7 @@ fn heartbeat_and_reply() {
     );
     let reply = msg(147, b'G', 0x47, &[]);
     assert_eq!(
-        decode(&reply, Integrity::Verified, false),
+        decode(&reply, Integrity::Verified, None),
         Event::HeartbeatReply { wire: VERIFIED }
     );
 }
@@ -395,10 +412,11 @@ fn handshake_keeps_flags_not_challenge() {
         ],
     );
     assert_eq!(
-        decode(&m, Integrity::Verified, false),
+        decode(&m, Integrity::Verified, None),
         Event::Handshake {
             wire: VERIFIED,
             crypt: Some(2),
+            time: Some(0x65F1_A2B3),
             group_id: Some(0x0403_0201),
             callback: b'1',
         }
@@ -414,7 +432,7 @@ fn daemon_nusers_username_and_what() {
         &[(2, b"CITRIX"), (13, b"7279"), (24, b"0")],
     );
     assert_eq!(
-        decode(&daemon, Integrity::Verified, false),
+        decode(&daemon, Integrity::Verified, None),
         Event::Daemon {
             wire: VERIFIED,
             name: text("CITRIX"),
@@ -429,7 +447,7 @@ fn daemon_nusers_username_and_what() {
         &[(2, b"3"), (13, b"20"), (24, b"1700000000")],
     );
     assert_eq!(
-        decode(&nusers, Integrity::Verified, false),
+        decode(&nusers, Integrity::Verified, None),
         Event::Users {
             wire: VERIFIED,
             users: Some(3),
@@ -454,7 +472,7 @@ fn daemon_nusers_username_and_what() {
         ],
     );
     assert_eq!(
-        decode(&username, Integrity::Verified, false),
+        decode(&username, Integrity::Verified, None),
         Event::UserInfo {
             wire: VERIFIED,
             user: text("alice"),
@@ -468,23 +486,67 @@ fn daemon_nusers_username_and_what() {
             handle: Some(305),
         }
     );
-    let what = msg(147, b'W', 0xE7, &[(2, b"-12")]); // an error number
+}
+
+#[test]
+fn refusals_name_the_request_they_answer() {
+    // WHAT 'W' with text at offset 2 (the layout is undocumented; here an error number).
+    let what = msg(147, b'W', 0xE7, &[(2, b"-12")]);
+    let refusal = |request: Option<&str>, feature: Option<&str>| Event::Refusal {
+        wire: VERIFIED,
+        code: u16::from(b'W'),
+        name: "what".into(),
+        meaning: "an error reply: the server could not serve the request",
+        request: request.map(|r| r.to_string().into()),
+        feature: feature.map(text),
+        data: text("-12"),
+    };
     assert_eq!(
-        decode(&what, Integrity::Verified, false),
-        Event::Message {
-            wire: VERIFIED,
-            code: u16::from(b'W'),
-            name: "what".into(),
-            len: 147,
-        }
+        decode(&what, Integrity::Verified, Some(&after(b'h'))),
+        refusal(Some("hello"), None)
     );
+    assert_eq!(
+        decode(&what, Integrity::Verified, None),
+        refusal(None, None),
+        "nothing was waiting for an answer"
+    );
+    let checkout = Request {
+        kind: MessageKind::legacy(b'o'),
+        feature: Some(text("XDT_ENT_UD")),
+    };
+    assert_eq!(
+        decode(&what, Integrity::Verified, Some(&checkout)),
+        refusal(Some("checkout"), Some("XDT_ENT_UD"))
+    );
+    // NO_SUCH_FEATURE '?': no fields at all.
+    let no_such = msg(147, b'?', 0x3F, &[]);
+    let Event::Refusal {
+        name,
+        meaning,
+        data,
+        ..
+    } = decode(&no_such, Integrity::Verified, Some(&checkout))
+    else {
+        panic!("not a refusal");
+    };
+    assert_eq!((name.as_ref(), data.as_str()), ("no_such_feature", ""));
+    assert!(meaning.contains("no such feature"));
+    // A grant is no refusal.
+    assert!(matches!(
+        decode(
+            &msg(147, b'O', 0x4F, &[]),
+            Integrity::Verified,
+            Some(&checkout)
+        ),
+        Event::Message { .. }
+    ));
 }
 
 #[test]
 fn hostile_text_is_escaped() {
     let mut m = hello_vector();
     m[4..10].copy_from_slice(b"\x1b[2Jx\0"); // a terminal escape as the user name
-    let Event::Hello { user, .. } = decode(&m, Integrity::Unverified, false) else {
+    let Event::Hello { user, .. } = decode(&m, Integrity::Unverified, None) else {
         panic!("not a hello");
     };
     assert_eq!(user.as_str(), "\\x1b[2Jx");
@@ -508,13 +570,14 @@ fn numbers_parse_strictly() {
 fn short_or_garbage_messages_decode_without_panicking() {
     for len in 0..=147 {
         for command in [
-            b'h', b'`', b'A', b'O', b'L', b'o', b'i', b'l', b'g', b'a', b'b', b'N', b'U',
+            b'h', b'`', b'A', b'O', b'L', b'o', b'i', b'l', b'g', b'a', b'b', b'N', b'U', b'W',
+            b'?',
         ] {
             let mut m = vec![0xFFu8; len];
             if let Some(first) = m.first_mut() {
                 *first = command;
             }
-            let _ = decode(&m, Integrity::Unverified, true);
+            let _ = decode(&m, Integrity::Unverified, Some(&after(b'h')));
         }
     }
     assert!(!is_valid(&[]));

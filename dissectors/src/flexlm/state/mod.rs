@@ -28,7 +28,7 @@ use super::crc::legacy_checksum;
 use super::crypt::{self, Key};
 use super::event::{Event, Framing, Integrity, Role, TextKind};
 use super::framed::{self, BadPayload, Header, HeaderProblem};
-use super::legacy;
+use super::legacy::{self, Request};
 use super::role;
 use super::summary::Summary;
 use crate::buffer::StreamBuffer;
@@ -71,7 +71,7 @@ impl Dissector {
                 legacy_size: legacy::DEFAULT_SIZE,
                 xor_key: None,
                 hello_named_vendor: false,
-                awaiting_hello_reply: false,
+                pending: None,
                 reply_kind: TextKind::Unknown,
                 role_conflict_reported: false,
                 at_end: false,
@@ -142,7 +142,11 @@ impl crate::registry::Dissector for Dissector {
                     dir,
                     "flexlm.truncated",
                     Severity::Low,
-                    format!("connection closed with {pending} bytes of an incomplete message"),
+                    format!(
+                        "connection closed with {pending} bytes of an incomplete message: the \
+                         capture ended or lost the rest (check the snaplen and capture drops), \
+                         or the sender was cut off mid-message"
+                    ),
                 ));
             } else {
                 d.skipped_bytes += pending as u64;
@@ -192,8 +196,8 @@ struct Connection {
     xor_key: Option<Key>,
     /// The client's HELLO asked for a vendor daemon (not lmgrd).
     hello_named_vendor: bool,
-    /// A client HELLO was seen and the server has not answered yet.
-    awaiting_hello_reply: bool,
+    /// The client's last trusted request, until the server answers (its reply names it).
+    pending: Option<Request>,
     /// What the last 0x0108 command asked for (says what 0x0146 replies carry).
     reply_kind: TextKind,
     role_conflict_reported: bool,
@@ -260,7 +264,11 @@ impl Connection {
             dir,
             "flexlm.unrecognised_data",
             Severity::Medium,
-            format!("byte {first:#04x} does not start a FlexLM message; resynchronising"),
+            format!(
+                "byte {first:#04x} does not start a FlexLM message: the stream is out of step \
+                 (damage, capture loss, or another protocol on this port); searching for the \
+                 next valid message"
+            ),
         ));
         self.lose_sync(dir)
     }
@@ -286,7 +294,12 @@ impl Connection {
                 "flexlm.bad_crc",
                 Severity::Medium,
                 format!(
-                    "0x2F message type {:#06x}: CRC-14 {:#06x}, expected {:#06x}",
+                    "0x2F {} message (type {:#06x}): CRC-14 {:#06x}, expected {:#06x}: the bytes \
+                     changed after the sender wrote them (a proxy, IPS or WAN optimiser rewriting \
+                     the payload, or a damaged capture); its fields are shown but not trusted (a \
+                     redirect in it does not label the vendor connection). If it repeats, capture \
+                     on the license server too and compare",
+                    MessageKind::binary(header.msg_type).name(),
                     header.msg_type,
                     header.crc,
                     Header::expected_crc(msg)
@@ -304,7 +317,10 @@ impl Connection {
                     "flexlm.bad_payload",
                     Severity::Low,
                     format!(
-                        "0x2F message type {:#06x} ({} bytes) does not match its layout",
+                        "0x2F message type {:#06x} ({} bytes) does not match its documented \
+                         layout: a FlexNet version that lays it out differently, or damage; it is \
+                         counted as a plain message. If many do, keep a sample capture so the \
+                         layout can be learnt",
                         header.msg_type, header.len
                     ),
                 ));
@@ -314,9 +330,7 @@ impl Connection {
         let kind = MessageKind::binary(header.msg_type);
         self.summary
             .count_message(dir, Framing::Binary, Some(kind), ts);
-        if dir == Dir::ToClient {
-            self.awaiting_hello_reply = false;
-        }
+        self.track_request(dir, kind, &event, integrity);
         self.emit(dir, event, integrity, ts, out);
         Step::Consumed(header.len)
     }
@@ -334,14 +348,20 @@ impl Connection {
                 d.bad_header_check += 1;
                 (
                     "flexlm.bad_header_check",
-                    format!("0x2F header check byte {got:#04x}, expected {expected:#04x}"),
+                    format!(
+                        "0x2F header check byte {got:#04x}, expected {expected:#04x}: the header \
+                         is damaged, so its length cannot be trusted and the message is skipped"
+                    ),
                 )
             }
             HeaderProblem::TooShort(len) => {
                 d.bad_length += 1;
                 (
                     "flexlm.bad_length",
-                    format!("0x2F message length {len} is shorter than its header"),
+                    format!(
+                        "0x2F message length {len} is shorter than its header: not a valid \
+                         FlexLM message"
+                    ),
                 )
             }
             HeaderProblem::Oversize(len) => {
@@ -349,7 +369,8 @@ impl Connection {
                 (
                     "flexlm.oversize",
                     format!(
-                        "0x2F message length {len} exceeds the {} byte cap",
+                        "0x2F message length {len} exceeds the {} byte cap: not a plausible \
+                         FlexLM message, so it is not buffered",
                         framed::MAX_LEN
                     ),
                 )
@@ -360,7 +381,11 @@ impl Connection {
             dir,
             code,
             Severity::Medium,
-            format!("{message}; resynchronising"),
+            format!(
+                "{message}; decoding resumes at the next valid message. If it repeats, \
+                 something on the path rewrites FlexLM payloads, or this port carries another \
+                 protocol"
+            ),
         ));
         self.lose_sync(dir)
     }
@@ -387,9 +412,15 @@ impl Connection {
                 "flexlm.bad_checksum",
                 Severity::Medium,
                 format!(
-                    "legacy {name} message: checksum {got:#04x}, expected {expected:#04x}{}",
+                    "legacy {name} message: checksum {got:#04x}, expected {expected:#04x}: the \
+                     bytes changed in transit (a payload-rewriting middlebox, or a damaged \
+                     capture), or the connection is encrypted after a HANDSHAKE the capture \
+                     missed; its fields are shown but not trusted (checkouts and checkins in \
+                     such messages are counted apart){}. If it repeats, capture on the license \
+                     server too and compare",
                     if second {
-                        "; second in a row, resynchronising"
+                        "; second in a row, so the message boundaries are lost and decoding \
+                         searches for the next valid message"
                     } else {
                         ""
                     }
@@ -438,6 +469,7 @@ impl Connection {
             None => {
                 self.summary.dir_mut(dir).undecodable += 1;
                 self.summary.count_message(dir, Framing::Legacy, None, ts);
+                self.pending = None;
                 let state = &mut self.dirs[dir.index()];
                 if !state.undecodable_run {
                     state.undecodable_run = true;
@@ -447,8 +479,10 @@ impl Connection {
                         "flexlm.undecodable",
                         Severity::Low,
                         format!(
-                            "{size}-byte legacy message after a HANDSHAKE neither validates nor decrypts; \
-                             counting such messages as undecodable"
+                            "{size}-byte legacy message after a HANDSHAKE neither validates nor \
+                             decrypts: the connection is encrypted and its key could not be \
+                             recovered; such messages are counted and timed (heartbeats still \
+                             show), not decoded. Nothing to fix on the network"
                         ),
                     ));
                 }
@@ -476,10 +510,10 @@ impl Connection {
             "flexlm.xor_key_recovered",
             Severity::Info,
             if first {
-                "legacy messages are XOR-encrypted after the HANDSHAKE; key recovered from NUL padding, \
-                 decrypted messages are marked \"decrypted\""
+                "legacy messages are XOR-encrypted after the HANDSHAKE; key recovered from NUL \
+                 padding, decrypted messages are marked \"decrypted\". For information only"
             } else {
-                "the XOR key changed; new key recovered from NUL padding"
+                "the XOR key changed; new key recovered from NUL padding. For information only"
             },
         ));
     }
@@ -493,16 +527,32 @@ impl Connection {
         ts: Timestamp,
         out: &mut Vec<AnyEvent>,
     ) {
-        let command = msg.first().copied().unwrap_or(0);
-        let first_reply_to_hello = dir == Dir::ToClient && self.awaiting_hello_reply;
-        if dir == Dir::ToClient {
-            self.awaiting_hello_reply = false;
-        }
+        let kind = MessageKind::legacy(msg.first().copied().unwrap_or(0));
+        let answers = match dir {
+            Dir::ToClient => self.pending.take(),
+            Dir::ToServer => None,
+        };
         self.dirs[dir.index()].undecodable_run = false;
-        let event = legacy::decode(msg, integrity, first_reply_to_hello);
+        let event = legacy::decode(msg, integrity, answers.as_ref());
         self.summary
-            .count_message(dir, Framing::Legacy, Some(MessageKind::legacy(command)), ts);
+            .count_message(dir, Framing::Legacy, Some(kind), ts);
+        self.track_request(dir, kind, &event, integrity);
         self.emit(dir, event, integrity, ts, out);
+    }
+
+    /// Remembers the client's last request, so that the reply can name it; a server message
+    /// answers it, and an untrusted request is not remembered (its fields may be wrong).
+    fn track_request(&mut self, dir: Dir, kind: MessageKind, event: &Event, integrity: Integrity) {
+        self.pending = match dir {
+            Dir::ToServer if integrity != Integrity::Unverified => Some(Request {
+                kind,
+                feature: match event {
+                    Event::Checkout { feature, .. } => Some(feature.clone()),
+                    _ => None,
+                },
+            }),
+            _ => None,
+        };
     }
 
     /// Learns what a message says about the connection, then reports it (and the role, the
@@ -515,9 +565,13 @@ impl Connection {
         ts: Timestamp,
         out: &mut Vec<AnyEvent>,
     ) {
+        if let Event::TextChunk { cut, .. } = &event {
+            let d = self.summary.dir_mut(dir);
+            d.text_bytes_cut = d.text_bytes_cut.saturating_add(u64::from(*cut));
+        }
         let trusted = integrity != Integrity::Unverified;
         let role = if trusted {
-            self.learn(dir, &event);
+            self.learn(&event);
             role::evidence(&event, self.hello_named_vendor)
         } else {
             None
@@ -528,7 +582,7 @@ impl Connection {
         }
     }
 
-    fn learn(&mut self, dir: Dir, event: &Event) {
+    fn learn(&mut self, event: &Event) {
         match event {
             Event::Hello {
                 comm_version,
@@ -541,7 +595,6 @@ impl Connection {
                     self.summary.legacy_size = self.legacy_size as u16;
                 }
                 self.hello_named_vendor = !vendor.is_empty() && vendor.as_str() != "lmgrd";
-                self.awaiting_hello_reply = dir == Dir::ToServer;
             }
             Event::Handshake { .. } => self.summary.handshake_seen = true,
             Event::CommandRequest { command, .. } => {
@@ -580,7 +633,10 @@ impl Connection {
                     "flexlm.role_conflict",
                     Severity::Low,
                     format!(
-                        "{evidence} suggests {}, but the connection already showed {}",
+                        "{evidence} suggests {}, but the connection already showed {}: one \
+                         connection carries both lmgrd and vendor-daemon traffic, or a message was \
+                         misread; check which daemon listens on this port (lmgrd's log lists the \
+                         vendor daemons and their ports)",
                         role.proto(),
                         known.proto()
                     ),

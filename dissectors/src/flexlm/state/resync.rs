@@ -86,7 +86,10 @@ impl Connection {
                     "flexlm.desync",
                     Severity::Medium,
                     format!(
-                        "no FlexLM message found in {skipped} bytes; no longer decoding this direction"
+                        "no FlexLM message found in {skipped} bytes; no longer decoding this \
+                         direction: it does not carry FlexLM as expected (another protocol on a \
+                         FlexLM port, or damage throughout), and its bytes are only counted. \
+                         Check which service listens on this port"
                     ),
                 ));
                 break Step::Consumed(pos);
@@ -106,7 +109,10 @@ impl Connection {
                             "flexlm.resync",
                             Severity::Low,
                             format!(
-                                "message boundaries found again after skipping {skipped} bytes"
+                                "message boundaries found again after skipping {skipped} bytes: \
+                                 that much FlexLM traffic could not be decoded (damage or capture \
+                                 loss), so this connection's message counts may be low; check the \
+                                 tcp.* findings for lost segments, and the capture point"
                             ),
                         ));
                     }
@@ -197,7 +203,9 @@ impl Connection {
             "flexlm.buffer_overflow",
             Severity::Medium,
             format!(
-                "{} pending bytes exceeded the buffer cap and were discarded; resynchronising",
+                "{} pending bytes exceeded the buffer cap and were discarded, and decoding \
+                 searches for the next valid message: a message larger than any FlexLM message \
+                 should be; if it repeats, keep the capture and report it",
                 overflow.discarded
             ),
         ));
