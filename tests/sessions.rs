@@ -429,9 +429,15 @@ fn a_reconnect_with_the_ticket_continues_the_session() {
     assert_eq!(text(&s.client_name), Some("LT-SALES-045"));
     assert_eq!(s.encryption, Some(EncryptionKind::Basic));
     assert_eq!((s.open, s.ended_by), (false, Some(SessionEnd::Finish)));
-    // The first connection's ICA stream: licensing, 4 screen updates, 5 keystrokes with
-    // echoes, 2 screen updates (the resumed stream is not decoded).
-    assert_eq!(writes(s, "CTXTW"), [0, 11]);
+    // Counters add up over both connections. The first: client session key, CTXLIC and 5
+    // keystrokes; host public key, CTXLIC, 4 + 2 screen updates and 5 echoes. The resumed
+    // stream: client 3 keystrokes and the TERMINATE ack; host 3 echoes, 2 + 1 screen updates
+    // and TERMINATE.
+    assert_eq!(s.frames, [7 + 4, 13 + 7]);
+    // Thinwire: 4 + 5 + 2 writes on the first connection; 5 of the 6 of the resumed one (its
+    // first encrypted frame cannot be placed in the PDCRYPT1 chain: see below).
+    assert_eq!(writes(s, "CTXTW"), [0, 11 + 5]);
+    assert_eq!(writes(s, "CTXLIC"), [1, 1]);
     // The session's keep-alives are the newest connection's: one NOP in its 6 s pause.
     assert_keepalives_count(s, 1);
 
@@ -442,6 +448,41 @@ fn a_reconnect_with_the_ticket_continues_the_session() {
     let r = request.reliability.as_ref().unwrap();
     assert_eq!((r.reconnect_flags, r.reconnect_ticket.len), (1, 32));
     assert_eq!(r.stored_open_requests, 1);
+    // The stored open is the client's ICA channel through the proxy service: the accepted
+    // reconnect reopens it, and every data message lands on it.
+    let stored = &r.stored_opens[0];
+    assert_eq!(
+        stored.proxy.as_ref().map(|p| p.target.as_str()),
+        Some("127.0.0.1:1494")
+    );
+    assert_eq!(second.channels.len(), 1);
+    let channel = &second.channels[0];
+    assert!(channel.resumed && channel.ica);
+    assert_eq!(channel.id, stored.channel);
+    assert_eq!(second.untracked_data, [cgp::DataCount::default(); 2]);
+    // One message per ICA write: the host's two screen updates went in one burst.
+    assert_eq!(channel.data[Dir::ToServer.index()].messages, 4);
+    assert_eq!(channel.data[Dir::ToClient.index()].messages, 6);
+    // The resumed ICA stream is read with the first connection's layering, names and key.
+    assert_eq!(second.inner_ica.len(), 1);
+    let Summary::Ica(resumed) = &second.inner_ica[0].summary else {
+        panic!("{:?}", second.inner_ica)
+    };
+    assert_eq!(resumed.phase, Phase::Resumed);
+    assert_eq!(resumed.encryption, Some(EncryptionKind::Basic));
+    let (up, down) = (&resumed.directions.to_server, &resumed.directions.to_client);
+    assert_eq!(
+        (up.frames, up.decoded_frames, up.undecodable_frames),
+        (4, 3, 1)
+    );
+    assert_eq!(
+        (down.frames, down.decoded_frames, down.undecodable_frames),
+        (7, 6, 1)
+    );
+    assert_eq!(
+        resumed.terminate,
+        Some(ctxscope_dissectors::ica::TerminateReason::Logoff)
+    );
 }
 
 fn assert_keepalives_count(s: &CitrixSession, count: u64) {
@@ -704,6 +745,14 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
             ),
         ]
     );
+    // The sales laptop's counters add up over its two connections. First: client session key,
+    // CTXLIC, 4 keystrokes; host public key, CTXLIC, 4 + 2 screen updates, 4 echoes. Resumed:
+    // client 3 keystrokes and the TERMINATE ack; host 3 echoes, 3 + 2 screen updates and
+    // TERMINATE, the first echo undecodable (its PDCRYPT1 chain position is unknown).
+    let sales = &report.sessions[1];
+    assert_eq!(sales.flows.len(), 2);
+    assert_eq!(sales.frames, [6 + 4, 12 + 9]);
+    assert_eq!(writes(sales, "CTXTW"), [0, 10 + 7]);
     // The HR laptop announced 20 s keep-alives (NOPs in its 70, 90 and 60 s pauses: 3 + 4 + 3)
     // and went quiet: only its series is overdue.
     let hr = &report.sessions[3];

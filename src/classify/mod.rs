@@ -14,7 +14,9 @@ pub use ports::PortTable;
 
 use crate::flow::FlowId;
 use crate::reassembly::Delivery;
-use ctxscope_dissectors::{Context, Dir, Dissector, Event, Probe, Proto, Timestamp, new_dissector};
+use ctxscope_dissectors::{
+    Context, Dir, Dissector, Event, Probe, Proto, Timestamp, ica, new_dissector,
+};
 use serde::Serialize;
 
 /// How a connection got its protocol label.
@@ -152,6 +154,14 @@ impl FlowApp {
         match &self.state {
             State::Dissecting { dissector, .. } => Some(dissector.as_ref()),
             _ => None,
+        }
+    }
+
+    /// Hands the dissector facts from an earlier connection of the same session (a
+    /// session-reliability reconnect).
+    pub fn resume(&mut self, carry: ica::Carry) {
+        if let State::Dissecting { dissector, .. } = &mut self.state {
+            dissector.resume(carry);
         }
     }
 

@@ -53,6 +53,21 @@ pub struct WdAgreement {
     pub h2c_power_of2: u8,
 }
 
+/// What a later connection of the same ICA session needs to read its frames: the layering the
+/// init phase agreed, the channel names, the encryption and, for PDCRYPT1, the session key.
+/// A session-reliability reconnect carries the ICA stream on a new connection without a new
+/// init phase; the engine hands this from the earlier connection's dissector to the new one.
+/// It never leaves the process: it cannot be serialised, and its `Debug` shows no key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Carry {
+    key: Option<SessionKey>,
+    encryption: EncryptionKind,
+    key_exchanged_in_clear: bool,
+    protocol_drivers: Vec<ProtocolDriver>,
+    wd: Option<WdAgreement>,
+    bindings: Vec<ChannelBinding>,
+}
+
 #[derive(Debug, Default)]
 pub struct Session {
     pub host_level: Option<u8>,
@@ -88,6 +103,39 @@ impl Session {
 
     pub fn key(&self) -> Option<SessionKey> {
         self.key
+    }
+
+    /// The facts a later connection needs, once the host's init phase and the encryption are
+    /// settled.
+    pub fn carry(&self) -> Option<Carry> {
+        let encryption = self.encryption.filter(|_| self.host_init_done)?;
+        Some(Carry {
+            key: self.key,
+            encryption,
+            key_exchanged_in_clear: self.key_exchanged_in_clear,
+            protocol_drivers: self.protocol_drivers.clone(),
+            wd: self.wd,
+            bindings: self.bindings.clone(),
+        })
+    }
+
+    /// Whether the layering of the frames is known (from this connection's init phase or an
+    /// earlier connection's).
+    pub fn has_layering(&self) -> bool {
+        self.host_init_done
+    }
+
+    /// Takes over what an earlier connection of the session agreed. No event is reported: the
+    /// facts were reported with that connection.
+    pub fn resume(&mut self, carry: &Carry) {
+        self.key = carry.key;
+        self.encryption = Some(carry.encryption);
+        self.key_exchanged_in_clear = carry.key_exchanged_in_clear;
+        self.protocol_drivers.clone_from(&carry.protocol_drivers);
+        self.wd = carry.wd;
+        self.bindings.clone_from(&carry.bindings);
+        self.host_init_done = true;
+        self.client_init_done = true;
     }
 
     /// The layering of `dir`'s frames.

@@ -7,7 +7,7 @@ use super::init::{self, InitTracker, MAX_INIT_PACKET, Next};
 use super::names::DETECT;
 use super::parser;
 use super::resync::{DEFAULT_MAX_FRAME, LOCK_WINDOW, LockRule, LockSearch, find_lock};
-use super::session::{Layering, Session};
+use super::session::{Carry, Layering, Session};
 use super::sink::{AnomalyCounts, AnomalyKind, Sink};
 use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary, Tally};
 use crate::buffer::StreamBuffer;
@@ -32,6 +32,9 @@ pub struct Dissector {
     anomalies: AnomalyCounts,
     /// Whether the engine saw the start of the connection.
     from_start: bool,
+    /// The stream continues one begun on an earlier connection (session-reliability
+    /// reconnect): there is no detect string and no init phase to read.
+    resumed: bool,
 }
 
 struct Direction {
@@ -68,7 +71,32 @@ impl Dissector {
             },
             anomalies: AnomalyCounts::default(),
             from_start: ctx.from_start,
+            resumed: false,
         }
+    }
+
+    /// The ICA stream of a CGP channel reopened by a session-reliability reconnect. It starts
+    /// at a frame boundary: the reconnect resends whole CGP messages, and each ICA write (whole
+    /// frames) travels in one. With the earlier connection's facts (`carry`) its frames are
+    /// decoded as before, except the first encrypted frame of each direction: its PDCRYPT1
+    /// chain position depends on what the client received before the break, which the observer
+    /// cannot know. Without them the frames are only counted, as after a mid-stream pickup.
+    pub fn resumed(carry: Option<&Carry>) -> Dissector {
+        let ctx = Context {
+            announced_vendor: None,
+            from_start: false,
+        };
+        let mut d = Dissector::new(&ctx);
+        d.resumed = true;
+        for dir in Dir::BOTH {
+            let core = &mut d.dirs.get_mut(dir).core;
+            core.stage = Stage::Framed;
+            core.reader = FrameReader::resynchronised();
+        }
+        if let Some(carry) = carry {
+            d.session.resume(carry);
+        }
+        d
     }
 }
 
@@ -270,7 +298,13 @@ impl Dissector {
         ];
         let detected =
             self.dirs.to_server.core.detect_reported || self.dirs.to_client.core.detect_reported;
-        if self.session.init_complete() {
+        if self.resumed {
+            if self.session.has_layering() {
+                Phase::Resumed
+            } else {
+                Phase::MidStream
+            }
+        } else if self.session.init_complete() {
             Phase::Established
         } else if detected {
             Phase::Init
@@ -298,6 +332,7 @@ impl Dissector {
             dirs,
             anomalies,
             from_start,
+            resumed: _,
         } = self;
         let Direction { buf, core } = dirs.get_mut(dir);
         let mut sink = Sink {
@@ -425,5 +460,17 @@ impl crate::registry::Dissector for Dissector {
 
     fn buffered(&self) -> usize {
         self.dirs.to_server.buf.pending() + self.dirs.to_client.buf.pending()
+    }
+
+    fn carry(&self) -> Option<Carry> {
+        self.session.carry()
+    }
+
+    /// Only a resumed stream that has no facts yet takes them: a connection with its own init
+    /// phase knows better.
+    fn resume(&mut self, carry: Carry) {
+        if self.resumed && !self.session.has_layering() {
+            self.session.resume(&carry);
+        }
     }
 }
