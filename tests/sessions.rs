@@ -332,6 +332,74 @@ fn a_pickup_after_the_init_counts_frames_by_port() {
     assert_eq!(s.ended_by, Some(SessionEnd::TcpClose));
 }
 
+#[test]
+fn a_lost_init_segment_costs_only_its_module() {
+    let report = analyse("ica/lost_init_segment.pcap");
+    // The loss is reported, and where decoding picked up again; nothing else is wrong.
+    assert_eq!(
+        codes(&report),
+        set(&[
+            ("ica.lost_sync", Severity::Medium),
+            ("ica.basic_encryption", Severity::Medium),
+            ("ica.resync", Severity::Info),
+        ])
+    );
+    assert_eq!(
+        anomalies(&report),
+        ["ica.lost_sync".to_string(), "ica.resync".to_string()]
+    );
+    let flow = &report.flows[0];
+    let ica = ica_summary(flow);
+    // 9 modules were sent, one per segment; the PDCRYPTN one is lost.
+    assert_eq!((ica.client_modules, ica.host_modules), (8, 3));
+    assert_eq!(ica.phase, Phase::Established);
+    let up = &ica.directions.to_server;
+    assert_eq!((up.sync_losses, up.resyncs, up.skipped_bytes), (1, 1, 0));
+    assert_eq!(up.gap_bytes, 39);
+    let s = only_session(&report);
+    assert_eq!(text(&s.client_name), Some("WKS-ACCT-031"));
+    assert_eq!(text(&s.application), Some("Excel 2016"));
+    // The key exchange still shows basic encryption; every frame is decoded.
+    assert_eq!(s.encryption, Some(EncryptionKind::Basic));
+    assert!(s.key_exchanged_in_clear);
+    assert_eq!(s.channels.len(), 8);
+    // Client: session key, CTXLIC, 4 keystrokes, clipboard, TERMINATE ack; host: public key,
+    // CTXLIC, 3 screen updates, 4 echoes, clipboard reply, TERMINATE.
+    assert_eq!(s.frames, [8, 11]);
+    assert_eq!(writes(s, "CTXTW"), [0, 7]);
+    assert_eq!(writes(s, "CTXCLIP"), [1, 1]);
+    assert_eq!(
+        up.undecodable_frames + ica.directions.to_client.undecodable_frames,
+        0
+    );
+    assert_eq!(s.ended_by, Some(SessionEnd::Logoff));
+}
+
+#[test]
+fn tcp_keep_alives_that_stop_on_an_open_ica_connection_are_overdue() {
+    let report = analyse("ica/keepalive_overdue.pcap");
+    assert_eq!(
+        codes(&report),
+        set(&[("ica.keepalive_overdue", Severity::Low)])
+    );
+    assert_eq!(anomalies(&report), Vec::<String>::new());
+    assert_overdue_on_the_open_first_flow(&report, "ica.keepalive_overdue");
+
+    assert_eq!(report.sessions.len(), 2);
+    let (gone, busy) = (&report.sessions[0], &report.sessions[1]);
+    assert_eq!(text(&gone.client_name), Some("TC-DOCK-12"));
+    assert_eq!((gone.open, gone.ended_by), (true, None));
+    // Three probes 30 s apart (plus the script's think time), then nothing for two minutes.
+    let k = gone.keepalive.as_ref().expect("keep-alive series");
+    assert_eq!((k.kind, k.count), (BeatKind::TcpKeepalive, 3));
+    let median = k.interval_median_secs.unwrap();
+    assert!((median - 30.0).abs() < 0.1, "median {median}");
+    assert!(k.overdue);
+    assert_eq!(k.overdue_episodes, 1);
+    assert!(busy.keepalive.is_none());
+    assert_eq!(busy.ended_by, Some(SessionEnd::TcpClose));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Session reliability (CGP)
 
@@ -485,6 +553,14 @@ fn a_reconnect_with_the_ticket_continues_the_session() {
     );
 }
 
+/// One `code` finding, on flow 1, which stays open while flow 2 ends.
+fn assert_overdue_on_the_open_first_flow(report: &Report, code: &str) {
+    let overdue: Vec<_> = report.findings.iter().filter(|f| f.code == code).collect();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0].flow, Some(1));
+    assert!(report.flows[0].open_at_end && !report.flows[1].open_at_end);
+}
+
 fn assert_keepalives_count(s: &CitrixSession, count: u64) {
     let k = s.keepalive.as_ref().expect("keep-alive series");
     assert_eq!((k.kind, k.count), (BeatKind::CgpNop, count));
@@ -537,14 +613,7 @@ fn keep_alives_that_stop_on_an_open_connection_are_overdue() {
         ])
     );
     assert_eq!(anomalies(&report), Vec::<String>::new());
-    let overdue: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.code == "cgp.keepalive_overdue")
-        .collect();
-    assert_eq!(overdue.len(), 1);
-    assert_eq!(overdue[0].flow, Some(1));
-    assert!(report.flows[0].open_at_end && !report.flows[1].open_at_end);
+    assert_overdue_on_the_open_first_flow(&report, "cgp.keepalive_overdue");
 
     assert_eq!(report.sessions.len(), 2);
     let (quiet, busy) = (&report.sessions[0], &report.sessions[1]);

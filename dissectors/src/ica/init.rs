@@ -39,10 +39,25 @@ pub enum Next {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InitTracker {
     last_module_count: Option<u8>,
+    /// The lowest ModuleCount seen before a gap: modules after it count down from below it.
+    ceiling: Option<u8>,
     seen_request: bool,
 }
 
 impl InitTracker {
+    /// Bytes were lost: the modules in them are not counted down, so the next ModuleCount is
+    /// only known to be below the last one seen.
+    pub fn after_gap(&mut self) {
+        if let Some(last) = self.last_module_count.take() {
+            self.ceiling = Some(last);
+        }
+    }
+
+    /// The next module's ModuleCount is below this (a gap lost the modules in between).
+    pub fn count_ceiling(&self) -> Option<u8> {
+        self.last_module_count.or(self.ceiling)
+    }
+
     /// Checks that ModuleCount counts down by one.
     fn module_count(&mut self, count: u8, sink: &mut Sink) {
         if let Some(last) = self.last_module_count

@@ -6,7 +6,9 @@ use super::frames::{Env, FrameReader};
 use super::init::{self, InitTracker, MAX_INIT_PACKET, Next};
 use super::names::DETECT;
 use super::parser;
-use super::resync::{DEFAULT_MAX_FRAME, LOCK_WINDOW, LockRule, LockSearch, find_lock};
+use super::resync::{
+    DEFAULT_MAX_FRAME, InitRule, LOCK_WINDOW, LockRule, LockSearch, find_init_packet, find_lock,
+};
 use super::session::{Carry, Layering, Session};
 use super::sink::{AnomalyCounts, AnomalyKind, Sink};
 use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary, Tally};
@@ -50,12 +52,16 @@ struct DirCore {
     stats: DirectionStats,
     tally: Box<Tally>,
     detect_reported: bool,
+    /// A gap hit this direction's init phase.
+    init_gap: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     Detect,
     Init,
+    /// After a gap in the init phase: looking for the next init packet.
+    InitResync,
     Framed,
     Locking,
     Undecoded,
@@ -111,6 +117,7 @@ impl Direction {
                 stats: DirectionStats::default(),
                 tally: Tally::new(),
                 detect_reported: false,
+                init_gap: false,
             },
         }
     }
@@ -133,6 +140,7 @@ impl DirCore {
         match self.stage {
             Stage::Detect => self.detect(bytes, cx),
             Stage::Init => self.init_packet(bytes, cx),
+            Stage::InitResync => self.init_resync(bytes, cx),
             Stage::Framed => {
                 let (reader, mut env) = self.reader(cx);
                 reader.push(bytes, &mut env);
@@ -249,7 +257,7 @@ impl DirCore {
     }
 
     fn lock_rule(&self, cx: &Step) -> LockRule {
-        let max_len = cx.session.frame_limit().unwrap_or(DEFAULT_MAX_FRAME);
+        let max_len = self.frame_limit(cx);
         let crypt = matches!(
             cx.session.layering(cx.sink.dir),
             Layering::Decode { crypt: true, .. }
@@ -257,18 +265,58 @@ impl DirCore {
         LockRule::new(max_len, crypt)
     }
 
+    /// After a gap in the init phase: the next init packet (its structure is checkable), and
+    /// only when there is none, a frame boundary.
+    fn init_resync(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
+        let client = cx.sink.dir == Dir::ToServer;
+        // The client's first frame after INIT_CONNECT_RESPONSE is its key exchange, which has
+        // no PDCRYPT1 data header: its framing is checked by length only, over 4 frames (the
+        // `04 00 00` in front of them is evidence too).
+        let frames = LockRule {
+            frames: 4,
+            ..LockRule::new(self.frame_limit(cx), false)
+        };
+        let rule = InitRule::new(client, self.init.count_ceiling(), frames);
+        match find_init_packet(bytes, rule, cx.at_end) {
+            LockSearch::NeedMore => 0,
+            LockSearch::Found(offset) => {
+                self.resynced(offset, "init packet", cx);
+                self.stage = Stage::Init;
+                offset + self.step(&bytes[offset..], cx)
+            }
+            LockSearch::NotFound => {
+                self.stage = Stage::Locking;
+                self.lock(bytes, cx)
+            }
+        }
+    }
+
+    /// A boundary (`what`) was found `offset` bytes into the bytes at hand.
+    fn resynced(&mut self, offset: usize, what: &str, cx: &mut Step) {
+        self.stats.skipped_bytes += offset as u64;
+        self.stats.resyncs += 1;
+        cx.sink.anomaly(AnomalyKind::Resync, || {
+            format!("{what} found after skipping {offset} bytes")
+        });
+    }
+
+    fn frame_limit(&self, cx: &Step) -> u16 {
+        cx.session.frame_limit().unwrap_or(DEFAULT_MAX_FRAME)
+    }
+
     fn lock(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
         match find_lock(bytes, self.lock_rule(cx), cx.at_end) {
             LockSearch::NeedMore => 0,
             LockSearch::Found(offset) => {
-                self.stats.skipped_bytes += offset as u64;
-                self.stats.resyncs += 1;
-                cx.sink.anomaly(AnomalyKind::Resync, || {
-                    format!("frame boundary found after skipping {offset} bytes")
-                });
+                self.resynced(offset, "frame boundary", cx);
+                // Frames after a gap in the client's init phase: its init is over.
+                if self.init_gap && cx.sink.dir == Dir::ToServer && !cx.session.client_init_done {
+                    cx.session.client_init_finished(cx.sink);
+                }
                 self.stage = Stage::Framed;
                 self.reader = FrameReader::resynchronised();
-                offset
+                // Read on at once: the frames may be the last bytes of the stream.
+                offset + self.step(&bytes[offset..], cx)
             }
             LockSearch::NotFound => {
                 cx.sink.anomaly(AnomalyKind::LostSync, || {
@@ -284,7 +332,7 @@ impl DirCore {
             Stage::Detect => DirState::Detect,
             Stage::Init => DirState::Init,
             Stage::Framed => DirState::Framed,
-            Stage::Locking => DirState::Locking,
+            Stage::Locking | Stage::InitResync => DirState::Locking,
             Stage::Undecoded => DirState::Undecoded,
         }
     }
@@ -384,19 +432,28 @@ impl crate::registry::Dissector for Dissector {
             // Pending bytes belong before the gap; they can never be completed now.
             core.stats.skipped_bytes += buf.pending() as u64;
             buf.clear();
-            let in_sync = match core.stage {
+            let resync = match core.stage {
                 Stage::Framed => {
                     let (reader, mut env) = core.reader(cx);
-                    reader.gap(len, &mut env)
+                    (!reader.gap(len, &mut env)).then_some(Stage::Locking)
                 }
-                Stage::Detect | Stage::Init => false,
-                Stage::Locking | Stage::Undecoded => true,
+                Stage::Detect | Stage::Init => Some(Stage::InitResync),
+                Stage::InitResync | Stage::Locking | Stage::Undecoded => None,
             };
-            if !in_sync {
+            if matches!(core.stage, Stage::Detect | Stage::Init | Stage::InitResync) {
+                core.init.after_gap();
+                core.init_gap = true;
+            }
+            if let Some(stage) = resync {
                 core.stats.sync_losses += 1;
-                core.stage = Stage::Locking;
+                core.stage = stage;
+                let what = if stage == Stage::InitResync {
+                    "looking for the next init packet"
+                } else {
+                    "framing position unknown, resynchronising"
+                };
                 cx.sink.anomaly(AnomalyKind::LostSync, || {
-                    format!("{len} bytes lost; framing position unknown, resynchronising")
+                    format!("{len} bytes lost; {what}")
                 });
             }
         });
@@ -405,9 +462,9 @@ impl crate::registry::Dissector for Dissector {
     fn close(&mut self, ts: Timestamp, out: &mut Vec<AnyEvent>) {
         for dir in Dir::BOTH {
             self.on_direction(dir, ts, out, true, |buf, core, cx| {
-                // A lock search still waiting for bytes decides on what it has (no bytes are
-                // added, so this cannot overflow).
-                if core.stage == Stage::Locking {
+                // A search still waiting for bytes decides on what it has (no bytes are added,
+                // so this cannot overflow).
+                if matches!(core.stage, Stage::Locking | Stage::InitResync) {
                     let _ = buf.feed(&[], |bytes| core.step(bytes, cx));
                 }
                 // An unfinished init packet at the end of the capture.

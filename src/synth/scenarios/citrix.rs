@@ -12,9 +12,9 @@ mod load;
 pub use load::write_load;
 
 use super::TcpCapture;
-use crate::synth::ica::{Client, IcaSession, Logon, Protection, on_tcp};
+use crate::synth::ica::{Beat, Client, IcaSession, Logon, ModuleWrites, Protection, on_tcp};
 use crate::synth::rng::Rng;
-use crate::synth::tcp::{BASE_TIME, TcpConversation};
+use crate::synth::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
 use cgp::{CgpLink, Reliability};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -34,6 +34,12 @@ tcp_captures! {
         port_carries_other;
     "ica/midstream_pickup.pcap",
         "capture starts after the handshake and init, inside encrypted frames" => midstream_pickup;
+    "ica/lost_init_segment.pcap",
+        "the client's INIT_RESPONSE carrying its encryption module is missing from the capture" =>
+        lost_init_segment;
+    "ica/keepalive_overdue.pcap",
+        "a thin client's TCP keep-alives stop while its ICA connection stays open" =>
+        ica_keepalive_overdue;
     "cgp/session_with_ica.pcap",
         "session reliability carrying an ICA session: bind, channel open, NOPs, FINISH" =>
         session_with_ica;
@@ -205,6 +211,61 @@ fn midstream_pickup() -> TcpCapture {
         .logoff();
     let conversation = tcp((client_ip(31), 50_601), (XA01, ICA), Duration::ZERO);
     TcpCapture::pcap(vec![on_tcp(conversation, ica.take()).close(ToClient)])
+}
+
+/// The client sends one INIT_RESPONSE per segment, as the real client does; the segment with
+/// its PDCRYPTN module is lost (the receiver got it: the ACKs go past it). The rest of the init
+/// phase, the key exchange and the session must still be read.
+fn lost_init_segment() -> TcpCapture {
+    let mut ica = IcaSession::open_with(
+        &ACCOUNTING,
+        Protection::Basic(0x47),
+        13,
+        ModuleWrites::OnePerModule,
+    );
+    ica.licensing().screen(3).typing(4).clipboard(24).logoff();
+    let lost = |bytes: &[u8]| bytes.windows(12).any(|w| w == b"PDCRYPTN.DLL");
+    let conversation = tcp((client_ip(31), 50_131), (XA01, ICA), Duration::ZERO).handshake();
+    let conversation = ica
+        .take()
+        .into_iter()
+        .fold(conversation, |c, beat| match beat {
+            Beat::Write(dir, bytes) if lost(&bytes) => c.send(dir, bytes, [Impairment::Drop(0)]),
+            Beat::Write(dir, bytes) => c.send(dir, bytes, []),
+            Beat::Pause(quiet) => c.idle(quiet),
+        });
+    TcpCapture::pcap(vec![conversation.close(ToClient)])
+}
+
+/// A warehouse thin client in a docking station.
+const DOCK: Client = Client {
+    name: "TC-DOCK-12",
+    build: 2402,
+    application: "Inventory",
+    logon: None,
+};
+
+/// The thin client's Receiver sends a TCP keep-alive every 30 s while the user is away; after
+/// three the client loses power: no FIN, no RST, its session stays up on the server. Another
+/// user works on for minutes, so the capture shows the silence.
+fn ica_keepalive_overdue() -> TcpCapture {
+    let mut idle = rc5_session(&DOCK, 14);
+    idle.pause(millis(400));
+    let first = tcp((client_ip(77), 50_141), (XA03, ICA), Duration::ZERO).handshake();
+    let first = (0..3).fold(on_tcp(first, idle.take()), |c, _| {
+        c.idle(secs(30))
+            .keep_alive(ToServer, KeepAliveProbe::OneByte)
+    });
+    let mut busy = rc5_session(&ACCOUNTING, 15);
+    busy.pause(secs(60))
+        .typing(3)
+        .screen(2)
+        .pause(secs(90))
+        .typing(2)
+        .pause(secs(60))
+        .logoff();
+    let second = tcp((client_ip(31), 50_142), (XA01, ICA), secs(2)).handshake();
+    TcpCapture::pcap(vec![first, on_tcp(second, busy.take()).close(ToClient)])
 }
 
 /// Session reliability as a XenApp 6.5 server offers it: 5-second keep-alives, 180 s to
