@@ -9,7 +9,7 @@
 //! - `session`, `state`: the connection's facts and the per-direction state machine;
 //! - `encode`: builders of valid messages for the capture generator and the tests.
 //!
-//! Secrets: the UI_C2H password is never decoded into memory, only its length is counted; the
+//! Secrets: the UI_C2H password is never decoded into memory, only whether one is there; the
 //! PDCRYPT1 session key is kept privately to decrypt and never reported. It travels, inside a
 //! [`Carry`], only to the dissector of a later connection of the same session.
 

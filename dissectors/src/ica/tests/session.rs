@@ -292,7 +292,6 @@ fn every_event_of_the_synthetic_session() {
     );
     assert_eq!((info.domain, info.user_name), (text("CORP"), text("alice")));
     assert!(info.password_present);
-    assert_eq!(usize::from(info.password_length), PASSWORD.len());
     assert_eq!((info.client_build, info.keyboard_layout), (2207, 0x809));
     assert_eq!((info.keyboard_type, info.keyboard_function_keys), (4, 12));
     assert_eq!((info.encryption_level, info.flags), (1, 0x10));
@@ -830,4 +829,26 @@ fn a_connection_with_its_own_init_phase_ignores_handed_facts() {
         .count();
     assert_eq!(reported, 2);
     assert_eq!(d.carry(), Some(first_connection_facts()));
+}
+
+#[test]
+fn a_password_is_reported_as_present_only_when_it_is_not_empty() {
+    let present = |password: Option<&str>| {
+        let ui = UiModule {
+            client_name: Some("PC"),
+            password,
+            seed: 0x3B,
+            ..UiModule::default()
+        };
+        let module = encode::ui_module(&header(0, "WFICA32.EXE", ""), &ui).unwrap();
+        let (out, s) = run(&[server_detect(), client_detect(), (Dir::ToServer, module)]);
+        assert!(anomaly_codes(&out).is_empty(), "{:?}", anomaly_codes(&out));
+        let json = serde_json::to_string(&out).unwrap();
+        assert!(!json.contains("password_len"), "{json}");
+        s.client.password_present
+    };
+    assert!(!present(None));
+    // An offset to an empty string: no password was typed.
+    assert!(!present(Some("")));
+    assert!(present(Some("x")));
 }
