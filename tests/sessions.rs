@@ -294,16 +294,25 @@ fn a_reset_in_the_middle_of_a_session_is_a_finding() {
 }
 
 #[test]
-fn http_on_the_ica_port_is_not_an_ica_session() {
-    let report = analyse("ica/port_carries_other.pcap");
-    assert_eq!(
-        codes(&report),
-        set(&[("classify.unexpected_payload", Severity::Low)])
-    );
-    assert_eq!(report.flows.len(), 1);
-    assert_eq!(classified(&report.flows[0]), (None, None));
-    assert_eq!(report.flows[0].summary, None);
-    assert!(report.sessions.is_empty());
+fn http_on_the_ica_or_ima_port_is_not_ica_or_ima() {
+    // The ICA probe refutes the port at the first byte; IMA has no probe, but an HTTP request
+    // is something IMA cannot be.
+    for (path, port) in [
+        ("ica/port_carries_other.pcap", 1494),
+        ("ima/port_carries_other.pcap", 2512),
+    ] {
+        let report = analyse(path);
+        assert_eq!(
+            codes(&report),
+            set(&[("classify.unexpected_payload", Severity::Low)]),
+            "{path}"
+        );
+        assert_eq!(report.flows.len(), 1);
+        assert_eq!(report.flows[0].server.port, port);
+        assert_eq!(classified(&report.flows[0]), (None, None), "{path}");
+        assert_eq!(report.flows[0].summary, None);
+        assert!(report.sessions.is_empty());
+    }
 }
 
 #[test]

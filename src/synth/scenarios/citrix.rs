@@ -56,6 +56,8 @@ tcp_captures! {
     "ima/server_to_server.pcap",
         "opaque IMA exchanges between two servers on 2512, and a console on 2513" =>
         server_to_server;
+    "ima/port_carries_other.pcap", "a web server answering HTTP on TCP 2512" =>
+        ima_port_carries_other;
     "farm/mixed_farm.pcap",
         "a farm: licensing, ICA and CGP sessions from several clients, IMA, and HTTPS" =>
         farm::mixed_farm;
@@ -177,22 +179,31 @@ fn reset_midstream() -> TcpCapture {
 
 /// A web dashboard of some other product listening on 1494, asked for its status page.
 fn port_carries_other() -> TcpCapture {
-    let request = "GET /status HTTP/1.1\r\nHost: 10.1.40.15:1494\r\nUser-Agent: curl/8.5.0\r\n\
-                   Accept: */*\r\n\r\n";
+    status_page(Ipv4Addr::new(10, 1, 40, 15), ICA, 50_501)
+}
+
+/// After the farm moved to FMA (7.x, no IMA), a monitoring agent took over TCP 2512 on the old
+/// data-store host; its status page answers HTTP.
+fn ima_port_carries_other() -> TcpCapture {
+    status_page(XA02, 2512, 50_511)
+}
+
+/// `curl` asking `server:port` for its JSON status page.
+fn status_page(server: Ipv4Addr, port: u16, client_port: u16) -> TcpCapture {
+    let request = format!(
+        "GET /status HTTP/1.1\r\nHost: {server}:{port}\r\nUser-Agent: curl/8.5.0\r\n\
+         Accept: */*\r\n\r\n"
+    );
     let body = "{\"status\":\"ok\",\"uptime\":86400}";
     let response = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let conversation = tcp(
-        (client_ip(31), 50_501),
-        (Ipv4Addr::new(10, 1, 40, 15), ICA),
-        Duration::ZERO,
-    );
+    let conversation = tcp((client_ip(31), client_port), (server, port), Duration::ZERO);
     TcpCapture::pcap(vec![
         conversation
             .handshake()
-            .client_send(request.as_bytes())
+            .client_send(request.into_bytes())
             .server_send(response.into_bytes())
             .close(ToServer),
     ])
