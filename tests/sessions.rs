@@ -657,6 +657,16 @@ fn cgp_on_port_443_without_tls_is_found_by_its_signature() {
     let s = only_session(&report);
     assert_eq!(text(&s.client_name), Some("LT-SALES-045"));
     assert_eq!(s.ended_by, Some(SessionEnd::Finish));
+    // The client bound as through a gateway: the VDA to reach, and an STA ticket of which
+    // only the kind and length are kept.
+    let request = cgp_summary(flow).bind_request.as_ref().unwrap();
+    let endpoint = request.endpoint.as_ref().unwrap();
+    assert_eq!(endpoint.kind, cgp::EndpointKind::Hostname);
+    assert_eq!(text(&endpoint.hostname), Some("xa02.corp.example"));
+    assert_eq!(endpoint.opaque, None);
+    let sta = request.security_ticket.as_ref().unwrap();
+    assert_eq!(sta.kind, cgp::TicketKind::Sta);
+    assert_eq!(usize::from(sta.ticket.len), citrix::sta_ticket(0).len());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -902,7 +912,7 @@ fn assert_secret_absent(output: &[u8], secret: &[u8], what: &str) {
 }
 
 #[test]
-fn no_reconnect_ticket_reaches_any_output() {
+fn no_ticket_reaches_any_output() {
     // Tickets 0-5 serve the cgp/ scenarios, 10-11 the farm.
     let tickets: Vec<[u8; 32]> = [0, 1, 2, 3, 4, 5, 10, 11]
         .into_iter()
@@ -929,9 +939,14 @@ fn no_reconnect_ticket_reaches_any_output() {
                 assert_secret_absent(output, ticket, &format!("{path}: ticket {n}"));
             }
         }
-        // The farm's kiosk sends the password too.
+        // The farm's kiosk sends the password too, and the client on 443 an STA ticket.
+        let sta = citrix::sta_ticket(0);
+        if path == "cgp/nonstandard_port.pcap" {
+            assert!(contains(&wire, sta.as_bytes()));
+        }
         for output in &outputs {
             assert_secret_absent(output, citrix::PASSWORD.as_bytes(), path);
+            assert_secret_absent(output, sta.as_bytes(), &format!("{path}: STA ticket"));
         }
     }
     // Every ticket was handed out in some capture (so the checks above looked for real bytes).

@@ -15,7 +15,7 @@ use super::TcpCapture;
 use crate::synth::ica::{Beat, Client, IcaSession, Logon, ModuleWrites, Protection, on_tcp};
 use crate::synth::rng::Rng;
 use crate::synth::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
-use cgp::{CgpLink, Reliability};
+use cgp::{CgpLink, Gateway, Reliability};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -52,7 +52,9 @@ tcp_captures! {
     "cgp/keepalive_overdue.pcap",
         "one client's NOPs stop while its connection stays open; another session goes on" =>
         keepalive_overdue;
-    "cgp/nonstandard_port.pcap", "plaintext CGP on TCP 443 (no TLS)" => cgp_nonstandard_port;
+    "cgp/nonstandard_port.pcap",
+        "plaintext CGP on TCP 443 (no TLS), bound with an STA ticket and the VDA's hostname" =>
+        cgp_nonstandard_port;
     "ima/server_to_server.pcap",
         "opaque IMA exchanges between two servers on 2512, and a console on 2513" =>
         server_to_server;
@@ -387,13 +389,29 @@ fn keepalive_overdue() -> TcpCapture {
     TcpCapture::pcap(vec![first, second.finish()])
 }
 
+/// The STA ticket a broker issues for the `n`th gatewayed session of a scenario: the STA's id
+/// and 32 hex digits, as Citrix STAs write them (a secret: tests check that no report shows it).
+pub fn sta_ticket(n: u64) -> String {
+    let mut random = [0u8; 16];
+    Rng::new(0x57A0_0000 + n).fill(&mut random);
+    let hex: String = random.iter().map(|b| format!("{b:02X}")).collect();
+    format!("STA1A2B3C4D5E6F;{hex}")
+}
+
+/// CGP on 443 as a client sends it when it expects a Citrix Gateway there: with the STA ticket
+/// and the VDA to reach; but the listener is the VDA's own, without TLS.
 fn cgp_nonstandard_port() -> TcpCapture {
     let mut ica = rc5_session(&SALES, 12);
     ica.pause(secs(6)).screen(1).logoff();
     let conversation = tcp((client_ip(45), 51_101), (XA02, 443), Duration::ZERO).handshake();
     let ticket = reconnect_ticket(5);
-    let link = CgpLink::connect(conversation, reliability(&ticket)).carry(ica.take());
-    TcpCapture::pcap(vec![link.finish()])
+    let sta = sta_ticket(0);
+    let gateway = Gateway {
+        endpoint: "xa02.corp.example",
+        sta_ticket: sta.as_bytes(),
+    };
+    let link = CgpLink::connect_via(conversation, reliability(&ticket), Some(gateway));
+    TcpCapture::pcap(vec![link.carry(ica.take()).finish()])
 }
 
 fn server_to_server() -> TcpCapture {
