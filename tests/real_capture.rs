@@ -550,3 +550,64 @@ fn inside_a_vlan_the_same_facts_come_out() {
         &["ica.basic_encryption", "ica.unexpected_port"],
     );
 }
+
+/// The segments of one direction only (a capture point that sees one side of an asymmetric
+/// route).
+fn one_side(segments: &[Segment], dir: Dir) -> Vec<Segment> {
+    segments
+        .iter()
+        .filter(|s| s.dir() == dir)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn with_only_the_clients_side_its_facts_and_the_key_exchange_come_out() {
+    let original = decoded_facts(&analyse());
+    let report = analyse_rewritten(
+        &one_side(&segments(), Dir::ToServer),
+        Link::ethernet(),
+        Ip::V4,
+    );
+    assert_eq!(report.flows.len(), 1);
+    let facts = decoded_facts(&report);
+    for part in ["modules", "client_info", "bindings", "client_wd"] {
+        assert_eq!(facts[part], original[part], "{part}");
+    }
+    // The client's `03 00 04 00 04` frame shows basic encryption with its key in the clear.
+    let s = &report.sessions[0];
+    assert_eq!(
+        s.encryption,
+        Some(ctxscope_dissectors::ica::EncryptionKind::Basic)
+    );
+    assert!(s.key_exchanged_in_clear);
+    assert_eq!(s.channels.len(), 15);
+    // All of the client's frames are counted, as with both sides.
+    assert_eq!(s.frames, [49, 0]);
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["ica.basic_encryption"]);
+}
+
+#[test]
+fn with_only_the_servers_side_its_facts_come_out() {
+    let original = decoded_facts(&analyse());
+    let report = analyse_rewritten(
+        &one_side(&segments(), Dir::ToClient),
+        Link::ethernet(),
+        Ip::V4,
+    );
+    let facts = decoded_facts(&report);
+    for part in ["init_request", "host_modules"] {
+        assert_eq!(facts[part], original[part], "{part}");
+    }
+    // The host's empty public key (`02 00`) is PDCRYPT1's: basic encryption.
+    let s = &report.sessions[0];
+    assert_eq!(
+        s.encryption,
+        Some(ctxscope_dissectors::ica::EncryptionKind::Basic)
+    );
+    assert_eq!(s.client_name, None);
+    assert_eq!(s.frames, [0, 17]);
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["ica.basic_encryption"]);
+}

@@ -418,6 +418,7 @@ fn winstation_driver(module: &[u8], session: &mut Session, sink: &mut Sink) {
         );
         return;
     };
+    session.client_wants_reducer = Some(wd.c2h_power_of2_wanted != 0);
     sink.event(Event::ClientWinstationDriver(ClientWinstationDriver {
         ica_buffer_length: wd.ica_buffer_length,
         out_buf_count_host: wd.out_buf_count_host,

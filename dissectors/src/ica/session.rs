@@ -87,6 +87,11 @@ pub struct Session {
     pub host_init_done: bool,
     pub client_init_done: bool,
     init_complete: bool,
+    /// The client asked for the reducer on its frames (WD_C2H C2H_PowerOf2Wanted).
+    pub client_wants_reducer: Option<bool>,
+    /// The host's init phase was not seen, but the client's first frame is a PDCRYPT1
+    /// session-key frame: its frames carry PDCRYPT1 headers.
+    client_sends_pdcrypt1: bool,
     /// Size of the host's public key (PDCRYPT1 header 0x02 frame, header byte included).
     public_key_len: Option<u16>,
     key: Option<SessionKey>,
@@ -141,7 +146,15 @@ impl Session {
     /// The layering of `dir`'s frames.
     pub fn layering(&self, dir: Dir) -> Layering {
         if !self.host_init_done {
-            return Layering::CountOnly;
+            // Only the client's side captured: its own wishes are all there is to go by.
+            return match dir {
+                Dir::ToServer if self.client_sends_pdcrypt1 => Layering::Decode {
+                    crypt: true,
+                    pd_compress: false,
+                    reducer: self.client_wants_reducer.unwrap_or(false),
+                },
+                _ => Layering::CountOnly,
+            };
         }
         let accepted = |class| self.protocol_drivers.iter().any(|d| d.class == class);
         let reducer = self.wd.is_some_and(|wd| match dir {
@@ -197,6 +210,14 @@ impl Session {
         }
     }
 
+    /// Without the host's init phase: the client's first frame is `03 00 04 00 KK`, the
+    /// PDCRYPT1 session key, so its frames are PDCRYPT1 frames (and the key is read from it).
+    pub fn client_sends_pdcrypt1(&mut self) {
+        if !self.host_init_done {
+            self.client_sends_pdcrypt1 = true;
+        }
+    }
+
     /// A PDCRYPT1 public-key frame (header 0x02) of `len` payload bytes.
     pub fn public_key(&mut self, len: u16, sink: &mut Sink) {
         if sink.dir != Dir::ToClient {
@@ -244,10 +265,16 @@ impl Session {
     }
 
     /// At close: reports the encryption if the init phase showed an encryption driver but no
-    /// key exchange settled which one.
+    /// key exchange settled which one. An empty public key (`02 00`) is PDCRYPT1's, whose
+    /// session key always follows in the clear (the client's side may not be in the capture).
     pub fn close(&mut self, sink: &mut Sink) {
         if self.encryption.is_none() && self.host_init_done {
-            self.decide(self.strong_or_unknown(), sink);
+            if self.public_key_len.is_some_and(|len| len <= 2) {
+                self.key_exchanged_in_clear = true;
+                self.decide(EncryptionKind::Basic, sink);
+            } else {
+                self.decide(self.strong_or_unknown(), sink);
+            }
         }
     }
 

@@ -62,6 +62,11 @@ enum Stage {
     Init,
     /// After a gap in the init phase: looking for the next init packet.
     InitResync,
+    /// The client's framed phase begins, with the host's init phase not seen: looking at its
+    /// first frame (after up to `padding` zero bytes) for the PDCRYPT1 session key.
+    KeyProbe {
+        padding: u8,
+    },
     Framed,
     Locking,
     Undecoded,
@@ -141,6 +146,7 @@ impl DirCore {
             Stage::Detect => self.detect(bytes, cx),
             Stage::Init => self.init_packet(bytes, cx),
             Stage::InitResync => self.init_resync(bytes, cx),
+            Stage::KeyProbe { padding } => self.key_probe(padding, bytes, cx),
             Stage::Framed => {
                 let (reader, mut env) = self.reader(cx);
                 reader.push(bytes, &mut env);
@@ -240,12 +246,39 @@ impl DirCore {
         match init::handle(command, data, &mut self.init, cx.session, cx.sink) {
             Next::Init => {}
             Next::Framed { padding } => {
-                self.stage = Stage::Framed;
+                self.stage = if cx.sink.dir == Dir::ToServer && !cx.session.has_layering() {
+                    Stage::KeyProbe { padding }
+                } else {
+                    Stage::Framed
+                };
                 self.reader = FrameReader::new(padding);
             }
             Next::Broken => return self.give_up(bytes),
         }
         parser::INIT_HEADER_LEN + len
+    }
+
+    /// Only the client's side of the init phase was seen: if its first frame is the PDCRYPT1
+    /// session key `03 00 04 00 KK`, its frames are read as PDCRYPT1 frames. Waits while the
+    /// padding and the first bytes could still be that frame; the frame reader then reads them.
+    fn key_probe(&mut self, padding: u8, bytes: &[u8], cx: &mut Step) -> usize {
+        const KEY_FRAME: [u8; 4] = [0x03, 0x00, 0x04, 0x00];
+        let zeros = bytes
+            .iter()
+            .take(usize::from(padding))
+            .take_while(|&&b| b == 0)
+            .count();
+        let frame = &bytes[zeros..];
+        let complete = frame.len() > KEY_FRAME.len();
+        let n = frame.len().min(KEY_FRAME.len());
+        if !complete && !cx.at_end && frame[..n] == KEY_FRAME[..n] {
+            return 0;
+        }
+        if complete && frame.starts_with(&KEY_FRAME) {
+            cx.session.client_sends_pdcrypt1();
+        }
+        self.stage = Stage::Framed;
+        self.step(bytes, cx)
     }
 
     /// Stops decoding this direction; everything from here is counted only.
@@ -333,6 +366,7 @@ impl DirCore {
             Stage::Init => DirState::Init,
             Stage::Framed => DirState::Framed,
             Stage::Locking | Stage::InitResync => DirState::Locking,
+            Stage::KeyProbe { .. } => DirState::Framed,
             Stage::Undecoded => DirState::Undecoded,
         }
     }
@@ -433,7 +467,7 @@ impl crate::registry::Dissector for Dissector {
             core.stats.skipped_bytes += buf.pending() as u64;
             buf.clear();
             let resync = match core.stage {
-                Stage::Framed => {
+                Stage::Framed | Stage::KeyProbe { .. } => {
                     let (reader, mut env) = core.reader(cx);
                     (!reader.gap(len, &mut env)).then_some(Stage::Locking)
                 }
@@ -464,7 +498,10 @@ impl crate::registry::Dissector for Dissector {
             self.on_direction(dir, ts, out, true, |buf, core, cx| {
                 // A search still waiting for bytes decides on what it has (no bytes are added,
                 // so this cannot overflow).
-                if matches!(core.stage, Stage::Locking | Stage::InitResync) {
+                if matches!(
+                    core.stage,
+                    Stage::Locking | Stage::InitResync | Stage::KeyProbe { .. }
+                ) {
                     let _ = buf.feed(&[], |bytes| core.step(bytes, cx));
                 }
                 // An unfinished init packet at the end of the capture.

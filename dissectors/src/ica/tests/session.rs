@@ -852,3 +852,55 @@ fn a_password_is_reported_as_present_only_when_it_is_not_empty() {
     assert!(!present(Some("")));
     assert!(present(Some("x")));
 }
+
+/// The synthetic session with only the messages of `dir` (a capture of one side of the path).
+fn one_side(dir: Dir) -> (Vec<AnyEvent>, Summary) {
+    let script: Script = synthetic_session()
+        .script
+        .into_iter()
+        .filter(|(d, _)| *d == dir)
+        .collect();
+    run_with(&context(false), &script)
+}
+
+#[test]
+fn the_clients_side_alone_shows_its_key_exchange_and_its_frames() {
+    let (out, s) = one_side(Dir::ToServer);
+    assert!(anomaly_codes(&out).is_empty(), "{:?}", anomaly_codes(&out));
+    // The `03 00 04 00 KK` frame: PDCRYPT1, its key in the clear.
+    assert_eq!(s.encryption, Some(EncryptionKind::Basic));
+    assert!(s.key_exchanged_in_clear);
+    // Its frames are read with the client's own wishes (no reducer on its side): all decoded.
+    let up = &s.directions.to_server;
+    assert_eq!(
+        (up.frames, up.control_frames, up.undecodable_frames),
+        (6, 1, 0)
+    );
+    let writes: Vec<_> = s
+        .channels
+        .iter()
+        .map(|c| (c.name.clone(), c.writes.to_server))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            (text("CTXTW"), 1),
+            (text("CTXCDM"), 1),
+            (text("CTXCLIP"), 1)
+        ]
+    );
+    assert_eq!(s.client.client_name, text("LAB-PC-01"));
+    assert_eq!(s.phase, Phase::Init);
+}
+
+#[test]
+fn the_hosts_side_alone_shows_basic_encryption_from_its_empty_public_key() {
+    let (out, s) = one_side(Dir::ToClient);
+    assert!(anomaly_codes(&out).is_empty(), "{:?}", anomaly_codes(&out));
+    assert_eq!(s.encryption, Some(EncryptionKind::Basic));
+    assert!(s.key_exchanged_in_clear);
+    // Without the key, the encrypted frames are counted only.
+    let down = &s.directions.to_client;
+    assert_eq!((down.frames, down.control_frames), (5, 1));
+    assert_eq!(down.undecodable_frames, 4);
+}
