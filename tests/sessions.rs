@@ -952,3 +952,79 @@ fn no_ticket_reaches_any_output() {
     // Every ticket was handed out in some capture (so the checks above looked for real bytes).
     assert_eq!(on_the_wire.len(), tickets.len());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The text report
+
+/// The lines of the text report's section titled `title`, up to the next section.
+fn text_section(text: &str, title: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.starts_with(title))
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_text_report_details_each_session_within_120_columns() {
+    let report = analyse("farm/mixed_farm.pcap");
+    let mut out = Vec::new();
+    ctxscope::output::write(&report, ctxscope::output::Format::Text, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let sessions = text_section(&text, "Sessions (ICA / CGP)");
+    let ima = text_section(&text, "IMA (labelled by port");
+    for line in sessions.iter().chain(&ima) {
+        assert!(
+            line.chars().count() <= 120,
+            "{} columns: {line}",
+            line.len()
+        );
+    }
+    let has = |needle: &str| {
+        assert!(
+            sessions.iter().any(|l| l.contains(needle)),
+            "{needle:?} in\n{}",
+            sessions.join("\n")
+        );
+    };
+    // One detail block per session, with its addresses and time.
+    for s in &report.sessions {
+        has(&format!(
+            "[{}] {} -> {}, from {}",
+            s.id, s.client, s.server, s.start
+        ));
+    }
+    // The kiosk's logon, its password only as a fact; the busiest channel of the accountant.
+    has("client: build 1604, domain CORP, user kiosk.lobby, a password was sent");
+    assert!(!text.contains(citrix::PASSWORD));
+    has("channels: CTXTW 0 B/6004 B (14), CTXCPM 0 B/2800 B (2)");
+    // Session reliability: the proxied target and the connections; the HR laptop's silence.
+    has("session reliability: proxied to 127.0.0.1:1494; connections 11, 14 (1 reconnect)");
+    has("keep-alives: cgp_nop x10, every 20.0 s, longest silence 51.6 s, OVERDUE");
+    has("channels: 8 bound, no writes decoded (encrypted, compressed or unused)");
+    // The IMA connections, with their exchanges and the start of each direction.
+    let ima_flows: Vec<_> = report
+        .flows
+        .iter()
+        .filter(|f| f.proto == Some(Proto::Ima))
+        .collect();
+    assert_eq!(ima_flows.len(), 2);
+    for flow in ima_flows {
+        let s = ima_summary(flow);
+        let row = ima
+            .iter()
+            .find(|l| l.contains(&flow.client.to_string()))
+            .unwrap_or_else(|| panic!("flow {} in\n{}", flow.id, ima.join("\n")));
+        assert!(row.contains(&format!(" {} ", s.exchanges)), "{row}");
+        for e in &flow.events {
+            if let Body::Ima(ima::Event::FirstBytes { hex, .. }) = &e.body {
+                let shown = &hex[..80];
+                assert!(
+                    ima.iter().any(|l| l.contains(shown)),
+                    "{shown} in IMA section"
+                );
+            }
+        }
+    }
+}
