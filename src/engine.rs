@@ -401,6 +401,9 @@ impl Pipeline {
         }
         let mut announced = Vec::new();
         self.analysis.on_events(flow, &self.events, &mut announced);
+        if let Some(carry) = self.analysis.take_resume(flow.id) {
+            flow.app.resume(carry);
+        }
         for a in announced {
             self.announcements.register(a);
         }

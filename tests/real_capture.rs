@@ -1,8 +1,18 @@
-//! The real ICA session from nDPI's test suite (kept in ../shared, not in this repository).
+//! The real ICA session from nDPI's test suite (kept in ../shared, not in this repository), and
+//! rewritten variants of it made here with the project's own reader and packet builders: cut
+//! into small segments, reordered, moved to port 8080, over IPv6, inside a VLAN. Every variant
+//! must yield the same decoded facts.
 
+use ctxscope::capture::{Next, Packet, Source};
 use ctxscope::config::Config;
+use ctxscope::decode::{self, Decoded, LinkType};
 use ctxscope::engine::Engine;
 use ctxscope::model::Report;
+use ctxscope::synth::link::{Link, VlanTags};
+use ctxscope::synth::packet::{IpHeader, TcpFlags, TcpOptions, TcpSegment, write_tcp_packet};
+use ctxscope_dissectors::{Dir, Timestamp};
+use serde_json::Value;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 
 fn real_capture() -> PathBuf {
@@ -32,8 +42,54 @@ fn one_flow_with_ndpis_packet_and_byte_counts() {
     assert_eq!(flow.state, "S1");
 }
 
-/// The events of one type from the flow, as JSON objects (the public, serialised shape).
-fn events_of(report: &Report, kind: &str) -> Vec<serde_json::Value> {
+/// The 22 client modules of the capture: file name, class, lowest and highest version.
+const MODULES: [(&str, u64, u64, u64); 22] = [
+    ("WFICA32.EXE", 0, 1, 4),
+    ("TDWSTCPN.DLL", 5, 1, 2),
+    ("PDRFRAMN.DLL", 4, 1, 2),
+    ("PDCRYPTN.DLL", 4, 1, 1),
+    ("PDCOMPN.DLL", 4, 1, 1),
+    ("WDICA30N.DLL", 2, 1, 9),
+    ("ICAREDUN.DLL", 9, 1, 2),
+    ("VDTW30N.DLL", 3, 1, 3),
+    ("VDTWIN.DLL", 3, 1, 1),
+    ("VDCDM30N.DLL", 3, 1, 4),
+    ("VDSPL30N.DLL", 3, 4, 6),
+    ("VDCPM30N.DLL", 3, 1, 1),
+    ("VDCLIPN.DLL", 3, 1, 1),
+    ("VDCOM30N.DLL", 3, 4, 4),
+    ("VDCAMN.DLL", 3, 1, 1),
+    ("AUDCVTN.DLL", 9, 1, 1),
+    ("AUDHALN.DLL", 9, 1, 1),
+    ("ADPCM.DLL", 9, 1, 1),
+    ("VDCMN.DLL", 3, 1, 1),
+    ("VDLICN.DLL", 3, 2, 1),
+    ("VDPNN.DLL", 3, 1, 1),
+    ("VDVFRAME.DLL", 3, 1, 1),
+];
+
+/// The winstation driver's 15 channel bindings (PROTOCOLS.md 2.3, verified on this capture).
+const BINDINGS: [(&str, u64); 15] = [
+    ("CTXTW", 9),
+    ("CTXTWI", 12),
+    ("CTXCDM", 10),
+    ("CTXCPM", 4),
+    ("CTXCOM1", 5),
+    ("CTXCOM2", 6),
+    ("CTXLPT1", 1),
+    ("CTXLPT2", 2),
+    ("CTXCLIP", 17),
+    ("CTXCCM", 8),
+    ("CTXCAM", 13),
+    ("CTXCM", 15),
+    ("CTXLIC", 18),
+    ("CTXPN", 19),
+    ("CTXVFM", 20),
+];
+
+/// The ICA events of one type from the report's only flow, as JSON objects (the public,
+/// serialised shape).
+fn events_of(report: &Report, kind: &str) -> Vec<Value> {
     report.flows[0]
         .events
         .iter()
@@ -41,6 +97,52 @@ fn events_of(report: &Report, kind: &str) -> Vec<serde_json::Value> {
         .filter(|v| v["proto"] == "ica" && v["event"]["type"] == kind)
         .map(|v| v["event"].clone())
         .collect()
+}
+
+/// Everything the session's decoding yields, as one comparable value: detect exchange, host
+/// level and capabilities, every client module, the client's facts, every binding, the host's
+/// modules, the encryption, and the session record (frames included).
+fn decoded_facts(report: &Report) -> Value {
+    let detects: Vec<Value> = events_of(report, "detect")
+        .iter()
+        .map(|d| d["echo"].clone())
+        .collect();
+    let modules: Vec<Value> = events_of(report, "client_module")
+        .iter()
+        .map(|m| {
+            serde_json::json!([
+                m["name"],
+                m["class"],
+                m["version_low"],
+                m["version_high"],
+                m["remaining"],
+                m["date"]
+            ])
+        })
+        .collect();
+    let host_modules: Vec<Value> = events_of(report, "host_module")
+        .iter()
+        .map(|m| serde_json::json!([m["class"], m["winstation_driver"], m["protocol_driver"]]))
+        .collect();
+    let mut session = serde_json::to_value(&report.sessions).unwrap();
+    // Which flow and which addresses carry the session differ between variants.
+    for s in session.as_array_mut().into_iter().flatten() {
+        for key in ["flows", "client", "server"] {
+            s.as_object_mut().unwrap().remove(key);
+        }
+    }
+    serde_json::json!({
+        "detects": detects,
+        "init_request": events_of(report, "init_request"),
+        "modules": modules,
+        "client_info": events_of(report, "client_info"),
+        "bindings": events_of(report, "channel_bindings"),
+        "client_wd": events_of(report, "client_winstation_driver"),
+        "host_modules": host_modules,
+        "encryption": events_of(report, "encryption"),
+        "init_complete": events_of(report, "init_complete"),
+        "sessions": session,
+    })
 }
 
 #[test]
@@ -52,16 +154,12 @@ fn the_ica_session_is_decoded() {
         flow.classified_by,
         Some(ctxscope::classify::Method::Payload)
     );
+    let facts = decoded_facts(&report);
 
     // The server's detect string, then the client's echo.
-    let detects = events_of(&report, "detect");
-    assert_eq!(detects.len(), 2);
-    assert_eq!(
-        (detects[0]["echo"].as_bool(), detects[1]["echo"].as_bool()),
-        (Some(false), Some(true))
-    );
+    assert_eq!(facts["detects"], serde_json::json!([false, true]));
 
-    let init = &events_of(&report, "init_request")[0];
+    let init = &facts["init_request"][0];
     assert_eq!(init["host_level"], 7);
     let caps: Vec<&str> = init["capabilities"]
         .as_array()
@@ -71,25 +169,41 @@ fn the_ica_session_is_decoded() {
         .collect();
     assert_eq!(caps, ["REDUCERS_SUPPORTED", "MTU"]);
 
-    let modules: Vec<String> = events_of(&report, "client_module")
+    // Every module, in wire order, with ModuleCount counting down to 0; the dates are the DOS
+    // dates of January 2000.
+    let modules: Vec<(&str, u64, u64, u64)> = facts["modules"]
+        .as_array()
+        .unwrap()
         .iter()
-        .map(|m| m["name"].as_str().unwrap().to_string())
+        .map(|m| {
+            (
+                m[0].as_str().unwrap(),
+                m[1].as_u64().unwrap(),
+                m[2].as_u64().unwrap(),
+                m[3].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(modules.len(), 22);
-    assert_eq!(
-        &modules[..4],
-        [
-            "WFICA32.EXE",
-            "TDWSTCPN.DLL",
-            "PDRFRAMN.DLL",
-            "PDCRYPTN.DLL"
-        ]
+    assert_eq!(modules, MODULES);
+    let remaining: Vec<u64> = facts["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m[4].as_u64().unwrap())
+        .collect();
+    assert_eq!(remaining, (0..22).rev().collect::<Vec<u64>>());
+    assert!(
+        facts["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| ["2000-01-21", "2000-01-22"].contains(&m[5].as_str().unwrap()))
     );
-    assert_eq!(modules.last().map(String::as_str), Some("VDVFRAME.DLL"));
 
-    let info = &events_of(&report, "client_info")[0];
+    let info = &facts["client_info"][0];
     assert_eq!(info["client_name"], "6943CKH7K327-citrix7");
     assert_eq!(info["initial_program"], "#power point");
+    assert_eq!(info["published_application"], "power point");
     assert_eq!(
         info["client_directory"],
         "c:\\\\progra~1\\\\citrix\\\\icacli~1\\\\"
@@ -97,31 +211,47 @@ fn the_ica_session_is_decoded() {
     assert_eq!(info["client_build"], 801);
     assert_eq!(info["keyboard_layout"], 0x409);
     assert_eq!(info["password_present"], false);
+    assert!(info["domain"].is_null() && info["user_name"].is_null());
 
-    let bindings: Vec<(String, u64)> = events_of(&report, "channel_bindings")[0]["bindings"]
+    let bindings: Vec<(&str, u64)> = facts["bindings"][0]["bindings"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| {
-            (
-                b["name"].as_str().unwrap().to_string(),
-                b["channel"].as_u64().unwrap(),
-            )
-        })
+        .map(|b| (b["name"].as_str().unwrap(), b["channel"].as_u64().unwrap()))
         .collect();
-    assert_eq!(bindings.len(), 15);
-    for expected in [
-        ("CTXTW", 9),
-        ("CTXTWI", 12),
-        ("CTXCDM", 10),
-        ("CTXCLIP", 17),
-        ("CTXVFM", 20),
-    ] {
-        assert!(
-            bindings.contains(&(expected.0.to_string(), expected.1)),
-            "{expected:?} in {bindings:?}"
-        );
-    }
+    assert_eq!(bindings, BINDINGS);
+    assert_eq!(facts["bindings"][0]["omitted"], 0);
+
+    // The host: winstation driver (buffer 2048, reducer both ways), PdFrame, PdEncrypt, and a
+    // transport driver last.
+    let wd = &facts["host_modules"][0][1];
+    assert_eq!(
+        (
+            wd["ica_buffer_length"].as_u64(),
+            wd["c2h_power_of2_agreed"].as_u64(),
+            wd["h2c_power_of2_agreed"].as_u64()
+        ),
+        (Some(2048), Some(16), Some(18))
+    );
+    let drivers: Vec<&Value> = facts["host_modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m[2]["name"])
+        .collect();
+    assert_eq!(
+        drivers,
+        [
+            &Value::Null,
+            &"PdFrame".into(),
+            &"PdEncrypt".into(),
+            &Value::Null
+        ]
+    );
+    let encryption = &facts["encryption"][0];
+    assert_eq!(encryption["kind"], "basic");
+    assert_eq!(encryption["key_exchanged_in_clear"], true);
+    assert_eq!(encryption["module"], "PDCRYPTN.DLL");
 
     // The session model: basic encryption with its key in the clear is a finding.
     assert_eq!(report.sessions.len(), 1);
@@ -140,8 +270,344 @@ fn the_ica_session_is_decoded() {
         Some(ctxscope_dissectors::ica::EncryptionKind::Basic)
     );
     assert!(s.key_exchanged_in_clear && s.open);
-    assert_eq!(s.channels.len(), 15);
+    let channels: Vec<(&str, u16)> = s
+        .channels
+        .iter()
+        .map(|c| (c.name.as_ref().unwrap().as_str(), c.channel))
+        .collect();
+    let mut by_number: Vec<(&str, u16)> = BINDINGS.iter().map(|&(n, c)| (n, c as u16)).collect();
+    by_number.sort_by_key(|&(_, c)| c);
+    assert_eq!(channels, by_number);
     assert_eq!(s.frames, [49, 17]);
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["ica.basic_encryption"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rewritten variants
+
+/// One TCP segment of the capture, owned.
+#[derive(Clone, Debug)]
+struct Segment {
+    ts: Timestamp,
+    src: IpAddr,
+    dst: IpAddr,
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    payload: Vec<u8>,
+}
+
+const CLIENT_PORT: u16 = 45_225;
+
+impl Segment {
+    fn dir(&self) -> Dir {
+        if self.src_port == CLIENT_PORT {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        }
+    }
+}
+
+/// The capture's segments, read with the project's own reader and decoder.
+fn segments() -> Vec<Segment> {
+    let mut source = Source::open_file(&real_capture(), "ndpi-citrix.pcap").unwrap();
+    let mut out = Vec::new();
+    loop {
+        match source.next_packet().unwrap() {
+            Next::Packet(p) => {
+                let cut = (p.data.len() as u32) < p.wire_len;
+                let Ok(Decoded::Tcp(tcp)) = decode::decode(p.link, p.data, cut) else {
+                    panic!("every packet of the capture is TCP");
+                };
+                out.push(Segment {
+                    ts: p.ts,
+                    src: tcp.src,
+                    dst: tcp.dst,
+                    src_port: tcp.src_port,
+                    dst_port: tcp.dst_port,
+                    seq: tcp.seq,
+                    ack: tcp.ack,
+                    flags: tcp.flags,
+                    window: tcp.window,
+                    payload: tcp.payload.to_vec(),
+                });
+            }
+            Next::End => return out,
+            Next::Idle | Next::UnsupportedLink(_) => {}
+        }
+    }
+}
+
+/// How a variant writes the IP header.
+#[derive(Clone, Copy)]
+enum Ip {
+    V4,
+    /// The IPv4 addresses inside 2001:db8::/96.
+    V6,
+}
+
+fn ip_header(ip: Ip, s: &Segment, id: u16) -> IpHeader {
+    match (ip, s.src, s.dst) {
+        (Ip::V4, IpAddr::V4(src), IpAddr::V4(dst)) => IpHeader::V4 {
+            src,
+            dst,
+            ttl: 64,
+            id,
+            dont_fragment: true,
+        },
+        (Ip::V6, IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let v6 = |a: std::net::Ipv4Addr| {
+                let [a, b, c, d] = a.octets();
+                let hi = u16::from_be_bytes([a, b]);
+                let lo = u16::from_be_bytes([c, d]);
+                Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, hi, lo)
+            };
+            IpHeader::V6 {
+                src: v6(src),
+                dst: v6(dst),
+                hop_limit: 64,
+                flow_label: 0,
+                extension: None,
+            }
+        }
+        _ => panic!("the capture is IPv4"),
+    }
+}
+
+/// Writes `segments` as Ethernet frames on `link` and analyses them.
+fn analyse_rewritten(segments: &[Segment], link: Link, ip: Ip) -> Report {
+    let mut engine = Engine::new(Config::default()).unwrap();
+    engine.begin_source("rewritten", Some(LinkType::Ethernet));
+    for (i, s) in segments.iter().enumerate() {
+        let mut packet = Vec::new();
+        let tcp = TcpSegment {
+            src_port: s.src_port,
+            dst_port: s.dst_port,
+            seq: s.seq,
+            ack: s.ack,
+            flags: TcpFlags(s.flags),
+            window: s.window,
+            options: TcpOptions::default(),
+            payload: &s.payload,
+        };
+        write_tcp_packet(&ip_header(ip, s, i as u16), &tcp, &mut packet);
+        let frame = link.frame(s.dir(), &packet);
+        engine.packet(&Packet {
+            ts: s.ts,
+            link: LinkType::Ethernet,
+            data: &frame,
+            wire_len: frame.len() as u32,
+        });
+    }
+    engine.finish()
+}
+
+/// Every data segment cut into pieces of at most `size` bytes.
+fn resegmented(segments: &[Segment], size: usize) -> Vec<Segment> {
+    let mut out = Vec::new();
+    for s in segments {
+        if s.payload.is_empty() {
+            out.push(s.clone());
+            continue;
+        }
+        let mut seq = s.seq;
+        for piece in s.payload.chunks(size) {
+            out.push(Segment {
+                seq,
+                payload: piece.to_vec(),
+                ..s.clone()
+            });
+            seq = seq.wrapping_add(piece.len() as u32);
+        }
+    }
+    out
+}
+
+/// Each pair of consecutive data segments of one direction swapped (the capture times stay in
+/// capture order).
+fn reordered(segments: &[Segment]) -> Vec<Segment> {
+    let mut out = segments.to_vec();
+    let mut i = 0;
+    while i + 1 < out.len() {
+        let (a, b) = (&out[i], &out[i + 1]);
+        if !a.payload.is_empty() && !b.payload.is_empty() && a.dir() == b.dir() {
+            let (ta, tb) = (a.ts, b.ts);
+            out.swap(i, i + 1);
+            out[i].ts = ta;
+            out[i + 1].ts = tb;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The server's port moved from 1494 to `port`.
+fn on_port(segments: &[Segment], port: u16) -> Vec<Segment> {
+    let moved = |p: u16| if p == 1494 { port } else { p };
+    segments
+        .iter()
+        .map(|s| Segment {
+            src_port: moved(s.src_port),
+            dst_port: moved(s.dst_port),
+            ..s.clone()
+        })
+        .collect()
+}
+
+/// Asserts that `variant` yields the original's decoded facts and findings.
+fn assert_same_facts(variant: &Report, original: &Report, findings: &[&str]) {
+    assert_eq!(variant.flows.len(), 1);
+    let flow = &variant.flows[0];
+    assert_eq!(flow.proto, Some(ctxscope_dissectors::Proto::Ica));
+    assert_eq!(
+        flow.classified_by,
+        Some(ctxscope::classify::Method::Payload)
+    );
+    assert_eq!(decoded_facts(variant), decoded_facts(original));
+    let mut codes: Vec<&str> = variant.findings.iter().map(|f| f.code).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, findings);
+}
+
+#[test]
+fn the_rewriter_reproduces_the_capture() {
+    // Written back unchanged, the capture decodes to the very same facts: the variants below
+    // differ from it only by what they change.
+    let original = analyse();
+    let same = analyse_rewritten(&segments(), Link::ethernet(), Ip::V4);
+    assert_same_facts(&same, &original, &["ica.basic_encryption"]);
+    assert_eq!(same.flows[0].to_server.packets, 75);
+}
+
+#[test]
+fn cut_into_small_segments_the_same_facts_come_out() {
+    let original = analyse();
+    let segments = resegmented(&segments(), 7);
+    // 5490 payload bytes in 7-byte pieces, and the segments without payload.
+    assert!(segments.len() > 800, "{}", segments.len());
+    let variant = analyse_rewritten(&segments, Link::ethernet(), Ip::V4);
+    assert_same_facts(&variant, &original, &["ica.basic_encryption"]);
+}
+
+#[test]
+fn reordered_the_same_facts_come_out() {
+    let original = analyse();
+    let variant = analyse_rewritten(&reordered(&segments()), Link::ethernet(), Ip::V4);
+    // The reassembler saw the segments out of order, and put them back.
+    let record = serde_json::to_value(&variant.flows[0]).unwrap();
+    let out_of_order = record["to_server"]["out_of_order"].as_u64().unwrap()
+        + record["to_client"]["out_of_order"].as_u64().unwrap();
+    assert!(out_of_order > 10, "{out_of_order} segments out of order");
+    assert_same_facts(&variant, &original, &["ica.basic_encryption"]);
+}
+
+#[test]
+fn on_port_8080_it_is_found_by_its_payload_and_flagged() {
+    let original = analyse();
+    let variant = analyse_rewritten(&on_port(&segments(), 8080), Link::ethernet(), Ip::V4);
+    assert_eq!(variant.flows[0].server.port, 8080);
+    assert_same_facts(
+        &variant,
+        &original,
+        &["ica.basic_encryption", "ica.unexpected_port"],
+    );
+}
+
+#[test]
+fn over_ipv6_the_same_facts_come_out() {
+    let original = analyse();
+    let variant = analyse_rewritten(&segments(), Link::ethernet(), Ip::V6);
+    assert_eq!(
+        variant.flows[0].server.to_string(),
+        "[2001:db8::1600:7]:1494"
+    );
+    assert_same_facts(&variant, &original, &["ica.basic_encryption"]);
+}
+
+#[test]
+fn inside_a_vlan_the_same_facts_come_out() {
+    let original = analyse();
+    let link = Link::ethernet_tagged(VlanTags::Dot1Q(42));
+    let variant = analyse_rewritten(&segments(), link, Ip::V4);
+    assert_same_facts(&variant, &original, &["ica.basic_encryption"]);
+    // All at once: small segments, reordered, on 8080, over IPv6, in a QinQ VLAN.
+    let all = reordered(&resegmented(&on_port(&segments(), 8080), 11));
+    let link = Link::ethernet_tagged(VlanTags::QinQ {
+        outer: 100,
+        inner: 42,
+    });
+    let variant = analyse_rewritten(&all, link, Ip::V6);
+    assert_same_facts(
+        &variant,
+        &original,
+        &["ica.basic_encryption", "ica.unexpected_port"],
+    );
+}
+
+/// The segments of one direction only (a capture point that sees one side of an asymmetric
+/// route).
+fn one_side(segments: &[Segment], dir: Dir) -> Vec<Segment> {
+    segments
+        .iter()
+        .filter(|s| s.dir() == dir)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn with_only_the_clients_side_its_facts_and_the_key_exchange_come_out() {
+    let original = decoded_facts(&analyse());
+    let report = analyse_rewritten(
+        &one_side(&segments(), Dir::ToServer),
+        Link::ethernet(),
+        Ip::V4,
+    );
+    assert_eq!(report.flows.len(), 1);
+    let facts = decoded_facts(&report);
+    for part in ["modules", "client_info", "bindings", "client_wd"] {
+        assert_eq!(facts[part], original[part], "{part}");
+    }
+    // The client's `03 00 04 00 04` frame shows basic encryption with its key in the clear.
+    let s = &report.sessions[0];
+    assert_eq!(
+        s.encryption,
+        Some(ctxscope_dissectors::ica::EncryptionKind::Basic)
+    );
+    assert!(s.key_exchanged_in_clear);
+    assert_eq!(s.channels.len(), 15);
+    // All of the client's frames are counted, as with both sides.
+    assert_eq!(s.frames, [49, 0]);
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["ica.basic_encryption"]);
+}
+
+#[test]
+fn with_only_the_servers_side_its_facts_come_out() {
+    let original = decoded_facts(&analyse());
+    let report = analyse_rewritten(
+        &one_side(&segments(), Dir::ToClient),
+        Link::ethernet(),
+        Ip::V4,
+    );
+    let facts = decoded_facts(&report);
+    for part in ["init_request", "host_modules"] {
+        assert_eq!(facts[part], original[part], "{part}");
+    }
+    // The host's empty public key (`02 00`) is PDCRYPT1's: basic encryption.
+    let s = &report.sessions[0];
+    assert_eq!(
+        s.encryption,
+        Some(ctxscope_dissectors::ica::EncryptionKind::Basic)
+    );
+    assert_eq!(s.client_name, None);
+    assert_eq!(s.frames, [0, 17]);
     let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
     assert_eq!(codes, ["ica.basic_encryption"]);
 }

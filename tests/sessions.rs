@@ -294,16 +294,25 @@ fn a_reset_in_the_middle_of_a_session_is_a_finding() {
 }
 
 #[test]
-fn http_on_the_ica_port_is_not_an_ica_session() {
-    let report = analyse("ica/port_carries_other.pcap");
-    assert_eq!(
-        codes(&report),
-        set(&[("classify.unexpected_payload", Severity::Low)])
-    );
-    assert_eq!(report.flows.len(), 1);
-    assert_eq!(classified(&report.flows[0]), (None, None));
-    assert_eq!(report.flows[0].summary, None);
-    assert!(report.sessions.is_empty());
+fn http_on_the_ica_or_ima_port_is_not_ica_or_ima() {
+    // The ICA probe refutes the port at the first byte; IMA has no probe, but an HTTP request
+    // is something IMA cannot be.
+    for (path, port) in [
+        ("ica/port_carries_other.pcap", 1494),
+        ("ima/port_carries_other.pcap", 2512),
+    ] {
+        let report = analyse(path);
+        assert_eq!(
+            codes(&report),
+            set(&[("classify.unexpected_payload", Severity::Low)]),
+            "{path}"
+        );
+        assert_eq!(report.flows.len(), 1);
+        assert_eq!(report.flows[0].server.port, port);
+        assert_eq!(classified(&report.flows[0]), (None, None), "{path}");
+        assert_eq!(report.flows[0].summary, None);
+        assert!(report.sessions.is_empty());
+    }
 }
 
 #[test]
@@ -330,6 +339,74 @@ fn a_pickup_after_the_init_counts_frames_by_port() {
     assert_eq!(s.frames, [16, 18]);
     assert_eq!((s.client_name.as_ref(), s.encryption), (None, None));
     assert_eq!(s.ended_by, Some(SessionEnd::TcpClose));
+}
+
+#[test]
+fn a_lost_init_segment_costs_only_its_module() {
+    let report = analyse("ica/lost_init_segment.pcap");
+    // The loss is reported, and where decoding picked up again; nothing else is wrong.
+    assert_eq!(
+        codes(&report),
+        set(&[
+            ("ica.lost_sync", Severity::Medium),
+            ("ica.basic_encryption", Severity::Medium),
+            ("ica.resync", Severity::Info),
+        ])
+    );
+    assert_eq!(
+        anomalies(&report),
+        ["ica.lost_sync".to_string(), "ica.resync".to_string()]
+    );
+    let flow = &report.flows[0];
+    let ica = ica_summary(flow);
+    // 9 modules were sent, one per segment; the PDCRYPTN one is lost.
+    assert_eq!((ica.client_modules, ica.host_modules), (8, 3));
+    assert_eq!(ica.phase, Phase::Established);
+    let up = &ica.directions.to_server;
+    assert_eq!((up.sync_losses, up.resyncs, up.skipped_bytes), (1, 1, 0));
+    assert_eq!(up.gap_bytes, 39);
+    let s = only_session(&report);
+    assert_eq!(text(&s.client_name), Some("WKS-ACCT-031"));
+    assert_eq!(text(&s.application), Some("Excel 2016"));
+    // The key exchange still shows basic encryption; every frame is decoded.
+    assert_eq!(s.encryption, Some(EncryptionKind::Basic));
+    assert!(s.key_exchanged_in_clear);
+    assert_eq!(s.channels.len(), 8);
+    // Client: session key, CTXLIC, 4 keystrokes, clipboard, TERMINATE ack; host: public key,
+    // CTXLIC, 3 screen updates, 4 echoes, clipboard reply, TERMINATE.
+    assert_eq!(s.frames, [8, 11]);
+    assert_eq!(writes(s, "CTXTW"), [0, 7]);
+    assert_eq!(writes(s, "CTXCLIP"), [1, 1]);
+    assert_eq!(
+        up.undecodable_frames + ica.directions.to_client.undecodable_frames,
+        0
+    );
+    assert_eq!(s.ended_by, Some(SessionEnd::Logoff));
+}
+
+#[test]
+fn tcp_keep_alives_that_stop_on_an_open_ica_connection_are_overdue() {
+    let report = analyse("ica/keepalive_overdue.pcap");
+    assert_eq!(
+        codes(&report),
+        set(&[("ica.keepalive_overdue", Severity::Low)])
+    );
+    assert_eq!(anomalies(&report), Vec::<String>::new());
+    assert_overdue_on_the_open_first_flow(&report, "ica.keepalive_overdue");
+
+    assert_eq!(report.sessions.len(), 2);
+    let (gone, busy) = (&report.sessions[0], &report.sessions[1]);
+    assert_eq!(text(&gone.client_name), Some("TC-DOCK-12"));
+    assert_eq!((gone.open, gone.ended_by), (true, None));
+    // Three probes 30 s apart (plus the script's think time), then nothing for two minutes.
+    let k = gone.keepalive.as_ref().expect("keep-alive series");
+    assert_eq!((k.kind, k.count), (BeatKind::TcpKeepalive, 3));
+    let median = k.interval_median_secs.unwrap();
+    assert!((median - 30.0).abs() < 0.1, "median {median}");
+    assert!(k.overdue);
+    assert_eq!(k.overdue_episodes, 1);
+    assert!(busy.keepalive.is_none());
+    assert_eq!(busy.ended_by, Some(SessionEnd::TcpClose));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,9 +506,15 @@ fn a_reconnect_with_the_ticket_continues_the_session() {
     assert_eq!(text(&s.client_name), Some("LT-SALES-045"));
     assert_eq!(s.encryption, Some(EncryptionKind::Basic));
     assert_eq!((s.open, s.ended_by), (false, Some(SessionEnd::Finish)));
-    // The first connection's ICA stream: licensing, 4 screen updates, 5 keystrokes with
-    // echoes, 2 screen updates (the resumed stream is not decoded).
-    assert_eq!(writes(s, "CTXTW"), [0, 11]);
+    // Counters add up over both connections. The first: client session key, CTXLIC and 5
+    // keystrokes; host public key, CTXLIC, 4 + 2 screen updates and 5 echoes. The resumed
+    // stream: client 3 keystrokes and the TERMINATE ack; host 3 echoes, 2 + 1 screen updates
+    // and TERMINATE.
+    assert_eq!(s.frames, [7 + 4, 13 + 7]);
+    // Thinwire: 4 + 5 + 2 writes on the first connection; 5 of the 6 of the resumed one (its
+    // first encrypted frame cannot be placed in the PDCRYPT1 chain: see below).
+    assert_eq!(writes(s, "CTXTW"), [0, 11 + 5]);
+    assert_eq!(writes(s, "CTXLIC"), [1, 1]);
     // The session's keep-alives are the newest connection's: one NOP in its 6 s pause.
     assert_keepalives_count(s, 1);
 
@@ -442,6 +525,49 @@ fn a_reconnect_with_the_ticket_continues_the_session() {
     let r = request.reliability.as_ref().unwrap();
     assert_eq!((r.reconnect_flags, r.reconnect_ticket.len), (1, 32));
     assert_eq!(r.stored_open_requests, 1);
+    // The stored open is the client's ICA channel through the proxy service: the accepted
+    // reconnect reopens it, and every data message lands on it.
+    let stored = &r.stored_opens[0];
+    assert_eq!(
+        stored.proxy.as_ref().map(|p| p.target.as_str()),
+        Some("127.0.0.1:1494")
+    );
+    assert_eq!(second.channels.len(), 1);
+    let channel = &second.channels[0];
+    assert!(channel.resumed && channel.ica);
+    assert_eq!(channel.id, stored.channel);
+    assert_eq!(second.untracked_data, [cgp::DataCount::default(); 2]);
+    // One message per ICA write: the host's two screen updates went in one burst.
+    assert_eq!(channel.data[Dir::ToServer.index()].messages, 4);
+    assert_eq!(channel.data[Dir::ToClient.index()].messages, 6);
+    // The resumed ICA stream is read with the first connection's layering, names and key.
+    assert_eq!(second.inner_ica.len(), 1);
+    let Summary::Ica(resumed) = &second.inner_ica[0].summary else {
+        panic!("{:?}", second.inner_ica)
+    };
+    assert_eq!(resumed.phase, Phase::Resumed);
+    assert_eq!(resumed.encryption, Some(EncryptionKind::Basic));
+    let (up, down) = (&resumed.directions.to_server, &resumed.directions.to_client);
+    assert_eq!(
+        (up.frames, up.decoded_frames, up.undecodable_frames),
+        (4, 3, 1)
+    );
+    assert_eq!(
+        (down.frames, down.decoded_frames, down.undecodable_frames),
+        (7, 6, 1)
+    );
+    assert_eq!(
+        resumed.terminate,
+        Some(ctxscope_dissectors::ica::TerminateReason::Logoff)
+    );
+}
+
+/// One `code` finding, on flow 1, which stays open while flow 2 ends.
+fn assert_overdue_on_the_open_first_flow(report: &Report, code: &str) {
+    let overdue: Vec<_> = report.findings.iter().filter(|f| f.code == code).collect();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0].flow, Some(1));
+    assert!(report.flows[0].open_at_end && !report.flows[1].open_at_end);
 }
 
 fn assert_keepalives_count(s: &CitrixSession, count: u64) {
@@ -496,14 +622,7 @@ fn keep_alives_that_stop_on_an_open_connection_are_overdue() {
         ])
     );
     assert_eq!(anomalies(&report), Vec::<String>::new());
-    let overdue: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.code == "cgp.keepalive_overdue")
-        .collect();
-    assert_eq!(overdue.len(), 1);
-    assert_eq!(overdue[0].flow, Some(1));
-    assert!(report.flows[0].open_at_end && !report.flows[1].open_at_end);
+    assert_overdue_on_the_open_first_flow(&report, "cgp.keepalive_overdue");
 
     assert_eq!(report.sessions.len(), 2);
     let (quiet, busy) = (&report.sessions[0], &report.sessions[1]);
@@ -538,6 +657,16 @@ fn cgp_on_port_443_without_tls_is_found_by_its_signature() {
     let s = only_session(&report);
     assert_eq!(text(&s.client_name), Some("LT-SALES-045"));
     assert_eq!(s.ended_by, Some(SessionEnd::Finish));
+    // The client bound as through a gateway: the VDA to reach, and an STA ticket of which
+    // only the kind and length are kept.
+    let request = cgp_summary(flow).bind_request.as_ref().unwrap();
+    let endpoint = request.endpoint.as_ref().unwrap();
+    assert_eq!(endpoint.kind, cgp::EndpointKind::Hostname);
+    assert_eq!(text(&endpoint.hostname), Some("xa02.corp.example"));
+    assert_eq!(endpoint.opaque, None);
+    let sta = request.security_ticket.as_ref().unwrap();
+    assert_eq!(sta.kind, cgp::TicketKind::Sta);
+    assert_eq!(usize::from(sta.ticket.len), citrix::sta_ticket(0).len());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -704,6 +833,14 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
             ),
         ]
     );
+    // The sales laptop's counters add up over its two connections. First: client session key,
+    // CTXLIC, 4 keystrokes; host public key, CTXLIC, 4 + 2 screen updates, 4 echoes. Resumed:
+    // client 3 keystrokes and the TERMINATE ack; host 3 echoes, 3 + 2 screen updates and
+    // TERMINATE, the first echo undecodable (its PDCRYPT1 chain position is unknown).
+    let sales = &report.sessions[1];
+    assert_eq!(sales.flows.len(), 2);
+    assert_eq!(sales.frames, [6 + 4, 12 + 9]);
+    assert_eq!(writes(sales, "CTXTW"), [0, 10 + 7]);
     // The HR laptop announced 20 s keep-alives (NOPs in its 70, 90 and 60 s pauses: 3 + 4 + 3)
     // and went quiet: only its series is overdue.
     let hr = &report.sessions[3];
@@ -775,7 +912,7 @@ fn assert_secret_absent(output: &[u8], secret: &[u8], what: &str) {
 }
 
 #[test]
-fn no_reconnect_ticket_reaches_any_output() {
+fn no_ticket_reaches_any_output() {
     // Tickets 0-5 serve the cgp/ scenarios, 10-11 the farm.
     let tickets: Vec<[u8; 32]> = [0, 1, 2, 3, 4, 5, 10, 11]
         .into_iter()
@@ -802,11 +939,92 @@ fn no_reconnect_ticket_reaches_any_output() {
                 assert_secret_absent(output, ticket, &format!("{path}: ticket {n}"));
             }
         }
-        // The farm's kiosk sends the password too.
+        // The farm's kiosk sends the password too, and the client on 443 an STA ticket.
+        let sta = citrix::sta_ticket(0);
+        if path == "cgp/nonstandard_port.pcap" {
+            assert!(contains(&wire, sta.as_bytes()));
+        }
         for output in &outputs {
             assert_secret_absent(output, citrix::PASSWORD.as_bytes(), path);
+            assert_secret_absent(output, sta.as_bytes(), &format!("{path}: STA ticket"));
         }
     }
     // Every ticket was handed out in some capture (so the checks above looked for real bytes).
     assert_eq!(on_the_wire.len(), tickets.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The text report
+
+/// The lines of the text report's section titled `title`, up to the next section.
+fn text_section(text: &str, title: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.starts_with(title))
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_text_report_details_each_session_within_120_columns() {
+    let report = analyse("farm/mixed_farm.pcap");
+    let mut out = Vec::new();
+    ctxscope::output::write(&report, ctxscope::output::Format::Text, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let sessions = text_section(&text, "Sessions (ICA / CGP)");
+    let ima = text_section(&text, "IMA (labelled by port");
+    for line in sessions.iter().chain(&ima) {
+        assert!(
+            line.chars().count() <= 120,
+            "{} columns: {line}",
+            line.len()
+        );
+    }
+    let has = |needle: &str| {
+        assert!(
+            sessions.iter().any(|l| l.contains(needle)),
+            "{needle:?} in\n{}",
+            sessions.join("\n")
+        );
+    };
+    // One detail block per session, with its addresses and time.
+    for s in &report.sessions {
+        has(&format!(
+            "[{}] {} -> {}, from {}",
+            s.id, s.client, s.server, s.start
+        ));
+    }
+    // The kiosk's logon, its password only as a fact; the busiest channel of the accountant.
+    has("client: build 1604, domain CORP, user kiosk.lobby, a password was sent");
+    assert!(!text.contains(citrix::PASSWORD));
+    has("channels: CTXTW 0 B/6004 B (14), CTXCPM 0 B/2800 B (2)");
+    // Session reliability: the proxied target and the connections; the HR laptop's silence.
+    has("session reliability: proxied to 127.0.0.1:1494; connections 11, 14 (1 reconnect)");
+    has("keep-alives: cgp_nop x10, every 20.0 s, longest silence 51.6 s, OVERDUE");
+    has("channels: 8 bound, no writes decoded (encrypted, compressed or unused)");
+    // The IMA connections, with their exchanges and the start of each direction.
+    let ima_flows: Vec<_> = report
+        .flows
+        .iter()
+        .filter(|f| f.proto == Some(Proto::Ima))
+        .collect();
+    assert_eq!(ima_flows.len(), 2);
+    for flow in ima_flows {
+        let s = ima_summary(flow);
+        let row = ima
+            .iter()
+            .find(|l| l.contains(&flow.client.to_string()))
+            .unwrap_or_else(|| panic!("flow {} in\n{}", flow.id, ima.join("\n")));
+        assert!(row.contains(&format!(" {} ", s.exchanges)), "{row}");
+        for e in &flow.events {
+            if let Body::Ima(ima::Event::FirstBytes { hex, .. }) = &e.body {
+                let shown = &hex[..80];
+                assert!(
+                    ima.iter().any(|l| l.contains(shown)),
+                    "{shown} in IMA section"
+                );
+            }
+        }
+    }
 }

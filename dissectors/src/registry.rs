@@ -115,6 +115,14 @@ pub trait Dissector: Send {
     fn summary(&self) -> Summary;
     /// Bytes held for partial messages, for the engine's memory accounting.
     fn buffered(&self) -> usize;
+    /// What a later connection of the same session needs to decode its stream (the ICA facts
+    /// of this connection, for a session-reliability reconnect). `None` by default.
+    fn carry(&self) -> Option<ica::Carry> {
+        None
+    }
+    /// Facts from an earlier connection of the session this connection resumes, handed over
+    /// by the engine once the analysis has tied the two together. Ignored by default.
+    fn resume(&mut self, _carry: ica::Carry) {}
 }
 
 /// Creates the dissector for a connection classified as `proto`.

@@ -17,7 +17,7 @@ use crate::config::{Config, secs};
 use crate::flow::{Flow, FlowId};
 use crate::reassembly::SegmentInfo;
 use cadence::BeatKind;
-use ctxscope_dissectors::{Body, Event, Proto, Severity, Timestamp, cgp};
+use ctxscope_dissectors::{Body, Event, Proto, Severity, Timestamp, cgp, ica};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use sessions::Sessions;
@@ -169,6 +169,12 @@ impl Analyzer {
         self.licensing
             .on_events(flow, events, &mut self.findings, announced);
         self.sessions.on_events(flow, events, &mut self.findings);
+    }
+
+    /// ICA facts of an earlier connection for `flow`, which resumes its session: the engine
+    /// hands them to the flow's dissector.
+    pub fn take_resume(&mut self, flow: FlowId) -> Option<ica::Carry> {
+        self.sessions.take_resume(flow)
     }
 
     /// The connection closed (FIN both ways or RST): silence is expected from now on.

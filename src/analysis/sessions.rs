@@ -9,6 +9,12 @@
 //! Facts come from the dissectors' events as they happen (so findings are immediate and a
 //! reconnect can find a session whose first connection is still open) and from their summaries
 //! (traffic per channel, frame counts) when a connection is retired or a live view is drawn.
+//! Counters add up over all connections of a session.
+//!
+//! A reconnect carries the same ICA stream without a new init phase, so its connection cannot
+//! read its frames alone: the session keeps the ICA facts (layering, channel names, PDCRYPT1
+//! key) of its latest connection as an opaque [`ica::Carry`], and hands them over (through the
+//! engine) to the connection that presents the session's reconnect ticket.
 
 use super::cadence::CadenceStats;
 use super::{Finding, Findings};
@@ -105,6 +111,10 @@ pub struct Sessions {
     /// Connections that bound with a known reconnect ticket, waiting for the server's answer,
     /// -> the session they resume.
     resuming: FxHashMap<FlowId, usize>,
+    /// Session -> the ICA facts of its latest connection that had them.
+    carries: FxHashMap<usize, ica::Carry>,
+    /// Resuming connections -> the facts the engine is to hand to their dissector.
+    handoffs: FxHashMap<FlowId, ica::Carry>,
     cap: usize,
     dropped: u64,
 }
@@ -117,6 +127,8 @@ impl Sessions {
             tickets: FxHashMap::default(),
             plaintext_flagged: FxHashMap::default(),
             resuming: FxHashMap::default(),
+            carries: FxHashMap::default(),
+            handoffs: FxHashMap::default(),
             cap,
             dropped: 0,
         }
@@ -124,6 +136,18 @@ impl Sessions {
 
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// The ICA facts waiting for `flow`'s dissector, once.
+    pub fn take_resume(&mut self, flow: FlowId) -> Option<ica::Carry> {
+        self.handoffs.remove(&flow)
+    }
+
+    /// Remembers the ICA facts of `flow`'s dissector for session `i`, if it has them.
+    fn keep_carry(&mut self, flow: &Flow, i: usize) {
+        if let Some(carry) = flow.app.dissector().and_then(|d| d.carry()) {
+            self.carries.insert(i, carry);
+        }
     }
 
     fn transport(flow: &Flow) -> Option<Proto> {
@@ -187,6 +211,10 @@ impl Sessions {
         let Some(i) = self.session_of(flow) else {
             return;
         };
+        // The encryption settles the facts a reconnect needs.
+        if matches!(ev, ica::Event::Encryption { .. }) {
+            self.keep_carry(flow, i);
+        }
         let s = &mut self.list[i];
         match ev {
             ica::Event::ClientInfo(info) => {
@@ -312,6 +340,11 @@ impl Sessions {
                     && self.resuming.len() < self.cap
                 {
                     self.resuming.insert(flow.id, i);
+                    // Handed over before the server answers, so that the resumed stream is
+                    // read from its first byte; the dissector uses it only if it is accepted.
+                    if let Some(carry) = self.carries.get(&i) {
+                        self.handoffs.insert(flow.id, carry.clone());
+                    }
                     return;
                 }
             }
@@ -393,8 +426,12 @@ impl Sessions {
     ) {
         self.plaintext_flagged.remove(&flow.id);
         self.resuming.remove(&flow.id);
-        // A connection that never got established (refused, unanswered) is no session.
-        let established = flow.tcp.syn_ack_seen() || !flow.tcp.saw_start(Dir::ToServer);
+        self.handoffs.remove(&flow.id);
+        // A connection that never got established (refused, unanswered) is no session. One
+        // whose server side the capture does not hold is, if the client sent data.
+        let established = flow.tcp.syn_ack_seen()
+            || !flow.tcp.saw_start(Dir::ToServer)
+            || flow.tcp.counters(Dir::ToServer).delivered_bytes > 0;
         if Self::transport(flow).is_none() || !established {
             self.by_flow.remove(&flow.id);
             return;
@@ -403,6 +440,7 @@ impl Sessions {
             return;
         };
         self.by_flow.remove(&flow.id);
+        self.keep_carry(flow, i);
         let s = &mut self.list[i];
         // The newest connection of a session decides whether it is still open, and its
         // keep-alives are the session's; an older one retired later changes neither.
@@ -471,8 +509,8 @@ impl Sessions {
     }
 }
 
-/// Counters of one connection into its session (channels and frames accumulate over
-/// reconnects only in the sense that the newest connection's counters are added).
+/// Adds the counters of one connection to its session (each connection is added once: when
+/// it is retired, or to a copy for a live view).
 fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats>, open: bool) {
     s.last = s.last.max(flow.last);
     s.open = open;
@@ -480,27 +518,32 @@ fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats
         s.keepalive = keepalive;
     }
     let summary = flow.app.dissector().map(|d| d.summary());
-    let ica = match &summary {
-        Some(Summary::Ica(ica)) => Some(ica.as_ref()),
+    let streams: Vec<&ica::Summary> = match &summary {
+        Some(Summary::Ica(ica)) => vec![ica.as_ref()],
+        // Every ICA stream the connection carried (a reopened channel starts another).
         Some(Summary::Cgp(cgp)) => cgp
             .inner_ica
-            .first()
-            .and_then(|inner| match &inner.summary {
+            .iter()
+            .filter_map(|inner| match &inner.summary {
                 Summary::Ica(ica) => Some(ica.as_ref()),
                 _ => None,
-            }),
-        _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
     };
-    let Some(ica) = ica else { return };
-    for (dir, i) in [(Dir::ToServer, 0), (Dir::ToClient, 1)] {
-        let d = ica.directions.get(dir);
-        s.frames[i] = d.frames;
-        s.bytes[i] = d.frame_bytes;
-    }
-    for c in &ica.channels {
-        if let Some(u) = channel_use(&mut s.channels, u16::from(c.channel), c.name.as_ref()) {
-            u.writes = [c.writes.to_server, c.writes.to_client];
-            u.bytes = [c.bytes.to_server, c.bytes.to_client];
+    for ica in streams {
+        for (dir, i) in [(Dir::ToServer, 0), (Dir::ToClient, 1)] {
+            let d = ica.directions.get(dir);
+            s.frames[i] += d.frames;
+            s.bytes[i] += d.frame_bytes;
+        }
+        for c in &ica.channels {
+            if let Some(u) = channel_use(&mut s.channels, u16::from(c.channel), c.name.as_ref()) {
+                u.writes[0] += c.writes.to_server;
+                u.writes[1] += c.writes.to_client;
+                u.bytes[0] += c.bytes.to_server;
+                u.bytes[1] += c.bytes.to_client;
+            }
         }
     }
     s.channels.sort_by_key(|c| c.channel);

@@ -14,7 +14,9 @@ pub use ports::PortTable;
 
 use crate::flow::FlowId;
 use crate::reassembly::Delivery;
-use ctxscope_dissectors::{Context, Dir, Dissector, Event, Probe, Proto, Timestamp, new_dissector};
+use ctxscope_dissectors::{
+    Context, Dir, Dissector, Event, Probe, Proto, Timestamp, ica, ima, new_dissector,
+};
 use serde::Serialize;
 
 /// How a connection got its protocol label.
@@ -152,6 +154,14 @@ impl FlowApp {
         match &self.state {
             State::Dissecting { dissector, .. } => Some(dissector.as_ref()),
             _ => None,
+        }
+    }
+
+    /// Hands the dissector facts from an earlier connection of the same session (a
+    /// session-reliability reconnect).
+    pub fn resume(&mut self, carry: ica::Carry) {
+        if let State::Dissecting { dissector, .. } = &mut self.state {
+            dissector.resume(carry);
         }
     }
 
@@ -330,9 +340,15 @@ impl Probing {
             .all(|v| *v == Some(Probe::NoMatch))
     }
 
-    /// The probe for `proto` said no on some direction that had bytes (IMA has no probe, so it
-    /// is never refuted).
+    /// The probe for `proto` said no on some direction that had bytes. IMA has no probe: it is
+    /// refuted only by the opening of a protocol it cannot be (HTTP, TLS, SSH).
     fn refuted(&self, proto: Proto) -> bool {
+        if proto == Proto::Ima {
+            return self
+                .first_bytes
+                .iter()
+                .any(|first| ima::other_protocol(first).is_some());
+        }
         let Some(i) = PROBED.iter().position(|p| p.same_wire_protocol(proto)) else {
             return false;
         };

@@ -95,6 +95,15 @@ const PD_FRAME: u8 = 9;
 const KEYBOARD0: u8 = 0x0A;
 const MOUSE0: u8 = 0x0D;
 
+/// How the client sends its INIT_RESPONSE modules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModuleWrites {
+    /// All in one write.
+    Together,
+    /// One write each, as the client of the real capture does (one TCP segment per module).
+    OnePerModule,
+}
+
 /// An ICA session being written: the beats so far and each direction's framing state.
 pub struct IcaSession {
     beats: Vec<Beat>,
@@ -105,6 +114,16 @@ pub struct IcaSession {
 impl IcaSession {
     /// Detect exchange, init phase and key exchange of `client` with a XenApp host.
     pub fn open(client: &Client, protection: Protection, seed: u64) -> IcaSession {
+        IcaSession::open_with(client, protection, seed, ModuleWrites::Together)
+    }
+
+    /// [`IcaSession::open`], with the client's modules written as `modules` says.
+    pub fn open_with(
+        client: &Client,
+        protection: Protection,
+        seed: u64,
+        modules: ModuleWrites,
+    ) -> IcaSession {
         let mut rng = Rng::new(seed);
         let sealers = [
             Sealer::new(protection, rng.fork(1)),
@@ -119,7 +138,15 @@ impl IcaSession {
         s.write(ToClient, encode::detect().to_vec());
         s.write(ToServer, encode::detect().to_vec());
         s.write(ToClient, init_request());
-        s.write(ToServer, client_modules(client, protection));
+        let client_modules = client_modules(client, protection);
+        match modules {
+            ModuleWrites::Together => s.write(ToServer, client_modules.concat()),
+            ModuleWrites::OnePerModule => {
+                for module in client_modules {
+                    s.write(ToServer, module);
+                }
+            }
+        }
         s.write(ToClient, host_modules(protection));
         s.write(ToServer, encode::init_connect_response().to_vec());
         match protection {
@@ -415,8 +442,8 @@ fn init_request() -> Vec<u8> {
     encoded(encode::init_request(7, &caps))
 }
 
-/// The client's modules, one INIT_RESPONSE each, in one write (ModuleCount counts down).
-fn client_modules(client: &Client, protection: Protection) -> Vec<u8> {
+/// The client's modules, one INIT_RESPONSE each (ModuleCount counts down).
+fn client_modules(client: &Client, protection: Protection) -> Vec<Vec<u8>> {
     let mut modules: Vec<(&str, &str, u8)> = vec![
         ("TDWSTCPN.DLL", "", CLASS_TRANSPORT_DRIVER),
         ("PDRFRAMN.DLL", "PDRFRAME", 4),
@@ -453,10 +480,13 @@ fn client_modules(client: &Client, protection: Protection) -> Vec<u8> {
         password: logon.map(|l| l.password),
         ..UiModule::default()
     };
-    let mut out = encoded(encode::ui_module(&header(next(), "WFICA32.EXE", ""), &ui));
+    let mut out = vec![encoded(encode::ui_module(
+        &header(next(), "WFICA32.EXE", ""),
+        &ui,
+    ))];
     for (name, host_name, class) in modules {
         let module = encode::init_response(&header(next(), name, host_name), class, &[]);
-        out.extend(encoded(module));
+        out.push(encoded(module));
     }
     let wd = WdModule {
         ica_buffer_length: ICA_BUFFER,
@@ -472,7 +502,7 @@ fn client_modules(client: &Client, protection: Protection) -> Vec<u8> {
         bindings: &BINDINGS,
     };
     let wd = encode::wd_module(&header(next(), "WDICA30N.DLL", "WDICA"), &wd);
-    out.extend(encoded(wd));
+    out.push(encoded(wd));
     for (name, host_name) in drivers {
         // Virtual drivers send a VD_C2H after the module header; its fields are not decoded.
         let body = [0u8; 12];
@@ -481,7 +511,7 @@ fn client_modules(client: &Client, protection: Protection) -> Vec<u8> {
             CLASS_VIRTUAL_DRIVER,
             &body,
         );
-        out.extend(encoded(module));
+        out.push(encoded(module));
     }
     out
 }

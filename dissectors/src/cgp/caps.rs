@@ -7,8 +7,9 @@
 //! after the known fields of a capability are ignored (later versions may append fields).
 //! Tickets are kept as [`Secret`]s: length and fingerprint only.
 
-use super::model::{EndpointKind, TicketKind};
-use super::parser::{PResult, WireError, sized, varlen};
+use super::model::{Command, EndpointKind, Framing, Priority, TicketKind};
+use super::parser::{self, Message, OpenRequest, PResult, WireError, sized, varlen};
+use super::proxy::{ProxyTarget, exact_proxy_params};
 use super::secret::Secret;
 use crate::text::WireText;
 use nom::bytes::complete::take;
@@ -19,6 +20,8 @@ use serde::Serialize;
 pub const MAX_SERVICES: usize = 16;
 /// Unknown or malformed capabilities listed per BIND message.
 pub const MAX_LISTED_CAPABILITIES: usize = 16;
+/// Stored channel opens kept from one SESSION_RELIABILITY capability (a session has a few).
+pub const MAX_STORED_OPENS: usize = 8;
 
 const CORE_SERVICE: u16 = 0;
 const CAP_SERVICES_BINDING: u16 = 1;
@@ -114,8 +117,40 @@ pub struct SessionReliability {
     pub reconnect_flags: u8,
     pub reconnect_ticket_version: u8,
     pub reconnect_ticket: Secret,
-    /// CHANNEL_OPEN_REQUESTs stored in the capability to reopen channels (count only).
+    /// CHANNEL_OPEN_REQUESTs stored in the capability to reopen channels, as declared.
     pub stored_open_requests: u16,
+    /// The stored requests that decoded (at most [`MAX_STORED_OPENS`]): the channels a
+    /// reconnect reopens without sending CHANNEL_OPEN_REQUEST again.
+    pub stored_opens: Vec<ChannelRequest>,
+    /// Declared stored requests that were missing, did not decode, or were over the cap.
+    pub stored_opens_undecoded: u16,
+}
+
+/// What a CHANNEL_OPEN_REQUEST asks for, without its raw parameters: sent on the connection,
+/// or stored in SESSION_RELIABILITY for a reconnect to reopen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelRequest {
+    pub channel: u16,
+    pub service_id: u16,
+    pub framing: Framing,
+    pub priority: Priority,
+    /// The parameters read as Citrix.TcpProxyService's (for a stored request: when they are
+    /// exactly that layout; the service binding decides whether they are meant so).
+    pub proxy: Option<ProxyTarget>,
+    pub params_len: u16,
+}
+
+impl ChannelRequest {
+    pub fn new(open: &OpenRequest<'_>, proxy: Option<ProxyTarget>) -> ChannelRequest {
+        ChannelRequest {
+            channel: open.channel,
+            service_id: open.service_id,
+            framing: open.framing,
+            priority: open.priority,
+            proxy,
+            params_len: u16::try_from(open.params.len()).unwrap_or(u16::MAX),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -322,8 +357,9 @@ fn session_reliability(i: &[u8]) -> PResult<'_, SessionReliability> {
     let (i, reconnect_flags) = le_u8(i)?;
     let (i, reconnect_ticket_version) = le_u8(i)?;
     let (i, ticket) = sized(i)?;
-    // The stored requests that follow the count are not decoded.
     let (i, stored_open_requests) = varlen(i)?;
+    let (i, stored_opens) = stored_opens(i, stored_open_requests);
+    let stored_opens_undecoded = stored_open_requests.saturating_sub(stored_opens.len() as u16);
     Ok((
         i,
         SessionReliability {
@@ -336,8 +372,35 @@ fn session_reliability(i: &[u8]) -> PResult<'_, SessionReliability> {
             reconnect_ticket_version,
             reconnect_ticket: Secret::of(ticket),
             stored_open_requests,
+            stored_opens,
+            stored_opens_undecoded,
         },
     ))
+}
+
+/// The stored requests after their count: whole framed messages `[varlen L][0x06][body]`, one
+/// after the other (PROTOCOLS.md 3.3). Stops at the first that does not decode, since its
+/// length can no longer be trusted to find the next; what was decoded so far is kept.
+fn stored_opens(mut i: &[u8], count: u16) -> (&[u8], Vec<ChannelRequest>) {
+    let mut opens = Vec::new();
+    for _ in 0..count {
+        if opens.len() == MAX_STORED_OPENS {
+            break;
+        }
+        let Ok((rest, Some(raw))) = parser::frame(i) else {
+            break;
+        };
+        let open = match parser::message(Command::ChannelOpenRequest, raw.body) {
+            Ok(decoded) if raw.cmd == Command::ChannelOpenRequest.code() => decoded.message,
+            _ => break,
+        };
+        let Message::OpenRequest { open, .. } = open else {
+            break;
+        };
+        opens.push(ChannelRequest::new(&open, exact_proxy_params(open.params)));
+        i = rest;
+    }
+    (i, opens)
 }
 
 fn ack_algorithm(i: &[u8]) -> PResult<'_, AckAlgorithm> {
@@ -500,6 +563,117 @@ mod tests {
             b.reconnect_ticket().and_then(Secret::fingerprint),
             Secret::of(&[0x11, 0x22, 0x33]).fingerprint()
         );
+    }
+
+    /// SESSION_RELIABILITY of a reconnect: ticket, then `count` stored requests (`stored`).
+    fn reconnect_reliability(count: u8, stored: &[u8]) -> Vec<u8> {
+        let body_len = 21 + stored.len();
+        let mut cap = vec![
+            (6 + body_len) as u8, // capLen
+            0x00,
+            0x00,
+            0x05,
+            0x00,
+            0x00,
+            0x00, // core, capability 5, reserved
+            0x01,
+            0x01, // preferred version 1, min version 1
+            0x01,
+            0x02,
+            0x05,
+            0x00, // c->s: algorithm 1, N = 5
+            0x01,
+            0x02,
+            0x05,
+            0x00, // s->c: algorithm 1, N = 5
+            0x08,
+            0x00,
+            0x00,
+            0x00, // next message number 8 (last received + 1)
+            0x01, // reconnect flags
+            0x02, // ticket version 2
+            0x03,
+            0x11,
+            0x22,
+            0x33,  // 3-byte reconnect ticket
+            count, // stored open requests
+        ];
+        cap.extend_from_slice(stored);
+        cap
+    }
+
+    /// A stored CHANNEL_OPEN_REQUEST for ICA through the proxy service, as it was first sent.
+    const STORED_ICA_OPEN: [u8; 28] = [
+        0x1B, 0x06, // L = 27, CHANNEL_OPEN_REQUEST
+        0x00, // no header extensions
+        0x01, 0x00, // service 1
+        0x02, // channel 2 (client's channel 1)
+        0x00, 0x02, // stream framing, realtime priority
+        0x00, 0x00, // reserved
+        0x11, // 17 parameter bytes:
+        0x01, 0x0D, b'1', b'0', b'.', b'0', b'.', b'0', b'.', b'5', b':', b'1', b'4', b'9', b'4',
+        0x03, 0x00, // proxy version 1, "10.0.0.5:1494", protocol 3 = ICA
+    ];
+
+    #[test]
+    fn stored_open_requests_are_decoded() {
+        let r = one(&reconnect_reliability(1, &STORED_ICA_OPEN))
+            .reliability
+            .unwrap();
+        assert_eq!((r.stored_open_requests, r.stored_opens_undecoded), (1, 0));
+        let open = &r.stored_opens[0];
+        assert_eq!((open.channel, open.service_id), (2, 1));
+        assert_eq!(
+            (open.framing, open.priority),
+            (Framing::Stream, Priority::Realtime)
+        );
+        assert_eq!(open.params_len, 17);
+        let proxy = open.proxy.as_ref().unwrap();
+        assert_eq!(proxy.target.as_str(), "10.0.0.5:1494");
+        assert_eq!(
+            (proxy.port, proxy.protocol),
+            (Some(1494), crate::cgp::ProxyProtocol::Ica)
+        );
+    }
+
+    #[test]
+    fn stored_open_requests_that_do_not_decode_are_counted() {
+        // Two declared, one there.
+        let r = one(&reconnect_reliability(2, &STORED_ICA_OPEN))
+            .reliability
+            .unwrap();
+        assert_eq!((r.stored_opens.len(), r.stored_opens_undecoded), (1, 1));
+        // Cut inside the stored message: the capability still decodes, the open does not.
+        let r = one(&reconnect_reliability(1, &STORED_ICA_OPEN[..20]))
+            .reliability
+            .unwrap();
+        assert_eq!((r.stored_opens.len(), r.stored_opens_undecoded), (0, 1));
+        assert_eq!(r.reconnect_ticket.len, 3);
+        // Another command where an open request belongs (a NOP).
+        let r = one(&reconnect_reliability(1, &[0x02, 0x05, 0x00]))
+            .reliability
+            .unwrap();
+        assert_eq!((r.stored_opens.len(), r.stored_opens_undecoded), (0, 1));
+        // Parameters that are not the proxy layout: the open is kept without a target.
+        let mut other = STORED_ICA_OPEN;
+        other[10] = 0x10; // 16 parameter bytes: the protocol field is cut
+        let r = one(&reconnect_reliability(1, &other)).reliability.unwrap();
+        assert_eq!(r.stored_opens.len(), 1);
+        assert_eq!(r.stored_opens[0].proxy, None);
+    }
+
+    #[test]
+    fn a_flood_of_stored_opens_is_bounded() {
+        let many: Vec<u8> = std::iter::repeat_n(STORED_ICA_OPEN, 12).flatten().collect();
+        let body_len = 21 + many.len();
+        let mut cap = vec![
+            0x80 | ((6 + body_len) & 0x7F) as u8,
+            ((6 + body_len) >> 7) as u8,
+        ];
+        cap.extend_from_slice(&reconnect_reliability(12, &many)[1..]);
+        let r = one(&cap).reliability.unwrap();
+        assert_eq!(r.stored_opens.len(), MAX_STORED_OPENS);
+        assert_eq!(usize::from(r.stored_opens_undecoded), 12 - MAX_STORED_OPENS);
     }
 
     #[test]

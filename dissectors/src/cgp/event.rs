@@ -44,6 +44,10 @@ pub enum Event {
         /// Destination and protocol, for a Citrix.TcpProxyService channel.
         proxy: Option<ProxyTarget>,
         params_len: u16,
+        /// Reopened by an accepted session-reliability reconnect from the request stored in
+        /// its BIND_REQUEST: no CHANNEL_OPEN_REQUEST travels on this connection.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        restored: bool,
     },
     /// CHANNEL_OPEN_RESPONSE.
     ChannelOpenResponse {
@@ -218,6 +222,10 @@ pub struct Channel {
     pub closed: bool,
     /// The channel carries ICA, handed to an inner ICA dissector.
     pub ica: bool,
+    /// Reopened by an accepted reconnect (its open was stored in the BIND_REQUEST): its ICA
+    /// stream continues the one of the earlier connection.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
     pub data: [DataCount; 2],
 }
 
@@ -234,6 +242,7 @@ impl Channel {
             status: None,
             closed: false,
             ica: false,
+            resumed: false,
             data: [DataCount::default(); 2],
         }
     }

@@ -6,6 +6,7 @@
 
 use super::event::InnerIca;
 use crate::event::Event;
+use crate::ica::{self, Carry};
 use crate::registry::{Context, Dissector, Proto, new_dissector};
 use crate::types::{Dir, Timestamp};
 
@@ -24,6 +25,17 @@ pub struct InnerStreams {
     streams: Vec<Stream>,
 }
 
+/// How the ICA stream of a channel begins.
+#[derive(Clone, Copy, Debug)]
+pub enum Start<'a> {
+    /// The channel was opened on this connection (`from_start`: its open was seen, so the ICA
+    /// stream is seen from its start) or carried data without an open.
+    Open { from_start: bool },
+    /// The channel was reopened by a session-reliability reconnect: the stream continues one
+    /// begun on an earlier connection, whose facts may be known.
+    Resumed(Option<&'a Carry>),
+}
+
 /// Whether a channel's data could be handed over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Handed {
@@ -33,12 +45,12 @@ pub enum Handed {
 }
 
 impl InnerStreams {
-    /// Feeds `payload` of `channel` to its ICA dissector, creating it on first use.
-    /// `from_start`: the channel's open was seen, so the ICA stream is seen from its start.
+    /// Feeds `payload` of `channel` to its ICA dissector, creating it on first use as `start`
+    /// says.
     pub fn feed(
         &mut self,
         channel: u16,
-        from_start: bool,
+        start: Start<'_>,
         dir: Dir,
         payload: &[u8],
         ts: Timestamp,
@@ -50,13 +62,19 @@ impl InnerStreams {
             Some(index) => index,
             None if self.streams.len() >= MAX_INNER_ICA => return Handed::LimitReached,
             None => {
-                let ctx = Context {
-                    announced_vendor: None,
-                    from_start,
+                let ica = match start {
+                    Start::Open { from_start } => {
+                        let ctx = Context {
+                            announced_vendor: None,
+                            from_start,
+                        };
+                        new_dissector(Proto::Ica, &ctx)
+                    }
+                    Start::Resumed(carry) => Box::new(ica::Dissector::resumed(carry)),
                 };
                 self.streams.push(Stream {
                     channel,
-                    ica: new_dissector(Proto::Ica, &ctx),
+                    ica,
                     closed: false,
                 });
                 self.streams.len() - 1
@@ -97,6 +115,19 @@ impl InnerStreams {
             .filter(move |s| !s.closed && channel.is_none_or(|c| c == s.channel))
     }
 
+    /// The facts of the latest stream that has them, for a later connection.
+    pub fn carry(&self) -> Option<Carry> {
+        self.streams.iter().rev().find_map(|s| s.ica.carry())
+    }
+
+    /// Hands an earlier connection's facts to the open streams (only resumed streams that lack
+    /// them take them).
+    pub fn resume(&mut self, carry: &Carry) {
+        for s in self.open_streams(None) {
+            s.ica.resume(carry.clone());
+        }
+    }
+
     pub fn buffered(&self) -> usize {
         self.streams.iter().map(|s| s.ica.buffered()).sum()
     }
@@ -121,20 +152,21 @@ mod tests {
         let mut inner = InnerStreams::default();
         let mut out = Vec::new();
         let ts = Timestamp::from_secs(1);
+        let open = Start::Open { from_start: true };
         assert_eq!(
-            inner.feed(2, true, Dir::ToClient, b"abc", ts, &mut out),
+            inner.feed(2, open, Dir::ToClient, b"abc", ts, &mut out),
             Handed::Yes
         );
         assert_eq!(
-            inner.feed(2, true, Dir::ToServer, b"de", ts, &mut out),
+            inner.feed(2, open, Dir::ToServer, b"de", ts, &mut out),
             Handed::Yes
         );
         assert_eq!(
-            inner.feed(4, true, Dir::ToServer, b"f", ts, &mut out),
+            inner.feed(4, Start::Resumed(None), Dir::ToServer, b"f", ts, &mut out),
             Handed::Yes
         );
         assert_eq!(
-            inner.feed(6, true, Dir::ToServer, b"g", ts, &mut out),
+            inner.feed(6, open, Dir::ToServer, b"g", ts, &mut out),
             Handed::LimitReached
         );
         let channels: Vec<u16> = inner.summaries().iter().map(|s| s.channel).collect();

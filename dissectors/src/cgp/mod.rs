@@ -28,8 +28,8 @@ pub mod state;
 mod tests;
 
 pub use caps::{
-    AckAlgorithm, Bind, CapabilityRef, Endpoint, KeepAlives, ReliabilityParams, SecurityTicket,
-    Service, SessionReliability,
+    AckAlgorithm, Bind, CapabilityRef, ChannelRequest, Endpoint, KeepAlives, ReliabilityParams,
+    SecurityTicket, Service, SessionReliability,
 };
 pub use channels::MAX_CHANNELS;
 pub use event::{

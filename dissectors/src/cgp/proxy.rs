@@ -35,6 +35,15 @@ pub fn proxy_params(i: &[u8]) -> PResult<'_, ProxyTarget> {
     ))
 }
 
+/// Open parameters read as Citrix.TcpProxyService's when they are exactly that layout, every
+/// byte accounted for (used where the service binding cannot say what they are).
+pub fn exact_proxy_params(params: &[u8]) -> Option<ProxyTarget> {
+    match proxy_params(params) {
+        Ok(([], proxy)) => Some(proxy),
+        _ => None,
+    }
+}
+
 fn port_of(target: &[u8]) -> Option<u16> {
     let colon = target.iter().rposition(|&b| b == b':')?;
     let digits = target.get(colon + 1..)?;

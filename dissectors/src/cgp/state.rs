@@ -6,16 +6,17 @@
 //! the rest of it is skipped and decoding resumes at the next one. The session keeps the bind
 //! facts, the channel table and the inner ICA streams.
 
-use super::caps::BindParse;
+use super::caps::{BindParse, ChannelRequest};
 use super::channels::ChannelTable;
 use super::event::{AnomalyCount, DataCount, Event, Summary};
-use super::inner::{Handed, InnerStreams, MAX_INNER_ICA};
+use super::inner::{Handed, InnerStreams, MAX_INNER_ICA, Start};
 use super::model::{Command, Initiator, OpenStatus, Priority, ProxyProtocol, TCP_PROXY_SERVICE};
 use super::parser::{self, Decoded, Extensions, Message, OpenRequest, RawFrame, VARLEN_MAX};
-use super::proxy::proxy_params;
+use super::proxy::{exact_proxy_params, proxy_params};
 use super::{SIGNATURE, channels};
 use crate::buffer::StreamBuffer;
 use crate::event::{Anomaly, Event as AnyEvent, Summary as AnySummary};
+use crate::ica::Carry;
 use crate::registry::Context;
 use crate::text::WireText;
 use crate::types::{Dir, Severity, Timestamp};
@@ -201,6 +202,17 @@ impl crate::registry::Dissector for Dissector {
     fn buffered(&self) -> usize {
         self.dirs.iter().map(|d| d.buf.pending()).sum::<usize>() + self.session.inner.buffered()
     }
+
+    fn carry(&self) -> Option<Carry> {
+        self.session.inner.carry()
+    }
+
+    /// The ICA facts of the session this connection resumes; kept for a stream that a
+    /// reconnect reopens later, and handed to one already reopened.
+    fn resume(&mut self, carry: Carry) {
+        self.session.inner.resume(&carry);
+        self.session.carry = Some(carry);
+    }
 }
 
 impl Reader {
@@ -277,6 +289,16 @@ struct Session {
     channels: ChannelTable,
     inner: InnerStreams,
     anomaly_events: u64,
+    /// The ICA facts of the earlier connection this one resumes, when the engine handed them.
+    carry: Option<Carry>,
+}
+
+/// A channel being opened: by CHANNEL_OPEN_REQUEST, or restored by a reconnect.
+struct Opening {
+    request: ChannelRequest,
+    /// The name the binding gave its service.
+    service: Option<WireText>,
+    restored: bool,
 }
 
 fn emit(out: &mut Vec<AnyEvent>, ts: Timestamp, dir: Dir, event: Event) {
@@ -552,7 +574,7 @@ impl Session {
             });
         }
         let bind = parse.bind;
-        let event = if response {
+        if response {
             let accepted = self.summary.reconnect.then(|| {
                 bind.reliability
                     .as_ref()
@@ -561,17 +583,20 @@ impl Session {
             let reconnect_accepted = accepted.flatten();
             self.summary.reconnect_accepted = reconnect_accepted;
             self.summary.bind_response = Some(Box::new(bind.clone()));
-            Event::BindResponse {
+            let event = Event::BindResponse {
                 reconnect_accepted,
                 bind,
+            };
+            emit(out, ts, dir, event);
+            if reconnect_accepted == Some(true) {
+                self.restore_channels(ts, out);
             }
         } else {
             let reconnect = bind.is_reconnect();
             self.summary.reconnect |= reconnect;
             self.summary.bind_request = Some(Box::new(bind.clone()));
-            Event::BindRequest { reconnect, bind }
-        };
-        emit(out, ts, dir, event);
+            emit(out, ts, dir, Event::BindRequest { reconnect, bind });
+        }
     }
 
     /// The name SERVICES_BINDING gave `id`: the client's binding first, then the server's.
@@ -599,27 +624,70 @@ impl Session {
             Some(_) => None,
             // The binding was not seen (mid-stream): accept the proxy layout only when it
             // accounts for every parameter byte.
-            None => match proxy_params(open.params) {
-                Ok(([], proxy)) => Some(proxy),
-                _ => None,
-            },
+            None => exact_proxy_params(open.params),
         };
-        if open.priority == Priority::Realtime {
-            self.channels.realtime = Some(open.channel);
+        let opening = Opening {
+            request: ChannelRequest::new(&open, proxy),
+            service,
+            restored: false,
+        };
+        self.open_channel(dir, opening, ts, out);
+    }
+
+    /// An accepted reconnect: the channels whose opens the client stored in its BIND_REQUEST
+    /// are open again, without a CHANNEL_OPEN_REQUEST on this connection.
+    fn restore_channels(&mut self, ts: Timestamp, out: &mut Vec<AnyEvent>) {
+        let stored: Vec<ChannelRequest> = self
+            .summary
+            .bind_request
+            .as_ref()
+            .and_then(|b| b.reliability.as_ref())
+            .map(|r| r.stored_opens.clone())
+            .unwrap_or_default();
+        for mut request in stored {
+            let service = self.service_name(request.service_id);
+            // The stored parameters count as the proxy's when the service is the proxy, or
+            // when the binding does not say (they matched its layout exactly).
+            let proxy_service = service
+                .as_ref()
+                .is_none_or(|s| s.as_str() == TCP_PROXY_SERVICE);
+            if !proxy_service {
+                request.proxy = None;
+            }
+            let opening = Opening {
+                request,
+                service,
+                restored: true,
+            };
+            // The stored request is the client's.
+            self.open_channel(Dir::ToServer, opening, ts, out);
         }
-        let ica = proxy
+    }
+
+    fn open_channel(&mut self, dir: Dir, open: Opening, ts: Timestamp, out: &mut Vec<AnyEvent>) {
+        let Opening {
+            request: r,
+            service,
+            restored,
+        } = open;
+        if r.priority == Priority::Realtime {
+            self.channels.realtime = Some(r.channel);
+        }
+        let ica = r
+            .proxy
             .as_ref()
             .is_some_and(|p| p.protocol == ProxyProtocol::Ica);
-        match self.channels.get_or_add(open.channel) {
+        match self.channels.get_or_add(r.channel) {
             Some(row) => {
-                row.service_id = Some(open.service_id);
+                row.service_id = Some(r.service_id);
                 row.service = service.clone();
-                row.framing = Some(open.framing);
-                row.priority = Some(open.priority);
-                row.proxy = proxy.clone();
+                row.framing = Some(r.framing);
+                row.priority = Some(r.priority);
+                row.proxy = r.proxy.clone();
                 row.status = None;
                 row.closed = false;
                 row.ica = ica;
+                row.resumed = restored;
             }
             None => {
                 self.summary.channels_dropped += 1;
@@ -641,14 +709,15 @@ impl Session {
             }
         }
         let event = Event::ChannelOpen {
-            channel: open.channel,
-            initiator: Initiator::of_channel(open.channel),
-            service_id: open.service_id,
+            channel: r.channel,
+            initiator: Initiator::of_channel(r.channel),
+            service_id: r.service_id,
             service,
-            framing: open.framing,
-            priority: open.priority,
-            proxy,
-            params_len: u16::try_from(open.params.len()).unwrap_or(u16::MAX),
+            framing: r.framing,
+            priority: r.priority,
+            proxy: r.proxy,
+            params_len: r.params_len,
+            restored,
         };
         emit(out, ts, dir, event);
     }
@@ -669,8 +738,14 @@ impl Session {
         if !row.ica {
             return;
         }
-        let opened = row.service_id.is_some();
-        if self.inner.feed(row.id, opened, dir, payload, ts, out) == Handed::LimitReached {
+        let start = if row.resumed {
+            Start::Resumed(self.carry.as_ref())
+        } else {
+            Start::Open {
+                from_start: row.service_id.is_some(),
+            }
+        };
+        if self.inner.feed(row.id, start, dir, payload, ts, out) == Handed::LimitReached {
             row.ica = false;
             let id = row.id;
             self.summary.inner_ica_dropped += 1;

@@ -295,6 +295,7 @@ fn a_whole_session_is_decoded() {
                     protocol: ProxyProtocol::Ica,
                 }),
                 params_len: 17,
+                restored: false,
             }
         )
     );
@@ -1016,4 +1017,158 @@ fn bytes_held_by_the_inner_ica_dissector_count_as_buffered() {
     alone.feed(S2C, &init_request[..4], ts, &mut Vec::new());
     assert!(alone.buffered() > 0);
     assert_eq!(crate::registry::Dissector::buffered(&d), alone.buffered());
+}
+
+/// The client's BIND_REQUEST on a reconnect: the ticket, and the channel opens it stored.
+fn reconnect_bind(stored: &[&[u8]]) -> Vec<u8> {
+    let reliability = ReliabilitySpec {
+        stored_open_requests: stored,
+        ..reliability(1, RECONNECT_TICKET, 9)
+    };
+    with_signature(msg(|o| {
+        encode::bind_request(
+            o,
+            &[
+                Capability::ServicesBinding(SERVICES),
+                Capability::SessionReliability(reliability),
+            ],
+        )
+    }))
+}
+
+/// The ICA facts of an unencrypted session without reducer that binds CTXLPT1 to channel 1,
+/// as its first connection's ICA dissector hands them on.
+fn unencrypted_ica_facts() -> crate::ica::Carry {
+    use crate::ica::encode::{self as ica, ClientModuleHeader, HostModuleHeader, WdConnect};
+    let client = |module_count, name| ClientModuleHeader {
+        module_count,
+        name,
+        ..ClientModuleHeader::default()
+    };
+    let host = |module_count| HostModuleHeader {
+        module_count,
+        ..HostModuleHeader::default()
+    };
+    let wd = ica::WdModule {
+        bindings: &[("CTXLPT1", 1)],
+        ..ica::WdModule::default()
+    };
+    let script = [
+        (S2C, ica::detect().to_vec()),
+        (C2S, ica::detect().to_vec()),
+        (S2C, ica::init_request(4, &[]).unwrap()),
+        (C2S, ica::wd_module(&client(0, "WDICA.DLL"), &wd).unwrap()),
+        (
+            S2C,
+            ica::wd_connect(&host(1), &WdConnect::default()).unwrap(),
+        ),
+        (S2C, ica::pd_connect(&host(0), 9).unwrap()),
+    ];
+    let mut first = crate::ica::Dissector::new(&from_start());
+    for (dir, bytes) in script {
+        first.feed(dir, &bytes, Timestamp::from_secs(1), &mut Vec::new());
+    }
+    first.carry().unwrap()
+}
+
+/// The resumed connection: reconnect bind, acceptance, then the ICA stream goes on in
+/// realtime messages on the stored channel: one print write, then the host's disconnect.
+fn resumed_connection() -> Vec<(Dir, Vec<u8>)> {
+    use crate::ica::encode as ica;
+    let stored = open_ica(ICA_CHANNEL, Priority::Realtime);
+    let print = ica::frame(&ica::virtual_write(1, b"page 2").unwrap()).unwrap();
+    let bye = ica::frame(&ica::terminate(crate::ica::TerminateReason::Disconnect).unwrap());
+    vec![
+        (C2S, reconnect_bind(&[&stored])),
+        (S2C, server_bind(9)),
+        (C2S, msg(|o| encode::data_realtime(o, &print))),
+        (S2C, msg(|o| encode::data_realtime(o, &bye.unwrap()))),
+    ]
+}
+
+#[test]
+fn an_accepted_reconnect_reopens_its_stored_channel_for_the_resumed_ica_stream() {
+    // The engine hands the earlier connection's ICA facts over once the ticket is recognised,
+    // before the server's answer.
+    let script = resumed_connection();
+    let mut d = Dissector::new(&from_start());
+    let mut out = Vec::new();
+    for (i, (dir, bytes)) in script.iter().enumerate() {
+        if i == 1 {
+            crate::registry::Dissector::resume(&mut d, unencrypted_ica_facts());
+        }
+        d.feed(*dir, bytes, Timestamp::from_secs(i as i64), &mut out);
+    }
+    d.close(Timestamp::from_secs(9), &mut out);
+    assert_eq!(anomaly_codes(&out), Vec::<&str>::new());
+    let restored: Vec<_> = cgp_events(&out)
+        .into_iter()
+        .filter_map(|(dir, e)| match e {
+            Event::ChannelOpen {
+                channel,
+                restored,
+                proxy,
+                ..
+            } => Some((dir, *channel, *restored, proxy.clone().map(|p| p.target))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        restored,
+        [(
+            C2S,
+            ICA_CHANNEL,
+            true,
+            Some(crate::WireText::from_bytes(b"10.0.0.5:1494"))
+        )]
+    );
+    let s = cgp_summary(&d);
+    assert_eq!((s.reconnect, s.reconnect_accepted), (true, Some(true)));
+    assert_eq!(s.realtime_channel, Some(ICA_CHANNEL));
+    assert!(s.channels[0].resumed && s.channels[0].ica);
+    assert_eq!(s.untracked_data, [DataCount::default(); 2]);
+    assert_eq!(s.channels[0].data[C2S.index()].messages, 1);
+    let AnySummary::Ica(ica) = &s.inner_ica[0].summary else {
+        panic!("{:?}", s.inner_ica)
+    };
+    assert_eq!(ica.phase, crate::ica::Phase::Resumed);
+    assert_eq!(ica.encryption, Some(crate::ica::EncryptionKind::None));
+    let lpt = &ica.channels[0];
+    assert_eq!(
+        (lpt.name.as_ref().map(|n| n.as_str()), lpt.writes.to_server),
+        (Some("CTXLPT1"), 1)
+    );
+    assert_eq!(ica.terminate, Some(crate::ica::TerminateReason::Disconnect));
+    // Its facts go on to a further reconnect.
+    assert_eq!(
+        crate::registry::Dissector::carry(&d),
+        Some(unencrypted_ica_facts())
+    );
+}
+
+#[test]
+fn a_resumed_stream_without_the_earlier_facts_is_counted() {
+    let (events, s) = run(&resumed_connection());
+    assert_eq!(anomaly_codes(&events), Vec::<&str>::new());
+    assert!(s.channels[0].resumed);
+    let AnySummary::Ica(ica) = &s.inner_ica[0].summary else {
+        panic!("{:?}", s.inner_ica)
+    };
+    assert_eq!(ica.phase, crate::ica::Phase::MidStream);
+    let dirs = &ica.directions;
+    assert_eq!((dirs.to_server.frames, dirs.to_client.frames), (1, 1));
+    assert_eq!(dirs.to_server.undecodable_frames, 1);
+    assert!(ica.channels.is_empty());
+}
+
+#[test]
+fn a_refused_reconnect_reopens_nothing() {
+    let mut script = resumed_connection();
+    script[1] = (S2C, server_bind(0));
+    let (events, s) = run(&script);
+    assert_eq!(anomaly_codes(&events), Vec::<&str>::new());
+    assert_eq!(s.reconnect_accepted, Some(false));
+    assert!(s.channels.is_empty() && s.inner_ica.is_empty());
+    // The realtime data that follows belongs to no known channel.
+    assert_eq!(s.untracked_data[C2S.index()].messages, 1);
 }

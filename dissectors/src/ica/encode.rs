@@ -98,7 +98,7 @@ pub fn init_request(host_level: u8, capabilities: &[CapabilityBlock]) -> Result<
 }
 
 /// The MODULE_C2H fields a client module chooses.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct ClientModuleHeader<'a> {
     /// Modules still to come after this one.
     pub module_count: u8,
@@ -280,7 +280,7 @@ pub fn wd_module(header: &ClientModuleHeader, wd: &WdModule) -> Result<Vec<u8>> 
 }
 
 /// The MODULE_H2C fields of a host module.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct HostModuleHeader {
     /// Host modules still to come after this one.
     pub module_count: u8,

@@ -113,7 +113,8 @@ pub struct ClientModule {
     pub byte_count: u16,
 }
 
-/// The UI_C2H facts. The password is never kept: only whether one was sent and its length.
+/// The UI_C2H facts. The password is never kept: only whether one was sent (not even its
+/// length, which narrows a guess).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClientInfo {
     /// Client (computer) name.
@@ -134,8 +135,6 @@ pub struct ClientInfo {
     pub user_name: Option<WireText>,
     /// Whether a password was sent (it is readable by anyone on the path).
     pub password_present: bool,
-    /// Length of the password in bytes (0 when absent).
-    pub password_length: u16,
     /// Keyboard layout (Windows layout id, e.g. 0x409 = US English).
     pub keyboard_layout: u32,
     /// Keyboard type.

@@ -39,10 +39,25 @@ pub enum Next {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InitTracker {
     last_module_count: Option<u8>,
+    /// The lowest ModuleCount seen before a gap: modules after it count down from below it.
+    ceiling: Option<u8>,
     seen_request: bool,
 }
 
 impl InitTracker {
+    /// Bytes were lost: the modules in them are not counted down, so the next ModuleCount is
+    /// only known to be below the last one seen.
+    pub fn after_gap(&mut self) {
+        if let Some(last) = self.last_module_count.take() {
+            self.ceiling = Some(last);
+        }
+    }
+
+    /// The next module's ModuleCount is below this (a gap lost the modules in between).
+    pub fn count_ceiling(&self) -> Option<u8> {
+        self.last_module_count.or(self.ceiling)
+    }
+
     /// Checks that ModuleCount counts down by one.
     fn module_count(&mut self, count: u8, sink: &mut Sink) {
         if let Some(last) = self.last_module_count
@@ -295,9 +310,9 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
     let work_directory = text(ui.o_work_directory);
     let domain = text(ui.o_domain);
     let user_name = text(ui.o_user_name);
-    let password_length = strings.len(ui.o_password).unwrap_or_else(|_| {
+    let password_present = strings.present(ui.o_password).unwrap_or_else(|_| {
         bad_offset.get_or_insert(ui.o_password);
-        None
+        false
     });
     if let Some(offset) = bad_offset.filter(|_| area_ok) {
         inconsistent(sink, || {
@@ -315,7 +330,7 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
         client_build: Some(ui.client_build),
         domain: domain.clone(),
         user_name: user_name.clone(),
-        password_present: password_length.is_some(),
+        password_present,
     };
     session.encryption_level = Some(ui.encryption_level);
     sink.event(Event::ClientInfo(ClientInfo {
@@ -327,8 +342,7 @@ fn user_interface(module: &[u8], session: &mut Session, sink: &mut Sink) {
         work_directory,
         domain,
         user_name,
-        password_present: password_length.is_some(),
-        password_length: password_length.unwrap_or(0),
+        password_present,
         keyboard_layout: ui.keyboard_layout,
         keyboard_type: ui.keyboard_type,
         keyboard_subtype: ui.keyboard_subtype,
@@ -384,11 +398,12 @@ impl VariableArea<'_> {
         self.text(offset.checked_add(1)?).ok()?
     }
 
-    /// Length of the NUL-terminated string at `offset`, without keeping any of it (passwords).
-    fn len(&self, offset: u16) -> Result<Option<u16>, BadOffset> {
+    /// Whether a non-empty string is at `offset`: only its first byte is descrambled, and
+    /// nothing of it is kept (passwords).
+    fn present(&self, offset: u16) -> Result<bool, BadOffset> {
         Ok(self
             .start(offset)?
-            .map(|start| self.area.c_string(start).count().min(usize::from(u16::MAX)) as u16))
+            .is_some_and(|start| self.area.c_string(start).next().is_some()))
     }
 }
 
@@ -403,6 +418,7 @@ fn winstation_driver(module: &[u8], session: &mut Session, sink: &mut Sink) {
         );
         return;
     };
+    session.client_wants_reducer = Some(wd.c2h_power_of2_wanted != 0);
     sink.event(Event::ClientWinstationDriver(ClientWinstationDriver {
         ica_buffer_length: wd.ica_buffer_length,
         out_buf_count_host: wd.out_buf_count_host,

@@ -9,8 +9,9 @@
 //! - `session`, `state`: the connection's facts and the per-direction state machine;
 //! - `encode`: builders of valid messages for the capture generator and the tests.
 //!
-//! Secrets: the UI_C2H password is never decoded into memory, only its length is counted; the
-//! PDCRYPT1 session key is kept privately to decrypt and never reported.
+//! Secrets: the UI_C2H password is never decoded into memory, only whether one is there; the
+//! PDCRYPT1 session key is kept privately to decrypt and never reported. It travels, inside a
+//! [`Carry`], only to the dissector of a later connection of the same session.
 
 mod crypt;
 pub mod encode;
@@ -32,6 +33,7 @@ pub use event::{
     Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
     EncryptionKind, Event, HostModule, HostWinstationDriver, ProtocolDriver, TerminateReason,
 };
+pub use session::Carry;
 pub use sink::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
 pub use state::Dissector;
 pub use summary::{

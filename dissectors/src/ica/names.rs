@@ -100,6 +100,8 @@ pub fn module_class(class: u8) -> &'static str {
 }
 
 pub const CLASS_USER_INTERFACE: u8 = 0;
+/// The highest module class known (SubDriver).
+pub const MAX_MODULE_CLASS: u8 = 9;
 pub const CLASS_WINSTATION_DRIVER: u8 = 2;
 pub const CLASS_PROTOCOL_DRIVER: u8 = 4;
 

@@ -219,6 +219,10 @@ pub struct WdC2h {
 pub const WD_C2H_LEN: usize = 46;
 
 pub fn wd_c2h(input: &[u8]) -> IResult<&[u8], WdC2h> {
+    // CurrentDate: PROTOCOLS.md 2.3 writes "d, m, y (u16)", which could be read as three u16
+    // (6 bytes). The real capture fits only 4 (day u8, month u8, year u16): its date and time
+    // are zero, and with 4 bytes ICABufferLength reads 2048, VcBindCount 15 and oVcBind 182,
+    // where the 15 bindings are; with 6 they would read 6, 182 and 0x1210.
     let (rest, (serial_number, _date, _time, flags)) =
         (le_u32, take(4usize), take(4usize), le_u32).parse(input)?;
     let (rest, (text_mode_count, o_text_mode, ica_buffer_length)) =

@@ -53,6 +53,21 @@ pub struct WdAgreement {
     pub h2c_power_of2: u8,
 }
 
+/// What a later connection of the same ICA session needs to read its frames: the layering the
+/// init phase agreed, the channel names, the encryption and, for PDCRYPT1, the session key.
+/// A session-reliability reconnect carries the ICA stream on a new connection without a new
+/// init phase; the engine hands this from the earlier connection's dissector to the new one.
+/// It never leaves the process: it cannot be serialised, and its `Debug` shows no key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Carry {
+    key: Option<SessionKey>,
+    encryption: EncryptionKind,
+    key_exchanged_in_clear: bool,
+    protocol_drivers: Vec<ProtocolDriver>,
+    wd: Option<WdAgreement>,
+    bindings: Vec<ChannelBinding>,
+}
+
 #[derive(Debug, Default)]
 pub struct Session {
     pub host_level: Option<u8>,
@@ -72,6 +87,11 @@ pub struct Session {
     pub host_init_done: bool,
     pub client_init_done: bool,
     init_complete: bool,
+    /// The client asked for the reducer on its frames (WD_C2H C2H_PowerOf2Wanted).
+    pub client_wants_reducer: Option<bool>,
+    /// The host's init phase was not seen, but the client's first frame is a PDCRYPT1
+    /// session-key frame: its frames carry PDCRYPT1 headers.
+    client_sends_pdcrypt1: bool,
     /// Size of the host's public key (PDCRYPT1 header 0x02 frame, header byte included).
     public_key_len: Option<u16>,
     key: Option<SessionKey>,
@@ -90,10 +110,51 @@ impl Session {
         self.key
     }
 
+    /// The facts a later connection needs, once the host's init phase and the encryption are
+    /// settled.
+    pub fn carry(&self) -> Option<Carry> {
+        let encryption = self.encryption.filter(|_| self.host_init_done)?;
+        Some(Carry {
+            key: self.key,
+            encryption,
+            key_exchanged_in_clear: self.key_exchanged_in_clear,
+            protocol_drivers: self.protocol_drivers.clone(),
+            wd: self.wd,
+            bindings: self.bindings.clone(),
+        })
+    }
+
+    /// Whether the layering of the frames is known (from this connection's init phase or an
+    /// earlier connection's).
+    pub fn has_layering(&self) -> bool {
+        self.host_init_done
+    }
+
+    /// Takes over what an earlier connection of the session agreed. No event is reported: the
+    /// facts were reported with that connection.
+    pub fn resume(&mut self, carry: &Carry) {
+        self.key = carry.key;
+        self.encryption = Some(carry.encryption);
+        self.key_exchanged_in_clear = carry.key_exchanged_in_clear;
+        self.protocol_drivers.clone_from(&carry.protocol_drivers);
+        self.wd = carry.wd;
+        self.bindings.clone_from(&carry.bindings);
+        self.host_init_done = true;
+        self.client_init_done = true;
+    }
+
     /// The layering of `dir`'s frames.
     pub fn layering(&self, dir: Dir) -> Layering {
         if !self.host_init_done {
-            return Layering::CountOnly;
+            // Only the client's side captured: its own wishes are all there is to go by.
+            return match dir {
+                Dir::ToServer if self.client_sends_pdcrypt1 => Layering::Decode {
+                    crypt: true,
+                    pd_compress: false,
+                    reducer: self.client_wants_reducer.unwrap_or(false),
+                },
+                _ => Layering::CountOnly,
+            };
         }
         let accepted = |class| self.protocol_drivers.iter().any(|d| d.class == class);
         let reducer = self.wd.is_some_and(|wd| match dir {
@@ -149,6 +210,14 @@ impl Session {
         }
     }
 
+    /// Without the host's init phase: the client's first frame is `03 00 04 00 KK`, the
+    /// PDCRYPT1 session key, so its frames are PDCRYPT1 frames (and the key is read from it).
+    pub fn client_sends_pdcrypt1(&mut self) {
+        if !self.host_init_done {
+            self.client_sends_pdcrypt1 = true;
+        }
+    }
+
     /// A PDCRYPT1 public-key frame (header 0x02) of `len` payload bytes.
     pub fn public_key(&mut self, len: u16, sink: &mut Sink) {
         if sink.dir != Dir::ToClient {
@@ -196,10 +265,16 @@ impl Session {
     }
 
     /// At close: reports the encryption if the init phase showed an encryption driver but no
-    /// key exchange settled which one.
+    /// key exchange settled which one. An empty public key (`02 00`) is PDCRYPT1's, whose
+    /// session key always follows in the clear (the client's side may not be in the capture).
     pub fn close(&mut self, sink: &mut Sink) {
         if self.encryption.is_none() && self.host_init_done {
-            self.decide(self.strong_or_unknown(), sink);
+            if self.public_key_len.is_some_and(|len| len <= 2) {
+                self.key_exchanged_in_clear = true;
+                self.decide(EncryptionKind::Basic, sink);
+            } else {
+                self.decide(self.strong_or_unknown(), sink);
+            }
         }
     }
 

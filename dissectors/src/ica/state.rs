@@ -6,8 +6,10 @@ use super::frames::{Env, FrameReader};
 use super::init::{self, InitTracker, MAX_INIT_PACKET, Next};
 use super::names::DETECT;
 use super::parser;
-use super::resync::{DEFAULT_MAX_FRAME, LOCK_WINDOW, LockRule, LockSearch, find_lock};
-use super::session::{Layering, Session};
+use super::resync::{
+    DEFAULT_MAX_FRAME, InitRule, LOCK_WINDOW, LockRule, LockSearch, find_init_packet, find_lock,
+};
+use super::session::{Carry, Layering, Session};
 use super::sink::{AnomalyCounts, AnomalyKind, Sink};
 use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary, Tally};
 use crate::buffer::StreamBuffer;
@@ -32,6 +34,9 @@ pub struct Dissector {
     anomalies: AnomalyCounts,
     /// Whether the engine saw the start of the connection.
     from_start: bool,
+    /// The stream continues one begun on an earlier connection (session-reliability
+    /// reconnect): there is no detect string and no init phase to read.
+    resumed: bool,
 }
 
 struct Direction {
@@ -47,12 +52,21 @@ struct DirCore {
     stats: DirectionStats,
     tally: Box<Tally>,
     detect_reported: bool,
+    /// A gap hit this direction's init phase.
+    init_gap: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     Detect,
     Init,
+    /// After a gap in the init phase: looking for the next init packet.
+    InitResync,
+    /// The client's framed phase begins, with the host's init phase not seen: looking at its
+    /// first frame (after up to `padding` zero bytes) for the PDCRYPT1 session key.
+    KeyProbe {
+        padding: u8,
+    },
     Framed,
     Locking,
     Undecoded,
@@ -68,7 +82,32 @@ impl Dissector {
             },
             anomalies: AnomalyCounts::default(),
             from_start: ctx.from_start,
+            resumed: false,
         }
+    }
+
+    /// The ICA stream of a CGP channel reopened by a session-reliability reconnect. It starts
+    /// at a frame boundary: the reconnect resends whole CGP messages, and each ICA write (whole
+    /// frames) travels in one. With the earlier connection's facts (`carry`) its frames are
+    /// decoded as before, except the first encrypted frame of each direction: its PDCRYPT1
+    /// chain position depends on what the client received before the break, which the observer
+    /// cannot know. Without them the frames are only counted, as after a mid-stream pickup.
+    pub fn resumed(carry: Option<&Carry>) -> Dissector {
+        let ctx = Context {
+            announced_vendor: None,
+            from_start: false,
+        };
+        let mut d = Dissector::new(&ctx);
+        d.resumed = true;
+        for dir in Dir::BOTH {
+            let core = &mut d.dirs.get_mut(dir).core;
+            core.stage = Stage::Framed;
+            core.reader = FrameReader::resynchronised();
+        }
+        if let Some(carry) = carry {
+            d.session.resume(carry);
+        }
+        d
     }
 }
 
@@ -83,6 +122,7 @@ impl Direction {
                 stats: DirectionStats::default(),
                 tally: Tally::new(),
                 detect_reported: false,
+                init_gap: false,
             },
         }
     }
@@ -105,6 +145,8 @@ impl DirCore {
         match self.stage {
             Stage::Detect => self.detect(bytes, cx),
             Stage::Init => self.init_packet(bytes, cx),
+            Stage::InitResync => self.init_resync(bytes, cx),
+            Stage::KeyProbe { padding } => self.key_probe(padding, bytes, cx),
             Stage::Framed => {
                 let (reader, mut env) = self.reader(cx);
                 reader.push(bytes, &mut env);
@@ -204,12 +246,39 @@ impl DirCore {
         match init::handle(command, data, &mut self.init, cx.session, cx.sink) {
             Next::Init => {}
             Next::Framed { padding } => {
-                self.stage = Stage::Framed;
+                self.stage = if cx.sink.dir == Dir::ToServer && !cx.session.has_layering() {
+                    Stage::KeyProbe { padding }
+                } else {
+                    Stage::Framed
+                };
                 self.reader = FrameReader::new(padding);
             }
             Next::Broken => return self.give_up(bytes),
         }
         parser::INIT_HEADER_LEN + len
+    }
+
+    /// Only the client's side of the init phase was seen: if its first frame is the PDCRYPT1
+    /// session key `03 00 04 00 KK`, its frames are read as PDCRYPT1 frames. Waits while the
+    /// padding and the first bytes could still be that frame; the frame reader then reads them.
+    fn key_probe(&mut self, padding: u8, bytes: &[u8], cx: &mut Step) -> usize {
+        const KEY_FRAME: [u8; 4] = [0x03, 0x00, 0x04, 0x00];
+        let zeros = bytes
+            .iter()
+            .take(usize::from(padding))
+            .take_while(|&&b| b == 0)
+            .count();
+        let frame = &bytes[zeros..];
+        let complete = frame.len() > KEY_FRAME.len();
+        let n = frame.len().min(KEY_FRAME.len());
+        if !complete && !cx.at_end && frame[..n] == KEY_FRAME[..n] {
+            return 0;
+        }
+        if complete && frame.starts_with(&KEY_FRAME) {
+            cx.session.client_sends_pdcrypt1();
+        }
+        self.stage = Stage::Framed;
+        self.step(bytes, cx)
     }
 
     /// Stops decoding this direction; everything from here is counted only.
@@ -221,7 +290,7 @@ impl DirCore {
     }
 
     fn lock_rule(&self, cx: &Step) -> LockRule {
-        let max_len = cx.session.frame_limit().unwrap_or(DEFAULT_MAX_FRAME);
+        let max_len = self.frame_limit(cx);
         let crypt = matches!(
             cx.session.layering(cx.sink.dir),
             Layering::Decode { crypt: true, .. }
@@ -229,18 +298,58 @@ impl DirCore {
         LockRule::new(max_len, crypt)
     }
 
+    /// After a gap in the init phase: the next init packet (its structure is checkable), and
+    /// only when there is none, a frame boundary.
+    fn init_resync(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
+        let client = cx.sink.dir == Dir::ToServer;
+        // The client's first frame after INIT_CONNECT_RESPONSE is its key exchange, which has
+        // no PDCRYPT1 data header: its framing is checked by length only, over 4 frames (the
+        // `04 00 00` in front of them is evidence too).
+        let frames = LockRule {
+            frames: 4,
+            ..LockRule::new(self.frame_limit(cx), false)
+        };
+        let rule = InitRule::new(client, self.init.count_ceiling(), frames);
+        match find_init_packet(bytes, rule, cx.at_end) {
+            LockSearch::NeedMore => 0,
+            LockSearch::Found(offset) => {
+                self.resynced(offset, "init packet", cx);
+                self.stage = Stage::Init;
+                offset + self.step(&bytes[offset..], cx)
+            }
+            LockSearch::NotFound => {
+                self.stage = Stage::Locking;
+                self.lock(bytes, cx)
+            }
+        }
+    }
+
+    /// A boundary (`what`) was found `offset` bytes into the bytes at hand.
+    fn resynced(&mut self, offset: usize, what: &str, cx: &mut Step) {
+        self.stats.skipped_bytes += offset as u64;
+        self.stats.resyncs += 1;
+        cx.sink.anomaly(AnomalyKind::Resync, || {
+            format!("{what} found after skipping {offset} bytes")
+        });
+    }
+
+    fn frame_limit(&self, cx: &Step) -> u16 {
+        cx.session.frame_limit().unwrap_or(DEFAULT_MAX_FRAME)
+    }
+
     fn lock(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
         match find_lock(bytes, self.lock_rule(cx), cx.at_end) {
             LockSearch::NeedMore => 0,
             LockSearch::Found(offset) => {
-                self.stats.skipped_bytes += offset as u64;
-                self.stats.resyncs += 1;
-                cx.sink.anomaly(AnomalyKind::Resync, || {
-                    format!("frame boundary found after skipping {offset} bytes")
-                });
+                self.resynced(offset, "frame boundary", cx);
+                // Frames after a gap in the client's init phase: its init is over.
+                if self.init_gap && cx.sink.dir == Dir::ToServer && !cx.session.client_init_done {
+                    cx.session.client_init_finished(cx.sink);
+                }
                 self.stage = Stage::Framed;
                 self.reader = FrameReader::resynchronised();
-                offset
+                // Read on at once: the frames may be the last bytes of the stream.
+                offset + self.step(&bytes[offset..], cx)
             }
             LockSearch::NotFound => {
                 cx.sink.anomaly(AnomalyKind::LostSync, || {
@@ -256,7 +365,8 @@ impl DirCore {
             Stage::Detect => DirState::Detect,
             Stage::Init => DirState::Init,
             Stage::Framed => DirState::Framed,
-            Stage::Locking => DirState::Locking,
+            Stage::Locking | Stage::InitResync => DirState::Locking,
+            Stage::KeyProbe { .. } => DirState::Framed,
             Stage::Undecoded => DirState::Undecoded,
         }
     }
@@ -270,7 +380,13 @@ impl Dissector {
         ];
         let detected =
             self.dirs.to_server.core.detect_reported || self.dirs.to_client.core.detect_reported;
-        if self.session.init_complete() {
+        if self.resumed {
+            if self.session.has_layering() {
+                Phase::Resumed
+            } else {
+                Phase::MidStream
+            }
+        } else if self.session.init_complete() {
             Phase::Established
         } else if detected {
             Phase::Init
@@ -298,6 +414,7 @@ impl Dissector {
             dirs,
             anomalies,
             from_start,
+            resumed: _,
         } = self;
         let Direction { buf, core } = dirs.get_mut(dir);
         let mut sink = Sink {
@@ -349,19 +466,28 @@ impl crate::registry::Dissector for Dissector {
             // Pending bytes belong before the gap; they can never be completed now.
             core.stats.skipped_bytes += buf.pending() as u64;
             buf.clear();
-            let in_sync = match core.stage {
-                Stage::Framed => {
+            let resync = match core.stage {
+                Stage::Framed | Stage::KeyProbe { .. } => {
                     let (reader, mut env) = core.reader(cx);
-                    reader.gap(len, &mut env)
+                    (!reader.gap(len, &mut env)).then_some(Stage::Locking)
                 }
-                Stage::Detect | Stage::Init => false,
-                Stage::Locking | Stage::Undecoded => true,
+                Stage::Detect | Stage::Init => Some(Stage::InitResync),
+                Stage::InitResync | Stage::Locking | Stage::Undecoded => None,
             };
-            if !in_sync {
+            if matches!(core.stage, Stage::Detect | Stage::Init | Stage::InitResync) {
+                core.init.after_gap();
+                core.init_gap = true;
+            }
+            if let Some(stage) = resync {
                 core.stats.sync_losses += 1;
-                core.stage = Stage::Locking;
+                core.stage = stage;
+                let what = if stage == Stage::InitResync {
+                    "looking for the next init packet"
+                } else {
+                    "framing position unknown, resynchronising"
+                };
                 cx.sink.anomaly(AnomalyKind::LostSync, || {
-                    format!("{len} bytes lost; framing position unknown, resynchronising")
+                    format!("{len} bytes lost; {what}")
                 });
             }
         });
@@ -370,9 +496,12 @@ impl crate::registry::Dissector for Dissector {
     fn close(&mut self, ts: Timestamp, out: &mut Vec<AnyEvent>) {
         for dir in Dir::BOTH {
             self.on_direction(dir, ts, out, true, |buf, core, cx| {
-                // A lock search still waiting for bytes decides on what it has (no bytes are
-                // added, so this cannot overflow).
-                if core.stage == Stage::Locking {
+                // A search still waiting for bytes decides on what it has (no bytes are added,
+                // so this cannot overflow).
+                if matches!(
+                    core.stage,
+                    Stage::Locking | Stage::InitResync | Stage::KeyProbe { .. }
+                ) {
                     let _ = buf.feed(&[], |bytes| core.step(bytes, cx));
                 }
                 // An unfinished init packet at the end of the capture.
@@ -425,5 +554,17 @@ impl crate::registry::Dissector for Dissector {
 
     fn buffered(&self) -> usize {
         self.dirs.to_server.buf.pending() + self.dirs.to_client.buf.pending()
+    }
+
+    fn carry(&self) -> Option<Carry> {
+        self.session.carry()
+    }
+
+    /// Only a resumed stream that has no facts yet takes them: a connection with its own init
+    /// phase knows better.
+    fn resume(&mut self, carry: Carry) {
+        if self.resumed && !self.session.has_layering() {
+            self.session.resume(&carry);
+        }
     }
 }

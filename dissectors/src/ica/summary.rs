@@ -75,6 +75,9 @@ pub enum Phase {
     Established,
     /// Picked up without its start: frames are at best counted.
     MidStream,
+    /// Continues, after a session-reliability reconnect, an ICA stream whose init phase was on
+    /// an earlier connection, with that connection's layering and key.
+    Resumed,
 }
 
 /// What a direction's decoder is doing.

@@ -56,6 +56,37 @@ pub fn probe(_dir: Dir, _first: &[u8]) -> Probe {
     Probe::NoMatch
 }
 
+/// Request methods an HTTP client starts with.
+const HTTP_METHODS: [&[u8]; 7] = [
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"CONNECT ",
+];
+
+/// The protocol whose well-known opening `first` (the first bytes of a direction, from the
+/// start of the stream) is, when it is one that IMA cannot be: an HTTP request or response, a
+/// TLS record carrying a handshake, an SSH banner. An IMA port carrying one of them carries
+/// something else. IMA's own opening is unknown, so nothing here says a stream *is* IMA.
+pub fn other_protocol(first: &[u8]) -> Option<&'static str> {
+    if HTTP_METHODS.iter().any(|m| first.starts_with(m)) || first.starts_with(b"HTTP/1.") {
+        return Some("HTTP");
+    }
+    // Handshake record (22), version 3.0 to 3.4, a length within a record's limit.
+    if let [0x16, 0x03, 0x00..=0x04, hi, lo, ..] = *first
+        && (1..=0x4800).contains(&u16::from_be_bytes([hi, lo]))
+    {
+        return Some("TLS");
+    }
+    if first.starts_with(b"SSH-") {
+        return Some("SSH");
+    }
+    None
+}
+
 pub struct Dissector {
     summary: Summary,
     last_dir: Option<Dir>,
@@ -320,5 +351,24 @@ mod tests {
     #[test]
     fn probe_never_claims_a_payload() {
         assert_eq!(probe(C2S, &[0; 64]), Probe::NoMatch);
+    }
+
+    #[test]
+    fn other_protocols_are_told_by_their_opening_bytes() {
+        assert_eq!(other_protocol(b"GET /status HTTP/1.1\r\n"), Some("HTTP"));
+        assert_eq!(other_protocol(b"HTTP/1.1 200 OK\r\n"), Some("HTTP"));
+        // A TLS 1.2 ClientHello record: handshake, version 3.1, 512 bytes.
+        assert_eq!(
+            other_protocol(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]),
+            Some("TLS")
+        );
+        assert_eq!(other_protocol(b"SSH-2.0-OpenSSH_9.6\r\n"), Some("SSH"));
+        // Not enough to tell, or nothing known: no verdict.
+        assert_eq!(other_protocol(b"GE"), None);
+        assert_eq!(other_protocol(&[0x16, 0x03, 0x01]), None);
+        assert_eq!(other_protocol(&[0x16, 0x03, 0x07, 0x00, 0x10]), None);
+        assert_eq!(other_protocol(&[0x16, 0x03, 0x01, 0x00, 0x00]), None);
+        assert_eq!(other_protocol(&[0x4C, 0x00, 0x00, 0x00, 0x01, 0x02]), None);
+        assert_eq!(other_protocol(b""), None);
     }
 }

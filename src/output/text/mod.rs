@@ -1,6 +1,7 @@
 //! The human-readable report: what an admin reads first. Only sections with content appear.
 
 mod heartbeats;
+mod ima;
 mod licensing;
 mod sessions;
 
@@ -19,6 +20,7 @@ pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     findings(report, out)?;
     licensing::section(report, out)?;
     sessions::section(report, out)?;
+    ima::section(report, out)?;
     heartbeats::section(report, out)?;
     flows(report, out)?;
     totals(report, out)

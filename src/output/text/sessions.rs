@@ -1,9 +1,26 @@
-//! The sessions section: one row per ICA or CGP session.
+//! The sessions section: a compact table of the ICA and CGP sessions, then a few lines per
+//! session with what does not fit a column (addresses and time, logon, the CGP proxy target and
+//! connections, keep-alives, the busiest virtual channels). Lines stay within `WIDTH`: text from
+//! the wire is cut, never wrapped. A password is never shown, only that one was sent.
 
 use super::name_of;
+use crate::analysis::sessions::{ChannelUse, CitrixSession};
 use crate::model::Report;
 use crate::output::table::Table;
+use crate::output::units::{bytes, duration};
+use ctxscope_dissectors::Proto;
 use std::io::{self, Write};
+
+/// Longest line of the section (table rows are bounded by the cell limits below).
+const WIDTH: usize = 120;
+/// Cells holding text from the wire are cut to this many characters.
+const NAME_CELL: usize = 20;
+/// Channels named in a session's channel line, busiest first, as far as the line allows.
+const TOP_CHANNELS: usize = 5;
+/// Indent of the detail lines.
+const DETAIL: &str = "      ";
+/// The label of the channel line (the section says how to read it).
+const CHANNELS: &str = "channels: ";
 
 pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     if r.sessions.is_empty() {
@@ -13,56 +30,245 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     let mut t = Table::new(&[
         "ID",
         "VIA",
-        "CLIENT",
-        "SERVER",
         "CLIENT NAME",
         "APPLICATION",
-        "BUILD",
+        "SERVER",
         "ENCRYPTION",
-        "CHANNELS",
-        "FRAMES C>S",
-        "FRAMES S>C",
+        "FRAMES C>S/S>C",
         "RECONNECTS",
         "STATE",
     ])
-    .right(&[
-        "ID",
-        "BUILD",
-        "CHANNELS",
-        "FRAMES C>S",
-        "FRAMES S>C",
-        "RECONNECTS",
-    ]);
+    .right(&["ID", "FRAMES C>S/S>C", "RECONNECTS"]);
     for s in &r.sessions {
-        let encryption = match (&s.encryption, s.key_exchanged_in_clear) {
-            (Some(e), true) => format!("{} (key in clear)", name_of(e)),
-            (Some(e), false) => name_of(e),
-            (None, _) => "-".into(),
-        };
-        let state = match (s.open, &s.ended_by) {
-            (true, _) => "open".to_string(),
-            (false, Some(end)) => name_of(end),
-            (false, None) => "ended".to_string(),
-        };
         t.row(vec![
             s.id.to_string(),
             s.transport.name().to_string(),
-            s.client.to_string(),
-            s.server.to_string(),
             s.client_name
                 .as_ref()
-                .map_or("-".into(), ToString::to_string),
+                .map_or("-".into(), |n| clip(n.as_str(), NAME_CELL)),
             s.application
                 .as_ref()
-                .map_or("-".into(), ToString::to_string),
-            s.client_build.map_or("-".into(), |b| b.to_string()),
-            encryption,
-            s.channels.len().to_string(),
-            s.frames[0].to_string(),
-            s.frames[1].to_string(),
+                .map_or("-".into(), |a| clip(a.as_str(), NAME_CELL)),
+            s.server.to_string(),
+            encryption(s),
+            format!("{}/{}", s.frames[0], s.frames[1]),
             s.reconnects.to_string(),
-            state,
+            state(s),
         ]);
     }
-    t.write(out, "  ")
+    t.write(out, "  ")?;
+    writeln!(
+        out,
+        "  Per session: addresses and time, logon, session reliability, keep-alives, and the busiest\n  \
+         virtual channels as bytes client>server/server>client (writes); idle: bound, never written."
+    )?;
+    for s in &r.sessions {
+        writeln!(out)?;
+        for line in details(s) {
+            writeln!(out, "{}", clip(&line, WIDTH))?;
+        }
+    }
+    Ok(())
+}
+
+fn encryption(s: &CitrixSession) -> String {
+    match (&s.encryption, s.key_exchanged_in_clear) {
+        (Some(e), true) => format!("{}, key in clear", name_of(e)),
+        (Some(e), false) => name_of(e),
+        (None, _) => "-".into(),
+    }
+}
+
+fn state(s: &CitrixSession) -> String {
+    match (s.open, &s.ended_by) {
+        (true, _) => "open".to_string(),
+        (false, Some(end)) => name_of(end),
+        (false, None) => "ended".to_string(),
+    }
+}
+
+/// The detail lines of one session.
+fn details(s: &CitrixSession) -> Vec<String> {
+    let mut lines = Vec::new();
+    let span = s.last.since(s.start).as_secs_f64();
+    let end = if s.open {
+        "still open".to_string()
+    } else {
+        match &s.ended_by {
+            Some(end) => format!("ended by {}", name_of(end)),
+            None => "ended".to_string(),
+        }
+    };
+    lines.push(format!(
+        "  [{}] {} -> {}, from {} for {}, {end}",
+        s.id,
+        s.client,
+        s.server,
+        s.start,
+        duration(span)
+    ));
+    let mut client = Vec::new();
+    if let Some(build) = s.client_build {
+        client.push(format!("build {build}"));
+    }
+    if let Some(domain) = &s.domain {
+        client.push(format!("domain {domain}"));
+    }
+    if let Some(user) = &s.user_name {
+        client.push(format!("user {user}"));
+    }
+    if s.password_present {
+        client.push("a password was sent in the init phase (not shown)".to_string());
+    }
+    if !client.is_empty() {
+        lines.push(format!("{DETAIL}client: {}", client.join(", ")));
+    }
+    if s.transport == Proto::Cgp {
+        let target = s.proxied_to.as_ref().map_or("-".into(), |t| t.to_string());
+        let flows: Vec<String> = s.flows.iter().map(u64::to_string).collect();
+        let reconnects = match s.reconnects {
+            1 => "1 reconnect".to_string(),
+            n => format!("{n} reconnects"),
+        };
+        lines.push(format!(
+            "{DETAIL}session reliability: proxied to {target}; connections {} ({reconnects})",
+            flows.join(", ")
+        ));
+    }
+    if let Some(k) = &s.keepalive {
+        let median = k
+            .interval_median_secs
+            .map_or(String::new(), |m| format!(", every {}", duration(m)));
+        let overdue = if k.overdue { ", OVERDUE" } else { "" };
+        lines.push(format!(
+            "{DETAIL}keep-alives: {} x{}{median}, longest silence {}{overdue}",
+            name_of(&k.kind),
+            k.count,
+            duration(k.longest_silence_secs)
+        ));
+    }
+    lines.push(format!("{DETAIL}{CHANNELS}{}", channels(&s.channels)));
+    lines
+}
+
+/// The busiest channels by bytes (both directions), as many as fit the line, and the rest.
+fn channels(channels: &[ChannelUse]) -> String {
+    let mut used: Vec<&ChannelUse> = channels
+        .iter()
+        .filter(|c| c.writes.iter().sum::<u64>() > 0)
+        .collect();
+    used.sort_by_key(|c| std::cmp::Reverse(c.bytes[0] + c.bytes[1]));
+    let idle = channels.len() - used.len();
+    if used.is_empty() {
+        return match channels.len() {
+            0 => "none bound, no writes decoded".to_string(),
+            n => format!("{n} bound, no writes decoded (encrypted, compressed or unused)"),
+        };
+    }
+    let parts: Vec<String> = used
+        .iter()
+        .take(TOP_CHANNELS)
+        .map(|c| {
+            let name = c
+                .name
+                .as_ref()
+                .map_or(format!("#{}", c.channel), |n| clip(n.as_str(), 8));
+            format!(
+                "{name} {}/{} ({})",
+                bytes(c.bytes[0]),
+                bytes(c.bytes[1]),
+                c.writes[0] + c.writes[1]
+            )
+        })
+        .collect();
+    let line = |shown: usize| {
+        let mut line = parts[..shown].join(", ");
+        let more = used.len() - shown;
+        if more > 0 {
+            line.push_str(&format!(" +{more} more"));
+        }
+        if idle > 0 {
+            line.push_str(&format!("; {idle} idle"));
+        }
+        line
+    };
+    let room = WIDTH - DETAIL.len() - CHANNELS.len();
+    // As many as fit (at least the busiest one).
+    (1..=parts.len())
+        .rev()
+        .map(line)
+        .find(|l| l.len() <= room)
+        .unwrap_or_else(|| line(1))
+}
+
+/// `text` cut to `max` characters, the cut marked with "...".
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(3)).collect();
+    format!("{kept}...")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctxscope_dissectors::WireText;
+
+    fn channel(name: &str, channel: u16, bytes: [u64; 2], writes: [u64; 2]) -> ChannelUse {
+        ChannelUse {
+            channel,
+            name: Some(WireText::from_bytes(name.as_bytes())),
+            writes,
+            bytes,
+        }
+    }
+
+    #[test]
+    fn channels_are_listed_busiest_first_within_the_line() {
+        let list = [
+            channel("CTXLIC", 18, [40, 64], [1, 1]),
+            channel("CTXTW", 9, [0, 8213], [0, 16]),
+            channel("CTXCAM", 13, [0, 0], [0, 0]),
+        ];
+        assert_eq!(
+            channels(&list),
+            "CTXTW 0 B/8213 B (16), CTXLIC 40 B/64 B (2); 1 idle"
+        );
+        assert_eq!(
+            channels(&list[2..]),
+            "1 bound, no writes decoded (encrypted, compressed or unused)"
+        );
+        // Many busy channels: as many as fit, then a count.
+        let many: Vec<ChannelUse> = (0..30)
+            .map(|i| {
+                channel(
+                    &format!("CTXCH{i:02}"),
+                    i,
+                    [10_000 + u64::from(i), 0],
+                    [3, 0],
+                )
+            })
+            .collect();
+        let line = channels(&many);
+        assert!(
+            line.starts_with("CTXCH29 10.0 kB/0 B (3), CTXCH28"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(", CTXCH27 10.0 kB/0 B (3) +27 more"),
+            "{line}"
+        );
+        assert!(
+            DETAIL.len() + CHANNELS.len() + line.len() <= WIDTH,
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn wire_text_is_cut_not_wrapped() {
+        assert_eq!(clip("LT-SALES-045", NAME_CELL), "LT-SALES-045");
+        assert_eq!(clip(&"x".repeat(30), 20), format!("{}...", "x".repeat(17)));
+        assert_eq!(clip("", 5), "");
+    }
 }

@@ -12,10 +12,10 @@ mod load;
 pub use load::write_load;
 
 use super::TcpCapture;
-use crate::synth::ica::{Client, IcaSession, Logon, Protection, on_tcp};
+use crate::synth::ica::{Beat, Client, IcaSession, Logon, ModuleWrites, Protection, on_tcp};
 use crate::synth::rng::Rng;
-use crate::synth::tcp::{BASE_TIME, TcpConversation};
-use cgp::{CgpLink, Reliability};
+use crate::synth::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
+use cgp::{CgpLink, Gateway, Reliability};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -34,6 +34,12 @@ tcp_captures! {
         port_carries_other;
     "ica/midstream_pickup.pcap",
         "capture starts after the handshake and init, inside encrypted frames" => midstream_pickup;
+    "ica/lost_init_segment.pcap",
+        "the client's INIT_RESPONSE carrying its encryption module is missing from the capture" =>
+        lost_init_segment;
+    "ica/keepalive_overdue.pcap",
+        "a thin client's TCP keep-alives stop while its ICA connection stays open" =>
+        ica_keepalive_overdue;
     "cgp/session_with_ica.pcap",
         "session reliability carrying an ICA session: bind, channel open, NOPs, FINISH" =>
         session_with_ica;
@@ -46,10 +52,14 @@ tcp_captures! {
     "cgp/keepalive_overdue.pcap",
         "one client's NOPs stop while its connection stays open; another session goes on" =>
         keepalive_overdue;
-    "cgp/nonstandard_port.pcap", "plaintext CGP on TCP 443 (no TLS)" => cgp_nonstandard_port;
+    "cgp/nonstandard_port.pcap",
+        "plaintext CGP on TCP 443 (no TLS), bound with an STA ticket and the VDA's hostname" =>
+        cgp_nonstandard_port;
     "ima/server_to_server.pcap",
         "opaque IMA exchanges between two servers on 2512, and a console on 2513" =>
         server_to_server;
+    "ima/port_carries_other.pcap", "a web server answering HTTP on TCP 2512" =>
+        ima_port_carries_other;
     "farm/mixed_farm.pcap",
         "a farm: licensing, ICA and CGP sessions from several clients, IMA, and HTTPS" =>
         farm::mixed_farm;
@@ -171,22 +181,31 @@ fn reset_midstream() -> TcpCapture {
 
 /// A web dashboard of some other product listening on 1494, asked for its status page.
 fn port_carries_other() -> TcpCapture {
-    let request = "GET /status HTTP/1.1\r\nHost: 10.1.40.15:1494\r\nUser-Agent: curl/8.5.0\r\n\
-                   Accept: */*\r\n\r\n";
+    status_page(Ipv4Addr::new(10, 1, 40, 15), ICA, 50_501)
+}
+
+/// After the farm moved to FMA (7.x, no IMA), a monitoring agent took over TCP 2512 on the old
+/// data-store host; its status page answers HTTP.
+fn ima_port_carries_other() -> TcpCapture {
+    status_page(XA02, 2512, 50_511)
+}
+
+/// `curl` asking `server:port` for its JSON status page.
+fn status_page(server: Ipv4Addr, port: u16, client_port: u16) -> TcpCapture {
+    let request = format!(
+        "GET /status HTTP/1.1\r\nHost: {server}:{port}\r\nUser-Agent: curl/8.5.0\r\n\
+         Accept: */*\r\n\r\n"
+    );
     let body = "{\"status\":\"ok\",\"uptime\":86400}";
     let response = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let conversation = tcp(
-        (client_ip(31), 50_501),
-        (Ipv4Addr::new(10, 1, 40, 15), ICA),
-        Duration::ZERO,
-    );
+    let conversation = tcp((client_ip(31), client_port), (server, port), Duration::ZERO);
     TcpCapture::pcap(vec![
         conversation
             .handshake()
-            .client_send(request.as_bytes())
+            .client_send(request.into_bytes())
             .server_send(response.into_bytes())
             .close(ToServer),
     ])
@@ -205,6 +224,61 @@ fn midstream_pickup() -> TcpCapture {
         .logoff();
     let conversation = tcp((client_ip(31), 50_601), (XA01, ICA), Duration::ZERO);
     TcpCapture::pcap(vec![on_tcp(conversation, ica.take()).close(ToClient)])
+}
+
+/// The client sends one INIT_RESPONSE per segment, as the real client does; the segment with
+/// its PDCRYPTN module is lost (the receiver got it: the ACKs go past it). The rest of the init
+/// phase, the key exchange and the session must still be read.
+fn lost_init_segment() -> TcpCapture {
+    let mut ica = IcaSession::open_with(
+        &ACCOUNTING,
+        Protection::Basic(0x47),
+        13,
+        ModuleWrites::OnePerModule,
+    );
+    ica.licensing().screen(3).typing(4).clipboard(24).logoff();
+    let lost = |bytes: &[u8]| bytes.windows(12).any(|w| w == b"PDCRYPTN.DLL");
+    let conversation = tcp((client_ip(31), 50_131), (XA01, ICA), Duration::ZERO).handshake();
+    let conversation = ica
+        .take()
+        .into_iter()
+        .fold(conversation, |c, beat| match beat {
+            Beat::Write(dir, bytes) if lost(&bytes) => c.send(dir, bytes, [Impairment::Drop(0)]),
+            Beat::Write(dir, bytes) => c.send(dir, bytes, []),
+            Beat::Pause(quiet) => c.idle(quiet),
+        });
+    TcpCapture::pcap(vec![conversation.close(ToClient)])
+}
+
+/// A warehouse thin client in a docking station.
+const DOCK: Client = Client {
+    name: "TC-DOCK-12",
+    build: 2402,
+    application: "Inventory",
+    logon: None,
+};
+
+/// The thin client's Receiver sends a TCP keep-alive every 30 s while the user is away; after
+/// three the client loses power: no FIN, no RST, its session stays up on the server. Another
+/// user works on for minutes, so the capture shows the silence.
+fn ica_keepalive_overdue() -> TcpCapture {
+    let mut idle = rc5_session(&DOCK, 14);
+    idle.pause(millis(400));
+    let first = tcp((client_ip(77), 50_141), (XA03, ICA), Duration::ZERO).handshake();
+    let first = (0..3).fold(on_tcp(first, idle.take()), |c, _| {
+        c.idle(secs(30))
+            .keep_alive(ToServer, KeepAliveProbe::OneByte)
+    });
+    let mut busy = rc5_session(&ACCOUNTING, 15);
+    busy.pause(secs(60))
+        .typing(3)
+        .screen(2)
+        .pause(secs(90))
+        .typing(2)
+        .pause(secs(60))
+        .logoff();
+    let second = tcp((client_ip(31), 50_142), (XA01, ICA), secs(2)).handshake();
+    TcpCapture::pcap(vec![first, on_tcp(second, busy.take()).close(ToClient)])
 }
 
 /// Session reliability as a XenApp 6.5 server offers it: 5-second keep-alives, 180 s to
@@ -315,13 +389,29 @@ fn keepalive_overdue() -> TcpCapture {
     TcpCapture::pcap(vec![first, second.finish()])
 }
 
+/// The STA ticket a broker issues for the `n`th gatewayed session of a scenario: the STA's id
+/// and 32 hex digits, as Citrix STAs write them (a secret: tests check that no report shows it).
+pub fn sta_ticket(n: u64) -> String {
+    let mut random = [0u8; 16];
+    Rng::new(0x57A0_0000 + n).fill(&mut random);
+    let hex: String = random.iter().map(|b| format!("{b:02X}")).collect();
+    format!("STA1A2B3C4D5E6F;{hex}")
+}
+
+/// CGP on 443 as a client sends it when it expects a Citrix Gateway there: with the STA ticket
+/// and the VDA to reach; but the listener is the VDA's own, without TLS.
 fn cgp_nonstandard_port() -> TcpCapture {
     let mut ica = rc5_session(&SALES, 12);
     ica.pause(secs(6)).screen(1).logoff();
     let conversation = tcp((client_ip(45), 51_101), (XA02, 443), Duration::ZERO).handshake();
     let ticket = reconnect_ticket(5);
-    let link = CgpLink::connect(conversation, reliability(&ticket)).carry(ica.take());
-    TcpCapture::pcap(vec![link.finish()])
+    let sta = sta_ticket(0);
+    let gateway = Gateway {
+        endpoint: "xa02.corp.example",
+        sta_ticket: sta.as_bytes(),
+    };
+    let link = CgpLink::connect_via(conversation, reliability(&ticket), Some(gateway));
+    TcpCapture::pcap(vec![link.carry(ica.take()).finish()])
 }
 
 fn server_to_server() -> TcpCapture {

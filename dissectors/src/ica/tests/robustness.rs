@@ -208,7 +208,7 @@ fn mid_stream_pickup_counts_frames_without_decoding() {
 }
 
 #[test]
-fn a_gap_in_the_init_phase_stops_init_decoding() {
+fn a_gap_at_the_end_of_the_capture_leaves_the_init_search_open() {
     let script = synthetic_session().script;
     let mut d = Dissector::new(&context(true));
     let mut out = Vec::new();
@@ -222,6 +222,171 @@ fn a_gap_in_the_init_phase_stops_init_decoding() {
     assert_eq!(anomaly_codes(&out), ["ica.lost_sync"]);
     assert_eq!(s.directions.to_server.state, DirState::Locking);
     assert_eq!(s.phase, Phase::Init);
+}
+
+/// The synthetic session with `lost` bytes of the client's stream missing, starting `at`
+/// bytes into message `message` (a capture gap), fed message by message.
+fn run_with_client_gap(message: usize, at: usize, lost: usize) -> (Vec<AnyEvent>, Summary) {
+    let script = synthetic_session().script;
+    // The client's stream, and where each of its messages starts in it.
+    let mut stream = Vec::new();
+    let mut starts = Vec::new();
+    for (i, (dir, bytes)) in script.iter().enumerate() {
+        if *dir == Dir::ToServer {
+            starts.push((i, stream.len()));
+            stream.extend_from_slice(bytes);
+        }
+    }
+    let cut = starts.iter().find(|(i, _)| *i == message).unwrap().1 + at;
+    let mut d = Dissector::new(&context(true));
+    let mut out = Vec::new();
+    let mut sent = 0;
+    for (i, (dir, bytes)) in script.iter().enumerate() {
+        let ts = Timestamp::from_secs(i as i64);
+        if *dir == Dir::ToClient {
+            d.feed(*dir, bytes, ts, &mut out);
+            continue;
+        }
+        let end = sent + bytes.len();
+        let mut piece = |from: usize, to: usize, out: &mut Vec<AnyEvent>| {
+            if from < to {
+                d.feed(Dir::ToServer, &stream[from..to], ts, out);
+            }
+        };
+        // What of the message comes before the gap, the gap, and what comes after it.
+        piece(sent, end.min(cut), &mut out);
+        if (sent..end).contains(&cut) {
+            d.gap(Dir::ToServer, lost as u64, ts, &mut out);
+        }
+        let mut piece = |from: usize, to: usize, out: &mut Vec<AnyEvent>| {
+            if from < to {
+                d.feed(Dir::ToServer, &stream[from..to], ts, out);
+            }
+        };
+        piece(sent.max(cut + lost), end, &mut out);
+        sent = end;
+    }
+    d.close(Timestamp::from_secs(script.len() as i64), &mut out);
+    let summary = summary_of(&d);
+    (out, summary)
+}
+
+/// Index in the synthetic session's script of the client module called `name`.
+fn client_module(name: &str) -> usize {
+    synthetic_session()
+        .script
+        .iter()
+        .position(|(dir, bytes)| {
+            *dir == Dir::ToServer && bytes.windows(name.len()).any(|w| w == name.as_bytes())
+        })
+        .unwrap()
+}
+
+fn channel_names(s: &Summary) -> Vec<&str> {
+    s.channels
+        .iter()
+        .filter_map(|c| c.name.as_ref().map(crate::text::WireText::as_str))
+        .collect()
+}
+
+#[test]
+fn a_gap_inside_a_client_module_resynchronises_on_the_next_one() {
+    // The last 20 bytes of the PDCRYPTN module are lost; the WD module follows.
+    let pdcrypt = client_module("PDCRYPTN.DLL");
+    let len = synthetic_session().script[pdcrypt].1.len();
+    let (out, s) = run_with_client_gap(pdcrypt, len - 20, 20);
+    assert_eq!(anomaly_codes(&out), ["ica.lost_sync", "ica.resync"]);
+    let up = &s.directions.to_server;
+    // The module's part before the gap can never be completed: it counts as skipped.
+    assert_eq!(
+        (up.skipped_bytes, up.sync_losses, up.resyncs),
+        (len as u64 - 20, 1, 1)
+    );
+    // The UI module before the gap and the WD module after it are decoded.
+    assert_eq!(
+        s.client.client_name.as_ref().map(|n| n.as_str()),
+        Some("LAB-PC-01")
+    );
+    assert_eq!(channel_names(&s), ["CTXTW", "CTXCDM", "CTXCLIP"]);
+    // The count went from 3 (UI) to 1 (WD) across the gap: no ModuleCount complaint. The
+    // init phase completes, the key exchange is read, every frame decodes.
+    assert_eq!(s.phase, Phase::Established);
+    assert_eq!(s.client_modules, 3);
+    assert_eq!(s.encryption, Some(crate::ica::EncryptionKind::Basic));
+    assert!(s.key_exchanged_in_clear);
+    assert_eq!((up.state, up.undecodable_frames), (DirState::Framed, 0));
+    let events = ica_events(&out);
+    let module = events.iter().find_map(|(_, e)| match e {
+        Event::Encryption { module, .. } => Some(module.clone()),
+        _ => None,
+    });
+    // The module offering basic encryption was the one lost.
+    assert_eq!(module, Some(None));
+}
+
+#[test]
+fn a_gap_that_takes_the_ui_modules_tail_skips_its_keyboard_layout() {
+    // 44 bytes of the UI module remain: its header and flags, and its keyboard layout 0x809,
+    // `09 08 00 00`... The rest of the module holds `04 00 00` sequences only by chance: the
+    // search takes the next module, not an INIT_CONNECT_RESPONSE look-alike.
+    let ui = client_module("WFICA32.EXE");
+    let len = synthetic_session().script[ui].1.len();
+    let (out, s) = run_with_client_gap(ui, 44, 30);
+    assert_eq!(anomaly_codes(&out), ["ica.lost_sync", "ica.resync"]);
+    // The module's 44 bytes before the gap can never be completed, its rest is skipped.
+    assert_eq!(s.directions.to_server.skipped_bytes, (len - 30) as u64);
+    assert_eq!(s.client.client_name, None);
+    assert_eq!(s.client_modules, 3);
+    assert_eq!(channel_names(&s), ["CTXTW", "CTXCDM", "CTXCLIP"]);
+    assert_eq!(s.encryption, Some(crate::ica::EncryptionKind::Basic));
+    assert_eq!(s.phase, Phase::Established);
+}
+
+#[test]
+fn a_lost_last_module_leaves_the_connect_response_to_be_found() {
+    // The whole last module (VDCLIPN, ModuleCount 0) is lost: `04 00 00` comes next and
+    // framed data verifies after it.
+    let vd = client_module("VDCLIPN.DLL");
+    let len = synthetic_session().script[vd].1.len();
+    let (out, s) = run_with_client_gap(vd, 0, len);
+    assert_eq!(anomaly_codes(&out), ["ica.lost_sync", "ica.resync"]);
+    assert_eq!(s.phase, Phase::Established);
+    assert_eq!(s.client_modules, 3);
+    assert_eq!(s.directions.to_server.skipped_bytes, 0);
+    assert_eq!(s.encryption, Some(crate::ica::EncryptionKind::Basic));
+    assert_eq!(
+        s.channels.iter().map(|c| c.writes.to_server).sum::<u64>(),
+        3
+    );
+}
+
+#[test]
+fn init_resynchronisation_does_not_depend_on_how_the_bytes_arrive() {
+    let pdcrypt = client_module("PDCRYPTN.DLL");
+    let reference = run_with_client_gap(pdcrypt, 10, 12);
+    // The same loss, with the bytes after it fed one at a time.
+    let script = synthetic_session().script;
+    let mut d = Dissector::new(&context(true));
+    let mut out = Vec::new();
+    for (i, (dir, bytes)) in script.iter().enumerate() {
+        let ts = Timestamp::from_secs(i as i64);
+        if i == pdcrypt {
+            d.feed(*dir, &bytes[..10], ts, &mut out);
+            d.gap(*dir, 12, ts, &mut out);
+            for b in &bytes[22..] {
+                d.feed(*dir, std::slice::from_ref(b), ts, &mut out);
+            }
+        } else if i > pdcrypt && *dir == Dir::ToServer {
+            for b in bytes {
+                d.feed(*dir, std::slice::from_ref(b), ts, &mut out);
+            }
+        } else {
+            d.feed(*dir, bytes, ts, &mut out);
+        }
+    }
+    d.close(Timestamp::from_secs(script.len() as i64), &mut out);
+    assert!(reference.1 == summary_of(&d));
+    assert_eq!(anomaly_codes(&reference.0), anomaly_codes(&out));
 }
 
 /// xorshift64*: a small deterministic generator for the random tests.

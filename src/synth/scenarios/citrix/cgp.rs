@@ -16,8 +16,8 @@ use ctxscope_dissectors::cgp::encode::{
     self, Capability, ChannelOpen, Ext, ReliabilitySpec, ServiceSpec, data_flags,
 };
 use ctxscope_dissectors::cgp::{
-    AckAlgorithm, CloseType, Framing, Initiator, KeepAlives, OpenStatus, Priority, ProxyProtocol,
-    ReliabilityParams, TCP_PROXY_SERVICE,
+    AckAlgorithm, CloseType, EndpointKind, Framing, Initiator, KeepAlives, OpenStatus, Priority,
+    ProxyProtocol, ReliabilityParams, TCP_PROXY_SERVICE, TicketKind,
 };
 use std::time::Duration;
 
@@ -35,6 +35,15 @@ pub struct Reliability<'a> {
     pub realtime: bool,
 }
 
+/// What a client that comes through a gateway adds to its BIND_REQUEST: where the gateway
+/// is to connect (ENDPOINT_ADDRESS, as a hostname) and the STA ticket the broker issued
+/// (SECURITY_TICKET: a secret, it must never reach a report).
+#[derive(Clone, Copy, Debug)]
+pub struct Gateway<'a> {
+    pub endpoint: &'a str,
+    pub sta_ticket: &'a [u8],
+}
+
 /// The service id the client binds Citrix.TcpProxyService to.
 const PROXY_SERVICE_ID: u16 = 1;
 /// Where the session-reliability service forwards the ICA stream: the local ICA listener.
@@ -50,6 +59,7 @@ pub struct CgpLink<'a> {
     session: Resume<'a>,
     /// Messages each direction sent that the other side has not acknowledged yet.
     unacked: [u16; 2],
+    gateway: Option<Gateway<'a>>,
 }
 
 /// What outlives a broken connection: the session, its ICA channel and its message numbers.
@@ -65,12 +75,22 @@ pub struct Resume<'a> {
 impl<'a> CgpLink<'a> {
     /// A new session: bind, then open the ICA channel.
     pub fn connect(conversation: TcpConversation, reliability: Reliability<'a>) -> CgpLink<'a> {
+        CgpLink::connect_via(conversation, reliability, None)
+    }
+
+    /// [`CgpLink::connect`], the client binding with what `gateway` gave it.
+    pub fn connect_via(
+        conversation: TcpConversation,
+        reliability: Reliability<'a>,
+        gateway: Option<Gateway<'a>>,
+    ) -> CgpLink<'a> {
         let session = Resume {
             reliability,
             channel: encode::channel_id(1, Initiator::Client),
             sent: [0; 2],
         };
         let mut link = CgpLink::new(conversation, session);
+        link.gateway = gateway;
         let request = link.bind_request(None);
         link.send(ToServer, request);
         let response = link.bind_response(1);
@@ -118,6 +138,7 @@ impl<'a> CgpLink<'a> {
             steps: Vec::new(),
             session,
             unacked: [0; 2],
+            gateway: None,
         }
     }
 
@@ -196,7 +217,7 @@ impl<'a> CgpLink<'a> {
         }];
         let interval =
             u32::try_from(self.session.reliability.keepalive.as_millis()).unwrap_or(u32::MAX);
-        let caps = [
+        let mut caps = vec![
             Capability::ServicesBinding(&services),
             Capability::SessionReliability(reliability),
             Capability::KeepAlives(KeepAlives {
@@ -211,6 +232,16 @@ impl<'a> CgpLink<'a> {
                 tcp_timeout: 60,
             }),
         ];
+        if let Some(gateway) = self.gateway.filter(|_| !response) {
+            caps.push(Capability::EndpointAddress {
+                kind: EndpointKind::Hostname,
+                address: gateway.endpoint.as_bytes(),
+            });
+            caps.push(Capability::SecurityTicket {
+                kind: TicketKind::Sta,
+                ticket: gateway.sta_ticket,
+            });
+        }
         let mut out = Vec::new();
         encode::signature(&mut out);
         if response {
