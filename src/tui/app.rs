@@ -479,13 +479,16 @@ impl App {
 
     // ---- data ----
 
-    pub fn on_feed(&mut self, msg: FeedMsg, now: Instant) {
+    /// New data from the feed; the effect is for a detail pane that follows the selection to
+    /// another flow (the new data moved it).
+    pub fn on_feed(&mut self, msg: FeedMsg, now: Instant) -> Option<Effect> {
         self.now = now;
         match msg {
             FeedMsg::Progress(p) => {
                 if self.loading.is_some() {
                     self.loading = Some(p);
                 }
+                None
             }
             FeedMsg::Snapshot(s) => self.on_snapshot(*s, now),
             FeedMsg::Loaded(error) => {
@@ -493,37 +496,41 @@ impl App {
                 if let Some(e) = error {
                     self.notify_error(format!("{e} (the packets before it were analysed)"));
                 }
+                None
             }
-            FeedMsg::Stopped(e) => self.notify_error(format!("capture stopped: {e}")),
+            FeedMsg::Stopped(e) => {
+                self.notify_error(format!("capture stopped: {e}"));
+                None
+            }
         }
     }
 
-    fn on_snapshot(&mut self, s: Snapshot, now: Instant) {
+    fn on_snapshot(&mut self, s: Snapshot, now: Instant) -> Option<Effect> {
         self.counters = Some(Counters {
             packets: s.packets,
             bytes: s.bytes,
             kernel: s.kernel,
             timeline: s.timeline,
         });
-        if let Some(report) = s.report {
-            self.pending = Some(report);
-            self.tick(now);
-        }
+        let report = s.report?;
+        self.pending = Some(report);
+        self.tick(now)
     }
 
-    /// Time passes: shows a pending report when it is due.
-    pub fn tick(&mut self, now: Instant) {
+    /// Time passes: shows a pending report when it is due (and the detail pane follows the
+    /// selection if the new rows moved it).
+    pub fn tick(&mut self, now: Instant) -> Option<Effect> {
         self.now = now;
         if self.paused {
-            return;
+            return None;
         }
         let interval = MIN_APPLY_INTERVAL.max(self.refresh_cost * 10);
         let due = self
             .applied_at
             .is_none_or(|at| now.duration_since(at) >= interval);
-        if due && let Some(report) = self.pending.take() {
-            self.show(report, now);
-        }
+        let report = self.pending.take_if(|_| due)?;
+        self.show(report, now);
+        self.follow_selection()
     }
 
     fn show(&mut self, report: Arc<Report>, now: Instant) {
@@ -562,6 +569,13 @@ impl App {
     // ---- keys ----
 
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        // Whatever the key did (moved, filtered, sorted, jumped), the open detail panes show
+        // the selected rows afterwards.
+        let effect = self.key(key);
+        effect.or_else(|| self.follow_selection())
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Option<Effect> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
@@ -794,13 +808,14 @@ impl App {
                 self.detail = None;
                 return Some(Effect::CloseStream);
             }
+            // The pane follows (see `on_key`).
             KeyCode::Char('J') => {
                 self.move_table(Tab::Flows, Nav::By(1));
-                return self.follow_selection();
+                return None;
             }
             KeyCode::Char('K') => {
                 self.move_table(Tab::Flows, Nav::By(-1));
-                return self.follow_selection();
+                return None;
             }
             KeyCode::Char('w') => return self.write_pcap(),
             _ => {}
@@ -832,8 +847,17 @@ impl App {
         None
     }
 
-    /// The detail pane follows the selected flow.
+    /// The open detail panes show the selected rows: a Licensing, Heartbeats or Sessions pane
+    /// starts again at the top of another row; the Flows pane opens the newly selected flow
+    /// (its stream is the effect). With no row selected (a filter hides them all) a pane
+    /// says so.
     fn follow_selection(&mut self) -> Option<Effect> {
+        for tab in [Tab::Licensing, Tab::Heartbeats, Tab::Sessions] {
+            let key = self.table(tab).selected_key();
+            if let Some(pane) = self.pane_mut(tab) {
+                pane.show_row(key);
+            }
+        }
         let flow = self.selected_flow()?;
         let detail = self.detail.as_mut()?;
         if detail.flow == flow.id {
@@ -955,10 +979,6 @@ impl App {
             KeyCode::Char('J') | KeyCode::Char('K') => {
                 let by = if code == KeyCode::Char('J') { 1 } else { -1 };
                 self.move_table(tab, Nav::By(by));
-                let key = self.table(tab).selected_key();
-                if let Some(pane) = self.pane_mut(tab) {
-                    pane.show_row(key);
-                }
             }
             other => {
                 if let Some(pane) = self.pane_mut(tab) {
@@ -993,19 +1013,7 @@ impl App {
             return None;
         }
         self.move_table(self.tab, Nav::By(wheel));
-        self.after_selection_moved()
-    }
-
-    /// The open detail pane follows the table's selection.
-    fn after_selection_moved(&mut self) -> Option<Effect> {
-        if self.tab == Tab::Flows && self.detail.is_some() {
-            return self.follow_selection();
-        }
-        let key = self.table(self.tab).selected_key();
-        if let Some(pane) = self.pane_mut(self.tab) {
-            pane.show_row(key);
-        }
-        None
+        self.follow_selection()
     }
 
     fn click(&mut self, at: Position) -> Option<Effect> {
@@ -1040,7 +1048,7 @@ impl App {
         if at < view.shown() {
             view.select_position(at);
         }
-        self.after_selection_moved()
+        self.follow_selection()
     }
 }
 

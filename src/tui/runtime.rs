@@ -99,11 +99,16 @@ fn event_loop(
     loop {
         let now = Instant::now();
         while let Some(msg) = feed.try_recv() {
-            app.on_feed(msg, now);
+            if let Some(e) = app.on_feed(msg, now) {
+                work.run(e, app, feed);
+            }
             dirty = true;
         }
         dirty |= work.drain(app);
-        app.tick(now);
+        if let Some(e) = app.tick(now) {
+            work.run(e, app, feed);
+            dirty = true;
+        }
         if app.should_quit() || signals.caught() {
             return Ok(());
         }

@@ -22,13 +22,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let Some(report) = app.report().cloned() else {
         return;
     };
-    let Some(detail) = app.detail_mut() else {
+    let Some(shown) = app.detail().map(|d| d.flow) else {
         return;
     };
     let block = Block::new()
         .borders(Borders::TOP)
         .border_style(Style::new().fg(Color::Blue));
     let inner = block.inner(area);
+    if app.flows.selected_key() != Some(shown) {
+        // The pane follows the selection; without one, it shows nothing rather than a flow
+        // the table no longer points at.
+        frame.render_widget(block.title(" Flow detail "), area);
+        frame.render_widget(
+            Paragraph::new(" no flow selected: none match the filter (Esc closes this pane)")
+                .style(Style::new().fg(Color::DarkGray)),
+            inner,
+        );
+        return;
+    }
+    let Some(detail) = app.detail_mut() else {
+        return;
+    };
     let Some(flow) = report.flow(detail.flow) else {
         frame.render_widget(block, area);
         frame.render_widget(
