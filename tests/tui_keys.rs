@@ -138,7 +138,7 @@ fn sort_cycles_columns_reverses_and_keeps_the_selection() {
     assert_eq!(ids[at], 3);
     let screen = screen(&mut app, 160, 48);
     assert!(screen.contains("BYTES C>S↓"), "{screen}");
-    assert!(screen.contains("sort bytes_to_server ↓"), "{screen}");
+    assert!(screen.contains("sort BYTES C>S ↓"), "{screen}");
 }
 
 #[test]
@@ -580,7 +580,7 @@ fn licensing_sorts_and_keeps_the_selection_by_identity() {
     );
     assert_eq!(app.licensing.selected_key(), key);
     assert_eq!(app.licensing.selected_position(), 1);
-    assert!(screen(&mut app, 160, 48).contains("sort checkouts ↓"));
+    assert!(screen(&mut app, 160, 48).contains("sort CHK OUT ↓"));
     // A live snapshot can list the sessions in another order (connections still open are
     // folded in after the retired ones): the selection follows the session, not the position.
     let mut live = live_app(None);
@@ -667,10 +667,7 @@ fn sessions_filter_by_transport_state_host_flow_and_text() {
     assert_eq!(shown_session_ids(&app)[0], 2);
     let text = screen(&mut app, 160, 48);
     assert!(text.contains("RECON↓"), "{text}");
-    assert!(
-        text.contains("sessions 5 of 5 │ sort reconnects ↓"),
-        "{text}"
-    );
+    assert!(text.contains("sessions 5 of 5 │ sort RECON ↓"), "{text}");
 }
 
 #[test]
@@ -1102,4 +1099,79 @@ fn record_panes_follow_a_filter_a_sort_and_a_new_snapshot() {
         assert!(after.is_some() && after != before, "{tab:?}");
         assert_eq!(pane_row(&app, tab), after, "{tab:?} after the snapshot");
     }
+}
+
+// ---- columns out of view ----
+
+/// The header row of the table at 80x24.
+fn header(app: &mut ctxscope::tui::app::App) -> String {
+    screen(app, 80, 24).lines().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn hidden_columns_are_a_sideways_scroll_away() {
+    let mut app = app40();
+    let first = header(&mut app);
+    // The most important columns, and a mark that more are to the right.
+    assert_eq!(
+        words_of(&first),
+        "» ID↑ PROTO CLIENT SERVER STATE FIND",
+        "{first}"
+    );
+    assert!(screen(&mut app, 80, 24).contains("←→ columns"));
+    // Right (or l) scrolls through the rest in display order; the ID column stays.
+    let mut seen = String::new();
+    for key in [KeyCode::Right, KeyCode::Char('l')]
+        .into_iter()
+        .cycle()
+        .take(12)
+    {
+        press(&mut app, key);
+        let h = header(&mut app);
+        assert!(words_of(&h).contains(" ID↑ "), "{h}");
+        seen.push_str(&h);
+    }
+    for column in [
+        "BY",
+        "PKT C>S",
+        "PKT S>C",
+        "BYTES C>S",
+        "BYTES S>C",
+        "DUR",
+        "LAST SEEN",
+        "HISTORY",
+    ] {
+        assert!(seen.contains(column), "{column} never shown: {seen}");
+    }
+    // At the end: the mark to the left only, and Right does nothing more.
+    let end = header(&mut app);
+    assert!(end.starts_with('«') && !end.contains('»'), "{end}");
+    assert!(end.trim_end().ends_with("FIND"), "{end}");
+    press(&mut app, KeyCode::Right);
+    assert_eq!(header(&mut app), end);
+    // Left (or h) goes back, to the most important columns again.
+    for key in [KeyCode::Left, KeyCode::Char('h')]
+        .into_iter()
+        .cycle()
+        .take(12)
+    {
+        press(&mut app, key);
+    }
+    assert_eq!(header(&mut app), first);
+    // Findings keep their time at 80 columns; the flow and the count are a scroll away.
+    press(&mut app, KeyCode::Char('5'));
+    let h = header(&mut app);
+    assert_eq!(words_of(&h), "» SEVERITY↓ TIME CODE MESSAGE", "{h}");
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Right);
+    let h = header(&mut app);
+    assert!(h.contains("FLOW") && h.contains("COUNT"), "{h}");
+    // With a detail pane open, the arrows scroll the pane, not the columns.
+    press(&mut app, KeyCode::Char('1'));
+    press(&mut app, KeyCode::Enter);
+    render(&mut app, 80, 24);
+    press(&mut app, KeyCode::Right);
+    assert_eq!(app.detail().unwrap().hscroll, 8);
+    assert_eq!(header(&mut app), first);
 }

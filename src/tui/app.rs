@@ -181,6 +181,8 @@ pub struct Detail {
     pub flow: FlowId,
     /// First line shown (clamped when drawn).
     pub scroll: usize,
+    /// First column shown (clamped when drawn).
+    pub hscroll: usize,
     pub stream: Option<SharedStream>,
     /// Where the sections start (written when drawn, for `[` and `]`).
     pub sections: Vec<usize>,
@@ -197,6 +199,8 @@ pub struct RecordPane {
     pub key: Option<u64>,
     /// First line shown (clamped when drawn).
     pub scroll: usize,
+    /// First column shown (clamped when drawn).
+    pub hscroll: usize,
     /// The highlighted link, an index into `links`.
     pub cursor: usize,
     /// The cursor moved: scroll it into view when drawn.
@@ -255,6 +259,10 @@ impl RecordPane {
     fn key(&mut self, code: KeyCode) {
         let page = self.page.max(1);
         let last = self.links.len().saturating_sub(1);
+        if let Some(by) = sideways(code) {
+            self.hscroll = self.hscroll.saturating_add_signed(by * HSTEP);
+            return;
+        }
         match code {
             // Arrows move from link to link; past the last one (or without any) they scroll.
             KeyCode::Down | KeyCode::Char('j') if self.cursor < last => {
@@ -322,8 +330,21 @@ pub struct Hits {
     /// Rows of the current table (below its header).
     pub table: Rect,
     pub detail: Rect,
+    /// The table on screen hides columns (a sideways scroll shows them).
+    pub columns_hidden: bool,
 }
 
+/// `Left`/`h` and `Right`/`l`: the direction they scroll sideways.
+fn sideways(code: KeyCode) -> Option<isize> {
+    match code {
+        KeyCode::Left | KeyCode::Char('h') => Some(-1),
+        KeyCode::Right | KeyCode::Char('l') => Some(1),
+        _ => None,
+    }
+}
+
+/// Columns a detail pane moves sideways per key.
+const HSTEP: isize = 8;
 /// Longest filter accepted.
 const MAX_FILTER: usize = 512;
 /// Lines the mouse wheel moves.
@@ -761,9 +782,20 @@ impl App {
         nav.apply(self.table_mut(tab));
     }
 
-    fn flows_key(&mut self, code: KeyCode) -> Option<Effect> {
+    /// Arrows and sideways keys of a table: true if `code` was one.
+    fn table_key(&mut self, tab: Tab, code: KeyCode) -> bool {
         if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
-            self.move_table(Tab::Flows, nav);
+            self.move_table(tab, nav);
+        } else if let Some(by) = sideways(code) {
+            self.table_mut(tab).scroll_columns(by);
+        } else {
+            return false;
+        }
+        true
+    }
+
+    fn flows_key(&mut self, code: KeyCode) -> Option<Effect> {
+        if self.table_key(Tab::Flows, code) {
             return None;
         }
         match code {
@@ -784,6 +816,7 @@ impl App {
         self.detail = Some(Detail {
             flow: flow.id,
             scroll: 0,
+            hscroll: 0,
             stream: None,
             sections: Vec::new(),
             page: 0,
@@ -822,6 +855,10 @@ impl App {
         }
         let detail = self.detail.as_mut()?;
         let page = detail.page.max(1) as isize;
+        if let Some(by) = sideways(code) {
+            detail.hscroll = detail.hscroll.saturating_add_signed(by * HSTEP);
+            return None;
+        }
         match code {
             KeyCode::Char('[') => {
                 detail.scroll = detail
@@ -866,6 +903,7 @@ impl App {
         *detail = Detail {
             flow: flow.id,
             scroll: 0,
+            hscroll: 0,
             stream: None,
             sections: Vec::new(),
             page: detail.page,
@@ -874,8 +912,7 @@ impl App {
     }
 
     fn findings_key(&mut self, code: KeyCode) -> Option<Effect> {
-        if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
-            self.move_table(Tab::Findings, nav);
+        if self.table_key(Tab::Findings, code) {
             return None;
         }
         if code == KeyCode::Enter {
@@ -940,8 +977,7 @@ impl App {
 
     /// Keys of the Licensing, Heartbeats and Sessions tables (no pane open).
     fn record_key(&mut self, tab: Tab, code: KeyCode) -> Option<Effect> {
-        if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
-            self.move_table(tab, nav);
+        if self.table_key(tab, code) {
             return None;
         }
         match code {

@@ -138,6 +138,15 @@ pub fn screen(app: &mut App, width: u16, height: u16) -> String {
     out
 }
 
+/// `text` with every run of spaces as one, line by line: for checks that do not depend on
+/// how wide the columns are drawn.
+pub fn words_of(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
 }

@@ -4,6 +4,7 @@
 //! The pane is one scrollable document of sections. Events and hex lines are formatted only
 //! when on screen, so a flow with a megabyte of stream costs no more to draw than a small one.
 
+use super::clip::clip_sideways;
 use super::fields::{compact, ordered};
 use super::severity_style;
 use crate::model::{FlowRecord, Report};
@@ -60,6 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     detail.sections.clone_from(&doc.sections);
     let end = (detail.scroll + height).min(doc.len);
     let lines: Vec<Line> = (detail.scroll..end).map(|i| doc.line(i)).collect();
+    let lines = clip_sideways(lines, &mut detail.hscroll, usize::from(inner.width));
     let title = format!(
         " Flow {} ({}) {} → {}  line {}/{} ",
         flow.id,

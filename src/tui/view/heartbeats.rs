@@ -30,13 +30,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             "no heartbeats or keep-alives in this capture: they show on long-lived license, CGP and ICA connections".into()
         },
     );
-    app.hits.table = draw_table(
+    draw_table(
         frame,
         table_area,
         &mut app.heartbeats,
         report.as_deref(),
         cell_style,
         &empty,
+        &mut app.hits,
     );
     app.hits.detail = Rect::default();
     if let Some(report) = report {

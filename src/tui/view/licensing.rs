@@ -35,13 +35,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             )
         },
     );
-    app.hits.table = draw_table(
+    draw_table(
         frame,
         table_area,
         &mut app.licensing,
         report.as_deref(),
         cell_style,
         &empty,
+        &mut app.hits,
     );
     app.hits.detail = Rect::default();
     if let Some(report) = report {
