@@ -129,6 +129,35 @@ impl Tmux {
         status.parse().expect("a number")
     }
 
+    /// What tmux knows of the pane's terminal modes: the alternate screen, mouse reporting,
+    /// the cursor shown: `(alternate_on, mouse_any_flag, cursor_flag)`.
+    fn modes(&self) -> (String, String, String) {
+        let out = self.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            "main",
+            "#{alternate_on} #{mouse_any_flag} #{cursor_flag}",
+        ]);
+        let mut it = out.split_whitespace().map(str::to_string);
+        let mut next = || it.next().unwrap_or_default();
+        (next(), next(), next())
+    }
+
+    /// Waits for the program to end and checks the terminal is as before it started: cooked
+    /// mode, main screen, no mouse reporting, the cursor shown. Its exit status.
+    fn wait_restored(&self) -> i32 {
+        let status = self.wait_exit();
+        let back = ("0".to_string(), "0".to_string(), "1".to_string());
+        assert_eq!(
+            self.modes(),
+            back,
+            "(alternate screen, mouse, cursor) after exit {status}:\n{}",
+            self.screen()
+        );
+        status
+    }
+
     /// The program's process ID (a child of the pane's shell).
     fn pid(&self) -> String {
         let shell = self.run(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
@@ -306,26 +335,49 @@ fn licensing_and_sessions_of_a_farm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every way out gives the terminal back (tmux's own view of the pane's modes), with the
+/// documented exit status: `q` and Ctrl-C (a key in raw mode) 0, SIGTERM 143 (128 + 15, the
+/// program ends by the signal once the terminal is restored), a panic 101 with its message.
 #[test]
-fn ctrl_c_and_sigterm_restore_the_terminal() {
-    let dir = scratch("signals");
+fn every_way_out_restores_the_terminal() {
+    let dir = scratch("ways-out");
     let capture = real_capture();
     let capture = capture.to_str().unwrap();
-
-    let t = Tmux::start(&[capture], &dir);
-    t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
-    t.keys(&["/"]);
-    t.keys(&["C-c"]);
-    assert_eq!(t.wait_exit(), 0);
-
-    let t = Tmux::start(&[capture], &dir);
-    t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
-    let killed = Command::new("kill")
-        .args(["-TERM", &t.pid()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    assert_eq!(t.wait_exit(), 0);
+    let ui = ("1".to_string(), "1".to_string(), "0".to_string());
+    for (way, status) in [("q", 0), ("C-c", 0), ("SIGTERM", 143)] {
+        let t = Tmux::start(&[capture], &dir);
+        t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
+        // While the UI runs: its screen, mouse reporting, no cursor (so the checks below can
+        // tell the difference).
+        assert_eq!(t.modes(), ui, "{way}");
+        if way == "SIGTERM" {
+            let killed = Command::new("kill")
+                .args(["-TERM", &t.pid()])
+                .status()
+                .expect("kill runs");
+            assert!(killed.success());
+        } else {
+            // In the middle of typing a filter: keys go to the filter, these still quit.
+            t.keys(&["/"]);
+            t.wait_for(&["Enter keeps, Esc cancels"]);
+            if way == "q" {
+                t.keys(&["Escape"]);
+                t.wait_gone("Enter keeps, Esc cancels");
+            }
+            t.keys(&[way]);
+        }
+        assert_eq!(t.wait_restored(), status, "{way}");
+    }
+    // A panic (the hidden test hook panics after the first frame): the hook gives the
+    // terminal back before the message is printed, so the message is readable.
+    let t = Tmux::start_command(&["env", "CTXSCOPE_TEST_PANIC=1", BIN, "tui", capture], &dir);
+    assert_eq!(t.wait_restored(), 101);
+    let screen = t.screen();
+    assert!(
+        screen.contains("panicked at")
+            && screen.contains("CTXSCOPE_TEST_PANIC=1: a panic after the first frame"),
+        "{screen}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

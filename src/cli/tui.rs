@@ -2,7 +2,7 @@
 
 use super::{ConfigArgs, Outcome};
 use crate::capture::LiveOptions;
-use crate::tui::{self, Input};
+use crate::tui::{self, Ended, Input};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -52,6 +52,10 @@ pub fn run(args: &TuiArgs) -> Result<Outcome> {
         // clap requires one of them.
         (None, None) => anyhow::bail!("give a capture FILE or -i IFACE"),
     };
-    tui::run(config, input)?;
-    Ok(Outcome::Ok)
+    match tui::run(config, input)? {
+        Ended::Quit => Ok(Outcome::Ok),
+        // The terminal is back and the capture closed: end as the signal asked (SIGTERM:
+        // exit status 143).
+        Ended::Signal(signal) => tui::die_of(signal),
+    }
 }
