@@ -31,6 +31,9 @@ pub trait ReadObserver {
     fn progress(&mut self, _packets: u64, _at: Option<(u64, u64)>) -> bool {
         true
     }
+    /// Right after each `progress` that goes on: the engine itself, for a look at the
+    /// analysis so far (the terminal UI shows partial results of a file still loading).
+    fn checkpoint(&mut self, _engine: &mut Engine) {}
 }
 
 /// No hooks.
@@ -65,8 +68,11 @@ pub fn read_source(
     engine.begin_source(&name, source.link());
     let mut n = 0u64;
     loop {
-        if n.is_multiple_of(PROGRESS_EVERY) && !observer.progress(n, source.progress()) {
-            return ReadEnd::Cancelled;
+        if n.is_multiple_of(PROGRESS_EVERY) {
+            if !observer.progress(n, source.progress()) {
+                return ReadEnd::Cancelled;
+            }
+            observer.checkpoint(engine);
         }
         match source.next_packet() {
             Ok(Next::Packet(p)) => {

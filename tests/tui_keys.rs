@@ -1175,3 +1175,64 @@ fn hidden_columns_are_a_sideways_scroll_away() {
     assert_eq!(app.detail().unwrap().hscroll, 8);
     assert_eq!(header(&mut app), first);
 }
+
+#[test]
+fn a_file_can_be_browsed_while_it_loads() {
+    use ctxscope::tui::feed::timeline::Timeline;
+    use ctxscope::tui::feed::{FeedMsg, Progress, Snapshot};
+    let mut app = ctxscope::tui::app::App::new(ctxscope::tui::app::SourceInfo {
+        name: "big.pcap".into(),
+        kind: ctxscope::tui::app::SourceKind::File("big.pcap".into()),
+    });
+    let t0 = Instant::now();
+    app.on_feed(
+        FeedMsg::Progress(Progress {
+            bytes: 420,
+            total: 1000,
+            packets: 12_345,
+            elapsed: Duration::from_secs(1),
+        }),
+        t0,
+    );
+    // The analysis so far arrives (the loader sends it every second).
+    let partial = synthetic_report(10);
+    app.on_feed(
+        FeedMsg::Snapshot(Box::new(Snapshot::of(
+            partial,
+            Timeline::whole(Duration::from_millis(1)),
+        ))),
+        t0,
+    );
+    assert!(app.loading().is_some());
+    let text = screen(&mut app, 160, 48);
+    assert!(
+        text.contains("[1 Flows (10)]"),
+        "the views, not the loading screen:\n{text}"
+    );
+    assert!(text.contains(" big.pcap │ loading 42% │ "), "{text}");
+    // Keys work: filter, sort, other views, the detail pane.
+    filter(&mut app, "port:1494");
+    assert_eq!(shown_flow_ids(&app), vec![1, 9]);
+    press(&mut app, KeyCode::Char('S'));
+    assert_eq!(shown_flow_ids(&app), vec![9, 1]);
+    press(&mut app, KeyCode::Char('5'));
+    assert_eq!(app.tab(), Tab::Findings);
+    press(&mut app, KeyCode::Char('1'));
+    assert!(matches!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::OpenStream(1))
+    ));
+    // More of the file: the rows grow under the same filter and selection.
+    app.on_feed(
+        FeedMsg::Snapshot(Box::new(Snapshot::of(
+            synthetic_report(40),
+            Timeline::whole(Duration::from_millis(1)),
+        ))),
+        t0 + Duration::from_secs(1),
+    );
+    app.on_feed(FeedMsg::Loaded(None), t0 + Duration::from_secs(1));
+    assert!(app.loading().is_none());
+    assert_eq!(shown_flow_ids(&app), vec![33, 25, 17, 9, 1]);
+    assert_eq!(app.flows.selected_key(), Some(1));
+    assert!(!screen(&mut app, 160, 48).contains("loading"));
+}

@@ -617,7 +617,7 @@ impl App {
         match key.code {
             KeyCode::Char('q') => return self.quit(),
             KeyCode::Char('?') => self.help = true,
-            _ if self.loading.is_some() => {}
+            _ if self.waiting_for_file() => {}
             KeyCode::Tab => self.switch(self.tab.step(1)),
             KeyCode::BackTab => self.switch(self.tab.step(-1)),
             KeyCode::Char(c @ '1'..='5') => {
@@ -640,6 +640,11 @@ impl App {
             }
         }
         None
+    }
+
+    /// A file is loading and nothing of it can be shown yet (the loading screen is up).
+    fn waiting_for_file(&self) -> bool {
+        self.loading.is_some() && self.report.is_none()
     }
 
     /// The table of `tab`.
@@ -674,7 +679,7 @@ impl App {
 
     fn toggle_pause(&mut self) {
         if !self.is_live() {
-            self.notify("pause is for live captures: this file is fully loaded");
+            self.notify("pause is for live captures");
             return;
         }
         self.paused = !self.paused;
@@ -1028,7 +1033,7 @@ impl App {
     // ---- mouse ----
 
     pub fn on_mouse(&mut self, m: MouseEvent) -> Option<Effect> {
-        if self.loading.is_some() || self.help || self.input.is_some() {
+        if self.waiting_for_file() || self.help || self.input.is_some() {
             return None;
         }
         let at = Position::new(m.column, m.row);

@@ -327,10 +327,40 @@ impl Work {
     fn open_stream(&mut self, flow: FlowId, feed: &Feed) -> SharedStream {
         self.cancel_streams();
         match &self.source {
-            SourceKind::Live { .. } => {
+            SourceKind::Live { write: None } => {
                 let stream = FlowStream::shared(flow, StreamStatus::Live);
-                feed.command(LiveCommand::Tap(flow, Arc::clone(&stream)));
+                feed.command(LiveCommand::Tap {
+                    flow,
+                    stream: Arc::clone(&stream),
+                    flushed: None,
+                });
                 self.streams.clear();
+                stream
+            }
+            SourceKind::Live { write: Some(path) } => {
+                // Every packet so far is in the write file: the earlier bytes come from there,
+                // the live tap adds the rest.
+                let stream = FlowStream::shared_with_history(flow);
+                let (reply, flushed) = mpsc::channel();
+                feed.command(LiveCommand::Tap {
+                    flow,
+                    stream: Arc::clone(&stream),
+                    flushed: Some(reply),
+                });
+                let cancel = Arc::new(AtomicBool::new(false));
+                stream::fetch_history(
+                    path.clone(),
+                    self.config.clone(),
+                    &stream,
+                    flushed,
+                    FLUSH_WAIT,
+                    Arc::clone(&cancel),
+                );
+                self.streams = vec![StreamJob {
+                    flow,
+                    stream: Arc::clone(&stream),
+                    cancel,
+                }];
                 stream
             }
             SourceKind::File(path) => {

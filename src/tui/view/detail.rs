@@ -300,12 +300,23 @@ fn stream_heading(f: &FlowRecord, dir: Dir, stream: Option<&FlowStream>) -> Vec<
     let note = match &s.status {
         StreamStatus::Reading { done, total } => {
             let pct = if *total > 0 { done * 100 / total } else { 0 };
-            format!("  reading the file again for this flow's bytes... {pct}%")
+            format!("  reading the capture file again for this flow's bytes... {pct}%")
         }
         StreamStatus::Failed(e) => format!("  could not read the stream: {}", clean(e)),
         StreamStatus::Live => format!(
-            "  live: {} reassembled since this flow was selected (earlier bytes are not kept)",
+            "  live: {} reassembled since this flow was selected (earlier bytes are not kept: \
+             start with --write FILE to see them)",
             bytes(d.delivered())
+        ),
+        StreamStatus::LiveWithHistory => format!(
+            "  live: {} reassembled (before this flow was selected: from the --write file)",
+            bytes(d.delivered())
+        ),
+        StreamStatus::LiveHistoryFailed(e) => format!(
+            "  live: {} reassembled since this flow was selected; the earlier bytes could not \
+             be read from the --write file: {}",
+            bytes(d.delivered()),
+            clean(e)
         ),
         StreamStatus::Complete if d.delivered() == 0 && d.missing == 0 => "  no payload".into(),
         StreamStatus::Complete => {

@@ -26,7 +26,9 @@ use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, app: &mut App) {
     let area = frame.area();
-    if app.loading().is_some() {
+    // A file loading shows its progress until the first partial results arrive; from then
+    // on the views, with the progress in the status bar.
+    if app.loading().is_some() && app.report().is_none() {
         progress::draw(frame, area, app);
     } else {
         let width = usize::from(area.width);
