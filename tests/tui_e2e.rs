@@ -235,7 +235,7 @@ fn browse_filter_export_and_quit() {
     t.keys(&["BTab", "BTab"]);
 
     t.keys(&["?"]);
-    t.wait_for(&["ctxscope keys", "write the selected flow's packets"]);
+    t.wait_for(&["ctxscope keys", "JSON and CSV in the current directory"]);
     // A key right after Escape would arrive as Alt+key: wait for the help to close.
     t.keys(&["Escape"]);
     t.wait_gone("ctxscope keys");

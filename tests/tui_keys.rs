@@ -398,8 +398,12 @@ fn export_and_write_ask_for_the_rows_shown() {
     assert!(press(&mut live, KeyCode::Char('w')).is_none());
     assert!(live.message().unwrap().error);
     assert!(live.message().unwrap().text.contains("--write"));
+    // ... and the hints do not offer it.
+    press(&mut live, KeyCode::Esc);
+    assert!(!screen(&mut live, 160, 48).contains("w pcap"));
     let mut kept = live_app(Some("all.pcap".into()));
     live_snapshot(&mut kept, synthetic_report(3), Instant::now());
+    assert!(screen(&mut kept, 160, 48).contains("w pcap"));
     assert!(matches!(
         press(&mut kept, KeyCode::Char('w')),
         Some(Effect::WritePcap(_))
