@@ -119,9 +119,14 @@ impl TableModel for Sessions {
             right,
             keep,
             fill: column == SessionColumn::Application,
+            // Beyond what the issue asks of a session (and the reconnect count): these make
+            // way for a published application's whole name.
             extra: matches!(
                 column,
-                SessionColumn::Build
+                SessionColumn::Client
+                    | SessionColumn::Server
+                    | SessionColumn::KeepAlive
+                    | SessionColumn::Build
                     | SessionColumn::FramesToServer
                     | SessionColumn::FramesToClient
             ),
