@@ -517,6 +517,13 @@ fn cut_text_ends_in_an_ellipsis() {
             .any(|l| l.starts_with('…') && l.trim_end().ends_with('…')),
         "{text}"
     );
+    // The pane's title too, on a narrow terminal.
+    let text = screen(&mut app, 50, 24);
+    let title = text
+        .lines()
+        .find(|l| l.starts_with(" Flow 1 (ica)"))
+        .unwrap();
+    assert_eq!(title, " Flow 1 (ica) 21.0.0.8:45225 → 22.0.0.7:1494  lin…");
     // A long message wraps over the bottom lines.
     let mut app = real_app();
     app.notify_error(

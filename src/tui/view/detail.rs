@@ -71,7 +71,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         (detail.scroll + 1).min(doc.len),
         doc.len
     );
-    frame.render_widget(block.title(title), area);
+    frame.render_widget(
+        block.title(super::record::fit_title(title, area.width)),
+        area,
+    );
     frame.render_widget(Paragraph::new(lines), inner);
 }
 

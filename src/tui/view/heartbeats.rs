@@ -112,7 +112,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
         h.client,
         h.server
     );
-    frame.render_widget(record::block(title), area);
+    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 /// Under the timeline: where it starts and ends, and how long a column is.

@@ -129,7 +129,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
         s.server,
         or_dash(s.vendor.as_ref())
     );
-    frame.render_widget(record::block(title), area);
+    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {

@@ -7,7 +7,7 @@
 use crate::flow::FlowId;
 use crate::model::Report;
 use crate::tui::app::RecordPane;
-use crate::tui::text::{clean, time_of_day, wrap};
+use crate::tui::text::{clean, ellipsize, time_of_day, wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -34,6 +34,14 @@ pub fn block(title: String) -> Block<'static> {
         .borders(Borders::TOP)
         .border_style(Style::new().fg(Color::Blue))
         .title(title)
+}
+
+/// A pane's title cut to the pane's `width` (an ellipsis marks the cut).
+pub fn fit_title(title: String, width: u16) -> String {
+    match ellipsize(&title, usize::from(width)) {
+        std::borrow::Cow::Borrowed(_) => title,
+        std::borrow::Cow::Owned(cut) => cut,
+    }
 }
 
 /// A pane's content: lines, where its sections start, and which lines name a flow.

@@ -101,7 +101,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
         s.client,
         s.server
     );
-    frame.render_widget(record::block(title), area);
+    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
