@@ -33,6 +33,9 @@ pub trait ReadObserver {
     fn progress(&mut self, _packets: u64, _at: Option<(u64, u64)>) -> bool {
         true
     }
+    /// Right after each `progress` that goes on: the engine itself, for a look at the
+    /// analysis so far (the terminal UI shows partial results of a file still loading).
+    fn checkpoint(&mut self, _engine: &mut Engine) {}
 }
 
 /// No hooks.
@@ -79,8 +82,11 @@ pub fn read_source(
             Item::UnsupportedLink(dlt) => engine.unsupported_link(dlt),
         }
         n += 1;
-        if n.is_multiple_of(PROGRESS_EVERY) && !observer.progress(n, at) {
-            return ControlFlow::Break(());
+        if n.is_multiple_of(PROGRESS_EVERY) {
+            if !observer.progress(n, at) {
+                return ControlFlow::Break(());
+            }
+            observer.checkpoint(engine);
         }
         ControlFlow::Continue(())
     });

@@ -1,6 +1,8 @@
 //! The real binary in a real terminal: tmux runs `ctxscope tui` on the real capture, the test
 //! types keys and reads the screen, then checks the program exited and gave the terminal back.
-//! Error paths (unreadable file, no terminal) are checked without tmux.
+//! Error paths (unreadable file, no terminal) are checked without tmux. The live test captures
+//! on `lo` while tcpreplay replays the test's own traffic onto it: it needs root and fails
+//! (never skips) without it.
 
 mod tui_support;
 
@@ -8,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tui_support::{real_capture, sample_capture};
+use tui_support::{Synth, real_capture, sample_capture};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctxscope");
 const WAIT: Duration = Duration::from_secs(15);
@@ -129,6 +131,35 @@ impl Tmux {
         status.parse().expect("a number")
     }
 
+    /// What tmux knows of the pane's terminal modes: the alternate screen, mouse reporting,
+    /// the cursor shown: `(alternate_on, mouse_any_flag, cursor_flag)`.
+    fn modes(&self) -> (String, String, String) {
+        let out = self.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            "main",
+            "#{alternate_on} #{mouse_any_flag} #{cursor_flag}",
+        ]);
+        let mut it = out.split_whitespace().map(str::to_string);
+        let mut next = || it.next().unwrap_or_default();
+        (next(), next(), next())
+    }
+
+    /// Waits for the program to end and checks the terminal is as before it started: cooked
+    /// mode, main screen, no mouse reporting, the cursor shown. Its exit status.
+    fn wait_restored(&self) -> i32 {
+        let status = self.wait_exit();
+        let back = ("0".to_string(), "0".to_string(), "1".to_string());
+        assert_eq!(
+            self.modes(),
+            back,
+            "(alternate screen, mouse, cursor) after exit {status}:\n{}",
+            self.screen()
+        );
+        status
+    }
+
     /// The program's process ID (a child of the pane's shell).
     fn pid(&self) -> String {
         let shell = self.run(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
@@ -204,7 +235,7 @@ fn browse_filter_export_and_quit() {
     t.keys(&["BTab", "BTab"]);
 
     t.keys(&["?"]);
-    t.wait_for(&["ctxscope keys", "write the selected flow's packets"]);
+    t.wait_for(&["ctxscope keys", "JSON and CSV in the current directory"]);
     // A key right after Escape would arrive as Alt+key: wait for the help to close.
     t.keys(&["Escape"]);
     t.wait_gone("ctxscope keys");
@@ -242,8 +273,8 @@ fn licensing_and_sessions_of_a_farm() {
     t.keys(&["2"]);
     let screen = t.wait_for(&["[2 Licensing (3)]", "LICENSE SERVER", "ANNOUNCED PORT"]);
     assert_eq!(
-        screen
-            .matches("10.1.10.40      CITRIX   ok                1 redirected       7279 static open      7279 open")
+        tui_support::words_of(&screen)
+            .matches("10.1.10.40 CITRIX ok 1 redirected 7279 static open 7279 open")
             .count(),
         3,
         "{screen}"
@@ -306,26 +337,49 @@ fn licensing_and_sessions_of_a_farm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every way out gives the terminal back (tmux's own view of the pane's modes), with the
+/// documented exit status: `q` and Ctrl-C (a key in raw mode) 0, SIGTERM 143 (128 + 15, the
+/// program ends by the signal once the terminal is restored), a panic 101 with its message.
 #[test]
-fn ctrl_c_and_sigterm_restore_the_terminal() {
-    let dir = scratch("signals");
+fn every_way_out_restores_the_terminal() {
+    let dir = scratch("ways-out");
     let capture = real_capture();
     let capture = capture.to_str().unwrap();
-
-    let t = Tmux::start(&[capture], &dir);
-    t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
-    t.keys(&["/"]);
-    t.keys(&["C-c"]);
-    assert_eq!(t.wait_exit(), 0);
-
-    let t = Tmux::start(&[capture], &dir);
-    t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
-    let killed = Command::new("kill")
-        .args(["-TERM", &t.pid()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    assert_eq!(t.wait_exit(), 0);
+    let ui = ("1".to_string(), "1".to_string(), "0".to_string());
+    for (way, status) in [("q", 0), ("C-c", 0), ("SIGTERM", 143)] {
+        let t = Tmux::start(&[capture], &dir);
+        t.wait_for(&["[1 Flows (1)]", "21.0.0.8:45225"]);
+        // While the UI runs: its screen, mouse reporting, no cursor (so the checks below can
+        // tell the difference).
+        assert_eq!(t.modes(), ui, "{way}");
+        if way == "SIGTERM" {
+            let killed = Command::new("kill")
+                .args(["-TERM", &t.pid()])
+                .status()
+                .expect("kill runs");
+            assert!(killed.success());
+        } else {
+            // In the middle of typing a filter: keys go to the filter, these still quit.
+            t.keys(&["/"]);
+            t.wait_for(&["Enter keeps, Esc cancels"]);
+            if way == "q" {
+                t.keys(&["Escape"]);
+                t.wait_gone("Enter keeps, Esc cancels");
+            }
+            t.keys(&[way]);
+        }
+        assert_eq!(t.wait_restored(), status, "{way}");
+    }
+    // A panic (the hidden test hook panics after the first frame): the hook gives the
+    // terminal back before the message is printed, so the message is readable.
+    let t = Tmux::start_command(&["env", "CTXSCOPE_TEST_PANIC=1", BIN, "tui", capture], &dir);
+    assert_eq!(t.wait_restored(), 101);
+    let screen = t.screen();
+    assert!(
+        screen.contains("panicked at")
+            && screen.contains("CTXSCOPE_TEST_PANIC=1: a panic after the first frame"),
+        "{screen}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -399,104 +453,120 @@ fn inputs_that_cannot_be_read_give_one_line_and_exit_code_2() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-/// A network namespace with a veth pair, removed on drop: `tcpreplay` on one end feeds a
-/// live capture on the other, isolated from the host's traffic.
-struct Netns {
-    name: String,
+/// Fails the test, with what to do, unless it runs as root with tcpreplay installed: the live
+/// test captures on `lo` and replays traffic onto it (CI runs as root; `.ci/setup` installs
+/// tcpreplay).
+fn require_live_capture() {
+    let uid = Command::new("id").arg("-u").output().expect("id runs");
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "this test captures live on lo and replays packets onto it with tcpreplay: it needs \
+         root (run the tests as root, as CI does, or with CAP_NET_RAW and CAP_NET_ADMIN)"
+    );
+    let tcpreplay = Command::new("tcpreplay").arg("--version").output();
+    assert!(
+        tcpreplay.is_ok_and(|o| o.status.success()),
+        "this test needs tcpreplay: run .ci/setup (or apt-get install tcpreplay)"
+    );
 }
 
-impl Netns {
-    fn new() -> Netns {
-        let ns = Netns {
-            name: format!("ctxscope-e2e-{}", std::process::id()),
-        };
-        let ip = |args: &[&str]| {
-            let ok = Command::new("ip")
-                .args(args)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "ip {args:?} failed (this test needs root)");
-        };
-        ip(&["netns", "add", &ns.name]);
-        ip(&[
-            "-n", &ns.name, "link", "add", "v0", "type", "veth", "peer", "name", "v1",
-        ]);
-        for dev in ["v0", "v1", "lo"] {
-            ip(&["-n", &ns.name, "link", "set", dev, "up"]);
-        }
-        ns
-    }
+/// Replays `file` onto the loopback interface.
+fn replay(file: &Path) {
+    let out = Command::new("tcpreplay")
+        .args(["-q", "--pps=1000", "-i", "lo"])
+        .arg(file)
+        .output()
+        .expect("tcpreplay runs");
+    assert!(
+        out.status.success(),
+        "tcpreplay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
+/// How many packets tcpdump reads from a capture file.
+fn tcpdump_count(file: &Path) -> usize {
+    let out = Command::new("tcpdump")
+        .args(["-nn", "-r"])
+        .arg(file)
+        .output()
+        .expect("tcpdump runs");
+    assert!(
+        out.status.success(),
+        "tcpdump cannot read {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
+/// The real program on a live interface: synthetic traffic made by the test on a port of its
+/// own (so other traffic on `lo` is filtered out) is replayed onto `lo` in two rounds.
 #[test]
-#[ignore = "needs root (a network namespace) and tcpreplay: cargo test --test tui_e2e -- --ignored"]
-fn live_capture_from_an_interface() {
+fn live_capture_counts_pauses_and_writes() {
+    require_live_capture();
     let dir = scratch("live");
-    let ns = Netns::new();
+    let port = 10_000 + (std::process::id() % 20_000) as u16;
+    let mut first = Synth::recording().on_port(port);
+    first.connections(0, 20, 0);
+    let mut second = Synth::recording().on_port(port);
+    second.connections(20, 40, 1_000);
+    let (first_pcap, second_pcap) = (dir.join("first.pcap"), dir.join("second.pcap"));
+    first.write_pcap(&first_pcap);
+    second.write_pcap(&second_pcap);
+    let (n1, n2) = (first.frames(), second.frames());
     let saved = dir.join("all.pcap");
-    let saved = saved.to_str().unwrap();
-    let t = Tmux::start_command(
-        &[
-            "ip", "netns", "exec", &ns.name, BIN, "tui", "-i", "v1", "-f", "tcp", "-w", saved,
-        ],
+    let filter = format!("tcp port {port} and net 192.0.2.0/24");
+    let t = Tmux::start(
+        &["-i", "lo", "-f", &filter, "-w", saved.to_str().unwrap()],
         &dir,
     );
     t.wait_for(&[
-        "v1 (live)",
-        "0 pkts",
+        "lo (live)",
+        " 0 pkts",
         "drops 0",
         "no TCP flows in this capture yet",
     ]);
-    let capture = real_capture();
-    let replayed = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
-            "tcpreplay",
-            "-q",
-            "--pps=500",
-            "-i",
-            "v0",
-        ])
-        .arg(&capture)
-        .output()
-        .expect("tcpreplay runs");
-    assert!(replayed.status.success(), "{replayed:?}");
-    t.wait_for(&["100 pkts", "21.0.0.8:45225", "22.0.0.7:1494"]);
-    // The detail pane taps the flow from now on, and says so.
-    t.keys(&["Enter"]);
-    t.wait_for(&["Flow 1 ("]);
-    t.keys(&["]", "]", "]", "]"]);
-    t.wait_for(&["live: 0 B reassembled since this flow was selected"]);
-    // Pausing freezes the table, not the capture.
+
+    replay(&first_pcap);
+    t.wait_for(&[&format!(" {n1} pkts"), "[1 Flows (20)]"]);
+    // Paused: the table stays as it was while the capture goes on and the counters move.
     t.keys(&["p"]);
     t.wait_for(&["PAUSED"]);
+    replay(&second_pcap);
+    let screen = t.wait_for(&[&format!(" {} pkts", n1 + n2)]);
+    assert!(
+        screen.contains("[1 Flows (20)]") && screen.contains("PAUSED"),
+        "{screen}"
+    );
     t.keys(&["p"]);
-    // `w` flushes the --write file and copies the flow's packets out of it (the flow's time
-    // window comes from its live record, which must be up to date: this needs the engine to
-    // rebuild the records of flows that changed since the last snapshot).
+    t.wait_for(&["[1 Flows (40)]"]);
+    t.wait_gone("PAUSED");
+
+    // Flow 2 carried a request and a reply before it was selected: with --write its stream
+    // is rebuilt from the write file.
+    t.keys(&["Down", "Enter"]);
+    t.wait_for(&["Flow 2 ("]);
+    t.keys(&["]", "]", "]", "]"]);
+    t.wait_for(&[
+        "100 B reassembled (before this flow was selected: from the --write file)",
+        "|synthetic reques|",
+        "|reply 00000001 t|",
+    ]);
+    // `w` flushes the write file and copies the flow's packets out of it.
     t.keys(&["w"]);
-    t.wait_for(&["wrote 100 packets of flow 1 to "]);
+    let screen = t.wait_for(&["wrote 5 packets of flow 2 to "]);
+    assert!(screen.contains("drops 0"), "{screen}");
     t.keys(&["q"]);
-    assert_eq!(t.wait_exit(), 0);
-    let files = files_in(&dir);
-    assert_eq!(files.len(), 2, "{files:?}");
-    assert_eq!(files[0], "all.pcap");
-    let out = Command::new(BIN)
-        .args(["report", "--format", "json"])
-        .arg(dir.join(&files[1]))
-        .output()
-        .expect("report runs");
-    let json = String::from_utf8_lossy(&out.stdout);
-    assert!(json.contains("\"packets\": 100,"), "{json}");
+    assert_eq!(t.wait_restored(), 0);
+
+    // Every packet was kept, and both files are pcaps tcpdump reads.
+    assert_eq!(tcpdump_count(&saved), n1 + n2);
+    let flow = files_in(&dir)
+        .into_iter()
+        .find(|f| f.starts_with("ctxscope-flow-2-"))
+        .expect("the flow's pcap");
+    assert_eq!(tcpdump_count(&dir.join(flow)), 5);
     let _ = std::fs::remove_dir_all(&dir);
 }

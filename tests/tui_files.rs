@@ -6,7 +6,7 @@ mod tui_support;
 use ctxscope::capture::{Next, Source};
 use ctxscope::config::Config;
 use ctxscope::tui::flow_pcap::{self, FlowMatch};
-use ctxscope::tui::stream::{FlowStream, HexLine, StreamStatus, fetch_from_file};
+use ctxscope::tui::stream::{FlowStream, HexLine, StreamStatus, fetch_from_file, fetch_history};
 use ctxscope_dissectors::Dir;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -81,6 +81,63 @@ fn a_flows_streams_come_from_reading_the_file_again() {
     );
     assert_eq!(s.dir(Dir::ToServer).missing, 0);
     let _ = std::fs::remove_file(path);
+}
+
+/// Flow 3's stream as a live capture with `--write` starts it: reading `path` waits for the
+/// answer to the flush (sent through the returned sender).
+fn history_of_flow_3(
+    path: &Path,
+) -> (
+    Arc<Mutex<FlowStream>>,
+    std::sync::mpsc::Sender<Result<u64, String>>,
+) {
+    let stream = FlowStream::shared_with_history(3);
+    let (reply, flushed) = std::sync::mpsc::channel();
+    fetch_history(
+        path.to_path_buf(),
+        Config::default(),
+        &stream,
+        flushed,
+        Duration::from_secs(5),
+        Arc::new(AtomicBool::new(false)),
+    );
+    (stream, reply)
+}
+
+#[test]
+fn a_live_flows_earlier_bytes_come_from_the_write_file_up_to_the_flush() {
+    use ctxscope::reassembly::Delivery;
+    // As a live capture with --write would have it: flow 3's request is the 12th packet
+    // written (connections 0 and 1 took 3 and 5), its reply the 13th, which arrives after
+    // the flow was selected and so through the live tap.
+    let (path, _) = synthetic_file("history.pcap");
+    let (stream, reply) = history_of_flow_3(&path);
+    let reply_text = b"reply 00000002 to the synthetic request, all fine. ";
+    // The live tap delivers the reply while the file is still being read.
+    stream
+        .lock()
+        .unwrap()
+        .push_live(Dir::ToClient, Delivery::Data(reply_text));
+    reply.send(Ok(12)).unwrap();
+    assert_eq!(finished(&stream), StreamStatus::LiveWithHistory);
+    let s = stream.lock().unwrap();
+    assert_eq!(
+        bytes_of(&s, Dir::ToServer),
+        "synthetic request 2;".repeat(10).into_bytes()
+    );
+    // The reply once, after the earlier bytes (there were none that way): the file's own
+    // copy of it is past the flush, so not read.
+    assert_eq!(bytes_of(&s, Dir::ToClient), reply_text.to_vec());
+    drop(s);
+    // A capture that could not flush: the live bytes still show, and why the rest does not.
+    let (stream, reply) = history_of_flow_3(&path);
+    reply.send(Err("disk full".into())).unwrap();
+    let status = finished(&stream);
+    assert!(
+        matches!(&status, StreamStatus::LiveHistoryFailed(e) if e.ends_with(": disk full")),
+        "{status:?}"
+    );
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]

@@ -138,7 +138,7 @@ fn sort_cycles_columns_reverses_and_keeps_the_selection() {
     assert_eq!(ids[at], 3);
     let screen = screen(&mut app, 160, 48);
     assert!(screen.contains("BYTES C>S↓"), "{screen}");
-    assert!(screen.contains("sort bytes_to_server ↓"), "{screen}");
+    assert!(screen.contains("sort BYTES C>S ↓"), "{screen}");
 }
 
 #[test]
@@ -398,8 +398,12 @@ fn export_and_write_ask_for_the_rows_shown() {
     assert!(press(&mut live, KeyCode::Char('w')).is_none());
     assert!(live.message().unwrap().error);
     assert!(live.message().unwrap().text.contains("--write"));
+    // ... and the hints do not offer it.
+    press(&mut live, KeyCode::Esc);
+    assert!(!screen(&mut live, 160, 48).contains("w pcap"));
     let mut kept = live_app(Some("all.pcap".into()));
     live_snapshot(&mut kept, synthetic_report(3), Instant::now());
+    assert!(screen(&mut kept, 160, 48).contains("w pcap"));
     assert!(matches!(
         press(&mut kept, KeyCode::Char('w')),
         Some(Effect::WritePcap(_))
@@ -580,7 +584,7 @@ fn licensing_sorts_and_keeps_the_selection_by_identity() {
     );
     assert_eq!(app.licensing.selected_key(), key);
     assert_eq!(app.licensing.selected_position(), 1);
-    assert!(screen(&mut app, 160, 48).contains("sort checkouts ↓"));
+    assert!(screen(&mut app, 160, 48).contains("sort CHK OUT ↓"));
     // A live snapshot can list the sessions in another order (connections still open are
     // folded in after the retired ones): the selection follows the session, not the position.
     let mut live = live_app(None);
@@ -667,10 +671,7 @@ fn sessions_filter_by_transport_state_host_flow_and_text() {
     assert_eq!(shown_session_ids(&app)[0], 2);
     let text = screen(&mut app, 160, 48);
     assert!(text.contains("RECON↓"), "{text}");
-    assert!(
-        text.contains("sessions 5 of 5 │ sort reconnects ↓"),
-        "{text}"
-    );
+    assert!(text.contains("sessions 5 of 5 │ sort RECON ↓"), "{text}");
 }
 
 #[test]
@@ -908,4 +909,334 @@ fn tab_titles_count_rows_and_mark_trouble() {
     );
     app.on_mouse(click(x1 - 1));
     assert_eq!(app.tab(), Tab::Sessions);
+}
+
+// ---- detail panes follow the selection ----
+
+/// Types `text` as the filter; the last stream the app asked for while it did.
+fn filter_opening(app: &mut ctxscope::tui::app::App, text: &str) -> Option<u64> {
+    let mut opened = None;
+    press(app, KeyCode::Char('/'));
+    ctrl(app, 'u');
+    for c in text.chars() {
+        if let Some(Effect::OpenStream(id)) = press(app, KeyCode::Char(c)) {
+            opened = Some(id);
+        }
+    }
+    press(app, KeyCode::Enter);
+    opened
+}
+
+/// The flow the Flows detail pane shows, and the title it draws.
+fn detail_title(app: &mut ctxscope::tui::app::App) -> String {
+    let text = screen(app, 160, 48);
+    text.lines()
+        .find(|l| l.contains(" Flow ") || l.contains(" Flow detail "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn the_flows_detail_follows_a_filter_and_a_sort() {
+    let mut app = sample_app("farm/mixed_farm.pcap");
+    for _ in 0..7 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert!(matches!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::OpenStream(8))
+    ));
+    assert!(detail_title(&mut app).contains("Flow 8 (ica)"));
+    // Flow 8 is not CGP: the selection goes to the first CGP flow, and the pane with it.
+    assert_eq!(filter_opening(&mut app, "proto:cgp"), Some(11));
+    assert_eq!(shown_flow_ids(&app), vec![11, 13, 14]);
+    assert_eq!(app.flows.selected_key(), Some(11));
+    assert_eq!(app.detail().map(|d| d.flow), Some(11));
+    let title = detail_title(&mut app);
+    assert!(title.contains("Flow 11 (cgp)"), "{title}");
+    // Sorting keeps the selected flow, so the pane stays on it and asks for nothing.
+    assert!(press(&mut app, KeyCode::Char('s')).is_none());
+    assert!(press(&mut app, KeyCode::Char('S')).is_none());
+    assert_eq!(app.flows.selected_key(), Some(11));
+    assert_eq!(app.detail().map(|d| d.flow), Some(11));
+    // J then a reverse sort: still the flow the cursor is on.
+    press(&mut app, KeyCode::Char('J'));
+    let selected = app.flows.selected_key();
+    press(&mut app, KeyCode::Char('S'));
+    assert_eq!(app.detail().map(|d| d.flow), selected);
+    // A filter nothing matches: no selection, and the pane says so instead of showing a flow
+    // the table does not point at.
+    filter(&mut app, "port:9");
+    assert_eq!(app.flows.selected_key(), None);
+    let title = detail_title(&mut app);
+    assert!(title.contains("Flow detail"), "{title}");
+    assert!(screen(&mut app, 160, 48).contains("no flow selected: none match the filter"));
+    // A jump from Findings selects another flow: the open pane follows it too.
+    filter(&mut app, "");
+    press(&mut app, KeyCode::Char('5'));
+    let report = app.report().unwrap().clone();
+    let finding_flow = report.findings[app.findings.selected_index().unwrap()]
+        .flow
+        .unwrap();
+    let effect = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.flows.selected_key(), Some(finding_flow));
+    assert_eq!(app.detail().map(|d| d.flow), Some(finding_flow));
+    if finding_flow != selected.unwrap() {
+        assert!(
+            matches!(effect, Some(Effect::OpenStream(id)) if id == finding_flow),
+            "{effect:?}"
+        );
+    }
+}
+
+#[test]
+fn the_flows_detail_follows_a_new_live_snapshot() {
+    let mut app = live_app(None);
+    let t0 = Instant::now();
+    let report = synthetic_report(10);
+    live_snapshot(&mut app, report.clone(), t0);
+    filter(&mut app, "!state:RSTO");
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    assert!(matches!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::OpenStream(3))
+    ));
+    // Flow 3 was reset since: the filter drops it, the selection goes to the flow now in its
+    // place, and the pane follows (the runtime opens that flow's stream).
+    let mut next = report;
+    let f = std::sync::Arc::make_mut(&mut next.flows[2]);
+    assert_eq!(f.id, 3);
+    f.state = "RSTO";
+    let effect = app.on_feed(
+        ctxscope::tui::feed::FeedMsg::Snapshot(Box::new(ctxscope::tui::feed::Snapshot::of(
+            next,
+            ctxscope::tui::feed::timeline::Timeline::rolling(Duration::from_secs(1)),
+        ))),
+        t0 + Duration::from_secs(1),
+    );
+    assert!(matches!(effect, Some(Effect::OpenStream(4))), "{effect:?}");
+    assert_eq!(app.flows.selected_key(), Some(4));
+    assert_eq!(app.detail().map(|d| d.flow), Some(4));
+    // A snapshot that arrives too soon is applied by a later tick, which follows as well.
+    let mut again = app.report().unwrap().as_ref().clone();
+    std::sync::Arc::make_mut(&mut again.flows[3]).state = "RSTO";
+    live_snapshot(&mut app, again, t0 + Duration::from_millis(1100));
+    assert_eq!(app.detail().map(|d| d.flow), Some(4), "not applied yet");
+    let effect = app.tick(t0 + Duration::from_secs(2));
+    assert!(matches!(effect, Some(Effect::OpenStream(5))), "{effect:?}");
+    assert_eq!(app.detail().map(|d| d.flow), Some(5));
+}
+
+/// The key of the row the open pane of `tab` shows.
+fn pane_row(app: &ctxscope::tui::app::App, tab: Tab) -> Option<u64> {
+    app.pane(tab).expect("the pane is open").key
+}
+
+/// The selected row of `tab`: its key, its index in the report, and its first flow.
+fn selected_row(app: &ctxscope::tui::app::App, tab: Tab) -> (Option<u64>, Option<usize>, u64) {
+    use ctxscope::tui::table::FlowLinks;
+    use ctxscope::tui::table::{heartbeats::Heartbeats, licensing::Licensing, sessions::Sessions};
+    let report = app.report().unwrap();
+    let (key, index, flows): (_, _, fn(&ctxscope::model::Report, usize) -> Vec<u64>) = match tab {
+        Tab::Licensing => (
+            app.licensing.selected_key(),
+            app.licensing.selected_index(),
+            Licensing::flows,
+        ),
+        Tab::Heartbeats => (
+            app.heartbeats.selected_key(),
+            app.heartbeats.selected_index(),
+            Heartbeats::flows,
+        ),
+        _ => (
+            app.sessions.selected_key(),
+            app.sessions.selected_index(),
+            Sessions::flows,
+        ),
+    };
+    let first_flow = index.map_or(0, |i| flows(report, i)[0]);
+    (key, index, first_flow)
+}
+
+#[test]
+fn record_panes_follow_a_filter_a_sort_and_a_new_snapshot() {
+    let farm = sample_app("farm/mixed_farm.pcap");
+    let report = farm.report().unwrap().as_ref().clone();
+    for (key, tab) in [
+        ('2', Tab::Licensing),
+        ('3', Tab::Heartbeats),
+        ('4', Tab::Sessions),
+    ] {
+        let mut app = live_app(None);
+        let t0 = Instant::now();
+        live_snapshot(&mut app, report.clone(), t0);
+        press(&mut app, KeyCode::Char(key));
+        press(&mut app, KeyCode::Enter);
+        let (first, _, flow) = selected_row(&app, tab);
+        assert_eq!(pane_row(&app, tab), first, "{tab:?}");
+        // A filter that hides the selected row (by one of its flows).
+        filter(&mut app, &format!("!flow:{flow}"));
+        let (now, _, _) = selected_row(&app, tab);
+        assert!(
+            now.is_some() && now != first,
+            "{tab:?}: the filter hides the row"
+        );
+        assert_eq!(pane_row(&app, tab), now, "{tab:?} after the filter");
+        // Sorting keeps the row, and the pane on it.
+        press(&mut app, KeyCode::Char('s'));
+        press(&mut app, KeyCode::Char('S'));
+        assert_eq!(selected_row(&app, tab).0, now, "{tab:?}");
+        assert_eq!(pane_row(&app, tab), now, "{tab:?} after the sort");
+        // A new snapshot without the selected row: the pane goes to the row now selected.
+        filter(&mut app, "");
+        let (before, index, _) = selected_row(&app, tab);
+        let index = index.unwrap();
+        let mut next = report.clone();
+        match tab {
+            Tab::Licensing => drop(next.licensing.remove(index)),
+            Tab::Heartbeats => drop(next.heartbeats.remove(index)),
+            _ => drop(next.sessions.remove(index)),
+        }
+        live_snapshot(&mut app, next, t0 + Duration::from_secs(1));
+        let (after, _, _) = selected_row(&app, tab);
+        assert!(after.is_some() && after != before, "{tab:?}");
+        assert_eq!(pane_row(&app, tab), after, "{tab:?} after the snapshot");
+    }
+}
+
+// ---- columns out of view ----
+
+/// The header row of the table at 80x24.
+fn header(app: &mut ctxscope::tui::app::App) -> String {
+    screen(app, 80, 24).lines().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn hidden_columns_are_a_sideways_scroll_away() {
+    let mut app = app40();
+    let first = header(&mut app);
+    // The most important columns, and a mark that more are to the right.
+    assert_eq!(
+        words_of(&first),
+        "» ID↑ PROTO CLIENT SERVER STATE FIND",
+        "{first}"
+    );
+    assert!(screen(&mut app, 80, 24).contains("←→ columns"));
+    // Right (or l) scrolls through the rest in display order; the ID column stays.
+    let mut seen = String::new();
+    for key in [KeyCode::Right, KeyCode::Char('l')]
+        .into_iter()
+        .cycle()
+        .take(12)
+    {
+        press(&mut app, key);
+        let h = header(&mut app);
+        assert!(words_of(&h).contains(" ID↑ "), "{h}");
+        seen.push_str(&h);
+    }
+    for column in [
+        "BY",
+        "PKT C>S",
+        "PKT S>C",
+        "BYTES C>S",
+        "BYTES S>C",
+        "DUR",
+        "LAST SEEN",
+        "HISTORY",
+    ] {
+        assert!(seen.contains(column), "{column} never shown: {seen}");
+    }
+    // At the end: the mark to the left only, and Right does nothing more.
+    let end = header(&mut app);
+    assert!(end.starts_with('«') && !end.contains('»'), "{end}");
+    assert!(end.trim_end().ends_with("FIND"), "{end}");
+    press(&mut app, KeyCode::Right);
+    assert_eq!(header(&mut app), end);
+    // Left (or h) goes back, to the most important columns again.
+    for key in [KeyCode::Left, KeyCode::Char('h')]
+        .into_iter()
+        .cycle()
+        .take(12)
+    {
+        press(&mut app, key);
+    }
+    assert_eq!(header(&mut app), first);
+    // Findings keep their time at 80 columns; the flow and the count are a scroll away.
+    press(&mut app, KeyCode::Char('5'));
+    let h = header(&mut app);
+    assert_eq!(words_of(&h), "» SEVERITY↓ TIME CODE MESSAGE", "{h}");
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Right);
+    let h = header(&mut app);
+    assert!(h.contains("FLOW") && h.contains("COUNT"), "{h}");
+    // With a detail pane open, the arrows scroll the pane, not the columns.
+    press(&mut app, KeyCode::Char('1'));
+    press(&mut app, KeyCode::Enter);
+    render(&mut app, 80, 24);
+    press(&mut app, KeyCode::Right);
+    assert_eq!(app.detail().unwrap().hscroll, 8);
+    assert_eq!(header(&mut app), first);
+}
+
+#[test]
+fn a_file_can_be_browsed_while_it_loads() {
+    use ctxscope::tui::feed::timeline::Timeline;
+    use ctxscope::tui::feed::{FeedMsg, Progress, Snapshot};
+    let mut app = ctxscope::tui::app::App::new(ctxscope::tui::app::SourceInfo {
+        name: "big.pcap".into(),
+        kind: ctxscope::tui::app::SourceKind::File("big.pcap".into()),
+    });
+    let t0 = Instant::now();
+    app.on_feed(
+        FeedMsg::Progress(Progress {
+            bytes: 420,
+            total: 1000,
+            packets: 12_345,
+            elapsed: Duration::from_secs(1),
+        }),
+        t0,
+    );
+    // The analysis so far arrives (the loader sends it every second).
+    let partial = synthetic_report(10);
+    app.on_feed(
+        FeedMsg::Snapshot(Box::new(Snapshot::of(
+            partial,
+            Timeline::whole(Duration::from_millis(1)),
+        ))),
+        t0,
+    );
+    assert!(app.loading().is_some());
+    let text = screen(&mut app, 160, 48);
+    assert!(
+        text.contains("[1 Flows (10)]"),
+        "the views, not the loading screen:\n{text}"
+    );
+    assert!(text.contains(" big.pcap │ loading 42% │ "), "{text}");
+    // Keys work: filter, sort, other views, the detail pane.
+    filter(&mut app, "port:1494");
+    assert_eq!(shown_flow_ids(&app), vec![1, 9]);
+    press(&mut app, KeyCode::Char('S'));
+    assert_eq!(shown_flow_ids(&app), vec![9, 1]);
+    press(&mut app, KeyCode::Char('5'));
+    assert_eq!(app.tab(), Tab::Findings);
+    press(&mut app, KeyCode::Char('1'));
+    assert!(matches!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::OpenStream(1))
+    ));
+    // More of the file: the rows grow under the same filter and selection.
+    app.on_feed(
+        FeedMsg::Snapshot(Box::new(Snapshot::of(
+            synthetic_report(40),
+            Timeline::whole(Duration::from_millis(1)),
+        ))),
+        t0 + Duration::from_secs(1),
+    );
+    app.on_feed(FeedMsg::Loaded(None), t0 + Duration::from_secs(1));
+    assert!(app.loading().is_none());
+    assert_eq!(shown_flow_ids(&app), vec![33, 25, 17, 9, 1]);
+    assert_eq!(app.flows.selected_key(), Some(1));
+    assert!(!screen(&mut app, 160, 48).contains("loading"));
 }

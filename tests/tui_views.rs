@@ -79,10 +79,9 @@ fn licensing_of_the_farm() {
     let text = screen(&mut app, 160, 48);
     // Three Citrix servers, each sent by lmgrd to the static vendor port and connected.
     assert_eq!(
-        text.matches(
-            "CITRIX   ok                1 redirected       7279 static open      7279 open"
-        )
-        .count(),
+        words_of(&text)
+            .matches("CITRIX ok 1 redirected 7279 static open 7279 open")
+            .count(),
         3,
         "{text}"
     );
@@ -381,4 +380,192 @@ fn every_screen_survives_small_terminals() {
         screens += 1;
     }
     assert_eq!(screens, 11 * sizes.len());
+}
+
+/// A live capture with `--write` a while into it: 5698 packets, 3 dropped by the kernel, a
+/// rate that rose over ten seconds.
+fn busy_live_app() -> ctxscope::tui::app::App {
+    use ctxscope::capture::KernelStats;
+    use ctxscope::tui::feed::Snapshot;
+    use ctxscope::tui::feed::timeline::Timeline;
+    use ctxscope_dissectors::Timestamp;
+    let mut app = live_app(Some("/var/tmp/ctxscope-night-shift-capture.pcap".into()));
+    let mut timeline = Timeline::rolling(Duration::from_secs(1));
+    for second in 0..12i64 {
+        for n in 0..(second * 10) {
+            timeline.add(
+                Timestamp::from_nanos((1_795_317_180 + second) * 1_000_000_000 + n),
+                1_000,
+            );
+        }
+    }
+    let report = synthetic_report(12);
+    // Well after the start, so the time up reads the same on a slow machine.
+    let at = Instant::now() + Duration::from_secs(125);
+    app.on_feed(
+        FeedMsg::Snapshot(Box::new(Snapshot {
+            report: Some(Arc::new(report)),
+            packets: 5698,
+            bytes: 5_698_000,
+            kernel: Some(KernelStats {
+                received: 5701,
+                dropped: 3,
+                if_dropped: 0,
+            }),
+            timeline,
+        })),
+        at,
+    );
+    app
+}
+
+/// The status bar's first line at `width` columns.
+fn source_line(app: &mut ctxscope::tui::app::App, width: u16) -> String {
+    let text = screen(app, width, 24);
+    text.lines().nth(21).unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_status_bar_keeps_what_matters_on_narrow_screens() {
+    let mut app = busy_live_app();
+    insta::assert_snapshot!("status_live_80x24", render(&mut app, 80, 24).backend());
+    // Whatever the width: the source, packets, kernel drops, the rate, a sparkline.
+    for width in [80, 90, 100, 110, 119, 120, 121, 140, 160, 200] {
+        let line = source_line(&mut app, width);
+        for part in [
+            " eth0 (live)",
+            " │ 5698 pkts",
+            " │ drops 3 │ ",
+            " 100 pkt/s ",
+        ] {
+            assert!(line.contains(part), "{width}: {part:?} in {line:?}");
+        }
+        // The sparkline is apart from the rate, and ends the line.
+        let spark = line.trim_end().rsplit(' ').next().unwrap();
+        assert!(
+            spark.chars().count() >= 8 && spark.chars().all(|c| "▁▂▃▄▅▆▇█".contains(c)),
+            "{width}: {line:?}"
+        );
+        assert_eq!(line.chars().count(), usize::from(width));
+    }
+    // Room goes first to the bit rate and the bytes, the time up and the --write path last.
+    let mut at = |w| source_line(&mut app, w);
+    let (w80, w100, w120, w160) = (at(80), at(100), at(120), at(160));
+    assert!(!w80.contains("up ") && !w80.contains("writing"), "{w80}");
+    assert!(w100.contains("800.0 kbit/s"), "{w100}");
+    assert!(
+        w120.contains("5.7 MB") && !w120.contains("writing"),
+        "{w120}"
+    );
+    assert!(
+        w160.contains(" │ up 2m05s │ writing /var/tmp/ctxscope-night-shift-capture.pcap │ "),
+        "{w160}"
+    );
+    // The second line: findings by severity, the rows, the filter and PAUSED stay.
+    press(&mut app, KeyCode::Char('p'));
+    press(&mut app, KeyCode::Char('/'));
+    type_text(
+        &mut app,
+        "!host:192.0.2.250 !host:192.0.2.251 !host:192.0.2.252",
+    );
+    press(&mut app, KeyCode::Enter);
+    let text = screen(&mut app, 80, 24);
+    let view = text.lines().nth(22).unwrap();
+    assert_eq!(
+        view,
+        " hi 0 med 0 low 4 info 0 │ flows 12 of 12 │ filter: !host:192.0.2.250 … │ PAUSED"
+    );
+}
+
+#[test]
+fn a_file_keeps_its_rates_on_narrow_screens() {
+    let mut app = real_app();
+    let line = source_line(&mut app, 80);
+    assert_eq!(
+        line,
+        " ndpi-citrix.pcap │ 100 pkts 11.3 kB │ avg 62 pkt/s 56.4 kbit/s █▂▂ ▁ ▁▁▂▁▂▂▂▂▁▁"
+    );
+}
+
+#[test]
+fn cut_text_ends_in_an_ellipsis() {
+    // A licensing cell longer than its column.
+    let mut app = sample_app("flexlm/vendor_connection_not_seen.pcap");
+    press(&mut app, KeyCode::Char('2'));
+    let text = screen(&mut app, 80, 24);
+    assert!(
+        text.contains(" not_connected     7279 static not_seen x2, 72…"),
+        "{text}"
+    );
+    // Long event lines in a flow's detail, and scrolling sideways to read them.
+    let mut app = real_app();
+    press(&mut app, KeyCode::Enter);
+    render(&mut app, 80, 24);
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Char(']'));
+    }
+    let text = screen(&mut app, 80, 24);
+    let event = text
+        .lines()
+        .find(|l| l.contains(" ica init_request "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(event.trim_end().ends_with('…'), "{event:?}");
+    press(&mut app, KeyCode::Right);
+    let text = screen(&mut app, 80, 24);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with('…') && l.trim_end().ends_with('…')),
+        "{text}"
+    );
+    // The pane's title too, on a narrow terminal.
+    let text = screen(&mut app, 50, 24);
+    let title = text
+        .lines()
+        .find(|l| l.starts_with(" Flow 1 (ica)"))
+        .unwrap();
+    assert_eq!(title, " Flow 1 (ica) 21.0.0.8:45225 → 22.0.0.7:1494  lin…");
+    // A long message wraps over the bottom lines.
+    let mut app = real_app();
+    app.notify_error(
+        "writing flow 1: /home/admin/captures/ctxscope-flow-1-20260115-090000.pcap: \
+         No space left on device (os error 28)",
+    );
+    let text = screen(&mut app, 80, 24);
+    let bottom: Vec<&str> = text.lines().skip(22).collect();
+    assert_eq!(
+        bottom,
+        [
+            "writing flow 1: /home/admin/captures/ctxscope-flow-1-20260115-090000.pcap: No   ",
+            "space left on device (os error 28)                                              ",
+        ]
+    );
+    // A filter error too long for the line goes on its own.
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "sev:high");
+    let text = screen(&mut app, 80, 24);
+    let bottom: Vec<&str> = text.lines().skip(21).collect();
+    assert_eq!(bottom[0].trim_end(), "/sev:high_");
+    assert_eq!(
+        bottom[1].trim_end(),
+        "`sev:` does not apply here (keys here: proto, port, host, state, by, finding,"
+    );
+    assert_eq!(bottom[2].trim_end(), "flow)");
+}
+
+#[test]
+fn findings_panel_shows_the_whole_message() {
+    let mut app = real_app();
+    press(&mut app, KeyCode::Char('5'));
+    let text = screen(&mut app, 80, 24);
+    let report = app.report().unwrap().clone();
+    let message = &report.findings[0].message;
+    let panel: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with('─'))
+        .skip(2)
+        .take_while(|l| !l.starts_with(" ndpi-citrix.pcap"))
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(&panel, message);
 }

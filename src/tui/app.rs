@@ -181,6 +181,8 @@ pub struct Detail {
     pub flow: FlowId,
     /// First line shown (clamped when drawn).
     pub scroll: usize,
+    /// First column shown (clamped when drawn).
+    pub hscroll: usize,
     pub stream: Option<SharedStream>,
     /// Where the sections start (written when drawn, for `[` and `]`).
     pub sections: Vec<usize>,
@@ -197,6 +199,8 @@ pub struct RecordPane {
     pub key: Option<u64>,
     /// First line shown (clamped when drawn).
     pub scroll: usize,
+    /// First column shown (clamped when drawn).
+    pub hscroll: usize,
     /// The highlighted link, an index into `links`.
     pub cursor: usize,
     /// The cursor moved: scroll it into view when drawn.
@@ -255,6 +259,10 @@ impl RecordPane {
     fn key(&mut self, code: KeyCode) {
         let page = self.page.max(1);
         let last = self.links.len().saturating_sub(1);
+        if let Some(by) = sideways(code) {
+            self.hscroll = self.hscroll.saturating_add_signed(by * HSTEP);
+            return;
+        }
         match code {
             // Arrows move from link to link; past the last one (or without any) they scroll.
             KeyCode::Down | KeyCode::Char('j') if self.cursor < last => {
@@ -322,8 +330,21 @@ pub struct Hits {
     /// Rows of the current table (below its header).
     pub table: Rect,
     pub detail: Rect,
+    /// The table on screen hides columns (a sideways scroll shows them).
+    pub columns_hidden: bool,
 }
 
+/// `Left`/`h` and `Right`/`l`: the direction they scroll sideways.
+fn sideways(code: KeyCode) -> Option<isize> {
+    match code {
+        KeyCode::Left | KeyCode::Char('h') => Some(-1),
+        KeyCode::Right | KeyCode::Char('l') => Some(1),
+        _ => None,
+    }
+}
+
+/// Columns a detail pane moves sideways per key.
+const HSTEP: isize = 8;
 /// Longest filter accepted.
 const MAX_FILTER: usize = 512;
 /// Lines the mouse wheel moves.
@@ -479,13 +500,16 @@ impl App {
 
     // ---- data ----
 
-    pub fn on_feed(&mut self, msg: FeedMsg, now: Instant) {
+    /// New data from the feed; the effect is for a detail pane that follows the selection to
+    /// another flow (the new data moved it).
+    pub fn on_feed(&mut self, msg: FeedMsg, now: Instant) -> Option<Effect> {
         self.now = now;
         match msg {
             FeedMsg::Progress(p) => {
                 if self.loading.is_some() {
                     self.loading = Some(p);
                 }
+                None
             }
             FeedMsg::Snapshot(s) => self.on_snapshot(*s, now),
             FeedMsg::Loaded(error) => {
@@ -493,37 +517,41 @@ impl App {
                 if let Some(e) = error {
                     self.notify_error(format!("{e} (the packets before it were analysed)"));
                 }
+                None
             }
-            FeedMsg::Stopped(e) => self.notify_error(format!("capture stopped: {e}")),
+            FeedMsg::Stopped(e) => {
+                self.notify_error(format!("capture stopped: {e}"));
+                None
+            }
         }
     }
 
-    fn on_snapshot(&mut self, s: Snapshot, now: Instant) {
+    fn on_snapshot(&mut self, s: Snapshot, now: Instant) -> Option<Effect> {
         self.counters = Some(Counters {
             packets: s.packets,
             bytes: s.bytes,
             kernel: s.kernel,
             timeline: s.timeline,
         });
-        if let Some(report) = s.report {
-            self.pending = Some(report);
-            self.tick(now);
-        }
+        let report = s.report?;
+        self.pending = Some(report);
+        self.tick(now)
     }
 
-    /// Time passes: shows a pending report when it is due.
-    pub fn tick(&mut self, now: Instant) {
+    /// Time passes: shows a pending report when it is due (and the detail pane follows the
+    /// selection if the new rows moved it).
+    pub fn tick(&mut self, now: Instant) -> Option<Effect> {
         self.now = now;
         if self.paused {
-            return;
+            return None;
         }
         let interval = MIN_APPLY_INTERVAL.max(self.refresh_cost * 10);
         let due = self
             .applied_at
             .is_none_or(|at| now.duration_since(at) >= interval);
-        if due && let Some(report) = self.pending.take() {
-            self.show(report, now);
-        }
+        let report = self.pending.take_if(|_| due)?;
+        self.show(report, now);
+        self.follow_selection()
     }
 
     fn show(&mut self, report: Arc<Report>, now: Instant) {
@@ -562,6 +590,13 @@ impl App {
     // ---- keys ----
 
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        // Whatever the key did (moved, filtered, sorted, jumped), the open detail panes show
+        // the selected rows afterwards.
+        let effect = self.key(key);
+        effect.or_else(|| self.follow_selection())
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Option<Effect> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
@@ -582,7 +617,7 @@ impl App {
         match key.code {
             KeyCode::Char('q') => return self.quit(),
             KeyCode::Char('?') => self.help = true,
-            _ if self.loading.is_some() => {}
+            _ if self.waiting_for_file() => {}
             KeyCode::Tab => self.switch(self.tab.step(1)),
             KeyCode::BackTab => self.switch(self.tab.step(-1)),
             KeyCode::Char(c @ '1'..='5') => {
@@ -605,6 +640,11 @@ impl App {
             }
         }
         None
+    }
+
+    /// A file is loading and nothing of it can be shown yet (the loading screen is up).
+    fn waiting_for_file(&self) -> bool {
+        self.loading.is_some() && self.report.is_none()
     }
 
     /// The table of `tab`.
@@ -639,7 +679,7 @@ impl App {
 
     fn toggle_pause(&mut self) {
         if !self.is_live() {
-            self.notify("pause is for live captures: this file is fully loaded");
+            self.notify("pause is for live captures");
             return;
         }
         self.paused = !self.paused;
@@ -747,9 +787,20 @@ impl App {
         nav.apply(self.table_mut(tab));
     }
 
-    fn flows_key(&mut self, code: KeyCode) -> Option<Effect> {
+    /// Arrows and sideways keys of a table: true if `code` was one.
+    fn table_key(&mut self, tab: Tab, code: KeyCode) -> bool {
         if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
-            self.move_table(Tab::Flows, nav);
+            self.move_table(tab, nav);
+        } else if let Some(by) = sideways(code) {
+            self.table_mut(tab).scroll_columns(by);
+        } else {
+            return false;
+        }
+        true
+    }
+
+    fn flows_key(&mut self, code: KeyCode) -> Option<Effect> {
+        if self.table_key(Tab::Flows, code) {
             return None;
         }
         match code {
@@ -770,6 +821,7 @@ impl App {
         self.detail = Some(Detail {
             flow: flow.id,
             scroll: 0,
+            hscroll: 0,
             stream: None,
             sections: Vec::new(),
             page: 0,
@@ -794,19 +846,24 @@ impl App {
                 self.detail = None;
                 return Some(Effect::CloseStream);
             }
+            // The pane follows (see `on_key`).
             KeyCode::Char('J') => {
                 self.move_table(Tab::Flows, Nav::By(1));
-                return self.follow_selection();
+                return None;
             }
             KeyCode::Char('K') => {
                 self.move_table(Tab::Flows, Nav::By(-1));
-                return self.follow_selection();
+                return None;
             }
             KeyCode::Char('w') => return self.write_pcap(),
             _ => {}
         }
         let detail = self.detail.as_mut()?;
         let page = detail.page.max(1) as isize;
+        if let Some(by) = sideways(code) {
+            detail.hscroll = detail.hscroll.saturating_add_signed(by * HSTEP);
+            return None;
+        }
         match code {
             KeyCode::Char('[') => {
                 detail.scroll = detail
@@ -832,8 +889,17 @@ impl App {
         None
     }
 
-    /// The detail pane follows the selected flow.
+    /// The open detail panes show the selected rows: a Licensing, Heartbeats or Sessions pane
+    /// starts again at the top of another row; the Flows pane opens the newly selected flow
+    /// (its stream is the effect). With no row selected (a filter hides them all) a pane
+    /// says so.
     fn follow_selection(&mut self) -> Option<Effect> {
+        for tab in [Tab::Licensing, Tab::Heartbeats, Tab::Sessions] {
+            let key = self.table(tab).selected_key();
+            if let Some(pane) = self.pane_mut(tab) {
+                pane.show_row(key);
+            }
+        }
         let flow = self.selected_flow()?;
         let detail = self.detail.as_mut()?;
         if detail.flow == flow.id {
@@ -842,6 +908,7 @@ impl App {
         *detail = Detail {
             flow: flow.id,
             scroll: 0,
+            hscroll: 0,
             stream: None,
             sections: Vec::new(),
             page: detail.page,
@@ -850,8 +917,7 @@ impl App {
     }
 
     fn findings_key(&mut self, code: KeyCode) -> Option<Effect> {
-        if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
-            self.move_table(Tab::Findings, nav);
+        if self.table_key(Tab::Findings, code) {
             return None;
         }
         if code == KeyCode::Enter {
@@ -916,8 +982,7 @@ impl App {
 
     /// Keys of the Licensing, Heartbeats and Sessions tables (no pane open).
     fn record_key(&mut self, tab: Tab, code: KeyCode) -> Option<Effect> {
-        if let Some(nav) = Self::nav(code, self.page(self.hits.table)) {
-            self.move_table(tab, nav);
+        if self.table_key(tab, code) {
             return None;
         }
         match code {
@@ -955,10 +1020,6 @@ impl App {
             KeyCode::Char('J') | KeyCode::Char('K') => {
                 let by = if code == KeyCode::Char('J') { 1 } else { -1 };
                 self.move_table(tab, Nav::By(by));
-                let key = self.table(tab).selected_key();
-                if let Some(pane) = self.pane_mut(tab) {
-                    pane.show_row(key);
-                }
             }
             other => {
                 if let Some(pane) = self.pane_mut(tab) {
@@ -972,7 +1033,7 @@ impl App {
     // ---- mouse ----
 
     pub fn on_mouse(&mut self, m: MouseEvent) -> Option<Effect> {
-        if self.loading.is_some() || self.help || self.input.is_some() {
+        if self.waiting_for_file() || self.help || self.input.is_some() {
             return None;
         }
         let at = Position::new(m.column, m.row);
@@ -993,19 +1054,7 @@ impl App {
             return None;
         }
         self.move_table(self.tab, Nav::By(wheel));
-        self.after_selection_moved()
-    }
-
-    /// The open detail pane follows the table's selection.
-    fn after_selection_moved(&mut self) -> Option<Effect> {
-        if self.tab == Tab::Flows && self.detail.is_some() {
-            return self.follow_selection();
-        }
-        let key = self.table(self.tab).selected_key();
-        if let Some(pane) = self.pane_mut(self.tab) {
-            pane.show_row(key);
-        }
-        None
+        self.follow_selection()
     }
 
     fn click(&mut self, at: Position) -> Option<Effect> {
@@ -1040,7 +1089,7 @@ impl App {
         if at < view.shown() {
             view.select_position(at);
         }
-        self.after_selection_moved()
+        self.follow_selection()
     }
 }
 

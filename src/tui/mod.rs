@@ -25,4 +25,5 @@ mod term;
 pub mod text;
 pub mod view;
 
-pub use runtime::{Input, run};
+pub use runtime::{Ended, Input, run};
+pub use term::die_of;

@@ -39,7 +39,21 @@ pub enum Input {
     },
 }
 
-pub fn run(config: Config, input: Input) -> Result<()> {
+/// How the UI ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// `q`, Ctrl-C, or the terminal went away.
+    Quit,
+    /// A termination signal (SIGTERM, SIGINT, SIGHUP) arrived; the caller should end by it
+    /// ([`die_of`](super::term::die_of)).
+    Signal(i32),
+}
+
+/// Set to `1`, the UI panics right after drawing its first frame: for tests of the panic
+/// path (the terminal must be given back and the panic message printed). Not for users.
+const TEST_PANIC_ENV: &str = "CTXSCOPE_TEST_PANIC";
+
+pub fn run(config: Config, input: Input) -> Result<Ended> {
     let (source, info) = open(&input)?;
     // Checks the configuration now, so a mistake is a plain error before the screen changes.
     Engine::new(config.clone())?;
@@ -92,20 +106,29 @@ fn event_loop(
     feed: &Feed,
     work: &mut Work,
     signals: &Signals,
-) -> Result<()> {
+) -> Result<Ended> {
     let input = spawn_input()?;
+    let test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
     let mut next_frame = Instant::now();
     let mut dirty = true;
     loop {
         let now = Instant::now();
         while let Some(msg) = feed.try_recv() {
-            app.on_feed(msg, now);
+            if let Some(e) = app.on_feed(msg, now) {
+                work.run(e, app, feed);
+            }
             dirty = true;
         }
         dirty |= work.drain(app);
-        app.tick(now);
-        if app.should_quit() || signals.caught() {
-            return Ok(());
+        if let Some(e) = app.tick(now) {
+            work.run(e, app, feed);
+            dirty = true;
+        }
+        if let Some(signal) = signals.caught() {
+            return Ok(Ended::Signal(signal));
+        }
+        if app.should_quit() {
+            return Ok(Ended::Quit);
         }
         if term::panicked() {
             bail!("an internal error stopped the terminal UI (see the message above)");
@@ -114,13 +137,16 @@ fn event_loop(
             term.terminal.draw(|f| view::draw(f, app))?;
             next_frame = now + FRAME;
             dirty = false;
+            if test_panic {
+                panic!("{TEST_PANIC_ENV}=1: a panic after the first frame, as asked");
+            }
         }
         let wait = next_frame.saturating_duration_since(Instant::now());
         let first = match input.recv_timeout(wait) {
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => continue,
             // The terminal is gone (its reader stopped).
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(RecvTimeoutError::Disconnected) => return Ok(Ended::Quit),
         };
         // Everything already typed is handled before the next frame.
         for event in std::iter::once(first).chain(input.try_iter()) {
@@ -301,10 +327,40 @@ impl Work {
     fn open_stream(&mut self, flow: FlowId, feed: &Feed) -> SharedStream {
         self.cancel_streams();
         match &self.source {
-            SourceKind::Live { .. } => {
+            SourceKind::Live { write: None } => {
                 let stream = FlowStream::shared(flow, StreamStatus::Live);
-                feed.command(LiveCommand::Tap(flow, Arc::clone(&stream)));
+                feed.command(LiveCommand::Tap {
+                    flow,
+                    stream: Arc::clone(&stream),
+                    flushed: None,
+                });
                 self.streams.clear();
+                stream
+            }
+            SourceKind::Live { write: Some(path) } => {
+                // Every packet so far is in the write file: the earlier bytes come from there,
+                // the live tap adds the rest.
+                let stream = FlowStream::shared_with_history(flow);
+                let (reply, flushed) = mpsc::channel();
+                feed.command(LiveCommand::Tap {
+                    flow,
+                    stream: Arc::clone(&stream),
+                    flushed: Some(reply),
+                });
+                let cancel = Arc::new(AtomicBool::new(false));
+                stream::fetch_history(
+                    path.clone(),
+                    self.config.clone(),
+                    &stream,
+                    flushed,
+                    FLUSH_WAIT,
+                    Arc::clone(&cancel),
+                );
+                self.streams = vec![StreamJob {
+                    flow,
+                    stream: Arc::clone(&stream),
+                    cancel,
+                }];
                 stream
             }
             SourceKind::File(path) => {

@@ -1,6 +1,7 @@
 //! The terminal: raw mode, alternate screen and mouse on entry; all of it undone on every way
 //! out (normal exit and `?` errors through `Drop`, panics through a hook that restores before
-//! the panic message is printed, SIGTERM/SIGINT/SIGHUP through a flag the event loop checks).
+//! the panic message is printed, SIGTERM/SIGINT/SIGHUP through a flag the event loop checks,
+//! after which the program ends by that signal: see [`die_of`]).
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
@@ -13,7 +14,7 @@ use signal_hook::SigId;
 use std::io::{self, Stdout, stdout};
 use std::sync::Arc;
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Whether the terminal is in the UI's modes (so restoring twice does nothing).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -86,23 +87,33 @@ fn install_panic_hook() {
 
 /// Termination signals, caught as a flag so the terminal is restored before exiting.
 pub struct Signals {
-    caught: Arc<AtomicBool>,
+    /// The last signal caught (0: none).
+    caught: Arc<AtomicUsize>,
     ids: Vec<SigId>,
 }
 
 impl Signals {
     pub fn register() -> io::Result<Signals> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let caught = Arc::new(AtomicBool::new(false));
+        let caught = Arc::new(AtomicUsize::new(0));
         let mut ids = Vec::new();
         for signal in [SIGTERM, SIGINT, SIGHUP] {
-            ids.push(signal_hook::flag::register(signal, Arc::clone(&caught))?);
+            let value = usize::try_from(signal).unwrap_or(usize::MAX);
+            ids.push(signal_hook::flag::register_usize(
+                signal,
+                Arc::clone(&caught),
+                value,
+            )?);
         }
         Ok(Signals { caught, ids })
     }
 
-    pub fn caught(&self) -> bool {
-        self.caught.load(Ordering::SeqCst)
+    /// The signal that asked the program to end, if one did.
+    pub fn caught(&self) -> Option<i32> {
+        match self.caught.load(Ordering::SeqCst) {
+            0 => None,
+            n => i32::try_from(n).ok(),
+        }
     }
 }
 
@@ -112,4 +123,12 @@ impl Drop for Signals {
             signal_hook::low_level::unregister(id);
         }
     }
+}
+
+/// Ends the program by `signal`, as if it had not been caught, once the terminal is back and
+/// the threads are done: the shell sees 128 + the signal's number (143 for SIGTERM), and a
+/// parent that waits sees which signal it was. Should that fail, exits with that status.
+pub fn die_of(signal: i32) -> ! {
+    let _ = signal_hook::low_level::emulate_default_handler(signal);
+    std::process::exit(128 + signal)
 }

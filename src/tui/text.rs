@@ -5,6 +5,37 @@ pub use crate::output::units::{bytes, duration, time_of_day, time_of_day_micros}
 use ctxscope_dissectors::Timestamp;
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// What marks text that was cut.
+pub const ELLIPSIS: char = '…';
+
+/// Display columns of `s`.
+pub fn width(s: &str) -> usize {
+    s.width()
+}
+
+/// `s` in at most `max` columns: whole if it fits, else cut and ending in [`ELLIPSIS`].
+pub fn ellipsize(s: &str, max: usize) -> Cow<'_, str> {
+    if s.width() <= max {
+        return Cow::Borrowed(s);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push(ELLIPSIS);
+    Cow::Owned(out)
+}
 
 /// `s` without anything that could move the cursor, change colours or reorder text: control
 /// characters become `?`, bidirectional overrides are dropped. Strings from packets are already
@@ -36,6 +67,51 @@ pub fn wall_clock() -> Timestamp {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     Timestamp::from_nanos(nanos)
+}
+
+/// Words of `text` in lines of at most `width` columns; a word longer than a line is split
+/// across lines (nothing is lost).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    for word in text.split_whitespace() {
+        let w = word.width();
+        if used > 0 && used + 1 + w > width {
+            lines.push(std::mem::take(&mut line));
+            used = 0;
+        }
+        if used > 0 {
+            line.push(' ');
+            used += 1;
+        }
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > width && used > 0 {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            line.push(c);
+            used += cw;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// [`wrap`] into at most `max` lines; the last one ends in [`ELLIPSIS`] if text was left.
+pub fn wrap_at_most(text: &str, width: usize, max: usize) -> Vec<String> {
+    let mut lines = wrap(text, width);
+    if lines.len() > max {
+        lines.truncate(max);
+        if let Some(last) = lines.last_mut() {
+            *last = ellipsize(&format!("{last}{ELLIPSIS}"), width).into_owned();
+        }
+    }
+    lines
 }
 
 /// `2026-11-22 03:13:00` (UTC).
@@ -84,6 +160,39 @@ mod tests {
         assert!(matches!(clean("plain text: 10.0.0.1"), Cow::Borrowed(_)));
         assert_eq!(clean("a\x1b[2Jb\r\n\u{7}c\u{9b}"), "a?[2Jb???c?");
         assert_eq!(clean("abc\u{202e}fed\u{2066}x"), "abcfedx");
+    }
+
+    #[test]
+    fn cut_text_ends_in_an_ellipsis() {
+        assert_eq!(
+            ellipsize("7279 static pending x3", 22),
+            "7279 static pending x3"
+        );
+        assert_eq!(
+            ellipsize("7279 static pending x3", 21),
+            "7279 static pending …"
+        );
+        assert_eq!(ellipsize("abc", 1), "…");
+        assert_eq!(ellipsize("abc", 0), "");
+        // Wide characters count two columns.
+        assert_eq!(ellipsize("日本語", 4), "日…");
+        assert_eq!(width("→ ▶"), 3);
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_splits_long_ones() {
+        assert_eq!(
+            wrap("the quick brown fox jumps", 10),
+            vec!["the quick", "brown fox", "jumps"]
+        );
+        assert_eq!(wrap("abcdefghijkl x", 5), vec!["abcde", "fghij", "kl x"]);
+        assert!(wrap("   ", 5).is_empty());
+        assert_eq!(
+            wrap_at_most("the quick brown fox jumps", 10, 2),
+            vec!["the quick", "brown fox…"]
+        );
+        assert_eq!(wrap_at_most("the quick brown fox", 9, 1), vec!["the quic…"]);
+        assert_eq!(wrap_at_most("a b", 10, 1), vec!["a b"]);
     }
 
     #[test]

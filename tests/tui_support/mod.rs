@@ -138,6 +138,15 @@ pub fn screen(app: &mut App, width: u16, height: u16) -> String {
     out
 }
 
+/// `text` with every run of spaces as one, line by line: for checks that do not depend on
+/// how wide the columns are drawn.
+pub fn words_of(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
 }
@@ -171,6 +180,8 @@ pub struct Synth {
     engine: Engine,
     /// Every frame sent, when recording (to write a capture file).
     recorded: Option<Vec<(Timestamp, Vec<u8>)>>,
+    /// Every server listens on this port instead of [`SERVER_PORTS`].
+    server_port: Option<u16>,
 }
 
 pub const SERVER_PORTS: [u16; 8] = [1494, 2598, 27000, 7279, 2512, 443, 80, 22];
@@ -182,6 +193,7 @@ impl Synth {
         Synth {
             engine,
             recorded: None,
+            server_port: None,
         }
     }
 
@@ -191,6 +203,19 @@ impl Synth {
             recorded: Some(Vec::new()),
             ..Synth::new()
         }
+    }
+
+    /// Every server on `port` (a live test's own port, to filter its traffic by).
+    pub fn on_port(self, port: u16) -> Synth {
+        Synth {
+            server_port: Some(port),
+            ..self
+        }
+    }
+
+    /// Frames recorded so far.
+    pub fn frames(&self) -> usize {
+        self.recorded.as_ref().map_or(0, Vec::len)
     }
 
     /// Writes the recorded frames as a classic pcap file (Ethernet, microseconds).
@@ -241,7 +266,8 @@ impl Synth {
                 )
             };
             let (c, cport) = Synth::client(i);
-            let (s, sport) = Synth::server(i);
+            let (s, port) = Synth::server(i);
+            let sport = self.server_port.unwrap_or(port);
             let isn_c = i.wrapping_mul(7919);
             let isn_s = i.wrapping_mul(104_729);
             self.send(at(0), (c, cport), (s, sport), isn_c, None, "S", &[]);

@@ -30,8 +30,14 @@ const TICK: Duration = Duration::from_millis(250);
 const COST_SHARE: u32 = 20;
 
 pub enum LiveCommand {
-    /// Send the reassembled bytes of this flow, from now on, to the stream.
-    Tap(FlowId, SharedStream),
+    /// Send the reassembled bytes of this flow, from now on, to the stream. With `flushed`
+    /// (a `--write` capture), the write file is flushed first and the number of packets it
+    /// holds is the answer: the stream's earlier bytes are in exactly those.
+    Tap {
+        flow: FlowId,
+        stream: SharedStream,
+        flushed: Option<Sender<Result<u64, String>>>,
+    },
     /// Stop tapping.
     Untap,
     /// Flush the `--write` file and answer (so it can be read while the capture goes on).
@@ -97,6 +103,7 @@ pub(super) fn start(
                 inbox,
                 stop,
                 due,
+                packets: 0,
             }
             .run();
         })
@@ -124,6 +131,8 @@ struct Capture {
     inbox: Receiver<LiveCommand>,
     stop: Arc<AtomicBool>,
     due: Arc<AtomicBool>,
+    /// Packets read, each of them written to the `--write` file if there is one.
+    packets: u64,
 }
 
 impl Capture {
@@ -139,6 +148,7 @@ impl Capture {
                 Ok(Next::Packet(p)) => {
                     timeline.add(p.ts, u64::from(p.wire_len));
                     self.engine.packet(&p);
+                    self.packets += 1;
                     changed = true;
                 }
                 // A read timeout, or the waker: fall through to the due check.
@@ -197,10 +207,18 @@ impl Capture {
     fn take_commands(&mut self) {
         while let Ok(command) = self.inbox.try_recv() {
             match command {
-                LiveCommand::Tap(flow, stream) => {
+                LiveCommand::Tap {
+                    flow,
+                    stream,
+                    flushed,
+                } => {
+                    if let Some(reply) = flushed {
+                        let written = self.source.flush().map(|()| self.packets);
+                        let _ = reply.send(written.map_err(|e| e.to_string()));
+                    }
                     self.engine.tap_flow(flow, move |_, dir, chunk| {
                         if let Ok(mut s) = stream.lock() {
-                            s.push(dir, chunk);
+                            s.push_live(dir, chunk);
                         }
                     });
                 }

@@ -20,19 +20,6 @@ pub enum FindingColumn {
 
 pub struct Findings;
 
-impl FindingColumn {
-    pub fn name(self) -> &'static str {
-        match self {
-            FindingColumn::Severity => "severity",
-            FindingColumn::Time => "time",
-            FindingColumn::Code => "code",
-            FindingColumn::Flow => "flow",
-            FindingColumn::Count => "count",
-            FindingColumn::Message => "message",
-        }
-    }
-}
-
 fn finding(report: &Report, i: usize) -> &Finding {
     &report.findings[i]
 }
@@ -67,12 +54,14 @@ impl TableModel for Findings {
         // Widths leave room for the header and its sort arrow.
         let (header, width, right, keep) = match column {
             FindingColumn::Severity => ("SEVERITY", 9, false, 0),
-            FindingColumn::Time => ("TIME", 12, false, 4),
-            FindingColumn::Code => ("CODE", 28, false, 1),
-            FindingColumn::Flow => ("FLOW", 7, true, 2),
-            FindingColumn::Count => ("COUNT", 6, true, 3),
+            // Severity, time, code and message are what the view is about; the flow and the
+            // count are in the panel below and a scroll away.
+            FindingColumn::Time => ("TIME", 12, false, 1),
+            FindingColumn::Code => ("CODE", 28, false, 2),
+            FindingColumn::Flow => ("FLOW", 7, true, 4),
+            FindingColumn::Count => ("COUNT", 6, true, 5),
             // The message takes what is left; its width is a minimum.
-            FindingColumn::Message => ("MESSAGE", 24, false, 0),
+            FindingColumn::Message => ("MESSAGE", 24, false, 3),
         };
         ColumnSpec {
             header,
@@ -80,11 +69,8 @@ impl TableModel for Findings {
             right,
             keep,
             fill: column == FindingColumn::Message,
+            extra: column == FindingColumn::Count,
         }
-    }
-
-    fn column_name(column: FindingColumn) -> &'static str {
-        column.name()
     }
 
     fn len(report: &Report) -> usize {

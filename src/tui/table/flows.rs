@@ -27,28 +27,6 @@ pub enum FlowColumn {
 
 pub struct Flows;
 
-impl FlowColumn {
-    /// The name used in the status bar and in exported files.
-    pub fn name(self) -> &'static str {
-        match self {
-            FlowColumn::Id => "id",
-            FlowColumn::Proto => "proto",
-            FlowColumn::By => "classified_by",
-            FlowColumn::Client => "client",
-            FlowColumn::Server => "server",
-            FlowColumn::State => "state",
-            FlowColumn::PacketsToServer => "packets_to_server",
-            FlowColumn::PacketsToClient => "packets_to_client",
-            FlowColumn::BytesToServer => "bytes_to_server",
-            FlowColumn::BytesToClient => "bytes_to_client",
-            FlowColumn::Duration => "duration",
-            FlowColumn::LastSeen => "last_seen",
-            FlowColumn::History => "history",
-            FlowColumn::Findings => "findings",
-        }
-    }
-}
-
 fn flow(report: &Report, i: usize) -> &FlowRecord {
     &report.flows[i]
 }
@@ -101,12 +79,10 @@ impl TableModel for Flows {
             width,
             right,
             keep,
-            fill: false,
+            // A long-lived flow's history runs on: it takes the width left over.
+            fill: column == FlowColumn::History,
+            extra: false,
         }
-    }
-
-    fn column_name(column: FlowColumn) -> &'static str {
-        column.name()
     }
 
     fn len(report: &Report) -> usize {

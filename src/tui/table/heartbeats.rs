@@ -30,26 +30,6 @@ pub enum HeartbeatColumn {
 
 pub struct Heartbeats;
 
-impl HeartbeatColumn {
-    pub fn name(self) -> &'static str {
-        match self {
-            HeartbeatColumn::Flow => "flow",
-            HeartbeatColumn::Proto => "proto",
-            HeartbeatColumn::Kind => "kind",
-            HeartbeatColumn::Client => "client",
-            HeartbeatColumn::Server => "server",
-            HeartbeatColumn::Beats => "beats",
-            HeartbeatColumn::LastBeat => "last_beat",
-            HeartbeatColumn::Median => "interval_median",
-            HeartbeatColumn::Jitter => "jitter",
-            HeartbeatColumn::Silence => "longest_silence",
-            HeartbeatColumn::State => "state",
-            // Sorted by the longest silence against the cadence: the gappiest first.
-            HeartbeatColumn::Timeline => "timeline",
-        }
-    }
-}
-
 fn series(report: &Report, i: usize) -> &HeartbeatSeries {
     &report.heartbeats[i]
 }
@@ -156,11 +136,8 @@ impl TableModel for Heartbeats {
             right,
             keep,
             fill: column == HeartbeatColumn::Timeline,
+            extra: false,
         }
-    }
-
-    fn column_name(column: HeartbeatColumn) -> &'static str {
-        column.name()
     }
 
     fn len(report: &Report) -> usize {

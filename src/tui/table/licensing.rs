@@ -30,24 +30,6 @@ pub enum LicensingColumn {
 
 pub struct Licensing;
 
-impl LicensingColumn {
-    pub fn name(self) -> &'static str {
-        match self {
-            LicensingColumn::Client => "client",
-            LicensingColumn::Server => "server",
-            LicensingColumn::Vendor => "vendor",
-            LicensingColumn::Status => "status",
-            LicensingColumn::Lmgrd => "lmgrd",
-            LicensingColumn::Announced => "announced",
-            LicensingColumn::VendorConnections => "vendor_connections",
-            LicensingColumn::Checkouts => "checkouts",
-            LicensingColumn::Checkins => "checkins",
-            LicensingColumn::LastBeat => "last_heartbeat",
-            LicensingColumn::Beat => "heartbeat",
-        }
-    }
-}
-
 fn session(report: &Report, i: usize) -> &LicensingSession {
     &report.licensing[i]
 }
@@ -242,12 +224,15 @@ impl TableModel for Licensing {
             width,
             right,
             keep,
-            fill: false,
+            // Summaries of lists: they take the width left over.
+            fill: matches!(
+                column,
+                LicensingColumn::Lmgrd
+                    | LicensingColumn::Announced
+                    | LicensingColumn::VendorConnections
+            ),
+            extra: column == LicensingColumn::Checkins,
         }
-    }
-
-    fn column_name(column: LicensingColumn) -> &'static str {
-        column.name()
     }
 
     fn len(report: &Report) -> usize {

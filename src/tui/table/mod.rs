@@ -26,6 +26,9 @@ pub struct ColumnSpec {
     pub keep: u8,
     /// Takes the width left over (`width` is then a minimum).
     pub fill: bool,
+    /// Not one of the view's main facts: it makes way (a scroll away) for a filling column
+    /// whose text would be cut.
+    pub extra: bool,
 }
 
 /// What a table needs to know about its rows.
@@ -39,8 +42,6 @@ pub trait TableModel {
     const DEFAULT_SORT: Sort<Self::Column>;
 
     fn spec(column: Self::Column) -> ColumnSpec;
-    /// The column's name in the status bar and in exported files.
-    fn column_name(column: Self::Column) -> &'static str;
     fn len(report: &Report) -> usize;
     /// A stable identity for row `i`, so the selection survives new data and re-sorting.
     fn key(report: &Report, i: usize) -> u64;
@@ -96,6 +97,9 @@ pub struct TableView<M: TableModel> {
     selected_key: Option<u64>,
     /// First visible row (index into `rows`).
     offset: usize,
+    /// How far the columns are scrolled right (0: the most important columns; clamped to
+    /// what the width can reach when drawn).
+    pub column_offset: usize,
     pub sort: Sort<M::Column>,
     query: Query,
     /// The filter as typed.
@@ -114,6 +118,7 @@ impl<M: TableModel> Default for TableView<M> {
             selected: 0,
             selected_key: None,
             offset: 0,
+            column_offset: 0,
             sort: M::DEFAULT_SORT,
             query: Query::default(),
             filter_text: String::new(),
@@ -296,6 +301,8 @@ pub trait AnyTable {
     fn selected_key(&self) -> Option<u64>;
     fn shown(&self) -> usize;
     fn offset(&self) -> usize;
+    /// Scrolls the columns right (positive) or left.
+    fn scroll_columns(&mut self, by: isize);
     fn show(&mut self, report: Option<Arc<Report>>);
 }
 
@@ -340,6 +347,10 @@ impl<M: TableModel> AnyTable for TableView<M> {
 
     fn offset(&self) -> usize {
         self.offset
+    }
+
+    fn scroll_columns(&mut self, by: isize) {
+        self.column_offset = self.column_offset.saturating_add_signed(by);
     }
 
     fn show(&mut self, report: Option<Arc<Report>>) {

@@ -4,6 +4,7 @@
 //! The pane is one scrollable document of sections. Events and hex lines are formatted only
 //! when on screen, so a flow with a megabyte of stream costs no more to draw than a small one.
 
+use super::clip::clip_sideways;
 use super::fields::{compact, ordered};
 use super::severity_style;
 use crate::model::{FlowRecord, Report};
@@ -22,13 +23,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let Some(report) = app.report().cloned() else {
         return;
     };
-    let Some(detail) = app.detail_mut() else {
+    let Some(shown) = app.detail().map(|d| d.flow) else {
         return;
     };
     let block = Block::new()
         .borders(Borders::TOP)
         .border_style(Style::new().fg(Color::Blue));
     let inner = block.inner(area);
+    if app.flows.selected_key() != Some(shown) {
+        // The pane follows the selection; without one, it shows nothing rather than a flow
+        // the table no longer points at.
+        frame.render_widget(block.title(" Flow detail "), area);
+        frame.render_widget(
+            Paragraph::new(" no flow selected: none match the filter (Esc closes this pane)")
+                .style(Style::new().fg(Color::DarkGray)),
+            inner,
+        );
+        return;
+    }
+    let Some(detail) = app.detail_mut() else {
+        return;
+    };
     let Some(flow) = report.flow(detail.flow) else {
         frame.render_widget(block, area);
         frame.render_widget(
@@ -46,6 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     detail.sections.clone_from(&doc.sections);
     let end = (detail.scroll + height).min(doc.len);
     let lines: Vec<Line> = (detail.scroll..end).map(|i| doc.line(i)).collect();
+    let lines = clip_sideways(lines, &mut detail.hscroll, usize::from(inner.width));
     let title = format!(
         " Flow {} ({}) {} → {}  line {}/{} ",
         flow.id,
@@ -55,7 +71,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         (detail.scroll + 1).min(doc.len),
         doc.len
     );
-    frame.render_widget(block.title(title), area);
+    frame.render_widget(
+        block.title(super::record::fit_title(title, area.width)),
+        area,
+    );
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -284,12 +303,23 @@ fn stream_heading(f: &FlowRecord, dir: Dir, stream: Option<&FlowStream>) -> Vec<
     let note = match &s.status {
         StreamStatus::Reading { done, total } => {
             let pct = if *total > 0 { done * 100 / total } else { 0 };
-            format!("  reading the file again for this flow's bytes... {pct}%")
+            format!("  reading the capture file again for this flow's bytes... {pct}%")
         }
         StreamStatus::Failed(e) => format!("  could not read the stream: {}", clean(e)),
         StreamStatus::Live => format!(
-            "  live: {} reassembled since this flow was selected (earlier bytes are not kept)",
+            "  live: {} reassembled since this flow was selected (earlier bytes are not kept: \
+             start with --write FILE to see them)",
             bytes(d.delivered())
+        ),
+        StreamStatus::LiveWithHistory => format!(
+            "  live: {} reassembled (before this flow was selected: from the --write file)",
+            bytes(d.delivered())
+        ),
+        StreamStatus::LiveHistoryFailed(e) => format!(
+            "  live: {} reassembled since this flow was selected; the earlier bytes could not \
+             be read from the --write file: {}",
+            bytes(d.delivered()),
+            clean(e)
         ),
         StreamStatus::Complete if d.delivered() == 0 && d.missing == 0 => "  no payload".into(),
         StreamStatus::Complete => {

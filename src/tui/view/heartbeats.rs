@@ -30,13 +30,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             "no heartbeats or keep-alives in this capture: they show on long-lived license, CGP and ICA connections".into()
         },
     );
-    app.hits.table = draw_table(
+    draw_table(
         frame,
         table_area,
         &mut app.heartbeats,
         report.as_deref(),
         cell_style,
         &empty,
+        &mut app.hits,
     );
     app.hits.detail = Rect::default();
     if let Some(report) = report {
@@ -111,7 +112,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
         h.client,
         h.server
     );
-    frame.render_widget(record::block(title), area);
+    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 /// Under the timeline: where it starts and ends, and how long a column is.

@@ -7,41 +7,48 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
+/// Fits 80x24 with the filter language below (14 + 8 lines and the border).
 const KEYS: [(&str, &str); 14] = [
     ("q  Ctrl-C", "quit (? shows this help, any key closes it)"),
     (
         "Tab S-Tab 1-5",
         "next / previous view, or a view by its number",
     ),
+    ("↑ ↓  j k", "move the selection; in a detail: scroll"),
     (
-        "↑ ↓  j k",
-        "move the selection; in a detail: scroll, or the next flow",
+        "PgUp PgDn g G",
+        "page up / down, first / last row (also Home End)",
     ),
-    ("PgUp PgDn", "page up / down"),
-    ("Home End  g G", "first / last row"),
-    ("/", "filter the table (Enter keeps, Esc cancels)"),
+    (
+        "← →  h l",
+        "columns out of view (« »); in a detail: scroll sideways",
+    ),
+    (
+        "/  Ctrl-U",
+        "filter (Enter keeps, Esc cancels, Ctrl-U clears)",
+    ),
     ("s  S", "sort by the next column / reverse the order"),
     (
         "Enter  d",
         "open or close the row's detail (Findings: go to its flow)",
     ),
     (
-        "Enter  f",
-        "in a Licensing/Heartbeats/Sessions detail: go to the ▶ flow",
-    ),
-    (
-        "f",
-        "Licensing, Heartbeats, Sessions: go to the row's first flow",
+        "f  Enter",
+        "go to the row's first flow; in a detail, to the ▶ flow",
     ),
     (
         "J K  [ ]  Esc",
         "detail: next/previous row, section; Esc closes it",
     ),
+    ("p", "pause the view (a live capture goes on)"),
     (
-        "p  e",
-        "pause the view (live capture goes on); export rows shown",
+        "e",
+        "export the rows shown: JSON and CSV in the current directory",
     ),
-    ("w", "write the selected flow's packets to a pcap file"),
+    (
+        "w",
+        "the selected flow's packets to a pcap there (live: needs -w)",
+    ),
     (
         "mouse",
         "wheel scrolls, click selects a row, a view or a listed flow",

@@ -35,13 +35,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
             )
         },
     );
-    app.hits.table = draw_table(
+    draw_table(
         frame,
         table_area,
         &mut app.licensing,
         report.as_deref(),
         cell_style,
         &empty,
+        &mut app.hits,
     );
     app.hits.detail = Rect::default();
     if let Some(report) = report {
@@ -141,7 +142,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
         s.server,
         or_dash(s.vendor.as_ref())
     );
-    frame.render_widget(record::block(title), area);
+    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {

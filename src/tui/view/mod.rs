@@ -3,6 +3,8 @@
 //! Each frame costs O(visible rows): tables draw only the rows on screen, the detail pane
 //! formats only the lines on screen.
 
+mod bar;
+mod clip;
 mod detail;
 mod fields;
 mod heartbeats;
@@ -14,8 +16,8 @@ mod sessions;
 mod status;
 mod table;
 
-use super::app::{App, Tab};
-use super::text::clean;
+use super::app::{App, SourceKind, Tab};
+use super::text::{self, clean};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -24,14 +26,18 @@ use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, app: &mut App) {
     let area = frame.area();
-    if app.loading().is_some() {
+    // A file loading shows its progress until the first partial results arrive; from then
+    // on the views, with the progress in the status bar.
+    if app.loading().is_some() && app.report().is_none() {
         progress::draw(frame, area, app);
     } else {
+        let width = usize::from(area.width);
+        let bottom_height = u16::try_from(bottom_lines(app, width).len()).unwrap_or(1);
         let [tabs, body, status, bottom] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(1),
             Constraint::Length(2),
-            Constraint::Length(1),
+            Constraint::Length(bottom_height),
         ])
         .areas(area);
         draw_tabs(frame, tabs, app);
@@ -43,7 +49,8 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             Tab::Findings => table::draw_findings(frame, body, app),
         }
         status::draw(frame, status, app);
-        draw_bottom(frame, bottom, app);
+        // After the body: the hints depend on what the table showed.
+        frame.render_widget(Paragraph::new(bottom_lines(app, width)), bottom);
     }
     if app.help_shown() {
         help::draw(frame, area);
@@ -134,53 +141,114 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &mut App) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_bottom(frame: &mut Frame, area: Rect, app: &App) {
-    let line = if let Some(input) = app.input() {
-        let mut spans = vec![
+/// Lines of a message at the bottom, at the most (a longer one ends in `…`).
+const MESSAGE_LINES: usize = 3;
+
+/// The bottom line(s): the filter being typed (and why it does not parse), a message, or the
+/// keys of the view. Messages wrap over up to three lines; nothing runs off the edge unmarked.
+fn bottom_lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let red = Style::new().fg(Color::Red);
+    if let Some(input) = app.input() {
+        let typed = Line::from(vec![
             Span::styled("/", Style::new().fg(Color::Yellow)),
             Span::raw(clean(&input.text).into_owned()),
             Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
-        ];
-        match &input.error {
-            Some(e) => spans.push(Span::styled(
-                format!("   {}", clean(e)),
-                Style::new().fg(Color::Red),
-            )),
-            None => spans.push(Span::styled(
-                "   Enter keeps, Esc cancels",
+        ]);
+        // A filter longer than the line shows its end, where the typing is.
+        let skip = typed.width().saturating_sub(width);
+        let mut typed = clip::clip(typed, skip, width);
+        let (note, style) = match &input.error {
+            Some(e) => (clean(e).into_owned(), red),
+            None => (
+                "Enter keeps, Esc cancels".to_string(),
                 Style::new().fg(Color::DarkGray),
-            )),
+            ),
+        };
+        if typed.width() + 3 + text::width(&note) <= width {
+            typed.spans.push(Span::styled(format!("   {note}"), style));
+            return vec![typed];
         }
-        Line::from(spans)
-    } else if let Some(m) = app.message() {
+        if input.error.is_none() {
+            return vec![typed];
+        }
+        // The error on lines of its own.
+        let mut lines = vec![typed];
+        lines.extend(
+            text::wrap_at_most(&note, width, MESSAGE_LINES - 1)
+                .into_iter()
+                .map(|l| Line::styled(l, style)),
+        );
+        return lines;
+    }
+    if let Some(m) = app.message() {
         let style = if m.error {
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+            red.add_modifier(Modifier::BOLD)
         } else {
             Style::new().fg(Color::Green)
         };
-        Line::from(Span::styled(clean(&m.text).into_owned(), style))
-    } else {
-        Line::from(Span::styled(hints(app), Style::new().fg(Color::DarkGray)))
-    };
-    frame.render_widget(Paragraph::new(line), area);
+        let lines = text::wrap_at_most(&clean(&m.text), width, MESSAGE_LINES);
+        if !lines.is_empty() {
+            return lines.into_iter().map(|l| Line::styled(l, style)).collect();
+        }
+    }
+    vec![hints(app, width)]
 }
 
-fn hints(app: &App) -> &'static str {
+/// The main keys of the view, those that do something here; on a narrow screen the less
+/// needed go first (`?` lists them all).
+fn hints(app: &App, width: usize) -> Line<'static> {
+    let table = [("Tab views", 5), ("/ filter", 2), ("s/S sort", 4)];
+    let mut keys: Vec<(&str, u8)> = vec![("? help", 0), ("q quit", 6)];
     match app.tab() {
-        Tab::Flows if app.detail().is_some() => {
-            "? help  q quit  ↑↓ scroll  [ ] sections  J/K next/prev flow  w pcap  Esc close"
+        Tab::Flows if app.detail().is_some() => keys.extend([
+            ("↑↓ scroll", 3),
+            ("←→ sideways", 4),
+            ("[ ] sections", 5),
+            ("J/K next/prev flow", 2),
+        ]),
+        _ if app.pane_open() => keys.extend([
+            ("↑↓ flows", 2),
+            ("Enter go to flow", 1),
+            ("←→ sideways", 4),
+            ("PgUp/PgDn [ ] scroll", 5),
+            ("J/K rows", 3),
+        ]),
+        Tab::Findings => {
+            keys.extend(table);
+            keys.extend([("Enter go to flow", 1), ("e export", 3)]);
         }
         Tab::Flows => {
-            "? help  q quit  Tab views  / filter  s/S sort  Enter detail  e export  w pcap"
+            keys.extend(table);
+            keys.extend([("Enter detail", 1), ("e export", 3)]);
         }
-        Tab::Findings => {
-            "? help  q quit  Tab views  / filter  s/S sort  Enter go to flow  e export"
+        _ => {
+            keys.extend(table);
+            keys.extend([("Enter detail", 1), ("f flow", 3), ("e export", 3)]);
         }
-        _ if app.pane_open() => {
-            "? help  ↑↓ flows  Enter go to flow  PgUp/PgDn [ ] scroll  J/K rows  Esc close"
-        }
-        _ => "? help  q quit  Tab views  / filter  s/S sort  Enter detail  f flow  e export",
     }
+    // `w` needs packets to copy: a file, or a live capture that keeps them.
+    let keeps_packets = !matches!(app.source().kind, SourceKind::Live { write: None });
+    if app.tab() == Tab::Flows && keeps_packets {
+        keys.push(("w pcap", 3));
+    }
+    if app.pane_open() {
+        keys.push(("Esc close", 1));
+    } else if app.hits.columns_hidden {
+        keys.push(("←→ columns", 1));
+    }
+    let dim = Style::new().fg(Color::DarkGray);
+    let items = keys
+        .into_iter()
+        .map(|(text, rank)| {
+            let spans = vec![Span::styled(text, dim)];
+            if rank == 0 {
+                bar::Item::kept(0, spans)
+            } else {
+                bar::Item::new(rank, spans)
+            }
+        })
+        .collect();
+    bar::fit_with(items, width, "  ", "")
 }
 
 /// Colour of a finding severity.

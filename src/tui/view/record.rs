@@ -7,13 +7,14 @@
 use crate::flow::FlowId;
 use crate::model::Report;
 use crate::tui::app::RecordPane;
-use crate::tui::text::{clean, time_of_day};
+use crate::tui::text::{clean, ellipsize, time_of_day, wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::clip::clip_sideways;
 use super::severity_style;
 
 /// The table's area and the pane's (empty when no pane is open): the table keeps a third of
@@ -33,6 +34,14 @@ pub fn block(title: String) -> Block<'static> {
         .borders(Borders::TOP)
         .border_style(Style::new().fg(Color::Blue))
         .title(title)
+}
+
+/// A pane's title cut to the pane's `width` (an ellipsis marks the cut).
+pub fn fit_title(title: String, width: u16) -> String {
+    match ellipsize(&title, usize::from(width)) {
+        std::borrow::Cow::Borrowed(_) => title,
+        std::borrow::Cow::Owned(cut) => cut,
+    }
 }
 
 /// A pane's content: lines, where its sections start, and which lines name a flow.
@@ -146,27 +155,6 @@ impl Doc {
     }
 }
 
-/// Words of `text` in lines of at most `width` characters (a longer word is cut).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let word: String = word.chars().take(width).collect();
-        let len = line.chars().count();
-        if len > 0 && len + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
 /// Draws the lines of `doc` on screen in `area`, with the cursor on its link; stores the
 /// document's shape in `pane` for the keys. Returns the title's position text (`line 3/40`).
 pub fn draw_doc(frame: &mut Frame, area: Rect, pane: &mut RecordPane, doc: Doc) -> String {
@@ -195,21 +183,7 @@ pub fn draw_doc(frame: &mut Frame, area: Rect, pane: &mut RecordPane, doc: Doc) 
             line
         })
         .collect();
+    let shown = clip_sideways(shown, &mut pane.hscroll, usize::from(area.width));
     frame.render_widget(Paragraph::new(shown), area);
     format!("line {}/{total}", (pane.scroll + 1).min(total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrapping_keeps_words_and_cuts_long_ones() {
-        assert_eq!(
-            wrap("the quick brown fox jumps", 10),
-            vec!["the quick", "brown fox", "jumps"]
-        );
-        assert_eq!(wrap("abcdefghijkl x", 5), vec!["abcde", "x"]);
-        assert!(wrap("   ", 5).is_empty());
-    }
 }

@@ -28,13 +28,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         "sessions",
         || format!("no ICA or CGP sessions in this capture ({ica} ICA and {cgp} CGP connections)"),
     );
-    app.hits.table = draw_table(
+    draw_table(
         frame,
         table_area,
         &mut app.sessions,
         report.as_deref(),
         cell_style,
         &empty,
+        &mut app.hits,
     );
     app.hits.detail = Rect::default();
     if let Some(report) = report {
@@ -100,7 +101,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
         s.client,
         s.server
     );
-    frame.render_widget(record::block(title), area);
+    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {

@@ -1,89 +1,106 @@
 //! The status bar: where the data comes from, how much, how fast, what was found, and the
 //! view's state (sort, filter, paused).
 
+use super::bar::{self, Fill, Item};
 use super::severity_style;
 use crate::tui::app::{App, SourceKind, Tab};
 use crate::tui::table::{TableModel, TableView};
-use crate::tui::text::{bytes, clean, date_time, duration, si};
+use crate::tui::text::{bytes, clean, date_time, duration, si, time_of_day};
 use ctxscope_dissectors::Severity;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::text::Span;
+use ratatui::widgets::Paragraph;
 use std::path::Path;
 
-/// The sparkline needs this much width to be worth showing.
-const SPARK_MIN_WIDTH: u16 = 120;
-const SPARK_WIDTH: u16 = 30;
-
-const SEP: &str = " │ ";
+/// The rate's sparkline: at least this wide (or left out), at most as wide as this.
+const SPARK_MIN: usize = 8;
+const SPARK_MAX: usize = 30;
+/// One row of a sparkline: empty, then eighths.
+const LEVELS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let [top, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let bar = Style::new().bg(Color::Rgb(30, 30, 46));
-    let (text, spark) = if top.width >= SPARK_MIN_WIDTH {
-        let [t, s] =
-            Layout::horizontal([Constraint::Min(1), Constraint::Length(SPARK_WIDTH)]).areas(top);
-        (t, Some(s))
-    } else {
-        (top, None)
-    };
-    frame.render_widget(Paragraph::new(source_line(app)).style(bar), text);
-    if let Some(s) = spark {
-        draw_sparkline(frame, s, app, bar);
-    }
-    frame.render_widget(Paragraph::new(view_line(app)).style(bar), bottom);
+    let source = bar::fit(source_items(app), usize::from(top.width));
+    frame.render_widget(Paragraph::new(source).style(bar), top);
+    let view = bar::fit(view_items(app), usize::from(bottom.width));
+    frame.render_widget(Paragraph::new(view).style(bar), bottom);
 }
 
-fn source_line(app: &App) -> Line<'static> {
+/// Where the data comes from and how much of it, most important kept longest: the source,
+/// packets, kernel drops (live) and the packet rate always; then the sparkline, the bit rate,
+/// bytes, and last the capture's date or the time up and the `--write` path.
+fn source_items(app: &App) -> Vec<Item> {
     let source = app.source();
-    let mut spans = Vec::new();
+    let mut items = Vec::new();
     let report = app.report();
     let (packets, wire_bytes) = match (app.counters(), report) {
         (Some(c), _) => (c.packets, c.bytes),
         (None, Some(r)) => (r.capture.packets, r.capture.bytes),
         (None, None) => (0, 0),
     };
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     match &source.kind {
         SourceKind::File(path) => {
             let name = Path::new(path)
                 .file_name()
                 .map_or_else(|| source.name.clone(), |n| n.to_string_lossy().into_owned());
-            spans.push(Span::styled(
-                format!(" {}", clean(&name)),
-                Style::new().add_modifier(Modifier::BOLD),
-            ));
+            items.push(Item::kept(0, vec![Span::styled(clean(&name).into_owned(), bold)]).cut());
+            if let Some(p) = app.loading() {
+                let pct = (p.bytes * 100).checked_div(p.total).unwrap_or(0);
+                items.push(Item::kept(
+                    0,
+                    vec![Span::styled(
+                        format!("loading {pct}%"),
+                        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                    )],
+                ));
+            }
             if let Some((first, last)) = report.and_then(|r| r.capture.first.zip(r.capture.last)) {
-                spans.push(Span::raw(format!(
-                    "{SEP}{} +{}",
-                    date_time(first),
-                    duration(last.since(first).as_secs_f64())
-                )));
+                let span = duration(last.since(first).as_secs_f64());
+                items.push(
+                    Item::new(6, vec![Span::raw(format!("{} +{span}", date_time(first)))])
+                        .short(vec![Span::raw(format!("{} +{span}", time_of_day(first)))]),
+                );
             }
         }
         SourceKind::Live { write } => {
-            spans.push(Span::styled(
-                format!(" {} (live)", clean(&source.name)),
-                Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+            items.push(
+                Item::kept(
+                    0,
+                    vec![Span::styled(
+                        format!("{} (live)", clean(&source.name)),
+                        bold.fg(Color::Green),
+                    )],
+                )
+                .cut(),
+            );
+            items.push(Item::new(
+                6,
+                vec![Span::raw(format!(
+                    "up {}",
+                    duration(app.elapsed().as_secs_f64())
+                ))],
             ));
-            spans.push(Span::raw(format!(
-                "{SEP}up {}",
-                duration(app.elapsed().as_secs_f64())
-            )));
             if let Some(w) = write {
-                spans.push(Span::raw(format!(
-                    "{SEP}writing {}",
-                    clean(&w.display().to_string())
-                )));
+                items.push(
+                    Item::new(
+                        7,
+                        vec![Span::raw(format!(
+                            "writing {}",
+                            clean(&w.display().to_string())
+                        ))],
+                    )
+                    .cut(),
+                );
             }
         }
     }
-    spans.push(Span::raw(format!(
-        "{SEP}{packets} pkts {}",
-        bytes(wire_bytes)
-    )));
+    items.push(Item::kept(0, vec![Span::raw(format!("{packets} pkts"))]));
+    items.push(Item::new(4, vec![Span::raw(bytes(wire_bytes))]).glued());
     if app.is_live() {
         let kernel = app.counters().and_then(|c| c.kernel);
         let drops = kernel.map_or(0, |k| k.dropped + k.if_dropped);
@@ -96,19 +113,29 @@ fn source_line(app: &App) -> Line<'static> {
             Some(_) => format!("drops {drops}"),
             None => "drops ?".to_string(),
         };
-        spans.push(Span::raw(SEP));
-        spans.push(Span::styled(text, style));
+        items.push(Item::kept(0, vec![Span::styled(text, style)]));
     }
     if let Some(c) = app.counters() {
         let (pps, bps) = c.timeline.rate();
         let label = if app.is_live() { "" } else { "avg " };
-        spans.push(Span::raw(format!(
-            "{SEP}{label}{}pkt/s {}bit/s",
-            with_space(si(pps)),
-            with_space(si(bps))
-        )));
+        items.push(Item::kept(
+            1,
+            vec![Span::raw(format!("{label}{}pkt/s", with_space(si(pps))))],
+        ));
+        items.push(Item::new(3, vec![Span::raw(format!("{}bit/s", with_space(si(bps))))]).glued());
+        let timeline = c.timeline.clone();
+        items.push(Item::fill(
+            2,
+            Fill {
+                min: SPARK_MIN,
+                max: SPARK_MAX,
+                draw: Box::new(move |w| {
+                    Span::styled(sparkline(&timeline.bins(w)), Style::new().fg(Color::Green))
+                }),
+            },
+        ));
     }
-    Line::from(spans)
+    items
 }
 
 /// `950` -> `950 `, `12.3 k` -> `12.3 k` (units follow a prefix directly).
@@ -120,68 +147,117 @@ fn with_space(s: String) -> String {
     }
 }
 
-fn draw_sparkline(frame: &mut Frame, area: Rect, app: &App, bar: Style) {
-    let Some(c) = app.counters() else {
-        frame.render_widget(Paragraph::new("").style(bar), area);
-        return;
-    };
-    let data = c.timeline.bins(usize::from(area.width));
-    frame.render_widget(
-        Sparkline::default().data(&data).style(bar.fg(Color::Green)),
-        area,
-    );
+/// One character per value, scaled to the largest; any traffic shows at least as `▁`.
+fn sparkline(values: &[u64]) -> String {
+    let max = values.iter().copied().max().unwrap_or(0).max(1);
+    values
+        .iter()
+        .map(|&v| {
+            let level = (u128::from(v) * 8).div_ceil(u128::from(max));
+            LEVELS[usize::try_from(level).unwrap_or(8).min(8)]
+        })
+        .collect()
 }
 
-fn view_line(app: &App) -> Line<'static> {
+/// The view's state: findings by severity, the table's rows, filter and sort, paused. The
+/// findings, the row count, the filter and PAUSED stay; the sort goes first.
+fn view_items(app: &App) -> Vec<Item> {
     let totals = app.totals();
-    let mut spans = vec![Span::raw(" findings")];
-    for s in [
+    let severities = [
         Severity::High,
         Severity::Medium,
         Severity::Low,
         Severity::Info,
-    ] {
-        let n = totals.findings_of(s);
-        let style = if n > 0 {
-            severity_style(s)
-        } else {
-            Style::new().fg(Color::DarkGray)
-        };
-        spans.push(Span::styled(format!(" {} {n}", s.name()), style));
-    }
+    ];
+    let counts = |names: fn(Severity) -> &'static str| -> Vec<Span<'static>> {
+        severities
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                let n = totals.findings_of(s);
+                let style = if n > 0 {
+                    severity_style(s)
+                } else {
+                    Style::new().fg(Color::DarkGray)
+                };
+                let space = if i == 0 { "" } else { " " };
+                Span::styled(format!("{space}{} {n}", names(s)), style)
+            })
+            .collect()
+    };
+    let mut full = vec![Span::raw("findings ")];
+    full.extend(counts(Severity::name));
+    let mut items = vec![Item::kept(2, full).short(counts(short_name))];
     match app.tab() {
-        Tab::Flows => table_state(&mut spans, "flows", &app.flows),
-        Tab::Licensing => table_state(&mut spans, "sessions", &app.licensing),
-        Tab::Heartbeats => table_state(&mut spans, "series", &app.heartbeats),
-        Tab::Sessions => table_state(&mut spans, "sessions", &app.sessions),
-        Tab::Findings => table_state(&mut spans, "findings", &app.findings),
+        Tab::Flows => table_items(&mut items, Tab::Flows, &app.flows),
+        Tab::Licensing => table_items(&mut items, Tab::Licensing, &app.licensing),
+        Tab::Heartbeats => table_items(&mut items, Tab::Heartbeats, &app.heartbeats),
+        Tab::Sessions => table_items(&mut items, Tab::Sessions, &app.sessions),
+        Tab::Findings => table_items(&mut items, Tab::Findings, &app.findings),
     }
     if app.is_paused() {
-        spans.push(Span::raw(SEP));
-        spans.push(Span::styled(
-            "PAUSED",
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
+        items.push(Item::kept(
+            0,
+            vec![Span::styled(
+                "PAUSED",
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            )],
         ));
     }
-    Line::from(spans)
+    items
 }
 
-fn table_state<M: TableModel>(spans: &mut Vec<Span<'static>>, what: &str, t: &TableView<M>) {
-    spans.push(Span::raw(format!(
-        "{SEP}{what} {} of {}{SEP}sort {} {}",
+fn short_name(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "hi",
+        Severity::Medium => "med",
+        Severity::Low => "low",
+        Severity::Info => "info",
+    }
+}
+
+/// `flows 3 of 15`, the sort by its column's header, the filter.
+fn table_items<M: TableModel>(items: &mut Vec<Item>, tab: Tab, t: &TableView<M>) {
+    let rows = format!(
+        "{} {} of {}",
+        tab.title().to_lowercase(),
         t.rows().len(),
-        t.total(),
-        M::column_name(t.sort.column),
-        if t.sort.descending { "↓" } else { "↑" }
-    )));
+        t.total()
+    );
+    items.push(Item::kept(1, vec![Span::raw(rows)]));
+    items.push(Item::new(
+        3,
+        vec![Span::raw(format!(
+            "sort {} {}",
+            M::spec(t.sort.column).header,
+            if t.sort.descending { "↓" } else { "↑" }
+        ))],
+    ));
     if t.is_filtered() {
-        spans.push(Span::raw(SEP));
-        spans.push(Span::styled(
-            format!("filter: {}", clean(&t.filter_text)),
-            Style::new().fg(Color::Yellow),
-        ));
+        items.push(
+            Item::kept(
+                0,
+                vec![Span::styled(
+                    format!("filter: {}", clean(&t.filter_text)),
+                    Style::new().fg(Color::Yellow),
+                )],
+            )
+            .cut(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sparkline;
+
+    #[test]
+    fn sparkline_levels() {
+        assert_eq!(sparkline(&[0, 1, 4, 8, 3]), " ▁▄█▃");
+        assert_eq!(sparkline(&[0, 0]), "  ");
+        assert_eq!(sparkline(&[u64::MAX, 1]), "█▁");
     }
 }
