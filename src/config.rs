@@ -161,7 +161,11 @@ pub struct Limits {
     pub reassembly_bytes_per_direction: usize,
     /// Out-of-order segments held per connection direction.
     pub reassembly_segments_per_direction: usize,
-    /// Out-of-order bytes held over all connections.
+    /// Delivered bytes kept per connection direction until the peer acknowledges them, to
+    /// compare retransmitted and overlapping copies with (`tcp.overlap_conflict`).
+    pub unacked_bytes_per_direction: usize,
+    /// Bytes held for reassembly over all connections: out-of-order segments and delivered
+    /// bytes awaiting their ACK.
     pub reassembly_bytes_total: usize,
     /// IPv4 datagrams being reassembled from fragments at the same time.
     pub max_fragmented_datagrams: usize,
@@ -180,6 +184,7 @@ impl Default for Limits {
             max_announcements: 4096,
             reassembly_bytes_per_direction: 1 << 20,
             reassembly_segments_per_direction: 2048,
+            unacked_bytes_per_direction: 64 << 10,
             reassembly_bytes_total: 256 << 20,
             max_fragmented_datagrams: 1024,
             max_sessions: 10_000,

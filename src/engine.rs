@@ -57,6 +57,7 @@ impl Engine {
         let limits = Limits {
             max_buffered_bytes: config.limits.reassembly_bytes_per_direction,
             max_buffered_segments: config.limits.reassembly_segments_per_direction,
+            max_unacked_bytes: config.limits.unacked_bytes_per_direction,
         };
         let timeouts = Timeouts {
             idle: secs(config.timeouts.tcp_idle_secs),
@@ -360,7 +361,7 @@ impl Pipeline {
     fn segment(&mut self, flow: &mut Flow, dir: Dir, seg: &Segment<'_>) {
         let ts = seg.ts;
         let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
-        let buffered_before = flow.tcp.buffered_bytes();
+        let buffered_before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, from_start);
         let ends = (flow.client, flow.server);
         let info = flow.tcp.segment(dir, seg, &mut |d, chunk| {
@@ -368,7 +369,7 @@ impl Pipeline {
         });
         let (decision, delivered) = (sink.decision, sink.delivered);
         self.reassembly_bytes =
-            (self.reassembly_bytes + flow.tcp.buffered_bytes()).saturating_sub(buffered_before);
+            (self.reassembly_bytes + flow.tcp.held_bytes()).saturating_sub(buffered_before);
         if !info.is_empty() {
             self.analysis.on_segment(flow, info, ts);
         }
@@ -415,13 +416,14 @@ impl Pipeline {
         flow.changed = true;
     }
 
-    /// The global out-of-order budget is exhausted: release this flow's buffers as gaps.
+    /// The global reassembly budget is exhausted: release this flow's buffers (held data as
+    /// gaps, unacknowledged bytes from the retransmission check).
     fn release_reassembly(&mut self, flow: &mut Flow, ts: Timestamp) {
-        let before = flow.tcp.buffered_bytes();
+        let before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, true);
         let ends = (flow.client, flow.server);
         flow.tcp
-            .finish(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
+            .shed(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
         let decision = sink.decision;
         self.reassembly_bytes = self.reassembly_bytes.saturating_sub(before);
         self.limits.reassembly_budget_flushes += 1;
@@ -432,7 +434,7 @@ impl Pipeline {
     fn retire(&mut self, mut flow: Flow, open_at_end: bool) {
         let ts = self.now;
         let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
-        let before = flow.tcp.buffered_bytes();
+        let before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, from_start);
         let ends = (flow.client, flow.server);
         flow.tcp
