@@ -264,7 +264,11 @@ impl Engine {
             payload: p.payload,
             truncated: p.truncated,
         };
+        let was_open = flow.closed_at.is_none();
         self.pipe.segment(flow, dir, &seg);
+        if was_open && flow.closed_at.is_some() {
+            self.flows.reschedule(slot); // due after the linger time now
+        }
     }
 
     /// Advances the capture clock; sweeps once per interval.
@@ -321,16 +325,17 @@ impl Engine {
     }
 
     /// Ends the analysis: every flow still open is flushed and recorded.
-    pub fn finish(mut self) -> Report {
-        let mut remaining = Vec::new();
-        self.flows.drain(&mut |f| remaining.push(f));
-        let mut p = self.pipe;
-        for f in remaining {
+    pub fn finish(self) -> Report {
+        let Engine {
+            mut flows,
+            pipe: mut p,
+        } = self;
+        flows.drain(&mut |f| {
             // Heartbeats of connections still open are judged at the end of the capture.
             p.analysis.tick(p.now);
             let open = f.closed_at.is_none();
             p.retire(f, open);
-        }
+        });
         let mut records = std::mem::take(&mut p.records);
         records.sort_by_key(|r| r.id);
         let analysis = std::mem::replace(&mut p.analysis, Analyzer::new(&p.config));
@@ -341,7 +346,7 @@ impl Engine {
                 Arc::make_mut(r).findings = n;
             }
         }
-        p.limits.flow_table = self.flows.stats();
+        p.limits.flow_table = flows.stats();
         p.report(records, analysis.finish())
     }
 }
