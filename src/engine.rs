@@ -6,7 +6,7 @@
 //! analysis, counters) whose methods take the flow.
 
 use crate::analysis::{Analyzer, Finding, Results};
-use crate::capture::{KernelStats, Packet};
+use crate::capture::{KernelStats, Packet, Skipped};
 use crate::classify::{Announcements, Decision, FlowApp, Label, Method, PortTable};
 use crate::config::{Config, secs};
 use crate::decode::{self, Decoded, Defragmenter, LinkType, TcpPacket};
@@ -177,6 +177,21 @@ impl Engine {
         ));
     }
 
+    /// Counts a record the source skipped: a malformed packet, or an interface over the cap.
+    pub fn skipped(&mut self, what: Skipped) {
+        let p = &mut self.pipe;
+        match what {
+            Skipped::MalformedPacket(why) => {
+                p.stats.packets += 1;
+                if let Some(s) = p.sources.last_mut() {
+                    s.packets += 1;
+                }
+                p.malformed(p.now, why);
+            }
+            Skipped::InterfaceOverCap => p.limits.pcapng_interfaces_refused += 1,
+        }
+    }
+
     /// Processes one captured frame.
     pub fn packet(&mut self, pkt: &Packet<'_>) {
         let ts = pkt.ts;
@@ -321,7 +336,12 @@ impl Engine {
         }
         flows.sort_by_key(|r| r.id);
         let results = p.analysis.snapshot(self.flows.iter());
-        p.report(flows, results)
+        let mut report = p.report(flows, results);
+        report.limits.flow_table = self.flows.stats();
+        for flow in self.flows.iter() {
+            report.limits.count_connection(&flow.tcp);
+        }
+        report
     }
 
     /// Ends the analysis: every flow still open is flushed and recorded.
@@ -452,6 +472,7 @@ impl Pipeline {
         self.reassembly_bytes = self.reassembly_bytes.saturating_sub(before);
         self.absorb(&mut flow, decision, ts);
         self.analysis.retire(&flow, open_at_end);
+        self.limits.count_connection(&flow.tcp);
         if self.records.len() >= self.config.limits.max_flow_records {
             self.limits.flow_records_dropped += 1;
             return;

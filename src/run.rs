@@ -78,6 +78,7 @@ pub fn read_source(
                 engine.unsupported_link(dlt);
                 n += 1;
             }
+            Ok(Next::Skipped(what)) => engine.skipped(what),
             Ok(Next::Idle) => {}
             Ok(Next::End) => return ReadEnd::Complete,
             Err(e) => {
@@ -172,6 +173,7 @@ pub fn capture_live(
                 }
             }
             Ok(Next::UnsupportedLink(dlt)) => engine.unsupported_link(dlt),
+            Ok(Next::Skipped(what)) => engine.skipped(what),
             Ok(Next::Idle) => {
                 if stop.duration.is_some_and(|d| started.elapsed() >= d) {
                     break;

@@ -4,10 +4,11 @@ use super::{Endpoint, Flow, FlowId, RoleBasis, Traffic};
 use crate::classify::FlowApp;
 use crate::reassembly::{Limits, TcpConn, TcpFlags};
 use ctxscope_dissectors::{Dir, Timestamp};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 /// Canonical key: both endpoints, lower first, so both directions find the same flow.
@@ -27,6 +28,8 @@ pub struct FlowTableStats {
     pub retired_closed: u64,
     pub retired_idle: u64,
     /// Connections not tracked because the table was full (their packets are only counted).
+    /// Distinct 5-tuples, told apart by a cache of the last few thousand refused, so a
+    /// connection is counted again only after thousands of others were refused since.
     pub rejected_at_cap: u64,
     /// Packets of those connections.
     pub packets_untracked: u64,
@@ -64,6 +67,7 @@ pub struct FlowTable {
     limits: Limits,
     timeouts: Timeouts,
     deadlines: Deadlines,
+    refused: Refused,
     stats: FlowTableStats,
 }
 
@@ -78,6 +82,7 @@ impl FlowTable {
             limits,
             timeouts,
             deadlines: Deadlines::default(),
+            refused: Refused::default(),
             stats: FlowTableStats::default(),
         }
     }
@@ -142,8 +147,9 @@ impl FlowTable {
             }
         }
         if self.index.len() >= self.cap {
-            self.stats.rejected_at_cap += 1;
-            self.stats.packets_untracked += 1;
+            if self.refused.first_time(&key) {
+                self.stats.rejected_at_cap += 1;
+            }
             return Lookup::Full;
         }
         let (client, server, roles) = assign_roles(src, dst, flags, &is_service_port);
@@ -348,6 +354,26 @@ impl Deadlines {
     }
 }
 
+/// Connections refused at the cap, remembered so that each is counted once: a direct-mapped
+/// cache of 64-bit fingerprints of their keys (32 KiB, allocated on the first refusal).
+#[derive(Default)]
+struct Refused(Option<Box<[u64; Refused::SLOTS]>>);
+
+impl Refused {
+    const SLOTS: usize = 4096;
+
+    /// Whether `key` was not refused recently (and remembers it).
+    fn first_time(&mut self, key: &FlowKey) -> bool {
+        let print = FxBuildHasher.hash_one(key) | 1; // never 0, the empty mark
+        let seen = self.0.get_or_insert_with(|| Box::new([0; Refused::SLOTS]));
+        // The high bits pick the slot: FxHash mixes them best.
+        let slot = (print >> 52) as usize % Refused::SLOTS;
+        let first = seen[slot] != print;
+        seen[slot] = print;
+        first
+    }
+}
+
 fn is_syn_only(flags: TcpFlags) -> bool {
     flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK)
 }
@@ -488,6 +514,21 @@ mod tests {
         assert_eq!(retired, vec![1]);
         assert!(t.is_empty());
         assert_eq!(t.stats().retired_idle, 1);
+    }
+
+    #[test]
+    fn a_refused_connection_is_counted_once_however_many_packets_it_sends() {
+        let mut t = table(1);
+        let mut retired = Vec::new();
+        let s = ep("10.0.0.2", 1494);
+        look(&mut t, ep("10.0.0.1", 1), s, TcpFlags::SYN, 1, &mut retired);
+        for port in 2..=4 {
+            let c = ep("10.0.0.1", port);
+            look(&mut t, c, s, TcpFlags::SYN, 1, &mut retired);
+            look(&mut t, s, c, TcpFlags::SYN | TcpFlags::ACK, 1, &mut retired);
+            look(&mut t, c, s, TcpFlags::ACK, 1, &mut retired);
+        }
+        assert_eq!(t.stats().rejected_at_cap, 3);
     }
 
     #[test]
