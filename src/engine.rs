@@ -11,7 +11,7 @@ use crate::classify::{Announcements, Decision, FlowApp, Label, Method, PortTable
 use crate::config::{Config, secs};
 use crate::decode::{self, Decoded, Defragmenter, LinkType, TcpPacket};
 use crate::flow::table::Timeouts;
-use crate::flow::{Arrival, Endpoint, Flow, FlowId, FlowTable, Lookup};
+use crate::flow::{Arrival, Endpoint, Flow, FlowEnds, FlowId, FlowTable, Lookup};
 use crate::model::{CaptureStats, FlowRecord, LimitStats, Report, SourceSummary};
 use crate::reassembly::{Delivery, Limits, Segment, TcpFlags};
 use anyhow::Result;
@@ -23,8 +23,8 @@ use std::time::Duration;
 /// heartbeats checked.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Receives the reassembled chunks of one flow, with the flow's (client, server).
-type FlowTap = Box<dyn FnMut((Endpoint, Endpoint), Dir, Delivery<'_>) + Send>;
+/// Receives the reassembled chunks of one flow, with the flow's endpoints.
+type FlowTap = Box<dyn FnMut(FlowEnds, Dir, Delivery<'_>) + Send>;
 
 pub struct Engine {
     flows: FlowTable,
@@ -96,7 +96,7 @@ impl Engine {
     pub fn tap_flow(
         &mut self,
         id: FlowId,
-        tap: impl FnMut((Endpoint, Endpoint), Dir, Delivery<'_>) + Send + 'static,
+        tap: impl FnMut(FlowEnds, Dir, Delivery<'_>) + Send + 'static,
     ) {
         self.pipe.tap = Some((id, Box::new(tap)));
     }
@@ -388,7 +388,7 @@ impl Pipeline {
         let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
         let buffered_before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, from_start);
-        let ends = (flow.client, flow.server);
+        let ends = flow.ends();
         let info = flow.tcp.segment(dir, seg, &mut |d, chunk| {
             sink.take(&mut flow.app, ends, d, chunk)
         });
@@ -446,7 +446,7 @@ impl Pipeline {
     fn release_reassembly(&mut self, flow: &mut Flow, ts: Timestamp) {
         let before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, true);
-        let ends = (flow.client, flow.server);
+        let ends = flow.ends();
         flow.tcp
             .shed(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
         let decision = sink.decision;
@@ -461,7 +461,7 @@ impl Pipeline {
         let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
         let before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, from_start);
-        let ends = (flow.client, flow.server);
+        let ends = flow.ends();
         flow.tcp
             .finish(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
         let mut decision = sink.decision;
@@ -566,13 +566,7 @@ impl<'a> Sink<'a> {
         }
     }
 
-    fn take(
-        &mut self,
-        app: &mut FlowApp,
-        ends: (Endpoint, Endpoint),
-        dir: Dir,
-        chunk: Delivery<'_>,
-    ) {
+    fn take(&mut self, app: &mut FlowApp, ends: FlowEnds, dir: Dir, chunk: Delivery<'_>) {
         if let Some(tap) = &mut self.tap {
             tap(ends, dir, chunk);
         }

@@ -153,11 +153,17 @@ impl FlowTable {
             return Lookup::Full;
         }
         let (client, server, roles) = assign_roles(src, dst, flags, &is_service_port);
+        let dir = if src == client {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
         let flow = Flow {
             id: self.next_id,
             client,
             server,
             roles,
+            first_sender: dir,
             first: ts,
             last: ts,
             traffic: [Traffic::default(); 2],
@@ -186,11 +192,6 @@ impl FlowTable {
                 .schedule(slot, flow.id, self.timeouts.deadline(flow));
         }
         self.stats.peak_concurrent = self.stats.peak_concurrent.max(self.index.len() as u64);
-        let dir = if src == client {
-            Dir::ToServer
-        } else {
-            Dir::ToClient
-        };
         Lookup::Found(slot, dir)
     }
 
