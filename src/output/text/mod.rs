@@ -6,6 +6,7 @@ mod sessions;
 
 use super::table::Table;
 use super::units::{bytes, duration};
+use crate::analysis::Finding;
 use crate::capture::MAX_PCAPNG_INTERFACES;
 use crate::model::{FlowRecord, Report};
 use ctxscope_dissectors::Severity;
@@ -13,6 +14,10 @@ use std::io::{self, Write};
 
 /// Flow rows shown before the table is cut (the JSON outputs have them all).
 const MAX_FLOW_ROWS: usize = 100;
+/// Findings shown per code; the rest are summed up on one line.
+const FINDING_ROWS_PER_CODE: usize = 5;
+/// Flow IDs listed on that line.
+const FLOWS_LISTED: usize = 10;
 
 pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     header(report, out)?;
@@ -82,25 +87,66 @@ fn findings(r: &Report, out: &mut impl Write) -> io::Result<()> {
         return Ok(());
     }
     writeln!(out, "\nFindings")?;
-    let mut sorted: Vec<_> = r.findings.iter().collect();
-    sorted.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.first));
     let mut t = Table::new(&["SEVERITY", "CODE", "FLOW", "COUNT", "MESSAGE"]).right(&["COUNT"]);
-    for f in sorted {
-        let flow = match (f.flow, f.related_flow) {
-            (Some(a), Some(b)) => format!("{a} (from {b})"),
-            (Some(a), None) => a.to_string(),
-            _ => "-".to_string(),
-        };
-        t.row(vec![
-            f.severity.name().to_string(),
-            f.code.to_string(),
-            flow,
-            f.count.to_string(),
-            f.message.clone(),
-        ]);
+    for (code, group) in findings_by_code(&r.findings) {
+        for f in group.iter().take(FINDING_ROWS_PER_CODE) {
+            let flow = match (f.flow, f.related_flow) {
+                (Some(a), Some(b)) => format!("{a} (from {b})"),
+                (Some(a), None) => a.to_string(),
+                _ => "-".to_string(),
+            };
+            t.row(vec![
+                f.severity.name().to_string(),
+                f.code.to_string(),
+                flow,
+                f.count.to_string(),
+                f.message.clone(),
+            ]);
+        }
+        if let Some(rest) = group.get(FINDING_ROWS_PER_CODE..).filter(|r| !r.is_empty()) {
+            t.note(more_findings(code, rest));
+        }
     }
     t.write(out, "  ")
 }
+
+/// Findings grouped by code, the most severe (then earliest) first, each group in the same
+/// order. The codes are a fixed set, so the groups are few whatever the capture.
+fn findings_by_code(findings: &[Finding]) -> Vec<(&'static str, Vec<&Finding>)> {
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.first));
+    let mut groups: Vec<(&'static str, Vec<&Finding>)> = Vec::new();
+    for f in sorted {
+        match groups.iter_mut().find(|(code, _)| *code == f.code) {
+            Some((_, group)) => group.push(f),
+            None => groups.push((f.code, vec![f])),
+        }
+    }
+    groups
+}
+
+/// "... and 3663 more ica.unencrypted (flows 12, 13, 14, ...)": the rest of a code's findings.
+fn more_findings(code: &str, rest: &[&Finding]) -> String {
+    let flows: Vec<String> = rest
+        .iter()
+        .filter_map(|f| f.flow)
+        .take(FLOWS_LISTED + 1)
+        .map(|id| id.to_string())
+        .collect();
+    let mut line = format!("... and {} more {code}", rest.len());
+    if !flows.is_empty() {
+        let listed = flows.len().min(FLOWS_LISTED);
+        let tail = if flows.len() > FLOWS_LISTED {
+            ", ..."
+        } else {
+            ""
+        };
+        line.push_str(&format!(" (flows {}{tail})", flows[..listed].join(", ")));
+    }
+    line.push_str(" (all of them are in --format json / ndjson)");
+    line
+}
+
 /// The serialised name of a unit enum variant (the same word the JSON outputs use).
 fn name_of<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -126,6 +172,8 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
         "BYTES C>S",
         "BYTES S>C",
         "DURATION",
+        "RTT",
+        "RETX/OOO/LOST",
         "HISTORY",
         "FINDINGS",
     ])
@@ -136,6 +184,8 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
         "BYTES C>S",
         "BYTES S>C",
         "DURATION",
+        "RTT",
+        "RETX/OOO/LOST",
         "FINDINGS",
     ]);
     for f in r.flows.iter().take(MAX_FLOW_ROWS) {
@@ -165,9 +215,31 @@ fn flow_row(f: &FlowRecord) -> Vec<String> {
         f.to_server.bytes.to_string(),
         f.to_client.bytes.to_string(),
         duration(f.duration_secs),
+        f.handshake_rtt_ms.map_or("-".into(), rtt),
+        tcp_trouble(f),
         f.history.clone(),
         f.findings.to_string(),
     ]
+}
+
+/// A handshake RTT: "0.4 ms" on a LAN, "85 ms", "1.2 s".
+fn rtt(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        duration(ms / 1000.0)
+    }
+}
+
+/// Wireshark's retransmissions, out-of-order and lost segments, both directions together.
+fn tcp_trouble(f: &FlowRecord) -> String {
+    let [c, s] = [&f.to_server.tcp, &f.to_client.tcp];
+    format!(
+        "{}/{}/{}",
+        c.retransmissions + s.retransmissions,
+        c.out_of_order + s.out_of_order,
+        c.lost_segments + s.lost_segments
+    )
 }
 
 fn totals(r: &Report, out: &mut impl Write) -> io::Result<()> {
