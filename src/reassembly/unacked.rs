@@ -3,14 +3,53 @@
 //! Zeek's way (its `rexmit_inconsistency`): until the receiver acknowledges a byte, another copy
 //! of it may still arrive, so delivered bytes stay here until the peer's ACK passes them, and a
 //! retransmitted or overlapping copy is compared with them byte for byte. Acknowledged bytes
-//! are given back at once; the memory itself is freed when everything is acknowledged, so an
-//! idle connection keeps nothing.
+//! are given back at once, and the buffer itself when everything is acknowledged, so an idle
+//! connection keeps nothing.
 //!
 //! The store is bounded per direction (`limits.unacked_bytes_per_direction`). Bytes that leave
 //! before their ACK (pushed out by that cap, by the global reassembly budget, or because a gap
 //! follows them) are counted by the caller: copies of them can no longer be compared.
+//!
+//! A store that empties hands its buffer to a small per-thread pool of spares, and one that
+//! starts keeping again takes one from there: request and response traffic empties the stores
+//! at every exchange, and a malloc and free per exchange cost more than the copying itself.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+
+/// Spare buffers kept per thread, and the largest one kept (larger ones are freed): at most
+/// 2 MiB per thread.
+const SPARES: usize = 32;
+const SPARE_CAPACITY: usize = 64 << 10;
+
+thread_local! {
+    static SPARE: RefCell<Vec<VecDeque<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer, from the spares if there is one.
+fn spare() -> VecDeque<u8> {
+    SPARE
+        .try_with(|spare| spare.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Gives a buffer no longer needed to the spares (or frees it).
+fn give_back(mut buffer: VecDeque<u8>) {
+    if buffer.capacity() == 0 || buffer.capacity() > SPARE_CAPACITY {
+        return;
+    }
+    buffer.clear();
+    // During thread teardown the pool may be gone: the buffer is then simply freed.
+    let _ = SPARE.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut()
+            && spare.len() < SPARES
+        {
+            spare.push(buffer);
+        }
+    });
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Unacked {
@@ -39,6 +78,9 @@ impl Unacked {
             released = self.bytes.len();
             self.bytes.clear();
             self.start = at;
+            if self.bytes.capacity() == 0 && !data.is_empty() && cap > 0 {
+                self.bytes = spare();
+            }
         }
         let over = (self.bytes.len() + data.len()).saturating_sub(cap);
         let mut fresh = data;
@@ -61,7 +103,7 @@ impl Unacked {
         }
         let done = ack - self.start;
         if done >= self.bytes.len() as u64 {
-            self.bytes = VecDeque::new(); // give the memory back
+            give_back(std::mem::take(&mut self.bytes));
         } else {
             // Below the length, so it fits in usize.
             self.bytes.drain(..done as usize);
@@ -89,10 +131,10 @@ impl Unacked {
             .any(|(a, b)| a != b)
     }
 
-    /// Drops everything (and frees the memory); returns the bytes dropped.
+    /// Drops everything (and gives the buffer back); returns the bytes dropped.
     pub(super) fn clear(&mut self) -> u64 {
         let dropped = self.bytes.len() as u64;
-        self.bytes = VecDeque::new();
+        give_back(std::mem::take(&mut self.bytes));
         dropped
     }
 }
