@@ -2,13 +2,14 @@
 //!
 //! For `DIR/a/b.pcap` (or `.pcapng`): the expected result is `DIR/a/b.expected.json` (the JSON
 //! report, with the capture named by its path relative to DIR), and optional settings for it are
-//! in `DIR/a/b.toml` (same format as the config file). `--bless` rewrites the expected files
-//! after a reviewed change, the way Zeek's btest updates its baselines.
+//! in `DIR/a/b.toml` (same format as the config file). After a reviewed change, `--bless` writes
+//! the expected files that are missing or differ (only those), the way Zeek's btest updates its
+//! baselines.
 
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::run;
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use similar::TextDiff;
 use std::path::{Path, PathBuf};
 
@@ -25,13 +26,19 @@ pub enum CheckOutcome {
     Missing,
     /// A unified diff, expected -> actual.
     Differs(String),
-    /// Expected file (re)written.
-    Blessed,
+    /// Expected file written by `--bless`: it was missing (`new`) or differed.
+    Blessed {
+        new: bool,
+    },
 }
 
-/// Checks (or blesses) every capture under `dir`, in path order.
+/// Checks (or blesses) every capture under `dir`, in path order. A folder without captures
+/// is an error: a regression run over nothing would pass for the wrong reason.
 pub fn check_dir(dir: &Path, bless: bool) -> Result<Vec<Checked>> {
     let captures = find_captures(dir).with_context(|| format!("reading {}", dir.display()))?;
+    if captures.is_empty() {
+        bail!("no captures (*.pcap, *.pcapng) in {}", dir.display());
+    }
     captures.iter().map(|c| check_one(dir, c, bless)).collect()
 }
 
@@ -43,25 +50,29 @@ fn check_one(dir: &Path, capture: &Path, bless: bool) -> Result<Checked> {
         .replace('\\', "/");
     let actual = analyse(capture, &name)?;
     let expected_path = capture.with_extension("expected.json");
-    let outcome = if bless {
-        std::fs::write(&expected_path, &actual)
-            .with_context(|| format!("writing {}", expected_path.display()))?;
-        CheckOutcome::Blessed
-    } else {
-        match std::fs::read_to_string(&expected_path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => CheckOutcome::Missing,
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading {}", expected_path.display()));
+    let expected = match std::fs::read_to_string(&expected_path) {
+        Ok(expected) => Some(expected),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", expected_path.display())),
+    };
+    let outcome = match expected {
+        Some(expected) if expected == actual => CheckOutcome::Same,
+        // Only what changed is written: the files' times and the VCS diff show the real change.
+        _ if bless => {
+            std::fs::write(&expected_path, &actual)
+                .with_context(|| format!("writing {}", expected_path.display()))?;
+            CheckOutcome::Blessed {
+                new: expected.is_none(),
             }
-            Ok(expected) if expected == actual => CheckOutcome::Same,
-            Ok(expected) => CheckOutcome::Differs(
-                TextDiff::from_lines(&expected, &actual)
-                    .unified_diff()
-                    .context_radius(3)
-                    .header(&format!("{name} (expected)"), &format!("{name} (actual)"))
-                    .to_string(),
-            ),
         }
+        None => CheckOutcome::Missing,
+        Some(expected) => CheckOutcome::Differs(
+            TextDiff::from_lines(&expected, &actual)
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("{name} (expected)"), &format!("{name} (actual)"))
+                .to_string(),
+        ),
     };
     Ok(Checked { name, outcome })
 }

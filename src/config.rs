@@ -161,7 +161,11 @@ pub struct Limits {
     pub reassembly_bytes_per_direction: usize,
     /// Out-of-order segments held per connection direction.
     pub reassembly_segments_per_direction: usize,
-    /// Out-of-order bytes held over all connections.
+    /// Delivered bytes kept per connection direction until the peer acknowledges them, to
+    /// compare retransmitted and overlapping copies with (`tcp.overlap_conflict`).
+    pub unacked_bytes_per_direction: usize,
+    /// Bytes held for reassembly over all connections: out-of-order segments and delivered
+    /// bytes awaiting their ACK.
     pub reassembly_bytes_total: usize,
     /// IPv4 datagrams being reassembled from fragments at the same time.
     pub max_fragmented_datagrams: usize,
@@ -180,6 +184,7 @@ impl Default for Limits {
             max_announcements: 4096,
             reassembly_bytes_per_direction: 1 << 20,
             reassembly_segments_per_direction: 2048,
+            unacked_bytes_per_direction: 64 << 10,
             reassembly_bytes_total: 256 << 20,
             max_fragmented_datagrams: 1024,
             max_sessions: 10_000,
@@ -247,8 +252,9 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading config {}", path.display()))?;
-                text.parse::<toml::Table>()
-                    .with_context(|| format!("config {}", path.display()))?
+                text.parse::<toml::Table>().map_err(|e| {
+                    anyhow!("config {}: {}", path.display(), toml_error(&e, Some(&text)))
+                })?
             }
             None => toml::Table::new(),
         };
@@ -257,7 +263,7 @@ impl Config {
         }
         let config: Config = toml::Value::Table(table)
             .try_into()
-            .map_err(|e| anyhow!("config: {e}"))?;
+            .map_err(|e| anyhow!("config: {}", toml_error(&e, None)))?;
         config.validate()?;
         Ok(config)
     }
@@ -273,6 +279,39 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A TOML error on one line: `line L, column C: message` in a file's `text`, `a.b: message`
+/// for a value that does not fit its key.
+fn toml_error(e: &toml::de::Error, text: Option<&str>) -> String {
+    if let (Some(text), Some(span)) = (text, e.span()) {
+        let before = text.get(..span.start).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        return format!(
+            "line {line}, column {column}: {}",
+            lines_joined(e.message(), "; ")
+        );
+    }
+    // Displayed as the message, then "in `a.b`" naming the key.
+    let shown = lines_joined(&e.to_string(), "\n");
+    let key = shown
+        .rsplit_once('\n')
+        .and_then(|(message, last)| Some((last.strip_prefix("in `")?.strip_suffix('`')?, message)));
+    match key {
+        Some((key, message)) => format!("{key}: {}", lines_joined(message, "; ")),
+        None => lines_joined(&shown, "; "),
+    }
+}
+
+/// The non-empty lines of `text`, trimmed and joined with `separator`: error messages are
+/// printed on one line.
+pub(crate) fn lines_joined(text: &str, separator: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// Applies one `a.b.c=value` override to a TOML table. The value is TOML (`7279`, `[1, 2]`,

@@ -6,12 +6,12 @@
 //! analysis, counters) whose methods take the flow.
 
 use crate::analysis::{Analyzer, Finding, Results};
-use crate::capture::{KernelStats, Packet};
+use crate::capture::{KernelStats, Packet, Skipped};
 use crate::classify::{Announcements, Decision, FlowApp, Label, Method, PortTable};
 use crate::config::{Config, secs};
 use crate::decode::{self, Decoded, Defragmenter, LinkType, TcpPacket};
 use crate::flow::table::Timeouts;
-use crate::flow::{Arrival, Endpoint, Flow, FlowId, FlowTable, Lookup};
+use crate::flow::{Arrival, Endpoint, Flow, FlowEnds, FlowId, FlowTable, Lookup};
 use crate::model::{CaptureStats, FlowRecord, LimitStats, Report, SourceSummary};
 use crate::reassembly::{Delivery, Limits, Segment, TcpFlags};
 use anyhow::Result;
@@ -23,8 +23,8 @@ use std::time::Duration;
 /// heartbeats checked.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Receives the reassembled chunks of one flow, with the flow's (client, server).
-type FlowTap = Box<dyn FnMut((Endpoint, Endpoint), Dir, Delivery<'_>) + Send>;
+/// Receives the reassembled chunks of one flow, with the flow's endpoints.
+type FlowTap = Box<dyn FnMut(FlowEnds, Dir, Delivery<'_>) + Send>;
 
 pub struct Engine {
     flows: FlowTable,
@@ -57,6 +57,7 @@ impl Engine {
         let limits = Limits {
             max_buffered_bytes: config.limits.reassembly_bytes_per_direction,
             max_buffered_segments: config.limits.reassembly_segments_per_direction,
+            max_unacked_bytes: config.limits.unacked_bytes_per_direction,
         };
         let timeouts = Timeouts {
             idle: secs(config.timeouts.tcp_idle_secs),
@@ -95,7 +96,7 @@ impl Engine {
     pub fn tap_flow(
         &mut self,
         id: FlowId,
-        tap: impl FnMut((Endpoint, Endpoint), Dir, Delivery<'_>) + Send + 'static,
+        tap: impl FnMut(FlowEnds, Dir, Delivery<'_>) + Send + 'static,
     ) {
         self.pipe.tap = Some((id, Box::new(tap)));
     }
@@ -174,6 +175,21 @@ impl Engine {
                 "packets on an interface with link type {dlt} were skipped (supported: Ethernet, Linux SLL/SLL2, raw IP, loopback)"
             ),
         ));
+    }
+
+    /// Counts a record the source skipped: a malformed packet, or an interface over the cap.
+    pub fn skipped(&mut self, what: Skipped) {
+        let p = &mut self.pipe;
+        match what {
+            Skipped::MalformedPacket(why) => {
+                p.stats.packets += 1;
+                if let Some(s) = p.sources.last_mut() {
+                    s.packets += 1;
+                }
+                p.malformed(p.now, why);
+            }
+            Skipped::InterfaceOverCap => p.limits.pcapng_interfaces_refused += 1,
+        }
     }
 
     /// Processes one captured frame.
@@ -263,7 +279,11 @@ impl Engine {
             payload: p.payload,
             truncated: p.truncated,
         };
+        let was_open = flow.closed_at.is_none();
         self.pipe.segment(flow, dir, &seg);
+        if was_open && flow.closed_at.is_some() {
+            self.flows.reschedule(slot); // due after the linger time now
+        }
     }
 
     /// Advances the capture clock; sweeps once per interval.
@@ -316,20 +336,26 @@ impl Engine {
         }
         flows.sort_by_key(|r| r.id);
         let results = p.analysis.snapshot(self.flows.iter());
-        p.report(flows, results)
+        let mut report = p.report(flows, results);
+        report.limits.flow_table = self.flows.stats();
+        for flow in self.flows.iter() {
+            report.limits.count_connection(&flow.tcp);
+        }
+        report
     }
 
     /// Ends the analysis: every flow still open is flushed and recorded.
-    pub fn finish(mut self) -> Report {
-        let mut remaining = Vec::new();
-        self.flows.drain(&mut |f| remaining.push(f));
-        let mut p = self.pipe;
-        for f in remaining {
+    pub fn finish(self) -> Report {
+        let Engine {
+            mut flows,
+            pipe: mut p,
+        } = self;
+        flows.drain(&mut |f| {
             // Heartbeats of connections still open are judged at the end of the capture.
             p.analysis.tick(p.now);
             let open = f.closed_at.is_none();
             p.retire(f, open);
-        }
+        });
         let mut records = std::mem::take(&mut p.records);
         records.sort_by_key(|r| r.id);
         let analysis = std::mem::replace(&mut p.analysis, Analyzer::new(&p.config));
@@ -340,7 +366,7 @@ impl Engine {
                 Arc::make_mut(r).findings = n;
             }
         }
-        p.limits.flow_table = self.flows.stats();
+        p.limits.flow_table = flows.stats();
         p.report(records, analysis.finish())
     }
 }
@@ -360,15 +386,15 @@ impl Pipeline {
     fn segment(&mut self, flow: &mut Flow, dir: Dir, seg: &Segment<'_>) {
         let ts = seg.ts;
         let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
-        let buffered_before = flow.tcp.buffered_bytes();
+        let buffered_before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, from_start);
-        let ends = (flow.client, flow.server);
+        let ends = flow.ends();
         let info = flow.tcp.segment(dir, seg, &mut |d, chunk| {
             sink.take(&mut flow.app, ends, d, chunk)
         });
         let (decision, delivered) = (sink.decision, sink.delivered);
         self.reassembly_bytes =
-            (self.reassembly_bytes + flow.tcp.buffered_bytes()).saturating_sub(buffered_before);
+            (self.reassembly_bytes + flow.tcp.held_bytes()).saturating_sub(buffered_before);
         if !info.is_empty() {
             self.analysis.on_segment(flow, info, ts);
         }
@@ -418,13 +444,14 @@ impl Pipeline {
         flow.changed = true;
     }
 
-    /// The global out-of-order budget is exhausted: release this flow's buffers as gaps.
+    /// The global reassembly budget is exhausted: release this flow's buffers (held data as
+    /// gaps, unacknowledged bytes from the retransmission check).
     fn release_reassembly(&mut self, flow: &mut Flow, ts: Timestamp) {
-        let before = flow.tcp.buffered_bytes();
+        let before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, true);
-        let ends = (flow.client, flow.server);
+        let ends = flow.ends();
         flow.tcp
-            .finish(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
+            .shed(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
         let decision = sink.decision;
         self.reassembly_bytes = self.reassembly_bytes.saturating_sub(before);
         self.limits.reassembly_budget_flushes += 1;
@@ -435,9 +462,9 @@ impl Pipeline {
     fn retire(&mut self, mut flow: Flow, open_at_end: bool) {
         let ts = self.now;
         let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
-        let before = flow.tcp.buffered_bytes();
+        let before = flow.tcp.held_bytes();
         let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, from_start);
-        let ends = (flow.client, flow.server);
+        let ends = flow.ends();
         flow.tcp
             .finish(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
         let mut decision = sink.decision;
@@ -448,6 +475,7 @@ impl Pipeline {
         self.reassembly_bytes = self.reassembly_bytes.saturating_sub(before);
         self.absorb(&mut flow, decision, ts);
         self.analysis.retire(&flow, open_at_end);
+        self.limits.count_connection(&flow.tcp);
         if self.records.len() >= self.config.limits.max_flow_records {
             self.limits.flow_records_dropped += 1;
             return;
@@ -541,13 +569,7 @@ impl<'a> Sink<'a> {
         }
     }
 
-    fn take(
-        &mut self,
-        app: &mut FlowApp,
-        ends: (Endpoint, Endpoint),
-        dir: Dir,
-        chunk: Delivery<'_>,
-    ) {
+    fn take(&mut self, app: &mut FlowApp, ends: FlowEnds, dir: Dir, chunk: Delivery<'_>) {
         if let Some(tap) = &mut self.tap {
             tap(ends, dir, chunk);
         }

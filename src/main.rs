@@ -1,6 +1,5 @@
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ctxscope::cli::run(ctxscope::cli::Cli::parse())
+    ctxscope::cli::main(std::env::args_os().collect())
 }

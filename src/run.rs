@@ -80,6 +80,7 @@ pub fn read_source(
                 engine.packet(&p);
             }
             Item::UnsupportedLink(dlt) => engine.unsupported_link(dlt),
+            Item::Skipped(what) => engine.skipped(what),
         }
         n += 1;
         if n.is_multiple_of(PROGRESS_EVERY) {
@@ -184,6 +185,7 @@ pub fn capture_live(
                 }
             }
             Ok(Next::UnsupportedLink(dlt)) => engine.unsupported_link(dlt),
+            Ok(Next::Skipped(what)) => engine.skipped(what),
             Ok(Next::Idle) => {
                 if stop.duration.is_some_and(|d| started.elapsed() >= d) {
                     break;

@@ -19,7 +19,7 @@ fn every_capture_gives_its_expected_result() {
             CheckOutcome::Same => None,
             CheckOutcome::Missing => Some(format!("{}: no expected result", r.name)),
             CheckOutcome::Differs(diff) => Some(format!("{}:\n{diff}", r.name)),
-            CheckOutcome::Blessed => Some(format!("{}: blessed during a check", r.name)),
+            CheckOutcome::Blessed { .. } => Some(format!("{}: blessed during a check", r.name)),
         })
         .collect();
     assert!(

@@ -426,7 +426,7 @@ fn inputs_that_cannot_be_read_give_one_line_and_exit_code_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err,
-        "ctxscope: error: /nonexistent/capture.pcap: No such file or directory (os error 2)\n"
+        "ctxscope: /nonexistent/capture.pcap: No such file or directory (os error 2) (see ctxscope tui --help)\n"
     );
 
     // A readable capture, but no terminal to draw on.
@@ -437,7 +437,7 @@ fn inputs_that_cannot_be_read_give_one_line_and_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "ctxscope: error: the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`\n"
+        "ctxscope: the terminal UI needs a terminal; for a file or a pipe use `ctxscope report` (see ctxscope tui --help)\n"
     );
 
     let out = Command::new(BIN)
@@ -446,10 +446,7 @@ fn inputs_that_cannot_be_read_give_one_line_and_exit_code_2() {
         .expect("the binary runs");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("ctxscope: error: ctxscope-no-such-if0: "),
-        "{err}"
-    );
+    assert!(err.starts_with("ctxscope: ctxscope-no-such-if0: "), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 

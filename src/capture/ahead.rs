@@ -6,7 +6,7 @@
 //! instead of adding to it. Batches are recycled, and at most [`IN_FLIGHT`] are queued, so the
 //! memory this takes is fixed (a few MB) whatever the size of the file.
 
-use super::{CaptureError, Next, Packet, Source};
+use super::{CaptureError, Next, Packet, Skipped, Source};
 use crate::decode::LinkType;
 use ctxscope_dissectors::Timestamp;
 use std::ops::ControlFlow;
@@ -24,6 +24,8 @@ pub enum Item<'a> {
     Packet(Packet<'a>),
     /// A packet on an interface whose link type cannot be decoded (pcapng).
     UnsupportedLink(i32),
+    /// A record the source could not use (pcapng).
+    Skipped(Skipped),
 }
 
 /// How the source ended.
@@ -42,6 +44,7 @@ enum Record {
         len: usize,
     },
     UnsupportedLink(i32),
+    Skipped(Skipped),
 }
 
 #[derive(Default)]
@@ -80,6 +83,7 @@ impl Batch {
                     });
                 }
                 Ok(Next::UnsupportedLink(dlt)) => self.records.push(Record::UnsupportedLink(dlt)),
+                Ok(Next::Skipped(what)) => self.records.push(Record::Skipped(what)),
                 Ok(Next::Idle) => {}
                 Ok(Next::End) => {
                     self.end = Some(Ok(()));
@@ -118,6 +122,7 @@ impl Batch {
                     })
                 }
                 Record::UnsupportedLink(dlt) => Item::UnsupportedLink(dlt),
+                Record::Skipped(what) => Item::Skipped(what),
             };
             consume(item, self.progress)?;
         }

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub mod ahead;
 mod pcapng;
 
+pub use pcapng::MAX_INTERFACES as MAX_PCAPNG_INTERFACES;
+
 /// One captured packet, borrowed from the source until the next call.
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
@@ -31,8 +33,20 @@ pub enum Next<'a> {
     Idle,
     /// A packet on an interface whose link type ctxscope cannot decode (pcapng): counted.
     UnsupportedLink(i32),
+    /// A record the file has but ctxscope could not use; reading goes on after it.
+    Skipped(Skipped),
     /// End of the file.
     End,
+}
+
+/// A record skipped by a file source (pcapng), for the engine to count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skipped {
+    /// A packet record that is corrupt, or names an interface that cannot be used; says what
+    /// it has ("a corrupt pcapng packet block").
+    MalformedPacket(&'static str),
+    /// An interface description beyond the cap on interfaces per pcapng section.
+    InterfaceOverCap,
 }
 
 /// Settings for a live capture.

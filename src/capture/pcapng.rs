@@ -5,7 +5,7 @@
 //! block. pcap-parser reads every block; each packet takes the link type and timestamp
 //! resolution of its own interface.
 
-use super::{CaptureError, Next, Packet};
+use super::{CaptureError, Next, Packet, Skipped};
 use crate::decode::LinkType;
 use ctxscope_dissectors::Timestamp;
 use pcap_parser::pcapng::Block;
@@ -17,16 +17,38 @@ use std::fs::File;
 /// stay far below it).
 const BUFFER: usize = 4 << 20;
 
+/// Interfaces kept per section. More are refused (counted), and their packets are skipped as
+/// malformed, so that a file of interface blocks cannot make the list grow without end.
+pub const MAX_INTERFACES: usize = 1024;
+
+/// Block types, as the pcapng specification numbers them.
+const INTERFACE_DESCRIPTION: u32 = 1;
+const OBSOLETE_PACKET: u32 = 2;
+const SIMPLE_PACKET: u32 = 3;
+const ENHANCED_PACKET: u32 = 6;
+const SECTION_HEADER: u32 = 0x0A0D_0D0A;
+
 struct Interface {
-    link: Result<LinkType, i32>,
+    link: InterfaceLink,
     /// Timestamp units per second, and seconds to add (if_tsresol, if_tsoffset).
     resolution: u64,
     offset: i64,
 }
 
+enum InterfaceLink {
+    Known(LinkType),
+    Unsupported(i32),
+    /// Its description block was corrupt: its packets cannot be decoded.
+    Corrupt,
+}
+
 pub(super) struct PcapNgFile {
     reader: PcapNGReader<File>,
     interfaces: Vec<Interface>,
+    /// Interface blocks of this section refused at [`MAX_INTERFACES`].
+    refused: usize,
+    /// Byte order of the current section, to read the framing of a block that does not parse.
+    big_endian: bool,
     /// Bytes of the block handed out last, consumed on the next call.
     pending: usize,
     last_ts: Timestamp,
@@ -37,6 +59,28 @@ enum Step {
     Skip(usize),
     Refill,
     Packet(usize),
+    /// An interface block of this many bytes, to keep.
+    Interface(usize, Interface),
+    /// Consume the block and tell the caller it was skipped.
+    Report(usize, Skipped),
+}
+
+/// Why pcap-parser gave up, without its borrow of the buffer.
+enum Unparsed {
+    /// It wants more bytes.
+    NeedMore,
+    /// Anything else, described.
+    Failed(String),
+}
+
+/// How the block at the read position is framed by its two length fields.
+enum Framing {
+    /// All of it is in the buffer: (length, block type).
+    Whole(usize, u32),
+    /// Its end is not in the buffer yet.
+    Partial(Option<usize>),
+    /// Its length fields are impossible or disagree: the file cannot be followed further.
+    Broken,
 }
 
 impl PcapNgFile {
@@ -50,6 +94,8 @@ impl PcapNgFile {
         Ok(PcapNgFile {
             reader,
             interfaces: Vec::new(),
+            refused: 0,
+            big_endian: false,
             pending: 0,
             last_ts: Timestamp::default(),
             name: name.to_string(),
@@ -67,43 +113,58 @@ impl PcapNgFile {
         // the borrow checker, and an EPB header costs little.)
         loop {
             self.reader.consume(std::mem::take(&mut self.pending));
-            let step = match self.reader.next() {
+            let parsed = match self.reader.next() {
                 Ok((n, PcapBlockOwned::NG(Block::EnhancedPacket(_) | Block::SimplePacket(_)))) => {
-                    Step::Packet(n)
+                    Ok(Step::Packet(n))
                 }
                 Ok((n, PcapBlockOwned::NG(Block::InterfaceDescription(idb)))) => {
-                    self.interfaces.push(Interface {
-                        link: LinkType::from_dlt(idb.linktype.0).ok_or(idb.linktype.0),
-                        resolution: idb.ts_resolution().unwrap_or(1_000_000),
-                        offset: idb.ts_offset(),
-                    });
-                    Step::Skip(n)
+                    let link = match LinkType::from_dlt(idb.linktype.0) {
+                        Some(link) => InterfaceLink::Known(link),
+                        None => InterfaceLink::Unsupported(idb.linktype.0),
+                    };
+                    Ok(Step::Interface(
+                        n,
+                        Interface {
+                            link,
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000),
+                            offset: idb.ts_offset(),
+                        },
+                    ))
                 }
-                Ok((n, PcapBlockOwned::NG(Block::SectionHeader(_)))) => {
+                Ok((n, PcapBlockOwned::NG(Block::SectionHeader(shb)))) => {
                     // A new section starts its own interface numbering.
                     self.interfaces.clear();
-                    Step::Skip(n)
+                    self.refused = 0;
+                    self.big_endian = shb.big_endian();
+                    Ok(Step::Skip(n))
                 }
-                Ok((n, _)) => Step::Skip(n),
+                Ok((n, _)) => Ok(Step::Skip(n)),
                 Err(PcapError::Eof) => return Ok(Next::End),
-                Err(PcapError::Incomplete(_)) => Step::Refill,
-                Err(e) => {
-                    return Err(CaptureError::Read(format!(
-                        "{}: {}",
-                        self.name,
-                        describe(&e)
-                    )));
-                }
+                Err(PcapError::Incomplete(_)) => Err(Unparsed::NeedMore),
+                Err(e) => Err(Unparsed::Failed(describe(&e))),
+            };
+            let step = match parsed {
+                Ok(step) => step,
+                Err(why) => self.recover(why)?,
             };
             match step {
                 Step::Skip(n) => self.pending = n,
-                Step::Refill => self
-                    .reader
-                    .refill()
-                    .map_err(|e| CaptureError::Read(format!("{}: {}", self.name, describe(&e))))?,
+                Step::Refill => self.refill()?,
                 Step::Packet(n) => {
                     self.pending = n;
                     break;
+                }
+                Step::Interface(n, interface) => {
+                    self.pending = n;
+                    if self.interfaces.len() >= MAX_INTERFACES {
+                        self.refused += 1;
+                        return Ok(Next::Skipped(Skipped::InterfaceOverCap));
+                    }
+                    self.interfaces.push(interface);
+                }
+                Step::Report(n, skipped) => {
+                    self.pending = n;
+                    return Ok(Next::Skipped(skipped));
                 }
             }
         }
@@ -134,14 +195,21 @@ impl PcapNgFile {
             }
         };
         let Some(iface) = self.interfaces.get(if_id) else {
-            return Err(CaptureError::Read(format!(
-                "{}: packet for interface {if_id}, which no interface block describes",
-                self.name
-            )));
+            let why = if if_id < self.interfaces.len() + self.refused {
+                "an interface beyond the cap on interfaces per pcapng section"
+            } else {
+                "an interface ID that no pcapng interface block describes"
+            };
+            return Ok(Next::Skipped(Skipped::MalformedPacket(why)));
         };
         let link = match iface.link {
-            Ok(link) => link,
-            Err(dlt) => return Ok(Next::UnsupportedLink(dlt)),
+            InterfaceLink::Known(link) => link,
+            InterfaceLink::Unsupported(dlt) => return Ok(Next::UnsupportedLink(dlt)),
+            InterfaceLink::Corrupt => {
+                return Ok(Next::Skipped(Skipped::MalformedPacket(
+                    "an interface whose pcapng description block is corrupt",
+                )));
+            }
         };
         // Simple packet blocks carry no time: they inherit the previous packet's.
         if let Some(units) = units {
@@ -153,6 +221,85 @@ impl PcapNgFile {
             data,
             wire_len,
         }))
+    }
+
+    /// A block that pcap-parser could not parse: more bytes are needed, or the block is all
+    /// there and corrupt inside (skipped: a packet block counts as a malformed packet, an
+    /// interface block keeps its place so that later interface numbers stay right), or the
+    /// file cannot be followed past it.
+    fn recover(&mut self, why: Unparsed) -> Result<Step, CaptureError> {
+        match (self.framing(), why) {
+            (Framing::Whole(len, kind), _) => Ok(match kind {
+                ENHANCED_PACKET | SIMPLE_PACKET | OBSOLETE_PACKET => Step::Report(
+                    len,
+                    Skipped::MalformedPacket("a corrupt pcapng packet block"),
+                ),
+                INTERFACE_DESCRIPTION => Step::Interface(
+                    len,
+                    Interface {
+                        link: InterfaceLink::Corrupt,
+                        resolution: 1_000_000,
+                        offset: 0,
+                    },
+                ),
+                // A section header starts the numbering everything after it depends on.
+                SECTION_HEADER => {
+                    return Err(self.read_error("a corrupt pcapng section header block"));
+                }
+                // Statistics, name resolution, custom blocks: no packets in them.
+                _ => Step::Skip(len),
+            }),
+            (Framing::Partial(len), _) if !self.reader.reader_exhausted() => {
+                if len.is_some_and(|len| len > BUFFER) {
+                    Err(self.read_error(&describe(&PcapError::<&[u8]>::BufferTooSmall)))
+                } else {
+                    Ok(Step::Refill)
+                }
+            }
+            (Framing::Partial(_), _) => Err(self.read_error("file cut short inside a block")),
+            (Framing::Broken, Unparsed::Failed(message)) => Err(self.read_error(&message)),
+            (Framing::Broken, Unparsed::NeedMore) => {
+                Err(self.read_error("a pcapng block whose length fields disagree"))
+            }
+        }
+    }
+
+    /// How the block at the read position is framed.
+    fn framing(&self) -> Framing {
+        let data = self.reader.data();
+        let word = |at: usize| {
+            let bytes: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+            Some(if self.big_endian {
+                u32::from_be_bytes(bytes)
+            } else {
+                u32::from_le_bytes(bytes)
+            })
+        };
+        let (Some(kind), Some(len)) = (word(0), word(4)) else {
+            return Framing::Partial(None);
+        };
+        let Ok(len) = usize::try_from(len) else {
+            return Framing::Broken;
+        };
+        if len < 12 || !len.is_multiple_of(4) {
+            return Framing::Broken;
+        }
+        match word(len - 4) {
+            None => Framing::Partial(Some(len)),
+            Some(trailer) if trailer as usize == len => Framing::Whole(len, kind),
+            Some(_) => Framing::Broken,
+        }
+    }
+
+    fn refill(&mut self) -> Result<(), CaptureError> {
+        let name = &self.name;
+        self.reader
+            .refill()
+            .map_err(|e| CaptureError::Read(format!("{name}: {}", describe(&e))))
+    }
+
+    fn read_error(&self, message: &str) -> CaptureError {
+        CaptureError::Read(format!("{}: {message}", self.name))
     }
 }
 

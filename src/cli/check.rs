@@ -18,11 +18,20 @@ pub struct CheckArgs {
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let results = check_dir(&args.dir, args.bless)?;
-    let mut failed = 0;
+    let (mut failed, mut blessed, mut same) = (0, 0, 0);
     for r in &results {
         match &r.outcome {
-            CheckOutcome::Same => println!("ok       {}", r.name),
-            CheckOutcome::Blessed => println!("blessed  {}", r.name),
+            CheckOutcome::Same => {
+                same += 1;
+                if !args.bless {
+                    println!("ok       {}", r.name);
+                }
+            }
+            CheckOutcome::Blessed { new } => {
+                blessed += 1;
+                let what = if *new { "new" } else { "changed" };
+                println!("blessed  {} ({what})", r.name);
+            }
             CheckOutcome::Missing => {
                 failed += 1;
                 println!(
@@ -36,7 +45,14 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
             }
         }
     }
-    println!("{} captures, {} differ", results.len(), failed);
+    if args.bless {
+        println!(
+            "{} captures: {blessed} expected results written, {same} unchanged",
+            results.len()
+        );
+    } else {
+        println!("{} captures, {failed} differ", results.len());
+    }
     Ok(if failed > 0 {
         Outcome::Flagged
     } else {

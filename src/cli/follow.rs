@@ -2,7 +2,7 @@
 
 use super::{ConfigArgs, Outcome};
 use crate::engine::Engine;
-use crate::flow::Endpoint;
+use crate::flow::FlowEnds;
 use crate::reassembly::Delivery;
 use crate::run;
 use anyhow::{Result, bail};
@@ -26,7 +26,8 @@ pub enum Side {
 pub enum FollowFormat {
     /// The bytes themselves.
     Raw,
-    /// tshark's layout: one hex line per chunk, server-to-client lines indented by a tab.
+    /// tshark's layout: one hex line per chunk; node 0 sent the first packet of the flow, the
+    /// lines of node 1 are indented by a tab.
     Hex,
 }
 
@@ -57,23 +58,19 @@ struct Follower {
 }
 
 impl Follower {
-    fn chunk(
-        &mut self,
-        (client, server): (Endpoint, Endpoint),
-        dir: Dir,
-        bytes: &[u8],
-    ) -> std::io::Result<()> {
+    fn chunk(&mut self, ends: FlowEnds, dir: Dir, bytes: &[u8]) -> std::io::Result<()> {
         match self.format {
             FollowFormat::Raw => self.out.write_all(bytes),
             FollowFormat::Hex => {
                 if !self.header_written {
                     self.header_written = true;
+                    let [node0, node1] = ends.nodes();
                     writeln!(
                         self.out,
-                        "{RULE}\nFollow: tcp,raw\nNode 0: {client}\nNode 1: {server}"
+                        "{RULE}\nFollow: tcp,raw\nNode 0: {node0}\nNode 1: {node1}"
                     )?;
                 }
-                if dir == Dir::ToClient {
+                if dir != ends.first_sender {
                     self.out.write_all(b"\t")?;
                 }
                 for b in bytes {

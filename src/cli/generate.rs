@@ -1,48 +1,46 @@
 //! `ctxscope generate DIR`: write the sample captures (the repository's `captures/` is made
-//! this way, byte for byte reproducible); `--farm FILE`: a large farm capture for benchmarks.
+//! this way, byte for byte reproducible); `--farm FILE`: a large farm capture for benchmarks;
+//! `--flood FILE`: random TCP packets, each a connection of its own (flow-table churn).
 
 use super::Outcome;
 use crate::synth::pcapfile::{MAX_SNAPLEN, PcapWriter, TsResolution};
-use crate::synth::{LinkType, scenarios::citrix::write_load};
+use crate::synth::{LinkType, flood::write_flood, scenarios::citrix::write_load};
 use anyhow::{Context as _, Result, bail};
-use clap::Args;
+use clap::{ArgGroup, Args};
 use std::io::BufWriter;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
+#[command(group(ArgGroup::new("big").args(["farm", "flood"])))]
 pub struct GenerateArgs {
     /// Folder to write the sample captures into (created if needed).
     #[arg(
         value_name = "DIR",
-        required_unless_present = "farm",
-        conflicts_with = "farm"
+        required_unless_present = "big",
+        conflicts_with = "big"
     )]
     pub dir: Option<PathBuf>,
     /// Instead, write one large farm capture (thousands of ICA, CGP, IMA and license flows).
     #[arg(long, value_name = "FILE")]
     pub farm: Option<PathBuf>,
-    /// Approximate size of the farm capture: bytes, or with a K, M or G suffix.
-    #[arg(long, default_value = "1G", value_parser = parse_size, requires = "farm")]
+    /// Instead, write a flood of random TCP packets, each a connection of its own, one every
+    /// 5 ms (flow-table churn: 24M is about half an hour).
+    #[arg(long, value_name = "FILE")]
+    pub flood: Option<PathBuf>,
+    /// Approximate size of the farm or flood capture: bytes, or with a K, M or G suffix.
+    #[arg(long, default_value = "1G", value_parser = parse_size, requires = "big")]
     pub size: u64,
-    /// Seed of the farm capture (the same seed gives the same file).
-    #[arg(long, default_value_t = 1, requires = "farm")]
+    /// Seed of the farm or flood capture (the same seed gives the same file).
+    #[arg(long, default_value_t = 1, requires = "big")]
     pub seed: u64,
 }
 
 pub fn run(args: &GenerateArgs) -> Result<Outcome> {
     if let Some(path) = &args.farm {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut writer = PcapWriter::new(
-            BufWriter::with_capacity(1 << 20, file),
-            LinkType::ETHERNET,
-            MAX_SNAPLEN,
-            TsResolution::Micro,
-        )?;
-        let packets = write_load(&mut writer, args.size, args.seed)?;
-        writer.into_inner()?;
-        eprintln!("{}: {packets} packets", path.display());
-        return Ok(Outcome::Ok);
+        return write_big(path, |w| write_load(w, args.size, args.seed));
+    }
+    if let Some(path) = &args.flood {
+        return write_big(path, |w| write_flood(w, args.size, args.seed));
     }
     let Some(dir) = &args.dir else {
         bail!("give a folder, or --farm FILE");
@@ -57,6 +55,25 @@ pub fn run(args: &GenerateArgs) -> Result<Outcome> {
         written.len(),
         dir.display()
     );
+    Ok(Outcome::Ok)
+}
+
+/// Streams one large Ethernet capture to `path` with `write`, which returns the packets.
+fn write_big<W>(path: &PathBuf, write: W) -> Result<Outcome>
+where
+    W: FnOnce(&mut PcapWriter<BufWriter<std::fs::File>>) -> std::io::Result<u64>,
+{
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut writer = PcapWriter::new(
+        BufWriter::with_capacity(1 << 20, file),
+        LinkType::ETHERNET,
+        MAX_SNAPLEN,
+        TsResolution::Micro,
+    )?;
+    let packets = write(&mut writer)?;
+    writer.into_inner()?;
+    eprintln!("{}: {packets} packets", path.display());
     Ok(Outcome::Ok)
 }
 

@@ -9,10 +9,12 @@ mod generate;
 mod report;
 mod tui;
 
-use crate::config::Config;
+use crate::config::{Config, lines_joined};
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use ctxscope_dissectors::Severity;
+use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,7 +111,71 @@ pub enum Outcome {
     Flagged,
 }
 
+/// Parses `args` (the program name first) and runs the command. Help and version go to standard
+/// output with exit 0; every error that exits 2 is one line on standard error:
+/// `ctxscope: MESSAGE (see ctxscope COMMAND --help)`.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    match Cli::try_parse_from(&args) {
+        Ok(cli) => run(cli),
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                // Nothing more to do if standard output is closed.
+                let _ = e.print();
+                ExitCode::SUCCESS
+            }
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => bad_usage(
+                "no command given (report, follow, tui, check, generate or interfaces)",
+                None,
+            ),
+            _ => bad_usage(&clap_message(&e), command_in(&args)),
+        },
+    }
+}
+
+/// Prints a usage or input error on one line; exit status 2.
+fn bad_usage(message: &str, command: Option<&str>) -> ExitCode {
+    let command = command.map_or(String::new(), |c| format!("{c} "));
+    eprintln!("ctxscope: {message} (see ctxscope {command}--help)");
+    ExitCode::from(2)
+}
+
+/// clap's message without its usage and "For more information" parts, on one line: the
+/// paragraphs joined by "; ", their lines by spaces.
+fn clap_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    text.split("\n\n")
+        .map(|paragraph| lines_joined(paragraph, " "))
+        .filter(|p| !p.is_empty() && !p.starts_with("Usage:") && !p.starts_with("For more"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The subcommand named on the command line, if any (it comes first: there are no options
+/// before it).
+fn command_in(args: &[OsString]) -> Option<&str> {
+    let given = args.get(1)?.to_str()?;
+    Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == given)
+        .then_some(given)
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Report(_) => "report",
+            Command::Follow(_) => "follow",
+            Command::Tui(_) => "tui",
+            Command::Check(_) => "check",
+            Command::Generate(_) => "generate",
+            Command::Interfaces => "interfaces",
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> ExitCode {
+    let name = cli.command.name();
     let result = match cli.command {
         Command::Report(args) => report::run(&args),
         Command::Follow(args) => follow::run(&args),
@@ -121,17 +187,14 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Flagged) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("ctxscope: error: {}", one_line(&e));
-            ExitCode::from(2)
-        }
+        Err(e) => bad_usage(&one_line(&e), Some(name)),
     }
 }
 
-/// An error and its causes on one line.
+/// An error and its causes on one line (a cause spanning lines has them joined by spaces).
 fn one_line(e: &anyhow::Error) -> String {
     e.chain()
-        .map(ToString::to_string)
+        .map(|cause| lines_joined(&cause.to_string(), " "))
         .collect::<Vec<_>>()
         .join(": ")
 }

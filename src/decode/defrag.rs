@@ -44,8 +44,11 @@ impl<'a> Fragment<'a> {
 pub struct DefragStats {
     pub fragments: u64,
     pub datagrams_reassembled: u64,
-    /// Datagrams given up: timed out incomplete, or evicted because too many were in flight.
-    pub datagrams_dropped: u64,
+    /// Datagrams given up incomplete after `timeouts.ip_fragment_secs`.
+    pub datagrams_timed_out: u64,
+    /// Datagrams given up because `limits.max_fragmented_datagrams` were in flight (the oldest
+    /// goes).
+    pub datagrams_evicted: u64,
     /// Fragments refused: beyond 64 KiB, too many pieces, or overlapping with other bytes.
     pub fragments_refused: u64,
 }
@@ -135,7 +138,7 @@ impl Defragmenter {
         let before = self.pending.len();
         self.pending
             .retain(|_, p| now.since(p.first_seen) < timeout);
-        self.stats.datagrams_dropped += (before - self.pending.len()) as u64;
+        self.stats.datagrams_timed_out += (before - self.pending.len()) as u64;
     }
 
     fn evict_oldest(&mut self) {
@@ -146,7 +149,7 @@ impl Defragmenter {
             .map(|(k, _)| *k);
         if let Some(k) = oldest {
             self.pending.remove(&k);
-            self.stats.datagrams_dropped += 1;
+            self.stats.datagrams_evicted += 1;
         }
     }
 }
@@ -254,10 +257,10 @@ mod tests {
             assert_eq!(d.add(t, &f), None);
         }
         assert_eq!(d.pending.len(), 2);
-        assert_eq!(d.stats().datagrams_dropped, 3);
+        assert_eq!(d.stats().datagrams_evicted, 3);
         d.expire(Timestamp::from_secs(40));
         assert_eq!(d.pending.len(), 0);
-        assert_eq!(d.stats().datagrams_dropped, 5);
+        assert_eq!(d.stats().datagrams_timed_out, 2);
         // A fragment reaching past 64 KiB is refused without allocating.
         assert_eq!(d.add(t, &frag(65_528, false, b"0123456789")), None);
         assert_eq!(d.stats().fragments_refused, 1);

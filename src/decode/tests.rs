@@ -237,7 +237,7 @@ fn the_fast_path_agrees_with_etherparse_on_every_capture() {
                         }
                     }
                 }
-                Ok(Next::UnsupportedLink(_) | Next::Idle) => {}
+                Ok(Next::UnsupportedLink(_) | Next::Skipped(_) | Next::Idle) => {}
                 Ok(Next::End) | Err(_) => break,
             }
         }

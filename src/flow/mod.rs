@@ -38,6 +38,32 @@ impl Serialize for Endpoint {
     }
 }
 
+/// A flow's endpoints and who spoke first, for those that follow its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowEnds {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub first_sender: Dir,
+}
+
+impl FlowEnds {
+    /// The sender of bytes travelling in `dir`.
+    pub fn sender(&self, dir: Dir) -> Endpoint {
+        match dir {
+            Dir::ToServer => self.client,
+            Dir::ToClient => self.server,
+        }
+    }
+
+    /// tshark's follow numbering: node 0 sent the first packet seen, node 1 is the other.
+    pub fn nodes(&self) -> [Endpoint; 2] {
+        [
+            self.sender(self.first_sender),
+            self.sender(self.first_sender.reverse()),
+        ]
+    }
+}
+
 /// How the client and server roles were decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,6 +92,8 @@ pub struct Flow {
     pub client: Endpoint,
     pub server: Endpoint,
     pub roles: RoleBasis,
+    /// The direction of the first packet seen (its sender is tshark's follow "node 0").
+    pub first_sender: Dir,
     pub first: Timestamp,
     pub last: Timestamp,
     pub traffic: [Traffic; 2],
@@ -83,6 +111,14 @@ pub struct Flow {
 impl Flow {
     pub fn traffic(&self, dir: Dir) -> Traffic {
         self.traffic[dir.index()]
+    }
+
+    pub fn ends(&self) -> FlowEnds {
+        FlowEnds {
+            client: self.client,
+            server: self.server,
+            first_sender: self.first_sender,
+        }
     }
 
     pub fn endpoint(&self, dir: Dir) -> Endpoint {

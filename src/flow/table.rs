@@ -4,8 +4,11 @@ use super::{Endpoint, Flow, FlowId, RoleBasis, Traffic};
 use crate::classify::FlowApp;
 use crate::reassembly::{Limits, TcpConn, TcpFlags};
 use ctxscope_dissectors::{Dir, Timestamp};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::Serialize;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 /// Canonical key: both endpoints, lower first, so both directions find the same flow.
@@ -25,6 +28,8 @@ pub struct FlowTableStats {
     pub retired_closed: u64,
     pub retired_idle: u64,
     /// Connections not tracked because the table was full (their packets are only counted).
+    /// Distinct 5-tuples, told apart by a cache of the last few thousand refused, so a
+    /// connection is counted again only after thousands of others were refused since.
     pub rejected_at_cap: u64,
     /// Packets of those connections.
     pub packets_untracked: u64,
@@ -61,6 +66,8 @@ pub struct FlowTable {
     cap: usize,
     limits: Limits,
     timeouts: Timeouts,
+    deadlines: Deadlines,
+    refused: Refused,
     stats: FlowTableStats,
 }
 
@@ -74,6 +81,8 @@ impl FlowTable {
             cap,
             limits,
             timeouts,
+            deadlines: Deadlines::default(),
+            refused: Refused::default(),
             stats: FlowTableStats::default(),
         }
     }
@@ -138,16 +147,23 @@ impl FlowTable {
             }
         }
         if self.index.len() >= self.cap {
-            self.stats.rejected_at_cap += 1;
-            self.stats.packets_untracked += 1;
+            if self.refused.first_time(&key) {
+                self.stats.rejected_at_cap += 1;
+            }
             return Lookup::Full;
         }
         let (client, server, roles) = assign_roles(src, dst, flags, &is_service_port);
+        let dir = if src == client {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
         let flow = Flow {
             id: self.next_id,
             client,
             server,
             roles,
+            first_sender: dir,
             first: ts,
             last: ts,
             traffic: [Traffic::default(); 2],
@@ -171,12 +187,11 @@ impl FlowTable {
             }
         };
         self.index.insert(key, slot);
+        if let Some(flow) = &self.slots[slot] {
+            self.deadlines
+                .schedule(slot, flow.id, self.timeouts.deadline(flow));
+        }
         self.stats.peak_concurrent = self.stats.peak_concurrent.max(self.index.len() as u64);
-        let dir = if src == client {
-            Dir::ToServer
-        } else {
-            Dir::ToClient
-        };
         Lookup::Found(slot, dir)
     }
 
@@ -185,31 +200,44 @@ impl FlowTable {
         self.stats.packets_untracked += 1;
     }
 
+    /// The flow in `slot` may be due sooner than planned (it just closed): plans its check.
+    pub fn reschedule(&mut self, slot: usize) {
+        if let Some(flow) = self.slots.get(slot).and_then(Option::as_ref) {
+            let at = self.timeouts.deadline(flow);
+            if self
+                .deadlines
+                .planned(slot)
+                .is_none_or(|planned| at < planned)
+            {
+                self.deadlines.schedule(slot, flow.id, at);
+            }
+        }
+    }
+
     /// Retires flows that closed longer ago than the linger time, or went quiet for longer
-    /// than their idle timeout.
+    /// than their idle timeout, in the order they were created. Costs what it retires: only
+    /// flows whose planned check has come are looked at (a flow active since is planned again
+    /// for its new deadline).
     pub fn sweep(&mut self, now: Timestamp, retire: &mut impl FnMut(Flow)) {
-        for slot in 0..self.slots.len() {
-            let Some(flow) = &self.slots[slot] else {
+        let mut due = Vec::new();
+        while let Some((slot, id)) = self.deadlines.pop_due(now) {
+            let Some(flow) = self.slots.get(slot).and_then(Option::as_ref) else {
                 continue;
             };
-            let verdict = match flow.closed_at {
-                Some(at) if now.since(at) >= self.timeouts.closed => Some(true),
-                Some(_) => None,
-                None => {
-                    // Mid-stream pickups are established by definition.
-                    let established = flow.roles != RoleBasis::Syn || flow.tcp.syn_ack_seen();
-                    let timeout = if established {
-                        self.timeouts.idle
-                    } else {
-                        self.timeouts.handshake
-                    };
-                    (now.since(flow.last) >= timeout).then_some(false)
-                }
-            };
-            if let Some(closed) = verdict
-                && let Some(flow) = self.remove(slot)
-            {
-                if closed {
+            if flow.id != id {
+                continue;
+            }
+            let deadline = self.timeouts.deadline(flow);
+            if now >= deadline {
+                due.push((id, slot));
+            } else {
+                self.deadlines.schedule(slot, id, deadline);
+            }
+        }
+        due.sort_unstable();
+        for (_, slot) in due {
+            if let Some(flow) = self.remove(slot) {
+                if flow.closed_at.is_some() {
                     self.stats.retired_closed += 1;
                 } else {
                     self.stats.retired_idle += 1;
@@ -217,15 +245,28 @@ impl FlowTable {
                 retire(flow);
             }
         }
+        self.deadlines.compact(self.index.len());
     }
 
-    /// Hands every remaining flow to `retire`, in the order they were created.
+    /// Hands every remaining flow to `retire`, in the order they were created (moving each out
+    /// of its slot in turn: the flows are never all copied at once).
     pub fn drain(&mut self, retire: &mut impl FnMut(Flow)) {
-        let mut flows: Vec<Flow> = self.slots.drain(..).flatten().collect();
-        self.index.clear();
-        self.free.clear();
-        flows.sort_by_key(|f| f.id);
-        flows.into_iter().for_each(retire);
+        let mut order: Vec<(FlowId, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, flow)| Some((flow.as_ref()?.id, slot)))
+            .collect();
+        order.sort_unstable();
+        for (_, slot) in order {
+            if let Some(flow) = self.slots.get_mut(slot).and_then(Option::take) {
+                retire(flow);
+            }
+        }
+        self.slots = Vec::new();
+        self.index = FxHashMap::default();
+        self.free = Vec::new();
+        self.deadlines = Deadlines::default();
     }
 
     fn remove(&mut self, slot: usize) -> Option<Flow> {
@@ -233,6 +274,104 @@ impl FlowTable {
         self.index.remove(&FlowKey::new(flow.client, flow.server));
         self.free.push(slot);
         Some(flow)
+    }
+}
+
+impl Timeouts {
+    /// When `flow` is to be retired if nothing more happens: the linger time after its close,
+    /// else the idle timeout (the handshake timeout while a connection attempt is unanswered)
+    /// after its last packet.
+    fn deadline(&self, flow: &Flow) -> Timestamp {
+        if let Some(at) = flow.closed_at {
+            return at.plus(self.closed);
+        }
+        // Mid-stream pickups are established by definition.
+        let established = flow.roles != RoleBasis::Syn || flow.tcp.syn_ack_seen();
+        let timeout = if established {
+            self.idle
+        } else {
+            self.handshake
+        };
+        flow.last.plus(timeout)
+    }
+}
+
+/// Planned timeout checks, earliest first, as a min-heap of (when, slot, flow ID) cleaned
+/// lazily: each flow has one live entry, the one `planned` records for its slot. A flow whose
+/// deadline moved later keeps its entry and is planned again when the entry comes up; one whose
+/// deadline moved earlier gets a new entry, and the old one, now stale, is skipped when it
+/// comes up. Stale entries are swept out once they outnumber the flows.
+#[derive(Default)]
+struct Deadlines {
+    heap: BinaryHeap<Reverse<(Timestamp, usize, FlowId)>>,
+    /// Per slot: when its flow's live entry is due.
+    planned: Vec<Option<(Timestamp, FlowId)>>,
+}
+
+impl Deadlines {
+    fn schedule(&mut self, slot: usize, id: FlowId, at: Timestamp) {
+        if self.planned.len() <= slot {
+            self.planned.resize(slot + 1, None);
+        }
+        self.planned[slot] = Some((at, id));
+        self.heap.push(Reverse((at, slot, id)));
+    }
+
+    fn planned(&self, slot: usize) -> Option<Timestamp> {
+        self.planned.get(slot).copied().flatten().map(|(at, _)| at)
+    }
+
+    fn is_live(&self, (at, slot, id): (Timestamp, usize, FlowId)) -> bool {
+        self.planned.get(slot).copied().flatten() == Some((at, id))
+    }
+
+    /// The next live entry due at or before `now`, as (slot, flow ID); it is removed.
+    fn pop_due(&mut self, now: Timestamp) -> Option<(usize, FlowId)> {
+        while let Some(&Reverse(entry)) = self.heap.peek() {
+            if entry.0 > now {
+                return None;
+            }
+            self.heap.pop();
+            if self.is_live(entry) {
+                let (_, slot, id) = entry;
+                self.planned[slot] = None;
+                return Some((slot, id));
+            }
+        }
+        None
+    }
+
+    /// Drops the stale entries when they are more than the `flows` live ones (so the heap
+    /// stays within about twice the table, and the cost is spread over the pushes).
+    fn compact(&mut self, flows: usize) {
+        if self.heap.len() > 2 * flows + 1024 {
+            let heap = std::mem::take(&mut self.heap);
+            let live: BinaryHeap<_> = heap
+                .into_iter()
+                .filter(|Reverse(entry)| self.is_live(*entry))
+                .collect();
+            self.heap = live;
+        }
+    }
+}
+
+/// Connections refused at the cap, remembered so that each is counted once: a direct-mapped
+/// cache of 64-bit fingerprints of their keys (32 KiB, allocated on the first refusal).
+#[derive(Default)]
+struct Refused(Option<Box<[u64; Refused::SLOTS]>>);
+
+impl Refused {
+    const SLOTS: usize = 4096;
+
+    /// Whether `key` was not refused recently (and remembers it).
+    fn first_time(&mut self, key: &FlowKey) -> bool {
+        let print = FxBuildHasher.hash_one(key) | 1; // never 0, the empty mark
+        let seen = self.0.get_or_insert_with(|| Box::new([0; Refused::SLOTS]));
+        // The high bits pick the slot: FxHash mixes them best.
+        let slot = (print >> 52) as usize % Refused::SLOTS;
+        let first = seen[slot] != print;
+        seen[slot] = print;
+        first
     }
 }
 
@@ -376,6 +515,74 @@ mod tests {
         assert_eq!(retired, vec![1]);
         assert!(t.is_empty());
         assert_eq!(t.stats().retired_idle, 1);
+    }
+
+    #[test]
+    fn a_refused_connection_is_counted_once_however_many_packets_it_sends() {
+        let mut t = table(1);
+        let mut retired = Vec::new();
+        let s = ep("10.0.0.2", 1494);
+        look(&mut t, ep("10.0.0.1", 1), s, TcpFlags::SYN, 1, &mut retired);
+        for port in 2..=4 {
+            let c = ep("10.0.0.1", port);
+            look(&mut t, c, s, TcpFlags::SYN, 1, &mut retired);
+            look(&mut t, s, c, TcpFlags::SYN | TcpFlags::ACK, 1, &mut retired);
+            look(&mut t, c, s, TcpFlags::ACK, 1, &mut retired);
+        }
+        assert_eq!(t.stats().rejected_at_cap, 3);
+    }
+
+    #[test]
+    fn activity_postpones_retirement_and_a_close_brings_it_forward() {
+        let mut t = table(4);
+        let mut retired = Vec::new();
+        let (c, s) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 1494));
+        let Lookup::Found(slot, _) = look(&mut t, c, s, TcpFlags::ACK, 0, &mut retired) else {
+            panic!()
+        };
+        // Mid-stream, so the idle timeout (100 s) applies; a packet at 80 moves it to 180.
+        t.get_mut(slot).unwrap().last = Timestamp::from_secs(80);
+        t.sweep(Timestamp::from_secs(150), &mut |f| retired.push(f.id));
+        assert!(
+            retired.is_empty(),
+            "active since its first check was planned"
+        );
+        // Closed at 160: retired after the 5 s linger, long before the idle timeout.
+        t.get_mut(slot).unwrap().closed_at = Some(Timestamp::from_secs(160));
+        t.reschedule(slot);
+        t.sweep(Timestamp::from_secs(164), &mut |f| retired.push(f.id));
+        assert!(retired.is_empty());
+        t.sweep(Timestamp::from_secs(165), &mut |f| retired.push(f.id));
+        assert_eq!(retired, vec![1]);
+        assert_eq!(t.stats().retired_closed, 1);
+    }
+
+    #[test]
+    fn flows_due_in_one_sweep_retire_in_creation_order_and_the_plan_stays_bounded() {
+        let mut t = table(100_000);
+        let mut retired = Vec::new();
+        let s = ep("10.0.0.2", 1494);
+        // Later flows first in deadline order: each SYN waits 10 s, each mid-stream flow 100 s.
+        for port in 1..=3000u16 {
+            let flags = if port % 2 == 0 {
+                TcpFlags::SYN
+            } else {
+                TcpFlags::ACK
+            };
+            let at = i64::from(port % 50);
+            look(&mut t, ep("10.0.0.1", port), s, flags, at, &mut retired);
+            // Every flow closes, so each has a stale entry left behind.
+            if let Some(slot) = t.index.get(&FlowKey::new(ep("10.0.0.1", port), s)).copied() {
+                t.get_mut(slot).unwrap().closed_at = Some(Timestamp::from_secs(at + 1));
+                t.reschedule(slot);
+            }
+        }
+        // All closed by 50, so all due by 56; the entries planned before the closes (up to
+        // 149) are stale and, being more than 1024, swept out.
+        t.sweep(Timestamp::from_secs(56), &mut |f| retired.push(f.id));
+        assert_eq!(retired, (1..=3000).collect::<Vec<FlowId>>());
+        assert!(t.is_empty());
+        assert!(t.deadlines.heap.is_empty(), "stale entries swept out");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::capture::KernelStats;
 use crate::classify::{AnnouncementStats, Method};
 use crate::decode::DefragStats;
 use crate::flow::{Endpoint, Flow, FlowId, FlowTableStats, RoleBasis, Traffic};
-use crate::reassembly::DirCounters;
+use crate::reassembly::{DirCounters, TcpConn};
 use ctxscope_dissectors::{Dir, Event, Proto, Summary, Timestamp};
 use serde::Serialize;
 use std::sync::Arc;
@@ -91,9 +91,32 @@ pub struct LimitStats {
     pub announcements: AnnouncementStats,
     /// Licensing sessions and heartbeat series not kept (`limits.max_sessions`).
     pub sessions_dropped: u64,
-    /// Times out-of-order data over all connections exceeded `limits.reassembly_bytes_total`
-    /// and a connection's buffer was released as gaps.
+    /// Times the bytes held for reassembly over all connections exceeded
+    /// `limits.reassembly_bytes_total` and a connection's buffers were released (held data as
+    /// gaps).
     pub reassembly_budget_flushes: u64,
+    /// Times a connection direction's out-of-order store hit
+    /// `limits.reassembly_bytes_per_direction` or `limits.reassembly_segments_per_direction`
+    /// and released held data as gaps (the sum of the flows' `cap_flushes`).
+    pub reassembly_cap_flushes: u64,
+    /// Delivered bytes that left the retransmission check before their ACK
+    /// (`limits.unacked_bytes_per_direction` or the global budget; the sum of the flows'
+    /// `unacked_released_bytes`): copies of them were not compared.
+    pub unacked_released_bytes: u64,
+    /// pcapng interface blocks beyond the cap on interfaces per section (their packets are
+    /// counted as malformed).
+    pub pcapng_interfaces_refused: u64,
+}
+
+impl LimitStats {
+    /// Adds what a connection's caps cost it.
+    pub fn count_connection(&mut self, tcp: &TcpConn) {
+        for dir in Dir::BOTH {
+            let c = tcp.counters(dir);
+            self.reassembly_cap_flushes += c.cap_flushes;
+            self.unacked_released_bytes += c.unacked_released_bytes;
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

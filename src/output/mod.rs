@@ -7,7 +7,7 @@ mod text;
 pub mod units;
 
 pub use json::write_json;
-pub use ndjson::write_ndjson;
+pub use ndjson::{RECORDS as NDJSON_RECORDS, write_ndjson};
 pub use text::write_text;
 
 use crate::model::Report;
@@ -19,7 +19,8 @@ pub enum Format {
     Text,
     /// One JSON document.
     Json,
-    /// One JSON record per line: sources, flows, events, findings, capture totals.
+    /// One JSON record per line: sources, flows, events, findings, sessions, heartbeat series,
+    /// capture totals; every record of a type has the same keys.
     Ndjson,
 }
 

@@ -4,9 +4,15 @@ use std::io::{self, Write};
 
 pub struct Table {
     header: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Row>,
     /// Columns aligned right (numbers).
     right: Vec<bool>,
+}
+
+enum Row {
+    Cells(Vec<String>),
+    /// A line of its own between the rows, left as it is (it does not widen the columns).
+    Note(String),
 }
 
 impl Table {
@@ -29,20 +35,30 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(Row::Cells(cells));
+    }
+
+    /// A line written as is between the rows, indented like them.
+    pub fn note(&mut self, line: String) {
+        self.rows.push(Row::Note(line));
     }
 
     pub fn write(&self, out: &mut impl Write, indent: &str) -> io::Result<()> {
         let mut widths: Vec<usize> = self.header.iter().map(|h| h.len()).collect();
         for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+            if let Row::Cells(cells) = row {
+                for (w, cell) in widths.iter_mut().zip(cells) {
+                    *w = (*w).max(cell.chars().count());
+                }
             }
         }
         let header: Vec<String> = self.header.iter().map(|h| h.to_string()).collect();
         self.write_row(out, indent, &header, &widths)?;
         for row in &self.rows {
-            self.write_row(out, indent, row, &widths)?;
+            match row {
+                Row::Cells(cells) => self.write_row(out, indent, cells, &widths)?,
+                Row::Note(line) => writeln!(out, "{indent}{line}")?,
+            }
         }
         Ok(())
     }
@@ -84,11 +100,13 @@ mod tests {
         let mut t = Table::new(&["ID", "NAME", "BYTES"]).right(&["ID", "BYTES"]);
         t.row(vec!["1".into(), "ica".into(), "12".into()]);
         t.row(vec!["10".into(), "vendor_daemon".into(), "3456".into()]);
+        t.note("... a note as long as it likes".into());
         let mut out = Vec::new();
         t.write(&mut out, "  ").unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "  ID  NAME           BYTES\n   1  ica               12\n  10  vendor_daemon   3456\n"
+            "  ID  NAME           BYTES\n   1  ica               12\n  10  vendor_daemon   3456\n  \
+             ... a note as long as it likes\n"
         );
     }
 }

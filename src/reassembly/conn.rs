@@ -82,7 +82,7 @@ impl TcpConn {
         for dir in Dir::BOTH {
             let half = &mut self.halves[dir.index()];
             let before = half.counters.gaps;
-            half.finish(&mut |d: Delivery<'_>| deliver(dir, d));
+            half.finish(&self.limits, &mut |d: Delivery<'_>| deliver(dir, d));
             let new_gaps = half.counters.gaps - before;
             self.history.scaled(
                 dir,
@@ -90,6 +90,16 @@ impl TcpConn {
                 u32::try_from(new_gaps).unwrap_or(u32::MAX),
             );
         }
+    }
+
+    /// A memory budget needs this connection's buffers while it goes on: releases what is
+    /// held as [`finish`](TcpConn::finish) does, and drops the delivered bytes awaiting their
+    /// ACK (counted in `unacked_released_bytes`: copies of them are no longer compared).
+    pub fn shed(&mut self, deliver: &mut impl FnMut(Dir, Delivery<'_>)) {
+        for half in &mut self.halves {
+            half.shed_unacked();
+        }
+        self.finish(deliver);
     }
 
     /// Zeek's `conn_state`.
@@ -123,9 +133,19 @@ impl TcpConn {
         self.first_rst.is_some() || self.halves.iter().all(HalfStream::fin_acked)
     }
 
-    /// Out-of-order bytes held now, both directions (for a global memory budget).
+    /// Out-of-order bytes held now, both directions.
     pub fn buffered_bytes(&self) -> usize {
         self.halves.iter().map(HalfStream::buffered_bytes).sum()
+    }
+
+    /// Delivered bytes kept until the peer acknowledges them, both directions.
+    pub fn unacked_bytes(&self) -> usize {
+        self.halves.iter().map(HalfStream::unacked_bytes).sum()
+    }
+
+    /// Everything the reassembler holds for this connection (for a global memory budget).
+    pub fn held_bytes(&self) -> usize {
+        self.buffered_bytes() + self.unacked_bytes()
     }
 
     /// SYNs (without ACK) the client sent: one per connection attempt, more if retried.
@@ -249,7 +269,9 @@ impl TcpConn {
         let gaps_before = [this.counters.gaps, peer.counters.gaps];
         let mut info = SegmentInfo::NONE;
         if let Some(ack) = placed.ack_offset {
-            info |= peer.ack(ack, !rst, &mut |d: Delivery<'_>| deliver(dir.reverse(), d));
+            info |= peer.ack(ack, !rst, &self.limits, &mut |d: Delivery<'_>| {
+                deliver(dir.reverse(), d)
+            });
         }
         // RST payload is diagnostic text, not stream data. A keep-alive's byte is filler when
         // it repeats a known byte (not compared, so no false conflict), data otherwise.

@@ -33,6 +33,10 @@ pub struct DirCounters {
     pub overlap_conflicts: u64,
     /// Times the out-of-order store hit its cap and released held data with gaps.
     pub cap_flushes: u64,
+    /// Delivered bytes dropped before the peer acknowledged them (the per-direction cap
+    /// `limits.unacked_bytes_per_direction`, the global budget, or a gap after them): a later
+    /// copy of them could not be compared.
+    pub unacked_released_bytes: u64,
     pub syns: u64,
     pub syn_acks: u64,
     pub fins: u64,

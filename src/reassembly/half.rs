@@ -8,16 +8,19 @@
 use super::counters::DirCounters;
 use super::held::{Held, held_copy_differs};
 use super::info::SegmentInfo;
-use super::recent::Recent;
 use super::segment::Delivery;
 use super::seq::{SeqSpace, clamp_i64};
+use super::unacked::Unacked;
 use std::num::NonZeroU64;
 
-/// Caps of the out-of-order store of one direction.
+/// Caps of the buffers of one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// Out-of-order store.
     pub max_buffered_bytes: usize,
     pub max_buffered_segments: usize,
+    /// Delivered bytes kept until the peer acknowledges them, to compare retransmissions with.
+    pub max_unacked_bytes: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +28,7 @@ impl Default for Limits {
         Limits {
             max_buffered_bytes: 1 << 20,
             max_buffered_segments: 2048,
+            max_unacked_bytes: 64 << 10,
         }
     }
 }
@@ -42,8 +46,8 @@ pub(super) struct HalfStream {
     /// Offset of this direction's FIN, where its data ends (never 0: it is at or after `next`).
     fin: Option<NonZeroU64>,
     held: Held,
-    /// Samples of the last delivered bytes, to compare retransmissions with.
-    recent: Recent,
+    /// Delivered bytes the peer has not acknowledged yet, to compare retransmissions with.
+    unacked: Unacked,
     pub(super) counters: DirCounters,
 }
 
@@ -84,8 +88,14 @@ impl HalfStream {
         self.space.offset(seq, self.next)
     }
 
+    /// Bytes in the out-of-order store.
     pub(super) fn buffered_bytes(&self) -> usize {
         self.held.bytes()
+    }
+
+    /// Delivered bytes kept until the peer acknowledges them.
+    pub(super) fn unacked_bytes(&self) -> usize {
+        self.unacked.len()
     }
 
     pub(super) fn fin_acked(&self) -> bool {
@@ -130,9 +140,7 @@ impl HalfStream {
         {
             if !payload.is_empty() {
                 deliver(Delivery::Data(payload));
-                self.recent.delivered(self.next, payload);
-                self.next += payload.len() as u64;
-                self.counters.delivered_bytes += payload.len() as u64;
+                self.keep_unacked(payload, limits);
             }
             return SegmentInfo::NONE;
         }
@@ -153,7 +161,7 @@ impl HalfStream {
         let next = clamp_i64(self.next);
         if start < next
             && let Ok(s) = u64::try_from(start)
-            && self.recent.differs(s, payload)
+            && self.unacked.differs(s, payload)
         {
             self.conflict(&mut info);
         }
@@ -189,43 +197,54 @@ impl HalfStream {
         } else if start < next || self.held.overlaps(next as u64, end as u64) {
             self.overlap(&mut info);
         }
-        self.commit(start, payload, missing, deliver, &mut info);
-        self.drain(deliver, &mut info);
+        self.commit(start, payload, missing, limits, deliver, &mut info);
+        self.drain(limits, deliver, &mut info);
         info
     }
 
-    /// The peer acknowledged up to offset `ack`. As tshark does, a hole is given up as a gap
-    /// when the acknowledgement passes the start of held data beyond it.
+    /// The peer acknowledged up to offset `ack`: the bytes below it need no comparison any
+    /// more. As tshark does, a hole is given up as a gap when the acknowledgement passes the
+    /// start of held data beyond it.
     pub(super) fn ack(
         &mut self,
         ack: i64,
         trusted: bool,
+        limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
     ) -> SegmentInfo {
         let mut info = SegmentInfo::NONE;
         if trusted && ack > clamp_i64(self.acked) {
             self.acked = ack as u64; // positive: greater than a u64
+            self.unacked.acked(self.acked);
         }
         while let Some(lowest) = self.held.lowest_start() {
             if ack <= clamp_i64(lowest) {
                 break;
             }
             self.skip_to(lowest, deliver);
-            self.drain(deliver, &mut info);
+            self.drain(limits, deliver, &mut info);
         }
         info
     }
 
     /// End of capture: releases everything held, holes (and missing bytes before a FIN) as gaps.
-    pub(super) fn finish(&mut self, deliver: &mut impl FnMut(Delivery<'_>)) {
+    /// The unacknowledged bytes go without being counted: no copy of them can come any more.
+    pub(super) fn finish(&mut self, limits: &Limits, deliver: &mut impl FnMut(Delivery<'_>)) {
         let mut info = SegmentInfo::NONE;
         while let Some(lowest) = self.held.lowest_start() {
             self.skip_to(lowest, deliver);
-            self.drain(deliver, &mut info);
+            self.drain(limits, deliver, &mut info);
         }
         if let Some(fin) = self.fin() {
             self.skip_to(fin, deliver);
         }
+        self.unacked.clear();
+    }
+
+    /// Drops the unacknowledged bytes before their ACK (a memory budget needs them): copies of
+    /// them can no longer be compared, which is counted.
+    pub(super) fn shed_unacked(&mut self) {
+        self.counters.unacked_released_bytes += self.unacked.clear();
     }
 
     /// Delivers what lies beyond the commit point of a chunk starting at or before it.
@@ -234,6 +253,7 @@ impl HalfStream {
         start: i64,
         data: &[u8],
         missing: u32,
+        limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
         info: &mut SegmentInfo,
     ) {
@@ -252,20 +272,35 @@ impl HalfStream {
                 self.conflict(info);
             }
             deliver(Delivery::Data(fresh));
-            self.recent.delivered(self.next, fresh);
-            self.next += fresh.len() as u64;
-            self.counters.delivered_bytes += fresh.len() as u64;
+            self.keep_unacked(fresh, limits);
         }
         if let Ok(end) = u64::try_from(end) {
             self.skip_to(end, deliver);
         }
     }
 
+    /// Bytes just delivered at the commit point: kept until acknowledged, and counted.
+    #[inline]
+    fn keep_unacked(&mut self, data: &[u8], limits: &Limits) {
+        self.counters.unacked_released_bytes +=
+            self.unacked
+                .delivered(self.next, data, limits.max_unacked_bytes);
+        self.next += data.len() as u64;
+        self.counters.delivered_bytes += data.len() as u64;
+        // Bytes the peer acknowledged before they were seen need no comparison.
+        self.unacked.acked(self.acked);
+    }
+
     /// Commits held segments while one starts at or before the commit point.
-    fn drain(&mut self, deliver: &mut impl FnMut(Delivery<'_>), info: &mut SegmentInfo) {
+    fn drain(
+        &mut self,
+        limits: &Limits,
+        deliver: &mut impl FnMut(Delivery<'_>),
+        info: &mut SegmentInfo,
+    ) {
         while let Some(segment) = self.held.take_next(self.next) {
             let start = clamp_i64(segment.start);
-            self.commit(start, &segment.data, segment.missing, deliver, info);
+            self.commit(start, &segment.data, segment.missing, limits, deliver, info);
         }
         self.discard_beyond_fin();
     }
@@ -283,7 +318,7 @@ impl HalfStream {
                 break;
             };
             self.skip_to(lowest, deliver);
-            self.drain(deliver, info);
+            self.drain(limits, deliver, info);
         }
     }
 

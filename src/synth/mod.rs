@@ -10,6 +10,7 @@
 //! - [`packet`]: IPv4/IPv6 + TCP packets with correct checksums; IPv4 fragmentation.
 //! - [`tcp`]: a [`TcpConversation`] script (handshake, sends, keep-alives, closes ...) with
 //!   impairments, produced lazily as frames.
+//! - [`flood`]: random TCP packets, each a connection of its own (flow-table churn).
 //! - [`mixer`]: merges many conversations by time with bounded memory.
 //! - [`ica`]: ICA sessions built with the ICA dissector's encoders (init phase, encryption,
 //!   virtual-channel writes), short or produced lazily for large captures.
@@ -39,6 +40,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod flood;
 pub mod ica;
 pub mod link;
 pub mod mixer;

@@ -7,12 +7,18 @@ mod sessions;
 
 use super::table::Table;
 use super::units::{bytes, duration};
+use crate::analysis::Finding;
+use crate::capture::MAX_PCAPNG_INTERFACES;
 use crate::model::{FlowRecord, Report};
 use ctxscope_dissectors::Severity;
 use std::io::{self, Write};
 
 /// Flow rows shown before the table is cut (the JSON outputs have them all).
 const MAX_FLOW_ROWS: usize = 100;
+/// Findings shown per code; the rest are summed up on one line.
+const FINDING_ROWS_PER_CODE: usize = 5;
+/// Flow IDs listed on that line.
+const FLOWS_LISTED: usize = 10;
 
 pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     header(report, out)?;
@@ -83,25 +89,66 @@ fn findings(r: &Report, out: &mut impl Write) -> io::Result<()> {
         return Ok(());
     }
     writeln!(out, "\nFindings")?;
-    let mut sorted: Vec<_> = r.findings.iter().collect();
-    sorted.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.first));
     let mut t = Table::new(&["SEVERITY", "CODE", "FLOW", "COUNT", "MESSAGE"]).right(&["COUNT"]);
-    for f in sorted {
-        let flow = match (f.flow, f.related_flow) {
-            (Some(a), Some(b)) => format!("{a} (from {b})"),
-            (Some(a), None) => a.to_string(),
-            _ => "-".to_string(),
-        };
-        t.row(vec![
-            f.severity.name().to_string(),
-            f.code.to_string(),
-            flow,
-            f.count.to_string(),
-            f.message.clone(),
-        ]);
+    for (code, group) in findings_by_code(&r.findings) {
+        for f in group.iter().take(FINDING_ROWS_PER_CODE) {
+            let flow = match (f.flow, f.related_flow) {
+                (Some(a), Some(b)) => format!("{a} (from {b})"),
+                (Some(a), None) => a.to_string(),
+                _ => "-".to_string(),
+            };
+            t.row(vec![
+                f.severity.name().to_string(),
+                f.code.to_string(),
+                flow,
+                f.count.to_string(),
+                f.message.clone(),
+            ]);
+        }
+        if let Some(rest) = group.get(FINDING_ROWS_PER_CODE..).filter(|r| !r.is_empty()) {
+            t.note(more_findings(code, rest));
+        }
     }
     t.write(out, "  ")
 }
+
+/// Findings grouped by code, the most severe (then earliest) first, each group in the same
+/// order. The codes are a fixed set, so the groups are few whatever the capture.
+fn findings_by_code(findings: &[Finding]) -> Vec<(&'static str, Vec<&Finding>)> {
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.first));
+    let mut groups: Vec<(&'static str, Vec<&Finding>)> = Vec::new();
+    for f in sorted {
+        match groups.iter_mut().find(|(code, _)| *code == f.code) {
+            Some((_, group)) => group.push(f),
+            None => groups.push((f.code, vec![f])),
+        }
+    }
+    groups
+}
+
+/// "... and 3663 more ica.unencrypted (flows 12, 13, 14, ...)": the rest of a code's findings.
+fn more_findings(code: &str, rest: &[&Finding]) -> String {
+    let flows: Vec<String> = rest
+        .iter()
+        .filter_map(|f| f.flow)
+        .take(FLOWS_LISTED + 1)
+        .map(|id| id.to_string())
+        .collect();
+    let mut line = format!("... and {} more {code}", rest.len());
+    if !flows.is_empty() {
+        let listed = flows.len().min(FLOWS_LISTED);
+        let tail = if flows.len() > FLOWS_LISTED {
+            ", ..."
+        } else {
+            ""
+        };
+        line.push_str(&format!(" (flows {}{tail})", flows[..listed].join(", ")));
+    }
+    line.push_str(" (all of them are in --format json / ndjson)");
+    line
+}
+
 /// The serialised name of a unit enum variant (the same word the JSON outputs use).
 fn name_of<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -127,6 +174,8 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
         "BYTES C>S",
         "BYTES S>C",
         "DURATION",
+        "RTT",
+        "RETX/OOO/LOST",
         "HISTORY",
         "FINDINGS",
     ])
@@ -137,6 +186,8 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
         "BYTES C>S",
         "BYTES S>C",
         "DURATION",
+        "RTT",
+        "RETX/OOO/LOST",
         "FINDINGS",
     ]);
     for f in r.flows.iter().take(MAX_FLOW_ROWS) {
@@ -166,9 +217,31 @@ fn flow_row(f: &FlowRecord) -> Vec<String> {
         f.to_server.bytes.to_string(),
         f.to_client.bytes.to_string(),
         duration(f.duration_secs),
+        f.handshake_rtt_ms.map_or("-".into(), rtt),
+        tcp_trouble(f),
         f.history.clone(),
         f.findings.to_string(),
     ]
+}
+
+/// A handshake RTT: "0.4 ms" on a LAN, "85 ms", "1.2 s".
+fn rtt(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        duration(ms / 1000.0)
+    }
+}
+
+/// Wireshark's retransmissions, out-of-order and lost segments, both directions together.
+fn tcp_trouble(f: &FlowRecord) -> String {
+    let [c, s] = [&f.to_server.tcp, &f.to_client.tcp];
+    format!(
+        "{}/{}/{}",
+        c.retransmissions + s.retransmissions,
+        c.out_of_order + s.out_of_order,
+        c.lost_segments + s.lost_segments
+    )
 }
 
 fn totals(r: &Report, out: &mut impl Write) -> io::Result<()> {
@@ -187,36 +260,83 @@ fn totals(r: &Report, out: &mut impl Write) -> io::Result<()> {
         c.ipv4_fragments.datagrams_reassembled,
         c.ipv6_fragments
     )?;
+    let mut hit = limits_hit(r).into_iter().filter(|(_, n)| *n > 0).peekable();
+    if hit.peek().is_some() {
+        writeln!(out, "  Limits hit:")?;
+    }
+    for (what, n) in hit {
+        writeln!(out, "    {n} {what}")?;
+    }
+    Ok(())
+}
+
+/// Every cap and loss the engine counts, as (what, how many): all of them appear in the text
+/// report when hit (the JSON outputs carry the same numbers under `limits` and `capture`).
+fn limits_hit(r: &Report) -> Vec<(String, u64)> {
     let l = &r.limits;
-    let hit: Vec<String> = [
+    let t = &l.flow_table;
+    let frag = &r.capture.ipv4_fragments;
+    [
         (
-            "connections not tracked (limits.max_flows)",
-            l.flow_table.rejected_at_cap,
+            format!(
+                "connections not tracked, {} packets (limits.max_flows)",
+                t.packets_untracked
+            ),
+            t.rejected_at_cap,
         ),
         (
-            "flow records not kept (limits.max_flow_records)",
+            "flow records not kept (limits.max_flow_records)".to_string(),
             l.flow_records_dropped,
         ),
-        ("events not kept (limits.max_events_*)", l.events_dropped),
         (
-            "findings not kept (limits.max_findings)",
+            "events not kept (limits.max_events_per_flow, max_events_total)".to_string(),
+            l.events_dropped,
+        ),
+        (
+            "findings not kept (limits.max_findings)".to_string(),
             l.findings_dropped,
         ),
         (
-            "announcements dropped (limits.max_announcements)",
+            "announcements dropped (limits.max_announcements)".to_string(),
             l.announcements.dropped,
         ),
         (
-            "reassembly budget flushes (limits.reassembly_bytes_total)",
+            "licensing sessions and heartbeat series not kept (limits.max_sessions)".to_string(),
+            l.sessions_dropped,
+        ),
+        (
+            "out-of-order store flushes (limits.reassembly_bytes_per_direction, reassembly_segments_per_direction)"
+                .to_string(),
+            l.reassembly_cap_flushes,
+        ),
+        (
+            "bytes left the retransmission check unacknowledged (limits.unacked_bytes_per_direction)"
+                .to_string(),
+            l.unacked_released_bytes,
+        ),
+        (
+            "reassembly budget flushes (limits.reassembly_bytes_total)".to_string(),
             l.reassembly_budget_flushes,
         ),
+        (
+            "IPv4 datagrams given up with fragments missing (limits.max_fragmented_datagrams)"
+                .to_string(),
+            frag.datagrams_evicted,
+        ),
+        (
+            "IPv4 datagrams timed out with fragments missing (timeouts.ip_fragment_secs)"
+                .to_string(),
+            frag.datagrams_timed_out,
+        ),
+        (
+            "IPv4 fragments refused (past 64 KiB, more than 64 pieces, or inconsistent)"
+                .to_string(),
+            frag.fragments_refused,
+        ),
+        (
+            format!("pcapng interfaces refused (more than {MAX_PCAPNG_INTERFACES} in a section)"),
+            l.pcapng_interfaces_refused,
+        ),
     ]
-    .into_iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(what, n)| format!("{n} {what}"))
-    .collect();
-    if !hit.is_empty() {
-        writeln!(out, "  Limits hit: {}", hit.join("; "))?;
-    }
-    Ok(())
+    .into()
 }

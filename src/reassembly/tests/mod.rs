@@ -3,6 +3,7 @@
 //! and re-cuts known streams and throws arbitrary segments at the reassembler.
 
 mod analysis;
+mod conflicts;
 mod random;
 mod states;
 mod store;

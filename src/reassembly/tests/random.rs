@@ -256,6 +256,7 @@ fn forced_gaps_land_at_the_right_offsets() {
             limits: Limits {
                 max_buffered_bytes: rng.below(2000) as usize,
                 max_buffered_segments: rng.below(12) as usize,
+                ..Limits::default()
             },
         };
         total_gaps += run_scenario(&mut rng, mix);
@@ -271,6 +272,7 @@ fn arbitrary_segments_never_panic_or_outgrow_the_caps() {
         let limits = Limits {
             max_buffered_bytes: rng.below(6000) as usize,
             max_buffered_segments: rng.below(20) as usize,
+            max_unacked_bytes: rng.below(4000) as usize,
         };
         let mut conn = TcpConn::new(limits);
         let base = [rng.next() as u32, rng.next() as u32];
@@ -311,7 +313,9 @@ fn arbitrary_segments_never_panic_or_outgrow_the_caps() {
                 Delivery::Data(bytes) => delivered[d.index()] += bytes.len() as u64,
                 Delivery::Gap(n) => delivered[d.index()] += n,
             });
-            assert!(conn.buffered_bytes() <= 2 * limits.max_buffered_bytes);
+            assert!(
+                conn.buffered_bytes() <= 2 * (limits.max_buffered_bytes + limits.max_unacked_bytes)
+            );
             assert!(conn.history().len() <= 32);
             let _ = conn.state();
         }

@@ -6,6 +6,7 @@ fn limits(bytes: usize, segments: usize) -> Limits {
     Limits {
         max_buffered_bytes: bytes,
         max_buffered_segments: segments,
+        ..Limits::default()
     }
 }
 

@@ -55,7 +55,7 @@ fn a_partial_retransmission_delivers_only_its_new_tail() {
 #[test]
 fn bytes_already_delivered_win_over_a_later_different_copy() {
     // Old data first: ABCDEF delivered, then xyzGHI at 4 rewrites DEF. tshark: ABCDEF / GHI.
-    // The delivered bytes are gone (zero copy), but their sampled ends show the conflict.
+    // The delivered bytes are not acknowledged yet, so they are kept and compared.
     let mut w = Wire::new();
     w.handshake();
     w.client_data(1, b"ABCDEF");

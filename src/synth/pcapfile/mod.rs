@@ -88,6 +88,14 @@ impl<S: FrameSink + ?Sized> FrameSink for &mut S {
     }
 }
 
+/// Frames kept in memory (tests and benchmarks).
+impl FrameSink for Vec<Frame> {
+    fn write_frame(&mut self, frame: &Frame) -> io::Result<()> {
+        self.push(frame.clone());
+        Ok(())
+    }
+}
+
 fn invalid(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message.to_string())
 }

@@ -2,9 +2,11 @@
 
 use super::{CLIENT_IP, FileFormat, ICA_PORT, SERVER_IP, Scenario, TcpCapture, build, ica_bytes};
 use super::{ica_conversation, ica_open};
+use crate::capture::MAX_PCAPNG_INTERFACES;
 use crate::synth::link::{IpVersion, Link, LinkType};
+use crate::synth::mixer::Mixer;
 use crate::synth::packet::{self, IpHeader, TcpFlags, TcpOptions, TcpSegment};
-use crate::synth::pcapfile::{Frame, TsResolution, broken};
+use crate::synth::pcapfile::{Frame, Interface, PcapngWriter, TsResolution, broken};
 use crate::synth::rng::Rng;
 use crate::synth::tcp::BASE_TIME;
 use ctxscope_dissectors::Dir::{self, ToServer};
@@ -36,6 +38,17 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             path: "malformed/truncated_pcapng.pcapng",
             about: "pcapng cut in the middle of the last enhanced packet block",
             build: truncated_pcapng,
+        },
+        Scenario {
+            path: "malformed/pcapng_bad_packet_blocks.pcapng",
+            about: "a good session with two bogus packet blocks: a captured length beyond its \
+                    block, and an interface ID no interface block describes",
+            build: pcapng_bad_packet_blocks,
+        },
+        Scenario {
+            path: "malformed/pcapng_too_many_interfaces.pcapng",
+            about: "1027 interface blocks (3 past the cap) and a packet on a refused one",
+            build: pcapng_too_many_interfaces,
         },
         Scenario {
             path: "malformed/wrong_magic.pcap",
@@ -96,6 +109,76 @@ fn truncated_pcapng() -> Vec<u8> {
     // The last block is a 54-byte FIN-ACK's EPB (88 bytes): cut inside its packet data.
     file.truncate(file.len().saturating_sub(40));
     file
+}
+
+/// A small ICA session for the broken pcapng files, on the given client port.
+fn pcapng_session(client_port: u16) -> crate::synth::tcp::TcpConversation {
+    ica_open(ica_conversation(client_port).handshake())
+        .server_send(ica_bytes(u64::from(client_port), 600))
+        .close(ToServer)
+}
+
+/// Offsets and lengths of the blocks of a little-endian pcapng file (as the writer makes them).
+fn pcapng_blocks(file: &[u8]) -> Vec<(usize, usize)> {
+    let mut blocks = Vec::new();
+    let mut at = 0;
+    while let Some(len) = file.get(at + 4..at + 8) {
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        if len < 12 || at + len > file.len() {
+            break;
+        }
+        blocks.push((at, len));
+        at += len;
+    }
+    blocks
+}
+
+/// Before the closing handshake (the last three blocks), two copies of the block before it with
+/// a lie each: a captured length of 64 KiB in a block of about 100 bytes, and interface 7 of a
+/// file that has one. Both are well framed, so a reader can skip them and go on to the close;
+/// the session itself is intact. (tshark stops at the first; it has all the data by then.)
+fn pcapng_bad_packet_blocks() -> Vec<u8> {
+    let file = build(TcpCapture::pcapng(
+        TsResolution::Micro,
+        vec![pcapng_session(49_408)],
+    ));
+    let blocks = pcapng_blocks(&file);
+    let Some(&(at, len)) = blocks.len().checked_sub(4).and_then(|i| blocks.get(i)) else {
+        return file;
+    };
+    let epb = &file[at..at + len];
+    // EPB layout: type, length, interface ID (8), timestamp (12, 16), caplen (20), origlen.
+    let mut long_caplen = epb.to_vec();
+    long_caplen[20..24].copy_from_slice(&0x1_0000u32.to_le_bytes());
+    let mut unknown_interface = epb.to_vec();
+    unknown_interface[8..12].copy_from_slice(&7u32.to_le_bytes());
+    [
+        &file[..at + len],
+        &long_caplen,
+        &unknown_interface,
+        &file[at + len..],
+    ]
+    .concat()
+}
+
+/// A good session on interface 0 after three interface blocks more than the reader keeps, and
+/// one packet on the last (refused) interface.
+fn pcapng_too_many_interfaces() -> Vec<u8> {
+    let write = || -> std::io::Result<Vec<u8>> {
+        let mut writer = PcapngWriter::new(Vec::new())?;
+        for _ in 0..MAX_PCAPNG_INTERFACES + 3 {
+            writer.add_interface(Interface::new(LinkType::ETHERNET, TsResolution::Micro))?;
+        }
+        let mut mixer = Mixer::new();
+        mixer.add(pcapng_session(49_409).packets());
+        mixer.write_to(&mut writer)?;
+        let stray = Link::ethernet().frame(ToServer, &good_packet(b"stray"));
+        let last = u32::try_from(MAX_PCAPNG_INTERFACES + 2).unwrap_or(u32::MAX);
+        let len = u32::try_from(stray.len()).unwrap_or(u32::MAX);
+        writer.write_packet(last, BASE_TIME.plus(Duration::from_secs(1)), &stray, len)?;
+        writer.into_inner()
+    };
+    write().unwrap_or_else(|e| panic!("scenario definition cannot be written: {e}"))
 }
 
 const GARBAGE_PORT: u16 = 49_406;

@@ -153,6 +153,7 @@ impl Capture {
                 }
                 // A read timeout, or the waker: fall through to the due check.
                 Ok(Next::UnsupportedLink(dlt)) => self.engine.unsupported_link(dlt),
+                Ok(Next::Skipped(what)) => self.engine.skipped(what),
                 Ok(Next::Idle | Next::End) => {}
                 Err(e) => {
                     let message = e.to_string();

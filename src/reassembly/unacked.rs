@@ -1,0 +1,211 @@
+//! Bytes delivered but not yet acknowledged by the peer, kept to compare retransmissions with.
+//!
+//! Zeek's way (its `rexmit_inconsistency`): until the receiver acknowledges a byte, another copy
+//! of it may still arrive, so delivered bytes stay here until the peer's ACK passes them, and a
+//! retransmitted or overlapping copy is compared with them byte for byte. Acknowledged bytes
+//! are given back at once, and the buffer itself when everything is acknowledged, so an idle
+//! connection keeps nothing.
+//!
+//! The store is bounded per direction (`limits.unacked_bytes_per_direction`). Bytes that leave
+//! before their ACK (pushed out by that cap, by the global reassembly budget, or because a gap
+//! follows them) are counted by the caller: copies of them can no longer be compared.
+//!
+//! A store that empties hands its buffer to a small per-thread pool of spares, and one that
+//! starts keeping again takes one from there: request and response traffic empties the stores
+//! at every exchange, and a malloc and free per exchange cost more than the copying itself.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+/// Spare buffers kept per thread, and the largest one kept (larger ones are freed): at most
+/// 2 MiB per thread.
+const SPARES: usize = 32;
+const SPARE_CAPACITY: usize = 64 << 10;
+
+thread_local! {
+    static SPARE: RefCell<Vec<VecDeque<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer, from the spares if there is one.
+fn spare() -> VecDeque<u8> {
+    SPARE
+        .try_with(|spare| spare.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Gives a buffer no longer needed to the spares (or frees it).
+fn give_back(mut buffer: VecDeque<u8>) {
+    if buffer.capacity() == 0 || buffer.capacity() > SPARE_CAPACITY {
+        return;
+    }
+    buffer.clear();
+    // During thread teardown the pool may be gone: the buffer is then simply freed.
+    let _ = SPARE.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut()
+            && spare.len() < SPARES
+        {
+            spare.push(buffer);
+        }
+    });
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Unacked {
+    /// Stream offset of the first byte kept (meaningless while empty).
+    start: u64,
+    bytes: VecDeque<u8>,
+}
+
+impl Unacked {
+    /// Bytes kept.
+    pub(super) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+
+    /// Keeps `data`, just delivered at offset `at`, within `cap` bytes. Returns how many bytes
+    /// left unacknowledged: the oldest ones beyond the cap, or all of them when `data` does not
+    /// follow them (a gap came between).
+    #[inline]
+    pub(super) fn delivered(&mut self, at: u64, data: &[u8], cap: usize) -> u64 {
+        let mut released = 0;
+        if at != self.end() || self.bytes.is_empty() {
+            released = self.bytes.len();
+            self.bytes.clear();
+            self.start = at;
+            if self.bytes.capacity() == 0 && !data.is_empty() && cap > 0 {
+                self.bytes = spare();
+            }
+        }
+        let over = (self.bytes.len() + data.len()).saturating_sub(cap);
+        let mut fresh = data;
+        if over > 0 {
+            let from_kept = over.min(self.bytes.len());
+            self.bytes.drain(..from_kept);
+            fresh = data.get(over - from_kept..).unwrap_or_default();
+            self.start += over as u64;
+            released += over;
+        }
+        self.bytes.extend(fresh);
+        released as u64
+    }
+
+    /// The peer acknowledged everything below offset `ack`.
+    #[inline]
+    pub(super) fn acked(&mut self, ack: u64) {
+        if ack <= self.start || self.bytes.is_empty() {
+            return;
+        }
+        let done = ack - self.start;
+        if done >= self.bytes.len() as u64 {
+            give_back(std::mem::take(&mut self.bytes));
+        } else {
+            // Below the length, so it fits in usize.
+            self.bytes.drain(..done as usize);
+        }
+        self.start = ack;
+    }
+
+    /// Whether `data` at offset `start` differs from a kept byte at any offset both have.
+    pub(super) fn differs(&self, start: u64, data: &[u8]) -> bool {
+        let from = start.max(self.start);
+        let to = start.saturating_add(data.len() as u64).min(self.end());
+        if from >= to {
+            return false;
+        }
+        // All three are below the lengths of their buffers, so they fit in usize.
+        let (kept_at, data_at, len) = (
+            (from - self.start) as usize,
+            (from - start) as usize,
+            (to - from) as usize,
+        );
+        let theirs = data.get(data_at..data_at + len).unwrap_or_default();
+        self.bytes
+            .range(kept_at..kept_at + len)
+            .zip(theirs)
+            .any(|(a, b)| a != b)
+    }
+
+    /// Drops everything (and gives the buffer back); returns the bytes dropped.
+    pub(super) fn clear(&mut self) -> u64 {
+        let dropped = self.bytes.len() as u64;
+        give_back(std::mem::take(&mut self.bytes));
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAP: usize = 1000;
+
+    #[test]
+    fn every_kept_byte_is_compared() {
+        let mut u = Unacked::default();
+        let chunk: Vec<u8> = (0..100u8).collect();
+        assert_eq!(u.delivered(1000, &chunk, CAP), 0);
+        assert!(!u.differs(1000, &chunk), "an identical retransmission");
+        assert!(!u.differs(1050, &chunk[50..]), "an identical partial copy");
+        let mut middle = chunk.clone();
+        middle[50] ^= 0xff;
+        assert!(u.differs(1000, &middle), "one byte in the middle");
+        assert!(u.differs(1049, &middle[49..52]));
+        assert!(!u.differs(1051, &middle[51..]), "past the changed byte");
+        assert!(!u.differs(900, &[0xAA; 100]), "before the kept bytes");
+        assert!(!u.differs(1100, &[0xAA; 10]), "after them");
+    }
+
+    #[test]
+    fn acknowledged_bytes_leave_and_the_memory_goes_with_the_last() {
+        let mut u = Unacked::default();
+        u.delivered(1, b"hello", CAP);
+        u.delivered(6, b"world", CAP);
+        u.acked(4);
+        assert_eq!(u.len(), 7);
+        assert!(
+            !u.differs(1, b"XXXlo"),
+            "acknowledged bytes are not compared"
+        );
+        assert!(u.differs(1, b"XXXlO"));
+        u.acked(3); // an old ACK changes nothing
+        assert_eq!(u.len(), 7);
+        u.acked(20); // past everything, even what was never seen
+        assert_eq!((u.len(), u.bytes.capacity()), (0, 0));
+        assert_eq!(u.delivered(11, b"again", CAP), 0);
+        assert!(u.differs(11, b"agaiN"));
+    }
+
+    #[test]
+    fn the_cap_pushes_out_the_oldest_bytes_and_says_how_many() {
+        let mut u = Unacked::default();
+        assert_eq!(u.delivered(1, &[1; 6], 10), 0);
+        assert_eq!(u.delivered(7, &[2; 6], 10), 2);
+        assert_eq!(u.len(), 10);
+        assert!(!u.differs(1, &[9; 2]), "pushed out: no longer compared");
+        assert!(u.differs(3, &[9; 1]));
+        // A chunk larger than the cap keeps only its tail.
+        assert_eq!(u.delivered(13, &[3; 25], 10), 25);
+        assert!(!u.differs(13, &[9; 15]));
+        assert!(u.differs(28, &[9; 1]));
+        assert_eq!(u.clear(), 10);
+    }
+
+    #[test]
+    fn a_chunk_after_a_gap_starts_afresh() {
+        let mut u = Unacked::default();
+        u.delivered(1, b"abc", CAP);
+        assert_eq!(
+            u.delivered(10, b"xyz", CAP),
+            3,
+            "the kept bytes end before the gap"
+        );
+        assert!(!u.differs(1, b"ABC"));
+        assert!(u.differs(10, b"xyZ"));
+    }
+}

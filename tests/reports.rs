@@ -1,0 +1,189 @@
+//! The report writers. NDJSON over every sample capture (and the real ICA capture): every
+//! record of a type has exactly the keys that type lists, in order, and the README documents
+//! those keys. Text: the findings list stays short whatever the capture.
+
+use ctxscope::capture::Packet;
+use ctxscope::config::Config;
+use ctxscope::decode::LinkType;
+use ctxscope::engine::Engine;
+use ctxscope::output::{NDJSON_RECORDS, write_ndjson, write_text};
+use ctxscope::synth::scenarios::citrix::write_load;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ndjson_of(capture: &std::path::Path) -> String {
+    let mut engine = Engine::new(Config::default()).expect("default config");
+    let name = capture.display().to_string();
+    if let Err(e) = ctxscope::run::read_file(&mut engine, capture, &name, false) {
+        engine.source_error(&name, e.to_string());
+    }
+    let mut out = Vec::new();
+    write_ndjson(&engine.finish(), &mut out).expect("in memory");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[test]
+fn every_record_of_a_type_has_exactly_its_keys_in_order() {
+    let schema: BTreeMap<&str, &[&str]> = NDJSON_RECORDS.into_iter().collect();
+    let mut captures = vec![root().join("../shared/captures/real/ndpi-citrix.pcap")];
+    captures.extend(ctxscope::check::find_captures(&root().join("captures")).expect("captures/"));
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for capture in &captures {
+        for line in ndjson_of(capture).lines() {
+            let Value::Object(record) = serde_json::from_str::<Value>(line).expect("JSON line")
+            else {
+                panic!("{}: not an object: {line}", capture.display());
+            };
+            let kind = record["record"]
+                .as_str()
+                .expect("record names its type")
+                .to_string();
+            let keys: Vec<&str> = record.keys().map(String::as_str).collect();
+            let expected = schema
+                .get(kind.as_str())
+                .unwrap_or_else(|| panic!("undocumented record type {kind}"));
+            // serde_json's map sorts keys: compare as sets here, the order below.
+            let mut sorted = expected.to_vec();
+            sorted.sort_unstable();
+            assert_eq!(keys, sorted, "{}: {kind} record keys", capture.display());
+            assert_eq!(
+                &ordered_keys(line),
+                expected,
+                "{}: {kind} key order",
+                capture.display()
+            );
+            *seen.entry(kind).or_default() += 1;
+        }
+    }
+    // Every type shows up somewhere in the samples, so each has been checked.
+    for (kind, _) in NDJSON_RECORDS {
+        assert!(seen.get(kind).is_some_and(|n| *n > 0), "no {kind} record");
+    }
+}
+
+/// The top-level keys of one JSON object line, in the order written.
+fn ordered_keys(line: &str) -> Vec<&str> {
+    let mut keys = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, None);
+    for (i, c) in line.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    in_string = false;
+                    if let Some(from) = start.take() {
+                        keys.push(&line[from..i]);
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            '"' => {
+                in_string = true;
+                // A key starts a string at depth 1 right after '{' or ','.
+                let before = line[..i].trim_end().chars().last();
+                if depth == 1 && matches!(before, Some('{' | ',')) {
+                    start = Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_readme_documents_every_record_type_and_its_keys() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let reports = readme
+        .split("\n## ")
+        .find(|section| section.starts_with("Reports"))
+        .expect("a Reports section");
+    for (kind, keys) in NDJSON_RECORDS {
+        let row = reports
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{kind}` |")))
+            .unwrap_or_else(|| panic!("README: no row for the {kind} record"));
+        let documented: Vec<&str> = row
+            .rsplit('|')
+            .nth(1)
+            .unwrap_or_default()
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        assert_eq!(documented, keys, "README: keys of the {kind} record");
+    }
+}
+
+#[test]
+fn the_text_findings_list_shows_a_few_rows_per_code_and_sums_up_the_rest() {
+    // About 60 ICA sessions of the benchmark farm: most use basic encryption, one finding each.
+    let mut frames = Vec::new();
+    write_load(&mut frames, 20 << 20, 3).expect("in memory");
+    let mut engine = Engine::new(Config::default()).expect("default config");
+    engine.begin_source("farm", Some(LinkType::Ethernet));
+    for f in &frames {
+        engine.packet(&Packet {
+            ts: f.ts,
+            link: LinkType::Ethernet,
+            data: &f.data,
+            wire_len: f.orig_len,
+        });
+    }
+    let report = engine.finish();
+    let mut basic: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "ica.basic_encryption")
+        .collect();
+    basic.sort_by_key(|f| f.first); // the report's order within a code
+    let basic: Vec<u64> = basic.iter().filter_map(|f| f.flow).collect();
+    assert!(
+        basic.len() > 20,
+        "{} basic-encryption sessions",
+        basic.len()
+    );
+    let mut text = Vec::new();
+    write_text(&report, &mut text).expect("in memory");
+    let text = String::from_utf8(text).expect("UTF-8");
+    let section: Vec<&str> = text
+        .split("\nFindings\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("a Findings section")
+        .lines()
+        .collect();
+    let rows = section
+        .iter()
+        .filter(|l| l.split_whitespace().nth(1) == Some("ica.basic_encryption"))
+        .count();
+    assert_eq!(rows, 5);
+    let codes: std::collections::BTreeSet<&str> = report.findings.iter().map(|f| f.code).collect();
+    assert!(
+        section.len() <= 1 + 6 * codes.len(),
+        "{} lines",
+        section.len()
+    );
+    // The rest on one line, with the first ten of their flows (in the order listed).
+    let listed: Vec<String> = basic[5..15].iter().map(u64::to_string).collect();
+    let more = format!(
+        "  ... and {} more ica.basic_encryption (flows {}, ...) (all of them are in --format json / ndjson)",
+        basic.len() - 5,
+        listed.join(", ")
+    );
+    assert!(
+        section.contains(&more.as_str()),
+        "no line {more:?} in {section:#?}"
+    );
+}
