@@ -339,6 +339,7 @@ fn segments() -> Vec<Segment> {
             }
             Next::End => return out,
             Next::Idle | Next::UnsupportedLink(_) => {}
+            Next::Skipped(what) => panic!("the real capture has no unusable record: {what:?}"),
         }
     }
 }
