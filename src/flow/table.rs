@@ -9,15 +9,39 @@ use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 use std::time::Duration;
 
-/// Canonical key: both endpoints, lower first, so both directions find the same flow.
+/// Canonical key: both endpoints, lower first, so both directions find the same flow. Held as
+/// plain integers (an IPv4 address in the low bits), which hash and compare in a few
+/// instructions: the key is built and looked up for every packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FlowKey(Endpoint, Endpoint);
+struct FlowKey {
+    addrs: [u128; 2],
+    ports: [u16; 2],
+    v6: bool,
+}
 
 impl FlowKey {
     fn new(a: Endpoint, b: Endpoint) -> FlowKey {
-        if a <= b { FlowKey(a, b) } else { FlowKey(b, a) }
+        // Both ends are of one family (a packet is IPv4 or IPv6); the flag keeps an IPv6
+        // address such as ::10.0.0.1 apart from the IPv4 one.
+        let v6 = a.ip.is_ipv6();
+        let (a, b) = (Self::part(a), Self::part(b));
+        let ((lo, lo_port), (hi, hi_port)) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            addrs: [lo, hi],
+            ports: [lo_port, hi_port],
+            v6,
+        }
+    }
+
+    fn part(e: Endpoint) -> (u128, u16) {
+        let addr = match e.ip {
+            IpAddr::V4(a) => u128::from(a.to_bits()),
+            IpAddr::V6(a) => a.to_bits(),
+        };
+        (addr, e.port)
     }
 }
 

@@ -53,6 +53,15 @@ impl XorChain {
         c
     }
 
+    /// Decrypts `cipher` into `plain` (as far as both go) without moving along the chain.
+    pub fn peek(&self, cipher: &[u8], plain: &mut [u8]) {
+        let mut prev = self.prev;
+        for (p, &c) in plain.iter_mut().zip(cipher) {
+            *p = c ^ prev ^ self.key;
+            prev = c;
+        }
+    }
+
     /// Moves along the chain over ciphertext that is not decrypted (only its last byte matters).
     pub fn skip(&mut self, ciphertext: &[u8]) {
         if let Some(&last) = ciphertext.last() {

@@ -11,9 +11,10 @@
 //! the previous ciphertext byte, skipping costs nothing but remembering the last byte.
 //! Commands are assumed not to span frames: a command cut by the end of its frame is reported.
 
+use super::command::{self, First, Head, MAX_HEAD, Parsed};
 use super::crypt::XorChain;
 use super::init::PADDED_MESSAGE_LEN;
-use super::names::{self, LengthForm, TERMINATE, VIRTUAL_WRITE0, VIRTUAL_WRITE1, VIRTUAL_WRITE2};
+use super::names;
 use super::session::{Layering, Session};
 use super::sink::{AnomalyKind, Sink};
 use super::summary::{DirectionStats, Tally};
@@ -446,18 +447,8 @@ enum Block {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cmd {
-    /// The next byte is a command code.
-    Opcode,
-    /// Reading a command's 1- or 2-byte length.
-    Length {
-        code: u8,
-        wide: bool,
-        low: Option<u8>,
-    },
-    /// The next byte is a VIRTUAL_WRITE channel id; `payload` bytes follow it.
-    Channel { payload: u16 },
-    /// The next byte is a TERMINATE reason; `rest` bytes follow it.
-    Reason { rest: u16 },
+    /// Reading a command's head (code, length, first data byte); empty between commands.
+    Head(Head),
     /// Skipping a command's data.
     Body { remaining: u16 },
     /// Parsing stopped (unknown command): the rest of the frame is not read.
@@ -484,7 +475,7 @@ impl Data {
             } else {
                 Block::Direct
             },
-            cmd: Cmd::Opcode,
+            cmd: Cmd::Head(Head::default()),
             failed: false,
         }
     }
@@ -506,12 +497,48 @@ impl Data {
                 i += n;
                 continue;
             }
+            let head = self.whole_head(&chunk[i..], env);
+            if head > 0 {
+                i += head;
+                continue;
+            }
             let c = chunk[i];
             i += 1;
             let p = self.chain.as_mut().map_or(c, |chain| chain.decrypt(c));
             let left = usize::from(after) + (chunk.len() - i);
             self.byte(p, left, env);
         }
+    }
+
+    /// At the start of a command whose whole head is in `cipher` (and in the current block):
+    /// takes the head in one go and returns its length; 0 leaves it to the byte-by-byte path.
+    fn whole_head(&mut self, cipher: &[u8], env: &mut Env) -> usize {
+        let room = match (self.block, self.cmd) {
+            (Block::Direct, Cmd::Head(h)) if h.is_empty() => cipher.len(),
+            (Block::Literal { remaining }, Cmd::Head(h)) if h.is_empty() => {
+                cipher.len().min(usize::from(remaining))
+            }
+            _ => return 0,
+        };
+        let window = &cipher[..room.min(MAX_HEAD)];
+        let mut plain = [0; MAX_HEAD];
+        match &self.chain {
+            Some(chain) => chain.peek(window, &mut plain),
+            None => plain[..window.len()].copy_from_slice(window),
+        }
+        let parsed = command::parse(&plain[..window.len()]);
+        let n = parsed.len();
+        if n == 0 {
+            return 0;
+        }
+        if let Some(chain) = &mut self.chain {
+            chain.skip(&window[..n]);
+        }
+        if let Block::Literal { remaining } = self.block {
+            self.block = Block::literal(remaining.saturating_sub(n as u16));
+        }
+        self.command(parsed, env);
+        n
     }
 
     fn bulk(&self) -> Bulk {
@@ -570,72 +597,49 @@ impl Data {
     }
 
     fn command_byte(&mut self, p: u8, env: &mut Env) {
-        self.cmd = match self.cmd {
-            Cmd::Opcode => {
-                env.tally.command(p);
-                match names::command(p) {
-                    None => {
-                        self.problem(AnomalyKind::UnknownCommand, env, || {
-                            format!(
-                                "command 0x{p:02x} has no known length; rest of frame not parsed"
-                            )
-                        });
-                        Cmd::Stopped
-                    }
-                    Some((_, LengthForm::Fixed(n))) if p == VIRTUAL_WRITE0 => Cmd::Channel {
-                        payload: u16::from(n.saturating_sub(1)),
-                    },
-                    Some((_, LengthForm::Fixed(n))) => Cmd::body(u16::from(n)),
-                    Some((_, form)) => Cmd::Length {
-                        code: p,
-                        wide: form == LengthForm::Word,
-                        low: None,
-                    },
+        match self.cmd {
+            Cmd::Head(mut head) => {
+                let parsed = head.push(p);
+                self.cmd = Cmd::Head(head);
+                if parsed != Parsed::Partial {
+                    self.command(parsed, env);
                 }
             }
-            Cmd::Length {
-                code,
-                wide: true,
-                low: None,
-            } => Cmd::Length {
-                code,
-                wide: true,
-                low: Some(p),
-            },
-            Cmd::Length { code, wide, low } => {
-                let len = if wide {
-                    u16::from_le_bytes([low.unwrap_or(0), p])
-                } else {
-                    u16::from(p)
-                };
-                self.after_length(code, len, env)
-            }
-            Cmd::Channel { payload } => {
-                env.tally.write(p, payload);
-                Cmd::body(payload)
-            }
-            Cmd::Reason { rest } => {
-                env.session.terminated(p, env.sink);
-                Cmd::body(rest)
-            }
-            Cmd::Body { remaining } => Cmd::body(remaining.saturating_sub(1)),
-            Cmd::Stopped => Cmd::Stopped,
-        };
+            Cmd::Body { remaining } => self.cmd = Cmd::body(remaining.saturating_sub(1)),
+            Cmd::Stopped => {}
+        }
     }
 
-    /// What follows a command's length field.
-    fn after_length(&mut self, code: u8, len: u16, env: &mut Env) -> Cmd {
-        match (code, len.checked_sub(1)) {
-            (VIRTUAL_WRITE1 | VIRTUAL_WRITE2, Some(payload)) => Cmd::Channel { payload },
-            (TERMINATE, Some(rest)) => Cmd::Reason { rest },
-            (VIRTUAL_WRITE1 | VIRTUAL_WRITE2 | TERMINATE, None) => {
+    /// A command whose head was read: counted, and its data skipped.
+    fn command(&mut self, parsed: Parsed, env: &mut Env) {
+        self.cmd = match parsed {
+            Parsed::Partial => return,
+            Parsed::Unknown(code) => {
+                env.tally.command(code);
+                self.problem(AnomalyKind::UnknownCommand, env, || {
+                    format!("command 0x{code:02x} has no known length; rest of frame not parsed")
+                });
+                Cmd::Stopped
+            }
+            Parsed::Empty { code, .. } => {
+                env.tally.command(code);
                 self.problem(AnomalyKind::TruncatedCommand, env, || {
                     format!("{} with no data", names::command_name(code))
                 });
-                Cmd::Opcode
+                Cmd::Head(Head::default())
             }
-            _ => Cmd::body(len),
-        }
+            Parsed::Command {
+                code, data, first, ..
+            } => {
+                env.tally.command(code);
+                match first {
+                    First::Channel(channel) => env.tally.write(channel, data),
+                    First::Reason(reason) => env.session.terminated(reason, env.sink),
+                    First::None => {}
+                }
+                Cmd::body(data)
+            }
+        };
     }
 
     /// Reports a problem, or in a doubtful frame marks it undecodable instead.
@@ -651,9 +655,16 @@ impl Data {
     fn finish(mut self, env: &mut Env) -> bool {
         let cut = match (self.block, self.cmd) {
             (Block::Header { low: Some(_) }, _) => Some("reducer block header"),
-            (_, Cmd::Opcode | Cmd::Stopped) => None,
-            (_, Cmd::Length { code, .. }) => Some(names::command_name(code)),
-            (_, Cmd::Channel { .. } | Cmd::Reason { .. } | Cmd::Body { .. }) => Some("ICA command"),
+            (_, Cmd::Stopped) => None,
+            (_, Cmd::Head(head)) if head.is_empty() => None,
+            (_, Cmd::Head(head)) => {
+                // Its code was seen: counted like any other.
+                if let Some(code) = head.code() {
+                    env.tally.command(code);
+                }
+                Some(head.missing())
+            }
+            (_, Cmd::Body { .. }) => Some("ICA command"),
         };
         if let Some(what) = cut
             && !self.failed
@@ -679,7 +690,7 @@ impl Block {
 impl Cmd {
     fn body(remaining: u16) -> Cmd {
         if remaining == 0 {
-            Cmd::Opcode
+            Cmd::Head(Head::default())
         } else {
             Cmd::Body { remaining }
         }

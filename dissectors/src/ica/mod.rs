@@ -13,6 +13,7 @@
 //! PDCRYPT1 session key is kept privately to decrypt and never reported. It travels, inside a
 //! [`Carry`], only to the dissector of a later connection of the same session.
 
+mod command;
 mod crypt;
 pub mod encode;
 mod event;
