@@ -98,6 +98,20 @@ fn bad_arguments_exit_2_with_one_line() {
     assert!(err.contains("--flow"), "{err}");
     let err = bad(&["report", file, "--fail-on", "huge"], Some("report"));
     assert!(err.contains("\"huge\" is not a severity"), "{err}");
+    // Live-only options with a file, and generation options with a sample folder, are refused.
+    for (args, option) in [
+        (vec!["report", file, "--filter", "tcp"], "--filter"),
+        (vec!["report", file, "--immediate"], "--immediate"),
+        (vec!["report", file, "--duration", "5"], "--duration"),
+        (vec!["tui", file, "-w", "/tmp/x.pcap"], "--write"),
+        (vec!["generate", "/tmp/samples", "--seed", "3"], "--seed"),
+    ] {
+        let err = bad(&args, Some(args[0]));
+        assert!(
+            err.contains(option) && err.contains("cannot be used"),
+            "{err}"
+        );
+    }
     let err = bad(&["frobnicate"], None);
     assert!(err.contains("'frobnicate'"), "{err}");
     bad(&[], None);

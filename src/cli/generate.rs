@@ -28,10 +28,10 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "FILE")]
     pub flood: Option<PathBuf>,
     /// Approximate size of the farm or flood capture: bytes, or with a K, M or G suffix.
-    #[arg(long, default_value = "1G", value_parser = parse_size, requires = "big")]
+    #[arg(long, default_value = "1G", value_parser = parse_size, conflicts_with = "dir")]
     pub size: u64,
     /// Seed of the farm or flood capture (the same seed gives the same file).
-    #[arg(long, default_value_t = 1, requires = "big")]
+    #[arg(long, default_value_t = 1, conflicts_with = "dir")]
     pub seed: u64,
 }
 

@@ -6,6 +6,7 @@
 mod check;
 mod follow;
 mod generate;
+mod live;
 mod report;
 mod tui;
 

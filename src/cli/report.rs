@@ -1,7 +1,7 @@
 //! `ctxscope report`: analyse files or a live interface, print text, JSON or NDJSON.
 
+use super::live::LiveArgs;
 use super::{ConfigArgs, Outcome, parse_severity};
-use crate::capture::LiveOptions;
 use crate::engine::Engine;
 use crate::output::{self, Format};
 use crate::run::{self, StopAfter};
@@ -16,31 +16,20 @@ use std::time::Duration;
 pub struct ReportArgs {
     /// Capture files (pcap or pcapng), read in the order given as one continuous capture.
     #[arg(
+        id = "input",
         value_name = "FILE",
         required_unless_present = "interface",
         conflicts_with = "interface"
     )]
     pub files: Vec<PathBuf>,
-    /// Capture live from this interface instead (until Ctrl-C, --duration or --count).
-    #[arg(short = 'i', long, value_name = "IFACE")]
-    pub interface: Option<String>,
-    /// BPF capture filter for live capture, e.g. "tcp port 27000 or tcp port 7279".
-    #[arg(short = 'f', long, value_name = "BPF", requires = "interface")]
-    pub filter: Option<String>,
-    /// Bytes kept of each live packet.
-    #[arg(long, default_value_t = 262_144, requires = "interface")]
-    pub snaplen: i32,
-    /// Do not put the interface in promiscuous mode.
-    #[arg(long, requires = "interface")]
-    pub no_promisc: bool,
-    /// Save every live packet to this pcap file.
-    #[arg(short = 'w', long, value_name = "FILE", requires = "interface")]
-    pub write: Option<PathBuf>,
+    /// Live capture (until Ctrl-C, --duration or --count).
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// Stop live capture after this many seconds.
-    #[arg(long, value_name = "SECS", requires = "interface")]
+    #[arg(long, value_name = "SECS", conflicts_with = "input")]
     pub duration: Option<f64>,
     /// Stop live capture after this many packets.
-    #[arg(long, value_name = "N", requires = "interface")]
+    #[arg(long, value_name = "N", conflicts_with = "input")]
     pub count: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -57,19 +46,12 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs) -> Result<Outcome> {
     let config = args.config.load()?;
     let mut engine = Engine::new(config)?;
-    if let Some(iface) = &args.interface {
-        let opts = LiveOptions {
-            interface: iface.clone(),
-            filter: args.filter.clone(),
-            snaplen: args.snaplen,
-            promiscuous: !args.no_promisc,
-            ..LiveOptions::default()
-        };
+    if let Some(opts) = args.live.options() {
         let stop = StopAfter {
             duration: args.duration.map(Duration::from_secs_f64),
             packets: args.count,
         };
-        run::capture_live(&mut engine, &opts, args.write.as_ref(), &stop)?;
+        run::capture_live(&mut engine, &opts, args.live.write.as_ref(), &stop)?;
     } else {
         for file in &args.files {
             run::read_file(&mut engine, file, &file.display().to_string(), true)?;
