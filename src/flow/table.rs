@@ -435,6 +435,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_flow_key_is_the_same_both_ways_and_keeps_the_address_families_apart() {
+        let (client, server) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 1494));
+        assert_eq!(FlowKey::new(client, server), FlowKey::new(server, client));
+        assert_ne!(
+            FlowKey::new(client, server),
+            FlowKey::new(client, ep("10.0.0.2", 2598))
+        );
+        // The same bits as IPv4-compatible IPv6 addresses are another flow.
+        let (client6, server6) = (ep("::10.0.0.1", 50000), ep("::10.0.0.2", 1494));
+        assert_ne!(FlowKey::new(client, server), FlowKey::new(client6, server6));
+        assert_eq!(
+            FlowKey::new(client6, server6),
+            FlowKey::new(server6, client6)
+        );
+    }
+
     fn table(cap: usize) -> FlowTable {
         FlowTable::new(
             cap,
