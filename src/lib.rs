@@ -16,5 +16,4 @@ pub mod model;
 pub mod output;
 pub mod reassembly;
 pub mod run;
-pub mod synth;
 pub mod tui;

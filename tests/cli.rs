@@ -1,8 +1,8 @@
 //! The command line through the real binary: exit codes 0, 1 and 2, `--fail-on`, one-line
 //! error messages, `follow` and `check`.
 
-use ctxscope::synth::scenarios;
 use ctxscope_dissectors::Dir;
+use ctxscope_generator::scenarios;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

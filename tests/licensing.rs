@@ -1,4 +1,4 @@
-//! The FlexLM sample captures (`flexlm/` in the synth registry) through the whole engine.
+//! The FlexLM sample captures (`flexlm/` in the generator's registry) through the whole engine.
 //!
 //! Each capture exercises one behaviour of the licensing analysis: it must raise exactly the
 //! findings that behaviour calls for (on the right connections), and the licensing sessions,
@@ -15,10 +15,10 @@ use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::flow::FlowId;
 use ctxscope::model::{FlowRecord, Report};
-use ctxscope::synth::scenarios;
-use ctxscope::synth::tcp::TcpConversation;
 use ctxscope_dissectors::flexlm::{self, TextKind};
 use ctxscope_dissectors::{Body, Context, Dir, Dissector as _, Event, Proto, Summary};
+use ctxscope_generator::scenarios;
+use ctxscope_generator::tcp::TcpConversation;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

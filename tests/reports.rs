@@ -7,7 +7,7 @@ use ctxscope::config::Config;
 use ctxscope::decode::LinkType;
 use ctxscope::engine::Engine;
 use ctxscope::output::{NDJSON_RECORDS, write_ndjson, write_text};
-use ctxscope::synth::scenarios::citrix::write_load;
+use ctxscope_generator::scenarios::citrix::write_load;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

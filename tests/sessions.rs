@@ -1,8 +1,8 @@
 //! The Citrix sample captures (`ica/`, `cgp/`, `ima/`, `farm/`) through the whole engine: each
-//! is built by the synth registry, written to a file, read back, and its findings, sessions,
+//! is built by the generator's registry, written to a file, read back, and its findings, sessions,
 //! flow classification, keep-alive series and IMA facts are checked against what its script
 //! did. Frame and write counts are derived in comments from the scripts in
-//! `src/synth/scenarios/citrix.rs`.
+//! `captures/generator/src/scenarios/citrix.rs`.
 
 use ctxscope::analysis::cadence::BeatKind;
 use ctxscope::analysis::licensing::SessionStatus;
@@ -11,9 +11,9 @@ use ctxscope::classify::Method;
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::{FlowRecord, Report};
-use ctxscope::synth::scenarios::{self, citrix};
 use ctxscope_dissectors::ica::{EncryptionKind, Phase};
 use ctxscope_dissectors::{Body, Dir, Proto, Severity, Summary, WireText, cgp, ima};
+use ctxscope_generator::scenarios::{self, citrix};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 

@@ -1,12 +1,15 @@
-//! The sample-capture generator: every scenario is reproducible byte for byte, and tshark
-//! (when installed) reads each capture the way its script intends: valid checksums, the
-//! stream contents the script sent, and the edge case it is named after.
+//! The sample-capture generator (`ctxscope-generator`): every scenario is reproducible byte for
+//! byte, tshark (when installed) reads each capture the way its script intends: valid checksums,
+//! the stream contents the script sent, and the edge case it is named after; and the analyzer
+//! facts the generator cannot import (it does not depend on the analyzer) agree with it.
 
-use ctxscope::synth::ica::{Client, LongSession, Protection, Shape};
-use ctxscope::synth::scenarios::{self, TcpCapture};
-use ctxscope::synth::tcp::ImpairProfile;
-use ctxscope::synth::{BASE_TIME, TcpConversation};
+use ctxscope::capture::MAX_PCAPNG_INTERFACES;
+use ctxscope::config::Config;
 use ctxscope_dissectors::Dir;
+use ctxscope_generator::ica::{Client, LongSession, Protection, Shape};
+use ctxscope_generator::scenarios::{self, TcpCapture};
+use ctxscope_generator::tcp::ImpairProfile;
+use ctxscope_generator::{BASE_TIME, TcpConversation};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
@@ -83,6 +86,25 @@ fn write_all_writes_exactly_what_build_returns() {
         let on_disk = std::fs::read(captures_dir().join(scenario.path)).expect("written");
         assert!(on_disk == (scenario.build)(), "{}", scenario.path);
     }
+}
+
+/// Each settings file loads as a config file, the way `ctxscope check` reads it beside its
+/// capture (unknown keys refused, values validated).
+#[test]
+fn every_settings_file_loads_as_a_config() {
+    let settings = scenarios::settings();
+    assert!(!settings.is_empty());
+    for s in settings {
+        let loaded = Config::load(Some(&captures_dir().join(s.path())), &[]);
+        assert!(loaded.is_ok(), "{}: {loaded:?}", s.capture);
+    }
+}
+
+/// `malformed/pcapng_too_many_interfaces.pcapng` writes three interface blocks more than the
+/// reader keeps, by the generator's own copy of the reader's cap.
+#[test]
+fn the_generator_knows_how_many_pcapng_interfaces_the_reader_keeps() {
+    assert_eq!(scenarios::READER_PCAPNG_INTERFACES, MAX_PCAPNG_INTERFACES);
 }
 
 #[test]

@@ -24,4 +24,4 @@ pub use buffer::{Overflow, StreamBuffer};
 pub use event::{Anomaly, Body, Event, Summary};
 pub use registry::{Context, Dissector, Probe, Proto, new_dissector};
 pub use text::{WireText, nul_terminated};
-pub use types::{Dir, Severity, Timestamp};
+pub use types::{Dir, Severity, TcpFlags, Timestamp};

@@ -3,10 +3,10 @@
 //! `--flood FILE`: random TCP packets, each a connection of its own (flow-table churn).
 
 use super::Outcome;
-use crate::synth::pcapfile::{MAX_SNAPLEN, PcapWriter, TsResolution};
-use crate::synth::{LinkType, flood::write_flood, scenarios::citrix::write_load};
 use anyhow::{Context as _, Result, bail};
 use clap::{ArgGroup, Args};
+use ctxscope_generator::pcapfile::{MAX_SNAPLEN, PcapWriter, TsResolution};
+use ctxscope_generator::{LinkType, flood::write_flood, scenarios::citrix::write_load};
 use std::io::BufWriter;
 use std::path::PathBuf;
 
@@ -45,7 +45,7 @@ pub fn run(args: &GenerateArgs) -> Result<Outcome> {
     let Some(dir) = &args.dir else {
         bail!("give a folder, or --farm FILE");
     };
-    let written = crate::synth::write_all(dir)
+    let written = ctxscope_generator::write_all(dir)
         .with_context(|| format!("writing captures into {}", dir.display()))?;
     for path in &written {
         println!("{}", path.display());

@@ -11,10 +11,10 @@ use ctxscope::config::Config;
 use ctxscope::decode::{self, LinkType};
 use ctxscope::engine::Engine;
 use ctxscope::reassembly::{Limits, Segment, TcpConn, TcpFlags};
-use ctxscope::synth::ica::{Beat, Client, IcaSession, Protection};
-use ctxscope::synth::scenarios::citrix::write_load;
-use ctxscope::synth::{Frame, FrameSink};
 use ctxscope_dissectors::{Context, Dir, Dissector, Timestamp, ica};
+use ctxscope_generator::ica::{Beat, Client, IcaSession, Protection};
+use ctxscope_generator::scenarios::citrix::write_load;
+use ctxscope_generator::{Frame, FrameSink};
 use std::hint::black_box;
 
 /// Bytes of farm traffic the decode and engine benchmarks run over (about 26,000 packets).

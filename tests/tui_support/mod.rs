@@ -64,10 +64,10 @@ pub fn file_app(path: &Path, report: Report, timeline: Timeline) -> App {
     app
 }
 
-/// The sample capture `path` (e.g. `farm/mixed_farm.pcap`), built by the synth registry into
+/// The sample capture `path` (e.g. `farm/mixed_farm.pcap`), built by the generator's registry into
 /// the test's temp dir; its file.
 pub fn sample_capture(path: &str) -> PathBuf {
-    let scenario = ctxscope::synth::scenarios::scenarios()
+    let scenario = ctxscope_generator::scenarios::scenarios()
         .into_iter()
         .find(|s| s.path == path)
         .unwrap_or_else(|| panic!("no scenario {path}"));

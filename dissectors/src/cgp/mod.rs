@@ -9,12 +9,14 @@
 //! - [`caps`]: the capability blocks of BIND messages;
 //! - [`proxy`]: Citrix.TcpProxyService open parameters;
 //! - [`state`]: the per-connection [`Dissector`];
-//! - [`encode`]: builders of valid messages, for the capture generator and round-trip tests.
+//! - `encode` (feature `encode`): builders of valid messages, for the capture generator and
+//!   round-trip tests.
 //!
 //! Tickets (STA, security, reconnect) are never kept: see [`Secret`].
 
 pub mod caps;
 mod channels;
+#[cfg(any(test, feature = "encode"))]
 pub mod encode;
 mod event;
 mod inner;

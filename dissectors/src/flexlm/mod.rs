@@ -6,7 +6,7 @@
 //!
 //! - [`probe`] recognises a connection from its first bytes (a legacy HELLO or a 0x2F header).
 //! - [`Dissector`] follows one connection and reports [`Event`]s and a [`Summary`].
-//! - [`encode`] builds valid messages for the capture generator and the tests.
+//! - `encode` (feature `encode`) builds valid messages for the capture generator and the tests.
 //!
 //! Modules: `crc` (checksums), `codes` (command and type names), `legacy` and `framed`
 //! (parsers of the two framings), `crypt` (v9.2 XOR), `role` (lmgrd or vendor daemon),
@@ -15,6 +15,7 @@
 mod codes;
 mod crc;
 mod crypt;
+#[cfg(any(test, feature = "encode"))]
 pub mod encode;
 mod event;
 mod framed;

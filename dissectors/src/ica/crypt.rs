@@ -47,6 +47,7 @@ impl XorChain {
     }
 
     /// Encrypts the next byte and moves along the chain.
+    #[cfg(any(test, feature = "encode"))]
     pub fn encrypt(&mut self, p: u8) -> u8 {
         let c = p ^ self.prev ^ self.key;
         self.prev = c;
@@ -69,6 +70,7 @@ impl XorChain {
         }
     }
 
+    #[cfg(any(test, feature = "encode"))]
     pub fn encrypt_in_place(&mut self, bytes: &mut [u8]) {
         for b in bytes {
             *b = self.encrypt(*b);

@@ -7,7 +7,8 @@
 //! - `crypt`: RunEncodeBuffer and PDCRYPT1;
 //! - `resync`: finding frame boundaries mid-stream or after a gap;
 //! - `session`, `state`: the connection's facts and the per-direction state machine;
-//! - `encode`: builders of valid messages for the capture generator and the tests.
+//! - `encode` (feature `encode`): builders of valid messages for the capture generator and the
+//!   tests.
 //!
 //! Secrets: the UI_C2H password is never decoded into memory, only whether one is there; the
 //! PDCRYPT1 session key is kept privately to decrypt and never reported. It travels, inside a
@@ -15,6 +16,7 @@
 
 mod command;
 mod crypt;
+#[cfg(any(test, feature = "encode"))]
 pub mod encode;
 mod event;
 mod frames;

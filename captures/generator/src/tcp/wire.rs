@@ -3,11 +3,11 @@
 
 use super::plan::{Planned, Planner};
 use super::{Endpoints, Step, TcpConversation};
-use crate::synth::link::IpVersion;
-use crate::synth::packet::{self, IpHeader, TcpFlags, TcpOptions, TcpSegment};
-use crate::synth::pcapfile::Frame;
-use crate::synth::rng::Rng;
-use ctxscope_dissectors::{Dir, Timestamp};
+use crate::link::IpVersion;
+use crate::packet::{self, IpHeader, TcpOptions, TcpSegment};
+use crate::pcapfile::Frame;
+use crate::rng::Rng;
+use ctxscope_dissectors::{Dir, TcpFlags, Timestamp};
 use std::collections::VecDeque;
 
 /// True if sequence number `a` comes after `b` (modulo 2^32, RFC 1982 style).
@@ -107,8 +107,8 @@ impl Packets {
         };
         self.last = Some(ts);
         let (s, r) = (seg.dir.index(), seg.dir.reverse().index());
-        let syn = seg.flags.contains(TcpFlags::SYN);
-        let ack = if seg.flags.contains(TcpFlags::ACK) {
+        let syn = seg.flags.has(TcpFlags::SYN);
+        let ack = if seg.flags.has(TcpFlags::ACK) {
             self.receivers[s].next
         } else {
             0
@@ -123,7 +123,7 @@ impl Packets {
                 .conv
                 .timestamps
                 .then_some((tsval, self.tsecr[s]))
-                .filter(|_| !seg.flags.contains(TcpFlags::RST)),
+                .filter(|_| !seg.flags.has(TcpFlags::RST)),
         };
         let window_bytes = seg.window.unwrap_or(self.conv.window[s]);
         // Windows in SYNs are never scaled (RFC 7323); later ones are, if scaling is on.
@@ -137,8 +137,8 @@ impl Packets {
         // The receiver gets the segment whether or not the capture does.
         if syn {
             self.receivers[r].next = seg.seq.wrapping_add(1);
-        } else if !seg.flags.contains(TcpFlags::RST) {
-            let fin = u32::from(seg.flags.contains(TcpFlags::FIN));
+        } else if !seg.flags.has(TcpFlags::RST) {
+            let fin = u32::from(seg.flags.has(TcpFlags::FIN));
             let end = seg
                 .seq
                 .wrapping_add(seg.payload.len() as u32)
@@ -255,8 +255,8 @@ impl Iterator for Packets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::link::Link;
-    use crate::synth::tcp::Impairment;
+    use crate::link::Link;
+    use crate::tcp::Impairment;
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};
     use std::net::SocketAddrV4;
     use std::time::Duration;
@@ -325,7 +325,7 @@ mod tests {
                 (true, 1008, 9002, 0x10, 0),
             ]
         );
-        assert_eq!(frames[0].ts, crate::synth::tcp::BASE_TIME);
+        assert_eq!(frames[0].ts, crate::tcp::BASE_TIME);
         assert!(frames.windows(2).all(|w| w[0].ts <= w[1].ts));
         assert_eq!(frames[1].ts.since(frames[0].ts), Duration::from_millis(1));
     }
@@ -355,7 +355,7 @@ mod tests {
         let frames: Vec<_> = conv()
             .timestamps()
             .server_send(*b"xy")
-            .keep_alive(Dir::ToServer, crate::synth::tcp::KeepAliveProbe::Empty)
+            .keep_alive(Dir::ToServer, crate::tcp::KeepAliveProbe::Empty)
             .packets()
             .collect();
         assert_eq!(
@@ -389,7 +389,7 @@ mod tests {
 
     #[test]
     fn random_impairments_keep_time_order_checksums_and_final_acks() {
-        let profile = crate::synth::tcp::ImpairProfile {
+        let profile = crate::tcp::ImpairProfile {
             reorder: 0.2,
             retransmit: 0.1,
             partial_retransmit: 0.1,

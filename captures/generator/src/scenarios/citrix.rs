@@ -12,9 +12,9 @@ mod load;
 pub use load::write_load;
 
 use super::TcpCapture;
-use crate::synth::ica::{Beat, Client, IcaSession, Logon, ModuleWrites, Protection, on_tcp};
-use crate::synth::rng::Rng;
-use crate::synth::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
+use crate::ica::{Beat, Client, IcaSession, Logon, ModuleWrites, Protection, on_tcp};
+use crate::rng::Rng;
+use crate::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
 use cgp::{CgpLink, Gateway, Reliability};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::net::{Ipv4Addr, SocketAddrV4};

@@ -1,8 +1,8 @@
 //! `tcp/`: one ICA-like connection per TCP edge case of the reassembler.
 
 use super::{TcpCapture, ica_bytes, ica_conversation, ica_open};
-use crate::synth::ica;
-use crate::synth::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
+use crate::ica;
+use crate::tcp::{BASE_TIME, Impairment, KeepAliveProbe, TcpConversation};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::time::Duration;
 

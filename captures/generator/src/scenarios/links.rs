@@ -2,10 +2,10 @@
 //! reads, plus IPv6 with an extension header and IPv4 fragments.
 
 use super::{ICA_PORT, TcpCapture, ica_bytes, ica_conversation, ica_open};
-use crate::synth::link::{Link, VlanTags};
-use crate::synth::packet::Ipv6Extension;
-use crate::synth::pcapfile::TsResolution;
-use crate::synth::tcp::{BASE_TIME, TcpConversation};
+use crate::link::{Link, VlanTags};
+use crate::packet::Ipv6Extension;
+use crate::pcapfile::TsResolution;
+use crate::tcp::{BASE_TIME, TcpConversation};
 use ctxscope_dissectors::Dir::ToServer;
 use std::net::{Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
@@ -155,7 +155,7 @@ fn ipv4_fragments() -> TcpCapture {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::scenarios::CLIENT_IP;
+    use crate::scenarios::CLIENT_IP;
 
     #[test]
     fn the_multi_interface_file_declares_both_link_types() {

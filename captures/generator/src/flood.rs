@@ -7,11 +7,11 @@
 //! timeout). One packet every 5 ms of capture time: 24 MB is about half an hour.
 
 use super::link::{Link, LinkType};
-use super::packet::{IpHeader, TcpFlags, TcpOptions, TcpSegment, write_tcp_packet};
+use super::packet::{IpHeader, TcpOptions, TcpSegment, write_tcp_packet};
 use super::pcapfile::{Frame, FrameSink};
 use super::rng::Rng;
 use super::tcp::BASE_TIME;
-use ctxscope_dissectors::Dir;
+use ctxscope_dissectors::{Dir, TcpFlags};
 use std::io;
 use std::net::Ipv4Addr;
 use std::time::Duration;

@@ -12,8 +12,8 @@
 //! send compressed blocks); with basic encryption each frame is PDCRYPT1-encrypted; with RC5 the
 //! payload is opaque (pseudo-random bytes of the right size), as no passive observer can read it.
 
-use crate::synth::rng::Rng;
-use crate::synth::tcp::{Step, TcpConversation};
+use crate::rng::Rng;
+use crate::tcp::{Step, TcpConversation};
 use ctxscope_dissectors::Dir::{self, ToClient, ToServer};
 use ctxscope_dissectors::ica::encode::{
     self, CapabilityBlock, ClientModuleHeader, HostModuleHeader, Pdcrypt1, UiModule, WdConnect,

@@ -6,7 +6,7 @@
 //! the send does not have (or, for pairs, whose successor it does not have) is ignored.
 
 use super::plan::{BURST_GAP, Planned, RTO};
-use crate::synth::rng::Rng;
+use crate::rng::Rng;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,8 +240,8 @@ fn insert_with_ack(plan: &mut Vec<Planned>, after: usize, segment: Planned, ack_
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::packet::TcpFlags;
     use ctxscope_dissectors::Dir;
+    use ctxscope_dissectors::TcpFlags;
 
     /// Three data segments of 4 bytes (seq 0, 4, 8), each followed by an ACK.
     fn send() -> Vec<Planned> {

@@ -3,9 +3,9 @@
 
 use super::impair::{self, ImpairProfile, Impairment};
 use super::{KeepAliveProbe, Step, Timing};
-use crate::synth::packet::TcpFlags;
-use crate::synth::rng::Rng;
+use crate::rng::Rng;
 use ctxscope_dissectors::Dir;
+use ctxscope_dissectors::TcpFlags;
 use std::time::Duration;
 
 /// Spacing of back-to-back segments of one burst.

@@ -2,15 +2,20 @@
 
 use super::{CLIENT_IP, FileFormat, ICA_PORT, SERVER_IP, Scenario, TcpCapture, build, ica_bytes};
 use super::{ica_conversation, ica_open};
-use crate::capture::MAX_PCAPNG_INTERFACES;
-use crate::synth::link::{IpVersion, Link, LinkType};
-use crate::synth::mixer::Mixer;
-use crate::synth::packet::{self, IpHeader, TcpFlags, TcpOptions, TcpSegment};
-use crate::synth::pcapfile::{Frame, Interface, PcapngWriter, TsResolution, broken};
-use crate::synth::rng::Rng;
-use crate::synth::tcp::BASE_TIME;
+use crate::link::{IpVersion, Link, LinkType};
+use crate::mixer::Mixer;
+use crate::packet::{self, IpHeader, TcpOptions, TcpSegment};
+use crate::pcapfile::{Frame, Interface, PcapngWriter, TsResolution, broken};
+use crate::rng::Rng;
+use crate::tcp::BASE_TIME;
 use ctxscope_dissectors::Dir::{self, ToServer};
+use ctxscope_dissectors::TcpFlags;
 use std::time::Duration;
+
+/// Interface blocks per pcapng section that the analyzer's reader keeps (its
+/// `capture::MAX_PCAPNG_INTERFACES`; the analyzer's tests check that the two agree, since this
+/// crate does not depend on the analyzer). `pcapng_too_many_interfaces` writes three more.
+pub const READER_PCAPNG_INTERFACES: usize = 1024;
 
 pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
@@ -112,7 +117,7 @@ fn truncated_pcapng() -> Vec<u8> {
 }
 
 /// A small ICA session for the broken pcapng files, on the given client port.
-fn pcapng_session(client_port: u16) -> crate::synth::tcp::TcpConversation {
+fn pcapng_session(client_port: u16) -> crate::tcp::TcpConversation {
     ica_open(ica_conversation(client_port).handshake())
         .server_send(ica_bytes(u64::from(client_port), 600))
         .close(ToServer)
@@ -166,14 +171,14 @@ fn pcapng_bad_packet_blocks() -> Vec<u8> {
 fn pcapng_too_many_interfaces() -> Vec<u8> {
     let write = || -> std::io::Result<Vec<u8>> {
         let mut writer = PcapngWriter::new(Vec::new())?;
-        for _ in 0..MAX_PCAPNG_INTERFACES + 3 {
+        for _ in 0..READER_PCAPNG_INTERFACES + 3 {
             writer.add_interface(Interface::new(LinkType::ETHERNET, TsResolution::Micro))?;
         }
         let mut mixer = Mixer::new();
         mixer.add(pcapng_session(49_409).packets());
         mixer.write_to(&mut writer)?;
         let stray = Link::ethernet().frame(ToServer, &good_packet(b"stray"));
-        let last = u32::try_from(MAX_PCAPNG_INTERFACES + 2).unwrap_or(u32::MAX);
+        let last = u32::try_from(READER_PCAPNG_INTERFACES + 2).unwrap_or(u32::MAX);
         let len = u32::try_from(stray.len()).unwrap_or(u32::MAX);
         writer.write_packet(last, BASE_TIME.plus(Duration::from_secs(1)), &stray, len)?;
         writer.into_inner()

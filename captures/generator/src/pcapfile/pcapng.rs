@@ -4,7 +4,7 @@
 //! use them, and may have different link types (as a capture on `lo` plus `any` does).
 
 use super::{Frame, FrameSink, TsResolution, invalid, len32, snapped};
-use crate::synth::link::LinkType;
+use crate::link::LinkType;
 use ctxscope_dissectors::Timestamp;
 use std::io::{self, Write};
 

@@ -4,8 +4,8 @@
 //! requests and responses are pseudo-random bytes of plausible sizes, in the request/response
 //! rhythm the dissector measures.
 
-use crate::synth::rng::Rng;
-use crate::synth::tcp::TcpConversation;
+use crate::rng::Rng;
+use crate::tcp::TcpConversation;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 

@@ -1,4 +1,7 @@
-//! Deterministic synthesis of sample captures.
+//! Deterministic synthesis of sample captures (`ctxscope generate`).
+//!
+//! This crate depends on the dissectors (for their message encoders) and never on the analyzer,
+//! which uses it for its `generate` command and its tests.
 //!
 //! Every capture in `captures/` is written by this code and must come out byte for byte the
 //! same on every run: nothing here reads the clock, the environment or an unseeded random
@@ -19,7 +22,7 @@
 //! A large multi-flow capture streams straight to disk:
 //!
 //! ```no_run
-//! use ctxscope::synth::{ica::{Client, LongSession, Protection, Shape}, Mixer, PcapWriter,
+//! use ctxscope_generator::{ica::{Client, LongSession, Protection, Shape}, Mixer, PcapWriter,
 //!     TcpConversation, TsResolution, LinkType, BASE_TIME};
 //! use std::{io::BufWriter, net::SocketAddrV4, time::Duration};
 //!
@@ -39,6 +42,8 @@
 //! writer.into_inner()?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+
+#![forbid(unsafe_code)]
 
 pub mod flood;
 pub mod ica;

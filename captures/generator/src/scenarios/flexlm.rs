@@ -19,8 +19,8 @@
 //! CTXAPP01..03 10.1.10.21..23, an admin workstation 10.1.20.50.
 
 use super::TcpCapture;
-use crate::synth::rng::Rng;
-use crate::synth::tcp::{BASE_TIME, TcpConversation};
+use crate::rng::Rng;
+use crate::tcp::{BASE_TIME, TcpConversation};
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use ctxscope_dissectors::Timestamp;
 use ctxscope_dissectors::flexlm::{CommVersion, encode};

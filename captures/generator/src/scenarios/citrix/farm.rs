@@ -16,9 +16,9 @@ use super::{
     ACCOUNTING, CGP, ICA, KIOSK, SALES, TcpCapture, XA01, XA02, XA03, client_ip, end_of, ima,
     millis, reconnect_ticket, secs, tcp,
 };
-use crate::synth::ica::{Client, IcaSession, Protection, on_tcp};
-use crate::synth::rng::Rng;
-use crate::synth::tcp::TcpConversation;
+use crate::ica::{Client, IcaSession, Protection, on_tcp};
+use crate::rng::Rng;
+use crate::tcp::TcpConversation;
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use ctxscope_dissectors::flexlm::CommVersion;
 use ctxscope_dissectors::flexlm::encode::{self as flexlm, Checkin, Checkout, Hello, OkReply};

@@ -171,7 +171,7 @@ impl Iterator for Mixer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::link::LinkType;
+    use crate::link::LinkType;
     use ctxscope_dissectors::Timestamp;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};

@@ -4,8 +4,8 @@
 //! broken variants (fragments, garbage headers) are plain byte edits of a good packet, and so
 //! that the tests can check this code against an independent implementation (etherparse).
 
+use ctxscope_dissectors::TcpFlags;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::ops::BitOr;
 
 const PROTO_TCP: u8 = 6;
 const PROTO_HOP_BY_HOP: u8 = 0;
@@ -15,29 +15,6 @@ const IPV6_HEADER_LEN: usize = 40;
 const TCP_HEADER_LEN: usize = 20;
 const IPV4_DONT_FRAGMENT: u16 = 0x4000;
 const IPV4_MORE_FRAGMENTS: u16 = 0x2000;
-
-/// TCP control bits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TcpFlags(pub u8);
-
-impl TcpFlags {
-    pub const FIN: TcpFlags = TcpFlags(0x01);
-    pub const SYN: TcpFlags = TcpFlags(0x02);
-    pub const RST: TcpFlags = TcpFlags(0x04);
-    pub const PSH: TcpFlags = TcpFlags(0x08);
-    pub const ACK: TcpFlags = TcpFlags(0x10);
-
-    pub const fn contains(self, other: TcpFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
-impl BitOr for TcpFlags {
-    type Output = TcpFlags;
-    fn bitor(self, rhs: TcpFlags) -> TcpFlags {
-        TcpFlags(self.0 | rhs.0)
-    }
-}
 
 /// The TCP options a segment carries, laid out the way Linux orders them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -300,7 +277,7 @@ pub fn fragment_ipv4(packet: &[u8], max_payload: usize) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::rng::Rng;
+    use crate::rng::Rng;
     use etherparse::{NetHeaders, PacketHeaders, TransportHeader};
 
     fn v4() -> IpHeader {

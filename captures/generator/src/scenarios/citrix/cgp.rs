@@ -9,8 +9,8 @@
 //! reconnect binds on a new connection with the ticket and the CHANNEL_OPEN_REQUEST it stored.
 
 use super::encoded;
-use crate::synth::ica::Beat;
-use crate::synth::tcp::{Step, TcpConversation};
+use crate::ica::Beat;
+use crate::tcp::{Step, TcpConversation};
 use ctxscope_dissectors::Dir::{self, ToClient, ToServer};
 use ctxscope_dissectors::cgp::encode::{
     self, Capability, ChannelOpen, Ext, ReliabilitySpec, ServiceSpec, data_flags,

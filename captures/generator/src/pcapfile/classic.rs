@@ -1,7 +1,7 @@
 //! Classic libpcap files: a 24-byte file header, then a 16-byte header before each packet.
 
 use super::{Frame, FrameSink, TsResolution, invalid, len32, snapped};
-use crate::synth::link::LinkType;
+use crate::link::LinkType;
 use ctxscope_dissectors::Timestamp;
 use std::io::{self, Write};
 

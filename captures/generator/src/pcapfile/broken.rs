@@ -82,8 +82,8 @@ pub fn absurd_caplen(file: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::link::LinkType;
-    use crate::synth::pcapfile::{PcapWriter, TsResolution};
+    use crate::link::LinkType;
+    use crate::pcapfile::{PcapWriter, TsResolution};
     use ctxscope_dissectors::Timestamp;
 
     /// Three records of 4, 6 and 10 bytes.
