@@ -7,8 +7,8 @@
 //! here.
 
 pub use super::wire::{
-    Extensions, OpenRequest, RawFrame, Reliability, VARLEN_MAX, WireError, frame, varlen,
-    varlen_streaming,
+    Extensions, MAX_EXTENSION_FLAG_BYTES, OpenRequest, RawFrame, Reliability, VARLEN_MAX,
+    WireError, frame, varlen, varlen_streaming,
 };
 
 use super::caps::{self, BindParse};
