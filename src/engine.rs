@@ -5,17 +5,26 @@
 //! everything else: the [`FlowTable`], and the [`Pipeline`] (settings, classifier state,
 //! analysis, counters) whose methods take the flow.
 
-use crate::analysis::{Analyzer, Finding, Results};
-use crate::capture::{KernelStats, Packet, Skipped};
-use crate::classify::{Announcements, Decision, FlowApp, Label, Method, PortTable};
+mod records;
+
+pub use crate::flow::FlowEnds;
+pub use crate::reassembly::Delivery;
+
+use crate::analysis::{Analyzer, Results};
+use crate::capture::{Packet, Skipped};
+use crate::classify::{Announcements, Decision, FlowApp, Label, PortTable};
 use crate::config::{Config, secs};
 use crate::decode::{self, Decoded, Defragmenter, LinkType, TcpPacket};
 use crate::flow::table::Timeouts;
-use crate::flow::{Arrival, Endpoint, Flow, FlowEnds, FlowId, FlowTable, Lookup};
-use crate::model::{CaptureStats, FlowRecord, LimitStats, Report, SourceSummary};
-use crate::reassembly::{Delivery, Limits, Segment, TcpFlags};
+use crate::flow::{Arrival, Flow, FlowTable, Lookup};
+use crate::ids::{Endpoint, FlowId};
+use crate::model::{
+    CaptureStats, Finding, FlowRecord, KernelStats, LimitStats, Method, Report, SourceSummary,
+};
+use crate::reassembly::{Limits, Segment, TcpConn, TcpFlags};
 use anyhow::Result;
 use ctxscope_dissectors::{Body, Dir, Event, Severity, Timestamp, flexlm};
+use records::{LiveRecords, record};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +48,7 @@ struct Pipeline {
     defrag: Defragmenter,
     analysis: Analyzer,
     records: Vec<Arc<FlowRecord>>,
+    live_records: LiveRecords,
     sources: Vec<SourceSummary>,
     stats: CaptureStats,
     limits: LimitStats,
@@ -79,6 +89,7 @@ impl Engine {
                 ports,
                 config,
                 records: Vec::new(),
+                live_records: LiveRecords::default(),
                 sources: Vec::new(),
                 stats: CaptureStats::default(),
                 limits: LimitStats::default(),
@@ -266,7 +277,7 @@ impl Engine {
             return;
         };
         flow.last = ts;
-        flow.changed = true;
+        flow.revision += 1;
         let t = &mut flow.traffic[dir.index()];
         t.packets += 1;
         t.bytes += wire_len;
@@ -322,24 +333,15 @@ impl Engine {
         let p = &mut self.pipe;
         let findings = p.analysis.findings();
         let mut flows = p.records.clone();
-        for flow in self.flows.iter_mut() {
-            let record = match &flow.snapshot {
-                Some(r) if !flow.changed => Arc::clone(r),
-                _ => {
-                    let r = Arc::new(FlowRecord::new(flow, findings.count_for(flow.id), true));
-                    flow.snapshot = Some(Arc::clone(&r));
-                    flow.changed = false;
-                    r
-                }
-            };
-            flows.push(record);
+        for flow in self.flows.iter() {
+            flows.push(p.live_records.get(flow, findings.count_for(flow.id)));
         }
         flows.sort_by_key(|r| r.id);
         let results = p.analysis.snapshot(self.flows.iter());
         let mut report = p.report(flows, results);
         report.limits.flow_table = self.flows.stats();
         for flow in self.flows.iter() {
-            report.limits.count_connection(&flow.tcp);
+            count_connection(&mut report.limits, &flow.tcp);
         }
         report
     }
@@ -441,7 +443,7 @@ impl Pipeline {
                 self.events_retained += 1;
             }
         }
-        flow.changed = true;
+        flow.revision += 1;
     }
 
     /// The global reassembly budget is exhausted: release this flow's buffers (held data as
@@ -475,14 +477,15 @@ impl Pipeline {
         self.reassembly_bytes = self.reassembly_bytes.saturating_sub(before);
         self.absorb(&mut flow, decision, ts);
         self.analysis.retire(&flow, open_at_end);
-        self.limits.count_connection(&flow.tcp);
+        self.live_records.retire(flow.id);
+        count_connection(&mut self.limits, &flow.tcp);
         if self.records.len() >= self.config.limits.max_flow_records {
             self.limits.flow_records_dropped += 1;
             return;
         }
         let findings = self.analysis.findings().count_for(flow.id);
         self.records
-            .push(Arc::new(FlowRecord::new(&flow, findings, open_at_end)));
+            .push(Arc::new(record(&flow, findings, open_at_end)));
     }
 
     fn report(&self, flows: Vec<Arc<FlowRecord>>, results: Results) -> Report {
@@ -506,6 +509,11 @@ impl Pipeline {
             sessions: results.sessions,
         }
     }
+}
+
+/// Adds what a connection's caps cost it.
+fn count_connection(limits: &mut LimitStats, tcp: &TcpConn) {
+    limits.count_connection(Dir::BOTH.map(|dir| tcp.counters(dir)));
 }
 
 /// Classification state of a new flow: a forced decode, an announcement it fulfils, or the

@@ -12,6 +12,7 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+pub mod ids;
 pub mod model;
 pub mod output;
 pub mod reassembly;

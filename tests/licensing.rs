@@ -7,14 +7,12 @@
 //! independently of the engine. The last tests run every FlexLM message of every capture
 //! through the dissector alone.
 
-use ctxscope::analysis::licensing::{
-    AnnouncedOutcome, ConnectionOutcome, Handshake, HandshakeOutcome, LicensingSession,
-    SessionStatus, VendorConnection,
-};
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
-use ctxscope::flow::FlowId;
-use ctxscope::model::{FlowRecord, Report};
+use ctxscope::model::{
+    AnnouncedOutcome, ConnectionOutcome, FlowId, FlowRecord, Handshake, HandshakeOutcome,
+    LicensingSession, Report, SessionStatus, VendorConnection,
+};
 use ctxscope_dissectors::flexlm::{self, TextKind};
 use ctxscope_dissectors::{Body, Context, Dir, Dissector as _, Event, Proto, Summary};
 use ctxscope_generator::scenarios;

@@ -150,10 +150,7 @@ fn the_ica_session_is_decoded() {
     let report = analyse();
     let flow = &report.flows[0];
     assert_eq!(flow.proto, Some(ctxscope_dissectors::Proto::Ica));
-    assert_eq!(
-        flow.classified_by,
-        Some(ctxscope::classify::Method::Payload)
-    );
+    assert_eq!(flow.classified_by, Some(ctxscope::model::Method::Payload));
     let facts = decoded_facts(&report);
 
     // The server's detect string, then the client's echo.
@@ -467,10 +464,7 @@ fn assert_same_facts(variant: &Report, original: &Report, findings: &[&str]) {
     assert_eq!(variant.flows.len(), 1);
     let flow = &variant.flows[0];
     assert_eq!(flow.proto, Some(ctxscope_dissectors::Proto::Ica));
-    assert_eq!(
-        flow.classified_by,
-        Some(ctxscope::classify::Method::Payload)
-    );
+    assert_eq!(flow.classified_by, Some(ctxscope::model::Method::Payload));
     assert_eq!(decoded_facts(variant), decoded_facts(original));
     let mut codes: Vec<&str> = variant.findings.iter().map(|f| f.code).collect();
     codes.sort_unstable();

@@ -4,13 +4,11 @@
 //! did. Frame and write counts are derived in comments from the scripts in
 //! `captures/generator/src/scenarios/citrix.rs`.
 
-use ctxscope::analysis::cadence::BeatKind;
-use ctxscope::analysis::licensing::SessionStatus;
-use ctxscope::analysis::sessions::{CitrixSession, SessionEnd};
-use ctxscope::classify::Method;
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
-use ctxscope::model::{FlowRecord, Report};
+use ctxscope::model::{
+    BeatKind, CitrixSession, FlowRecord, Method, Report, SessionEnd, SessionStatus,
+};
 use ctxscope_dissectors::ica::{EncryptionKind, Phase};
 use ctxscope_dissectors::{Body, Dir, Proto, Severity, Summary, WireText, cgp, ima};
 use ctxscope_generator::scenarios::{self, citrix};

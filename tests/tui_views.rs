@@ -385,7 +385,7 @@ fn every_screen_survives_small_terminals() {
 /// A live capture with `--write` a while into it: 5698 packets, 3 dropped by the kernel, a
 /// rate that rose over ten seconds.
 fn busy_live_app() -> ctxscope::tui::app::App {
-    use ctxscope::capture::KernelStats;
+    use ctxscope::model::KernelStats;
     use ctxscope::tui::feed::Snapshot;
     use ctxscope::tui::feed::timeline::Timeline;
     use ctxscope_dissectors::Timestamp;

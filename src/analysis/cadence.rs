@@ -16,24 +16,13 @@
 //! it, so a series that went quiet for good reports the whole quiet time, not the part seen
 //! when it was first found overdue.
 
+use crate::model::{BeatKind, CadenceStats};
 use ctxscope_dissectors::Timestamp;
-use serde::Serialize;
 use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Beats kept per series for the statistics and the timeline.
 pub const MAX_BEATS: usize = 256;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BeatKind {
-    /// FlexLM license heartbeat: an exchange after the idle threshold.
-    LicenseHeartbeat,
-    /// CGP NOP keep-alive.
-    CgpNop,
-    /// TCP keep-alive probe.
-    TcpKeepalive,
-}
 
 #[derive(Clone, Debug)]
 pub struct Cadence {
@@ -60,10 +49,6 @@ impl Cadence {
             in_overdue: false,
             longest_silence: Duration::ZERO,
         }
-    }
-
-    pub fn kind(&self) -> BeatKind {
-        self.kind
     }
 
     pub fn count(&self) -> u64 {
@@ -138,10 +123,6 @@ impl Cadence {
         self.last_activity.filter(|_| self.in_overdue)
     }
 
-    pub fn is_overdue(&self) -> bool {
-        self.in_overdue
-    }
-
     fn intervals(&self) -> Vec<Duration> {
         self.beats
             .iter()
@@ -191,31 +172,6 @@ fn median(values: &[Duration]) -> Option<Duration> {
     })
 }
 
-/// What the report shows of a series.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CadenceStats {
-    pub kind: BeatKind,
-    pub count: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval_median_secs: Option<f64>,
-    /// Mean absolute difference between consecutive intervals.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jitter_secs: Option<f64>,
-    pub longest_silence_secs: f64,
-    /// Overdue right now (at the end of the capture, or at the snapshot).
-    pub overdue: bool,
-    /// While overdue: the last activity, since when the series is silent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub silent_since: Option<Timestamp>,
-    pub overdue_episodes: u32,
-    /// The last beats (at most 256), for timelines.
-    pub beats: Vec<Timestamp>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,13 +216,13 @@ mod tests {
             Some((Duration::from_secs(301), t(540.0)))
         );
         assert_eq!(c.overdue(t(600.0), 2.5), None, "reported once per episode");
-        assert!(c.is_overdue());
+        assert!(c.stats().overdue);
         // The silence goes on being measured after it was found overdue.
         let s = c.stats();
         assert_eq!(s.longest_silence_secs, 360.0, "240 -> 600");
         assert_eq!(s.silent_since, Some(t(240.0)));
         c.activity(t(610.0));
-        assert!(!c.is_overdue());
+        assert!(!c.stats().overdue);
         let s = c.stats();
         assert_eq!((s.overdue_episodes, s.silent_since), (1, None));
         assert_eq!(s.longest_silence_secs, 370.0);

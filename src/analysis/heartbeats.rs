@@ -3,27 +3,14 @@
 //! Series are kept per connection while it lives, checked for overdue silence once per sweep,
 //! and moved to a bounded list of finished series when the connection is retired.
 
-use super::cadence::{BeatKind, Cadence, CadenceStats};
-use super::{Finding, Findings};
-use crate::flow::{Endpoint, Flow, FlowId};
+use super::Findings;
+use super::cadence::Cadence;
+use crate::flow::Flow;
+use crate::ids::{Endpoint, FlowId};
+use crate::model::{BeatKind, CadenceStats, Finding, HeartbeatSeries};
 use ctxscope_dissectors::{Proto, Severity, Summary, Timestamp};
 use rustc_hash::FxHashMap;
-use serde::Serialize;
 use std::time::Duration;
-
-/// One series as the report shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HeartbeatSeries {
-    pub flow: FlowId,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proto: Option<Proto>,
-    pub client: Endpoint,
-    pub server: Endpoint,
-    /// The connection was still open (at the end of the capture, or now for a live view).
-    pub open: bool,
-    #[serde(flatten)]
-    pub stats: CadenceStats,
-}
 
 /// Every kind of series a connection can have.
 const KINDS: [BeatKind; 3] = [

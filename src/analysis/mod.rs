@@ -1,22 +1,22 @@
 //! Policy: turns what the engine and the dissectors saw into findings, licensing sessions and
 //! heartbeat series.
 
-pub mod cadence;
+mod cadence;
 mod findings;
-pub mod heartbeats;
-pub mod licensing;
-pub mod sessions;
+mod heartbeats;
+mod licensing;
+mod sessions;
 
-pub use findings::{Finding, Findings};
-pub use heartbeats::HeartbeatSeries;
-pub use licensing::LicensingSession;
-pub use sessions::CitrixSession;
+use findings::Findings;
 
-use crate::classify::{Announcement, Decision, Method, PortTable};
+use crate::classify::{Announcement, Decision, PortTable};
 use crate::config::{Config, secs};
-use crate::flow::{Flow, FlowId};
+use crate::flow::Flow;
+use crate::ids::FlowId;
+use crate::model::{
+    BeatKind, CadenceStats, CitrixSession, Finding, HeartbeatSeries, LicensingSession, Method,
+};
 use crate::reassembly::SegmentInfo;
-use cadence::BeatKind;
 use ctxscope_dissectors::{Body, Event, Proto, Severity, Timestamp, cgp, ica};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
@@ -204,7 +204,7 @@ impl Analyzer {
     }
 
     /// A session's keep-alive series: CGP NOPs if any, else TCP keep-alives.
-    fn keepalive_stats(&self, flow: FlowId) -> Option<cadence::CadenceStats> {
+    fn keepalive_stats(&self, flow: FlowId) -> Option<CadenceStats> {
         self.heartbeats
             .stats(flow, BeatKind::CgpNop)
             .or_else(|| self.heartbeats.stats(flow, BeatKind::TcpKeepalive))

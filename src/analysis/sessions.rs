@@ -16,89 +16,19 @@
 //! key) of its latest connection as an opaque [`ica::Carry`], and hands them over (through the
 //! engine) to the connection that presents the session's reconnect ticket.
 
-use super::cadence::CadenceStats;
-use super::{Finding, Findings};
-use crate::flow::{Endpoint, Flow, FlowId};
+use super::Findings;
+use crate::flow::Flow;
+use crate::ids::FlowId;
+use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, SessionEnd};
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
 use ctxscope_dissectors::{
     Body, Dir, Event, Proto, Severity, Summary, Timestamp, WireText, cgp, ica,
 };
 use rustc_hash::FxHashMap;
-use serde::Serialize;
-use std::net::IpAddr;
 
 /// Connections and channels kept per session.
 const MAX_FLOWS_PER_SESSION: usize = 16;
 const MAX_CHANNELS_PER_SESSION: usize = 64;
-
-#[derive(Clone, Debug, Serialize)]
-pub struct CitrixSession {
-    pub id: u64,
-    /// `ica` for a direct ICA connection, `cgp` for session reliability.
-    pub transport: Proto,
-    /// The connections of the session: the first, then reconnects.
-    pub flows: Vec<FlowId>,
-    pub client: IpAddr,
-    pub server: Endpoint,
-    pub start: Timestamp,
-    pub last: Timestamp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_name: Option<WireText>,
-    /// Published application (initial program without its '#'), or the initial program.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub application: Option<WireText>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_build: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domain: Option<WireText>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_name: Option<WireText>,
-    /// The client sent a password in the init phase (never its value).
-    pub password_present: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption: Option<EncryptionKind>,
-    pub key_exchanged_in_clear: bool,
-    /// CGP: the "host:port" the session-reliability service proxies to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxied_to: Option<WireText>,
-    /// Virtual channels with traffic (or bound), by channel number.
-    pub channels: Vec<ChannelUse>,
-    /// ICA frames and payload bytes, client to server then server to client.
-    pub frames: [u64; 2],
-    pub bytes: [u64; 2],
-    pub reconnects: u32,
-    /// Still open at the end of the capture (or now, for a live view).
-    pub open: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ended_by: Option<SessionEnd>,
-    /// CGP NOPs or TCP keep-alives.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keepalive: Option<CadenceStats>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ChannelUse {
-    pub channel: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<WireText>,
-    pub writes: [u64; 2],
-    pub bytes: [u64; 2],
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionEnd {
-    /// ICA TERMINATE: the user logged off.
-    Logoff,
-    /// ICA TERMINATE: the session was disconnected (it stays on the server for a reconnect).
-    Disconnect,
-    /// CGP FINISH.
-    Finish,
-    /// The TCP connection closed without a protocol-level goodbye.
-    TcpClose,
-    /// The TCP connection was reset.
-    Reset,
-}
 
 pub struct Sessions {
     list: Vec<CitrixSession>,

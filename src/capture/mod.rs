@@ -5,6 +5,7 @@
 //! file (`--write`), and reports the kernel's drop counters.
 
 use crate::decode::LinkType;
+use crate::model::KernelStats;
 use ctxscope_dissectors::Timestamp;
 use pcap::{Active, Capture, Offline, Precision};
 use std::fmt;
@@ -78,16 +79,6 @@ impl Default for LiveOptions {
             buffer_size: 16 << 20,
         }
     }
-}
-
-/// Kernel counters of a live capture (libpcap's `pcap_stats`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct KernelStats {
-    pub received: u64,
-    /// Dropped because the capture buffer was full: ctxscope did not keep up.
-    pub dropped: u64,
-    /// Dropped by the interface or its driver.
-    pub if_dropped: u64,
 }
 
 #[derive(Debug)]

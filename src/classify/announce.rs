@@ -10,7 +10,8 @@
 //! Announcements are bounded: at most a configured number wait at once (the oldest is dropped
 //! and counted past that), and each waits only a limited time.
 
-use crate::flow::FlowId;
+use crate::ids::FlowId;
+use crate::model::AnnouncementStats;
 use ctxscope_dissectors::{Proto, Timestamp};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -29,25 +30,6 @@ pub struct Announcement {
     /// The lmgrd connection that carried the announcement.
     pub parent: FlowId,
     pub announced_at: Timestamp,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct AnnouncementStats {
-    pub registered: u64,
-    /// Announcements that saw a connection.
-    pub claimed: u64,
-    /// Further connections to an announced port within its wait (retries). Left out of the
-    /// JSON when zero (the common case).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub reclaimed: u64,
-    /// Announcements whose wait ran out without any connection.
-    pub expired: u64,
-    /// Dropped because the table was full.
-    pub dropped: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// An announcement and the connections that used it so far.

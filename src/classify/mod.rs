@@ -9,40 +9,16 @@
 mod announce;
 mod ports;
 
-pub use announce::{Announcement, AnnouncementStats, Announcements};
+pub use announce::{Announcement, Announcements};
 pub use ports::PortTable;
 
-use crate::flow::FlowId;
+use crate::ids::FlowId;
+use crate::model::Method;
 use crate::reassembly::Delivery;
 use ctxscope_dissectors::{
     Context, Dir, Dissector, Event, Probe, Proto, Timestamp, ica, ima, new_dissector,
 };
 use serde::Serialize;
-
-/// How a connection got its protocol label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// The bytes themselves (a probe matched).
-    Payload,
-    /// lmgrd announced this server address and port for a vendor daemon.
-    Announced,
-    /// The port table.
-    Port,
-    /// Forced by the user (`--decode-as`).
-    DecodeAs,
-}
-
-impl Method {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Method::Payload => "payload",
-            Method::Announced => "announced",
-            Method::Port => "port",
-            Method::DecodeAs => "decode_as",
-        }
-    }
-}
 
 /// A protocol with the evidence for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -1,9 +1,7 @@
 //! `ctxscope follow`: the reassembled bytes of one flow, as `tshark -q -z follow,tcp,raw`.
 
 use super::{ConfigArgs, Outcome};
-use crate::engine::Engine;
-use crate::flow::FlowEnds;
-use crate::reassembly::Delivery;
+use crate::engine::{Delivery, Engine, FlowEnds};
 use crate::run;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};

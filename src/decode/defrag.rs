@@ -5,6 +5,7 @@
 //! datagrams in flight; anything past a cap is dropped and counted. Overlapping fragments keep
 //! the bytes that arrived first (like the Linux stack since 2.6).
 
+use crate::model::DefragStats;
 use ctxscope_dissectors::Timestamp;
 use etherparse::LaxIpv4Slice;
 use rustc_hash::FxHashMap;
@@ -37,20 +38,6 @@ impl<'a> Fragment<'a> {
             data: ip.payload().payload,
         }
     }
-}
-
-/// Counters of the defragmenter, for the capture summary.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct DefragStats {
-    pub fragments: u64,
-    pub datagrams_reassembled: u64,
-    /// Datagrams given up incomplete after `timeouts.ip_fragment_secs`.
-    pub datagrams_timed_out: u64,
-    /// Datagrams given up because `limits.max_fragmented_datagrams` were in flight (the oldest
-    /// goes).
-    pub datagrams_evicted: u64,
-    /// Fragments refused: beyond 64 KiB, too many pieces, or overlapping with other bytes.
-    pub fragments_refused: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@ mod defrag;
 mod fast;
 mod link;
 
-pub use defrag::{DefragStats, Defragmenter, Fragment};
+pub use defrag::{Defragmenter, Fragment};
 pub use link::{LinkError, LinkType};
 
 use etherparse::{IpNumber, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};

@@ -3,40 +3,14 @@
 
 pub mod table;
 
-pub use table::{Arrival, FlowTable, FlowTableStats, Lookup};
+pub use table::{Arrival, FlowTable, Lookup};
 
 use crate::classify::FlowApp;
-use crate::model::FlowRecord;
+use crate::ids::{Endpoint, FlowId};
+use crate::model::RoleBasis;
 use crate::reassembly::TcpConn;
 use ctxscope_dissectors::{Dir, Event, Timestamp};
-use serde::{Serialize, Serializer};
-use std::fmt;
-use std::net::IpAddr;
-use std::sync::Arc;
-
-/// Flows are numbered from 1 in the order their first packet was seen.
-pub type FlowId = u64;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Endpoint {
-    pub ip: IpAddr,
-    pub port: u16,
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.ip {
-            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
-            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
-        }
-    }
-}
-
-impl Serialize for Endpoint {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+use serde::Serialize;
 
 /// A flow's endpoints and who spoke first, for those that follow its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,22 +38,6 @@ impl FlowEnds {
     }
 }
 
-/// How the client and server roles were decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleBasis {
-    /// The first packet was a SYN: its sender is the client.
-    Syn,
-    /// The first packet was a SYN-ACK: its sender is the server.
-    SynAck,
-    /// Picked up mid-stream; exactly one side uses a port of the port table (or a port below
-    /// 1024): that side is the server.
-    ServicePort,
-    /// Picked up mid-stream with no service port to go by: the sender of the first packet is
-    /// the client (Zeek's rule; both ports are usually high, e.g. a dynamic vendor-daemon port).
-    FirstSender,
-}
-
 /// Per-direction packet and byte counts (bytes as on the wire, headers included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Traffic {
@@ -103,9 +61,9 @@ pub struct Flow {
     pub closed_at: Option<Timestamp>,
     /// Decoded events kept for the report and the detail view.
     pub events: EventLog,
-    /// The record last built for a live snapshot, and whether the flow changed since.
-    pub snapshot: Option<Arc<FlowRecord>>,
-    pub changed: bool,
+    /// Bumped whenever something the flow's record shows may have changed, so that a live
+    /// snapshot rebuilds only the records of flows that changed.
+    pub revision: u64,
 }
 
 impl Flow {

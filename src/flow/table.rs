@@ -1,11 +1,12 @@
 //! The flow table: lookup by 5-tuple, creation with role assignment, eviction.
 
-use super::{Endpoint, Flow, FlowId, RoleBasis, Traffic};
+use super::{Flow, Traffic};
 use crate::classify::FlowApp;
+use crate::ids::{Endpoint, FlowId};
+use crate::model::{FlowTableStats, RoleBasis};
 use crate::reassembly::{Limits, TcpConn, TcpFlags};
 use ctxscope_dissectors::{Dir, Timestamp};
 use rustc_hash::{FxBuildHasher, FxHashMap};
-use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
@@ -43,20 +44,6 @@ impl FlowKey {
         };
         (addr, e.port)
     }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct FlowTableStats {
-    pub created: u64,
-    pub peak_concurrent: u64,
-    pub retired_closed: u64,
-    pub retired_idle: u64,
-    /// Connections not tracked because the table was full (their packets are only counted).
-    /// Distinct 5-tuples, told apart by a cache of the last few thousand refused, so a
-    /// connection is counted again only after thousands of others were refused since.
-    pub rejected_at_cap: u64,
-    /// Packets of those connections.
-    pub packets_untracked: u64,
 }
 
 pub struct Timeouts {
@@ -195,8 +182,7 @@ impl FlowTable {
             app: make_app(client, server),
             closed_at: None,
             events: Default::default(),
-            snapshot: None,
-            changed: true,
+            revision: 0,
         };
         self.next_id += 1;
         self.stats.created += 1;

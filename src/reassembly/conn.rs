@@ -1,13 +1,14 @@
 //! Both directions of one connection, the handshake facts, Zeek's state and history.
 
 use super::analysis::{Observed, SeqAnalysis, analyze};
-use super::counters::DirCounters;
+use super::counters::count_analysis;
 use super::half::{HalfStream, Limits};
 use super::history::{History, Scaled};
 use super::info::SegmentInfo;
 use super::segment::{Delivery, Segment};
 use super::seq::clamp_i64;
 use super::state::{ConnState, EndpointState, Endpoints};
+use crate::model::DirCounters;
 use ctxscope_dissectors::{Dir, Timestamp};
 use std::time::Duration;
 
@@ -70,7 +71,7 @@ impl TcpConn {
         } else if seg.flags.is_rst() {
             self.first_rst = Some((dir, seg.ts));
         }
-        self.halves[dir.index()].counters.count_analysis(info);
+        count_analysis(&mut self.halves[dir.index()].counters, info);
         info
     }
 

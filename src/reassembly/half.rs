@@ -5,12 +5,12 @@
 //! handed over again. Bytes beyond it wait in the `Held` store until the commit point reaches
 //! them, the peer acknowledges past the hole before them, the store's cap is hit, or `finish`.
 
-use super::counters::DirCounters;
 use super::held::{Held, held_copy_differs};
 use super::info::SegmentInfo;
 use super::segment::Delivery;
 use super::seq::{SeqSpace, clamp_i64};
 use super::unacked::Unacked;
+use crate::model::DirCounters;
 use std::num::NonZeroU64;
 
 /// Caps of the buffers of one direction.

@@ -36,7 +36,7 @@
 //! them is a spurious retransmission). The copy is bounded per direction
 //! ([`Limits::max_unacked_bytes`]); bytes that leave it unacknowledged (the cap, a memory
 //! budget via [`TcpConn::shed`], a gap after them) are counted in
-//! [`DirCounters::unacked_released_bytes`], since copies of them go unchecked.
+//! [`crate::model::DirCounters::unacked_released_bytes`], since copies of them go unchecked.
 //!
 //! # Holes
 //!
@@ -144,7 +144,6 @@ mod state;
 mod unacked;
 
 pub use conn::TcpConn;
-pub use counters::DirCounters;
 pub use half::Limits;
 pub use info::SegmentInfo;
 pub use segment::{Delivery, Segment, TcpFlags};

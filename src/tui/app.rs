@@ -12,8 +12,8 @@ use super::table::heartbeats::{self, Heartbeats};
 use super::table::licensing::{self, Licensing};
 use super::table::sessions::{self, Sessions};
 use super::table::{AnyTable, FlowLinks, TableView};
-use crate::capture::KernelStats;
-use crate::flow::FlowId;
+use crate::model::FlowId;
+use crate::model::KernelStats;
 use crate::model::{FlowRecord, Report};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,

@@ -3,11 +3,7 @@
 //! Values are raw (bytes as numbers, times in RFC 3339), not the screen's human units, so the
 //! files feed other tools.
 
-use crate::analysis::Finding;
-use crate::analysis::heartbeats::HeartbeatSeries;
-use crate::analysis::licensing::LicensingSession;
-use crate::analysis::sessions::CitrixSession;
-use crate::model::{FlowRecord, Report};
+use crate::model::{CitrixSession, Finding, FlowRecord, HeartbeatSeries, LicensingSession, Report};
 use crate::tui::table::licensing::{self, handshake_counts, heartbeat};
 use crate::tui::table::sessions;
 use crate::tui::text::{clean, name_of, wall_clock};

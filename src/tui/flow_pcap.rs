@@ -6,8 +6,7 @@
 //! segments.
 
 use crate::decode::{self, Decoded, LinkType};
-use crate::flow::Endpoint;
-use crate::model::FlowRecord;
+use crate::model::{Endpoint, FlowRecord};
 use ctxscope_dissectors::Timestamp;
 use pcap::{Capture, Precision};
 use std::net::IpAddr;

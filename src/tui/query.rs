@@ -21,9 +21,9 @@
 //! Parsing is pure and independent of the tables; each table says which keys it understands
 //! and evaluates the terms against its rows.
 
-use crate::analysis::cadence::BeatKind;
-use crate::analysis::licensing::SessionStatus;
-use crate::classify::Method;
+use crate::model::BeatKind;
+use crate::model::Method;
+use crate::model::SessionStatus;
 use ctxscope_dissectors::{Proto, Severity};
 use std::fmt;
 use std::net::IpAddr;

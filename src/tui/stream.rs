@@ -9,9 +9,8 @@
 use crate::capture::Packet;
 use crate::capture::Source;
 use crate::config::Config;
-use crate::engine::Engine;
-use crate::flow::FlowId;
-use crate::reassembly::Delivery;
+use crate::engine::{Delivery, Engine};
+use crate::model::FlowId;
 use crate::run::{Hooks, ReadEnd, read_source};
 use ctxscope_dissectors::Dir;
 use std::path::PathBuf;

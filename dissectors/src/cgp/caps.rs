@@ -8,9 +8,9 @@
 //! Tickets are kept as [`Secret`]s: length and fingerprint only.
 
 use super::model::{Command, EndpointKind, Framing, Priority, TicketKind};
-use super::parser::{self, Message, OpenRequest, PResult, WireError, sized, varlen};
 use super::proxy::{ProxyTarget, exact_proxy_params};
 use super::secret::Secret;
+use super::wire::{self, OpenRequest, PResult, WireError, sized, varlen};
 use crate::text::WireText;
 use nom::bytes::complete::take;
 use nom::number::complete::{le_u8, le_u16, le_u32};
@@ -387,14 +387,13 @@ fn stored_opens(mut i: &[u8], count: u16) -> (&[u8], Vec<ChannelRequest>) {
         if opens.len() == MAX_STORED_OPENS {
             break;
         }
-        let Ok((rest, Some(raw))) = parser::frame(i) else {
+        let Ok((rest, Some(raw))) = wire::frame(i) else {
             break;
         };
-        let open = match parser::message(Command::ChannelOpenRequest, raw.body) {
-            Ok(decoded) if raw.cmd == Command::ChannelOpenRequest.code() => decoded.message,
-            _ => break,
-        };
-        let Message::OpenRequest { open, .. } = open else {
+        if raw.cmd != Command::ChannelOpenRequest.code() {
+            break;
+        }
+        let Ok((_, open, _)) = wire::channel_open_request(raw.body) else {
             break;
         };
         opens.push(ChannelRequest::new(&open, exact_proxy_params(open.params)));

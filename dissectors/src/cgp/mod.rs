@@ -5,8 +5,10 @@
 //! close, DATA, NOP keep-alives and FINISH. A channel opened to Citrix.TcpProxyService for ICA
 //! carries an ordinary ICA stream, which is handed to the ICA dissector.
 //!
-//! - [`parser`]: framing, header extensions and message bodies (nom);
-//! - [`caps`]: the capability blocks of BIND messages;
+//! - `wire`: varlen numbers, framing, header extensions and the channel-open request, which
+//!   both parsers read;
+//! - [`parser`]: message bodies (nom);
+//! - [`caps`]: the capability blocks of BIND messages (the parser calls it for BIND bodies);
 //! - [`proxy`]: Citrix.TcpProxyService open parameters;
 //! - [`state`]: the per-connection [`Dissector`];
 //! - `encode` (feature `encode`): builders of valid messages, for the capture generator and
@@ -25,6 +27,7 @@ pub mod parser;
 pub mod proxy;
 mod secret;
 pub mod state;
+mod wire;
 
 #[cfg(test)]
 mod tests;

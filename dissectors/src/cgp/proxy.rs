@@ -4,7 +4,7 @@
 //! This is where the destination of the proxied ICA (or RDP, HTTP) stream is announced.
 
 use super::model::ProxyProtocol;
-use super::parser::{PResult, sized};
+use super::wire::{PResult, sized};
 use crate::text::WireText;
 use nom::number::complete::{le_u8, le_u16};
 use serde::Serialize;
@@ -59,7 +59,7 @@ fn port_of(target: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgp::parser::WireError;
+    use crate::cgp::wire::WireError;
 
     #[test]
     fn ica_target() {

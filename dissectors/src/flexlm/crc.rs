@@ -3,7 +3,8 @@
 //! - Legacy fixed-size messages carry an additive checksum at offset 1: the sum, modulo 256, of
 //!   every byte of the message except the checksum byte itself.
 //! - 0x2F messages carry a header check byte at offset 1 (the same kind of sum over the 20-byte
-//!   header) and a CRC-14 at offsets 2-3 over everything from the length field to the end.
+//!   header: [`super::framed::header_check`], beside the header it covers) and a CRC-14 at
+//!   offsets 2-3 over everything from the length field to the end.
 
 /// CRC-14 polynomial 0x2E97 in its reflected form: the constant the bitwise loop XORs in.
 const CRC14_POLY_REFLECTED: u16 = 0x3A5D;
@@ -48,14 +49,6 @@ pub fn legacy_checksum(msg: &[u8]) -> u8 {
     let command = msg.first().copied().unwrap_or(0);
     let data = msg.get(2..).unwrap_or(&[]);
     data.iter().fold(command, |sum, &b| sum.wrapping_add(b))
-}
-
-/// The 0x2F header check byte: byte 0 (the magic) plus bytes 2..20, modulo 256.
-///
-/// `header` is the first 20 bytes of the message; the CRC at offsets 2-3 is part of the sum, so
-/// a writer computes the CRC first.
-pub fn header_check(header: &[u8]) -> u8 {
-    legacy_checksum(header.get(..super::framed::HEADER_LEN).unwrap_or(header))
 }
 
 #[cfg(test)]
@@ -107,20 +100,5 @@ mod tests {
         assert_eq!(legacy_checksum(&[0xFF, 0x00, 0x02]), 0x01);
         assert_eq!(legacy_checksum(&[]), 0);
         assert_eq!(legacy_checksum(&[0x41]), 0x41);
-    }
-
-    #[test]
-    fn header_check_sums_magic_and_bytes_2_to_19() {
-        let mut header = [0u8; 24];
-        header[0] = 0x2F;
-        header[1] = 0x99; // the check byte itself is not summed
-        header[2] = 0x0D;
-        header[3] = 0xE6;
-        header[19] = 0x01;
-        header[20] = 0x55; // past the header: not summed
-        assert_eq!(
-            header_check(&header),
-            0x2Fu8.wrapping_add(0x0D + 0xE6).wrapping_add(1)
-        );
     }
 }

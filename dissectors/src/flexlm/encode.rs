@@ -7,9 +7,9 @@
 //! the comm version they are given.
 
 use super::codes::{binary as ty, legacy as code};
-use super::crc::{crc14, header_check, legacy_checksum};
+use super::crc::{crc14, legacy_checksum};
 use super::event::CommVersion;
-use super::framed::HEADER_LEN;
+use super::framed::{HEADER_LEN, header_check};
 use super::legacy::{DEFAULT_SIZE, size_for_revision};
 
 // ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@
 //! | 18 | 2 | reserved |
 
 use super::codes::{MessageKind, binary as ty};
-use super::crc::{crc14, header_check};
+use super::crc::{crc14, legacy_checksum};
 use super::event::{Event, Framing, Integrity, ProductVersion, TEXT_EXCERPT, TextKind, Wire};
 use super::legacy::{len_u32, port};
 use crate::text::WireText;
@@ -32,6 +32,14 @@ pub const HEADER_LEN: usize = 20;
 /// Largest message accepted. Byte 17 allows 24-bit lengths (16 MiB); no known message comes
 /// near this, and a pending message is buffered whole, so this bounds memory per direction.
 pub const MAX_LEN: usize = 1 << 20;
+
+/// The 0x2F header check byte: byte 0 (the magic) plus bytes 2..20, modulo 256.
+///
+/// `header` is the first 20 bytes of the message; the CRC at offsets 2-3 is part of the sum, so
+/// a writer computes the CRC first.
+pub fn header_check(header: &[u8]) -> u8 {
+    legacy_checksum(header.get(..HEADER_LEN).unwrap_or(header))
+}
 
 /// A parsed 0x2F header. Fields are as sent; [`Header::problem`] says whether they are sane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

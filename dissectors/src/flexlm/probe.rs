@@ -253,7 +253,7 @@ mod tests {
         m = encode::binary(&encode::Binary::default());
         m[4] = 0;
         m[5] = 4;
-        m[1] = crate::flexlm::crc::header_check(&m);
+        m[1] = crate::flexlm::framed::header_check(&m);
         assert_eq!(probe(Dir::ToServer, &m), Probe::NoMatch);
     }
 

@@ -498,7 +498,7 @@ fn absurd_lengths_are_reported_and_never_buffered() {
     // Oversize: byte 17 makes the length 16 MiB.
     let mut huge = redirect();
     huge[17] = 0xFF;
-    huge[1] = super::crc::header_check(&huge);
+    huge[1] = super::framed::header_check(&huge);
     let mut d = Dissector::new(Proto::Lmgrd, &from_start());
     let mut out = Vec::new();
     d.feed(Dir::ToClient, &huge, TS, &mut out);
@@ -513,7 +513,7 @@ fn absurd_lengths_are_reported_and_never_buffered() {
     let mut short = redirect();
     short[4] = 0;
     short[5] = 8;
-    short[1] = super::crc::header_check(&short);
+    short[1] = super::framed::header_check(&short);
     let (events, s) = run(
         Proto::Lmgrd,
         &[(Dir::ToClient, &[short, redirect()].concat())],

@@ -6,12 +6,10 @@
 //! the JSON outputs have everything.
 
 use super::name_of;
-use crate::analysis::cadence::CadenceStats;
-use crate::analysis::licensing::{
-    AnnouncedOutcome, AnnouncedPort, ConnectionOutcome, Handshake, HandshakeOutcome,
-    LicensingSession, VendorConnection,
+use crate::model::{
+    AnnouncedOutcome, AnnouncedPort, CadenceStats, ConnectionOutcome, Handshake, HandshakeOutcome,
+    LicensingSession, Report, VendorConnection,
 };
-use crate::model::Report;
 use crate::output::table::Table;
 use crate::output::units::{duration, time_of_day};
 use ctxscope_dissectors::WireText;

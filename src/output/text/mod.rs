@@ -7,9 +7,8 @@ mod sessions;
 
 use super::table::Table;
 use super::units::{bytes, duration};
-use crate::analysis::Finding;
 use crate::capture::MAX_PCAPNG_INTERFACES;
-use crate::model::{FlowRecord, Report};
+use crate::model::{Finding, FlowRecord, Report};
 use ctxscope_dissectors::Severity;
 use std::io::{self, Write};
 

@@ -4,8 +4,7 @@
 //! the wire is cut, never wrapped. A password is never shown, only that one was sent.
 
 use super::name_of;
-use crate::analysis::sessions::{ChannelUse, CitrixSession};
-use crate::model::Report;
+use crate::model::{ChannelUse, CitrixSession, Report};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::Proto;

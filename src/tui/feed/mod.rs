@@ -11,10 +11,10 @@ pub mod timeline;
 
 pub use live::LiveCommand;
 
-use crate::capture::{KernelStats, Source};
+use crate::capture::Source;
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::model::Report;
+use crate::model::{KernelStats, Report};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};

@@ -2,8 +2,7 @@
 
 use super::flows::flow_term;
 use super::{ColumnSpec, Sort, TableModel, sort_rows};
-use crate::analysis::Finding;
-use crate::model::Report;
+use crate::model::{Finding, Report};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::time_of_day;
 use std::fmt::Write as _;

@@ -2,10 +2,7 @@
 //! with its cadence and a timeline of its beats.
 
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, f64_order, has_findings, sort_rows};
-use crate::analysis::cadence::BeatKind;
-use crate::analysis::heartbeats::HeartbeatSeries;
-use crate::flow::FlowId;
-use crate::model::Report;
+use crate::model::{BeatKind, FlowId, HeartbeatSeries, Report};
 use crate::tui::beats::{Strip, strip};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{duration, or_dash, time_of_day};

@@ -4,9 +4,7 @@
 
 use super::heartbeats::series_state;
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, has_findings, sort_rows};
-use crate::analysis::licensing::{ConnectionOutcome, LicensingSession, SessionStatus};
-use crate::flow::FlowId;
-use crate::model::Report;
+use crate::model::{ConnectionOutcome, FlowId, LicensingSession, Report, SessionStatus};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{name_of, or_dash, time_of_day};
 use ctxscope_dissectors::Timestamp;

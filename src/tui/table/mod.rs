@@ -11,8 +11,7 @@ pub mod licensing;
 pub mod sessions;
 
 use super::query::Query;
-use crate::flow::FlowId;
-use crate::model::Report;
+use crate::model::{FlowId, Report};
 use std::cmp::Reverse;
 use std::sync::Arc;
 

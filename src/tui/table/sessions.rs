@@ -3,9 +3,7 @@
 
 use super::heartbeats::series_state;
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, has_findings, sort_rows};
-use crate::analysis::sessions::{CitrixSession, SessionEnd};
-use crate::flow::FlowId;
-use crate::model::Report;
+use crate::model::{CitrixSession, FlowId, Report, SessionEnd};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{name_of, or_dash};
 use std::fmt::Write as _;

@@ -4,8 +4,7 @@
 use super::licensing::beat_style;
 use super::record::{self, Doc, dim_style};
 use super::table::{draw_table, empty_text};
-use crate::analysis::heartbeats::HeartbeatSeries;
-use crate::model::Report;
+use crate::model::{HeartbeatSeries, Report};
 use crate::tui::app::{App, Tab};
 use crate::tui::beats::Strip;
 use crate::tui::table::heartbeats::{HeartbeatColumn, kind_label, series_state, timeline};

@@ -3,11 +3,10 @@
 
 use super::record::{self, Doc, dim_style};
 use super::table::{draw_table, empty_text};
-use crate::analysis::cadence::CadenceStats;
-use crate::analysis::licensing::{
-    AnnouncedOutcome, ConnectionOutcome, HandshakeOutcome, LicensingSession, SessionStatus,
+use crate::model::{
+    AnnouncedOutcome, CadenceStats, ConnectionOutcome, HandshakeOutcome, LicensingSession, Report,
+    SessionStatus,
 };
-use crate::model::Report;
 use crate::tui::app::{App, Tab};
 use crate::tui::beats::strip;
 use crate::tui::table::heartbeats::series_state;

@@ -4,8 +4,7 @@
 //! A row's document is small (the analysis caps every list it holds), so it is built whole
 //! for each frame; only the lines on screen are drawn.
 
-use crate::flow::FlowId;
-use crate::model::Report;
+use crate::model::{FlowId, Report};
 use crate::tui::app::RecordPane;
 use crate::tui::text::{clean, ellipsize, time_of_day, wrap};
 use ratatui::Frame;

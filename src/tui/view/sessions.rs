@@ -4,8 +4,7 @@
 use super::licensing::{beat_style, cadence};
 use super::record::{self, Doc, dim_style};
 use super::table::{draw_table, empty_text};
-use crate::analysis::sessions::CitrixSession;
-use crate::model::Report;
+use crate::model::{CitrixSession, Report};
 use crate::tui::app::{App, Tab};
 use crate::tui::table::sessions::{SessionColumn, encryption, keepalive, state};
 use crate::tui::text::{bytes, duration, or_dash, time_of_day_micros};

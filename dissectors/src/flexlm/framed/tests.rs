@@ -4,7 +4,6 @@
 //! the PROTOCOLS.md definitions, not by this crate); the tests assert them.
 
 use super::*;
-use crate::flexlm::crc::legacy_checksum;
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
@@ -433,4 +432,19 @@ fn headers_need_twenty_bytes_and_the_magic() {
     assert_eq!(Header::parse(&legacy), None);
     // The check byte is the same sum as a legacy checksum, over the header.
     assert_eq!(legacy_checksum(&m[..HEADER_LEN]), 0xA8);
+}
+
+#[test]
+fn header_check_sums_magic_and_bytes_2_to_19() {
+    let mut header = [0u8; 24];
+    header[0] = 0x2F;
+    header[1] = 0x99; // the check byte itself is not summed
+    header[2] = 0x0D;
+    header[3] = 0xE6;
+    header[19] = 0x01;
+    header[20] = 0x55; // past the header: not summed
+    assert_eq!(
+        header_check(&header),
+        0x2Fu8.wrapping_add(0x0D + 0xE6).wrapping_add(1)
+    );
 }

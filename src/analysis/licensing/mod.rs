@@ -1,0 +1,157 @@
+//! FlexLM licensing, the way an admin asks about it: per client, license server and vendor,
+//! did the client reach lmgrd, which vendor-daemon port was it sent to, is that a static port,
+//! did the follow-up connection work, and are checkouts and heartbeats flowing?
+//!
+//! - [`tracking`]: facts gathered per connection while it lives (a `FlexFlow`), from its label
+//!   and its dissector's events;
+//! - [`judging`]: the findings, raised as soon as their evidence is complete, and the status
+//!   of each session;
+//! - [`folding`]: a connection's facts added to its licensing session when the connection is
+//!   retired (or, for a live view, to a copy).
+//!
+//! The sessions themselves are the model's ([`LicensingSession`]).
+
+mod folding;
+mod judging;
+mod tracking;
+
+use super::Findings;
+use crate::config::PortRange;
+use crate::flow::Flow;
+use crate::ids::FlowId;
+use crate::model::{CadenceStats, LicensingSession};
+use ctxscope_dissectors::WireText;
+use folding::{Facts, fold, session_index};
+use judging::finish_sessions;
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+use tracking::FlexFlow;
+
+/// Records kept per licensing session for each list (handshakes, connections, features).
+const MAX_PER_SESSION: usize = 32;
+
+pub struct LicensingSettings {
+    pub static_ports: Vec<PortRange>,
+    pub lmgrd_ports: Vec<PortRange>,
+    pub license_servers: Vec<IpAddr>,
+    pub max_sessions: usize,
+}
+
+impl LicensingSettings {
+    fn is_static(&self, port: u16) -> bool {
+        self.static_ports.iter().any(|r| r.contains(port))
+    }
+
+    fn static_list(&self) -> String {
+        let ports: Vec<String> = self
+            .static_ports
+            .iter()
+            .map(|r| {
+                if r.0 == r.1 {
+                    r.0.to_string()
+                } else {
+                    format!("{}-{}", r.0, r.1)
+                }
+            })
+            .collect();
+        if ports.is_empty() {
+            "none configured".into()
+        } else {
+            ports.join(", ")
+        }
+    }
+}
+
+pub struct Licensing {
+    settings: LicensingSettings,
+    sessions: Vec<LicensingSession>,
+    index: FxHashMap<(IpAddr, IpAddr, Option<WireText>), usize>,
+    sessions_dropped: u64,
+    live: FxHashMap<FlowId, FlexFlow>,
+    /// The last port announced per (license server, vendor), to notice a daemon restart.
+    last_port: FxHashMap<(IpAddr, Option<WireText>), (u16, FlowId)>,
+    /// The first handshake whose announced port saw no connection, per (client, server,
+    /// port): later ones are counted in its finding instead of each making a row.
+    not_seen: FxHashMap<(IpAddr, IpAddr, u16), FlowId>,
+}
+
+impl Licensing {
+    pub fn new(settings: LicensingSettings) -> Licensing {
+        Licensing {
+            settings,
+            sessions: Vec::new(),
+            index: FxHashMap::default(),
+            sessions_dropped: 0,
+            live: FxHashMap::default(),
+            last_port: FxHashMap::default(),
+            not_seen: FxHashMap::default(),
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.sessions_dropped
+    }
+
+    /// The connection leaves the flow table: fold what it showed into its session and judge
+    /// how it ended.
+    pub fn retire(
+        &mut self,
+        flow: &Flow,
+        heartbeats: Option<CadenceStats>,
+        open: bool,
+        findings: &mut Findings,
+    ) {
+        // A FlexLM connection that carried nothing decodable (refused, unanswered) is tracked
+        // only now.
+        if self.track(flow, findings).is_none() {
+            return;
+        }
+        let Some(ff) = self.live.remove(&flow.id) else {
+            return;
+        };
+        let facts = Facts::of(flow, open);
+        self.judge_end(flow, &ff, facts, findings);
+        if let Some(i) = session_index(
+            &mut self.sessions,
+            &mut self.index,
+            &mut self.sessions_dropped,
+            self.settings.max_sessions,
+            &ff,
+        ) {
+            fold(&mut self.sessions[i], flow.id, &ff, facts, heartbeats);
+        }
+    }
+
+    /// Sessions so far, with the live connections folded into a copy.
+    pub fn snapshot(
+        &self,
+        live_heartbeats: impl Fn(FlowId) -> Option<CadenceStats>,
+    ) -> Vec<LicensingSession> {
+        let mut sessions = self.sessions.clone();
+        let mut index = self.index.clone();
+        let mut dropped = self.sessions_dropped;
+        let mut ids: Vec<&FlowId> = self.live.keys().collect();
+        ids.sort();
+        for id in ids {
+            let ff = &self.live[id];
+            if let Some(i) = session_index(
+                &mut sessions,
+                &mut index,
+                &mut dropped,
+                self.settings.max_sessions,
+                ff,
+            ) {
+                let facts = Facts::live(ff.started);
+                fold(&mut sessions[i], *id, ff, facts, live_heartbeats(*id));
+            }
+        }
+        finish_sessions(&mut sessions);
+        sessions
+    }
+
+    /// The final sessions.
+    pub fn into_sessions(mut self) -> Vec<LicensingSession> {
+        finish_sessions(&mut self.sessions);
+        self.sessions
+    }
+}
