@@ -313,7 +313,7 @@ impl Licensing {
     fn is_flexlm(flow: &Flow) -> bool {
         flow.app
             .label()
-            .is_some_and(|l| l.proto.same_wire_protocol(Proto::Lmgrd))
+            .is_some_and(|l| l.proto.wire() == Proto::LMGRD.wire())
     }
 
     fn track(&mut self, flow: &Flow, findings: &mut Findings) -> Option<&mut FlexFlow> {
@@ -458,7 +458,7 @@ impl Licensing {
                 });
                 let vendor = ff.vendor.clone();
                 announced.push(Announcement {
-                    proto: Proto::VendorDaemon,
+                    proto: Proto::VENDOR_DAEMON,
                     client: flow.client.ip,
                     // Vendor daemons run on lmgrd's host; the redirect names it, the capture
                     // shows its address.

@@ -188,7 +188,7 @@ impl FlowRecord {
             to_server: direction(Dir::ToServer),
             to_client: direction(Dir::ToClient),
             open_at_end,
-            summary: flow.app.dissector().map(|d| d.summary()),
+            summary: flow.app.dissector().and_then(|d| d.summary()),
             findings,
             events: flow.events.kept().to_vec(),
             events_dropped: flow.events.dropped(),

@@ -11,7 +11,6 @@ use super::term::{self, Signals, Term};
 use super::view;
 use crate::capture::{LiveOptions, Source};
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::flow::FlowId;
 use crate::model::FlowRecord;
 use anyhow::{Result, bail};
@@ -55,8 +54,6 @@ const TEST_PANIC_ENV: &str = "CTXSCOPE_TEST_PANIC";
 
 pub fn run(config: Config, input: Input) -> Result<Ended> {
     let (source, info) = open(&input)?;
-    // Checks the configuration now, so a mistake is a plain error before the screen changes.
-    Engine::new(config.clone())?;
     if !std::io::stdout().is_terminal() {
         bail!("the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`");
     }
@@ -66,7 +63,7 @@ pub fn run(config: Config, input: Input) -> Result<Ended> {
         Feed::file(source, config.clone())
     };
     let signals = Signals::register()?;
-    let mut app = App::new(info.clone());
+    let mut app = App::new(info.clone(), config.registry.clone());
     let mut work = Work::new(config, info.kind);
     let result = Term::enter()
         .map_err(anyhow::Error::from)
