@@ -10,6 +10,8 @@
 //! Every byte is untrusted: parsers never panic, never allocate from a length read off the wire
 //! without a cap, and turn malformed input into [`Anomaly`] events.
 
+#![forbid(unsafe_code)]
+
 pub mod buffer;
 pub mod event;
 pub mod registry;
