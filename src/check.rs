@@ -81,7 +81,7 @@ fn check_one(dir: &Path, capture: &Path, bless: bool) -> Result<Checked> {
 pub fn analyse(capture: &Path, name: &str) -> Result<String> {
     let settings = capture.with_extension("toml");
     let config = Config::load(settings.exists().then_some(settings.as_path()), &[])?;
-    let mut engine = Engine::new(config)?;
+    let mut engine = Engine::new(config);
     if let Err(e) = run::read_file(&mut engine, capture, name, false) {
         engine.source_error(name, e.to_string());
     }

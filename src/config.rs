@@ -6,7 +6,8 @@
 //! nothing.
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use ctxscope_dissectors::Proto;
+use ctxscope_dissectors::{Proto, Registry};
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -16,6 +17,12 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The protocols of this run: the `[ports]` keys, `--decode-as` names, port table, probes
+    /// and every list of protocols shown to the user come from it. Not a setting of the file.
+    #[serde(skip)]
+    pub registry: Registry,
+    /// Read with the registry (its keys are protocol names), not by `Deserialize`.
+    #[serde(skip_deserializing)]
     pub ports: Ports,
     pub licensing: Licensing,
     pub sessions: Sessions,
@@ -23,57 +30,123 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// Which TCP ports each protocol is expected on. A connection is labelled by port only when its
-/// payload does not say otherwise.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+/// Which ports each protocol is expected on, keyed by protocol name in the file (`ica = [1494]`),
+/// and the forced decodes (`decode_as`). A connection is labelled by port only when its payload
+/// does not say otherwise.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ports {
-    pub lmgrd: Vec<PortRange>,
-    /// Static vendor-daemon ports (`VENDOR CITRIX PORT=...`); any other announced port is dynamic.
-    pub vendor_daemon: Vec<PortRange>,
-    pub ica: Vec<PortRange>,
-    pub cgp: Vec<PortRange>,
-    pub ima: Vec<PortRange>,
+    /// Every registered protocol, in registry order: its spec's default ports unless configured.
+    ranges: Vec<(Proto, Vec<PortRange>)>,
     /// Forced decodes, like Wireshark's "Decode As": `{ "8080" = "ica" }`. They win over payload.
-    pub decode_as: BTreeMap<String, Proto>,
+    decode_as: BTreeMap<u16, Proto>,
 }
 
 impl Default for Ports {
     fn default() -> Ports {
-        Ports {
-            lmgrd: vec![PortRange(27000, 27009)],
-            vendor_daemon: vec![PortRange(7279, 7279)],
-            ica: vec![PortRange(1494, 1494)],
-            cgp: vec![PortRange(2598, 2598)],
-            ima: vec![PortRange(2512, 2513)],
-            decode_as: BTreeMap::new(),
-        }
+        Ports::defaults(&Registry::builtin())
     }
 }
 
+/// The `[ports]` key of the forced decodes; every other key is a protocol name.
+const DECODE_AS: &str = "decode_as";
+
 impl Ports {
-    /// The port ranges configured for `proto`.
-    pub fn of(&self, proto: Proto) -> &[PortRange] {
-        match proto {
-            Proto::Lmgrd => &self.lmgrd,
-            Proto::VendorDaemon => &self.vendor_daemon,
-            Proto::Ica => &self.ica,
-            Proto::Cgp => &self.cgp,
-            Proto::Ima => &self.ima,
+    /// Every protocol of `registry` on its spec's default ports; no forced decode.
+    pub fn defaults(registry: &Registry) -> Ports {
+        let ranges = registry
+            .iter()
+            .map(|p| {
+                let defaults = p.spec().default_ports.iter();
+                (p, defaults.map(|&(a, b)| PortRange(a, b)).collect())
+            })
+            .collect();
+        Ports {
+            ranges,
+            decode_as: BTreeMap::new(),
         }
     }
 
-    /// Forced decodes with their keys parsed as ports.
-    pub fn decode_as_ports(&self) -> Result<Vec<(u16, Proto)>> {
-        self.decode_as
+    /// The `[ports]` section: the defaults of `registry`, changed by what `table` sets.
+    fn read(registry: &Registry, table: toml::Table) -> Result<Ports> {
+        let mut ports = Ports::defaults(registry);
+        for (key, value) in table {
+            if key == DECODE_AS {
+                ports.decode_as = decode_as(registry, value)?;
+                continue;
+            }
+            let Some(slot) = ports.ranges.iter_mut().find(|(p, _)| p.name() == key) else {
+                bail!(
+                    "ports: unknown key `{key}`: expected a protocol ({}) or {DECODE_AS}",
+                    registry.names().join(", ")
+                );
+            };
+            slot.1 = value
+                .try_into()
+                .map_err(|e| anyhow!("ports.{key}: {}", toml_error(&e, None)))?;
+        }
+        Ok(ports)
+    }
+
+    /// The port ranges configured for `proto` (none for a protocol the registry lacks).
+    pub fn of(&self, proto: Proto) -> &[PortRange] {
+        self.ranges
             .iter()
-            .map(|(port, proto)| {
-                let p: u16 = port
-                    .parse()
-                    .map_err(|_| anyhow!("ports.decode_as: {port:?} is not a TCP port"))?;
-                Ok((p, *proto))
-            })
-            .collect()
+            .find(|(p, _)| *p == proto)
+            .map_or(&[], |(_, ranges)| ranges)
+    }
+
+    /// Every protocol with its port ranges, in registry order.
+    pub fn iter(&self) -> impl Iterator<Item = (Proto, &[PortRange])> {
+        self.ranges
+            .iter()
+            .map(|(p, ranges)| (*p, ranges.as_slice()))
+    }
+
+    /// Forced decodes, by port.
+    pub fn decode_as(&self) -> Vec<(u16, Proto)> {
+        self.decode_as.iter().map(|(&port, &p)| (port, p)).collect()
+    }
+}
+
+/// `decode_as = { "8080" = "ica" }`, checked against the registry.
+fn decode_as(registry: &Registry, value: toml::Value) -> Result<BTreeMap<u16, Proto>> {
+    let toml::Value::Table(table) = value else {
+        bail!("ports.{DECODE_AS}: expected a table of PORT = PROTO, like {{ \"8080\" = \"ica\" }}");
+    };
+    table
+        .into_iter()
+        .map(|(port, proto)| {
+            let p: u16 = port
+                .parse()
+                .map_err(|_| anyhow!("ports.{DECODE_AS}: {port:?} is not a TCP port"))?;
+            let proto = proto
+                .as_str()
+                .and_then(|name| registry.get(name))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "ports.{DECODE_AS}.{port}: {proto} is not a protocol (protocols: {})",
+                        registry.names().join(", ")
+                    )
+                })?;
+            Ok((p, proto))
+        })
+        .collect()
+}
+
+/// Written as the file reads: one key per protocol, then `decode_as`.
+impl Serialize for Ports {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let decode_as: BTreeMap<String, Proto> = self
+            .decode_as
+            .iter()
+            .map(|(port, p)| (port.to_string(), *p))
+            .collect();
+        let mut map = s.serialize_map(Some(self.ranges.len() + 1))?;
+        for (p, ranges) in &self.ranges {
+            map.serialize_entry(p.name(), ranges)?;
+        }
+        map.serialize_entry(DECODE_AS, &decode_as)?;
+        map.end()
     }
 }
 
@@ -246,8 +319,19 @@ impl<'de> Deserialize<'de> for PortRange {
 }
 
 impl Config {
-    /// Loads the file (if any), applies `key=value` overrides in order, and checks the result.
+    /// [`Config::load_with`] the built-in protocols.
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config> {
+        Config::load_with(Registry::builtin(), file, overrides)
+    }
+
+    /// Loads the file (if any), applies `key=value` overrides in order, and checks the result:
+    /// a configuration that loads is one the engine runs with. `registry` is the protocols the
+    /// `[ports]` section and the forced decodes may name.
+    pub fn load_with(
+        registry: Registry,
+        file: Option<&Path>,
+        overrides: &[String],
+    ) -> Result<Config> {
         let mut table = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -261,15 +345,21 @@ impl Config {
         for o in overrides {
             apply_override(&mut table, o)?;
         }
-        let config: Config = toml::Value::Table(table)
+        let ports = match table.remove("ports") {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(ports)) => ports,
+            Some(_) => bail!("config: ports: expected a section"),
+        };
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e| anyhow!("config: {}", toml_error(&e, None)))?;
+        config.ports = Ports::read(&registry, ports).map_err(|e| anyhow!("config: {e}"))?;
+        config.registry = registry;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<()> {
-        self.ports.decode_as_ports()?;
         let l = &self.licensing;
         if !(l.heartbeat_idle_secs > 0.0 && l.heartbeat_overdue_factor >= 1.0) {
             bail!("licensing: heartbeat_idle_secs must be > 0 and heartbeat_overdue_factor >= 1");
@@ -353,8 +443,8 @@ mod tests {
     fn defaults_suit_a_standard_farm() {
         let c = Config::load(None, &[]).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(c.ports.lmgrd, vec![PortRange(27000, 27009)]);
-        assert_eq!(c.ports.vendor_daemon, vec![PortRange(7279, 7279)]);
+        assert_eq!(c.ports.of(Proto::LMGRD), [PortRange(27000, 27009)]);
+        assert_eq!(c.ports.of(Proto::VENDOR_DAEMON), [PortRange(7279, 7279)]);
         assert_eq!(c.licensing.heartbeat_idle_secs, 120.0);
     }
 
@@ -379,16 +469,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.ports.vendor_daemon,
-            vec![PortRange(7279, 7279), PortRange(7300, 7301)]
+            c.ports.of(Proto::VENDOR_DAEMON),
+            [PortRange(7279, 7279), PortRange(7300, 7301)]
         );
         assert_eq!(
-            c.ports.ica,
-            vec![PortRange(1494, 1494), PortRange(8443, 8443)]
+            c.ports.of(Proto::ICA),
+            [PortRange(1494, 1494), PortRange(8443, 8443)]
         );
         assert_eq!(
-            c.ports.decode_as_ports().unwrap(),
-            vec![(8080, Proto::Ica), (9000, Proto::Cgp)]
+            c.ports.decode_as(),
+            [(8080, Proto::ICA), (9000, Proto::CGP)]
         );
         assert_eq!(
             c.licensing.license_servers,

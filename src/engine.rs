@@ -22,8 +22,7 @@ use crate::model::{
     CaptureStats, Finding, FlowRecord, KernelStats, LimitStats, Method, Report, SourceSummary,
 };
 use crate::reassembly::{Limits, Segment, TcpConn, TcpFlags};
-use anyhow::Result;
-use ctxscope_dissectors::{Body, Dir, Event, Severity, Timestamp, flexlm};
+use ctxscope_dissectors::{Dir, Event, Proto, Severity, Timestamp, Transport};
 use records::{LiveRecords, record};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +43,8 @@ pub struct Engine {
 struct Pipeline {
     config: Config,
     ports: PortTable,
+    /// The payload probes of TCP connections, one per wire protocol.
+    probes: Box<[Proto]>,
     announcements: Announcements,
     defrag: Defragmenter,
     analysis: Analyzer,
@@ -62,8 +63,9 @@ struct Pipeline {
 }
 
 impl Engine {
-    pub fn new(config: Config) -> Result<Engine> {
-        let ports = PortTable::new(&config.ports, &config.ports.decode_as_ports()?);
+    /// The engine for a configuration as [`Config::load`] checked it.
+    pub fn new(config: Config) -> Engine {
+        let ports = PortTable::new(&config.ports);
         let limits = Limits {
             max_buffered_bytes: config.limits.reassembly_bytes_per_direction,
             max_buffered_segments: config.limits.reassembly_segments_per_direction,
@@ -74,7 +76,7 @@ impl Engine {
             handshake: secs(config.timeouts.tcp_handshake_secs),
             closed: secs(config.timeouts.tcp_closed_secs),
         };
-        Ok(Engine {
+        Engine {
             flows: FlowTable::new(config.limits.max_flows, limits, timeouts),
             pipe: Pipeline {
                 announcements: Announcements::new(
@@ -87,6 +89,7 @@ impl Engine {
                 ),
                 analysis: Analyzer::new(&config),
                 ports,
+                probes: config.registry.probed(Transport::Tcp).into(),
                 config,
                 records: Vec::new(),
                 live_records: LiveRecords::default(),
@@ -100,7 +103,7 @@ impl Engine {
                 next_sweep: None,
                 tap: None,
             },
-        })
+        }
     }
 
     /// Sends every reassembled chunk of flow `id` to `tap` (for `follow`).
@@ -384,12 +387,29 @@ impl Pipeline {
         ));
     }
 
+    /// Where the reassembled chunks of `flow` go, at `ts`.
+    fn sink(&mut self, flow: FlowId, ts: Timestamp, from_start: bool) -> Sink<'_> {
+        let tap = match &mut self.tap {
+            Some((id, tap)) if *id == flow => Some(tap),
+            _ => None,
+        };
+        Sink {
+            tap,
+            events: &mut self.events,
+            probes: &self.probes,
+            ts,
+            from_start,
+            decision: None,
+            delivered: false,
+        }
+    }
+
     /// One TCP segment through a flow: reassembly, classification, dissection, analysis.
     fn segment(&mut self, flow: &mut Flow, dir: Dir, seg: &Segment<'_>) {
         let ts = seg.ts;
         let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
         let buffered_before = flow.tcp.held_bytes();
-        let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, from_start);
+        let mut sink = self.sink(flow.id, ts, from_start);
         let ends = flow.ends();
         let info = flow.tcp.segment(dir, seg, &mut |d, chunk| {
             sink.take(&mut flow.app, ends, d, chunk)
@@ -419,13 +439,9 @@ impl Pipeline {
         if let Some(d) = decision {
             self.analysis.on_decision(flow, &d, &self.ports, ts);
         }
+        flow.app.relabel();
         if self.events.is_empty() {
             return;
-        }
-        for e in &self.events {
-            if let Body::Flexlm(flexlm::Event::Role { role, .. }) = &e.body {
-                flow.app.set_flexlm_role(role.proto());
-            }
         }
         let mut announced = Vec::new();
         self.analysis.on_events(flow, &self.events, &mut announced);
@@ -450,7 +466,7 @@ impl Pipeline {
     /// gaps, unacknowledged bytes from the retransmission check).
     fn release_reassembly(&mut self, flow: &mut Flow, ts: Timestamp) {
         let before = flow.tcp.held_bytes();
-        let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, true);
+        let mut sink = self.sink(flow.id, ts, true);
         let ends = flow.ends();
         flow.tcp
             .shed(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
@@ -465,13 +481,15 @@ impl Pipeline {
         let ts = self.now;
         let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
         let before = flow.tcp.held_bytes();
-        let mut sink = Sink::new(flow.id, &mut self.tap, &mut self.events, ts, from_start);
+        let mut sink = self.sink(flow.id, ts, from_start);
         let ends = flow.ends();
         flow.tcp
             .finish(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
         let mut decision = sink.decision;
         if decision.is_none() {
-            decision = flow.app.finish_probing(from_start, &mut self.events);
+            decision = flow
+                .app
+                .finish_probing(from_start, &self.probes, &mut self.events);
         }
         flow.app.close(ts, &mut self.events);
         self.reassembly_bytes = self.reassembly_bytes.saturating_sub(before);
@@ -549,40 +567,21 @@ fn new_app(
 struct Sink<'a> {
     tap: Option<&'a mut FlowTap>,
     events: &'a mut Vec<Event>,
+    probes: &'a [Proto],
     ts: Timestamp,
     from_start: bool,
     decision: Option<Decision>,
     delivered: bool,
 }
 
-impl<'a> Sink<'a> {
-    fn new(
-        flow: FlowId,
-        tap: &'a mut Option<(FlowId, FlowTap)>,
-        events: &'a mut Vec<Event>,
-        ts: Timestamp,
-        from_start: bool,
-    ) -> Sink<'a> {
-        let tap = match tap {
-            Some((id, tap)) if *id == flow => Some(tap),
-            _ => None,
-        };
-        Sink {
-            tap,
-            events,
-            ts,
-            from_start,
-            decision: None,
-            delivered: false,
-        }
-    }
-
+impl Sink<'_> {
     fn take(&mut self, app: &mut FlowApp, ends: FlowEnds, dir: Dir, chunk: Delivery<'_>) {
         if let Some(tap) = &mut self.tap {
             tap(ends, dir, chunk);
         }
         self.delivered |= matches!(chunk, Delivery::Data(_));
-        if let Some(d) = app.deliver(dir, chunk, self.ts, self.from_start, self.events) {
+        let (ts, from_start) = (self.ts, self.from_start);
+        if let Some(d) = app.deliver(dir, chunk, ts, from_start, self.probes, self.events) {
             self.decision = Some(d);
         }
     }

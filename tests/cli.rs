@@ -331,7 +331,7 @@ fn the_readme_documents_every_setting_and_its_sample_configuration_loads() {
     let config = ctxscope::config::Config::load(Some(&file), &[]).expect("the sample loads");
     assert_eq!(config.limits.max_flows, 20_000);
     assert_eq!(
-        config.ports.decode_as_ports().expect("ports"),
-        [(8443, ctxscope_dissectors::Proto::Ica)]
+        config.ports.decode_as(),
+        [(8443, ctxscope_dissectors::Proto::ICA)]
     );
 }

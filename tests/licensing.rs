@@ -58,7 +58,7 @@ fn analyse_with(path: &str, mut config: Config) -> Report {
         path.replace('/', "_")
     ));
     std::fs::write(&file, (scenario.build)()).unwrap();
-    let mut engine = Engine::new(config).unwrap();
+    let mut engine = Engine::new(config);
     ctxscope::run::read_file(&mut engine, &file, path, false).unwrap();
     std::fs::remove_file(&file).unwrap();
     engine.finish()
@@ -259,15 +259,15 @@ fn static_port_session_with_hours_of_heartbeats() {
     assert!(beats.longest_silence_secs < 122.0);
     let series: Vec<_> = report.heartbeats.iter().map(|h| (h.flow, h.open)).collect();
     assert_eq!(series, [(vendor, true)]);
-    assert_eq!(report.heartbeats[0].proto, Some(Proto::VendorDaemon));
+    assert_eq!(report.heartbeats[0].proto, Some(Proto::VENDOR_DAEMON));
 
     // The flows: lmgrd closed normally, the vendor connection still open.
     let l = record(&report, lmgrd);
-    assert_eq!((l.proto, l.state), (Some(Proto::Lmgrd), "SF"));
+    assert_eq!((l.proto, l.state), (Some(Proto::LMGRD), "SF"));
     let r = record(&report, vendor);
     assert_eq!(
         (r.proto, r.state, r.open_at_end),
-        (Some(Proto::VendorDaemon), "S1", true)
+        (Some(Proto::VENDOR_DAEMON), "S1", true)
     );
     assert_eq!(r.announced_by, Some(lmgrd));
     assert!(
@@ -331,7 +331,7 @@ fn dynamic_port_is_reported_and_still_works() {
     assert_license_traffic(path, &report, v);
     assert_eq!(v.heartbeat_messages, 3);
     // The follow-up connection was labelled by the announcement before its payload.
-    assert_eq!(record(&report, vendor).proto, Some(Proto::VendorDaemon));
+    assert_eq!(record(&report, vendor).proto, Some(Proto::VENDOR_DAEMON));
 }
 
 #[test]
@@ -448,7 +448,7 @@ fn lmgrd_on_a_custom_port_found_by_payload() {
     assert_findings(&report, &[("flexlm.unexpected_port", lmgrd, None)]);
     assert!(report.findings[0].message.contains("found by payload"));
     let r = record(&report, lmgrd);
-    assert_eq!(r.proto, Some(Proto::Lmgrd));
+    assert_eq!(r.proto, Some(Proto::LMGRD));
     assert_eq!(r.classified_by.map(|m| m.name()), Some("payload"));
 
     let s = session(&report, CTXAPP01, CTXLIC01);
@@ -471,7 +471,7 @@ fn vendor_daemon_on_an_unannounced_port() {
     assert_findings(&report, &[("flexlm.vendor_port_unannounced", vendor, None)]);
     // Found by payload (a HELLO), then known as a vendor daemon by its OK.
     let r = record(&report, vendor);
-    assert_eq!(r.proto, Some(Proto::VendorDaemon));
+    assert_eq!(r.proto, Some(Proto::VENDOR_DAEMON));
     assert_eq!(r.classified_by.map(|m| m.name()), Some("payload"));
     assert_eq!(r.announced_by, None);
 
@@ -492,7 +492,7 @@ fn a_vendor_connection_picked_up_mid_stream_is_recognised_by_its_heartbeats() {
     // No HELLO and no handshake: two heartbeat messages in a row are the payload evidence,
     // and the heartbeat itself shows the vendor-daemon role.
     let r = record(&report, vendor);
-    assert_eq!(r.proto, Some(Proto::VendorDaemon));
+    assert_eq!(r.proto, Some(Proto::VENDOR_DAEMON));
     assert_eq!(r.classified_by.map(|m| m.name()), Some("payload"));
     let v = vendor_connection(session(&report, CTXAPP01, CTXLIC01), vendor);
     assert_eq!(v.heartbeat_messages, 4);
@@ -862,7 +862,7 @@ fn legacy_try_another_redirect() {
     assert_linked(h, v);
     assert_eq!(v.outcome, ConnectionOutcome::Open);
     assert_license_traffic(path, &report, v);
-    assert_eq!(record(&report, vendor).proto, Some(Proto::VendorDaemon));
+    assert_eq!(record(&report, vendor).proto, Some(Proto::VENDOR_DAEMON));
 }
 
 #[test]
@@ -1108,7 +1108,7 @@ fn a_retry_to_the_announced_port_is_labelled_and_linked() {
         let r = record(&report, id);
         assert_eq!(
             (r.proto, r.announced_by),
-            (Some(Proto::VendorDaemon), Some(lmgrd)),
+            (Some(Proto::VENDOR_DAEMON), Some(lmgrd)),
             "flow {id}"
         );
     }
@@ -1262,7 +1262,7 @@ fn every_flexlm_capture_is_small_and_has_a_licensing_session() {
             report
                 .flows
                 .iter()
-                .all(|f| matches!(f.proto, Some(Proto::Lmgrd | Proto::VendorDaemon))),
+                .all(|f| f.proto.is_some_and(|p| p.wire() == Proto::LMGRD.wire())),
             "{}: a flow is not FlexLM",
             scenario.path
         );
@@ -1321,9 +1321,9 @@ fn assert_clean(summary: &flexlm::Summary) {
 fn dissect(conversation: &TcpConversation) -> (Vec<Event>, flexlm::Summary) {
     let server_port = conversation.endpoints().server().port();
     let proto = if (27000..=27009).contains(&server_port) || server_port == 27100 {
-        Proto::Lmgrd
+        Proto::LMGRD
     } else {
-        Proto::VendorDaemon
+        Proto::VENDOR_DAEMON
     };
     let ctx = Context {
         announced_vendor: None,
@@ -1337,7 +1337,7 @@ fn dissect(conversation: &TcpConversation) -> (Vec<Event>, flexlm::Summary) {
     }
     dissector.close(ts, &mut events);
     assert_eq!(dissector.buffered(), 0);
-    let Summary::Flexlm(summary) = dissector.summary() else {
+    let Some(Summary::Flexlm(summary)) = dissector.summary() else {
         unreachable!("a FlexLM dissector")
     };
     (events, *summary)
@@ -1434,7 +1434,7 @@ fn a_flipped_byte_in_any_message_is_caught() {
                     announced_vendor: None,
                     from_start: true,
                 };
-                let mut d = flexlm::Dissector::new(Proto::Lmgrd, &ctx);
+                let mut d = flexlm::Dissector::new(Proto::LMGRD, &ctx);
                 let mut events = Vec::new();
                 d.feed(dir, &damaged, conversation.start_time(), &mut events);
                 let caught = events.iter().any(

@@ -27,14 +27,14 @@ fn sample(path: &str, overrides: &[&str]) -> Report {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("captures")
         .join(path);
-    let mut engine = Engine::new(config(overrides)).expect("engine");
+    let mut engine = Engine::new(config(overrides));
     ctxscope::run::read_file(&mut engine, &file, path, false).expect("capture opens");
     engine.finish()
 }
 
 /// Generated Ethernet frames through the engine.
 fn frames(frames: &[Frame], overrides: &[&str]) -> Report {
-    let mut engine = Engine::new(config(overrides)).expect("engine");
+    let mut engine = Engine::new(config(overrides));
     engine.begin_source("generated", Some(DecodeLink::Ethernet));
     for f in frames {
         engine.packet(&Packet {

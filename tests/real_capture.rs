@@ -20,7 +20,7 @@ fn real_capture() -> PathBuf {
 }
 
 fn analyse() -> Report {
-    let mut engine = Engine::new(Config::default()).unwrap();
+    let mut engine = Engine::new(Config::default());
     ctxscope::run::read_file(&mut engine, &real_capture(), "ndpi-citrix.pcap", false).unwrap();
     engine.finish()
 }
@@ -149,7 +149,7 @@ fn decoded_facts(report: &Report) -> Value {
 fn the_ica_session_is_decoded() {
     let report = analyse();
     let flow = &report.flows[0];
-    assert_eq!(flow.proto, Some(ctxscope_dissectors::Proto::Ica));
+    assert_eq!(flow.proto, Some(ctxscope_dissectors::Proto::ICA));
     assert_eq!(flow.classified_by, Some(ctxscope::model::Method::Payload));
     let facts = decoded_facts(&report);
 
@@ -379,7 +379,7 @@ fn ip_header(ip: Ip, s: &Segment, id: u16) -> IpHeader {
 
 /// Writes `segments` as Ethernet frames on `link` and analyses them.
 fn analyse_rewritten(segments: &[Segment], link: Link, ip: Ip) -> Report {
-    let mut engine = Engine::new(Config::default()).unwrap();
+    let mut engine = Engine::new(Config::default());
     engine.begin_source("rewritten", Some(LinkType::Ethernet));
     for (i, s) in segments.iter().enumerate() {
         let mut packet = Vec::new();
@@ -463,7 +463,7 @@ fn on_port(segments: &[Segment], port: u16) -> Vec<Segment> {
 fn assert_same_facts(variant: &Report, original: &Report, findings: &[&str]) {
     assert_eq!(variant.flows.len(), 1);
     let flow = &variant.flows[0];
-    assert_eq!(flow.proto, Some(ctxscope_dissectors::Proto::Ica));
+    assert_eq!(flow.proto, Some(ctxscope_dissectors::Proto::ICA));
     assert_eq!(flow.classified_by, Some(ctxscope::model::Method::Payload));
     assert_eq!(decoded_facts(variant), decoded_facts(original));
     let mut codes: Vec<&str> = variant.findings.iter().map(|f| f.code).collect();

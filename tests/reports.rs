@@ -17,7 +17,7 @@ fn root() -> PathBuf {
 }
 
 fn ndjson_of(capture: &std::path::Path) -> String {
-    let mut engine = Engine::new(Config::default()).expect("default config");
+    let mut engine = Engine::new(Config::default());
     let name = capture.display().to_string();
     if let Err(e) = ctxscope::run::read_file(&mut engine, capture, &name, false) {
         engine.source_error(&name, e.to_string());
@@ -131,7 +131,7 @@ fn the_text_findings_list_shows_a_few_rows_per_code_and_sums_up_the_rest() {
     // About 60 ICA sessions of the benchmark farm: most use basic encryption, one finding each.
     let mut frames = Vec::new();
     write_load(&mut frames, 20 << 20, 3).expect("in memory");
-    let mut engine = Engine::new(Config::default()).expect("default config");
+    let mut engine = Engine::new(Config::default());
     engine.begin_source("farm", Some(LinkType::Ethernet));
     for f in &frames {
         engine.packet(&Packet {

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 /// The capture at `path`, built by its scenario, written out and analysed.
 fn analyse(path: &str) -> Report {
     let file = capture_file(path);
-    let mut engine = Engine::new(Config::default()).expect("default config");
+    let mut engine = Engine::new(Config::default());
     ctxscope::run::read_file(&mut engine, &file, path, false).expect("capture opens");
     engine.finish()
 }
@@ -154,11 +154,11 @@ fn basic_session_is_decoded_down_to_its_channel_writes() {
     assert_eq!(anomalies(&report), Vec::<String>::new());
     assert_eq!(report.flows.len(), 1);
     let flow = &report.flows[0];
-    assert_eq!(classified(flow), (Some(Proto::Ica), Some(Method::Payload)));
+    assert_eq!(classified(flow), (Some(Proto::ICA), Some(Method::Payload)));
     assert_eq!(flow.state, "SF");
 
     let s = only_session(&report);
-    assert_eq!((s.transport, s.flows.as_slice()), (Proto::Ica, &[1][..]));
+    assert_eq!((s.transport, s.flows.as_slice()), (Proto::ICA, &[1][..]));
     assert_eq!(s.client.to_string(), "10.1.20.31");
     assert_eq!(s.server.to_string(), "10.1.10.21:1494");
     assert_eq!(text(&s.client_name), Some("WKS-ACCT-031"));
@@ -251,7 +251,7 @@ fn scrambled_password(wire: &[u8], password: &[u8]) -> Option<Vec<u8>> {
 fn nonstandard_ica(report: &Report) {
     let flow = &report.flows[0];
     assert_eq!(flow.server.port, 8080);
-    assert_eq!(classified(flow), (Some(Proto::Ica), Some(Method::Payload)));
+    assert_eq!(classified(flow), (Some(Proto::ICA), Some(Method::Payload)));
 }
 
 #[test]
@@ -321,7 +321,7 @@ fn a_pickup_after_the_init_counts_frames_by_port() {
     assert_eq!(codes(&report), set(&[("ica.resync", Severity::Info)]));
     assert_eq!(anomalies(&report), vec!["ica.resync".to_string()]);
     let flow = &report.flows[0];
-    assert_eq!(classified(flow), (Some(Proto::Ica), Some(Method::Port)));
+    assert_eq!(classified(flow), (Some(Proto::ICA), Some(Method::Port)));
     let ica = ica_summary(flow);
     assert_eq!(ica.phase, Phase::MidStream);
     // Client: 10 + 4 keystrokes, clipboard, TERMINATE ack; host: 10 + 4 echoes, 2 screen
@@ -416,10 +416,10 @@ fn cgp_carries_the_ica_session_with_keep_alives() {
     assert_eq!(codes(&report), set(&[("cgp.plaintext", Severity::Medium)]));
     assert_eq!(anomalies(&report), Vec::<String>::new());
     let flow = &report.flows[0];
-    assert_eq!(classified(flow), (Some(Proto::Cgp), Some(Method::Payload)));
+    assert_eq!(classified(flow), (Some(Proto::CGP), Some(Method::Payload)));
 
     let s = only_session(&report);
-    assert_eq!(s.transport, Proto::Cgp);
+    assert_eq!(s.transport, Proto::CGP);
     assert_eq!(s.server.to_string(), "10.1.10.22:2598");
     // The ICA facts come from the stream inside the channel.
     assert_eq!(text(&s.client_name), Some("LT-SALES-045"));
@@ -495,7 +495,7 @@ fn a_reconnect_with_the_ticket_continues_the_session() {
     assert_eq!(report.flows.len(), 2);
     assert_eq!(report.flows[0].state, "RSTR");
     for flow in &report.flows {
-        assert_eq!(classified(flow), (Some(Proto::Cgp), Some(Method::Payload)));
+        assert_eq!(classified(flow), (Some(Proto::CGP), Some(Method::Payload)));
     }
 
     let s = only_session(&report);
@@ -651,7 +651,7 @@ fn cgp_on_port_443_without_tls_is_found_by_its_signature() {
     assert_eq!(anomalies(&report), Vec::<String>::new());
     let flow = &report.flows[0];
     assert_eq!(flow.server.port, 443);
-    assert_eq!(classified(flow), (Some(Proto::Cgp), Some(Method::Payload)));
+    assert_eq!(classified(flow), (Some(Proto::CGP), Some(Method::Payload)));
     let s = only_session(&report);
     assert_eq!(text(&s.client_name), Some("LT-SALES-045"));
     assert_eq!(s.ended_by, Some(SessionEnd::Finish));
@@ -684,7 +684,7 @@ fn ima_flows_are_labelled_by_port_with_their_first_bytes_and_exchanges() {
     assert_eq!(report.flows.len(), 2);
     for (flow, (port, exchanges)) in report.flows.iter().zip([(2512, 8), (2513, 5)]) {
         assert_eq!(flow.server.port, port);
-        assert_eq!(classified(flow), (Some(Proto::Ima), Some(Method::Port)));
+        assert_eq!(classified(flow), (Some(Proto::IMA), Some(Method::Port)));
         let conversation = capture
             .conversations
             .iter()
@@ -751,11 +751,11 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
             .count()
     };
     assert_eq!(report.flows.len(), 15);
-    assert_eq!(count(27000, (Some(Proto::Lmgrd), payload)), 3);
-    assert_eq!(count(7279, (Some(Proto::VendorDaemon), payload)), 3);
-    assert_eq!(count(1494, (Some(Proto::Ica), payload)), 3);
-    assert_eq!(count(2598, (Some(Proto::Cgp), payload)), 3);
-    assert_eq!(count(2512, by_port(Proto::Ima)), 2);
+    assert_eq!(count(27000, (Some(Proto::LMGRD), payload)), 3);
+    assert_eq!(count(7279, (Some(Proto::VENDOR_DAEMON), payload)), 3);
+    assert_eq!(count(1494, (Some(Proto::ICA), payload)), 3);
+    assert_eq!(count(2598, (Some(Proto::CGP), payload)), 3);
+    assert_eq!(count(2512, by_port(Proto::IMA)), 2);
     assert_eq!(count(443, (None, None)), 1);
 
     // Licensing: each server redirected to the static port, connected, two heartbeats.
@@ -790,7 +790,7 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
         sessions,
         [
             (
-                Proto::Ica,
+                Proto::ICA,
                 "WKS-ACCT-031",
                 Some(EncryptionKind::Basic),
                 0,
@@ -798,7 +798,7 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
                 Some(SessionEnd::Logoff)
             ),
             (
-                Proto::Cgp,
+                Proto::CGP,
                 "LT-SALES-045",
                 Some(EncryptionKind::Basic),
                 1,
@@ -806,7 +806,7 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
                 Some(SessionEnd::Finish)
             ),
             (
-                Proto::Ica,
+                Proto::ICA,
                 "KIOSK-LOBBY-2",
                 Some(EncryptionKind::None),
                 0,
@@ -814,7 +814,7 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
                 Some(SessionEnd::Logoff)
             ),
             (
-                Proto::Cgp,
+                Proto::CGP,
                 "WKS-HR-060",
                 Some(EncryptionKind::Rc5),
                 0,
@@ -822,7 +822,7 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
                 None
             ),
             (
-                Proto::Ica,
+                Proto::ICA,
                 "TC-WH-077",
                 Some(EncryptionKind::Rc5),
                 0,
@@ -1005,7 +1005,7 @@ fn the_text_report_details_each_session_within_120_columns() {
     let ima_flows: Vec<_> = report
         .flows
         .iter()
-        .filter(|f| f.proto == Some(Proto::Ima))
+        .filter(|f| f.proto == Some(Proto::IMA))
         .collect();
     assert_eq!(ima_flows.len(), 2);
     for flow in ima_flows {

@@ -429,10 +429,13 @@ fn quit_help_and_loading() {
     press(&mut typing, KeyCode::Char('/'));
     assert!(matches!(ctrl(&mut typing, 'c'), Some(Effect::Quit)));
     // While a file loads, only quitting and help work.
-    let mut loading = ctxscope::tui::app::App::new(ctxscope::tui::app::SourceInfo {
-        name: "big.pcap".into(),
-        kind: ctxscope::tui::app::SourceKind::File("big.pcap".into()),
-    });
+    let mut loading = ctxscope::tui::app::App::new(
+        ctxscope::tui::app::SourceInfo {
+            name: "big.pcap".into(),
+            kind: ctxscope::tui::app::SourceKind::File("big.pcap".into()),
+        },
+        ctxscope_dissectors::Registry::builtin(),
+    );
     assert!(loading.loading().is_some());
     press(&mut loading, KeyCode::Char('5'));
     press(&mut loading, KeyCode::Char('/'));
@@ -1184,10 +1187,13 @@ fn hidden_columns_are_a_sideways_scroll_away() {
 fn a_file_can_be_browsed_while_it_loads() {
     use ctxscope::tui::feed::timeline::Timeline;
     use ctxscope::tui::feed::{FeedMsg, Progress, Snapshot};
-    let mut app = ctxscope::tui::app::App::new(ctxscope::tui::app::SourceInfo {
-        name: "big.pcap".into(),
-        kind: ctxscope::tui::app::SourceKind::File("big.pcap".into()),
-    });
+    let mut app = ctxscope::tui::app::App::new(
+        ctxscope::tui::app::SourceInfo {
+            name: "big.pcap".into(),
+            kind: ctxscope::tui::app::SourceKind::File("big.pcap".into()),
+        },
+        ctxscope_dissectors::Registry::builtin(),
+    );
     let t0 = Instant::now();
     app.on_feed(
         FeedMsg::Progress(Progress {

@@ -238,10 +238,13 @@ fn help_lists_every_key() {
 #[test]
 fn loading_screen() {
     let path = real_capture();
-    let mut app = ctxscope::tui::app::App::new(ctxscope::tui::app::SourceInfo {
-        name: "big.pcapng".into(),
-        kind: ctxscope::tui::app::SourceKind::File(path),
-    });
+    let mut app = ctxscope::tui::app::App::new(
+        ctxscope::tui::app::SourceInfo {
+            name: "big.pcapng".into(),
+            kind: ctxscope::tui::app::SourceKind::File(path),
+        },
+        ctxscope_dissectors::Registry::builtin(),
+    );
     app.on_feed(
         FeedMsg::Progress(Progress {
             bytes: 420_000_000,

@@ -1,27 +1,296 @@
-//! The protocols this crate knows, how to recognise them from their first bytes, and how to
-//! create a dissector for a connection.
+//! The protocols this crate knows, and the one place they are listed.
+//!
+//! Each protocol describes itself once, in its own folder, with a [`ProtoSpec`]: its name, ports,
+//! probe, constructor, colour. The [`Registry`] is the ordered list of specs (the built-in ones are
+//! listed in [`Registry::builtin`] and nowhere else); everything that needs the list of protocols
+//! (port table, payload probes, configuration, command line, TUI filters) reads it from there.
+//! A connection's protocol is a [`Proto`], a cheap handle on its spec.
 
 use crate::event::{Event, Summary};
 use crate::types::{Dir, Timestamp};
 use crate::{cgp, flexlm, ica, ima};
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, Serializer};
+use std::any::Any;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
-/// A protocol a connection can be classified as.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Proto {
-    /// FlexLM license manager daemon (lmgrd): HELLO and the redirect to a vendor daemon.
-    Lmgrd,
-    /// FlexLM vendor daemon (CITRIX): checkouts, checkins, heartbeats.
-    VendorDaemon,
-    /// Citrix ICA.
-    Ica,
-    /// Citrix Common Gateway Protocol (session reliability), carrying ICA.
-    Cgp,
-    /// Citrix Independent Management Architecture (server to server).
-    Ima,
+/// The transport a protocol runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Udp,
 }
+
+/// A named ANSI colour, for views that colour a connection by its protocol (the terminal's
+/// palette decides the shade).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Colour {
+    Black,
+    Red,
+    Green,
+    Yellow,
+    Blue,
+    Magenta,
+    Cyan,
+    Gray,
+    DarkGray,
+    LightRed,
+    LightGreen,
+    LightYellow,
+    LightBlue,
+    LightMagenta,
+    LightCyan,
+    White,
+}
+
+/// Says whether the first bytes of a direction are the protocol.
+pub type ProbeFn = fn(Dir, &[u8]) -> Probe;
+
+/// Names the other protocol whose opening the first bytes of a direction are, if any.
+pub type RefuteFn = fn(&[u8]) -> Option<&'static str>;
+
+/// Everything the rest of the program needs to know about one protocol. Each protocol declares
+/// its spec as a `static` in its own folder; a [`Registry`] lists them.
+#[derive(Debug)]
+pub struct ProtoSpec {
+    /// Stable snake_case id, used everywhere a protocol is named: JSON `proto`, the `[ports]`
+    /// key of the configuration, `--decode-as PORT=NAME`, the TUI's `proto:NAME`.
+    pub name: &'static str,
+    /// For people: "ICA", "FlexLM vendor daemon".
+    pub title: &'static str,
+    /// One line for help texts.
+    pub description: &'static str,
+    pub transport: Transport,
+    /// Ports the protocol is expected on unless configured otherwise: inclusive ranges.
+    pub default_ports: &'static [(u16, u16)],
+    /// The wire-protocol family. Specs of one family speak the same bytes and share a probe
+    /// (lmgrd and vendor daemons both speak "flexlm"); the first of a family in the registry
+    /// stands for it when a probe matches, and a dissector may then learn which one it is
+    /// ([`Dissector::proto`]).
+    pub wire: &'static str,
+    /// Recognises the protocol from the first bytes of a direction; `None` when it can only be
+    /// labelled by port (or by `--decode-as`).
+    pub probe: Option<ProbeFn>,
+    /// For a protocol without a probe: names the other protocol whose well-known opening the
+    /// first bytes of a direction are (HTTP, TLS, ...), which means the port carries something
+    /// else.
+    pub refute: Option<RefuteFn>,
+    /// Creates the dissector of one connection.
+    pub new: fn(&Context) -> Box<dyn Dissector>,
+    /// The finding raised when the payload finds this protocol on a port not configured for it;
+    /// `None` when another analysis judges its ports (FlexLM: the licensing analysis knows the
+    /// announcements and the roles).
+    pub unexpected_port_finding: Option<&'static str>,
+    /// How views colour its connections.
+    pub colour: Colour,
+}
+
+/// A protocol a connection can be classified as: a handle on its [`ProtoSpec`]. Compared,
+/// ordered and hashed by name; serialised and displayed as its name.
+#[derive(Clone, Copy)]
+pub struct Proto(&'static ProtoSpec);
+
+impl Proto {
+    pub const LMGRD: Proto = Proto(&flexlm::LMGRD);
+    pub const VENDOR_DAEMON: Proto = Proto(&flexlm::VENDOR_DAEMON);
+    pub const ICA: Proto = Proto(&ica::SPEC);
+    pub const CGP: Proto = Proto(&cgp::SPEC);
+    pub const IMA: Proto = Proto(&ima::SPEC);
+
+    /// Probes never need more than this many bytes of a direction to decide.
+    pub const PROBE_WINDOW: usize = 512;
+
+    pub const fn of(spec: &'static ProtoSpec) -> Proto {
+        Proto(spec)
+    }
+
+    pub const fn spec(self) -> &'static ProtoSpec {
+        self.0
+    }
+
+    pub const fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// The wire-protocol family ([`ProtoSpec::wire`]).
+    pub const fn wire(self) -> &'static str {
+        self.0.wire
+    }
+
+    /// Looks at the first bytes of one direction of a stream (from its start) and says whether
+    /// they are this protocol. Cheap, and safe on any input. A protocol without a probe never
+    /// matches.
+    pub fn probe(self, dir: Dir, first: &[u8]) -> Probe {
+        self.0
+            .probe
+            .map_or(Probe::NoMatch, |probe| probe(dir, first))
+    }
+
+    /// Creates the dissector of a connection classified as this protocol.
+    pub fn dissector(self, ctx: &Context) -> Box<dyn Dissector> {
+        (self.0.new)(ctx)
+    }
+}
+
+impl PartialEq for Proto {
+    fn eq(&self, other: &Proto) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Proto {}
+
+impl Hash for Proto {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl PartialOrd for Proto {
+    fn partial_cmp(&self, other: &Proto) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Proto {
+    fn cmp(&self, other: &Proto) -> Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Debug for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Proto({})", self.name())
+    }
+}
+
+impl Serialize for Proto {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The protocols a run knows, in order. The order decides which spec stands for a wire family
+/// and which of two equally narrow port ranges wins; lists for people follow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registry {
+    protos: Vec<Proto>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::builtin()
+    }
+}
+
+/// Names that mean something else where protocol names are used: the `[ports]` section's
+/// forced decodes, and the TUI filter's unclassified connections.
+const RESERVED: [&str; 2] = ["decode_as", "none"];
+
+impl Registry {
+    /// The protocols of this crate. The only list of them.
+    pub fn builtin() -> Registry {
+        Registry {
+            protos: vec![
+                Proto::LMGRD,
+                Proto::VENDOR_DAEMON,
+                Proto::ICA,
+                Proto::CGP,
+                Proto::IMA,
+            ],
+        }
+    }
+
+    /// This registry with `spec` added last. Refuses a name already taken, reserved, or not
+    /// snake_case (names are configuration keys and are typed in lower case in filters).
+    pub fn with(mut self, spec: &'static ProtoSpec) -> Result<Registry, Refused> {
+        let refused = |reason| {
+            Err(Refused {
+                name: spec.name,
+                reason,
+            })
+        };
+        let snake = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+        if spec.name.is_empty() || !spec.name.bytes().all(snake) {
+            return refused("a protocol name is snake_case: a-z, 0-9 and _");
+        }
+        if RESERVED.contains(&spec.name) {
+            return refused("the name is reserved");
+        }
+        if self.get(spec.name).is_some() {
+            return refused("a protocol of that name is registered already");
+        }
+        self.protos.push(Proto(spec));
+        Ok(self)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Proto> + '_ {
+        self.protos.iter().copied()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Proto> {
+        self.iter().find(|p| p.name() == name)
+    }
+
+    /// The names, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(Proto::name).collect()
+    }
+
+    /// The wire families, each once, in order.
+    pub fn wires(&self) -> Vec<&'static str> {
+        let mut wires = Vec::new();
+        for p in self.iter() {
+            if !wires.contains(&p.wire()) {
+                wires.push(p.wire());
+            }
+        }
+        wires
+    }
+
+    /// The protocols whose probes run on connections of `transport`: one per wire family, the
+    /// first of the family that has a probe.
+    pub fn probed(&self, transport: Transport) -> Vec<Proto> {
+        let mut probed: Vec<Proto> = Vec::new();
+        for p in self.iter() {
+            let spec = p.spec();
+            if spec.transport == transport
+                && spec.probe.is_some()
+                && !probed.iter().any(|q| q.wire() == p.wire())
+            {
+                probed.push(p);
+            }
+        }
+        probed
+    }
+}
+
+/// A spec a [`Registry`] would not take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub name: &'static str,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "protocol {:?} not registered: {}",
+            self.name, self.reason
+        )
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// What a probe concluded from the first bytes of one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,64 +304,6 @@ pub enum Probe {
     NeedMore,
 }
 
-impl Proto {
-    pub const ALL: [Proto; 5] = [
-        Proto::Lmgrd,
-        Proto::VendorDaemon,
-        Proto::Ica,
-        Proto::Cgp,
-        Proto::Ima,
-    ];
-
-    /// Probes never need more than this many bytes of a direction to decide.
-    pub const PROBE_WINDOW: usize = 512;
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Proto::Lmgrd => "lmgrd",
-            Proto::VendorDaemon => "vendor_daemon",
-            Proto::Ica => "ica",
-            Proto::Cgp => "cgp",
-            Proto::Ima => "ima",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Proto> {
-        Proto::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// Whether both are the same protocol on the wire (lmgrd and vendor daemons both speak
-    /// FlexLM; which role a connection has is learnt from context and from the replies).
-    pub fn same_wire_protocol(self, other: Proto) -> bool {
-        self.probe_family() == other.probe_family()
-    }
-
-    fn probe_family(self) -> Proto {
-        match self {
-            Proto::VendorDaemon => Proto::Lmgrd,
-            p => p,
-        }
-    }
-
-    /// Looks at the first bytes of one direction of a stream (from its start) and says whether
-    /// they are this protocol. Cheap, and safe on any input.
-    pub fn probe(self, dir: Dir, first: &[u8]) -> Probe {
-        match self {
-            Proto::Lmgrd | Proto::VendorDaemon => flexlm::probe(dir, first),
-            Proto::Ica => ica::probe(dir, first),
-            Proto::Cgp => cgp::probe(dir, first),
-            // No public wire layout exists for IMA: it is only ever labelled by port.
-            Proto::Ima => Probe::NoMatch,
-        }
-    }
-}
-
-impl fmt::Display for Proto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// What the engine knows about a connection when it creates its dissector.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
@@ -100,6 +311,30 @@ pub struct Context {
     pub announced_vendor: Option<String>,
     /// Whether the engine saw the start of both directions (SYN); false for mid-stream pickup.
     pub from_start: bool,
+}
+
+/// What a connection's dissector hands to the dissector of a later connection of the same
+/// session (the ICA facts of a session-reliability reconnect). Opaque to the engine, which only
+/// carries it; the receiving dissector looks for the facts it knows with [`Carry::get`]. Cheap
+/// to clone; never printed (its `Debug` shows nothing of what it holds).
+#[derive(Clone)]
+pub struct Carry(Arc<dyn Any + Send + Sync>);
+
+impl Carry {
+    pub fn new<T: Any + Send + Sync>(facts: T) -> Carry {
+        Carry(Arc::new(facts))
+    }
+
+    /// The facts, if they are a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for Carry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Carry(..)")
+    }
 }
 
 /// A per-connection protocol state machine fed with reassembled bytes.
@@ -111,28 +346,24 @@ pub trait Dissector: Send {
     fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<Event>);
     fn gap(&mut self, dir: Dir, len: u64, ts: Timestamp, out: &mut Vec<Event>);
     fn close(&mut self, ts: Timestamp, out: &mut Vec<Event>);
-    /// Counters and state so far.
-    fn summary(&self) -> Summary;
+    /// Counters and state so far; `None` for a protocol that keeps none.
+    fn summary(&self) -> Option<Summary>;
     /// Bytes held for partial messages, for the engine's memory accounting.
     fn buffered(&self) -> usize;
-    /// What a later connection of the same session needs to decode its stream (the ICA facts
-    /// of this connection, for a session-reliability reconnect). `None` by default.
-    fn carry(&self) -> Option<ica::Carry> {
+    /// The protocol the traffic showed this connection to be, within the wire family it was
+    /// created for (a FlexLM connection's replies tell lmgrd from a vendor daemon). `None` by
+    /// default: the label the engine chose stands.
+    fn proto(&self) -> Option<Proto> {
+        None
+    }
+    /// What a later connection of the same session needs to decode its stream. `None` by
+    /// default.
+    fn carry(&self) -> Option<Carry> {
         None
     }
     /// Facts from an earlier connection of the session this connection resumes, handed over
     /// by the engine once the analysis has tied the two together. Ignored by default.
-    fn resume(&mut self, _carry: ica::Carry) {}
-}
-
-/// Creates the dissector for a connection classified as `proto`.
-pub fn new_dissector(proto: Proto, ctx: &Context) -> Box<dyn Dissector> {
-    match proto {
-        Proto::Lmgrd | Proto::VendorDaemon => Box::new(flexlm::Dissector::new(proto, ctx)),
-        Proto::Ica => Box::new(ica::Dissector::new(ctx)),
-        Proto::Cgp => Box::new(cgp::Dissector::new(ctx)),
-        Proto::Ima => Box::new(ima::Dissector::new(ctx)),
-    }
+    fn resume(&mut self, _carry: Carry) {}
 }
 
 #[cfg(test)]
@@ -140,21 +371,77 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip() {
-        for p in Proto::ALL {
-            assert_eq!(Proto::from_name(p.name()), Some(p));
+    fn names_find_their_protocol() {
+        let registry = Registry::builtin();
+        for p in registry.iter() {
+            assert_eq!(registry.get(p.name()), Some(p));
         }
-        assert_eq!(Proto::from_name("http"), None);
+        assert_eq!(registry.get("http"), None);
+        assert_eq!(
+            registry.names(),
+            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima"]
+        );
     }
 
     #[test]
-    fn flexlm_roles_share_a_wire_protocol() {
-        assert!(Proto::Lmgrd.same_wire_protocol(Proto::VendorDaemon));
-        assert!(!Proto::Ica.same_wire_protocol(Proto::Cgp));
+    fn the_builtin_specs_pass_the_checks_of_with() {
+        let mut checked = Registry { protos: Vec::new() };
+        for p in Registry::builtin().iter() {
+            checked = checked.with(p.spec()).unwrap();
+        }
+        assert_eq!(checked, Registry::builtin());
+    }
+
+    #[test]
+    fn with_refuses_taken_reserved_and_badly_formed_names() {
+        static SHOUTING: ProtoSpec = ProtoSpec {
+            name: "ICA2",
+            ..ima::SPEC
+        };
+        static RESERVED_NAME: ProtoSpec = ProtoSpec {
+            name: "decode_as",
+            ..ima::SPEC
+        };
+        for spec in [&ica::SPEC, &SHOUTING, &RESERVED_NAME] {
+            let refused = Registry::builtin().with(spec).unwrap_err();
+            assert_eq!(refused.name, spec.name);
+        }
+    }
+
+    #[test]
+    fn flexlm_roles_share_a_wire_protocol_and_a_probe() {
+        assert_eq!(Proto::LMGRD.wire(), Proto::VENDOR_DAEMON.wire());
+        assert_ne!(Proto::ICA.wire(), Proto::CGP.wire());
+        let registry = Registry::builtin();
+        assert_eq!(
+            registry.probed(Transport::Tcp),
+            [Proto::LMGRD, Proto::ICA, Proto::CGP]
+        );
+        assert!(registry.probed(Transport::Udp).is_empty());
+        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima"]);
     }
 
     #[test]
     fn ima_is_never_claimed_by_payload() {
-        assert_eq!(Proto::Ima.probe(Dir::ToServer, b"anything"), Probe::NoMatch);
+        assert_eq!(Proto::IMA.probe(Dir::ToServer, b"anything"), Probe::NoMatch);
+    }
+
+    #[test]
+    fn handles_compare_by_name_and_serialise_as_it() {
+        assert_eq!(Proto::ICA, Proto::of(&ica::SPEC));
+        assert!(Proto::CGP < Proto::ICA);
+        assert_eq!(
+            serde_json::to_string(&Proto::VENDOR_DAEMON).unwrap(),
+            "\"vendor_daemon\""
+        );
+        assert_eq!(Proto::IMA.to_string(), "ima");
+    }
+
+    #[test]
+    fn a_carry_gives_back_only_what_it_holds() {
+        let carry = Carry::new(7u32);
+        assert_eq!(carry.clone().get::<u32>(), Some(&7));
+        assert_eq!(carry.get::<u64>(), None);
+        assert_eq!(format!("{carry:?}"), "Carry(..)");
     }
 }

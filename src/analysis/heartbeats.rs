@@ -58,7 +58,7 @@ fn expected_interval(kind: BeatKind, flow: &Flow, settings: &HeartbeatSettings) 
 /// (the server's answer first), read as milliseconds like HTML5's 3000; absurd values are
 /// ignored.
 fn announced_keepalive(flow: &Flow) -> Option<Duration> {
-    let Summary::Cgp(cgp) = flow.app.dissector()?.summary() else {
+    let Summary::Cgp(cgp) = flow.app.dissector()?.summary()? else {
         return None;
     };
     let bind = cgp.bind_response.as_ref().or(cgp.bind_request.as_ref())?;
@@ -211,7 +211,7 @@ fn overdue_finding(
                 "no CGP keep-alive for {secs:.0} s (every {interval:.1} s before) on an open session-reliability connection: the client or a middlebox stopped forwarding; session reliability will try to reconnect"
             ),
         ),
-        (BeatKind::TcpKeepalive, Some(Proto::Ica)) => (
+        (BeatKind::TcpKeepalive, Some(p)) if p == Proto::ICA => (
             "ica.keepalive_overdue",
             Severity::Low,
             format!(

@@ -17,7 +17,7 @@ use crate::model::{
     BeatKind, CadenceStats, CitrixSession, Finding, HeartbeatSeries, LicensingSession, Method,
 };
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Event, Proto, Severity, Timestamp, cgp, ica};
+use ctxscope_dissectors::{Body, Carry, Event, Proto, Severity, Timestamp, cgp};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use sessions::Sessions;
@@ -52,8 +52,8 @@ impl Analyzer {
                 max_finished: limits.max_sessions,
             }),
             licensing: Licensing::new(LicensingSettings {
-                static_ports: config.ports.vendor_daemon.clone(),
-                lmgrd_ports: config.ports.lmgrd.clone(),
+                static_ports: config.ports.of(Proto::VENDOR_DAEMON).to_vec(),
+                lmgrd_ports: config.ports.of(Proto::LMGRD).to_vec(),
                 license_servers: config.licensing.license_servers.clone(),
                 max_sessions: limits.max_sessions,
             }),
@@ -73,9 +73,12 @@ impl Analyzer {
     pub fn on_decision(&mut self, flow: &Flow, d: &Decision, ports: &PortTable, ts: Timestamp) {
         let port = flow.server.port;
         match (d.payload, d.label) {
-            // FlexLM ports are judged by the licensing analysis, which knows the announcements
-            // and the role (lmgrd or vendor daemon).
-            (Some(found), Some(label)) if !found.same_wire_protocol(Proto::Lmgrd) => {
+            // A protocol without a code has its ports judged elsewhere (FlexLM: by the
+            // licensing analysis, which knows the announcements and the roles).
+            (Some(found), Some(label)) => {
+                let Some(code) = found.spec().unexpected_port_finding else {
+                    return;
+                };
                 let on_its_port = ports.is_configured_for(port, found);
                 if !on_its_port && label.method == Method::Payload {
                     let configured = ports.configured(port).map_or(String::new(), |p| {
@@ -83,12 +86,12 @@ impl Analyzer {
                     });
                     self.raise(
                         Finding::new(
-                            unexpected_port_code(found),
+                            code,
                             Severity::Medium,
                             ts,
                             format!(
                                 "{} found by payload on TCP {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
-                                found.name().to_uppercase(),
+                                found.spec().title,
                                 found.name()
                             ),
                         )
@@ -133,7 +136,7 @@ impl Analyzer {
         let citrix = flow
             .app
             .label()
-            .is_some_and(|l| matches!(l.proto, Proto::Ica | Proto::Cgp));
+            .is_some_and(|l| l.proto == Proto::ICA || l.proto == Proto::CGP);
         if info.has(SegmentInfo::KEEP_ALIVE) && citrix {
             self.heartbeats.keepalive(flow, BeatKind::TcpKeepalive, ts);
         }
@@ -144,7 +147,7 @@ impl Analyzer {
         if flow
             .app
             .label()
-            .is_some_and(|l| l.proto == Proto::VendorDaemon)
+            .is_some_and(|l| l.proto == Proto::VENDOR_DAEMON)
         {
             self.heartbeats.license_activity(flow, ts);
         }
@@ -173,7 +176,7 @@ impl Analyzer {
 
     /// ICA facts of an earlier connection for `flow`, which resumes its session: the engine
     /// hands them to the flow's dissector.
-    pub fn take_resume(&mut self, flow: FlowId) -> Option<ica::Carry> {
+    pub fn take_resume(&mut self, flow: FlowId) -> Option<Carry> {
         self.sessions.take_resume(flow)
     }
 
@@ -238,14 +241,5 @@ impl Analyzer {
             sessions: self.sessions.into_list(),
             findings: self.findings.into_list(),
         }
-    }
-}
-
-fn unexpected_port_code(proto: Proto) -> &'static str {
-    match proto {
-        Proto::Lmgrd | Proto::VendorDaemon => "flexlm.unexpected_port",
-        Proto::Ica => "ica.unexpected_port",
-        Proto::Cgp => "cgp.unexpected_port",
-        Proto::Ima => "ima.unexpected_port",
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! A reconnect carries the same ICA stream without a new init phase, so its connection cannot
 //! read its frames alone: the session keeps the ICA facts (layering, channel names, PDCRYPT1
-//! key) of its latest connection as an opaque [`ica::Carry`], and hands them over (through the
+//! key) of its latest connection as an opaque [`Carry`], and hands them over (through the
 //! engine) to the connection that presents the session's reconnect ticket.
 
 use super::Findings;
@@ -22,7 +22,7 @@ use crate::ids::FlowId;
 use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, SessionEnd};
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
 use ctxscope_dissectors::{
-    Body, Dir, Event, Proto, Severity, Summary, Timestamp, WireText, cgp, ica,
+    Body, Carry, Dir, Event, Proto, Severity, Summary, Timestamp, WireText, cgp, ica,
 };
 use rustc_hash::FxHashMap;
 
@@ -42,9 +42,9 @@ pub struct Sessions {
     /// -> the session they resume.
     resuming: FxHashMap<FlowId, usize>,
     /// Session -> the ICA facts of its latest connection that had them.
-    carries: FxHashMap<usize, ica::Carry>,
+    carries: FxHashMap<usize, Carry>,
     /// Resuming connections -> the facts the engine is to hand to their dissector.
-    handoffs: FxHashMap<FlowId, ica::Carry>,
+    handoffs: FxHashMap<FlowId, Carry>,
     cap: usize,
     dropped: u64,
 }
@@ -69,7 +69,7 @@ impl Sessions {
     }
 
     /// The ICA facts waiting for `flow`'s dissector, once.
-    pub fn take_resume(&mut self, flow: FlowId) -> Option<ica::Carry> {
+    pub fn take_resume(&mut self, flow: FlowId) -> Option<Carry> {
         self.handoffs.remove(&flow)
     }
 
@@ -84,7 +84,7 @@ impl Sessions {
         flow.app
             .label()
             .map(|l| l.proto)
-            .filter(|p| matches!(p, Proto::Ica | Proto::Cgp))
+            .filter(|&p| p == Proto::ICA || p == Proto::CGP)
     }
 
     /// The session of a live connection, created on first sight.
@@ -390,12 +390,12 @@ impl Sessions {
         );
         if flow.tcp.first_rst().is_some() && !said_goodbye {
             s.ended_by = Some(SessionEnd::Reset);
-            let code = if s.transport == Proto::Cgp {
+            let code = if s.transport == Proto::CGP {
                 "cgp.session_reset"
             } else {
                 "ica.session_reset"
             };
-            let hint = if s.transport == Proto::Ica {
+            let hint = if s.transport == Proto::ICA {
                 "; session reliability (CGP, 2598) would have kept it alive"
             } else {
                 ""
@@ -447,7 +447,7 @@ fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats
     if keepalive.is_some() {
         s.keepalive = keepalive;
     }
-    let summary = flow.app.dissector().map(|d| d.summary());
+    let summary = flow.app.dissector().and_then(|d| d.summary());
     let streams: Vec<&ica::Summary> = match &summary {
         Some(Summary::Ica(ica)) => vec![ica.as_ref()],
         // Every ICA stream the connection carried (a reopened channel starts another).

@@ -157,7 +157,7 @@ mod tests {
 
     fn ann(port: u16, at: i64) -> Announcement {
         Announcement {
-            proto: Proto::VendorDaemon,
+            proto: Proto::VENDOR_DAEMON,
             client: "10.0.0.21".parse().unwrap(),
             server: "10.0.0.5".parse().unwrap(),
             port,

@@ -1,8 +1,8 @@
 //! Deciding what each connection is, and running its dissector.
 //!
-//! Order of evidence: a forced decode (`--decode-as`) wins; then the payload (each protocol's
-//! probe over the first bytes of a direction); then a port announced by lmgrd; then the port
-//! table. Until the payload has spoken, the first bytes of each direction (at most
+//! Order of evidence: a forced decode (`--decode-as`) wins; then the payload (the probes of the
+//! registry, one per wire protocol, over the first bytes of a direction); then a port announced
+//! by lmgrd; then the port table. Until the payload has spoken, the first bytes of each direction (at most
 //! `Proto::PROBE_WINDOW`) are kept and replayed to the dissector in arrival order once the
 //! connection is classified, so the dissector sees every byte from the start.
 
@@ -15,9 +15,7 @@ pub use ports::PortTable;
 use crate::ids::FlowId;
 use crate::model::Method;
 use crate::reassembly::Delivery;
-use ctxscope_dissectors::{
-    Context, Dir, Dissector, Event, Probe, Proto, Timestamp, ica, ima, new_dissector,
-};
+use ctxscope_dissectors::{Carry, Context, Dir, Dissector, Event, Probe, Proto, Timestamp};
 use serde::Serialize;
 
 /// A protocol with the evidence for it.
@@ -41,9 +39,6 @@ pub struct Decision {
     /// Whether the first bytes seen were the start of the stream (not a mid-stream pickup).
     pub from_start: bool,
 }
-
-/// Protocols recognisable from their bytes, one per wire protocol (Lmgrd stands for FlexLM).
-const PROBED: [Proto; 3] = [Proto::Lmgrd, Proto::Ica, Proto::Cgp];
 
 /// Classification and dissection state of one connection.
 pub struct FlowApp {
@@ -69,7 +64,8 @@ struct Probing {
     first_bytes: [Vec<u8>; 2],
     /// Arrival order of what is in `first_bytes`: (direction, length, time).
     order: Vec<(Dir, usize, Timestamp)>,
-    verdicts: [[Option<Probe>; PROBED.len()]; 2],
+    /// Per direction, each probe's verdict once it has one (in the order of the probes).
+    verdicts: [Vec<Option<Probe>>; 2],
 }
 
 impl FlowApp {
@@ -108,21 +104,19 @@ impl FlowApp {
         }
     }
 
-    pub fn is_decided(&self) -> bool {
-        !matches!(self.state, State::Probing(_))
-    }
-
     /// The vendor daemon name this connection was announced for.
     pub fn vendor(&self) -> Option<&str> {
         self.vendor.as_deref()
     }
 
-    /// Changes the FlexLM role once the dissector learnt it from the server's replies.
-    pub fn set_flexlm_role(&mut self, role: Proto) {
-        if let State::Dissecting { label, .. } = &mut self.state
-            && label.proto.same_wire_protocol(role)
+    /// Takes the protocol the dissector learnt this connection is, within the wire protocol
+    /// it was labelled with (a FlexLM connection's replies tell lmgrd from a vendor daemon).
+    pub fn relabel(&mut self) {
+        if let State::Dissecting { label, dissector } = &mut self.state
+            && let Some(learnt) = dissector.proto()
+            && learnt.wire() == label.proto.wire()
         {
-            label.proto = role;
+            label.proto = learnt;
         }
     }
 
@@ -135,7 +129,7 @@ impl FlowApp {
 
     /// Hands the dissector facts from an earlier connection of the same session (a
     /// session-reliability reconnect).
-    pub fn resume(&mut self, carry: ica::Carry) {
+    pub fn resume(&mut self, carry: Carry) {
         if let State::Dissecting { dissector, .. } = &mut self.state {
             dissector.resume(carry);
         }
@@ -149,13 +143,15 @@ impl FlowApp {
         }
     }
 
-    /// Takes one chunk of reassembled bytes. Returns the decision if this chunk made it.
+    /// Takes one chunk of reassembled bytes; `probes` are the payload probes, one per wire
+    /// protocol. Returns the decision if this chunk made it.
     pub fn deliver(
         &mut self,
         dir: Dir,
         chunk: Delivery<'_>,
         ts: Timestamp,
         from_start: bool,
+        probes: &[Proto],
         out: &mut Vec<Event>,
     ) -> Option<Decision> {
         match &mut self.state {
@@ -169,7 +165,7 @@ impl FlowApp {
             State::Other => None,
             State::Probing(probing) => match chunk {
                 Delivery::Gap(len) => {
-                    let decision = self.decide(None, from_start, out);
+                    let decision = self.decide(None, from_start, probes, out);
                     if let State::Dissecting { dissector, .. } = &mut self.state {
                         dissector.gap(dir, len, ts, out);
                     }
@@ -181,13 +177,13 @@ impl FlowApp {
                     kept.extend_from_slice(&bytes[..take]);
                     probing.order.push((dir, take, ts));
                     let window_full = kept.len() >= Proto::PROBE_WINDOW;
-                    let found = probing.run(dir, window_full);
+                    let found = probing.run(dir, window_full, probes);
                     let decided = match found {
                         Some(proto) => Some(proto),
                         None if probing.ruled_out(dir) => None,
                         None => return None,
                     };
-                    let decision = self.decide(decided, from_start, out);
+                    let decision = self.decide(decided, from_start, probes, out);
                     if let State::Dissecting { dissector, .. } = &mut self.state
                         && take < bytes.len()
                     {
@@ -200,9 +196,16 @@ impl FlowApp {
     }
 
     /// The connection ends while still undecided: decide on what was seen.
-    pub fn finish_probing(&mut self, from_start: bool, out: &mut Vec<Event>) -> Option<Decision> {
+    pub fn finish_probing(
+        &mut self,
+        from_start: bool,
+        probes: &[Proto],
+        out: &mut Vec<Event>,
+    ) -> Option<Decision> {
         match &self.state {
-            State::Probing(p) if !p.order.is_empty() => Some(self.decide(None, from_start, out)),
+            State::Probing(p) if !p.order.is_empty() => {
+                Some(self.decide(None, from_start, probes, out))
+            }
             _ => None,
         }
     }
@@ -218,6 +221,7 @@ impl FlowApp {
         &mut self,
         payload: Option<Proto>,
         from_start: bool,
+        probes: &[Proto],
         out: &mut Vec<Event>,
     ) -> Decision {
         let probing = match std::mem::replace(&mut self.state, State::Other) {
@@ -232,13 +236,13 @@ impl FlowApp {
                 };
             }
         };
-        let label = self.final_label(payload, from_start, &probing);
+        let label = self.final_label(payload, from_start, &probing, probes);
         if let Some(label) = label {
             let ctx = Context {
                 announced_vendor: self.vendor.clone(),
                 from_start,
             };
-            let mut dissector = new_dissector(label.proto, &ctx);
+            let mut dissector = label.proto.dissector(&ctx);
             let mut offsets = [0usize; 2];
             for &(dir, len, ts) in &probing.order {
                 let i = dir.index();
@@ -263,6 +267,7 @@ impl FlowApp {
         payload: Option<Proto>,
         from_start: bool,
         probing: &Probing,
+        probes: &[Proto],
     ) -> Option<Label> {
         if let Some(proto) = self.forced {
             return Some(Label {
@@ -271,9 +276,10 @@ impl FlowApp {
             });
         }
         if let Some(found) = payload {
-            // Both FlexLM roles share one probe: keep the role the context suggests.
+            // Protocols of one wire family share a probe (both FlexLM roles): keep the one the
+            // context suggests.
             let proto = match self.expected {
-                Some(e) if e.proto.same_wire_protocol(found) => e.proto,
+                Some(e) if e.proto.wire() == found.wire() => e.proto,
                 _ => found,
             };
             return Some(Label {
@@ -284,16 +290,18 @@ impl FlowApp {
         let expected = self.expected?;
         // The expected protocol's own probe said no from the very start of the stream: the port
         // carries something else. Mid-stream, a probe cannot tell, so the port is trusted.
-        let refuted = from_start && probing.refuted(expected.proto);
+        let refuted = from_start && probing.refuted(expected.proto, probes);
         (!refuted).then_some(expected)
     }
 }
 
 impl Probing {
     /// Runs the probes still undecided for `dir`; returns the protocol that matched, if any.
-    fn run(&mut self, dir: Dir, window_full: bool) -> Option<Proto> {
+    fn run(&mut self, dir: Dir, window_full: bool, probes: &[Proto]) -> Option<Proto> {
         let bytes = &self.first_bytes[dir.index()];
-        for (slot, proto) in self.verdicts[dir.index()].iter_mut().zip(PROBED) {
+        let verdicts = &mut self.verdicts[dir.index()];
+        verdicts.resize(probes.len(), None);
+        for (slot, &proto) in verdicts.iter_mut().zip(probes) {
             if matches!(slot, Some(Probe::NoMatch | Probe::Match)) {
                 continue;
             }
@@ -316,18 +324,22 @@ impl Probing {
             .all(|v| *v == Some(Probe::NoMatch))
     }
 
-    /// The probe for `proto` said no on some direction that had bytes. IMA has no probe: it is
-    /// refuted only by the opening of a protocol it cannot be (HTTP, TLS, SSH).
-    fn refuted(&self, proto: Proto) -> bool {
-        if proto == Proto::Ima {
-            return self
-                .first_bytes
-                .iter()
-                .any(|first| ima::other_protocol(first).is_some());
-        }
-        let Some(i) = PROBED.iter().position(|p| p.same_wire_protocol(proto)) else {
-            return false;
-        };
-        self.verdicts.iter().any(|v| v[i] == Some(Probe::NoMatch))
+    /// The probe of `proto`'s wire protocol said no on some direction that had bytes, or, for a
+    /// protocol with a refutation instead (IMA), some direction opened as a protocol it cannot
+    /// be (HTTP, TLS, SSH).
+    fn refuted(&self, proto: Proto, probes: &[Proto]) -> bool {
+        let said_no = probes
+            .iter()
+            .position(|p| p.wire() == proto.wire())
+            .is_some_and(|i| {
+                self.verdicts
+                    .iter()
+                    .any(|v| v.get(i) == Some(&Some(Probe::NoMatch)))
+            });
+        let other = proto
+            .spec()
+            .refute
+            .is_some_and(|refute| self.first_bytes.iter().any(|first| refute(first).is_some()));
+        said_no || other
     }
 }

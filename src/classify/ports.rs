@@ -1,33 +1,38 @@
 //! Port table: which protocol a TCP port is configured for, and forced decodes.
 
 use crate::config::Ports;
-use ctxscope_dissectors::Proto;
+use ctxscope_dissectors::{Proto, Transport};
 
-/// One byte per TCP port: lookups on the per-packet path are a single index.
+/// One entry per TCP port: lookups on the per-packet path are a single index.
 pub struct PortTable {
     configured: Box<[Option<Proto>]>,
     forced: Box<[Option<Proto>]>,
 }
 
 impl PortTable {
-    pub fn new(ports: &Ports, decode_as: &[(u16, Proto)]) -> PortTable {
-        let mut configured = vec![None; 65536].into_boxed_slice();
-        // Later entries win; list the broad ranges first so a specific port can override them.
-        for proto in [
-            Proto::Lmgrd,
-            Proto::Ima,
-            Proto::Cgp,
-            Proto::Ica,
-            Proto::VendorDaemon,
-        ] {
-            for range in ports.of(proto) {
+    /// The TCP protocols' ranges of `ports`. Where ranges overlap, the narrowest one wins (a
+    /// single vendor-daemon port inside lmgrd's 27000-27009), and between equally narrow ones
+    /// the protocol first in the registry.
+    pub fn new(ports: &Ports) -> PortTable {
+        const NONE: (Option<Proto>, u32) = (None, u32::MAX);
+        let mut narrowest = vec![NONE; 65536];
+        let tcp = ports
+            .iter()
+            .filter(|(proto, _)| proto.spec().transport == Transport::Tcp);
+        for (proto, ranges) in tcp {
+            for range in ranges {
+                let width = u32::from(range.1 - range.0);
                 for p in range.ports() {
-                    configured[usize::from(p)] = Some(proto);
+                    let slot = &mut narrowest[usize::from(p)];
+                    if width < slot.1 {
+                        *slot = (Some(proto), width);
+                    }
                 }
             }
         }
+        let configured = narrowest.into_iter().map(|(proto, _)| proto).collect();
         let mut forced = vec![None; 65536].into_boxed_slice();
-        for &(port, proto) in decode_as {
+        for (port, proto) in ports.decode_as() {
             forced[usize::from(port)] = Some(proto);
         }
         PortTable { configured, forced }
@@ -47,7 +52,7 @@ impl PortTable {
     /// ports both count for FlexLM).
     pub fn is_configured_for(&self, port: u16, proto: Proto) -> bool {
         self.configured(port)
-            .is_some_and(|p| p.same_wire_protocol(proto))
+            .is_some_and(|p| p.wire() == proto.wire())
     }
 }
 
@@ -58,17 +63,41 @@ mod tests {
 
     #[test]
     fn default_table() {
-        let t = PortTable::new(&Config::default().ports, &[(8080, Proto::Ica)]);
-        assert_eq!(t.configured(27000), Some(Proto::Lmgrd));
-        assert_eq!(t.configured(27009), Some(Proto::Lmgrd));
+        let config = Config::load(None, &["ports.decode_as.8080=ica".into()]).unwrap();
+        let t = PortTable::new(&config.ports);
+        assert_eq!(t.configured(27000), Some(Proto::LMGRD));
+        assert_eq!(t.configured(27009), Some(Proto::LMGRD));
         assert_eq!(t.configured(27010), None);
-        assert_eq!(t.configured(7279), Some(Proto::VendorDaemon));
-        assert_eq!(t.configured(1494), Some(Proto::Ica));
-        assert_eq!(t.configured(2598), Some(Proto::Cgp));
-        assert_eq!(t.configured(2513), Some(Proto::Ima));
+        assert_eq!(t.configured(7279), Some(Proto::VENDOR_DAEMON));
+        assert_eq!(t.configured(1494), Some(Proto::ICA));
+        assert_eq!(t.configured(2598), Some(Proto::CGP));
+        assert_eq!(t.configured(2513), Some(Proto::IMA));
         assert_eq!(t.configured(8080), None);
-        assert_eq!(t.forced(8080), Some(Proto::Ica));
-        assert!(t.is_configured_for(7279, Proto::Lmgrd));
-        assert!(!t.is_configured_for(1494, Proto::Cgp));
+        assert_eq!(t.forced(8080), Some(Proto::ICA));
+        assert!(t.is_configured_for(7279, Proto::LMGRD));
+        assert!(!t.is_configured_for(1494, Proto::CGP));
+    }
+
+    /// The hand-written order this replaces (broad ranges first, later entries win) put
+    /// lmgrd's range under everything else: the widths say the same.
+    #[test]
+    fn the_narrowest_range_wins_then_the_registry_order() {
+        let config = Config::load(
+            None,
+            &[
+                "ports.vendor_daemon=[27003, 1494]".into(),
+                "ports.ica=[\"2512-2513\", 1494, 27004]".into(),
+                "ports.cgp=[1494, \"27005-27006\"]".into(),
+            ],
+        )
+        .unwrap();
+        let t = PortTable::new(&config.ports);
+        assert_eq!(t.configured(27002), Some(Proto::LMGRD));
+        assert_eq!(t.configured(27003), Some(Proto::VENDOR_DAEMON));
+        assert_eq!(t.configured(27004), Some(Proto::ICA));
+        assert_eq!(t.configured(27006), Some(Proto::CGP));
+        // Equally narrow: the first in the registry (lmgrd, vendor_daemon, ica, cgp, ima).
+        assert_eq!(t.configured(1494), Some(Proto::VENDOR_DAEMON));
+        assert_eq!(t.configured(2512), Some(Proto::ICA));
     }
 }

@@ -5,7 +5,7 @@ use crate::engine::{Delivery, Engine, FlowEnds};
 use crate::run;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use ctxscope_dissectors::Dir;
+use ctxscope_dissectors::{Dir, Registry};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -89,8 +89,8 @@ impl Follower {
 
 const RULE: &str = "===================================================================";
 
-pub fn run(args: &FollowArgs) -> Result<Outcome> {
-    let mut engine = Engine::new(args.config.load()?)?;
+pub fn run(args: &FollowArgs, registry: &Registry) -> Result<Outcome> {
+    let mut engine = Engine::new(args.config.load(registry)?);
     let follower = Arc::new(Mutex::new(Follower {
         out: BufWriter::new(std::io::stdout()),
         format: args.format,

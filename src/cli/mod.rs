@@ -13,8 +13,8 @@ mod tui;
 use crate::config::{Config, lines_joined};
 use anyhow::Result;
 use clap::error::ErrorKind;
-use clap::{Args, CommandFactory, Parser, Subcommand};
-use ctxscope_dissectors::Severity;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use ctxscope_dissectors::{Proto, Registry, Severity};
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -57,7 +57,7 @@ pub struct ConfigArgs {
     /// Override any setting, e.g. `--set limits.max_flows=50000` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Decode TCP PORT as PROTO: lmgrd, vendor_daemon, ica, cgp, ima (repeatable).
+    /// Decode TCP PORT as PROTO (repeatable; the help lists the protocols).
     #[arg(long, value_name = "PORT=PROTO")]
     pub decode_as: Vec<String>,
     /// Static vendor-daemon port; replaces the default 7279 (repeatable).
@@ -73,7 +73,8 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     /// The configuration: file, then the dedicated flags, then `--set`, in that order.
-    pub fn load(&self) -> Result<Config> {
+    /// `registry` is the protocols it may name.
+    pub fn load(&self, registry: &Registry) -> Result<Config> {
         let mut overrides = Vec::new();
         for d in &self.decode_as {
             let (port, proto) = d
@@ -87,7 +88,8 @@ impl ConfigArgs {
         }
         if !self.vendor_port.is_empty() {
             let list: Vec<String> = self.vendor_port.iter().map(u16::to_string).collect();
-            overrides.push(format!("ports.vendor_daemon=[{}]", list.join(",")));
+            let key = Proto::VENDOR_DAEMON.name();
+            overrides.push(format!("ports.{key}=[{}]", list.join(",")));
         }
         if !self.license_server.is_empty() {
             let list: Vec<String> = self
@@ -101,8 +103,36 @@ impl ConfigArgs {
             overrides.push(format!("licensing.heartbeat_idle_secs={secs}"));
         }
         overrides.extend(self.set.iter().cloned());
-        Config::load(self.config.as_deref(), &overrides)
+        Config::load_with(registry.clone(), self.config.as_deref(), &overrides)
     }
+}
+
+/// The id of `--decode-as` (its field name), whose help is written from the registry.
+const DECODE_AS: &str = "decode_as";
+
+/// The command line, with the protocols of `registry` in the help of `--decode-as`: listed by
+/// `-h`, described by `--help`.
+fn command(registry: &Registry) -> clap::Command {
+    let help = format!(
+        "Decode TCP PORT as PROTO: {} (repeatable)",
+        registry.names().join(", ")
+    );
+    let long_help = registry.iter().fold(format!("{help}."), |text, p| {
+        format!("{text}\n- {}: {}", p.name(), p.spec().description)
+    });
+    let cli = Cli::command();
+    let with_decode_as: Vec<String> = cli
+        .get_subcommands()
+        .filter(|c| c.get_arguments().any(|a| a.get_id() == DECODE_AS))
+        .map(|c| c.get_name().to_string())
+        .collect();
+    with_decode_as.into_iter().fold(cli, |cli, name| {
+        cli.mut_subcommand(name, |c| {
+            c.mut_arg(DECODE_AS, |a| {
+                a.help(help.clone()).long_help(long_help.clone())
+            })
+        })
+    })
 }
 
 /// Exit status of a run that completed.
@@ -116,8 +146,16 @@ pub enum Outcome {
 /// output with exit 0; every error that exits 2 is one line on standard error:
 /// `ctxscope: MESSAGE (see ctxscope COMMAND --help)`.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    match Cli::try_parse_from(&args) {
-        Ok(cli) => run(cli),
+    main_with(&Registry::builtin(), args)
+}
+
+/// [`main`] for a program that knows the protocols of `registry`.
+pub fn main_with(registry: &Registry, args: Vec<OsString>) -> ExitCode {
+    let parsed = command(registry)
+        .try_get_matches_from(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    match parsed {
+        Ok(cli) => run(cli, registry),
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
                 // Nothing more to do if standard output is closed.
@@ -175,14 +213,14 @@ impl Command {
     }
 }
 
-pub fn run(cli: Cli) -> ExitCode {
+pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
     let name = cli.command.name();
     let result = match cli.command {
-        Command::Report(args) => report::run(&args),
-        Command::Follow(args) => follow::run(&args),
+        Command::Report(args) => report::run(&args, registry),
+        Command::Follow(args) => follow::run(&args, registry),
         Command::Check(args) => check::run(&args),
         Command::Generate(args) => generate::run(&args),
-        Command::Tui(args) => tui::run(&args),
+        Command::Tui(args) => tui::run(&args, registry),
         Command::Interfaces => interfaces(),
     };
     match result {

@@ -7,7 +7,7 @@ use crate::output::{self, Format};
 use crate::run::{self, StopAfter};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use ctxscope_dissectors::Severity;
+use ctxscope_dissectors::{Registry, Severity};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,9 +43,9 @@ pub struct ReportArgs {
     pub config: ConfigArgs,
 }
 
-pub fn run(args: &ReportArgs) -> Result<Outcome> {
-    let config = args.config.load()?;
-    let mut engine = Engine::new(config)?;
+pub fn run(args: &ReportArgs, registry: &Registry) -> Result<Outcome> {
+    let config = args.config.load(registry)?;
+    let mut engine = Engine::new(config);
     if let Some(opts) = args.live.options() {
         let stop = StopAfter {
             duration: args.duration.map(Duration::from_secs_f64),

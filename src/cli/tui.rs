@@ -5,6 +5,7 @@ use super::{ConfigArgs, Outcome};
 use crate::tui::{self, Ended, Input};
 use anyhow::Result;
 use clap::Args;
+use ctxscope_dissectors::Registry;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -24,8 +25,8 @@ pub struct TuiArgs {
     pub config: ConfigArgs,
 }
 
-pub fn run(args: &TuiArgs) -> Result<Outcome> {
-    let config = args.config.load()?;
+pub fn run(args: &TuiArgs, registry: &Registry) -> Result<Outcome> {
+    let config = args.config.load(registry)?;
     let input = match (args.live.options(), &args.file) {
         (Some(options), _) => Input::Live {
             options,

@@ -36,7 +36,7 @@ pub(super) fn record(flow: &Flow, findings: u64, open_at_end: bool) -> FlowRecor
         to_server: direction(Dir::ToServer),
         to_client: direction(Dir::ToClient),
         open_at_end,
-        summary: flow.app.dissector().map(|d| d.summary()),
+        summary: flow.app.dissector().and_then(|d| d.summary()),
         findings,
         events: flow.events.kept().to_vec(),
         events_dropped: flow.events.dropped(),
@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn unchanged_flows_share_their_record_and_retired_flows_leave_the_cache() {
-        let mut engine = Engine::new(Config::default()).unwrap();
+        let mut engine = Engine::new(Config::default());
         syn(&mut engine, 50000, 0);
         syn(&mut engine, 50001, 0);
         let first = engine.snapshot();

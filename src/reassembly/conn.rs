@@ -160,11 +160,6 @@ impl TcpConn {
         self.halves[Dir::ToClient.index()].counters.syn_acks > 0
     }
 
-    /// Who sent the first RST.
-    pub fn rst_by(&self) -> Option<Dir> {
-        self.first_rst.map(|(dir, _)| dir)
-    }
-
     /// Who sent the first RST, and when.
     pub fn first_rst(&self) -> Option<(Dir, Timestamp)> {
         self.first_rst

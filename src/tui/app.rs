@@ -18,8 +18,9 @@ use crate::model::{FlowRecord, Report};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use ctxscope_dissectors::{Proto, Severity};
+use ctxscope_dissectors::{Proto, Registry, Severity};
 use ratatui::layout::{Position, Rect};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,12 +122,12 @@ pub struct Counters {
 }
 
 /// Totals of the report on screen, computed once per report.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Totals {
     /// Findings per severity, indexed by `Severity as usize`.
     findings: [usize; 4],
-    /// Flows per protocol, indexed by `Proto as usize`; unclassified ones are not counted.
-    protos: [usize; 5],
+    /// Flows per protocol; unclassified ones are not counted.
+    protos: BTreeMap<Proto, usize>,
     /// Rows that need attention, per tab (indexed by the tab's position): licensing that
     /// fails, heartbeats overdue, sessions whose keep-alives stopped.
     trouble: [usize; 5],
@@ -140,7 +141,7 @@ impl Totals {
         }
         for f in &report.flows {
             if let Some(p) = f.proto {
-                t.protos[p as usize] += 1;
+                *t.protos.entry(p).or_default() += 1;
             }
         }
         t.trouble[Tab::Licensing.index()] = report
@@ -171,7 +172,7 @@ impl Totals {
     }
 
     pub fn flows_of(&self, p: Proto) -> usize {
-        self.protos[p as usize]
+        self.protos.get(&p).copied().unwrap_or(0)
     }
 }
 
@@ -355,6 +356,8 @@ const MIN_APPLY_INTERVAL: Duration = Duration::from_millis(250);
 
 pub struct App {
     source: SourceInfo,
+    /// The protocols the filters and the help name.
+    registry: Registry,
     tab: Tab,
     report: Option<Arc<Report>>,
     /// A newer report not shown yet (paused, or too soon after the last one).
@@ -387,11 +390,12 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(source: SourceInfo) -> App {
+    pub fn new(source: SourceInfo, registry: Registry) -> App {
         let now = Instant::now();
         let loading = matches!(source.kind, SourceKind::File(_)).then(Progress::default);
         App {
             source,
+            registry,
             tab: Tab::Flows,
             report: None,
             pending: None,
@@ -422,6 +426,10 @@ impl App {
 
     pub fn source(&self) -> &SourceInfo {
         &self.source
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     pub fn is_live(&self) -> bool {
@@ -760,7 +768,8 @@ impl App {
     /// Applies `text` as the filter of `table` if it parses; records the error otherwise
     /// (typing goes on, the rows stay as they were).
     fn apply_filter(&mut self, table: Tab, text: String) {
-        let error = self.table_mut(table).try_filter(text).err();
+        let registry = self.registry.clone();
+        let error = self.table_mut(table).try_filter(text, &registry).err();
         if let Some(input) = self.input.as_mut() {
             input.error = error;
         }

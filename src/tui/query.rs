@@ -1,8 +1,8 @@
 //! The filter language of the tables: space-separated terms that must all hold.
 //!
 //! ```text
-//! proto:ica        protocol (ica, cgp, lmgrd, vendor_daemon, ima; flexlm = either FlexLM role;
-//!                  none = unclassified)
+//! proto:ica        protocol: a registered name, a wire family shared by several (flexlm =
+//!                  lmgrd or vendor_daemon), none = unclassified
 //! port:27000       either side's TCP port
 //! host:10.0.0.5    either side's address; a CIDR block works too (host:10.0.0.0/24)
 //! state:S0         Zeek connection state
@@ -24,7 +24,7 @@
 use crate::model::BeatKind;
 use crate::model::Method;
 use crate::model::SessionStatus;
-use ctxscope_dissectors::{Proto, Severity};
+use ctxscope_dissectors::{Proto, Registry, Severity};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -68,8 +68,8 @@ pub enum TermKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProtoMatch {
     Is(Proto),
-    /// lmgrd or a vendor daemon: both speak FlexLM.
-    Flexlm,
+    /// Any protocol of this wire family (`flexlm`: lmgrd or a vendor daemon).
+    Wire(&'static str),
     /// Not classified as any protocol ctxscope knows.
     Unclassified,
 }
@@ -78,11 +78,24 @@ impl ProtoMatch {
     pub fn matches(self, proto: Option<Proto>) -> bool {
         match self {
             ProtoMatch::Is(p) => proto == Some(p),
-            ProtoMatch::Flexlm => matches!(proto, Some(Proto::Lmgrd | Proto::VendorDaemon)),
+            ProtoMatch::Wire(wire) => proto.is_some_and(|p| p.wire() == wire),
             ProtoMatch::Unclassified => proto.is_none(),
         }
     }
 }
+
+/// What `proto:` takes, in the order help lists it: the protocols of `registry`, the wire
+/// families that are no protocol's name (`flexlm`), and `none`.
+pub fn proto_values(registry: &Registry) -> Vec<&'static str> {
+    let mut values = registry.names();
+    let families = registry.wires().into_iter();
+    values.extend(families.filter(|w| registry.get(w).is_none()));
+    values.push(UNCLASSIFIED);
+    values
+}
+
+/// `proto:none`: unclassified connections.
+const UNCLASSIFIED: &str = "none";
 
 /// An address block; a plain address is a block of one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,10 +183,11 @@ impl TermKind {
 }
 
 impl Query {
-    pub fn parse(input: &str) -> Result<Query, QueryError> {
+    /// Parses `input`; `proto:` takes the protocols of `registry`.
+    pub fn parse(input: &str, registry: &Registry) -> Result<Query, QueryError> {
         let terms = tokens(input)?
             .into_iter()
-            .map(|t| term(&t))
+            .map(|t| term(&t, registry))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Query { terms })
     }
@@ -247,11 +261,11 @@ fn tokens(input: &str) -> Result<Vec<Token>, QueryError> {
     }
 }
 
-fn term(t: &Token) -> Result<Term, QueryError> {
+fn term(t: &Token, registry: &Registry) -> Result<Term, QueryError> {
     let kind = if t.quoted {
         TermKind::Text(t.text.to_lowercase())
     } else {
-        keyed(&t.text)?
+        keyed(&t.text, registry)?
     };
     Ok(Term {
         negated: t.negated,
@@ -259,7 +273,7 @@ fn term(t: &Token) -> Result<Term, QueryError> {
     })
 }
 
-fn keyed(text: &str) -> Result<TermKind, QueryError> {
+fn keyed(text: &str, registry: &Registry) -> Result<TermKind, QueryError> {
     let lower = text.to_lowercase();
     if lower == "finding" || lower == "findings" {
         return Ok(TermKind::Finding);
@@ -285,7 +299,7 @@ fn keyed(text: &str) -> Result<TermKind, QueryError> {
         return Err(QueryError(format!("`{key}:` needs a value")));
     }
     Ok(match key {
-        "proto" => TermKind::Proto(proto(value)?),
+        "proto" => TermKind::Proto(proto(value, registry)?),
         "port" => TermKind::Port(
             value
                 .parse()
@@ -310,18 +324,22 @@ fn keyed(text: &str) -> Result<TermKind, QueryError> {
     })
 }
 
-fn proto(value: &str) -> Result<ProtoMatch, QueryError> {
-    match value {
-        "flexlm" => Ok(ProtoMatch::Flexlm),
-        "none" | "-" => Ok(ProtoMatch::Unclassified),
-        v => Proto::from_name(v).map(ProtoMatch::Is).ok_or_else(|| {
-            let names: Vec<&str> = Proto::ALL.iter().map(|p| p.name()).collect();
-            QueryError(format!(
-                "proto:{v}: expected {}, flexlm or none",
-                names.join(", ")
-            ))
-        }),
+fn proto(value: &str, registry: &Registry) -> Result<ProtoMatch, QueryError> {
+    if value == UNCLASSIFIED || value == "-" {
+        return Ok(ProtoMatch::Unclassified);
     }
+    if let Some(p) = registry.get(value) {
+        return Ok(ProtoMatch::Is(p));
+    }
+    if let Some(wire) = registry.wires().into_iter().find(|w| *w == value) {
+        return Ok(ProtoMatch::Wire(wire));
+    }
+    let mut values = proto_values(registry);
+    let last = values.pop().unwrap_or(UNCLASSIFIED);
+    Err(QueryError(format!(
+        "proto:{value}: expected {} or {last}",
+        values.join(", ")
+    )))
 }
 
 fn status(value: &str) -> Result<SessionStatus, QueryError> {
@@ -384,8 +402,12 @@ fn method(value: &str) -> Result<Method, QueryError> {
 mod tests {
     use super::*;
 
+    fn parse(q: &str) -> Result<Query, QueryError> {
+        Query::parse(q, &Registry::builtin())
+    }
+
     fn kinds(q: &str) -> Vec<(bool, TermKind)> {
-        Query::parse(q)
+        parse(q)
             .unwrap()
             .terms()
             .iter()
@@ -394,7 +416,7 @@ mod tests {
     }
 
     fn err(q: &str) -> String {
-        Query::parse(q).unwrap_err().0
+        parse(q).unwrap_err().0
     }
 
     #[test]
@@ -404,7 +426,7 @@ mod tests {
                 "proto:ica port:27000 state:s0 by:payload finding sev:medium code:FlexLM. flow:12"
             ),
             vec![
-                (false, TermKind::Proto(ProtoMatch::Is(Proto::Ica))),
+                (false, TermKind::Proto(ProtoMatch::Is(Proto::ICA))),
                 (false, TermKind::Port(27000)),
                 (false, TermKind::State("S0".into())),
                 (false, TermKind::By(Method::Payload)),
@@ -417,7 +439,7 @@ mod tests {
         assert_eq!(
             kinds("PROTO:flexlm proto:none by:decode-as severity:high"),
             vec![
-                (false, TermKind::Proto(ProtoMatch::Flexlm)),
+                (false, TermKind::Proto(ProtoMatch::Wire("flexlm"))),
                 (false, TermKind::Proto(ProtoMatch::Unclassified)),
                 (false, TermKind::By(Method::DecodeAs)),
                 (false, TermKind::Severity(Severity::High)),
@@ -453,14 +475,14 @@ mod tests {
         assert_eq!(
             kinds(r#"  !proto:ica  Citrix "two  Words" !"x y" 10.0.0.5:1494 "#),
             vec![
-                (true, TermKind::Proto(ProtoMatch::Is(Proto::Ica))),
+                (true, TermKind::Proto(ProtoMatch::Is(Proto::ICA))),
                 (false, TermKind::Text("citrix".into())),
                 (false, TermKind::Text("two  words".into())),
                 (true, TermKind::Text("x y".into())),
                 (false, TermKind::Text("10.0.0.5:1494".into())),
             ]
         );
-        assert!(Query::parse("   ").unwrap().is_empty());
+        assert!(parse("   ").unwrap().is_empty());
     }
 
     #[test]
@@ -522,7 +544,7 @@ mod tests {
 
     #[test]
     fn terms_are_anded_and_negation_inverts() {
-        let q = Query::parse("port:1494 !state:S0").unwrap();
+        let q = parse("port:1494 !state:S0").unwrap();
         let row = |port: u16, state: &str| {
             q.matches(|k| match k {
                 TermKind::Port(p) => *p == port,
@@ -537,17 +559,18 @@ mod tests {
 
     #[test]
     fn tables_can_refuse_keys() {
-        let q = Query::parse("sev:high some text").unwrap();
+        let q = parse("sev:high some text").unwrap();
         assert_eq!(q.unsupported(&["proto", "port"]), Some("sev"));
         assert_eq!(q.unsupported(&["sev"]), None);
     }
 
     #[test]
     fn proto_match_roles() {
-        assert!(ProtoMatch::Flexlm.matches(Some(Proto::VendorDaemon)));
-        assert!(ProtoMatch::Flexlm.matches(Some(Proto::Lmgrd)));
-        assert!(!ProtoMatch::Flexlm.matches(Some(Proto::Ica)));
+        let flexlm = ProtoMatch::Wire("flexlm");
+        assert!(flexlm.matches(Some(Proto::VENDOR_DAEMON)));
+        assert!(flexlm.matches(Some(Proto::LMGRD)));
+        assert!(!flexlm.matches(Some(Proto::ICA)));
         assert!(ProtoMatch::Unclassified.matches(None));
-        assert!(!ProtoMatch::Is(Proto::Cgp).matches(None));
+        assert!(!ProtoMatch::Is(Proto::CGP).matches(None));
     }
 }

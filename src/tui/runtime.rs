@@ -11,7 +11,6 @@ use super::term::{self, Signals, Term};
 use super::view;
 use crate::capture::{LiveOptions, Source};
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::model::{FlowId, FlowRecord};
 use anyhow::{Result, bail};
 use crossterm::event::{self, Event, MouseEventKind};
@@ -48,14 +47,8 @@ pub enum Ended {
     Signal(i32),
 }
 
-/// Set to `1`, the UI panics right after drawing its first frame: for tests of the panic
-/// path (the terminal must be given back and the panic message printed). Not for users.
-const TEST_PANIC_ENV: &str = "CTXSCOPE_TEST_PANIC";
-
 pub fn run(config: Config, input: Input) -> Result<Ended> {
     let (source, info) = open(&input)?;
-    // Checks the configuration now, so a mistake is a plain error before the screen changes.
-    Engine::new(config.clone())?;
     if !std::io::stdout().is_terminal() {
         bail!("the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`");
     }
@@ -65,7 +58,7 @@ pub fn run(config: Config, input: Input) -> Result<Ended> {
         Feed::file(source, config.clone())
     };
     let signals = Signals::register()?;
-    let mut app = App::new(info.clone());
+    let mut app = App::new(info.clone(), config.registry.clone());
     let mut work = Work::new(config, info.kind);
     let result = Term::enter()
         .map_err(anyhow::Error::from)
@@ -107,7 +100,6 @@ fn event_loop(
     signals: &Signals,
 ) -> Result<Ended> {
     let input = spawn_input()?;
-    let test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
     let mut next_frame = Instant::now();
     let mut dirty = true;
     loop {
@@ -136,9 +128,6 @@ fn event_loop(
             term.terminal.draw(|f| view::draw(f, app))?;
             next_frame = now + FRAME;
             dirty = false;
-            if test_panic {
-                panic!("{TEST_PANIC_ENV}=1: a panic after the first frame, as asked");
-            }
         }
         let wait = next_frame.saturating_duration_since(Instant::now());
         let first = match input.recv_timeout(wait) {
@@ -152,6 +141,8 @@ fn event_loop(
             let effect = match event {
                 Event::Key(key) => {
                     dirty = true;
+                    #[cfg(debug_assertions)]
+                    panic_on_f12(key);
                     app.on_key(key)
                 }
                 Event::Mouse(m) if m.kind != MouseEventKind::Moved => {
@@ -168,6 +159,16 @@ fn event_loop(
                 work.run(e, app, feed);
             }
         }
+    }
+}
+
+/// Debug builds only: F12 panics, so that `tests/tui_e2e.rs` can show that the real program
+/// gives the terminal back and prints the message after a panic. Release builds have no such
+/// key.
+#[cfg(debug_assertions)]
+fn panic_on_f12(key: event::KeyEvent) {
+    if key.code == event::KeyCode::F(12) && key.kind == event::KeyEventKind::Press {
+        panic!("F12 in a debug build: a panic on request");
     }
 }
 

@@ -342,10 +342,7 @@ fn read_flow(
         Ok(s) => s,
         Err(e) => return StreamStatus::Failed(e.to_string()),
     };
-    let mut engine = match Engine::new(config) {
-        Ok(e) => e,
-        Err(e) => return StreamStatus::Failed(e.to_string()),
-    };
+    let mut engine = Engine::new(config);
     let full = Arc::new(AtomicBool::new(false));
     // Packets read so far: deliveries of packets past `upto` are not this read's.
     let seen = Arc::new(AtomicU64::new(0));

@@ -192,7 +192,7 @@ fn engine(c: &mut Criterion) {
     g.throughput(Throughput::Elements(frames.len() as u64));
     g.bench_function("farm", |b| {
         b.iter(|| {
-            let mut engine = Engine::new(Config::default()).expect("default config");
+            let mut engine = Engine::new(Config::default());
             engine.begin_source("bench", Some(LinkType::Ethernet));
             for f in &frames {
                 engine.packet(&packet(f));

@@ -38,7 +38,7 @@ pub fn load(path: &Path) -> (Report, Timeline) {
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut source = Source::open_file(path, &name).expect("capture opens");
-    let mut engine = Engine::new(Config::default()).expect("default config");
+    let mut engine = Engine::new(Config::default());
     let mut timeline = Timeline::whole(Duration::from_millis(1));
     let mut hooks = Hooks {
         packet: |p: &ctxscope::capture::Packet<'_>| timeline.add(p.ts, u64::from(p.wire_len)),
@@ -51,10 +51,13 @@ pub fn load(path: &Path) -> (Report, Timeline) {
 
 /// An app showing a loaded file, as after the loader finished.
 pub fn file_app(path: &Path, report: Report, timeline: Timeline) -> App {
-    let mut app = App::new(SourceInfo {
-        name: path.display().to_string(),
-        kind: SourceKind::File(path.to_path_buf()),
-    });
+    let mut app = App::new(
+        SourceInfo {
+            name: path.display().to_string(),
+            kind: SourceKind::File(path.to_path_buf()),
+        },
+        ctxscope_dissectors::Registry::builtin(),
+    );
     let now = Instant::now();
     app.on_feed(
         FeedMsg::Snapshot(Box::new(Snapshot::of(report, timeline))),
@@ -99,10 +102,13 @@ pub fn real_app() -> App {
 }
 
 pub fn live_app(write: Option<PathBuf>) -> App {
-    App::new(SourceInfo {
-        name: "eth0".into(),
-        kind: SourceKind::Live { write },
-    })
+    App::new(
+        SourceInfo {
+            name: "eth0".into(),
+            kind: SourceKind::Live { write },
+        },
+        ctxscope_dissectors::Registry::builtin(),
+    )
 }
 
 /// Sends a report to `app` as a live snapshot arriving at `at`.
@@ -188,7 +194,7 @@ pub const SERVER_PORTS: [u16; 8] = [1494, 2598, 27000, 7279, 2512, 443, 80, 22];
 
 impl Synth {
     pub fn new() -> Synth {
-        let mut engine = Engine::new(Config::default()).expect("default config");
+        let mut engine = Engine::new(Config::default());
         engine.begin_source("synthetic", Some(LinkType::Ethernet));
         Synth {
             engine,

@@ -6,8 +6,8 @@
 
 use super::event::InnerIca;
 use crate::event::Event;
-use crate::ica::{self, Carry};
-use crate::registry::{Context, Dissector, Proto, new_dissector};
+use crate::ica;
+use crate::registry::{Carry, Context, Dissector, Proto};
 use crate::types::{Dir, Timestamp};
 
 /// Inner ICA dissectors per connection. A session carries one ICA stream; a second allows for
@@ -68,7 +68,7 @@ impl InnerStreams {
                             announced_vendor: None,
                             from_start,
                         };
-                        new_dissector(Proto::Ica, &ctx)
+                        Proto::ICA.dissector(&ctx)
                     }
                     Start::Resumed(carry) => Box::new(ica::Dissector::resumed(carry)),
                 };
@@ -132,12 +132,15 @@ impl InnerStreams {
         self.streams.iter().map(|s| s.ica.buffered()).sum()
     }
 
+    /// The summaries of the inner streams (an ICA dissector always has one).
     pub fn summaries(&self) -> Vec<InnerIca> {
         self.streams
             .iter()
-            .map(|s| InnerIca {
-                channel: s.channel,
-                summary: s.ica.summary(),
+            .filter_map(|s| {
+                Some(InnerIca {
+                    channel: s.channel,
+                    summary: s.ica.summary()?,
+                })
             })
             .collect()
     }

@@ -49,8 +49,23 @@ pub use proxy::ProxyTarget;
 pub use secret::Secret;
 pub use state::{Dissector, codes};
 
-use crate::registry::Probe;
+use crate::registry::{Colour, Probe, ProtoSpec, Transport};
 use crate::types::Dir;
+
+/// Session reliability: CGP carrying ICA.
+pub static SPEC: ProtoSpec = ProtoSpec {
+    name: "cgp",
+    title: "CGP",
+    description: "Citrix Common Gateway Protocol (session reliability), carrying ICA",
+    transport: Transport::Tcp,
+    default_ports: &[(2598, 2598)],
+    wire: "cgp",
+    probe: Some(probe),
+    refute: None,
+    new: |ctx| Box::new(Dissector::new(ctx)),
+    unexpected_port_finding: Some("cgp.unexpected_port"),
+    colour: Colour::LightGreen,
+};
 
 /// The first bytes of each direction: "\x1aCGP/01".
 pub const SIGNATURE: [u8; 7] = *b"\x1aCGP/01";

@@ -16,8 +16,7 @@ use super::proxy::{exact_proxy_params, proxy_params};
 use super::{SIGNATURE, channels};
 use crate::buffer::StreamBuffer;
 use crate::event::{Anomaly, Event as AnyEvent, Summary as AnySummary};
-use crate::ica::Carry;
-use crate::registry::Context;
+use crate::registry::{Carry, Context};
 use crate::text::WireText;
 use crate::types::{Dir, Severity, Timestamp};
 use std::fmt::Write as _;
@@ -190,13 +189,13 @@ impl crate::registry::Dissector for Dissector {
         self.session.inner.close(None, ts, out);
     }
 
-    fn summary(&self) -> AnySummary {
+    fn summary(&self) -> Option<AnySummary> {
         let s = &self.session;
         let mut summary = s.summary.clone();
         summary.channels = s.channels.rows().to_vec();
         summary.realtime_channel = s.channels.realtime;
         summary.inner_ica = s.inner.summaries();
-        AnySummary::Cgp(Box::new(summary))
+        Some(AnySummary::Cgp(Box::new(summary)))
     }
 
     fn buffered(&self) -> usize {

@@ -71,17 +71,18 @@ impl Role {
     /// The engine's protocol label for this role.
     pub const fn proto(self) -> Proto {
         match self {
-            Role::Lmgrd => Proto::Lmgrd,
-            Role::VendorDaemon => Proto::VendorDaemon,
+            Role::Lmgrd => Proto::LMGRD,
+            Role::VendorDaemon => Proto::VENDOR_DAEMON,
         }
     }
 
     /// The role the engine meant when it created the dissector (anything but a vendor daemon
     /// is taken as lmgrd, the default FlexLM port's owner).
-    pub const fn from_proto(proto: Proto) -> Role {
-        match proto {
-            Proto::VendorDaemon => Role::VendorDaemon,
-            _ => Role::Lmgrd,
+    pub fn from_proto(proto: Proto) -> Role {
+        if proto == Proto::VENDOR_DAEMON {
+            Role::VendorDaemon
+        } else {
+            Role::Lmgrd
         }
     }
 }
@@ -511,8 +512,8 @@ mod tests {
 
     #[test]
     fn roles_map_to_engine_protocols() {
-        assert_eq!(Role::Lmgrd.proto(), Proto::Lmgrd);
-        assert_eq!(Role::from_proto(Proto::VendorDaemon), Role::VendorDaemon);
-        assert_eq!(Role::from_proto(Proto::Lmgrd), Role::Lmgrd);
+        assert_eq!(Role::Lmgrd.proto(), Proto::LMGRD);
+        assert_eq!(Role::from_proto(Proto::VENDOR_DAEMON), Role::VendorDaemon);
+        assert_eq!(Role::from_proto(Proto::LMGRD), Role::Lmgrd);
     }
 }

@@ -87,7 +87,7 @@ fn feed_stream_split(proto: Proto, dir: Dir, stream: &[u8], split: usize) -> Vec
 #[test]
 fn lmgrd_hello_and_redirect() {
     let (events, s) = run(
-        Proto::Lmgrd,
+        Proto::LMGRD,
         &[
             (Dir::ToServer, &hello_citrix()),
             (Dir::ToClient, &redirect()),
@@ -151,7 +151,7 @@ fn a_connection_taken_for_lmgrd_shows_it_is_a_vendor_daemon() {
         ..encode::OkReply::default()
     });
     let (events, s) = run(
-        Proto::Lmgrd,
+        Proto::LMGRD,
         &[
             (Dir::ToServer, &hello_citrix()),
             (Dir::ToClient, &ok),
@@ -182,7 +182,7 @@ fn a_connection_taken_for_lmgrd_shows_it_is_a_vendor_daemon() {
 #[test]
 fn contradicting_role_evidence_is_reported_once() {
     let (events, s) = run(
-        Proto::VendorDaemon,
+        Proto::VENDOR_DAEMON,
         &[
             (Dir::ToServer, &checkout()),
             (Dir::ToClient, &redirect()),
@@ -197,7 +197,7 @@ fn contradicting_role_evidence_is_reported_once() {
 #[test]
 fn command_replies_are_labelled_by_their_request() {
     let (events, _) = run(
-        Proto::Lmgrd,
+        Proto::LMGRD,
         &[
             (
                 Dir::ToServer,
@@ -241,7 +241,7 @@ fn command_replies_are_labelled_by_their_request() {
 fn refusals_are_paired_with_the_request_they_answer() {
     let what = |data| encode::refusal(&encode::Refusal { code: b'W', data });
     let (events, _) = run(
-        Proto::VendorDaemon,
+        Proto::VENDOR_DAEMON,
         &[
             (Dir::ToServer, &hello_citrix()),
             (Dir::ToClient, &encode::ok(&encode::OkReply::default())),
@@ -296,7 +296,7 @@ fn a_damaged_request_is_not_named_by_its_refusal() {
     let mut bad = checkout();
     bad[20] ^= 0x01; // inside the feature name: the checksum fails
     let (events, _) = run(
-        Proto::VendorDaemon,
+        Proto::VENDOR_DAEMON,
         &[
             (Dir::ToServer, &bad),
             (
@@ -321,7 +321,7 @@ fn a_damaged_request_is_not_named_by_its_refusal() {
 fn long_license_text_is_cut_and_the_cut_counted() {
     let text = b"INCREMENT CITRIX CITRIX 2038.0101 permanent uncounted\n".repeat(100);
     let (events, s) = run(
-        Proto::Lmgrd,
+        Proto::LMGRD,
         &[
             (
                 Dir::ToServer,
@@ -368,7 +368,7 @@ fn an_older_comm_version_sets_the_message_size() {
     });
     assert_eq!((hello.len(), beat.len()), (125, 125));
     let stream = [hello.as_slice(), &beat, &beat].concat();
-    let (events, s) = run(Proto::VendorDaemon, &[(Dir::ToServer, &stream)]);
+    let (events, s) = run(Proto::VENDOR_DAEMON, &[(Dir::ToServer, &stream)]);
     assert_eq!(anomalies(&events), Vec::<&str>::new());
     assert_eq!(s.legacy_size, 125);
     assert_eq!(s.to_server.messages, 3);
@@ -389,7 +389,7 @@ fn a_bad_legacy_checksum_is_reported_and_decoded_unverified() {
     let mut bad = hello_citrix();
     bad[1] ^= 0x55;
     let (events, s) = run(
-        Proto::Lmgrd,
+        Proto::LMGRD,
         &[(Dir::ToServer, &bad), (Dir::ToClient, &redirect())],
     );
     assert_eq!(anomalies(&events), vec!["flexlm.bad_checksum"]);
@@ -409,7 +409,7 @@ fn two_bad_checksums_in_a_row_lose_sync_until_two_good_messages() {
     let mut bad2 = heartbeat(2);
     bad2[1] ^= 1;
     let stream = [bad1, bad2, heartbeat(3), heartbeat(4)].concat();
-    let (events, s) = run(Proto::VendorDaemon, &[(Dir::ToServer, &stream)]);
+    let (events, s) = run(Proto::VENDOR_DAEMON, &[(Dir::ToServer, &stream)]);
     assert_eq!(
         anomalies(&events),
         vec![
@@ -445,13 +445,13 @@ fn after_skipping_a_lone_valid_message_is_not_trusted() {
     // Garbage, then one valid heartbeat and nothing after it: without a second message to
     // confirm the boundary, the heartbeat is not reported.
     let stream = [&[0x01, 0x02, 0x03][..], &heartbeat(9)].concat();
-    let (events, s) = run(Proto::VendorDaemon, &[(Dir::ToServer, &stream)]);
+    let (events, s) = run(Proto::VENDOR_DAEMON, &[(Dir::ToServer, &stream)]);
     assert_eq!(anomalies(&events), vec!["flexlm.unrecognised_data"]);
     assert!(messages(&events).is_empty());
     assert_eq!(s.to_server.skipped_bytes, stream.len() as u64);
     // With a second one, both are.
     let stream = [&[0x01, 0x02, 0x03][..], &heartbeat(9), &heartbeat(10)].concat();
-    let (events, s) = run(Proto::VendorDaemon, &[(Dir::ToServer, &stream)]);
+    let (events, s) = run(Proto::VENDOR_DAEMON, &[(Dir::ToServer, &stream)]);
     assert_eq!(
         anomalies(&events),
         vec!["flexlm.unrecognised_data", "flexlm.resync"]
@@ -465,7 +465,7 @@ fn a_bad_crc_is_reported_and_decoded_unverified() {
     let mut r = redirect();
     let last = r.len() - 1;
     r[last] = b'U'; // reason 'D' -> 'U': the CRC no longer matches
-    let (events, s) = run(Proto::Lmgrd, &[(Dir::ToClient, &r)]);
+    let (events, s) = run(Proto::LMGRD, &[(Dir::ToClient, &r)]);
     assert_eq!(anomalies(&events), vec!["flexlm.bad_crc"]);
     let msgs = messages(&events);
     assert!(matches!(&msgs[0], Event::Redirect { reason, .. } if reason.as_str() == "U"));
@@ -480,7 +480,7 @@ fn a_bad_check_byte_resynchronises_on_the_next_message() {
     let mut r = redirect();
     r[1] ^= 0xFF;
     let stream = [r, redirect()].concat();
-    let (events, s) = run(Proto::Lmgrd, &[(Dir::ToClient, &stream)]);
+    let (events, s) = run(Proto::LMGRD, &[(Dir::ToClient, &stream)]);
     assert_eq!(
         anomalies(&events),
         vec!["flexlm.bad_header_check", "flexlm.resync"]
@@ -499,7 +499,7 @@ fn absurd_lengths_are_reported_and_never_buffered() {
     let mut huge = redirect();
     huge[17] = 0xFF;
     huge[1] = super::framed::header_check(&huge);
-    let mut d = Dissector::new(Proto::Lmgrd, &from_start());
+    let mut d = Dissector::new(Proto::LMGRD, &from_start());
     let mut out = Vec::new();
     d.feed(Dir::ToClient, &huge, TS, &mut out);
     assert_eq!(anomalies(&out), vec!["flexlm.oversize"]);
@@ -515,7 +515,7 @@ fn absurd_lengths_are_reported_and_never_buffered() {
     short[5] = 8;
     short[1] = super::framed::header_check(&short);
     let (events, s) = run(
-        Proto::Lmgrd,
+        Proto::LMGRD,
         &[(Dir::ToClient, &[short, redirect()].concat())],
     );
     assert_eq!(
@@ -533,7 +533,7 @@ fn a_payload_that_does_not_fit_its_type_is_a_plain_message() {
         payload: b"no-nul-terminator",
         ..encode::Binary::default()
     });
-    let (events, s) = run(Proto::Lmgrd, &[(Dir::ToClient, &m)]);
+    let (events, s) = run(Proto::LMGRD, &[(Dir::ToClient, &m)]);
     assert_eq!(anomalies(&events), vec!["flexlm.bad_payload"]);
     assert_eq!(
         messages(&events),
@@ -553,7 +553,7 @@ fn garbage_gives_up_after_the_budget_and_then_only_counts() {
     let garbage: Vec<u8> = (0..RESYNC_BUDGET + 5000)
         .map(|i| b"\x000123"[i % 5])
         .collect();
-    let mut d = Dissector::new(Proto::Lmgrd, &from_start());
+    let mut d = Dissector::new(Proto::LMGRD, &from_start());
     let mut out = Vec::new();
     d.feed(Dir::ToServer, &garbage, TS, &mut out);
     d.feed(Dir::ToServer, &hello_citrix(), TS, &mut out); // too late: the direction is lost
@@ -578,7 +578,7 @@ fn ascii_text_is_bounded_too() {
     // An HTTP request on the lmgrd port: 'G' is a legacy code, so the first 147 bytes are a
     // bad-checksum message, the next bad one loses sync, and the rest is searched.
     let http = b"GET /index.html HTTP/1.1\r\nHost: lic01\r\nAccept: */*\r\n".repeat(20);
-    let (events, s) = run(Proto::Lmgrd, &[(Dir::ToServer, &http)]);
+    let (events, s) = run(Proto::LMGRD, &[(Dir::ToServer, &http)]);
     let codes = anomalies(&events);
     assert_eq!(&codes[..2], ["flexlm.bad_checksum", "flexlm.bad_checksum"]);
     assert!(codes.len() <= 3, "{codes:?}");
@@ -590,7 +590,7 @@ fn ascii_text_is_bounded_too() {
 #[test]
 fn truncated_messages_are_reported_at_close() {
     let h = hello_citrix();
-    let mut d = Dissector::new(Proto::Lmgrd, &from_start());
+    let mut d = Dissector::new(Proto::LMGRD, &from_start());
     let mut out = Vec::new();
     d.feed(Dir::ToServer, &h[..100], TS, &mut out);
     assert_eq!(d.buffered(), 100);
@@ -604,7 +604,7 @@ fn truncated_messages_are_reported_at_close() {
 
 #[test]
 fn a_gap_discards_the_partial_message_and_the_next_one_is_decoded() {
-    let mut d = Dissector::new(Proto::VendorDaemon, &from_start());
+    let mut d = Dissector::new(Proto::VENDOR_DAEMON, &from_start());
     let mut out = Vec::new();
     let beat = heartbeat(1);
     d.feed(Dir::ToServer, &beat, TS, &mut out);
@@ -624,7 +624,7 @@ fn a_gap_discards_the_partial_message_and_the_next_one_is_decoded() {
 
 #[test]
 fn a_gap_mid_message_resyncs_with_confirmation() {
-    let mut d = Dissector::new(Proto::VendorDaemon, &from_start());
+    let mut d = Dissector::new(Proto::VENDOR_DAEMON, &from_start());
     let mut out = Vec::new();
     d.gap(Dir::ToServer, 50, TS, &mut out);
     // The capture resumes 50 bytes into a heartbeat, then two whole ones follow.
@@ -639,7 +639,7 @@ fn a_gap_mid_message_resyncs_with_confirmation() {
 #[test]
 fn a_lost_direction_stays_lost_across_gaps_and_the_other_direction_goes_on() {
     let garbage = vec![0u8; RESYNC_BUDGET + 10];
-    let mut d = Dissector::new(Proto::Lmgrd, &from_start());
+    let mut d = Dissector::new(Proto::LMGRD, &from_start());
     let mut out = Vec::new();
     d.feed(Dir::ToServer, &garbage, TS, &mut out);
     d.gap(Dir::ToServer, 10, TS, &mut out);
@@ -660,7 +660,7 @@ fn direction_matters_for_reply_types() {
         text: b"x",
         nonce: 0,
     });
-    let (events, _) = run(Proto::Lmgrd, &[(Dir::ToServer, &reply)]);
+    let (events, _) = run(Proto::LMGRD, &[(Dir::ToServer, &reply)]);
     assert!(matches!(
         messages(&events).as_slice(),
         [Event::Message { code: 0x0146, .. }]
@@ -675,13 +675,13 @@ fn a_mid_stream_pickup_starts_by_searching() {
         from_start: false,
     };
     // Aligned: the first byte starts a message and is accepted on its own.
-    let mut d = Dissector::new(Proto::VendorDaemon, &ctx);
+    let mut d = Dissector::new(Proto::VENDOR_DAEMON, &ctx);
     let mut out = Vec::new();
     d.feed(Dir::ToServer, &heartbeat(1), TS, &mut out);
     assert_eq!(messages(&out).len(), 1);
     assert_eq!(anomalies(&out), Vec::<&str>::new());
     // Not aligned: skipped, then found with confirmation.
-    let mut d = Dissector::new(Proto::VendorDaemon, &ctx);
+    let mut d = Dissector::new(Proto::VENDOR_DAEMON, &ctx);
     let mut out = Vec::new();
     let stream = [&heartbeat(1)[7..], &heartbeat(2), &heartbeat(3)].concat();
     d.feed(Dir::ToServer, &stream, TS, &mut out);
@@ -701,7 +701,7 @@ fn encrypted_messages_are_decrypted_only_when_they_verify() {
     // 147 bytes that are no message, encrypted or not.
     let noise: Vec<u8> = (0..147u32).map(|i| (i * 37 + 11) as u8 | 0x80).collect();
     let (events, s) = run(
-        Proto::VendorDaemon,
+        Proto::VENDOR_DAEMON,
         &[
             (Dir::ToServer, &hs),
             (Dir::ToServer, &enc_beat),
@@ -739,7 +739,7 @@ fn without_a_handshake_nothing_is_decrypted() {
     // 'g' XOR 1 = 'f' (DETACH): a legacy code, so the message is framed, fails its checksum
     // and is reported unverified; no decryption is tried.
     let enc = encode::xor_encrypt(&heartbeat(1), [1, 2, 3, 4]);
-    let (events, s) = run(Proto::VendorDaemon, &[(Dir::ToServer, &enc)]);
+    let (events, s) = run(Proto::VENDOR_DAEMON, &[(Dir::ToServer, &enc)]);
     assert_eq!(anomalies(&events), vec!["flexlm.bad_checksum"]);
     assert_eq!(
         messages(&events),
@@ -805,14 +805,14 @@ fn full_conversation() -> Vec<(Dir, Vec<u8>)> {
 #[test]
 fn splitting_every_message_at_every_offset_gives_the_same_events() {
     let conv = full_conversation();
-    let whole = feed_split(Proto::Lmgrd, &conv, usize::MAX);
+    let whole = feed_split(Proto::LMGRD, &conv, usize::MAX);
     assert!(messages(&whole).len() >= 12, "{whole:?}");
     assert!(anomalies(&whole).contains(&"flexlm.bad_crc"));
     assert!(anomalies(&whole).contains(&"flexlm.xor_key_recovered"));
     let longest = conv.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
     for split in 0..=longest {
         assert_eq!(
-            feed_split(Proto::Lmgrd, &conv, split),
+            feed_split(Proto::LMGRD, &conv, split),
             whole,
             "split at {split}"
         );
@@ -826,10 +826,10 @@ fn splitting_a_direction_stream_at_every_offset_gives_the_same_events() {
         .filter(|(d, _)| *d == Dir::ToClient)
         .flat_map(|(_, m)| m)
         .collect();
-    let whole = feed_stream_split(Proto::Lmgrd, Dir::ToClient, &stream, stream.len());
+    let whole = feed_stream_split(Proto::LMGRD, Dir::ToClient, &stream, stream.len());
     for split in 0..stream.len() {
         assert_eq!(
-            feed_stream_split(Proto::Lmgrd, Dir::ToClient, &stream, split),
+            feed_stream_split(Proto::LMGRD, Dir::ToClient, &stream, split),
             whole,
             "split at {split}"
         );
@@ -839,8 +839,8 @@ fn splitting_a_direction_stream_at_every_offset_gives_the_same_events() {
 #[test]
 fn feeding_byte_by_byte_gives_the_same_events() {
     let conv = full_conversation();
-    let whole = feed_split(Proto::Lmgrd, &conv, usize::MAX);
-    let mut d = Dissector::new(Proto::Lmgrd, &from_start());
+    let whole = feed_split(Proto::LMGRD, &conv, usize::MAX);
+    let mut d = Dissector::new(Proto::LMGRD, &from_start());
     let mut out = Vec::new();
     for (dir, m) in &conv {
         for b in m {
@@ -873,7 +873,7 @@ impl Rng {
 /// Runs `chunks` through a dissector with random gaps; checks the invariants that must hold
 /// for any input.
 fn shake(rng: &mut Rng, chunks: &[(Dir, Vec<u8>)]) {
-    let mut d = Dissector::new(Proto::Lmgrd, &from_start());
+    let mut d = Dissector::new(Proto::LMGRD, &from_start());
     let mut out = Vec::new();
     let mut fed = [0u64; 2];
     for (dir, bytes) in chunks {
@@ -962,7 +962,7 @@ fn wire_text_keeps_hostile_strings_safe_end_to_end() {
         user: "\u{1b}]0;pwned\u{7}",
         ..encode::Hello::default()
     });
-    let (events, _) = run(Proto::Lmgrd, &[(Dir::ToServer, &h)]);
+    let (events, _) = run(Proto::LMGRD, &[(Dir::ToServer, &h)]);
     let json = serde_json::to_string(&events).unwrap();
     assert!(!json.contains('\u{1b}'));
     assert!(matches!(

@@ -27,7 +27,7 @@ pub fn run(proto: Proto, messages: &[(Dir, &[u8])]) -> (Vec<AnyEvent>, Summary) 
 
 pub fn summary(d: &Dissector) -> Summary {
     match d.summary() {
-        AnySummary::Flexlm(s) => *s,
+        Some(AnySummary::Flexlm(s)) => *s,
         other => panic!("not a FlexLM summary: {other:?}"),
     }
 }

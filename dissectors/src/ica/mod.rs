@@ -12,7 +12,7 @@
 //!
 //! Secrets: the UI_C2H password is never decoded into memory, only whether one is there; the
 //! PDCRYPT1 session key is kept privately to decrypt and never reported. It travels, inside a
-//! [`Carry`], only to the dissector of a later connection of the same session.
+//! [`Carry`](crate::Carry), only to the dissector of a later connection of the same session.
 
 mod command;
 mod crypt;
@@ -36,7 +36,7 @@ pub use event::{
     Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
     EncryptionKind, Event, HostModule, HostWinstationDriver, ProtocolDriver, TerminateReason,
 };
-pub use session::Carry;
+pub use session::SessionFacts;
 pub use sink::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
 pub use state::Dissector;
 pub use summary::{
@@ -44,8 +44,23 @@ pub use summary::{
     SIZE_BUCKETS, SizeStats, Summary,
 };
 
-use crate::registry::Probe;
+use crate::registry::{Colour, Probe, ProtoSpec, Transport};
 use crate::types::Dir;
+
+/// Citrix ICA on its own connection (the ICA stream inside CGP is handed over by CGP).
+pub static SPEC: ProtoSpec = ProtoSpec {
+    name: "ica",
+    title: "ICA",
+    description: "Citrix ICA, the remote display protocol",
+    transport: Transport::Tcp,
+    default_ports: &[(1494, 1494)],
+    wire: "ica",
+    probe: Some(probe),
+    refute: None,
+    new: |ctx| Box::new(Dissector::new(ctx)),
+    unexpected_port_finding: Some("ica.unexpected_port"),
+    colour: Colour::Green,
+};
 
 /// Whether a direction starts with the ICA detect string (either direction: the server sends
 /// it, the client echoes it). Looks at 6 bytes at most.

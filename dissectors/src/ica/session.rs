@@ -59,7 +59,7 @@ pub struct WdAgreement {
 /// init phase; the engine hands this from the earlier connection's dissector to the new one.
 /// It never leaves the process: it cannot be serialised, and its `Debug` shows no key.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Carry {
+pub struct SessionFacts {
     key: Option<SessionKey>,
     encryption: EncryptionKind,
     key_exchanged_in_clear: bool,
@@ -112,9 +112,9 @@ impl Session {
 
     /// The facts a later connection needs, once the host's init phase and the encryption are
     /// settled.
-    pub fn carry(&self) -> Option<Carry> {
+    pub fn carry(&self) -> Option<SessionFacts> {
         let encryption = self.encryption.filter(|_| self.host_init_done)?;
-        Some(Carry {
+        Some(SessionFacts {
             key: self.key,
             encryption,
             key_exchanged_in_clear: self.key_exchanged_in_clear,
@@ -132,7 +132,7 @@ impl Session {
 
     /// Takes over what an earlier connection of the session agreed. No event is reported: the
     /// facts were reported with that connection.
-    pub fn resume(&mut self, carry: &Carry) {
+    pub fn resume(&mut self, carry: &SessionFacts) {
         self.key = carry.key;
         self.encryption = Some(carry.encryption);
         self.key_exchanged_in_clear = carry.key_exchanged_in_clear;

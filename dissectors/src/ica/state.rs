@@ -9,12 +9,12 @@ use super::parser;
 use super::resync::{
     DEFAULT_MAX_FRAME, InitRule, LOCK_WINDOW, LockRule, LockSearch, find_init_packet, find_lock,
 };
-use super::session::{Carry, Layering, Session};
+use super::session::{Layering, Session, SessionFacts};
 use super::sink::{AnomalyCounts, AnomalyKind, Sink};
 use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary, Tally};
 use crate::buffer::StreamBuffer;
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
-use crate::registry::Context;
+use crate::registry::{Carry, Context};
 use crate::types::{Dir, Timestamp};
 
 /// Bytes a direction may hold for an unfinished init packet or a lock search.
@@ -91,7 +91,8 @@ impl Dissector {
     /// frames) travels in one. With the earlier connection's facts (`carry`) its frames are
     /// decoded as before, except the first encrypted frame of each direction: its PDCRYPT1
     /// chain position depends on what the client received before the break, which the observer
-    /// cannot know. Without them the frames are only counted, as after a mid-stream pickup.
+    /// cannot know. Without them (no `carry`, or one not holding ICA facts) the frames are only
+    /// counted, as after a mid-stream pickup.
     pub fn resumed(carry: Option<&Carry>) -> Dissector {
         let ctx = Context {
             announced_vendor: None,
@@ -104,8 +105,8 @@ impl Dissector {
             core.stage = Stage::Framed;
             core.reader = FrameReader::resynchronised();
         }
-        if let Some(carry) = carry {
-            d.session.resume(carry);
+        if let Some(facts) = carry.and_then(Carry::get::<SessionFacts>) {
+            d.session.resume(facts);
         }
         d
     }
@@ -514,7 +515,7 @@ impl crate::registry::Dissector for Dissector {
         });
     }
 
-    fn summary(&self) -> AnySummary {
+    fn summary(&self) -> Option<AnySummary> {
         let s = &self.session;
         let stats = |dir: Dir| {
             let core = &self.dirs.get(dir).core;
@@ -527,7 +528,7 @@ impl crate::registry::Dissector for Dissector {
             to_server: &*self.dirs.to_server.core.tally,
             to_client: &*self.dirs.to_client.core.tally,
         };
-        AnySummary::Ica(Box::new(Summary {
+        Some(AnySummary::Ica(Box::new(Summary {
             phase: self.phase(),
             host_level: s.host_level,
             client: Box::new(s.client.clone()),
@@ -549,7 +550,7 @@ impl crate::registry::Dissector for Dissector {
             commands: Tally::command_table(tallies),
             channels: Tally::channel_table(tallies, |c| s.channel_name(c)),
             anomalies: self.anomalies.table(),
-        }))
+        })))
     }
 
     fn buffered(&self) -> usize {
@@ -557,14 +558,17 @@ impl crate::registry::Dissector for Dissector {
     }
 
     fn carry(&self) -> Option<Carry> {
-        self.session.carry()
+        self.session.carry().map(Carry::new)
     }
 
     /// Only a resumed stream that has no facts yet takes them: a connection with its own init
     /// phase knows better.
     fn resume(&mut self, carry: Carry) {
-        if self.resumed && !self.session.has_layering() {
-            self.session.resume(&carry);
+        if self.resumed
+            && !self.session.has_layering()
+            && let Some(facts) = carry.get::<SessionFacts>()
+        {
+            self.session.resume(facts);
         }
     }
 }

@@ -7,7 +7,7 @@
 //! each direction (as hex), so that a later version can learn the framing from real samples.
 
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
-use crate::registry::{Context, Probe};
+use crate::registry::{Colour, Context, ProtoSpec, Transport};
 use crate::types::{Dir, Timestamp};
 use serde::Serialize;
 
@@ -51,10 +51,21 @@ pub struct Summary {
     pub longest_idle_ms: u64,
 }
 
-/// IMA has no known payload signature; flows are labelled by port only.
-pub fn probe(_dir: Dir, _first: &[u8]) -> Probe {
-    Probe::NoMatch
-}
+/// IMA has no known payload signature: flows are labelled by port only, unless their opening
+/// is another protocol's.
+pub static SPEC: ProtoSpec = ProtoSpec {
+    name: "ima",
+    title: "IMA",
+    description: "Citrix Independent Management Architecture (server to server)",
+    transport: Transport::Tcp,
+    default_ports: &[(2512, 2513)],
+    wire: "ima",
+    probe: None,
+    refute: Some(other_protocol),
+    new: |ctx| Box::new(Dissector::new(ctx)),
+    unexpected_port_finding: Some("ima.unexpected_port"),
+    colour: Colour::Blue,
+};
 
 /// Request methods an HTTP client starts with.
 const HTTP_METHODS: [&[u8]; 7] = [
@@ -213,8 +224,8 @@ impl crate::registry::Dissector for Dissector {
         }
     }
 
-    fn summary(&self) -> AnySummary {
-        AnySummary::Ima(Box::new(self.summary.clone()))
+    fn summary(&self) -> Option<AnySummary> {
+        Some(AnySummary::Ima(Box::new(self.summary.clone())))
     }
 
     fn buffered(&self) -> usize {
@@ -258,7 +269,7 @@ mod tests {
 
     fn ima_summary(d: &Dissector) -> Summary {
         match d.summary() {
-            AnySummary::Ima(s) => *s,
+            Some(AnySummary::Ima(s)) => *s,
             other => panic!("{other:?}"),
         }
     }
@@ -346,11 +357,6 @@ mod tests {
             first_bytes(&out),
             [(C2S, secs(4), 10, "7f7f7f7f7f7f7f7f7f7f", false)]
         );
-    }
-
-    #[test]
-    fn probe_never_claims_a_payload() {
-        assert_eq!(probe(C2S, &[0; 64]), Probe::NoMatch);
     }
 
     #[test]

@@ -83,7 +83,7 @@ impl Licensing {
     fn is_flexlm(flow: &Flow) -> bool {
         flow.app
             .label()
-            .is_some_and(|l| l.proto.same_wire_protocol(Proto::Lmgrd))
+            .is_some_and(|l| l.proto.wire() == Proto::LMGRD.wire())
     }
 
     /// The live facts of `flow`, gathered from its first sight as FlexLM; `None` for a
@@ -186,7 +186,7 @@ impl Licensing {
                 });
                 let vendor = ff.vendor.clone();
                 announced.push(Announcement {
-                    proto: Proto::VendorDaemon,
+                    proto: Proto::VENDOR_DAEMON,
                     client: flow.client.ip,
                     // Vendor daemons run on lmgrd's host; the redirect names it, the capture
                     // shows its address.

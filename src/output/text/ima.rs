@@ -16,7 +16,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     let flows: Vec<(&FlowRecord, &ima::Summary)> = r
         .flows
         .iter()
-        .filter(|f| f.proto == Some(Proto::Ima))
+        .filter(|f| f.proto == Some(Proto::IMA))
         .filter_map(|f| match &f.summary {
             Some(Summary::Ima(s)) => Some((f.as_ref(), s.as_ref())),
             _ => None,

@@ -122,7 +122,7 @@ fn details(s: &CitrixSession) -> Vec<String> {
     if !client.is_empty() {
         lines.push(format!("{DETAIL}client: {}", client.join(", ")));
     }
-    if s.transport == Proto::Cgp {
+    if s.transport == Proto::CGP {
         let target = s.proxied_to.as_ref().map_or("-".into(), |t| t.to_string());
         let flows: Vec<String> = s.flows.iter().map(u64::to_string).collect();
         let reconnects = match s.reconnects {

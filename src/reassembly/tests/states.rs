@@ -28,7 +28,7 @@ fn a_normal_session_is_sf_with_history_shadadff() {
     assert_eq!(w.conn.handshake_rtt(), Some(Duration::from_millis(2)));
     assert_eq!(w.conn.client_syns(), 1);
     assert!(w.conn.syn_ack_seen());
-    assert_eq!(w.conn.rst_by(), None);
+    assert_eq!(w.conn.first_rst().map(|(dir, _)| dir), None);
     let (client, server) = (w.conn.counters(C), w.conn.counters(S));
     assert_eq!(
         (
@@ -87,7 +87,7 @@ fn a_syn_answered_by_a_reset_is_rej() {
     w.send(S, 0, CLIENT_ISN + 1, RST | ACK, b"");
     assert_eq!(w.conn.state(), ConnState::Rej);
     assert_eq!(w.conn.history(), "Sr");
-    assert_eq!(w.conn.rst_by(), Some(S));
+    assert_eq!(w.conn.first_rst().map(|(dir, _)| dir), Some(S));
     assert_eq!(
         w.conn.first_rst().map(|(_, ts)| ts),
         Some(Timestamp::from_nanos(2_000_000))
@@ -130,7 +130,7 @@ fn resets_after_establishment_are_rsto_or_rstr() {
     w.send(C, CLIENT_ISN + 1, SERVER_ISN + 1, RST | ACK, b"");
     assert_eq!(w.conn.state(), ConnState::Rsto);
     assert_eq!(w.conn.history(), "ShAR");
-    assert_eq!(w.conn.rst_by(), Some(C));
+    assert_eq!(w.conn.first_rst().map(|(dir, _)| dir), Some(C));
 
     let mut w = Wire::new();
     w.handshake();

@@ -118,7 +118,7 @@ mod tests {
             partial_at: started,
             timeline: Timeline::whole(Duration::from_millis(1)),
         };
-        let mut engine = Engine::new(Config::default()).expect("default config");
+        let mut engine = Engine::new(Config::default());
         // Too soon after the start: nothing.
         loader.checkpoint(&mut engine);
         assert!(rx.try_recv().is_err());

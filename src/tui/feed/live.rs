@@ -91,13 +91,11 @@ pub(super) fn start(
     let thread = std::thread::Builder::new()
         .name("ctxscope-capture".into())
         .spawn(move || {
-            let stopped = |e: Option<String>| FeedMsg::Stopped(e.unwrap_or_default());
-            let Some(engine) = super::engine_or_report(config, &tx, stopped) else {
-                return;
-            };
             Capture {
                 source,
-                engine,
+                // Built in the capture thread: an engine with a flow tap cannot move between
+                // threads.
+                engine: Engine::new(config),
                 tx,
                 inbox,
                 stop,

@@ -89,9 +89,9 @@ impl Feed {
         let thread = std::thread::Builder::new()
             .name("ctxscope-load".into())
             .spawn(move || {
-                if let Some(engine) = engine_or_report(config, &tx, FeedMsg::Loaded) {
-                    file::load(source, engine, &flag, &tx);
-                }
+                // Built in the feed thread: an engine with a flow tap cannot move between
+                // threads.
+                file::load(source, Engine::new(config), &flag, &tx);
             })
             .ok();
         Feed {
@@ -133,23 +133,6 @@ impl Feed {
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
-        }
-    }
-}
-
-/// The engine, built in the feed thread (an engine with a flow tap cannot move between
-/// threads). The caller checked the configuration already, so a failure here is unexpected;
-/// it is still reported through `fail`.
-fn engine_or_report(
-    config: Config,
-    tx: &Sender<FeedMsg>,
-    fail: impl FnOnce(Option<String>) -> FeedMsg,
-) -> Option<Engine> {
-    match Engine::new(config) {
-        Ok(e) => Some(e),
-        Err(e) => {
-            send(tx, fail(Some(e.to_string())));
-            None
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod sessions;
 
 use super::query::Query;
 use crate::model::{FlowId, Report};
+use ctxscope_dissectors::Registry;
 use std::cmp::Reverse;
 use std::sync::Arc;
 
@@ -158,8 +159,8 @@ impl<M: TableModel> TableView<M> {
     }
 
     /// Checks `text` as a filter for this table without applying it.
-    pub fn parse_filter(text: &str) -> Result<Query, String> {
-        let query = Query::parse(text).map_err(|e| e.0)?;
+    pub fn parse_filter(text: &str, registry: &Registry) -> Result<Query, String> {
+        let query = Query::parse(text, registry).map_err(|e| e.0)?;
         if let Some(key) = query.unsupported(M::KEYS) {
             return Err(format!(
                 "`{key}:` does not apply here (keys here: {})",
@@ -292,8 +293,8 @@ pub trait AnyTable {
     fn reverse_sort(&mut self);
     fn filter_text(&self) -> &str;
     /// Parses `text` and applies it; the reason it does not parse otherwise (the rows stay
-    /// as they were).
-    fn try_filter(&mut self, text: String) -> Result<(), String>;
+    /// as they were). `proto:` takes the protocols of `registry`.
+    fn try_filter(&mut self, text: String, registry: &Registry) -> Result<(), String>;
     fn clear_filter(&mut self);
     fn move_by(&mut self, delta: isize);
     fn select_position(&mut self, position: usize);
@@ -318,8 +319,8 @@ impl<M: TableModel> AnyTable for TableView<M> {
         &self.filter_text
     }
 
-    fn try_filter(&mut self, text: String) -> Result<(), String> {
-        let query = Self::parse_filter(&text)?;
+    fn try_filter(&mut self, text: String, registry: &Registry) -> Result<(), String> {
+        let query = Self::parse_filter(&text, registry)?;
         self.set_filter(text, query);
         Ok(())
     }

@@ -5,13 +5,13 @@
 //! when on screen, so a flow with a megabyte of stream costs no more to draw than a small one.
 
 use super::clip::clip_sideways;
-use super::fields::{compact, ordered};
+use super::fields::{compact, event_fields, ordered};
 use super::severity_style;
 use crate::model::{FlowRecord, Report};
 use crate::tui::app::App;
 use crate::tui::stream::{DirStream, FlowStream, HexLine, KEEP_BYTES, StreamStatus};
 use crate::tui::text::{bytes, clean, duration, time_of_day_micros};
-use ctxscope_dissectors::{Body, Dir, Event};
+use ctxscope_dissectors::{Dir, Event};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -351,13 +351,7 @@ fn event_line(e: &Event) -> Line<'static> {
         Some(Dir::ToClient) => "S>C",
         None => "   ",
     };
-    let (proto, fields) = match &e.body {
-        Body::Flexlm(x) => ("flexlm", ordered(x)),
-        Body::Ica(x) => ("ica", ordered(x)),
-        Body::Cgp(x) => ("cgp", ordered(x)),
-        Body::Ima(x) => ("ima", ordered(x)),
-        Body::Anomaly(x) => ("anomaly", ordered(x)),
-    };
+    let (proto, fields) = event_fields(&e.body);
     let mut text = String::new();
     for (k, v) in &fields {
         if k == "type" {

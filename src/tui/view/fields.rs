@@ -15,6 +15,21 @@ pub fn ordered(value: &impl Serialize) -> Vec<(String, Value)> {
         .unwrap_or_default()
 }
 
+/// An event's body (serialised `{"proto": "ica", "event": {...}}`): the protocol and the
+/// event's fields, in order, whatever the protocol.
+pub fn event_fields(body: &impl Serialize) -> (String, Vec<(String, Value)>) {
+    #[derive(serde::Deserialize)]
+    struct Tagged {
+        proto: String,
+        event: Ordered,
+    }
+    serde_json::to_string(body)
+        .ok()
+        .and_then(|json| serde_json::from_str::<Tagged>(&json).ok())
+        .map(|t| (t.proto, t.event.0))
+        .unwrap_or_default()
+}
+
 /// A JSON value on one line: strings bare unless empty or holding spaces, the rest as JSON
 /// (which escapes control characters).
 pub fn compact(v: &Value) -> String {
@@ -69,5 +84,15 @@ mod tests {
         assert_eq!(compact(&f[1].1), "\"a b\"");
         assert_eq!(compact(&f[2].1), "null");
         assert!(ordered(&3u8).is_empty());
+    }
+
+    #[test]
+    fn an_event_body_gives_its_protocol_and_its_fields_in_order() {
+        use ctxscope_dissectors::{Anomaly, Body, Severity};
+        let body = Body::from(Anomaly::new("ica.bad_frame", Severity::Low, "why"));
+        let (proto, fields) = event_fields(&body);
+        assert_eq!(proto, "anomaly");
+        let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["code", "severity", "message"]);
     }
 }

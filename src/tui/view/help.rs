@@ -1,6 +1,8 @@
 //! `?`: every key, and the filter language.
 
 use super::centered;
+use crate::tui::query::proto_values;
+use ctxscope_dissectors::Registry;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -55,8 +57,8 @@ const KEYS: [(&str, &str); 14] = [
     ),
 ];
 
-const FILTER: [&str; 7] = [
-    "Flows       proto:ica|cgp|lmgrd|vendor_daemon|ima|flexlm|none  by:payload",
+/// The filter keys of each view, after the Flows line (whose protocols come from the registry).
+const FILTER: [&str; 6] = [
     "            port:27000  host:10.0.0.0/24  state:S0  finding  flow:12",
     "Licensing   status:ok|lmgrd_only|dynamic_port|not_connected|unreachable",
     "            vendor:citrix  host:  port:  flow:  finding",
@@ -65,7 +67,7 @@ const FILTER: [&str; 7] = [
     "Findings    sev:medium  code:flexlm.  flow:  proto:  port:  host:",
 ];
 
-pub fn draw(frame: &mut Frame, area: Rect) {
+pub fn draw(frame: &mut Frame, area: Rect, registry: &Registry) {
     let key_style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
     let mut lines: Vec<Line> = KEYS
         .iter()
@@ -80,7 +82,12 @@ pub fn draw(frame: &mut Frame, area: Rect) {
         " Filter (all terms must hold; !term negates; other words are free text):",
         key_style,
     ));
-    lines.extend(FILTER.iter().map(|l| Line::raw(format!("  {l}"))));
+    let flows = format!(
+        "Flows       proto:{}  by:payload",
+        proto_values(registry).join("|")
+    );
+    let filters = std::iter::once(flows.as_str()).chain(FILTER);
+    lines.extend(filters.map(|l| Line::raw(format!("  {l}"))));
     let height = lines.len() as u16 + 2;
     let bx = centered(area, 78, height);
     frame.render_widget(Clear, bx);

@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let report = app.report().cloned();
     let (table_area, pane_area) = record::split(area, app.pane(Tab::Licensing).is_some());
     let t = app.totals();
-    let (lmgrd, vendor) = (t.flows_of(Proto::Lmgrd), t.flows_of(Proto::VendorDaemon));
+    let (lmgrd, vendor) = (t.flows_of(Proto::LMGRD), t.flows_of(Proto::VENDOR_DAEMON));
     let empty = empty_text(
         report.is_some(),
         app.licensing.is_filtered(),

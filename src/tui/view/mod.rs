@@ -53,7 +53,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         frame.render_widget(Paragraph::new(bottom_lines(app, width)), bottom);
     }
     if app.help_shown() {
-        help::draw(frame, area);
+        help::draw(frame, area, app.registry());
     }
 }
 

@@ -20,7 +20,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let report = app.report().cloned();
     let (table_area, pane_area) = record::split(area, app.pane(Tab::Sessions).is_some());
     let t = app.totals();
-    let (ica, cgp) = (t.flows_of(Proto::Ica), t.flows_of(Proto::Cgp));
+    let (ica, cgp) = (t.flows_of(Proto::ICA), t.flows_of(Proto::CGP));
     let empty = empty_text(
         report.is_some(),
         app.sessions.is_filtered(),

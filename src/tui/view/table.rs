@@ -10,7 +10,7 @@ use crate::tui::table::findings::{FindingColumn, flows_cell};
 use crate::tui::table::flows::FlowColumn;
 use crate::tui::table::{TableModel, TableView};
 use crate::tui::text::{self, clean, ellipsize, time_of_day, wrap_at_most};
-use ctxscope_dissectors::Proto;
+use ctxscope_dissectors::{Colour, Proto};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -135,17 +135,33 @@ pub(super) fn empty_text(
 fn flow_style(report: &Report, i: usize, column: FlowColumn) -> Style {
     let f = &report.flows[i];
     match column {
-        FlowColumn::Proto => match f.proto {
-            Some(Proto::Ica) => Style::new().fg(Color::Green),
-            Some(Proto::Cgp) => Style::new().fg(Color::LightGreen),
-            Some(Proto::Lmgrd | Proto::VendorDaemon) => Style::new().fg(Color::Magenta),
-            Some(Proto::Ima) => Style::new().fg(Color::Blue),
-            None => Style::new().fg(Color::DarkGray),
-        },
+        FlowColumn::Proto => Style::new().fg(f.proto.map_or(Color::DarkGray, proto_colour)),
         FlowColumn::Findings if f.findings > 0 => {
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
         }
         _ => Style::new(),
+    }
+}
+
+/// The colour the protocol's spec asks for.
+fn proto_colour(proto: Proto) -> Color {
+    match proto.spec().colour {
+        Colour::Black => Color::Black,
+        Colour::Red => Color::Red,
+        Colour::Green => Color::Green,
+        Colour::Yellow => Color::Yellow,
+        Colour::Blue => Color::Blue,
+        Colour::Magenta => Color::Magenta,
+        Colour::Cyan => Color::Cyan,
+        Colour::Gray => Color::Gray,
+        Colour::DarkGray => Color::DarkGray,
+        Colour::LightRed => Color::LightRed,
+        Colour::LightGreen => Color::LightGreen,
+        Colour::LightYellow => Color::LightYellow,
+        Colour::LightBlue => Color::LightBlue,
+        Colour::LightMagenta => Color::LightMagenta,
+        Colour::LightCyan => Color::LightCyan,
+        Colour::White => Color::White,
     }
 }
 

@@ -5,7 +5,7 @@
 //! times 1,000 bytes), close; bits 2.. = seconds since the previous step.
 #![no_main]
 
-use ctxscope_dissectors::{Context, Dir, Proto, Timestamp, new_dissector};
+use ctxscope_dissectors::{Context, Dir, Registry, Timestamp};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -13,12 +13,13 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let mut steps: &[u8] = steps;
-    let proto = Proto::ALL[usize::from(proto) % Proto::ALL.len()];
+    let registry: Vec<_> = Registry::builtin().iter().collect();
+    let proto = registry[usize::from(proto) % registry.len()];
     let context = Context {
         announced_vendor: (flags & 2 != 0).then(|| "CITRIX".to_string()),
         from_start: flags & 1 != 0,
     };
-    let mut dissector = new_dissector(proto, &context);
+    let mut dissector = proto.dissector(&context);
     let mut events = Vec::new();
     let mut ts = Timestamp::from_secs(1_800_000_000);
     while let &[op, len, ref rest @ ..] = steps {

@@ -15,9 +15,8 @@ fuzz_target!(|input: &[u8]| {
     if std::fs::write(&path, input).is_err() {
         return;
     }
-    if let Ok(mut engine) = Engine::new(Config::default()) {
-        let _ = read_file(&mut engine, &path, "fuzz", false);
-        let _ = engine.finish();
-    }
+    let mut engine = Engine::new(Config::default());
+    let _ = read_file(&mut engine, &path, "fuzz", false);
+    let _ = engine.finish();
     let _ = std::fs::remove_file(&path);
 });

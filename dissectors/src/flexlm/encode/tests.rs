@@ -46,7 +46,7 @@ fn hello_round_trip_and_sizes() {
     assert_eq!(&m[..4], b"h\x0713", "same bytes as the hand-written vector");
     assert_eq!(m, crate::flexlm::legacy::tests::hello_vector());
     assert_eq!(
-        round_trip(Proto::Lmgrd, &[(Dir::ToServer, m)]),
+        round_trip(Proto::LMGRD, &[(Dir::ToServer, m)]),
         vec![Event::Hello {
             wire: LEGACY,
             this_vd: false,
@@ -91,7 +91,7 @@ fn long_text_is_cut_to_keep_its_nul() {
         "20 characters of a 21-byte slot"
     );
     assert_eq!(m[24], 0);
-    let events = round_trip(Proto::Lmgrd, &[(Dir::ToServer, m)]);
+    let events = round_trip(Proto::LMGRD, &[(Dir::ToServer, m)]);
     let Some(Event::Hello { user, .. }) = events.first() else {
         panic!("no hello: {events:?}");
     };
@@ -115,7 +115,7 @@ fn lmgrd_legacy_conversation_round_trip() {
         (Dir::ToClient, ta),
     ];
     msgs.extend(chunks.into_iter().map(|c| (Dir::ToClient, c)));
-    let events = round_trip(Proto::Lmgrd, &msgs);
+    let events = round_trip(Proto::LMGRD, &msgs);
     assert_eq!(
         events[1],
         Event::Redirect {
@@ -210,7 +210,7 @@ fn vendor_daemon_conversation_round_trip() {
             }),
         ),
     ];
-    let events = round_trip(Proto::VendorDaemon, &msgs);
+    let events = round_trip(Proto::VENDOR_DAEMON, &msgs);
     assert_eq!(events.len(), msgs.len());
     assert_eq!(
         events[1],
@@ -309,7 +309,7 @@ fn handshake_and_generic_legacy_round_trip() {
         })
     );
     let events = round_trip(
-        Proto::VendorDaemon,
+        Proto::VENDOR_DAEMON,
         &[(Dir::ToServer, hs), (Dir::ToClient, what)],
     );
     assert_eq!(
@@ -433,7 +433,7 @@ fn binary_builders_round_trip() {
             }),
         ),
     ];
-    let events = round_trip(Proto::Lmgrd, &msgs);
+    let events = round_trip(Proto::LMGRD, &msgs);
     assert_eq!(
         events,
         vec![
@@ -538,7 +538,7 @@ fn long_binary_messages_use_byte_17() {
     assert_eq!(len, 70_020);
     assert_eq!((m[17], m[4], m[5]), (0x01, 0x11, 0x84)); // 70020 = 0x01_1184
     assert_eq!(
-        round_trip(Proto::Lmgrd, &[(Dir::ToClient, m)]),
+        round_trip(Proto::LMGRD, &[(Dir::ToClient, m)]),
         vec![Event::Message {
             wire: BINARY,
             code: 0x0151,

@@ -154,12 +154,17 @@ impl crate::registry::Dissector for Dissector {
         }
     }
 
-    fn summary(&self) -> AnySummary {
-        AnySummary::Flexlm(Box::new(self.conn.summary.clone()))
+    fn summary(&self) -> Option<AnySummary> {
+        Some(AnySummary::Flexlm(Box::new(self.conn.summary.clone())))
     }
 
     fn buffered(&self) -> usize {
         self.buffers.iter().map(StreamBuffer::pending).sum()
+    }
+
+    /// The role the traffic showed (the first one, reported by [`Event::Role`]).
+    fn proto(&self) -> Option<Proto> {
+        self.conn.summary.role.map(Role::proto)
     }
 }
 

@@ -39,7 +39,7 @@ fn run_with(ctx: &Context, script: &[(Dir, Vec<u8>)]) -> (Vec<AnyEvent>, Summary
 
 fn summary_of(d: &Dissector) -> Summary {
     match d.summary() {
-        AnySummary::Ica(s) => *s,
+        Some(AnySummary::Ica(s)) => *s,
         other => panic!("not an ICA summary: {other:?}"),
     }
 }
