@@ -159,6 +159,7 @@ fn a_gap_across_frame_boundaries_resynchronises() {
         (up.decoded_frames, up.undecodable_frames),
         (10 + FRAMES - 12, 1)
     );
+    assert_eq!(up.undecodable.chain_lost, 1);
 }
 
 #[test]
@@ -173,6 +174,7 @@ fn mid_stream_pickup_counts_frames_without_decoding() {
     assert_eq!((up.skipped_bytes, up.frames), (5, 596));
     // No init seen: nothing is claimed about the content.
     assert_eq!((up.decoded_frames, up.undecodable_frames), (0, 596));
+    assert_eq!(up.undecodable.layering_unknown, 596);
     assert!(s.commands.is_empty() && s.encryption.is_none());
 
     // A short pickup: the lock search waits for more bytes, and decides at close.
@@ -509,5 +511,6 @@ fn a_gap_that_takes_a_frame_header_byte_forgets_the_chain() {
     assert_eq!((up.damaged_frames, up.sync_losses), (1, 0));
     // Whether frame 5 moved the chain is unknown, so frame 6 is not decrypted with a guess.
     assert_eq!((up.decoded_frames, up.undecodable_frames), (5 + 13, 1));
+    assert_eq!(up.undecodable.chain_lost, 1);
     assert_eq!(s.commands[0].count.to_server, 5 + 13);
 }
