@@ -48,6 +48,14 @@ fn check_one(dir: &Path, capture: &Path, bless: bool) -> Result<Checked> {
         .unwrap_or(capture)
         .to_string_lossy()
         .replace('\\', "/");
+    // A link to a capture kept elsewhere (`captures/real/` links to ../shared) that leads
+    // nowhere stops the run: comparing, or blessing, the report of a missing file would hide it.
+    if !capture.exists() {
+        let target = std::fs::read_link(capture)
+            .map(|t| format!(" (a link to {})", t.display()))
+            .unwrap_or_default();
+        bail!("{name}: the capture is missing{target}");
+    }
     let actual = analyse(capture, &name)?;
     let expected_path = capture.with_extension("expected.json");
     let expected = match std::fs::read_to_string(&expected_path) {

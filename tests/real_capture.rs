@@ -1,13 +1,15 @@
 //! The real ICA session from nDPI's test suite (kept in ../shared, not in this repository), and
 //! rewritten variants of it made here with the project's own reader and packet builders: cut
 //! into small segments, reordered, moved to port 8080, over IPv6, inside a VLAN. Every variant
-//! must yield the same decoded facts.
+//! must yield the same decoded facts. Then the same session to its end (TRex's copy), where
+//! each side switches basic encryption off: a clean session, with only its encryption finding.
 
 use ctxscope::capture::{Next, Packet, Source};
 use ctxscope::config::Config;
 use ctxscope::decode::{self, Decoded, LinkType};
 use ctxscope::engine::Engine;
 use ctxscope::model::Report;
+use ctxscope::model::{CitrixSession, SessionEnd};
 use ctxscope_dissectors::{Dir, TcpFlags, Timestamp};
 use ctxscope_generator::link::{Link, VlanTags};
 use ctxscope_generator::packet::{IpHeader, TcpOptions, TcpSegment, write_tcp_packet};
@@ -15,14 +17,25 @@ use serde_json::Value;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 
-fn real_capture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/captures/real/ndpi-citrix.pcap")
+/// The nDPI capture: the session's first 100 packets.
+const NDPI: &str = "ndpi-citrix.pcap";
+/// TRex's copy of the whole session.
+const FULL: &str = "trex-citrix-full.pcap";
+
+fn real_capture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/captures/real")
+        .join(name)
+}
+
+fn analyse_capture(name: &str) -> Report {
+    let mut engine = Engine::new(Config::default());
+    ctxscope::run::read_file(&mut engine, &real_capture(name), name, false).unwrap();
+    engine.finish()
 }
 
 fn analyse() -> Report {
-    let mut engine = Engine::new(Config::default());
-    ctxscope::run::read_file(&mut engine, &real_capture(), "ndpi-citrix.pcap", false).unwrap();
-    engine.finish()
+    analyse_capture(NDPI)
 }
 
 #[test]
@@ -253,6 +266,23 @@ fn the_ica_session_is_decoded() {
     // The session model: basic encryption with its key in the clear is a finding.
     assert_eq!(report.sessions.len(), 1);
     let s = &report.sessions[0];
+    assert_client_and_encryption(s);
+    assert!(s.open);
+    let channels: Vec<(&str, u16)> = s
+        .channels
+        .iter()
+        .map(|c| (c.name.as_ref().unwrap().as_str(), c.channel))
+        .collect();
+    let mut by_number: Vec<(&str, u16)> = BINDINGS.iter().map(|&(n, c)| (n, c as u16)).collect();
+    by_number.sort_by_key(|&(_, c)| c);
+    assert_eq!(channels, by_number);
+    assert_eq!(s.frames, [49, 17]);
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["ica.basic_encryption"]);
+}
+
+/// The session's client facts and encryption, the same in both captures of it.
+fn assert_client_and_encryption(s: &CitrixSession) {
     assert_eq!(
         s.client_name.as_ref().map(|n| n.as_str()),
         Some("6943CKH7K327-citrix7")
@@ -266,18 +296,7 @@ fn the_ica_session_is_decoded() {
         s.encryption,
         Some(ctxscope_dissectors::ica::EncryptionKind::Basic)
     );
-    assert!(s.key_exchanged_in_clear && s.open);
-    let channels: Vec<(&str, u16)> = s
-        .channels
-        .iter()
-        .map(|c| (c.name.as_ref().unwrap().as_str(), c.channel))
-        .collect();
-    let mut by_number: Vec<(&str, u16)> = BINDINGS.iter().map(|&(n, c)| (n, c as u16)).collect();
-    by_number.sort_by_key(|&(_, c)| c);
-    assert_eq!(channels, by_number);
-    assert_eq!(s.frames, [49, 17]);
-    let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
-    assert_eq!(codes, ["ica.basic_encryption"]);
+    assert!(s.key_exchanged_in_clear);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +331,7 @@ impl Segment {
 
 /// The capture's segments, read with the project's own reader and decoder.
 fn segments() -> Vec<Segment> {
-    let mut source = Source::open_file(&real_capture(), "ndpi-citrix.pcap").unwrap();
+    let mut source = Source::open_file(&real_capture(NDPI), NDPI).unwrap();
     let mut out = Vec::new();
     loop {
         match source.next_packet().unwrap() {
@@ -605,4 +624,204 @@ fn with_only_the_servers_side_its_facts_come_out() {
     assert_eq!(s.frames, [0, 17]);
     let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
     assert_eq!(codes, ["ica.basic_encryption"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole session (trex-citrix-full.pcap): the same session as the nDPI capture, to its end.
+
+fn analyse_full() -> Report {
+    analyse_capture(FULL)
+}
+
+/// The first `packets` packets of the whole session.
+fn analyse_full_cut(packets: usize) -> Report {
+    let mut source = Source::open_file(&real_capture(FULL), FULL).unwrap();
+    let mut engine = Engine::new(Config::default());
+    engine.begin_source(FULL, Some(LinkType::Ethernet));
+    for _ in 0..packets {
+        let Next::Packet(p) = source.next_packet().unwrap() else {
+            panic!("the capture holds {packets} packets and nothing else");
+        };
+        engine.packet(&p);
+    }
+    engine.finish()
+}
+
+/// The ICA summary of the report's only flow, as JSON.
+fn ica_summary(report: &Report) -> Value {
+    serde_json::to_value(&report.flows[0]).unwrap()["summary"].clone()
+}
+
+#[test]
+fn the_whole_session_raises_only_its_encryption_finding() {
+    let report = analyse_full();
+    assert_eq!(report.capture.packets, 272);
+    assert_eq!(report.flows.len(), 1);
+    let flow = &report.flows[0];
+    assert_eq!(flow.client.to_string(), "21.0.0.25:31578");
+    assert_eq!(flow.server.to_string(), "22.0.0.7:1494");
+    // tshark -z conv,tcp: 152 frames client to server, 120 server to client.
+    assert_eq!((flow.to_server.packets, flow.to_client.packets), (152, 120));
+    assert!(!flow.open_at_end);
+
+    // A clean session: no damage finding, no anomaly; one finding that says what the switch
+    // means.
+    let findings: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.code, f.message.as_str()))
+        .collect();
+    assert_eq!(
+        findings,
+        [(
+            "ica.basic_encryption",
+            "the ICA session 21.0.0.25 -> 22.0.0.7:1494 uses basic ICA encryption, whose key is \
+             sent in the clear: anyone on the path can decrypt keystrokes and screen data; the \
+             server switched encryption off after 1699 bytes and the client after 4121: the rest \
+             of the session is only compressed, readable by anyone on the path; require RC5 \
+             128-bit (SecureICA) or TLS"
+        )]
+    );
+    assert_eq!(report.findings[0].count, 1);
+    let summary = ica_summary(&report);
+    assert_eq!(summary["anomalies"], serde_json::json!([]));
+    assert_eq!(summary["phase"], "established");
+}
+
+#[test]
+fn each_side_switches_encryption_off_where_the_bytes_say() {
+    let report = analyse_full();
+    // Server first (s2c stream offset 1699, its 21st frame: the public key, 19 encrypted
+    // frames, then "off"), then the client (c2s offset 4121, its 67th frame: the session key,
+    // 65 encrypted frames, then "off").
+    let switches: Vec<Value> = report.flows[0]
+        .events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .filter(|v| v["event"]["type"] == "encryption_off")
+        .map(|v| serde_json::json!([v["dir"], v["event"]["offset"], v["event"]["frame"]]))
+        .collect();
+    assert_eq!(
+        switches,
+        [
+            serde_json::json!(["to_client", 1699, 21]),
+            serde_json::json!(["to_server", 4121, 67])
+        ]
+    );
+    let summary = ica_summary(&report);
+    assert_eq!(
+        summary["encryption_off"],
+        serde_json::json!({
+            "to_server": {"offset": 4121, "frame": 67},
+            "to_client": {"offset": 1699, "frame": 21},
+        })
+    );
+}
+
+#[test]
+fn every_frame_of_the_whole_session_is_accounted_for() {
+    let report = analyse_full();
+    let summary = ica_summary(&report);
+    let counters = |dir: &str| {
+        let d = &summary["directions"][dir];
+        let n = |k: &str| d[k].as_u64().unwrap();
+        let why = |k: &str| d["undecodable"][k].as_u64().unwrap();
+        (
+            (
+                n("frames"),
+                n("control_frames"),
+                n("encrypted_frames"),
+                n("clear_frames"),
+            ),
+            (
+                n("decoded_frames"),
+                n("undecodable_frames"),
+                n("damaged_frames"),
+            ),
+            (why("compressed"), why("chain_start"), why("inconsistent")),
+            (n("literal_blocks"), n("compressed_blocks")),
+        )
+    };
+    // Client to server: the session-key frame and "off" (control), 65 encrypted frames before
+    // "off", 39 header-less ones after. Every data frame holds a compressed reducer block (the
+    // expander is not implemented), except the first encrypted one, which does not decrypt
+    // with the initial queue (PROTOCOLS.md 2.6). No literal block, no damage.
+    assert_eq!(
+        counters("to_server"),
+        ((106, 2, 65, 39), (0, 104, 0), (103, 1, 0), (0, 103))
+    );
+    // Server to client: the public key and "off", 19 encrypted frames, 87 header-less ones.
+    assert_eq!(
+        counters("to_client"),
+        ((108, 2, 19, 87), (0, 106, 0), (105, 1, 0), (0, 105))
+    );
+    // No ICA command can be read without the expander.
+    assert_eq!(summary["commands"], serde_json::json!([]));
+}
+
+#[test]
+fn the_whole_session_record() {
+    let report = analyse_full();
+    assert_eq!(report.sessions.len(), 1);
+    let s = &report.sessions[0];
+    assert_eq!(s.transport, ctxscope_dissectors::Proto::ICA);
+    assert_eq!(s.flows, [1]);
+    assert_eq!(s.client.to_string(), "21.0.0.25");
+    assert_eq!(s.server.to_string(), "22.0.0.7:1494");
+    assert_client_and_encryption(s);
+    assert!(!s.password_present && s.domain.is_none() && s.user_name.is_none());
+    // Client to server, then server to client.
+    assert_eq!(s.encryption_off, [Some(4121), Some(1699)]);
+    assert_eq!(s.frames, [106, 108]);
+    assert_eq!(s.bytes, [2855, 64615]);
+    // All 15 channels are bound; no write can be read.
+    assert_eq!(s.channels.len(), BINDINGS.len());
+    assert!(
+        s.channels
+            .iter()
+            .all(|c| c.writes == [0, 0] && c.bytes == [0, 0])
+    );
+    assert_eq!(s.reconnects, 0);
+    assert!(!s.open);
+    assert_eq!(s.ended_by, Some(SessionEnd::TcpClose));
+
+    // The text report says it in the session's ENCRYPTION column.
+    let mut text = Vec::new();
+    ctxscope::output::write_text(&report, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.contains("6943CKH7K327-citrix7") && l.contains("22.0.0.7:1494"))
+        .unwrap();
+    assert!(row.contains("basic, then off"), "{row}");
+}
+
+#[test]
+fn cut_between_the_two_switches_only_the_server_has_switched_off() {
+    // Packet 125 is the server's "off" frame, packet 126 the client's.
+    let report = analyse_full_cut(125);
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["ica.basic_encryption"]);
+    assert!(
+        report.findings[0].message.contains(
+            "; the server switched encryption off after 1699 bytes: the rest of what it sends is \
+             only compressed, readable by anyone on the path; require RC5"
+        ),
+        "{}",
+        report.findings[0].message
+    );
+    let s = &report.sessions[0];
+    assert_eq!(s.encryption_off, [None, Some(1699)]);
+    assert!(s.open);
+    let summary = ica_summary(&report);
+    assert_eq!(
+        summary["encryption_off"],
+        serde_json::json!({"to_server": null, "to_client": {"offset": 1699, "frame": 21}})
+    );
+    // The client's frames so far all carry their PDCRYPT1 header.
+    assert_eq!(summary["directions"]["to_server"]["clear_frames"], 0);
+    let mut text = Vec::new();
+    ctxscope::output::write_text(&report, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("basic, then off by server"), "{text}");
 }

@@ -1,13 +1,19 @@
 //! The sample captures in `captures/`: each gives its expected result, and the generator still
-//! writes them byte for byte.
+//! writes them byte for byte, except the real captures in `captures/real/`, which are links to
+//! the ones kept in ../shared.
 
 use ctxscope::check::{CheckOutcome, check_dir};
 use ctxscope_generator::scenarios;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn captures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures")
 }
+
+/// The folder of real captures: not the generator's.
+const REAL: &str = "real";
+/// The real captures, linked from `captures/real/` to ../shared/captures/real.
+const REAL_CAPTURES: [&str; 2] = ["ndpi-citrix.pcap", "trex-citrix-full.pcap"];
 
 #[test]
 fn every_capture_gives_its_expected_result() {
@@ -70,16 +76,18 @@ fn regenerating_the_captures_gives_the_same_bytes() {
     );
 }
 
-/// Files under `dir` with one of the `extensions`, but none of the generator's own source
-/// (`captures/generator/`, whose `Cargo.toml` is no capture's settings).
-fn collect(dir: &std::path::Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
+/// The generated files under `dir` with one of `extensions`: neither the generator's own source
+/// (`captures/generator/`, whose `Cargo.toml` is no capture's settings) nor `captures/real/`.
+fn collect(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path == captures().join("generator") {
             continue;
         }
         if path.is_dir() {
-            collect(&path, extensions, out);
+            if path != captures().join(REAL) {
+                collect(&path, extensions, out);
+            }
         } else if path
             .extension()
             .and_then(|e| e.to_str())
@@ -88,4 +96,50 @@ fn collect(dir: &std::path::Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+#[test]
+fn the_real_captures_are_links_to_the_shared_ones() {
+    let real = captures().join(REAL);
+    let mut on_disk: Vec<String> = std::fs::read_dir(&real)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".pcap"))
+        .collect();
+    on_disk.sort();
+    assert_eq!(on_disk, REAL_CAPTURES);
+    for name in REAL_CAPTURES {
+        let path = real.join(name);
+        // A link, never a copy of the bytes.
+        let target = std::fs::read_link(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            target,
+            Path::new("../../../shared/captures/real").join(name)
+        );
+        assert!(
+            path.exists(),
+            "{name}: ../shared/captures/real is missing; the real captures are kept there"
+        );
+        assert!(real.join(name).with_extension("expected.json").exists());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_real_capture_whose_link_leads_nowhere_stops_the_check() {
+    let dir = std::env::temp_dir().join(format!("ctxscope-check-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("gone.pcap");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("../nowhere/gone.pcap", &link).unwrap();
+    let result = check_dir(&dir, true);
+    // Nothing was blessed in its place.
+    let blessed = dir.join("gone.expected.json").exists();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = result.err().expect("a missing capture is an error");
+    assert_eq!(
+        err.to_string(),
+        "gone.pcap: the capture is missing (a link to ../nowhere/gone.pcap)"
+    );
+    assert!(!blessed);
 }

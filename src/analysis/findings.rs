@@ -55,6 +55,14 @@ impl Findings {
         true
     }
 
+    /// Replaces the message of the kept finding `code` on `flow`, when a later fact sharpens
+    /// what it says.
+    pub fn restate(&mut self, code: &'static str, flow: Option<FlowId>, message: String) {
+        if let Some(&i) = self.index.get(&(code, flow)) {
+            self.list[i].message = message;
+        }
+    }
+
     /// Occurrences of kept findings on `flow`.
     pub fn count_for(&self, flow: FlowId) -> u64 {
         self.per_flow.get(&flow).copied().unwrap_or(0)
@@ -92,5 +100,11 @@ mod tests {
         assert_eq!(f.list()[0].message, "a");
         assert_eq!(f.dropped(), 1);
         assert_eq!(f.count_for(1), 2);
+        // A later fact restates a kept finding; one that was not kept stays absent.
+        f.restate("tcp.overlap_conflict", Some(1), "sharper".into());
+        f.restate("ica.basic_encryption", Some(2), "never kept".into());
+        let messages: Vec<_> = f.list().iter().map(|x| x.message.as_str()).collect();
+        assert_eq!(messages, ["sharper", "c"]);
+        assert_eq!(f.list()[0].count, 2);
     }
 }

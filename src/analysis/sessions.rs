@@ -43,6 +43,8 @@ pub struct Sessions {
     resuming: FxHashMap<FlowId, usize>,
     /// Session -> the ICA facts of its latest connection that had them.
     carries: FxHashMap<usize, Carry>,
+    /// Session -> the connection its encryption finding was raised on.
+    encryption_findings: FxHashMap<usize, FlowId>,
     /// Resuming connections -> the facts the engine is to hand to their dissector.
     handoffs: FxHashMap<FlowId, Carry>,
     cap: usize,
@@ -58,6 +60,7 @@ impl Sessions {
             plaintext_flagged: FxHashMap::default(),
             resuming: FxHashMap::default(),
             carries: FxHashMap::default(),
+            encryption_findings: FxHashMap::default(),
             handoffs: FxHashMap::default(),
             cap,
             dropped: 0,
@@ -113,6 +116,7 @@ impl Sessions {
             password_present: false,
             encryption: None,
             key_exchanged_in_clear: false,
+            encryption_off: [None; 2],
             proxied_to: None,
             channels: Vec::new(),
             frames: [0; 2],
@@ -130,19 +134,29 @@ impl Sessions {
     pub fn on_events(&mut self, flow: &Flow, events: &[Event], findings: &mut Findings) {
         for e in events {
             match &e.body {
-                Body::Ica(ev) => self.on_ica(flow, e.ts, ev, findings),
+                Body::Ica(ev) => self.on_ica(flow, e.ts, e.dir, ev, findings),
                 Body::Cgp(ev) => self.on_cgp(flow, e.ts, e.dir, ev, findings),
                 _ => {}
             }
         }
     }
 
-    fn on_ica(&mut self, flow: &Flow, ts: Timestamp, ev: &ica::Event, findings: &mut Findings) {
+    fn on_ica(
+        &mut self,
+        flow: &Flow,
+        ts: Timestamp,
+        dir: Option<Dir>,
+        ev: &ica::Event,
+        findings: &mut Findings,
+    ) {
         let Some(i) = self.session_of(flow) else {
             return;
         };
-        // The encryption settles the facts a reconnect needs.
-        if matches!(ev, ica::Event::Encryption { .. }) {
+        // The encryption and its switching off settle the facts a reconnect needs.
+        if matches!(
+            ev,
+            ica::Event::Encryption { .. } | ica::Event::EncryptionOff(_)
+        ) {
             self.keep_carry(flow, i);
         }
         let s = &mut self.list[i];
@@ -184,29 +198,31 @@ impl Sessions {
                 s.encryption = Some(*kind);
                 s.key_exchanged_in_clear = *key_exchanged_in_clear;
                 let weak = match kind {
-                    EncryptionKind::Basic => Some((
-                        "ica.basic_encryption",
-                        "uses basic ICA encryption, whose key is sent in the clear: anyone on the path can decrypt keystrokes and screen data; require RC5 128-bit (SecureICA) or TLS",
-                    )),
-                    EncryptionKind::None => Some((
-                        "ica.unencrypted",
-                        "is not encrypted: keystrokes and screen data cross the network readable; require encryption or TLS in the Citrix policies",
-                    )),
+                    EncryptionKind::Basic => Some("ica.basic_encryption"),
+                    EncryptionKind::None => Some("ica.unencrypted"),
                     _ => None,
                 };
-                if let Some((code, what)) = weak {
+                if let Some(code) = weak {
+                    self.encryption_findings.insert(i, flow.id);
+                    let s = &self.list[i];
                     findings.raise(
-                        Finding::new(
-                            code,
-                            Severity::Medium,
-                            ts,
-                            format!(
-                                "the ICA session {} -> {} {what}",
-                                flow.client.ip, flow.server
-                            ),
-                        )
-                        .on_flow(flow.id),
+                        Finding::new(code, Severity::Medium, ts, encryption_message(s))
+                            .on_flow(flow.id),
                     );
+                }
+            }
+            ica::Event::EncryptionOff(off) => {
+                let Some(dir) = dir else { return };
+                let slot = &mut s.encryption_off[usize::from(dir == Dir::ToClient)];
+                if slot.is_some() {
+                    return;
+                }
+                *slot = Some(off.offset);
+                // The session's encryption finding says it, once for the whole session.
+                if s.encryption == Some(EncryptionKind::Basic)
+                    && let Some(&on) = self.encryption_findings.get(&i)
+                {
+                    findings.restate("ica.basic_encryption", Some(on), encryption_message(s));
                 }
             }
             ica::Event::ChannelBindings { bindings, .. } => {
@@ -437,6 +453,33 @@ impl Sessions {
     pub fn into_list(self) -> Vec<CitrixSession> {
         self.list
     }
+}
+
+/// The message of a session's weak-encryption finding, with where each side switched basic
+/// encryption off once it has.
+fn encryption_message(s: &CitrixSession) -> String {
+    let session = format!("the ICA session {} -> {}", s.client, s.server);
+    if s.encryption != Some(EncryptionKind::Basic) {
+        return format!(
+            "{session} is not encrypted: keystrokes and screen data cross the network readable; require encryption or TLS in the Citrix policies"
+        );
+    }
+    let one = |who: &str, at: u64| {
+        format!(
+            "; the {who} switched encryption off after {at} bytes: the rest of what it sends is only compressed, readable by anyone on the path"
+        )
+    };
+    let off = match s.encryption_off {
+        [None, None] => String::new(),
+        [Some(client), Some(server)] => format!(
+            "; the server switched encryption off after {server} bytes and the client after {client}: the rest of the session is only compressed, readable by anyone on the path"
+        ),
+        [Some(at), None] => one("client", at),
+        [None, Some(at)] => one("server", at),
+    };
+    format!(
+        "{session} uses basic ICA encryption, whose key is sent in the clear: anyone on the path can decrypt keystrokes and screen data{off}; require RC5 128-bit (SecureICA) or TLS"
+    )
 }
 
 /// Adds the counters of one connection to its session (each connection is added once: when

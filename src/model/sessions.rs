@@ -33,6 +33,10 @@ pub struct CitrixSession {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<EncryptionKind>,
     pub key_exchanged_in_clear: bool,
+    /// Where basic encryption was switched off, client to server then server to client: the
+    /// offset of the "off" frame in that direction's ICA stream. What follows it crosses the
+    /// network only compressed.
+    pub encryption_off: [Option<u64>; 2],
     /// CGP: the "host:port" the session-reliability service proxies to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxied_to: Option<WireText>,

@@ -97,6 +97,7 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
             "password_present",
             "encryption",
             "key_exchanged_in_clear",
+            "encryption_off",
             "proxied_to",
             "channels",
             "frames",

@@ -407,9 +407,20 @@ impl Pdcrypt1 {
     /// An encrypted frame (header 0x01) carrying `plain`. A refused frame leaves the chain as
     /// it was.
     pub fn frame(&mut self, plain: &[u8]) -> Result<Vec<u8>> {
+        self.with_header(0x01, plain)
+    }
+
+    /// The frame that switches PDCRYPT1 off (header 0x06), with `plain` encrypted after the
+    /// header as real clients do (theirs ends in the text "OffCrypt "). The direction's later
+    /// frames are plain [`frame`]s without any PDCRYPT1 header.
+    pub fn off_frame(&mut self, plain: &[u8]) -> Result<Vec<u8>> {
+        self.with_header(0x06, plain)
+    }
+
+    fn with_header(&mut self, header: u8, plain: &[u8]) -> Result<Vec<u8>> {
         u16_len("frame payload", 1 + plain.len())?;
         let mut payload = Vec::with_capacity(1 + plain.len());
-        payload.push(0x01);
+        payload.push(header);
         payload.extend_from_slice(plain);
         self.chain.encrypt_in_place(&mut payload[1..]);
         frame(&payload)

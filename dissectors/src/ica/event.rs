@@ -64,6 +64,10 @@ pub enum Event {
         /// The encryption level the client asked for in UI_C2H.
         encryption_level: Option<u8>,
     },
+    /// The direction switched PDCRYPT1 basic encryption off (a frame with header 0x06): its
+    /// later frames carry no PDCRYPT1 header and cross the network unencrypted, only
+    /// compressed. The event's direction is the one that switched.
+    EncryptionOff(EncryptionOff),
     /// A TERMINATE command: one side ends the session.
     Terminate {
         /// Why, from the command's data byte.
@@ -71,6 +75,16 @@ pub enum Event {
         /// The data byte itself.
         code: u8,
     },
+}
+
+/// Where a direction switched PDCRYPT1 off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct EncryptionOff {
+    /// Offset of the "off" frame (its length field) in the direction's byte stream, counted
+    /// from the stream's first byte (the detect string).
+    pub offset: u64,
+    /// Its number among the direction's frames, from 1 (the key-exchange frame included).
+    pub frame: u64,
 }
 
 /// One block of the host's capability list.

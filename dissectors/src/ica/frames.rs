@@ -1,9 +1,10 @@
 //! The framed phase (PROTOCOLS.md 2.4), read as a stream without buffering frames.
 //!
 //! Layers, outermost first: PDRFRAME frames `[u16 LE length][payload]`; with PdEncrypt, a
-//! PDCRYPT1 header byte and (header 0x01) the XOR chain; with the reducer, blocks
+//! PDCRYPT1 header byte and (header 0x01) the XOR chain, until the direction switches PDCRYPT1
+//! off (header 0x06), after which its frames have no header at all; with the reducer, blocks
 //! `[u16 LE nrOfItems]`, literal when bit 15 is set (`!nrOfItems` plain bytes follow),
-//! compressed otherwise; inside, ICA commands (`names::command`).
+//! compressed otherwise (not expanded); inside, ICA commands (`names::command`).
 //!
 //! Only the bytes that carry structure are looked at (frame lengths, header bytes, block headers,
 //! command codes and lengths, channel ids); payload spans are skipped with counters, decrypted or
@@ -13,11 +14,12 @@
 
 use super::command::{self, First, Head, MAX_HEAD, Parsed};
 use super::crypt::XorChain;
+use super::event::EncryptionOff;
 use super::init::PADDED_MESSAGE_LEN;
 use super::names;
 use super::session::{Layering, Session};
 use super::sink::{AnomalyKind, Sink};
-use super::summary::{DirectionStats, Tally};
+use super::summary::{DirectionStats, Tally, Undecodable};
 use crate::types::Dir;
 
 /// PDCRYPT1 header bytes (first payload byte of every frame when PdEncrypt is accepted).
@@ -33,12 +35,15 @@ mod crypt_header {
 /// Bit 15 of a reducer block header: a literal block.
 const LITERAL_BLOCK: u16 = 0x8000;
 
-/// What a frame reader works with: the connection's facts, this direction's counters, the output.
+/// What a frame reader works with: the connection's facts, this direction's counters, the output,
+/// and where in the direction's stream the bytes handed to it start.
 pub struct Env<'a, 'b> {
     pub session: &'a mut Session,
     pub stats: &'a mut DirectionStats,
     pub tally: &'a mut Tally,
     pub sink: &'a mut Sink<'b>,
+    /// Stream offset of the first byte handed to `FrameReader::push`.
+    pub at: u64,
 }
 
 /// One direction's framed-phase reader.
@@ -49,15 +54,19 @@ pub struct FrameReader {
     content: Content,
     queue: Queue,
     /// How frames are layered and how long they may be, once the host's init phase has said
-    /// so: it does not change afterwards, and reading it from the session for every frame
-    /// costs a cache miss per frame on a busy capture.
+    /// so: it changes only when the direction switches PDCRYPT1 off, and reading it from the
+    /// session for every frame costs a cache miss per frame on a busy capture.
     framing: Option<Framing>,
+    /// Stream offset of the current frame's first length byte.
+    length_at: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Framing {
     layering: Layering,
     limit: Option<u16>,
+    /// The direction switched PDCRYPT1 off: its frames are sent in the clear, without header.
+    crypt_off: bool,
 }
 
 /// Where the reader is in the frame structure.
@@ -86,6 +95,10 @@ enum Queue {
 #[derive(Clone, Copy, Debug, Default)]
 struct Frame {
     len: u16,
+    /// Where it starts in the direction's stream (its length field).
+    offset: u64,
+    /// Its number among the direction's frames, from 1.
+    number: u64,
     /// The payload after the header byte is PDCRYPT1 ciphertext (moves the queue).
     encrypted: bool,
     /// Last ciphertext byte seen so far.
@@ -115,6 +128,7 @@ impl FrameReader {
             content: Content::Skip,
             queue: Queue::Start,
             framing: None,
+            length_at: 0,
         }
     }
 
@@ -129,17 +143,20 @@ impl FrameReader {
 
     /// Reads the next bytes of the direction.
     pub fn push(&mut self, mut bytes: &[u8], env: &mut Env) {
+        let end = env.at + bytes.len() as u64;
         while let Some((&first, rest)) = bytes.split_first() {
+            // Stream offset of `first`.
+            let at = end - bytes.len() as u64;
             match self.stage {
                 Stage::Padding { expected, seen } => {
                     bytes = rest;
                     if first != 0 {
                         // Not padding after all: what was taken for padding were frame bytes.
                         self.stage = Stage::Length { low: None };
-                        for _ in 0..seen {
-                            self.length_byte(0, env);
+                        for back in (1..=u64::from(seen)).rev() {
+                            self.length_byte(0, at.saturating_sub(back), env);
                         }
-                        self.length_byte(first, env);
+                        self.length_byte(first, at, env);
                     } else if seen + 1 == expected {
                         env.stats.padding_bytes += u64::from(expected);
                         self.stage = Stage::Length { low: None };
@@ -152,7 +169,7 @@ impl FrameReader {
                 }
                 Stage::Length { .. } => {
                     bytes = rest;
-                    self.length_byte(first, env);
+                    self.length_byte(first, at, env);
                 }
                 Stage::Payload { remaining } => {
                     let n = usize::from(remaining).min(bytes.len());
@@ -199,7 +216,8 @@ impl FrameReader {
         true
     }
 
-    fn length_byte(&mut self, byte: u8, env: &mut Env) {
+    /// One byte of a frame's length field, at stream offset `at`.
+    fn length_byte(&mut self, byte: u8, at: u64, env: &mut Env) {
         match self.stage {
             Stage::Length { low: Some(low) } => {
                 let len = u16::from_le_bytes([low, byte]);
@@ -210,7 +228,10 @@ impl FrameReader {
                     Stage::Payload { remaining: len }
                 };
             }
-            _ => self.stage = Stage::Length { low: Some(byte) },
+            _ => {
+                self.length_at = at;
+                self.stage = Stage::Length { low: Some(byte) };
+            }
         }
     }
 
@@ -221,6 +242,8 @@ impl FrameReader {
         stats.frame_size.record(len);
         self.frame = Frame {
             len,
+            offset: self.length_at,
+            number: stats.frames,
             ..Frame::default()
         };
         if len == 0 {
@@ -228,6 +251,9 @@ impl FrameReader {
             return;
         }
         let framing = self.framing(env.session, env.sink.dir);
+        if framing.crypt_off {
+            stats.clear_frames += 1;
+        }
         if let Some(limit) = framing.limit
             && len > limit
         {
@@ -237,7 +263,7 @@ impl FrameReader {
         }
         self.content = match framing.layering {
             Layering::CountOnly => {
-                stats.undecodable_frames += 1;
+                stats.count_undecodable(Undecodable::LayeringUnknown);
                 Content::Skip
             }
             Layering::Decode {
@@ -252,7 +278,7 @@ impl FrameReader {
                 pd_compress: true, ..
             } => {
                 stats.compressed_blocks += 1;
-                stats.decoded_frames += 1;
+                stats.count_undecodable(Undecodable::Compressed);
                 Content::Skip
             }
             Layering::Decode { reducer, .. } => Content::Data(Data::new(None, false, reducer)),
@@ -266,6 +292,7 @@ impl FrameReader {
         let f = Framing {
             layering: session.layering(dir),
             limit: session.frame_limit(),
+            crypt_off: session.encryption_off.get(dir).is_some(),
         };
         // Until the host's init phase is complete, frames are only counted and may be
         // decoded later.
@@ -332,16 +359,17 @@ impl FrameReader {
                     (true, Some(key), Queue::Byte(queue)) => {
                         Ok(Some(XorChain::pdcrypt1(key.0, queue)))
                     }
-                    (true, None, _) | (true, _, Queue::Lost) => Err(()),
+                    (true, None, _) => Err(Undecodable::KeyUnknown),
+                    (true, _, Queue::Lost) => Err(Undecodable::ChainLost),
                 };
                 match chain {
-                    Err(()) => {
-                        stats.undecodable_frames += 1;
+                    Err(why) => {
+                        stats.count_undecodable(why);
                         Content::Skip
                     }
                     Ok(_) if pd_compress => {
                         stats.compressed_blocks += 1;
-                        stats.decoded_frames += 1;
+                        stats.count_undecodable(Undecodable::Compressed);
                         Content::Skip
                     }
                     Ok(chain) => {
@@ -357,12 +385,25 @@ impl FrameReader {
                     len: 1,
                 }
             }
-            crypt_header::OFF | crypt_header::PERM => {
+            crypt_header::OFF => {
+                stats.control_frames += 1;
+                let at = EncryptionOff {
+                    offset: self.frame.offset,
+                    frame: self.frame.number,
+                };
+                env.session.encryption_switched_off(at, env.sink);
+                // The next frames have no header: their layering is read again.
+                self.framing = None;
+                // The rest of the frame is encrypted with the chain (on the real session it
+                // ends in the text "OffCrypt "); nothing after it needs the chain.
+                Content::Skip
+            }
+            crypt_header::PERM => {
                 stats.control_frames += 1;
                 Content::Skip
             }
             other => {
-                stats.undecodable_frames += 1;
+                stats.count_undecodable(Undecodable::Inconsistent);
                 env.sink.anomaly(AnomalyKind::BadCryptHeader, || {
                     format!(
                         "PDCRYPT1 header 0x{other:02x} in a frame of {} bytes",
@@ -378,13 +419,10 @@ impl FrameReader {
         let len = self.frame.len;
         let mut padding = 0;
         match std::mem::replace(&mut self.content, Content::Skip) {
-            Content::Data(data) => {
-                if data.finish(env) {
-                    env.stats.decoded_frames += 1;
-                } else {
-                    env.stats.undecodable_frames += 1;
-                }
-            }
+            Content::Data(data) => match data.finish(env) {
+                Ok(()) => env.stats.decoded_frames += 1,
+                Err(why) => env.stats.count_undecodable(why),
+            },
             Content::KeyExchange { prefix, len: kept } => {
                 let prefix = &prefix[..usize::from(kept)];
                 if prefix.first() == Some(&crypt_header::PUBLIC_KEY) {
@@ -431,6 +469,8 @@ struct Data {
     cmd: Cmd,
     /// The content is inconsistent: the frame counts as undecodable.
     failed: bool,
+    /// A compressed block was met: the rest of the frame is not read.
+    compressed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -477,6 +517,7 @@ impl Data {
             },
             cmd: Cmd::Head(Head::default()),
             failed: false,
+            compressed: false,
         }
     }
 
@@ -572,6 +613,7 @@ impl Data {
                 let items = u16::from_le_bytes([low, p]);
                 if items & LITERAL_BLOCK == 0 {
                     env.stats.compressed_blocks += 1;
+                    self.compressed = true;
                     self.block = Block::Compressed;
                 } else if usize::from(!items) > left {
                     self.block = Block::Compressed;
@@ -651,8 +693,8 @@ impl Data {
         }
     }
 
-    /// At the end of the frame: whether its content decoded.
-    fn finish(mut self, env: &mut Env) -> bool {
+    /// At the end of the frame: whether its content was read, and if not, why.
+    fn finish(mut self, env: &mut Env) -> Result<(), Undecodable> {
         let cut = match (self.block, self.cmd) {
             (Block::Header { low: Some(_) }, _) => Some("reducer block header"),
             (_, Cmd::Stopped) => None,
@@ -673,7 +715,12 @@ impl Data {
                 format!("{what} cut by the end of its frame")
             });
         }
-        !self.failed
+        match (self.failed, self.doubtful, self.compressed) {
+            (true, true, _) => Err(Undecodable::ChainStart),
+            (true, false, _) => Err(Undecodable::Inconsistent),
+            (false, _, true) => Err(Undecodable::Compressed),
+            (false, _, false) => Ok(()),
+        }
     }
 }
 

@@ -34,14 +34,15 @@ mod tests;
 
 pub use event::{
     Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
-    EncryptionKind, Event, HostModule, HostWinstationDriver, ProtocolDriver, TerminateReason,
+    EncryptionKind, EncryptionOff, Event, HostModule, HostWinstationDriver, ProtocolDriver,
+    TerminateReason,
 };
 pub use session::SessionFacts;
 pub use sink::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
 pub use state::Dissector;
 pub use summary::{
     ChannelCount, ClientSummary, CommandCount, DirState, DirectionStats, PerDir, Phase,
-    SIZE_BUCKETS, SizeStats, Summary,
+    SIZE_BUCKETS, SizeStats, Summary, UndecodableFrames,
 };
 
 use crate::registry::{Colour, Probe, ProtoSpec, Transport};

@@ -2,10 +2,12 @@
 //! exchange, and the decisions drawn from it: how framed data is layered and which encryption
 //! protects it.
 
-use super::event::{ChannelBinding, EncryptionKind, Event, ProtocolDriver, TerminateReason};
+use super::event::{
+    ChannelBinding, EncryptionKind, EncryptionOff, Event, ProtocolDriver, TerminateReason,
+};
 use super::names::{PD_COMPRESS, PD_ENCRYPT};
 use super::sink::{AnomalyKind, Sink};
-use super::summary::ClientSummary;
+use super::summary::{ClientSummary, PerDir};
 use crate::text::WireText;
 use crate::types::Dir;
 use std::fmt;
@@ -54,7 +56,8 @@ pub struct WdAgreement {
 }
 
 /// What a later connection of the same ICA session needs to read its frames: the layering the
-/// init phase agreed, the channel names, the encryption and, for PDCRYPT1, the session key.
+/// init phase agreed, the channel names, the encryption and, for PDCRYPT1, the session key and
+/// whether each direction has switched it off.
 /// A session-reliability reconnect carries the ICA stream on a new connection without a new
 /// init phase; the engine hands this from the earlier connection's dissector to the new one.
 /// It never leaves the process: it cannot be serialised, and its `Debug` shows no key.
@@ -63,6 +66,7 @@ pub struct SessionFacts {
     key: Option<SessionKey>,
     encryption: EncryptionKind,
     key_exchanged_in_clear: bool,
+    encryption_off: PerDir<Option<EncryptionOff>>,
     protocol_drivers: Vec<ProtocolDriver>,
     wd: Option<WdAgreement>,
     bindings: Vec<ChannelBinding>,
@@ -97,6 +101,8 @@ pub struct Session {
     key: Option<SessionKey>,
     pub encryption: Option<EncryptionKind>,
     pub key_exchanged_in_clear: bool,
+    /// Where each direction switched PDCRYPT1 off: its later frames have no PDCRYPT1 header.
+    pub encryption_off: PerDir<Option<EncryptionOff>>,
     pub terminate: Option<TerminateReason>,
     terminate_events: u8,
 }
@@ -118,6 +124,7 @@ impl Session {
             key: self.key,
             encryption,
             key_exchanged_in_clear: self.key_exchanged_in_clear,
+            encryption_off: self.encryption_off,
             protocol_drivers: self.protocol_drivers.clone(),
             wd: self.wd,
             bindings: self.bindings.clone(),
@@ -136,6 +143,7 @@ impl Session {
         self.key = carry.key;
         self.encryption = Some(carry.encryption);
         self.key_exchanged_in_clear = carry.key_exchanged_in_clear;
+        self.encryption_off = carry.encryption_off;
         self.protocol_drivers.clone_from(&carry.protocol_drivers);
         self.wd = carry.wd;
         self.bindings.clone_from(&carry.bindings);
@@ -145,6 +153,23 @@ impl Session {
 
     /// The layering of `dir`'s frames.
     pub fn layering(&self, dir: Dir) -> Layering {
+        match self.agreed_layering(dir) {
+            // After "off", frames carry no PDCRYPT1 header.
+            Layering::Decode {
+                pd_compress,
+                reducer,
+                ..
+            } if self.encryption_off.get(dir).is_some() => Layering::Decode {
+                crypt: false,
+                pd_compress,
+                reducer,
+            },
+            layering => layering,
+        }
+    }
+
+    /// The layering the init phase agreed for `dir`'s frames.
+    fn agreed_layering(&self, dir: Dir) -> Layering {
         if !self.host_init_done {
             // Only the client's side captured: its own wishes are all there is to go by.
             return match dir {
@@ -251,6 +276,16 @@ impl Session {
             _ => sink.anomaly(AnomalyKind::BadKeyExchange, || {
                 format!("session-key frame of {len} bytes")
             }),
+        }
+    }
+
+    /// A PDCRYPT1 "off" frame (header 0x06): the sink's direction sends no more PDCRYPT1
+    /// headers. Reported once per direction.
+    pub fn encryption_switched_off(&mut self, at: EncryptionOff, sink: &mut Sink) {
+        let off = self.encryption_off.get_mut(sink.dir);
+        if off.is_none() {
+            *off = Some(at);
+            sink.event(Event::EncryptionOff(at));
         }
     }
 

@@ -54,6 +54,10 @@ struct DirCore {
     detect_reported: bool,
     /// A gap hit this direction's init phase.
     init_gap: bool,
+    /// Stream offset of the first byte not consumed yet (gaps and discarded bytes count).
+    offset: u64,
+    /// Stream offset of the first byte of what `step` is reading.
+    at: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +128,8 @@ impl Direction {
                 tally: Tally::new(),
                 detect_reported: false,
                 init_gap: false,
+                offset: 0,
+                at: 0,
             },
         }
     }
@@ -141,7 +147,17 @@ struct Step<'a, 'b> {
 }
 
 impl DirCore {
-    /// Consumes what it can from the front of `bytes`; 0 means "wait for more".
+    /// Consumes what it can from the front of the direction's unconsumed bytes; 0 means "wait
+    /// for more".
+    fn consume(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
+        self.at = self.offset;
+        let n = self.step(bytes, cx).min(bytes.len());
+        self.offset += n as u64;
+        n
+    }
+
+    /// Consumes what it can from the front of `bytes` (at stream offset `self.at`); 0 means
+    /// "wait for more".
     fn step(&mut self, bytes: &[u8], cx: &mut Step) -> usize {
         match self.stage {
             Stage::Detect => self.detect(bytes, cx),
@@ -171,6 +187,7 @@ impl DirCore {
             stats: &mut self.stats,
             tally: &mut self.tally,
             sink: cx.sink,
+            at: self.at,
         };
         (&mut self.reader, env)
     }
@@ -316,6 +333,7 @@ impl DirCore {
             LockSearch::Found(offset) => {
                 self.resynced(offset, "init packet", cx);
                 self.stage = Stage::Init;
+                self.at += offset as u64;
                 offset + self.step(&bytes[offset..], cx)
             }
             LockSearch::NotFound => {
@@ -350,6 +368,7 @@ impl DirCore {
                 self.stage = Stage::Framed;
                 self.reader = FrameReader::resynchronised();
                 // Read on at once: the frames may be the last bytes of the stream.
+                self.at += offset as u64;
                 offset + self.step(&bytes[offset..], cx)
             }
             LockSearch::NotFound => {
@@ -439,12 +458,13 @@ impl crate::registry::Dissector for Dissector {
     fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<AnyEvent>) {
         self.on_direction(dir, ts, out, false, |buf, core, cx| {
             core.stats.bytes += data.len() as u64;
-            let Err(overflow) = buf.feed(data, |bytes| core.step(bytes, cx)) else {
+            let Err(overflow) = buf.feed(data, |bytes| core.consume(bytes, cx)) else {
                 return;
             };
             // Only an unfinished lock search can get here (init packets are capped below the
             // buffer size): the bytes are lost for decoding.
             core.stats.skipped_bytes += overflow.discarded as u64;
+            core.offset += overflow.discarded as u64;
             if core.stage != Stage::Undecoded {
                 core.stage = Stage::Undecoded;
                 core.stats.sync_losses += 1;
@@ -466,6 +486,7 @@ impl crate::registry::Dissector for Dissector {
             core.stats.gap_bytes = core.stats.gap_bytes.saturating_add(len);
             // Pending bytes belong before the gap; they can never be completed now.
             core.stats.skipped_bytes += buf.pending() as u64;
+            core.offset = core.offset.saturating_add(buf.pending() as u64 + len);
             buf.clear();
             let resync = match core.stage {
                 Stage::Framed | Stage::KeyProbe { .. } => {
@@ -503,7 +524,7 @@ impl crate::registry::Dissector for Dissector {
                     core.stage,
                     Stage::Locking | Stage::InitResync | Stage::KeyProbe { .. }
                 ) {
-                    let _ = buf.feed(&[], |bytes| core.step(bytes, cx));
+                    let _ = buf.feed(&[], |bytes| core.consume(bytes, cx));
                 }
                 // An unfinished init packet at the end of the capture.
                 core.stats.skipped_bytes += buf.pending() as u64;
@@ -542,6 +563,7 @@ impl crate::registry::Dissector for Dissector {
             },
             encryption: s.encryption,
             key_exchanged_in_clear: s.key_exchanged_in_clear,
+            encryption_off: s.encryption_off,
             terminate: s.terminate,
             directions: Box::new(PerDir {
                 to_server: stats(Dir::ToServer),

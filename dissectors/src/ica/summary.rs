@@ -1,6 +1,6 @@
 //! The ICA dissector's counters and state, as read by live views and reports.
 
-use super::event::{EncryptionKind, ProtocolDriver, TerminateReason};
+use super::event::{EncryptionKind, EncryptionOff, ProtocolDriver, TerminateReason};
 use super::names;
 use super::sink::AnomalyCount;
 use crate::text::WireText;
@@ -32,6 +32,9 @@ pub struct Summary {
     pub encryption: Option<EncryptionKind>,
     /// Whether the session key travelled in the clear (PDCRYPT1).
     pub key_exchanged_in_clear: bool,
+    /// Where each direction switched PDCRYPT1 off, if it did (a resumed stream inherits the
+    /// switch of the connection it continues, with that connection's offsets).
+    pub encryption_off: PerDir<Option<EncryptionOff>>,
     /// The first TERMINATE seen.
     pub terminate: Option<TerminateReason>,
     /// Per-direction byte and frame counters.
@@ -142,15 +145,18 @@ pub struct DirectionStats {
     pub empty_frames: u64,
     /// Frames with PDCRYPT1 header 0x01 (encrypted).
     pub encrypted_frames: u64,
-    /// Frames with PDCRYPT1 header 0x00 (sent in the clear).
+    /// Frames sent in the clear: PDCRYPT1 header 0x00, or any frame after the direction
+    /// switched PDCRYPT1 off (those carry no header at all).
     pub clear_frames: u64,
-    /// Key exchange and other PDCRYPT1 control frames.
+    /// Key exchange and other PDCRYPT1 control frames (the "off" frame included).
     pub control_frames: u64,
-    /// Frames whose content was decoded (commands parsed, or a compressed block recognised).
+    /// Frames whose content was read: ICA commands parsed, plain, decrypted or in literal
+    /// reducer blocks.
     pub decoded_frames: u64,
-    /// Frames whose content could not be decoded (no key, chain position unknown,
-    /// inconsistent content, or a layering that is not known).
+    /// Frames whose content could not be read; `undecodable` says why.
     pub undecodable_frames: u64,
+    /// `undecodable_frames` by reason.
+    pub undecodable: UndecodableFrames,
     /// Frames partly lost to a capture gap.
     pub damaged_frames: u64,
     /// Literal (uncompressed) reducer blocks.
@@ -165,6 +171,55 @@ pub struct DirectionStats {
     pub resyncs: u32,
     /// Times the framing position was lost.
     pub sync_losses: u32,
+}
+
+/// Why frames could not be read, one counter per reason; they add up to `undecodable_frames`.
+/// Only `inconsistent` frames are damage (and raise an anomaly); the others are what a passive
+/// decoder cannot read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UndecodableFrames {
+    /// Holding a compressed reducer block, or PD-compressed: the expander is not implemented.
+    pub compressed: u64,
+    /// The direction's first encrypted frame, decrypted from the initial PDCRYPT1 queue
+    /// (`key | 0x43`), made no sense. Real clients' first encrypted frames do not decode with
+    /// it (an open question, PROTOCOLS.md 2.6), so this is not taken for damage.
+    pub chain_start: u64,
+    /// Encrypted, and no session key was seen.
+    pub key_unknown: u64,
+    /// Encrypted, and the chain position was lost (a gap, a resynchronisation).
+    pub chain_lost: u64,
+    /// The init phase was not seen: how the frames are layered is unknown.
+    pub layering_unknown: u64,
+    /// The content contradicts its layering (an unknown PDCRYPT1 header, a literal block
+    /// longer than its frame): reported as an anomaly.
+    pub inconsistent: u64,
+}
+
+/// A reason for `UndecodableFrames`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Undecodable {
+    Compressed,
+    ChainStart,
+    KeyUnknown,
+    ChainLost,
+    LayeringUnknown,
+    Inconsistent,
+}
+
+impl DirectionStats {
+    /// Counts a frame that could not be read, and why.
+    pub fn count_undecodable(&mut self, why: Undecodable) {
+        self.undecodable_frames += 1;
+        let u = &mut self.undecodable;
+        *match why {
+            Undecodable::Compressed => &mut u.compressed,
+            Undecodable::ChainStart => &mut u.chain_start,
+            Undecodable::KeyUnknown => &mut u.key_unknown,
+            Undecodable::ChainLost => &mut u.chain_lost,
+            Undecodable::LayeringUnknown => &mut u.layering_unknown,
+            Undecodable::Inconsistent => &mut u.inconsistent,
+        } += 1;
+    }
 }
 
 /// Upper bounds (inclusive) of the frame-size histogram buckets; the last bucket is open.

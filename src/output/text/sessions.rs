@@ -70,12 +70,20 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// `basic, key in clear`, `basic, then off` (switched off both ways; `then off by server` or
+/// `by client` one way), `rc5`, `none`, `-` before the client said.
 fn encryption(s: &CitrixSession) -> String {
-    match (&s.encryption, s.key_exchanged_in_clear) {
-        (Some(e), true) => format!("{}, key in clear", name_of(e)),
-        (Some(e), false) => name_of(e),
-        (None, _) => "-".into(),
-    }
+    let Some(e) = &s.encryption else {
+        return "-".into();
+    };
+    let note = match s.encryption_off {
+        [Some(_), Some(_)] => ", then off",
+        [None, Some(_)] => ", then off by server",
+        [Some(_), None] => ", then off by client",
+        [None, None] if s.key_exchanged_in_clear => ", key in clear",
+        [None, None] => "",
+    };
+    format!("{}{note}", name_of(e))
 }
 
 fn state(s: &CitrixSession) -> String {

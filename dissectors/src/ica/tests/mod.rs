@@ -54,6 +54,14 @@ fn ica_events(out: &[AnyEvent]) -> Vec<(Option<Dir>, Event)> {
         .collect()
 }
 
+/// The command table as (name, client to server, server to client).
+fn command_counts(s: &Summary) -> Vec<(&'static str, u64, u64)> {
+    s.commands
+        .iter()
+        .map(|c| (c.name, c.count.to_server, c.count.to_client))
+        .collect()
+}
+
 /// The anomaly codes, in order.
 fn anomaly_codes(out: &[AnyEvent]) -> Vec<&'static str> {
     out.iter()

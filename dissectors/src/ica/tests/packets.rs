@@ -4,8 +4,9 @@
 
 use super::*;
 use crate::ica::{
-    Capability, ChannelBinding, ClientInfo, DosDate, DosTime, EncryptionKind, HostModule,
-    HostWinstationDriver, Phase, ProtocolDriver, TerminateReason, probe,
+    Capability, ChannelBinding, ClientInfo, DosDate, DosTime, EncryptionKind, EncryptionOff,
+    HostModule, HostWinstationDriver, PerDir, Phase, ProtocolDriver, TerminateReason,
+    UndecodableFrames, probe,
 };
 use crate::registry::Probe;
 use crate::text::WireText;
@@ -234,6 +235,7 @@ fn init_phase_events() {
             Event::ProtocolDrivers { .. } => "protocol_drivers",
             Event::InitComplete { .. } => "init_complete",
             Event::Encryption { .. } => "encryption",
+            Event::EncryptionOff(_) => "encryption_off",
             Event::Terminate { .. } => "terminate",
         })
         .collect();
@@ -527,13 +529,8 @@ fn key_exchange_then_encrypted_commands() {
         (down.frames, down.control_frames, down.decoded_frames),
         (2, 1, 1)
     );
-    let commands: Vec<_> = summary
-        .commands
-        .iter()
-        .map(|c| (c.name, c.count.to_server, c.count.to_client))
-        .collect();
     assert_eq!(
-        commands,
+        command_counts(&summary),
         [
             ("TERMINATE", 0, 1),
             ("MOUSE0", 1, 0),
@@ -793,9 +790,7 @@ fn corrupt_frames() {
 #[test]
 fn literal_block_longer_than_its_frame() {
     // Same init, but the host agrees to the reducer for client-to-host data.
-    let mut script = annotated_init();
-    script[6].1[3 + 26] = 16; // WD_H2C C2H_PowerOf2Agreed 16
-    script.extend(annotated_frames().into_iter().take(2));
+    let mut script = reducer_to_server_init();
     script.push((
         Dir::ToServer,
         vec![
@@ -817,10 +812,177 @@ fn literal_block_longer_than_its_frame() {
     let (out, summary) = run(&script);
     assert_eq!(anomaly_codes(&out), ["ica.bad_block"]);
     let up = &summary.directions.to_server;
-    assert_eq!((up.undecodable_frames, up.decoded_frames), (1, 1));
+    // The first frame is damaged; the second is read up to its compressed block, whose
+    // content is not.
+    assert_eq!((up.undecodable_frames, up.decoded_frames), (2, 0));
+    assert_eq!(
+        (up.undecodable.inconsistent, up.undecodable.compressed),
+        (1, 1)
+    );
     assert_eq!((up.literal_blocks, up.compressed_blocks), (1, 1));
     assert!(summary.reducer.to_server && !summary.reducer.to_client);
     assert_eq!(summary.commands[0].name, "KEYBOARD0");
+}
+
+/// The annotated init with the reducer agreed for client-to-host data, and the key exchange
+/// (the host's public key, the client's session key 0x5A).
+fn reducer_to_server_init() -> Script {
+    let mut script = annotated_init();
+    script[6].1[3 + 26] = 16; // WD_H2C C2H_PowerOf2Agreed 16
+    script.extend(annotated_frames().into_iter().take(2));
+    script
+}
+
+#[test]
+fn after_encryption_off_a_direction_sends_frames_without_header() {
+    // Key 0x5A; the client's chain starts from 0x5A | 0x43 = 0x5B. Its data comes in reducer
+    // blocks; the host's does not.
+    let mut script = reducer_to_server_init();
+    script.extend([
+        (
+            Dir::ToServer,
+            vec![
+                0x05, 0x00, // frame of 5
+                0x01, // PDCRYPT1: encrypted
+                // Plain FD FF 0A 71: literal block of 2 bytes, KEYBOARD0 'q'.
+                0xFC, 0x59, 0x09, 0x22,
+            ],
+        ),
+        (
+            Dir::ToServer,
+            vec![
+                0x0A, 0x00, // frame of 10
+                0x06, // PDCRYPT1: off
+                // "OffCrypt " encrypted with the chain (queue 0x22), as the real session's
+                // "off" frames end.
+                0x37, 0x0B, 0x37, 0x2E, 0x06, 0x25, 0x0F, 0x21, 0x5B,
+            ],
+        ),
+        // From here the client's frames have no PDCRYPT1 header: each starts with its block.
+        (
+            Dir::ToServer,
+            vec![
+                0x04, 0x00, // frame of 4
+                0xFD, 0xFF, // literal block of 2 bytes (0xFD is no PDCRYPT1 header)
+                0x0A, b'r', // KEYBOARD0 'r'
+            ],
+        ),
+        (
+            Dir::ToServer,
+            vec![
+                0x04, 0x00, // frame of 4
+                0x01, 0x08, // compressed block of 0x0801 items (not "encrypted" 0x01)
+                0x12, 0x34, // counted, not expanded
+            ],
+        ),
+        (
+            Dir::ToServer,
+            vec![
+                0x08, 0x00, // frame of 8
+                0xF9, 0xFF, // literal block of 6 bytes
+                0x0D, 0x10, 0x00, 0x20, 0x00, 0x01, // MOUSE0 x 16, y 32, state 1
+            ],
+        ),
+        // The host still encrypts: its frames keep their header.
+        (
+            Dir::ToClient,
+            vec![
+                0x04, 0x00, // frame of 4
+                0x01, // PDCRYPT1: encrypted
+                0x04, 0x5F, 0x05, // plain 05 01 00: TERMINATE, 1 byte, disconnect
+            ],
+        ),
+    ]);
+    let (out, summary) = run(&script);
+    assert!(anomaly_codes(&out).is_empty(), "{:?}", anomaly_codes(&out));
+
+    // The client's "off" frame: after its detect string (6), its INIT_RESPONSEs (115 + 39 +
+    // 105), INIT_CONNECT_RESPONSE (3), key frame (5) and encrypted frame (7), at 280.
+    let off = EncryptionOff {
+        offset: 280,
+        frame: 3,
+    };
+    let switches: Vec<_> = ica_events(&out)
+        .into_iter()
+        .filter(|(_, e)| matches!(e, Event::EncryptionOff(_)))
+        .collect();
+    assert_eq!(switches, [(Some(Dir::ToServer), Event::EncryptionOff(off))]);
+    assert_eq!(summary.encryption_off.to_server, Some(off));
+    assert_eq!(summary.encryption_off.to_client, None);
+    assert_eq!(summary.encryption, Some(EncryptionKind::Basic));
+
+    let up = &summary.directions.to_server;
+    assert_eq!(up.frames, 6);
+    assert_eq!(
+        (up.control_frames, up.encrypted_frames, up.clear_frames),
+        (2, 1, 3)
+    );
+    assert_eq!((up.decoded_frames, up.undecodable_frames), (3, 1));
+    assert_eq!(up.undecodable.compressed, 1);
+    assert_eq!((up.literal_blocks, up.compressed_blocks), (3, 1));
+    let down = &summary.directions.to_client;
+    assert_eq!(
+        (
+            down.control_frames,
+            down.encrypted_frames,
+            down.clear_frames
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!((down.decoded_frames, down.undecodable_frames), (1, 0));
+
+    assert_eq!(
+        command_counts(&summary),
+        [("TERMINATE", 0, 1), ("KEYBOARD0", 2, 0), ("MOUSE0", 1, 0)]
+    );
+    assert_eq!(summary.terminate, Some(TerminateReason::Disconnect));
+}
+
+#[test]
+fn undecodable_frames_are_counted_by_reason() {
+    // Key 0x5A, client data in reducer blocks, chain from 0x5B.
+    let mut script = reducer_to_server_init();
+    script.extend([
+        (
+            Dir::ToServer,
+            vec![
+                0x03, 0x00, // frame of 3
+                0x01, // PDCRYPT1: encrypted
+                // Plain 00 EE: a literal block of 0x11FF bytes in a 2-byte frame. The first
+                // encrypted frame: not damage, the chain's start is in doubt.
+                0x01, 0xB5,
+            ],
+        ),
+        (
+            Dir::ToServer,
+            vec![
+                0x04, 0x00, // frame of 4
+                0x01, // PDCRYPT1: encrypted
+                0xEA, 0xB0, 0x40, // plain 05 00 AA: compressed block of 5 items
+            ],
+        ),
+        (
+            Dir::ToServer,
+            vec![
+                0x02, 0x00, // frame of 2
+                0x09, 0xAA, // PDCRYPT1 header 0x09: no such value, damage
+            ],
+        ),
+    ]);
+    let (out, summary) = run(&script);
+    assert_eq!(anomaly_codes(&out), ["ica.bad_crypt_header"]);
+    let up = &summary.directions.to_server;
+    assert_eq!((up.decoded_frames, up.undecodable_frames), (0, 3));
+    assert_eq!(
+        up.undecodable,
+        UndecodableFrames {
+            compressed: 1,
+            chain_start: 1,
+            inconsistent: 1,
+            ..UndecodableFrames::default()
+        }
+    );
+    assert_eq!(summary.encryption_off, PerDir::default());
 }
 
 #[test]
@@ -855,6 +1017,7 @@ fn unusual_key_exchanges() {
     script.push((Dir::ToServer, vec![0x03, 0x00, 0x01, 0x10, 0x20]));
     let (_, summary) = run(&script);
     assert_eq!(summary.directions.to_server.undecodable_frames, 1);
+    assert_eq!(summary.directions.to_server.undecodable.key_unknown, 1);
 }
 
 #[test]

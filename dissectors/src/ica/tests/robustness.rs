@@ -88,6 +88,74 @@ fn the_padded_session_split_at_every_byte_gives_the_same_result() {
     assert_split_invariant(&script);
 }
 
+#[test]
+fn switched_off_encryption_split_at_every_byte_gives_the_same_result() {
+    // The padded session up to the client's key frame; then each side sends an encrypted
+    // frame, switches PDCRYPT1 off, and sends a frame without header.
+    let mut key_frame = encode::session_key_frame(KEY).to_vec();
+    key_frame.resize(6, 0);
+    let mut script: Script = padded_session()
+        .into_iter()
+        .take_while(|(_, b)| *b != key_frame)
+        .collect();
+    script.push((Dir::ToServer, key_frame));
+    let (mut up, mut down) = (Pdcrypt1::new(KEY), Pdcrypt1::new(KEY));
+    let literal = |commands: Vec<u8>| encode::literal_block(&commands).unwrap();
+    script.extend(
+        [
+            (
+                Dir::ToServer,
+                up.frame(&encode::command(0x0A, b"a").unwrap()),
+            ),
+            (
+                Dir::ToClient,
+                down.frame(&literal(encode::virtual_write(9, &[0x21; 30]).unwrap())),
+            ),
+            (Dir::ToServer, up.off_frame(b"OffCrypt ")),
+            (
+                Dir::ToServer,
+                encode::frame(&encode::command(0x0A, b"b").unwrap()),
+            ),
+            (Dir::ToClient, down.off_frame(b"OffCrypt ")),
+            (
+                Dir::ToClient,
+                encode::frame(&literal(
+                    encode::terminate(TerminateReason::Logoff).unwrap(),
+                )),
+            ),
+        ]
+        .map(|(dir, frame)| (dir, frame.unwrap())),
+    );
+    let (out, summary) = run(&script);
+    assert!(anomaly_codes(&out).is_empty(), "{:?}", anomaly_codes(&out));
+    let switched: Vec<_> = ica_events(&out)
+        .into_iter()
+        .filter_map(|(dir, e)| match e {
+            Event::EncryptionOff(at) => Some((dir, at.frame)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        switched,
+        [(Some(Dir::ToServer), 3), (Some(Dir::ToClient), 3)]
+    );
+    // The client's "off" frame (4th message from the end) starts right after all it sent
+    // before, padding included.
+    let off = script.len() - 4;
+    let before: usize = script[..off]
+        .iter()
+        .filter(|(dir, _)| *dir == Dir::ToServer)
+        .map(|(_, bytes)| bytes.len())
+        .sum();
+    assert_eq!(
+        summary.encryption_off.to_server.map(|at| at.offset),
+        Some(before as u64)
+    );
+    assert_eq!(summary.terminate, Some(TerminateReason::Logoff));
+    assert_eq!(summary.directions.to_server.clear_frames, 1);
+    assert_split_invariant(&script);
+}
+
 /// Init phase, key exchange, then `count` encrypted MOUSE0 frames from the client (9 bytes each).
 fn mouse_session(count: usize) -> (Script, Vec<u8>) {
     let mut script: Script = synthetic_session()
@@ -159,6 +227,7 @@ fn a_gap_across_frame_boundaries_resynchronises() {
         (up.decoded_frames, up.undecodable_frames),
         (10 + FRAMES - 12, 1)
     );
+    assert_eq!(up.undecodable.chain_lost, 1);
 }
 
 #[test]
@@ -173,6 +242,7 @@ fn mid_stream_pickup_counts_frames_without_decoding() {
     assert_eq!((up.skipped_bytes, up.frames), (5, 596));
     // No init seen: nothing is claimed about the content.
     assert_eq!((up.decoded_frames, up.undecodable_frames), (0, 596));
+    assert_eq!(up.undecodable.layering_unknown, 596);
     assert!(s.commands.is_empty() && s.encryption.is_none());
 
     // A short pickup: the lock search waits for more bytes, and decides at close.
@@ -509,5 +579,6 @@ fn a_gap_that_takes_a_frame_header_byte_forgets_the_chain() {
     assert_eq!((up.damaged_frames, up.sync_losses), (1, 0));
     // Whether frame 5 moved the chain is unknown, so frame 6 is not decrypted with a guess.
     assert_eq!((up.decoded_frames, up.undecodable_frames), (5 + 13, 1));
+    assert_eq!(up.undecodable.chain_lost, 1);
     assert_eq!(s.commands[0].count.to_server, 5 + 13);
 }

@@ -523,16 +523,13 @@ fn every_counter_of_the_synthetic_session() {
     assert_eq!(down.frame_bytes, down_payload);
     assert_eq!(down.frame_size.histogram(), &[0, 3, 1, 0, 1, 0, 0][..]);
     assert_eq!((down.control_frames, down.encrypted_frames), (1, 4));
-    assert_eq!((down.decoded_frames, down.undecodable_frames), (4, 0));
+    // The compressed block's frame is not read (the expander is not implemented).
+    assert_eq!((down.decoded_frames, down.undecodable_frames), (3, 1));
+    assert_eq!(down.undecodable.compressed, 1);
     assert_eq!((down.literal_blocks, down.compressed_blocks), (4, 1));
 
-    let commands: Vec<_> = s
-        .commands
-        .iter()
-        .map(|c| (c.name, c.count.to_server, c.count.to_client))
-        .collect();
     assert_eq!(
-        commands,
+        command_counts(&s),
         [
             ("TERMINATE", 1, 1),
             ("KEYBOARD0", 1, 0),
@@ -656,6 +653,13 @@ fn a_session_without_encryption_or_reducer() {
 /// The first connection of a session: everything of the synthetic session up to and including
 /// the client's session-key frame, and what it hands to a later connection.
 fn first_connection_facts() -> Carry {
+    first_connection(&[])
+        .carry()
+        .expect("facts once the encryption is settled")
+}
+
+/// The first connection fed up to the client's session-key frame, then `more`.
+fn first_connection(more: &[(Dir, Vec<u8>)]) -> Dissector {
     let plan = synthetic_session();
     let key_frame = encode::session_key_frame(KEY).to_vec();
     let cut = plan
@@ -669,10 +673,10 @@ fn first_connection_facts() -> Carry {
         "nothing to carry before the init phase"
     );
     let mut out = Vec::new();
-    for (i, (dir, bytes)) in plan.script[..=cut].iter().enumerate() {
+    for (i, (dir, bytes)) in plan.script[..=cut].iter().chain(more).enumerate() {
         first.feed(*dir, bytes, Timestamp::from_secs(i as i64), &mut out);
     }
-    first.carry().expect("facts once the encryption is settled")
+    first
 }
 
 /// The ICA facts a carry holds.
@@ -782,6 +786,54 @@ fn a_resumed_stream_is_read_with_the_earlier_connections_facts() {
     assert_eq!(s.terminate, Some(TerminateReason::Logoff));
     // The resumed connection can hand the same facts on (a second reconnect).
     assert_eq!(resumed.carry().map(facts), Some(facts(carry)));
+}
+
+#[test]
+fn a_resumed_stream_keeps_encryption_switched_off() {
+    // The client switches PDCRYPT1 off on the first connection; the host does not.
+    let off = Pdcrypt1::new(KEY).off_frame(b"OffCrypt ").unwrap();
+    let first = first_connection(&[(Dir::ToServer, off)]);
+    let carry = first.carry().unwrap();
+    let s = summary_of(&first);
+    let at = s.encryption_off.to_server.expect("the client switched off");
+    assert_eq!((at.frame, s.encryption_off.to_client), (2, None));
+
+    // On the resumed stream the client's frames have no header (0x0A would be no PDCRYPT1
+    // header); the host's are still encrypted.
+    let mut down = Pdcrypt1::new(KEY);
+    let frames = vec![
+        (
+            Dir::ToServer,
+            encode::frame(&encode::command(0x0A, b"x").unwrap()).unwrap(),
+        ),
+        (
+            Dir::ToClient,
+            down.frame(
+                &encode::literal_block(&encode::terminate(TerminateReason::Logoff).unwrap())
+                    .unwrap(),
+            )
+            .unwrap(),
+        ),
+    ];
+    let mut resumed = Dissector::resumed(Some(&carry));
+    let out = feed_all(&mut resumed, &frames);
+    assert!(anomaly_codes(&out).is_empty(), "{:?}", anomaly_codes(&out));
+    // The switch was reported with the first connection, not again.
+    assert!(
+        !ica_events(&out)
+            .iter()
+            .any(|(_, e)| matches!(e, Event::EncryptionOff(_)))
+    );
+    let s = summary_of(&resumed);
+    assert_eq!(s.encryption_off.to_server, Some(at));
+    let (up, down) = (&s.directions.to_server, &s.directions.to_client);
+    assert_eq!(
+        (up.clear_frames, up.encrypted_frames, up.decoded_frames),
+        (1, 0, 1)
+    );
+    // The host's first resumed frame cannot be placed in its chain.
+    assert_eq!((down.encrypted_frames, down.undecodable.chain_lost), (1, 1));
+    assert_eq!(s.commands[0].name, "KEYBOARD0");
 }
 
 #[test]
