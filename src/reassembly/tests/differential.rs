@@ -54,7 +54,7 @@ use super::*;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::TestRunner;
+use proptest::test_runner::{FileFailurePersistence, TestRunner};
 use std::ops::Range;
 
 const MAX_PIECES: usize = 64;
@@ -505,8 +505,20 @@ fn check(played: &Played) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `cases` per run. Failing cases found are kept beside this file (the top level of the
+/// repository is fixed) and replayed first on every run.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4000))]
+    #![proptest_config(config(4000))]
 
     #[test]
     fn reassembly_matches_the_model(scenario in scenario()) {
@@ -519,7 +531,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn output_stays_consistent_when_tiny_caps_are_hit(
