@@ -46,8 +46,8 @@
 //!    bytes kept unacknowledged) the caps hold after every segment, and each direction's output
 //!    is still consistent: every delivered byte is a carried one with its value at its offset,
 //!    everything else up to the same end is gaps, nothing is delivered twice, counters match
-//!    (cap flushes as flagged, unacknowledged bytes released as they must be), and a direction
-//!    that never hit a cap matches the model exactly.
+//!    (cap flushes as flagged, unacknowledged bytes released as they must be, none at
+//!    `finish`), and a direction that never hit a cap matches the model exactly.
 
 use super::random::Rng;
 use super::*;
@@ -398,8 +398,13 @@ fn play(scenario: &Scenario, limits: Limits) -> Result<Played, TestCaseError> {
         prop_assert!(wire.conn.unacked_bytes() <= 2 * limits.max_unacked_bytes);
     }
     let unacked_at_finish = wire.conn.unacked_bytes();
+    let released = |conn: &TcpConn| Dir::BOTH.map(|d| conn.counters(d).unacked_released_bytes);
+    let released_before_finish = released(&wire.conn);
     wire.finish();
     prop_assert_eq!(wire.conn.held_bytes(), 0);
+    // No copy can come after the end: nothing that leaves the unacknowledged copy then is a
+    // release (one would show as a limit hit).
+    prop_assert_eq!(released(&wire.conn), released_before_finish);
     Ok(Played {
         wire,
         models,
