@@ -228,8 +228,10 @@ impl HalfStream {
     }
 
     /// End of capture: releases everything held, holes (and missing bytes before a FIN) as gaps.
-    /// The unacknowledged bytes go without being counted: no copy of them can come any more.
+    /// The unacknowledged bytes go without being counted, and so do those pushed out on the way
+    /// (by a gap after them, or the cap): no copy of them can come any more.
     pub(super) fn finish(&mut self, limits: &Limits, deliver: &mut impl FnMut(Delivery<'_>)) {
+        let released_before = self.counters.unacked_released_bytes;
         let mut info = SegmentInfo::NONE;
         while let Some(lowest) = self.held.lowest_start() {
             self.skip_to(lowest, deliver);
@@ -239,6 +241,7 @@ impl HalfStream {
             self.skip_to(fin, deliver);
         }
         self.unacked.clear();
+        self.counters.unacked_released_bytes = released_before;
     }
 
     /// Drops the unacknowledged bytes before their ACK (a memory budget needs them): copies of

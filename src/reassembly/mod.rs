@@ -36,7 +36,8 @@
 //! them is a spurious retransmission). The copy is bounded per direction
 //! ([`Limits::max_unacked_bytes`]); bytes that leave it unacknowledged (the cap, a memory
 //! budget via [`TcpConn::shed`], a gap after them) are counted in
-//! [`crate::model::DirCounters::unacked_released_bytes`], since copies of them go unchecked.
+//! [`crate::model::DirCounters::unacked_released_bytes`], since copies of them go unchecked; not
+//! so at [`TcpConn::finish`], after which no copy can come.
 //!
 //! # Holes
 //!

@@ -129,3 +129,31 @@ fn shedding_for_a_memory_budget_counts_what_leaves_unacknowledged() {
     assert_eq!(w.conn.counters(C).unacked_released_bytes, 100);
     assert_eq!(w.conn.unacked_bytes(), 0);
 }
+
+#[test]
+fn finish_counts_no_release_for_bytes_it_pushes_out() {
+    // The capture ends with a hole the peer never acknowledged past: `finish` gives it up and
+    // delivers what is held after it, so the bytes before the hole leave the unacknowledged
+    // copy, and with a small cap so do part of those delivered. No copy of them can come any
+    // more: none of that is a release (which the report shows as a limit hit).
+    for (cap, released_before) in [(Limits::default().max_unacked_bytes, 0), (50, 50)] {
+        let mut w = Wire::with_limits(Limits {
+            max_unacked_bytes: cap,
+            ..Limits::default()
+        });
+        w.handshake();
+        w.client_data(1, &block(1));
+        w.client_data(201, &block(2));
+        assert_eq!(w.conn.counters(C).unacked_released_bytes, released_before);
+        w.finish();
+        assert_eq!(
+            w.finished,
+            [(C, Chunk::Gap(100)), (C, Chunk::Data(block(2)))]
+        );
+        assert_eq!(
+            w.conn.counters(C).unacked_released_bytes,
+            released_before,
+            "cap {cap}"
+        );
+    }
+}

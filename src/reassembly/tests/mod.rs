@@ -1,9 +1,11 @@
 //! Connection-level tests. `tshark` replays the cases measured against tshark 4.0's
 //! `follow,tcp,raw`; `states` covers Zeek's conn_state and history; `random` shuffles, repeats
-//! and re-cuts known streams and throws arbitrary segments at the reassembler.
+//! and re-cuts known streams and throws arbitrary segments at the reassembler; `differential`
+//! checks random connections against a reference model (property tests).
 
 mod analysis;
 mod conflicts;
+mod differential;
 mod random;
 mod states;
 mod store;
