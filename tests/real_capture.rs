@@ -4,29 +4,23 @@
 //! must yield the same decoded facts. Then the same session to its end (TRex's copy), where
 //! each side switches basic encryption off: a clean session, with only its encryption finding.
 
-use ctxscope::capture::{Next, Packet, Source};
+mod support;
+
+use ctxscope::capture::{Next, Source};
 use ctxscope::config::Config;
-use ctxscope::decode::{self, Decoded, LinkType};
+use ctxscope::decode::LinkType;
 use ctxscope::engine::Engine;
 use ctxscope::model::Report;
 use ctxscope::model::{CitrixSession, SessionEnd};
-use ctxscope_dissectors::{Dir, TcpFlags, Timestamp};
 use ctxscope_generator::link::{Link, VlanTags};
-use ctxscope_generator::packet::{IpHeader, TcpOptions, TcpSegment, write_tcp_packet};
+use ctxscope_generator::rewrite::{self, Packet as Owned};
 use serde_json::Value;
-use std::net::{IpAddr, Ipv6Addr};
-use std::path::PathBuf;
+use support::{analyse_frames, read_packets, real_capture};
 
 /// The nDPI capture: the session's first 100 packets.
 const NDPI: &str = "ndpi-citrix.pcap";
 /// TRex's copy of the whole session.
 const FULL: &str = "trex-citrix-full.pcap";
-
-fn real_capture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/captures/real")
-        .join(name)
-}
 
 fn analyse_capture(name: &str) -> Report {
     let mut engine = Engine::new(Config::default());
@@ -302,180 +296,14 @@ fn assert_client_and_encryption(s: &CitrixSession) {
 // ---------------------------------------------------------------------------------------------
 // Rewritten variants
 
-/// One TCP segment of the capture, owned.
-#[derive(Clone, Debug)]
-struct Segment {
-    ts: Timestamp,
-    src: IpAddr,
-    dst: IpAddr,
-    src_port: u16,
-    dst_port: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    window: u16,
-    payload: Vec<u8>,
+/// The capture's packets, read with the project's own reader and decoder.
+fn segments() -> Vec<Owned> {
+    read_packets(&real_capture(NDPI))
 }
 
-const CLIENT_PORT: u16 = 45_225;
-
-impl Segment {
-    fn dir(&self) -> Dir {
-        if self.src_port == CLIENT_PORT {
-            Dir::ToServer
-        } else {
-            Dir::ToClient
-        }
-    }
-}
-
-/// The capture's segments, read with the project's own reader and decoder.
-fn segments() -> Vec<Segment> {
-    let mut source = Source::open_file(&real_capture(NDPI), NDPI).unwrap();
-    let mut out = Vec::new();
-    loop {
-        match source.next_packet().unwrap() {
-            Next::Packet(p) => {
-                let cut = (p.data.len() as u32) < p.wire_len;
-                let Ok(Decoded::Tcp(tcp)) = decode::decode(p.link, p.data, cut) else {
-                    panic!("every packet of the capture is TCP");
-                };
-                out.push(Segment {
-                    ts: p.ts,
-                    src: tcp.src,
-                    dst: tcp.dst,
-                    src_port: tcp.src_port,
-                    dst_port: tcp.dst_port,
-                    seq: tcp.seq,
-                    ack: tcp.ack,
-                    flags: tcp.flags,
-                    window: tcp.window,
-                    payload: tcp.payload.to_vec(),
-                });
-            }
-            Next::End => return out,
-            Next::Idle | Next::UnsupportedLink(_) => {}
-            Next::Skipped(what) => panic!("the real capture has no unusable record: {what:?}"),
-        }
-    }
-}
-
-/// How a variant writes the IP header.
-#[derive(Clone, Copy)]
-enum Ip {
-    V4,
-    /// The IPv4 addresses inside 2001:db8::/96.
-    V6,
-}
-
-fn ip_header(ip: Ip, s: &Segment, id: u16) -> IpHeader {
-    match (ip, s.src, s.dst) {
-        (Ip::V4, IpAddr::V4(src), IpAddr::V4(dst)) => IpHeader::V4 {
-            src,
-            dst,
-            ttl: 64,
-            id,
-            dont_fragment: true,
-        },
-        (Ip::V6, IpAddr::V4(src), IpAddr::V4(dst)) => {
-            let v6 = |a: std::net::Ipv4Addr| {
-                let [a, b, c, d] = a.octets();
-                let hi = u16::from_be_bytes([a, b]);
-                let lo = u16::from_be_bytes([c, d]);
-                Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, hi, lo)
-            };
-            IpHeader::V6 {
-                src: v6(src),
-                dst: v6(dst),
-                hop_limit: 64,
-                flow_label: 0,
-                extension: None,
-            }
-        }
-        _ => panic!("the capture is IPv4"),
-    }
-}
-
-/// Writes `segments` as Ethernet frames on `link` and analyses them.
-fn analyse_rewritten(segments: &[Segment], link: Link, ip: Ip) -> Report {
-    let mut engine = Engine::new(Config::default());
-    engine.begin_source("rewritten", Some(LinkType::Ethernet));
-    for (i, s) in segments.iter().enumerate() {
-        let mut packet = Vec::new();
-        let tcp = TcpSegment {
-            src_port: s.src_port,
-            dst_port: s.dst_port,
-            seq: s.seq,
-            ack: s.ack,
-            flags: TcpFlags(s.flags),
-            window: s.window,
-            options: TcpOptions::default(),
-            payload: &s.payload,
-        };
-        write_tcp_packet(&ip_header(ip, s, i as u16), &tcp, &mut packet);
-        let frame = link.frame(s.dir(), &packet);
-        engine.packet(&Packet {
-            ts: s.ts,
-            link: LinkType::Ethernet,
-            data: &frame,
-            wire_len: frame.len() as u32,
-        });
-    }
-    engine.finish()
-}
-
-/// Every data segment cut into pieces of at most `size` bytes.
-fn resegmented(segments: &[Segment], size: usize) -> Vec<Segment> {
-    let mut out = Vec::new();
-    for s in segments {
-        if s.payload.is_empty() {
-            out.push(s.clone());
-            continue;
-        }
-        let mut seq = s.seq;
-        for piece in s.payload.chunks(size) {
-            out.push(Segment {
-                seq,
-                payload: piece.to_vec(),
-                ..s.clone()
-            });
-            seq = seq.wrapping_add(piece.len() as u32);
-        }
-    }
-    out
-}
-
-/// Each pair of consecutive data segments of one direction swapped (the capture times stay in
-/// capture order).
-fn reordered(segments: &[Segment]) -> Vec<Segment> {
-    let mut out = segments.to_vec();
-    let mut i = 0;
-    while i + 1 < out.len() {
-        let (a, b) = (&out[i], &out[i + 1]);
-        if !a.payload.is_empty() && !b.payload.is_empty() && a.dir() == b.dir() {
-            let (ta, tb) = (a.ts, b.ts);
-            out.swap(i, i + 1);
-            out[i].ts = ta;
-            out[i + 1].ts = tb;
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-/// The server's port moved from 1494 to `port`.
-fn on_port(segments: &[Segment], port: u16) -> Vec<Segment> {
-    let moved = |p: u16| if p == 1494 { port } else { p };
-    segments
-        .iter()
-        .map(|s| Segment {
-            src_port: moved(s.src_port),
-            dst_port: moved(s.dst_port),
-            ..s.clone()
-        })
-        .collect()
+/// Writes `packets` as frames on `link` and analyses them.
+fn analyse_rewritten(packets: &[Owned], link: Link) -> Report {
+    analyse_frames(&rewrite::frames(packets, &link))
 }
 
 /// Asserts that `variant` yields the original's decoded facts and findings.
@@ -495,7 +323,7 @@ fn the_rewriter_reproduces_the_capture() {
     // Written back unchanged, the capture decodes to the very same facts: the variants below
     // differ from it only by what they change.
     let original = analyse();
-    let same = analyse_rewritten(&segments(), Link::ethernet(), Ip::V4);
+    let same = analyse_rewritten(&segments(), Link::ethernet());
     assert_same_facts(&same, &original, &["ica.basic_encryption"]);
     assert_eq!(same.flows[0].to_server.packets, 75);
 }
@@ -503,17 +331,17 @@ fn the_rewriter_reproduces_the_capture() {
 #[test]
 fn cut_into_small_segments_the_same_facts_come_out() {
     let original = analyse();
-    let segments = resegmented(&segments(), 7);
+    let segments = rewrite::resegment(&segments(), 7);
     // 5490 payload bytes in 7-byte pieces, and the segments without payload.
     assert!(segments.len() > 800, "{}", segments.len());
-    let variant = analyse_rewritten(&segments, Link::ethernet(), Ip::V4);
+    let variant = analyse_rewritten(&segments, Link::ethernet());
     assert_same_facts(&variant, &original, &["ica.basic_encryption"]);
 }
 
 #[test]
 fn reordered_the_same_facts_come_out() {
     let original = analyse();
-    let variant = analyse_rewritten(&reordered(&segments()), Link::ethernet(), Ip::V4);
+    let variant = analyse_rewritten(&rewrite::swap_pairs(&segments()), Link::ethernet());
     // The reassembler saw the segments out of order, and put them back.
     let record = serde_json::to_value(&variant.flows[0]).unwrap();
     let out_of_order = record["to_server"]["out_of_order"].as_u64().unwrap()
@@ -525,7 +353,10 @@ fn reordered_the_same_facts_come_out() {
 #[test]
 fn on_port_8080_it_is_found_by_its_payload_and_flagged() {
     let original = analyse();
-    let variant = analyse_rewritten(&on_port(&segments(), 8080), Link::ethernet(), Ip::V4);
+    let variant = analyse_rewritten(
+        &rewrite::move_port(&segments(), 1494, 8080),
+        Link::ethernet(),
+    );
     assert_eq!(variant.flows[0].server.port, 8080);
     assert_same_facts(
         &variant,
@@ -537,7 +368,7 @@ fn on_port_8080_it_is_found_by_its_payload_and_flagged() {
 #[test]
 fn over_ipv6_the_same_facts_come_out() {
     let original = analyse();
-    let variant = analyse_rewritten(&segments(), Link::ethernet(), Ip::V6);
+    let variant = analyse_rewritten(&rewrite::to_ipv6(&segments()), Link::ethernet());
     assert_eq!(
         variant.flows[0].server.to_string(),
         "[2001:db8::1600:7]:1494"
@@ -549,15 +380,18 @@ fn over_ipv6_the_same_facts_come_out() {
 fn inside_a_vlan_the_same_facts_come_out() {
     let original = analyse();
     let link = Link::ethernet_tagged(VlanTags::Dot1Q(42));
-    let variant = analyse_rewritten(&segments(), link, Ip::V4);
+    let variant = analyse_rewritten(&segments(), link);
     assert_same_facts(&variant, &original, &["ica.basic_encryption"]);
     // All at once: small segments, reordered, on 8080, over IPv6, in a QinQ VLAN.
-    let all = reordered(&resegmented(&on_port(&segments(), 8080), 11));
+    let all = rewrite::swap_pairs(&rewrite::resegment(
+        &rewrite::move_port(&segments(), 1494, 8080),
+        11,
+    ));
     let link = Link::ethernet_tagged(VlanTags::QinQ {
         outer: 100,
         inner: 42,
     });
-    let variant = analyse_rewritten(&all, link, Ip::V6);
+    let variant = analyse_rewritten(&rewrite::to_ipv6(&all), link);
     assert_same_facts(
         &variant,
         &original,
@@ -565,24 +399,22 @@ fn inside_a_vlan_the_same_facts_come_out() {
     );
 }
 
-/// The segments of one direction only (a capture point that sees one side of an asymmetric
-/// route).
-fn one_side(segments: &[Segment], dir: Dir) -> Vec<Segment> {
-    segments
+/// The packets one side sent (a capture point that sees one side of an asymmetric route).
+fn one_side(packets: &[Owned], from_client: bool) -> Vec<Owned> {
+    packets
         .iter()
-        .filter(|s| s.dir() == dir)
+        .filter(|p| (p.src.port() == CLIENT_PORT) == from_client)
         .cloned()
         .collect()
 }
 
+/// The nDPI session's client port.
+const CLIENT_PORT: u16 = 45_225;
+
 #[test]
 fn with_only_the_clients_side_its_facts_and_the_key_exchange_come_out() {
     let original = decoded_facts(&analyse());
-    let report = analyse_rewritten(
-        &one_side(&segments(), Dir::ToServer),
-        Link::ethernet(),
-        Ip::V4,
-    );
+    let report = analyse_rewritten(&one_side(&segments(), true), Link::ethernet());
     assert_eq!(report.flows.len(), 1);
     let facts = decoded_facts(&report);
     for part in ["modules", "client_info", "bindings", "client_wd"] {
@@ -605,11 +437,7 @@ fn with_only_the_clients_side_its_facts_and_the_key_exchange_come_out() {
 #[test]
 fn with_only_the_servers_side_its_facts_come_out() {
     let original = decoded_facts(&analyse());
-    let report = analyse_rewritten(
-        &one_side(&segments(), Dir::ToClient),
-        Link::ethernet(),
-        Ip::V4,
-    );
+    let report = analyse_rewritten(&one_side(&segments(), false), Link::ethernet());
     let facts = decoded_facts(&report);
     for part in ["init_request", "host_modules"] {
         assert_eq!(facts[part], original[part], "{part}");

@@ -18,6 +18,8 @@
 //! - [`ica`]: ICA sessions built with the ICA dissector's encoders (init phase, encryption,
 //!   virtual-channel writes), short or produced lazily for large captures.
 //! - [`scenarios`](mod@scenarios): the registry of sample captures.
+//! - [`rewrite`]: real captures transformed (cut into small segments, duplicated, reordered,
+//!   moved to other ports, over IPv6, delayed on one side) and written back.
 //!
 //! A large multi-flow capture streams straight to disk:
 //!
@@ -51,6 +53,7 @@ pub mod link;
 pub mod mixer;
 pub mod packet;
 pub mod pcapfile;
+pub mod rewrite;
 pub mod rng;
 pub mod scenarios;
 pub mod tcp;

@@ -1,4 +1,4 @@
-//! IPv4 and IPv6 TCP packets with correct checksums, and IPv4 fragmentation.
+//! IPv4 and IPv6 TCP and UDP packets with correct checksums, and IPv4 fragmentation.
 //!
 //! The serialisation is written out here rather than delegated to a packet library so that
 //! broken variants (fragments, garbage headers) are plain byte edits of a good packet, and so
@@ -8,11 +8,13 @@ use ctxscope_dissectors::TcpFlags;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
 const PROTO_HOP_BY_HOP: u8 = 0;
 const PROTO_DESTINATION_OPTIONS: u8 = 60;
 const IPV4_HEADER_LEN: usize = 20;
 const IPV6_HEADER_LEN: usize = 40;
 const TCP_HEADER_LEN: usize = 20;
+const UDP_HEADER_LEN: usize = 8;
 const IPV4_DONT_FRAGMENT: u16 = 0x4000;
 const IPV4_MORE_FRAGMENTS: u16 = 0x2000;
 
@@ -119,6 +121,17 @@ pub enum IpHeader {
 /// Largest TCP payload that still fits the 16-bit IP length fields with any options.
 pub const MAX_TCP_PAYLOAD: usize = 65_535 - IPV6_HEADER_LEN - Ipv6Extension::LEN - 60;
 
+/// Largest UDP payload that still fits the 16-bit IP and UDP length fields.
+pub const MAX_UDP_PAYLOAD: usize = 65_535 - IPV6_HEADER_LEN - Ipv6Extension::LEN - UDP_HEADER_LEN;
+
+/// Everything in a UDP header that varies, plus the payload.
+#[derive(Clone, Copy, Debug)]
+pub struct UdpDatagram<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub payload: &'a [u8],
+}
+
 /// Appends an IP packet carrying `tcp`, with correct IP header and TCP checksums.
 ///
 /// Payloads beyond [`MAX_TCP_PAYLOAD`] are cut to it: the length fields cannot describe more.
@@ -127,8 +140,48 @@ pub fn write_tcp_packet(ip: &IpHeader, tcp: &TcpSegment, out: &mut Vec<u8>) {
     let mut options = Vec::new();
     tcp.options.write(&mut options);
     let tcp_len = TCP_HEADER_LEN + options.len() + payload.len();
+    let pseudo = write_ip_header(ip, PROTO_TCP, tcp_len, out);
+    let tcp_start = out.len();
+    out.extend_from_slice(&tcp.src_port.to_be_bytes());
+    out.extend_from_slice(&tcp.dst_port.to_be_bytes());
+    out.extend_from_slice(&tcp.seq.to_be_bytes());
+    out.extend_from_slice(&tcp.ack.to_be_bytes());
+    let data_offset = ((TCP_HEADER_LEN + options.len()) / 4) as u8;
+    out.extend_from_slice(&[data_offset << 4, tcp.flags.0]);
+    out.extend_from_slice(&tcp.window.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
+    out.extend_from_slice(&options);
+    out.extend_from_slice(payload);
+    let checksum = fold(sum_words(&out[tcp_start..], pseudo));
+    out[tcp_start + 16..tcp_start + 18].copy_from_slice(&checksum.to_be_bytes());
+}
+
+/// Appends an IP packet carrying `udp`, with correct IP header and UDP checksums.
+///
+/// Payloads beyond [`MAX_UDP_PAYLOAD`] are cut to it: the length fields cannot describe more.
+pub fn write_udp_packet(ip: &IpHeader, udp: &UdpDatagram, out: &mut Vec<u8>) {
+    let payload = udp.payload.get(..MAX_UDP_PAYLOAD).unwrap_or(udp.payload);
+    let udp_len = UDP_HEADER_LEN + payload.len();
+    let pseudo = write_ip_header(ip, PROTO_UDP, udp_len, out);
+    let udp_start = out.len();
+    out.extend_from_slice(&udp.src_port.to_be_bytes());
+    out.extend_from_slice(&udp.dst_port.to_be_bytes());
+    out.extend_from_slice(&len16(udp_len).to_be_bytes());
+    out.extend_from_slice(&[0, 0]); // checksum
+    out.extend_from_slice(payload);
+    // A computed checksum of zero is sent as all ones: zero means "none" (RFC 768).
+    let checksum = match fold(sum_words(&out[udp_start..], pseudo)) {
+        0 => 0xFFFF,
+        c => c,
+    };
+    out[udp_start + 6..udp_start + 8].copy_from_slice(&checksum.to_be_bytes());
+}
+
+/// Appends the IP header (and IPv6 extension) for `l4_len` bytes of `protocol`; returns the
+/// pseudo-header sum the transport checksum starts from.
+fn write_ip_header(ip: &IpHeader, protocol: u8, l4_len: usize, out: &mut Vec<u8>) -> u64 {
     let ip_start = out.len();
-    let pseudo = match *ip {
+    match *ip {
         IpHeader::V4 {
             src,
             dst,
@@ -138,16 +191,16 @@ pub fn write_tcp_packet(ip: &IpHeader, tcp: &TcpSegment, out: &mut Vec<u8>) {
         } => {
             let flags = if dont_fragment { IPV4_DONT_FRAGMENT } else { 0 };
             out.extend_from_slice(&[0x45, 0x00]);
-            out.extend_from_slice(&len16(IPV4_HEADER_LEN + tcp_len).to_be_bytes());
+            out.extend_from_slice(&len16(IPV4_HEADER_LEN + l4_len).to_be_bytes());
             out.extend_from_slice(&id.to_be_bytes());
             out.extend_from_slice(&flags.to_be_bytes());
-            out.extend_from_slice(&[ttl, PROTO_TCP, 0, 0]);
+            out.extend_from_slice(&[ttl, protocol, 0, 0]);
             out.extend_from_slice(&src.octets());
             out.extend_from_slice(&dst.octets());
             fix_ipv4_header_checksum(&mut out[ip_start..]);
             sum_words(&dst.octets(), sum_words(&src.octets(), 0))
-                + u64::from(PROTO_TCP)
-                + tcp_len as u64
+                + u64::from(protocol)
+                + l4_len as u64
         }
         IpHeader::V6 {
             src,
@@ -163,34 +216,21 @@ pub fn write_tcp_packet(ip: &IpHeader, tcp: &TcpSegment, out: &mut Vec<u8>) {
             };
             let first_word = (6u32 << 28) | (flow_label & 0x000F_FFFF);
             out.extend_from_slice(&first_word.to_be_bytes());
-            out.extend_from_slice(&len16(ext_len + tcp_len).to_be_bytes());
-            out.push(extension.map_or(PROTO_TCP, Ipv6Extension::protocol));
+            out.extend_from_slice(&len16(ext_len + l4_len).to_be_bytes());
+            out.push(extension.map_or(protocol, Ipv6Extension::protocol));
             out.push(hop_limit);
             out.extend_from_slice(&src.octets());
             out.extend_from_slice(&dst.octets());
             if extension.is_some() {
-                // Next header TCP, length 0 (8 bytes in all), then PadN covering 4 bytes.
-                out.extend_from_slice(&[PROTO_TCP, 0, 1, 4, 0, 0, 0, 0]);
+                // Next header, length 0 (8 bytes in all), then PadN covering 4 bytes.
+                out.extend_from_slice(&[protocol, 0, 1, 4, 0, 0, 0, 0]);
             }
             // Extension headers other than routing do not change the pseudo-header.
             sum_words(&dst.octets(), sum_words(&src.octets(), 0))
-                + u64::from(PROTO_TCP)
-                + tcp_len as u64
+                + u64::from(protocol)
+                + l4_len as u64
         }
-    };
-    let tcp_start = out.len();
-    out.extend_from_slice(&tcp.src_port.to_be_bytes());
-    out.extend_from_slice(&tcp.dst_port.to_be_bytes());
-    out.extend_from_slice(&tcp.seq.to_be_bytes());
-    out.extend_from_slice(&tcp.ack.to_be_bytes());
-    let data_offset = ((TCP_HEADER_LEN + options.len()) / 4) as u8;
-    out.extend_from_slice(&[data_offset << 4, tcp.flags.0]);
-    out.extend_from_slice(&tcp.window.to_be_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
-    out.extend_from_slice(&options);
-    out.extend_from_slice(payload);
-    let checksum = fold(sum_words(&out[tcp_start..], pseudo));
-    out[tcp_start + 16..tcp_start + 18].copy_from_slice(&checksum.to_be_bytes());
+    }
 }
 
 fn len16(len: usize) -> u16 {
@@ -419,6 +459,46 @@ mod tests {
             let mut out = Vec::new();
             write_tcp_packet(&ip, &tcp, &mut out);
             assert_checksums_valid(&out);
+        }
+    }
+
+    #[test]
+    fn udp_datagrams_agree_with_etherparse() {
+        let mut rng = Rng::new(7);
+        for i in 0..100 {
+            let len = rng.between(0, 1400);
+            let payload = rng.bytes(len);
+            let udp = UdpDatagram {
+                src_port: 50_000,
+                dst_port: 2598,
+                payload: &payload,
+            };
+            let ip = if i % 2 == 0 {
+                v4()
+            } else {
+                IpHeader::V6 {
+                    src: Ipv6Addr::LOCALHOST,
+                    dst: Ipv6Addr::from(rng.next_u64() as u128),
+                    hop_limit: 64,
+                    flow_label: 0,
+                    extension: (i % 3 == 0).then_some(Ipv6Extension::HopByHop),
+                }
+            };
+            let mut out = Vec::new();
+            write_udp_packet(&ip, &udp, &mut out);
+            let parsed = PacketHeaders::from_ip_slice(&out).expect("parses");
+            let Some(TransportHeader::Udp(h)) = parsed.transport else {
+                panic!("no UDP header")
+            };
+            assert_eq!((h.source_port, h.destination_port), (50_000, 2598));
+            assert_eq!(usize::from(h.length), 8 + payload.len());
+            assert_eq!(parsed.payload.slice(), &payload[..]);
+            let expected = match parsed.net {
+                Some(NetHeaders::Ipv4(ip, _)) => h.calc_checksum_ipv4(&ip, &payload).expect("fits"),
+                Some(NetHeaders::Ipv6(ip, _)) => h.calc_checksum_ipv6(&ip, &payload).expect("fits"),
+                _ => panic!("no IP header"),
+            };
+            assert_eq!(h.checksum, expected);
         }
     }
 
