@@ -155,10 +155,11 @@ impl Serialize for Ports {
 pub struct Licensing {
     /// Known license servers. When set, FlexLM traffic to any other address is a finding.
     pub license_servers: Vec<IpAddr>,
-    /// Idle time after which the next exchange on a vendor-daemon connection is a heartbeat.
-    pub heartbeat_idle_secs: f64,
-    /// A heartbeat is overdue after this many intervals without an exchange.
+    /// A heartbeat is overdue after this many learned intervals without an exchange.
     pub heartbeat_overdue_factor: f64,
+    /// Before a vendor-daemon connection's cadence is learned, the silence allowed on it
+    /// (2.5 times the 5 minutes Citrix products use).
+    pub heartbeat_ceiling_secs: f64,
     /// How long a port announced by lmgrd waits for its connection.
     pub announcement_timeout_secs: f64,
 }
@@ -167,8 +168,8 @@ impl Default for Licensing {
     fn default() -> Licensing {
         Licensing {
             license_servers: Vec::new(),
-            heartbeat_idle_secs: 120.0,
             heartbeat_overdue_factor: 2.5,
+            heartbeat_ceiling_secs: 750.0,
             announcement_timeout_secs: 60.0,
         }
     }
@@ -177,14 +178,19 @@ impl Default for Licensing {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sessions {
-    /// A keep-alive is overdue after this many intervals without one while the session is open.
+    /// A keep-alive is overdue after this many learned intervals without one (nor any other
+    /// traffic) while the session is open.
     pub keepalive_overdue_factor: f64,
+    /// Before a keep-alive series' cadence is learned, the silence allowed (2.5 times the 60 s
+    /// ICA keep-alive Citrix policies default to); CGP uses the interval its BIND announced.
+    pub keepalive_ceiling_secs: f64,
 }
 
 impl Default for Sessions {
     fn default() -> Sessions {
         Sessions {
             keepalive_overdue_factor: 2.5,
+            keepalive_ceiling_secs: 150.0,
         }
     }
 }
@@ -193,7 +199,7 @@ impl Default for Sessions {
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
     /// An established connection silent this long is retired (license heartbeats come every
-    /// 120 s, so keep this well above that).
+    /// 2 to 5 minutes, so keep this well above that and above the heartbeat ceiling).
     pub tcp_idle_secs: f64,
     /// A connection that never completed its handshake is retired after this long.
     pub tcp_handshake_secs: f64,
@@ -345,6 +351,7 @@ impl Config {
         for o in overrides {
             apply_override(&mut table, o)?;
         }
+        refuse_removed(&table)?;
         let ports = match table.remove("ports") {
             None => toml::Table::new(),
             Some(toml::Value::Table(ports)) => ports,
@@ -360,15 +367,43 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        let l = &self.licensing;
-        if !(l.heartbeat_idle_secs > 0.0 && l.heartbeat_overdue_factor >= 1.0) {
-            bail!("licensing: heartbeat_idle_secs must be > 0 and heartbeat_overdue_factor >= 1");
+        let (l, s) = (&self.licensing, &self.sessions);
+        if !(l.heartbeat_ceiling_secs > 0.0 && l.heartbeat_overdue_factor >= 1.0) {
+            bail!(
+                "licensing: heartbeat_ceiling_secs must be > 0 and heartbeat_overdue_factor >= 1"
+            );
+        }
+        if !(s.keepalive_ceiling_secs > 0.0 && s.keepalive_overdue_factor >= 1.0) {
+            bail!("sessions: keepalive_ceiling_secs must be > 0 and keepalive_overdue_factor >= 1");
         }
         if self.limits.max_flows == 0 {
             bail!("limits.max_flows must be at least 1");
         }
         Ok(())
     }
+}
+
+/// Settings that were removed because what they meant is gone: each names what replaces it,
+/// rather than the generic "unknown key" (or a silently changed meaning).
+const REMOVED: &[(&str, &str, &str)] = &[(
+    "licensing",
+    "heartbeat_idle_secs",
+    "heartbeat cadences are now learned from the traffic, with no idle threshold; \
+     licensing.heartbeat_ceiling_secs (default 750) is the silence allowed on a vendor-daemon \
+     connection before its cadence is learned",
+)];
+
+fn refuse_removed(table: &toml::Table) -> Result<()> {
+    for (section, key, why) in REMOVED {
+        if table
+            .get(*section)
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| t.contains_key(*key))
+        {
+            bail!("config: {section}.{key} was removed: {why}");
+        }
+    }
+    Ok(())
 }
 
 /// A TOML error on one line: `line L, column C: message` in a file's `text`, `a.b: message`
@@ -445,7 +480,8 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.ports.of(Proto::LMGRD), [PortRange(27000, 27009)]);
         assert_eq!(c.ports.of(Proto::VENDOR_DAEMON), [PortRange(7279, 7279)]);
-        assert_eq!(c.licensing.heartbeat_idle_secs, 120.0);
+        assert_eq!(c.licensing.heartbeat_ceiling_secs, 750.0);
+        assert_eq!(c.sessions.keepalive_ceiling_secs, 150.0);
     }
 
     #[test]
@@ -462,7 +498,7 @@ mod tests {
         let c = Config::load(
             Some(&path),
             &[
-                "licensing.heartbeat_idle_secs=60".into(),
+                "licensing.heartbeat_ceiling_secs=600".into(),
                 "ports.ica=[1494, 8443]".into(),
                 "ports.decode_as.9000=cgp".into(),
             ],
@@ -484,7 +520,7 @@ mod tests {
             c.licensing.license_servers,
             vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
         );
-        assert_eq!(c.licensing.heartbeat_idle_secs, 60.0);
+        assert_eq!(c.licensing.heartbeat_ceiling_secs, 600.0);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -496,7 +532,9 @@ mod tests {
             "ports.lmgrd=\"27009-27000\"",
             "ports.decode_as.http=ica",
             "ports.decode_as.80=telnet",
-            "licensing.heartbeat_idle_secs=0",
+            "licensing.heartbeat_ceiling_secs=0",
+            "sessions.keepalive_ceiling_secs=-1",
+            "sessions.keepalive_overdue_factor=0.5",
             "noequals",
         ] {
             assert!(
@@ -504,5 +542,16 @@ mod tests {
                 "{bad} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn a_removed_setting_says_what_replaces_it() {
+        let e = Config::load(None, &["licensing.heartbeat_idle_secs=120".into()]).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("config: licensing.heartbeat_idle_secs was removed: ")
+                && text.contains("licensing.heartbeat_ceiling_secs"),
+            "{text}"
+        );
     }
 }

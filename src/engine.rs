@@ -400,7 +400,7 @@ impl Pipeline {
             ts,
             from_start,
             decision: None,
-            delivered: false,
+            delivered: [false; 2],
         }
     }
 
@@ -420,10 +420,14 @@ impl Pipeline {
         if !info.is_empty() {
             self.analysis.on_segment(flow, info, ts);
         }
-        if delivered {
-            self.analysis.on_activity(flow, ts);
-        }
         self.absorb(flow, decision, ts);
+        // After the events the payload carried, so that a keep-alive message is measured
+        // against the silence before it; data the ACK released in the other direction first.
+        for d in [dir.reverse(), dir] {
+            if delivered[d.index()] {
+                self.analysis.on_activity(flow, d, ts);
+            }
+        }
         if flow.closed_at.is_none() && flow.tcp.is_closed() {
             flow.closed_at = Some(ts);
             self.analysis.on_closed(flow);
@@ -563,7 +567,8 @@ fn new_app(
 }
 
 /// Where reassembled chunks go: the flow's classifier/dissector, and the tap if it is on
-/// this flow. Remembers a classification decision made on the way, and whether payload moved.
+/// this flow. Remembers a classification decision made on the way, and in which directions
+/// payload moved.
 struct Sink<'a> {
     tap: Option<&'a mut FlowTap>,
     events: &'a mut Vec<Event>,
@@ -571,7 +576,7 @@ struct Sink<'a> {
     ts: Timestamp,
     from_start: bool,
     decision: Option<Decision>,
-    delivered: bool,
+    delivered: [bool; 2],
 }
 
 impl Sink<'_> {
@@ -579,7 +584,7 @@ impl Sink<'_> {
         if let Some(tap) = &mut self.tap {
             tap(ends, dir, chunk);
         }
-        self.delivered |= matches!(chunk, Delivery::Data(_));
+        self.delivered[dir.index()] |= matches!(chunk, Delivery::Data(_));
         let (ts, from_start) = (self.ts, self.from_start);
         if let Some(d) = app.deliver(dir, chunk, ts, from_start, self.probes, self.events) {
             self.decision = Some(d);

@@ -10,8 +10,8 @@
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::{
-    AnnouncedOutcome, ConnectionOutcome, FlowId, FlowRecord, Handshake, HandshakeOutcome,
-    LicensingSession, Report, SessionStatus, VendorConnection,
+    AnnouncedOutcome, CadenceSource, ConnectionOutcome, FlowId, FlowRecord, Handshake,
+    HandshakeOutcome, LicensingSession, Report, SessionStatus, VendorConnection,
 };
 use ctxscope_dissectors::flexlm::{self, TextKind};
 use ctxscope_dissectors::{Body, Context, Dir, Dissector as _, Event, Proto, Summary};
@@ -205,11 +205,23 @@ fn assert_license_traffic(path: &str, report: &Report, v: &VendorConnection) {
     assert_eq!(v.heartbeat_messages, heartbeats, "flow {}", v.flow);
     let stats = v.heartbeats.as_ref().expect("a heartbeat series");
     assert_eq!(stats.count, heartbeats, "flow {}: heartbeats seen", v.flow);
-    if heartbeats >= 2 {
+    // Decoded once a HEARTBEAT was read; before, the series only guessed from timing.
+    let source = if heartbeats > 0 {
+        CadenceSource::Decoded
+    } else {
+        CadenceSource::Inferred
+    };
+    assert_eq!(stats.source, source, "flow {}", v.flow);
+    // A cadence needs three agreeing silences: one before each heartbeat.
+    if heartbeats >= 3 {
         let median = stats.interval_median_secs.unwrap();
         assert!((120.0..122.0).contains(&median), "median {median}");
         let jitter = stats.jitter_secs.unwrap_or(0.0);
         assert!(jitter < 1.5, "jitter {jitter}");
+        let limit = stats.limit_secs.unwrap();
+        assert!((limit - median * 2.5).abs() < 1e-6, "limit {limit}");
+    } else {
+        assert_eq!(stats.interval_median_secs, None, "flow {}", v.flow);
     }
 }
 
@@ -497,10 +509,18 @@ fn a_vendor_connection_picked_up_mid_stream_is_recognised_by_its_heartbeats() {
     let v = vendor_connection(session(&report, CTXAPP01, CTXLIC01), vendor);
     assert_eq!(v.heartbeat_messages, 4);
     let beats = v.heartbeats.as_ref().expect("a heartbeat series");
-    assert!(
-        (120.0..122.0).contains(&beats.interval_median_secs.unwrap()),
-        "{beats:?}"
-    );
+    // The first exchange came before the payload said what the connection is: its timing is
+    // not in the series. The three after it are beats, the first without a known silence
+    // before it: two silences, no cadence learned yet, so the ceiling is the limit.
+    assert_eq!((beats.source, beats.count), (CadenceSource::Decoded, 3));
+    assert_eq!(beats.interval_median_secs, None, "{beats:?}");
+    assert_eq!(beats.limit_secs, Some(750.0));
+    let gaps: Vec<f64> = beats
+        .beats
+        .windows(2)
+        .map(|w| w[1].since(w[0]).as_secs_f64())
+        .collect();
+    assert!(gaps.iter().all(|g| (120.0..122.0).contains(g)), "{gaps:?}");
 }
 
 #[test]
@@ -1232,7 +1252,10 @@ fn the_text_report_says_who_where_and_how_in_120_columns() {
         );
     }
     let beats = text_section(&overdue, "Heartbeats and keep-alives").join("\n");
-    assert!(beats.contains("12m41s  OVERDUE since 09:08:16"), "{beats}");
+    // Since when it is quiet is in the licensing detail above (the table has no room left
+    // beside the cadence source).
+    assert!(beats.contains("decoded  10.1.10.21"), "{beats}");
+    assert!(beats.contains("12m41s  OVERDUE\n"), "{beats}");
     // The refused announced port says so, not "connected".
     let refused = text_report("flexlm/vendor_port_refused.pcap");
     let licensing = text_section(&refused, "Licensing (FlexLM)").join("\n");
@@ -1252,7 +1275,7 @@ fn every_flexlm_capture_is_small_and_has_a_licensing_session() {
         .into_iter()
         .filter(|s| s.path.starts_with("flexlm/"))
         .collect();
-    assert_eq!(all.len(), 22);
+    assert_eq!(all.len(), 25);
     for scenario in all {
         let report = analyse(scenario.path);
         assert!(report.capture.packets <= 300, "{}", scenario.path);

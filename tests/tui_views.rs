@@ -101,7 +101,7 @@ fn licensing_detail_of_a_static_port() {
         "announced ",
         ":7279 static → open (flow 2)",
         "  flow 2     ",
-        "59 beats,",
+        "59 beats (decoded),",
         "5 checkouts, 2 checkins",
     ] {
         assert!(text.contains(expected), "{expected:?} in\n{text}");

@@ -17,10 +17,30 @@ use crate::model::{
     BeatKind, CadenceStats, CitrixSession, Finding, HeartbeatSeries, LicensingSession, Method,
 };
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Carry, Event, Proto, Severity, Timestamp, cgp};
+use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Severity, Timestamp, cgp};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use sessions::Sessions;
+
+/// What the heartbeat analysis follows on a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Beats {
+    /// License connections (lmgrd, vendor daemon): request/reply exchanges.
+    Exchanges,
+    /// ICA and CGP connections: keep-alives (payload only ends a silence).
+    KeepAlives,
+    None,
+}
+
+impl Beats {
+    fn of(flow: &Flow) -> Beats {
+        match flow.app.label().map(|l| l.proto) {
+            Some(p) if p.wire() == Proto::LMGRD.wire() => Beats::Exchanges,
+            Some(p) if p == Proto::ICA || p == Proto::CGP => Beats::KeepAlives,
+            _ => Beats::None,
+        }
+    }
+}
 
 pub struct Analyzer {
     findings: Findings,
@@ -46,9 +66,10 @@ impl Analyzer {
         Analyzer {
             findings: Findings::new(limits.max_findings),
             heartbeats: Heartbeats::new(HeartbeatSettings {
-                license_idle: secs(config.licensing.heartbeat_idle_secs),
                 license_overdue_factor: config.licensing.heartbeat_overdue_factor,
+                license_ceiling: secs(config.licensing.heartbeat_ceiling_secs),
                 keepalive_overdue_factor: config.sessions.keepalive_overdue_factor,
+                keepalive_ceiling: secs(config.sessions.keepalive_ceiling_secs),
                 max_finished: limits.max_sessions,
             }),
             licensing: Licensing::new(LicensingSettings {
@@ -133,23 +154,17 @@ impl Analyzer {
                 .on_flow(flow.id),
             );
         }
-        let citrix = flow
-            .app
-            .label()
-            .is_some_and(|l| l.proto == Proto::ICA || l.proto == Proto::CGP);
-        if info.has(SegmentInfo::KEEP_ALIVE) && citrix {
+        if info.has(SegmentInfo::KEEP_ALIVE) && Beats::of(flow) == Beats::KeepAlives {
             self.heartbeats.keepalive(flow, BeatKind::TcpKeepalive, ts);
         }
     }
 
-    /// Payload bytes moved on `flow` at `ts`.
-    pub fn on_activity(&mut self, flow: &Flow, ts: Timestamp) {
-        if flow
-            .app
-            .label()
-            .is_some_and(|l| l.proto == Proto::VENDOR_DAEMON)
-        {
-            self.heartbeats.license_activity(flow, ts);
+    /// Payload bytes moved on `flow` in `dir` at `ts` (after the events they carried).
+    pub fn on_activity(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
+        match Beats::of(flow) {
+            Beats::Exchanges => self.heartbeats.license_payload(flow, dir, ts),
+            Beats::KeepAlives => self.heartbeats.session_payload(flow, ts),
+            Beats::None => {}
         }
     }
 
@@ -166,6 +181,7 @@ impl Analyzer {
                 Body::Cgp(cgp::Event::Nop { .. }) => {
                     self.heartbeats.keepalive(flow, BeatKind::CgpNop, e.ts)
                 }
+                Body::Flexlm(fx) => self.heartbeats.license_message(flow, e, fx),
                 _ => {}
             }
         }

@@ -66,8 +66,12 @@ pub struct ConfigArgs {
     /// Known license server address; FlexLM traffic to others is a finding (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub license_server: Vec<IpAddr>,
-    /// Seconds of license inactivity after which an exchange is a heartbeat.
+    /// Silence allowed on a vendor-daemon connection before its heartbeat cadence is learned
+    /// (sets licensing.heartbeat_ceiling_secs).
     #[arg(long, value_name = "SECS")]
+    pub heartbeat_ceiling: Option<f64>,
+    /// Removed: cadences are learned from the traffic (refused with an explanation).
+    #[arg(long, value_name = "SECS", hide = true)]
     pub heartbeat_idle: Option<f64>,
 }
 
@@ -99,8 +103,13 @@ impl ConfigArgs {
                 .collect();
             overrides.push(format!("licensing.license_servers=[{}]", list.join(",")));
         }
-        if let Some(secs) = self.heartbeat_idle {
-            overrides.push(format!("licensing.heartbeat_idle_secs={secs}"));
+        if self.heartbeat_idle.is_some() {
+            anyhow::bail!(
+                "--heartbeat-idle was removed: heartbeat cadences are now learned from the traffic, with no idle threshold; --heartbeat-ceiling SECS sets the silence allowed on a vendor-daemon connection before its cadence is learned (default 750)"
+            );
+        }
+        if let Some(secs) = self.heartbeat_ceiling {
+            overrides.push(format!("licensing.heartbeat_ceiling_secs={secs}"));
         }
         overrides.extend(self.set.iter().cloned());
         Config::load_with(registry.clone(), self.config.as_deref(), &overrides)

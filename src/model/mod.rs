@@ -18,7 +18,7 @@ pub use crate::ids::{Endpoint, FlowId};
 pub use capture::{CaptureStats, DefragStats, KernelStats, SourceSummary};
 pub use finding::Finding;
 pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, RoleBasis};
-pub use heartbeats::{BeatKind, CadenceStats, HeartbeatSeries};
+pub use heartbeats::{BeatKind, CadenceSource, CadenceStats, HeartbeatSeries};
 pub use licensing::{
     AnnouncedOutcome, AnnouncedPort, ConnectionOutcome, FeatureUse, Handshake, HandshakeOutcome,
     LicensingSession, PortResult, SessionStatus, VendorConnection,

@@ -14,12 +14,39 @@ use ctxscope_generator::Frame;
 use ctxscope_generator::rewrite::{Body, Packet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A capture in `../shared/captures/real/`.
 pub fn real_capture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/captures/real")
         .join(name)
+}
+
+/// A sample capture of the generator's, built and written to a file of its own (tests running
+/// at the same time each get theirs; `folder` keeps test binaries apart).
+pub fn scenario_file(folder: &str, path: &str) -> PathBuf {
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    let scenario = ctxscope_generator::scenarios::scenarios()
+        .into_iter()
+        .find(|s| s.path == path)
+        .unwrap_or_else(|| panic!("no scenario {path}"));
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(folder)
+        .join(format!("{}-{run}", std::process::id()))
+        .join(path);
+    std::fs::create_dir_all(file.parent().expect("a folder")).expect("writable");
+    std::fs::write(&file, (scenario.build)()).expect("writable");
+    file
+}
+
+/// Analyses a capture file with the default settings.
+pub fn analyse_file(path: &Path) -> Report {
+    let mut engine = Engine::new(Config::default());
+    let name = path.display().to_string();
+    ctxscope::run::read_file(&mut engine, path, &name, false).expect("capture opens");
+    engine.finish()
 }
 
 /// Every TCP packet of a capture, owned. Panics on anything else: the captures these tests

@@ -14,21 +14,22 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\nHeartbeats and keep-alives")?;
     let mut t = Table::new(&[
-        "FLOW", "KIND", "CLIENT", "SERVER", "BEATS", "LAST", "MEDIAN", "JITTER", "SILENCE", "STATE",
+        "FLOW", "KIND", "SOURCE", "CLIENT", "SERVER", "BEATS", "LAST", "MEDIAN", "JITTER",
+        "SILENCE", "STATE",
     ])
     .right(&["FLOW", "BEATS", "MEDIAN", "JITTER", "SILENCE"]);
     for h in &r.heartbeats {
         let c = &h.stats;
-        // An open series past its limit says since when it is quiet.
-        let state = match (h.open, c.overdue, c.silent_since) {
-            (true, true, Some(since)) => format!("OVERDUE since {}", clock(since)),
-            (true, true, None) => "OVERDUE".to_string(),
-            (true, false, _) => "ok".to_string(),
-            (false, _, _) => "closed".to_string(),
+        // Since when an overdue series is quiet is in its licensing or session detail.
+        let state = match (h.open, c.overdue) {
+            (true, true) => "OVERDUE",
+            (true, false) => "ok",
+            (false, _) => "closed",
         };
         t.row(vec![
             h.flow.to_string(),
             name_of(&c.kind),
+            name_of(&c.source),
             h.client.ip.to_string(),
             h.server.to_string(),
             c.count.to_string(),
@@ -36,13 +37,13 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             c.interval_median_secs.map_or("-".into(), duration),
             c.jitter_secs.map_or("-".into(), duration),
             duration(c.longest_silence_secs),
-            state,
+            state.to_string(),
         ]);
     }
     t.write(out, "  ")?;
     writeln!(
         out,
-        "  (SILENCE: the longest time without traffic, up to the end of the capture or the close)"
+        "  (SOURCE: decoded from the messages, or inferred from the timing of exchanges; SILENCE: the\n   longest time without traffic, up to the end of the capture or the close)"
     )
 }
 

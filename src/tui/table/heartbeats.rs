@@ -2,7 +2,7 @@
 //! with its cadence and a timeline of its beats.
 
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, f64_order, has_findings, sort_rows};
-use crate::model::{BeatKind, FlowId, HeartbeatSeries, Report};
+use crate::model::{BeatKind, CadenceSource, FlowId, HeartbeatSeries, Report};
 use crate::tui::beats::{Strip, strip};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{duration, or_dash, time_of_day};
@@ -14,6 +14,7 @@ pub enum HeartbeatColumn {
     Flow,
     Proto,
     Kind,
+    Source,
     Client,
     Server,
     Beats,
@@ -37,6 +38,14 @@ pub fn kind_label(kind: BeatKind) -> &'static str {
         BeatKind::LicenseHeartbeat => "license",
         BeatKind::CgpNop => "CGP NOP",
         BeatKind::TcpKeepalive => "TCP keepalive",
+    }
+}
+
+/// How the beats were recognised: read from the messages, or inferred from timing.
+pub fn source_label(source: CadenceSource) -> &'static str {
+    match source {
+        CadenceSource::Decoded => "decoded",
+        CadenceSource::Inferred => "inferred",
     }
 }
 
@@ -95,6 +104,7 @@ impl TableModel for Heartbeats {
         HeartbeatColumn::Flow,
         HeartbeatColumn::Proto,
         HeartbeatColumn::Kind,
+        HeartbeatColumn::Source,
         HeartbeatColumn::Client,
         HeartbeatColumn::Server,
         HeartbeatColumn::Beats,
@@ -117,6 +127,7 @@ impl TableModel for Heartbeats {
             HeartbeatColumn::Flow => ("FLOW", 6, true, 0),
             HeartbeatColumn::Proto => ("PROTO", 13, false, 9),
             HeartbeatColumn::Kind => ("KIND", 13, false, 2),
+            HeartbeatColumn::Source => ("SOURCE", 8, false, 11),
             HeartbeatColumn::Client => ("CLIENT", 21, false, 8),
             HeartbeatColumn::Server => ("SERVER", 21, false, 3),
             HeartbeatColumn::Beats => ("BEATS", 6, true, 4),
@@ -152,6 +163,7 @@ impl TableModel for Heartbeats {
             HeartbeatColumn::Flow => h.flow.to_string(),
             HeartbeatColumn::Proto => h.proto.map_or("-", |p| p.name()).to_string(),
             HeartbeatColumn::Kind => kind_label(s.kind).to_string(),
+            HeartbeatColumn::Source => source_label(s.source).to_string(),
             HeartbeatColumn::Client => h.client.to_string(),
             HeartbeatColumn::Server => h.server.to_string(),
             HeartbeatColumn::Beats => s.count.to_string(),
@@ -179,6 +191,7 @@ impl TableModel for Heartbeats {
             HeartbeatColumn::Flow => sort_rows(rows, d, |i| (h(i).flow, id(i))),
             HeartbeatColumn::Proto => sort_rows(rows, d, |i| (h(i).proto, id(i))),
             HeartbeatColumn::Kind => sort_rows(rows, d, |i| (h(i).stats.kind as u8, id(i))),
+            HeartbeatColumn::Source => sort_rows(rows, d, |i| (h(i).stats.source as u8, id(i))),
             HeartbeatColumn::Client => sort_rows(rows, d, |i| (h(i).client, id(i))),
             HeartbeatColumn::Server => sort_rows(rows, d, |i| (h(i).server, id(i))),
             HeartbeatColumn::Beats => sort_rows(rows, d, |i| (h(i).stats.count, id(i))),
@@ -206,10 +219,11 @@ impl TableModel for Heartbeats {
         let h = series(report, i);
         let _ = write!(
             out,
-            "{} {} {} {} {} {}",
+            "{} {} {} {} {} {} {}",
             h.flow,
             or_dash(h.proto.map(|p| p.name()).as_ref()),
             kind_label(h.stats.kind),
+            source_label(h.stats.source),
             h.client,
             h.server,
             state(h)

@@ -7,7 +7,9 @@ use super::table::{draw_table, empty_text};
 use crate::model::{HeartbeatSeries, Report};
 use crate::tui::app::{App, Tab};
 use crate::tui::beats::Strip;
-use crate::tui::table::heartbeats::{HeartbeatColumn, kind_label, series_state, timeline};
+use crate::tui::table::heartbeats::{
+    HeartbeatColumn, kind_label, series_state, source_label, timeline,
+};
 use crate::tui::text::{duration, or_dash, time_of_day, time_of_day_micros};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -178,6 +180,7 @@ fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
         format!(" (the last {} are kept)", s.beats.len())
     };
     doc.field("beats", format!("{}{kept}", s.count));
+    doc.field("source", source_label(s.source));
     doc.field("first", s.first.map_or("-".into(), time_of_day_micros));
     doc.field("last", s.last.map_or("-".into(), time_of_day_micros));
     doc.field(
@@ -185,6 +188,7 @@ fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
         s.interval_median_secs.map_or("-".into(), duration),
     );
     doc.field("jitter", s.jitter_secs.map_or("-".into(), duration));
+    doc.field("overdue after", s.limit_secs.map_or("-".into(), duration));
     doc.field("longest silence", duration(s.longest_silence_secs));
     doc.field("overdue episodes", s.overdue_episodes.to_string());
     let gaps = gaps(h, report);

@@ -298,8 +298,9 @@ pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, wid
     let state = series_state(open, c.overdue);
     doc.line(ratatui::text::Line::from(vec![
         Span::raw(format!(
-            "      {} beats, last {}, median {}, jitter {}, longest silence {}  ",
+            "      {} beats ({}), last {}, median {}, jitter {}, longest silence {}  ",
             c.count,
+            crate::tui::table::heartbeats::source_label(c.source),
             c.last.map_or("-".into(), time_of_day),
             c.interval_median_secs.map_or("-".into(), duration),
             c.jitter_secs.map_or("-".into(), duration),

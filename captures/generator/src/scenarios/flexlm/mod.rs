@@ -90,7 +90,18 @@ tcp_captures! {
     "flexlm/vendor_busy.pcap",
         "the vendor daemon turns a HELLO away with BUSY; the client gets in 5 s later" =>
         vendor_busy;
+    "flexlm/heartbeat_every_120s.pcap",
+        "encrypted 0x2F exchanges of unpublished types exactly 120 s apart (119.998 s silences)" =>
+        cadence::heartbeat_every_120s;
+    "flexlm/heartbeat_every_300s.pcap",
+        "encrypted exchanges every 300 s ± 4 s with logons between; one client hangs for 25 min" =>
+        cadence::heartbeat_every_300s;
+    "flexlm/heartbeat_every_300s_decoded.pcap",
+        "the same schedule in legacy messages: decoded heartbeats, checkouts and checkins" =>
+        cadence::heartbeat_every_300s_decoded;
 }
+
+mod cadence;
 
 /// `licensing.license_servers` for `stray_license_server.pcap`: only ctxlic01 is the farm's.
 const STRAY_SETTINGS: &str = "\
