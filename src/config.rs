@@ -26,6 +26,7 @@ pub struct Config {
     pub ports: Ports,
     pub licensing: Licensing,
     pub sessions: Sessions,
+    pub scans: Scans,
     pub timeouts: Timeouts,
     pub limits: Limits,
 }
@@ -195,6 +196,32 @@ impl Default for Sessions {
     }
 }
 
+/// When a host's connection attempts are a scan (Zeek's scan.zeek thresholds: 25 targets in
+/// 5 minutes).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scans {
+    /// The window a source's attempts are counted over.
+    pub window_secs: f64,
+    /// Distinct destination ports within the window that make a source a scanner...
+    pub min_ports: usize,
+    /// ... or distinct destination hosts.
+    pub min_hosts: usize,
+    /// ... if at most this share of its attempts were answered with a SYN-ACK.
+    pub max_answered_share: f64,
+}
+
+impl Default for Scans {
+    fn default() -> Scans {
+        Scans {
+            window_secs: 300.0,
+            min_ports: 25,
+            min_hosts: 25,
+            max_answered_share: 0.5,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
@@ -250,6 +277,8 @@ pub struct Limits {
     pub max_fragmented_datagrams: usize,
     /// Licensing and Citrix sessions kept for the report.
     pub max_sessions: usize,
+    /// Sources whose connection attempts are watched for scans at the same time.
+    pub max_scan_sources: usize,
 }
 
 impl Default for Limits {
@@ -267,6 +296,7 @@ impl Default for Limits {
             reassembly_bytes_total: 256 << 20,
             max_fragmented_datagrams: 1024,
             max_sessions: 10_000,
+            max_scan_sources: 1024,
         }
     }
 }
@@ -375,6 +405,16 @@ impl Config {
         }
         if !(s.keepalive_ceiling_secs > 0.0 && s.keepalive_overdue_factor >= 1.0) {
             bail!("sessions: keepalive_ceiling_secs must be > 0 and keepalive_overdue_factor >= 1");
+        }
+        let scans = &self.scans;
+        if !(scans.window_secs > 0.0
+            && scans.min_ports >= 2
+            && scans.min_hosts >= 2
+            && (0.0..=1.0).contains(&scans.max_answered_share))
+        {
+            bail!(
+                "scans: window_secs must be > 0, min_ports and min_hosts at least 2, max_answered_share between 0 and 1"
+            );
         }
         if self.limits.max_flows == 0 {
             bail!("limits.max_flows must be at least 1");
@@ -535,6 +575,8 @@ mod tests {
             "licensing.heartbeat_ceiling_secs=0",
             "sessions.keepalive_ceiling_secs=-1",
             "sessions.keepalive_overdue_factor=0.5",
+            "scans.min_ports=1",
+            "scans.max_answered_share=1.5",
             "noequals",
         ] {
             assert!(

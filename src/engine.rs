@@ -355,6 +355,7 @@ impl Engine {
             mut flows,
             pipe: mut p,
         } = self;
+        p.analysis.conclude(p.now);
         flows.drain(&mut |f| {
             // Heartbeats of connections still open are judged at the end of the capture.
             p.analysis.tick(p.now);
@@ -419,6 +420,9 @@ impl Pipeline {
             (self.reassembly_bytes + flow.tcp.held_bytes()).saturating_sub(buffered_before);
         if !info.is_empty() {
             self.analysis.on_segment(flow, info, ts);
+        }
+        if seg.flags.is_syn() {
+            self.analysis.on_syn(flow, dir, seg.flags.is_ack(), ts);
         }
         self.absorb(flow, decision, ts);
         // After the events the payload carried, so that a keep-alive message is measured
@@ -518,6 +522,7 @@ impl Pipeline {
             events_dropped: flows.iter().map(|r| r.events_dropped).sum(),
             announcements: self.announcements.stats(),
             sessions_dropped: results.sessions_dropped,
+            scan_sources_dropped: results.scan_sources_dropped,
             ..self.limits.clone()
         };
         Report {

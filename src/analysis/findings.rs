@@ -5,6 +5,7 @@
 
 use crate::ids::FlowId;
 use crate::model::Finding;
+use ctxscope_dissectors::Timestamp;
 use rustc_hash::FxHashMap;
 
 /// Distinct findings in the order first raised, bounded.
@@ -63,6 +64,15 @@ impl Findings {
         }
     }
 
+    /// Moves the last sighting of the kept finding `code` on `flow` to `last`, for a finding
+    /// about something that goes on (a scan).
+    pub fn extend(&mut self, code: &'static str, flow: Option<FlowId>, last: Timestamp) {
+        if let Some(&i) = self.index.get(&(code, flow)) {
+            let kept = &mut self.list[i];
+            kept.last = kept.last.max(last);
+        }
+    }
+
     /// Occurrences of kept findings on `flow`.
     pub fn count_for(&self, flow: FlowId) -> u64 {
         self.per_flow.get(&flow).copied().unwrap_or(0)
@@ -84,7 +94,7 @@ impl Findings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctxscope_dissectors::{Severity, Timestamp};
+    use ctxscope_dissectors::Severity;
 
     #[test]
     fn repeats_on_one_flow_are_counted_and_the_store_is_bounded() {
@@ -106,5 +116,9 @@ mod tests {
         let messages: Vec<_> = f.list().iter().map(|x| x.message.as_str()).collect();
         assert_eq!(messages, ["sharper", "c"]);
         assert_eq!(f.list()[0].count, 2);
+        // Something that goes on extends its last sighting, not its count.
+        f.extend("tcp.overlap_conflict", Some(1), at(8));
+        f.extend("tcp.overlap_conflict", Some(1), at(7));
+        assert_eq!((f.list()[0].last, f.list()[0].count), (at(8), 2));
     }
 }

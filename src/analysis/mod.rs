@@ -5,6 +5,7 @@ mod cadence;
 mod findings;
 mod heartbeats;
 mod licensing;
+mod scans;
 mod sessions;
 
 use findings::Findings;
@@ -20,6 +21,7 @@ use crate::reassembly::SegmentInfo;
 use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Severity, Timestamp, cgp};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
+use scans::{ScanSettings, Scans};
 use sessions::Sessions;
 
 /// What the heartbeat analysis follows on a connection.
@@ -47,6 +49,7 @@ pub struct Analyzer {
     heartbeats: Heartbeats,
     licensing: Licensing,
     sessions: Sessions,
+    scans: Scans,
 }
 
 /// What the analysis produced, for the report.
@@ -58,6 +61,8 @@ pub struct Results {
     pub sessions: Vec<CitrixSession>,
     /// Sessions and series not kept because a cap was hit.
     pub sessions_dropped: u64,
+    /// Sources the scan detector forgot early because `limits.max_scan_sources` was hit.
+    pub scan_sources_dropped: u64,
 }
 
 impl Analyzer {
@@ -79,6 +84,13 @@ impl Analyzer {
                 max_sessions: limits.max_sessions,
             }),
             sessions: Sessions::new(limits.max_sessions),
+            scans: Scans::new(ScanSettings {
+                window: secs(config.scans.window_secs),
+                min_ports: config.scans.min_ports,
+                min_hosts: config.scans.min_hosts,
+                max_answered_share: config.scans.max_answered_share,
+                max_sources: limits.max_scan_sources,
+            }),
         }
     }
 
@@ -159,6 +171,19 @@ impl Analyzer {
         }
     }
 
+    /// A SYN on `flow` in `dir` (a SYN-ACK when `ack`): connection attempts and their answers,
+    /// for the scan detector. Retransmitted SYNs are the same attempt.
+    pub fn on_syn(&mut self, flow: &Flow, dir: Dir, ack: bool, ts: Timestamp) {
+        let counters = flow.tcp.counters(dir);
+        match (dir, ack) {
+            (Dir::ToServer, false) if counters.syns == 1 => {
+                self.scans.attempt(flow.client.ip, flow.server, flow.id, ts)
+            }
+            (Dir::ToClient, true) if counters.syn_acks == 1 => self.scans.answered(flow.client.ip),
+            _ => {}
+        }
+    }
+
     /// Payload bytes moved on `flow` in `dir` at `ts` (after the events they carried).
     pub fn on_activity(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
         match Beats::of(flow) {
@@ -202,9 +227,16 @@ impl Analyzer {
             .closed(flow.id, flow.closed_at.unwrap_or(flow.last));
     }
 
-    /// Once per sweep: overdue heartbeats and keep-alives.
+    /// Once per sweep: overdue heartbeats and keep-alives, scans.
     pub fn tick(&mut self, now: Timestamp) {
         self.heartbeats.tick(now, &mut self.findings);
+        self.scans.tick(now, &mut self.findings);
+    }
+
+    /// The capture ends (before the flows still open are retired): what waited for more
+    /// traffic is judged with what came.
+    pub fn conclude(&mut self, now: Timestamp) {
+        self.scans.conclude(now, &mut self.findings);
     }
 
     pub fn announcement_expired(&mut self, a: &Announcement, now: Timestamp) {
@@ -212,8 +244,13 @@ impl Analyzer {
             .announcement_expired(a, now, &mut self.findings);
     }
 
-    /// The connection leaves the flow table.
+    /// The connection leaves the flow table. A scanner's attempt that never became a
+    /// connection is no licensing or session record (the scan finding counts it).
     pub fn retire(&mut self, flow: &Flow, open: bool) {
+        if self.scans.set_aside(flow) {
+            self.heartbeats.retire(flow, open);
+            return;
+        }
         let beats = self.heartbeats.stats(flow.id, BeatKind::LicenseHeartbeat);
         self.licensing.retire(flow, beats, open, &mut self.findings);
         let keepalive = self.keepalive_stats(flow.id);
@@ -242,6 +279,7 @@ impl Analyzer {
             sessions_dropped: self.licensing.dropped()
                 + self.heartbeats.dropped()
                 + self.sessions.dropped(),
+            scan_sources_dropped: self.scans.dropped(),
         }
     }
 
@@ -253,6 +291,7 @@ impl Analyzer {
             sessions_dropped: self.licensing.dropped()
                 + self.heartbeats.dropped()
                 + self.sessions.dropped(),
+            scan_sources_dropped: self.scans.dropped(),
             licensing: self.licensing.into_sessions(),
             sessions: self.sessions.into_list(),
             findings: self.findings.into_list(),

@@ -16,6 +16,9 @@ pub struct LimitStats {
     pub announcements: AnnouncementStats,
     /// Licensing sessions and heartbeat series not kept (`limits.max_sessions`).
     pub sessions_dropped: u64,
+    /// Sources whose connection attempts were forgotten by the scan detector before their
+    /// window ended, because `limits.max_scan_sources` newer sources came since.
+    pub scan_sources_dropped: u64,
     /// Times the bytes held for reassembly over all connections exceeded
     /// `limits.reassembly_bytes_total` and a connection's buffers were released (held data as
     /// gaps).

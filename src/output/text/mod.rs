@@ -304,6 +304,10 @@ fn limits_hit(r: &Report) -> Vec<(String, u64)> {
             l.sessions_dropped,
         ),
         (
+            "sources forgotten by the scan detector before their window ended (limits.max_scan_sources)".to_string(),
+            l.scan_sources_dropped,
+        ),
+        (
             "out-of-order store flushes (limits.reassembly_bytes_per_direction, reassembly_segments_per_direction)"
                 .to_string(),
             l.reassembly_cap_flushes,

@@ -43,6 +43,7 @@ pub mod citrix;
 mod flexlm;
 mod links;
 mod malformed;
+mod scans;
 mod tcp_edges;
 
 pub use malformed::READER_PCAPNG_INTERFACES;
@@ -74,6 +75,7 @@ const GROUPS: &[fn() -> Vec<Scenario>] = &[
     malformed::scenarios,
     flexlm::scenarios,
     citrix::scenarios,
+    scans::scenarios,
 ];
 
 /// Families whose captures are checked with settings (a `NAME.toml` beside `NAME.pcap`).
@@ -85,6 +87,7 @@ const SCRIPTED: &[fn() -> Vec<Scripted>] = &[
     links::captures,
     flexlm::captures,
     citrix::captures,
+    scans::captures,
 ];
 
 /// A scripted scenario: its path and its capture, unbuilt.
