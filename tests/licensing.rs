@@ -11,7 +11,7 @@ use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::{
     AnnouncedOutcome, CadenceSource, ConnectionOutcome, FlowId, FlowRecord, Handshake,
-    HandshakeOutcome, LicensingSession, Report, SessionStatus, VendorConnection,
+    HandshakeOutcome, LicensingSession, Report, SessionNote, SessionStatus, VendorConnection,
 };
 use ctxscope_dissectors::flexlm::{self, TextKind};
 use ctxscope_dissectors::{Body, Context, Dir, Dissector as _, Event, Proto, Summary};
@@ -352,17 +352,32 @@ fn announced_port_refused_by_rst() {
     let lmgrd = flows_to(&report, CTXAPP01, 27000);
     let vendor = flows_to(&report, CTXAPP01, 7279);
     assert_eq!((lmgrd.len(), vendor.len()), (2, 2));
+    // One problem, one finding: both refused attempts, on the first, with their times.
     assert_findings(
         &report,
-        &[
-            ("flexlm.vendor_port_unreachable", vendor[0], Some(lmgrd[0])),
-            ("flexlm.vendor_port_unreachable", vendor[1], Some(lmgrd[1])),
-        ],
+        &[("flexlm.vendor_port_unreachable", vendor[0], Some(lmgrd[0]))],
     );
-    assert!(report.findings[0].message.contains("refused with RST"));
+    let f = &report.findings[0];
+    assert_eq!(f.count, 2);
+    assert_eq!(
+        f.message,
+        "10.1.10.21 cannot reach the vendor daemon on 10.1.10.5:7279, the port lmgrd announced \
+         (refused with RST; 2 attempts, at 2026-01-15T09:00:00.087000Z, \
+         2026-01-15T09:01:00.087000Z): licensing fails; open TCP 7279 from 10.1.10.21 to \
+         10.1.10.5 in the firewall, or pin the vendor port to one that is open"
+    );
+    assert_eq!(
+        (f.first, f.last),
+        (
+            record(&report, vendor[0]).last,
+            record(&report, vendor[1]).last
+        )
+    );
 
     let s = session(&report, CTXAPP01, CTXLIC01);
+    // The latest attempt was refused too: unreachable, not retried.
     assert_eq!(s.status, SessionStatus::Unreachable);
+    assert!(s.notes.is_empty());
     for (&l, &v) in lmgrd.iter().zip(&vendor) {
         let h = handshake(s, l);
         assert_redirected(h, "CTXAPP01", 7279, true);
@@ -528,14 +543,16 @@ fn lmgrd_refused() {
     let report = analyse("flexlm/lmgrd_refused.pcap");
     let attempts = flows_to(&report, CTXAPP01, 27000);
     assert_eq!(attempts.len(), 2);
-    assert_findings(
-        &report,
-        &[
-            ("flexlm.lmgrd_unreachable", attempts[0], None),
-            ("flexlm.lmgrd_unreachable", attempts[1], None),
-        ],
+    // Both refused attempts in one finding, on the first.
+    assert_findings(&report, &[("flexlm.lmgrd_unreachable", attempts[0], None)]);
+    assert_eq!(report.findings[0].count, 2);
+    assert!(
+        report.findings[0]
+            .message
+            .contains("(refused with RST; 2 attempts, at 2026-01-15T09:00:00.000000Z, "),
+        "{}",
+        report.findings[0].message
     );
-    assert!(report.findings[0].message.contains("refused with RST"));
     let s = session(&report, CTXAPP01, CTXLIC01);
     assert_eq!(s.status, SessionStatus::Unreachable);
     assert_eq!(s.vendor, None);
@@ -658,9 +675,14 @@ fn announced_port_never_connected() {
     assert_eq!((lmgrd.len(), report.flows.len()), (3, 3));
     // The retries end the same way: one finding, on the first handshake, counts both
     // announcements whose wait ran out (the third one's was still running at the end).
+    // It relates to the latest handshake it counts.
     assert_findings(
         &report,
-        &[("flexlm.vendor_connection_not_seen", lmgrd[0], None)],
+        &[(
+            "flexlm.vendor_connection_not_seen",
+            lmgrd[0],
+            Some(lmgrd[1]),
+        )],
     );
     let f = &report.findings[0];
     assert_eq!(f.count, 2);
@@ -726,7 +748,15 @@ fn corrupt_messages_surface_as_findings() {
         .unwrap();
     assert_eq!(redirect, (flexlm::Integrity::Unverified, "ctxlXc01"));
     let s = session(&report, CTXAPP01, CTXLIC01);
-    assert_eq!(s.status, SessionStatus::Ok);
+    // Licensing works, but something rewrites its messages: the bad CRC of the redirect and
+    // the bad checksum of a checkout make the session damaged.
+    assert_eq!(s.status, SessionStatus::Damaged);
+    assert_eq!(s.integrity_errors, 2);
+    let admin_session = session(&report, ADMWKS01, CTXLIC01);
+    assert_eq!(
+        (admin_session.status, admin_session.integrity_errors),
+        (SessionStatus::Damaged, 1)
+    );
     // A damaged redirect is no missing one: no flexlm.no_redirect on top of the bad CRC.
     let h = handshake(s, lmgrd);
     assert_eq!(
@@ -1143,10 +1173,16 @@ fn a_retry_to_the_announced_port_is_labelled_and_linked() {
     );
 
     let s = session(&report, CTXAPP01, CTXLIC01);
-    // What went wrong stays visible after the retry worked.
-    assert_eq!(
-        s.problems,
-        [SessionStatus::Unreachable, SessionStatus::DynamicPort]
+    // The status is the latest attempt's: the retry worked, so the refusal before it is a
+    // note, no problem (the finding stays, and says the retry worked).
+    assert_eq!(s.problems, [SessionStatus::DynamicPort]);
+    assert_eq!(s.notes, [SessionNote::Retried]);
+    let message = &report.findings[1].message;
+    assert!(
+        message.contains(
+            "then connected at 2026-01-15T09:00:03.088000Z: licensing works after a retry"
+        ) && !message.contains("licensing fails"),
+        "{message}"
     );
     let h = handshake(s, lmgrd);
     assert_redirected(h, "CTXAPP01", 52011, false);
@@ -1275,7 +1311,7 @@ fn every_flexlm_capture_is_small_and_has_a_licensing_session() {
         .into_iter()
         .filter(|s| s.path.starts_with("flexlm/"))
         .collect();
-    assert_eq!(all.len(), 25);
+    assert_eq!(all.len(), 26);
     for scenario in all {
         let report = analyse(scenario.path);
         assert!(report.capture.packets <= 300, "{}", scenario.path);
@@ -1478,4 +1514,63 @@ fn message_len(bytes: &[u8]) -> usize {
     } else {
         LEGACY
     }
+}
+
+#[test]
+fn three_refused_retries_are_one_finding_and_the_retry_that_worked_sets_the_status() {
+    let report = analyse("flexlm/vendor_port_refused_retries.pcap");
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let attempts = flows_to(&report, CTXAPP01, 7279);
+    assert_eq!(attempts.len(), 4);
+    // One problem, one finding: the three refusals, on the first, with their times; it says
+    // the fourth attempt got through.
+    assert_findings(
+        &report,
+        &[("flexlm.vendor_port_unreachable", attempts[0], Some(lmgrd))],
+    );
+    let f = &report.findings[0];
+    assert_eq!(f.count, 3);
+    assert_eq!(
+        (f.first, f.last),
+        (
+            record(&report, attempts[0]).last,
+            record(&report, attempts[2]).last
+        )
+    );
+    assert_eq!(
+        f.message,
+        "10.1.10.21 could not reach the vendor daemon on 10.1.10.5:7279, the port lmgrd \
+         announced (refused with RST; 3 attempts, at 2026-01-15T09:00:00.087000Z, \
+         2026-01-15T09:00:03.088000Z, 2026-01-15T09:00:06.089000Z), then connected at \
+         2026-01-15T09:00:09.090000Z: licensing works after a retry; the daemon was not \
+         listening yet (a restart) or a firewall refused TCP 7279 for a while"
+    );
+    // The status is the latest attempt's: ok, retried.
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(
+        (s.status, s.problems.as_slice()),
+        (SessionStatus::Ok, &[][..])
+    );
+    assert_eq!(s.notes, [SessionNote::Retried]);
+    let outcomes: Vec<ConnectionOutcome> = attempts
+        .iter()
+        .map(|&a| vendor_connection(s, a).outcome)
+        .collect();
+    use ConnectionOutcome::{Open, Refused};
+    assert_eq!(outcomes, [Refused, Refused, Refused, Open]);
+    assert_eq!(
+        handshake(s, lmgrd).announced.as_ref().unwrap().connections,
+        4
+    );
+}
+
+#[test]
+fn a_session_past_the_cap_is_counted_once_however_many_attempts_it_had() {
+    // Nothing kept: the session (an lmgrd handshake, three refused attempts and the
+    // connection that worked) is one session lost, its open connection's series another.
+    let mut config = Config::default();
+    config.limits.max_sessions = 0;
+    let report = analyse_with("flexlm/vendor_port_refused_retries.pcap", config);
+    assert!(report.licensing.is_empty() && report.heartbeats.is_empty());
+    assert_eq!(report.limits.sessions_dropped, 2);
 }

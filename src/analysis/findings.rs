@@ -5,7 +5,6 @@
 
 use crate::ids::FlowId;
 use crate::model::Finding;
-use ctxscope_dissectors::Timestamp;
 use rustc_hash::FxHashMap;
 
 /// Distinct findings in the order first raised, bounded.
@@ -56,20 +55,21 @@ impl Findings {
         true
     }
 
-    /// Replaces the message of the kept finding `code` on `flow`, when a later fact sharpens
-    /// what it says.
-    pub fn restate(&mut self, code: &'static str, flow: Option<FlowId>, message: String) {
-        if let Some(&i) = self.index.get(&(code, flow)) {
-            self.list[i].message = message;
-        }
-    }
-
-    /// Moves the last sighting of the kept finding `code` on `flow` to `last`, for a finding
-    /// about something that goes on (a scan).
-    pub fn extend(&mut self, code: &'static str, flow: Option<FlowId>, last: Timestamp) {
+    /// Changes the kept finding `code` on `flow` (if it was kept), when a later fact sharpens
+    /// what it says: its message, its last sighting, the connection it relates to. Its count
+    /// and first sighting stay (occurrences are counted by [`Findings::raise`]).
+    pub fn update(
+        &mut self,
+        code: &'static str,
+        flow: Option<FlowId>,
+        change: impl FnOnce(&mut Finding),
+    ) {
         if let Some(&i) = self.index.get(&(code, flow)) {
             let kept = &mut self.list[i];
-            kept.last = kept.last.max(last);
+            let (count, first) = (kept.count, kept.first);
+            change(kept);
+            kept.count = count;
+            kept.first = first;
         }
     }
 
@@ -94,7 +94,7 @@ impl Findings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctxscope_dissectors::Severity;
+    use ctxscope_dissectors::{Severity, Timestamp};
 
     #[test]
     fn repeats_on_one_flow_are_counted_and_the_store_is_bounded() {
@@ -111,14 +111,26 @@ mod tests {
         assert_eq!(f.dropped(), 1);
         assert_eq!(f.count_for(1), 2);
         // A later fact restates a kept finding; one that was not kept stays absent.
-        f.restate("tcp.overlap_conflict", Some(1), "sharper".into());
-        f.restate("ica.basic_encryption", Some(2), "never kept".into());
+        f.update("tcp.overlap_conflict", Some(1), |k| {
+            k.message = "sharper".into()
+        });
+        f.update("ica.basic_encryption", Some(2), |k| {
+            k.message = "never kept".into()
+        });
         let messages: Vec<_> = f.list().iter().map(|x| x.message.as_str()).collect();
         assert_eq!(messages, ["sharper", "c"]);
         assert_eq!(f.list()[0].count, 2);
-        // Something that goes on extends its last sighting, not its count.
-        f.extend("tcp.overlap_conflict", Some(1), at(8));
-        f.extend("tcp.overlap_conflict", Some(1), at(7));
-        assert_eq!((f.list()[0].last, f.list()[0].count), (at(8), 2));
+        // Something that goes on moves its last sighting, not its count nor its first.
+        f.update("tcp.overlap_conflict", Some(1), |k| {
+            k.last = at(8);
+            k.count = 100;
+            k.first = at(0);
+            k.related_flow = Some(7);
+        });
+        let k = &f.list()[0];
+        assert_eq!(
+            (k.first, k.last, k.count, k.related_flow),
+            (at(3), at(8), 2, Some(7))
+        );
     }
 }

@@ -270,8 +270,10 @@ impl Scans {
                     self.found(addr, findings);
                 }
                 Verdict::Scanner { flow, dirty: true } => {
-                    findings.restate("capture.port_scan", Some(flow), scan_message(s));
-                    findings.extend("capture.port_scan", Some(flow), s.last);
+                    findings.update("capture.port_scan", Some(flow), |f| {
+                        f.message = scan_message(s);
+                        f.last = s.last;
+                    });
                     s.verdict = Verdict::Scanner { flow, dirty: false };
                 }
                 Verdict::Scanner { .. } | Verdict::Counting => {}
@@ -302,7 +304,7 @@ impl Scans {
             Finding::new("capture.port_scan", Severity::Low, s.first, scan_message(s))
                 .on_flow(s.first_flow),
         );
-        findings.extend("capture.port_scan", Some(s.first_flow), s.last);
+        findings.update("capture.port_scan", Some(s.first_flow), |f| f.last = s.last);
     }
 
     /// Forgets scanners whose last attempt is a window old (if one starts again, that is a new

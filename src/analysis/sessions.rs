@@ -24,11 +24,14 @@ use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
 use ctxscope_dissectors::{
     Body, Carry, Dir, Event, Proto, Severity, Summary, Timestamp, WireText, cgp, ica,
 };
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Connections and channels kept per session.
 const MAX_FLOWS_PER_SESSION: usize = 16;
 const MAX_CHANNELS_PER_SESSION: usize = 64;
+/// Reconnect tickets of sessions not kept for the cap that are remembered, to count each
+/// session once.
+const MAX_DROPPED_TICKETS: usize = 4096;
 
 pub struct Sessions {
     list: Vec<CitrixSession>,
@@ -48,6 +51,11 @@ pub struct Sessions {
     /// Resuming connections -> the facts the engine is to hand to their dissector.
     handoffs: FxHashMap<FlowId, Carry>,
     cap: usize,
+    /// Connections whose session was not kept for the cap (each counted once, however many
+    /// of its events come), and the reconnect tickets of those sessions (so that a reconnect
+    /// is no second session lost).
+    not_kept: FxHashSet<FlowId>,
+    dropped_tickets: FxHashSet<u64>,
     dropped: u64,
 }
 
@@ -63,6 +71,8 @@ impl Sessions {
             encryption_findings: FxHashMap::default(),
             handoffs: FxHashMap::default(),
             cap,
+            not_kept: FxHashSet::default(),
+            dropped_tickets: FxHashSet::default(),
             dropped: 0,
         }
     }
@@ -97,7 +107,9 @@ impl Sessions {
         }
         let transport = Self::transport(flow)?;
         if self.list.len() >= self.cap {
-            self.dropped += 1;
+            if self.not_kept.insert(flow.id) {
+                self.dropped += 1;
+            }
             return None;
         }
         self.list.push(CitrixSession {
@@ -222,7 +234,9 @@ impl Sessions {
                 if s.encryption == Some(EncryptionKind::Basic)
                     && let Some(&on) = self.encryption_findings.get(&i)
                 {
-                    findings.restate("ica.basic_encryption", Some(on), encryption_message(s));
+                    findings.update("ica.basic_encryption", Some(on), |f| {
+                        f.message = encryption_message(s);
+                    });
                 }
             }
             ica::Event::ChannelBindings { bindings, .. } => {
@@ -277,9 +291,13 @@ impl Sessions {
                 reconnect: true,
                 bind,
             } => {
-                let earlier = bind
-                    .reconnect_ticket()
-                    .and_then(|t| t.fingerprint())
+                let ticket = bind.reconnect_ticket().and_then(|t| t.fingerprint());
+                if ticket.is_some_and(|fp| self.dropped_tickets.contains(&fp)) {
+                    // Resumes a session that was not kept: counted once already.
+                    self.not_kept.insert(flow.id);
+                    return;
+                }
+                let earlier = ticket
                     .and_then(|fp| self.tickets.get(&fp).copied())
                     .filter(|&i| !self.list[i].flows.contains(&flow.id));
                 if let Some(i) = earlier
@@ -318,6 +336,13 @@ impl Sessions {
             _ => {}
         }
         let Some(i) = self.session_of(flow) else {
+            // Its reconnects are to be known as the same session not kept.
+            if let cgp::Event::BindResponse { bind, .. } = ev
+                && let Some(fp) = bind.reconnect_ticket().and_then(|t| t.fingerprint())
+                && self.dropped_tickets.len() < MAX_DROPPED_TICKETS
+            {
+                self.dropped_tickets.insert(fp);
+            }
             return;
         };
         match ev {
@@ -373,6 +398,9 @@ impl Sessions {
         self.plaintext_flagged.remove(&flow.id);
         self.resuming.remove(&flow.id);
         self.handoffs.remove(&flow.id);
+        if self.not_kept.remove(&flow.id) {
+            return; // counted when its session was not kept
+        }
         // A connection that never got established (refused, unanswered) is no session. One
         // whose server side the capture does not hold is, if the client sent data.
         let established = flow.tcp.syn_ack_seen()

@@ -14,7 +14,8 @@ pub struct LimitStats {
     /// Findings not kept because `limits.max_findings` distinct findings existed.
     pub findings_dropped: u64,
     pub announcements: AnnouncementStats,
-    /// Licensing sessions and heartbeat series not kept (`limits.max_sessions`).
+    /// Licensing sessions, Citrix sessions and heartbeat series not kept
+    /// (`limits.max_sessions`), each counted once however many connections it had.
     pub sessions_dropped: u64,
     /// Sources whose connection attempts were forgotten by the scan detector before their
     /// window ended, because `limits.max_scan_sources` newer sources came since.

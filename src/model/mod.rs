@@ -21,7 +21,7 @@ pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, RoleBasis};
 pub use heartbeats::{BeatKind, CadenceSource, CadenceStats, HeartbeatSeries};
 pub use licensing::{
     AnnouncedOutcome, AnnouncedPort, ConnectionOutcome, FeatureUse, Handshake, HandshakeOutcome,
-    LicensingSession, PortResult, SessionStatus, VendorConnection,
+    LicensingSession, PortResult, SessionNote, SessionStatus, VendorConnection,
 };
 pub use limits::{AnnouncementStats, FlowTableStats, LimitStats};
 pub use report::Report;

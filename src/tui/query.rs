@@ -343,10 +343,11 @@ fn proto(value: &str, registry: &Registry) -> Result<ProtoMatch, QueryError> {
 }
 
 fn status(value: &str) -> Result<SessionStatus, QueryError> {
-    const ALL: [(SessionStatus, &str); 9] = [
+    const ALL: [(SessionStatus, &str); 10] = [
         (SessionStatus::Ok, "ok"),
         (SessionStatus::LmgrdOnly, "lmgrd_only"),
         (SessionStatus::DynamicPort, "dynamic_port"),
+        (SessionStatus::Damaged, "damaged"),
         (SessionStatus::CheckoutDenied, "checkout_denied"),
         (SessionStatus::HeartbeatOverdue, "heartbeat_overdue"),
         (SessionStatus::ConnectionReset, "connection_reset"),

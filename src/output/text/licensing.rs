@@ -161,6 +161,16 @@ fn detail(s: &LicensingSession, out: &mut impl Write) -> io::Result<()> {
     if !others.is_empty() {
         head.push_str(&format!(" (also {})", others.join(", ")));
     }
+    for note in &s.notes {
+        head.push_str(&format!(", {}", name_of(note)));
+    }
+    if s.integrity_errors > 0 {
+        let n = s.integrity_errors;
+        let plural = if n == 1 { "" } else { "s" };
+        head.push_str(&format!(
+            "; {n} message{plural} failed their integrity check"
+        ));
+    }
     writeln!(out, "{head}")?;
     if let Some(who) = client(s) {
         writeln!(out, "    client    {who}")?;

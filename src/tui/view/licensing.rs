@@ -53,6 +53,7 @@ pub fn status_style(status: SessionStatus) -> Style {
     match status {
         SessionStatus::Ok => Style::new().fg(Color::Green),
         SessionStatus::DynamicPort
+        | SessionStatus::Damaged
         | SessionStatus::CheckoutDenied
         | SessionStatus::ConnectionReset => Style::new().fg(Color::Yellow),
         SessionStatus::HeartbeatOverdue
@@ -99,6 +100,9 @@ fn meaning(status: SessionStatus) -> &'static str {
         SessionStatus::DynamicPort => {
             "works, but on a vendor port a firewall would not expect: pin it in the license file"
         }
+        SessionStatus::Damaged => {
+            "messages failed their checksum or CRC: something on the path rewrites them"
+        }
         SessionStatus::CheckoutDenied => "the vendor daemon refused checkouts",
         SessionStatus::HeartbeatOverdue => {
             "an open vendor connection went quiet past the heartbeat limit"
@@ -112,7 +116,9 @@ fn meaning(status: SessionStatus) -> &'static str {
         SessionStatus::LmgrdError => {
             "lmgrd answered the HELLO with an error, or without a redirect"
         }
-        SessionStatus::Unreachable => "lmgrd or the vendor daemon refused or did not answer",
+        SessionStatus::Unreachable => {
+            "the latest connection to lmgrd or the vendor daemon was refused or not answered"
+        }
     }
 }
 
@@ -157,6 +163,16 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
         format!("{}: {}", name_of(&s.status), meaning(s.status)),
         status_style(s.status),
     );
+    if !s.notes.is_empty() {
+        let notes: Vec<String> = s.notes.iter().map(name_of).collect();
+        doc.field("notes", notes.join(", "));
+    }
+    if s.integrity_errors > 0 {
+        doc.field(
+            "damaged",
+            format!("{} failed their integrity check", s.integrity_errors),
+        );
+    }
     doc.field(
         "seen",
         format!(
