@@ -64,13 +64,36 @@ pub struct Learned {
     pub jitter: Duration,
 }
 
-/// What the series' connection tells its statistics: its silence so far.
+/// A connection's silences: since when it is quiet, and the longest quiet time so far.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Silence {
     /// The last activity on the connection.
     pub since: Option<Timestamp>,
     /// The longest silence so far (including the current one, up to the last check or close).
     pub longest: Duration,
+}
+
+impl Silence {
+    /// Activity at `ts` ends the silence; returns how long it was (`None`: nothing before).
+    pub fn end(&mut self, ts: Timestamp) -> Option<Duration> {
+        let silence = self.since.map(|last| ts.since(last));
+        self.measure(silence);
+        self.since = Some(self.since.map_or(ts, |last| last.max(ts)));
+        silence
+    }
+
+    /// The silence so far at `now` (counted in the longest one), if anything was seen.
+    pub fn at(&mut self, now: Timestamp) -> Option<Duration> {
+        let silence = self.since.map(|last| now.since(last));
+        self.measure(silence);
+        silence
+    }
+
+    fn measure(&mut self, silence: Option<Duration>) {
+        if let Some(s) = silence {
+            self.longest = self.longest.max(s);
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -46,8 +46,7 @@ pub(super) struct Connection {
     pub announced: Option<Duration>,
     /// At most one per kind.
     pub series: Vec<Cadence>,
-    last_activity: Option<Timestamp>,
-    longest_silence: Duration,
+    pub silence: Silence,
     pending: Option<Pending>,
     /// When the last exchange began.
     last_request: Option<Timestamp>,
@@ -65,8 +64,7 @@ impl Connection {
             closed: false,
             announced: None,
             series: Vec::new(),
-            last_activity: None,
-            longest_silence: Duration::ZERO,
+            silence: Silence::default(),
             pending: None,
             last_request: None,
             decoded: None,
@@ -92,15 +90,10 @@ impl Connection {
     /// Payload or a beat at `ts`: ends the silence; returns how long it was (`None`: nothing
     /// was seen before).
     pub fn active(&mut self, ts: Timestamp) -> Option<Duration> {
-        let silence = self.last_activity.map(|last| ts.since(last));
-        if let Some(s) = silence {
-            self.longest_silence = self.longest_silence.max(s);
-        }
-        self.last_activity = Some(self.last_activity.map_or(ts, |last| last.max(ts)));
         for s in &mut self.series {
             s.resume();
         }
-        silence
+        self.silence.end(ts)
     }
 
     /// Payload on a license connection: a request from the client, answered by the server, is
@@ -163,24 +156,10 @@ impl Connection {
         self.series(kind, CadenceSource::Decoded).beat(ts, silence);
     }
 
-    /// The silence at `now` (counted in the longest one), if anything was seen.
-    pub fn silent_for(&mut self, now: Timestamp) -> Option<Duration> {
-        let silence = now.since(self.last_activity?);
-        self.longest_silence = self.longest_silence.max(silence);
-        Some(silence)
-    }
-
     /// The connection closed at `at`: the silence before the close counts; nothing after it
     /// does (a closed connection is no longer checked).
     pub fn close(&mut self, at: Timestamp) {
         self.closed = true;
-        self.silent_for(at);
-    }
-
-    pub fn silence(&self) -> Silence {
-        Silence {
-            since: self.last_activity,
-            longest: self.longest_silence,
-        }
+        self.silence.at(at);
     }
 }

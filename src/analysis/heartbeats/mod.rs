@@ -15,7 +15,7 @@
 mod connection;
 
 use super::Findings;
-use super::cadence::Cadence;
+use super::cadence::{Cadence, Silence};
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{BeatKind, CadenceStats, Finding, HeartbeatSeries};
@@ -66,7 +66,11 @@ impl HeartbeatSettings {
 
 pub struct Heartbeats {
     settings: HeartbeatSettings,
+    /// Connections with a series (license connections from their first payload, session
+    /// connections from their first keep-alive): what the sweep goes over.
     live: FxHashMap<FlowId, Connection>,
+    /// The silences of session connections without a keep-alive yet.
+    quiet: FxHashMap<FlowId, Silence>,
     finished: Vec<HeartbeatSeries>,
     dropped: u64,
 }
@@ -90,16 +94,19 @@ impl Heartbeats {
         Heartbeats {
             settings,
             live: FxHashMap::default(),
+            quiet: FxHashMap::default(),
             finished: Vec::new(),
             dropped: 0,
         }
     }
 
     fn connection(&mut self, flow: &Flow) -> &mut Connection {
-        let c = self
-            .live
-            .entry(flow.id)
-            .or_insert_with(|| Connection::new(flow));
+        let quiet = &mut self.quiet;
+        let c = self.live.entry(flow.id).or_insert_with(|| {
+            let mut c = Connection::new(flow);
+            c.silence = quiet.remove(&flow.id).unwrap_or_default();
+            c
+        });
         c.proto = flow.app.label().map(|l| l.proto);
         c
     }
@@ -133,7 +140,14 @@ impl Heartbeats {
 
     /// Payload on an ICA or CGP connection: it ends a silence, it is no beat.
     pub fn session_payload(&mut self, flow: &Flow, ts: Timestamp) {
-        self.connection(flow).active(ts);
+        match self.live.get_mut(&flow.id) {
+            Some(c) => {
+                c.active(ts);
+            }
+            None => {
+                self.quiet.entry(flow.id).or_default().end(ts);
+            }
+        }
     }
 
     /// An explicit keep-alive (CGP NOP, TCP keep-alive probe).
@@ -161,7 +175,7 @@ impl Heartbeats {
             if c.series.is_empty() {
                 continue;
             }
-            let Some(silence) = c.silent_for(now) else {
+            let Some(silence) = c.silence.at(now) else {
                 continue;
             };
             for i in 0..c.series.len() {
@@ -179,11 +193,12 @@ impl Heartbeats {
     pub fn stats(&self, flow: FlowId, kind: BeatKind) -> Option<CadenceStats> {
         let c = self.live.get(&flow)?;
         let s = c.find(kind)?;
-        Some(s.stats(c.silence(), self.settings.limit(s, c)))
+        Some(s.stats(c.silence, self.settings.limit(s, c)))
     }
 
     /// The connection leaves: its series join the finished list.
     pub fn retire(&mut self, flow: &Flow, open: bool) {
+        self.quiet.remove(&flow.id);
         let Some(c) = self.live.remove(&flow.id) else {
             return;
         };
@@ -237,7 +252,7 @@ fn report(
         client: c.client,
         server: c.server,
         open,
-        stats: s.stats(c.silence(), settings.limit(s, c)),
+        stats: s.stats(c.silence, settings.limit(s, c)),
     }
 }
 
@@ -270,7 +285,7 @@ fn overdue_finding(
     limit: Duration,
 ) -> Finding {
     let secs = silence.as_secs_f64();
-    let since = c.silence().since.unwrap_or_default();
+    let since = c.silence.since.unwrap_or_default();
     let (code, severity, message) = match (s.kind(), c.proto) {
         (BeatKind::LicenseHeartbeat, proto) => (
             "flexlm.heartbeat_overdue",
