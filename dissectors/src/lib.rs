@@ -22,6 +22,7 @@ pub mod cgp;
 pub mod flexlm;
 pub mod ica;
 pub mod ima;
+pub mod tls;
 
 pub use buffer::{Overflow, StreamBuffer};
 pub use event::{Anomaly, Body, Event, Summary};

@@ -8,7 +8,7 @@
 
 use crate::event::{Event, Summary};
 use crate::types::{Dir, Timestamp};
-use crate::{cgp, flexlm, ica, ima};
+use crate::{cgp, flexlm, ica, ima, tls};
 use serde::{Serialize, Serializer};
 use std::any::Any;
 use std::cmp::Ordering;
@@ -98,6 +98,7 @@ impl Proto {
     pub const ICA: Proto = Proto(&ica::SPEC);
     pub const CGP: Proto = Proto(&cgp::SPEC);
     pub const IMA: Proto = Proto(&ima::SPEC);
+    pub const TLS: Proto = Proto(&tls::SPEC);
 
     /// Probes never need more than this many bytes of a direction to decide.
     pub const PROBE_WINDOW: usize = 512;
