@@ -206,6 +206,7 @@ impl Registry {
                 Proto::ICA,
                 Proto::CGP,
                 Proto::IMA,
+                Proto::TLS,
             ],
         }
     }
@@ -380,7 +381,7 @@ mod tests {
         assert_eq!(registry.get("http"), None);
         assert_eq!(
             registry.names(),
-            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima"]
+            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima", "tls"]
         );
     }
 
@@ -416,10 +417,10 @@ mod tests {
         let registry = Registry::builtin();
         assert_eq!(
             registry.probed(Transport::Tcp),
-            [Proto::LMGRD, Proto::ICA, Proto::CGP]
+            [Proto::LMGRD, Proto::ICA, Proto::CGP, Proto::TLS]
         );
         assert!(registry.probed(Transport::Udp).is_empty());
-        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima"]);
+        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima", "tls"]);
     }
 
     #[test]

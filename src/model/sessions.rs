@@ -2,15 +2,20 @@
 
 use super::{CadenceStats, Endpoint, FlowId};
 use ctxscope_dissectors::ica::EncryptionKind;
-use ctxscope_dissectors::{Proto, Timestamp, WireText};
+use ctxscope_dissectors::{Proto, Timestamp, WireText, tls};
 use serde::Serialize;
 use std::net::IpAddr;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct CitrixSession {
     pub id: u64,
-    /// `ica` for a direct ICA connection, `cgp` for session reliability.
+    /// `ica` for a direct ICA connection, `cgp` for session reliability; inside TLS when `tls`
+    /// is there.
     pub transport: Proto,
+    /// The TLS handshake of the session's latest connection, when ICA or CGP runs over TLS
+    /// (found by payload on their port): SNI, versions, cipher suite, server certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<tls::Handshake>,
     /// The connections of the session: the first, then reconnects.
     pub flows: Vec<FlowId>,
     pub client: IpAddr,
