@@ -263,6 +263,9 @@ fn tls_on_a_port_of_another_protocol_is_unexpected_and_elsewhere_just_tls() {
 // CN=*.citrix.example without SAN; both valid 2026-12-06T20:36:36Z to 2027-12-06T20:36:36Z.
 const SAN_CERT: &[u8] = include_bytes!("../dissectors/src/tls/testdata/san.der");
 const CN_CERT: &[u8] = include_bytes!("../dissectors/src/tls/testdata/cn_only.der");
+/// 300 SAN names vda-001 to vda-300.a-rather-long-site-name.farm.example, of which the first 186
+/// are kept (8 KiB); valid from 2026-12-06T21:11:48Z for a year.
+const MANY_SANS_CERT: &[u8] = include_bytes!("../dissectors/src/tls/testdata/many_sans.der");
 const VALID_FROM: i64 = 1_796_589_396;
 const VALID_TO: i64 = 1_828_125_396;
 
@@ -395,6 +398,16 @@ fn a_certificate_that_does_not_name_the_sni_is_a_mismatch() -> Result<(), TooLon
             )],
         );
     }
+    // A name among those not kept cannot be told from a mismatch: nothing is raised.
+    let many = |sni: &str| handshake(VALID, sni.as_bytes(), 0x0303, MANY_SANS_CERT);
+    assert_eq!(
+        codes(&many("vda-250.a-rather-long-site-name.farm.example")?),
+        []
+    );
+    assert_eq!(
+        codes(&many("vda-100.a-rather-long-site-name.farm.example")?),
+        []
+    );
     // Without SAN names, the subject CN names the server.
     let report = handshake(VALID, b"citrix.example", 0x0303, CN_CERT)?;
     assert_eq!(

@@ -18,13 +18,20 @@ pub(super) fn certificate(der: &[u8]) -> Option<Certificate> {
     });
     let mut san_dns = Vec::new();
     let mut san_dns_count = 0u32;
+    let mut kept_bytes = 0;
     // A SAN extension present twice, or undecodable, counts as none.
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for general in &san.value.general_names {
             if let GeneralName::DNSName(dns) = general {
                 san_dns_count = san_dns_count.saturating_add(1);
-                if san_dns.len() < Certificate::MAX_SAN_NAMES {
-                    san_dns.push(WireText::from_bytes(dns.as_bytes()));
+                let name = WireText::from_bytes(dns.as_bytes());
+                kept_bytes += name.as_str().len();
+                // Once one does not fit, none after it is kept: the list stays a prefix.
+                if san_dns.len() + 1 == san_dns_count as usize
+                    && san_dns.len() < Certificate::MAX_SAN_NAMES
+                    && kept_bytes <= Certificate::MAX_SAN_BYTES
+                {
+                    san_dns.push(name);
                 }
             }
         }

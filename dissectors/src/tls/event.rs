@@ -163,7 +163,8 @@ pub struct Certificate {
     /// The subject's common name, which names the server when there are no SAN names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub common_name: Option<WireText>,
-    /// DNS names of the subjectAltName extension, the first [`Certificate::MAX_SAN_NAMES`].
+    /// DNS names of the subjectAltName extension, in order, as many as fit
+    /// [`Certificate::MAX_SAN_NAMES`] and [`Certificate::MAX_SAN_BYTES`].
     pub san_dns: Vec<WireText>,
     /// How many DNS names the extension holds (more than `san_dns` when some were not kept).
     pub san_dns_count: u32,
@@ -172,8 +173,10 @@ pub struct Certificate {
 }
 
 impl Certificate {
-    /// SAN DNS names kept; a certificate for hundreds of names keeps its count.
+    /// SAN DNS names kept, and their total length: a certificate for hundreds of names keeps its
+    /// count, and a connection's facts stay a few KiB whatever a server sends.
     pub const MAX_SAN_NAMES: usize = 256;
+    pub const MAX_SAN_BYTES: usize = 8 * 1024;
 }
 
 /// The facts of one handshake, as far as the capture showed them.

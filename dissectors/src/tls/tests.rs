@@ -327,6 +327,26 @@ fn a_legacy_server_and_a_certificate_without_san() -> Result<()> {
 }
 
 #[test]
+fn san_names_are_kept_up_to_the_cap_and_all_counted() -> Result<()> {
+    let server = [
+        message(SERVER_HELLO, &server_hello(TLS12, 0xc02b, &[])?)?,
+        message(CERTIFICATE, &certificate(&[MANY_SANS_CERT])?)?,
+    ]
+    .concat();
+    let (d, _) = dissect(&[(S2C, &record(HANDSHAKE, TLS12, &server)?)]);
+    let c = tls_summary(&d).handshake.certificate.unwrap();
+    assert_eq!(c.san_dns_count, 300);
+    // 44 bytes each: 186 fit 8 KiB, the first ones in order.
+    assert_eq!(c.san_dns.len(), 186);
+    let name = |i: usize| text(&format!("vda-{i:03}.a-rather-long-site-name.farm.example"));
+    assert_eq!(c.san_dns.first(), Some(&name(1)));
+    assert_eq!(c.san_dns.last(), Some(&name(186)));
+    let kept: usize = c.san_dns.iter().map(|n| n.as_str().len()).sum();
+    assert!(kept <= Certificate::MAX_SAN_BYTES);
+    Ok(())
+}
+
+#[test]
 fn a_resumed_session_completes_when_the_server_encrypts() -> Result<()> {
     // Abbreviated handshake: ServerHello, then ChangeCipherSpec at once (no certificate).
     let server = [
