@@ -284,23 +284,39 @@ fn handshake(secs: i64, sni: &[u8], version: u16, cert: &[u8]) -> Result<Report,
         enc::record(enc::APPLICATION_DATA, version, &[0x42; 64])?,
     ]
     .concat();
-    let conversation = TcpConversation::v4(
+    let client = enc::record(
+        enc::HANDSHAKE,
+        0x0301,
+        &enc::message(enc::CLIENT_HELLO, &hello)?,
+    )?;
+    let server = enc::record(enc::HANDSHAKE, version, &server)?;
+    Ok(exchange(
+        secs,
+        &[
+            (Dir::ToServer, client),
+            (Dir::ToClient, server),
+            (Dir::ToServer, tail.clone()),
+            (Dir::ToClient, tail),
+        ],
+    ))
+}
+
+/// A TCP connection to 10.1.10.22:2598 at `secs` carrying `sends`, through the engine.
+fn exchange(secs: i64, sends: &[(Dir, Vec<u8>)]) -> Report {
+    let mut conversation = TcpConversation::v4(
         SocketAddrV4::new(Ipv4Addr::new(10, 1, 20, 31), 50_000),
         SocketAddrV4::new(Ipv4Addr::new(10, 1, 10, 22), 2598),
     )
     .start(Timestamp::from_secs(secs))
-    .handshake()
-    .client_send(enc::record(
-        enc::HANDSHAKE,
-        0x0301,
-        &enc::message(enc::CLIENT_HELLO, &hello)?,
-    )?)
-    .server_send(enc::record(enc::HANDSHAKE, version, &server)?)
-    .client_send(tail.clone())
-    .server_send(tail)
-    .close(Dir::ToServer);
-    let frames: Vec<_> = conversation.packets().collect();
-    Ok(analyse_frames_with(Config::default(), &frames))
+    .handshake();
+    for (dir, bytes) in sends {
+        conversation = match dir {
+            Dir::ToServer => conversation.client_send(bytes.clone()),
+            Dir::ToClient => conversation.server_send(bytes.clone()),
+        };
+    }
+    let frames: Vec<_> = conversation.close(Dir::ToServer).packets().collect();
+    analyse_frames_with(Config::default(), &frames)
 }
 
 /// Within the certificates' validity.
@@ -437,6 +453,54 @@ fn every_finding_at_once_when_everything_is_wrong() -> Result<(), TooLong> {
     );
     let text = text_report(&report);
     assert!(text.contains("TLS 1.1"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn the_tls_table_says_why_a_certificate_is_missing() -> Result<(), TooLong> {
+    let row = |report: &Report| -> String {
+        let text = text_report(report);
+        let row = text
+            .lines()
+            .skip_while(|l| !l.starts_with("TLS / DTLS"))
+            .nth(2);
+        row.expect("a TLS row").to_string()
+    };
+    // A TLS 1.3 client the server never answers.
+    let offered = enc::client_hello(0x0303, None, &[enc::supported_versions(&[0x0304, 0x0303])?])?;
+    let hello = enc::record(
+        enc::HANDSHAKE,
+        0x0301,
+        &enc::message(enc::CLIENT_HELLO, &offered)?,
+    )?;
+    let unanswered = exchange(VALID, &[(Dir::ToServer, hello.clone())]);
+    let line = row(&unanswered);
+    assert!(
+        line.contains(" - ") && line.contains("offered TLS 1.3  -") && line.contains("(not seen)"),
+        "{line}"
+    );
+    assert_eq!(
+        tls_summary(&unanswered.flows[0]).progress,
+        Progress::InProgress
+    );
+    // TLS 1.3: the certificate is encrypted.
+    let chosen = enc::server_hello(0x0303, 0x1302, &[enc::chosen_version(0x0304)])?;
+    let server = [
+        enc::record(
+            enc::HANDSHAKE,
+            0x0303,
+            &enc::message(enc::SERVER_HELLO, &chosen)?,
+        )?,
+        enc::record(enc::APPLICATION_DATA, 0x0303, &[0x17; 900])?,
+    ]
+    .concat();
+    let tls13 = exchange(VALID, &[(Dir::ToServer, hello), (Dir::ToClient, server)]);
+    let line = row(&tls13);
+    assert!(
+        line.contains("TLS 1.3  TLS_AES_256_GCM_SHA384  (encrypted in TLS 1.3)"),
+        "{line}"
+    );
+    assert_eq!(codes(&tls13), []);
     Ok(())
 }
 
