@@ -14,10 +14,11 @@ use crate::config::{Config, secs};
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{
-    BeatKind, CadenceStats, CitrixSession, Finding, HeartbeatSeries, LicensingSession, Method,
+    BeatKind, CadenceStats, CitrixSession, Finding, FindingKind, HeartbeatSeries, LicensingSession,
+    Method,
 };
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Carry, Event, Proto, Severity, Timestamp, cgp};
+use ctxscope_dissectors::{Body, Carry, Event, Proto, Timestamp, cgp};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use sessions::Sessions;
@@ -87,7 +88,6 @@ impl Analyzer {
                     self.raise(
                         Finding::new(
                             code,
-                            Severity::Medium,
                             ts,
                             format!(
                                 "{} found by payload on TCP {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
@@ -103,8 +103,7 @@ impl Analyzer {
                 if let Some(expected) = d.expected.filter(|e| e.method == Method::Port) {
                     self.raise(
                         Finding::new(
-                            "classify.unexpected_payload",
-                            Severity::Low,
+                            FindingKind::ClassifyUnexpectedPayload,
                             ts,
                             format!(
                                 "TCP {port} is configured for {} but carries something else: another service uses a Citrix port",
@@ -125,8 +124,7 @@ impl Analyzer {
         if info.has(SegmentInfo::OVERLAP_CONFLICT) {
             self.raise(
                 Finding::new(
-                    "tcp.overlap_conflict",
-                    Severity::Medium,
+                    FindingKind::TcpOverlapConflict,
                     ts,
                     "overlapping TCP segments carry different bytes (kept the first copy): a broken middlebox, or an evasion attempt",
                 )
@@ -159,9 +157,8 @@ impl Analyzer {
         for e in events {
             match &e.body {
                 Body::Anomaly(a) => {
-                    self.findings.raise(
-                        Finding::new(a.code, a.severity, e.ts, a.message.clone()).on_flow(flow.id),
-                    );
+                    self.findings
+                        .raise(Finding::anomaly(a, e.ts).on_flow(flow.id));
                 }
                 Body::Cgp(cgp::Event::Nop { .. }) => {
                     self.heartbeats.keepalive(flow, BeatKind::CgpNop, e.ts)

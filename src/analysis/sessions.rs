@@ -19,11 +19,9 @@
 use super::Findings;
 use crate::flow::Flow;
 use crate::ids::FlowId;
-use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, SessionEnd};
+use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, SessionEnd};
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
-use ctxscope_dissectors::{
-    Body, Carry, Dir, Event, Proto, Severity, Summary, Timestamp, WireText, cgp, ica,
-};
+use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Summary, Timestamp, WireText, cgp, ica};
 use rustc_hash::FxHashMap;
 
 /// Connections and channels kept per session.
@@ -178,8 +176,7 @@ impl Sessions {
                         .map_or(String::new(), |u| format!(" for user {u}"));
                     findings.raise(
                         Finding::new(
-                            "ica.credentials_in_init",
-                            Severity::High,
+                            FindingKind::IcaCredentialsInInit,
                             ts,
                             format!(
                                 "the ICA client {} sent a password{who} in the session's init phase, protected only by a reversible scrambling: use pass-through/SSO or TLS, and never save passwords in ICA files",
@@ -198,17 +195,14 @@ impl Sessions {
                 s.encryption = Some(*kind);
                 s.key_exchanged_in_clear = *key_exchanged_in_clear;
                 let weak = match kind {
-                    EncryptionKind::Basic => Some("ica.basic_encryption"),
-                    EncryptionKind::None => Some("ica.unencrypted"),
+                    EncryptionKind::Basic => Some(FindingKind::IcaBasicEncryption),
+                    EncryptionKind::None => Some(FindingKind::IcaUnencrypted),
                     _ => None,
                 };
                 if let Some(code) = weak {
                     self.encryption_findings.insert(i, flow.id);
                     let s = &self.list[i];
-                    findings.raise(
-                        Finding::new(code, Severity::Medium, ts, encryption_message(s))
-                            .on_flow(flow.id),
-                    );
+                    findings.raise(Finding::new(code, ts, encryption_message(s)).on_flow(flow.id));
                 }
             }
             ica::Event::EncryptionOff(off) => {
@@ -222,7 +216,11 @@ impl Sessions {
                 if s.encryption == Some(EncryptionKind::Basic)
                     && let Some(&on) = self.encryption_findings.get(&i)
                 {
-                    findings.restate("ica.basic_encryption", Some(on), encryption_message(s));
+                    findings.restate(
+                        FindingKind::IcaBasicEncryption,
+                        Some(on),
+                        encryption_message(s),
+                    );
                 }
             }
             ica::Event::ChannelBindings { bindings, .. } => {
@@ -259,8 +257,7 @@ impl Sessions {
                 {
                     findings.raise(
                         Finding::new(
-                            "cgp.plaintext",
-                            Severity::Medium,
+                            FindingKind::CgpPlaintext,
                             ts,
                             format!(
                                 "session reliability (CGP) from {} to {} runs without TLS: the ICA stream and the session tickets cross the network readable; carry it over TLS through Citrix Gateway (CTX230028)",
@@ -301,8 +298,7 @@ impl Sessions {
                 if *reconnect_accepted == Some(false) {
                     findings.raise(
                         Finding::new(
-                            "cgp.reconnect_refused",
-                            Severity::Low,
+                            FindingKind::CgpReconnectRefused,
                             ts,
                             format!(
                                 "the server {} refused a session-reliability reconnect from {}: the session was gone (timed out or logged off); the user starts over",
@@ -349,8 +345,7 @@ impl Sessions {
         let first = s.flows[0];
         findings.raise(
             Finding::new(
-                "cgp.reconnect",
-                Severity::Info,
+                FindingKind::CgpReconnect,
                 ts,
                 format!(
                     "session reliability reconnect: {} resumed its session on a new connection to {} (reconnect {})",
@@ -407,9 +402,9 @@ impl Sessions {
         if flow.tcp.first_rst().is_some() && !said_goodbye {
             s.ended_by = Some(SessionEnd::Reset);
             let code = if s.transport == Proto::CGP {
-                "cgp.session_reset"
+                FindingKind::CgpSessionReset
             } else {
-                "ica.session_reset"
+                FindingKind::IcaSessionReset
             };
             let hint = if s.transport == Proto::ICA {
                 "; session reliability (CGP, 2598) would have kept it alive"
@@ -419,7 +414,6 @@ impl Sessions {
             findings.raise(
                 Finding::new(
                     code,
-                    Severity::Medium,
                     flow.last,
                     format!(
                         "the {} session {} -> {} was reset mid-stream, without a logoff or disconnect: a network drop, a firewall idle timeout, or a server-side crash{hint}",

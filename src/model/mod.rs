@@ -6,6 +6,7 @@
 //! (`tests/layers.rs` keeps it so).
 
 mod capture;
+mod catalogue;
 mod finding;
 mod flow;
 mod heartbeats;
@@ -16,6 +17,7 @@ mod sessions;
 
 pub use crate::ids::{Endpoint, FlowId};
 pub use capture::{CaptureStats, DefragStats, KernelStats, SourceSummary};
+pub use catalogue::{FindingKind, catalogue};
 pub use finding::Finding;
 pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, RoleBasis};
 pub use heartbeats::{BeatKind, CadenceStats, HeartbeatSeries};
