@@ -162,7 +162,7 @@ fn event_loop(
     }
 }
 
-/// Debug builds only: F12 panics, so that `tests/tui_e2e.rs` can show that the real program
+/// Debug builds only: F12 panics, so that `tests/tui/e2e.rs` can show that the real program
 /// gives the terminal back and prints the message after a panic. Release builds have no such
 /// key.
 #[cfg(debug_assertions)]

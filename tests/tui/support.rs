@@ -1,6 +1,6 @@
 //! Helpers shared by the TUI tests: the real capture, reports made by the engine, an app fed
 //! the way the program feeds it, rendering to ratatui's `TestBackend`, and synthetic traffic.
-#![allow(dead_code)] // each test file uses a subset
+#![allow(dead_code)] // the UI benchmark (`tests/benches/tui.rs`) uses a subset
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ctxscope::capture::{Packet, Source};

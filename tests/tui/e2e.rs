@@ -4,13 +4,11 @@
 //! on `lo` while tcpreplay replays the test's own traffic onto it: it needs root and fails
 //! (never skips) without it.
 
-mod tui_support;
-
+use crate::support::{Synth, real_capture, sample_capture};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tui_support::{Synth, real_capture, sample_capture};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctxscope");
 const WAIT: Duration = Duration::from_secs(15);
@@ -273,7 +271,7 @@ fn licensing_and_sessions_of_a_farm() {
     t.keys(&["2"]);
     let screen = t.wait_for(&["[2 Licensing (3)]", "LICENSE SERVER", "ANNOUNCED PORT"]);
     assert_eq!(
-        tui_support::words_of(&screen)
+        crate::support::words_of(&screen)
             .matches("10.1.10.40 CITRIX ok 1 redirected 7279 static open 7279 open")
             .count(),
         3,

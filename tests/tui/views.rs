@@ -1,9 +1,8 @@
 //! Screens of the terminal UI, drawn on ratatui's `TestBackend` and compared with the
-//! snapshots in `tests/snapshots/` (review changes with `cargo insta review`, or run with
+//! snapshots in `tests/tui/snapshots/` (review changes with `cargo insta review`, or run with
 //! `INSTA_UPDATE=always` and read the diff).
 
-mod tui_support;
-
+use crate::support::*;
 use crossterm::event::KeyCode;
 use ctxscope::reassembly::Delivery;
 use ctxscope::tui::app::{Effect, Tab};
@@ -11,7 +10,6 @@ use ctxscope::tui::feed::{FeedMsg, Progress};
 use ctxscope::tui::stream::{FlowStream, StreamStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tui_support::*;
 
 #[test]
 fn flows_of_the_real_capture() {

@@ -1,8 +1,7 @@
 //! What the detail pane and `w` read from a capture file: a flow's streams (the file read
 //! again with the engine's flow tap) and its packets copied to a new pcap.
 
-mod tui_support;
-
+use crate::support::*;
 use ctxscope::capture::{Next, Source};
 use ctxscope::config::Config;
 use ctxscope::tui::flow_pcap::{self, FlowMatch};
@@ -12,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tui_support::*;
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ctxscope-files-{}-{name}", std::process::id()))

@@ -1,7 +1,6 @@
 //! Keys, mouse and new data change the app state as the help says.
 
-mod tui_support;
-
+use crate::support::*;
 use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ctxscope::tui::app::{Effect, Tab};
 use ctxscope::tui::export::Table;
@@ -10,7 +9,6 @@ use ctxscope::tui::table::heartbeats::HeartbeatColumn;
 use ctxscope::tui::table::licensing::LicensingColumn;
 use ctxscope::tui::table::sessions::SessionColumn;
 use std::time::{Duration, Instant};
-use tui_support::*;
 
 /// 40 synthetic connections (see `Synth`): flow `i + 1` goes to port `SERVER_PORTS[i % 8]`
 /// (1494, 2598, 27000, 7279, 2512, 443, 80, 22); `i % 10 == 9` is unanswered (S0), `== 8`
