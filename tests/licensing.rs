@@ -1224,7 +1224,7 @@ fn the_text_report_says_who_where_and_how_in_120_columns() {
         "redirected to ctxlic01:7279 (static), used by flow 2 (open)",
         "flow 2 09:00:00.087 :7279 open (static, announced by flow 1)",
         "longest silence 12m41s; OVERDUE, silent since 09:08:16.722",
-        "features  CITRIX 1 out; XDT_ENT_UD 1 out",
+        "features  CITRIX 1 out, 0 in; XDT_ENT_UD 1 out, 0 in",
     ] {
         assert!(
             licensing.contains(expected),

@@ -999,7 +999,7 @@ fn the_text_report_details_each_session_within_120_columns() {
     has("channels: CTXTW 0 B/6004 B (14), CTXCPM 0 B/2800 B (2)");
     // Session reliability: the proxied target and the connections; the HR laptop's silence.
     has("session reliability: proxied to 127.0.0.1:1494; connections 11, 14 (1 reconnect)");
-    has("keep-alives: cgp_nop x10, every 20.0 s, longest silence 1m27s, OVERDUE");
+    has("keep-alives: CGP NOP x10, every 20.0 s, longest silence 1m27s, OVERDUE");
     has("channels: 8 bound, no writes decoded (encrypted, compressed or unused)");
     // The IMA connections, with their exchanges and the start of each direction.
     let ima_flows: Vec<_> = report

@@ -1,6 +1,7 @@
 //! Citrix sessions: who is connected to what, with which protection, on which port.
 
-use super::{CadenceStats, Endpoint, FlowId};
+use super::words::name_of;
+use super::{CadenceStats, Endpoint, FlowId, SeriesState};
 use ctxscope_dissectors::ica::EncryptionKind;
 use ctxscope_dissectors::{Proto, Timestamp, WireText};
 use serde::Serialize;
@@ -55,6 +56,39 @@ pub struct CitrixSession {
     pub keepalive: Option<CadenceStats>,
 }
 
+impl CitrixSession {
+    /// `basic, key in clear`, `basic, then off` (switched off both ways; `then off by server`
+    /// or `by client` one way), `rc5`, `none`, `-` before the client said.
+    pub fn encryption_text(&self) -> String {
+        let Some(e) = &self.encryption else {
+            return "-".into();
+        };
+        let note = match self.encryption_off {
+            [Some(_), Some(_)] => ", then off",
+            [None, Some(_)] => ", then off by server",
+            [Some(_), None] => ", then off by client",
+            [None, None] if self.key_exchanged_in_clear => ", key in clear",
+            [None, None] => "",
+        };
+        format!("{}{note}", name_of(e))
+    }
+
+    /// `open`, or how it ended ([`SessionEnd::name`]), or `ended` when nothing said how.
+    pub fn state(&self) -> &'static str {
+        match (self.open, self.ended_by) {
+            (true, _) => "open",
+            (false, Some(end)) => end.name(),
+            (false, None) => "ended",
+        }
+    }
+
+    /// The keep-alive series' state, when there is one.
+    pub fn keepalive_state(&self) -> Option<SeriesState> {
+        let k = self.keepalive.as_ref()?;
+        Some(SeriesState::of(self.open, k.overdue))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChannelUse {
     pub channel: u16,
@@ -77,4 +111,91 @@ pub enum SessionEnd {
     TcpClose,
     /// The TCP connection was reset.
     Reset,
+}
+
+impl SessionEnd {
+    /// The serialised word (`logoff`, ..., `tcp_close`, `reset`), as a constant.
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionEnd::Logoff => "logoff",
+            SessionEnd::Disconnect => "disconnect",
+            SessionEnd::Finish => "finish",
+            SessionEnd::TcpClose => "tcp_close",
+            SessionEnd::Reset => "reset",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> CitrixSession {
+        CitrixSession {
+            id: 1,
+            transport: Proto::ICA,
+            flows: vec![1],
+            client: "10.1.20.31".parse().unwrap(),
+            server: Endpoint {
+                ip: "10.1.10.21".parse().unwrap(),
+                port: 1494,
+            },
+            start: Timestamp::default(),
+            last: Timestamp::default(),
+            client_name: None,
+            application: None,
+            client_build: None,
+            domain: None,
+            user_name: None,
+            password_present: false,
+            encryption: None,
+            key_exchanged_in_clear: false,
+            encryption_off: [None, None],
+            proxied_to: None,
+            channels: Vec::new(),
+            frames: [0, 0],
+            bytes: [0, 0],
+            reconnects: 0,
+            open: true,
+            ended_by: None,
+            keepalive: None,
+        }
+    }
+
+    #[test]
+    fn encryption_says_the_kind_then_what_became_of_it() {
+        let mut s = session();
+        assert_eq!(s.encryption_text(), "-");
+        s.encryption = Some(EncryptionKind::Rc5);
+        assert_eq!(s.encryption_text(), "rc5");
+        s.encryption = Some(EncryptionKind::Basic);
+        s.key_exchanged_in_clear = true;
+        assert_eq!(s.encryption_text(), "basic, key in clear");
+        // Once switched off, that is what matters (the key no longer protects anything).
+        s.encryption_off = [None, Some(1699)];
+        assert_eq!(s.encryption_text(), "basic, then off by server");
+        s.encryption_off = [Some(4121), None];
+        assert_eq!(s.encryption_text(), "basic, then off by client");
+        s.encryption_off = [Some(4121), Some(1699)];
+        assert_eq!(s.encryption_text(), "basic, then off");
+    }
+
+    #[test]
+    fn the_state_is_open_or_how_it_ended() {
+        let mut s = session();
+        s.ended_by = Some(SessionEnd::Logoff);
+        assert_eq!(s.state(), "open");
+        s.open = false;
+        assert_eq!(s.state(), "logoff");
+        s.ended_by = None;
+        assert_eq!(s.state(), "ended");
+    }
+
+    #[test]
+    fn an_end_is_named_as_it_is_serialised() {
+        use SessionEnd::*;
+        for end in [Logoff, Disconnect, Finish, TcpClose, Reset] {
+            assert_eq!(end.name(), name_of(&end));
+        }
+    }
 }

@@ -294,7 +294,7 @@ fn licensing_and_sessions_of_a_farm() {
     t.wait_for(&[
         "[4 Sessions (5 !1)]",
         "KIOSK-LOBBY-2",
-        "basic (key in clear)",
+        "basic, key in clear",
         "OVERDUE",
     ]);
     t.keys(&["/"]);

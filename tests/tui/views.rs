@@ -53,7 +53,7 @@ fn tabs_without_data_say_so() {
     press(&mut app, KeyCode::Char('4'));
     let screen = screen(&mut app, 160, 48);
     assert!(
-        screen.contains("6943CKH7K327-citrix7") && screen.contains("basic (key in clear)"),
+        screen.contains("6943CKH7K327-citrix7") && screen.contains("basic, key in clear"),
         "{screen}"
     );
     assert!(
@@ -100,7 +100,7 @@ fn licensing_detail_of_a_static_port() {
         ":7279 static → open (flow 2)",
         "  flow 2     ",
         "59 beats,",
-        "5 checkouts, 2 checkins",
+        "5 out, 2 in",
     ] {
         assert!(text.contains(expected), "{expected:?} in\n{text}");
     }
@@ -206,7 +206,7 @@ fn sessions_detail_of_a_reconnect() {
     for expected in [
         "Session 1 (cgp) 10.1.20.45 → 10.1.10.22:2598",
         "client name       LT-SALES-045",
-        "encryption        basic (key in clear)",
+        "encryption        basic, key in clear",
         "reconnects        1",
         "▶ flow 1     10.1.20.45:50801 → 10.1.10.22:2598  RSTR",
         "  flow 2     10.1.20.45:50802 → 10.1.10.22:2598  SF",

@@ -7,7 +7,7 @@ use super::table::{draw_table, empty_text};
 use crate::model::{HeartbeatSeries, Report};
 use crate::tui::app::{App, Tab};
 use crate::tui::beats::Strip;
-use crate::tui::table::heartbeats::{HeartbeatColumn, kind_label, series_state, timeline};
+use crate::tui::table::heartbeats::{HeartbeatColumn, timeline};
 use crate::tui::text::{duration, or_dash, time_of_day, time_of_day_micros};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -44,14 +44,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     }
 }
 
-fn state(h: &HeartbeatSeries) -> &'static str {
-    series_state(h.open, h.stats.overdue)
-}
-
 fn cell_style(report: &Report, i: usize, column: HeartbeatColumn) -> Style {
     let h = &report.heartbeats[i];
     match column {
-        HeartbeatColumn::State | HeartbeatColumn::Timeline => beat_style(state(h)),
+        HeartbeatColumn::State | HeartbeatColumn::Timeline => beat_style(Some(h.state())),
         _ => Style::new(),
     }
 }
@@ -91,7 +87,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
             Sparkline::default()
                 .data(&data)
                 .max(data.iter().copied().max().unwrap_or(1).max(1))
-                .style(beat_style(state(h))),
+                .style(beat_style(Some(h.state()))),
             spark_area,
         );
         frame.render_widget(
@@ -107,7 +103,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
     let title = format!(
         " Flow {} {} {} → {}  {at} ",
         h.flow,
-        kind_label(h.stats.kind),
+        h.stats.kind.label(),
         h.client,
         h.server
     );
@@ -158,7 +154,7 @@ fn silence_now(h: &HeartbeatSeries, report: &Report) -> Option<f64> {
 fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
     let s = &h.stats;
     let mut doc = Doc::default();
-    doc.section(format!("{} series", kind_label(s.kind)));
+    doc.section(format!("{} series", s.kind.label()));
     doc.link(
         h.flow,
         vec![Span::raw(format!(
@@ -170,8 +166,8 @@ fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
             if h.open { "open" } else { "closed" }
         ))],
     );
-    let st = state(h);
-    doc.styled_field("state", st, beat_style(st));
+    let state = h.state();
+    doc.styled_field("state", state.word(), beat_style(Some(state)));
     let kept = if s.beats.len() as u64 == s.count {
         String::new()
     } else {

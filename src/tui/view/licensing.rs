@@ -5,13 +5,12 @@ use super::record::{self, Doc, dim_style};
 use super::table::{draw_table, empty_text};
 use crate::model::{
     AnnouncedOutcome, CadenceStats, ConnectionOutcome, HandshakeOutcome, LicensingSession, Report,
-    SessionStatus,
+    SeriesState, SessionStatus, name_of, port_class,
 };
 use crate::tui::app::{App, Tab};
 use crate::tui::beats::strip;
-use crate::tui::table::heartbeats::series_state;
-use crate::tui::table::licensing::{LicensingColumn, heartbeat, static_word};
-use crate::tui::text::{duration, name_of, or_dash, time_of_day, time_of_day_micros};
+use crate::tui::table::licensing::LicensingColumn;
+use crate::tui::text::{duration, or_dash, time_of_day, time_of_day_micros};
 use ctxscope_dissectors::Proto;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -63,12 +62,12 @@ pub fn status_style(status: SessionStatus) -> Style {
     }
 }
 
-/// `OVERDUE` red, `ok` green, the rest dim.
-pub fn beat_style(state: &str) -> Style {
+/// Overdue red, ok green, the rest (closed, no series) dim.
+pub fn beat_style(state: Option<SeriesState>) -> Style {
     match state {
-        "OVERDUE" => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        "ok" => Style::new().fg(Color::Green),
-        _ => dim_style(),
+        Some(SeriesState::Overdue) => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Some(SeriesState::Ok) => Style::new().fg(Color::Green),
+        Some(SeriesState::Closed) | None => dim_style(),
     }
 }
 
@@ -76,7 +75,7 @@ fn cell_style(report: &Report, i: usize, column: LicensingColumn) -> Style {
     let s = &report.licensing[i];
     match column {
         LicensingColumn::Status => status_style(s.status),
-        LicensingColumn::Beat => beat_style(heartbeat(s).state()),
+        LicensingColumn::Beat => beat_style(s.beats().state()),
         LicensingColumn::Announced
             if s.handshakes
                 .iter()
@@ -166,10 +165,7 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
             duration(s.last.since(s.first).as_secs_f64())
         ),
     );
-    doc.field(
-        "licenses",
-        format!("{} checkouts, {} checkins", s.checkouts, s.checkins),
-    );
+    doc.field("licenses", s.licenses().to_string());
     if s.dropped > 0 {
         doc.styled_field(
             "not kept",
@@ -227,7 +223,7 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
                 Span::styled(
                     format!(
                         "{} → {}{used}",
-                        static_word(a.static_port),
+                        port_class(a.static_port),
                         name_of(&a.result())
                     ),
                     style,
@@ -244,11 +240,6 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
         doc.dim("none");
     }
     for v in &s.vendor_connections {
-        let by = v
-            .announced_by
-            .map_or("not announced in this capture".to_string(), |f| {
-                format!("announced by flow {f}")
-            });
         doc.link(
             v.flow,
             vec![
@@ -257,21 +248,19 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
                     v.flow,
                     time_of_day(v.started),
                     v.port,
-                    static_word(v.static_port)
+                    port_class(v.static_port)
                 )),
                 Span::styled(name_of(&v.outcome), connection_style(v.outcome)),
-                Span::raw(format!("  {by}")),
+                Span::raw(format!("  {}", v.announcement())),
             ],
         );
         doc.text(format!(
-            "    {} checkouts, {} checkins, {} heartbeat messages",
-            v.checkouts, v.checkins, v.heartbeat_messages
+            "    {}, {} heartbeat messages",
+            v.licenses(),
+            v.heartbeat_messages
         ));
         match &v.heartbeats {
-            Some(c) => {
-                let open = v.outcome == ConnectionOutcome::Open;
-                cadence(&mut doc, c, open, report, width);
-            }
+            Some(c) => cadence(&mut doc, c, v.is_open(), report, width),
             None => doc.dim("    no heartbeats seen"),
         }
     }
@@ -281,12 +270,7 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
         doc.dim("none seen");
     }
     for f in &s.features {
-        doc.text(format!(
-            "{:<28} {} checkouts, {} checkins",
-            f.feature.to_string(),
-            f.checkouts,
-            f.checkins
-        ));
+        doc.text(format!("{:<28} {}", f.feature.to_string(), f.licenses()));
     }
 
     doc.findings(report, &crate::tui::table::licensing::flows(s), width);
@@ -295,7 +279,7 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
 
 /// Heartbeat statistics of a series, and its timeline on one line.
 pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, width: usize) {
-    let state = series_state(open, c.overdue);
+    let state = SeriesState::of(open, c.overdue);
     doc.line(ratatui::text::Line::from(vec![
         Span::raw(format!(
             "      {} beats, last {}, median {}, jitter {}, longest silence {}  ",
@@ -305,7 +289,7 @@ pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, wid
             c.jitter_secs.map_or("-".into(), duration),
             duration(c.longest_silence_secs)
         )),
-        Span::styled(state, beat_style(state)),
+        Span::styled(state.word(), beat_style(Some(state))),
     ]));
     let end = crate::tui::table::heartbeats::series_end(report, open, c.last);
     let line = strip(
@@ -316,7 +300,7 @@ pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, wid
     );
     doc.line(ratatui::text::Line::from(vec![
         Span::raw("      "),
-        Span::styled(line.text(), beat_style(state)),
+        Span::styled(line.text(), beat_style(Some(state))),
     ]));
 }
 

@@ -4,9 +4,9 @@
 use super::licensing::{beat_style, cadence};
 use super::record::{self, Doc, dim_style};
 use super::table::{draw_table, empty_text};
-use crate::model::{CitrixSession, Report};
+use crate::model::{CitrixSession, Report, SessionEnd};
 use crate::tui::app::{App, Tab};
-use crate::tui::table::sessions::{SessionColumn, encryption, keepalive, state};
+use crate::tui::table::sessions::SessionColumn;
 use crate::tui::text::{bytes, duration, or_dash, time_of_day_micros};
 use ctxscope_dissectors::Proto;
 use ctxscope_dissectors::ica::EncryptionKind;
@@ -54,11 +54,15 @@ fn encryption_style(s: &CitrixSession) -> Style {
     }
 }
 
-fn state_style(state: &str) -> Style {
-    match state {
-        "open" => Style::new().fg(Color::Green),
-        "reset" => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        "disconnect" | "closed" => Style::new().fg(Color::Yellow),
+fn state_style(s: &CitrixSession) -> Style {
+    match (s.open, s.ended_by) {
+        (true, _) => Style::new().fg(Color::Green),
+        (false, Some(SessionEnd::Reset)) => {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        }
+        (false, Some(SessionEnd::Disconnect | SessionEnd::TcpClose)) => {
+            Style::new().fg(Color::Yellow)
+        }
         _ => Style::new(),
     }
 }
@@ -67,8 +71,8 @@ fn cell_style(report: &Report, i: usize, column: SessionColumn) -> Style {
     let s = &report.sessions[i];
     match column {
         SessionColumn::Encryption => encryption_style(s),
-        SessionColumn::State => state_style(state(s)),
-        SessionColumn::KeepAlive => beat_style(keepalive(s)),
+        SessionColumn::State => state_style(s),
+        SessionColumn::KeepAlive => beat_style(s.keepalive_state()),
         SessionColumn::Reconnects if s.reconnects > 0 => Style::new().fg(Color::Cyan),
         _ => Style::new(),
     }
@@ -105,7 +109,6 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
 
 fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
     let mut doc = Doc::default();
-    let st = state(s);
     doc.section(format!(
         "Session {} over {}: {} → {}",
         s.id,
@@ -113,7 +116,7 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
         s.client,
         s.server
     ));
-    doc.styled_field("state", st, state_style(st));
+    doc.styled_field("state", s.state(), state_style(s));
     doc.field("client name", or_dash(s.client_name.as_ref()));
     doc.field("application", or_dash(s.application.as_ref()));
     doc.field("client build", or_dash(s.client_build.as_ref()));
@@ -128,7 +131,7 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
     } else {
         doc.field("password", "not sent");
     }
-    doc.styled_field("encryption", encryption(s), encryption_style(s));
+    doc.styled_field("encryption", s.encryption_text(), encryption_style(s));
     if let Some(p) = &s.proxied_to {
         doc.field("proxied to", p.to_string());
     }
@@ -207,7 +210,7 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
     doc.section("Keep-alives");
     match &s.keepalive {
         Some(k) => {
-            doc.text(crate::tui::table::heartbeats::kind_label(k.kind));
+            doc.text(k.kind.label());
             cadence(&mut doc, k, s.open, report, width);
         }
         None => doc.dim("none seen"),
