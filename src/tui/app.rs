@@ -477,6 +477,12 @@ impl App {
         self.panes[tab.pane_slot()?].as_mut()
     }
 
+    /// The selected row of `tab`'s table: its index into the report's list and its key.
+    pub fn selection(&self, tab: Tab) -> (Option<usize>, Option<u64>) {
+        let table = self.table(tab);
+        (table.selected_index(), table.selected_key())
+    }
+
     /// Whether the current view shows a detail pane.
     pub fn pane_open(&self) -> bool {
         match self.tab {

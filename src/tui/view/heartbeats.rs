@@ -2,7 +2,7 @@
 //! a larger timeline, its statistics and its beats in the detail pane.
 
 use super::licensing::beat_style;
-use super::record::{self, Doc, dim_style};
+use super::record::{self, Doc, Record, Top, dim_style};
 use super::table::{draw_table, empty_text};
 use crate::model::{HeartbeatSeries, Report};
 use crate::tui::app::{App, Tab};
@@ -38,10 +38,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         &empty,
         &mut app.hits,
     );
-    app.hits.detail = Rect::default();
-    if let Some(report) = report {
-        draw_pane(frame, pane_area, app, &report);
-    }
+    draw_pane(frame, pane_area, app, report.as_deref());
 }
 
 fn cell_style(report: &Report, i: usize, column: HeartbeatColumn) -> Style {
@@ -52,62 +49,63 @@ fn cell_style(report: &Report, i: usize, column: HeartbeatColumn) -> Style {
     }
 }
 
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
-    let selected = app.heartbeats.selected_index();
-    let key = app.heartbeats.selected_key();
-    let Some(pane) = app.pane_mut(Tab::Heartbeats) else {
-        return;
-    };
-    pane.show_row(key);
-    let inner = record::block(String::new()).inner(area);
-    let Some(h) = selected.and_then(|i| report.heartbeats.get(i)) else {
-        app.hits.detail = inner;
-        frame.render_widget(record::block(" Heartbeats ".into()), area);
-        frame.render_widget(Paragraph::new("  no series selected"), inner);
-        return;
-    };
-    // The timeline on top (when there is room), the scrollable document below it.
-    let spark = match inner.height {
-        h if h >= 14 => 5,
-        h if h >= 8 => 3,
-        _ => 0,
-    };
-    let axis = u16::from(spark > 0);
-    let [spark_area, axis_area, doc_area] = Layout::vertical([
-        Constraint::Length(spark),
-        Constraint::Length(axis),
-        Constraint::Min(0),
-    ])
-    .areas(inner);
-    app.hits.detail = doc_area;
-    let strip = timeline(report, h, usize::from(inner.width));
-    if spark > 0 {
-        let data: Vec<u64> = strip.buckets.iter().map(|b| b.unwrap_or(0)).collect();
-        frame.render_widget(
-            Sparkline::default()
-                .data(&data)
-                .max(data.iter().copied().max().unwrap_or(1).max(1))
-                .style(beat_style(Some(h.state()))),
-            spark_area,
-        );
-        frame.render_widget(
-            Paragraph::new(axis_line(&strip, usize::from(inner.width))),
-            axis_area,
-        );
-    }
-    let doc = document(h, report, usize::from(inner.width));
-    let Some(pane) = app.pane_mut(Tab::Heartbeats) else {
-        return;
-    };
-    let at = record::draw_doc(frame, doc_area, pane, doc);
-    let title = format!(
-        " Flow {} {} {} → {}  {at} ",
-        h.flow,
-        h.stats.kind.label(),
-        h.client,
-        h.server
+fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: Option<&Report>) {
+    let nothing = ("Heartbeats", "no series selected");
+    record::draw_pane(
+        frame,
+        area,
+        app,
+        Tab::Heartbeats,
+        report,
+        nothing,
+        |report, i, inner| {
+            let h = report.heartbeats.get(i)?;
+            let width = usize::from(inner.width);
+            Some(Record {
+                title: format!(
+                    " Flow {} {} {} → {}",
+                    h.flow,
+                    h.stats.kind.label(),
+                    h.client,
+                    h.server
+                ),
+                doc: document(h, report, width),
+                top: spark_rows(inner.height).map(|rows| {
+                    let draw: Top =
+                        Box::new(move |frame, area| draw_timeline(frame, area, report, h));
+                    (rows, draw)
+                }),
+            })
+        },
     );
-    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
+}
+
+/// Rows for the timeline above the document, when the pane has room: bars, then an axis.
+fn spark_rows(pane_height: u16) -> Option<u16> {
+    match pane_height {
+        h if h >= 14 => Some(5 + 1),
+        h if h >= 8 => Some(3 + 1),
+        _ => None,
+    }
+}
+
+/// The series' timeline as bars over the width of `area`, its axis on the last row.
+fn draw_timeline(frame: &mut Frame, area: Rect, report: &Report, h: &HeartbeatSeries) {
+    let [spark_area, axis_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let strip = timeline(report, h, usize::from(area.width));
+    let data: Vec<u64> = strip.buckets.iter().map(|b| b.unwrap_or(0)).collect();
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .max(data.iter().copied().max().unwrap_or(1).max(1))
+            .style(beat_style(Some(h.state()))),
+        spark_area,
+    );
+    frame.render_widget(
+        Paragraph::new(axis_line(&strip, usize::from(area.width))),
+        axis_area,
+    );
 }
 
 /// Under the timeline: where it starts and ends, and how long a column is.

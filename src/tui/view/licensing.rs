@@ -1,7 +1,7 @@
 //! The Licensing view: the sessions table, and the selected session's handshakes, announced
 //! ports, vendor connections and features in the detail pane.
 
-use super::record::{self, Doc, dim_style};
+use super::record::{self, Doc, Record, dim_style};
 use super::table::{draw_table, empty_text};
 use crate::model::{
     AnnouncedOutcome, CadenceStats, ConnectionOutcome, HandshakeOutcome, LicensingSession, Report,
@@ -16,7 +16,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
-use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let report = app.report().cloned();
@@ -42,10 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         &empty,
         &mut app.hits,
     );
-    app.hits.detail = Rect::default();
-    if let Some(report) = report {
-        draw_pane(frame, pane_area, app, &report);
-    }
+    draw_pane(frame, pane_area, app, report.as_deref());
 }
 
 pub fn status_style(status: SessionStatus) -> Style {
@@ -115,32 +111,29 @@ fn meaning(status: SessionStatus) -> &'static str {
     }
 }
 
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
-    let selected = app.licensing.selected_index();
-    let key = app.licensing.selected_key();
-    let Some(pane) = app.pane_mut(Tab::Licensing) else {
-        return;
-    };
-    pane.show_row(key);
-    let inner = record::block(String::new()).inner(area);
-    app.hits.detail = inner;
-    let Some(s) = selected.and_then(|i| report.licensing.get(i)) else {
-        frame.render_widget(record::block(" Licensing ".into()), area);
-        frame.render_widget(Paragraph::new("  no session selected"), inner);
-        return;
-    };
-    let doc = document(s, report, usize::from(inner.width));
-    let Some(pane) = app.pane_mut(Tab::Licensing) else {
-        return;
-    };
-    let at = record::draw_doc(frame, inner, pane, doc);
-    let title = format!(
-        " Licensing {} → {} {}  {at} ",
-        s.client,
-        s.server,
-        or_dash(s.vendor.as_ref())
+fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: Option<&Report>) {
+    let nothing = ("Licensing", "no session selected");
+    record::draw_pane(
+        frame,
+        area,
+        app,
+        Tab::Licensing,
+        report,
+        nothing,
+        |report, i, inner| {
+            let s = report.licensing.get(i)?;
+            Some(Record {
+                title: format!(
+                    " Licensing {} → {} {}",
+                    s.client,
+                    s.server,
+                    or_dash(s.vendor.as_ref())
+                ),
+                doc: document(s, report, usize::from(inner.width)),
+                top: None,
+            })
+        },
     );
-    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {

@@ -1,11 +1,12 @@
 //! What the Licensing, Heartbeats and Sessions views share: a table above a detail pane, and
-//! the pane's document (sections of lines, some of them links to flows).
+//! the pane itself ([`draw_pane`]): the selected row's document (sections of lines, some of
+//! them links to flows), scrolled, with the cursor on a link, under a title.
 //!
 //! A row's document is small (the analysis caps every list it holds), so it is built whole
 //! for each frame; only the lines on screen are drawn.
 
 use crate::model::{FlowId, Report};
-use crate::tui::app::RecordPane;
+use crate::tui::app::{App, RecordPane, Tab};
 use crate::tui::text::{clean, ellipsize, time_of_day, wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -28,7 +29,7 @@ pub fn split(area: Rect, pane_open: bool) -> (Rect, Rect) {
 }
 
 /// The frame of a pane: a blue rule with the title.
-pub fn block(title: String) -> Block<'static> {
+fn block(title: String) -> Block<'static> {
     Block::new()
         .borders(Borders::TOP)
         .border_style(Style::new().fg(Color::Blue))
@@ -41,6 +42,67 @@ pub fn fit_title(title: String, width: u16) -> String {
         std::borrow::Cow::Borrowed(_) => title,
         std::borrow::Cow::Owned(cut) => cut,
     }
+}
+
+/// What a view shows in its pane for the selected row.
+pub struct Record<'a> {
+    /// The pane's title; its position (`line 3/40`) follows it.
+    pub title: String,
+    pub doc: Doc,
+    /// Rows above the document and what draws them (the Heartbeats timeline).
+    pub top: Option<(u16, Top<'a>)>,
+}
+
+/// Draws in the rows above a pane's document.
+pub type Top<'a> = Box<dyn FnOnce(&mut Frame, Rect) + 'a>;
+
+/// The detail pane of `tab` in `area`, when it is open and there is a report: the record
+/// `record` makes of the selected row (given the row's index into the report's list and the
+/// pane's inner area), or `nothing` (`no session selected`) under `name` when no row is
+/// selected.
+pub fn draw_pane<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    app: &mut App,
+    tab: Tab,
+    report: Option<&'a Report>,
+    (name, nothing): (&str, &str),
+    record: impl FnOnce(&'a Report, usize, Rect) -> Option<Record<'a>>,
+) {
+    app.hits.detail = Rect::default();
+    let Some(report) = report else {
+        return;
+    };
+    let (selected, key) = app.selection(tab);
+    let Some(pane) = app.pane_mut(tab) else {
+        return;
+    };
+    pane.show_row(key);
+    let inner = block(String::new()).inner(area);
+    app.hits.detail = inner;
+    let Some(Record { title, doc, top }) = selected.and_then(|i| record(report, i, inner)) else {
+        frame.render_widget(block(format!(" {name} ")), area);
+        frame.render_widget(Paragraph::new(format!("  {nothing}")), inner);
+        return;
+    };
+    let doc_area = match top {
+        Some((rows, draw)) => {
+            let [top_area, doc_area] =
+                Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(inner);
+            draw(frame, top_area);
+            doc_area
+        }
+        None => inner,
+    };
+    app.hits.detail = doc_area;
+    let Some(pane) = app.pane_mut(tab) else {
+        return;
+    };
+    let at = draw_doc(frame, doc_area, pane, doc);
+    frame.render_widget(
+        block(fit_title(format!("{title}  {at} "), area.width)),
+        area,
+    );
 }
 
 /// A pane's content: lines, where its sections start, and which lines name a flow.
@@ -156,7 +218,7 @@ impl Doc {
 
 /// Draws the lines of `doc` on screen in `area`, with the cursor on its link; stores the
 /// document's shape in `pane` for the keys. Returns the title's position text (`line 3/40`).
-pub fn draw_doc(frame: &mut Frame, area: Rect, pane: &mut RecordPane, doc: Doc) -> String {
+fn draw_doc(frame: &mut Frame, area: Rect, pane: &mut RecordPane, doc: Doc) -> String {
     let height = usize::from(area.height);
     let total = doc.lines.len();
     pane.links = doc.links;

@@ -2,7 +2,7 @@
 //! connections, channels, keep-alives and findings in the detail pane.
 
 use super::licensing::{beat_style, cadence};
-use super::record::{self, Doc, dim_style};
+use super::record::{self, Doc, Record, dim_style};
 use super::table::{draw_table, empty_text};
 use crate::model::{CitrixSession, Report, SessionEnd};
 use crate::tui::app::{App, Tab};
@@ -14,7 +14,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
-use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let report = app.report().cloned();
@@ -36,10 +35,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         &empty,
         &mut app.hits,
     );
-    app.hits.detail = Rect::default();
-    if let Some(report) = report {
-        draw_pane(frame, pane_area, app, &report);
-    }
+    draw_pane(frame, pane_area, app, report.as_deref());
 }
 
 /// Basic encryption (a key anyone can read) and none in warning colours.
@@ -78,33 +74,30 @@ fn cell_style(report: &Report, i: usize, column: SessionColumn) -> Style {
     }
 }
 
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
-    let selected = app.sessions.selected_index();
-    let key = app.sessions.selected_key();
-    let Some(pane) = app.pane_mut(Tab::Sessions) else {
-        return;
-    };
-    pane.show_row(key);
-    let inner = record::block(String::new()).inner(area);
-    app.hits.detail = inner;
-    let Some(s) = selected.and_then(|i| report.sessions.get(i)) else {
-        frame.render_widget(record::block(" Sessions ".into()), area);
-        frame.render_widget(Paragraph::new("  no session selected"), inner);
-        return;
-    };
-    let doc = document(s, report, usize::from(inner.width));
-    let Some(pane) = app.pane_mut(Tab::Sessions) else {
-        return;
-    };
-    let at = record::draw_doc(frame, inner, pane, doc);
-    let title = format!(
-        " Session {} ({}) {} → {}  {at} ",
-        s.id,
-        s.transport.name(),
-        s.client,
-        s.server
+fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: Option<&Report>) {
+    let nothing = ("Sessions", "no session selected");
+    record::draw_pane(
+        frame,
+        area,
+        app,
+        Tab::Sessions,
+        report,
+        nothing,
+        |report, i, inner| {
+            let s = report.sessions.get(i)?;
+            Some(Record {
+                title: format!(
+                    " Session {} ({}) {} → {}",
+                    s.id,
+                    s.transport.name(),
+                    s.client,
+                    s.server
+                ),
+                doc: document(s, report, usize::from(inner.width)),
+                top: None,
+            })
+        },
     );
-    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
