@@ -1,8 +1,9 @@
 //! The real binary in a real terminal: tmux runs `ctxscope tui` on the real capture, the test
 //! types keys and reads the screen, then checks the program exited and gave the terminal back.
-//! Error paths (unreadable file, no terminal) are checked without tmux. The live test captures
-//! on `lo` while tcpreplay replays the test's own traffic onto it: it needs root and fails
-//! (never skips) without it.
+//! Error paths (unreadable file, no terminal) are checked without tmux. The live tests capture
+//! on `lo` while tcpreplay replays the test's own traffic onto it, with the UI and with
+//! `report -i` (the two run one capture loop): they need root and fail (never skip) without
+//! it.
 
 use crate::support::{Synth, real_capture, sample_capture};
 use std::path::{Path, PathBuf};
@@ -574,4 +575,124 @@ fn live_capture_counts_pauses_and_writes() {
         .expect("the flow's pcap");
     assert_eq!(tcpdump_count(&dir.join(flow)), 5);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `report -i` on the loop the UI's capture thread runs: it stops at `--count` with every
+/// packet copied to `-w`, at `--duration` with nothing to read, and at SIGINT with the report
+/// of what it read. The traffic is the test's own, on a port apart from the UI's live test.
+#[test]
+fn live_report_stops_at_a_count_a_duration_or_a_signal() {
+    require_live_capture();
+    let dir = scratch("live-report");
+    let port = 30_000 + (std::process::id() % 20_000) as u16;
+    let mut synth = Synth::recording().on_port(port);
+    synth.connections(0, 20, 0);
+    let traffic = dir.join("traffic.pcap");
+    synth.write_pcap(&traffic);
+    let n = synth.frames();
+    let filter = format!("tcp port {port} and net 192.0.2.0/24");
+    let report = |name: &str, args: &[&str]| {
+        let json = dir.join(format!("{name}.json"));
+        let mut command = Command::new(BIN);
+        command.args([
+            "report", "-i", "lo", "-f", &filter, "--format", "json", "-o",
+        ]);
+        command.arg(&json).args(args);
+        (Running(command.spawn().expect("the binary runs")), json)
+    };
+    let packets = |json: &Path| -> (u64, serde_json::Value) {
+        let text = std::fs::read_to_string(json).expect("the report was written");
+        let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let kernel = report["sources"][0]["kernel"].clone();
+        (
+            report["capture"]["packets"].as_u64().expect("a count"),
+            kernel,
+        )
+    };
+
+    // --count: the capture opens a moment after the start, so the traffic is replayed until
+    // the count is reached (part way through a round: exactly that many are read).
+    let saved = dir.join("count.pcap");
+    let (mut child, json) = report(
+        "count",
+        &["--count", &n.to_string(), "-w", saved.to_str().unwrap()],
+    );
+    let started = Instant::now();
+    let status = loop {
+        replay(&traffic);
+        if let Some(status) = wait_exit(&mut child, Duration::from_secs(2)) {
+            break status;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "report -i did not stop at --count {n}"
+        );
+    };
+    assert!(status.success(), "{status}");
+    let (read, kernel) = packets(&json);
+    assert_eq!(read, n as u64);
+    assert!(
+        kernel["received"].as_u64().is_some(),
+        "kernel counters: {kernel}"
+    );
+    assert_eq!(tcpdump_count(&saved), n);
+
+    // --duration: nothing to read on a port no one uses, and it stops anyway.
+    let started = Instant::now();
+    let (mut child, json) = report("duration", &["--duration", "1"]);
+    let status = wait_exit(&mut child, WAIT).expect("report -i stops after --duration");
+    assert!(status.success(), "{status}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    // The filter is the test's own port: nothing was replayed onto it meanwhile.
+    assert_eq!(packets(&json).0, 0);
+
+    // SIGINT: the report of what was read, every packet of it in the -w copy.
+    let saved = dir.join("signal.pcap");
+    let (mut child, json) = report("signal", &["-w", saved.to_str().unwrap()]);
+    let started = Instant::now();
+    // Replayed until some of it reached the copy (it is written in blocks).
+    while std::fs::metadata(&saved).map_or(0, |m| m.len()) <= 24 {
+        assert!(
+            started.elapsed() < WAIT,
+            "nothing reached {}",
+            saved.display()
+        );
+        replay(&traffic);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let status = wait_exit(&mut child, WAIT).expect("report -i stops at SIGINT");
+    assert!(status.success(), "{status}");
+    let (read, _) = packets(&json);
+    assert!(read > 0);
+    assert_eq!(tcpdump_count(&saved), read as usize);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A child process, killed when dropped: a failed test leaves nothing running.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to `limit` for `child` to exit.
+fn wait_exit(child: &mut Running, limit: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().expect("the child can be waited for") {
+            return Some(status);
+        }
+        if started.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

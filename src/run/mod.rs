@@ -1,15 +1,18 @@
-//! Feeding inputs to the engine: capture files in order, or a live interface until stopped.
+//! Feeding inputs to the engine: capture files in order, or a live interface until stopped
+//! ([`live`]).
+
+mod live;
+
+pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, StopAfter};
 
 use crate::capture::ahead::{End, Item, read_ahead};
-use crate::capture::{CaptureError, LiveOptions, Next, Packet, Source};
+use crate::capture::{CaptureError, LiveOptions, Packet, Source};
 use crate::engine::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Packets between two progress callbacks (cheap enough to be invisible in the profile).
 const PROGRESS_EVERY: u64 = 4096;
@@ -149,80 +152,20 @@ fn progress_bar(name: &str, source: &Source) -> ProgressBar {
     bar
 }
 
-/// When a live capture stops.
-#[derive(Clone, Debug, Default)]
-pub struct StopAfter {
-    pub duration: Option<Duration>,
-    pub packets: Option<u64>,
-}
+/// How soon `report -i` notices a stop (a signal, `--duration`).
+const REPORT_TICK: Duration = Duration::from_millis(100);
 
-/// Captures from an interface into the engine until SIGINT/SIGTERM or a limit.
+/// Captures from an interface into the engine until SIGINT/SIGTERM or a limit of `stop`,
+/// copying every packet to `write`.
 pub fn capture_live(
     engine: &mut Engine,
     opts: &LiveOptions,
-    write: Option<&std::path::PathBuf>,
+    write: Option<&PathBuf>,
     stop: &StopAfter,
 ) -> Result<(), CaptureError> {
-    let mut source = Source::open_live(opts)?;
-    if let Some(path) = write {
-        source.write_to(path)?;
-    }
-    let name = source.name().to_string();
-    engine.begin_source(&name, source.link());
-    let stopping = Arc::new(AtomicBool::new(false));
-    if let Some(breaker) = source.breaker() {
-        spawn_stopper(breaker, Arc::clone(&stopping), stop.duration);
-    }
-    let started = Instant::now();
-    let mut n = 0u64;
-    while !stopping.load(Ordering::Relaxed) {
-        match source.next_packet() {
-            Ok(Next::Packet(p)) => {
-                engine.packet(&p);
-                n += 1;
-                if stop.packets.is_some_and(|max| n >= max) {
-                    break;
-                }
-            }
-            Ok(Next::UnsupportedLink(dlt)) => engine.unsupported_link(dlt),
-            Ok(Next::Skipped(what)) => engine.skipped(what),
-            Ok(Next::Idle) => {
-                if stop.duration.is_some_and(|d| started.elapsed() >= d) {
-                    break;
-                }
-            }
-            Ok(Next::End) => break,
-            Err(e) => {
-                engine.source_error(&name, e.to_string());
-                break;
-            }
-        }
-    }
-    if let Some(stats) = source.kernel_stats() {
-        engine.set_kernel_stats(stats);
-    }
-    source.flush()
-}
-
-/// Breaks the capture loop on SIGINT/SIGTERM or when `after` has passed.
-fn spawn_stopper(breaker: pcap::BreakLoop, stopping: Arc<AtomicBool>, after: Option<Duration>) {
-    let flag = Arc::clone(&stopping);
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // Registration only fails for forbidden signals; these two are allowed.
-        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
-    }
-    std::thread::spawn(move || {
-        let started = Instant::now();
-        loop {
-            std::thread::sleep(Duration::from_millis(100));
-            let expired = after.is_some_and(|d| started.elapsed() >= d);
-            if expired {
-                stopping.store(true, Ordering::Relaxed);
-            }
-            if stopping.load(Ordering::Relaxed) {
-                breaker.breakloop();
-                return;
-            }
-        }
-    });
+    let mut capture = LiveCapture::open(opts, write)?;
+    capture.stop_on_signals();
+    // A failed interface is in the report (the engine recorded it).
+    capture.run(engine, REPORT_TICK, stop, &mut ());
+    capture.flush()
 }
