@@ -40,43 +40,37 @@ impl LicensingSession {
         LicenseCounts::new(self.checkouts, self.checkins, self.denials, self.unverified)
     }
 
-    /// The heartbeats of the session's vendor connections, together.
-    pub fn beats(&self) -> SessionBeats {
-        let mut beats = SessionBeats::default();
-        for v in &self.vendor_connections {
-            let Some(c) = &v.heartbeats else { continue };
-            beats.series += 1;
-            beats.count += c.count;
-            beats.interval_median_secs = c.interval_median_secs.or(beats.interval_median_secs);
-            beats.last = beats.last.max(c.last);
-            beats.open |= v.is_open();
-            beats.overdue |= v.is_overdue();
-        }
-        beats
+    /// The heartbeats of the session's vendor connections, together: where they stand
+    /// (overdue when a connection still open missed its heartbeats, ok when one with
+    /// heartbeats is open, else closed); `None` without any.
+    pub fn beat_state(&self) -> Option<SeriesState> {
+        self.beat_series()
+            .map(|(v, c)| SeriesState::of(v.is_open(), c.overdue))
+            .max()
     }
-}
 
-/// The heartbeats of a licensing session's vendor connections, together.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct SessionBeats {
-    /// Vendor connections with a heartbeat series.
-    pub series: usize,
-    /// Beats over all of them.
-    pub count: u64,
-    /// The interval of the latest connection that has one.
-    pub interval_median_secs: Option<f64>,
+    /// Beats over all the vendor connections.
+    pub fn beat_count(&self) -> u64 {
+        self.beat_series().map(|(_, c)| c.count).sum()
+    }
+
+    /// The beat interval of the latest vendor connection that has one.
+    pub fn beat_interval_secs(&self) -> Option<f64> {
+        self.beat_series()
+            .rev()
+            .find_map(|(_, c)| c.interval_median_secs)
+    }
+
     /// The newest beat.
-    pub last: Option<Timestamp>,
-    /// A connection with heartbeats is still open.
-    pub open: bool,
-    /// A connection still open missed its heartbeats.
-    pub overdue: bool,
-}
+    pub fn last_beat(&self) -> Option<Timestamp> {
+        self.beat_series().filter_map(|(_, c)| c.last).max()
+    }
 
-impl SessionBeats {
-    /// Where the heartbeats stand; `None` without any series.
-    pub fn state(&self) -> Option<SeriesState> {
-        (self.series > 0).then(|| SeriesState::of(self.open, self.overdue))
+    /// The vendor connections with a heartbeat series, with it.
+    fn beat_series(&self) -> impl DoubleEndedIterator<Item = (&VendorConnection, &CadenceStats)> {
+        self.vendor_connections
+            .iter()
+            .filter_map(|v| Some((v, v.heartbeats.as_ref()?)))
     }
 }
 
@@ -309,98 +303,5 @@ pub struct FeatureUse {
 impl FeatureUse {
     pub fn licenses(&self) -> LicenseCounts {
         LicenseCounts::new(self.checkouts, self.checkins, self.denials, 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::BeatKind;
-
-    fn connection(
-        flow: FlowId,
-        outcome: ConnectionOutcome,
-        beats: Option<(u64, bool)>,
-    ) -> VendorConnection {
-        VendorConnection {
-            flow,
-            port: 7279,
-            static_port: true,
-            announced_by: None,
-            started: Timestamp::default(),
-            outcome,
-            checkouts: 2,
-            checkins: 0,
-            denials: 1,
-            unverified: 0,
-            heartbeat_messages: 0,
-            heartbeats: beats.map(|(count, overdue)| CadenceStats {
-                kind: BeatKind::LicenseHeartbeat,
-                count,
-                first: None,
-                last: Some(Timestamp::from_nanos(i64::try_from(flow).unwrap())),
-                interval_median_secs: Some(flow as f64),
-                jitter_secs: None,
-                longest_silence_secs: 0.0,
-                overdue,
-                silent_since: None,
-                overdue_episodes: 0,
-                beats: Vec::new(),
-            }),
-        }
-    }
-
-    #[test]
-    fn counts_say_denials_and_unverified_only_when_there_are_some() {
-        assert_eq!(LicenseCounts::new(5, 0, 0, 0).to_string(), "5 out, 0 in");
-        assert_eq!(
-            LicenseCounts::new(5, 1, 3, 2).to_string(),
-            "5 out, 1 in, 3 denied, 2 unverified"
-        );
-        assert!(LicenseCounts::default().is_empty());
-        let v = connection(1, ConnectionOutcome::Open, None);
-        assert_eq!(v.licenses().to_string(), "2 out, 0 in, 1 denied");
-        assert_eq!(v.announcement(), "not announced in this capture");
-    }
-
-    #[test]
-    fn the_beats_of_a_session_are_overdue_only_on_an_open_connection() {
-        use ConnectionOutcome::*;
-        // A closed connection that was overdue, then a reconnect beating on time.
-        let vendor_connections = vec![
-            connection(2, Reset, Some((4, true))),
-            connection(3, Open, Some((6, false))),
-            connection(4, Refused, None),
-        ];
-        let beats = |vendor_connections: Vec<VendorConnection>| {
-            LicensingSession {
-                client: "10.1.10.21".parse().unwrap(),
-                server: "10.1.10.5".parse().unwrap(),
-                vendor: None,
-                first: Timestamp::default(),
-                last: Timestamp::default(),
-                status: SessionStatus::Ok,
-                problems: Vec::new(),
-                handshakes: Vec::new(),
-                vendor_connections,
-                checkouts: 0,
-                checkins: 0,
-                denials: 0,
-                unverified: 0,
-                features: Vec::new(),
-                dropped: 0,
-            }
-            .beats()
-        };
-        let b = beats(vendor_connections.clone());
-        assert_eq!((b.series, b.count), (2, 10));
-        // The latest connection's interval and the newest beat.
-        assert_eq!(b.interval_median_secs, Some(3.0));
-        assert_eq!(b.last, Some(Timestamp::from_nanos(3)));
-        assert_eq!(b.state(), Some(SeriesState::Ok));
-        let mut hung = vendor_connections;
-        hung[1] = connection(3, Open, Some((6, true)));
-        assert_eq!(beats(hung).state(), Some(SeriesState::Overdue));
-        assert_eq!(beats(Vec::new()).state(), None);
     }
 }

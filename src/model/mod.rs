@@ -23,7 +23,7 @@ pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, RoleBasis};
 pub use heartbeats::{BeatKind, CadenceStats, HeartbeatSeries, SeriesState};
 pub use licensing::{
     AnnouncedOutcome, AnnouncedPort, ConnectionOutcome, FeatureUse, Handshake, HandshakeOutcome,
-    LicenseCounts, LicensingSession, PortResult, SessionBeats, SessionStatus, VendorConnection,
+    LicenseCounts, LicensingSession, PortResult, SessionStatus, VendorConnection,
 };
 pub use limits::{AnnouncementStats, FlowTableStats, LimitStats};
 pub use report::Report;

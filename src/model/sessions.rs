@@ -130,67 +130,6 @@ impl SessionEnd {
 mod tests {
     use super::*;
 
-    fn session() -> CitrixSession {
-        CitrixSession {
-            id: 1,
-            transport: Proto::ICA,
-            flows: vec![1],
-            client: "10.1.20.31".parse().unwrap(),
-            server: Endpoint {
-                ip: "10.1.10.21".parse().unwrap(),
-                port: 1494,
-            },
-            start: Timestamp::default(),
-            last: Timestamp::default(),
-            client_name: None,
-            application: None,
-            client_build: None,
-            domain: None,
-            user_name: None,
-            password_present: false,
-            encryption: None,
-            key_exchanged_in_clear: false,
-            encryption_off: [None, None],
-            proxied_to: None,
-            channels: Vec::new(),
-            frames: [0, 0],
-            bytes: [0, 0],
-            reconnects: 0,
-            open: true,
-            ended_by: None,
-            keepalive: None,
-        }
-    }
-
-    #[test]
-    fn encryption_says_the_kind_then_what_became_of_it() {
-        let mut s = session();
-        assert_eq!(s.encryption_text(), "-");
-        s.encryption = Some(EncryptionKind::Rc5);
-        assert_eq!(s.encryption_text(), "rc5");
-        s.encryption = Some(EncryptionKind::Basic);
-        s.key_exchanged_in_clear = true;
-        assert_eq!(s.encryption_text(), "basic, key in clear");
-        // Once switched off, that is what matters (the key no longer protects anything).
-        s.encryption_off = [None, Some(1699)];
-        assert_eq!(s.encryption_text(), "basic, then off by server");
-        s.encryption_off = [Some(4121), None];
-        assert_eq!(s.encryption_text(), "basic, then off by client");
-        s.encryption_off = [Some(4121), Some(1699)];
-        assert_eq!(s.encryption_text(), "basic, then off");
-    }
-
-    #[test]
-    fn the_state_is_open_or_how_it_ended() {
-        let mut s = session();
-        s.ended_by = Some(SessionEnd::Logoff);
-        assert_eq!(s.state(), "open");
-        s.open = false;
-        assert_eq!(s.state(), "logoff");
-        s.ended_by = None;
-        assert_eq!(s.state(), "ended");
-    }
-
     #[test]
     fn an_end_is_named_as_it_is_serialised() {
         use SessionEnd::*;

@@ -175,7 +175,7 @@ fn licensing_values(s: &LicensingSession) -> [Value; 15] {
         json!(vendor),
         json!(s.checkouts),
         json!(s.checkins),
-        json!(s.beats().last.map(|t| t.to_string())),
+        json!(s.last_beat().map(|t| t.to_string())),
         json!(licensing::beat(s)),
         json!(licensing::flows(s)),
     ]

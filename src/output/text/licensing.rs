@@ -112,14 +112,13 @@ fn licenses(s: &LicensingSession) -> String {
 /// "61 every 2m00s", "OVERDUE, 4 every 2m00s", "1 heartbeat", "-": the beats of all the
 /// session's vendor connections, the interval of the latest connection that has one.
 fn heartbeats(s: &LicensingSession) -> String {
-    let beats = s.beats();
-    let text = match (beats.count, beats.interval_median_secs) {
+    let text = match (s.beat_count(), s.beat_interval_secs()) {
         (0, _) => "-".to_string(),
         (1, _) => "1 heartbeat".to_string(),
         (n, Some(m)) => format!("{n} every {}", duration(m)),
         (n, None) => format!("{n} heartbeats"),
     };
-    match beats.state() {
+    match s.beat_state() {
         Some(state @ SeriesState::Overdue) => format!("{}, {text}", state.word()),
         _ => text,
     }

@@ -34,7 +34,7 @@ fn session(report: &Report, i: usize) -> &LicensingSession {
 
 /// The heartbeats' state: `OVERDUE`, `ok`, `closed`, or `-` without heartbeats.
 pub fn beat(s: &LicensingSession) -> &'static str {
-    s.beats().state().map_or("-", SeriesState::word)
+    s.beat_state().map_or("-", SeriesState::word)
 }
 
 /// Needs attention: licensing fails, or a vendor connection went quiet.
@@ -45,7 +45,7 @@ pub fn in_trouble(s: &LicensingSession) -> bool {
             | SessionStatus::LmgrdError
             | SessionStatus::NotConnected
             | SessionStatus::ConnectionReset
-    ) || s.beats().overdue
+    ) || s.beat_state() == Some(SeriesState::Overdue)
 }
 
 /// The session's identity across snapshots (its position in the list can change while live
@@ -215,7 +215,7 @@ impl TableModel for Licensing {
             LicensingColumn::VendorConnections => vendor_connections(s),
             LicensingColumn::Checkouts => s.checkouts.to_string(),
             LicensingColumn::Checkins => s.checkins.to_string(),
-            LicensingColumn::LastBeat => s.beats().last.map_or("-".into(), time_of_day),
+            LicensingColumn::LastBeat => s.last_beat().map_or("-".into(), time_of_day),
             LicensingColumn::Beat => beat(s).to_string(),
         }
     }
@@ -237,8 +237,8 @@ impl TableModel for Licensing {
             }
             LicensingColumn::Checkouts => sort_rows(rows, d, |i| (s(i).checkouts, id(i))),
             LicensingColumn::Checkins => sort_rows(rows, d, |i| (s(i).checkins, id(i))),
-            LicensingColumn::LastBeat => sort_rows(rows, d, |i| (s(i).beats().last, id(i))),
-            LicensingColumn::Beat => sort_rows(rows, d, |i| (s(i).beats().state(), id(i))),
+            LicensingColumn::LastBeat => sort_rows(rows, d, |i| (s(i).last_beat(), id(i))),
+            LicensingColumn::Beat => sort_rows(rows, d, |i| (s(i).beat_state(), id(i))),
         }
     }
 

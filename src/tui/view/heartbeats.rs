@@ -2,12 +2,12 @@
 //! a larger timeline, its statistics and its beats in the detail pane.
 
 use super::licensing::beat_style;
-use super::record::{self, Doc, Record, Top, dim_style};
-use super::table::{draw_table, empty_text};
+use super::record::{Doc, Record, RecordView, Top, dim_style};
 use crate::model::{HeartbeatSeries, Report};
-use crate::tui::app::{App, Tab};
+use crate::tui::app::{App, Hits, Tab};
 use crate::tui::beats::Strip;
-use crate::tui::table::heartbeats::{HeartbeatColumn, timeline};
+use crate::tui::table::TableView;
+use crate::tui::table::heartbeats::{HeartbeatColumn, Heartbeats, timeline};
 use crate::tui::text::{duration, or_dash, time_of_day, time_of_day_micros};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,66 +18,49 @@ use ratatui::widgets::{Paragraph, Sparkline};
 /// A gap this many median intervals long is marked in the list of beats.
 const GAP: f64 = 1.5;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let report = app.report().cloned();
-    let (table_area, pane_area) = record::split(area, app.pane(Tab::Heartbeats).is_some());
-    let empty = empty_text(
-        report.is_some(),
-        app.heartbeats.is_filtered(),
-        "heartbeat series",
-        || {
-            "no heartbeats or keep-alives in this capture: they show on long-lived license, CGP and ICA connections".into()
-        },
-    );
-    draw_table(
-        frame,
-        table_area,
-        &mut app.heartbeats,
-        report.as_deref(),
-        cell_style,
-        &empty,
-        &mut app.hits,
-    );
-    draw_pane(frame, pane_area, app, report.as_deref());
-}
+/// The Heartbeats view.
+pub struct View;
 
-fn cell_style(report: &Report, i: usize, column: HeartbeatColumn) -> Style {
-    let h = &report.heartbeats[i];
-    match column {
-        HeartbeatColumn::State | HeartbeatColumn::Timeline => beat_style(Some(h.state())),
-        _ => Style::new(),
+impl RecordView for View {
+    type Model = Heartbeats;
+    const TAB: Tab = Tab::Heartbeats;
+    const RECORDS: &'static str = "heartbeat series";
+    const PANE: (&'static str, &'static str) = ("Heartbeats", "no series selected");
+
+    fn table(app: &mut App) -> (&mut TableView<Heartbeats>, &mut Hits) {
+        (&mut app.heartbeats, &mut app.hits)
     }
-}
 
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: Option<&Report>) {
-    let nothing = ("Heartbeats", "no series selected");
-    record::draw_pane(
-        frame,
-        area,
-        app,
-        Tab::Heartbeats,
-        report,
-        nothing,
-        |report, i, inner| {
-            let h = report.heartbeats.get(i)?;
-            let width = usize::from(inner.width);
-            Some(Record {
-                title: format!(
-                    " Flow {} {} {} → {}",
-                    h.flow,
-                    h.stats.kind.label(),
-                    h.client,
-                    h.server
-                ),
-                doc: document(h, report, width),
-                top: spark_rows(inner.height).map(|rows| {
-                    let draw: Top =
-                        Box::new(move |frame, area| draw_timeline(frame, area, report, h));
-                    (rows, draw)
-                }),
-            })
-        },
-    );
+    fn none(_app: &App) -> String {
+        "no heartbeats or keep-alives in this capture: they show on long-lived license, CGP and ICA connections".into()
+    }
+
+    fn cell_style(report: &Report, i: usize, column: HeartbeatColumn) -> Style {
+        let h = &report.heartbeats[i];
+        match column {
+            HeartbeatColumn::State | HeartbeatColumn::Timeline => beat_style(Some(h.state())),
+            _ => Style::new(),
+        }
+    }
+
+    /// The timeline on top (when there is room), the scrollable document below it.
+    fn record(report: &Report, i: usize, inner: Rect) -> Option<Record<'_>> {
+        let h = report.heartbeats.get(i)?;
+        Some(Record {
+            title: format!(
+                " Flow {} {} {} → {}",
+                h.flow,
+                h.stats.kind.label(),
+                h.client,
+                h.server
+            ),
+            doc: document(h, report, usize::from(inner.width)),
+            top: spark_rows(inner.height).map(|rows| {
+                let draw: Top = Box::new(move |frame, area| draw_timeline(frame, area, report, h));
+                (rows, draw)
+            }),
+        })
+    }
 }
 
 /// Rows for the timeline above the document, when the pane has room: bars, then an axis.

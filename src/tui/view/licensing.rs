@@ -1,47 +1,72 @@
 //! The Licensing view: the sessions table, and the selected session's handshakes, announced
 //! ports, vendor connections and features in the detail pane.
 
-use super::record::{self, Doc, Record, dim_style};
-use super::table::{draw_table, empty_text};
+use super::record::{Doc, Record, RecordView, dim_style};
 use crate::model::{
-    AnnouncedOutcome, CadenceStats, ConnectionOutcome, HandshakeOutcome, LicensingSession, Report,
-    SeriesState, SessionStatus, name_of, port_class,
+    AnnouncedOutcome, CadenceStats, ConnectionOutcome, FlowId, HandshakeOutcome, LicensingSession,
+    Report, SeriesState, SessionStatus, name_of, port_class,
 };
-use crate::tui::app::{App, Tab};
+use crate::tui::app::{App, Hits, Tab};
 use crate::tui::beats::strip;
-use crate::tui::table::licensing::LicensingColumn;
+use crate::tui::table::TableView;
+use crate::tui::table::licensing::{Licensing, LicensingColumn};
 use crate::tui::text::{duration, or_dash, time_of_day, time_of_day_micros};
-use ctxscope_dissectors::Proto;
-use ratatui::Frame;
+use ctxscope_dissectors::{Proto, Timestamp};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let report = app.report().cloned();
-    let (table_area, pane_area) = record::split(area, app.pane(Tab::Licensing).is_some());
-    let t = app.totals();
-    let (lmgrd, vendor) = (t.flows_of(Proto::LMGRD), t.flows_of(Proto::VENDOR_DAEMON));
-    let empty = empty_text(
-        report.is_some(),
-        app.licensing.is_filtered(),
-        "licensing sessions",
-        || {
-            format!(
-                "no FlexLM licensing in this capture ({lmgrd} lmgrd and {vendor} vendor daemon connections)"
-            )
-        },
-    );
-    draw_table(
-        frame,
-        table_area,
-        &mut app.licensing,
-        report.as_deref(),
-        cell_style,
-        &empty,
-        &mut app.hits,
-    );
-    draw_pane(frame, pane_area, app, report.as_deref());
+/// The Licensing view.
+pub struct View;
+
+impl RecordView for View {
+    type Model = Licensing;
+    const TAB: Tab = Tab::Licensing;
+    const RECORDS: &'static str = "licensing sessions";
+    const PANE: (&'static str, &'static str) = ("Licensing", "no session selected");
+
+    fn table(app: &mut App) -> (&mut TableView<Licensing>, &mut Hits) {
+        (&mut app.licensing, &mut app.hits)
+    }
+
+    fn none(app: &App) -> String {
+        let t = app.totals();
+        let (lmgrd, vendor) = (t.flows_of(Proto::LMGRD), t.flows_of(Proto::VENDOR_DAEMON));
+        format!(
+            "no FlexLM licensing in this capture ({lmgrd} lmgrd and {vendor} vendor daemon connections)"
+        )
+    }
+
+    fn cell_style(report: &Report, i: usize, column: LicensingColumn) -> Style {
+        let s = &report.licensing[i];
+        match column {
+            LicensingColumn::Status => status_style(s.status),
+            LicensingColumn::Beat => beat_style(s.beat_state()),
+            LicensingColumn::Announced
+                if s.handshakes
+                    .iter()
+                    .filter_map(|h| h.announced.as_ref())
+                    .any(|a| !a.static_port || a.connection == AnnouncedOutcome::NotSeen) =>
+            {
+                Style::new().fg(Color::Yellow)
+            }
+            _ => Style::new(),
+        }
+    }
+
+    fn record(report: &Report, i: usize, inner: Rect) -> Option<Record<'_>> {
+        let s = report.licensing.get(i)?;
+        Some(Record {
+            title: format!(
+                " Licensing {} → {} {}",
+                s.client,
+                s.server,
+                or_dash(s.vendor.as_ref())
+            ),
+            doc: document(s, report, usize::from(inner.width)),
+            top: None,
+        })
+    }
 }
 
 pub fn status_style(status: SessionStatus) -> Style {
@@ -64,23 +89,6 @@ pub fn beat_style(state: Option<SeriesState>) -> Style {
         Some(SeriesState::Overdue) => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         Some(SeriesState::Ok) => Style::new().fg(Color::Green),
         Some(SeriesState::Closed) | None => dim_style(),
-    }
-}
-
-fn cell_style(report: &Report, i: usize, column: LicensingColumn) -> Style {
-    let s = &report.licensing[i];
-    match column {
-        LicensingColumn::Status => status_style(s.status),
-        LicensingColumn::Beat => beat_style(s.beats().state()),
-        LicensingColumn::Announced
-            if s.handshakes
-                .iter()
-                .filter_map(|h| h.announced.as_ref())
-                .any(|a| !a.static_port || a.connection == AnnouncedOutcome::NotSeen) =>
-        {
-            Style::new().fg(Color::Yellow)
-        }
-        _ => Style::new(),
     }
 }
 
@@ -109,31 +117,6 @@ fn meaning(status: SessionStatus) -> &'static str {
         }
         SessionStatus::Unreachable => "lmgrd or the vendor daemon refused or did not answer",
     }
-}
-
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: Option<&Report>) {
-    let nothing = ("Licensing", "no session selected");
-    record::draw_pane(
-        frame,
-        area,
-        app,
-        Tab::Licensing,
-        report,
-        nothing,
-        |report, i, inner| {
-            let s = report.licensing.get(i)?;
-            Some(Record {
-                title: format!(
-                    " Licensing {} → {} {}",
-                    s.client,
-                    s.server,
-                    or_dash(s.vendor.as_ref())
-                ),
-                doc: document(s, report, usize::from(inner.width)),
-                top: None,
-            })
-        },
-    );
 }
 
 fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
@@ -172,18 +155,9 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
         doc.dim("none: the client went straight to the vendor daemon");
     }
     for h in &s.handshakes {
-        doc.link(
-            h.flow,
-            vec![
-                Span::raw(format!(
-                    "flow {:<5} {}  lmgrd :{}  ",
-                    h.flow,
-                    time_of_day(h.at),
-                    h.lmgrd_port
-                )),
-                Span::styled(name_of(&h.outcome), handshake_style(h.outcome)),
-            ],
-        );
+        let outcome = Span::styled(name_of(&h.outcome), handshake_style(h.outcome));
+        let what = format!("lmgrd :{}", h.lmgrd_port);
+        connection_link(&mut doc, h.flow, h.at, what, outcome, None);
         let mut who = Vec::new();
         if let Some(u) = &h.user {
             who.push(format!("user {u}"));
@@ -233,20 +207,10 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
         doc.dim("none");
     }
     for v in &s.vendor_connections {
-        doc.link(
-            v.flow,
-            vec![
-                Span::raw(format!(
-                    "flow {:<5} {}  :{} {}  ",
-                    v.flow,
-                    time_of_day(v.started),
-                    v.port,
-                    port_class(v.static_port)
-                )),
-                Span::styled(name_of(&v.outcome), connection_style(v.outcome)),
-                Span::raw(format!("  {}", v.announcement())),
-            ],
-        );
+        let outcome = Span::styled(name_of(&v.outcome), connection_style(v.outcome));
+        let what = format!(":{} {}", v.port, port_class(v.static_port));
+        let by = Some(v.announcement());
+        connection_link(&mut doc, v.flow, v.started, what, outcome, by);
         doc.text(format!(
             "    {}, {} heartbeat messages",
             v.licenses(),
@@ -268,6 +232,24 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
 
     doc.findings(report, &crate::tui::table::licensing::flows(s), width);
     doc
+}
+
+/// A link to one of the session's connections: when it started, `what` it was, how it went
+/// (`outcome`, coloured) and a note after it.
+fn connection_link(
+    doc: &mut Doc,
+    flow: FlowId,
+    at: Timestamp,
+    what: String,
+    outcome: Span<'static>,
+    note: Option<String>,
+) {
+    let mut spans = vec![
+        Span::raw(format!("flow {flow:<5} {}  {what}  ", time_of_day(at))),
+        outcome,
+    ];
+    spans.extend(note.map(|n| Span::raw(format!("  {n}"))));
+    doc.link(flow, spans);
 }
 
 /// Heartbeat statistics of a series, and its timeline on one line.

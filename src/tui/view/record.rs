@@ -1,12 +1,14 @@
-//! What the Licensing, Heartbeats and Sessions views share: a table above a detail pane, and
-//! the pane itself ([`draw_pane`]): the selected row's document (sections of lines, some of
-//! them links to flows), scrolled, with the cursor on a link, under a title.
+//! The Licensing, Heartbeats and Sessions views: a table of records above the selected one's
+//! detail pane, drawn by [`draw`] from what each view provides ([`RecordView`]). The pane
+//! shows the record's document (sections of lines, some of them links to flows), scrolled,
+//! with the cursor on a link, under a title.
 //!
 //! A row's document is small (the analysis caps every list it holds), so it is built whole
 //! for each frame; only the lines on screen are drawn.
 
 use crate::model::{FlowId, Report};
-use crate::tui::app::{App, RecordPane, Tab};
+use crate::tui::app::{App, Hits, RecordPane, Tab};
+use crate::tui::table::{TableModel, TableView};
 use crate::tui::text::{clean, ellipsize, time_of_day, wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -15,10 +17,56 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::clip::clip_sideways;
-use super::severity_style;
+use super::severity_cell;
+use super::table::{draw_table, empty_text};
 
-/// The table's area and the pane's (empty when no pane is open): the table keeps a third of
-/// the height, at least a few rows.
+/// What a view of records provides; [`draw`] does the rest.
+pub trait RecordView {
+    type Model: TableModel;
+    const TAB: Tab;
+    /// The records, for "no ... match the filter" (`licensing sessions`).
+    const RECORDS: &'static str;
+    /// The pane's name, and what it says with no row selected (`no session selected`).
+    const PANE: (&'static str, &'static str);
+
+    /// The view's table, and where the drawing notes what is where for the mouse.
+    fn table(app: &mut App) -> (&mut TableView<Self::Model>, &mut Hits);
+    /// What the table says when the capture has no records.
+    fn none(app: &App) -> String;
+    fn cell_style(report: &Report, i: usize, column: <Self::Model as TableModel>::Column) -> Style;
+    /// What the pane shows of row `i`, in a pane whose inner area is `inner`.
+    fn record(report: &Report, i: usize, inner: Rect) -> Option<Record<'_>>;
+}
+
+/// A view of records: its table, and below it the detail pane when it is open.
+pub fn draw<V: RecordView>(frame: &mut Frame, area: Rect, app: &mut App) {
+    let report = app.report().cloned();
+    let (table_area, pane_area) = split(area, app.pane(V::TAB).is_some());
+    let none = V::none(app);
+    let (table, hits) = V::table(app);
+    let empty = empty_text(report.is_some(), table.is_filtered(), V::RECORDS, || none);
+    draw_table(
+        frame,
+        table_area,
+        table,
+        report.as_deref(),
+        V::cell_style,
+        &empty,
+        hits,
+    );
+    draw_pane(
+        frame,
+        pane_area,
+        app,
+        V::TAB,
+        report.as_deref(),
+        V::PANE,
+        V::record,
+    );
+}
+
+/// The table's area and the pane's (empty when no pane is open; the Flows view's detail is
+/// placed the same way): the table keeps a third of the height, at least a few rows.
 pub fn split(area: Rect, pane_open: bool) -> (Rect, Rect) {
     if !pane_open {
         return (area, Rect::default());
@@ -60,7 +108,7 @@ pub type Top<'a> = Box<dyn FnOnce(&mut Frame, Rect) + 'a>;
 /// `record` makes of the selected row (given the row's index into the report's list and the
 /// pane's inner area), or `nothing` (`no session selected`) under `name` when no row is
 /// selected.
-pub fn draw_pane<'a>(
+fn draw_pane<'a>(
     frame: &mut Frame,
     area: Rect,
     app: &mut App,
@@ -199,10 +247,7 @@ impl Doc {
         for f in mine {
             self.line(Line::from(vec![
                 Span::raw("  "),
-                Span::styled(
-                    format!("{:<7}", f.severity.name()),
-                    severity_style(f.severity),
-                ),
+                severity_cell(f.severity),
                 Span::raw(format!(
                     "{}  flow {}  x{}  {}",
                     f.code,

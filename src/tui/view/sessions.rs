@@ -2,40 +2,62 @@
 //! connections, channels, keep-alives and findings in the detail pane.
 
 use super::licensing::{beat_style, cadence};
-use super::record::{self, Doc, Record, dim_style};
-use super::table::{draw_table, empty_text};
+use super::record::{Doc, Record, RecordView, dim_style};
 use crate::model::{CitrixSession, Report, SessionEnd};
-use crate::tui::app::{App, Tab};
-use crate::tui::table::sessions::SessionColumn;
+use crate::tui::app::{App, Hits, Tab};
+use crate::tui::table::TableView;
+use crate::tui::table::sessions::{SessionColumn, Sessions};
 use crate::tui::text::{bytes, duration, or_dash, time_of_day_micros};
 use ctxscope_dissectors::Proto;
 use ctxscope_dissectors::ica::EncryptionKind;
-use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let report = app.report().cloned();
-    let (table_area, pane_area) = record::split(area, app.pane(Tab::Sessions).is_some());
-    let t = app.totals();
-    let (ica, cgp) = (t.flows_of(Proto::ICA), t.flows_of(Proto::CGP));
-    let empty = empty_text(
-        report.is_some(),
-        app.sessions.is_filtered(),
-        "sessions",
-        || format!("no ICA or CGP sessions in this capture ({ica} ICA and {cgp} CGP connections)"),
-    );
-    draw_table(
-        frame,
-        table_area,
-        &mut app.sessions,
-        report.as_deref(),
-        cell_style,
-        &empty,
-        &mut app.hits,
-    );
-    draw_pane(frame, pane_area, app, report.as_deref());
+/// The Sessions view.
+pub struct View;
+
+impl RecordView for View {
+    type Model = Sessions;
+    const TAB: Tab = Tab::Sessions;
+    const RECORDS: &'static str = "sessions";
+    const PANE: (&'static str, &'static str) = ("Sessions", "no session selected");
+
+    fn table(app: &mut App) -> (&mut TableView<Sessions>, &mut Hits) {
+        (&mut app.sessions, &mut app.hits)
+    }
+
+    fn none(app: &App) -> String {
+        let t = app.totals();
+        let (ica, cgp) = (t.flows_of(Proto::ICA), t.flows_of(Proto::CGP));
+        format!("no ICA or CGP sessions in this capture ({ica} ICA and {cgp} CGP connections)")
+    }
+
+    fn cell_style(report: &Report, i: usize, column: SessionColumn) -> Style {
+        let s = &report.sessions[i];
+        match column {
+            SessionColumn::Encryption => encryption_style(s),
+            SessionColumn::State => state_style(s),
+            SessionColumn::KeepAlive => beat_style(s.keepalive_state()),
+            SessionColumn::Reconnects if s.reconnects > 0 => Style::new().fg(Color::Cyan),
+            _ => Style::new(),
+        }
+    }
+
+    fn record(report: &Report, i: usize, inner: Rect) -> Option<Record<'_>> {
+        let s = report.sessions.get(i)?;
+        Some(Record {
+            title: format!(
+                " Session {} ({}) {} → {}",
+                s.id,
+                s.transport.name(),
+                s.client,
+                s.server
+            ),
+            doc: document(s, report, usize::from(inner.width)),
+            top: None,
+        })
+    }
 }
 
 /// Basic encryption (a key anyone can read) and none in warning colours.
@@ -61,43 +83,6 @@ fn state_style(s: &CitrixSession) -> Style {
         }
         _ => Style::new(),
     }
-}
-
-fn cell_style(report: &Report, i: usize, column: SessionColumn) -> Style {
-    let s = &report.sessions[i];
-    match column {
-        SessionColumn::Encryption => encryption_style(s),
-        SessionColumn::State => state_style(s),
-        SessionColumn::KeepAlive => beat_style(s.keepalive_state()),
-        SessionColumn::Reconnects if s.reconnects > 0 => Style::new().fg(Color::Cyan),
-        _ => Style::new(),
-    }
-}
-
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: Option<&Report>) {
-    let nothing = ("Sessions", "no session selected");
-    record::draw_pane(
-        frame,
-        area,
-        app,
-        Tab::Sessions,
-        report,
-        nothing,
-        |report, i, inner| {
-            let s = report.sessions.get(i)?;
-            Some(Record {
-                title: format!(
-                    " Session {} ({}) {} → {}",
-                    s.id,
-                    s.transport.name(),
-                    s.client,
-                    s.server
-                ),
-                doc: document(s, report, usize::from(inner.width)),
-                top: None,
-            })
-        },
-    );
 }
 
 fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
