@@ -64,6 +64,44 @@ fn tabs_without_data_say_so() {
     );
 }
 
+/// The whole real session switches PDCRYPT1 off both ways: the Sessions view says so in the
+/// text report's words, in its table and in its pane.
+#[test]
+fn a_session_reads_as_in_the_text_report() {
+    let path = real_capture().with_file_name("trex-citrix-full.pcap");
+    let (report, timeline) = load(&path);
+    let mut text = Vec::new();
+    ctxscope::output::write_text(&report, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.contains("6943CKH7K327-citrix7"))
+        .expect("the session's row");
+    assert!(
+        row.contains("basic, then off") && row.ends_with("tcp_close"),
+        "{row}"
+    );
+    let mut app = file_app(&path, report, timeline);
+    press(&mut app, KeyCode::Char('4'));
+    let table = screen(&mut app, 160, 48);
+    let row = table
+        .lines()
+        .find(|l| l.contains("6943CKH7K327-citrix7"))
+        .expect("the session's row");
+    assert!(
+        row.contains(" basic, then off ") && row.contains(" tcp_close "),
+        "{row}"
+    );
+    open_pane(&mut app);
+    let pane = screen(&mut app, 160, 48);
+    for field in [
+        "encryption        basic, then off ",
+        "state             tcp_close ",
+    ] {
+        assert!(pane.contains(field), "{field:?} in\n{pane}");
+    }
+}
+
 /// Opens the detail pane of the current tab's selected row.
 fn open_pane(app: &mut ctxscope::tui::app::App) {
     press(app, KeyCode::Enter);
