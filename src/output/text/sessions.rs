@@ -3,8 +3,7 @@
 //! connections, keep-alives, the busiest virtual channels). Lines stay within `WIDTH`: text from
 //! the wire is cut, never wrapped. A password is never shown, only that one was sent.
 
-use super::name_of;
-use crate::model::{ChannelUse, CitrixSession, Report};
+use crate::model::{ChannelUse, CitrixSession, Report, SeriesState};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::Proto;
@@ -49,10 +48,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
                 .as_ref()
                 .map_or("-".into(), |a| clip(a.as_str(), NAME_CELL)),
             s.server.to_string(),
-            encryption(s),
+            s.encryption_text(),
             format!("{}/{}", s.frames[0], s.frames[1]),
             s.reconnects.to_string(),
-            state(s),
+            s.state().to_string(),
         ]);
     }
     t.write(out, "  ")?;
@@ -70,41 +69,14 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// `basic, key in clear`, `basic, then off` (switched off both ways; `then off by server` or
-/// `by client` one way), `rc5`, `none`, `-` before the client said.
-fn encryption(s: &CitrixSession) -> String {
-    let Some(e) = &s.encryption else {
-        return "-".into();
-    };
-    let note = match s.encryption_off {
-        [Some(_), Some(_)] => ", then off",
-        [None, Some(_)] => ", then off by server",
-        [Some(_), None] => ", then off by client",
-        [None, None] if s.key_exchanged_in_clear => ", key in clear",
-        [None, None] => "",
-    };
-    format!("{}{note}", name_of(e))
-}
-
-fn state(s: &CitrixSession) -> String {
-    match (s.open, &s.ended_by) {
-        (true, _) => "open".to_string(),
-        (false, Some(end)) => name_of(end),
-        (false, None) => "ended".to_string(),
-    }
-}
-
 /// The detail lines of one session.
 fn details(s: &CitrixSession) -> Vec<String> {
     let mut lines = Vec::new();
     let span = s.last.since(s.start).as_secs_f64();
-    let end = if s.open {
-        "still open".to_string()
-    } else {
-        match &s.ended_by {
-            Some(end) => format!("ended by {}", name_of(end)),
-            None => "ended".to_string(),
-        }
+    let end = match (s.open, s.ended_by) {
+        (true, _) => "still open".to_string(),
+        (false, Some(end)) => format!("ended by {}", end.name()),
+        (false, None) => "ended".to_string(),
     };
     lines.push(format!(
         "  [{}] {} -> {}, from {} for {}, {end}",
@@ -146,10 +118,13 @@ fn details(s: &CitrixSession) -> Vec<String> {
         let median = k
             .interval_median_secs
             .map_or(String::new(), |m| format!(", every {}", duration(m)));
-        let overdue = if k.overdue { ", OVERDUE" } else { "" };
+        let overdue = match s.keepalive_state() {
+            Some(state @ SeriesState::Overdue) => format!(", {}", state.word()),
+            _ => String::new(),
+        };
         lines.push(format!(
             "{DETAIL}keep-alives: {} x{}{median}, longest silence {}{overdue}",
-            name_of(&k.kind),
+            k.kind.label(),
             k.count,
             duration(k.longest_silence_secs)
         ));
