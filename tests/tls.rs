@@ -483,6 +483,12 @@ fn the_tls_table_says_why_a_certificate_is_missing() -> Result<(), TooLong> {
         tls_summary(&unanswered.flows[0]).progress,
         Progress::InProgress
     );
+    // Its session is CGP over TLS whose version the server never chose.
+    let session = &unanswered.sessions[0];
+    assert_eq!(
+        (session.via(), session.encryption_text()),
+        ("cgp/tls".into(), "tls".into())
+    );
     // TLS 1.3: the certificate is encrypted.
     let chosen = enc::server_hello(0x0303, 0x1302, &[enc::chosen_version(0x0304)])?;
     let server = [
@@ -501,6 +507,7 @@ fn the_tls_table_says_why_a_certificate_is_missing() -> Result<(), TooLong> {
         "{line}"
     );
     assert_eq!(codes(&tls13), []);
+    assert_eq!(tls13.sessions[0].encryption_text(), "TLS 1.3");
     Ok(())
 }
 

@@ -15,10 +15,11 @@ use crate::config::{Config, secs};
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{
-    BeatKind, CadenceStats, CitrixSession, Finding, HeartbeatSeries, LicensingSession, Method,
+    BeatKind, CadenceStats, CitrixSession, Finding, FindingKind, HeartbeatSeries, LicensingSession,
+    Method,
 };
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Carry, Event, Proto, Severity, Timestamp, cgp};
+use ctxscope_dissectors::{Body, Carry, Event, Proto, Timestamp, cgp};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use sessions::Sessions;
@@ -99,7 +100,6 @@ impl Analyzer {
                     self.raise(
                         Finding::new(
                             code,
-                            Severity::Medium,
                             ts,
                             format!(
                                 "{} found by payload on TCP {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
@@ -124,8 +124,7 @@ impl Analyzer {
         let port = flow.server.port;
         self.raise(
             Finding::new(
-                "classify.unexpected_payload",
-                Severity::Low,
+                FindingKind::ClassifyUnexpectedPayload,
                 ts,
                 format!(
                     "TCP {port} is configured for {} but carries {what}: another service uses a Citrix port",
@@ -142,8 +141,7 @@ impl Analyzer {
         if info.has(SegmentInfo::OVERLAP_CONFLICT) {
             self.raise(
                 Finding::new(
-                    "tcp.overlap_conflict",
-                    Severity::Medium,
+                    FindingKind::TcpOverlapConflict,
                     ts,
                     "overlapping TCP segments carry different bytes (kept the first copy): a broken middlebox, or an evasion attempt",
                 )
@@ -177,9 +175,8 @@ impl Analyzer {
         for e in events {
             match &e.body {
                 Body::Anomaly(a) => {
-                    self.findings.raise(
-                        Finding::new(a.code, a.severity, e.ts, a.message.clone()).on_flow(flow.id),
-                    );
+                    self.findings
+                        .raise(Finding::anomaly(a, e.ts).on_flow(flow.id));
                 }
                 Body::Cgp(cgp::Event::Nop { .. }) => {
                     self.heartbeats.keepalive(flow, BeatKind::CgpNop, e.ts)

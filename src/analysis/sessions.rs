@@ -3,10 +3,9 @@
 //! One session per ICA connection (TCP 1494 or wherever the payload says), or per CGP
 //! (session reliability) connection with the ICA stream it carries, or per TLS connection on an
 //! ICA or CGP port (ICA or CGP over TLS: only the handshake's facts are visible, kept from the
-//! connection's summary). A CGP connection that binds
-//! with the reconnect ticket an earlier connection was given is a session-reliability
-//! reconnect: it joins that session instead of starting one (tickets are compared by a keyed
-//! fingerprint; no ticket byte is ever kept).
+//! connection's summary). A CGP connection that binds with the reconnect ticket an earlier
+//! connection was given is a session-reliability reconnect: it joins that session instead of
+//! starting one (tickets are compared by a keyed fingerprint; no ticket byte is ever kept).
 //!
 //! Facts come from the dissectors' events as they happen (so findings are immediate and a
 //! reconnect can find a session whose first connection is still open) and from their summaries
@@ -21,10 +20,10 @@
 use super::Findings;
 use crate::flow::Flow;
 use crate::ids::FlowId;
-use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, SessionEnd};
+use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, SessionEnd};
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
 use ctxscope_dissectors::{
-    Body, Carry, Dir, Event, Proto, Severity, Summary, Timestamp, WireText, cgp, ica, tls,
+    Body, Carry, Dir, Event, Proto, Summary, Timestamp, WireText, cgp, ica, tls,
 };
 use rustc_hash::FxHashMap;
 
@@ -188,8 +187,7 @@ impl Sessions {
                         .map_or(String::new(), |u| format!(" for user {u}"));
                     findings.raise(
                         Finding::new(
-                            "ica.credentials_in_init",
-                            Severity::High,
+                            FindingKind::IcaCredentialsInInit,
                             ts,
                             format!(
                                 "the ICA client {} sent a password{who} in the session's init phase, protected only by a reversible scrambling: use pass-through/SSO or TLS, and never save passwords in ICA files",
@@ -208,17 +206,14 @@ impl Sessions {
                 s.encryption = Some(*kind);
                 s.key_exchanged_in_clear = *key_exchanged_in_clear;
                 let weak = match kind {
-                    EncryptionKind::Basic => Some("ica.basic_encryption"),
-                    EncryptionKind::None => Some("ica.unencrypted"),
+                    EncryptionKind::Basic => Some(FindingKind::IcaBasicEncryption),
+                    EncryptionKind::None => Some(FindingKind::IcaUnencrypted),
                     _ => None,
                 };
                 if let Some(code) = weak {
                     self.encryption_findings.insert(i, flow.id);
                     let s = &self.list[i];
-                    findings.raise(
-                        Finding::new(code, Severity::Medium, ts, encryption_message(s))
-                            .on_flow(flow.id),
-                    );
+                    findings.raise(Finding::new(code, ts, encryption_message(s)).on_flow(flow.id));
                 }
             }
             ica::Event::EncryptionOff(off) => {
@@ -232,7 +227,11 @@ impl Sessions {
                 if s.encryption == Some(EncryptionKind::Basic)
                     && let Some(&on) = self.encryption_findings.get(&i)
                 {
-                    findings.restate("ica.basic_encryption", Some(on), encryption_message(s));
+                    findings.restate(
+                        FindingKind::IcaBasicEncryption,
+                        Some(on),
+                        encryption_message(s),
+                    );
                 }
             }
             ica::Event::ChannelBindings { bindings, .. } => {
@@ -269,8 +268,7 @@ impl Sessions {
                 {
                     findings.raise(
                         Finding::new(
-                            "cgp.plaintext",
-                            Severity::Medium,
+                            FindingKind::CgpPlaintext,
                             ts,
                             format!(
                                 "session reliability (CGP) from {} to {} runs without TLS: the ICA stream and the session tickets cross the network readable; carry it over TLS through Citrix Gateway (CTX230028)",
@@ -311,8 +309,7 @@ impl Sessions {
                 if *reconnect_accepted == Some(false) {
                     findings.raise(
                         Finding::new(
-                            "cgp.reconnect_refused",
-                            Severity::Low,
+                            FindingKind::CgpReconnectRefused,
                             ts,
                             format!(
                                 "the server {} refused a session-reliability reconnect from {}: the session was gone (timed out or logged off); the user starts over",
@@ -359,8 +356,7 @@ impl Sessions {
         let first = s.flows[0];
         findings.raise(
             Finding::new(
-                "cgp.reconnect",
-                Severity::Info,
+                FindingKind::CgpReconnect,
                 ts,
                 format!(
                     "session reliability reconnect: {} resumed its session on a new connection to {} (reconnect {})",
@@ -417,9 +413,9 @@ impl Sessions {
         if flow.tcp.first_rst().is_some() && !said_goodbye {
             s.ended_by = Some(SessionEnd::Reset);
             let code = if s.transport == Proto::CGP {
-                "cgp.session_reset"
+                FindingKind::CgpSessionReset
             } else {
-                "ica.session_reset"
+                FindingKind::IcaSessionReset
             };
             let hint = if s.transport == Proto::ICA {
                 "; session reliability (CGP, 2598) would have kept it alive"
@@ -429,7 +425,6 @@ impl Sessions {
             findings.raise(
                 Finding::new(
                     code,
-                    Severity::Medium,
                     flow.last,
                     format!(
                         "the {} session {} -> {} was reset mid-stream, without a logoff or disconnect: a network drop, a firewall idle timeout, or a server-side crash{hint}",

@@ -8,9 +8,9 @@
 use super::Findings;
 use crate::flow::Flow;
 use crate::ids::FlowId;
-use crate::model::Finding;
+use crate::model::{Finding, FindingKind};
 use ctxscope_dissectors::tls::{Certificate, ServerHello};
-use ctxscope_dissectors::{Body, Event, Severity, Timestamp, WireText, tls};
+use ctxscope_dissectors::{Body, Event, Timestamp, WireText, tls};
 use rustc_hash::FxHashMap;
 
 /// Names of a certificate listed in a finding's message.
@@ -55,8 +55,7 @@ fn legacy_version(flow: &Flow, hello: &ServerHello, ts: Timestamp, findings: &mu
     }
     findings.raise(
         Finding::new(
-            "tls.legacy_version",
-            Severity::Medium,
+            FindingKind::TlsLegacyVersion,
             ts,
             format!(
                 "the server {} chose {} for {}: SSL 3.0, TLS 1.0/1.1 and DTLS 1.0 are deprecated (RFC 8996) and switched off by default in current clients; enable TLS 1.2 or 1.3 (DTLS 1.2) on the server and switch the old versions off",
@@ -77,8 +76,7 @@ fn expired(flow: &Flow, cert: &Certificate, ts: Timestamp, findings: &mut Findin
     };
     findings.raise(
         Finding::new(
-            "tls.certificate_expired",
-            Severity::High,
+            FindingKind::TlsCertificateExpired,
             ts,
             format!(
                 "the certificate of {} ({}) {when}: clients refuse the connection or warn, and users learn to click through; renew it and bind the new one (VDA, Gateway, StoreFront)",
@@ -128,8 +126,7 @@ fn name_mismatch(
     };
     findings.raise(
         Finding::new(
-            "tls.certificate_name_mismatch",
-            Severity::Medium,
+            FindingKind::TlsCertificateNameMismatch,
             ts,
             format!(
                 "{} asked {} for {sni}, but its certificate has {named}: clients refuse the connection or warn; issue a certificate for that name, or point clients at a name the certificate has",

@@ -53,7 +53,8 @@ pub struct Summary {
 }
 
 /// IMA has no known payload signature: flows are labelled by port only, unless their opening
-/// is another protocol's.
+/// is another protocol's (so no payload finds it on another port). Its dissector reads no
+/// layout, so it reports no anomalies.
 pub static SPEC: ProtoSpec = ProtoSpec {
     name: "ima",
     title: "IMA",
@@ -64,7 +65,8 @@ pub static SPEC: ProtoSpec = ProtoSpec {
     probe: None,
     refute: Some(other_protocol),
     new: |ctx| Box::new(Dissector::new(ctx)),
-    unexpected_port_finding: Some("ima.unexpected_port"),
+    unexpected_port_finding: None,
+    anomalies: &[],
     colour: Colour::Blue,
 };
 

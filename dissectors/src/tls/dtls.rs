@@ -8,9 +8,10 @@
 //!
 //! [`feed`]: crate::registry::Dissector::feed
 
+use super::anomaly::AnomalyKind;
 use super::event::Counts;
 use super::hello;
-use super::reader::{MESSAGE_CAP, Message, Reader, codes};
+use super::reader::{MESSAGE_CAP, Message, Reader};
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
 use crate::types::{Dir, Timestamp};
 use tls_parser::{
@@ -39,8 +40,6 @@ pub struct Dissector {
     counts: Counts,
     /// Per direction, the fragmented handshake message being joined.
     fragments: [Option<Fragments>; 2],
-    /// Datagrams that are no DTLS were reported once.
-    reported_undecoded: bool,
 }
 
 /// The fragments of one handshake message received so far, in order from its start.
@@ -107,15 +106,12 @@ impl Dissector {
                 }
                 Err(_) => {
                     let kind = body.first().copied().unwrap_or_default();
-                    self.reader.give_up(
-                        dir,
-                        ts,
-                        out,
-                        codes::MALFORMED_HANDSHAKE,
-                        format!(
-                            "a DTLS handshake message of type {kind} that does not parse: the handshake is not read further"
-                        ),
-                    );
+                    self.reader
+                        .give_up(dir, ts, out, AnomalyKind::MalformedHandshake, || {
+                            format!(
+                                "a DTLS handshake message of type {kind} that does not parse: the handshake is not read further"
+                            )
+                        });
                     return;
                 }
             }
@@ -163,15 +159,12 @@ impl Dissector {
     ) -> Option<Vec<u8>> {
         let length = usize::try_from(msg.length).ok()?;
         if length > MESSAGE_CAP {
-            self.reader.give_up(
-                dir,
-                ts,
-                out,
-                codes::HANDSHAKE_TOO_LARGE,
-                format!(
-                    "a DTLS handshake message of {length} bytes, longer than {MESSAGE_CAP}: the handshake is not read further"
-                ),
-            );
+            self.reader
+                .give_up(dir, ts, out, AnomalyKind::HandshakeTooLarge, || {
+                    format!(
+                        "a DTLS handshake message of {length} bytes, longer than {MESSAGE_CAP}: the handshake is not read further"
+                    )
+                });
             return None;
         }
         let slot = &mut self.fragments[dir.index()];
@@ -209,18 +202,10 @@ impl Dissector {
 
     fn undecoded(&mut self, dir: Dir, len: usize, ts: Timestamp, out: &mut Vec<AnyEvent>) {
         self.counts.undecoded_bytes[dir.index()] += len as u64;
-        if !self.reported_undecoded {
-            self.reported_undecoded = true;
-            self.reader.give_up(
-                dir,
-                ts,
-                out,
-                codes::MALFORMED_RECORD,
-                format!(
-                    "{len} bytes of a datagram are no DTLS record: such bytes are only counted"
-                ),
-            );
-        }
+        self.reader
+            .give_up(dir, ts, out, AnomalyKind::MalformedRecord, || {
+                format!("{len} bytes of a datagram are no DTLS record: such bytes are only counted")
+            });
     }
 }
 

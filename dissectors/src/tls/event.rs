@@ -1,6 +1,7 @@
 //! What the TLS and DTLS dissectors report: the facts of a handshake as events when each message
 //! is read, and a summary with all of them and the record counters.
 
+use crate::anomaly::AnomalyCount;
 use crate::text::WireText;
 use crate::types::Timestamp;
 use serde::{Serialize, Serializer};
@@ -223,6 +224,8 @@ pub struct Summary {
     pub progress: Progress,
     #[serde(flatten)]
     pub counts: Counts,
+    /// Anomalies by code (only codes seen).
+    pub anomalies: Vec<AnomalyCount>,
 }
 
 /// What went by, per direction: `[to_server, to_client]`.

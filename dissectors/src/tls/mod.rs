@@ -14,13 +14,14 @@
 //!
 //! - [`event`]: the facts ([`ClientHello`], [`ServerHello`], [`Certificate`]), events, summary;
 //! - `hello` and `cert`: the facts out of the parsers' structures;
-//! - `reader`: what the messages of a handshake add up to (TLS and DTLS alike), and the
-//!   anomaly [`codes`];
+//! - `reader`: what the messages of a handshake add up to (TLS and DTLS alike), and `anomaly`,
+//!   the anomalies both dissectors report ([`AnomalyKind`]);
 //! - [`stream`]: the TCP [`Dissector`];
 //! - [`dtls`]: the datagram dissector ([`dtls::Dissector`]), one feed per datagram;
 //! - `encode` (feature `encode`): builders of handshake bytes, for the capture generator and
 //!   the tests.
 
+mod anomaly;
 mod cert;
 pub mod dtls;
 #[cfg(any(test, feature = "encode"))]
@@ -35,13 +36,15 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
+pub use anomaly::AnomalyKind;
 pub use event::{
     Certificate, CipherSuite, ClientHello, Counts, Event, Handshake, Progress, ServerHello,
     Summary, Version,
 };
-pub use reader::{MESSAGE_CAP, codes};
+pub use reader::MESSAGE_CAP;
 pub use stream::Dissector;
 
+use crate::code::Coded;
 use crate::registry::{Colour, Probe, ProtoSpec, Transport};
 use crate::types::Dir;
 
@@ -61,6 +64,8 @@ pub static SPEC: ProtoSpec = ProtoSpec {
     new: |_| Box::new(Dissector::new()),
     // TLS belongs on any port.
     unexpected_port_finding: None,
+    // The DTLS dissector reports the same.
+    anomalies: AnomalyKind::CODES,
     colour: Colour::LightMagenta,
 };
 

@@ -1,32 +1,18 @@
 //! What the messages of one handshake add up to, TLS and DTLS alike: the facts, one event per
-//! message kind (the first; DTLS retransmits whole flights), and when reading can stop.
+//! message kind (the first; DTLS retransmits whole flights), when reading can stop, and the
+//! anomalies that stopped it.
 
+use super::anomaly::AnomalyKind;
 use super::cert;
 use super::event::{ClientHello, Counts, Event, Handshake, Progress, ServerHello, Summary};
-use crate::event::{Anomaly, Event as AnyEvent, Summary as AnySummary};
-use crate::types::{Dir, Severity, Timestamp};
+use crate::anomaly::Anomalies;
+use crate::event::{Event as AnyEvent, Summary as AnySummary};
+use crate::types::{Dir, Timestamp};
 use tls_parser::RawCertificate;
 
 /// Handshake bytes held for one message, per direction. A ClientHello is a few hundred bytes, a
 /// certificate chain a few KiB (rarely 20); a message longer than this is not read.
 pub const MESSAGE_CAP: usize = 64 * 1024;
-
-/// Stable anomaly codes of the TLS and DTLS dissectors.
-pub mod codes {
-    /// Bytes where a record header should be that are not one: the direction is not TLS (any
-    /// more); its bytes are only counted.
-    pub const MALFORMED_RECORD: &str = "tls.malformed_record";
-    /// A handshake message `tls-parser` refuses: the handshake is not read further.
-    pub const MALFORMED_HANDSHAKE: &str = "tls.malformed_handshake";
-    /// A server certificate `x509-parser` refuses.
-    pub const MALFORMED_CERTIFICATE: &str = "tls.malformed_certificate";
-    /// A handshake message longer than the cap: the handshake is not read further.
-    pub const HANDSHAKE_TOO_LARGE: &str = "tls.handshake_too_large";
-    /// The capture lost bytes of a handshake message: the handshake is not read further.
-    pub const HANDSHAKE_GAP: &str = "tls.handshake_gap";
-    /// The capture lost bytes across a record boundary: records are no longer counted.
-    pub const FRAMING_LOST: &str = "tls.framing_lost";
-}
 
 /// One handshake message, as far as the metadata needs it.
 pub(super) enum Message<'m> {
@@ -44,6 +30,7 @@ pub(super) enum Message<'m> {
 pub(super) struct Reader {
     handshake: Handshake,
     progress: Progress,
+    anomalies: Anomalies<AnomalyKind>,
 }
 
 impl Reader {
@@ -53,6 +40,7 @@ impl Reader {
             handshake: self.handshake.clone(),
             progress: self.progress,
             counts: counts.clone(),
+            anomalies: self.anomalies.table(),
         }))
     }
 
@@ -99,16 +87,12 @@ impl Reader {
                         h.certificate = Some(c);
                         self.progress = Progress::Complete;
                     }
-                    None => self.give_up(
-                        dir,
-                        ts,
-                        out,
-                        codes::MALFORMED_CERTIFICATE,
+                    None => self.give_up(dir, ts, out, AnomalyKind::MalformedCertificate, || {
                         format!(
                             "the server certificate ({} bytes) is not valid X.509 DER",
                             leaf.data.len()
-                        ),
-                    ),
+                        )
+                    }),
                 }
             }
             Message::ServerDone => self.progress = Progress::Complete,
@@ -124,23 +108,19 @@ impl Reader {
         }
     }
 
-    /// Reports an anomaly that ends reading: the handshake (if it was still being read) cannot
-    /// be followed further.
+    /// Counts (and reports, within the budget of its code) an anomaly that ends reading: the
+    /// handshake (if it was still being read) cannot be followed further.
     pub(super) fn give_up(
         &mut self,
         dir: Dir,
         ts: Timestamp,
         out: &mut Vec<AnyEvent>,
-        code: &'static str,
-        message: String,
+        kind: AnomalyKind,
+        message: impl FnOnce() -> String,
     ) {
         if self.reading() {
             self.progress = Progress::Abandoned;
         }
-        out.push(AnyEvent::new(
-            ts,
-            dir,
-            Anomaly::new(code, Severity::Low, message),
-        ));
+        self.anomalies.raise(out, ts, dir, kind, message);
     }
 }

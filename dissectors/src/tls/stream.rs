@@ -4,9 +4,10 @@
 //! `tls-parser`, until the reader has what the handshake shows in the clear. After that, and in
 //! a direction once it is encrypted, records are only counted.
 
+use super::anomaly::AnomalyKind;
 use super::event::Counts;
 use super::hello;
-use super::reader::{MESSAGE_CAP, Message, Reader, codes};
+use super::reader::{MESSAGE_CAP, Message, Reader};
 use crate::buffer::StreamBuffer;
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
 use crate::types::{Dir, Timestamp};
@@ -84,16 +85,12 @@ impl crate::registry::Dissector for Dissector {
                 Piece::NotARecord(header) => {
                     d.lose();
                     counts.undecoded_bytes[i] += (header.len() + rest.len()) as u64;
-                    reader.give_up(
-                        dir,
-                        ts,
-                        out,
-                        codes::MALFORMED_RECORD,
+                    let records = counts.records[i];
+                    reader.give_up(dir, ts, out, AnomalyKind::MalformedRecord, || {
                         format!(
-                            "bytes that are no TLS record header ({header:02x?}) after {} records: the direction is no longer read",
-                            counts.records[i]
-                        ),
-                    );
+                            "bytes that are no TLS record header ({header:02x?}) after {records} records: the direction is no longer read"
+                        )
+                    });
                     return;
                 }
             }
@@ -109,24 +106,20 @@ impl crate::registry::Dissector for Dissector {
         }
         if !d.records.skip(len) {
             d.lose();
-            self.reader.give_up(
-                dir,
-                ts,
-                out,
-                codes::FRAMING_LOST,
-                format!("{len} bytes lost across a record boundary: records are no longer counted"),
-            );
+            self.reader
+                .give_up(dir, ts, out, AnomalyKind::FramingLost, || {
+                    format!(
+                        "{len} bytes lost across a record boundary: records are no longer counted"
+                    )
+                });
         } else if d.into_messages {
             d.stop_reading();
-            self.reader.give_up(
-                dir,
-                ts,
-                out,
-                codes::HANDSHAKE_GAP,
-                format!(
-                    "{len} bytes of a handshake message lost: the handshake is not read further"
-                ),
-            );
+            self.reader
+                .give_up(dir, ts, out, AnomalyKind::HandshakeGap, || {
+                    format!(
+                        "{len} bytes of a handshake message lost: the handshake is not read further"
+                    )
+                });
         }
     }
 
@@ -200,24 +193,21 @@ impl Direction {
                 }
             }
         });
-        let stop = match (refused, fed) {
-            (Some(kind), _) => Some((
-                codes::MALFORMED_HANDSHAKE,
+        match (refused, fed) {
+            (Some(kind), _) => reader.give_up(dir, ts, out, AnomalyKind::MalformedHandshake, || {
                 format!(
                     "a handshake message of type {kind} that does not parse: the handshake is not read further"
-                ),
-            )),
-            (None, Err(overflow)) => Some((
-                codes::HANDSHAKE_TOO_LARGE,
-                format!(
-                    "a handshake message longer than {MESSAGE_CAP} bytes ({} bytes held): the handshake is not read further",
-                    overflow.discarded
-                ),
-            )),
-            (None, Ok(())) => None,
-        };
-        if let Some((code, message)) = stop {
-            reader.give_up(dir, ts, out, code, message);
+                )
+            }),
+            (None, Err(overflow)) => {
+                reader.give_up(dir, ts, out, AnomalyKind::HandshakeTooLarge, || {
+                    format!(
+                        "a handshake message longer than {MESSAGE_CAP} bytes ({} bytes held): the handshake is not read further",
+                        overflow.discarded
+                    )
+                })
+            }
+            (None, Ok(())) => {}
         }
         if !reader.reading() {
             self.stop_reading();
@@ -230,15 +220,11 @@ impl Direction {
         let pending = self.messages.pending();
         self.stop_reading();
         if pending > 0 && reader.reading() {
-            reader.give_up(
-                dir,
-                ts,
-                out,
-                codes::MALFORMED_HANDSHAKE,
+            reader.give_up(dir, ts, out, AnomalyKind::MalformedHandshake, || {
                 format!(
                     "{pending} bytes of a handshake message still incomplete when the direction turned to encrypted records: the handshake is not read further"
-                ),
-            );
+                )
+            });
         }
         reader.encrypted(dir);
     }

@@ -4,6 +4,7 @@
 use super::encode::*;
 use super::testutil::*;
 use super::*;
+use crate::anomaly::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
 use crate::event::{Anomaly, Body, Event as AnyEvent, Summary as AnySummary};
 use crate::registry::Dissector as _;
 use crate::text::WireText;
@@ -430,7 +431,7 @@ fn bytes_that_are_no_record_end_the_direction() -> Result<()> {
     ]);
     let a = anomalies(&out);
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].code, codes::MALFORMED_RECORD);
+    assert_eq!(a[0].code, "tls.malformed_record");
     assert!(
         a[0].message.starts_with(
             "bytes that are no TLS record header ([47, 45, 54, 20, 2f]) after 1 records"
@@ -455,7 +456,7 @@ fn a_handshake_message_that_does_not_parse_ends_the_reading() -> Result<()> {
     ]);
     let a = anomalies(&out);
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].code, codes::MALFORMED_HANDSHAKE);
+    assert_eq!(a[0].code, "tls.malformed_handshake");
     assert_eq!(
         a[0].message,
         "a handshake message of type 2 that does not parse: the handshake is not read further"
@@ -484,7 +485,7 @@ fn opaque_bytes_in_handshake_records_are_reported_when_encryption_starts() -> Re
     );
     let a = anomalies(&out);
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].code, codes::MALFORMED_HANDSHAKE);
+    assert_eq!(a[0].code, "tls.malformed_handshake");
     assert!(
         a[0].message
             .starts_with("512 bytes of a handshake message still incomplete")
@@ -507,7 +508,7 @@ fn a_certificate_that_is_no_x509_is_reported_and_nothing_of_it_kept() -> Result<
     let (d, out) = dissect(&[(S2C, &record(HANDSHAKE, TLS12, &server)?)]);
     let a = anomalies(&out);
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].code, codes::MALFORMED_CERTIFICATE);
+    assert_eq!(a[0].code, "tls.malformed_certificate");
     assert_eq!(
         a[0].message,
         "the server certificate (5 bytes) is not valid X.509 DER"
@@ -542,10 +543,17 @@ fn a_message_past_the_cap_is_given_up_and_memory_stays_bounded() -> Result<()> {
     }
     let a = anomalies(&out);
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].code, codes::HANDSHAKE_TOO_LARGE);
+    assert_eq!(a[0].code, "tls.handshake_too_large");
     assert_eq!(d.buffered(), 0);
     let s = tls_summary(&d);
     assert_eq!(s.progress, Progress::Abandoned);
+    assert_eq!(
+        s.anomalies,
+        [AnomalyCount {
+            code: "tls.handshake_too_large",
+            count: 1
+        }]
+    );
     assert_eq!(s.counts.records, [1, 12]);
     Ok(())
 }
@@ -577,7 +585,7 @@ fn a_gap_in_the_handshake_or_across_records_is_reported() -> Result<()> {
     d.feed(S2C, &encrypted_tail()?, at(4), &mut out);
     let a = anomalies(&out);
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].code, codes::HANDSHAKE_GAP);
+    assert_eq!(a[0].code, "tls.handshake_gap");
     let s = tls_summary(&d);
     assert_eq!(s.progress, Progress::Abandoned);
     assert_eq!(s.counts.records[1], 5);
@@ -589,7 +597,7 @@ fn a_gap_in_the_handshake_or_across_records_is_reported() -> Result<()> {
     d.feed(S2C, &encrypted_tail()?, at(6), &mut out);
     let a = anomalies(&out);
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].code, codes::FRAMING_LOST);
+    assert_eq!(a[0].code, "tls.framing_lost");
     let s = tls_summary(&d);
     // The handshake had been read: it stays complete.
     assert_eq!(s.progress, Progress::Complete);
@@ -847,15 +855,29 @@ mod dtls_datagrams {
             s.handshake.certificate.map(|c| c.common_name),
             Some(Some(text("*.citrix.example")))
         );
-        // A datagram of something else, and a record longer than its datagram: counted, one
-        // anomaly for the association.
-        d.feed(C2S, b"\x01\x02\x03 not dtls", at(2), &mut out);
+        // Datagrams of something else, and a record longer than its datagram: each counted,
+        // the first few of them reported.
+        for _ in 0..10 {
+            d.feed(C2S, b"\x01\x02\x03 not dtls", at(2), &mut out);
+        }
         let cut = dtls_record(APPLICATION_DATA, DTLS10, 1, 5, &[0; 50])?;
         d.feed(C2S, &cut[..30], at(3), &mut out);
         let a = anomalies(&out);
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].code, codes::MALFORMED_RECORD);
-        assert_eq!(tls_summary(&d).counts.undecoded_bytes, [12 + 30, 0]);
+        assert_eq!(a.len() as u64, ANOMALY_EVENTS_PER_CODE);
+        assert!(a.iter().all(|a| a.code == "tls.malformed_record"), "{a:?}");
+        assert_eq!(
+            a[0].message,
+            "12 bytes of a datagram are no DTLS record: such bytes are only counted"
+        );
+        let s = tls_summary(&d);
+        assert_eq!(s.counts.undecoded_bytes, [10 * 12 + 30, 0]);
+        assert_eq!(
+            s.anomalies,
+            [AnomalyCount {
+                code: "tls.malformed_record",
+                count: 11
+            }]
+        );
         Ok(())
     }
 
@@ -873,7 +895,7 @@ mod dtls_datagrams {
         assert_eq!(d.buffered(), 0);
         let a = anomalies(&out);
         assert_eq!(a.len(), 1);
-        assert_eq!(a[0].code, codes::HANDSHAKE_TOO_LARGE);
+        assert_eq!(a[0].code, "tls.handshake_too_large");
         assert_eq!(tls_summary(&d).progress, Progress::Abandoned);
         Ok(())
     }

@@ -150,14 +150,6 @@ fn more_findings(code: &str, rest: &[&Finding]) -> String {
     line
 }
 
-/// The serialised name of a unit enum variant (the same word the JSON outputs use).
-fn name_of<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "?".into(),
-    }
-}
-
 fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
     if r.flows.is_empty() {
         return Ok(());

@@ -1,11 +1,11 @@
 //! The sessions section: a compact table of the ICA and CGP sessions, then a few lines per
 //! session with what does not fit a column (addresses and time, logon, the TLS the session runs
-//! in, the CGP proxy target and connections, keep-alives, the busiest virtual channels). Lines stay within `WIDTH`: text from
-//! the wire is cut, never wrapped. A password is never shown, only that one was sent.
+//! in, the CGP proxy target and connections, keep-alives, the busiest virtual channels). Lines
+//! stay within `WIDTH`: text from the wire is cut, never wrapped. A password is never shown,
+//! only that one was sent.
 
-use super::name_of;
 use super::tls::date;
-use crate::model::{ChannelUse, CitrixSession, Report};
+use crate::model::{ChannelUse, CitrixSession, Report, SeriesState};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::{Proto, tls};
@@ -42,7 +42,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     for s in &r.sessions {
         t.row(vec![
             s.id.to_string(),
-            via(s),
+            s.via(),
             s.client_name
                 .as_ref()
                 .map_or("-".into(), |n| clip(n.as_str(), NAME_CELL)),
@@ -50,10 +50,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
                 .as_ref()
                 .map_or("-".into(), |a| clip(a.as_str(), NAME_CELL)),
             s.server.to_string(),
-            encryption(s),
+            s.encryption_text(),
             format!("{}/{}", s.frames[0], s.frames[1]),
             s.reconnects.to_string(),
-            state(s),
+            s.state().to_string(),
         ]);
     }
     t.write(out, "  ")?;
@@ -71,57 +71,14 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// `ica`, `cgp`, or `cgp/tls` when the session runs inside TLS.
-fn via(s: &CitrixSession) -> String {
-    let name = s.transport.name();
-    match s.tls {
-        Some(_) => format!("{name}/tls"),
-        None => name.to_string(),
-    }
-}
-
-/// `basic, key in clear`, `basic, then off` (switched off both ways; `then off by server` or
-/// `by client` one way), `rc5`, `none`, `-` before the client said; `TLS 1.2` (or `tls` before
-/// the server chose) for a session inside TLS, whose ICA layers are not visible.
-fn encryption(s: &CitrixSession) -> String {
-    if let Some(h) = &s.tls {
-        return h
-            .server_hello
-            .as_ref()
-            .map_or("tls".into(), |sh| sh.version.to_string());
-    }
-    let Some(e) = &s.encryption else {
-        return "-".into();
-    };
-    let note = match s.encryption_off {
-        [Some(_), Some(_)] => ", then off",
-        [None, Some(_)] => ", then off by server",
-        [Some(_), None] => ", then off by client",
-        [None, None] if s.key_exchanged_in_clear => ", key in clear",
-        [None, None] => "",
-    };
-    format!("{}{note}", name_of(e))
-}
-
-fn state(s: &CitrixSession) -> String {
-    match (s.open, &s.ended_by) {
-        (true, _) => "open".to_string(),
-        (false, Some(end)) => name_of(end),
-        (false, None) => "ended".to_string(),
-    }
-}
-
 /// The detail lines of one session.
 fn details(s: &CitrixSession) -> Vec<String> {
     let mut lines = Vec::new();
     let span = s.last.since(s.start).as_secs_f64();
-    let end = if s.open {
-        "still open".to_string()
-    } else {
-        match &s.ended_by {
-            Some(end) => format!("ended by {}", name_of(end)),
-            None => "ended".to_string(),
-        }
+    let end = match (s.open, s.ended_by) {
+        (true, _) => "still open".to_string(),
+        (false, Some(end)) => format!("ended by {}", end.name()),
+        (false, None) => "ended".to_string(),
     };
     lines.push(format!(
         "  [{}] {} -> {}, from {} for {}, {end}",
@@ -167,10 +124,13 @@ fn details(s: &CitrixSession) -> Vec<String> {
         let median = k
             .interval_median_secs
             .map_or(String::new(), |m| format!(", every {}", duration(m)));
-        let overdue = if k.overdue { ", OVERDUE" } else { "" };
+        let overdue = match s.keepalive_state() {
+            Some(state @ SeriesState::Overdue) => format!(", {}", state.word()),
+            _ => String::new(),
+        };
         lines.push(format!(
             "{DETAIL}keep-alives: {} x{}{median}, longest silence {}{overdue}",
-            name_of(&k.kind),
+            k.kind.label(),
             k.count,
             duration(k.longest_silence_secs)
         ));
