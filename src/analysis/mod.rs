@@ -7,6 +7,7 @@ mod heartbeats;
 mod licensing;
 mod scans;
 mod sessions;
+mod tls;
 
 use findings::Findings;
 
@@ -15,21 +16,24 @@ use crate::config::{Config, secs};
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{
-    BeatKind, CadenceStats, CitrixSession, Finding, HeartbeatSeries, LicensingSession, Method,
+    BeatKind, CadenceStats, CitrixSession, Finding, FindingKind, HeartbeatSeries, LicensingSession,
+    Method,
 };
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Severity, Timestamp, cgp};
+use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Timestamp, cgp};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use scans::{ScanSettings, Scans};
 use sessions::Sessions;
+use tls::Tls;
 
 /// What the heartbeat analysis follows on a connection.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Beats {
     /// License connections (lmgrd, vendor daemon): request/reply exchanges.
     Exchanges,
-    /// ICA and CGP connections: keep-alives (payload only ends a silence).
+    /// ICA and CGP connections, in the clear or inside TLS: keep-alives (payload only ends a
+    /// silence).
     KeepAlives,
     None,
 }
@@ -39,6 +43,7 @@ impl Beats {
         match flow.app.label().map(|l| l.proto) {
             Some(p) if p.wire() == Proto::LMGRD.wire() => Beats::Exchanges,
             Some(p) if p == Proto::ICA || p == Proto::CGP => Beats::KeepAlives,
+            _ if flow.app.inside_tls().is_some() => Beats::KeepAlives,
             _ => Beats::None,
         }
     }
@@ -50,6 +55,7 @@ pub struct Analyzer {
     licensing: Licensing,
     sessions: Sessions,
     scans: Scans,
+    tls: Tls,
 }
 
 /// What the analysis produced, for the report.
@@ -91,6 +97,7 @@ impl Analyzer {
                 max_answered_share: config.scans.max_answered_share,
                 max_sources: limits.max_scan_sources,
             }),
+            tls: Tls::default(),
         }
     }
 
@@ -106,6 +113,14 @@ impl Analyzer {
     pub fn on_decision(&mut self, flow: &Flow, d: &Decision, ports: &PortTable, ts: Timestamp) {
         let port = flow.server.port;
         match (d.payload, d.label) {
+            // TLS on an ICA or CGP port carries that protocol (the flow knows which); on a port
+            // configured for another protocol, another service uses the port.
+            (Some(found), Some(_)) if found == Proto::TLS => {
+                let on_its_port = d.expected.is_some_and(|e| e.proto == found);
+                if !on_its_port && flow.app.inside_tls().is_none() {
+                    self.unexpected_payload(flow, d, "TLS", ts);
+                }
+            }
             // A protocol without a code has its ports judged elsewhere (FlexLM: by the
             // licensing analysis, which knows the announcements and the roles).
             (Some(found), Some(label)) => {
@@ -120,7 +135,6 @@ impl Analyzer {
                     self.raise(
                         Finding::new(
                             code,
-                            Severity::Medium,
                             ts,
                             format!(
                                 "{} found by payload on TCP {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
@@ -132,24 +146,28 @@ impl Analyzer {
                     );
                 }
             }
-            (None, None) => {
-                if let Some(expected) = d.expected.filter(|e| e.method == Method::Port) {
-                    self.raise(
-                        Finding::new(
-                            "classify.unexpected_payload",
-                            Severity::Low,
-                            ts,
-                            format!(
-                                "TCP {port} is configured for {} but carries something else: another service uses a Citrix port",
-                                expected.proto.name()
-                            ),
-                        )
-                        .on_flow(flow.id),
-                    );
-                }
-            }
+            (None, None) => self.unexpected_payload(flow, d, "something else", ts),
             _ => {}
         }
+    }
+
+    /// A port configured for a protocol carries `what` instead.
+    fn unexpected_payload(&mut self, flow: &Flow, d: &Decision, what: &str, ts: Timestamp) {
+        let Some(expected) = d.expected.filter(|e| e.method == Method::Port) else {
+            return;
+        };
+        let port = flow.server.port;
+        self.raise(
+            Finding::new(
+                FindingKind::ClassifyUnexpectedPayload,
+                ts,
+                format!(
+                    "TCP {port} is configured for {} but carries {what}: another service uses a Citrix port",
+                    expected.proto.name()
+                ),
+            )
+            .on_flow(flow.id),
+        );
     }
 
     /// What one TCP segment was: raises the findings that deserve attention and records
@@ -158,8 +176,7 @@ impl Analyzer {
         if info.has(SegmentInfo::OVERLAP_CONFLICT) {
             self.raise(
                 Finding::new(
-                    "tcp.overlap_conflict",
-                    Severity::Medium,
+                    FindingKind::TcpOverlapConflict,
                     ts,
                     "overlapping TCP segments carry different bytes (kept the first copy): a broken middlebox, or an evasion attempt",
                 )
@@ -199,9 +216,8 @@ impl Analyzer {
         for e in events {
             match &e.body {
                 Body::Anomaly(a) => {
-                    self.findings.raise(
-                        Finding::new(a.code, a.severity, e.ts, a.message.clone()).on_flow(flow.id),
-                    );
+                    self.findings
+                        .raise(Finding::anomaly(a, e.ts).on_flow(flow.id));
                 }
                 Body::Cgp(cgp::Event::Nop { .. }) => {
                     self.heartbeats.keepalive(flow, BeatKind::CgpNop, e.ts)
@@ -213,6 +229,7 @@ impl Analyzer {
         self.licensing
             .on_events(flow, events, &mut self.findings, announced);
         self.sessions.on_events(flow, events, &mut self.findings);
+        self.tls.on_events(flow, events, &mut self.findings);
     }
 
     /// ICA facts of an earlier connection for `flow`, which resumes its session: the engine
@@ -247,16 +264,15 @@ impl Analyzer {
     /// The connection leaves the flow table. A scanner's attempt that never became a
     /// connection is no licensing or session record (the scan finding counts it).
     pub fn retire(&mut self, flow: &Flow, open: bool) {
-        if self.scans.set_aside(flow) {
-            self.heartbeats.retire(flow, open);
-            return;
+        if !self.scans.set_aside(flow) {
+            let beats = self.heartbeats.stats(flow.id, BeatKind::LicenseHeartbeat);
+            self.licensing.retire(flow, beats, open, &mut self.findings);
+            let keepalive = self.keepalive_stats(flow.id);
+            self.sessions
+                .retire(flow, keepalive, open, &mut self.findings);
         }
-        let beats = self.heartbeats.stats(flow.id, BeatKind::LicenseHeartbeat);
-        self.licensing.retire(flow, beats, open, &mut self.findings);
-        let keepalive = self.keepalive_stats(flow.id);
-        self.sessions
-            .retire(flow, keepalive, open, &mut self.findings);
         self.heartbeats.retire(flow, open);
+        self.tls.retire(flow.id);
     }
 
     /// A session's keep-alive series: CGP NOPs if any, else TCP keep-alives.

@@ -22,8 +22,8 @@
 use super::Findings;
 use crate::flow::Flow;
 use crate::ids::{Endpoint, FlowId};
-use crate::model::Finding;
-use ctxscope_dissectors::{Dir, Severity, Timestamp};
+use crate::model::{Finding, FindingKind};
+use ctxscope_dissectors::{Dir, Timestamp};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -270,7 +270,7 @@ impl Scans {
                     self.found(addr, findings);
                 }
                 Verdict::Scanner { flow, dirty: true } => {
-                    findings.update("capture.port_scan", Some(flow), |f| {
+                    findings.update(FindingKind::CapturePortScan, Some(flow), |f| {
                         f.message = scan_message(s);
                         f.last = s.last;
                     });
@@ -301,10 +301,12 @@ impl Scans {
             dirty: false,
         };
         findings.raise(
-            Finding::new("capture.port_scan", Severity::Low, s.first, scan_message(s))
+            Finding::new(FindingKind::CapturePortScan, s.first, scan_message(s))
                 .on_flow(s.first_flow),
         );
-        findings.update("capture.port_scan", Some(s.first_flow), |f| f.last = s.last);
+        findings.update(FindingKind::CapturePortScan, Some(s.first_flow), |f| {
+            f.last = s.last
+        });
     }
 
     /// Forgets scanners whose last attempt is a window old (if one starts again, that is a new
@@ -352,6 +354,7 @@ fn scan_message(s: &Source) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ctxscope_dissectors::Severity;
 
     fn t(s: f64) -> Timestamp {
         Timestamp::from_nanos((s * 1e9) as i64)

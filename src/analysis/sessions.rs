@@ -1,10 +1,11 @@
 //! Citrix sessions: who is connected to what, with which protection, on which port.
 //!
 //! One session per ICA connection (TCP 1494 or wherever the payload says), or per CGP
-//! (session reliability) connection with the ICA stream it carries. A CGP connection that binds
-//! with the reconnect ticket an earlier connection was given is a session-reliability
-//! reconnect: it joins that session instead of starting one (tickets are compared by a keyed
-//! fingerprint; no ticket byte is ever kept).
+//! (session reliability) connection with the ICA stream it carries, or per TLS connection on an
+//! ICA or CGP port (ICA or CGP over TLS: only the handshake's facts are visible, kept from the
+//! connection's summary). A CGP connection that binds with the reconnect ticket an earlier
+//! connection was given is a session-reliability reconnect: it joins that session instead of
+//! starting one (tickets are compared by a keyed fingerprint; no ticket byte is ever kept).
 //!
 //! Facts come from the dissectors' events as they happen (so findings are immediate and a
 //! reconnect can find a session whose first connection is still open) and from their summaries
@@ -19,10 +20,10 @@
 use super::Findings;
 use crate::flow::Flow;
 use crate::ids::FlowId;
-use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, SessionEnd};
+use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, SessionEnd};
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
 use ctxscope_dissectors::{
-    Body, Carry, Dir, Event, Proto, Severity, Summary, Timestamp, WireText, cgp, ica,
+    Body, Carry, Dir, Event, Proto, Summary, Timestamp, WireText, cgp, ica, tls,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -93,11 +94,13 @@ impl Sessions {
         }
     }
 
+    /// ICA or CGP, in the clear or inside TLS.
     fn transport(flow: &Flow) -> Option<Proto> {
         flow.app
             .label()
             .map(|l| l.proto)
             .filter(|&p| p == Proto::ICA || p == Proto::CGP)
+            .or_else(|| flow.app.inside_tls())
     }
 
     /// The session of a live connection, created on first sight.
@@ -115,6 +118,7 @@ impl Sessions {
         self.list.push(CitrixSession {
             id: self.list.len() as u64 + 1,
             transport,
+            tls: flow.app.inside_tls().map(|_| tls::Handshake::default()),
             flows: vec![flow.id],
             client: flow.client.ip,
             server: flow.server,
@@ -148,6 +152,11 @@ impl Sessions {
             match &e.body {
                 Body::Ica(ev) => self.on_ica(flow, e.ts, e.dir, ev, findings),
                 Body::Cgp(ev) => self.on_cgp(flow, e.ts, e.dir, ev, findings),
+                // ICA or CGP inside TLS: the session starts with the handshake (its facts come
+                // from the connection's summary).
+                Body::Tls(_) => {
+                    self.session_of(flow);
+                }
                 _ => {}
             }
         }
@@ -190,8 +199,7 @@ impl Sessions {
                         .map_or(String::new(), |u| format!(" for user {u}"));
                     findings.raise(
                         Finding::new(
-                            "ica.credentials_in_init",
-                            Severity::High,
+                            FindingKind::IcaCredentialsInInit,
                             ts,
                             format!(
                                 "the ICA client {} sent a password{who} in the session's init phase, protected only by a reversible scrambling: use pass-through/SSO or TLS, and never save passwords in ICA files",
@@ -210,17 +218,14 @@ impl Sessions {
                 s.encryption = Some(*kind);
                 s.key_exchanged_in_clear = *key_exchanged_in_clear;
                 let weak = match kind {
-                    EncryptionKind::Basic => Some("ica.basic_encryption"),
-                    EncryptionKind::None => Some("ica.unencrypted"),
+                    EncryptionKind::Basic => Some(FindingKind::IcaBasicEncryption),
+                    EncryptionKind::None => Some(FindingKind::IcaUnencrypted),
                     _ => None,
                 };
                 if let Some(code) = weak {
                     self.encryption_findings.insert(i, flow.id);
                     let s = &self.list[i];
-                    findings.raise(
-                        Finding::new(code, Severity::Medium, ts, encryption_message(s))
-                            .on_flow(flow.id),
-                    );
+                    findings.raise(Finding::new(code, ts, encryption_message(s)).on_flow(flow.id));
                 }
             }
             ica::Event::EncryptionOff(off) => {
@@ -234,7 +239,7 @@ impl Sessions {
                 if s.encryption == Some(EncryptionKind::Basic)
                     && let Some(&on) = self.encryption_findings.get(&i)
                 {
-                    findings.update("ica.basic_encryption", Some(on), |f| {
+                    findings.update(FindingKind::IcaBasicEncryption, Some(on), |f| {
                         f.message = encryption_message(s);
                     });
                 }
@@ -273,8 +278,7 @@ impl Sessions {
                 {
                     findings.raise(
                         Finding::new(
-                            "cgp.plaintext",
-                            Severity::Medium,
+                            FindingKind::CgpPlaintext,
                             ts,
                             format!(
                                 "session reliability (CGP) from {} to {} runs without TLS: the ICA stream and the session tickets cross the network readable; carry it over TLS through Citrix Gateway (CTX230028)",
@@ -319,8 +323,7 @@ impl Sessions {
                 if *reconnect_accepted == Some(false) {
                     findings.raise(
                         Finding::new(
-                            "cgp.reconnect_refused",
-                            Severity::Low,
+                            FindingKind::CgpReconnectRefused,
                             ts,
                             format!(
                                 "the server {} refused a session-reliability reconnect from {}: the session was gone (timed out or logged off); the user starts over",
@@ -374,8 +377,7 @@ impl Sessions {
         let first = s.flows[0];
         findings.raise(
             Finding::new(
-                "cgp.reconnect",
-                Severity::Info,
+                FindingKind::CgpReconnect,
                 ts,
                 format!(
                     "session reliability reconnect: {} resumed its session on a new connection to {} (reconnect {})",
@@ -435,9 +437,9 @@ impl Sessions {
         if flow.tcp.first_rst().is_some() && !said_goodbye {
             s.ended_by = Some(SessionEnd::Reset);
             let code = if s.transport == Proto::CGP {
-                "cgp.session_reset"
+                FindingKind::CgpSessionReset
             } else {
-                "ica.session_reset"
+                FindingKind::IcaSessionReset
             };
             let hint = if s.transport == Proto::ICA {
                 "; session reliability (CGP, 2598) would have kept it alive"
@@ -447,7 +449,6 @@ impl Sessions {
             findings.raise(
                 Finding::new(
                     code,
-                    Severity::Medium,
                     flow.last,
                     format!(
                         "the {} session {} -> {} was reset mid-stream, without a logoff or disconnect: a network drop, a firewall idle timeout, or a server-side crash{hint}",
@@ -519,6 +520,9 @@ fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats
         s.keepalive = keepalive;
     }
     let summary = flow.app.dissector().and_then(|d| d.summary());
+    if let Some(Summary::Tls(t)) = &summary {
+        s.tls = Some(t.handshake.clone());
+    }
     let streams: Vec<&ica::Summary> = match &summary {
         Some(Summary::Ica(ica)) => vec![ica.as_ref()],
         // Every ICA stream the connection carried (a reopened channel starts another).

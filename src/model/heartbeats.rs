@@ -18,6 +18,40 @@ pub struct HeartbeatSeries {
     pub stats: CadenceStats,
 }
 
+impl HeartbeatSeries {
+    pub fn state(&self) -> SeriesState {
+        SeriesState::of(self.open, self.stats.overdue)
+    }
+}
+
+/// Where a series stands, from all right to worst: its connection closed, open and beating,
+/// or open and overdue (an overdue flag on a closed connection is history, not trouble).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SeriesState {
+    Closed,
+    Ok,
+    Overdue,
+}
+
+impl SeriesState {
+    pub fn of(open: bool, overdue: bool) -> SeriesState {
+        match (open, overdue) {
+            (true, true) => SeriesState::Overdue,
+            (true, false) => SeriesState::Ok,
+            (false, _) => SeriesState::Closed,
+        }
+    }
+
+    /// `OVERDUE` (in capitals: what an admin must not miss), `ok`, `closed`.
+    pub fn word(self) -> &'static str {
+        match self {
+            SeriesState::Overdue => "OVERDUE",
+            SeriesState::Ok => "ok",
+            SeriesState::Closed => "closed",
+        }
+    }
+}
+
 /// What counts as a beat of a series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +65,18 @@ pub enum BeatKind {
     TcpKeepalive,
 }
 
+impl BeatKind {
+    /// What a beat is, for people: `license`, `CGP NOP`, `TCP keepalive` (the JSON outputs
+    /// have the serialised word, `license_heartbeat`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            BeatKind::LicenseHeartbeat => "license",
+            BeatKind::CgpNop => "CGP NOP",
+            BeatKind::TcpKeepalive => "TCP keepalive",
+        }
+    }
+}
+
 /// How the beats of a series were recognised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,6 +86,16 @@ pub enum CadenceSource {
     /// From timing alone: request/reply exchanges after an idle period (encrypted or unknown
     /// messages).
     Inferred,
+}
+
+impl CadenceSource {
+    /// `decoded` or `inferred`, as serialised.
+    pub fn word(self) -> &'static str {
+        match self {
+            CadenceSource::Decoded => "decoded",
+            CadenceSource::Inferred => "inferred",
+        }
+    }
 }
 
 /// What the report shows of a series.
@@ -74,4 +130,17 @@ pub struct CadenceStats {
     pub overdue_episodes: u32,
     /// The last beats (at most 256), for timelines.
     pub beats: Vec<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::name_of;
+
+    #[test]
+    fn a_source_is_worded_as_it_is_serialised() {
+        for source in [CadenceSource::Decoded, CadenceSource::Inferred] {
+            assert_eq!(source.word(), name_of(&source));
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use super::codes::MessageKind;
 use super::event::{CommVersion, Framing, Role};
+use crate::anomaly::AnomalyCount;
 use crate::types::{Dir, Timestamp};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -31,6 +32,8 @@ pub struct Summary {
     pub kinds: Vec<KindCount>,
     /// Messages whose kind was not tallied because `kinds` was full.
     pub kinds_overflow: u64,
+    /// Anomalies by code (only codes seen).
+    pub anomalies: Vec<AnomalyCount>,
 }
 
 /// Counters of one direction.
@@ -72,6 +75,14 @@ pub struct DirSummary {
     pub buffer_overflows: u64,
 }
 
+impl DirSummary {
+    /// Messages that failed their integrity check (legacy checksum, 0x2F CRC-14 or header check
+    /// byte), each reported as one of `AnomalyKind::INTEGRITY_FAILURES`.
+    pub fn integrity_failures(&self) -> u64 {
+        self.bad_checksum + self.bad_crc + self.bad_header_check
+    }
+}
+
 /// How many messages of one kind went each way.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KindCount {
@@ -95,6 +106,7 @@ impl Summary {
             to_client: Box::default(),
             kinds: Vec::new(),
             kinds_overflow: 0,
+            anomalies: Vec::new(),
         }
     }
 

@@ -18,9 +18,9 @@ use super::Findings;
 use super::cadence::{Cadence, Silence};
 use crate::flow::Flow;
 use crate::ids::FlowId;
-use crate::model::{BeatKind, CadenceStats, Finding, HeartbeatSeries};
+use crate::model::{BeatKind, CadenceStats, Finding, FindingKind, HeartbeatSeries};
 use connection::{Connection, Request};
-use ctxscope_dissectors::{Dir, Event, Proto, Severity, Summary, Timestamp, flexlm};
+use ctxscope_dissectors::{Dir, Event, Proto, Summary, Timestamp, flexlm};
 use rustc_hash::FxHashMap;
 use std::time::Duration;
 
@@ -286,10 +286,9 @@ fn overdue_finding(
 ) -> Finding {
     let secs = silence.as_secs_f64();
     let since = c.silence.since.unwrap_or_default();
-    let (code, severity, message) = match (s.kind(), c.proto) {
+    let (code, message) = match (s.kind(), c.proto) {
         (BeatKind::LicenseHeartbeat, proto) => (
-            "flexlm.heartbeat_overdue",
-            Severity::Medium,
+            FindingKind::FlexlmHeartbeatOverdue,
             format!(
                 "no license exchange between {} and {} {} since {since} ({secs:.0} s when found; heartbeats {}) while the connection stays open: the license client or the daemon is hung, or the path between them drops packets; check the vendor daemon's log and the Citrix server's licensing service",
                 c.client.ip,
@@ -303,8 +302,7 @@ fn overdue_finding(
             ),
         ),
         (BeatKind::CgpNop, _) => (
-            "cgp.keepalive_overdue",
-            Severity::Low,
+            FindingKind::CgpKeepaliveOverdue,
             format!(
                 "no CGP keep-alive for {secs:.0} s ({}) on an open session-reliability connection: the client or a middlebox stopped forwarding; session reliability will try to reconnect",
                 expectation(
@@ -315,21 +313,19 @@ fn overdue_finding(
             ),
         ),
         (BeatKind::TcpKeepalive, Some(p)) if p == Proto::ICA => (
-            "ica.keepalive_overdue",
-            Severity::Low,
+            FindingKind::IcaKeepaliveOverdue,
             format!(
                 "no TCP keep-alive for {secs:.0} s ({}) on an open ICA session: the client may be gone while the session stays up",
                 expectation(s, limit, "sessions.keepalive_ceiling_secs")
             ),
         ),
         (BeatKind::TcpKeepalive, _) => (
-            "tcp.keepalive_overdue",
-            Severity::Low,
+            FindingKind::TcpKeepaliveOverdue,
             format!(
                 "no TCP keep-alive for {secs:.0} s ({}) on an open connection",
                 expectation(s, limit, "sessions.keepalive_ceiling_secs")
             ),
         ),
     };
-    Finding::new(code, severity, since.plus(limit), message).on_flow(flow)
+    Finding::new(code, since.plus(limit), message).on_flow(flow)
 }

@@ -9,12 +9,12 @@ use crate::analysis::Findings;
 use crate::classify::Announcement;
 use crate::flow::Flow;
 use crate::model::{
-    AnnouncedOutcome, ConnectionOutcome, Finding, Handshake, HandshakeOutcome, LicensingSession,
-    Method, SessionNote, SessionStatus, SessionStatus as S,
+    AnnouncedOutcome, ConnectionOutcome, Finding, FindingKind, Handshake, HandshakeOutcome,
+    LicensingSession, Method, SessionNote, SessionStatus, SessionStatus as S,
 };
 use crate::reassembly::ConnState;
 use ctxscope_dissectors::flexlm::Role;
-use ctxscope_dissectors::{Dir, Severity, Timestamp, WireText};
+use ctxscope_dissectors::{Dir, Timestamp, WireText};
 
 impl Licensing {
     /// A new FlexLM connection: is its server a configured license server?
@@ -23,8 +23,7 @@ impl Licensing {
         if !servers.is_empty() && !servers.contains(&flow.server.ip) {
             findings.raise(
                 Finding::new(
-                    "flexlm.unknown_license_server",
-                    Severity::Medium,
+                    FindingKind::FlexlmUnknownLicenseServer,
                     flow.first,
                     format!(
                         "{} talks FlexLM to {}, which is not a configured license server: a stray or rogue license server, or licensing.license_servers is incomplete",
@@ -57,8 +56,7 @@ impl Licensing {
         if !static_port {
             findings.raise(
                 Finding::new(
-                    "flexlm.vendor_port_dynamic",
-                    Severity::Medium,
+                    FindingKind::FlexlmVendorPortDynamic,
                     ts,
                     format!(
                         "lmgrd on {} sent {} to {name} on TCP {port}, not a static vendor port ({}): the daemon uses a dynamic port, so a firewall between the servers will break licensing; pin it with `{pin} PORT=...` in the license files",
@@ -74,8 +72,7 @@ impl Licensing {
         {
             findings.raise(
                 Finding::new(
-                    "flexlm.vendor_port_changed",
-                    Severity::Medium,
+                    FindingKind::FlexlmVendorPortChanged,
                     ts,
                     format!(
                         "{name} on {} moved from TCP {before} to TCP {port} between handshakes: it restarted on a new random port; pin it with `{pin} PORT=...` in the license files",
@@ -105,8 +102,7 @@ impl Licensing {
             Role::VendorDaemon if ff.announced_by.is_none() && !self.settings.is_static(port) => {
                 findings.raise(
                     Finding::new(
-                        "flexlm.vendor_port_unannounced",
-                        Severity::Medium,
+                        FindingKind::FlexlmVendorPortUnannounced,
                         flow.first,
                         format!(
                             "{} talks to a FlexLM vendor daemon on {}, a port no lmgrd handshake in this capture announced and not a static vendor port ({}): a daemon on a dynamic port, or a hard-coded port; pin it in the license files and allow it in the firewall",
@@ -125,8 +121,7 @@ impl Licensing {
                     .is_some_and(|l| l.method == Method::Payload);
                 findings.raise(
                     Finding::new(
-                        "flexlm.unexpected_port",
-                        Severity::Low,
+                        FindingKind::FlexlmUnexpectedPort,
                         flow.first,
                         format!(
                             "lmgrd answers on {}, not a configured lmgrd port{}: clients must be pointed at this port (`PORT@host`); add it to ports.lmgrd if intended",
@@ -172,11 +167,10 @@ impl Licensing {
             }
             None => a.parent,
         };
-        let code = "flexlm.vendor_connection_not_seen";
+        let code = FindingKind::FlexlmVendorConnectionNotSeen;
         findings.raise(
             Finding::new(
                 code,
-                Severity::Low,
                 now,
                 format!(
                     "{} did not connect to the vendor daemon port {}:{} that lmgrd announced to it: blocked before this capture point (firewall), or the client gave up; check the path from {} to that port (the count is the number of handshakes that ended so; the related flow is the latest of them)",
@@ -220,8 +214,7 @@ impl Licensing {
                     });
                 findings.raise(
                     Finding::new(
-                        "flexlm.no_redirect",
-                        Severity::High,
+                        FindingKind::FlexlmNoRedirect,
                         ts,
                         format!(
                             "lmgrd on {} {} without sending {} to {vendor}: lmgrd does not serve that vendor daemon (not running, or not in its license files), so licensing fails for this server; check lmgrd's log and `lmstat -a -c {}@{}`",
@@ -248,8 +241,7 @@ impl Licensing {
                     };
                     findings.raise(
                         Finding::new(
-                            "flexlm.vendor_connection_reset",
-                            Severity::Medium,
+                            FindingKind::FlexlmVendorConnectionReset,
                             at,
                             format!(
                                 "the vendor daemon connection {} -> {} was reset by {who}: licenses held on it are lost until the client reconnects; check the vendor daemon's log for a restart",
@@ -261,8 +253,7 @@ impl Licensing {
                 } else if flow.closed_at.is_some() {
                     findings.raise(
                         Finding::new(
-                            "flexlm.vendor_connection_closed",
-                            Severity::Low,
+                            FindingKind::FlexlmVendorConnectionClosed,
                             flow.last,
                             format!(
                                 "the vendor daemon connection {} -> {} was closed: normal when the Citrix server stops, unexpected otherwise (it normally stays open for heartbeats)",
@@ -297,7 +288,7 @@ impl Licensing {
         let first = attempts.first_failure.unwrap_or(flow.id);
         let message = unreachable_message(flow, ff.role, attempts);
         findings.raise(
-            Finding::new(code, Severity::High, flow.last, message.clone())
+            Finding::new(code, flow.last, message.clone())
                 .on_flow(first)
                 .related(attempts.announced_by),
         );
@@ -323,10 +314,10 @@ impl Licensing {
     }
 }
 
-fn unreachable_code(role: Role) -> &'static str {
+fn unreachable_code(role: Role) -> FindingKind {
     match role {
-        Role::Lmgrd => "flexlm.lmgrd_unreachable",
-        Role::VendorDaemon => "flexlm.vendor_port_unreachable",
+        Role::Lmgrd => FindingKind::FlexlmLmgrdUnreachable,
+        Role::VendorDaemon => FindingKind::FlexlmVendorPortUnreachable,
     }
 }
 
@@ -387,8 +378,7 @@ impl FlexFlow {
                     request.to_string()
                 };
                 Finding::new(
-                    "flexlm.lmgrd_error",
-                    Severity::High,
+                    FindingKind::FlexlmLmgrdError,
                     ts,
                     format!(
                         "lmgrd on {} answered {}'s {what} with {refusal}: {}; check lmgrd's log and `lmstat -a -c {}@{}` for the vendor daemon's state",
@@ -409,8 +399,7 @@ impl FlexFlow {
                 let feature = refusal.feature.cloned().unwrap_or_default();
                 feature_use(&mut self.features, &feature).denials += 1;
                 Finding::new(
-                    "flexlm.checkout_denied",
-                    Severity::Medium,
+                    FindingKind::FlexlmCheckoutDenied,
                     ts,
                     format!(
                         "the{vendor} vendor daemon on {} refused {}'s checkout of {} with {refusal}: a user or the Citrix server got no license (all in use, expired, or not in the license files); check `lmstat -a` for the feature and the vendor daemon's log (the session counts denials per feature)",
@@ -425,8 +414,7 @@ impl FlexFlow {
                 )
             }
             Role::VendorDaemon => Finding::new(
-                "flexlm.vendor_error",
-                Severity::Medium,
+                FindingKind::FlexlmVendorError,
                 ts,
                 format!(
                     "the{vendor} vendor daemon on {} answered {}'s {request} with {refusal}: check the vendor daemon's log",

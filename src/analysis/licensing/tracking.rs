@@ -7,7 +7,7 @@ use crate::classify::Announcement;
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{AnnouncedOutcome, AnnouncedPort, FeatureUse};
-use ctxscope_dissectors::flexlm::{Event as Fx, Role};
+use ctxscope_dissectors::flexlm::{self, Event as Fx, Role};
 use ctxscope_dissectors::{Dir, Event, Proto, Summary, Timestamp, WireText};
 use std::net::IpAddr;
 
@@ -92,7 +92,7 @@ impl FlexFlow {
         };
         self.integrity_errors = [&s.to_server, &s.to_client]
             .iter()
-            .map(|d| d.bad_checksum + d.bad_crc + d.bad_header_check)
+            .map(|d| d.integrity_failures())
             .sum();
     }
 }
@@ -101,7 +101,7 @@ impl FlexFlow {
 /// have every one of them, this says when to read them).
 fn shows_damage(e: &Event) -> bool {
     matches!(&e.body, ctxscope_dissectors::Body::Anomaly(a)
-        if matches!(a.code, "flexlm.bad_checksum" | "flexlm.bad_crc" | "flexlm.bad_header_check"))
+        if flexlm::AnomalyKind::is_integrity_failure(a.code))
 }
 
 impl Licensing {

@@ -1,7 +1,6 @@
 //! The heartbeats section: one row per long-lived flow with a beat series (the flows table has
 //! the protocol and ports of each flow).
 
-use super::name_of;
 use crate::model::Report;
 use crate::output::table::Table;
 use crate::output::units::{duration, time_of_day};
@@ -21,15 +20,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     for h in &r.heartbeats {
         let c = &h.stats;
         // Since when an overdue series is quiet is in its licensing or session detail.
-        let state = match (h.open, c.overdue) {
-            (true, true) => "OVERDUE",
-            (true, false) => "ok",
-            (false, _) => "closed",
-        };
         t.row(vec![
             h.flow.to_string(),
-            name_of(&c.kind),
-            name_of(&c.source),
+            c.kind.label().to_string(),
+            c.source.word().to_string(),
             h.client.ip.to_string(),
             h.server.to_string(),
             c.count.to_string(),
@@ -37,7 +31,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             c.interval_median_secs.map_or("-".into(), duration),
             c.jitter_secs.map_or("-".into(), duration),
             duration(c.longest_silence_secs),
-            state.to_string(),
+            h.state().word().to_string(),
         ]);
     }
     t.write(out, "  ")?;
