@@ -8,7 +8,7 @@
 
 use crate::event::{Event, Summary};
 use crate::types::{Dir, Timestamp};
-use crate::{cgp, flexlm, ica, ima};
+use crate::{cgp, edt, flexlm, ica, ima};
 use serde::{Serialize, Serializer};
 use std::any::Any;
 use std::cmp::Ordering;
@@ -16,11 +16,29 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// The transport a protocol runs over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The transport a protocol runs over. Over TCP a dissector is fed a stream; over UDP, one
+/// datagram per call (see [`Dissector`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Transport {
     Tcp,
     Udp,
+}
+
+impl Transport {
+    /// `tcp`, `udp`: as serialised, and as typed in `--decode-as udp/PORT=NAME`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Transport> {
+        [Transport::Tcp, Transport::Udp]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
 }
 
 /// A named ANSI colour, for views that colour a connection by its protocol (the terminal's
@@ -98,6 +116,7 @@ impl Proto {
     pub const ICA: Proto = Proto(&ica::SPEC);
     pub const CGP: Proto = Proto(&cgp::SPEC);
     pub const IMA: Proto = Proto(&ima::SPEC);
+    pub const EDT: Proto = Proto(&edt::SPEC);
 
     /// Probes never need more than this many bytes of a direction to decide.
     pub const PROBE_WINDOW: usize = 512;
@@ -205,6 +224,7 @@ impl Registry {
                 Proto::ICA,
                 Proto::CGP,
                 Proto::IMA,
+                Proto::EDT,
             ],
         }
     }
@@ -337,11 +357,14 @@ impl fmt::Debug for Carry {
     }
 }
 
-/// A per-connection protocol state machine fed with reassembled bytes.
+/// A per-connection protocol state machine.
 ///
-/// The engine calls `feed` with the ordered bytes of each direction as they become available,
-/// `gap` where the capture lost bytes (never allocate for a gap), and `close` exactly once at the
-/// end. Partial messages are kept by the dissector itself (see [`crate::StreamBuffer`]).
+/// Over TCP, the engine calls `feed` with the reassembled bytes of each direction, in order, as
+/// they become available (boundaries mean nothing: partial messages are kept by the dissector
+/// itself, see [`crate::StreamBuffer`]), and `gap` where the capture lost bytes (never allocate
+/// for a gap). Over UDP, one `feed` is one datagram, whole, in capture order; a `gap` right
+/// after it says the snaplen cut that datagram's last `len` bytes. Either way `close` comes
+/// exactly once, at the end.
 pub trait Dissector: Send {
     fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<Event>);
     fn gap(&mut self, dir: Dir, len: u64, ts: Timestamp, out: &mut Vec<Event>);
@@ -379,7 +402,7 @@ mod tests {
         assert_eq!(registry.get("http"), None);
         assert_eq!(
             registry.names(),
-            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima"]
+            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima", "edt"]
         );
     }
 
@@ -418,7 +441,7 @@ mod tests {
             [Proto::LMGRD, Proto::ICA, Proto::CGP]
         );
         assert!(registry.probed(Transport::Udp).is_empty());
-        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima"]);
+        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima", "edt"]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Policy: turns what the engine and the dissectors saw into findings, licensing sessions and
-//! heartbeat series.
+//! Policy: turns what the engine and the dissectors saw into findings, licensing sessions,
+//! Citrix sessions, heartbeat series and EDT reachability.
 
 mod cadence;
+mod edt;
 mod findings;
 mod heartbeats;
 mod licensing;
@@ -17,7 +18,8 @@ use crate::model::{
     BeatKind, CadenceStats, CitrixSession, Finding, HeartbeatSeries, LicensingSession, Method,
 };
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Carry, Event, Proto, Severity, Timestamp, cgp};
+use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Severity, Timestamp, cgp};
+use edt::EdtReachability;
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use sessions::Sessions;
@@ -27,6 +29,7 @@ pub struct Analyzer {
     heartbeats: Heartbeats,
     licensing: Licensing,
     sessions: Sessions,
+    edt: EdtReachability,
 }
 
 /// What the analysis produced, for the report.
@@ -38,6 +41,8 @@ pub struct Results {
     pub sessions: Vec<CitrixSession>,
     /// Sessions and series not kept because a cap was hit.
     pub sessions_dropped: u64,
+    /// EDT flows not followed because `limits.max_edt_attempts` pairs were.
+    pub edt_attempts_dropped: u64,
 }
 
 impl Analyzer {
@@ -58,6 +63,10 @@ impl Analyzer {
                 max_sessions: limits.max_sessions,
             }),
             sessions: Sessions::new(limits.max_sessions),
+            edt: EdtReachability::new(
+                secs(config.edt.fallback_window_secs),
+                limits.max_edt_attempts,
+            ),
         }
     }
 
@@ -69,9 +78,30 @@ impl Analyzer {
         &self.findings
     }
 
+    /// A new TCP connection (its first packet): a client falling back from EDT?
+    pub fn on_connection(&mut self, flow: &Flow) {
+        if let Some(attempts) = self.edt.connection(flow, &mut self.findings) {
+            self.sessions.fell_back(flow.id, attempts);
+        }
+    }
+
+    /// A datagram of a UDP flow (counted in the flow already): while the flow is unanswered
+    /// and at its first answer, EDT reachability; an answered EDT flow is a session.
+    pub fn on_datagram(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
+        let answers = flow.traffic(Dir::ToClient).packets;
+        let unsettled = match dir {
+            Dir::ToServer => answers == 0,
+            Dir::ToClient => answers == 1,
+        };
+        if unsettled && self.edt.datagram(flow, dir, ts) {
+            self.sessions.edt_answered(flow);
+        }
+    }
+
     /// A connection's classification became final: judge its port against its payload.
     pub fn on_decision(&mut self, flow: &Flow, d: &Decision, ports: &PortTable, ts: Timestamp) {
         let port = flow.server.port;
+        let transport = flow.transport.name().to_uppercase();
         match (d.payload, d.label) {
             // A protocol without a code has its ports judged elsewhere (FlexLM: by the
             // licensing analysis, which knows the announcements and the roles).
@@ -90,7 +120,7 @@ impl Analyzer {
                             Severity::Medium,
                             ts,
                             format!(
-                                "{} found by payload on TCP {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
+                                "{} found by payload on {transport} {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
                                 found.spec().title,
                                 found.name()
                             ),
@@ -107,7 +137,7 @@ impl Analyzer {
                             Severity::Low,
                             ts,
                             format!(
-                                "TCP {port} is configured for {} but carries something else: another service uses a Citrix port",
+                                "{transport} {port} is configured for {} but carries something else: another service uses a Citrix port",
                                 expected.proto.name()
                             ),
                         )
@@ -186,9 +216,15 @@ impl Analyzer {
             .closed(flow.id, flow.closed_at.unwrap_or(flow.last));
     }
 
-    /// Once per sweep: overdue heartbeats and keep-alives.
+    /// Once per sweep: overdue heartbeats and keep-alives, EDT attempts whose wait is over.
     pub fn tick(&mut self, now: Timestamp) {
         self.heartbeats.tick(now, &mut self.findings);
+        self.edt.tick(now, &mut self.findings);
+    }
+
+    /// The capture ended (every flow retired): what still waits is judged.
+    pub fn capture_ended(&mut self) {
+        self.edt.finish(&mut self.findings);
     }
 
     pub fn announcement_expired(&mut self, a: &Announcement, now: Timestamp) {
@@ -226,6 +262,7 @@ impl Analyzer {
             sessions_dropped: self.licensing.dropped()
                 + self.heartbeats.dropped()
                 + self.sessions.dropped(),
+            edt_attempts_dropped: self.edt.dropped(),
         }
     }
 
@@ -237,6 +274,7 @@ impl Analyzer {
             sessions_dropped: self.licensing.dropped()
                 + self.heartbeats.dropped()
                 + self.sessions.dropped(),
+            edt_attempts_dropped: self.edt.dropped(),
             licensing: self.licensing.into_sessions(),
             sessions: self.sessions.into_list(),
             findings: self.findings.into_list(),

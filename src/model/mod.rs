@@ -25,4 +25,4 @@ pub use licensing::{
 };
 pub use limits::{AnnouncementStats, FlowTableStats, LimitStats};
 pub use report::Report;
-pub use sessions::{ChannelUse, CitrixSession, SessionEnd};
+pub use sessions::{ChannelUse, CitrixSession, SessionEnd, SessionVia};

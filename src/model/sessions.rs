@@ -1,4 +1,5 @@
-//! Citrix sessions: who is connected to what, with which protection, on which port.
+//! Citrix sessions: who is connected to what, with which protection, on which port and
+//! transport.
 
 use super::{CadenceStats, Endpoint, FlowId};
 use ctxscope_dissectors::ica::EncryptionKind;
@@ -9,10 +10,16 @@ use std::net::IpAddr;
 #[derive(Clone, Debug, Serialize)]
 pub struct CitrixSession {
     pub id: u64,
-    /// `ica` for a direct ICA connection, `cgp` for session reliability.
+    /// `ica` for a direct ICA connection, `cgp` for session reliability, `edt` for HDX adaptive
+    /// transport over UDP.
     pub transport: Proto,
+    /// The transport the session ended up on.
+    pub via: SessionVia,
     /// The connections of the session: the first, then reconnects.
     pub flows: Vec<FlowId>,
+    /// The client's EDT (UDP) flows to the server that went unanswered before this TCP session:
+    /// what it fell back from.
+    pub edt_attempts: Vec<FlowId>,
     pub client: IpAddr,
     pub server: Endpoint,
     pub start: Timestamp,
@@ -62,6 +69,22 @@ pub struct ChannelUse {
     pub name: Option<WireText>,
     pub writes: [u64; 2],
     pub bytes: [u64; 2],
+}
+
+/// The transport a session ended up on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionVia {
+    /// ICA straight on TCP.
+    Ica,
+    /// Session reliability (CGP) on TCP.
+    Cgp,
+    /// EDT: UDP, both ways.
+    Edt,
+    /// EDT over DTLS (through a Gateway).
+    EdtOverDtls,
+    /// ICA or CGP on TCP after the client's EDT datagrams went unanswered (`edt_attempts`).
+    TcpAfterFallback,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

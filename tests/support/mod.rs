@@ -4,16 +4,29 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use ctxscope::capture::{Next, Packet as CapturedPacket, Source};
+use ctxscope::capture::Packet as CapturedPacket;
 use ctxscope::config::Config;
-use ctxscope::decode::{self, Decoded, LinkType};
+use ctxscope::decode::LinkType;
 use ctxscope::engine::Engine;
 use ctxscope::model::Report;
-use ctxscope_dissectors::TcpFlags;
 use ctxscope_generator::Frame;
-use ctxscope_generator::rewrite::{Body, Packet};
-use std::net::SocketAddr;
+use ctxscope_generator::rewrite::Packet;
 use std::path::{Path, PathBuf};
+
+/// The sample capture at `path` as its scenario writes it, in a file of its own under the test
+/// target's scratch folder `scratch`.
+pub fn scenario_file(scratch: &str, path: &str) -> PathBuf {
+    let scenario = ctxscope_generator::scenarios::scenarios()
+        .into_iter()
+        .find(|s| s.path == path)
+        .unwrap_or_else(|| panic!("no scenario {path}"));
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(scratch)
+        .join(path);
+    std::fs::create_dir_all(file.parent().expect("a folder")).expect("writable");
+    std::fs::write(&file, (scenario.build)()).expect("writable");
+    file
+}
 
 /// A capture in `../shared/captures/real/`.
 pub fn real_capture(name: &str) -> PathBuf {
@@ -22,37 +35,11 @@ pub fn real_capture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Every TCP packet of a capture, owned. Panics on anything else: the captures these tests
-/// rewrite are clean.
+/// Every packet of a capture (TCP segments and UDP datagrams), owned. Panics on anything else:
+/// the captures these tests rewrite are clean.
 pub fn read_packets(path: &Path) -> Vec<Packet> {
-    let name = path.display().to_string();
-    let mut source = Source::open_file(path, &name).expect("readable capture");
-    let mut out = Vec::new();
-    loop {
-        match source.next_packet().expect("readable capture") {
-            Next::Packet(p) => {
-                let cut = (p.data.len() as u32) < p.wire_len;
-                match decode::decode(p.link, p.data, cut) {
-                    Ok(Decoded::Tcp(tcp)) => out.push(Packet {
-                        ts: p.ts,
-                        src: SocketAddr::new(tcp.src, tcp.src_port),
-                        dst: SocketAddr::new(tcp.dst, tcp.dst_port),
-                        body: Body::Tcp {
-                            seq: tcp.seq,
-                            ack: tcp.ack,
-                            flags: TcpFlags(tcp.flags),
-                            window: tcp.window,
-                            payload: tcp.payload.to_vec(),
-                        },
-                    }),
-                    other => panic!("{name}: a packet the rewriter does not take: {other:?}"),
-                }
-            }
-            Next::End => return out,
-            Next::Idle | Next::UnsupportedLink(_) => {}
-            Next::Skipped(what) => panic!("{name}: an unusable record: {what:?}"),
-        }
-    }
+    ctxscope::check::rewritten::read_packets(path)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 
 /// Analyses `frames` with the default settings, as one source.

@@ -1,10 +1,10 @@
-//! The sessions section: a compact table of the ICA and CGP sessions, then a few lines per
-//! session with what does not fit a column (addresses and time, logon, the CGP proxy target and
-//! connections, keep-alives, the busiest virtual channels). Lines stay within `WIDTH`: text from
+//! The sessions section: a compact table of the ICA, CGP and EDT sessions, then a few lines per
+//! session with what does not fit a column (addresses and time, the transport it ended up on,
+//! logon, the CGP proxy target and connections, keep-alives, the busiest virtual channels). Lines stay within `WIDTH`: text from
 //! the wire is cut, never wrapped. A password is never shown, only that one was sent.
 
 use super::name_of;
-use crate::model::{ChannelUse, CitrixSession, Report};
+use crate::model::{ChannelUse, CitrixSession, Report, SessionVia};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::Proto;
@@ -25,7 +25,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     if r.sessions.is_empty() {
         return Ok(());
     }
-    writeln!(out, "\nSessions (ICA / CGP)")?;
+    writeln!(out, "\nSessions (ICA / CGP / EDT)")?;
     let mut t = Table::new(&[
         "ID",
         "VIA",
@@ -50,7 +50,11 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
                 .map_or("-".into(), |a| clip(a.as_str(), NAME_CELL)),
             s.server.to_string(),
             encryption(s),
-            format!("{}/{}", s.frames[0], s.frames[1]),
+            if s.transport == Proto::EDT {
+                "-".into()
+            } else {
+                format!("{}/{}", s.frames[0], s.frames[1])
+            },
             s.reconnects.to_string(),
             state(s),
         ]);
@@ -58,8 +62,8 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     t.write(out, "  ")?;
     writeln!(
         out,
-        "  Per session: addresses and time, logon, session reliability, keep-alives, and the busiest\n  \
-         virtual channels as bytes client>server/server>client (writes); idle: bound, never written."
+        "  Per session: addresses and time, transport, logon, session reliability, keep-alives, and the\n  \
+         busiest virtual channels as bytes client>server/server>client (writes); idle: bound, never written."
     )?;
     for s in &r.sessions {
         writeln!(out)?;
@@ -114,6 +118,11 @@ fn details(s: &CitrixSession) -> Vec<String> {
         s.start,
         duration(span)
     ));
+    lines.push(format!("{DETAIL}transport: {}", transport(s)));
+    if s.transport == Proto::EDT {
+        // Nothing inside EDT is read: no logon, no channels.
+        return lines;
+    }
     let mut client = Vec::new();
     if let Some(build) = s.client_build {
         client.push(format!("build {build}"));
@@ -156,6 +165,28 @@ fn details(s: &CitrixSession) -> Vec<String> {
     }
     lines.push(format!("{DETAIL}{CHANNELS}{}", channels(&s.channels)));
     lines
+}
+
+/// The transport the session ended up on, with the flows that tell it.
+fn transport(s: &CitrixSession) -> String {
+    let list = |flows: &[u64]| {
+        flows
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match s.via {
+        SessionVia::Ica => "ICA over TCP".to_string(),
+        SessionVia::Cgp => "CGP (session reliability) over TCP".to_string(),
+        SessionVia::Edt => format!("EDT over UDP (flow {})", list(&s.flows)),
+        SessionVia::EdtOverDtls => format!("EDT over DTLS on UDP (flow {})", list(&s.flows)),
+        SessionVia::TcpAfterFallback => format!(
+            "{} over TCP after EDT fallback: UDP flow {} unanswered",
+            s.transport.name().to_uppercase(),
+            list(&s.edt_attempts)
+        ),
+    }
 }
 
 /// The busiest channels by bytes (both directions), as many as fit the line, and the rest.
