@@ -496,6 +496,26 @@ fn a_real_dtls_exchange_moved_onto_udp_2598_is_edt_over_dtls() {
 }
 
 #[test]
+fn an_edt_flow_is_a_session_once_both_sides_sent() {
+    // The server speaks first (the capture began mid-session), then the client; and a flow
+    // on which only the server speaks (a capture of one direction).
+    let both = UdpConversation::v4(v4(31, 50_000), server(1494))
+        .send(Dir::ToClient, vec![2; 500])
+        .send(Dir::ToServer, vec![1; 40]);
+    let server_only = UdpConversation::v4(v4(32, 50_000), server(2598))
+        .start(at(1))
+        .send(Dir::ToClient, vec![2; 500]);
+    let r = analyse_frames(&frames(Vec::new(), vec![both, server_only]));
+    let labels: Vec<Option<Proto>> = r.flows.iter().map(|f| f.proto).collect();
+    assert_eq!(labels, [Some(Proto::EDT), None]);
+    assert_eq!(
+        sessions(&r),
+        [(Proto::EDT, SessionVia::Edt, vec![1], vec![])]
+    );
+    assert!(r.findings.is_empty(), "{:?}", findings(&r));
+}
+
+#[test]
 fn follow_refuses_a_udp_flow() {
     let out = Command::new(env!("CARGO_BIN_EXE_ctxscope"))
         .args(["follow", "--flow", "1"])

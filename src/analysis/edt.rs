@@ -61,7 +61,7 @@ impl Attempt {
 }
 
 /// Whether `flow` is a UDP flow to a port configured (or forced) for EDT, answered or not.
-fn is_edt(flow: &Flow) -> bool {
+pub fn is_edt(flow: &Flow) -> bool {
     flow.app.label().is_some_and(|l| l.proto == Proto::EDT)
 }
 
@@ -81,11 +81,10 @@ impl EdtReachability {
     }
 
     /// A datagram on `flow` in `dir` at `ts`, as long as the flow has at most one answer (the
-    /// caller's test; later datagrams change nothing here). Returns whether this datagram is
-    /// the first answer of an EDT flow.
-    pub fn datagram(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) -> bool {
+    /// caller's test; later datagrams change nothing here).
+    pub fn datagram(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
         if !is_edt(flow) {
-            return false;
+            return;
         }
         let pair = (flow.client.ip, flow.server.ip);
         match dir {
@@ -99,7 +98,6 @@ impl EdtReachability {
                 }
             }
         }
-        dir == Dir::ToClient
     }
 
     fn attempt(&mut self, flow: &Flow, pair: Pair, ts: Timestamp) {

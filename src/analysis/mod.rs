@@ -86,14 +86,18 @@ impl Analyzer {
     }
 
     /// A datagram of a UDP flow (counted in the flow already): while the flow is unanswered
-    /// and at its first answer, EDT reachability; an answered EDT flow is a session.
+    /// and at its first answer, EDT reachability; an EDT flow that both sides used is a
+    /// session.
     pub fn on_datagram(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
-        let answers = flow.traffic(Dir::ToClient).packets;
-        let unsettled = match dir {
-            Dir::ToServer => answers == 0,
-            Dir::ToClient => answers == 1,
+        let [sent, answers] = Dir::BOTH.map(|d| flow.traffic(d).packets);
+        let (unsettled, both_now) = match dir {
+            Dir::ToServer => (answers == 0, sent == 1 && answers > 0),
+            Dir::ToClient => (answers == 1, answers == 1 && sent > 0),
         };
-        if unsettled && self.edt.datagram(flow, dir, ts) {
+        if unsettled {
+            self.edt.datagram(flow, dir, ts);
+        }
+        if both_now && edt::is_edt(flow) {
             self.sessions.edt_answered(flow);
         }
     }
