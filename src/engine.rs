@@ -20,10 +20,11 @@ use crate::flow::table::Timeouts;
 use crate::flow::{Arrival, Flow, FlowTable, Lookup};
 use crate::ids::{Endpoint, FlowId};
 use crate::model::{
-    CaptureStats, Finding, FlowRecord, KernelStats, LimitStats, Method, Report, SourceSummary,
+    CaptureStats, Finding, FindingKind, FlowRecord, KernelStats, LimitStats, Method, Report,
+    SourceSummary,
 };
 use crate::reassembly::{Limits, Segment, TcpConn, TcpFlags};
-use ctxscope_dissectors::{Dir, Event, Proto, Severity, Timestamp, Transport};
+use ctxscope_dissectors::{Dir, Event, Proto, Timestamp, Transport};
 use records::{LiveRecords, record};
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,12 +168,8 @@ impl Engine {
                 "{error}: reading stopped after {packets} packets; the analysis covers only those"
             )
         };
-        p.analysis.raise(Finding::new(
-            "capture.read_error",
-            Severity::Medium,
-            p.now,
-            message,
-        ));
+        p.analysis
+            .raise(Finding::new(FindingKind::CaptureReadError, p.now, message));
     }
 
     pub fn set_kernel_stats(&mut self, stats: KernelStats) {
@@ -194,8 +191,7 @@ impl Engine {
             s.packets += 1;
         }
         p.analysis.raise(Finding::new(
-            "capture.unsupported_link",
-            Severity::Low,
+            FindingKind::CaptureUnsupportedLink,
             p.now,
             format!(
                 "packets on an interface with link type {dlt} were skipped (supported: Ethernet, Linux SLL/SLL2, raw IP, loopback)"
@@ -426,8 +422,7 @@ impl Pipeline {
     fn malformed(&mut self, ts: Timestamp, why: &'static str) {
         self.stats.malformed += 1;
         self.analysis.raise(Finding::new(
-            "decode.malformed_packet",
-            Severity::Low,
+            FindingKind::DecodeMalformedPacket,
             ts,
             format!("packet #{} has {why}; it was skipped", self.stats.packets),
         ));

@@ -1,4 +1,4 @@
-//! The module graph stays one-way (README "Development"). This test reads the sources and
+//! The module graph stays one-way (README "Architecture"). This test reads the sources and
 //! collects, for every file, the modules of its own crate that it names (`use` trees and paths
 //! starting with `crate::`, `super::` or `self::`), then checks:
 //!

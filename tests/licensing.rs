@@ -11,7 +11,7 @@ use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::{
     AnnouncedOutcome, ConnectionOutcome, FlowId, FlowRecord, Handshake, HandshakeOutcome,
-    LicensingSession, Report, SessionStatus, VendorConnection,
+    LicensingSession, Report, SeriesState, SessionStatus, VendorConnection,
 };
 use ctxscope_dissectors::flexlm::{self, TextKind};
 use ctxscope_dissectors::{Body, Context, Dir, Dissector as _, Event, Proto, Summary};
@@ -1224,7 +1224,7 @@ fn the_text_report_says_who_where_and_how_in_120_columns() {
         "redirected to ctxlic01:7279 (static), used by flow 2 (open)",
         "flow 2 09:00:00.087 :7279 open (static, announced by flow 1)",
         "longest silence 12m41s; OVERDUE, silent since 09:08:16.722",
-        "features  CITRIX 1 out; XDT_ENT_UD 1 out",
+        "features  CITRIX 1 out, 0 in; XDT_ENT_UD 1 out, 0 in",
     ] {
         assert!(
             licensing.contains(expected),
@@ -1455,4 +1455,50 @@ fn message_len(bytes: &[u8]) -> usize {
     } else {
         LEGACY
     }
+}
+
+/// What the text report and the terminal UI both say of a licensing session, worded once by
+/// the model: its heartbeats together, its license counts, who announced its vendor port.
+#[test]
+fn licensing_is_worded_once_for_the_report_and_the_ui() {
+    let report = analyse("flexlm/heartbeat_overdue.pcap");
+    let hung = session(&report, "10.1.10.21", "10.1.10.5");
+    assert_eq!(hung.beat_count(), 4);
+    assert_eq!(hung.beat_interval_secs().map(f64::round), Some(120.0));
+    assert_eq!(hung.beat_state(), Some(SeriesState::Overdue));
+    assert_eq!(hung.licenses().to_string(), "2 out, 0 in");
+    let v = &hung.vendor_connections[0];
+    assert!(v.is_open() && v.is_overdue());
+    assert_eq!(v.announcement(), "announced by flow 1");
+
+    // The hung connection reset, then a reconnect beating on time: not overdue any more; the
+    // newest beat and the latest interval are the reconnect's.
+    let mut s = hung.clone();
+    s.vendor_connections[0].outcome = ConnectionOutcome::Reset;
+    s.vendor_connections[0].announced_by = None;
+    assert!(!s.vendor_connections[0].is_overdue());
+    assert_eq!(
+        s.vendor_connections[0].announcement(),
+        "not announced in this capture"
+    );
+    let ok = session(&report, "10.1.10.22", "10.1.10.5");
+    let reconnect = ok.vendor_connections[0].clone();
+    let cadence = reconnect.heartbeats.clone().expect("heartbeats");
+    s.vendor_connections.push(reconnect);
+    assert_eq!(s.beat_count(), 4 + cadence.count);
+    assert!(cadence.last > hung.last_beat());
+    assert_eq!(s.last_beat(), cadence.last);
+    assert_eq!(s.beat_interval_secs(), cadence.interval_median_secs);
+    assert_eq!(s.beat_state(), Some(SeriesState::Ok));
+    // A connection that closed: its series closed with it.
+    s.vendor_connections.pop();
+    assert_eq!(s.beat_state(), Some(SeriesState::Closed));
+    s.vendor_connections.clear();
+    assert_eq!(s.beat_state(), None);
+    // Denials and unverified checkouts are said when there are some.
+    (s.denials, s.unverified) = (3, 1);
+    assert_eq!(
+        s.licenses().to_string(),
+        "2 out, 0 in, 3 denied, 1 unverified"
+    );
 }

@@ -1,6 +1,7 @@
 //! A protocol added to the registry from outside, with no other edit, reaches everything that
 //! lists protocols: `--decode-as` and `ports.decode_as`, the `[ports]` section, the port table,
-//! payload classification, the flow records and the TUI's counters and filter.
+//! payload classification, the flow records, the catalogue of finding codes and the TUI's
+//! counters and filter.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ctxscope::capture::Packet;
@@ -9,13 +10,13 @@ use ctxscope::cli::ConfigArgs;
 use ctxscope::config::{Config, PortRange};
 use ctxscope::decode::LinkType;
 use ctxscope::engine::Engine;
-use ctxscope::model::{FlowRecord, Method, Report};
+use ctxscope::model::{FlowRecord, Method, Report, catalogue};
 use ctxscope::tui::app::{App, SourceInfo, SourceKind};
 use ctxscope::tui::feed::timeline::Timeline;
 use ctxscope::tui::feed::{FeedMsg, Snapshot};
 use ctxscope_dissectors::{
-    Anomaly, Colour, Dir, Dissector, Event, Probe, Proto, ProtoSpec, Registry, Severity, Summary,
-    Timestamp, Transport,
+    Anomalies, Code, Coded, Colour, Dir, Dissector, Event, Probe, Proto, ProtoSpec, Registry,
+    Severity, Summary, Timestamp, Transport,
 };
 use ctxscope_generator::{BASE_TIME, Mixer, TcpConversation};
 use ratatui::Terminal;
@@ -35,10 +36,25 @@ static XYZZY: ProtoSpec = ProtoSpec {
     wire: "xyzzy",
     probe: Some(probe),
     refute: None,
-    new: |_| Box::new(Greeter { greeted: false }),
-    unexpected_port_finding: Some("xyzzy.unexpected_port"),
+    new: |_| Box::new(Greeter::default()),
+    unexpected_port_finding: Some(&Code {
+        name: "xyzzy.unexpected_port",
+        severity: Severity::Low,
+        meaning: "XYZZY off its port",
+        action: "nothing",
+    }),
+    anomalies: Kind::CODES,
     colour: Colour::Cyan,
 };
+
+ctxscope_dissectors::codes! {
+    /// What the made-up protocol reports.
+    enum Kind {
+        Greeting = "xyzzy.greeting", Info,
+            "a hollow voice says",
+            "nothing";
+    }
+}
 
 const MAGIC: &[u8] = b"XYZZY";
 
@@ -54,16 +70,16 @@ fn probe(_dir: Dir, first: &[u8]) -> Probe {
 }
 
 /// Reports one anomaly at its first bytes, to show it ran; keeps nothing.
+#[derive(Default)]
 struct Greeter {
-    greeted: bool,
+    anomalies: Anomalies<Kind>,
 }
 
 impl Dissector for Greeter {
     fn feed(&mut self, dir: Dir, _data: &[u8], ts: Timestamp, out: &mut Vec<Event>) {
-        if !self.greeted {
-            self.greeted = true;
-            let hello = Anomaly::new("xyzzy.greeting", Severity::Info, "a hollow voice says");
-            out.push(Event::new(ts, dir, hello));
+        if self.anomalies.count(Kind::Greeting) == 0 {
+            let hello = || "a hollow voice says".to_string();
+            self.anomalies.raise(out, ts, dir, Kind::Greeting, hello);
         }
     }
 
@@ -123,7 +139,7 @@ fn the_ports_section_has_its_default_ports_and_takes_overrides() {
     let err = Config::load(None, &overrides(&["ports.xyzzy=[4445]"])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "config: ports: unknown key `xyzzy`: expected a protocol (lmgrd, vendor_daemon, ica, cgp, ima, edt) or decode_as"
+        "config: ports: unknown key `xyzzy`: expected a protocol (lmgrd, vendor_daemon, ica, cgp, ima, tls, edt) or decode_as"
     );
 }
 
@@ -151,7 +167,7 @@ fn decode_as_takes_its_name_from_the_command_line_and_the_file() {
     let err = args.load(&Registry::builtin()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "config: ports.decode_as.9000: \"xyzzy\" is not a protocol (protocols: lmgrd, vendor_daemon, ica, cgp, ima, edt)"
+        "config: ports.decode_as.9000: \"xyzzy\" is not a protocol (protocols: lmgrd, vendor_daemon, ica, cgp, ima, tls, edt)"
     );
 }
 
@@ -243,6 +259,26 @@ fn connections_are_classified_by_its_port_its_payload_and_decode_as() {
     let record = serde_json::to_value(&f[0]).expect("serialisable");
     assert_eq!(record["proto"], "xyzzy");
     assert!(record.get("summary").is_none(), "it keeps no summary");
+    // Both codes are catalogued from its spec, with the severity its findings have.
+    let codes = catalogue(&registry());
+    for finding in report
+        .findings
+        .iter()
+        .filter(|f| f.code.starts_with("xyzzy."))
+    {
+        let code = codes.iter().find(|c| c.name == finding.code);
+        assert_eq!(
+            code.map(|c| c.severity),
+            Some(finding.severity),
+            "{}",
+            finding.code
+        );
+    }
+    assert!(
+        !catalogue(&Registry::builtin())
+            .iter()
+            .any(|c| c.name.starts_with("xyzzy."))
+    );
 }
 
 /// The screen, drawn on a test terminal.
@@ -293,7 +329,7 @@ fn the_tui_counts_colours_and_filters_it() {
     assert!(
         find(
             &draw(&mut app),
-            "proto:lmgrd|vendor_daemon|ica|cgp|ima|edt|xyzzy|flexlm"
+            "proto:lmgrd|vendor_daemon|ica|cgp|ima|tls|edt|xyzzy|flexlm"
         )
         .is_some()
     );

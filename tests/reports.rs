@@ -1,12 +1,16 @@
 //! The report writers. NDJSON over every sample capture (and the real ICA capture): every
 //! record of a type has exactly the keys that type lists, in order, and the README documents
-//! those keys. Text: the findings list stays short whatever the capture.
+//! those keys. Findings: the README's tables say of every code what the catalogue says, and
+//! every finding and anomaly of the sample captures is catalogued with its severity. Text: the
+//! findings list stays short whatever the capture.
 
 use ctxscope::capture::Packet;
 use ctxscope::config::Config;
 use ctxscope::decode::LinkType;
 use ctxscope::engine::Engine;
+use ctxscope::model::catalogue;
 use ctxscope::output::{NDJSON_RECORDS, write_ndjson, write_text};
+use ctxscope_dissectors::{Code, Registry};
 use ctxscope_generator::scenarios::citrix::write_load;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -124,6 +128,110 @@ fn the_readme_documents_every_record_type_and_its_keys() {
             .collect();
         assert_eq!(documented, keys, "README: keys of the {kind} record");
     }
+}
+
+/// A README table row of the "Findings" section, as the catalogue entry `code` reads.
+fn findings_row(code: &Code) -> String {
+    format!(
+        "| `{}` | {} | {} | {} |",
+        code.name, code.severity, code.meaning, code.action
+    )
+}
+
+/// `line` with every markdown link `[text](target)` reduced to its text.
+fn without_links(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(open) = rest.find('[') {
+        let link = rest[open..].find("](").and_then(|mid| {
+            let close = rest[open + mid..].find(')')?;
+            Some((open + mid, open + mid + close))
+        });
+        let Some((mid, close)) = link else { break };
+        out.push_str(&rest[..open]);
+        out.push_str(&rest[open + 1..mid]);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn the_readme_findings_tables_say_what_the_catalogue_says() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Findings\n"))
+        .expect("a Findings section");
+    // Rows whose first cell is a code: `| `code` | severity | meaning | what to do |`.
+    let rows: Vec<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(without_links)
+        .collect();
+    let row_of = |name: &str| {
+        let start = format!("| `{name}` |");
+        rows.iter().find(|r| r.starts_with(&start))
+    };
+    let codes = catalogue(&Registry::builtin());
+    for code in &codes {
+        let expected = findings_row(code);
+        let Some(row) = row_of(code.name) else {
+            panic!("README: no row for {}; add one:\n{expected}", code.name)
+        };
+        let severity = row.split(" | ").nth(1);
+        assert_eq!(
+            severity,
+            Some(code.severity.name()),
+            "README: severity of {}",
+            code.name
+        );
+        assert_eq!(*row, expected, "README: the row of {}", code.name);
+    }
+    for row in &rows {
+        let documented = row.split('`').nth(1).unwrap_or_default();
+        assert!(
+            codes.iter().any(|c| c.name == documented),
+            "README documents {documented}, which no catalogue entry names"
+        );
+    }
+    assert_eq!(rows.len(), codes.len(), "README: one row per code");
+}
+
+#[test]
+fn every_finding_and_anomaly_of_the_samples_is_catalogued_with_its_severity() {
+    let codes = catalogue(&Registry::builtin());
+    let severity_of = |name: &str| {
+        codes
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.severity.name())
+    };
+    let mut checked = 0;
+    for capture in ctxscope::check::find_captures(&root().join("captures")).expect("captures/") {
+        let report: Value =
+            serde_json::from_str(&ctxscope::check::analyse(&capture, "sample").expect("analysed"))
+                .expect("JSON");
+        let findings = report["findings"].as_array().into_iter().flatten();
+        let events = report["flows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["events"].as_array().into_iter().flatten())
+            .filter(|e| e["proto"] == "anomaly")
+            .map(|e| &e["event"]);
+        for f in findings.chain(events) {
+            let code = f["code"].as_str().expect("a code");
+            assert_eq!(
+                severity_of(code),
+                f["severity"].as_str(),
+                "{}: {code}",
+                capture.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} findings and anomalies seen");
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod support;
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::{
-    BeatKind, CitrixSession, FlowRecord, Method, Report, SessionEnd, SessionStatus,
+    BeatKind, CitrixSession, FlowRecord, Method, Report, SeriesState, SessionEnd, SessionStatus,
 };
 use ctxscope_dissectors::ica::{EncryptionKind, Phase};
 use ctxscope_dissectors::{Body, Dir, Proto, Severity, Summary, WireText, cgp, ima};
@@ -749,7 +749,8 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
     assert_eq!(count(1494, (Some(Proto::ICA), payload)), 3);
     assert_eq!(count(2598, (Some(Proto::CGP), payload)), 3);
     assert_eq!(count(2512, by_port(Proto::IMA)), 2);
-    assert_eq!(count(443, (None, None)), 1);
+    // StoreFront over HTTPS: TLS, found by its handshake (it carries no Citrix protocol).
+    assert_eq!(count(443, (Some(Proto::TLS), payload)), 1);
 
     // Licensing: each server redirected to the static port, connected, two heartbeats.
     assert_eq!(report.licensing.len(), 3);
@@ -996,7 +997,7 @@ fn the_text_report_details_each_session_within_120_columns() {
     has("channels: CTXTW 0 B/6004 B (14), CTXCPM 0 B/2800 B (2)");
     // Session reliability: the proxied target and the connections; the HR laptop's silence.
     has("session reliability: proxied to 127.0.0.1:1494; connections 11, 14 (1 reconnect)");
-    has("keep-alives: cgp_nop x10, every 20.0 s, longest silence 1m27s, OVERDUE");
+    has("keep-alives: CGP NOP x10, every 20.0 s, longest silence 1m27s, OVERDUE");
     has("channels: 8 bound, no writes decoded (encrypted, compressed or unused)");
     // The IMA connections, with their exchanges and the start of each direction.
     let ima_flows: Vec<_> = report
@@ -1022,4 +1023,49 @@ fn the_text_report_details_each_session_within_120_columns() {
             }
         }
     }
+}
+
+/// What the text report and the terminal UI both say of a session, worded once by the model:
+/// the farm's sessions, then what their words become when PDCRYPT1 is switched off or the
+/// session ends without saying how.
+#[test]
+fn sessions_are_worded_once_for_the_report_and_the_ui() {
+    let report = analyse("farm/mixed_farm.pcap");
+    let words: Vec<_> = report
+        .sessions
+        .iter()
+        .map(|s| (s.encryption_text(), s.state(), s.keepalive_state()))
+        .collect();
+    let basic = || "basic, key in clear".to_string();
+    assert_eq!(
+        words,
+        [
+            (basic(), "logoff", None),
+            (basic(), "finish", Some(SeriesState::Closed)),
+            ("none".to_string(), "logoff", None),
+            ("rc5".to_string(), "open", Some(SeriesState::Overdue)),
+            ("rc5".to_string(), "reset", None),
+        ]
+    );
+    // Switched off: that is what matters, no longer the key.
+    let mut s = report.sessions[0].clone();
+    for (off, words) in [
+        ([None, Some(1699)], "basic, then off by server"),
+        ([Some(4121), None], "basic, then off by client"),
+        ([Some(4121), Some(1699)], "basic, then off"),
+    ] {
+        s.encryption_off = off;
+        assert_eq!(s.encryption_text(), words);
+    }
+    s.encryption = None;
+    assert_eq!(s.encryption_text(), "-");
+    s.ended_by = None;
+    assert_eq!(s.state(), "ended");
+    s.ended_by = Some(SessionEnd::TcpClose);
+    assert_eq!(s.state(), "tcp_close");
+    // Once the session is over, its keep-alives are not overdue, whatever the series says.
+    let mut hr = report.sessions[3].clone();
+    hr.open = false;
+    assert_eq!(hr.keepalive_state(), Some(SeriesState::Closed));
+    assert_eq!(hr.state(), "ended");
 }

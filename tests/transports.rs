@@ -15,7 +15,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-use support::{analyse_frames, analyse_frames_with, read_packets, real_capture, scenario_file};
+use support::{
+    analyse_frames, analyse_frames_with, config, read_packets, real_capture, scenario_file,
+};
 
 fn capture_file(path: &str) -> PathBuf {
     scenario_file("transports", path)
@@ -25,11 +27,6 @@ fn analyse(path: &str) -> Report {
     let mut engine = Engine::new(Config::default());
     ctxscope::run::read_file(&mut engine, &capture_file(path), path, false).expect("opens");
     engine.finish()
-}
-
-fn config(overrides: &[&str]) -> Config {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Config::load(None, &overrides).expect("valid settings")
 }
 
 fn edt_summary(f: &FlowRecord) -> &edt::Summary {

@@ -8,11 +8,15 @@
 //! the first bytes of a stream with [`Proto::probe`].
 //!
 //! Every byte is untrusted: parsers never panic, never allocate from a length read off the wire
-//! without a cap, and turn malformed input into [`Anomaly`] events.
+//! without a cap, and turn malformed input into [`Anomaly`] events. Each dissector declares its
+//! kinds of anomaly as a [`codes!`] enum, lists them in its spec, and counts them with
+//! [`Anomalies`]: every occurrence counted by code, the first few of each code reported.
 
 #![forbid(unsafe_code)]
 
+pub mod anomaly;
 pub mod buffer;
+pub mod code;
 pub mod event;
 pub mod registry;
 pub mod text;
@@ -23,8 +27,11 @@ pub mod edt;
 pub mod flexlm;
 pub mod ica;
 pub mod ima;
+pub mod tls;
 
+pub use anomaly::{ANOMALY_EVENTS_PER_CODE, Anomalies, AnomalyCount};
 pub use buffer::{Overflow, StreamBuffer};
+pub use code::{Code, Coded};
 pub use event::{Anomaly, Body, Event, Summary};
 pub use registry::{
     Carry, Colour, Context, Dissector, Probe, Proto, ProtoSpec, Refused, Registry, Transport,

@@ -6,9 +6,10 @@
 //! (port table, payload probes, configuration, command line, TUI filters) reads it from there.
 //! A connection's protocol is a [`Proto`], a cheap handle on its spec.
 
+use crate::code::Code;
 use crate::event::{Event, Summary};
 use crate::types::{Dir, Timestamp};
-use crate::{cgp, edt, flexlm, ica, ima};
+use crate::{cgp, edt, flexlm, ica, ima, tls};
 use serde::{Serialize, Serializer};
 use std::any::Any;
 use std::cmp::Ordering;
@@ -98,9 +99,12 @@ pub struct ProtoSpec {
     /// Creates the dissector of one connection.
     pub new: fn(&Context) -> Box<dyn Dissector>,
     /// The finding raised when the payload finds this protocol on a port not configured for it;
-    /// `None` when another analysis judges its ports (FlexLM: the licensing analysis knows the
-    /// announcements and the roles).
-    pub unexpected_port_finding: Option<&'static str>,
+    /// `None` when the payload cannot find it (no probe) or another analysis judges its ports
+    /// (FlexLM: the licensing analysis knows the announcements and the roles).
+    pub unexpected_port_finding: Option<&'static Code>,
+    /// Every anomaly its dissector can report (the `CODES` of its [`codes!`](crate::codes)
+    /// enum), for the catalogue of finding codes.
+    pub anomalies: &'static [Code],
     /// How views colour its connections.
     pub colour: Colour,
 }
@@ -116,6 +120,7 @@ impl Proto {
     pub const ICA: Proto = Proto(&ica::SPEC);
     pub const CGP: Proto = Proto(&cgp::SPEC);
     pub const IMA: Proto = Proto(&ima::SPEC);
+    pub const TLS: Proto = Proto(&tls::SPEC);
     pub const EDT: Proto = Proto(&edt::SPEC);
 
     /// Probes never need more than this many bytes of a direction to decide.
@@ -224,6 +229,7 @@ impl Registry {
                 Proto::ICA,
                 Proto::CGP,
                 Proto::IMA,
+                Proto::TLS,
                 Proto::EDT,
             ],
         }
@@ -274,6 +280,25 @@ impl Registry {
             }
         }
         wires
+    }
+
+    /// The finding codes of the protocols, each once, in order: a protocol's unexpected-port
+    /// finding, then its anomalies (specs of one wire family share theirs).
+    pub fn codes(&self) -> Vec<&'static Code> {
+        let mut codes: Vec<&'static Code> = Vec::new();
+        for p in self.iter() {
+            let spec = p.spec();
+            for code in spec
+                .unexpected_port_finding
+                .into_iter()
+                .chain(spec.anomalies)
+            {
+                if !codes.iter().any(|c| c.name == code.name) {
+                    codes.push(code);
+                }
+            }
+        }
+        codes
     }
 
     /// The protocols whose probes run on connections of `transport`: one per wire family, the
@@ -402,7 +427,7 @@ mod tests {
         assert_eq!(registry.get("http"), None);
         assert_eq!(
             registry.names(),
-            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima", "edt"]
+            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima", "tls", "edt"]
         );
     }
 
@@ -438,10 +463,102 @@ mod tests {
         let registry = Registry::builtin();
         assert_eq!(
             registry.probed(Transport::Tcp),
-            [Proto::LMGRD, Proto::ICA, Proto::CGP]
+            [Proto::LMGRD, Proto::ICA, Proto::CGP, Proto::TLS]
         );
         assert!(registry.probed(Transport::Udp).is_empty());
-        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima", "edt"]);
+        assert_eq!(
+            registry.wires(),
+            ["flexlm", "ica", "cgp", "ima", "tls", "edt"]
+        );
+    }
+
+    #[test]
+    fn codes_are_listed_once_and_named_after_their_protocol() {
+        let registry = Registry::builtin();
+        let codes = registry.codes();
+        for (i, code) in codes.iter().enumerate() {
+            assert!(
+                codes[..i].iter().all(|c| c.name != code.name),
+                "{} twice",
+                code.name
+            );
+        }
+        for p in registry.iter() {
+            let spec = p.spec();
+            if let Some(code) = spec.unexpected_port_finding {
+                assert_eq!(code.name, format!("{}.unexpected_port", spec.name));
+            }
+            for code in spec.anomalies {
+                assert!(
+                    code.name.starts_with(&format!("{}.", spec.wire)),
+                    "{code:?}"
+                );
+                // Specs of one family share their anomalies: the registry's copy is this one.
+                assert!(codes.contains(&code), "{code:?}");
+            }
+        }
+        // FlexLM's two roles share their anomalies; IMA reports none.
+        assert_eq!(flexlm::LMGRD.anomalies, flexlm::VENDOR_DAEMON.anomalies);
+        assert!(ima::SPEC.anomalies.is_empty() && ima::SPEC.unexpected_port_finding.is_none());
+        let names: Vec<&str> = codes.iter().map(|c| c.name).collect();
+        assert!(names.contains(&"flexlm.bad_crc") && names.contains(&"ica.unexpected_port"));
+    }
+
+    /// Deterministic bytes that are no protocol's: every dissector reports anomalies on them.
+    fn garbage(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()[0]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dissectors_report_only_the_anomalies_their_spec_lists() {
+        use crate::event::Body;
+        for p in Registry::builtin().iter() {
+            let spec = p.spec();
+            let mut seen = Vec::new();
+            for (seed, from_start) in [(1, true), (2, false), (3, true), (4, false)] {
+                let mut d = p.dissector(&Context {
+                    from_start,
+                    ..Context::default()
+                });
+                let mut out = Vec::new();
+                for (i, dir) in [Dir::ToServer, Dir::ToClient]
+                    .into_iter()
+                    .cycle()
+                    .take(40)
+                    .enumerate()
+                {
+                    let ts = Timestamp::from_secs(i as i64);
+                    d.feed(dir, &garbage(seed + i as u64 * 7, 300), ts, &mut out);
+                    if i % 9 == 8 {
+                        d.gap(dir, 100, ts, &mut out);
+                    }
+                }
+                d.close(Timestamp::from_secs(50), &mut out);
+                for e in &out {
+                    if let Body::Anomaly(a) = &e.body {
+                        let listed = spec.anomalies.iter().find(|c| c.name == a.code);
+                        assert_eq!(
+                            listed.map(|c| c.severity),
+                            Some(a.severity),
+                            "{}: {} not in its spec with that severity",
+                            spec.name,
+                            a.code
+                        );
+                        seen.push(a.code);
+                    }
+                }
+            }
+            // The check saw anomalies wherever the protocol has any.
+            assert_eq!(seen.is_empty(), spec.anomalies.is_empty(), "{}", spec.name);
+        }
     }
 
     #[test]

@@ -17,8 +17,8 @@
 use super::Findings;
 use crate::flow::Flow;
 use crate::ids::FlowId;
-use crate::model::Finding;
-use ctxscope_dissectors::{Dir, Proto, Severity, Timestamp};
+use crate::model::{Finding, FindingKind};
+use ctxscope_dissectors::{Dir, Proto, Timestamp};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -152,8 +152,7 @@ impl EdtReachability {
         let on = *state.fallback_finding.get_or_insert(flow.id);
         findings.raise(
             Finding::new(
-                "edt.fallback_to_tcp",
-                Severity::Medium,
+                FindingKind::EdtFallbackToTcp,
                 attempt.first,
                 format!(
                     "UDP {} is blocked between {} and {}: sessions fall back to TCP (slower launch, no EDT); the client sent {} datagrams without an answer, then connected to TCP {}; allow UDP 1494 and 2598 from the clients to the VDA (HDX adaptive transport, CTX220730)",
@@ -213,8 +212,7 @@ fn unanswered(
     let on = *state.unanswered_finding.get_or_insert(first_flow);
     findings.raise(
         Finding::new(
-            "edt.unanswered",
-            Severity::Medium,
+            FindingKind::EdtUnanswered,
             attempt.first,
             format!(
                 "{client} sent {} datagrams to UDP {} on {server} and got no answer, and no TCP connection to the server's ICA or CGP port followed within {} s: HDX adaptive transport (EDT) is blocked or the VDA does not listen; check the firewall for UDP 1494 and 2598, and whether the client reached the server another way (a Gateway)",

@@ -1,10 +1,12 @@
 //! Findings: what the analysis tells the admin, each with a stable code.
 //!
 //! The same finding on the same connection is counted, not repeated: a capture with a
-//! thousand bad checksums on one connection gives one finding with a count of 1000.
+//! thousand overlap conflicts on one connection gives one finding with a count of 1000. (A
+//! dissector reports only the first few anomalies of a code; its summary counts them all.)
 
 use crate::ids::FlowId;
 use crate::model::Finding;
+use ctxscope_dissectors::Code;
 use rustc_hash::FxHashMap;
 
 /// Distinct findings in the order first raised, bounded.
@@ -57,8 +59,13 @@ impl Findings {
 
     /// Replaces the message of the kept finding `code` on `flow`, when a later fact sharpens
     /// what it says.
-    pub fn restate(&mut self, code: &'static str, flow: Option<FlowId>, message: String) {
-        if let Some(&i) = self.index.get(&(code, flow)) {
+    pub fn restate(
+        &mut self,
+        code: impl Into<&'static Code>,
+        flow: Option<FlowId>,
+        message: String,
+    ) {
+        if let Some(&i) = self.index.get(&(code.into().name, flow)) {
             self.list[i].message = message;
         }
     }
@@ -84,16 +91,17 @@ impl Findings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctxscope_dissectors::{Severity, Timestamp};
+    use crate::model::FindingKind;
+    use ctxscope_dissectors::Timestamp;
 
     #[test]
     fn repeats_on_one_flow_are_counted_and_the_store_is_bounded() {
         let mut f = Findings::new(2);
         let at = |s| Timestamp::from_secs(s);
-        f.raise(Finding::new("tcp.overlap_conflict", Severity::Medium, at(5), "a").on_flow(1));
-        f.raise(Finding::new("tcp.overlap_conflict", Severity::Medium, at(3), "b").on_flow(1));
-        f.raise(Finding::new("tcp.overlap_conflict", Severity::Medium, at(9), "c").on_flow(2));
-        f.raise(Finding::new("ica.basic_encryption", Severity::Medium, at(9), "d").on_flow(2));
+        f.raise(Finding::new(FindingKind::TcpOverlapConflict, at(5), "a").on_flow(1));
+        f.raise(Finding::new(FindingKind::TcpOverlapConflict, at(3), "b").on_flow(1));
+        f.raise(Finding::new(FindingKind::TcpOverlapConflict, at(9), "c").on_flow(2));
+        f.raise(Finding::new(FindingKind::IcaBasicEncryption, at(9), "d").on_flow(2));
         assert_eq!(f.list().len(), 2);
         assert_eq!(f.list()[0].count, 2);
         assert_eq!((f.list()[0].first, f.list()[0].last), (at(3), at(5)));
@@ -101,8 +109,12 @@ mod tests {
         assert_eq!(f.dropped(), 1);
         assert_eq!(f.count_for(1), 2);
         // A later fact restates a kept finding; one that was not kept stays absent.
-        f.restate("tcp.overlap_conflict", Some(1), "sharper".into());
-        f.restate("ica.basic_encryption", Some(2), "never kept".into());
+        f.restate(FindingKind::TcpOverlapConflict, Some(1), "sharper".into());
+        f.restate(
+            FindingKind::IcaBasicEncryption,
+            Some(2),
+            "never kept".into(),
+        );
         let messages: Vec<_> = f.list().iter().map(|x| x.message.as_str()).collect();
         assert_eq!(messages, ["sharper", "c"]);
         assert_eq!(f.list()[0].count, 2);

@@ -7,8 +7,8 @@ use super::Findings;
 use super::cadence::Cadence;
 use crate::flow::Flow;
 use crate::ids::{Endpoint, FlowId};
-use crate::model::{BeatKind, CadenceStats, Finding, HeartbeatSeries};
-use ctxscope_dissectors::{Proto, Severity, Summary, Timestamp};
+use crate::model::{BeatKind, CadenceStats, Finding, FindingKind, HeartbeatSeries};
+use ctxscope_dissectors::{Proto, Summary, Timestamp};
 use rustc_hash::FxHashMap;
 use std::time::Duration;
 
@@ -191,10 +191,9 @@ fn overdue_finding(
 ) -> Finding {
     let interval = s.cadence.interval().as_secs_f64();
     let secs = silence.as_secs_f64();
-    let (code, severity, message) = match (kind, s.proto) {
+    let (code, message) = match (kind, s.proto) {
         (BeatKind::LicenseHeartbeat, _) => (
-            "flexlm.heartbeat_overdue",
-            Severity::Medium,
+            FindingKind::FlexlmHeartbeatOverdue,
             format!(
                 "no license exchange between {} and the vendor daemon {} since {} ({secs:.0} s when found; heartbeats expected every {interval:.0} s) while the connection stays open: the license client or the vendor daemon is hung, or the path between them drops packets; check the vendor daemon's log and the Citrix server's licensing service",
                 s.client.ip,
@@ -205,26 +204,23 @@ fn overdue_finding(
             ),
         ),
         (BeatKind::CgpNop, _) => (
-            "cgp.keepalive_overdue",
-            Severity::Low,
+            FindingKind::CgpKeepaliveOverdue,
             format!(
                 "no CGP keep-alive for {secs:.0} s (every {interval:.1} s before) on an open session-reliability connection: the client or a middlebox stopped forwarding; session reliability will try to reconnect"
             ),
         ),
         (BeatKind::TcpKeepalive, Some(p)) if p == Proto::ICA => (
-            "ica.keepalive_overdue",
-            Severity::Low,
+            FindingKind::IcaKeepaliveOverdue,
             format!(
                 "no TCP keep-alive for {secs:.0} s (every {interval:.0} s before) on an open ICA session: the client may be gone while the session stays up"
             ),
         ),
         (BeatKind::TcpKeepalive, _) => (
-            "tcp.keepalive_overdue",
-            Severity::Low,
+            FindingKind::TcpKeepaliveOverdue,
             format!(
                 "no TCP keep-alive for {secs:.0} s (every {interval:.0} s before) on an open connection"
             ),
         ),
     };
-    Finding::new(code, severity, since, message).on_flow(flow)
+    Finding::new(code, since, message).on_flow(flow)
 }

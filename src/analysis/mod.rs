@@ -7,6 +7,7 @@ mod findings;
 mod heartbeats;
 mod licensing;
 mod sessions;
+mod tls;
 
 use findings::Findings;
 
@@ -15,14 +16,16 @@ use crate::config::{Config, secs};
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{
-    BeatKind, CadenceStats, CitrixSession, Finding, HeartbeatSeries, LicensingSession, Method,
+    BeatKind, CadenceStats, CitrixSession, Finding, FindingKind, HeartbeatSeries, LicensingSession,
+    Method,
 };
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Severity, Timestamp, cgp};
+use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Timestamp, cgp};
 use edt::EdtReachability;
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use sessions::Sessions;
+use tls::Tls;
 
 pub struct Analyzer {
     findings: Findings,
@@ -30,6 +33,7 @@ pub struct Analyzer {
     licensing: Licensing,
     sessions: Sessions,
     edt: EdtReachability,
+    tls: Tls,
 }
 
 /// What the analysis produced, for the report.
@@ -67,6 +71,7 @@ impl Analyzer {
                 secs(config.edt.fallback_window_secs),
                 limits.max_edt_attempts,
             ),
+            tls: Tls::default(),
         }
     }
 
@@ -107,6 +112,14 @@ impl Analyzer {
         let port = flow.server.port;
         let transport = flow.transport.name().to_uppercase();
         match (d.payload, d.label) {
+            // TLS on an ICA or CGP port carries that protocol (the flow knows which); on a port
+            // configured for another protocol, another service uses the port.
+            (Some(found), Some(_)) if found == Proto::TLS => {
+                let on_its_port = d.expected.is_some_and(|e| e.proto == found);
+                if !on_its_port && flow.app.inside_tls().is_none() {
+                    self.unexpected_payload(flow, d, "TLS", ts);
+                }
+            }
             // A protocol without a code has its ports judged elsewhere (FlexLM: by the
             // licensing analysis, which knows the announcements and the roles).
             (Some(found), Some(label)) => {
@@ -121,7 +134,6 @@ impl Analyzer {
                     self.raise(
                         Finding::new(
                             code,
-                            Severity::Medium,
                             ts,
                             format!(
                                 "{} found by payload on {transport} {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
@@ -133,24 +145,29 @@ impl Analyzer {
                     );
                 }
             }
-            (None, None) => {
-                if let Some(expected) = d.expected.filter(|e| e.method == Method::Port) {
-                    self.raise(
-                        Finding::new(
-                            "classify.unexpected_payload",
-                            Severity::Low,
-                            ts,
-                            format!(
-                                "{transport} {port} is configured for {} but carries something else: another service uses a Citrix port",
-                                expected.proto.name()
-                            ),
-                        )
-                        .on_flow(flow.id),
-                    );
-                }
-            }
+            (None, None) => self.unexpected_payload(flow, d, "something else", ts),
             _ => {}
         }
+    }
+
+    /// A port configured for a protocol carries `what` instead.
+    fn unexpected_payload(&mut self, flow: &Flow, d: &Decision, what: &str, ts: Timestamp) {
+        let Some(expected) = d.expected.filter(|e| e.method == Method::Port) else {
+            return;
+        };
+        let port = flow.server.port;
+        let transport = flow.transport.name().to_uppercase();
+        self.raise(
+            Finding::new(
+                FindingKind::ClassifyUnexpectedPayload,
+                ts,
+                format!(
+                    "{transport} {port} is configured for {} but carries {what}: another service uses a Citrix port",
+                    expected.proto.name()
+                ),
+            )
+            .on_flow(flow.id),
+        );
     }
 
     /// What one TCP segment was: raises the findings that deserve attention and records
@@ -159,8 +176,7 @@ impl Analyzer {
         if info.has(SegmentInfo::OVERLAP_CONFLICT) {
             self.raise(
                 Finding::new(
-                    "tcp.overlap_conflict",
-                    Severity::Medium,
+                    FindingKind::TcpOverlapConflict,
                     ts,
                     "overlapping TCP segments carry different bytes (kept the first copy): a broken middlebox, or an evasion attempt",
                 )
@@ -170,7 +186,8 @@ impl Analyzer {
         let citrix = flow
             .app
             .label()
-            .is_some_and(|l| l.proto == Proto::ICA || l.proto == Proto::CGP);
+            .is_some_and(|l| l.proto == Proto::ICA || l.proto == Proto::CGP)
+            || flow.app.inside_tls().is_some();
         if info.has(SegmentInfo::KEEP_ALIVE) && citrix {
             self.heartbeats.keepalive(flow, BeatKind::TcpKeepalive, ts);
         }
@@ -193,9 +210,8 @@ impl Analyzer {
         for e in events {
             match &e.body {
                 Body::Anomaly(a) => {
-                    self.findings.raise(
-                        Finding::new(a.code, a.severity, e.ts, a.message.clone()).on_flow(flow.id),
-                    );
+                    self.findings
+                        .raise(Finding::anomaly(a, e.ts).on_flow(flow.id));
                 }
                 Body::Cgp(cgp::Event::Nop { .. }) => {
                     self.heartbeats.keepalive(flow, BeatKind::CgpNop, e.ts)
@@ -206,6 +222,7 @@ impl Analyzer {
         self.licensing
             .on_events(flow, events, &mut self.findings, announced);
         self.sessions.on_events(flow, events, &mut self.findings);
+        self.tls.on_events(flow, events, &mut self.findings);
     }
 
     /// ICA facts of an earlier connection for `flow`, which resumes its session: the engine
@@ -244,6 +261,7 @@ impl Analyzer {
         self.sessions
             .retire(flow, keepalive, open, &mut self.findings);
         self.heartbeats.retire(flow, open);
+        self.tls.retire(flow.id);
     }
 
     /// A session's keep-alive series: CGP NOPs if any, else TCP keep-alives.

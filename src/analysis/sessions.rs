@@ -1,10 +1,11 @@
 //! Citrix sessions: who is connected to what, with which protection, on which port.
 //!
 //! One session per ICA connection (TCP 1494 or wherever the payload says), or per CGP
-//! (session reliability) connection with the ICA stream it carries. A CGP connection that binds
-//! with the reconnect ticket an earlier connection was given is a session-reliability
-//! reconnect: it joins that session instead of starting one (tickets are compared by a keyed
-//! fingerprint; no ticket byte is ever kept).
+//! (session reliability) connection with the ICA stream it carries, or per TLS connection on an
+//! ICA or CGP port (ICA or CGP over TLS: only the handshake's facts are visible, kept from the
+//! connection's summary). A CGP connection that binds with the reconnect ticket an earlier
+//! connection was given is a session-reliability reconnect: it joins that session instead of
+//! starting one (tickets are compared by a keyed fingerprint; no ticket byte is ever kept).
 //!
 //! Facts come from the dissectors' events as they happen (so findings are immediate and a
 //! reconnect can find a session whose first connection is still open) and from their summaries
@@ -24,10 +25,12 @@
 use super::Findings;
 use crate::flow::Flow;
 use crate::ids::{Endpoint, FlowId};
-use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, SessionEnd, SessionVia};
+use crate::model::{
+    CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, SessionEnd, SessionVia,
+};
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
 use ctxscope_dissectors::{
-    Body, Carry, Dir, Event, Proto, Severity, Summary, Timestamp, Transport, WireText, cgp, ica,
+    Body, Carry, Dir, Event, Proto, Summary, Timestamp, Transport, WireText, cgp, ica, tls,
 };
 use rustc_hash::FxHashMap;
 
@@ -95,11 +98,13 @@ impl Sessions {
         }
     }
 
+    /// ICA or CGP, in the clear or inside TLS.
     fn transport(flow: &Flow) -> Option<Proto> {
         flow.app
             .label()
             .map(|l| l.proto)
             .filter(|&p| p == Proto::ICA || p == Proto::CGP)
+            .or_else(|| flow.app.inside_tls())
     }
 
     /// The TCP connection `flow` is a fallback from the EDT (UDP) flows `attempts`: its
@@ -124,7 +129,7 @@ impl Sessions {
             s.open = true;
             return;
         }
-        if let Some(i) = self.open(flow, Proto::EDT, SessionVia::Edt, Vec::new())
+        if let Some(i) = self.open(flow, Proto::EDT, Vec::new())
             && self.edt_sessions.len() < self.cap
         {
             self.edt_sessions.insert(ends, i);
@@ -137,30 +142,22 @@ impl Sessions {
             return Some(i);
         }
         let transport = Self::transport(flow)?;
-        let (via, attempts) = match self.fallbacks.remove(&flow.id) {
-            Some(attempts) => (SessionVia::TcpAfterFallback, attempts),
-            None if transport == Proto::CGP => (SessionVia::Cgp, Vec::new()),
-            None => (SessionVia::Ica, Vec::new()),
-        };
-        self.open(flow, transport, via, attempts)
+        let attempts = self.fallbacks.remove(&flow.id).unwrap_or_default();
+        self.open(flow, transport, attempts)
     }
 
     /// A new session whose first connection is `flow`, if there is room.
-    fn open(
-        &mut self,
-        flow: &Flow,
-        transport: Proto,
-        via: SessionVia,
-        edt_attempts: Vec<FlowId>,
-    ) -> Option<usize> {
+    fn open(&mut self, flow: &Flow, transport: Proto, edt_attempts: Vec<FlowId>) -> Option<usize> {
         if self.list.len() >= self.cap {
             self.dropped += 1;
             return None;
         }
+        let tls = flow.app.inside_tls().map(|_| tls::Handshake::default());
         self.list.push(CitrixSession {
             id: self.list.len() as u64 + 1,
             transport,
-            via,
+            via: SessionVia::of(transport, tls.is_some(), !edt_attempts.is_empty()),
+            tls,
             flows: vec![flow.id],
             edt_attempts,
             client: flow.client.ip,
@@ -195,6 +192,11 @@ impl Sessions {
             match &e.body {
                 Body::Ica(ev) => self.on_ica(flow, e.ts, e.dir, ev, findings),
                 Body::Cgp(ev) => self.on_cgp(flow, e.ts, e.dir, ev, findings),
+                // ICA or CGP inside TLS: the session starts with the handshake (its facts come
+                // from the connection's summary).
+                Body::Tls(_) => {
+                    self.session_of(flow);
+                }
                 _ => {}
             }
         }
@@ -237,8 +239,7 @@ impl Sessions {
                         .map_or(String::new(), |u| format!(" for user {u}"));
                     findings.raise(
                         Finding::new(
-                            "ica.credentials_in_init",
-                            Severity::High,
+                            FindingKind::IcaCredentialsInInit,
                             ts,
                             format!(
                                 "the ICA client {} sent a password{who} in the session's init phase, protected only by a reversible scrambling: use pass-through/SSO or TLS, and never save passwords in ICA files",
@@ -257,17 +258,14 @@ impl Sessions {
                 s.encryption = Some(*kind);
                 s.key_exchanged_in_clear = *key_exchanged_in_clear;
                 let weak = match kind {
-                    EncryptionKind::Basic => Some("ica.basic_encryption"),
-                    EncryptionKind::None => Some("ica.unencrypted"),
+                    EncryptionKind::Basic => Some(FindingKind::IcaBasicEncryption),
+                    EncryptionKind::None => Some(FindingKind::IcaUnencrypted),
                     _ => None,
                 };
                 if let Some(code) = weak {
                     self.encryption_findings.insert(i, flow.id);
                     let s = &self.list[i];
-                    findings.raise(
-                        Finding::new(code, Severity::Medium, ts, encryption_message(s))
-                            .on_flow(flow.id),
-                    );
+                    findings.raise(Finding::new(code, ts, encryption_message(s)).on_flow(flow.id));
                 }
             }
             ica::Event::EncryptionOff(off) => {
@@ -281,7 +279,11 @@ impl Sessions {
                 if s.encryption == Some(EncryptionKind::Basic)
                     && let Some(&on) = self.encryption_findings.get(&i)
                 {
-                    findings.restate("ica.basic_encryption", Some(on), encryption_message(s));
+                    findings.restate(
+                        FindingKind::IcaBasicEncryption,
+                        Some(on),
+                        encryption_message(s),
+                    );
                 }
             }
             ica::Event::ChannelBindings { bindings, .. } => {
@@ -318,8 +320,7 @@ impl Sessions {
                 {
                     findings.raise(
                         Finding::new(
-                            "cgp.plaintext",
-                            Severity::Medium,
+                            FindingKind::CgpPlaintext,
                             ts,
                             format!(
                                 "session reliability (CGP) from {} to {} runs without TLS: the ICA stream and the session tickets cross the network readable; carry it over TLS through Citrix Gateway (CTX230028)",
@@ -360,8 +361,7 @@ impl Sessions {
                 if *reconnect_accepted == Some(false) {
                     findings.raise(
                         Finding::new(
-                            "cgp.reconnect_refused",
-                            Severity::Low,
+                            FindingKind::CgpReconnectRefused,
                             ts,
                             format!(
                                 "the server {} refused a session-reliability reconnect from {}: the session was gone (timed out or logged off); the user starts over",
@@ -408,8 +408,7 @@ impl Sessions {
         let first = s.flows[0];
         findings.raise(
             Finding::new(
-                "cgp.reconnect",
-                Severity::Info,
+                FindingKind::CgpReconnect,
                 ts,
                 format!(
                     "session reliability reconnect: {} resumed its session on a new connection to {} (reconnect {})",
@@ -431,6 +430,7 @@ impl Sessions {
     ) {
         self.plaintext_flagged.remove(&flow.id);
         self.resuming.remove(&flow.id);
+        self.handoffs.remove(&flow.id);
         if flow.transport == Transport::Udp {
             // An EDT session ends with its flow; nothing in it says how.
             if let Some(i) = self.by_flow.remove(&flow.id) {
@@ -475,9 +475,9 @@ impl Sessions {
         if flow.tcp.first_rst().is_some() && !said_goodbye {
             s.ended_by = Some(SessionEnd::Reset);
             let code = if s.transport == Proto::CGP {
-                "cgp.session_reset"
+                FindingKind::CgpSessionReset
             } else {
-                "ica.session_reset"
+                FindingKind::IcaSessionReset
             };
             let hint = if s.transport == Proto::ICA {
                 "; session reliability (CGP, 2598) would have kept it alive"
@@ -487,7 +487,6 @@ impl Sessions {
             findings.raise(
                 Finding::new(
                     code,
-                    Severity::Medium,
                     flow.last,
                     format!(
                         "the {} session {} -> {} was reset mid-stream, without a logoff or disconnect: a network drop, a firewall idle timeout, or a server-side crash{hint}",
@@ -559,11 +558,12 @@ fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats
         s.keepalive = keepalive;
     }
     let summary = flow.app.dissector().and_then(|d| d.summary());
-    if let Some(Summary::Edt(edt)) = &summary
-        && edt.over_dtls()
-    {
-        s.via = SessionVia::EdtOverDtls;
+    match &summary {
+        Some(Summary::Tls(t)) => s.tls = Some(t.handshake.clone()),
+        Some(Summary::Edt(edt)) if edt.over_dtls() => s.tls = Some(tls::Handshake::default()),
+        _ => {}
     }
+    s.via = SessionVia::of(s.transport, s.tls.is_some(), !s.edt_attempts.is_empty());
     let streams: Vec<&ica::Summary> = match &summary {
         Some(Summary::Ica(ica)) => vec![ica.as_ref()],
         // Every ICA stream the connection carried (a reopened channel starts another).

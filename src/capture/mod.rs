@@ -229,10 +229,6 @@ impl Source {
         &self.name
     }
 
-    pub fn is_live(&self) -> bool {
-        matches!(self.handle, Handle::Live(_))
-    }
-
     /// (bytes consumed, file size) for progress display; `None` for live capture.
     pub fn progress(&self) -> Option<(u64, u64)> {
         let done = match &self.handle {
@@ -242,7 +238,6 @@ impl Source {
         self.file_size.map(|size| (done.min(size), size))
     }
 
-    /// A handle another thread can use to make a blocked live read return.
     /// A handle another thread can use to make a blocked live read return (`None` for files).
     pub fn breaker(&mut self) -> Option<pcap::BreakLoop> {
         match &mut self.handle {

@@ -1,7 +1,7 @@
 //! Findings: what the analysis tells the admin, each with a stable code.
 
 use super::FlowId;
-use ctxscope_dissectors::{Severity, Timestamp};
+use ctxscope_dissectors::{Anomaly, Code, Severity, Timestamp};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -22,12 +22,23 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of a catalogued code (see [`super::catalogue`]): one of
+    /// [`FindingKind`](super::FindingKind), or a protocol's from its spec.
     pub fn new(
-        code: &'static str,
-        severity: Severity,
+        code: impl Into<&'static Code>,
         ts: Timestamp,
         message: impl Into<String>,
     ) -> Finding {
+        let code = code.into();
+        Finding::raised(code.name, code.severity, ts, message.into())
+    }
+
+    /// A dissector's anomaly (its code is catalogued by its protocol's spec).
+    pub fn anomaly(a: &Anomaly, ts: Timestamp) -> Finding {
+        Finding::raised(a.code, a.severity, ts, a.message.clone())
+    }
+
+    fn raised(code: &'static str, severity: Severity, ts: Timestamp, message: String) -> Finding {
         Finding {
             code,
             severity,
@@ -36,7 +47,7 @@ impl Finding {
             count: 1,
             flow: None,
             related_flow: None,
-            message: message.into(),
+            message,
         }
     }
 

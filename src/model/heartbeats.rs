@@ -18,6 +18,40 @@ pub struct HeartbeatSeries {
     pub stats: CadenceStats,
 }
 
+impl HeartbeatSeries {
+    pub fn state(&self) -> SeriesState {
+        SeriesState::of(self.open, self.stats.overdue)
+    }
+}
+
+/// Where a series stands, from all right to worst: its connection closed, open and beating,
+/// or open and overdue (an overdue flag on a closed connection is history, not trouble).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SeriesState {
+    Closed,
+    Ok,
+    Overdue,
+}
+
+impl SeriesState {
+    pub fn of(open: bool, overdue: bool) -> SeriesState {
+        match (open, overdue) {
+            (true, true) => SeriesState::Overdue,
+            (true, false) => SeriesState::Ok,
+            (false, _) => SeriesState::Closed,
+        }
+    }
+
+    /// `OVERDUE` (in capitals: what an admin must not miss), `ok`, `closed`.
+    pub fn word(self) -> &'static str {
+        match self {
+            SeriesState::Overdue => "OVERDUE",
+            SeriesState::Ok => "ok",
+            SeriesState::Closed => "closed",
+        }
+    }
+}
+
 /// What counts as a beat of a series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -28,6 +62,18 @@ pub enum BeatKind {
     CgpNop,
     /// TCP keep-alive probe.
     TcpKeepalive,
+}
+
+impl BeatKind {
+    /// What a beat is, for people: `license`, `CGP NOP`, `TCP keepalive` (the JSON outputs
+    /// have the serialised word, `license_heartbeat`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            BeatKind::LicenseHeartbeat => "license",
+            BeatKind::CgpNop => "CGP NOP",
+            BeatKind::TcpKeepalive => "TCP keepalive",
+        }
+    }
 }
 
 /// What the report shows of a series.

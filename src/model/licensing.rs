@@ -1,8 +1,9 @@
 //! FlexLM licensing per client, license server and vendor daemon.
 
-use super::{CadenceStats, FlowId};
+use super::{CadenceStats, FlowId, SeriesState};
 use ctxscope_dissectors::{Timestamp, WireText};
 use serde::Serialize;
+use std::fmt;
 use std::net::IpAddr;
 
 /// Everything seen between one client and one license server for one vendor daemon.
@@ -32,6 +33,83 @@ pub struct LicensingSession {
     pub features: Vec<FeatureUse>,
     /// Records not kept because a list was full.
     pub dropped: u64,
+}
+
+impl LicensingSession {
+    pub fn licenses(&self) -> LicenseCounts {
+        LicenseCounts::new(self.checkouts, self.checkins, self.denials, self.unverified)
+    }
+
+    /// The heartbeats of the session's vendor connections, together: where they stand
+    /// (overdue when a connection still open missed its heartbeats, ok when one with
+    /// heartbeats is open, else closed); `None` without any.
+    pub fn beat_state(&self) -> Option<SeriesState> {
+        self.beat_series()
+            .map(|(v, c)| SeriesState::of(v.is_open(), c.overdue))
+            .max()
+    }
+
+    /// Beats over all the vendor connections.
+    pub fn beat_count(&self) -> u64 {
+        self.beat_series().map(|(_, c)| c.count).sum()
+    }
+
+    /// The beat interval of the latest vendor connection that has one.
+    pub fn beat_interval_secs(&self) -> Option<f64> {
+        self.beat_series()
+            .rev()
+            .find_map(|(_, c)| c.interval_median_secs)
+    }
+
+    /// The newest beat.
+    pub fn last_beat(&self) -> Option<Timestamp> {
+        self.beat_series().filter_map(|(_, c)| c.last).max()
+    }
+
+    /// The vendor connections with a heartbeat series, with it.
+    fn beat_series(&self) -> impl DoubleEndedIterator<Item = (&VendorConnection, &CadenceStats)> {
+        self.vendor_connections
+            .iter()
+            .filter_map(|v| Some((v, v.heartbeats.as_ref()?)))
+    }
+}
+
+/// Checkouts, checkins, denials and checksum failures, as the outputs say them:
+/// `5 out, 0 in, 3 denied, 1 unverified` (the last two only when there are any).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LicenseCounts {
+    pub checkouts: u64,
+    pub checkins: u64,
+    pub denials: u64,
+    pub unverified: u64,
+}
+
+impl LicenseCounts {
+    pub fn new(checkouts: u64, checkins: u64, denials: u64, unverified: u64) -> LicenseCounts {
+        LicenseCounts {
+            checkouts,
+            checkins,
+            denials,
+            unverified,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == LicenseCounts::default()
+    }
+}
+
+impl fmt::Display for LicenseCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} out, {} in", self.checkouts, self.checkins)?;
+        if self.denials > 0 {
+            write!(f, ", {} denied", self.denials)?;
+        }
+        if self.unverified > 0 {
+            write!(f, ", {} unverified", self.unverified)?;
+        }
+        Ok(())
+    }
 }
 
 /// What a licensing session's status says, from all right to worst (the order is the
@@ -173,6 +251,29 @@ pub struct VendorConnection {
     pub heartbeats: Option<CadenceStats>,
 }
 
+impl VendorConnection {
+    pub fn is_open(&self) -> bool {
+        self.outcome == ConnectionOutcome::Open
+    }
+
+    /// Still open, and its heartbeats stopped.
+    pub fn is_overdue(&self) -> bool {
+        self.is_open() && self.heartbeats.as_ref().is_some_and(|c| c.overdue)
+    }
+
+    pub fn licenses(&self) -> LicenseCounts {
+        LicenseCounts::new(self.checkouts, self.checkins, self.denials, self.unverified)
+    }
+
+    /// `announced by flow 1`, or `not announced in this capture`.
+    pub fn announcement(&self) -> String {
+        self.announced_by
+            .map_or("not announced in this capture".into(), |f| {
+                format!("announced by flow {f}")
+            })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionOutcome {
@@ -197,4 +298,10 @@ pub struct FeatureUse {
     pub checkins: u64,
     /// Checkouts of it the vendor daemon refused.
     pub denials: u64,
+}
+
+impl FeatureUse {
+    pub fn licenses(&self) -> LicenseCounts {
+        LicenseCounts::new(self.checkouts, self.checkins, self.denials, 0)
+    }
 }

@@ -1,11 +1,13 @@
 //! The result of an analysis: what every output (text, JSON, NDJSON, TUI) reads. Nothing here
-//! decides anything; the engine and the analysis fill it in.
+//! decides anything; the engine and the analysis fill it in. What the text report and the TUI
+//! both show is worded here, once (see [`words`]).
 //!
 //! The model sits at the bottom of the crate: it imports nothing from it but [`crate::ids`]
 //! (re-exported here), so every layer can write model types and the outputs need nothing else
 //! (`tests/layers.rs` keeps it so).
 
 mod capture;
+mod catalogue;
 mod finding;
 mod flow;
 mod heartbeats;
@@ -13,16 +15,19 @@ mod licensing;
 mod limits;
 mod report;
 mod sessions;
+mod words;
 
 pub use crate::ids::{Endpoint, FlowId};
 pub use capture::{CaptureStats, DefragStats, KernelStats, SourceSummary};
+pub use catalogue::{FindingKind, catalogue};
 pub use finding::Finding;
 pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, RoleBasis};
-pub use heartbeats::{BeatKind, CadenceStats, HeartbeatSeries};
+pub use heartbeats::{BeatKind, CadenceStats, HeartbeatSeries, SeriesState};
 pub use licensing::{
     AnnouncedOutcome, AnnouncedPort, ConnectionOutcome, FeatureUse, Handshake, HandshakeOutcome,
-    LicensingSession, PortResult, SessionStatus, VendorConnection,
+    LicenseCounts, LicensingSession, PortResult, SessionStatus, VendorConnection,
 };
 pub use limits::{AnnouncementStats, FlowTableStats, LimitStats};
 pub use report::Report;
 pub use sessions::{ChannelUse, CitrixSession, SessionEnd, SessionVia};
+pub use words::{name_of, port_class};

@@ -287,19 +287,8 @@ impl RecordPane {
                 self.scroll = usize::MAX;
                 self.cursor = last;
             }
-            KeyCode::Char('[') => {
-                self.scroll = self
-                    .sections
-                    .iter()
-                    .rev()
-                    .find(|&&s| s < self.scroll)
-                    .copied()
-                    .unwrap_or(0);
-            }
-            KeyCode::Char(']') => {
-                if let Some(&s) = self.sections.iter().find(|&&s| s > self.scroll) {
-                    self.scroll = s;
-                }
+            KeyCode::Char(c @ ('[' | ']')) => {
+                self.scroll = section_jump(&self.sections, self.scroll, c == ']');
             }
             _ => {}
         }
@@ -333,6 +322,25 @@ pub struct Hits {
     pub detail: Rect,
     /// The table on screen hides columns (a sideways scroll shows them).
     pub columns_hidden: bool,
+}
+
+/// Where `]` (`forward`) or `[` scrolls a document whose sections start at `sections` from
+/// `scroll`: the next section's start, or the previous one's (the top before the first).
+fn section_jump(sections: &[usize], scroll: usize, forward: bool) -> usize {
+    if forward {
+        sections
+            .iter()
+            .find(|&&s| s > scroll)
+            .copied()
+            .unwrap_or(scroll)
+    } else {
+        sections
+            .iter()
+            .rev()
+            .find(|&&s| s < scroll)
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 /// `Left`/`h` and `Right`/`l`: the direction they scroll sideways.
@@ -475,6 +483,12 @@ impl App {
 
     pub fn pane_mut(&mut self, tab: Tab) -> Option<&mut RecordPane> {
         self.panes[tab.pane_slot()?].as_mut()
+    }
+
+    /// The selected row of `tab`'s table: its index into the report's list and its key.
+    pub fn selection(&self, tab: Tab) -> (Option<usize>, Option<u64>) {
+        let table = self.table(tab);
+        (table.selected_index(), table.selected_key())
     }
 
     /// Whether the current view shows a detail pane.
@@ -874,19 +888,8 @@ impl App {
             return None;
         }
         match code {
-            KeyCode::Char('[') => {
-                detail.scroll = detail
-                    .sections
-                    .iter()
-                    .rev()
-                    .find(|&&s| s < detail.scroll)
-                    .copied()
-                    .unwrap_or(0);
-            }
-            KeyCode::Char(']') => {
-                if let Some(&s) = detail.sections.iter().find(|&&s| s > detail.scroll) {
-                    detail.scroll = s;
-                }
+            KeyCode::Char(c @ ('[' | ']')) => {
+                detail.scroll = section_jump(&detail.sections, detail.scroll, c == ']');
             }
             other => match Self::nav(other, page)? {
                 Nav::By(d) => detail.scroll = detail.scroll.saturating_add_signed(d),

@@ -3,10 +3,13 @@
 //! Values are raw (bytes as numbers, times in RFC 3339), not the screen's human units, so the
 //! files feed other tools.
 
-use crate::model::{CitrixSession, Finding, FlowRecord, HeartbeatSeries, LicensingSession, Report};
-use crate::tui::table::licensing::{self, handshake_counts, heartbeat};
+use crate::model::{
+    CitrixSession, Finding, FlowRecord, HeartbeatSeries, LicensingSession, Report, name_of,
+    port_class,
+};
+use crate::tui::table::licensing::{self, handshake_counts};
 use crate::tui::table::sessions;
-use crate::tui::text::{clean, name_of, wall_clock};
+use crate::tui::text::{clean, wall_clock};
 use serde_json::{Map, Value, json};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -140,7 +143,6 @@ const LICENSING_COLUMNS: [&str; 15] = [
 /// The values of [`LICENSING_COLUMNS`], in that order: lists as arrays in JSON, joined with
 /// spaces in CSV.
 fn licensing_values(s: &LicensingSession) -> [Value; 15] {
-    let hb = heartbeat(s);
     let announced: Vec<String> = s
         .handshakes
         .iter()
@@ -150,7 +152,7 @@ fn licensing_values(s: &LicensingSession) -> [Value; 15] {
                 "{}:{}/{}/{}",
                 a.host,
                 a.port,
-                licensing::static_word(a.static_port),
+                port_class(a.static_port),
                 name_of(&a.result())
             )
         })
@@ -173,8 +175,8 @@ fn licensing_values(s: &LicensingSession) -> [Value; 15] {
         json!(vendor),
         json!(s.checkouts),
         json!(s.checkins),
-        json!(hb.last.map(|t| t.to_string())),
-        json!(hb.state()),
+        json!(s.last_beat().map(|t| t.to_string())),
+        json!(licensing::beat(s)),
         json!(licensing::flows(s)),
     ]
 }
@@ -261,7 +263,7 @@ fn session_values(s: &CitrixSession) -> [Value; 21] {
         json!(s.bytes[1]),
         json!(s.reconnects),
         json!(sessions::keepalive(s)),
-        json!(sessions::state(s)),
+        json!(s.state()),
         json!(s.flows),
     ]
 }

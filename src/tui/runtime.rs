@@ -12,6 +12,7 @@ use super::view;
 use crate::capture::{LiveOptions, Source};
 use crate::config::Config;
 use crate::model::{FlowId, FlowRecord};
+use crate::run::LiveCapture;
 use anyhow::{Result, bail};
 use crossterm::event::{self, Event, MouseEventKind};
 use std::io::IsTerminal;
@@ -48,14 +49,13 @@ pub enum Ended {
 }
 
 pub fn run(config: Config, input: Input) -> Result<Ended> {
-    let (source, info) = open(&input)?;
+    let (opened, info) = open(&input)?;
     if !std::io::stdout().is_terminal() {
         bail!("the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`");
     }
-    let feed = if source.is_live() {
-        Feed::live(source, config.clone())
-    } else {
-        Feed::file(source, config.clone())
+    let feed = match opened {
+        Opened::File(source) => Feed::file(source, config.clone()),
+        Opened::Live(capture) => Feed::live(capture, config.clone()),
     };
     let signals = Signals::register()?;
     let mut app = App::new(info.clone(), config.registry.clone());
@@ -69,25 +69,28 @@ pub fn run(config: Config, input: Input) -> Result<Ended> {
     result
 }
 
+/// An input, opened.
+enum Opened {
+    File(Source),
+    Live(LiveCapture),
+}
+
 /// Opens the file or interface, so that a failure is a plain error message.
-fn open(input: &Input) -> Result<(Source, SourceInfo)> {
+fn open(input: &Input) -> Result<(Opened, SourceInfo)> {
     Ok(match input {
         Input::File(path) => {
             let name = path.display().to_string();
             let source = Source::open_file(path, &name)?;
             let kind = SourceKind::File(path.clone());
-            (source, SourceInfo { name, kind })
+            (Opened::File(source), SourceInfo { name, kind })
         }
         Input::Live { options, write } => {
-            let mut source = Source::open_live(options)?;
-            if let Some(w) = write {
-                source.write_to(w)?;
-            }
+            let capture = LiveCapture::open(options, write.as_ref())?;
             let name = options.interface.clone();
             let kind = SourceKind::Live {
                 write: write.clone(),
             };
-            (source, SourceInfo { name, kind })
+            (Opened::Live(capture), SourceInfo { name, kind })
         }
     })
 }
@@ -162,7 +165,7 @@ fn event_loop(
     }
 }
 
-/// Debug builds only: F12 panics, so that `tests/tui_e2e.rs` can show that the real program
+/// Debug builds only: F12 panics, so that `tests/tui/e2e.rs` can show that the real program
 /// gives the terminal back and prints the message after a panic. Release builds have no such
 /// key.
 #[cfg(debug_assertions)]

@@ -124,15 +124,6 @@ pub fn date_time(ts: Timestamp) -> String {
     }
 }
 
-/// The serialised name of a unit enum variant: the word the JSON outputs and the filter use
-/// (`dynamic_port`, `not_seen`, ...).
-pub fn name_of<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "?".into(),
-    }
-}
-
 /// An optional string for a cell: the text, or `-`.
 pub fn or_dash(value: Option<&impl std::fmt::Display>) -> String {
     value.map_or_else(|| "-".to_string(), ToString::to_string)

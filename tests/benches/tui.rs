@@ -2,10 +2,10 @@
 //! 160x48 frame), and what a live snapshot costs the engine and the UI.
 //!
 //! `cargo bench --bench tui`. The budget is 100 ms per key press; the synthetic traffic is the
-//! UI tests' own (`tui_support::Synth`).
+//! UI tests' own (`tests/tui/support.rs`, `Synth`).
 
-#[path = "../tui_support/mod.rs"]
-mod tui_support;
+#[path = "../tui/support.rs"]
+mod support;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use crossterm::event::KeyCode::{self, Backspace, Char};
@@ -13,7 +13,7 @@ use ctxscope::engine::Engine;
 use ctxscope::tui::app::App;
 use std::hint::black_box;
 use std::time::Instant;
-use tui_support::*;
+use support::*;
 
 const FLOWS: u32 = 100_000;
 

@@ -42,6 +42,12 @@ pub fn read_packets(path: &Path) -> Vec<Packet> {
         .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 
+/// The default settings with `overrides` (`key=value`, as `--set` takes them).
+pub fn config(overrides: &[&str]) -> Config {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    Config::load(None, &overrides).expect("valid settings")
+}
+
 /// Analyses `frames` with the default settings, as one source.
 pub fn analyse_frames(frames: &[Frame]) -> Report {
     analyse_frames_with(Config::default(), frames)

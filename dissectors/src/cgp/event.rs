@@ -6,6 +6,7 @@
 use super::caps::Bind;
 use super::model::{CloseType, Command, Framing, Initiator, OpenStatus, Priority};
 use super::proxy::ProxyTarget;
+use crate::anomaly::AnomalyCount;
 use crate::text::WireText;
 use crate::types::Timestamp;
 use serde::Serialize;
@@ -111,10 +112,8 @@ pub struct Summary {
     pub gap_bytes: [u64; 2],
     /// Bytes not decoded because the framing was lost (after a gap, bad signature, overflow).
     pub undecoded_bytes: [u64; 2],
-    /// Anomalies by code.
+    /// Anomalies by code (only codes seen).
     pub anomalies: Vec<AnomalyCount>,
-    /// Anomalies counted but not emitted as events (per-connection event budget spent).
-    pub anomalies_suppressed: u64,
 }
 
 /// Messages per command in one direction.
@@ -253,12 +252,6 @@ impl Channel {
 pub struct InnerIca {
     pub channel: u16,
     pub summary: crate::Summary,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct AnomalyCount {
-    pub code: &'static str,
-    pub count: u64,
 }
 
 #[cfg(test)]

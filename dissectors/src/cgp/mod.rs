@@ -10,12 +10,13 @@
 //! - [`parser`]: message bodies (nom);
 //! - [`caps`]: the capability blocks of BIND messages (the parser calls it for BIND bodies);
 //! - [`proxy`]: Citrix.TcpProxyService open parameters;
-//! - [`state`]: the per-connection [`Dissector`];
+//! - [`state`]: the per-connection [`Dissector`], and `anomaly`, the anomalies it reports;
 //! - `encode` (feature `encode`): builders of valid messages, for the capture generator and
 //!   round-trip tests.
 //!
 //! Tickets (STA, security, reconnect) are never kept: see [`Secret`].
 
+mod anomaly;
 pub mod caps;
 mod channels;
 #[cfg(any(test, feature = "encode"))]
@@ -37,9 +38,7 @@ pub use caps::{
     SecurityTicket, Service, SessionReliability,
 };
 pub use channels::MAX_CHANNELS;
-pub use event::{
-    AnomalyCount, Channel, CommandCounts, DataCount, Event, InnerIca, NopCadence, Summary,
-};
+pub use event::{Channel, CommandCounts, DataCount, Event, InnerIca, NopCadence, Summary};
 pub use inner::MAX_INNER_ICA;
 pub use model::{
     CloseType, Command, EndpointKind, Framing, Initiator, OpenStatus, Priority, ProxyProtocol,
@@ -47,10 +46,12 @@ pub use model::{
 };
 pub use proxy::ProxyTarget;
 pub use secret::Secret;
-pub use state::{Dissector, codes};
+pub use state::Dissector;
 
+use crate::code::{Code, Coded};
 use crate::registry::{Colour, Probe, ProtoSpec, Transport};
-use crate::types::Dir;
+use crate::types::{Dir, Severity};
+use anomaly::AnomalyKind;
 
 /// Session reliability: CGP carrying ICA.
 pub static SPEC: ProtoSpec = ProtoSpec {
@@ -63,7 +64,13 @@ pub static SPEC: ProtoSpec = ProtoSpec {
     probe: Some(probe),
     refute: None,
     new: |ctx| Box::new(Dissector::new(ctx)),
-    unexpected_port_finding: Some("cgp.unexpected_port"),
+    unexpected_port_finding: Some(&Code {
+        name: "cgp.unexpected_port",
+        severity: Severity::Medium,
+        meaning: "CGP found by its signature on a port not configured for it (e.g. 443 without TLS)",
+        action: "check the listener; add the port to `ports.cgp` and the firewall rules if intended",
+    }),
+    anomalies: AnomalyKind::CODES,
     colour: Colour::LightGreen,
 };
 

@@ -6,19 +6,21 @@
 //! the rest of it is skipped and decoding resumes at the next one. The session keeps the bind
 //! facts, the channel table and the inner ICA streams.
 
+use super::anomaly::AnomalyKind;
 use super::caps::{BindParse, ChannelRequest};
 use super::channels::ChannelTable;
-use super::event::{AnomalyCount, DataCount, Event, Summary};
+use super::event::{DataCount, Event, Summary};
 use super::inner::{Handed, InnerStreams, MAX_INNER_ICA, Start};
 use super::model::{Command, Initiator, OpenStatus, Priority, ProxyProtocol, TCP_PROXY_SERVICE};
 use super::parser::{self, Decoded, Extensions, Message, OpenRequest, RawFrame, VARLEN_MAX};
 use super::proxy::{exact_proxy_params, proxy_params};
 use super::{SIGNATURE, channels};
+use crate::anomaly::Anomalies;
 use crate::buffer::StreamBuffer;
-use crate::event::{Anomaly, Event as AnyEvent, Summary as AnySummary};
+use crate::event::{Event as AnyEvent, Summary as AnySummary};
 use crate::registry::{Carry, Context};
 use crate::text::WireText;
-use crate::types::{Dir, Severity, Timestamp};
+use crate::types::{Dir, Timestamp};
 use std::fmt::Write as _;
 
 /// Largest message on the wire: a two-byte length and 32767 bytes.
@@ -27,27 +29,6 @@ const MAX_MESSAGE: usize = 2 + VARLEN_MAX as usize;
 /// one chunk always fits the buffer cap, so a complete message is never refused.
 const FEED_CHUNK: usize = 16 * 1024;
 const BUFFER_CAP: usize = MAX_MESSAGE + FEED_CHUNK;
-/// Anomaly events per connection; later ones are only counted.
-const MAX_ANOMALY_EVENTS: u64 = 64;
-
-/// Stable anomaly codes.
-pub mod codes {
-    pub const BAD_SIGNATURE: &str = "cgp.bad_signature";
-    pub const INVALID_LENGTH: &str = "cgp.invalid_length";
-    pub const UNKNOWN_COMMAND: &str = "cgp.unknown_command";
-    pub const TRUNCATED_MESSAGE: &str = "cgp.truncated_message";
-    pub const TRAILING_BYTES: &str = "cgp.trailing_bytes";
-    pub const EXTENSION_OVERFLOW: &str = "cgp.extension_overflow";
-    pub const UNDECODABLE_EXTENSION: &str = "cgp.undecodable_extension";
-    pub const BIND_FLAGS: &str = "cgp.bind_flags";
-    pub const BAD_CAPABILITY: &str = "cgp.bad_capability";
-    pub const BAD_PROXY_PARAMS: &str = "cgp.bad_proxy_params";
-    pub const CHANNEL_TABLE_FULL: &str = "cgp.channel_table_full";
-    pub const INNER_ICA_LIMIT: &str = "cgp.inner_ica_limit";
-    pub const FRAMING_LOST: &str = "cgp.framing_lost";
-    pub const BUFFER_OVERFLOW: &str = "cgp.buffer_overflow";
-}
-
 pub struct Dissector {
     dirs: [Direction; 2],
     session: Session,
@@ -120,7 +101,7 @@ impl crate::registry::Dissector for Dissector {
                 // Unreachable by construction (see BUFFER_CAP); kept as a safe stop.
                 reader.phase = Phase::Lost;
                 session.summary.undecoded_bytes[dir.index()] += overflow.discarded as u64;
-                session.anomaly(out, ts, dir, codes::BUFFER_OVERFLOW, Severity::Medium, || {
+                session.anomalies.raise(out, ts, dir, AnomalyKind::BufferOverflow, || {
                     format!(
                         "{} bytes pending without a complete message; direction no longer decoded",
                         overflow.discarded
@@ -161,9 +142,11 @@ impl crate::registry::Dissector for Dissector {
         reader.partial = None;
         buf.clear();
         session.inner.gap(None, dir, len, ts, out);
-        session.anomaly(out, ts, dir, codes::FRAMING_LOST, Severity::Low, || {
-            format!("{len} bytes lost across a message boundary; direction no longer decoded")
-        });
+        session
+            .anomalies
+            .raise(out, ts, dir, AnomalyKind::FramingLost, || {
+                format!("{len} bytes lost across a message boundary; direction no longer decoded")
+            });
     }
 
     fn close(&mut self, ts: Timestamp, out: &mut Vec<AnyEvent>) {
@@ -175,14 +158,11 @@ impl crate::registry::Dissector for Dissector {
                     Phase::Signature { .. } => "signature",
                     _ => "message",
                 };
-                self.session.anomaly(
-                    out,
-                    ts,
-                    dir,
-                    codes::TRUNCATED_MESSAGE,
-                    Severity::Low,
-                    || format!("connection ended inside a {what} ({pending} bytes pending)"),
-                );
+                self.session
+                    .anomalies
+                    .raise(out, ts, dir, AnomalyKind::Truncated, || {
+                        format!("connection ended inside a {what} ({pending} bytes pending)")
+                    });
             }
             buf.clear();
         }
@@ -195,6 +175,7 @@ impl crate::registry::Dissector for Dissector {
         summary.channels = s.channels.rows().to_vec();
         summary.realtime_channel = s.channels.realtime;
         summary.inner_ica = s.inner.summaries();
+        summary.anomalies = s.anomalies.table();
         Some(AnySummary::Cgp(Box::new(summary)))
     }
 
@@ -238,12 +219,14 @@ impl Reader {
                 }
                 if strict {
                     self.phase = Phase::Lost;
-                    session.anomaly(out, ts, dir, codes::BAD_SIGNATURE, Severity::Medium, || {
-                        format!(
-                            "stream does not start with the CGP signature: {}",
-                            describe_start(bytes)
-                        )
-                    });
+                    session
+                        .anomalies
+                        .raise(out, ts, dir, AnomalyKind::BadSignature, || {
+                            format!(
+                                "stream does not start with the CGP signature: {}",
+                                describe_start(bytes)
+                            )
+                        });
                 } else {
                     self.phase = Phase::Frames;
                 }
@@ -287,7 +270,7 @@ struct Session {
     summary: Summary,
     channels: ChannelTable,
     inner: InnerStreams,
-    anomaly_events: u64,
+    anomalies: Anomalies<AnomalyKind>,
     /// The ICA facts of the earlier connection this one resumes, when the engine handed them.
     carry: Option<Carry>,
 }
@@ -305,34 +288,6 @@ fn emit(out: &mut Vec<AnyEvent>, ts: Timestamp, dir: Dir, event: Event) {
 }
 
 impl Session {
-    /// Counts an anomaly and emits it while the per-connection budget lasts. The message is
-    /// only formatted when emitted.
-    fn anomaly(
-        &mut self,
-        out: &mut Vec<AnyEvent>,
-        ts: Timestamp,
-        dir: Dir,
-        code: &'static str,
-        severity: Severity,
-        message: impl FnOnce() -> String,
-    ) {
-        let counts = &mut self.summary.anomalies;
-        match counts.iter_mut().find(|c| c.code == code) {
-            Some(c) => c.count += 1,
-            None => counts.push(AnomalyCount { code, count: 1 }),
-        }
-        if self.anomaly_events >= MAX_ANOMALY_EVENTS {
-            self.summary.anomalies_suppressed += 1;
-            return;
-        }
-        self.anomaly_events += 1;
-        out.push(AnyEvent::new(
-            ts,
-            dir,
-            Anomaly::new(code, severity, message()),
-        ));
-    }
-
     /// What is known of the incomplete message at the front of `bytes`.
     fn partial(&self, bytes: &[u8]) -> Option<Partial> {
         let (after_len, len) = parser::varlen_streaming(bytes).ok()?;
@@ -366,56 +321,50 @@ impl Session {
         let counts = &mut self.summary.messages[dir.index()];
         let Some(raw) = raw else {
             counts.bump(None);
-            self.anomaly(
-                out,
-                ts,
-                dir,
-                codes::INVALID_LENGTH,
-                Severity::Medium,
-                || "message of length 0 (no command byte)".to_string(),
-            );
+            self.anomalies
+                .raise(out, ts, dir, AnomalyKind::InvalidLength, || {
+                    "message of length 0 (no command byte)".to_string()
+                });
             return;
         };
         let Some(cmd) = Command::from_code(raw.cmd) else {
             counts.bump(None);
-            self.anomaly(out, ts, dir, codes::UNKNOWN_COMMAND, Severity::Low, || {
-                format!(
-                    "unknown command 0x{:02x} ({} bytes), skipped",
-                    raw.cmd,
-                    raw.body.len()
-                )
-            });
+            self.anomalies
+                .raise(out, ts, dir, AnomalyKind::UnknownCommand, || {
+                    format!(
+                        "unknown command 0x{:02x} ({} bytes), skipped",
+                        raw.cmd,
+                        raw.body.len()
+                    )
+                });
             return;
         };
         counts.bump(Some(cmd));
         match parser::message(cmd, raw.body) {
             Ok(Decoded { message, trailing }) => {
                 if trailing > 0 {
-                    self.anomaly(out, ts, dir, codes::TRAILING_BYTES, Severity::Low, || {
-                        format!("{trailing} bytes after the fields of {}", cmd.name())
-                    });
+                    self.anomalies
+                        .raise(out, ts, dir, AnomalyKind::TrailingBytes, || {
+                            format!("{trailing} bytes after the fields of {}", cmd.name())
+                        });
                 }
                 self.on_message(dir, message, ts, out);
             }
             Err(e) => {
-                let (code, severity, why) = match e {
-                    parser::WireError::Truncated => (
-                        codes::TRUNCATED_MESSAGE,
-                        Severity::Medium,
-                        "too short for its fields",
-                    ),
+                let (kind, why) = match e {
+                    parser::WireError::Truncated => {
+                        (AnomalyKind::TruncatedMessage, "too short for its fields")
+                    }
                     parser::WireError::ExtensionOverflow => (
-                        codes::EXTENSION_OVERFLOW,
-                        Severity::Medium,
+                        AnomalyKind::ExtensionOverflow,
                         "more than 32 header-extension flag bytes",
                     ),
                     parser::WireError::UndecodableExtension => (
-                        codes::UNDECODABLE_EXTENSION,
-                        Severity::Low,
+                        AnomalyKind::UndecodableExtension,
                         "header extensions of unknown layout without EXT_LENGTH",
                     ),
                 };
-                self.anomaly(out, ts, dir, code, severity, || {
+                self.anomalies.raise(out, ts, dir, kind, || {
                     format!("{} of {} bytes {why}", cmd.name(), raw.body.len() + 1)
                 });
             }
@@ -539,38 +488,34 @@ impl Session {
             Command::BindRequest.name()
         };
         if parse.flags != 0 {
-            self.anomaly(out, ts, dir, codes::BIND_FLAGS, Severity::Low, || {
-                format!("{name} flags byte is 0x{:02x}, expected 0", parse.flags)
-            });
+            self.anomalies
+                .raise(out, ts, dir, AnomalyKind::BindFlags, || {
+                    format!("{name} flags byte is 0x{:02x}, expected 0", parse.flags)
+                });
         }
         if parse.missing > 0 {
-            self.anomaly(
-                out,
-                ts,
-                dir,
-                codes::TRUNCATED_MESSAGE,
-                Severity::Medium,
-                || {
+            self.anomalies
+                .raise(out, ts, dir, AnomalyKind::TruncatedMessage, || {
                     format!(
                         "{name} declares {} capabilities, the last {} missing or cut short",
                         parse.bind.capabilities, parse.missing
                     )
-                },
-            );
+                });
         }
         if !parse.bind.malformed.is_empty() {
-            self.anomaly(out, ts, dir, codes::BAD_CAPABILITY, Severity::Low, || {
-                let mut m = format!("{name} capabilities too short for their fields:");
-                for c in &parse.bind.malformed {
-                    let _ = write!(
-                        m,
-                        " service {} id {} ({} bytes);",
-                        c.service_id, c.capability_id, c.len
-                    );
-                }
-                m.pop();
-                m
-            });
+            self.anomalies
+                .raise(out, ts, dir, AnomalyKind::BadCapability, || {
+                    let mut m = format!("{name} capabilities too short for their fields:");
+                    for c in &parse.bind.malformed {
+                        let _ = write!(
+                            m,
+                            " service {} id {} ({} bytes);",
+                            c.service_id, c.capability_id, c.len
+                        );
+                    }
+                    m.pop();
+                    m
+                });
         }
         let bind = parse.bind;
         if response {
@@ -610,16 +555,18 @@ impl Session {
     fn on_open(&mut self, dir: Dir, open: OpenRequest<'_>, ts: Timestamp, out: &mut Vec<AnyEvent>) {
         let service = self.service_name(open.service_id);
         let proxy = match &service {
-            Some(name) if name.as_str() == TCP_PROXY_SERVICE => match proxy_params(open.params) {
-                Ok((_, proxy)) => Some(proxy),
-                Err(_) => {
-                    let len = open.params.len();
-                    self.anomaly(out, ts, dir, codes::BAD_PROXY_PARAMS, Severity::Low, || {
+            Some(name) if name.as_str() == TCP_PROXY_SERVICE => {
+                match proxy_params(open.params) {
+                    Ok((_, proxy)) => Some(proxy),
+                    Err(_) => {
+                        let len = open.params.len();
+                        self.anomalies.raise(out, ts, dir, AnomalyKind::BadProxyParams, || {
                         format!("{TCP_PROXY_SERVICE} open parameters ({len} bytes) do not decode")
                     });
-                    None
+                        None
+                    }
                 }
-            },
+            }
             Some(_) => None,
             // The binding was not seen (mid-stream): accept the proxy layout only when it
             // accounts for every parameter byte.
@@ -691,19 +638,13 @@ impl Session {
             None => {
                 self.summary.channels_dropped += 1;
                 if self.summary.channels_dropped == 1 {
-                    self.anomaly(
-                        out,
-                        ts,
-                        dir,
-                        codes::CHANNEL_TABLE_FULL,
-                        Severity::Low,
-                        || {
+                    self.anomalies
+                        .raise(out, ts, dir, AnomalyKind::ChannelTableFull, || {
                             format!(
                                 "more than {} channels: further channels are not tracked",
                                 channels::MAX_CHANNELS
                             )
-                        },
-                    );
+                        });
                 }
             }
         }
@@ -748,9 +689,12 @@ impl Session {
             row.ica = false;
             let id = row.id;
             self.summary.inner_ica_dropped += 1;
-            self.anomaly(out, ts, dir, codes::INNER_ICA_LIMIT, Severity::Low, || {
-                format!("ICA channel {id} not decoded: {MAX_INNER_ICA} inner ICA streams already")
-            });
+            self.anomalies
+                .raise(out, ts, dir, AnomalyKind::InnerIcaLimit, || {
+                    format!(
+                        "ICA channel {id} not decoded: {MAX_INNER_ICA} inner ICA streams already"
+                    )
+                });
         }
     }
 }

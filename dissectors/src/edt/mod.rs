@@ -35,6 +35,8 @@ pub static SPEC: ProtoSpec = ProtoSpec {
     refute: None,
     new: |ctx| Box::new(Dissector::new(ctx)),
     unexpected_port_finding: None,
+    // Nothing of EDT is decoded: nothing can be malformed.
+    anomalies: &[],
     colour: Colour::LightCyan,
 };
 

@@ -12,8 +12,10 @@
 //!
 //! Modules: `crc` (checksums), `codes` (command and type names), `legacy` and `framed`
 //! (parsers of the two framings), `crypt` (v9.2 XOR), `role` (lmgrd or vendor daemon),
-//! `state` (the per-connection state machine), `summary` (counters).
+//! `state` (the per-connection state machine), `anomaly` (the anomalies it reports), `summary`
+//! (counters).
 
+mod anomaly;
 mod codes;
 mod crc;
 mod crypt;
@@ -37,7 +39,9 @@ pub use probe::probe;
 pub use state::{Dissector, RESYNC_BUDGET, SEARCH_MAX_BINARY};
 pub use summary::{DirSummary, KindCount, MAX_KINDS, Summary};
 
+use crate::code::Coded;
 use crate::registry::{Colour, Proto, ProtoSpec, Transport};
+use anomaly::AnomalyKind;
 
 /// The FlexLM license manager daemon.
 pub static LMGRD: ProtoSpec = ProtoSpec {
@@ -51,6 +55,7 @@ pub static LMGRD: ProtoSpec = ProtoSpec {
     refute: None,
     new: |ctx| Box::new(Dissector::new(Proto::LMGRD, ctx)),
     unexpected_port_finding: None,
+    anomalies: AnomalyKind::CODES,
     colour: Colour::Magenta,
 };
 

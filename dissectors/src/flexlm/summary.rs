@@ -2,6 +2,7 @@
 
 use super::codes::MessageKind;
 use super::event::{CommVersion, Framing, Role};
+use crate::anomaly::AnomalyCount;
 use crate::types::{Dir, Timestamp};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -31,6 +32,8 @@ pub struct Summary {
     pub kinds: Vec<KindCount>,
     /// Messages whose kind was not tallied because `kinds` was full.
     pub kinds_overflow: u64,
+    /// Anomalies by code (only codes seen).
+    pub anomalies: Vec<AnomalyCount>,
 }
 
 /// Counters of one direction.
@@ -95,6 +98,7 @@ impl Summary {
             to_client: Box::default(),
             kinds: Vec::new(),
             kinds_overflow: 0,
+            anomalies: Vec::new(),
         }
     }
 

@@ -12,13 +12,14 @@
 //! the previous ciphertext byte, skipping costs nothing but remembering the last byte.
 //! Commands are assumed not to span frames: a command cut by the end of its frame is reported.
 
+use super::anomaly::AnomalyKind;
 use super::command::{self, First, Head, MAX_HEAD, Parsed};
 use super::crypt::XorChain;
 use super::event::EncryptionOff;
 use super::init::PADDED_MESSAGE_LEN;
 use super::names;
 use super::session::{Layering, Session};
-use super::sink::{AnomalyKind, Sink};
+use super::sink::Sink;
 use super::summary::{DirectionStats, Tally, Undecodable};
 use crate::types::Dir;
 

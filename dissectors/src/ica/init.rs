@@ -3,6 +3,7 @@
 //! and INIT_CONNECT_RESPONSE. Each packet becomes events and facts in the [`Session`]; offsets
 //! and counts that disagree with the packet become anomalies.
 
+use super::anomaly::AnomalyKind;
 use super::crypt::ScrambledArea;
 use super::event::{
     Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
@@ -11,7 +12,7 @@ use super::event::{
 use super::names::{self, CAP_REDUCERS_SUPPORTED};
 use super::parser::{self, MODULE_C2H_LEN, MODULE_H2C_LEN, UI_C2H_LEN, VC_BIND_LEN};
 use super::session::{MAX_BINDINGS, MAX_PROTOCOL_DRIVERS, Session, WdAgreement};
-use super::sink::{AnomalyKind, Sink};
+use super::sink::Sink;
 use super::summary::ClientSummary;
 use crate::text::{WireText, nul_terminated};
 use crate::types::Dir;

@@ -7,6 +7,7 @@
 //! - `crypt`: RunEncodeBuffer and PDCRYPT1;
 //! - `resync`: finding frame boundaries mid-stream or after a gap;
 //! - `session`, `state`: the connection's facts and the per-direction state machine;
+//! - `anomaly`: the anomalies it reports, and `sink`, where they and the events go;
 //! - `encode` (feature `encode`): builders of valid messages for the capture generator and the
 //!   tests.
 //!
@@ -14,6 +15,7 @@
 //! PDCRYPT1 session key is kept privately to decrypt and never reported. It travels, inside a
 //! [`Carry`](crate::Carry), only to the dissector of a later connection of the same session.
 
+mod anomaly;
 mod command;
 mod crypt;
 #[cfg(any(test, feature = "encode"))]
@@ -38,15 +40,16 @@ pub use event::{
     TerminateReason,
 };
 pub use session::SessionFacts;
-pub use sink::{ANOMALY_EVENTS_PER_CODE, AnomalyCount};
 pub use state::Dissector;
 pub use summary::{
     ChannelCount, ClientSummary, CommandCount, DirState, DirectionStats, PerDir, Phase,
     SIZE_BUCKETS, SizeStats, Summary, UndecodableFrames,
 };
 
+use crate::code::{Code, Coded};
 use crate::registry::{Colour, Probe, ProtoSpec, Transport};
-use crate::types::Dir;
+use crate::types::{Dir, Severity};
+use anomaly::AnomalyKind;
 
 /// Citrix ICA on its own connection (the ICA stream inside CGP is handed over by CGP).
 pub static SPEC: ProtoSpec = ProtoSpec {
@@ -59,7 +62,13 @@ pub static SPEC: ProtoSpec = ProtoSpec {
     probe: Some(probe),
     refute: None,
     new: |ctx| Box::new(Dissector::new(ctx)),
-    unexpected_port_finding: Some("ica.unexpected_port"),
+    unexpected_port_finding: Some(&Code {
+        name: "ica.unexpected_port",
+        severity: Severity::Medium,
+        meaning: "ICA found by its payload on a port not configured for it (e.g. 8080)",
+        action: "check the listener; add the port to `ports.ica` and the firewall rules if intended",
+    }),
+    anomalies: AnomalyKind::CODES,
     colour: Colour::Green,
 };
 

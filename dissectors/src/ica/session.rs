@@ -2,11 +2,12 @@
 //! exchange, and the decisions drawn from it: how framed data is layered and which encryption
 //! protects it.
 
+use super::anomaly::AnomalyKind;
 use super::event::{
     ChannelBinding, EncryptionKind, EncryptionOff, Event, ProtocolDriver, TerminateReason,
 };
 use super::names::{PD_COMPRESS, PD_ENCRYPT};
-use super::sink::{AnomalyKind, Sink};
+use super::sink::Sink;
 use super::summary::{ClientSummary, PerDir};
 use crate::text::WireText;
 use crate::types::Dir;
@@ -344,13 +345,13 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::anomaly::Anomalies;
     use crate::event::{Body, Event as AnyEvent};
-    use crate::ica::sink::AnomalyCounts;
     use crate::types::Timestamp;
 
     fn with_sink<R>(dir: Dir, f: impl FnOnce(&mut Sink) -> R) -> (R, Vec<AnyEvent>) {
         let mut out = Vec::new();
-        let mut counts = AnomalyCounts::default();
+        let mut counts = Anomalies::default();
         let mut sink = Sink {
             out: &mut out,
             ts: Timestamp::from_secs(0),

@@ -1,6 +1,7 @@
 //! The per-connection state machine: each direction goes detect -> init -> framed, or, without
 //! a visible start, looks for a verifiable frame boundary and otherwise only counts bytes.
 
+use super::anomaly::AnomalyKind;
 use super::event::Event;
 use super::frames::{Env, FrameReader};
 use super::init::{self, InitTracker, MAX_INIT_PACKET, Next};
@@ -10,8 +11,9 @@ use super::resync::{
     DEFAULT_MAX_FRAME, InitRule, LOCK_WINDOW, LockRule, LockSearch, find_init_packet, find_lock,
 };
 use super::session::{Layering, Session, SessionFacts};
-use super::sink::{AnomalyCounts, AnomalyKind, Sink};
+use super::sink::Sink;
 use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary, Tally};
+use crate::anomaly::Anomalies;
 use crate::buffer::StreamBuffer;
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
 use crate::registry::{Carry, Context};
@@ -31,7 +33,7 @@ const BUFFER_CAP: usize = {
 pub struct Dissector {
     session: Session,
     dirs: PerDir<Direction>,
-    anomalies: AnomalyCounts,
+    anomalies: Anomalies<AnomalyKind>,
     /// Whether the engine saw the start of the connection.
     from_start: bool,
     /// The stream continues one begun on an earlier connection (session-reliability
@@ -84,7 +86,7 @@ impl Dissector {
                 to_server: Direction::new(),
                 to_client: Direction::new(),
             },
-            anomalies: AnomalyCounts::default(),
+            anomalies: Anomalies::default(),
             from_start: ctx.from_start,
             resumed: false,
         }

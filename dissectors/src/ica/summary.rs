@@ -2,7 +2,7 @@
 
 use super::event::{EncryptionKind, EncryptionOff, ProtocolDriver, TerminateReason};
 use super::names;
-use super::sink::AnomalyCount;
+use crate::anomaly::AnomalyCount;
 use crate::text::WireText;
 use crate::types::Dir;
 use serde::{Serialize, Serializer};

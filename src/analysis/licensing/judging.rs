@@ -8,12 +8,12 @@ use crate::analysis::Findings;
 use crate::classify::Announcement;
 use crate::flow::Flow;
 use crate::model::{
-    AnnouncedOutcome, ConnectionOutcome, Finding, HandshakeOutcome, LicensingSession, Method,
-    SessionStatus,
+    AnnouncedOutcome, ConnectionOutcome, Finding, FindingKind, HandshakeOutcome, LicensingSession,
+    Method, SessionStatus,
 };
 use crate::reassembly::ConnState;
 use ctxscope_dissectors::flexlm::Role;
-use ctxscope_dissectors::{Dir, Severity, Timestamp, WireText};
+use ctxscope_dissectors::{Dir, Timestamp, WireText};
 
 impl Licensing {
     /// A new FlexLM connection: is its server a configured license server?
@@ -22,8 +22,7 @@ impl Licensing {
         if !servers.is_empty() && !servers.contains(&flow.server.ip) {
             findings.raise(
                 Finding::new(
-                    "flexlm.unknown_license_server",
-                    Severity::Medium,
+                    FindingKind::FlexlmUnknownLicenseServer,
                     flow.first,
                     format!(
                         "{} talks FlexLM to {}, which is not a configured license server: a stray or rogue license server, or licensing.license_servers is incomplete",
@@ -56,8 +55,7 @@ impl Licensing {
         if !static_port {
             findings.raise(
                 Finding::new(
-                    "flexlm.vendor_port_dynamic",
-                    Severity::Medium,
+                    FindingKind::FlexlmVendorPortDynamic,
                     ts,
                     format!(
                         "lmgrd on {} sent {} to {name} on TCP {port}, not a static vendor port ({}): the daemon uses a dynamic port, so a firewall between the servers will break licensing; pin it with `{pin} PORT=...` in the license files",
@@ -73,8 +71,7 @@ impl Licensing {
         {
             findings.raise(
                 Finding::new(
-                    "flexlm.vendor_port_changed",
-                    Severity::Medium,
+                    FindingKind::FlexlmVendorPortChanged,
                     ts,
                     format!(
                         "{name} on {} moved from TCP {before} to TCP {port} between handshakes: it restarted on a new random port; pin it with `{pin} PORT=...` in the license files",
@@ -104,8 +101,7 @@ impl Licensing {
             Role::VendorDaemon if ff.announced_by.is_none() && !self.settings.is_static(port) => {
                 findings.raise(
                     Finding::new(
-                        "flexlm.vendor_port_unannounced",
-                        Severity::Medium,
+                        FindingKind::FlexlmVendorPortUnannounced,
                         flow.first,
                         format!(
                             "{} talks to a FlexLM vendor daemon on {}, a port no lmgrd handshake in this capture announced and not a static vendor port ({}): a daemon on a dynamic port, or a hard-coded port; pin it in the license files and allow it in the firewall",
@@ -124,8 +120,7 @@ impl Licensing {
                     .is_some_and(|l| l.method == Method::Payload);
                 findings.raise(
                     Finding::new(
-                        "flexlm.unexpected_port",
-                        Severity::Low,
+                        FindingKind::FlexlmUnexpectedPort,
                         flow.first,
                         format!(
                             "lmgrd answers on {}, not a configured lmgrd port{}: clients must be pointed at this port (`PORT@host`); add it to ports.lmgrd if intended",
@@ -173,8 +168,7 @@ impl Licensing {
         };
         findings.raise(
             Finding::new(
-                "flexlm.vendor_connection_not_seen",
-                Severity::Low,
+                FindingKind::FlexlmVendorConnectionNotSeen,
                 now,
                 format!(
                     "{} did not connect to the vendor daemon port {}:{} that lmgrd announced to it: blocked before this capture point (firewall), or the client gave up; check the path from {} to that port (the count is the number of handshakes that ended so)",
@@ -203,8 +197,7 @@ impl Licensing {
         match ff.role {
             Role::Lmgrd if unreachable => findings.raise(
                 Finding::new(
-                    "flexlm.lmgrd_unreachable",
-                    Severity::High,
+                    FindingKind::FlexlmLmgrdUnreachable,
                     ts,
                     format!(
                         "{} cannot reach lmgrd on {} ({why}): licensing fails for this server; check that lmgrd runs and that TCP {} is open from {}",
@@ -220,8 +213,7 @@ impl Licensing {
                     .map_or("the vendor daemon".to_string(), |v| format!("the {v} vendor daemon"));
                 findings.raise(
                     Finding::new(
-                        "flexlm.no_redirect",
-                        Severity::High,
+                        FindingKind::FlexlmNoRedirect,
                         ts,
                         format!(
                             "lmgrd on {} {} without sending {} to {vendor}: lmgrd does not serve that vendor daemon (not running, or not in its license files), so licensing fails for this server; check lmgrd's log and `lmstat -a -c {}@{}`",
@@ -241,8 +233,7 @@ impl Licensing {
             }
             Role::VendorDaemon if unreachable => findings.raise(
                 Finding::new(
-                    "flexlm.vendor_port_unreachable",
-                    Severity::High,
+                    FindingKind::FlexlmVendorPortUnreachable,
                     ts,
                     format!(
                         "{} cannot reach the vendor daemon on {} ({why}){}: licensing fails; open TCP {} from {} to {} in the firewall, or pin the vendor port to one that is open",
@@ -262,8 +253,7 @@ impl Licensing {
                     let who = if by == Dir::ToServer { flow.client.ip } else { flow.server.ip };
                     findings.raise(
                         Finding::new(
-                            "flexlm.vendor_connection_reset",
-                            Severity::Medium,
+                            FindingKind::FlexlmVendorConnectionReset,
                             at,
                             format!(
                                 "the vendor daemon connection {} -> {} was reset by {who}: licenses held on it are lost until the client reconnects; check the vendor daemon's log for a restart",
@@ -275,8 +265,7 @@ impl Licensing {
                 } else if flow.closed_at.is_some() {
                     findings.raise(
                         Finding::new(
-                            "flexlm.vendor_connection_closed",
-                            Severity::Low,
+                            FindingKind::FlexlmVendorConnectionClosed,
                             flow.last,
                             format!(
                                 "the vendor daemon connection {} -> {} was closed: normal when the Citrix server stops, unexpected otherwise (it normally stays open for heartbeats)",
@@ -318,8 +307,7 @@ impl FlexFlow {
                     request.to_string()
                 };
                 Finding::new(
-                    "flexlm.lmgrd_error",
-                    Severity::High,
+                    FindingKind::FlexlmLmgrdError,
                     ts,
                     format!(
                         "lmgrd on {} answered {}'s {what} with {refusal}: {}; check lmgrd's log and `lmstat -a -c {}@{}` for the vendor daemon's state",
@@ -340,8 +328,7 @@ impl FlexFlow {
                 let feature = refusal.feature.cloned().unwrap_or_default();
                 feature_use(&mut self.features, &feature).denials += 1;
                 Finding::new(
-                    "flexlm.checkout_denied",
-                    Severity::Medium,
+                    FindingKind::FlexlmCheckoutDenied,
                     ts,
                     format!(
                         "the{vendor} vendor daemon on {} refused {}'s checkout of {} with {refusal}: a user or the Citrix server got no license (all in use, expired, or not in the license files); check `lmstat -a` for the feature and the vendor daemon's log (the session counts denials per feature)",
@@ -356,8 +343,7 @@ impl FlexFlow {
                 )
             }
             Role::VendorDaemon => Finding::new(
-                "flexlm.vendor_error",
-                Severity::Medium,
+                FindingKind::FlexlmVendorError,
                 ts,
                 format!(
                     "the{vendor} vendor daemon on {} answered {}'s {request} with {refusal}: check the vendor daemon's log",

@@ -1,8 +1,7 @@
 //! The heartbeats section: one row per long-lived flow with a beat series (the flows table has
 //! the protocol and ports of each flow).
 
-use super::name_of;
-use crate::model::Report;
+use crate::model::{Report, SeriesState};
 use crate::output::table::Table;
 use crate::output::units::{duration, time_of_day};
 use ctxscope_dissectors::Timestamp;
@@ -20,15 +19,15 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     for h in &r.heartbeats {
         let c = &h.stats;
         // An open series past its limit says since when it is quiet.
-        let state = match (h.open, c.overdue, c.silent_since) {
-            (true, true, Some(since)) => format!("OVERDUE since {}", clock(since)),
-            (true, true, None) => "OVERDUE".to_string(),
-            (true, false, _) => "ok".to_string(),
-            (false, _, _) => "closed".to_string(),
+        let state = match (h.state(), c.silent_since) {
+            (state @ SeriesState::Overdue, Some(since)) => {
+                format!("{} since {}", state.word(), clock(since))
+            }
+            (state, _) => state.word().to_string(),
         };
         t.row(vec![
             h.flow.to_string(),
-            name_of(&c.kind),
+            c.kind.label().to_string(),
             h.client.ip.to_string(),
             h.server.to_string(),
             c.count.to_string(),

@@ -5,10 +5,9 @@
 //! at most [`MAX_DETAILED`] blocks of at most [`MAX_RECORDS`] handshakes and connections each;
 //! the JSON outputs have everything.
 
-use super::name_of;
 use crate::model::{
-    AnnouncedOutcome, AnnouncedPort, CadenceStats, ConnectionOutcome, Handshake, HandshakeOutcome,
-    LicensingSession, Report, VendorConnection,
+    AnnouncedOutcome, AnnouncedPort, CadenceStats, Handshake, HandshakeOutcome, LicensingSession,
+    Report, SeriesState, VendorConnection, name_of, port_class,
 };
 use crate::output::table::Table;
 use crate::output::units::{duration, time_of_day};
@@ -83,18 +82,16 @@ fn vendor_ports(s: &LicensingSession) -> String {
             ports.push(p);
         }
     }
-    let group = |static_port: bool, word: &str| {
+    let group = |static_port: bool| {
         let of_kind: Vec<u16> = ports
             .iter()
             .filter(|p| p.1 == static_port)
             .map(|p| p.0)
             .collect();
-        (!of_kind.is_empty()).then(|| format!("{} {word}", list(&of_kind, MAX_PORTS)))
+        (!of_kind.is_empty())
+            .then(|| format!("{} {}", list(&of_kind, MAX_PORTS), port_class(static_port)))
     };
-    let parts: Vec<String> = [group(true, "static"), group(false, "dynamic")]
-        .into_iter()
-        .flatten()
-        .collect();
+    let parts: Vec<String> = [group(true), group(false)].into_iter().flatten().collect();
     if parts.is_empty() {
         "-".into()
     } else {
@@ -104,48 +101,27 @@ fn vendor_ports(s: &LicensingSession) -> String {
 
 /// "5 out, 0 in, 3 denied"
 fn licenses(s: &LicensingSession) -> String {
-    if s.checkouts + s.checkins + s.denials + s.unverified == 0 {
-        return "-".into();
+    let counts = s.licenses();
+    if counts.is_empty() {
+        "-".into()
+    } else {
+        counts.to_string()
     }
-    counts(s.checkouts, s.checkins, s.denials, s.unverified)
-}
-
-fn counts(out: u64, checkins: u64, denied: u64, unverified: u64) -> String {
-    let mut text = format!("{out} out, {checkins} in");
-    if denied > 0 {
-        text.push_str(&format!(", {denied} denied"));
-    }
-    if unverified > 0 {
-        text.push_str(&format!(", {unverified} unverified"));
-    }
-    text
 }
 
 /// "61 every 2m00s", "OVERDUE, 4 every 2m00s", "1 heartbeat", "-": the beats of all the
 /// session's vendor connections, the interval of the latest connection that has one.
 fn heartbeats(s: &LicensingSession) -> String {
-    let series: Vec<&CadenceStats> = s
-        .vendor_connections
-        .iter()
-        .filter_map(|v| v.heartbeats.as_ref())
-        .collect();
-    let count: u64 = series.iter().map(|c| c.count).sum();
-    let median = series.iter().rev().find_map(|c| c.interval_median_secs);
-    let overdue = s.vendor_connections.iter().any(overdue);
-    let mut text = match (count, median) {
+    let text = match (s.beat_count(), s.beat_interval_secs()) {
         (0, _) => "-".to_string(),
         (1, _) => "1 heartbeat".to_string(),
         (n, Some(m)) => format!("{n} every {}", duration(m)),
         (n, None) => format!("{n} heartbeats"),
     };
-    if overdue {
-        text = format!("OVERDUE, {text}");
+    match s.beat_state() {
+        Some(state @ SeriesState::Overdue) => format!("{}, {text}", state.word()),
+        _ => text,
     }
-    text
-}
-
-fn overdue(v: &VendorConnection) -> bool {
-    v.outcome == ConnectionOutcome::Open && v.heartbeats.as_ref().is_some_and(|c| c.overdue)
 }
 
 /// The block of one session.
@@ -174,7 +150,7 @@ fn detail(s: &LicensingSession, out: &mut impl Write) -> io::Result<()> {
         let label = if i == 0 { "vendor" } else { "" };
         writeln!(out, "    {label:<9} {}", connection(v))?;
         if let Some(c) = v.heartbeats.as_ref().filter(|c| c.count > 0) {
-            writeln!(out, "              {}", cadence(c, overdue(v)))?;
+            writeln!(out, "              {}", cadence(c, v.is_overdue()))?;
         }
     }
     more(out, s.vendor_connections.len(), "vendor connections")?;
@@ -263,8 +239,12 @@ fn handshake(h: &Handshake) -> String {
 }
 
 fn redirect(a: &AnnouncedPort) -> String {
-    let class = if a.static_port { "static" } else { "dynamic" };
-    let mut text = format!("redirected to {}:{} ({class})", clip(&a.host), a.port);
+    let mut text = format!(
+        "redirected to {}:{} ({})",
+        clip(&a.host),
+        a.port,
+        port_class(a.static_port)
+    );
     match (a.connection, a.vendor_flow) {
         (AnnouncedOutcome::Used, Some(flow)) => {
             text.push_str(&format!(", used by flow {flow} ({})", name_of(&a.result())));
@@ -280,22 +260,18 @@ fn redirect(a: &AnnouncedPort) -> String {
 
 /// "flow 2 09:00:00.087 :7279 open (static, announced by flow 1); 2 out, 0 in"
 fn connection(v: &VendorConnection) -> String {
-    let class = if v.static_port { "static" } else { "dynamic" };
-    let by = v
-        .announced_by
-        .map_or("not announced in this capture".into(), |f| {
-            format!("announced by flow {f}")
-        });
     let mut text = format!(
-        "flow {} {} :{} {} ({class}, {by})",
+        "flow {} {} :{} {} ({}, {})",
         v.flow,
         time_of_day(v.started),
         v.port,
-        name_of(&v.outcome)
+        name_of(&v.outcome),
+        port_class(v.static_port),
+        v.announcement()
     );
-    if v.checkouts + v.checkins + v.denials + v.unverified > 0 {
-        text.push_str("; ");
-        text.push_str(&counts(v.checkouts, v.checkins, v.denials, v.unverified));
+    let counts = v.licenses();
+    if !counts.is_empty() {
+        text.push_str(&format!("; {counts}"));
     }
     text
 }
@@ -314,7 +290,7 @@ fn cadence(c: &CadenceStats, overdue: bool) -> String {
         duration(c.longest_silence_secs)
     ));
     if overdue {
-        text.push_str("; OVERDUE");
+        text.push_str(&format!("; {}", SeriesState::Overdue.word()));
         if let Some(since) = c.silent_since {
             text.push_str(&format!(", silent since {}", time_of_day(since)));
         }
@@ -322,21 +298,12 @@ fn cadence(c: &CadenceStats, overdue: bool) -> String {
     text
 }
 
-/// "CITRIX 1 out; XDT_ENT_UD 3 out, 1 in, 2 denied"
+/// "CITRIX 1 out, 0 in; XDT_ENT_UD 3 out, 1 in, 2 denied"
 fn features(s: &LicensingSession) -> String {
     let shown: Vec<String> = s
         .features
         .iter()
-        .map(|f| {
-            let mut text = format!("{} {} out", clip(&f.feature), f.checkouts);
-            if f.checkins > 0 {
-                text.push_str(&format!(", {} in", f.checkins));
-            }
-            if f.denials > 0 {
-                text.push_str(&format!(", {} denied", f.denials));
-            }
-            text
-        })
+        .map(|f| format!("{} {}", clip(&f.feature), f.licenses()))
         .collect();
     list_with(&shown, MAX_FEATURES, "; ")
 }

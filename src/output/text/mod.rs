@@ -5,6 +5,7 @@ mod heartbeats;
 mod ima;
 mod licensing;
 mod sessions;
+mod tls;
 
 use super::table::Table;
 use super::units::{bytes, duration};
@@ -26,6 +27,7 @@ pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     findings(report, out)?;
     licensing::section(report, out)?;
     sessions::section(report, out)?;
+    tls::section(report, out)?;
     ima::section(report, out)?;
     edt::section(report, out)?;
     heartbeats::section(report, out)?;
@@ -148,14 +150,6 @@ fn more_findings(code: &str, rest: &[&Finding]) -> String {
     }
     line.push_str(" (all of them are in --format json / ndjson)");
     line
-}
-
-/// The serialised name of a unit enum variant (the same word the JSON outputs use).
-fn name_of<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "?".into(),
-    }
 }
 
 fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {

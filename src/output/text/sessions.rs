@@ -1,10 +1,11 @@
 //! The sessions section: a compact table of the ICA, CGP and EDT sessions, then a few lines per
-//! session with what does not fit a column (addresses and time, the transport it ended up on,
-//! logon, the CGP proxy target and connections, keep-alives, the busiest virtual channels). Lines stay within `WIDTH`: text from
-//! the wire is cut, never wrapped. A password is never shown, only that one was sent.
+//! session with what does not fit a column (addresses and time, logon, the transport it ended up
+//! on with the TLS or DTLS it runs in, the CGP proxy target and connections, keep-alives, the
+//! busiest virtual channels). Lines stay within `WIDTH`: text from the wire is cut, never
+//! wrapped. A password is never shown, only that one was sent.
 
-use super::name_of;
-use crate::model::{ChannelUse, CitrixSession, Report, SessionVia};
+use super::tls::date;
+use crate::model::{ChannelUse, CitrixSession, Report, SeriesState};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::Proto;
@@ -41,7 +42,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     for s in &r.sessions {
         t.row(vec![
             s.id.to_string(),
-            s.transport.name().to_string(),
+            s.via.label().to_string(),
             s.client_name
                 .as_ref()
                 .map_or("-".into(), |n| clip(n.as_str(), NAME_CELL)),
@@ -49,14 +50,15 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
                 .as_ref()
                 .map_or("-".into(), |a| clip(a.as_str(), NAME_CELL)),
             s.server.to_string(),
-            encryption(s),
+            s.encryption_text(),
+            // Nothing inside EDT is read.
             if s.transport == Proto::EDT {
                 "-".into()
             } else {
                 format!("{}/{}", s.frames[0], s.frames[1])
             },
             s.reconnects.to_string(),
-            state(s),
+            s.state().to_string(),
         ]);
     }
     t.write(out, "  ")?;
@@ -74,41 +76,14 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// `basic, key in clear`, `basic, then off` (switched off both ways; `then off by server` or
-/// `by client` one way), `rc5`, `none`, `-` before the client said.
-fn encryption(s: &CitrixSession) -> String {
-    let Some(e) = &s.encryption else {
-        return "-".into();
-    };
-    let note = match s.encryption_off {
-        [Some(_), Some(_)] => ", then off",
-        [None, Some(_)] => ", then off by server",
-        [Some(_), None] => ", then off by client",
-        [None, None] if s.key_exchanged_in_clear => ", key in clear",
-        [None, None] => "",
-    };
-    format!("{}{note}", name_of(e))
-}
-
-fn state(s: &CitrixSession) -> String {
-    match (s.open, &s.ended_by) {
-        (true, _) => "open".to_string(),
-        (false, Some(end)) => name_of(end),
-        (false, None) => "ended".to_string(),
-    }
-}
-
 /// The detail lines of one session.
 fn details(s: &CitrixSession) -> Vec<String> {
     let mut lines = Vec::new();
     let span = s.last.since(s.start).as_secs_f64();
-    let end = if s.open {
-        "still open".to_string()
-    } else {
-        match &s.ended_by {
-            Some(end) => format!("ended by {}", name_of(end)),
-            None => "ended".to_string(),
-        }
+    let end = match (s.open, s.ended_by) {
+        (true, _) => "still open".to_string(),
+        (false, Some(end)) => format!("ended by {}", end.name()),
+        (false, None) => "ended".to_string(),
     };
     lines.push(format!(
         "  [{}] {} -> {}, from {} for {}, {end}",
@@ -118,7 +93,7 @@ fn details(s: &CitrixSession) -> Vec<String> {
         s.start,
         duration(span)
     ));
-    lines.push(format!("{DETAIL}transport: {}", transport(s)));
+    lines.extend(transport(s));
     if s.transport == Proto::EDT {
         // Nothing inside EDT is read: no logon, no channels.
         return lines;
@@ -139,7 +114,8 @@ fn details(s: &CitrixSession) -> Vec<String> {
     if !client.is_empty() {
         lines.push(format!("{DETAIL}client: {}", client.join(", ")));
     }
-    if s.transport == Proto::CGP {
+    // Inside TLS, CGP's bind (proxy target, tickets) and the ICA channels are not visible.
+    if s.transport == Proto::CGP && s.tls.is_none() {
         let target = s.proxied_to.as_ref().map_or("-".into(), |t| t.to_string());
         let flows: Vec<String> = s.flows.iter().map(u64::to_string).collect();
         let reconnects = match s.reconnects {
@@ -155,38 +131,50 @@ fn details(s: &CitrixSession) -> Vec<String> {
         let median = k
             .interval_median_secs
             .map_or(String::new(), |m| format!(", every {}", duration(m)));
-        let overdue = if k.overdue { ", OVERDUE" } else { "" };
+        let overdue = match s.keepalive_state() {
+            Some(state @ SeriesState::Overdue) => format!(", {}", state.word()),
+            _ => String::new(),
+        };
         lines.push(format!(
             "{DETAIL}keep-alives: {} x{}{median}, longest silence {}{overdue}",
-            name_of(&k.kind),
+            k.kind.label(),
             k.count,
             duration(k.longest_silence_secs)
         ));
     }
-    lines.push(format!("{DETAIL}{CHANNELS}{}", channels(&s.channels)));
+    let channels = match s.tls {
+        Some(_) => "not visible inside TLS".to_string(),
+        None => channels(&s.channels),
+    };
+    lines.push(format!("{DETAIL}{CHANNELS}{channels}"));
     lines
 }
 
-/// The transport the session ended up on, with the flows that tell it.
-fn transport(s: &CitrixSession) -> String {
-    let list = |flows: &[u64]| {
-        flows
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+/// The transport the session ended up on, with what the TLS or DTLS handshake showed, as
+/// detail lines: "transport: CGP over TLS 1.2 (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), SNI
+/// vda.example" and "certificate: vda.example, valid 2025-06-01 to 2027-06-01, 2 SAN names".
+fn transport(s: &CitrixSession) -> Vec<String> {
+    let mut line = s.transport_text();
+    let Some(h) = &s.tls else {
+        return vec![format!("{DETAIL}transport: {line}")];
     };
-    match s.via {
-        SessionVia::Ica => "ICA over TCP".to_string(),
-        SessionVia::Cgp => "CGP (session reliability) over TCP".to_string(),
-        SessionVia::Edt => format!("EDT over UDP (flow {})", list(&s.flows)),
-        SessionVia::EdtOverDtls => format!("EDT over DTLS on UDP (flow {})", list(&s.flows)),
-        SessionVia::TcpAfterFallback => format!(
-            "{} over TCP after EDT fallback: UDP flow {} unanswered",
-            s.transport.name().to_uppercase(),
-            list(&s.edt_attempts)
-        ),
+    if let Some(sh) = &h.server_hello {
+        line.push_str(&format!(" ({})", sh.cipher_suite));
     }
+    if let Some(sni) = h.client_hello.as_ref().and_then(|c| c.sni.as_ref()) {
+        line.push_str(&format!(", SNI {sni}"));
+    }
+    let mut lines = vec![format!("{DETAIL}transport: {line}")];
+    if let Some(c) = &h.certificate {
+        let name = c.common_name.as_ref().unwrap_or(&c.subject);
+        lines.push(format!(
+            "{DETAIL}certificate: {name}, valid {} to {}, {} SAN names",
+            date(c.not_before),
+            date(c.not_after),
+            c.san_dns_count
+        ));
+    }
+    lines
 }
 
 /// The busiest channels by bytes (both directions), as many as fit the line, and the rest.
@@ -240,7 +228,7 @@ fn channels(channels: &[ChannelUse]) -> String {
 }
 
 /// `text` cut to `max` characters, the cut marked with "...".
-fn clip(text: &str, max: usize) -> String {
+pub(super) fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }

@@ -1,9 +1,6 @@
-//! Live capture in its own thread: packets into the engine, snapshots out at a steady rate.
-//!
-//! A blocking libpcap read does not return while the link is idle, so a small waker thread
-//! marks a snapshot as due every [`TICK`] and breaks the read (`pcap_breakloop`, which the
-//! source reports as `Next::End`; the read simply starts again). Commands from the UI are
-//! taken at the same moments.
+//! Live capture in its own thread: packets into the engine (the loop `report -i` runs too,
+//! [`LiveCapture::run`]), snapshots out at a steady rate. At each tick of the loop, commands
+//! from the UI are taken and, when due, a snapshot is sent.
 //!
 //! Snapshot cost grows with the number of flows (about one `Arc` clone per flow plus the
 //! records of flows that changed), so snapshots are spaced to keep that cost under
@@ -11,14 +8,14 @@
 
 use super::timeline::Timeline;
 use super::{FeedMsg, Snapshot, send};
-use crate::capture::{Next, Source};
+use crate::capture::Packet;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::model::{FlowId, Report};
+use crate::run::{LiveCapture, LiveControl, LiveEnd, LiveObserver, StopAfter};
 use crate::tui::stream::SharedStream;
 use crate::tui::text::wall_clock;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -46,150 +43,102 @@ pub enum LiveCommand {
 /// The UI's side of a live capture.
 pub(super) struct Control {
     commands: Sender<LiveCommand>,
-    stop: Arc<AtomicBool>,
-    due: Arc<AtomicBool>,
-    /// Makes a blocked read return (always there for an interface).
-    waker: Option<pcap::BreakLoop>,
+    capture: LiveControl,
 }
 
 impl Control {
     pub(super) fn send(&self, command: LiveCommand) -> bool {
         let sent = self.commands.send(command).is_ok();
-        // Commands are taken when a snapshot is due: make that now.
-        self.due.store(true, Ordering::Relaxed);
-        if let Some(w) = &self.waker {
-            w.breakloop();
-        }
+        // Commands are taken at a tick: make that now.
+        self.capture.wake();
         sent
     }
 
     pub(super) fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(w) = &self.waker {
-            w.breakloop();
-        }
+        self.capture.stop();
     }
 }
 
 pub(super) fn start(
-    mut source: Source,
+    mut capture: LiveCapture,
     config: Config,
     tx: Sender<FeedMsg>,
 ) -> (Control, Option<JoinHandle<()>>) {
     let (commands, inbox) = mpsc::channel();
-    let stop = Arc::new(AtomicBool::new(false));
-    let due = Arc::new(AtomicBool::new(true));
     let control = Control {
         commands,
-        stop: Arc::clone(&stop),
-        due: Arc::clone(&due),
-        waker: source.breaker(),
+        capture: capture.control(),
     };
-    if let Some(waker) = source.breaker() {
-        spawn_waker(waker, Arc::clone(&stop), Arc::clone(&due));
-    }
     let thread = std::thread::Builder::new()
         .name("ctxscope-capture".into())
         .spawn(move || {
-            Capture {
-                source,
-                // Built in the capture thread: an engine with a flow tap cannot move between
-                // threads.
-                engine: Engine::new(config),
+            // Built in the capture thread: an engine with a flow tap cannot move between
+            // threads.
+            let mut engine = Engine::new(config);
+            let mut feed = LiveFeed {
                 tx,
                 inbox,
-                stop,
-                due,
-                packets: 0,
+                timeline: Timeline::rolling(Duration::from_secs(1)),
+                changed: true,
+                next_snapshot: Instant::now(),
+            };
+            let end = capture.run(&mut engine, TICK, &StopAfter::default(), &mut feed);
+            if let LiveEnd::Failed(message) = end {
+                let report = Arc::new(engine.snapshot());
+                feed.publish(&mut capture, &mut engine, Some(report));
+                send(&feed.tx, FeedMsg::Stopped(message));
             }
-            .run();
         })
         .ok();
     (control, thread)
 }
 
-/// Marks a snapshot as due every tick and wakes the capture thread if it is blocked.
-fn spawn_waker(waker: pcap::BreakLoop, stop: Arc<AtomicBool>, due: Arc<AtomicBool>) {
-    let _ = std::thread::Builder::new()
-        .name("ctxscope-waker".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(TICK);
-                due.store(true, Ordering::Relaxed);
-                waker.breakloop();
-            }
-        });
-}
-
-struct Capture {
-    source: Source,
-    engine: Engine,
+/// What the capture thread does beside reading: the timeline, commands, snapshots.
+struct LiveFeed {
     tx: Sender<FeedMsg>,
     inbox: Receiver<LiveCommand>,
-    stop: Arc<AtomicBool>,
-    due: Arc<AtomicBool>,
-    /// Packets read, each of them written to the `--write` file if there is one.
-    packets: u64,
+    timeline: Timeline,
+    /// Packets arrived since the last snapshot.
+    changed: bool,
+    next_snapshot: Instant,
 }
 
-impl Capture {
-    fn run(mut self) {
-        let link = self.source.link();
-        let name = self.source.name().to_string();
-        self.engine.begin_source(&name, link);
-        let mut timeline = Timeline::rolling(Duration::from_secs(1));
-        let mut changed = true;
-        let mut next_snapshot = Instant::now();
-        while !self.stop.load(Ordering::Relaxed) {
-            match self.source.next_packet() {
-                Ok(Next::Packet(p)) => {
-                    timeline.add(p.ts, u64::from(p.wire_len));
-                    self.engine.packet(&p);
-                    self.packets += 1;
-                    changed = true;
-                }
-                // A read timeout, or the waker: fall through to the due check.
-                Ok(Next::UnsupportedLink(dlt)) => self.engine.unsupported_link(dlt),
-                Ok(Next::Skipped(what)) => self.engine.skipped(what),
-                Ok(Next::Idle | Next::End) => {}
-                Err(e) => {
-                    let message = e.to_string();
-                    self.engine.source_error(&name, message.clone());
-                    let report = Arc::new(self.engine.snapshot());
-                    self.publish(&timeline, Some(report));
-                    send(&self.tx, FeedMsg::Stopped(message));
-                    return;
-                }
-            }
-            if !self.due.swap(false, Ordering::Relaxed) {
-                continue;
-            }
-            self.take_commands();
-            let now = Instant::now();
-            if now < next_snapshot {
-                continue;
-            }
-            timeline.advance_to(wall_clock());
-            let report = if changed {
-                changed = false;
-                let started = Instant::now();
-                let report = Arc::new(self.engine.snapshot());
-                next_snapshot = now + TICK.max(started.elapsed() * COST_SHARE);
-                Some(report)
-            } else {
-                None
-            };
-            self.publish(&timeline, report);
-        }
+impl LiveObserver for LiveFeed {
+    fn packet(&mut self, p: &Packet<'_>) {
+        self.timeline.add(p.ts, u64::from(p.wire_len));
+        self.changed = true;
     }
 
-    /// Sends the counters, the timeline and, if given, a new report.
-    fn publish(&mut self, timeline: &Timeline, report: Option<Arc<Report>>) {
-        let kernel = self.source.kernel_stats();
-        if let Some(k) = kernel {
-            self.engine.set_kernel_stats(k);
+    fn tick(&mut self, capture: &mut LiveCapture, engine: &mut Engine) {
+        self.take_commands(capture, engine);
+        let now = Instant::now();
+        if now < self.next_snapshot {
+            return;
         }
-        let stats = self.engine.stats();
+        self.timeline.advance_to(wall_clock());
+        let report = if self.changed {
+            self.changed = false;
+            let started = Instant::now();
+            let report = Arc::new(engine.snapshot());
+            self.next_snapshot = now + TICK.max(started.elapsed() * COST_SHARE);
+            Some(report)
+        } else {
+            None
+        };
+        self.publish(capture, engine, report);
+    }
+}
+
+impl LiveFeed {
+    /// Sends the counters, the timeline and, if given, a new report.
+    fn publish(
+        &mut self,
+        capture: &mut LiveCapture,
+        engine: &mut Engine,
+        report: Option<Arc<Report>>,
+    ) {
+        let kernel = capture.count_drops(engine);
+        let stats = engine.stats();
         send(
             &self.tx,
             FeedMsg::Snapshot(Box::new(Snapshot {
@@ -197,12 +146,12 @@ impl Capture {
                 packets: stats.packets,
                 bytes: stats.bytes,
                 kernel,
-                timeline: timeline.clone(),
+                timeline: self.timeline.clone(),
             })),
         );
     }
 
-    fn take_commands(&mut self) {
+    fn take_commands(&mut self, capture: &mut LiveCapture, engine: &mut Engine) {
         while let Ok(command) = self.inbox.try_recv() {
             match command {
                 LiveCommand::Tap {
@@ -211,19 +160,19 @@ impl Capture {
                     flushed,
                 } => {
                     if let Some(reply) = flushed {
-                        let written = self.source.flush().map(|()| self.packets);
+                        let written = capture.flush().map(|()| capture.packets());
                         let _ = reply.send(written.map_err(|e| e.to_string()));
                     }
-                    self.engine.tap_flow(flow, move |_, dir, chunk| {
+                    engine.tap_flow(flow, move |_, dir, chunk| {
                         if let Ok(mut s) = stream.lock() {
                             s.push_live(dir, chunk);
                         }
                     });
                 }
                 // Flow IDs start at 1: tapping 0 taps nothing.
-                LiveCommand::Untap => self.engine.untap(),
+                LiveCommand::Untap => engine.untap(),
                 LiveCommand::Flush(reply) => {
-                    let _ = reply.send(self.source.flush().map_err(|e| e.to_string()));
+                    let _ = reply.send(capture.flush().map_err(|e| e.to_string()));
                 }
             }
         }

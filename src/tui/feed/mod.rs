@@ -15,6 +15,7 @@ use crate::capture::Source;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::model::{KernelStats, Report};
+use crate::run::LiveCapture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -102,9 +103,9 @@ impl Feed {
     }
 
     /// Captures from an opened interface in the background.
-    pub fn live(source: Source, config: Config) -> Feed {
+    pub fn live(capture: LiveCapture, config: Config) -> Feed {
         let (tx, rx) = mpsc::channel();
-        let (control, thread) = live::start(source, config, tx);
+        let (control, thread) = live::start(capture, config, tx);
         Feed {
             rx,
             control: Control::Live(control),

@@ -2,7 +2,7 @@
 //! with its cadence and a timeline of its beats.
 
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, f64_order, has_findings, sort_rows};
-use crate::model::{BeatKind, FlowId, HeartbeatSeries, Report};
+use crate::model::{FlowId, HeartbeatSeries, Report, SeriesState};
 use crate::tui::beats::{Strip, strip};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{duration, or_dash, time_of_day};
@@ -31,30 +31,8 @@ fn series(report: &Report, i: usize) -> &HeartbeatSeries {
     &report.heartbeats[i]
 }
 
-/// What a beat is, for people.
-pub fn kind_label(kind: BeatKind) -> &'static str {
-    match kind {
-        BeatKind::LicenseHeartbeat => "license",
-        BeatKind::CgpNop => "CGP NOP",
-        BeatKind::TcpKeepalive => "TCP keepalive",
-    }
-}
-
-/// `OVERDUE` (open and missing beats), `ok` (open), `closed`.
-pub fn series_state(open: bool, overdue: bool) -> &'static str {
-    match (open, overdue) {
-        (true, true) => "OVERDUE",
-        (true, false) => "ok",
-        (false, _) => "closed",
-    }
-}
-
-fn state(h: &HeartbeatSeries) -> &'static str {
-    series_state(h.open, h.stats.overdue)
-}
-
 pub fn in_trouble(h: &HeartbeatSeries) -> bool {
-    h.open && h.stats.overdue
+    h.state() == SeriesState::Overdue
 }
 
 /// Where a series' timeline ends: now (the end of the capture) while it is open, so a silence
@@ -151,7 +129,7 @@ impl TableModel for Heartbeats {
         match column {
             HeartbeatColumn::Flow => h.flow.to_string(),
             HeartbeatColumn::Proto => h.proto.map_or("-", |p| p.name()).to_string(),
-            HeartbeatColumn::Kind => kind_label(s.kind).to_string(),
+            HeartbeatColumn::Kind => s.kind.label().to_string(),
             HeartbeatColumn::Client => h.client.to_string(),
             HeartbeatColumn::Server => h.server.to_string(),
             HeartbeatColumn::Beats => s.count.to_string(),
@@ -159,7 +137,7 @@ impl TableModel for Heartbeats {
             HeartbeatColumn::Median => s.interval_median_secs.map_or("-".into(), duration),
             HeartbeatColumn::Jitter => s.jitter_secs.map_or("-".into(), duration),
             HeartbeatColumn::Silence => duration(s.longest_silence_secs),
-            HeartbeatColumn::State => state(h).to_string(),
+            HeartbeatColumn::State => h.state().word().to_string(),
             HeartbeatColumn::Timeline => timeline(report, h, 12).text(),
         }
     }
@@ -193,9 +171,7 @@ impl TableModel for Heartbeats {
             HeartbeatColumn::Silence => sort_rows(rows, d, |i| {
                 (f64_order(h(i).stats.longest_silence_secs), id(i))
             }),
-            HeartbeatColumn::State => {
-                sort_rows(rows, d, |i| ((in_trouble(h(i)), h(i).open), id(i)))
-            }
+            HeartbeatColumn::State => sort_rows(rows, d, |i| (h(i).state(), id(i))),
             HeartbeatColumn::Timeline => {
                 sort_rows(rows, d, |i| (f64_order(gappiness(h(i))), id(i)))
             }
@@ -209,10 +185,10 @@ impl TableModel for Heartbeats {
             "{} {} {} {} {} {}",
             h.flow,
             or_dash(h.proto.map(|p| p.name()).as_ref()),
-            kind_label(h.stats.kind),
+            h.stats.kind.label(),
             h.client,
             h.server,
-            state(h)
+            h.state().word()
         );
     }
 
@@ -225,7 +201,7 @@ impl TableModel for Heartbeats {
             TermKind::Port(p) => h.client.port == *p || h.server.port == *p,
             TermKind::Flow(id) => h.flow == *id,
             TermKind::Kind(kind) => h.stats.kind == *kind,
-            TermKind::State(s) => state(h).eq_ignore_ascii_case(s),
+            TermKind::State(s) => h.state().word().eq_ignore_ascii_case(s),
             TermKind::Finding => has_findings(report, &[h.flow]),
             // Refused by KEYS before they get here.
             _ => false,

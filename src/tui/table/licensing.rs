@@ -2,12 +2,12 @@
 //! reach lmgrd, which vendor port was it sent to, did the vendor connection work, and are
 //! checkouts and heartbeats flowing.
 
-use super::heartbeats::series_state;
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, has_findings, sort_rows};
-use crate::model::{ConnectionOutcome, FlowId, LicensingSession, Report, SessionStatus};
+use crate::model::{
+    FlowId, LicensingSession, Report, SeriesState, SessionStatus, name_of, port_class,
+};
 use crate::tui::query::{Query, TermKind};
-use crate::tui::text::{name_of, or_dash, time_of_day};
-use ctxscope_dissectors::Timestamp;
+use crate::tui::text::{or_dash, time_of_day};
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -32,43 +32,9 @@ fn session(report: &Report, i: usize) -> &LicensingSession {
     &report.licensing[i]
 }
 
-/// The newest heartbeat over the session's vendor connections, and whether one of the
-/// connections still open has missed its heartbeats.
-pub struct Heartbeat {
-    pub last: Option<Timestamp>,
-    pub overdue: bool,
-    /// A vendor connection with heartbeats is still open.
-    pub open: bool,
-    pub any: bool,
-}
-
-pub fn heartbeat(s: &LicensingSession) -> Heartbeat {
-    let mut hb = Heartbeat {
-        last: None,
-        overdue: false,
-        open: false,
-        any: false,
-    };
-    for v in &s.vendor_connections {
-        let Some(c) = &v.heartbeats else { continue };
-        let open = v.outcome == ConnectionOutcome::Open;
-        hb.any = true;
-        hb.open |= open;
-        hb.overdue |= open && c.overdue;
-        hb.last = hb.last.max(c.last);
-    }
-    hb
-}
-
-impl Heartbeat {
-    /// `OVERDUE`, `ok`, `closed`, or `-` without heartbeats.
-    pub fn state(&self) -> &'static str {
-        if self.any {
-            series_state(self.open, self.overdue)
-        } else {
-            "-"
-        }
-    }
+/// The heartbeats' state: `OVERDUE`, `ok`, `closed`, or `-` without heartbeats.
+pub fn beat(s: &LicensingSession) -> &'static str {
+    s.beat_state().map_or("-", SeriesState::word)
 }
 
 /// Needs attention: licensing fails, or a vendor connection went quiet.
@@ -79,7 +45,7 @@ pub fn in_trouble(s: &LicensingSession) -> bool {
             | SessionStatus::LmgrdError
             | SessionStatus::NotConnected
             | SessionStatus::ConnectionReset
-    ) || heartbeat(s).overdue
+    ) || s.beat_state() == Some(SeriesState::Overdue)
 }
 
 /// The session's identity across snapshots (its position in the list can change while live
@@ -137,15 +103,11 @@ pub fn announced(s: &LicensingSession) -> String {
                 format!(
                     "{} {} {}",
                     a.port,
-                    static_word(a.static_port),
+                    port_class(a.static_port),
                     name_of(&a.result())
                 )
             }),
     )
-}
-
-pub fn static_word(is_static: bool) -> &'static str {
-    if is_static { "static" } else { "dynamic" }
 }
 
 /// `7279 open, 7279 reset`
@@ -253,8 +215,8 @@ impl TableModel for Licensing {
             LicensingColumn::VendorConnections => vendor_connections(s),
             LicensingColumn::Checkouts => s.checkouts.to_string(),
             LicensingColumn::Checkins => s.checkins.to_string(),
-            LicensingColumn::LastBeat => heartbeat(s).last.map_or("-".into(), time_of_day),
-            LicensingColumn::Beat => heartbeat(s).state().to_string(),
+            LicensingColumn::LastBeat => s.last_beat().map_or("-".into(), time_of_day),
+            LicensingColumn::Beat => beat(s).to_string(),
         }
     }
 
@@ -275,11 +237,8 @@ impl TableModel for Licensing {
             }
             LicensingColumn::Checkouts => sort_rows(rows, d, |i| (s(i).checkouts, id(i))),
             LicensingColumn::Checkins => sort_rows(rows, d, |i| (s(i).checkins, id(i))),
-            LicensingColumn::LastBeat => sort_rows(rows, d, |i| (heartbeat(s(i)).last, id(i))),
-            LicensingColumn::Beat => sort_rows(rows, d, |i| {
-                let hb = heartbeat(s(i));
-                ((hb.overdue, hb.open, hb.any), id(i))
-            }),
+            LicensingColumn::LastBeat => sort_rows(rows, d, |i| (s(i).last_beat(), id(i))),
+            LicensingColumn::Beat => sort_rows(rows, d, |i| (s(i).beat_state(), id(i))),
         }
     }
 
@@ -295,7 +254,7 @@ impl TableModel for Licensing {
             handshake_counts(s),
             announced(s),
             vendor_connections(s),
-            heartbeat(s).state()
+            beat(s)
         );
         // Who asked, from where, and for what: what an admin remembers of a session.
         for h in &s.handshakes {

@@ -298,6 +298,8 @@ pub trait AnyTable {
     fn clear_filter(&mut self);
     fn move_by(&mut self, delta: isize);
     fn select_position(&mut self, position: usize);
+    /// The selected row, as an index into the report's list.
+    fn selected_index(&self) -> Option<usize>;
     fn selected_key(&self) -> Option<u64>;
     fn shown(&self) -> usize;
     fn offset(&self) -> usize;
@@ -335,6 +337,10 @@ impl<M: TableModel> AnyTable for TableView<M> {
 
     fn select_position(&mut self, position: usize) {
         TableView::select_position(self, position);
+    }
+
+    fn selected_index(&self) -> Option<usize> {
+        TableView::selected_index(self)
     }
 
     fn selected_key(&self) -> Option<u64> {

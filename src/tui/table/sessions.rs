@@ -1,11 +1,10 @@
-//! The Sessions table: ICA and CGP (session reliability) sessions, with who, what, how
-//! protected and how they ended.
+//! The Sessions table: ICA, CGP (session reliability) and EDT sessions, with who, what, over
+//! which transport, how protected and how they ended.
 
-use super::heartbeats::series_state;
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, has_findings, sort_rows};
-use crate::model::{CitrixSession, FlowId, Report, SessionEnd};
+use crate::model::{CitrixSession, FlowId, Report, SeriesState};
 use crate::tui::query::{Query, TermKind};
-use crate::tui::text::{name_of, or_dash};
+use crate::tui::text::or_dash;
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,39 +31,14 @@ fn session(report: &Report, i: usize) -> &CitrixSession {
     &report.sessions[i]
 }
 
-/// `open`, or how it ended: `logoff`, `disconnect`, `finish`, `closed` (TCP without a
-/// goodbye), `reset`.
-pub fn state(s: &CitrixSession) -> &'static str {
-    match (s.open, s.ended_by) {
-        (true, _) => "open",
-        (false, Some(SessionEnd::Logoff)) => "logoff",
-        (false, Some(SessionEnd::Disconnect)) => "disconnect",
-        (false, Some(SessionEnd::Finish)) => "finish",
-        (false, Some(SessionEnd::TcpClose)) => "closed",
-        (false, Some(SessionEnd::Reset)) => "reset",
-        (false, None) => "ended",
-    }
-}
-
-/// `basic (key in clear)`, `rc5`, `none`, `-` before the client said.
-pub fn encryption(s: &CitrixSession) -> String {
-    match (&s.encryption, s.key_exchanged_in_clear) {
-        (Some(e), true) => format!("{} (key in clear)", name_of(e)),
-        (Some(e), false) => name_of(e),
-        (None, _) => "-".into(),
-    }
-}
-
 /// The keep-alive series: `OVERDUE`, `ok`, `closed`, or `-` without one.
 pub fn keepalive(s: &CitrixSession) -> &'static str {
-    s.keepalive
-        .as_ref()
-        .map_or("-", |k| series_state(s.open, k.overdue))
+    s.keepalive_state().map_or("-", SeriesState::word)
 }
 
 /// Open, and its keep-alives stopped.
 pub fn in_trouble(s: &CitrixSession) -> bool {
-    s.open && s.keepalive.as_ref().is_some_and(|k| k.overdue)
+    s.keepalive_state() == Some(SeriesState::Overdue)
 }
 
 impl TableModel for Sessions {
@@ -96,14 +70,16 @@ impl TableModel for Sessions {
             // What the issue asks of a session first: client name, published application,
             // encryption, channels, state; the transport and reconnects next.
             SessionColumn::Id => ("ID", 4, true, 0),
-            SessionColumn::Transport => ("VIA", 4, false, 3),
+            // `edt/dtls`, `fallback` at most.
+            SessionColumn::Transport => ("VIA", 8, false, 3),
             SessionColumn::Client => ("CLIENT", 15, false, 8),
             SessionColumn::Server => ("SERVER", 21, false, 6),
             // ICA client names run to 20 characters.
             SessionColumn::ClientName => ("CLIENT NAME", 20, false, 1),
-            SessionColumn::Application => ("APP", 10, false, 1),
+            SessionColumn::Application => ("APP", 8, false, 1),
             SessionColumn::Build => ("BUILD", 6, true, 11),
-            SessionColumn::Encryption => ("ENCRYPTION", 20, false, 2),
+            // `basic, key in clear`; longer notes are cut.
+            SessionColumn::Encryption => ("ENCRYPTION", 19, false, 2),
             SessionColumn::Channels => ("CH", 3, true, 4),
             SessionColumn::FramesToServer => ("FR C>S", 7, true, 9),
             SessionColumn::FramesToClient => ("FR S>C", 7, true, 10),
@@ -143,19 +119,19 @@ impl TableModel for Sessions {
         let s = session(report, i);
         match column {
             SessionColumn::Id => s.id.to_string(),
-            SessionColumn::Transport => s.transport.name().to_string(),
+            SessionColumn::Transport => s.via.label().to_string(),
             SessionColumn::Client => s.client.to_string(),
             SessionColumn::Server => s.server.to_string(),
             SessionColumn::ClientName => or_dash(s.client_name.as_ref()),
             SessionColumn::Application => or_dash(s.application.as_ref()),
             SessionColumn::Build => or_dash(s.client_build.as_ref()),
-            SessionColumn::Encryption => encryption(s),
+            SessionColumn::Encryption => s.encryption_text(),
             SessionColumn::Channels => s.channels.len().to_string(),
             SessionColumn::FramesToServer => s.frames[0].to_string(),
             SessionColumn::FramesToClient => s.frames[1].to_string(),
             SessionColumn::Reconnects => s.reconnects.to_string(),
             SessionColumn::KeepAlive => keepalive(s).to_string(),
-            SessionColumn::State => state(s).to_string(),
+            SessionColumn::State => s.state().to_string(),
         }
     }
 
@@ -165,19 +141,19 @@ impl TableModel for Sessions {
         let id = |i: usize| s(i).id;
         match column {
             SessionColumn::Id => sort_rows(rows, d, |i| (id(i), id(i))),
-            SessionColumn::Transport => sort_rows(rows, d, |i| (s(i).transport, id(i))),
+            SessionColumn::Transport => sort_rows(rows, d, |i| (s(i).via, id(i))),
             SessionColumn::Client => sort_rows(rows, d, |i| (s(i).client, id(i))),
             SessionColumn::Server => sort_rows(rows, d, |i| (s(i).server, id(i))),
             SessionColumn::ClientName => sort_rows(rows, d, |i| (s(i).client_name.clone(), id(i))),
             SessionColumn::Application => sort_rows(rows, d, |i| (s(i).application.clone(), id(i))),
             SessionColumn::Build => sort_rows(rows, d, |i| (s(i).client_build, id(i))),
-            SessionColumn::Encryption => sort_rows(rows, d, |i| (encryption(s(i)), id(i))),
+            SessionColumn::Encryption => sort_rows(rows, d, |i| (s(i).encryption_text(), id(i))),
             SessionColumn::Channels => sort_rows(rows, d, |i| (s(i).channels.len(), id(i))),
             SessionColumn::FramesToServer => sort_rows(rows, d, |i| (s(i).frames[0], id(i))),
             SessionColumn::FramesToClient => sort_rows(rows, d, |i| (s(i).frames[1], id(i))),
             SessionColumn::Reconnects => sort_rows(rows, d, |i| (s(i).reconnects, id(i))),
-            SessionColumn::KeepAlive => sort_rows(rows, d, |i| (keepalive(s(i)), id(i))),
-            SessionColumn::State => sort_rows(rows, d, |i| (state(s(i)), id(i))),
+            SessionColumn::KeepAlive => sort_rows(rows, d, |i| (s(i).keepalive_state(), id(i))),
+            SessionColumn::State => sort_rows(rows, d, |i| (s(i).state(), id(i))),
         }
     }
 
@@ -187,14 +163,14 @@ impl TableModel for Sessions {
             out,
             "{} {} {} {} {} {} {} {} {}",
             s.id,
-            s.transport.name(),
+            s.via.label(),
             s.client,
             s.server,
             or_dash(s.client_name.as_ref()),
             or_dash(s.application.as_ref()),
-            encryption(s),
+            s.encryption_text(),
             keepalive(s),
-            state(s)
+            s.state()
         );
         for text in [&s.user_name, &s.domain].into_iter().flatten() {
             let _ = write!(out, " {text}");
@@ -209,7 +185,7 @@ impl TableModel for Sessions {
             TermKind::Host(block) => block.contains(s.client) || block.contains(s.server.ip),
             TermKind::Port(p) => s.server.port == *p,
             TermKind::Flow(id) => s.flows.contains(id),
-            TermKind::State(st) => state(s).eq_ignore_ascii_case(st),
+            TermKind::State(st) => s.state().eq_ignore_ascii_case(st),
             TermKind::Finding => has_findings(report, &s.flows),
             // Refused by KEYS before they get here.
             _ => false,

@@ -6,7 +6,7 @@
 
 use super::clip::clip_sideways;
 use super::fields::{compact, event_fields, ordered};
-use super::severity_style;
+use super::severity_cell;
 use crate::model::{FlowRecord, Report};
 use crate::tui::app::App;
 use crate::tui::stream::{DirStream, FlowStream, HexLine, KEEP_BYTES, StreamStatus};
@@ -275,10 +275,7 @@ fn findings(f: &FlowRecord, report: &Report) -> Vec<Line<'static>> {
     for x in mine {
         lines.push(Line::from(vec![
             Span::raw("  "),
-            Span::styled(
-                format!("{:<7}", x.severity.name()),
-                severity_style(x.severity),
-            ),
+            severity_cell(x.severity),
             Span::raw(format!("{} x{}  {}", x.code, x.count, clean(&x.message))),
         ]));
     }

@@ -2,12 +2,12 @@
 //! a larger timeline, its statistics and its beats in the detail pane.
 
 use super::licensing::beat_style;
-use super::record::{self, Doc, dim_style};
-use super::table::{draw_table, empty_text};
+use super::record::{Doc, Record, RecordView, Top, dim_style};
 use crate::model::{HeartbeatSeries, Report};
-use crate::tui::app::{App, Tab};
+use crate::tui::app::{App, Hits, Tab};
 use crate::tui::beats::Strip;
-use crate::tui::table::heartbeats::{HeartbeatColumn, kind_label, series_state, timeline};
+use crate::tui::table::TableView;
+use crate::tui::table::heartbeats::{HeartbeatColumn, Heartbeats, timeline};
 use crate::tui::text::{duration, or_dash, time_of_day, time_of_day_micros};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,100 +18,77 @@ use ratatui::widgets::{Paragraph, Sparkline};
 /// A gap this many median intervals long is marked in the list of beats.
 const GAP: f64 = 1.5;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let report = app.report().cloned();
-    let (table_area, pane_area) = record::split(area, app.pane(Tab::Heartbeats).is_some());
-    let empty = empty_text(
-        report.is_some(),
-        app.heartbeats.is_filtered(),
-        "heartbeat series",
-        || {
-            "no heartbeats or keep-alives in this capture: they show on long-lived license, CGP and ICA connections".into()
-        },
-    );
-    draw_table(
-        frame,
-        table_area,
-        &mut app.heartbeats,
-        report.as_deref(),
-        cell_style,
-        &empty,
-        &mut app.hits,
-    );
-    app.hits.detail = Rect::default();
-    if let Some(report) = report {
-        draw_pane(frame, pane_area, app, &report);
+/// The Heartbeats view.
+pub struct View;
+
+impl RecordView for View {
+    type Model = Heartbeats;
+    const TAB: Tab = Tab::Heartbeats;
+    const RECORDS: &'static str = "heartbeat series";
+    const PANE: (&'static str, &'static str) = ("Heartbeats", "no series selected");
+
+    fn table(app: &mut App) -> (&mut TableView<Heartbeats>, &mut Hits) {
+        (&mut app.heartbeats, &mut app.hits)
+    }
+
+    fn none(_app: &App) -> String {
+        "no heartbeats or keep-alives in this capture: they show on long-lived license, CGP and ICA connections".into()
+    }
+
+    fn cell_style(report: &Report, i: usize, column: HeartbeatColumn) -> Style {
+        let h = &report.heartbeats[i];
+        match column {
+            HeartbeatColumn::State | HeartbeatColumn::Timeline => beat_style(Some(h.state())),
+            _ => Style::new(),
+        }
+    }
+
+    /// The timeline on top (when there is room), the scrollable document below it.
+    fn record(report: &Report, i: usize, inner: Rect) -> Option<Record<'_>> {
+        let h = report.heartbeats.get(i)?;
+        Some(Record {
+            title: format!(
+                " Flow {} {} {} → {}",
+                h.flow,
+                h.stats.kind.label(),
+                h.client,
+                h.server
+            ),
+            doc: document(h, report, usize::from(inner.width)),
+            top: spark_rows(inner.height).map(|rows| {
+                let draw: Top = Box::new(move |frame, area| draw_timeline(frame, area, report, h));
+                (rows, draw)
+            }),
+        })
     }
 }
 
-fn state(h: &HeartbeatSeries) -> &'static str {
-    series_state(h.open, h.stats.overdue)
-}
-
-fn cell_style(report: &Report, i: usize, column: HeartbeatColumn) -> Style {
-    let h = &report.heartbeats[i];
-    match column {
-        HeartbeatColumn::State | HeartbeatColumn::Timeline => beat_style(state(h)),
-        _ => Style::new(),
+/// Rows for the timeline above the document, when the pane has room: bars, then an axis.
+fn spark_rows(pane_height: u16) -> Option<u16> {
+    match pane_height {
+        h if h >= 14 => Some(5 + 1),
+        h if h >= 8 => Some(3 + 1),
+        _ => None,
     }
 }
 
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
-    let selected = app.heartbeats.selected_index();
-    let key = app.heartbeats.selected_key();
-    let Some(pane) = app.pane_mut(Tab::Heartbeats) else {
-        return;
-    };
-    pane.show_row(key);
-    let inner = record::block(String::new()).inner(area);
-    let Some(h) = selected.and_then(|i| report.heartbeats.get(i)) else {
-        app.hits.detail = inner;
-        frame.render_widget(record::block(" Heartbeats ".into()), area);
-        frame.render_widget(Paragraph::new("  no series selected"), inner);
-        return;
-    };
-    // The timeline on top (when there is room), the scrollable document below it.
-    let spark = match inner.height {
-        h if h >= 14 => 5,
-        h if h >= 8 => 3,
-        _ => 0,
-    };
-    let axis = u16::from(spark > 0);
-    let [spark_area, axis_area, doc_area] = Layout::vertical([
-        Constraint::Length(spark),
-        Constraint::Length(axis),
-        Constraint::Min(0),
-    ])
-    .areas(inner);
-    app.hits.detail = doc_area;
-    let strip = timeline(report, h, usize::from(inner.width));
-    if spark > 0 {
-        let data: Vec<u64> = strip.buckets.iter().map(|b| b.unwrap_or(0)).collect();
-        frame.render_widget(
-            Sparkline::default()
-                .data(&data)
-                .max(data.iter().copied().max().unwrap_or(1).max(1))
-                .style(beat_style(state(h))),
-            spark_area,
-        );
-        frame.render_widget(
-            Paragraph::new(axis_line(&strip, usize::from(inner.width))),
-            axis_area,
-        );
-    }
-    let doc = document(h, report, usize::from(inner.width));
-    let Some(pane) = app.pane_mut(Tab::Heartbeats) else {
-        return;
-    };
-    let at = record::draw_doc(frame, doc_area, pane, doc);
-    let title = format!(
-        " Flow {} {} {} → {}  {at} ",
-        h.flow,
-        kind_label(h.stats.kind),
-        h.client,
-        h.server
+/// The series' timeline as bars over the width of `area`, its axis on the last row.
+fn draw_timeline(frame: &mut Frame, area: Rect, report: &Report, h: &HeartbeatSeries) {
+    let [spark_area, axis_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let strip = timeline(report, h, usize::from(area.width));
+    let data: Vec<u64> = strip.buckets.iter().map(|b| b.unwrap_or(0)).collect();
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .max(data.iter().copied().max().unwrap_or(1).max(1))
+            .style(beat_style(Some(h.state()))),
+        spark_area,
     );
-    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
+    frame.render_widget(
+        Paragraph::new(axis_line(&strip, usize::from(area.width))),
+        axis_area,
+    );
 }
 
 /// Under the timeline: where it starts and ends, and how long a column is.
@@ -158,7 +135,7 @@ fn silence_now(h: &HeartbeatSeries, report: &Report) -> Option<f64> {
 fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
     let s = &h.stats;
     let mut doc = Doc::default();
-    doc.section(format!("{} series", kind_label(s.kind)));
+    doc.section(format!("{} series", s.kind.label()));
     doc.link(
         h.flow,
         vec![Span::raw(format!(
@@ -170,8 +147,8 @@ fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
             if h.open { "open" } else { "closed" }
         ))],
     );
-    let st = state(h);
-    doc.styled_field("state", st, beat_style(st));
+    let state = h.state();
+    doc.styled_field("state", state.word(), beat_style(Some(state)));
     let kept = if s.beats.len() as u64 == s.count {
         String::new()
     } else {

@@ -1,51 +1,71 @@
 //! The Licensing view: the sessions table, and the selected session's handshakes, announced
 //! ports, vendor connections and features in the detail pane.
 
-use super::record::{self, Doc, dim_style};
-use super::table::{draw_table, empty_text};
+use super::record::{Doc, Record, RecordView, dim_style};
 use crate::model::{
-    AnnouncedOutcome, CadenceStats, ConnectionOutcome, HandshakeOutcome, LicensingSession, Report,
-    SessionStatus,
+    AnnouncedOutcome, CadenceStats, ConnectionOutcome, FlowId, HandshakeOutcome, LicensingSession,
+    Report, SeriesState, SessionStatus, name_of, port_class,
 };
-use crate::tui::app::{App, Tab};
+use crate::tui::app::{App, Hits, Tab};
 use crate::tui::beats::strip;
-use crate::tui::table::heartbeats::series_state;
-use crate::tui::table::licensing::{LicensingColumn, heartbeat, static_word};
-use crate::tui::text::{duration, name_of, or_dash, time_of_day, time_of_day_micros};
-use ctxscope_dissectors::Proto;
-use ratatui::Frame;
+use crate::tui::table::TableView;
+use crate::tui::table::licensing::{Licensing, LicensingColumn};
+use crate::tui::text::{duration, or_dash, time_of_day, time_of_day_micros};
+use ctxscope_dissectors::{Proto, Timestamp};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
-use ratatui::widgets::Paragraph;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let report = app.report().cloned();
-    let (table_area, pane_area) = record::split(area, app.pane(Tab::Licensing).is_some());
-    let t = app.totals();
-    let (lmgrd, vendor) = (t.flows_of(Proto::LMGRD), t.flows_of(Proto::VENDOR_DAEMON));
-    let empty = empty_text(
-        report.is_some(),
-        app.licensing.is_filtered(),
-        "licensing sessions",
-        || {
-            format!(
-                "no FlexLM licensing in this capture ({lmgrd} lmgrd and {vendor} vendor daemon connections)"
-            )
-        },
-    );
-    draw_table(
-        frame,
-        table_area,
-        &mut app.licensing,
-        report.as_deref(),
-        cell_style,
-        &empty,
-        &mut app.hits,
-    );
-    app.hits.detail = Rect::default();
-    if let Some(report) = report {
-        draw_pane(frame, pane_area, app, &report);
+/// The Licensing view.
+pub struct View;
+
+impl RecordView for View {
+    type Model = Licensing;
+    const TAB: Tab = Tab::Licensing;
+    const RECORDS: &'static str = "licensing sessions";
+    const PANE: (&'static str, &'static str) = ("Licensing", "no session selected");
+
+    fn table(app: &mut App) -> (&mut TableView<Licensing>, &mut Hits) {
+        (&mut app.licensing, &mut app.hits)
+    }
+
+    fn none(app: &App) -> String {
+        let t = app.totals();
+        let (lmgrd, vendor) = (t.flows_of(Proto::LMGRD), t.flows_of(Proto::VENDOR_DAEMON));
+        format!(
+            "no FlexLM licensing in this capture ({lmgrd} lmgrd and {vendor} vendor daemon connections)"
+        )
+    }
+
+    fn cell_style(report: &Report, i: usize, column: LicensingColumn) -> Style {
+        let s = &report.licensing[i];
+        match column {
+            LicensingColumn::Status => status_style(s.status),
+            LicensingColumn::Beat => beat_style(s.beat_state()),
+            LicensingColumn::Announced
+                if s.handshakes
+                    .iter()
+                    .filter_map(|h| h.announced.as_ref())
+                    .any(|a| !a.static_port || a.connection == AnnouncedOutcome::NotSeen) =>
+            {
+                Style::new().fg(Color::Yellow)
+            }
+            _ => Style::new(),
+        }
+    }
+
+    fn record(report: &Report, i: usize, inner: Rect) -> Option<Record<'_>> {
+        let s = report.licensing.get(i)?;
+        Some(Record {
+            title: format!(
+                " Licensing {} → {} {}",
+                s.client,
+                s.server,
+                or_dash(s.vendor.as_ref())
+            ),
+            doc: document(s, report, usize::from(inner.width)),
+            top: None,
+        })
     }
 }
 
@@ -63,29 +83,12 @@ pub fn status_style(status: SessionStatus) -> Style {
     }
 }
 
-/// `OVERDUE` red, `ok` green, the rest dim.
-pub fn beat_style(state: &str) -> Style {
+/// Overdue red, ok green, the rest (closed, no series) dim.
+pub fn beat_style(state: Option<SeriesState>) -> Style {
     match state {
-        "OVERDUE" => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        "ok" => Style::new().fg(Color::Green),
-        _ => dim_style(),
-    }
-}
-
-fn cell_style(report: &Report, i: usize, column: LicensingColumn) -> Style {
-    let s = &report.licensing[i];
-    match column {
-        LicensingColumn::Status => status_style(s.status),
-        LicensingColumn::Beat => beat_style(heartbeat(s).state()),
-        LicensingColumn::Announced
-            if s.handshakes
-                .iter()
-                .filter_map(|h| h.announced.as_ref())
-                .any(|a| !a.static_port || a.connection == AnnouncedOutcome::NotSeen) =>
-        {
-            Style::new().fg(Color::Yellow)
-        }
-        _ => Style::new(),
+        Some(SeriesState::Overdue) => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Some(SeriesState::Ok) => Style::new().fg(Color::Green),
+        Some(SeriesState::Closed) | None => dim_style(),
     }
 }
 
@@ -116,34 +119,6 @@ fn meaning(status: SessionStatus) -> &'static str {
     }
 }
 
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
-    let selected = app.licensing.selected_index();
-    let key = app.licensing.selected_key();
-    let Some(pane) = app.pane_mut(Tab::Licensing) else {
-        return;
-    };
-    pane.show_row(key);
-    let inner = record::block(String::new()).inner(area);
-    app.hits.detail = inner;
-    let Some(s) = selected.and_then(|i| report.licensing.get(i)) else {
-        frame.render_widget(record::block(" Licensing ".into()), area);
-        frame.render_widget(Paragraph::new("  no session selected"), inner);
-        return;
-    };
-    let doc = document(s, report, usize::from(inner.width));
-    let Some(pane) = app.pane_mut(Tab::Licensing) else {
-        return;
-    };
-    let at = record::draw_doc(frame, inner, pane, doc);
-    let title = format!(
-        " Licensing {} → {} {}  {at} ",
-        s.client,
-        s.server,
-        or_dash(s.vendor.as_ref())
-    );
-    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
-}
-
 fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
     let mut doc = Doc::default();
     doc.section(format!(
@@ -166,10 +141,7 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
             duration(s.last.since(s.first).as_secs_f64())
         ),
     );
-    doc.field(
-        "licenses",
-        format!("{} checkouts, {} checkins", s.checkouts, s.checkins),
-    );
+    doc.field("licenses", s.licenses().to_string());
     if s.dropped > 0 {
         doc.styled_field(
             "not kept",
@@ -183,18 +155,9 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
         doc.dim("none: the client went straight to the vendor daemon");
     }
     for h in &s.handshakes {
-        doc.link(
-            h.flow,
-            vec![
-                Span::raw(format!(
-                    "flow {:<5} {}  lmgrd :{}  ",
-                    h.flow,
-                    time_of_day(h.at),
-                    h.lmgrd_port
-                )),
-                Span::styled(name_of(&h.outcome), handshake_style(h.outcome)),
-            ],
-        );
+        let outcome = Span::styled(name_of(&h.outcome), handshake_style(h.outcome));
+        let what = format!("lmgrd :{}", h.lmgrd_port);
+        connection_link(&mut doc, h.flow, h.at, what, outcome, None);
         let mut who = Vec::new();
         if let Some(u) = &h.user {
             who.push(format!("user {u}"));
@@ -227,7 +190,7 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
                 Span::styled(
                     format!(
                         "{} → {}{used}",
-                        static_word(a.static_port),
+                        port_class(a.static_port),
                         name_of(&a.result())
                     ),
                     style,
@@ -244,34 +207,17 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
         doc.dim("none");
     }
     for v in &s.vendor_connections {
-        let by = v
-            .announced_by
-            .map_or("not announced in this capture".to_string(), |f| {
-                format!("announced by flow {f}")
-            });
-        doc.link(
-            v.flow,
-            vec![
-                Span::raw(format!(
-                    "flow {:<5} {}  :{} {}  ",
-                    v.flow,
-                    time_of_day(v.started),
-                    v.port,
-                    static_word(v.static_port)
-                )),
-                Span::styled(name_of(&v.outcome), connection_style(v.outcome)),
-                Span::raw(format!("  {by}")),
-            ],
-        );
+        let outcome = Span::styled(name_of(&v.outcome), connection_style(v.outcome));
+        let what = format!(":{} {}", v.port, port_class(v.static_port));
+        let by = Some(v.announcement());
+        connection_link(&mut doc, v.flow, v.started, what, outcome, by);
         doc.text(format!(
-            "    {} checkouts, {} checkins, {} heartbeat messages",
-            v.checkouts, v.checkins, v.heartbeat_messages
+            "    {}, {} heartbeat messages",
+            v.licenses(),
+            v.heartbeat_messages
         ));
         match &v.heartbeats {
-            Some(c) => {
-                let open = v.outcome == ConnectionOutcome::Open;
-                cadence(&mut doc, c, open, report, width);
-            }
+            Some(c) => cadence(&mut doc, c, v.is_open(), report, width),
             None => doc.dim("    no heartbeats seen"),
         }
     }
@@ -281,21 +227,34 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
         doc.dim("none seen");
     }
     for f in &s.features {
-        doc.text(format!(
-            "{:<28} {} checkouts, {} checkins",
-            f.feature.to_string(),
-            f.checkouts,
-            f.checkins
-        ));
+        doc.text(format!("{:<28} {}", f.feature.to_string(), f.licenses()));
     }
 
     doc.findings(report, &crate::tui::table::licensing::flows(s), width);
     doc
 }
 
+/// A link to one of the session's connections: when it started, `what` it was, how it went
+/// (`outcome`, coloured) and a note after it.
+fn connection_link(
+    doc: &mut Doc,
+    flow: FlowId,
+    at: Timestamp,
+    what: String,
+    outcome: Span<'static>,
+    note: Option<String>,
+) {
+    let mut spans = vec![
+        Span::raw(format!("flow {flow:<5} {}  {what}  ", time_of_day(at))),
+        outcome,
+    ];
+    spans.extend(note.map(|n| Span::raw(format!("  {n}"))));
+    doc.link(flow, spans);
+}
+
 /// Heartbeat statistics of a series, and its timeline on one line.
 pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, width: usize) {
-    let state = series_state(open, c.overdue);
+    let state = SeriesState::of(open, c.overdue);
     doc.line(ratatui::text::Line::from(vec![
         Span::raw(format!(
             "      {} beats, last {}, median {}, jitter {}, longest silence {}  ",
@@ -305,7 +264,7 @@ pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, wid
             c.jitter_secs.map_or("-".into(), duration),
             duration(c.longest_silence_secs)
         )),
-        Span::styled(state, beat_style(state)),
+        Span::styled(state.word(), beat_style(Some(state))),
     ]));
     let end = crate::tui::table::heartbeats::series_end(report, open, c.last);
     let line = strip(
@@ -316,7 +275,7 @@ pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, wid
     );
     doc.line(ratatui::text::Line::from(vec![
         Span::raw("      "),
-        Span::styled(line.text(), beat_style(state)),
+        Span::styled(line.text(), beat_style(Some(state))),
     ]));
 }
 

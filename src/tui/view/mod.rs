@@ -43,9 +43,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         draw_tabs(frame, tabs, app);
         match app.tab() {
             Tab::Flows => table::draw_flows(frame, body, app),
-            Tab::Licensing => licensing::draw(frame, body, app),
-            Tab::Heartbeats => heartbeats::draw(frame, body, app),
-            Tab::Sessions => sessions::draw(frame, body, app),
+            Tab::Licensing => record::draw::<licensing::View>(frame, body, app),
+            Tab::Heartbeats => record::draw::<heartbeats::View>(frame, body, app),
+            Tab::Sessions => record::draw::<sessions::View>(frame, body, app),
             Tab::Findings => table::draw_findings(frame, body, app),
         }
         status::draw(frame, status, app);
@@ -260,6 +260,11 @@ fn severity_style(s: ctxscope_dissectors::Severity) -> Style {
         Low => Style::new().fg(Color::Cyan),
         Info => Style::new().fg(Color::Gray),
     }
+}
+
+/// A finding's severity at the start of its line: coloured, padded to the longest name.
+fn severity_cell(s: ctxscope_dissectors::Severity) -> Span<'static> {
+    Span::styled(format!("{:<7}", s.name()), severity_style(s))
 }
 
 /// A centred rectangle of at most `width` x `height` inside `area`.

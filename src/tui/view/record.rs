@@ -1,11 +1,14 @@
-//! What the Licensing, Heartbeats and Sessions views share: a table above a detail pane, and
-//! the pane's document (sections of lines, some of them links to flows).
+//! The Licensing, Heartbeats and Sessions views: a table of records above the selected one's
+//! detail pane, drawn by [`draw`] from what each view provides ([`RecordView`]). The pane
+//! shows the record's document (sections of lines, some of them links to flows), scrolled,
+//! with the cursor on a link, under a title.
 //!
 //! A row's document is small (the analysis caps every list it holds), so it is built whole
 //! for each frame; only the lines on screen are drawn.
 
 use crate::model::{FlowId, Report};
-use crate::tui::app::RecordPane;
+use crate::tui::app::{App, Hits, RecordPane, Tab};
+use crate::tui::table::{TableModel, TableView};
 use crate::tui::text::{clean, ellipsize, time_of_day, wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -14,10 +17,56 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::clip::clip_sideways;
-use super::severity_style;
+use super::severity_cell;
+use super::table::{draw_table, empty_text};
 
-/// The table's area and the pane's (empty when no pane is open): the table keeps a third of
-/// the height, at least a few rows.
+/// What a view of records provides; [`draw`] does the rest.
+pub trait RecordView {
+    type Model: TableModel;
+    const TAB: Tab;
+    /// The records, for "no ... match the filter" (`licensing sessions`).
+    const RECORDS: &'static str;
+    /// The pane's name, and what it says with no row selected (`no session selected`).
+    const PANE: (&'static str, &'static str);
+
+    /// The view's table, and where the drawing notes what is where for the mouse.
+    fn table(app: &mut App) -> (&mut TableView<Self::Model>, &mut Hits);
+    /// What the table says when the capture has no records.
+    fn none(app: &App) -> String;
+    fn cell_style(report: &Report, i: usize, column: <Self::Model as TableModel>::Column) -> Style;
+    /// What the pane shows of row `i`, in a pane whose inner area is `inner`.
+    fn record(report: &Report, i: usize, inner: Rect) -> Option<Record<'_>>;
+}
+
+/// A view of records: its table, and below it the detail pane when it is open.
+pub fn draw<V: RecordView>(frame: &mut Frame, area: Rect, app: &mut App) {
+    let report = app.report().cloned();
+    let (table_area, pane_area) = split(area, app.pane(V::TAB).is_some());
+    let none = V::none(app);
+    let (table, hits) = V::table(app);
+    let empty = empty_text(report.is_some(), table.is_filtered(), V::RECORDS, || none);
+    draw_table(
+        frame,
+        table_area,
+        table,
+        report.as_deref(),
+        V::cell_style,
+        &empty,
+        hits,
+    );
+    draw_pane(
+        frame,
+        pane_area,
+        app,
+        V::TAB,
+        report.as_deref(),
+        V::PANE,
+        V::record,
+    );
+}
+
+/// The table's area and the pane's (empty when no pane is open; the Flows view's detail is
+/// placed the same way): the table keeps a third of the height, at least a few rows.
 pub fn split(area: Rect, pane_open: bool) -> (Rect, Rect) {
     if !pane_open {
         return (area, Rect::default());
@@ -28,7 +77,7 @@ pub fn split(area: Rect, pane_open: bool) -> (Rect, Rect) {
 }
 
 /// The frame of a pane: a blue rule with the title.
-pub fn block(title: String) -> Block<'static> {
+fn block(title: String) -> Block<'static> {
     Block::new()
         .borders(Borders::TOP)
         .border_style(Style::new().fg(Color::Blue))
@@ -41,6 +90,67 @@ pub fn fit_title(title: String, width: u16) -> String {
         std::borrow::Cow::Borrowed(_) => title,
         std::borrow::Cow::Owned(cut) => cut,
     }
+}
+
+/// What a view shows in its pane for the selected row.
+pub struct Record<'a> {
+    /// The pane's title; its position (`line 3/40`) follows it.
+    pub title: String,
+    pub doc: Doc,
+    /// Rows above the document and what draws them (the Heartbeats timeline).
+    pub top: Option<(u16, Top<'a>)>,
+}
+
+/// Draws in the rows above a pane's document.
+pub type Top<'a> = Box<dyn FnOnce(&mut Frame, Rect) + 'a>;
+
+/// The detail pane of `tab` in `area`, when it is open and there is a report: the record
+/// `record` makes of the selected row (given the row's index into the report's list and the
+/// pane's inner area), or `nothing` (`no session selected`) under `name` when no row is
+/// selected.
+fn draw_pane<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    app: &mut App,
+    tab: Tab,
+    report: Option<&'a Report>,
+    (name, nothing): (&str, &str),
+    record: impl FnOnce(&'a Report, usize, Rect) -> Option<Record<'a>>,
+) {
+    app.hits.detail = Rect::default();
+    let Some(report) = report else {
+        return;
+    };
+    let (selected, key) = app.selection(tab);
+    let Some(pane) = app.pane_mut(tab) else {
+        return;
+    };
+    pane.show_row(key);
+    let inner = block(String::new()).inner(area);
+    app.hits.detail = inner;
+    let Some(Record { title, doc, top }) = selected.and_then(|i| record(report, i, inner)) else {
+        frame.render_widget(block(format!(" {name} ")), area);
+        frame.render_widget(Paragraph::new(format!("  {nothing}")), inner);
+        return;
+    };
+    let doc_area = match top {
+        Some((rows, draw)) => {
+            let [top_area, doc_area] =
+                Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(inner);
+            draw(frame, top_area);
+            doc_area
+        }
+        None => inner,
+    };
+    app.hits.detail = doc_area;
+    let Some(pane) = app.pane_mut(tab) else {
+        return;
+    };
+    let at = draw_doc(frame, doc_area, pane, doc);
+    frame.render_widget(
+        block(fit_title(format!("{title}  {at} "), area.width)),
+        area,
+    );
 }
 
 /// A pane's content: lines, where its sections start, and which lines name a flow.
@@ -137,10 +247,7 @@ impl Doc {
         for f in mine {
             self.line(Line::from(vec![
                 Span::raw("  "),
-                Span::styled(
-                    format!("{:<7}", f.severity.name()),
-                    severity_style(f.severity),
-                ),
+                severity_cell(f.severity),
                 Span::raw(format!(
                     "{}  flow {}  x{}  {}",
                     f.code,
@@ -156,7 +263,7 @@ impl Doc {
 
 /// Draws the lines of `doc` on screen in `area`, with the cursor on its link; stores the
 /// document's shape in `pane` for the keys. Returns the title's position text (`line 3/40`).
-pub fn draw_doc(frame: &mut Frame, area: Rect, pane: &mut RecordPane, doc: Doc) -> String {
+fn draw_doc(frame: &mut Frame, area: Rect, pane: &mut RecordPane, doc: Doc) -> String {
     let height = usize::from(area.height);
     let total = doc.lines.len();
     pane.links = doc.links;

@@ -2,48 +2,74 @@
 //! connections, channels, keep-alives and findings in the detail pane.
 
 use super::licensing::{beat_style, cadence};
-use super::record::{self, Doc, dim_style};
-use super::table::{draw_table, empty_text};
-use crate::model::{CitrixSession, Report};
-use crate::tui::app::{App, Tab};
-use crate::tui::table::sessions::{SessionColumn, encryption, keepalive, state};
+use super::record::{Doc, Record, RecordView, dim_style};
+use crate::model::{CitrixSession, Report, SessionEnd};
+use crate::tui::app::{App, Hits, Tab};
+use crate::tui::table::TableView;
+use crate::tui::table::sessions::{SessionColumn, Sessions};
 use crate::tui::text::{bytes, duration, or_dash, time_of_day_micros};
 use ctxscope_dissectors::Proto;
 use ctxscope_dissectors::ica::EncryptionKind;
-use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
-use ratatui::widgets::Paragraph;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let report = app.report().cloned();
-    let (table_area, pane_area) = record::split(area, app.pane(Tab::Sessions).is_some());
-    let t = app.totals();
-    let (ica, cgp) = (t.flows_of(Proto::ICA), t.flows_of(Proto::CGP));
-    let empty = empty_text(
-        report.is_some(),
-        app.sessions.is_filtered(),
-        "sessions",
-        || format!("no ICA or CGP sessions in this capture ({ica} ICA and {cgp} CGP connections)"),
-    );
-    draw_table(
-        frame,
-        table_area,
-        &mut app.sessions,
-        report.as_deref(),
-        cell_style,
-        &empty,
-        &mut app.hits,
-    );
-    app.hits.detail = Rect::default();
-    if let Some(report) = report {
-        draw_pane(frame, pane_area, app, &report);
+/// The Sessions view.
+pub struct View;
+
+impl RecordView for View {
+    type Model = Sessions;
+    const TAB: Tab = Tab::Sessions;
+    const RECORDS: &'static str = "sessions";
+    const PANE: (&'static str, &'static str) = ("Sessions", "no session selected");
+
+    fn table(app: &mut App) -> (&mut TableView<Sessions>, &mut Hits) {
+        (&mut app.sessions, &mut app.hits)
+    }
+
+    fn none(app: &App) -> String {
+        let t = app.totals();
+        let (ica, cgp) = (t.flows_of(Proto::ICA), t.flows_of(Proto::CGP));
+        format!("no ICA or CGP sessions in this capture ({ica} ICA and {cgp} CGP connections)")
+    }
+
+    fn cell_style(report: &Report, i: usize, column: SessionColumn) -> Style {
+        let s = &report.sessions[i];
+        match column {
+            SessionColumn::Encryption => encryption_style(s),
+            SessionColumn::State => state_style(s),
+            SessionColumn::KeepAlive => beat_style(s.keepalive_state()),
+            SessionColumn::Reconnects if s.reconnects > 0 => Style::new().fg(Color::Cyan),
+            _ => Style::new(),
+        }
+    }
+
+    fn record(report: &Report, i: usize, inner: Rect) -> Option<Record<'_>> {
+        let s = report.sessions.get(i)?;
+        Some(Record {
+            title: format!(
+                " Session {} ({}) {} → {}",
+                s.id,
+                s.via.label(),
+                s.client,
+                s.server
+            ),
+            doc: document(s, report, usize::from(inner.width)),
+            top: None,
+        })
     }
 }
 
-/// Basic encryption (a key anyone can read) and none in warning colours.
+/// Basic encryption (a key anyone can read), none and a deprecated TLS version in warning
+/// colours.
 fn encryption_style(s: &CitrixSession) -> Style {
+    if let Some(h) = &s.tls {
+        return match &h.server_hello {
+            Some(chosen) if chosen.version.is_legacy() => Style::new().fg(Color::Yellow),
+            Some(_) => Style::new().fg(Color::Green),
+            None => dim_style(),
+        };
+    }
     match s.encryption {
         Some(EncryptionKind::None) => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         Some(EncryptionKind::Basic) => Style::new().fg(Color::Yellow),
@@ -54,66 +80,24 @@ fn encryption_style(s: &CitrixSession) -> Style {
     }
 }
 
-fn state_style(state: &str) -> Style {
-    match state {
-        "open" => Style::new().fg(Color::Green),
-        "reset" => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        "disconnect" | "closed" => Style::new().fg(Color::Yellow),
+fn state_style(s: &CitrixSession) -> Style {
+    match (s.open, s.ended_by) {
+        (true, _) => Style::new().fg(Color::Green),
+        (false, Some(SessionEnd::Reset)) => {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        }
+        (false, Some(SessionEnd::Disconnect | SessionEnd::TcpClose)) => {
+            Style::new().fg(Color::Yellow)
+        }
         _ => Style::new(),
     }
-}
-
-fn cell_style(report: &Report, i: usize, column: SessionColumn) -> Style {
-    let s = &report.sessions[i];
-    match column {
-        SessionColumn::Encryption => encryption_style(s),
-        SessionColumn::State => state_style(state(s)),
-        SessionColumn::KeepAlive => beat_style(keepalive(s)),
-        SessionColumn::Reconnects if s.reconnects > 0 => Style::new().fg(Color::Cyan),
-        _ => Style::new(),
-    }
-}
-
-fn draw_pane(frame: &mut Frame, area: Rect, app: &mut App, report: &Report) {
-    let selected = app.sessions.selected_index();
-    let key = app.sessions.selected_key();
-    let Some(pane) = app.pane_mut(Tab::Sessions) else {
-        return;
-    };
-    pane.show_row(key);
-    let inner = record::block(String::new()).inner(area);
-    app.hits.detail = inner;
-    let Some(s) = selected.and_then(|i| report.sessions.get(i)) else {
-        frame.render_widget(record::block(" Sessions ".into()), area);
-        frame.render_widget(Paragraph::new("  no session selected"), inner);
-        return;
-    };
-    let doc = document(s, report, usize::from(inner.width));
-    let Some(pane) = app.pane_mut(Tab::Sessions) else {
-        return;
-    };
-    let at = record::draw_doc(frame, inner, pane, doc);
-    let title = format!(
-        " Session {} ({}) {} → {}  {at} ",
-        s.id,
-        s.transport.name(),
-        s.client,
-        s.server
-    );
-    frame.render_widget(record::block(record::fit_title(title, area.width)), area);
 }
 
 fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
     let mut doc = Doc::default();
-    let st = state(s);
-    doc.section(format!(
-        "Session {} over {}: {} → {}",
-        s.id,
-        s.transport.name(),
-        s.client,
-        s.server
-    ));
-    doc.styled_field("state", st, state_style(st));
+    doc.section(format!("Session {}: {} → {}", s.id, s.client, s.server));
+    doc.field("transport", s.transport_text());
+    doc.styled_field("state", s.state(), state_style(s));
     doc.field("client name", or_dash(s.client_name.as_ref()));
     doc.field("application", or_dash(s.application.as_ref()));
     doc.field("client build", or_dash(s.client_build.as_ref()));
@@ -128,7 +112,7 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
     } else {
         doc.field("password", "not sent");
     }
-    doc.styled_field("encryption", encryption(s), encryption_style(s));
+    doc.styled_field("encryption", s.encryption_text(), encryption_style(s));
     if let Some(p) = &s.proxied_to {
         doc.field("proxied to", p.to_string());
     }
@@ -207,7 +191,7 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
     doc.section("Keep-alives");
     match &s.keepalive {
         Some(k) => {
-            doc.text(crate::tui::table::heartbeats::kind_label(k.kind));
+            doc.text(k.kind.label());
             cadence(&mut doc, k, s.open, report, width);
         }
         None => doc.dim("none seen"),

@@ -21,14 +21,7 @@ const HIGHLIGHT: &str = "▶ ";
 const HIGHLIGHT_WIDTH: u16 = 2;
 
 pub fn draw_flows(frame: &mut Frame, area: Rect, app: &mut App) {
-    let (table_area, detail_area) = if app.detail().is_some() {
-        // The table keeps a third of the height (at least a few rows), the detail the rest.
-        let rows = (area.height / 3).max(5).min(area.height);
-        let [t, d] = Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(area);
-        (t, d)
-    } else {
-        (area, Rect::default())
-    };
+    let (table_area, detail_area) = super::record::split(area, app.detail().is_some());
     let report = app.report().cloned();
     let empty = empty_text(report.is_some(), app.flows.is_filtered(), "flows", || {
         "no TCP flows in this capture yet".into()

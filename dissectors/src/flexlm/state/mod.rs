@@ -23,6 +23,7 @@
 //! with a key read off its NUL-padded tail. A decryption is accepted only if it yields a known
 //! command and a matching checksum; otherwise the message is counted as undecodable.
 
+use super::anomaly::AnomalyKind;
 use super::codes::{MessageKind, is_legacy_command};
 use super::crc::legacy_checksum;
 use super::crypt::{self, Key};
@@ -31,10 +32,11 @@ use super::framed::{self, BadPayload, Header, HeaderProblem};
 use super::legacy::{self, Request};
 use super::role;
 use super::summary::Summary;
+use crate::anomaly::Anomalies;
 use crate::buffer::StreamBuffer;
-use crate::event::{Anomaly, Event as AnyEvent, Summary as AnySummary};
+use crate::event::{Event as AnyEvent, Summary as AnySummary};
 use crate::registry::{Context, Proto};
-use crate::types::{Dir, Severity, Timestamp};
+use crate::types::{Dir, Timestamp};
 
 mod resync;
 
@@ -76,6 +78,7 @@ impl Dissector {
                 role_conflict_reported: false,
                 at_end: false,
                 dirs: [DirState::new(start), DirState::new(start)],
+                anomalies: Anomalies::default(),
             },
             closed: false,
         }
@@ -137,17 +140,14 @@ impl crate::registry::Dissector for Dissector {
             let d = conn.summary.dir_mut(dir);
             if locked {
                 d.truncated_bytes += pending as u64;
-                out.push(anomaly(
-                    ts,
-                    dir,
-                    "flexlm.truncated",
-                    Severity::Low,
-                    format!(
-                        "connection closed with {pending} bytes of an incomplete message: the \
-                         capture ended or lost the rest (check the snaplen and capture drops), \
-                         or the sender was cut off mid-message"
-                    ),
-                ));
+                conn.anomalies
+                    .raise(out, ts, dir, AnomalyKind::Truncated, || {
+                        format!(
+                            "connection closed with {pending} bytes of an incomplete message: the \
+                             capture ended or lost the rest (check the snaplen and capture drops), \
+                             or the sender was cut off mid-message"
+                        )
+                    });
             } else {
                 d.skipped_bytes += pending as u64;
             }
@@ -155,7 +155,9 @@ impl crate::registry::Dissector for Dissector {
     }
 
     fn summary(&self) -> Option<AnySummary> {
-        Some(AnySummary::Flexlm(Box::new(self.conn.summary.clone())))
+        let mut summary = self.conn.summary.clone();
+        summary.anomalies = self.conn.anomalies.table();
+        Some(AnySummary::Flexlm(Box::new(summary)))
     }
 
     fn buffered(&self) -> usize {
@@ -210,6 +212,7 @@ struct Connection {
     /// more bytes is no candidate.
     at_end: bool,
     dirs: [DirState; 2],
+    anomalies: Anomalies<AnomalyKind>,
 }
 
 impl Connection {
@@ -264,17 +267,14 @@ impl Connection {
         if is_legacy_command(first) {
             return self.legacy(dir, bytes, ts, out);
         }
-        out.push(anomaly(
-            ts,
-            dir,
-            "flexlm.unrecognised_data",
-            Severity::Medium,
-            format!(
-                "byte {first:#04x} does not start a FlexLM message: the stream is out of step \
-                 (damage, capture loss, or another protocol on this port); searching for the \
-                 next valid message"
-            ),
-        ));
+        self.anomalies
+            .raise(out, ts, dir, AnomalyKind::UnrecognisedData, || {
+                format!(
+                    "byte {first:#04x} does not start a FlexLM message: the stream is out of step \
+                     (damage, capture loss, or another protocol on this port); searching for the \
+                     next valid message"
+                )
+            });
         self.lose_sync(dir)
     }
 
@@ -293,11 +293,7 @@ impl Connection {
             Integrity::Verified
         } else {
             self.summary.dir_mut(dir).bad_crc += 1;
-            out.push(anomaly(
-                ts,
-                dir,
-                "flexlm.bad_crc",
-                Severity::Medium,
+            self.anomalies.raise(out, ts, dir, AnomalyKind::BadCrc, || {
                 format!(
                     "0x2F {} message (type {:#06x}): CRC-14 {:#06x}, expected {:#06x}: the bytes \
                      changed after the sender wrote them (a proxy, IPS or WAN optimiser rewriting \
@@ -308,27 +304,24 @@ impl Connection {
                     header.msg_type,
                     header.crc,
                     Header::expected_crc(msg)
-                ),
-            ));
+                )
+            });
             Integrity::Unverified
         };
         let event = match framed::decode(header, msg, dir, integrity, self.reply_kind) {
             Ok(event) => event,
             Err(BadPayload) => {
                 self.summary.dir_mut(dir).bad_payload += 1;
-                out.push(anomaly(
-                    ts,
-                    dir,
-                    "flexlm.bad_payload",
-                    Severity::Low,
-                    format!(
-                        "0x2F message type {:#06x} ({} bytes) does not match its documented \
-                         layout: a FlexNet version that lays it out differently, or damage; it is \
-                         counted as a plain message. If many do, keep a sample capture so the \
-                         layout can be learnt",
-                        header.msg_type, header.len
-                    ),
-                ));
+                self.anomalies
+                    .raise(out, ts, dir, AnomalyKind::BadPayload, || {
+                        format!(
+                            "0x2F message type {:#06x} ({} bytes) does not match its documented \
+                             layout: a FlexNet version that lays it out differently, or damage; it \
+                             is counted as a plain message. If many do, keep a sample capture so \
+                             the layout can be learnt",
+                            header.msg_type, header.len
+                        )
+                    });
                 framed::plain(header, msg.len(), integrity)
             }
         };
@@ -348,50 +341,41 @@ impl Connection {
         out: &mut Vec<AnyEvent>,
     ) -> Step {
         let d = self.summary.dir_mut(dir);
-        let (code, message) = match problem {
-            HeaderProblem::BadCheck { got, expected } => {
+        let kind = match problem {
+            HeaderProblem::BadCheck { .. } => {
                 d.bad_header_check += 1;
-                (
-                    "flexlm.bad_header_check",
-                    format!(
-                        "0x2F header check byte {got:#04x}, expected {expected:#04x}: the header \
-                         is damaged, so its length cannot be trusted and the message is skipped"
-                    ),
-                )
+                AnomalyKind::BadHeaderCheck
             }
-            HeaderProblem::TooShort(len) => {
+            HeaderProblem::TooShort(_) => {
                 d.bad_length += 1;
-                (
-                    "flexlm.bad_length",
-                    format!(
-                        "0x2F message length {len} is shorter than its header: not a valid \
-                         FlexLM message"
-                    ),
-                )
+                AnomalyKind::BadLength
             }
-            HeaderProblem::Oversize(len) => {
+            HeaderProblem::Oversize(_) => {
                 d.bad_length += 1;
-                (
-                    "flexlm.oversize",
-                    format!(
-                        "0x2F message length {len} exceeds the {} byte cap: not a plausible \
-                         FlexLM message, so it is not buffered",
-                        framed::MAX_LEN
-                    ),
-                )
+                AnomalyKind::Oversize
             }
         };
-        out.push(anomaly(
-            ts,
-            dir,
-            code,
-            Severity::Medium,
+        self.anomalies.raise(out, ts, dir, kind, || {
+            let problem = match problem {
+                HeaderProblem::BadCheck { got, expected } => format!(
+                    "0x2F header check byte {got:#04x}, expected {expected:#04x}: the header is \
+                     damaged, so its length cannot be trusted and the message is skipped"
+                ),
+                HeaderProblem::TooShort(len) => format!(
+                    "0x2F message length {len} is shorter than its header: not a valid FlexLM \
+                     message"
+                ),
+                HeaderProblem::Oversize(len) => format!(
+                    "0x2F message length {len} exceeds the {} byte cap: not a plausible FlexLM \
+                     message, so it is not buffered",
+                    framed::MAX_LEN
+                ),
+            };
             format!(
-                "{message}; decoding resumes at the next valid message. If it repeats, \
-                 something on the path rewrites FlexLM payloads, or this port carries another \
-                 protocol"
-            ),
-        ));
+                "{problem}; decoding resumes at the next valid message. If it repeats, something \
+                 on the path rewrites FlexLM payloads, or this port carries another protocol"
+            )
+        });
         self.lose_sync(dir)
     }
 
@@ -411,26 +395,23 @@ impl Connection {
             let second = self.dirs[dir.index()].bad_checksum_run;
             let (got, expected) = (msg.get(1).copied().unwrap_or(0), legacy_checksum(msg));
             let name = MessageKind::legacy(msg.first().copied().unwrap_or(0)).name();
-            out.push(anomaly(
-                ts,
-                dir,
-                "flexlm.bad_checksum",
-                Severity::Medium,
-                format!(
-                    "legacy {name} message: checksum {got:#04x}, expected {expected:#04x}: the \
-                     bytes changed in transit (a payload-rewriting middlebox, or a damaged \
-                     capture), or the connection is encrypted after a HANDSHAKE the capture \
-                     missed; its fields are shown but not trusted (checkouts and checkins in \
-                     such messages are counted apart){}. If it repeats, capture on the license \
-                     server too and compare",
-                    if second {
-                        "; second in a row, so the message boundaries are lost and decoding \
-                         searches for the next valid message"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
+            self.anomalies
+                .raise(out, ts, dir, AnomalyKind::BadChecksum, || {
+                    format!(
+                        "legacy {name} message: checksum {got:#04x}, expected {expected:#04x}: the \
+                         bytes changed in transit (a payload-rewriting middlebox, or a damaged \
+                         capture), or the connection is encrypted after a HANDSHAKE the capture \
+                         missed; its fields are shown but not trusted (checkouts and checkins in \
+                         such messages are counted apart){}. If it repeats, capture on the license \
+                         server too and compare",
+                        if second {
+                            "; second in a row, so the message boundaries are lost and decoding \
+                             searches for the next valid message"
+                        } else {
+                            ""
+                        }
+                    )
+                });
             if second {
                 return self.lose_sync(dir);
             }
@@ -478,18 +459,14 @@ impl Connection {
                 let state = &mut self.dirs[dir.index()];
                 if !state.undecodable_run {
                     state.undecodable_run = true;
-                    out.push(anomaly(
-                        ts,
-                        dir,
-                        "flexlm.undecodable",
-                        Severity::Low,
+                    self.anomalies.raise(out, ts, dir, AnomalyKind::Undecodable, || {
                         format!(
                             "{size}-byte legacy message after a HANDSHAKE neither validates nor \
                              decrypts: the connection is encrypted and its key could not be \
                              recovered; such messages are counted and timed (heartbeats still \
                              show), not decoded. Nothing to fix on the network"
-                        ),
-                    ));
+                        )
+                    });
                 }
             }
         }
@@ -509,18 +486,16 @@ impl Connection {
         let first = self.xor_key.is_none();
         self.xor_key = Some(key);
         self.summary.xor_key_recovered = true;
-        out.push(anomaly(
-            ts,
-            dir,
-            "flexlm.xor_key_recovered",
-            Severity::Info,
-            if first {
-                "legacy messages are XOR-encrypted after the HANDSHAKE; key recovered from NUL \
-                 padding, decrypted messages are marked \"decrypted\". For information only"
-            } else {
-                "the XOR key changed; new key recovered from NUL padding. For information only"
-            },
-        ));
+        self.anomalies
+            .raise(out, ts, dir, AnomalyKind::XorKeyRecovered, || {
+                if first {
+                    "legacy messages are XOR-encrypted after the HANDSHAKE; key recovered from NUL \
+                     padding, decrypted messages are marked \"decrypted\". For information only"
+                } else {
+                    "the XOR key changed; new key recovered from NUL padding. For information only"
+                }
+                .to_string()
+            });
     }
 
     /// Reports a whole legacy message (`msg` already validated or known bad).
@@ -632,32 +607,19 @@ impl Connection {
             }
             Some(known) if known != role && !self.role_conflict_reported => {
                 self.role_conflict_reported = true;
-                out.push(anomaly(
-                    ts,
-                    dir,
-                    "flexlm.role_conflict",
-                    Severity::Low,
-                    format!(
-                        "{evidence} suggests {}, but the connection already showed {}: one \
-                         connection carries both lmgrd and vendor-daemon traffic, or a message was \
-                         misread; check which daemon listens on this port (lmgrd's log lists the \
-                         vendor daemons and their ports)",
-                        role.proto(),
-                        known.proto()
-                    ),
-                ));
+                self.anomalies
+                    .raise(out, ts, dir, AnomalyKind::RoleConflict, || {
+                        format!(
+                            "{evidence} suggests {}, but the connection already showed {}: one \
+                             connection carries both lmgrd and vendor-daemon traffic, or a message \
+                             was misread; check which daemon listens on this port (lmgrd's log \
+                             lists the vendor daemons and their ports)",
+                            role.proto(),
+                            known.proto()
+                        )
+                    });
             }
             Some(_) => {}
         }
     }
-}
-
-fn anomaly(
-    ts: Timestamp,
-    dir: Dir,
-    code: &'static str,
-    severity: Severity,
-    message: impl Into<String>,
-) -> AnyEvent {
-    AnyEvent::new(ts, dir, Anomaly::new(code, severity, message))
 }

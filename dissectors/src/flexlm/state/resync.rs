@@ -6,13 +6,13 @@
 //! that keeps the outcome independent of how the stream is cut into feeds. At close, what is
 //! still undecided is decided with the bytes there are.
 
-use super::{AnyEvent, Connection, Step, anomaly};
+use super::{AnomalyKind, AnyEvent, Connection, Step};
 use crate::buffer::Overflow;
 use crate::flexlm::codes::is_legacy_command;
 use crate::flexlm::crypt;
 use crate::flexlm::framed::{self, Header};
 use crate::flexlm::legacy;
-use crate::types::{Dir, Severity, Timestamp};
+use crate::types::{Dir, Timestamp};
 
 /// Most bytes skipped while looking for a message start before a direction is given up.
 pub const RESYNC_BUDGET: usize = 8 * 1024;
@@ -80,18 +80,14 @@ impl Connection {
             if skipped >= RESYNC_BUDGET {
                 self.dirs[dir.index()].tracking = Tracking::Lost;
                 self.summary.dir_mut(dir).lost = true;
-                out.push(anomaly(
-                    ts,
-                    dir,
-                    "flexlm.desync",
-                    Severity::Medium,
+                self.anomalies.raise(out, ts, dir, AnomalyKind::Desync, || {
                     format!(
                         "no FlexLM message found in {skipped} bytes; no longer decoding this \
                          direction: it does not carry FlexLM as expected (another protocol on a \
-                         FlexLM port, or damage throughout), and its bytes are only counted. \
-                         Check which service listens on this port"
-                    ),
-                ));
+                         FlexLM port, or damage throughout), and its bytes are only counted. Check \
+                         which service listens on this port"
+                    )
+                });
                 break Step::Consumed(pos);
             }
             let scrutiny = if skipped == 0 {
@@ -103,18 +99,14 @@ impl Connection {
                 Candidate::Yes => {
                     self.dirs[dir.index()].tracking = Tracking::Locked;
                     if skipped > 0 {
-                        out.push(anomaly(
-                            ts,
-                            dir,
-                            "flexlm.resync",
-                            Severity::Low,
+                        self.anomalies.raise(out, ts, dir, AnomalyKind::Resync, || {
                             format!(
                                 "message boundaries found again after skipping {skipped} bytes: \
                                  that much FlexLM traffic could not be decoded (damage or capture \
                                  loss), so this connection's message counts may be low; check the \
                                  tcp.* findings for lost segments, and the capture point"
-                            ),
-                        ));
+                            )
+                        });
                     }
                     break Step::Consumed(pos);
                 }
@@ -197,18 +189,15 @@ impl Connection {
         d.buffer_overflows += 1;
         d.skipped_bytes += overflow.discarded as u64;
         d.resyncs += 1;
-        out.push(anomaly(
-            ts,
-            dir,
-            "flexlm.buffer_overflow",
-            Severity::Medium,
-            format!(
-                "{} pending bytes exceeded the buffer cap and were discarded, and decoding \
-                 searches for the next valid message: a message larger than any FlexLM message \
-                 should be; if it repeats, keep the capture and report it",
-                overflow.discarded
-            ),
-        ));
+        self.anomalies
+            .raise(out, ts, dir, AnomalyKind::BufferOverflow, || {
+                format!(
+                    "{} pending bytes exceeded the buffer cap and were discarded, and decoding \
+                     searches for the next valid message: a message larger than any FlexLM message \
+                     should be; if it repeats, keep the capture and report it",
+                    overflow.discarded
+                )
+            });
         self.start_search(dir, 0);
     }
 }

@@ -3,9 +3,10 @@
 
 use super::session::{KEY, synthetic_session};
 use super::*;
+use crate::ANOMALY_EVENTS_PER_CODE;
 use crate::ica::encode::{self, Pdcrypt1};
 use crate::ica::init::MAX_INIT_PACKET;
-use crate::ica::{ANOMALY_EVENTS_PER_CODE, DirState, Phase, TerminateReason};
+use crate::ica::{DirState, Phase, TerminateReason};
 
 /// Feeds the script with message `split.0` cut at offset `split.1` (both pieces get the
 /// message's timestamp), then closes.

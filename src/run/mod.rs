@@ -1,0 +1,171 @@
+//! Feeding inputs to the engine: capture files in order, or a live interface until stopped
+//! ([`live`]).
+
+mod live;
+
+pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, StopAfter};
+
+use crate::capture::ahead::{End, Item, read_ahead};
+use crate::capture::{CaptureError, LiveOptions, Packet, Source};
+use crate::engine::Engine;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Packets between two progress callbacks (cheap enough to be invisible in the profile).
+const PROGRESS_EVERY: u64 = 4096;
+
+/// How reading an input ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    Complete,
+    /// The observer asked to stop.
+    Cancelled,
+    /// A read error part way (recorded in the engine too); the packets before it were analysed.
+    Failed(String),
+}
+
+/// Hooks into reading a source.
+pub trait ReadObserver {
+    /// Every packet, before the engine sees it.
+    fn packet(&mut self, _packet: &Packet<'_>) {}
+    /// Every few thousand packets: packets so far and (bytes read, file size). Returning false
+    /// stops the reading.
+    fn progress(&mut self, _packets: u64, _at: Option<(u64, u64)>) -> bool {
+        true
+    }
+    /// Right after each `progress` that goes on: the engine itself, for a look at the
+    /// analysis so far (the terminal UI shows partial results of a file still loading).
+    fn checkpoint(&mut self, _engine: &mut Engine) {}
+}
+
+/// No hooks.
+impl ReadObserver for () {}
+
+/// Hooks from two closures: `packet` sees every packet, `progress` gets the progress calls and
+/// says whether to go on.
+pub struct Hooks<P, G> {
+    pub packet: P,
+    pub progress: G,
+}
+
+impl<P: FnMut(&Packet<'_>), G: FnMut(u64, Option<(u64, u64)>) -> bool> ReadObserver
+    for Hooks<P, G>
+{
+    fn packet(&mut self, packet: &Packet<'_>) {
+        (self.packet)(packet);
+    }
+
+    fn progress(&mut self, packets: u64, at: Option<(u64, u64)>) -> bool {
+        (self.progress)(packets, at)
+    }
+}
+
+/// Reads `source` into `engine` to its end, or until the observer says stop. The reading runs
+/// ahead on a second thread (see [`read_ahead`]).
+pub fn read_source(
+    source: &mut Source,
+    engine: &mut Engine,
+    observer: &mut impl ReadObserver,
+) -> ReadEnd {
+    let name = source.name().to_string();
+    engine.begin_source(&name, source.link());
+    if !observer.progress(0, source.progress()) {
+        return ReadEnd::Cancelled;
+    }
+    let mut n = 0u64;
+    let end = read_ahead(source, |item, at| {
+        match item {
+            Item::Packet(p) => {
+                observer.packet(&p);
+                engine.packet(&p);
+            }
+            Item::UnsupportedLink(dlt) => engine.unsupported_link(dlt),
+            Item::Skipped(what) => engine.skipped(what),
+        }
+        n += 1;
+        if n.is_multiple_of(PROGRESS_EVERY) {
+            if !observer.progress(n, at) {
+                return ControlFlow::Break(());
+            }
+            observer.checkpoint(engine);
+        }
+        ControlFlow::Continue(())
+    });
+    match end {
+        End::Complete => ReadEnd::Complete,
+        End::Stopped => ReadEnd::Cancelled,
+        End::Failed(e) => {
+            let message = e.to_string();
+            engine.source_error(&name, message.clone());
+            ReadEnd::Failed(message)
+        }
+    }
+}
+
+/// Reads one capture file into the engine, calling it `name`, with a progress bar on stderr
+/// when it is a terminal. Opening failures are returned (the caller decides whether that is
+/// fatal); a read error part way is recorded in the engine and is not an error.
+pub fn read_file(
+    engine: &mut Engine,
+    path: &Path,
+    name: &str,
+    show_progress: bool,
+) -> Result<(), CaptureError> {
+    let mut source = Source::open_file(path, name)?;
+    match (show_progress && std::io::stderr().is_terminal()).then(|| progress_bar(name, &source)) {
+        Some(bar) => {
+            read_source(&mut source, engine, &mut BarObserver(&bar));
+            bar.finish_and_clear();
+        }
+        None => {
+            read_source(&mut source, engine, &mut ());
+        }
+    }
+    Ok(())
+}
+
+struct BarObserver<'a>(&'a ProgressBar);
+
+impl ReadObserver for BarObserver<'_> {
+    fn progress(&mut self, _packets: u64, at: Option<(u64, u64)>) -> bool {
+        if let Some((done, _)) = at {
+            self.0.set_position(done);
+        }
+        true
+    }
+}
+
+fn progress_bar(name: &str, source: &Source) -> ProgressBar {
+    let total = source.progress().map_or(0, |(_, total)| total);
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(name.to_string());
+    bar
+}
+
+/// How soon `report -i` notices a stop (a signal, `--duration`).
+const REPORT_TICK: Duration = Duration::from_millis(100);
+
+/// Captures from an interface into the engine until SIGINT/SIGTERM or a limit of `stop`,
+/// copying every packet to `write`.
+pub fn capture_live(
+    engine: &mut Engine,
+    opts: &LiveOptions,
+    write: Option<&PathBuf>,
+    stop: &StopAfter,
+) -> Result<(), CaptureError> {
+    let mut capture = LiveCapture::open(opts, write)?;
+    capture.stop_on_signals();
+    // A failed interface is in the report (the engine recorded it).
+    capture.run(engine, REPORT_TICK, stop, &mut ());
+    capture.flush()
+}
