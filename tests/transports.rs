@@ -7,8 +7,9 @@ use ctxscope::capture::{Next, Source};
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::{CitrixSession, Finding, FlowRecord, Method, Report, SessionVia};
-use ctxscope_dissectors::edt::{self, DtlsVersion};
-use ctxscope_dissectors::{Body, Dir, Proto, Severity, Summary, Timestamp, Transport};
+use ctxscope::output::{Format, write};
+use ctxscope_dissectors::tls::{self, Version};
+use ctxscope_dissectors::{Body, Dir, Proto, Severity, Summary, Timestamp, Transport, edt};
 use ctxscope_generator::link::Link;
 use ctxscope_generator::{BASE_TIME, Frame, Mixer, TcpConversation, UdpConversation, rewrite};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -441,6 +442,7 @@ fn decode_as_and_the_port_table_reach_udp_ports() {
 
 #[test]
 fn a_real_dtls_exchange_moved_onto_udp_2598_is_edt_over_dtls() {
+    const DTLS10: Version = Version(0xfeff);
     let packets = read_packets(&real_capture("dtls10-certificate.pcap"));
     assert_eq!(packets.len(), 30);
     // Where it was captured (UDP 61457), a plain UDP flow.
@@ -461,35 +463,187 @@ fn a_real_dtls_exchange_moved_onto_udp_2598_is_edt_over_dtls() {
             f.id
         );
         let dtls = edt_summary(f).dtls.as_ref().expect("DTLS records");
-        assert_eq!(dtls.version(), Some(DtlsVersion::Dtls1_0));
+        assert_eq!(dtls.version(), Some(DTLS10));
     }
     let f = &r.flows[0];
     let dtls = edt_summary(f).dtls.clone().expect("DTLS records");
-    assert_eq!(dtls.record_version, [Some(DtlsVersion::Dtls1_0); 2]);
+    assert_eq!(dtls.record_version, [Some(DTLS10); 2]);
     // tshark: the first 26 datagrams, 12 from the client with 13 records, 14 from the server
     // with 17.
-    assert_eq!((dtls.datagrams, dtls.records), ([12, 14], [13, 17]));
-    let over: Vec<(Option<Dir>, DtlsVersion)> = f
+    assert_eq!(
+        (dtls.datagrams, dtls.tls.counts.records),
+        ([12, 14], [13, 17])
+    );
+    // The handshake, read by the DTLS dissector: DTLS 1.0 chosen by the ServerHello (the
+    // record version says the same), TLS_RSA_WITH_AES_256_CBC_SHA, the relay's certificate
+    // (no SAN extension), no SNI asked for.
+    let h = &dtls.tls.handshake;
+    assert_eq!(dtls.tls.progress, tls::Progress::Complete);
+    let hello = h.server_hello.as_ref().expect("a ServerHello");
+    assert_eq!((hello.version, hello.cipher_suite.id), (DTLS10, 0x0035));
+    let cert = h.certificate.as_ref().expect("the server certificate");
+    assert_eq!(
+        (
+            cert.subject.as_str(),
+            cert.issuer.as_str(),
+            cert.common_name.as_ref().map(|n| n.as_str()),
+            cert.san_dns_count
+        ),
+        (
+            "C=US, CN=*.relay.ros.rockstargames.com",
+            "C=US",
+            Some("*.relay.ros.rockstargames.com"),
+            0
+        )
+    );
+    assert_eq!(
+        (cert.not_before.to_string(), cert.not_after.to_string()),
+        (
+            "2014-09-12T21:31:19.000000Z".to_string(),
+            "2037-02-15T21:31:19.000000Z".to_string()
+        )
+    );
+    assert!(h.client_hello.as_ref().is_some_and(|c| c.sni.is_none()));
+    // Events: each direction's first DTLS datagram, then the handshake's messages.
+    let events: Vec<(Option<Dir>, String)> = f
         .events
         .iter()
         .filter_map(|e| match &e.body {
-            Body::Edt(edt::Event::OverDtls { record_version }) => Some((e.dir, *record_version)),
+            Body::Edt(edt::Event::OverDtls { record_version }) => {
+                Some((e.dir, format!("over_dtls {record_version}")))
+            }
+            Body::Tls(ev) => Some((e.dir, serde_json::to_value(ev).unwrap()["type"].to_string())),
             _ => None,
         })
         .collect();
+    let expected = [
+        (Dir::ToServer, "over_dtls DTLS 1.0"),
+        (Dir::ToServer, "\"client_hello\""),
+        (Dir::ToClient, "over_dtls DTLS 1.0"),
+        (Dir::ToClient, "\"server_hello\""),
+        (Dir::ToClient, "\"certificate\""),
+    ];
     assert_eq!(
-        over,
-        [
-            (Some(Dir::ToServer), DtlsVersion::Dtls1_0),
-            (Some(Dir::ToClient), DtlsVersion::Dtls1_0)
-        ]
+        events,
+        expected.map(|(dir, kind)| (Some(dir), kind.to_string()))
     );
-    // One session over the three.
+    // The later flows continue the association after the handshake: records only.
+    for f in &r.flows[1..] {
+        let dtls = edt_summary(f).dtls.as_ref().expect("DTLS records");
+        assert_eq!(dtls.tls.handshake, tls::Handshake::default());
+    }
+    // One session over the three, EDT over DTLS 1.0 with the first flow's handshake.
     assert_eq!(
         sessions(&r),
         [(Proto::EDT, SessionVia::EdtOverDtls, vec![1, 2, 3], vec![])]
     );
-    assert!(r.findings.is_empty());
+    let s = &r.sessions[0];
+    assert_eq!(s.tls.as_ref(), Some(h));
+    assert_eq!(
+        (s.transport_text(), s.encryption_text()),
+        ("EDT over DTLS 1.0".to_string(), "DTLS 1.0".to_string())
+    );
+    // DTLS 1.0 is deprecated (RFC 8996): the TLS analysis judges the DTLS handshake as it does
+    // TLS. The certificate is valid on the day (2017) and no name was asked for.
+    assert_eq!(findings(&r), [("tls.legacy_version", Some(1), None, 1)]);
+    assert!(r.findings[0].message.contains("chose DTLS 1.0"));
+    // The text report: the session's transport line, and the flows in the TLS / DTLS table.
+    let mut out = Vec::new();
+    write(&r, Format::Text, &mut out).expect("in memory");
+    let text = String::from_utf8(out).expect("text");
+    assert!(
+        text.contains(
+            "      transport: EDT over DTLS 1.0 (TLS_RSA_WITH_AES_256_CBC_SHA)\n      certificate: *.relay.ros.rockstargames.com, valid 2014-09-12 to 2037-02-15, 0 SAN names\n"
+        ),
+        "{text}"
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("TLS / DTLS"))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    let words: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|r| r.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        words[0][..7],
+        [
+            "1",
+            "212.32.214.39:2598",
+            "edt",
+            "-",
+            "DTLS",
+            "1.0",
+            "TLS_RSA_WITH_AES_256_CBC_SHA"
+        ]
+    );
+    // The subject cut to its cell.
+    assert!(rows[0].contains("C=US, CN=*.relay.ros.rockstar... "));
+    // The later flows, after the handshake: the records say the version.
+    assert!(rows[1].contains(" edt ") && rows[1].contains("DTLS 1.0 (records)  -  "));
+    assert!(rows[1].contains("(not seen)"));
+}
+
+/// Subject O=Example Farm, CN=vda.farm.example; SAN vda.farm.example, *.gw.farm.example; valid
+/// from 2026-12-06 for a year (see dissectors/src/tls/testutil.rs).
+const SAN_CERT: &[u8] = include_bytes!("../dissectors/src/tls/testdata/san.der");
+
+#[test]
+fn the_tls_findings_judge_edt_over_dtls() -> tls::encode::Result<()> {
+    use tls::encode as enc;
+    const DTLS12: u16 = 0xfefd;
+    let handshake = |seq, messages: &[Vec<u8>]| {
+        enc::dtls_record(enc::HANDSHAKE, DTLS12, 0, seq, &messages.concat())
+    };
+    // A client asks for edt.gateway.example over DTLS 1.2; the server's certificate names
+    // neither it nor the day (BASE_TIME is 2026-01-15, the certificate starts in December).
+    let hello = enc::client_hello(DTLS12, Some(&[]), &[enc::sni(b"edt.gateway.example")?])?;
+    let flight = [
+        enc::dtls_message(
+            enc::SERVER_HELLO,
+            0,
+            &enc::server_hello(DTLS12, 0xc02b, &[])?,
+        )?,
+        enc::dtls_message(enc::CERTIFICATE, 1, &enc::certificate(&[SAN_CERT])?)?,
+        enc::dtls_message(enc::SERVER_DONE, 2, &[])?,
+    ];
+    let edt = UdpConversation::v4(v4(31, 50_000), server(1494))
+        .send(
+            Dir::ToServer,
+            handshake(0, &[enc::dtls_message(enc::CLIENT_HELLO, 0, &hello)?])?,
+        )
+        .send(Dir::ToClient, handshake(0, &flight)?)
+        .send(
+            Dir::ToServer,
+            enc::dtls_record(enc::APPLICATION_DATA, DTLS12, 1, 0, &[7; 80])?,
+        );
+    let r = analyse_frames(&frames(Vec::new(), vec![edt]));
+    assert_eq!(
+        sessions(&r),
+        [(Proto::EDT, SessionVia::EdtOverDtls, vec![1], vec![])]
+    );
+    assert_eq!(r.sessions[0].transport_text(), "EDT over DTLS 1.2");
+    let mut codes: Vec<_> = findings(&r);
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            ("tls.certificate_expired", Some(1), None, 1),
+            ("tls.certificate_name_mismatch", Some(1), None, 1),
+        ]
+    );
+    let message = |code| {
+        r.findings
+            .iter()
+            .find(|f| f.code == code)
+            .map_or("", |f| f.message.as_str())
+    };
+    assert!(message("tls.certificate_expired").contains("is not valid before 2026-12-06"));
+    assert!(message("tls.certificate_name_mismatch").contains("edt.gateway.example"));
+    Ok(())
 }
 
 #[test]

@@ -558,10 +558,18 @@ fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats
         s.keepalive = keepalive;
     }
     let summary = flow.app.dissector().and_then(|d| d.summary());
-    match &summary {
-        Some(Summary::Tls(t)) => s.tls = Some(t.handshake.clone()),
-        Some(Summary::Edt(edt)) if edt.over_dtls() => s.tls = Some(tls::Handshake::default()),
-        _ => {}
+    // The TLS handshake of ICA or CGP over TLS, the DTLS one of EDT over DTLS. A connection that
+    // shows none (an EDT flow that continues its session after an idle timeout) keeps the
+    // session's.
+    let handshake = match &summary {
+        Some(Summary::Tls(t)) => Some(&t.handshake),
+        Some(Summary::Edt(edt)) => edt.dtls.as_ref().map(|d| &d.tls.handshake),
+        _ => None,
+    };
+    if let Some(h) = handshake
+        && (s.tls.is_none() || *h != tls::Handshake::default())
+    {
+        s.tls = Some(h.clone());
     }
     s.via = SessionVia::of(s.transport, s.tls.is_some(), !s.edt_attempts.is_empty());
     let streams: Vec<&ica::Summary> = match &summary {

@@ -17,9 +17,9 @@ pub struct CitrixSession {
     /// What carries it to the server, in the end: see [`SessionVia`]; `tls` and
     /// `edt_attempts` hold the facts behind it.
     pub via: SessionVia,
-    /// The TLS handshake of the session's latest connection when ICA or CGP runs over TLS
-    /// (found by payload on their port), or the DTLS handshake when EDT runs over DTLS: SNI,
-    /// versions, cipher suite, server certificate.
+    /// The TLS handshake of the session's latest connection that showed one, when ICA or CGP
+    /// runs over TLS (found by payload on their port), or the DTLS handshake when EDT runs over
+    /// DTLS: SNI, versions, cipher suite, server certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<tls::Handshake>,
     /// The connections of the session: the first, then reconnects.
