@@ -70,21 +70,27 @@ pub struct CitrixSession {
 }
 
 impl CitrixSession {
+    /// An EDT session: its datagrams have no public layout, so nothing inside is read (no
+    /// logon, frames or channels), and its `tls` is DTLS.
+    pub fn is_edt(&self) -> bool {
+        self.transport == Proto::EDT
+    }
+
+    /// What the `tls` handshake is: `TLS`, or `DTLS` for EDT.
+    fn secure_layer(&self) -> &'static str {
+        if self.is_edt() { "DTLS" } else { "TLS" }
+    }
+
     /// The transport it ended up on, in words: `ICA over TCP`, `CGP over TLS 1.2`, `EDT over
     /// DTLS 1.0`, `ICA over TCP after EDT fallback (UDP flow 3 unanswered)`. The (D)TLS version
     /// is the one the server chose, when the capture shows it.
     pub fn transport_text(&self) -> String {
         let protocol = self.transport.name().to_uppercase();
         let secured = || {
-            let layer = if self.transport == Proto::EDT {
-                "DTLS"
-            } else {
-                "TLS"
-            };
             self.tls
                 .as_ref()
                 .and_then(|h| h.server_hello.as_ref())
-                .map_or(layer.to_string(), |sh| sh.version.to_string())
+                .map_or(self.secure_layer().to_string(), |sh| sh.version.to_string())
         };
         match self.via {
             SessionVia::Ica => "ICA over TCP".to_string(),
@@ -115,15 +121,12 @@ impl CitrixSession {
     /// whose ICA layers are not visible, `DTLS 1.0` (or `dtls`) for EDT over DTLS.
     pub fn encryption_text(&self) -> String {
         if let Some(h) = &self.tls {
-            let layer = if self.transport == Proto::EDT {
-                "dtls"
-            } else {
-                "tls"
-            };
             return h
                 .server_hello
                 .as_ref()
-                .map_or(layer.into(), |sh| sh.version.to_string());
+                .map_or(self.secure_layer().to_lowercase(), |sh| {
+                    sh.version.to_string()
+                });
         }
         let Some(e) = &self.encryption else {
             return "-".into();

@@ -37,6 +37,21 @@ pub struct Histogram {
     pub larger: u64,
 }
 
+impl Histogram {
+    /// The counts from the smallest class to the largest.
+    pub fn counts(&self) -> [u64; 7] {
+        [
+            self.up_to_64,
+            self.up_to_128,
+            self.up_to_256,
+            self.up_to_512,
+            self.up_to_1024,
+            self.up_to_1500,
+            self.larger,
+        ]
+    }
+}
+
 impl Sizes {
     pub fn add(&mut self, size: u64) {
         self.min = Some(self.min.map_or(size, |m| m.min(size)));
@@ -166,19 +181,7 @@ mod tests {
             s.add(size);
         }
         assert_eq!((s.min, s.max), (Some(0), 9000));
-        let h = &s.histogram;
-        assert_eq!(
-            [
-                h.up_to_64,
-                h.up_to_128,
-                h.up_to_256,
-                h.up_to_512,
-                h.up_to_1024,
-                h.up_to_1500,
-                h.larger
-            ],
-            [2, 1, 0, 1, 0, 1, 2]
-        );
+        assert_eq!(s.histogram.counts(), [2, 1, 0, 1, 0, 1, 2]);
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! Attempts nobody answered are not here: the findings name them.
 
 use crate::model::{FlowRecord, Report};
+use crate::output::facts::{keepalive, sizes};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
-use ctxscope_dissectors::edt::{self, Sizes};
+use ctxscope_dissectors::edt;
 use ctxscope_dissectors::{Dir, Proto, Summary};
 use std::io::{self, Write};
 
@@ -56,7 +57,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             sizes(&e.sizes[c]),
             sizes(&e.sizes[s]),
             duration(e.longest_silence_ms as f64 / 1000.0),
-            keepalive(e),
+            keepalive(e.keepalive.as_ref()),
             e.dtls
                 .as_ref()
                 .and_then(edt::Dtls::version)
@@ -68,28 +69,4 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         out,
         "  (SIZES: smallest-largest payload; KEEP-ALIVE: small datagrams after silences at a steady interval)"
     )
-}
-
-/// `20-1400 B`, `-` without datagrams.
-fn sizes(s: &Sizes) -> String {
-    match s.min {
-        Some(min) if min == s.max => format!("{min} B"),
-        Some(min) => format!("{min}-{} B", s.max),
-        None => "-".into(),
-    }
-}
-
-/// `c>s every 10.0 s (x6)`, `-` when none shows.
-fn keepalive(s: &edt::Summary) -> String {
-    s.keepalive.as_ref().map_or("-".into(), |k| {
-        let dir = match k.dir {
-            Dir::ToServer => "c>s",
-            Dir::ToClient => "s>c",
-        };
-        format!(
-            "{dir} every {} (x{})",
-            duration(k.interval_median_ms as f64 / 1000.0),
-            k.count
-        )
-    })
 }

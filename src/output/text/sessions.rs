@@ -4,8 +4,8 @@
 //! busiest virtual channels). Lines stay within `WIDTH`: text from the wire is cut, never
 //! wrapped. A password is never shown, only that one was sent.
 
-use super::tls::date;
 use crate::model::{ChannelUse, CitrixSession, Report, SeriesState};
+use crate::output::facts::date;
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::Proto;
@@ -52,7 +52,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             s.server.to_string(),
             s.encryption_text(),
             // Nothing inside EDT is read.
-            if s.transport == Proto::EDT {
+            if s.is_edt() {
                 "-".into()
             } else {
                 format!("{}/{}", s.frames[0], s.frames[1])
@@ -94,7 +94,7 @@ fn details(s: &CitrixSession) -> Vec<String> {
         duration(span)
     ));
     lines.extend(transport(s));
-    if s.transport == Proto::EDT {
+    if s.is_edt() {
         // Nothing inside EDT is read: no logon, no channels.
         return lines;
     }

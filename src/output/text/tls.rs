@@ -7,6 +7,7 @@
 use super::MAX_FLOW_ROWS;
 use super::sessions::clip;
 use crate::model::{FlowRecord, Report};
+use crate::output::facts::{date, no_certificate, tls_version};
 use crate::output::table::Table;
 use ctxscope_dissectors::{Proto, Summary, tls};
 use std::io::{self, Write};
@@ -68,7 +69,12 @@ fn row(f: &FlowRecord, s: &tls::Summary, record: Option<tls::Version>) -> Vec<St
             date(c.not_after),
             c.san_dns_count.to_string(),
         ),
-        None => (not_seen(s), String::new(), "-".into(), "-".into()),
+        None => (
+            no_certificate(s).into(),
+            String::new(),
+            "-".into(),
+            "-".into(),
+        ),
     };
     vec![
         f.id.to_string(),
@@ -78,7 +84,7 @@ fn row(f: &FlowRecord, s: &tls::Summary, record: Option<tls::Version>) -> Vec<St
             .as_ref()
             .and_then(|c| c.sni.as_ref())
             .map_or("-".into(), |sni| cut(sni.as_str())),
-        version(h, record),
+        tls_version(h, record),
         h.server_hello
             .as_ref()
             .map_or("-".into(), |sh| sh.cipher_suite.to_string()),
@@ -96,39 +102,4 @@ fn carries(f: &FlowRecord) -> String {
         None if f.proto == Some(Proto::EDT) => Proto::EDT.name().to_string(),
         None => "-".into(),
     }
-}
-
-/// The version the server chose, or what the client offered when the server did not answer;
-/// without a handshake (a DTLS flow picked up after it), the records' version.
-fn version(h: &tls::Handshake, record: Option<tls::Version>) -> String {
-    match (&h.server_hello, &h.client_hello, record) {
-        (Some(sh), _, _) => sh.version.to_string(),
-        (None, Some(ch), _) => format!("offered {}", ch.highest_offered()),
-        (None, None, Some(v)) => format!("{v} (records)"),
-        (None, None, None) => "-".into(),
-    }
-}
-
-/// Why there is no certificate.
-fn not_seen(s: &tls::Summary) -> String {
-    let encrypted = s
-        .handshake
-        .server_hello
-        .as_ref()
-        .is_some_and(|sh| sh.version.is_13());
-    match s.progress {
-        _ if encrypted => "(encrypted in TLS 1.3)",
-        tls::Progress::Abandoned => "(not read)",
-        // No answer yet, or a DTLS flow picked up after its handshake (encrypted records only).
-        _ if s.handshake.server_hello.is_none() => "(not seen)",
-        tls::Progress::Complete => "(none sent)",
-        tls::Progress::InProgress => "(not seen)",
-    }
-    .into()
-}
-
-/// The day of a timestamp: "2027-06-01".
-pub(super) fn date(t: ctxscope_dissectors::Timestamp) -> String {
-    let full = t.to_string();
-    full.get(..10).unwrap_or(&full).to_string()
 }

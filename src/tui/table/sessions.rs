@@ -126,6 +126,14 @@ impl TableModel for Sessions {
             SessionColumn::Application => or_dash(s.application.as_ref()),
             SessionColumn::Build => or_dash(s.client_build.as_ref()),
             SessionColumn::Encryption => s.encryption_text(),
+            // Nothing inside EDT is read.
+            SessionColumn::Channels
+            | SessionColumn::FramesToServer
+            | SessionColumn::FramesToClient
+                if s.is_edt() =>
+            {
+                "-".into()
+            }
             SessionColumn::Channels => s.channels.len().to_string(),
             SessionColumn::FramesToServer => s.frames[0].to_string(),
             SessionColumn::FramesToClient => s.frames[1].to_string(),
