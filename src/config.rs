@@ -6,7 +6,7 @@
 //! nothing.
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use ctxscope_dissectors::{Proto, Registry};
+use ctxscope_dissectors::{Proto, Registry, Transport};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +27,7 @@ pub struct Config {
     pub licensing: Licensing,
     pub sessions: Sessions,
     pub scans: Scans,
+    pub edt: Edt,
     pub timeouts: Timeouts,
     pub limits: Limits,
 }
@@ -39,7 +40,8 @@ pub struct Ports {
     /// Every registered protocol, in registry order: its spec's default ports unless configured.
     ranges: Vec<(Proto, Vec<PortRange>)>,
     /// Forced decodes, like Wireshark's "Decode As": `{ "8080" = "ica" }`. They win over payload.
-    decode_as: BTreeMap<u16, Proto>,
+    /// A port is forced on the transport its protocol runs over (`"udp/443"` says it too).
+    decode_as: BTreeMap<(u16, Transport), Proto>,
 }
 
 impl Default for Ports {
@@ -103,44 +105,77 @@ impl Ports {
             .map(|(p, ranges)| (*p, ranges.as_slice()))
     }
 
-    /// Forced decodes, by port.
+    /// Forced decodes, by port (on the transport of each protocol).
     pub fn decode_as(&self) -> Vec<(u16, Proto)> {
-        self.decode_as.iter().map(|(&port, &p)| (port, p)).collect()
+        self.decode_as
+            .iter()
+            .map(|(&(port, _), &p)| (port, p))
+            .collect()
     }
 }
 
-/// `decode_as = { "8080" = "ica" }`, checked against the registry.
-fn decode_as(registry: &Registry, value: toml::Value) -> Result<BTreeMap<u16, Proto>> {
+/// `decode_as = { "8080" = "ica", "udp/443" = "edt" }`, checked against the registry. A key is a
+/// port, on the transport its protocol runs over, or `tcp/PORT` / `udp/PORT` to say which (so
+/// that one port can be forced on both transports).
+fn decode_as(registry: &Registry, value: toml::Value) -> Result<BTreeMap<(u16, Transport), Proto>> {
     let toml::Value::Table(table) = value else {
         bail!("ports.{DECODE_AS}: expected a table of PORT = PROTO, like {{ \"8080\" = \"ica\" }}");
     };
-    table
-        .into_iter()
-        .map(|(port, proto)| {
-            let p: u16 = port
-                .parse()
-                .map_err(|_| anyhow!("ports.{DECODE_AS}: {port:?} is not a TCP port"))?;
-            let proto = proto
-                .as_str()
-                .and_then(|name| registry.get(name))
-                .ok_or_else(|| {
-                    anyhow!(
-                        "ports.{DECODE_AS}.{port}: {proto} is not a protocol (protocols: {})",
-                        registry.names().join(", ")
-                    )
+    let mut forced = BTreeMap::new();
+    for (key, proto) in table {
+        let (said, port) = match key.split_once('/') {
+            Some((transport, port)) => {
+                let t = Transport::from_name(transport).ok_or_else(|| {
+                    anyhow!("ports.{DECODE_AS}: {key:?}: expected PORT, tcp/PORT or udp/PORT")
                 })?;
-            Ok((p, proto))
-        })
-        .collect()
+                (Some(t), port)
+            }
+            None => (None, key.as_str()),
+        };
+        let port: u16 = port
+            .parse()
+            .map_err(|_| anyhow!("ports.{DECODE_AS}: {key:?} is not a port"))?;
+        let proto = proto
+            .as_str()
+            .and_then(|name| registry.get(name))
+            .ok_or_else(|| {
+                anyhow!(
+                    "ports.{DECODE_AS}.{key}: {proto} is not a protocol (protocols: {})",
+                    registry.names().join(", ")
+                )
+            })?;
+        let transport = proto.spec().transport;
+        if said.is_some_and(|t| t != transport) {
+            bail!(
+                "ports.{DECODE_AS}.{key}: {} runs over {}",
+                proto.name(),
+                transport.name().to_uppercase()
+            );
+        }
+        if forced.insert((port, transport), proto).is_some() {
+            bail!(
+                "ports.{DECODE_AS}: {} {port} is forced twice",
+                transport.name().to_uppercase()
+            );
+        }
+    }
+    Ok(forced)
 }
 
-/// Written as the file reads: one key per protocol, then `decode_as`.
+/// Written as the file reads: one key per protocol, then `decode_as` (a UDP port as
+/// `udp/PORT`, so that a TCP and a UDP decode of one port both have a key).
 impl Serialize for Ports {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let decode_as: BTreeMap<String, Proto> = self
             .decode_as
             .iter()
-            .map(|(port, p)| (port.to_string(), *p))
+            .map(|(&(port, transport), p)| {
+                let key = match transport {
+                    Transport::Tcp => port.to_string(),
+                    Transport::Udp => format!("udp/{port}"),
+                };
+                (key, *p)
+            })
             .collect();
         let mut map = s.serialize_map(Some(self.ranges.len() + 1))?;
         for (p, ranges) in &self.ranges {
@@ -222,6 +257,23 @@ impl Default for Scans {
     }
 }
 
+/// HDX adaptive transport: EDT over UDP and its fallback to TCP.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Edt {
+    /// A client whose EDT datagrams got no answer and that opens TCP to the same server's ICA or
+    /// CGP port within this many seconds of its last datagram fell back to TCP.
+    pub fallback_window_secs: f64,
+}
+
+impl Default for Edt {
+    fn default() -> Edt {
+        Edt {
+            fallback_window_secs: 30.0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
@@ -232,6 +284,8 @@ pub struct Timeouts {
     pub tcp_handshake_secs: f64,
     /// A closed (FIN/RST) connection stays this long for late retransmissions.
     pub tcp_closed_secs: f64,
+    /// A UDP flow silent this long is retired (UDP has no close).
+    pub udp_idle_secs: f64,
     /// Incomplete IPv4 fragment sets are dropped after this long.
     pub ip_fragment_secs: f64,
 }
@@ -242,6 +296,7 @@ impl Default for Timeouts {
             tcp_idle_secs: 3600.0,
             tcp_handshake_secs: 60.0,
             tcp_closed_secs: 10.0,
+            udp_idle_secs: 60.0,
             ip_fragment_secs: 30.0,
         }
     }
@@ -279,6 +334,9 @@ pub struct Limits {
     pub max_sessions: usize,
     /// Sources whose connection attempts are watched for scans at the same time.
     pub max_scan_sources: usize,
+    /// Client/server pairs whose EDT (UDP) attempts wait for an answer or a fallback to TCP, or
+    /// whose fallback findings count up.
+    pub max_edt_attempts: usize,
 }
 
 impl Default for Limits {
@@ -297,6 +355,7 @@ impl Default for Limits {
             max_fragmented_datagrams: 1024,
             max_sessions: 10_000,
             max_scan_sources: 1024,
+            max_edt_attempts: 4096,
         }
     }
 }
@@ -305,7 +364,7 @@ pub fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
 }
 
-/// An inclusive TCP port range, written `7279` or `"27000-27009"` in the file.
+/// An inclusive port range, written `7279` or `"27000-27009"` in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PortRange(pub u16, pub u16);
 
@@ -322,7 +381,7 @@ impl PortRange {
         let port = |p: &str| {
             p.trim()
                 .parse::<u16>()
-                .map_err(|_| format!("{p:?} is not a TCP port"))
+                .map_err(|_| format!("{p:?} is not a port"))
         };
         match s.split_once('-') {
             Some((a, b)) => {
@@ -348,7 +407,7 @@ impl<'de> Deserialize<'de> for PortRange {
         match Raw::deserialize(d)? {
             Raw::Port(p) => u16::try_from(p)
                 .map(|p| PortRange(p, p))
-                .map_err(|_| serde::de::Error::custom(format!("{p} is not a TCP port"))),
+                .map_err(|_| serde::de::Error::custom(format!("{p} is not a port"))),
             Raw::Text(s) => PortRange::parse(&s).map_err(serde::de::Error::custom),
         }
     }
@@ -418,6 +477,10 @@ impl Config {
         }
         if self.limits.max_flows == 0 {
             bail!("limits.max_flows must be at least 1");
+        }
+        let window = self.edt.fallback_window_secs;
+        if window.is_nan() || window < 0.0 {
+            bail!("edt.fallback_window_secs must be >= 0");
         }
         Ok(())
     }
@@ -565,6 +628,73 @@ mod tests {
     }
 
     #[test]
+    fn a_forced_decode_is_on_its_protocols_transport_and_round_trips() {
+        let c = Config::load(
+            None,
+            &[
+                "ports.decode_as.443=cgp".into(),
+                "ports.decode_as.udp/443=edt".into(),
+                "ports.decode_as.5000=edt".into(),
+                "ports.edt=[1494, 2598, 443]".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.ports.decode_as(),
+            [(443, Proto::CGP), (443, Proto::EDT), (5000, Proto::EDT)]
+        );
+        assert_eq!(
+            c.ports.of(Proto::EDT),
+            [
+                PortRange(1494, 1494),
+                PortRange(2598, 2598),
+                PortRange(443, 443)
+            ]
+        );
+        let written = toml::to_string(&c).unwrap();
+        assert!(
+            written.contains(
+                "[ports.decode_as]\n443 = \"cgp\"\n\"udp/443\" = \"edt\"\n\"udp/5000\" = \"edt\""
+            ),
+            "{written}"
+        );
+        // The section as written reads back the same.
+        let section = written
+            .split("[ports.decode_as]")
+            .nth(1)
+            .expect("a decode_as section");
+        let dir = std::env::temp_dir().join(format!("ctxscope-decode-as-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, format!("[ports.decode_as]{section}")).unwrap();
+        let again = Config::load(Some(&path), &[]).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+        assert_eq!(again.ports.decode_as(), c.ports.decode_as());
+        for (bad, message) in [
+            (
+                "ports.decode_as.udp/80=ica",
+                "ports.decode_as.udp/80: ica runs over TCP",
+            ),
+            (
+                "ports.decode_as.tcp/80=edt",
+                "ports.decode_as.tcp/80: edt runs over UDP",
+            ),
+        ] {
+            let err = Config::load(None, &[bad.into()]).unwrap_err();
+            assert_eq!(err.to_string(), format!("config: {message}"));
+        }
+        let twice = [
+            "ports.decode_as.1494=edt".into(),
+            "ports.decode_as.udp/1494=edt".into(),
+        ];
+        let err = Config::load(None, &twice).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config: ports.decode_as: UDP 1494 is forced twice"
+        );
+    }
+
+    #[test]
     fn mistakes_are_reported_not_ignored() {
         for bad in [
             "ports.icaa=1494",
@@ -577,6 +707,9 @@ mod tests {
             "sessions.keepalive_overdue_factor=0.5",
             "scans.min_ports=1",
             "scans.max_answered_share=1.5",
+            "ports.decode_as.udp/80=ica",
+            "ports.decode_as.sctp/80=ica",
+            "edt.fallback_window_secs=-1",
             "noequals",
         ] {
             assert!(

@@ -1,7 +1,8 @@
-//! Policy: turns what the engine and the dissectors saw into findings, licensing sessions and
-//! heartbeat series.
+//! Policy: turns what the engine and the dissectors saw into findings, licensing sessions,
+//! Citrix sessions, heartbeat series and EDT reachability.
 
 mod cadence;
+mod edt;
 mod findings;
 mod heartbeats;
 mod licensing;
@@ -21,6 +22,7 @@ use crate::model::{
 };
 use crate::reassembly::SegmentInfo;
 use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Timestamp, cgp};
+use edt::EdtReachability;
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use scans::{ScanSettings, Scans};
@@ -55,6 +57,7 @@ pub struct Analyzer {
     licensing: Licensing,
     sessions: Sessions,
     scans: Scans,
+    edt: EdtReachability,
     tls: Tls,
 }
 
@@ -69,6 +72,8 @@ pub struct Results {
     pub sessions_dropped: u64,
     /// Sources the scan detector forgot early because `limits.max_scan_sources` was hit.
     pub scan_sources_dropped: u64,
+    /// EDT flows not followed because `limits.max_edt_attempts` pairs were.
+    pub edt_attempts_dropped: u64,
 }
 
 impl Analyzer {
@@ -97,6 +102,10 @@ impl Analyzer {
                 max_answered_share: config.scans.max_answered_share,
                 max_sources: limits.max_scan_sources,
             }),
+            edt: EdtReachability::new(
+                secs(config.edt.fallback_window_secs),
+                limits.max_edt_attempts,
+            ),
             tls: Tls::default(),
         }
     }
@@ -109,9 +118,34 @@ impl Analyzer {
         &self.findings
     }
 
+    /// A new TCP connection (its first packet): a client falling back from EDT?
+    pub fn on_connection(&mut self, flow: &Flow) {
+        if let Some(attempts) = self.edt.connection(flow, &mut self.findings) {
+            self.sessions.fell_back(flow.id, attempts);
+        }
+    }
+
+    /// A datagram of a UDP flow (counted in the flow already): while the flow is unanswered
+    /// and at its first answer, EDT reachability; an EDT flow that both sides used is a
+    /// session.
+    pub fn on_datagram(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
+        let [sent, answers] = Dir::BOTH.map(|d| flow.traffic(d).packets);
+        let (unsettled, both_now) = match dir {
+            Dir::ToServer => (answers == 0, sent == 1 && answers > 0),
+            Dir::ToClient => (answers == 1, answers == 1 && sent > 0),
+        };
+        if unsettled {
+            self.edt.datagram(flow, dir, ts);
+        }
+        if both_now && edt::is_edt(flow) {
+            self.sessions.edt_answered(flow);
+        }
+    }
+
     /// A connection's classification became final: judge its port against its payload.
     pub fn on_decision(&mut self, flow: &Flow, d: &Decision, ports: &PortTable, ts: Timestamp) {
         let port = flow.server.port;
+        let transport = flow.transport.name().to_uppercase();
         match (d.payload, d.label) {
             // TLS on an ICA or CGP port carries that protocol (the flow knows which); on a port
             // configured for another protocol, another service uses the port.
@@ -137,7 +171,7 @@ impl Analyzer {
                             code,
                             ts,
                             format!(
-                                "{} found by payload on TCP {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
+                                "{} found by payload on {transport} {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
                                 found.spec().title,
                                 found.name()
                             ),
@@ -157,12 +191,13 @@ impl Analyzer {
             return;
         };
         let port = flow.server.port;
+        let transport = flow.transport.name().to_uppercase();
         self.raise(
             Finding::new(
                 FindingKind::ClassifyUnexpectedPayload,
                 ts,
                 format!(
-                    "TCP {port} is configured for {} but carries {what}: another service uses a Citrix port",
+                    "{transport} {port} is configured for {} but carries {what}: another service uses a Citrix port",
                     expected.proto.name()
                 ),
             )
@@ -244,10 +279,17 @@ impl Analyzer {
             .closed(flow.id, flow.closed_at.unwrap_or(flow.last));
     }
 
-    /// Once per sweep: overdue heartbeats and keep-alives, scans.
+    /// Once per sweep: overdue heartbeats and keep-alives, scans, EDT attempts whose wait is
+    /// over.
     pub fn tick(&mut self, now: Timestamp) {
         self.heartbeats.tick(now, &mut self.findings);
         self.scans.tick(now, &mut self.findings);
+        self.edt.tick(now, &mut self.findings);
+    }
+
+    /// The capture ended (every flow retired): what still waits is judged.
+    pub fn capture_ended(&mut self) {
+        self.edt.finish(&mut self.findings);
     }
 
     /// The capture ends (before the flows still open are retired): what waited for more
@@ -296,6 +338,7 @@ impl Analyzer {
                 + self.heartbeats.dropped()
                 + self.sessions.dropped(),
             scan_sources_dropped: self.scans.dropped(),
+            edt_attempts_dropped: self.edt.dropped(),
         }
     }
 
@@ -308,6 +351,7 @@ impl Analyzer {
                 + self.heartbeats.dropped()
                 + self.sessions.dropped(),
             scan_sources_dropped: self.scans.dropped(),
+            edt_attempts_dropped: self.edt.dropped(),
             licensing: self.licensing.into_sessions(),
             sessions: self.sessions.into_list(),
             findings: self.findings.into_list(),

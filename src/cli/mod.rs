@@ -57,7 +57,8 @@ pub struct ConfigArgs {
     /// Override any setting, e.g. `--set limits.max_flows=50000` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Decode TCP PORT as PROTO (repeatable; the help lists the protocols).
+    /// Decode PORT as PROTO, on the transport PROTO runs over (repeatable; `udp/PORT` or
+    /// `tcp/PORT` says it; the help lists the protocols).
     #[arg(long, value_name = "PORT=PROTO")]
     pub decode_as: Vec<String>,
     /// Static vendor-daemon port; replaces the default 7279 (repeatable).
@@ -123,11 +124,17 @@ const DECODE_AS: &str = "decode_as";
 /// `-h`, described by `--help`.
 fn command(registry: &Registry) -> clap::Command {
     let help = format!(
-        "Decode TCP PORT as PROTO: {} (repeatable)",
+        "Decode PORT as PROTO: {} (repeatable; PORT is on PROTO's transport, udp/PORT or tcp/PORT to say it)",
         registry.names().join(", ")
     );
     let long_help = registry.iter().fold(format!("{help}."), |text, p| {
-        format!("{text}\n- {}: {}", p.name(), p.spec().description)
+        let spec = p.spec();
+        format!(
+            "{text}\n- {} ({}): {}",
+            p.name(),
+            spec.transport.name().to_uppercase(),
+            spec.description
+        )
     });
     let cli = Cli::command();
     let with_decode_as: Vec<String> = cli

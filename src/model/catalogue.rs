@@ -115,6 +115,14 @@ ctxscope_dissectors::codes! {
             "a new connection presented a session's reconnect ticket and was accepted",
             "none: session reliability did its job (flow, related flow)";
 
+        // EDT (HDX adaptive transport over UDP)
+        EdtFallbackToTcp = "edt.fallback_to_tcp", Medium,
+            "A client sent datagrams to a server's EDT port (UDP 1494 or 2598), got none back, and opened TCP 1494/2598 to the same server within `edt.fallback_window_secs` (30 s): \"UDP 1494 is blocked between CLIENT and SERVER: sessions fall back to TCP (slower launch, no EDT)\". The finding is on the TCP connection, from the UDP flow.",
+            "Allow UDP 1494 and 2598 from the clients to the VDAs (and UDP 443 to a Gateway doing EDT over DTLS) in every firewall on the path (CTX220730); until then sessions work over TCP, with a slower launch and without EDT's WAN benefits.";
+        EdtUnanswered = "edt.unanswered", Medium,
+            "A client's datagrams to a server's EDT port got no answer, and no TCP connection to that server's ICA or CGP port followed within the window (judged when it passes, or when the capture ends).",
+            "As above; if the client reached the server another way (through a Gateway, on 443), capture there. Check that the VDA listens on UDP (HDX adaptive transport policy).";
+
         // TLS handshakes
         TlsLegacyVersion = "tls.legacy_version", Medium,
             "the server chose SSL 3.0, TLS 1.0, TLS 1.1 or DTLS 1.0, deprecated (RFC 8996) and switched off by default in current clients",

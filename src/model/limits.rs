@@ -35,6 +35,9 @@ pub struct LimitStats {
     /// pcapng interface blocks beyond the cap on interfaces per section (their packets are
     /// counted as malformed).
     pub pcapng_interfaces_refused: u64,
+    /// EDT (UDP) attempts not followed because `limits.max_edt_attempts` client/server pairs
+    /// were tracked: neither an answer nor a fallback to TCP is judged for them.
+    pub edt_attempts_dropped: u64,
 }
 
 impl LimitStats {

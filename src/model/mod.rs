@@ -29,5 +29,5 @@ pub use licensing::{
 };
 pub use limits::{AnnouncementStats, FlowTableStats, LimitStats};
 pub use report::Report;
-pub use sessions::{ChannelUse, CitrixSession, SessionEnd};
+pub use sessions::{ChannelUse, CitrixSession, SessionEnd, SessionVia};
 pub use words::{name_of, port_class};

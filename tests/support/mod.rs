@@ -1,18 +1,16 @@
-//! Shared by the integration tests that rewrite real captures: the packets of a capture read
-//! with the project's own reader and decoder into the generator's owned form
-//! (`ctxscope_generator::rewrite`), and frames fed straight into an engine.
+//! Shared by the integration tests: sample captures written by the generator, real captures
+//! read with the project's own reader and decoder into the generator's owned form
+//! (`ctxscope_generator::rewrite`) for rewriting, and frames fed straight into an engine.
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use ctxscope::capture::{Next, Packet as CapturedPacket, Source};
+use ctxscope::capture::Packet as CapturedPacket;
 use ctxscope::config::Config;
-use ctxscope::decode::{self, Decoded, LinkType};
+use ctxscope::decode::LinkType;
 use ctxscope::engine::Engine;
 use ctxscope::model::Report;
-use ctxscope_dissectors::TcpFlags;
 use ctxscope_generator::Frame;
-use ctxscope_generator::rewrite::{Body, Packet};
-use std::net::SocketAddr;
+use ctxscope_generator::rewrite::Packet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -49,37 +47,17 @@ pub fn analyse_file(path: &Path) -> Report {
     engine.finish()
 }
 
-/// Every TCP packet of a capture, owned. Panics on anything else: the captures these tests
-/// rewrite are clean.
+/// Every packet of a capture (TCP segments and UDP datagrams), owned. Panics on anything else:
+/// the captures these tests rewrite are clean.
 pub fn read_packets(path: &Path) -> Vec<Packet> {
-    let name = path.display().to_string();
-    let mut source = Source::open_file(path, &name).expect("readable capture");
-    let mut out = Vec::new();
-    loop {
-        match source.next_packet().expect("readable capture") {
-            Next::Packet(p) => {
-                let cut = (p.data.len() as u32) < p.wire_len;
-                match decode::decode(p.link, p.data, cut) {
-                    Ok(Decoded::Tcp(tcp)) => out.push(Packet {
-                        ts: p.ts,
-                        src: SocketAddr::new(tcp.src, tcp.src_port),
-                        dst: SocketAddr::new(tcp.dst, tcp.dst_port),
-                        body: Body::Tcp {
-                            seq: tcp.seq,
-                            ack: tcp.ack,
-                            flags: TcpFlags(tcp.flags),
-                            window: tcp.window,
-                            payload: tcp.payload.to_vec(),
-                        },
-                    }),
-                    other => panic!("{name}: a packet the rewriter does not take: {other:?}"),
-                }
-            }
-            Next::End => return out,
-            Next::Idle | Next::UnsupportedLink(_) => {}
-            Next::Skipped(what) => panic!("{name}: an unusable record: {what:?}"),
-        }
-    }
+    ctxscope::check::rewritten::read_packets(path)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+}
+
+/// The default settings with `overrides` (`key=value`, as `--set` takes them).
+pub fn config(overrides: &[&str]) -> Config {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    Config::load(None, &overrides).expect("valid settings")
 }
 
 /// Analyses `frames` with the default settings, as one source.

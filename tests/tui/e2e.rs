@@ -289,7 +289,7 @@ fn licensing_and_sessions_of_a_farm() {
     t.keys(&["Down"]);
     t.wait_for(&["▶ flow 2     09:00:00.400  :7279 static  open"]);
     t.keys(&["Enter"]);
-    t.wait_for(&["[1 Flows (15)]", "▶      2 vendor_daemon"]);
+    t.wait_for(&["[1 Flows (15)]", "▶      2 tcp  vendor_daemon"]);
 
     t.keys(&["4"]);
     t.wait_for(&[
