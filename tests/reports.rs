@@ -64,9 +64,10 @@ fn every_record_of_a_type_has_exactly_its_keys_in_order() {
             *seen.entry(kind).or_default() += 1;
         }
     }
-    // Every type shows up somewhere in the samples, so each has been checked.
-    for (kind, _) in NDJSON_RECORDS {
-        assert!(seen.get(kind).is_some_and(|n| *n > 0), "no {kind} record");
+    // Every type of a report shows up somewhere in the samples, so each has been checked
+    // (`stats` is the monitor's: tests/monitor.rs checks its records the same way).
+    for (kind, _) in NDJSON_RECORDS.iter().filter(|(kind, _)| *kind != "stats") {
+        assert!(seen.get(*kind).is_some_and(|n| *n > 0), "no {kind} record");
     }
 }
 

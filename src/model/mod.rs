@@ -31,5 +31,5 @@ pub use licensing::{
 pub use limits::{AnnouncementStats, FlowTableStats, LimitStats};
 pub use report::Report;
 pub use sessions::{ChannelUse, CitrixSession, SessionEnd, SessionVia};
-pub use update::{FindingState, FindingUpdate, FlowTuple, Update};
+pub use update::{FindingState, FindingUpdate, FlowTuple, SensorStats, Update};
 pub use words::{name_of, port_class};

@@ -4,9 +4,13 @@
 //! is about by its 5-tuple as well as by its flow id, so that journals of several engines can be
 //! written by one writer (flow ids are numbered per engine).
 
-use super::{CitrixSession, Endpoint, Finding, FlowRecord, HeartbeatSeries, LicensingSession};
-use ctxscope_dissectors::Transport;
+use super::{
+    CitrixSession, Endpoint, Finding, FlowRecord, HeartbeatSeries, KernelStats, LicensingSession,
+    LimitStats,
+};
+use ctxscope_dissectors::{Timestamp, Transport};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One change, in the order the engine saw it.
@@ -65,4 +69,22 @@ impl FlowTuple {
             server: record.server,
         }
     }
+}
+
+/// The sensor's periodic `stats` record: what was read and what the caps cost so far, and the
+/// connections open now.
+#[derive(Clone, Debug, Serialize)]
+pub struct SensorStats {
+    /// When (capture time when reading files, the clock live).
+    pub ts: Timestamp,
+    pub packets: u64,
+    pub bytes: u64,
+    pub tcp_packets: u64,
+    pub udp_packets: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelStats>,
+    pub open_flows: u64,
+    /// Open flows per protocol found (`unknown` for none yet).
+    pub open_flows_by_proto: BTreeMap<&'static str, u64>,
+    pub limits: LimitStats,
 }
