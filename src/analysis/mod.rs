@@ -66,7 +66,7 @@ pub struct Analyzer {
 pub enum Change {
     Finding(Told),
     Licensing(LicensingSession),
-    Session(CitrixSession),
+    Session(Box<CitrixSession>),
     Heartbeat(HeartbeatSeries),
 }
 
@@ -146,7 +146,7 @@ impl Analyzer {
         let heartbeats = &self.heartbeats;
         self.sessions
             .drain(live, |id| keepalive_stats(heartbeats, id), &mut |s| {
-                tell(Change::Session(s))
+                tell(Change::Session(Box::new(s)))
             });
         let mut cleared = Vec::new();
         let mut series = Vec::new();

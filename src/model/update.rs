@@ -24,7 +24,7 @@ pub enum Update {
     /// A licensing session's status changed.
     Licensing(LicensingSession),
     /// A Citrix session opened, ended, or changed its transport or encryption.
-    Session(CitrixSession),
+    Session(Box<CitrixSession>),
     /// A heartbeat or keep-alive series turned overdue or recovered.
     Heartbeat(HeartbeatSeries),
 }

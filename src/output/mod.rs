@@ -1,6 +1,7 @@
 //! Writers for a [`Report`]: they only read the model, never decide anything.
 
 pub mod community_id;
+pub mod ecs;
 pub mod facts;
 mod json;
 mod ndjson;

@@ -58,7 +58,10 @@ pub const RECORDS: [(&str, &[&str]); 9] = [
             "final",
         ],
     ),
-    ("event", &["record", "schema", "flow", "ts", "dir", "proto", "event"]),
+    (
+        "event",
+        &["record", "schema", "flow", "ts", "dir", "proto", "event"],
+    ),
     (
         "finding",
         &[
@@ -210,7 +213,10 @@ pub fn write_ndjson(report: &Report, out: &mut impl Write) -> io::Result<()> {
         }
     }
     for finding in &report.findings {
-        let tuple = finding.flow.and_then(|id| report.flow(id)).map(FlowTuple::of);
+        let tuple = finding
+            .flow
+            .and_then(|id| report.flow(id))
+            .map(FlowTuple::of);
         Record::finding(finding, None, tuple.as_ref())?.write(out)?;
     }
     for l in &report.licensing {
@@ -274,10 +280,8 @@ impl Record {
         let mut r = Record::of("finding", f, &[])?;
         r.fields
             .insert("state".into(), serde_json::to_value(state)?);
-        r.fields.insert(
-            "community_id".into(),
-            tuple.and_then(community_id).into(),
-        );
+        r.fields
+            .insert("community_id".into(), tuple.and_then(community_id).into());
         Ok(r)
     }
 
