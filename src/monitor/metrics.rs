@@ -32,8 +32,11 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-/// The exposition's content type (OpenMetrics 1.0).
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The exposition's content type (OpenMetrics 1.0), for a scraper that asks for it (Prometheus
+/// does).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The content type of Prometheus' text format, for everyone else (curl, promtool).
+const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct FlowLabels {
@@ -265,11 +268,6 @@ impl Metrics {
             })
             .context("starting the metrics thread")?;
         Ok(())
-    }
-
-    /// The exposition as served.
-    pub fn exposition(&self) -> String {
-        exposition(&self.registry)
     }
 
     /// The totals read so far (they only grow).
@@ -547,11 +545,54 @@ fn exposition(registry: &Registry) -> String {
     text
 }
 
+/// An OpenMetrics exposition in Prometheus' text format (0.0.4), as the official clients
+/// serve a scraper that does not ask for OpenMetrics: a counter family is named with its
+/// `_total`, and there is no `# EOF`.
+pub fn text_format(openmetrics: &str) -> String {
+    let counters: std::collections::BTreeSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let family = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let name = rest.split(' ').next()?;
+            counters
+                .contains(name)
+                .then_some((p, name, &rest[name.len()..]))
+        });
+        match family {
+            Some((prefix, name, rest)) => {
+                text.push_str(prefix);
+                text.push_str(name);
+                text.push_str("_total");
+                text.push_str(rest);
+            }
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text
+}
+
 fn respond(registry: &Registry, request: tiny_http::Request) -> std::io::Result<()> {
     if request.url() != "/metrics" {
         return request.respond(tiny_http::Response::empty(404));
     }
-    let header = tiny_http::Header::from_bytes("Content-Type", CONTENT_TYPE)
+    let openmetrics = request.headers().iter().any(|h| {
+        h.field.equiv("Accept") && h.value.as_str().contains("application/openmetrics-text")
+    });
+    let body = exposition(registry);
+    let (body, content_type) = if openmetrics {
+        (body, OPENMETRICS)
+    } else {
+        (text_format(&body), TEXT)
+    };
+    let header = tiny_http::Header::from_bytes("Content-Type", content_type)
         .map_err(|()| std::io::Error::other("bad header"))?;
-    request.respond(tiny_http::Response::from_string(exposition(registry)).with_header(header))
+    request.respond(tiny_http::Response::from_string(body).with_header(header))
 }

@@ -46,6 +46,12 @@ pub enum Input {
     Live(LiveOptions, Option<PathBuf>),
 }
 
+/// What is monitored, ready to read.
+enum Opened {
+    Files(Vec<PathBuf>),
+    Live(Box<LiveCapture>),
+}
+
 /// Where and how the stream goes.
 pub struct Settings {
     /// A folder, or `-` for standard output.
@@ -88,6 +94,13 @@ impl Signals {
 /// SIGTERM/SIGINT.
 pub fn run(config: Config, input: Input, settings: &Settings) -> Result<()> {
     let signals = Signals::register()?;
+    // The interface is open before the metrics answer: once they do, the sensor sees traffic.
+    let input = match input {
+        Input::Live(opts, write) => {
+            Opened::Live(Box::new(LiveCapture::open(&opts, write.as_ref())?))
+        }
+        Input::Files(files) => Opened::Files(files),
+    };
     let out = Out::open(&settings.out, settings.rotation)?;
     let metrics = match settings.metrics {
         Some(addr) => {
@@ -115,20 +128,9 @@ pub fn run(config: Config, input: Input, settings: &Settings) -> Result<()> {
     };
     let mut engine = Engine::new(config);
     engine.stream();
-    let live = matches!(input, Input::Live(..));
+    let live = matches!(input, Opened::Live(_));
     match input {
-        Input::Files(files) => {
-            for file in &files {
-                if sensor.signals.stopped() {
-                    break;
-                }
-                let name = file.display().to_string();
-                let mut source = Source::open_file(file, &name)?;
-                run::read_source(&mut source, &mut engine, &mut FileClock(&mut sensor));
-            }
-        }
-        Input::Live(opts, write) => {
-            let mut capture = LiveCapture::open(&opts, write.as_ref())?;
+        Opened::Live(mut capture) => {
             // SIGTERM and SIGINT stop the loop (the sensor's own flag sees them too).
             capture.stop_on_signals();
             capture.run(
@@ -138,6 +140,16 @@ pub fn run(config: Config, input: Input, settings: &Settings) -> Result<()> {
                 &mut WallClock(&mut sensor),
             );
             capture.flush()?;
+        }
+        Opened::Files(files) => {
+            for file in &files {
+                if sensor.signals.stopped() {
+                    break;
+                }
+                let name = file.display().to_string();
+                let mut source = Source::open_file(file, &name)?;
+                run::read_source(&mut source, &mut engine, &mut FileClock(&mut sensor));
+            }
         }
     }
     let now = if live {
