@@ -5,7 +5,7 @@
 //! through a real Prometheus are in tests/monitor_live.rs.
 
 use ctxscope::output::community_id::of_tuple;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -478,4 +478,73 @@ fn completions_and_the_man_page_come_from_the_command_line() {
         "{man}"
     );
     assert!(man.contains(".TH ctxscope-monitor") && man.contains("rotate\\-size"));
+}
+
+/// A vendor-daemon connection whose heartbeats (every 120 s, so overdue after 300 s) stop for
+/// ten minutes and come back: the finding is raised when the silence passes the limit and
+/// cleared when the next heartbeat comes, and the series says overdue, then recovered. The
+/// capture is the 120 s one with four exchanges cut out (editcap, from tshark's package).
+#[test]
+fn an_overdue_heartbeat_that_recovers_is_raised_then_cleared() {
+    let dir = scratch("cleared");
+    let gap = dir.join("gap.pcap");
+    let cut = Command::new("editcap")
+        .arg(root().join("captures/flexlm/heartbeat_every_120s.pcap"))
+        .arg(&gap)
+        // The exchanges of 09:12, 09:14, 09:16 and 09:18.
+        .arg("43-58")
+        .output()
+        .expect("editcap runs: run .ci/setup (tshark's package)");
+    assert!(cut.status.success(), "{cut:?}");
+    let gap = gap.to_str().expect("UTF-8");
+    let all = records(&monitor(&[gap]));
+    let told: Vec<(String, String, String)> = all
+        .iter()
+        .filter(|r| r["record"] == "finding")
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            (s("state"), s("first"), s("last"))
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (
+                "raised".into(),
+                "2026-01-15T09:15:00.097000Z".into(),
+                "2026-01-15T09:15:00.097000Z".into()
+            ),
+            (
+                "cleared".into(),
+                "2026-01-15T09:15:00.097000Z".into(),
+                "2026-01-15T09:20:00.097000Z".into()
+            ),
+        ]
+    );
+    let series: Vec<(bool, String)> = all
+        .iter()
+        .filter(|r| r["record"] == "heartbeat_series")
+        .map(|r| {
+            (
+                r["overdue"] == true,
+                r["last"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        series[..2],
+        [
+            (true, "2026-01-15T09:10:00.095000Z".into()),
+            (false, "2026-01-15T09:20:00.097000Z".into())
+        ]
+    );
+    // In ECS the clearing ends the alert.
+    let docs = records(&monitor(&[gap, "--ecs"]));
+    let ends: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["event"]["dataset"] == "ctxscope.finding")
+        .map(|d| &d["event"]["type"])
+        .collect();
+    assert_eq!(ends, [&json!(["info"]), &json!(["end"])]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
