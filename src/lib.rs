@@ -16,6 +16,7 @@ pub mod engine;
 pub mod flow;
 pub mod ids;
 pub mod model;
+pub mod monitor;
 pub mod output;
 pub mod reassembly;
 pub mod run;
