@@ -334,12 +334,15 @@ impl Analyzer {
                 .licensing
                 .snapshot(|id| self.heartbeats.stats(id, BeatKind::LicenseHeartbeat)),
             heartbeats: self.heartbeats.snapshot(),
-            sessions_dropped: self.licensing.dropped()
-                + self.heartbeats.dropped()
-                + self.sessions.dropped(),
+            sessions_dropped: self.sessions_dropped(),
             scan_sources_dropped: self.scans.dropped(),
             edt_attempts_dropped: self.edt.dropped(),
         }
+    }
+
+    /// Licensing sessions, heartbeat series and Citrix sessions refused at their caps.
+    fn sessions_dropped(&self) -> u64 {
+        self.licensing.dropped() + self.heartbeats.dropped() + self.sessions.dropped()
     }
 
     /// The final results (every flow must have been retired).
@@ -347,9 +350,7 @@ impl Analyzer {
         Results {
             findings_dropped: self.findings.dropped(),
             heartbeats: self.heartbeats.snapshot(),
-            sessions_dropped: self.licensing.dropped()
-                + self.heartbeats.dropped()
-                + self.sessions.dropped(),
+            sessions_dropped: self.sessions_dropped(),
             scan_sources_dropped: self.scans.dropped(),
             edt_attempts_dropped: self.edt.dropped(),
             licensing: self.licensing.into_sessions(),
