@@ -256,11 +256,14 @@ fn hello(host: &str) -> Vec<u8> {
 
 /// lmgrd on LIC01 sends the server to the CITRIX daemon on its static port 7279.
 pub(super) fn lmgrd(server: Ipv4Addr, name: &str, at: Duration) -> TcpConversation {
-    let redirect = flexlm::redirect_0113(&flexlm::Redirect {
-        host: "LIC01",
-        tcp_port: 7279,
-        ..flexlm::Redirect::default()
-    });
+    let redirect = flexlm::redirect_0113(
+        &flexlm::Redirect {
+            host: "LIC01",
+            tcp_port: 7279,
+            ..flexlm::Redirect::default()
+        },
+        0,
+    );
     tcp(
         (server, 49_152 + u16::from(server.octets()[3])),
         (LICENSE_SERVER, 27000),

@@ -246,11 +246,14 @@ fn hello_fields(client: CitrixServer, vendor: &str) -> encode::Hello<'_> {
 
 /// lmgrd's 0x0113 redirect to the vendor daemon on `port`.
 fn redirect(server: LicenseServer, port: u16) -> Vec<u8> {
-    encode::redirect_0113(&encode::Redirect {
-        host: server.name,
-        tcp_port: port,
-        ..encode::Redirect::default()
-    })
+    encode::redirect_0113(
+        &encode::Redirect {
+            host: server.name,
+            tcp_port: port,
+            ..encode::Redirect::default()
+        },
+        0,
+    )
 }
 
 /// The vendor daemon accepting the client's HELLO.
@@ -845,10 +848,10 @@ fn legacy_try_another() -> TcpCapture {
         extension: "",
         ..hello_fields(client, VENDOR)
     });
-    let try_another = encode::try_another(&encode::TryAnother {
+    let try_another = encode::try_another(&encode::Redirect {
         host: CTXLIC01.name,
         tcp_port: 2733,
-        ..encode::TryAnother::default()
+        ..encode::Redirect::default()
     });
     let lmgrd = conversation(client, 1_042, CTXLIC01, LMGRD_PORT, BASE_TIME)
         .handshake()
