@@ -48,6 +48,30 @@ impl Table {
         self.rows.push(Row::Note(line));
     }
 
+    /// Writes one section of the text report: a blank line and `title`, then a table with
+    /// `columns` that `fill` fills from `items`, indented. With no items nothing is written
+    /// (and `fill` is not called); the result says whether the section was written, so that
+    /// what a caller adds below the table (a legend, details) goes with it.
+    pub fn section<I: IntoIterator>(
+        out: &mut impl Write,
+        title: &str,
+        columns: &[Column],
+        items: I,
+        mut fill: impl FnMut(&mut Table, I::Item),
+    ) -> io::Result<bool> {
+        let mut items = items.into_iter().peekable();
+        if items.peek().is_none() {
+            return Ok(false);
+        }
+        writeln!(out, "\n{title}")?;
+        let mut t = Table::new(columns);
+        for item in items {
+            fill(&mut t, item);
+        }
+        t.write(out, "  ")?;
+        Ok(true)
+    }
+
     pub fn write(&self, out: &mut impl Write, indent: &str) -> io::Result<()> {
         let mut widths: Vec<usize> = self.header.iter().map(|h| h.len()).collect();
         for row in &self.rows {

@@ -17,14 +17,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Summary::Edt(s) => Some(s.as_ref()),
         _ => None,
     });
-    if flows.is_empty() {
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "\nEDT (HDX adaptive transport over UDP, labelled by port: no public layout)"
-    )?;
-    let mut t = Table::new(&[
+    let columns = [
         Right("FLOW"),
         Left("CLIENT"),
         Left("SERVER"),
@@ -35,9 +28,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Right("LONGEST SILENCE"),
         Left("KEEP-ALIVE"),
         Left("DTLS"),
-    ]);
+    ];
+    let title = "EDT (HDX adaptive transport over UDP, labelled by port: no public layout)";
     let [c, s] = [Dir::ToServer.index(), Dir::ToClient.index()];
-    for (f, e) in &flows {
+    let written = Table::section(out, title, &columns, &flows, |t, (f, e)| {
         t.row(vec![
             f.id.to_string(),
             f.client.to_string(),
@@ -53,8 +47,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
                 .and_then(edt::Dtls::version)
                 .map_or("-".into(), |v| v.to_string()),
         ]);
+    })?;
+    if !written {
+        return Ok(());
     }
-    t.write(out, "  ")?;
     writeln!(
         out,
         "  (SIZES: smallest-largest payload; KEEP-ALIVE: small datagrams after silences at a steady interval)"

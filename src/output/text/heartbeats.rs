@@ -9,11 +9,7 @@ use ctxscope_dissectors::Timestamp;
 use std::io::{self, Write};
 
 pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if r.heartbeats.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nHeartbeats and keep-alives")?;
-    let mut t = Table::new(&[
+    let columns = [
         Right("FLOW"),
         Left("KIND"),
         Left("SOURCE"),
@@ -25,8 +21,9 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Right("JITTER"),
         Right("SILENCE"),
         Left("STATE"),
-    ]);
-    for h in &r.heartbeats {
+    ];
+    let title = "Heartbeats and keep-alives";
+    let written = Table::section(out, title, &columns, &r.heartbeats, |t, h| {
         let c = &h.stats;
         // Since when an overdue series is quiet is in its licensing or session detail.
         t.row(vec![
@@ -42,8 +39,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             duration(c.longest_silence_secs),
             h.state().word().to_string(),
         ]);
+    })?;
+    if !written {
+        return Ok(());
     }
-    t.write(out, "  ")?;
     writeln!(
         out,
         "  (SOURCE: decoded from the messages, or inferred from the timing of exchanges; SILENCE: the\n   longest time without traffic, up to the end of the capture or the close)"

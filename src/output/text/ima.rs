@@ -18,11 +18,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Summary::Ima(s) => Some(s.as_ref()),
         _ => None,
     });
-    if flows.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nIMA (labelled by port: no public wire layout)")?;
-    let mut t = Table::new(&[
+    let columns = [
         Right("FLOW"),
         Left("CLIENT"),
         Left("SERVER"),
@@ -31,8 +27,9 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Right("EXCHANGES"),
         Right("LONGEST IDLE"),
         Left("LAST EXCHANGE"),
-    ]);
-    for (f, s) in &flows {
+    ];
+    let title = "IMA (labelled by port: no public wire layout)";
+    let written = Table::section(out, title, &columns, &flows, |t, (f, s)| {
         t.row(vec![
             f.id.to_string(),
             f.client.to_string(),
@@ -43,8 +40,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             duration(s.longest_idle_ms as f64 / 1000.0),
             s.last_exchange.map_or("-".into(), |t| t.to_string()),
         ]);
+    })?;
+    if !written {
+        return Ok(());
     }
-    t.write(out, "  ")?;
     writeln!(
         out,
         "  First bytes (hex, at most {SHOWN_BYTES} of each direction; --format json has all recorded):"

@@ -29,11 +29,7 @@ const MAX_NAMES: usize = 3;
 const MAX_TEXT: usize = 32;
 
 pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if r.licensing.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nLicensing (FlexLM)")?;
-    let mut t = Table::new(&[
+    let columns = [
         Left("CLIENT"),
         Left("SERVER"),
         Left("VENDOR"),
@@ -41,8 +37,8 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Left("VENDOR PORTS"),
         Left("LICENSES"),
         Left("HEARTBEATS"),
-    ]);
-    for s in &r.licensing {
+    ];
+    Table::section(out, "Licensing (FlexLM)", &columns, &r.licensing, |t, s| {
         t.row(vec![
             s.client.to_string(),
             s.server.to_string(),
@@ -52,8 +48,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             licenses(s),
             heartbeats(s),
         ]);
-    }
-    t.write(out, "  ")?;
+    })?;
     for s in r.licensing.iter().take(MAX_DETAILED) {
         writeln!(out)?;
         detail(s, out)?;

@@ -108,18 +108,15 @@ fn sources(r: &Report, out: &mut impl Write) -> io::Result<()> {
 }
 
 fn findings(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if r.findings.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nFindings")?;
-    let mut t = Table::new(&[
+    let columns = [
         Left("SEVERITY"),
         Left("CODE"),
         Left("FLOW"),
         Right("COUNT"),
         Left("MESSAGE"),
-    ]);
-    for (code, group) in findings_by_code(&r.findings) {
+    ];
+    let groups = findings_by_code(&r.findings);
+    Table::section(out, "Findings", &columns, groups, |t, (code, group)| {
         for f in group.iter().take(FINDING_ROWS_PER_CODE) {
             let flow = match (f.flow, f.related_flow) {
                 (Some(a), Some(b)) => format!("{a} (from {b})"),
@@ -137,8 +134,8 @@ fn findings(r: &Report, out: &mut impl Write) -> io::Result<()> {
         if let Some(rest) = group.get(FINDING_ROWS_PER_CODE..).filter(|r| !r.is_empty()) {
             t.note(more_findings(code, rest));
         }
-    }
-    t.write(out, "  ")
+    })?;
+    Ok(())
 }
 
 /// Findings grouped by code, the most severe (then earliest) first, each group in the same
@@ -179,11 +176,7 @@ fn more_findings(code: &str, rest: &[&Finding]) -> String {
 }
 
 fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if r.flows.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nFlows")?;
-    let mut t = Table::new(&[
+    let columns = [
         Right("ID"),
         Left("TRANSPORT"),
         Left("PROTO"),
@@ -200,11 +193,9 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Right("RETX/OOO/LOST"),
         Left("HISTORY"),
         Right("FINDINGS"),
-    ]);
-    for f in r.flows.iter().take(MAX_FLOW_ROWS) {
-        t.row(flow_row(f));
-    }
-    t.write(out, "  ")?;
+    ];
+    let shown = r.flows.iter().take(MAX_FLOW_ROWS);
+    Table::section(out, "Flows", &columns, shown, |t, f| t.row(flow_row(f)))?;
     if r.flows.len() > MAX_FLOW_ROWS {
         writeln!(
             out,

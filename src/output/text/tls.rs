@@ -26,11 +26,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             _ => None,
         })
         .collect();
-    if flows.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nTLS / DTLS (handshake metadata)")?;
-    let mut t = Table::new(&[
+    let columns = [
         Right("FLOW"),
         Left("SERVER"),
         Left("CARRIES"),
@@ -41,11 +37,12 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Left("ISSUER"),
         Left("NOT AFTER"),
         Right("SANS"),
-    ]);
-    for &(f, s, record) in flows.iter().take(MAX_FLOW_ROWS) {
+    ];
+    let title = "TLS / DTLS (handshake metadata)";
+    let shown = flows.iter().take(MAX_FLOW_ROWS);
+    Table::section(out, title, &columns, shown, |t, &(f, s, record)| {
         t.row(row(f, s, record));
-    }
-    t.write(out, "  ")?;
+    })?;
     if flows.len() > MAX_FLOW_ROWS {
         writeln!(
             out,
