@@ -36,6 +36,7 @@ pub struct Config {
     pub edt: Edt,
     pub timeouts: Timeouts,
     pub limits: Limits,
+    pub monitor: Monitor,
 }
 
 /// Which ports each protocol is expected on, keyed by protocol name in the file (`ica = [1494]`),
@@ -280,6 +281,30 @@ impl Default for Edt {
     }
 }
 
+/// Sensor mode (`ctxscope monitor`): how often it writes what is still going on.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Monitor {
+    /// An interim `flow` record (`"final": false`) of each connection open at least this long,
+    /// every this many seconds.
+    pub flow_update_secs: f64,
+    /// A `stats` record every this many seconds.
+    pub stats_secs: f64,
+    /// Metrics labelled per client (`ctxscope_licensing_session_status`): one series per
+    /// licensing session, so only for farms of a bounded size.
+    pub client_labels: bool,
+}
+
+impl Default for Monitor {
+    fn default() -> Monitor {
+        Monitor {
+            flow_update_secs: 300.0,
+            stats_secs: 60.0,
+            client_labels: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
@@ -480,6 +505,10 @@ impl Config {
         let window = self.edt.fallback_window_secs;
         if window.is_nan() || window < 0.0 {
             bail!("edt.fallback_window_secs must be >= 0");
+        }
+        let m = &self.monitor;
+        if !(m.flow_update_secs >= 1.0 && m.stats_secs >= 1.0) {
+            bail!("monitor: flow_update_secs and stats_secs must be at least 1");
         }
         Ok(())
     }

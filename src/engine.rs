@@ -11,7 +11,7 @@ mod records;
 pub use crate::flow::FlowEnds;
 pub use crate::reassembly::Delivery;
 
-use crate::analysis::{Analyzer, Results};
+use crate::analysis::{Analyzer, Change, Dropped, Results};
 use crate::capture::{Packet, Skipped};
 use crate::classify::{Announcements, Decision, FlowApp, Label, PortTable};
 use crate::config::{Config, secs};
@@ -20,12 +20,13 @@ use crate::flow::table::Timeouts;
 use crate::flow::{Arrival, Flow, FlowTable, Lookup};
 use crate::ids::{Endpoint, FlowId};
 use crate::model::{
-    CaptureStats, Finding, FindingKind, FlowRecord, KernelStats, LimitStats, Method, Report,
-    SourceSummary,
+    CaptureStats, Finding, FindingKind, FindingUpdate, FlowRecord, FlowTuple, KernelStats,
+    LimitStats, Method, Report, SourceSummary, Update,
 };
 use crate::reassembly::{Limits, Segment, TcpConn, TcpFlags};
 use ctxscope_dissectors::{Dir, Event, Proto, Timestamp, Transport};
 use records::{LiveRecords, record};
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +70,11 @@ struct Pipeline {
     now: Timestamp,
     next_sweep: Option<Timestamp>,
     tap: Option<(FlowId, FlowTap)>,
+    /// While streaming ([`Engine::stream`]): the final records of flows retired since the last
+    /// drain (they are not kept in `records`).
+    retired: Option<Vec<Arc<FlowRecord>>>,
+    /// Every flow has been retired ([`Engine::close`]).
+    closed: bool,
 }
 
 impl Engine {
@@ -115,8 +121,103 @@ impl Engine {
                 now: Timestamp::default(),
                 next_sweep: None,
                 tap: None,
+                retired: None,
+                closed: false,
             },
         }
+    }
+
+    /// Streams from now on, for a consumer that drains the engine's journal
+    /// ([`Engine::drain_updates`]) as it goes (`monitor`): what finishes (flows, their
+    /// findings and heartbeat series) is handed out there instead of kept for the report, so
+    /// memory follows the connections open at once however long the run. Off by default:
+    /// `report` pays nothing for it.
+    pub fn stream(&mut self) {
+        self.pipe.retired = Some(Vec::new());
+        self.pipe.analysis.stream();
+    }
+
+    /// Moves what changed since the last drain into `out`: sessions, licensing sessions,
+    /// heartbeat series and findings that changed, then the final records of the flows that
+    /// ended or were evicted. Nothing while not streaming.
+    pub fn drain_updates(&mut self, out: &mut Vec<Update>) {
+        let Some(retired) = self.pipe.retired.as_mut().map(std::mem::take) else {
+            return;
+        };
+        let start = out.len();
+        self.pipe.analysis.drain(self.flows.iter(), &mut |change| {
+            out.push(match change {
+                Change::Finding(told) => Update::Finding(FindingUpdate {
+                    finding: told.finding,
+                    state: told.state,
+                    added: told.added,
+                    tuple: None,
+                }),
+                Change::Licensing(l) => Update::Licensing(l),
+                Change::Session(s) => Update::Session(s),
+                Change::Heartbeat(h) => Update::Heartbeat(h),
+            })
+        });
+        // The connections findings are about, by their 5-tuple: retired just now, or live.
+        let mut tuples: FxHashMap<FlowId, Option<FlowTuple>> = out[start..]
+            .iter()
+            .filter_map(|u| match u {
+                Update::Finding(f) => f.finding.flow.map(|id| (id, None)),
+                _ => None,
+            })
+            .collect();
+        if !tuples.is_empty() {
+            let ends = retired
+                .iter()
+                .map(|r| (r.id, FlowTuple::of(r)))
+                .chain(self.flows.iter().map(|f| (f.id, tuple(f))));
+            for (id, t) in ends {
+                if let Some(slot) = tuples.get_mut(&id) {
+                    *slot = Some(t);
+                }
+            }
+            for u in &mut out[start..] {
+                if let Update::Finding(f) = u {
+                    f.tuple = f
+                        .finding
+                        .flow
+                        .and_then(|id| tuples.get(&id).copied().flatten());
+                }
+            }
+        }
+        out.extend(retired.into_iter().map(Update::Flow));
+    }
+
+    /// The records of the flows still open that started at least `age` ago (capture time), as
+    /// they stand: interim records of long-lived connections.
+    pub fn open_records(&mut self, age: Duration, out: &mut Vec<Arc<FlowRecord>>) {
+        let p = &mut self.pipe;
+        let findings = p.analysis.findings();
+        for flow in self.flows.iter() {
+            if p.now.since(flow.first) >= age {
+                out.push(p.live_records.get(flow, findings.count_for(flow.id)));
+            }
+        }
+        out.sort_by_key(|r| r.id);
+    }
+
+    /// Each flow in the table: its ends and the protocol found so far.
+    pub fn each_open_flow(&self, mut each: impl FnMut(FlowTuple, Option<Proto>)) {
+        for flow in self.flows.iter() {
+            each(tuple(flow), flow.label().map(|l| l.proto));
+        }
+    }
+
+    /// What every cap cost so far (the Limits hit lines), without building a report.
+    pub fn limits(&self) -> LimitStats {
+        let mut limits = self.pipe.limit_stats(self.pipe.analysis.dropped(), 0);
+        limits.flow_table = self.flows.stats();
+        limits
+    }
+
+    /// The capture clock: the latest packet's timestamp.
+    pub fn now(&self) -> Timestamp {
+        self.pipe.now
     }
 
     /// Sends every reassembled chunk of flow `id` to `tap` (for `follow`).
@@ -390,20 +491,28 @@ impl Engine {
         report
     }
 
-    /// Ends the analysis: every flow still open is flushed and recorded.
-    pub fn finish(self) -> Report {
-        let Engine {
-            mut flows,
-            pipe: mut p,
-        } = self;
+    /// Ends the analysis: every flow still open is flushed and retired (while streaming, the
+    /// journal gets their final records). Packets after this are not analysed; once is enough.
+    pub fn close(&mut self) {
+        let p = &mut self.pipe;
+        if p.closed {
+            return;
+        }
+        p.closed = true;
         p.analysis.conclude(p.now);
-        flows.drain(&mut |f| {
+        self.flows.drain(&mut |f| {
             // Heartbeats of connections still open are judged at the end of the capture.
             p.analysis.tick(p.now);
             let open = f.closed_at.is_none();
             p.retire(f, open);
         });
         p.analysis.capture_ended();
+    }
+
+    /// Ends the analysis ([`Engine::close`]) and makes the report.
+    pub fn finish(mut self) -> Report {
+        self.close();
+        let Engine { flows, pipe: mut p } = self;
         let mut records = std::mem::take(&mut p.records);
         records.sort_by_key(|r| r.id);
         let analysis = std::mem::replace(&mut p.analysis, Analyzer::new(&p.config));
@@ -577,11 +686,17 @@ impl Pipeline {
         self.analysis.retire(&flow, open_at_end);
         self.live_records.retire(flow.id);
         count_connection(&mut self.limits, &flow.tcp);
-        if self.records.len() >= self.config.limits.max_flow_records {
-            self.limits.flow_records_dropped += 1;
+        let findings = self.analysis.findings().count_for(flow.id);
+        if let Some(retired) = &mut self.retired {
+            self.limits.events_dropped += flow.events.dropped();
+            retired.push(Arc::new(record(&flow, findings, open_at_end)));
             return;
         }
-        let findings = self.analysis.findings().count_for(flow.id);
+        if self.records.len() >= self.config.limits.max_flow_records {
+            self.limits.flow_records_dropped += 1;
+            self.limits.events_dropped += flow.events.dropped();
+            return;
+        }
         self.records
             .push(Arc::new(record(&flow, findings, open_at_end)));
     }
@@ -589,25 +704,40 @@ impl Pipeline {
     fn report(&self, flows: Vec<Arc<FlowRecord>>, results: Results) -> Report {
         let mut capture = self.stats.clone();
         capture.ipv4_fragments = self.defrag.stats();
-        let limits = LimitStats {
-            findings_dropped: results.findings_dropped,
-            events_dropped: flows.iter().map(|r| r.events_dropped).sum(),
-            announcements: self.announcements.stats(),
-            sessions_dropped: results.sessions_dropped,
-            scan_sources_dropped: results.scan_sources_dropped,
-            edt_attempts_dropped: results.edt_attempts_dropped,
-            ..self.limits.clone()
-        };
+        let kept_events_dropped = flows.iter().map(|r| r.events_dropped).sum();
         Report {
             sources: self.sources.clone(),
             capture,
-            limits,
+            limits: self.limit_stats(results.dropped, kept_events_dropped),
             flows,
             findings: results.findings,
             licensing: results.licensing,
             heartbeats: results.heartbeats,
             sessions: results.sessions,
         }
+    }
+
+    /// The cap counters, with the analysis's and the events dropped on the flows at hand
+    /// (those of flows not kept are counted already).
+    fn limit_stats(&self, dropped: Dropped, events_dropped: u64) -> LimitStats {
+        LimitStats {
+            findings_dropped: dropped.findings,
+            events_dropped: self.limits.events_dropped + events_dropped,
+            announcements: self.announcements.stats(),
+            sessions_dropped: dropped.sessions,
+            scan_sources_dropped: dropped.scan_sources,
+            edt_attempts_dropped: dropped.edt_attempts,
+            ..self.limits.clone()
+        }
+    }
+}
+
+/// A flow's transport and ends.
+fn tuple(flow: &Flow) -> FlowTuple {
+    FlowTuple {
+        transport: flow.transport,
+        client: flow.client,
+        server: flow.server,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod flow;
 pub mod fuzzing;
 pub mod ids;
 pub mod model;
+pub mod monitor;
 pub mod output;
 pub mod reassembly;
 pub mod run;

@@ -77,11 +77,14 @@ fn two_lmgrd_answers() -> Vec<Frame> {
             vendor: "CITRIX",
             ..Hello::default()
         });
-        let redirect = flexlm::redirect_0113(&Redirect {
-            host: "LIC01",
-            tcp_port: 7279,
-            ..Redirect::default()
-        });
+        let redirect = flexlm::redirect_0113(
+            &Redirect {
+                host: "LIC01",
+                tcp_port: 7279,
+                ..Redirect::default()
+            },
+            0,
+        );
         let conversation = TcpConversation::v4(
             SocketAddrV4::new(Ipv4Addr::new(10, 1, 10, 21 + i as u8), 49_152),
             SocketAddrV4::new(Ipv4Addr::new(10, 1, 10, 2), 27_000),

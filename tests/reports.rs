@@ -33,40 +33,80 @@ fn ndjson_of(capture: &std::path::Path) -> String {
 
 #[test]
 fn every_record_of_a_type_has_exactly_its_keys_in_order() {
-    let schema: BTreeMap<&str, &[&str]> = NDJSON_RECORDS.into_iter().collect();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for capture in &sample_captures() {
+        check_keys(capture, &ndjson_of(capture), &mut seen);
+    }
+    // Every type of a report shows up somewhere in the samples, so each has been checked
+    // (`stats` is the monitor's, checked below).
+    for (kind, _) in NDJSON_RECORDS.iter().filter(|(kind, _)| *kind != "stats") {
+        assert!(seen.get(*kind).is_some_and(|n| *n > 0), "no {kind} record");
+    }
+}
+
+/// `monitor` writes the report's records, and its `stats`, with the same keys.
+#[test]
+fn the_monitors_records_have_the_same_keys_in_order() {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for capture in sample_captures()
+        .iter()
+        .filter(|c| !c.ends_with("empty.pcap") && !c.ends_with("wrong_magic.pcap"))
+    {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ctxscope"))
+            .arg("monitor")
+            .arg(capture)
+            .output()
+            .expect("the binary runs");
+        assert!(out.status.success(), "{}", capture.display());
+        let text = String::from_utf8(out.stdout).expect("UTF-8");
+        check_keys(capture, &text, &mut seen);
+    }
+    for kind in [
+        "flow",
+        "finding",
+        "licensing_session",
+        "session",
+        "heartbeat_series",
+        "capture",
+        "stats",
+    ] {
+        assert!(seen.get(kind).is_some_and(|n| *n > 0), "no {kind} record");
+    }
+}
+
+/// The real ICA capture and every sample.
+fn sample_captures() -> Vec<PathBuf> {
     let mut captures = vec![root().join("../shared/captures/real/ndpi-citrix.pcap")];
     captures.extend(ctxscope::check::find_captures(&root().join("captures")).expect("captures/"));
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for capture in &captures {
-        for line in ndjson_of(capture).lines() {
-            let Value::Object(record) = serde_json::from_str::<Value>(line).expect("JSON line")
-            else {
-                panic!("{}: not an object: {line}", capture.display());
-            };
-            let kind = record["record"]
-                .as_str()
-                .expect("record names its type")
-                .to_string();
-            let keys: Vec<&str> = record.keys().map(String::as_str).collect();
-            let expected = schema
-                .get(kind.as_str())
-                .unwrap_or_else(|| panic!("undocumented record type {kind}"));
-            // serde_json's map sorts keys: compare as sets here, the order below.
-            let mut sorted = expected.to_vec();
-            sorted.sort_unstable();
-            assert_eq!(keys, sorted, "{}: {kind} record keys", capture.display());
-            assert_eq!(
-                &ordered_keys(line),
-                expected,
-                "{}: {kind} key order",
-                capture.display()
-            );
-            *seen.entry(kind).or_default() += 1;
-        }
-    }
-    // Every type shows up somewhere in the samples, so each has been checked.
-    for (kind, _) in NDJSON_RECORDS {
-        assert!(seen.get(kind).is_some_and(|n| *n > 0), "no {kind} record");
+    captures
+}
+
+/// Every line of `text` has exactly the keys of its record type, in order; counts the types.
+fn check_keys(capture: &std::path::Path, text: &str, seen: &mut BTreeMap<String, usize>) {
+    let schema: BTreeMap<&str, &[&str]> = NDJSON_RECORDS.into_iter().collect();
+    for line in text.lines() {
+        let Value::Object(record) = serde_json::from_str::<Value>(line).expect("JSON line") else {
+            panic!("{}: not an object: {line}", capture.display());
+        };
+        let kind = record["record"]
+            .as_str()
+            .expect("record names its type")
+            .to_string();
+        let keys: Vec<&str> = record.keys().map(String::as_str).collect();
+        let expected = schema
+            .get(kind.as_str())
+            .unwrap_or_else(|| panic!("undocumented record type {kind}"));
+        // serde_json's map sorts keys: compare as sets here, the order below.
+        let mut sorted = expected.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted, "{}: {kind} record keys", capture.display());
+        assert_eq!(
+            &ordered_keys(line),
+            expected,
+            "{}: {kind} key order",
+            capture.display()
+        );
+        *seen.entry(kind).or_default() += 1;
     }
 }
 

@@ -204,9 +204,9 @@ impl Cadence {
         true
     }
 
-    /// Activity on the connection ended its silence.
-    pub fn resume(&mut self) {
-        self.in_overdue = false;
+    /// Activity on the connection ended its silence; true if that ends an overdue episode.
+    pub fn resume(&mut self) -> bool {
+        std::mem::replace(&mut self.in_overdue, false)
     }
 
     /// The statistics of the series so far, with its connection's silence and the current

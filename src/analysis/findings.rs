@@ -3,11 +3,16 @@
 //! The same finding on the same connection is counted, not repeated: a capture with a
 //! thousand overlap conflicts on one connection gives one finding with a count of 1000. (A
 //! dissector reports only the first few anomalies of a code; its summary counts them all.)
+//!
+//! While streaming ([`Findings::stream`]), the store also notes which findings changed since
+//! they were last handed out ([`Findings::drain`]), and forgets the findings of connections that
+//! left the flow table once they are handed out, so that it holds the findings of the
+//! connections open now rather than of the whole run.
 
 use crate::ids::FlowId;
-use crate::model::Finding;
-use ctxscope_dissectors::Code;
-use rustc_hash::FxHashMap;
+use crate::model::{Finding, FindingState};
+use ctxscope_dissectors::{Code, Timestamp};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Distinct findings in the order first raised, bounded.
 pub struct Findings {
@@ -16,6 +21,29 @@ pub struct Findings {
     per_flow: FxHashMap<FlowId, u64>,
     cap: usize,
     dropped: u64,
+    journal: Option<Journal>,
+}
+
+/// What a streaming consumer was not told yet.
+#[derive(Default)]
+struct Journal {
+    /// Per kept finding (as `list`): its count when last handed out (`None`: never), and
+    /// whether it changed since.
+    told: Vec<(Option<u64>, bool)>,
+    /// Kept findings changed since the last drain, each once.
+    changed: Vec<usize>,
+    /// Findings whose condition ended since the last drain, with when.
+    cleared: Vec<(usize, Timestamp)>,
+    /// Connections that left the flow table: their findings go once handed out.
+    retired: FxHashSet<FlowId>,
+}
+
+/// A finding handed out by [`Findings::drain`].
+pub struct Told {
+    pub finding: Finding,
+    pub state: FindingState,
+    /// Occurrences since it was last handed out.
+    pub added: u64,
 }
 
 impl Findings {
@@ -26,35 +54,59 @@ impl Findings {
             per_flow: FxHashMap::default(),
             cap,
             dropped: 0,
+            journal: None,
         }
+    }
+
+    /// Notes what changes from now on, for [`Findings::drain`].
+    pub fn stream(&mut self) {
+        let told = vec![(None, false); self.list.len()];
+        self.journal = Some(Journal {
+            told,
+            ..Journal::default()
+        });
     }
 
     pub fn raise(&mut self, f: Finding) {
         let count = f.count;
         let flow = f.flow;
-        if self.insert(f)
-            && let Some(id) = flow
-        {
-            *self.per_flow.entry(id).or_default() += count;
+        if let Some(i) = self.insert(f) {
+            if let Some(id) = flow {
+                *self.per_flow.entry(id).or_default() += count;
+            }
+            self.changed(i);
         }
     }
 
-    /// Adds or merges `f`; false when it was dropped at the cap.
-    fn insert(&mut self, f: Finding) -> bool {
+    /// Adds or merges `f`; its index, or `None` when it was dropped at the cap.
+    fn insert(&mut self, f: Finding) -> Option<usize> {
         if let Some(&i) = self.index.get(&(f.code, f.flow)) {
             let kept = &mut self.list[i];
             kept.count += f.count;
             kept.first = kept.first.min(f.first);
             kept.last = kept.last.max(f.last);
-            return true;
+            return Some(i);
         }
         if self.list.len() >= self.cap {
             self.dropped += 1;
-            return false;
+            return None;
         }
         self.index.insert((f.code, f.flow), self.list.len());
         self.list.push(f);
-        true
+        if let Some(j) = &mut self.journal {
+            j.told.push((None, false));
+        }
+        Some(self.list.len() - 1)
+    }
+
+    fn changed(&mut self, i: usize) {
+        if let Some(j) = &mut self.journal
+            && let Some((_, changed)) = j.told.get_mut(i)
+            && !*changed
+        {
+            *changed = true;
+            j.changed.push(i);
+        }
     }
 
     /// Changes the kept finding `code` on `flow` (if it was kept), when a later fact sharpens
@@ -72,7 +124,93 @@ impl Findings {
             change(kept);
             kept.count = count;
             kept.first = first;
+            self.changed(i);
         }
+    }
+
+    /// The condition of the kept finding `code` on `flow` ended at `at` (an overdue series came
+    /// back): a streaming consumer is told so.
+    pub fn clear(&mut self, code: impl Into<&'static Code>, flow: Option<FlowId>, at: Timestamp) {
+        if let Some(j) = &mut self.journal
+            && let Some(&i) = self.index.get(&(code.into().name, flow))
+        {
+            j.cleared.push((i, at));
+        }
+    }
+
+    /// The connection `flow` left the flow table: while streaming, its findings are forgotten
+    /// once handed out (one raised for it later is a new finding).
+    pub fn retire(&mut self, flow: FlowId) {
+        if let Some(j) = &mut self.journal {
+            j.retired.insert(flow);
+        }
+    }
+
+    /// Hands out what changed since the last drain (`tell` gets each finding raised or raised
+    /// again, then each cleared), and forgets the findings of retired connections.
+    pub fn drain(&mut self, tell: &mut impl FnMut(Told)) {
+        let Some(j) = &mut self.journal else {
+            return;
+        };
+        for i in std::mem::take(&mut j.changed) {
+            let (told, changed) = &mut j.told[i];
+            *changed = false;
+            let finding = &self.list[i];
+            let (state, added) = match *told {
+                None => (FindingState::Raised, finding.count),
+                Some(before) if finding.count > before => {
+                    (FindingState::Updated, finding.count - before)
+                }
+                // Only its message or relations changed.
+                Some(_) => (FindingState::Updated, 0),
+            };
+            *told = Some(finding.count);
+            tell(Told {
+                finding: finding.clone(),
+                state,
+                added,
+            });
+        }
+        for (i, at) in std::mem::take(&mut j.cleared) {
+            let mut finding = self.list[i].clone();
+            finding.last = finding.last.max(at);
+            tell(Told {
+                finding,
+                state: FindingState::Cleared,
+                added: 0,
+            });
+        }
+        if !j.retired.is_empty() {
+            self.forget_retired();
+        }
+    }
+
+    /// Drops the findings of retired connections (all handed out by now) and renumbers the
+    /// rest.
+    fn forget_retired(&mut self) {
+        let Some(j) = &mut self.journal else {
+            return;
+        };
+        let retired = std::mem::take(&mut j.retired);
+        let gone = |f: &Finding| f.flow.is_some_and(|id| retired.contains(&id));
+        let mut told = std::mem::take(&mut j.told).into_iter();
+        let mut kept = Vec::with_capacity(self.list.len());
+        j.told = Vec::with_capacity(self.list.len());
+        for f in self.list.drain(..) {
+            let t = told.next().unwrap_or((None, false));
+            if !gone(&f) {
+                kept.push(f);
+                j.told.push(t);
+            }
+        }
+        self.list = kept;
+        self.index = self
+            .list
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ((f.code, f.flow), i))
+            .collect();
+        self.per_flow.retain(|id, _| !retired.contains(id));
     }
 
     /// Occurrences of kept findings on `flow`.

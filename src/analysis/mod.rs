@@ -11,6 +11,7 @@ mod sessions;
 mod tls;
 
 use findings::Findings;
+pub use findings::Told;
 
 use crate::classify::{Announcement, Decision, PortTable};
 use crate::config::{Config, secs};
@@ -61,19 +62,33 @@ pub struct Analyzer {
     tls: Tls,
 }
 
+/// Something that changed, handed out by [`Analyzer::drain`].
+pub enum Change {
+    Finding(Told),
+    Licensing(LicensingSession),
+    Session(Box<CitrixSession>),
+    Heartbeat(HeartbeatSeries),
+}
+
 /// What the analysis produced, for the report.
 pub struct Results {
     pub findings: Vec<Finding>,
-    pub findings_dropped: u64,
     pub licensing: Vec<LicensingSession>,
     pub heartbeats: Vec<HeartbeatSeries>,
     pub sessions: Vec<CitrixSession>,
+    pub dropped: Dropped,
+}
+
+/// What the analysis's caps cost so far.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dropped {
+    pub findings: u64,
     /// Sessions and series not kept because a cap was hit.
-    pub sessions_dropped: u64,
+    pub sessions: u64,
     /// Sources the scan detector forgot early because `limits.max_scan_sources` was hit.
-    pub scan_sources_dropped: u64,
+    pub scan_sources: u64,
     /// EDT flows not followed because `limits.max_edt_attempts` pairs were.
-    pub edt_attempts_dropped: u64,
+    pub edt_attempts: u64,
 }
 
 impl Analyzer {
@@ -108,6 +123,55 @@ impl Analyzer {
             ),
             tls: Tls::default(),
         }
+    }
+
+    /// Streams from now on: what changes is noted for [`Analyzer::drain`], and what finished is
+    /// handed out there rather than kept (the findings of retired connections, their heartbeat
+    /// series), so that memory follows the connections open now however long the run.
+    pub fn stream(&mut self) {
+        self.findings.stream();
+        self.heartbeats.stream(true);
+        self.licensing.stream();
+        self.sessions.stream();
+    }
+
+    /// Hands out what changed since the last drain, in this order: sessions, licensing
+    /// sessions, heartbeat series, findings (those a recovered series ended last). `live` are
+    /// the flows still in the table.
+    pub fn drain<'a>(
+        &mut self,
+        live: impl Iterator<Item = &'a Flow>,
+        tell: &mut impl FnMut(Change),
+    ) {
+        let heartbeats = &self.heartbeats;
+        self.sessions
+            .drain(live, |id| keepalive_stats(heartbeats, id), &mut |s| {
+                tell(Change::Session(Box::new(s)))
+            });
+        let mut cleared = Vec::new();
+        let mut series = Vec::new();
+        self.heartbeats.drain(&mut |c| {
+            if let Some((code, at)) = c.recovered {
+                cleared.push((code, c.series.flow, at));
+            }
+            series.push(c.series);
+        });
+        if !series.is_empty() {
+            // A vendor connection's overdue heartbeat is part of its session's status.
+            self.licensing.touch();
+        }
+        let heartbeats = &self.heartbeats;
+        self.licensing.drain(
+            |id| heartbeats.stats(id, BeatKind::LicenseHeartbeat),
+            &mut |l| tell(Change::Licensing(l)),
+        );
+        for s in series {
+            tell(Change::Heartbeat(s));
+        }
+        for (code, flow, at) in cleared {
+            self.findings.clear(code, Some(flow), at);
+        }
+        self.findings.drain(&mut |f| tell(Change::Finding(f)));
     }
 
     pub fn raise(&mut self, f: Finding) {
@@ -309,52 +373,57 @@ impl Analyzer {
         if !self.scans.set_aside(flow) {
             let beats = self.heartbeats.stats(flow.id, BeatKind::LicenseHeartbeat);
             self.licensing.retire(flow, beats, open, &mut self.findings);
-            let keepalive = self.keepalive_stats(flow.id);
+            let keepalive = keepalive_stats(&self.heartbeats, flow.id);
             self.sessions
                 .retire(flow, keepalive, open, &mut self.findings);
         }
         self.heartbeats.retire(flow, open);
         self.tls.retire(flow.id);
+        self.findings.retire(flow.id);
     }
 
-    /// A session's keep-alive series: CGP NOPs if any, else TCP keep-alives.
-    fn keepalive_stats(&self, flow: FlowId) -> Option<CadenceStats> {
-        self.heartbeats
-            .stats(flow, BeatKind::CgpNop)
-            .or_else(|| self.heartbeats.stats(flow, BeatKind::TcpKeepalive))
+    /// What the caps cost so far.
+    pub fn dropped(&self) -> Dropped {
+        Dropped {
+            findings: self.findings.dropped(),
+            sessions: self.licensing.dropped()
+                + self.heartbeats.dropped()
+                + self.sessions.dropped(),
+            scan_sources: self.scans.dropped(),
+            edt_attempts: self.edt.dropped(),
+        }
     }
 
     /// The results so far, for a live view (`live` are the flows still in the table).
     pub fn snapshot<'a>(&self, live: impl Iterator<Item = &'a Flow>) -> Results {
         Results {
-            sessions: self.sessions.snapshot(live, |id| self.keepalive_stats(id)),
+            sessions: self
+                .sessions
+                .snapshot(live, |id| keepalive_stats(&self.heartbeats, id)),
             findings: self.findings.list().to_vec(),
-            findings_dropped: self.findings.dropped(),
             licensing: self
                 .licensing
                 .snapshot(|id| self.heartbeats.stats(id, BeatKind::LicenseHeartbeat)),
             heartbeats: self.heartbeats.snapshot(),
-            sessions_dropped: self.licensing.dropped()
-                + self.heartbeats.dropped()
-                + self.sessions.dropped(),
-            scan_sources_dropped: self.scans.dropped(),
-            edt_attempts_dropped: self.edt.dropped(),
+            dropped: self.dropped(),
         }
     }
 
     /// The final results (every flow must have been retired).
     pub fn finish(self) -> Results {
         Results {
-            findings_dropped: self.findings.dropped(),
+            dropped: self.dropped(),
             heartbeats: self.heartbeats.snapshot(),
-            sessions_dropped: self.licensing.dropped()
-                + self.heartbeats.dropped()
-                + self.sessions.dropped(),
-            scan_sources_dropped: self.scans.dropped(),
-            edt_attempts_dropped: self.edt.dropped(),
             licensing: self.licensing.into_sessions(),
             sessions: self.sessions.into_list(),
             findings: self.findings.into_list(),
         }
     }
+}
+
+/// A session's keep-alive series: CGP NOPs if any, else TCP keep-alives.
+fn keepalive_stats(heartbeats: &Heartbeats, flow: FlowId) -> Option<CadenceStats> {
+    heartbeats
+        .stats(flow, BeatKind::CgpNop)
+        .or_else(|| heartbeats.stats(flow, BeatKind::TcpKeepalive))
 }

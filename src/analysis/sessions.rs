@@ -70,6 +70,38 @@ pub struct Sessions {
     not_kept: FxHashSet<FlowId>,
     dropped_tickets: FxHashSet<u64>,
     dropped: u64,
+    /// While streaming: what each session was last handed out as, and the sessions touched
+    /// since.
+    journal: Option<Journal>,
+}
+
+#[derive(Default)]
+struct Journal {
+    told: FxHashMap<usize, Told>,
+    touched: FxHashSet<usize>,
+}
+
+/// What makes a session worth handing out again: opened or ended, another transport or
+/// encryption, a reconnect.
+#[derive(Clone, PartialEq)]
+struct Told {
+    open: bool,
+    via: SessionVia,
+    encryption: String,
+    ended_by: Option<SessionEnd>,
+    reconnects: u32,
+}
+
+impl Told {
+    fn of(s: &CitrixSession) -> Told {
+        Told {
+            open: s.open,
+            via: s.via,
+            encryption: s.encryption_text(),
+            ended_by: s.ended_by,
+            reconnects: s.reconnects,
+        }
+    }
 }
 
 impl Sessions {
@@ -89,6 +121,53 @@ impl Sessions {
             not_kept: FxHashSet::default(),
             dropped_tickets: FxHashSet::default(),
             dropped: 0,
+            journal: None,
+        }
+    }
+
+    /// Notes the sessions that change from now on, for [`Sessions::drain`].
+    pub fn stream(&mut self) {
+        self.journal = Some(Journal::default());
+    }
+
+    fn touch(&mut self, i: usize) {
+        if let Some(j) = &mut self.journal {
+            j.touched.insert(i);
+        }
+    }
+
+    /// Hands out the sessions that opened, ended or changed transport or encryption since the
+    /// last drain, as they stand now (`live` are the flows still in the table).
+    pub fn drain<'a>(
+        &mut self,
+        live: impl Iterator<Item = &'a Flow>,
+        keepalive: impl Fn(FlowId) -> Option<CadenceStats>,
+        tell: &mut impl FnMut(CitrixSession),
+    ) {
+        let Some(j) = &mut self.journal else {
+            return;
+        };
+        if j.touched.is_empty() {
+            return;
+        }
+        let mut views: FxHashMap<usize, CitrixSession> = j
+            .touched
+            .drain()
+            .map(|i| (i, self.list[i].clone()))
+            .collect();
+        for flow in live {
+            if let Some(view) = self.by_flow.get(&flow.id).and_then(|i| views.get_mut(i)) {
+                apply_flow(view, flow, keepalive(flow.id), true);
+            }
+        }
+        let mut views: Vec<(usize, CitrixSession)> = views.into_iter().collect();
+        views.sort_unstable_by_key(|(i, _)| *i);
+        for (i, view) in views {
+            let now = Told::of(&view);
+            if j.told.get(&i) != Some(&now) {
+                j.told.insert(i, now);
+                tell(view);
+            }
         }
     }
 
@@ -137,6 +216,7 @@ impl Sessions {
                 s.flows.push(flow.id);
             }
             s.open = true;
+            self.touch(i);
             return;
         }
         if let Some(i) = self.open(flow, Proto::EDT, Vec::new())
@@ -149,6 +229,7 @@ impl Sessions {
     /// The session of a live ICA or CGP connection, created on first sight.
     fn session_of(&mut self, flow: &Flow) -> Option<usize> {
         if let Some(&i) = self.by_flow.get(&flow.id) {
+            self.touch(i);
             return Some(i);
         }
         let transport = Self::transport(flow)?;
@@ -196,6 +277,7 @@ impl Sessions {
         });
         let i = self.list.len() - 1;
         self.by_flow.insert(flow.id, i);
+        self.touch(i);
         Some(i)
     }
 
@@ -419,6 +501,7 @@ impl Sessions {
     /// A reconnect: `flow` continues session `i`.
     fn join(&mut self, flow: &Flow, i: usize, ts: Timestamp, findings: &mut Findings) {
         self.by_flow.insert(flow.id, i);
+        self.touch(i);
         let s = &mut self.list[i];
         if s.flows.len() < MAX_FLOWS_PER_SESSION {
             s.flows.push(flow.id);
@@ -459,6 +542,7 @@ impl Sessions {
             // An EDT session ends with its flow; nothing in it says how.
             if let Some(i) = self.by_flow.remove(&flow.id) {
                 apply_flow(&mut self.list[i], flow, None, open);
+                self.touch(i);
             }
             return;
         }

@@ -4,9 +4,11 @@
 //! difference); 2 unreadable input or bad arguments, with a one-line message.
 
 mod check;
+mod docs;
 mod follow;
 mod generate;
 mod live;
+mod monitor;
 mod report;
 mod tui;
 
@@ -36,6 +38,9 @@ pub struct Cli {
 pub enum Command {
     /// Analyse capture files (or a live interface) and print a report.
     Report(report::ReportArgs),
+    /// Sensor mode: stream records as things happen (NDJSON or ECS) and serve metrics, from
+    /// files or a live interface.
+    Monitor(monitor::MonitorArgs),
     /// Write the reassembled bytes of one flow, like `tshark -q -z follow,tcp,raw`.
     Follow(follow::FollowArgs),
     /// Browse a capture file or a live interface in a terminal UI.
@@ -46,6 +51,10 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// List the interfaces live capture can use.
     Interfaces,
+    /// Print shell completions: `ctxscope completions bash > /etc/bash_completion.d/ctxscope`.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff): `ctxscope man > ctxscope.1`.
+    Man,
 }
 
 /// Settings shared by every command that analyses traffic.
@@ -179,7 +188,7 @@ pub fn main_with(registry: &Registry, args: Vec<OsString>) -> ExitCode {
                 ExitCode::SUCCESS
             }
             ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => bad_usage(
-                "no command given (report, follow, tui, check, generate or interfaces)",
+                "no command given (report, monitor, follow, tui, check, generate, interfaces, completions or man)",
                 None,
             ),
             _ => bad_usage(&clap_message(&e), command_in(&args)),
@@ -220,11 +229,14 @@ impl Command {
     fn name(&self) -> &'static str {
         match self {
             Command::Report(_) => "report",
+            Command::Monitor(_) => "monitor",
             Command::Follow(_) => "follow",
             Command::Tui(_) => "tui",
             Command::Check(_) => "check",
             Command::Generate(_) => "generate",
             Command::Interfaces => "interfaces",
+            Command::Completions(_) => "completions",
+            Command::Man => "man",
         }
     }
 }
@@ -233,11 +245,14 @@ pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
     let name = cli.command.name();
     let result = match cli.command {
         Command::Report(args) => report::run(&args, registry),
+        Command::Monitor(args) => monitor::run(&args, registry),
         Command::Follow(args) => follow::run(&args, registry),
         Command::Check(args) => check::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Tui(args) => tui::run(&args, registry),
         Command::Interfaces => interfaces(),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man => docs::man(),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -44,6 +44,38 @@ pub struct UdpPacket<'a> {
     pub truncated: u32,
 }
 
+impl<'a> TcpPacket<'a> {
+    /// The fields of a segment etherparse sliced; `truncated` as the IP lengths tell.
+    fn of(src: IpAddr, dst: IpAddr, tcp: &etherparse::TcpSlice<'a>, truncated: u32) -> Self {
+        TcpPacket {
+            src,
+            dst,
+            src_port: tcp.source_port(),
+            dst_port: tcp.destination_port(),
+            seq: tcp.sequence_number(),
+            ack: tcp.acknowledgment_number(),
+            flags: tcp.header_slice().get(13).copied().unwrap_or(0),
+            window: tcp.window_size(),
+            payload: tcp.payload(),
+            truncated,
+        }
+    }
+}
+
+impl<'a> UdpPacket<'a> {
+    /// The fields of a datagram etherparse sliced; `truncated` as the IP lengths tell.
+    fn of(src: IpAddr, dst: IpAddr, udp: &etherparse::UdpSlice<'a>, truncated: u32) -> Self {
+        UdpPacket {
+            src,
+            dst,
+            src_port: udp.source_port(),
+            dst_port: udp.destination_port(),
+            payload: udp.payload(),
+            truncated,
+        }
+    }
+}
+
 /// What a frame turned out to be.
 #[derive(Debug)]
 pub enum Decoded<'a> {
@@ -130,32 +162,12 @@ fn classify<'a>(packet: &LaxSlicedPacket<'a>, cut: bool) -> Result<Decoded<'a>, 
     }
     match &packet.transport {
         Some(TransportSlice::Udp(udp)) => {
-            let captured = udp.slice().len();
-            Ok(Decoded::Udp(UdpPacket {
-                src,
-                dst,
-                src_port: udp.source_port(),
-                dst_port: udp.destination_port(),
-                payload: udp.payload(),
-                truncated: missing_bytes(ip_payload, expected_len, captured),
-            }))
+            let truncated = missing_bytes(ip_payload, expected_len, udp.slice().len());
+            Ok(Decoded::Udp(UdpPacket::of(src, dst, udp, truncated)))
         }
         Some(TransportSlice::Tcp(tcp)) => {
-            let captured = tcp.slice().len();
-            let truncated = missing_bytes(ip_payload, expected_len, captured);
-            let header = tcp.header_slice();
-            Ok(Decoded::Tcp(TcpPacket {
-                src,
-                dst,
-                src_port: tcp.source_port(),
-                dst_port: tcp.destination_port(),
-                seq: tcp.sequence_number(),
-                ack: tcp.acknowledgment_number(),
-                flags: header.get(13).copied().unwrap_or(0),
-                window: tcp.window_size(),
-                payload: tcp.payload(),
-                truncated,
-            }))
+            let truncated = missing_bytes(ip_payload, expected_len, tcp.slice().len());
+            Ok(Decoded::Tcp(TcpPacket::of(src, dst, tcp, truncated)))
         }
         _ => match &packet.stop_err {
             Some((err, _)) if cut && is_cut(err) => Ok(Decoded::HeadersCut),
@@ -173,18 +185,7 @@ pub fn tcp_from_ip_payload(
 ) -> Result<TcpPacket<'_>, Malformed> {
     let tcp =
         etherparse::TcpSlice::from_slice(payload).map_err(|_| Malformed("invalid TCP header"))?;
-    Ok(TcpPacket {
-        src,
-        dst,
-        src_port: tcp.source_port(),
-        dst_port: tcp.destination_port(),
-        seq: tcp.sequence_number(),
-        ack: tcp.acknowledgment_number(),
-        flags: tcp.header_slice().get(13).copied().unwrap_or(0),
-        window: tcp.window_size(),
-        payload: tcp.payload(),
-        truncated: 0,
-    })
+    Ok(TcpPacket::of(src, dst, &tcp, 0))
 }
 
 /// Decodes a UDP datagram from an IP payload the caller put together (reassembled fragments).
@@ -195,14 +196,7 @@ pub fn udp_from_ip_payload(
 ) -> Result<UdpPacket<'_>, Malformed> {
     let udp =
         etherparse::UdpSlice::from_slice(payload).map_err(|_| Malformed("invalid UDP header"))?;
-    Ok(UdpPacket {
-        src,
-        dst,
-        src_port: udp.source_port(),
-        dst_port: udp.destination_port(),
-        payload: udp.payload(),
-        truncated: 0,
-    })
+    Ok(UdpPacket::of(src, dst, &udp, 0))
 }
 
 /// Bytes of the segment or datagram the capture did not keep, from the IP length fields. A length field that

@@ -15,6 +15,7 @@ mod licensing;
 mod limits;
 mod report;
 mod sessions;
+mod update;
 mod words;
 
 pub use crate::ids::{Endpoint, FlowId};
@@ -30,4 +31,5 @@ pub use licensing::{
 pub use limits::{AnnouncementStats, FlowTableStats, LimitStats};
 pub use report::Report;
 pub use sessions::{ChannelUse, CitrixSession, SessionEnd, SessionVia};
+pub use update::{FindingState, FindingUpdate, FlowTuple, SensorStats, Update};
 pub use words::{name_of, port_class};

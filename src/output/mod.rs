@@ -1,5 +1,7 @@
 //! Writers for a [`Report`]: they only read the model, never decide anything.
 
+pub mod community_id;
+pub mod ecs;
 pub mod facts;
 mod json;
 mod ndjson;
@@ -8,7 +10,7 @@ mod text;
 pub mod units;
 
 pub use json::write_json;
-pub use ndjson::{RECORDS as NDJSON_RECORDS, write_ndjson};
+pub use ndjson::{RECORDS as NDJSON_RECORDS, Record, SCHEMA, write_ndjson};
 pub use text::write_text;
 
 use crate::model::Report;

@@ -1,26 +1,38 @@
 //! One JSON object per line, each with a `record` field saying what it is, fit for jq, Vector or
 //! Filebeat. Field names are the JSON document's, so both stay in step; unlike the document,
 //! every record of a type has the same keys, in the same order ([`RECORDS`]): a field the
-//! record does not have is `null`.
+//! record does not have is `null`. `report` writes a whole report so; `monitor` writes the same
+//! records one by one as things happen ([`Record`]), plus its `stats`.
 
-use crate::model::{CaptureStats, LimitStats, Report};
+use super::community_id::community_id;
+use crate::model::{
+    CaptureStats, CitrixSession, Finding, FindingState, FlowId, FlowRecord, FlowTuple,
+    HeartbeatSeries, LicensingSession, LimitStats, Report, SensorStats, SourceSummary,
+};
+use ctxscope_dissectors::Event;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use std::io::{self, Write};
 
+/// The version of the records' layout, on every record as `schema`. It changes only when a
+/// key is removed or renamed or its meaning or type changes; new keys and record types come
+/// without a new version (README "Sensor mode").
+pub const SCHEMA: u64 = 1;
+
 /// Every record type with its keys, in the order written (README "## Reports" documents them).
-pub const RECORDS: [(&str, &[&str]); 8] = [
+pub const RECORDS: [(&str, &[&str]); 9] = [
     (
         "source",
         &[
-            "record", "name", "link", "packets", "bytes", "error", "kernel",
+            "record", "schema", "name", "link", "packets", "bytes", "error", "kernel",
         ],
     ),
     (
         "flow",
         &[
             "record",
+            "schema",
             "id",
             "transport",
             "proto",
@@ -42,13 +54,19 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
             "summary",
             "findings",
             "events_dropped",
+            "community_id",
+            "final",
         ],
     ),
-    ("event", &["record", "flow", "ts", "dir", "proto", "event"]),
+    (
+        "event",
+        &["record", "schema", "flow", "ts", "dir", "proto", "event"],
+    ),
     (
         "finding",
         &[
             "record",
+            "schema",
             "code",
             "severity",
             "first",
@@ -57,12 +75,15 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
             "flow",
             "related_flow",
             "message",
+            "state",
+            "community_id",
         ],
     ),
     (
         "licensing_session",
         &[
             "record",
+            "schema",
             "client",
             "server",
             "vendor",
@@ -86,6 +107,7 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
         "session",
         &[
             "record",
+            "schema",
             "id",
             "transport",
             "via",
@@ -119,6 +141,7 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
         "heartbeat_series",
         &[
             "record",
+            "schema",
             "flow",
             "proto",
             "client",
@@ -143,6 +166,7 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
         "capture",
         &[
             "record",
+            "schema",
             "packets",
             "bytes",
             "first",
@@ -160,58 +184,140 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
             "limits",
         ],
     ),
+    (
+        "stats",
+        &[
+            "record",
+            "schema",
+            "ts",
+            "packets",
+            "bytes",
+            "tcp_packets",
+            "udp_packets",
+            "kernel",
+            "open_flows",
+            "open_flows_by_proto",
+            "limits",
+        ],
+    ),
 ];
 
 pub fn write_ndjson(report: &Report, out: &mut impl Write) -> io::Result<()> {
     for s in &report.sources {
-        line(out, "source", s, &[])?;
+        Record::source(s)?.write(out)?;
     }
     for f in &report.flows {
-        // A flow's events are records of their own.
-        line(out, "flow", f, &["events"])?;
+        Record::flow(f, true)?.write(out)?;
         for e in &f.events {
-            let mut event = fields(e)?;
-            event.insert("flow".into(), f.id.into());
-            write_record(out, "event", &event)?;
+            Record::event(f.id, e)?.write(out)?;
         }
     }
     for finding in &report.findings {
-        line(out, "finding", finding, &[])?;
+        let tuple = finding
+            .flow
+            .and_then(|id| report.flow(id))
+            .map(FlowTuple::of);
+        Record::finding(finding, None, tuple.as_ref())?.write(out)?;
     }
     for l in &report.licensing {
-        line(out, "licensing_session", l, &[])?;
+        Record::licensing(l)?.write(out)?;
     }
     for session in &report.sessions {
-        line(out, "session", session, &[])?;
+        Record::session(session)?.write(out)?;
     }
     for h in &report.heartbeats {
-        line(out, "heartbeat_series", h, &[])?;
+        Record::heartbeat(h)?.write(out)?;
     }
-    #[derive(Serialize)]
-    struct Totals<'a> {
-        #[serde(flatten)]
-        capture: &'a CaptureStats,
-        limits: &'a LimitStats,
-    }
-    let totals = Totals {
-        capture: &report.capture,
-        limits: &report.limits,
-    };
-    line(out, "capture", &totals, &[])
+    Record::capture(&report.capture, &report.limits)?.write(out)
 }
 
-/// Writes `data` as a record of type `record`, without the fields named in `without`.
-fn line(
-    out: &mut impl Write,
-    record: &'static str,
-    data: &impl Serialize,
-    without: &[&str],
-) -> io::Result<()> {
-    let mut map = fields(data)?;
-    for key in without {
-        map.remove(*key);
+/// One record: its type and its fields (written in the type's order, [`Record::write`]).
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub kind: &'static str,
+    pub fields: Map<String, Value>,
+}
+
+impl Record {
+    /// `data`'s fields as a record of type `kind`, without the fields named in `without`.
+    fn of(kind: &'static str, data: &impl Serialize, without: &[&str]) -> io::Result<Record> {
+        let mut fields = fields(data)?;
+        for key in without {
+            fields.remove(*key);
+        }
+        fields.insert("schema".into(), SCHEMA.into());
+        Ok(Record { kind, fields })
     }
-    write_record(out, record, &map)
+
+    pub fn source(s: &SourceSummary) -> io::Result<Record> {
+        Record::of("source", s, &[])
+    }
+
+    /// A flow's record (its events are records of their own); `last` is false for an interim
+    /// record of a connection still open, after which another will come.
+    pub fn flow(f: &FlowRecord, last: bool) -> io::Result<Record> {
+        let mut r = Record::of("flow", f, &["events"])?;
+        r.fields.insert(
+            "community_id".into(),
+            community_id(&FlowTuple::of(f)).into(),
+        );
+        r.fields.insert("final".into(), last.into());
+        Ok(r)
+    }
+
+    pub fn event(flow: FlowId, e: &Event) -> io::Result<Record> {
+        let mut r = Record::of("event", e, &[])?;
+        r.fields.insert("flow".into(), flow.into());
+        Ok(r)
+    }
+
+    /// A finding; `state` in a stream (absent in a report), `tuple` the connection it is on.
+    pub fn finding(
+        f: &Finding,
+        state: Option<FindingState>,
+        tuple: Option<&FlowTuple>,
+    ) -> io::Result<Record> {
+        let mut r = Record::of("finding", f, &[])?;
+        r.fields
+            .insert("state".into(), serde_json::to_value(state)?);
+        r.fields
+            .insert("community_id".into(), tuple.and_then(community_id).into());
+        Ok(r)
+    }
+
+    pub fn licensing(l: &LicensingSession) -> io::Result<Record> {
+        Record::of("licensing_session", l, &[])
+    }
+
+    pub fn session(s: &CitrixSession) -> io::Result<Record> {
+        Record::of("session", s, &[])
+    }
+
+    pub fn heartbeat(h: &HeartbeatSeries) -> io::Result<Record> {
+        Record::of("heartbeat_series", h, &[])
+    }
+
+    /// The run's totals: the last record.
+    pub fn capture(capture: &CaptureStats, limits: &LimitStats) -> io::Result<Record> {
+        #[derive(Serialize)]
+        struct Totals<'a> {
+            #[serde(flatten)]
+            capture: &'a CaptureStats,
+            limits: &'a LimitStats,
+        }
+        Record::of("capture", &Totals { capture, limits }, &[])
+    }
+
+    pub fn stats(s: &SensorStats) -> io::Result<Record> {
+        Record::of("stats", s, &[])
+    }
+
+    /// One line: the keys of the record type in their order (null when absent), then any key
+    /// the type does not list (so that a new field shows up, and the tests ask for its
+    /// documentation).
+    pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        write_ordered(out, self.kind, &self.fields)
+    }
 }
 
 fn fields(data: &impl Serialize) -> io::Result<Map<String, Value>> {
@@ -223,9 +329,7 @@ fn fields(data: &impl Serialize) -> io::Result<Map<String, Value>> {
     }
 }
 
-/// One line: the keys of the record type in their order (null when absent), then any key the
-/// type does not list (so that a new field shows up, and the tests ask for its documentation).
-fn write_record(
+fn write_ordered(
     out: &mut impl Write,
     record: &'static str,
     fields: &Map<String, Value>,

@@ -9,6 +9,14 @@ pub struct Table {
     right: Vec<bool>,
 }
 
+/// A column's header, and the side its cells align to.
+#[derive(Clone, Copy, Debug)]
+pub enum Column {
+    Left(&'static str),
+    /// Numbers.
+    Right(&'static str),
+}
+
 enum Row {
     Cells(Vec<String>),
     /// A line of its own between the rows, left as it is (it does not widen the columns).
@@ -16,22 +24,19 @@ enum Row {
 }
 
 impl Table {
-    pub fn new(header: &[&'static str]) -> Table {
+    pub fn new(columns: &[Column]) -> Table {
+        let (header, right) = columns
+            .iter()
+            .map(|c| match *c {
+                Column::Left(h) => (h, false),
+                Column::Right(h) => (h, true),
+            })
+            .unzip();
         Table {
-            header: header.to_vec(),
+            header,
             rows: Vec::new(),
-            right: vec![false; header.len()],
+            right,
         }
-    }
-
-    /// Aligns the named columns to the right.
-    pub fn right(mut self, columns: &[&str]) -> Table {
-        for (i, h) in self.header.iter().enumerate() {
-            if columns.contains(h) {
-                self.right[i] = true;
-            }
-        }
-        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -93,11 +98,12 @@ impl Table {
 
 #[cfg(test)]
 mod tests {
+    use super::Column::{Left, Right};
     use super::*;
 
     #[test]
     fn columns_align_and_numbers_go_right() {
-        let mut t = Table::new(&["ID", "NAME", "BYTES"]).right(&["ID", "BYTES"]);
+        let mut t = Table::new(&[Right("ID"), Left("NAME"), Right("BYTES")]);
         t.row(vec!["1".into(), "ica".into(), "12".into()]);
         t.row(vec!["10".into(), "vendor_daemon".into(), "3456".into()]);
         t.note("... a note as long as it likes".into());

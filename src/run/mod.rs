@@ -31,6 +31,9 @@ pub enum ReadEnd {
 pub trait ReadObserver {
     /// Every packet, before the engine sees it.
     fn packet(&mut self, _packet: &Packet<'_>) {}
+    /// Right after the engine took each packet (or counted a record it skipped): `monitor`
+    /// keeps its capture-time clock here.
+    fn analysed(&mut self, _engine: &mut Engine) {}
     /// Every few thousand packets: packets so far and (bytes read, file size). Returning false
     /// stops the reading.
     fn progress(&mut self, _packets: u64, _at: Option<(u64, u64)>) -> bool {
@@ -85,6 +88,7 @@ pub fn read_source(
             Item::UnsupportedLink(dlt) => engine.unsupported_link(dlt),
             Item::Skipped(what) => engine.skipped(what),
         }
+        observer.analysed(engine);
         n += 1;
         if n.is_multiple_of(PROGRESS_EVERY) {
             if !observer.progress(n, at) {

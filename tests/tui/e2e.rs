@@ -5,6 +5,7 @@
 //! `report -i` (the two run one capture loop): they need root and fail (never skip) without
 //! it.
 
+use crate::live::{Running, replay, require_live_capture, tcpdump_count, wait_exit};
 use crate::support::{Synth, real_capture, sample_capture};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -459,54 +460,6 @@ fn inputs_that_cannot_be_read_give_one_line_and_exit_code_2() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-/// Fails the test, with what to do, unless it runs as root with tcpreplay installed: the live
-/// test captures on `lo` and replays traffic onto it (CI runs as root; `.ci/setup` installs
-/// tcpreplay).
-fn require_live_capture() {
-    let uid = Command::new("id").arg("-u").output().expect("id runs");
-    assert_eq!(
-        String::from_utf8_lossy(&uid.stdout).trim(),
-        "0",
-        "this test captures live on lo and replays packets onto it with tcpreplay: it needs \
-         root (run the tests as root, as CI does, or with CAP_NET_RAW and CAP_NET_ADMIN)"
-    );
-    let tcpreplay = Command::new("tcpreplay").arg("--version").output();
-    assert!(
-        tcpreplay.is_ok_and(|o| o.status.success()),
-        "this test needs tcpreplay: run .ci/setup (or apt-get install tcpreplay)"
-    );
-}
-
-/// Replays `file` onto the loopback interface.
-fn replay(file: &Path) {
-    let out = Command::new("tcpreplay")
-        .args(["-q", "--pps=1000", "-i", "lo"])
-        .arg(file)
-        .output()
-        .expect("tcpreplay runs");
-    assert!(
-        out.status.success(),
-        "tcpreplay failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// How many packets tcpdump reads from a capture file.
-fn tcpdump_count(file: &Path) -> usize {
-    let out = Command::new("tcpdump")
-        .args(["-nn", "-r"])
-        .arg(file)
-        .output()
-        .expect("tcpdump runs");
-    assert!(
-        out.status.success(),
-        "tcpdump cannot read {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
 /// The real program on a live interface: synthetic traffic made by the test on a port of its
 /// own (so other traffic on `lo` is filtered out) is replayed onto `lo` in two rounds.
 #[test]
@@ -671,28 +624,4 @@ fn live_report_stops_at_a_count_a_duration_or_a_signal() {
     assert!(read > 0);
     assert_eq!(tcpdump_count(&saved), read as usize);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A child process, killed when dropped: a failed test leaves nothing running.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits up to `limit` for `child` to exit.
-fn wait_exit(child: &mut Running, limit: Duration) -> Option<std::process::ExitStatus> {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.0.try_wait().expect("the child can be waited for") {
-            return Some(status);
-        }
-        if started.elapsed() >= limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

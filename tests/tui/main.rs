@@ -12,5 +12,7 @@
 mod e2e;
 mod files;
 mod keys;
+#[path = "../common/live.rs"]
+mod live;
 mod support;
 mod views;

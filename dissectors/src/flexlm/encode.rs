@@ -108,30 +108,7 @@ pub fn hello(h: &Hello<'_>) -> Vec<u8> {
 
 /// TRY_ANOTHER 'A': the legacy redirect. Ports are written as plain decimal (see the port note
 /// in `legacy.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TryAnother<'a> {
-    pub host: &'a str,
-    pub tcp_port: u16,
-    pub host2: &'a str,
-    pub udp_port: u16,
-    pub transport: u8,
-    pub reason: u8,
-}
-
-impl Default for TryAnother<'_> {
-    fn default() -> Self {
-        TryAnother {
-            host: "",
-            tcp_port: 0,
-            host2: "",
-            udp_port: 0,
-            transport: b'T',
-            reason: b'D',
-        }
-    }
-}
-
-pub fn try_another(t: &TryAnother<'_>) -> Vec<u8> {
+pub fn try_another(t: &Redirect<'_>) -> Vec<u8> {
     let mut w = LegacyWriter::new(code::TRY_ANOTHER, DEFAULT_SIZE);
     w.text(2, 33, t.host);
     w.decimal(35, 11, u32::from(t.tcp_port));
@@ -432,7 +409,8 @@ fn push_cstr(payload: &mut Vec<u8>, text: &str) {
     payload.push(0);
 }
 
-/// 0x0113: lmgrd redirecting the client to a vendor daemon.
+/// Where lmgrd sends the client: the vendor daemon's host and ports. TRY_ANOTHER 'A'
+/// ([`try_another`]) and 0x0113 ([`redirect_0113`]) carry the same fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Redirect<'a> {
     pub host: &'a str,
@@ -441,7 +419,6 @@ pub struct Redirect<'a> {
     pub udp_port: u16,
     pub transport: u8,
     pub reason: u8,
-    pub nonce: u32,
 }
 
 impl Default for Redirect<'_> {
@@ -453,12 +430,12 @@ impl Default for Redirect<'_> {
             udp_port: 0,
             transport: b'T',
             reason: b'D',
-            nonce: 0,
         }
     }
 }
 
-pub fn redirect_0113(r: &Redirect<'_>) -> Vec<u8> {
+/// 0x0113: lmgrd redirecting the client to a vendor daemon.
+pub fn redirect_0113(r: &Redirect<'_>, nonce: u32) -> Vec<u8> {
     let mut payload = Vec::new();
     push_cstr(&mut payload, r.host);
     payload.extend_from_slice(&u32::from(r.tcp_port).to_be_bytes());
@@ -467,7 +444,7 @@ pub fn redirect_0113(r: &Redirect<'_>) -> Vec<u8> {
     payload.extend_from_slice(&[r.transport, r.reason]);
     binary(&Binary {
         msg_type: ty::REDIRECT,
-        nonce: r.nonce,
+        nonce,
         echo: code::TRY_ANOTHER,
         payload: &payload,
     })

@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn binary_headers_match_on_check_byte_length_and_crc() {
-        let r = encode::redirect_0113(&encode::Redirect::default());
+        let r = encode::redirect_0113(&encode::Redirect::default(), 0);
         assert_eq!(probe(Dir::ToClient, &r[..19]), Probe::NeedMore);
         assert_eq!(probe(Dir::ToClient, &r[..20]), Probe::NeedMore);
         assert_eq!(probe(Dir::ToClient, &r), Probe::Match);

@@ -23,11 +23,14 @@ fn hello_citrix() -> Vec<u8> {
 }
 
 fn redirect() -> Vec<u8> {
-    encode::redirect_0113(&encode::Redirect {
-        host: "lic01.example.net",
-        tcp_port: 7279,
-        ..encode::Redirect::default()
-    })
+    encode::redirect_0113(
+        &encode::Redirect {
+            host: "lic01.example.net",
+            tcp_port: 7279,
+            ..encode::Redirect::default()
+        },
+        0,
+    )
 }
 
 fn heartbeat(n: u32) -> Vec<u8> {

@@ -59,16 +59,30 @@ impl InitTracker {
         self.last_module_count.or(self.ceiling)
     }
 
-    /// Checks that ModuleCount counts down by one.
-    fn module_count(&mut self, count: u8, sink: &mut Sink) {
-        if let Some(last) = self.last_module_count
-            && last.checked_sub(1) != Some(count)
-        {
-            sink.anomaly(AnomalyKind::ModuleCount, || {
-                format!("ModuleCount {count} after {last}")
+    /// Checks the header of one module, `names` its layout and the packet carrying it: its
+    /// ByteCount should be the packet's length, and ModuleCount counts down by one.
+    fn module_header(
+        &mut self,
+        names: (&str, &str),
+        byte_count: u16,
+        module_count: u8,
+        len: usize,
+        sink: &mut Sink,
+    ) {
+        if usize::from(byte_count) != len {
+            let (module, packet) = names;
+            inconsistent(sink, || {
+                format!("{module} ByteCount {byte_count} in a {len}-byte {packet}")
             });
         }
-        self.last_module_count = Some(count);
+        if let Some(last) = self.last_module_count
+            && last.checked_sub(1) != Some(module_count)
+        {
+            sink.anomaly(AnomalyKind::ModuleCount, || {
+                format!("ModuleCount {module_count} after {last}")
+            });
+        }
+        self.last_module_count = Some(module_count);
     }
 }
 
@@ -214,16 +228,13 @@ fn init_response(data: &[u8], tracker: &mut InitTracker, session: &mut Session, 
         truncated(sink, "INIT_RESPONSE MODULE_C2H", MODULE_C2H_LEN, data.len());
         return;
     };
-    if usize::from(module.byte_count) != data.len() {
-        inconsistent(sink, || {
-            format!(
-                "MODULE_C2H ByteCount {} in a {}-byte INIT_RESPONSE",
-                module.byte_count,
-                data.len()
-            )
-        });
-    }
-    tracker.module_count(module.module_count, sink);
+    tracker.module_header(
+        ("MODULE_C2H", "INIT_RESPONSE"),
+        module.byte_count,
+        module.module_count,
+        data.len(),
+        sink,
+    );
     session.client_modules = session.client_modules.saturating_add(1);
     let name = WireText::from_nul_terminated(module.name);
     let host_module_name = WireText::from_nul_terminated(module.host_module_name);
@@ -479,16 +490,13 @@ fn init_connect(
         truncated(sink, "INIT_CONNECT MODULE_H2C", MODULE_H2C_LEN, data.len());
         return None;
     };
-    if usize::from(module.byte_count) != data.len() {
-        inconsistent(sink, || {
-            format!(
-                "MODULE_H2C ByteCount {} in a {}-byte INIT_CONNECT",
-                module.byte_count,
-                data.len()
-            )
-        });
-    }
-    tracker.module_count(module.module_count, sink);
+    tracker.module_header(
+        ("MODULE_H2C", "INIT_CONNECT"),
+        module.byte_count,
+        module.module_count,
+        data.len(),
+        sink,
+    );
     session.host_modules = session.host_modules.saturating_add(1);
     let mut winstation_driver = None;
     let mut protocol_driver = None;

@@ -53,6 +53,8 @@ pub(super) struct Connection {
     /// What the dissector read in the client's payload at that time (its events come before
     /// the payload is reported).
     decoded: Option<(Request, Timestamp)>,
+    /// Series that were overdue when activity came back, and when (until handed out).
+    pub recovered: Vec<(BeatKind, Timestamp)>,
 }
 
 impl Connection {
@@ -68,6 +70,7 @@ impl Connection {
             pending: None,
             last_request: None,
             decoded: None,
+            recovered: Vec::new(),
         }
     }
 
@@ -91,7 +94,9 @@ impl Connection {
     /// was seen before).
     pub fn active(&mut self, ts: Timestamp) -> Option<Duration> {
         for s in &mut self.series {
-            s.resume();
+            if s.resume() && !self.recovered.iter().any(|(k, _)| *k == s.kind()) {
+                self.recovered.push((s.kind(), ts));
+            }
         }
         self.silence.end(ts)
     }

@@ -20,8 +20,8 @@ use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{BeatKind, CadenceStats, Finding, FindingKind, HeartbeatSeries};
 use connection::{Connection, Request};
-use ctxscope_dissectors::{Dir, Event, Proto, Summary, Timestamp, flexlm};
-use rustc_hash::FxHashMap;
+use ctxscope_dissectors::{Code, Dir, Event, Proto, Summary, Timestamp, flexlm};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::Duration;
 
 pub struct HeartbeatSettings {
@@ -73,6 +73,16 @@ pub struct Heartbeats {
     quiet: FxHashMap<FlowId, Silence>,
     finished: Vec<HeartbeatSeries>,
     dropped: u64,
+    /// While streaming: connections whose series turned overdue or recovered since the last
+    /// drain; finished series are then handed out with their flow, not kept.
+    journal: Option<FxHashSet<FlowId>>,
+}
+
+/// A series that turned overdue or recovered, handed out by [`Heartbeats::drain`].
+pub struct SeriesChange {
+    pub series: HeartbeatSeries,
+    /// When it recovered: the overdue finding `code` is over.
+    pub recovered: Option<(&'static Code, Timestamp)>,
 }
 
 /// The client-to-server keep-alive interval a CGP connection agreed on in its BIND messages
@@ -97,6 +107,50 @@ impl Heartbeats {
             quiet: FxHashMap::default(),
             finished: Vec::new(),
             dropped: 0,
+            journal: None,
+        }
+    }
+
+    /// Notes the series that turn overdue or recover from now on, for [`Heartbeats::drain`].
+    pub fn stream(&mut self, on: bool) {
+        self.journal = on.then(FxHashSet::default);
+    }
+
+    /// Notes `flow` for the journal if one of its series just recovered.
+    fn note_recovery(&mut self, flow: FlowId) {
+        if let Some(touched) = &mut self.journal
+            && self
+                .live
+                .get(&flow)
+                .is_some_and(|c| !c.recovered.is_empty())
+        {
+            touched.insert(flow);
+        }
+    }
+
+    /// Hands out the series that turned overdue or recovered since the last drain.
+    pub fn drain(&mut self, tell: &mut impl FnMut(SeriesChange)) {
+        let Some(touched) = self.journal.as_mut().map(std::mem::take) else {
+            return;
+        };
+        let mut flows: Vec<FlowId> = touched.into_iter().collect();
+        flows.sort_unstable();
+        for flow in flows {
+            let Some(c) = self.live.get_mut(&flow) else {
+                continue;
+            };
+            let recovered = std::mem::take(&mut c.recovered);
+            for s in c.series.iter().filter(|s| reported(c, s)) {
+                let came_back = recovered.iter().find(|(k, _)| *k == s.kind());
+                let overdue = s.stats(c.silence, None).overdue;
+                if !overdue && came_back.is_none() {
+                    continue;
+                }
+                tell(SeriesChange {
+                    series: report(flow, c, s, !c.closed, &self.settings),
+                    recovered: came_back.map(|&(kind, at)| (overdue_code(kind, c.proto), at)),
+                });
+            }
         }
     }
 
@@ -114,6 +168,7 @@ impl Heartbeats {
     /// Payload in `dir` on a license connection (lmgrd or vendor daemon).
     pub fn license_payload(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
         self.connection(flow).license_payload(dir, ts);
+        self.note_recovery(flow.id);
     }
 
     /// A FlexLM message on a license connection: a client's request that says what its
@@ -148,6 +203,7 @@ impl Heartbeats {
                 self.quiet.entry(flow.id).or_default().end(ts);
             }
         }
+        self.note_recovery(flow.id);
     }
 
     /// An explicit keep-alive (CGP NOP, TCP keep-alive probe).
@@ -157,6 +213,7 @@ impl Heartbeats {
             c.announced = announced_keepalive(flow);
         }
         c.keepalive(kind, ts);
+        self.note_recovery(flow.id);
     }
 
     /// The connection closed at `at`: its silence until then counts, from then on it is
@@ -184,6 +241,9 @@ impl Heartbeats {
                 };
                 if c.series[i].overdue(silence, limit) {
                     findings.raise(overdue_finding(flow, c, &c.series[i], silence, limit));
+                    if let Some(touched) = &mut self.journal {
+                        touched.insert(flow);
+                    }
                 }
             }
         }
@@ -202,6 +262,11 @@ impl Heartbeats {
         let Some(c) = self.live.remove(&flow.id) else {
             return;
         };
+        if let Some(touched) = &mut self.journal {
+            // Handed out with the connection's final record.
+            touched.remove(&flow.id);
+            return;
+        }
         for s in c.series.iter().filter(|s| reported(&c, s)) {
             if self.finished.len() >= self.settings.max_finished {
                 self.dropped += 1;
@@ -277,6 +342,18 @@ fn seconds(d: Duration) -> String {
     }
 }
 
+/// The finding an overdue series of `kind` raises on a connection of `proto`.
+fn overdue_code(kind: BeatKind, proto: Option<Proto>) -> &'static Code {
+    match (kind, proto) {
+        (BeatKind::LicenseHeartbeat, _) => FindingKind::FlexlmHeartbeatOverdue.into(),
+        (BeatKind::CgpNop, _) => FindingKind::CgpKeepaliveOverdue.into(),
+        (BeatKind::TcpKeepalive, Some(p)) if p == Proto::ICA => {
+            FindingKind::IcaKeepaliveOverdue.into()
+        }
+        (BeatKind::TcpKeepalive, _) => FindingKind::TcpKeepaliveOverdue.into(),
+    }
+}
+
 fn overdue_finding(
     flow: FlowId,
     c: &Connection,
@@ -286,46 +363,35 @@ fn overdue_finding(
 ) -> Finding {
     let secs = silence.as_secs_f64();
     let since = c.silence.since.unwrap_or_default();
-    let (code, message) = match (s.kind(), c.proto) {
-        (BeatKind::LicenseHeartbeat, proto) => (
-            FindingKind::FlexlmHeartbeatOverdue,
-            format!(
-                "no license exchange between {} and {} {} since {since} ({secs:.0} s when found; heartbeats {}) while the connection stays open: the license client or the daemon is hung, or the path between them drops packets; check the vendor daemon's log and the Citrix server's licensing service",
-                c.client.ip,
-                if proto == Some(Proto::LMGRD) {
-                    "lmgrd"
-                } else {
-                    "the vendor daemon"
-                },
-                c.server,
-                expectation(s, limit, "licensing.heartbeat_ceiling_secs"),
-            ),
+    let message = match (s.kind(), c.proto) {
+        (BeatKind::LicenseHeartbeat, proto) => format!(
+            "no license exchange between {} and {} {} since {since} ({secs:.0} s when found; heartbeats {}) while the connection stays open: the license client or the daemon is hung, or the path between them drops packets; check the vendor daemon's log and the Citrix server's licensing service",
+            c.client.ip,
+            if proto == Some(Proto::LMGRD) {
+                "lmgrd"
+            } else {
+                "the vendor daemon"
+            },
+            c.server,
+            expectation(s, limit, "licensing.heartbeat_ceiling_secs"),
         ),
-        (BeatKind::CgpNop, _) => (
-            FindingKind::CgpKeepaliveOverdue,
-            format!(
-                "no CGP keep-alive for {secs:.0} s ({}) on an open session-reliability connection: the client or a middlebox stopped forwarding; session reliability will try to reconnect",
-                expectation(
-                    s,
-                    limit,
-                    "the announced interval or sessions.keepalive_ceiling_secs"
-                )
-            ),
+        (BeatKind::CgpNop, _) => format!(
+            "no CGP keep-alive for {secs:.0} s ({}) on an open session-reliability connection: the client or a middlebox stopped forwarding; session reliability will try to reconnect",
+            expectation(
+                s,
+                limit,
+                "the announced interval or sessions.keepalive_ceiling_secs"
+            )
         ),
-        (BeatKind::TcpKeepalive, Some(p)) if p == Proto::ICA => (
-            FindingKind::IcaKeepaliveOverdue,
-            format!(
-                "no TCP keep-alive for {secs:.0} s ({}) on an open ICA session: the client may be gone while the session stays up",
-                expectation(s, limit, "sessions.keepalive_ceiling_secs")
-            ),
+        (BeatKind::TcpKeepalive, Some(p)) if p == Proto::ICA => format!(
+            "no TCP keep-alive for {secs:.0} s ({}) on an open ICA session: the client may be gone while the session stays up",
+            expectation(s, limit, "sessions.keepalive_ceiling_secs")
         ),
-        (BeatKind::TcpKeepalive, _) => (
-            FindingKind::TcpKeepaliveOverdue,
-            format!(
-                "no TCP keep-alive for {secs:.0} s ({}) on an open connection",
-                expectation(s, limit, "sessions.keepalive_ceiling_secs")
-            ),
+        (BeatKind::TcpKeepalive, _) => format!(
+            "no TCP keep-alive for {secs:.0} s ({}) on an open connection",
+            expectation(s, limit, "sessions.keepalive_ceiling_secs")
         ),
     };
+    let code = overdue_code(s.kind(), c.proto);
     Finding::new(code, since.plus(limit), message).on_flow(flow)
 }

@@ -145,13 +145,16 @@ pub(super) fn session_index(
     Some(sessions.len() - 1)
 }
 
-/// Adds one connection's facts to its session.
+/// Adds one connection's facts to its session. A session with [`MAX_PER_SESSION`] records of
+/// the connection's kind keeps its first ones, or with `latest` (while streaming, where the
+/// status must follow the latest attempt) drops the oldest.
 pub(super) fn fold(
     s: &mut LicensingSession,
     id: FlowId,
     ff: &FlexFlow,
     facts: Facts,
     heartbeats: Option<CadenceStats>,
+    latest: bool,
 ) {
     s.first = s.first.min(ff.started);
     s.last = s.last.max(facts.last);
@@ -168,8 +171,7 @@ pub(super) fn fold(
     }
     match ff.role {
         Role::Lmgrd => {
-            if s.handshakes.len() >= MAX_PER_SESSION {
-                s.dropped += 1;
+            if !make_room(&mut s.handshakes, &mut s.dropped, latest) {
                 return;
             }
             let mut announced = ff.redirect.clone();
@@ -197,8 +199,7 @@ pub(super) fn fold(
             });
         }
         Role::VendorDaemon => {
-            if s.vendor_connections.len() >= MAX_PER_SESSION {
-                s.dropped += 1;
+            if !make_room(&mut s.vendor_connections, &mut s.dropped, latest) {
                 return;
             }
             let outcome = connection_outcome(facts);
@@ -226,4 +227,17 @@ pub(super) fn fold(
             });
         }
     }
+}
+
+/// Whether `records` has room for one more: at [`MAX_PER_SESSION`] one is dropped (counted),
+/// the oldest with `latest`, else the new one (false).
+fn make_room<T>(records: &mut Vec<T>, dropped: &mut u64, latest: bool) -> bool {
+    if records.len() < MAX_PER_SESSION {
+        return true;
+    }
+    *dropped += 1;
+    if latest {
+        records.remove(0);
+    }
+    latest
 }

@@ -143,6 +143,7 @@ impl Licensing {
         now: Timestamp,
         findings: &mut Findings,
     ) {
+        self.touch();
         // The handshake is marked where it is now: in its live connection, or in its session
         // if that connection has been retired already.
         if let Some(ff) = self.live.get_mut(&a.parent)

@@ -20,7 +20,7 @@ use super::Findings;
 use crate::config::PortRange;
 use crate::flow::Flow;
 use crate::ids::FlowId;
-use crate::model::{CadenceStats, LicensingSession};
+use crate::model::{CadenceStats, LicensingSession, SessionStatus};
 use attempts::Attempts;
 use ctxscope_dissectors::WireText;
 use folding::{Facts, fold, session_index};
@@ -86,6 +86,15 @@ pub struct Licensing {
     /// Connection attempts per (client, server, port): the failed ones make one finding,
     /// which says so when a later attempt got through.
     attempts: FxHashMap<(IpAddr, IpAddr, u16), Attempts>,
+    /// While streaming: each session's status as last handed out, and whether anything
+    /// happened since.
+    journal: Option<Journal>,
+}
+
+#[derive(Default)]
+struct Journal {
+    told: FxHashMap<SessionKey, SessionStatus>,
+    touched: bool,
 }
 
 impl Licensing {
@@ -100,6 +109,44 @@ impl Licensing {
             last_port: FxHashMap::default(),
             not_seen: FxHashMap::default(),
             attempts: FxHashMap::default(),
+            journal: None,
+        }
+    }
+
+    /// Notes status changes from now on, for [`Licensing::drain`]. A session full of
+    /// handshakes or vendor connections then keeps the latest ones rather than the first (the
+    /// status is the latest attempt's).
+    pub fn stream(&mut self) {
+        self.journal = Some(Journal::default());
+    }
+
+    /// Something that may change a status happened.
+    pub fn touch(&mut self) {
+        if let Some(j) = &mut self.journal {
+            j.touched = true;
+        }
+    }
+
+    /// Hands out the sessions whose status changed since the last drain, as they stand now.
+    pub fn drain(
+        &mut self,
+        live_heartbeats: impl Fn(FlowId) -> Option<CadenceStats>,
+        tell: &mut impl FnMut(LicensingSession),
+    ) {
+        if !self.journal.as_ref().is_some_and(|j| j.touched) {
+            return;
+        }
+        let sessions = self.snapshot(live_heartbeats);
+        let Some(j) = &mut self.journal else {
+            return;
+        };
+        j.touched = false;
+        for s in sessions {
+            let key = (s.client, s.server, s.vendor.clone());
+            if j.told.get(&key) != Some(&s.status) {
+                j.told.insert(key, s.status);
+                tell(s);
+            }
         }
     }
 
@@ -124,13 +171,22 @@ impl Licensing {
         let Some(mut ff) = self.live.remove(&flow.id) else {
             return;
         };
+        self.touch();
+        let latest = self.journal.is_some();
         ff.count_integrity_errors(flow);
         let facts = Facts::of(flow, open);
         self.judge_end(flow, &ff, facts, findings);
         let key = ff.session_key();
         let cap = self.settings.max_sessions;
         match session_index(&mut self.sessions, &mut self.index, cap, &ff) {
-            Some(i) => fold(&mut self.sessions[i], flow.id, &ff, facts, heartbeats),
+            Some(i) => fold(
+                &mut self.sessions[i],
+                flow.id,
+                &ff,
+                facts,
+                heartbeats,
+                latest,
+            ),
             None => {
                 if !self.dropped_keys.contains(&key) {
                     self.sessions_dropped += 1;
@@ -157,7 +213,15 @@ impl Licensing {
                 session_index(&mut sessions, &mut index, self.settings.max_sessions, ff)
             {
                 let facts = Facts::live(ff.started);
-                fold(&mut sessions[i], *id, ff, facts, live_heartbeats(*id));
+                let latest = self.journal.is_some();
+                fold(
+                    &mut sessions[i],
+                    *id,
+                    ff,
+                    facts,
+                    live_heartbeats(*id),
+                    latest,
+                );
             }
         }
         finish_sessions(&mut sessions);

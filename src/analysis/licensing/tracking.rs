@@ -152,6 +152,7 @@ impl Licensing {
             if self.track(flow, findings).is_none() {
                 return;
             }
+            self.touch();
             if e.dir == Some(Dir::ToClient)
                 && let Some(ff) = self.live.get_mut(&flow.id)
             {

@@ -3,8 +3,9 @@
 //! the longest silence, a keep-alive cadence, and DTLS when the datagrams are DTLS records.
 //! Attempts nobody answered are not here: the findings name them.
 
-use crate::model::{FlowRecord, Report};
+use crate::model::Report;
 use crate::output::facts::{keepalive, sizes};
+use crate::output::table::Column::{Left, Right};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::edt;
@@ -12,15 +13,10 @@ use ctxscope_dissectors::{Dir, Proto, Summary};
 use std::io::{self, Write};
 
 pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    let flows: Vec<(&FlowRecord, &edt::Summary)> = r
-        .flows
-        .iter()
-        .filter(|f| f.proto == Some(Proto::EDT))
-        .filter_map(|f| match &f.summary {
-            Some(Summary::Edt(s)) => Some((f.as_ref(), s.as_ref())),
-            _ => None,
-        })
-        .collect();
+    let flows = super::labelled(r, Proto::EDT, |s| match s {
+        Summary::Edt(s) => Some(s.as_ref()),
+        _ => None,
+    });
     if flows.is_empty() {
         return Ok(());
     }
@@ -29,22 +25,16 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         "\nEDT (HDX adaptive transport over UDP, labelled by port: no public layout)"
     )?;
     let mut t = Table::new(&[
-        "FLOW",
-        "CLIENT",
-        "SERVER",
-        "DATAGRAMS C>S/S>C",
-        "BYTES C>S/S>C",
-        "SIZES C>S",
-        "SIZES S>C",
-        "LONGEST SILENCE",
-        "KEEP-ALIVE",
-        "DTLS",
-    ])
-    .right(&[
-        "FLOW",
-        "DATAGRAMS C>S/S>C",
-        "BYTES C>S/S>C",
-        "LONGEST SILENCE",
+        Right("FLOW"),
+        Left("CLIENT"),
+        Left("SERVER"),
+        Right("DATAGRAMS C>S/S>C"),
+        Right("BYTES C>S/S>C"),
+        Left("SIZES C>S"),
+        Left("SIZES S>C"),
+        Right("LONGEST SILENCE"),
+        Left("KEEP-ALIVE"),
+        Left("DTLS"),
     ]);
     let [c, s] = [Dir::ToServer.index(), Dir::ToClient.index()];
     for (f, e) in &flows {

@@ -2,6 +2,7 @@
 //! the protocol and ports of each flow).
 
 use crate::model::Report;
+use crate::output::table::Column::{Left, Right};
 use crate::output::table::Table;
 use crate::output::units::{duration, time_of_day};
 use ctxscope_dissectors::Timestamp;
@@ -13,10 +14,18 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\nHeartbeats and keep-alives")?;
     let mut t = Table::new(&[
-        "FLOW", "KIND", "SOURCE", "CLIENT", "SERVER", "BEATS", "LAST", "MEDIAN", "JITTER",
-        "SILENCE", "STATE",
-    ])
-    .right(&["FLOW", "BEATS", "MEDIAN", "JITTER", "SILENCE"]);
+        Right("FLOW"),
+        Left("KIND"),
+        Left("SOURCE"),
+        Left("CLIENT"),
+        Left("SERVER"),
+        Right("BEATS"),
+        Left("LAST"),
+        Right("MEDIAN"),
+        Right("JITTER"),
+        Right("SILENCE"),
+        Left("STATE"),
+    ]);
     for h in &r.heartbeats {
         let c = &h.stats;
         // Since when an overdue series is quiet is in its licensing or session detail.

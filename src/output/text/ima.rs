@@ -3,7 +3,8 @@
 //! a later version can learn the framing. The first bytes are shown cut to fit the line; the
 //! JSON report has all that was recorded.
 
-use crate::model::{FlowRecord, Report};
+use crate::model::Report;
+use crate::output::table::Column::{Left, Right};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::{Body, Dir, Proto, Summary, ima};
@@ -13,35 +14,23 @@ use std::io::{self, Write};
 const SHOWN_BYTES: usize = 40;
 
 pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    let flows: Vec<(&FlowRecord, &ima::Summary)> = r
-        .flows
-        .iter()
-        .filter(|f| f.proto == Some(Proto::IMA))
-        .filter_map(|f| match &f.summary {
-            Some(Summary::Ima(s)) => Some((f.as_ref(), s.as_ref())),
-            _ => None,
-        })
-        .collect();
+    let flows = super::labelled(r, Proto::IMA, |s| match s {
+        Summary::Ima(s) => Some(s.as_ref()),
+        _ => None,
+    });
     if flows.is_empty() {
         return Ok(());
     }
     writeln!(out, "\nIMA (labelled by port: no public wire layout)")?;
     let mut t = Table::new(&[
-        "FLOW",
-        "CLIENT",
-        "SERVER",
-        "BYTES C>S",
-        "BYTES S>C",
-        "EXCHANGES",
-        "LONGEST IDLE",
-        "LAST EXCHANGE",
-    ])
-    .right(&[
-        "FLOW",
-        "BYTES C>S",
-        "BYTES S>C",
-        "EXCHANGES",
-        "LONGEST IDLE",
+        Right("FLOW"),
+        Left("CLIENT"),
+        Left("SERVER"),
+        Right("BYTES C>S"),
+        Right("BYTES S>C"),
+        Right("EXCHANGES"),
+        Right("LONGEST IDLE"),
+        Left("LAST EXCHANGE"),
     ]);
     for (f, s) in &flows {
         t.row(vec![
@@ -60,7 +49,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         out,
         "  First bytes (hex, at most {SHOWN_BYTES} of each direction; --format json has all recorded):"
     )?;
-    let mut t = Table::new(&["FLOW", "DIR", "LEN", "BYTES"]).right(&["FLOW", "LEN"]);
+    let mut t = Table::new(&[Right("FLOW"), Left("DIR"), Right("LEN"), Left("BYTES")]);
     for (f, _) in &flows {
         for e in &f.events {
             let Body::Ima(ima::Event::FirstBytes {

@@ -9,6 +9,7 @@ use crate::model::{
     AnnouncedOutcome, AnnouncedPort, CadenceStats, Handshake, HandshakeOutcome, LicensingSession,
     Report, SeriesState, VendorConnection, name_of, port_class,
 };
+use crate::output::table::Column::Left;
 use crate::output::table::Table;
 use crate::output::units::{duration, time_of_day};
 use ctxscope_dissectors::WireText;
@@ -33,13 +34,13 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\nLicensing (FlexLM)")?;
     let mut t = Table::new(&[
-        "CLIENT",
-        "SERVER",
-        "VENDOR",
-        "STATUS",
-        "VENDOR PORTS",
-        "LICENSES",
-        "HEARTBEATS",
+        Left("CLIENT"),
+        Left("SERVER"),
+        Left("VENDOR"),
+        Left("STATUS"),
+        Left("VENDOR PORTS"),
+        Left("LICENSES"),
+        Left("HEARTBEATS"),
     ]);
     for s in &r.licensing {
         t.row(vec![

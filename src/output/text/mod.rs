@@ -7,11 +7,12 @@ mod licensing;
 mod sessions;
 mod tls;
 
+use super::table::Column::{Left, Right};
 use super::table::Table;
 use super::units::{bytes, duration};
 use crate::capture::MAX_PCAPNG_INTERFACES;
 use crate::model::{Finding, FlowRecord, Report};
-use ctxscope_dissectors::{Severity, Transport};
+use ctxscope_dissectors::{Proto, Severity, Summary, Transport};
 use std::io::{self, Write};
 
 /// Flow rows shown before the table is cut (the JSON outputs have them all).
@@ -33,6 +34,20 @@ pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     heartbeats::section(report, out)?;
     flows(report, out)?;
     totals(report, out)
+}
+
+/// The flows labelled `proto` with the summary `pick` finds in them: the rows of a protocol's
+/// section.
+fn labelled<'a, S>(
+    r: &'a Report,
+    proto: Proto,
+    pick: impl Fn(&'a Summary) -> Option<&'a S>,
+) -> Vec<(&'a FlowRecord, &'a S)> {
+    r.flows
+        .iter()
+        .filter(|f| f.proto == Some(proto))
+        .filter_map(|f| Some((f.as_ref(), pick(f.summary.as_ref()?)?)))
+        .collect()
 }
 
 fn header(r: &Report, out: &mut impl Write) -> io::Result<()> {
@@ -66,8 +81,13 @@ fn header(r: &Report, out: &mut impl Write) -> io::Result<()> {
 
 fn sources(r: &Report, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "\nSources")?;
-    let mut t =
-        Table::new(&["SOURCE", "LINK", "PACKETS", "BYTES", "NOTE"]).right(&["PACKETS", "BYTES"]);
+    let mut t = Table::new(&[
+        Left("SOURCE"),
+        Left("LINK"),
+        Right("PACKETS"),
+        Right("BYTES"),
+        Left("NOTE"),
+    ]);
     for s in &r.sources {
         let mut note = s.error.clone().unwrap_or_default();
         if let Some(k) = &s.kernel {
@@ -92,7 +112,13 @@ fn findings(r: &Report, out: &mut impl Write) -> io::Result<()> {
         return Ok(());
     }
     writeln!(out, "\nFindings")?;
-    let mut t = Table::new(&["SEVERITY", "CODE", "FLOW", "COUNT", "MESSAGE"]).right(&["COUNT"]);
+    let mut t = Table::new(&[
+        Left("SEVERITY"),
+        Left("CODE"),
+        Left("FLOW"),
+        Right("COUNT"),
+        Left("MESSAGE"),
+    ]);
     for (code, group) in findings_by_code(&r.findings) {
         for f in group.iter().take(FINDING_ROWS_PER_CODE) {
             let flow = match (f.flow, f.related_flow) {
@@ -158,33 +184,22 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\nFlows")?;
     let mut t = Table::new(&[
-        "ID",
-        "TRANSPORT",
-        "PROTO",
-        "BY",
-        "CLIENT",
-        "SERVER",
-        "STATE",
-        "PKTS C>S",
-        "PKTS S>C",
-        "BYTES C>S",
-        "BYTES S>C",
-        "DURATION",
-        "RTT",
-        "RETX/OOO/LOST",
-        "HISTORY",
-        "FINDINGS",
-    ])
-    .right(&[
-        "ID",
-        "PKTS C>S",
-        "PKTS S>C",
-        "BYTES C>S",
-        "BYTES S>C",
-        "DURATION",
-        "RTT",
-        "RETX/OOO/LOST",
-        "FINDINGS",
+        Right("ID"),
+        Left("TRANSPORT"),
+        Left("PROTO"),
+        Left("BY"),
+        Left("CLIENT"),
+        Left("SERVER"),
+        Left("STATE"),
+        Right("PKTS C>S"),
+        Right("PKTS S>C"),
+        Right("BYTES C>S"),
+        Right("BYTES S>C"),
+        Right("DURATION"),
+        Right("RTT"),
+        Right("RETX/OOO/LOST"),
+        Left("HISTORY"),
+        Right("FINDINGS"),
     ]);
     for f in r.flows.iter().take(MAX_FLOW_ROWS) {
         t.row(flow_row(f));

@@ -6,6 +6,7 @@
 
 use crate::model::{ChannelUse, CitrixSession, Report, SeriesState};
 use crate::output::facts::date;
+use crate::output::table::Column::{Left, Right};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
 use ctxscope_dissectors::Proto;
@@ -28,17 +29,16 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\nSessions (ICA / CGP / EDT)")?;
     let mut t = Table::new(&[
-        "ID",
-        "VIA",
-        "CLIENT NAME",
-        "APPLICATION",
-        "SERVER",
-        "ENCRYPTION",
-        "FRAMES C>S/S>C",
-        "RECONNECTS",
-        "STATE",
-    ])
-    .right(&["ID", "FRAMES C>S/S>C", "RECONNECTS"]);
+        Right("ID"),
+        Left("VIA"),
+        Left("CLIENT NAME"),
+        Left("APPLICATION"),
+        Left("SERVER"),
+        Left("ENCRYPTION"),
+        Right("FRAMES C>S/S>C"),
+        Right("RECONNECTS"),
+        Left("STATE"),
+    ]);
     for s in &r.sessions {
         t.row(vec![
             s.id.to_string(),

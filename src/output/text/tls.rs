@@ -8,6 +8,7 @@ use super::MAX_FLOW_ROWS;
 use super::sessions::clip;
 use crate::model::{FlowRecord, Report};
 use crate::output::facts::{date, no_certificate, tls_version};
+use crate::output::table::Column::{Left, Right};
 use crate::output::table::Table;
 use ctxscope_dissectors::{Proto, Summary, tls};
 use std::io::{self, Write};
@@ -30,18 +31,17 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\nTLS / DTLS (handshake metadata)")?;
     let mut t = Table::new(&[
-        "FLOW",
-        "SERVER",
-        "CARRIES",
-        "SNI",
-        "VERSION",
-        "CIPHER SUITE",
-        "CERTIFICATE SUBJECT",
-        "ISSUER",
-        "NOT AFTER",
-        "SANS",
-    ])
-    .right(&["FLOW", "SANS"]);
+        Right("FLOW"),
+        Left("SERVER"),
+        Left("CARRIES"),
+        Left("SNI"),
+        Left("VERSION"),
+        Left("CIPHER SUITE"),
+        Left("CERTIFICATE SUBJECT"),
+        Left("ISSUER"),
+        Left("NOT AFTER"),
+        Right("SANS"),
+    ]);
     for &(f, s, record) in flows.iter().take(MAX_FLOW_ROWS) {
         t.row(row(f, s, record));
     }

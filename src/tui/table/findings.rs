@@ -6,8 +6,10 @@ use crate::model::{Finding, Report};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::time_of_day;
 use std::fmt::Write as _;
+use strum::VariantArray;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The columns, in display order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, VariantArray)]
 pub enum FindingColumn {
     Severity,
     Time,
@@ -35,14 +37,6 @@ pub fn flows_cell(f: &Finding) -> String {
 
 impl TableModel for Findings {
     type Column = FindingColumn;
-    const COLUMNS: &'static [FindingColumn] = &[
-        FindingColumn::Severity,
-        FindingColumn::Time,
-        FindingColumn::Code,
-        FindingColumn::Flow,
-        FindingColumn::Count,
-        FindingColumn::Message,
-    ];
     const KEYS: &'static [&'static str] = &["sev", "code", "flow", "proto", "port", "host"];
     const DEFAULT_SORT: Sort<FindingColumn> = Sort {
         column: FindingColumn::Severity,

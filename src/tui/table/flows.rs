@@ -6,8 +6,10 @@ use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{bytes, duration, time_of_day};
 use std::fmt::Write as _;
 use std::sync::Arc;
+use strum::VariantArray;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The columns, in display order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, VariantArray)]
 pub enum FlowColumn {
     Id,
     Transport,
@@ -34,23 +36,6 @@ fn flow(report: &Report, i: usize) -> &FlowRecord {
 
 impl TableModel for Flows {
     type Column = FlowColumn;
-    const COLUMNS: &'static [FlowColumn] = &[
-        FlowColumn::Id,
-        FlowColumn::Transport,
-        FlowColumn::Proto,
-        FlowColumn::By,
-        FlowColumn::Client,
-        FlowColumn::Server,
-        FlowColumn::State,
-        FlowColumn::PacketsToServer,
-        FlowColumn::PacketsToClient,
-        FlowColumn::BytesToServer,
-        FlowColumn::BytesToClient,
-        FlowColumn::Duration,
-        FlowColumn::LastSeen,
-        FlowColumn::History,
-        FlowColumn::Findings,
-    ];
     const KEYS: &'static [&'static str] = &[
         "proto",
         "transport",

@@ -8,8 +8,10 @@ use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{duration, or_dash, time_of_day};
 use ctxscope_dissectors::Timestamp;
 use std::fmt::Write as _;
+use strum::VariantArray;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The columns, in display order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, VariantArray)]
 pub enum HeartbeatColumn {
     Flow,
     Proto,
@@ -70,21 +72,6 @@ fn gappiness(h: &HeartbeatSeries) -> f64 {
 
 impl TableModel for Heartbeats {
     type Column = HeartbeatColumn;
-    const COLUMNS: &'static [HeartbeatColumn] = &[
-        HeartbeatColumn::Flow,
-        HeartbeatColumn::Proto,
-        HeartbeatColumn::Kind,
-        HeartbeatColumn::Source,
-        HeartbeatColumn::Client,
-        HeartbeatColumn::Server,
-        HeartbeatColumn::Beats,
-        HeartbeatColumn::LastBeat,
-        HeartbeatColumn::Median,
-        HeartbeatColumn::Jitter,
-        HeartbeatColumn::Silence,
-        HeartbeatColumn::State,
-        HeartbeatColumn::Timeline,
-    ];
     const KEYS: &'static [&'static str] =
         &["proto", "host", "port", "flow", "kind", "state", "finding"];
     const DEFAULT_SORT: Sort<HeartbeatColumn> = Sort {

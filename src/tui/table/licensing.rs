@@ -10,8 +10,10 @@ use crate::tui::query::{Query, TermKind};
 use crate::tui::text::{or_dash, time_of_day};
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use strum::VariantArray;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The columns, in display order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, VariantArray)]
 pub enum LicensingColumn {
     Client,
     Server,
@@ -144,19 +146,6 @@ pub fn flows(s: &LicensingSession) -> Vec<FlowId> {
 
 impl TableModel for Licensing {
     type Column = LicensingColumn;
-    const COLUMNS: &'static [LicensingColumn] = &[
-        LicensingColumn::Client,
-        LicensingColumn::Server,
-        LicensingColumn::Vendor,
-        LicensingColumn::Status,
-        LicensingColumn::Lmgrd,
-        LicensingColumn::Announced,
-        LicensingColumn::VendorConnections,
-        LicensingColumn::Checkouts,
-        LicensingColumn::Checkins,
-        LicensingColumn::LastBeat,
-        LicensingColumn::Beat,
-    ];
     const KEYS: &'static [&'static str] = &["host", "port", "vendor", "status", "flow", "finding"];
     /// Worst first: unreachable, not connected, dynamic port, lmgrd only, ok.
     const DEFAULT_SORT: Sort<LicensingColumn> = Sort {

@@ -15,6 +15,7 @@ use crate::model::{FlowId, Report};
 use ctxscope_dissectors::Registry;
 use std::cmp::Reverse;
 use std::sync::Arc;
+use strum::VariantArray;
 
 /// How a column is shown: header, width, alignment, and how important it is to keep when the
 /// terminal is narrow (lower `keep` stays longer).
@@ -33,9 +34,10 @@ pub struct ColumnSpec {
 
 /// What a table needs to know about its rows.
 pub trait TableModel {
-    type Column: Copy + Eq + std::fmt::Debug + 'static;
+    /// Its variants in display order.
+    type Column: Copy + Eq + std::fmt::Debug + VariantArray + 'static;
     /// All columns in display order.
-    const COLUMNS: &'static [Self::Column];
+    const COLUMNS: &'static [Self::Column] = Self::Column::VARIANTS;
     /// Filter keys that mean something for these rows.
     const KEYS: &'static [&'static str];
     /// The order rows come in until the user picks another.

@@ -6,8 +6,10 @@ use crate::model::{CitrixSession, FlowId, Report, SeriesState};
 use crate::tui::query::{Query, TermKind};
 use crate::tui::text::or_dash;
 use std::fmt::Write as _;
+use strum::VariantArray;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The columns, in display order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, VariantArray)]
 pub enum SessionColumn {
     Id,
     Transport,
@@ -43,22 +45,6 @@ pub fn in_trouble(s: &CitrixSession) -> bool {
 
 impl TableModel for Sessions {
     type Column = SessionColumn;
-    const COLUMNS: &'static [SessionColumn] = &[
-        SessionColumn::Id,
-        SessionColumn::Transport,
-        SessionColumn::Client,
-        SessionColumn::Server,
-        SessionColumn::ClientName,
-        SessionColumn::Application,
-        SessionColumn::Build,
-        SessionColumn::Encryption,
-        SessionColumn::Channels,
-        SessionColumn::FramesToServer,
-        SessionColumn::FramesToClient,
-        SessionColumn::Reconnects,
-        SessionColumn::KeepAlive,
-        SessionColumn::State,
-    ];
     const KEYS: &'static [&'static str] = &["proto", "host", "port", "flow", "state", "finding"];
     const DEFAULT_SORT: Sort<SessionColumn> = Sort {
         column: SessionColumn::Id,

@@ -299,7 +299,7 @@ fn ica_keepalive_overdue() -> TcpCapture {
 }
 
 /// Session reliability as a XenApp 6.5 server offers it: 5-second keep-alives, 180 s to
-/// reconnect, ICA in DATA messages.
+/// reconnect, ICA in DATA messages. Scenarios change what their server does otherwise.
 fn reliability(ticket: &[u8]) -> Reliability<'_> {
     Reliability {
         ticket,

@@ -100,12 +100,12 @@ fn long_text_is_cut_to_keep_its_nul() {
 
 #[test]
 fn lmgrd_legacy_conversation_round_trip() {
-    let ta = try_another(&TryAnother {
+    let ta = try_another(&Redirect {
         host: "lic01.example.net",
         tcp_port: 7279,
         host2: "",
         udp_port: 0,
-        ..TryAnother::default()
+        ..Redirect::default()
     });
     let license = b"SERVER lic01 ANY 27000\nVENDOR CITRIX PORT=7279\n".repeat(4);
     let chunks: Vec<Vec<u8>> = lf_data_chunks(&license).collect();
@@ -407,11 +407,14 @@ fn binary_builders_round_trip() {
         ),
         (
             Dir::ToClient,
-            redirect_0113(&Redirect {
-                host: "lic01.example.net",
-                tcp_port: 7279,
-                ..Redirect::default()
-            }),
+            redirect_0113(
+                &Redirect {
+                    host: "lic01.example.net",
+                    tcp_port: 7279,
+                    ..Redirect::default()
+                },
+                0,
+            ),
         ),
         (
             Dir::ToServer,
@@ -518,11 +521,14 @@ fn binary_builders_round_trip() {
 
 #[test]
 fn the_redirect_builder_reproduces_the_protocols_md_example() {
-    let built = redirect_0113(&Redirect {
-        host: "lic01.example.net",
-        tcp_port: 7279,
-        ..Redirect::default()
-    });
+    let built = redirect_0113(
+        &Redirect {
+            host: "lic01.example.net",
+            tcp_port: 7279,
+            ..Redirect::default()
+        },
+        0,
+    );
     assert_eq!(built, crate::flexlm::framed::tests::redirect_example());
 }
 

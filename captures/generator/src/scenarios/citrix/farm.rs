@@ -14,7 +14,7 @@
 use super::cgp::{CgpLink, Reliability};
 use super::{
     ACCOUNTING, CGP, ICA, KIOSK, SALES, TcpCapture, XA01, XA02, XA03, client_ip, encoded, end_of,
-    ima, millis, reconnect_ticket, secs, tcp,
+    ima, millis, reconnect_ticket, reliability, secs, tcp,
 };
 use crate::ica::{Client, IcaSession, Protection, on_tcp};
 use crate::rng::Rng;
@@ -128,10 +128,9 @@ fn accountant(at: Duration) -> TcpConversation {
 fn sales(at: Duration) -> (TcpConversation, TcpConversation) {
     let ticket = reconnect_ticket(10);
     let settings = Reliability {
-        ticket: &ticket,
         keepalive: secs(10),
-        timeout_secs: 180,
         realtime: true,
+        ..reliability(&ticket)
     };
     let mut ica = IcaSession::open(&SALES, Protection::Basic(0x19), 22);
     ica.licensing()
@@ -175,10 +174,8 @@ fn kiosk(at: Duration) -> TcpConversation {
 fn hr(at: Duration) -> TcpConversation {
     let ticket = reconnect_ticket(11);
     let settings = Reliability {
-        ticket: &ticket,
         keepalive: secs(20),
-        timeout_secs: 180,
-        realtime: false,
+        ..reliability(&ticket)
     };
     let mut ica = IcaSession::open(&HR, Protection::Rc5, 24);
     ica.licensing()
@@ -256,11 +253,14 @@ fn hello(host: &str) -> Vec<u8> {
 
 /// lmgrd on LIC01 sends the server to the CITRIX daemon on its static port 7279.
 pub(super) fn lmgrd(server: Ipv4Addr, name: &str, at: Duration) -> TcpConversation {
-    let redirect = flexlm::redirect_0113(&flexlm::Redirect {
-        host: "LIC01",
-        tcp_port: 7279,
-        ..flexlm::Redirect::default()
-    });
+    let redirect = flexlm::redirect_0113(
+        &flexlm::Redirect {
+            host: "LIC01",
+            tcp_port: 7279,
+            ..flexlm::Redirect::default()
+        },
+        0,
+    );
     tcp(
         (server, 49_152 + u16::from(server.octets()[3])),
         (LICENSE_SERVER, 27000),

@@ -12,7 +12,7 @@
 use super::cgp::{CgpLink, Reliability};
 use super::farm::{License, lmgrd, vendor_daemon};
 use super::ima::{Exchanges, exchanges};
-use super::tcp;
+use super::{reliability, tcp};
 use crate::Mixer;
 use crate::ica::{Client, IcaSession, LongSession, Protection, Shape};
 use crate::mixer::FrameSource;
@@ -134,10 +134,8 @@ impl Iterator for Flows {
             }
             let ticket = self.rng.bytes(32);
             let reliability = Reliability {
-                ticket: &ticket,
                 keepalive: Duration::from_secs(3),
-                timeout_secs: 180,
-                realtime: false,
+                ..reliability(&ticket)
             };
             let conversation = tcp((client_ip, client_port), (server_ip, 2598), at).handshake();
             let link = CgpLink::connect(conversation, reliability).carry(ica.take());

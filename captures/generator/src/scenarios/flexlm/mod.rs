@@ -246,11 +246,14 @@ fn hello_fields(client: CitrixServer, vendor: &str) -> encode::Hello<'_> {
 
 /// lmgrd's 0x0113 redirect to the vendor daemon on `port`.
 fn redirect(server: LicenseServer, port: u16) -> Vec<u8> {
-    encode::redirect_0113(&encode::Redirect {
-        host: server.name,
-        tcp_port: port,
-        ..encode::Redirect::default()
-    })
+    encode::redirect_0113(
+        &encode::Redirect {
+            host: server.name,
+            tcp_port: port,
+            ..encode::Redirect::default()
+        },
+        0,
+    )
 }
 
 /// The vendor daemon accepting the client's HELLO.
@@ -729,24 +732,35 @@ fn corrupt_messages() -> TcpCapture {
         .done();
     // lmstat's version reply has a wrong header check byte: the dissector loses the message
     // boundaries and finds them again at the next reply.
-    let version = encode::version_reply_0149(&encode::VersionReply {
-        major: 11,
-        minor: 16,
-        patch: 6,
-        build: 0,
-        nonce: 0,
-    });
+    let version = lmgrd_version_reply();
     let bad_check = version[1].wrapping_add(1);
-    let admin = conversation(ADMWKS01, 51_020, CTXLIC01, LMGRD_PORT, at(secs(40)))
-        .handshake()
-        .client_send(hello(ADMWKS01, ""))
-        .server_send(lmgrd_hello_reply())
-        .client_send(version_request(at(secs(40))))
+    let admin = lmstat(51_020, at(secs(40)))
         .server_send(damaged(version, 1, bad_check))
         .client_send(command(ADMWKS01, "dlist", at(secs(40))))
         .server_send(text_reply(b"CITRIX\n"))
         .close(ToServer);
     capture(vec![lmgrd, vendor, admin])
+}
+
+/// lmstat on the admin workstation connecting from `client_port`: its HELLO to lmgrd itself,
+/// lmgrd's answer, and its version request, waiting for the version.
+fn lmstat(client_port: u16, start: Timestamp) -> TcpConversation {
+    conversation(ADMWKS01, client_port, CTXLIC01, LMGRD_PORT, start)
+        .handshake()
+        .client_send(hello(ADMWKS01, ""))
+        .server_send(lmgrd_hello_reply())
+        .client_send(version_request(start))
+}
+
+/// lmgrd's version: FlexNet 11.16.6.
+fn lmgrd_version_reply() -> Vec<u8> {
+    encode::version_reply_0149(&encode::VersionReply {
+        major: 11,
+        minor: 16,
+        patch: 6,
+        build: 0,
+        nonce: 0,
+    })
 }
 
 /// lmgrd's 0x010e answer to a HELLO that names no vendor daemon.
@@ -808,19 +822,8 @@ fn admin_lmstat() -> TcpCapture {
     let license_file: Vec<u8> = encode::lf_data_chunks(LICENSE_FILE.as_bytes())
         .flatten()
         .collect();
-    let version = encode::version_reply_0149(&encode::VersionReply {
-        major: 11,
-        minor: 16,
-        patch: 6,
-        build: 0,
-        nonce: 0,
-    });
-    let admin = conversation(ADMWKS01, 51_010, CTXLIC01, LMGRD_PORT, start)
-        .handshake()
-        .client_send(hello(ADMWKS01, ""))
-        .server_send(lmgrd_hello_reply())
-        .client_send(version_request(start))
-        .server_send(version)
+    let admin = lmstat(51_010, start)
+        .server_send(lmgrd_version_reply())
         .client_send(command(ADMWKS01, "", start))
         .server_send(license_file)
         .client_send(command(ADMWKS01, "dlist", start))
@@ -845,10 +848,10 @@ fn legacy_try_another() -> TcpCapture {
         extension: "",
         ..hello_fields(client, VENDOR)
     });
-    let try_another = encode::try_another(&encode::TryAnother {
+    let try_another = encode::try_another(&encode::Redirect {
         host: CTXLIC01.name,
         tcp_port: 2733,
-        ..encode::TryAnother::default()
+        ..encode::Redirect::default()
     });
     let lmgrd = conversation(client, 1_042, CTXLIC01, LMGRD_PORT, BASE_TIME)
         .handshake()

@@ -1,0 +1,69 @@
+//! `ctxscope monitor`: sensor mode, streaming records and serving metrics (README "Sensor mode").
+
+use super::generate::parse_size;
+use super::live::LiveArgs;
+use super::{ConfigArgs, Outcome};
+use crate::monitor::{self, Input, Rotation, Settings};
+use anyhow::Result;
+use clap::Args;
+use ctxscope_dissectors::Registry;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// Capture files (pcap or pcapng), read in order as one capture, in capture time.
+    #[arg(
+        id = "input",
+        value_name = "FILE",
+        required_unless_present = "interface",
+        conflicts_with = "interface"
+    )]
+    pub files: Vec<PathBuf>,
+    /// Live capture (until SIGTERM or SIGINT).
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Where the records go: `-` for standard output, or a folder of
+    /// `ctxscope-<UTC start>.ndjson` files.
+    #[arg(long, value_name = "DIR", default_value = "-")]
+    pub out: PathBuf,
+    /// Serve OpenMetrics for Prometheus on ADDR:PORT (`/metrics`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// Write Elastic Common Schema documents instead of NDJSON records.
+    #[arg(long)]
+    pub ecs: bool,
+    /// Rotate the output file once it holds this much: bytes, or with a K, M or G suffix.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub rotate_size: Option<u64>,
+    /// Rotate the output file once it is this many seconds old.
+    #[arg(long, value_name = "SECS")]
+    pub rotate_secs: Option<u64>,
+    /// After the files are read, keep serving --metrics until SIGTERM or SIGINT.
+    #[arg(long, conflicts_with = "interface")]
+    pub linger: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+pub fn run(args: &MonitorArgs, registry: &Registry) -> Result<Outcome> {
+    let config = args.config.load(registry)?;
+    let settings = Settings {
+        out: args.out.clone(),
+        rotation: Rotation {
+            size: args.rotate_size,
+            age: args.rotate_secs.map(Duration::from_secs),
+        },
+        metrics: args.metrics,
+        ecs: args.ecs,
+        linger: args.linger,
+    };
+    let input = match args.live.options() {
+        Some(opts) => Input::Live(opts, args.live.write.clone()),
+        None => Input::Files(args.files.clone()),
+    };
+    monitor::check(&settings, matches!(input, Input::Live(..)))?;
+    monitor::run(config, input, &settings)?;
+    Ok(Outcome::Ok)
+}
