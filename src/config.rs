@@ -5,6 +5,12 @@
 //! CLI turns into the same overrides. Unknown keys are errors, so a typo never silently does
 //! nothing.
 
+mod budget;
+mod size;
+
+pub use budget::{MIN_MEMORY, SHARES, Share};
+pub use size::Size;
+
 use anyhow::{Context as _, Result, anyhow, bail};
 use ctxscope_dissectors::{Proto, Registry, Transport};
 use serde::ser::SerializeMap;
@@ -327,10 +333,14 @@ impl Default for Timeouts {
     }
 }
 
-/// Caps on everything that grows with the traffic. Hitting one is counted in the report.
+/// Caps on everything that grows with the traffic. Hitting one is counted in the report. The
+/// caps of the parts that share `memory` are derived from it unless set ([`budget`]).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
+    /// The memory budget that the flow table, reassembly, records, events, findings and
+    /// sessions share.
+    pub memory: Size,
     /// Connections tracked at the same time.
     pub max_flows: usize,
     /// Finished connections kept for the report (the oldest are summarised past this).
@@ -344,15 +354,15 @@ pub struct Limits {
     /// Ports announced by lmgrd waiting for their connection.
     pub max_announcements: usize,
     /// Out-of-order bytes held per connection direction.
-    pub reassembly_bytes_per_direction: usize,
+    pub reassembly_bytes_per_direction: Size,
     /// Out-of-order segments held per connection direction.
     pub reassembly_segments_per_direction: usize,
     /// Delivered bytes kept per connection direction until the peer acknowledges them, to
     /// compare retransmitted and overlapping copies with (`tcp.overlap_conflict`).
-    pub unacked_bytes_per_direction: usize,
-    /// Bytes held for reassembly over all connections: out-of-order segments and delivered
+    pub unacked_bytes_per_direction: Size,
+    /// Memory held for reassembly over all connections: out-of-order segments and delivered
     /// bytes awaiting their ACK.
-    pub reassembly_bytes_total: usize,
+    pub reassembly_bytes_total: Size,
     /// IPv4 datagrams being reassembled from fragments at the same time.
     pub max_fragmented_datagrams: usize,
     /// Licensing and Citrix sessions kept for the report.
@@ -366,22 +376,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_flows: 100_000,
-            max_flow_records: 100_000,
-            max_events_per_flow: 100,
-            max_events_total: 200_000,
-            max_findings: 10_000,
-            max_announcements: 4096,
-            reassembly_bytes_per_direction: 1 << 20,
-            reassembly_segments_per_direction: 2048,
-            unacked_bytes_per_direction: 64 << 10,
-            reassembly_bytes_total: 256 << 20,
-            max_fragmented_datagrams: 1024,
-            max_sessions: 10_000,
-            max_scan_sources: 1024,
-            max_edt_attempts: 4096,
-        }
+        Limits::within(Size::mib(150))
     }
 }
 
@@ -466,6 +461,7 @@ impl Config {
             apply_override(&mut table, o)?;
         }
         refuse_removed(&table)?;
+        derive_limits(&mut table)?;
         let ports = match table.remove("ports") {
             None => toml::Table::new(),
             Some(toml::Value::Table(ports)) => ports,
@@ -503,6 +499,9 @@ impl Config {
         if self.limits.max_flows == 0 {
             bail!("limits.max_flows must be at least 1");
         }
+        if self.limits.memory < MIN_MEMORY {
+            bail!("limits.memory must be at least {MIN_MEMORY}");
+        }
         let window = self.edt.fallback_window_secs;
         if window.is_nan() || window < 0.0 {
             bail!("edt.fallback_window_secs must be >= 0");
@@ -535,6 +534,25 @@ fn refuse_removed(table: &toml::Table) -> Result<()> {
             bail!("config: {section}.{key} was removed: {why}");
         }
     }
+    Ok(())
+}
+
+/// Fills the `[limits]` section with the caps derived from its `memory` (the default budget if
+/// unset), under the caps it sets itself: a cap set on its own wins. A `memory` that is not a
+/// size is left for the section's deserialization to report.
+fn derive_limits(table: &mut toml::Table) -> Result<()> {
+    let set = match table.remove("limits") {
+        None => toml::Table::new(),
+        Some(toml::Value::Table(set)) => set,
+        Some(_) => bail!("config: limits: expected a section"),
+    };
+    let memory = set
+        .get("memory")
+        .and_then(|m| Size::deserialize(m.clone()).ok())
+        .unwrap_or(Limits::default().memory);
+    let mut limits = toml::Table::try_from(Limits::within(memory))?;
+    limits.extend(set);
+    table.insert("limits".to_string(), toml::Value::Table(limits));
     Ok(())
 }
 
@@ -741,6 +759,36 @@ mod tests {
             "edt.fallback_window_secs=-1",
             "noequals",
         ] {
+            assert!(
+                Config::load(None, &[bad.into()]).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn the_budget_sets_the_caps_that_are_not_set_on_their_own() {
+        let c = Config::load(None, &["limits.memory=16M".into()]).unwrap();
+        assert_eq!(c.limits, Limits::within(Size::mib(16)));
+        let c = Config::load(
+            None,
+            &[
+                "limits.memory=\"2G\"".into(),
+                "limits.max_flows=500".into(),
+                "limits.reassembly_bytes_total=64M".into(),
+                "limits.unacked_bytes_per_direction=32k".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.limits.memory, Size(2 << 30));
+        assert_eq!(c.limits.max_flows, 500);
+        assert_eq!(c.limits.reassembly_bytes_total, Size::mib(64));
+        assert_eq!(c.limits.unacked_bytes_per_direction, Size(32 << 10));
+        assert_eq!(
+            c.limits.max_flow_records,
+            Limits::within(Size(2 << 30)).max_flow_records
+        );
+        for bad in ["limits.memory=1M", "limits.memory=lots", "limits=3"] {
             assert!(
                 Config::load(None, &[bad.into()]).is_err(),
                 "{bad} was accepted"

@@ -83,9 +83,9 @@ impl Engine {
         let ports = PortTable::new(&config.ports, Transport::Tcp);
         let udp_ports = PortTable::new(&config.ports, Transport::Udp);
         let limits = Limits {
-            max_buffered_bytes: config.limits.reassembly_bytes_per_direction,
+            max_buffered_bytes: config.limits.reassembly_bytes_per_direction.bytes(),
             max_buffered_segments: config.limits.reassembly_segments_per_direction,
-            max_unacked_bytes: config.limits.unacked_bytes_per_direction,
+            max_unacked_bytes: config.limits.unacked_bytes_per_direction.bytes(),
         };
         let timeouts = Timeouts {
             idle: secs(config.timeouts.tcp_idle_secs),
@@ -559,7 +559,7 @@ impl Pipeline {
     fn segment(&mut self, flow: &mut Flow, dir: Dir, seg: &Segment<'_>) {
         let ts = seg.ts;
         let from_start = flow.from_start();
-        let buffered_before = flow.tcp.held_bytes();
+        let buffered_before = flow.tcp.held_memory();
         let mut sink = self.sink(flow.id, ts, from_start);
         let ends = flow.ends();
         let info = flow.tcp.segment(dir, seg, &mut |d, chunk| {
@@ -567,7 +567,7 @@ impl Pipeline {
         });
         let (decision, delivered) = (sink.decision, sink.delivered);
         self.reassembly_bytes =
-            (self.reassembly_bytes + flow.tcp.held_bytes()).saturating_sub(buffered_before);
+            (self.reassembly_bytes + flow.tcp.held_memory()).saturating_sub(buffered_before);
         if !info.is_empty() {
             self.analysis.on_segment(flow, info, ts);
         }
@@ -586,7 +586,7 @@ impl Pipeline {
             flow.closed_at = Some(ts);
             self.analysis.on_closed(flow);
         }
-        if self.reassembly_bytes > self.config.limits.reassembly_bytes_total {
+        if self.reassembly_bytes > self.config.limits.reassembly_bytes_total.bytes() {
             self.release_reassembly(flow, ts);
         }
     }
@@ -650,7 +650,7 @@ impl Pipeline {
     /// The global reassembly budget is exhausted: release this flow's buffers (held data as
     /// gaps, unacknowledged bytes from the retransmission check).
     fn release_reassembly(&mut self, flow: &mut Flow, ts: Timestamp) {
-        let before = flow.tcp.held_bytes();
+        let before = flow.tcp.held_memory();
         let mut sink = self.sink(flow.id, ts, true);
         let ends = flow.ends();
         flow.tcp
@@ -665,7 +665,7 @@ impl Pipeline {
     fn retire(&mut self, mut flow: Flow, open_at_end: bool) {
         let ts = self.now;
         let from_start = flow.from_start();
-        let before = flow.tcp.held_bytes();
+        let before = flow.tcp.held_memory();
         let mut sink = self.sink(flow.id, ts, from_start);
         let ends = flow.ends();
         flow.tcp

@@ -14,6 +14,8 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod model;
 pub mod monitor;

@@ -57,6 +57,11 @@ impl StreamBuffer {
             let rest = run(&self.pending, &mut parse);
             let consumed = self.pending.len() - rest;
             self.pending.drain(..consumed);
+            if self.pending.is_empty() {
+                // Give the memory back: thousands of idle connections must not each keep
+                // the largest message they once waited for.
+                self.pending = Vec::new();
+            }
             if data.is_empty() {
                 return Ok(());
             }

@@ -1,17 +1,19 @@
 //! `ctxscope generate DIR`: write the sample captures (the repository's `captures/` is made
 //! this way, byte for byte reproducible); `--farm FILE`: a large farm capture for benchmarks;
-//! `--flood FILE`: random TCP packets, each a connection of its own (flow-table churn).
+//! `--flood FILE`: random TCP packets, each a connection of its own (flow-table churn);
+//! `--gap-bomb FILE`, `--overlap-storm FILE`: attacks on the reassembly's memory.
 
 use super::Outcome;
 use anyhow::{Context as _, Result, bail};
 use clap::{ArgGroup, Args};
+use ctxscope_generator::adversarial::{write_gap_bomb, write_overlap_storm};
 use ctxscope_generator::pcapfile::{MAX_SNAPLEN, PcapWriter, TsResolution};
 use ctxscope_generator::{LinkType, flood::write_flood, scenarios::citrix::write_load};
 use std::io::BufWriter;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("big").args(["farm", "flood"])))]
+#[command(group(ArgGroup::new("big").args(["farm", "flood", "gap_bomb", "overlap_storm"])))]
 pub struct GenerateArgs {
     /// Folder to write the sample captures into (created if needed).
     #[arg(
@@ -27,10 +29,18 @@ pub struct GenerateArgs {
     /// 5 ms (flow-table churn: 24M is about half an hour).
     #[arg(long, value_name = "FILE")]
     pub flood: Option<PathBuf>,
-    /// Approximate size of the farm or flood capture: bytes, or with a K, M or G suffix.
+    /// Instead, write a gap bomb: 2,000 connections whose data segments each start 1 MiB after
+    /// the previous one, none acknowledged (every segment waits behind a hole).
+    #[arg(long, value_name = "FILE")]
+    pub gap_bomb: Option<PathBuf>,
+    /// Instead, write an overlap storm: 2,000 connections whose segments overlap with different
+    /// bytes, held out of order or retransmitted over delivered bytes, none acknowledged.
+    #[arg(long, value_name = "FILE")]
+    pub overlap_storm: Option<PathBuf>,
+    /// Approximate size of the generated capture: bytes, or with a K, M or G suffix.
     #[arg(long, default_value = "1G", value_parser = parse_size, conflicts_with = "dir")]
     pub size: u64,
-    /// Seed of the farm or flood capture (the same seed gives the same file).
+    /// Seed of the generated capture (the same seed gives the same file).
     #[arg(long, default_value_t = 1, conflicts_with = "dir")]
     pub seed: u64,
 }
@@ -42,8 +52,14 @@ pub fn run(args: &GenerateArgs) -> Result<Outcome> {
     if let Some(path) = &args.flood {
         return write_big(path, |w| write_flood(w, args.size, args.seed));
     }
+    if let Some(path) = &args.gap_bomb {
+        return write_big(path, |w| write_gap_bomb(w, args.size, args.seed));
+    }
+    if let Some(path) = &args.overlap_storm {
+        return write_big(path, |w| write_overlap_storm(w, args.size, args.seed));
+    }
     let Some(dir) = &args.dir else {
-        bail!("give a folder, or --farm FILE");
+        bail!("give a folder, or --farm, --flood, --gap-bomb or --overlap-storm FILE");
     };
     let written = ctxscope_generator::write_all(dir)
         .with_context(|| format!("writing captures into {}", dir.display()))?;

@@ -144,9 +144,15 @@ impl TcpConn {
         self.halves.iter().map(HalfStream::unacked_bytes).sum()
     }
 
-    /// Everything the reassembler holds for this connection (for a global memory budget).
+    /// Everything the reassembler holds for this connection.
     pub fn held_bytes(&self) -> usize {
         self.buffered_bytes() + self.unacked_bytes()
+    }
+
+    /// The memory what it holds takes, with the bookkeeping around the bytes (for the global
+    /// reassembly budget, `limits.reassembly_bytes_total`).
+    pub fn held_memory(&self) -> usize {
+        self.halves.iter().map(HalfStream::memory).sum()
     }
 
     /// SYNs (without ACK) the client sent: one per connection attempt, more if retried.

@@ -93,6 +93,11 @@ impl HalfStream {
         self.held.bytes()
     }
 
+    /// The memory its out-of-order store and retransmission check take.
+    pub(super) fn memory(&self) -> usize {
+        self.held.memory() + self.unacked.memory()
+    }
+
     /// Delivered bytes kept until the peer acknowledges them.
     pub(super) fn unacked_bytes(&self) -> usize {
         self.unacked.len()

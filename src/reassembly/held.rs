@@ -9,6 +9,10 @@
 
 use std::collections::VecDeque;
 
+/// What the allocator adds to each allocation, about (glibc's malloc: a 16-byte header and
+/// rounding).
+const ALLOCATION_HEADER: usize = 16;
+
 /// One held segment: stream offsets `[start, end())`, the last `missing` of them not captured.
 #[derive(Debug)]
 pub(super) struct HeldSegment {
@@ -62,6 +66,16 @@ impl Held {
     /// Captured bytes held (overlapping copies counted each time).
     pub(super) fn bytes(&self) -> usize {
         self.0.as_ref().map_or(0, |store| store.bytes)
+    }
+
+    /// The memory the store takes: its bytes, and for each segment its entry and the
+    /// allocator's header of its bytes (the figure a global memory budget is checked against).
+    pub(super) fn memory(&self) -> usize {
+        self.0.as_ref().map_or(0, |store| {
+            let entry = std::mem::size_of::<HeldSegment>() + ALLOCATION_HEADER;
+            let entries = store.segments.capacity() * std::mem::size_of::<HeldSegment>();
+            store.bytes + store.segments.len() * ALLOCATION_HEADER + entries.max(entry)
+        })
     }
 
     /// Whether one more segment with `extra` captured bytes stays within the caps.

@@ -64,6 +64,11 @@ impl Unacked {
         self.bytes.len()
     }
 
+    /// The memory the kept bytes take (the buffer's capacity).
+    pub(super) fn memory(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     fn end(&self) -> u64 {
         self.start + self.bytes.len() as u64
     }

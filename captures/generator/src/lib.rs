@@ -48,6 +48,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod adversarial;
 pub mod flood;
 pub mod ica;
 pub mod link;
