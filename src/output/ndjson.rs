@@ -34,6 +34,8 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
             "state",
             "history",
             "handshake_rtt_ms",
+            "rtt_client_side",
+            "rtt_server_side",
             "to_server",
             "to_client",
             "open_at_end",

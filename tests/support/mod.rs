@@ -55,6 +55,16 @@ pub fn read_packets(path: &Path) -> Vec<Packet> {
     }
 }
 
+/// The JSON report of `ctxscope report` on a capture file (null if it wrote none).
+pub fn json_report(capture: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ctxscope"))
+        .args(["report", "--format", "json"])
+        .arg(capture)
+        .output()
+        .expect("ctxscope runs");
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
 /// Analyses `frames` with the default settings, as one source.
 pub fn analyse_frames(frames: &[Frame]) -> Report {
     analyse_frames_with(Config::default(), frames)

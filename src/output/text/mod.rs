@@ -8,7 +8,7 @@ mod sessions;
 use super::table::Table;
 use super::units::{bytes, duration};
 use crate::capture::MAX_PCAPNG_INTERFACES;
-use crate::model::{Finding, FlowRecord, Report};
+use crate::model::{Finding, FlowRecord, RTT_SEGMENTS_PER_DIRECTION, Report, RttStats};
 use ctxscope_dissectors::Severity;
 use std::io::{self, Write};
 
@@ -166,6 +166,8 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
         "BYTES S>C",
         "DURATION",
         "RTT",
+        "CLIENT RTT",
+        "SERVER RTT",
         "RETX/OOO/LOST",
         "HISTORY",
         "FINDINGS",
@@ -178,6 +180,8 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
         "BYTES S>C",
         "DURATION",
         "RTT",
+        "CLIENT RTT",
+        "SERVER RTT",
         "RETX/OOO/LOST",
         "FINDINGS",
     ]);
@@ -209,19 +213,28 @@ fn flow_row(f: &FlowRecord) -> Vec<String> {
         f.to_client.bytes.to_string(),
         duration(f.duration_secs),
         f.handshake_rtt_ms.map_or("-".into(), rtt),
+        median_rtt(f.rtt_client_side.as_ref()),
+        median_rtt(f.rtt_server_side.as_ref()),
         tcp_trouble(f),
         f.history.clone(),
         f.findings.to_string(),
     ]
 }
 
-/// A handshake RTT: "0.4 ms" on a LAN, "85 ms", "1.2 s".
+/// A round trip: "27 µs" or "0.4 ms" on a LAN, "85 ms", "1.2 s".
 fn rtt(ms: f64) -> String {
-    if ms < 10.0 {
+    if ms < 0.1 {
+        format!("{:.0} µs", ms * 1000.0)
+    } else if ms < 10.0 {
         format!("{ms:.1} ms")
     } else {
         duration(ms / 1000.0)
     }
+}
+
+/// The median of one side's ACK RTT samples.
+fn median_rtt(side: Option<&RttStats>) -> String {
+    side.map_or("-".into(), |s| rtt(s.median_ms))
 }
 
 /// Wireshark's retransmissions, out-of-order and lost segments, both directions together.
@@ -304,6 +317,12 @@ fn limits_hit(r: &Report) -> Vec<(String, u64)> {
             "bytes left the retransmission check unacknowledged (limits.unacked_bytes_per_direction)"
                 .to_string(),
             l.unacked_released_bytes,
+        ),
+        (
+            format!(
+                "segments not timed for the RTT ({RTT_SEGMENTS_PER_DIRECTION} of their direction already awaiting their ACK)"
+            ),
+            l.rtt_untracked_segments,
         ),
         (
             "reassembly budget flushes (limits.reassembly_bytes_total)".to_string(),
