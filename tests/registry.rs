@@ -133,7 +133,7 @@ fn the_ports_section_has_its_default_ports_and_takes_overrides() {
     let err = Config::load(None, &overrides(&["ports.xyzzy=[4445]"])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "config: ports: unknown key `xyzzy`: expected a protocol (lmgrd, vendor_daemon, ica, cgp, ima) or decode_as"
+        "config: ports: unknown key `xyzzy`: expected a protocol (lmgrd, vendor_daemon, ica, cgp, ima, tls) or decode_as"
     );
 }
 
@@ -158,7 +158,7 @@ fn decode_as_takes_its_name_from_the_command_line_and_the_file() {
     let err = args.load(&Registry::builtin()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "config: ports.decode_as.9000: \"xyzzy\" is not a protocol (protocols: lmgrd, vendor_daemon, ica, cgp, ima)"
+        "config: ports.decode_as.9000: \"xyzzy\" is not a protocol (protocols: lmgrd, vendor_daemon, ica, cgp, ima, tls)"
     );
 }
 
@@ -320,7 +320,7 @@ fn the_tui_counts_colours_and_filters_it() {
     assert!(
         find(
             &draw(&mut app),
-            "proto:lmgrd|vendor_daemon|ica|cgp|ima|xyzzy|flexlm"
+            "proto:lmgrd|vendor_daemon|ica|cgp|ima|tls|xyzzy|flexlm"
         )
         .is_some()
     );

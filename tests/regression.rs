@@ -13,7 +13,11 @@ fn captures() -> PathBuf {
 /// The folder of real captures: not the generator's.
 const REAL: &str = "real";
 /// The real captures, linked from `captures/real/` to ../shared/captures/real.
-const REAL_CAPTURES: [&str; 2] = ["ndpi-citrix.pcap", "trex-citrix-full.pcap"];
+const REAL_CAPTURES: [&str; 3] = [
+    "ndpi-citrix.pcap",
+    "tls12-certificate.pcap",
+    "trex-citrix-full.pcap",
+];
 
 #[test]
 fn every_capture_gives_its_expected_result() {

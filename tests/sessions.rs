@@ -756,7 +756,8 @@ fn the_farm_shows_licensing_sessions_heartbeats_and_findings_of_every_severity()
     assert_eq!(count(1494, (Some(Proto::ICA), payload)), 3);
     assert_eq!(count(2598, (Some(Proto::CGP), payload)), 3);
     assert_eq!(count(2512, by_port(Proto::IMA)), 2);
-    assert_eq!(count(443, (None, None)), 1);
+    // StoreFront over HTTPS: TLS, found by its handshake (it carries no Citrix protocol).
+    assert_eq!(count(443, (Some(Proto::TLS), payload)), 1);
 
     // Licensing: each server redirected to the static port, connected, two heartbeats.
     assert_eq!(report.licensing.len(), 3);

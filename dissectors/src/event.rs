@@ -1,7 +1,7 @@
 //! What dissectors report: discrete events as they happen, and a summary of counters on demand.
 
 use crate::types::{Dir, Severity, Timestamp};
-use crate::{cgp, flexlm, ica, ima};
+use crate::{cgp, flexlm, ica, ima, tls};
 use serde::Serialize;
 
 /// One thing a dissector saw, with when and in which direction.
@@ -42,6 +42,7 @@ pub enum Body {
     Ica(ica::Event),
     Cgp(cgp::Event),
     Ima(ima::Event),
+    Tls(tls::Event),
     Anomaly(Anomaly),
 }
 
@@ -66,6 +67,12 @@ impl From<cgp::Event> for Body {
 impl From<ima::Event> for Body {
     fn from(e: ima::Event) -> Body {
         Body::Ima(e)
+    }
+}
+
+impl From<tls::Event> for Body {
+    fn from(e: tls::Event) -> Body {
+        Body::Tls(e)
     }
 }
 
@@ -106,6 +113,7 @@ pub enum Summary {
     Ica(Box<ica::Summary>),
     Cgp(Box<cgp::Summary>),
     Ima(Box<ima::Summary>),
+    Tls(Box<tls::Summary>),
 }
 
 #[cfg(test)]

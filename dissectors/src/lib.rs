@@ -26,6 +26,7 @@ pub mod cgp;
 pub mod flexlm;
 pub mod ica;
 pub mod ima;
+pub mod tls;
 
 pub use anomaly::{ANOMALY_EVENTS_PER_CODE, Anomalies, AnomalyCount};
 pub use buffer::{Overflow, StreamBuffer};

@@ -9,7 +9,7 @@
 use crate::code::Code;
 use crate::event::{Event, Summary};
 use crate::types::{Dir, Timestamp};
-use crate::{cgp, flexlm, ica, ima};
+use crate::{cgp, flexlm, ica, ima, tls};
 use serde::{Serialize, Serializer};
 use std::any::Any;
 use std::cmp::Ordering;
@@ -102,6 +102,7 @@ impl Proto {
     pub const ICA: Proto = Proto(&ica::SPEC);
     pub const CGP: Proto = Proto(&cgp::SPEC);
     pub const IMA: Proto = Proto(&ima::SPEC);
+    pub const TLS: Proto = Proto(&tls::SPEC);
 
     /// Probes never need more than this many bytes of a direction to decide.
     pub const PROBE_WINDOW: usize = 512;
@@ -209,6 +210,7 @@ impl Registry {
                 Proto::ICA,
                 Proto::CGP,
                 Proto::IMA,
+                Proto::TLS,
             ],
         }
     }
@@ -402,7 +404,7 @@ mod tests {
         assert_eq!(registry.get("http"), None);
         assert_eq!(
             registry.names(),
-            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima"]
+            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima", "tls"]
         );
     }
 
@@ -438,10 +440,10 @@ mod tests {
         let registry = Registry::builtin();
         assert_eq!(
             registry.probed(Transport::Tcp),
-            [Proto::LMGRD, Proto::ICA, Proto::CGP]
+            [Proto::LMGRD, Proto::ICA, Proto::CGP, Proto::TLS]
         );
         assert!(registry.probed(Transport::Udp).is_empty());
-        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima"]);
+        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima", "tls"]);
     }
 
     #[test]

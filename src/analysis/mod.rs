@@ -6,6 +6,7 @@ mod findings;
 mod heartbeats;
 mod licensing;
 mod sessions;
+mod tls;
 
 use findings::Findings;
 
@@ -22,12 +23,14 @@ use ctxscope_dissectors::{Body, Carry, Event, Proto, Timestamp, cgp};
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use sessions::Sessions;
+use tls::Tls;
 
 pub struct Analyzer {
     findings: Findings,
     heartbeats: Heartbeats,
     licensing: Licensing,
     sessions: Sessions,
+    tls: Tls,
 }
 
 /// What the analysis produced, for the report.
@@ -59,6 +62,7 @@ impl Analyzer {
                 max_sessions: limits.max_sessions,
             }),
             sessions: Sessions::new(limits.max_sessions),
+            tls: Tls::default(),
         }
     }
 
@@ -74,6 +78,14 @@ impl Analyzer {
     pub fn on_decision(&mut self, flow: &Flow, d: &Decision, ports: &PortTable, ts: Timestamp) {
         let port = flow.server.port;
         match (d.payload, d.label) {
+            // TLS on an ICA or CGP port carries that protocol (the flow knows which); on a port
+            // configured for another protocol, another service uses the port.
+            (Some(found), Some(_)) if found == Proto::TLS => {
+                let on_its_port = d.expected.is_some_and(|e| e.proto == found);
+                if !on_its_port && flow.app.inside_tls().is_none() {
+                    self.unexpected_payload(flow, d, "TLS", ts);
+                }
+            }
             // A protocol without a code has its ports judged elsewhere (FlexLM: by the
             // licensing analysis, which knows the announcements and the roles).
             (Some(found), Some(label)) => {
@@ -99,23 +111,28 @@ impl Analyzer {
                     );
                 }
             }
-            (None, None) => {
-                if let Some(expected) = d.expected.filter(|e| e.method == Method::Port) {
-                    self.raise(
-                        Finding::new(
-                            FindingKind::ClassifyUnexpectedPayload,
-                            ts,
-                            format!(
-                                "TCP {port} is configured for {} but carries something else: another service uses a Citrix port",
-                                expected.proto.name()
-                            ),
-                        )
-                        .on_flow(flow.id),
-                    );
-                }
-            }
+            (None, None) => self.unexpected_payload(flow, d, "something else", ts),
             _ => {}
         }
+    }
+
+    /// A port configured for a protocol carries `what` instead.
+    fn unexpected_payload(&mut self, flow: &Flow, d: &Decision, what: &str, ts: Timestamp) {
+        let Some(expected) = d.expected.filter(|e| e.method == Method::Port) else {
+            return;
+        };
+        let port = flow.server.port;
+        self.raise(
+            Finding::new(
+                FindingKind::ClassifyUnexpectedPayload,
+                ts,
+                format!(
+                    "TCP {port} is configured for {} but carries {what}: another service uses a Citrix port",
+                    expected.proto.name()
+                ),
+            )
+            .on_flow(flow.id),
+        );
     }
 
     /// What one TCP segment was: raises the findings that deserve attention and records
@@ -134,7 +151,8 @@ impl Analyzer {
         let citrix = flow
             .app
             .label()
-            .is_some_and(|l| l.proto == Proto::ICA || l.proto == Proto::CGP);
+            .is_some_and(|l| l.proto == Proto::ICA || l.proto == Proto::CGP)
+            || flow.app.inside_tls().is_some();
         if info.has(SegmentInfo::KEEP_ALIVE) && citrix {
             self.heartbeats.keepalive(flow, BeatKind::TcpKeepalive, ts);
         }
@@ -169,6 +187,7 @@ impl Analyzer {
         self.licensing
             .on_events(flow, events, &mut self.findings, announced);
         self.sessions.on_events(flow, events, &mut self.findings);
+        self.tls.on_events(flow, events, &mut self.findings);
     }
 
     /// ICA facts of an earlier connection for `flow`, which resumes its session: the engine
@@ -201,6 +220,7 @@ impl Analyzer {
         self.sessions
             .retire(flow, keepalive, open, &mut self.findings);
         self.heartbeats.retire(flow, open);
+        self.tls.retire(flow.id);
     }
 
     /// A session's keep-alive series: CGP NOPs if any, else TCP keep-alives.

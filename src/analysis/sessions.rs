@@ -1,10 +1,11 @@
 //! Citrix sessions: who is connected to what, with which protection, on which port.
 //!
 //! One session per ICA connection (TCP 1494 or wherever the payload says), or per CGP
-//! (session reliability) connection with the ICA stream it carries. A CGP connection that binds
-//! with the reconnect ticket an earlier connection was given is a session-reliability
-//! reconnect: it joins that session instead of starting one (tickets are compared by a keyed
-//! fingerprint; no ticket byte is ever kept).
+//! (session reliability) connection with the ICA stream it carries, or per TLS connection on an
+//! ICA or CGP port (ICA or CGP over TLS: only the handshake's facts are visible, kept from the
+//! connection's summary). A CGP connection that binds with the reconnect ticket an earlier
+//! connection was given is a session-reliability reconnect: it joins that session instead of
+//! starting one (tickets are compared by a keyed fingerprint; no ticket byte is ever kept).
 //!
 //! Facts come from the dissectors' events as they happen (so findings are immediate and a
 //! reconnect can find a session whose first connection is still open) and from their summaries
@@ -21,7 +22,9 @@ use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, SessionEnd};
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
-use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Summary, Timestamp, WireText, cgp, ica};
+use ctxscope_dissectors::{
+    Body, Carry, Dir, Event, Proto, Summary, Timestamp, WireText, cgp, ica, tls,
+};
 use rustc_hash::FxHashMap;
 
 /// Connections and channels kept per session.
@@ -81,11 +84,13 @@ impl Sessions {
         }
     }
 
+    /// ICA or CGP, in the clear or inside TLS.
     fn transport(flow: &Flow) -> Option<Proto> {
         flow.app
             .label()
             .map(|l| l.proto)
             .filter(|&p| p == Proto::ICA || p == Proto::CGP)
+            .or_else(|| flow.app.inside_tls())
     }
 
     /// The session of a live connection, created on first sight.
@@ -101,6 +106,7 @@ impl Sessions {
         self.list.push(CitrixSession {
             id: self.list.len() as u64 + 1,
             transport,
+            tls: flow.app.inside_tls().map(|_| tls::Handshake::default()),
             flows: vec![flow.id],
             client: flow.client.ip,
             server: flow.server,
@@ -134,6 +140,11 @@ impl Sessions {
             match &e.body {
                 Body::Ica(ev) => self.on_ica(flow, e.ts, e.dir, ev, findings),
                 Body::Cgp(ev) => self.on_cgp(flow, e.ts, e.dir, ev, findings),
+                // ICA or CGP inside TLS: the session starts with the handshake (its facts come
+                // from the connection's summary).
+                Body::Tls(_) => {
+                    self.session_of(flow);
+                }
                 _ => {}
             }
         }
@@ -485,6 +496,9 @@ fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats
         s.keepalive = keepalive;
     }
     let summary = flow.app.dissector().and_then(|d| d.summary());
+    if let Some(Summary::Tls(t)) = &summary {
+        s.tls = Some(t.handshake.clone());
+    }
     let streams: Vec<&ica::Summary> = match &summary {
         Some(Summary::Ica(ica)) => vec![ica.as_ref()],
         // Every ICA stream the connection carried (a reopened channel starts another).

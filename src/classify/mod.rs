@@ -104,6 +104,15 @@ impl FlowApp {
         }
     }
 
+    /// For a connection whose payload is TLS: the Citrix protocol its port (or an announcement)
+    /// suggested, which then runs inside the TLS (ICA or CGP over TLS: VDA SSL, Citrix Gateway).
+    /// `None` for every other connection: the other protocols never run inside TLS.
+    pub fn inside_tls(&self) -> Option<Proto> {
+        let outer = self.label()?.proto;
+        let inner = self.expected?.proto;
+        (outer == Proto::TLS && (inner == Proto::ICA || inner == Proto::CGP)).then_some(inner)
+    }
+
     /// The vendor daemon name this connection was announced for.
     pub fn vendor(&self) -> Option<&str> {
         self.vendor.as_deref()

@@ -24,6 +24,7 @@ pub(super) fn record(flow: &Flow, findings: u64, open_at_end: bool) -> FlowRecor
         id: flow.id,
         proto: label.map(|l| l.proto),
         classified_by: label.map(|l| l.method),
+        inside_tls: flow.app.inside_tls(),
         announced_by: flow.app.announced_by(),
         client: flow.client,
         server: flow.server,

@@ -30,7 +30,7 @@ ctxscope_dissectors::codes! {
             "A frame with invalid or inconsistent IP/TCP headers, a corrupt pcapng packet block, or a packet naming an interface no block describes (or one refused at the cap); counted (`capture.malformed`) and skipped.",
             "A few are noise; many point at the capture point (a mangling mirror port, a bad driver) or at hostile traffic.";
         ClassifyUnexpectedPayload = "classify.unexpected_payload", Low,
-            "A port configured for a Citrix protocol carries something else.",
+            "A port configured for a Citrix protocol carries something else (TLS included on a port of lmgrd, a vendor daemon or IMA; TLS on an ICA or CGP port is ICA or CGP over TLS).",
             "Another service uses the port; correct `ports.*` or `--decode-as` if the port table is wrong.";
 
         // Licensing (FlexLM)
@@ -111,6 +111,17 @@ ctxscope_dissectors::codes! {
         CgpReconnect = "cgp.reconnect", Info,
             "a new connection presented a session's reconnect ticket and was accepted",
             "none: session reliability did its job (flow, related flow)";
+
+        // TLS handshakes
+        TlsLegacyVersion = "tls.legacy_version", Medium,
+            "the server chose SSL 3.0, TLS 1.0, TLS 1.1 or DTLS 1.0, deprecated (RFC 8996) and switched off by default in current clients",
+            "enable TLS 1.2/1.3 (DTLS 1.2) on the VDA, Gateway or StoreFront and switch the old versions off";
+        TlsCertificateExpired = "tls.certificate_expired", High,
+            "the server certificate's validity does not include the time of the packet: expired (`not_after` before it) or not yet valid (`not_before` after it)",
+            "renew the certificate and bind the new one; check the server's clock for \"not yet valid\"";
+        TlsCertificateNameMismatch = "tls.certificate_name_mismatch", Medium,
+            "the certificate does not name the server the client asked for (SNI): not among the SAN DNS names (or the subject CN when there are none); a wildcard stands for exactly one label, case does not matter; not raised when some SAN names were past the cap, as one of them may name it",
+            "issue a certificate for that name (or add it to the SAN), or point clients at a name the certificate has";
     }
 }
 

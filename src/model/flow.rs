@@ -12,6 +12,9 @@ pub struct FlowRecord {
     pub proto: Option<Proto>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classified_by: Option<Method>,
+    /// For a TLS connection on a port of ICA or CGP: that protocol, running inside the TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inside_tls: Option<Proto>,
     /// The lmgrd connection that announced this connection's port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub announced_by: Option<FlowId>,

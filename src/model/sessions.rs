@@ -3,15 +3,20 @@
 use super::words::name_of;
 use super::{CadenceStats, Endpoint, FlowId, SeriesState};
 use ctxscope_dissectors::ica::EncryptionKind;
-use ctxscope_dissectors::{Proto, Timestamp, WireText};
+use ctxscope_dissectors::{Proto, Timestamp, WireText, tls};
 use serde::Serialize;
 use std::net::IpAddr;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct CitrixSession {
     pub id: u64,
-    /// `ica` for a direct ICA connection, `cgp` for session reliability.
+    /// `ica` for a direct ICA connection, `cgp` for session reliability; inside TLS when `tls`
+    /// is there.
     pub transport: Proto,
+    /// The TLS handshake of the session's latest connection, when ICA or CGP runs over TLS
+    /// (found by payload on their port): SNI, versions, cipher suite, server certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<tls::Handshake>,
     /// The connections of the session: the first, then reconnects.
     pub flows: Vec<FlowId>,
     pub client: IpAddr,
@@ -57,9 +62,26 @@ pub struct CitrixSession {
 }
 
 impl CitrixSession {
+    /// How the session reaches the server: `ica`, `cgp`, or `ica/tls`, `cgp/tls` when it runs
+    /// inside TLS.
+    pub fn via(&self) -> String {
+        let name = self.transport.name();
+        match self.tls {
+            Some(_) => format!("{name}/tls"),
+            None => name.to_string(),
+        }
+    }
+
     /// `basic, key in clear`, `basic, then off` (switched off both ways; `then off by server`
-    /// or `by client` one way), `rc5`, `none`, `-` before the client said.
+    /// or `by client` one way), `rc5`, `none`, `-` before the client said; `TLS 1.2` (or `tls`
+    /// before the server chose) for a session inside TLS, whose ICA layers are not visible.
     pub fn encryption_text(&self) -> String {
+        if let Some(h) = &self.tls {
+            return h
+                .server_hello
+                .as_ref()
+                .map_or("tls".into(), |sh| sh.version.to_string());
+        }
         let Some(e) = &self.encryption else {
             return "-".into();
         };

@@ -517,7 +517,7 @@ mod tests {
         );
         assert_eq!(
             err("proto:http"),
-            "proto:http: expected lmgrd, vendor_daemon, ica, cgp, ima, flexlm or none"
+            "proto:http: expected lmgrd, vendor_daemon, ica, cgp, ima, tls, flexlm or none"
         );
         assert!(err("prot:ica").starts_with("unknown key `prot:`"));
         assert_eq!(

@@ -34,11 +34,16 @@ pub fn real_capture() -> PathBuf {
 
 /// Reads a file through the loader's own reading path; the final report and the timeline.
 pub fn load(path: &Path) -> (Report, Timeline) {
+    load_with(path, Config::default())
+}
+
+/// [`load`] with other settings.
+pub fn load_with(path: &Path, config: Config) -> (Report, Timeline) {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut source = Source::open_file(path, &name).expect("capture opens");
-    let mut engine = Engine::new(Config::default());
+    let mut engine = Engine::new(config);
     let mut timeline = Timeline::whole(Duration::from_millis(1));
     let mut hooks = Hooks {
         packet: |p: &ctxscope::capture::Packet<'_>| timeline.add(p.ts, u64::from(p.wire_len)),

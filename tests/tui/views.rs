@@ -4,6 +4,7 @@
 
 use crate::support::*;
 use crossterm::event::KeyCode;
+use ctxscope::config::Config;
 use ctxscope::reassembly::Delivery;
 use ctxscope::tui::app::{Effect, Tab};
 use ctxscope::tui::feed::{FeedMsg, Progress};
@@ -68,36 +69,72 @@ fn tabs_without_data_say_so() {
 /// text report's words, in its table and in its pane.
 #[test]
 fn a_session_reads_as_in_the_text_report() {
-    let path = real_capture().with_file_name("trex-citrix-full.pcap");
-    let (report, timeline) = load(&path);
+    session_reads_as_in_the_text_report(
+        &real_capture().with_file_name("trex-citrix-full.pcap"),
+        Config::default(),
+        &["6943CKH7K327-citrix7", "basic, then off", "tcp_close"],
+        &[
+            "encryption        basic, then off ",
+            "state             tcp_close ",
+        ],
+    );
+}
+
+/// ICA or CGP inside TLS: VIA says `cgp/tls` and ENCRYPTION the version the server chose.
+#[test]
+fn a_session_over_tls_reads_as_in_the_text_report() {
+    // The real TLS 1.2 connection on 443, a port configured for CGP here: CGP over TLS.
+    session_reads_as_in_the_text_report(
+        &real_capture().with_file_name("tls12-certificate.pcap"),
+        Config::load(None, &["ports.cgp=[443]".to_string()]).expect("valid settings"),
+        &["cgp/tls", "TLS 1.2", "tcp_close"],
+        &[
+            "Session 1 over cgp/tls: 192.168.1.60",
+            "encryption        TLS 1.2 ",
+        ],
+    );
+}
+
+/// The only session of the capture at `path` shows each of `cells` in its row of the text
+/// report and of the Sessions table (wide and narrow), and each of `fields` in its pane.
+fn session_reads_as_in_the_text_report(
+    path: &std::path::Path,
+    config: Config,
+    cells: &[&str],
+    fields: &[&str],
+) {
+    let (report, timeline) = load_with(path, config);
+    assert_eq!(report.sessions.len(), 1);
     let mut text = Vec::new();
     ctxscope::output::write_text(&report, &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
     let row = text
         .lines()
-        .find(|l| l.contains("6943CKH7K327-citrix7"))
+        .skip_while(|l| !l.starts_with("Sessions"))
+        .nth(2)
         .expect("the session's row");
-    assert!(
-        row.contains("basic, then off") && row.ends_with("tcp_close"),
-        "{row}"
-    );
-    let mut app = file_app(&path, report, timeline);
+    let mut app = file_app(path, report, timeline);
     press(&mut app, KeyCode::Char('4'));
-    let table = screen(&mut app, 160, 48);
-    let row = table
-        .lines()
-        .find(|l| l.contains("6943CKH7K327-citrix7"))
-        .expect("the session's row");
-    assert!(
-        row.contains(" basic, then off ") && row.contains(" tcp_close "),
-        "{row}"
-    );
+    let rows: Vec<String> = [160, 80]
+        .into_iter()
+        .map(|width| {
+            let table = screen(&mut app, width, 24);
+            let row = table.lines().find(|l| l.contains("▶"));
+            row.expect("the session's row").to_string()
+        })
+        .collect();
+    for row in std::iter::once(row).chain(rows.iter().map(String::as_str)) {
+        for cell in cells {
+            // A cell between the column gaps (the last one ends the text report's row).
+            assert!(
+                format!(" {row} ").contains(&format!(" {cell} ")),
+                "{cell:?} in {row}"
+            );
+        }
+    }
     open_pane(&mut app);
     let pane = screen(&mut app, 160, 48);
-    for field in [
-        "encryption        basic, then off ",
-        "state             tcp_close ",
-    ] {
+    for field in fields {
         assert!(pane.contains(field), "{field:?} in\n{pane}");
     }
 }

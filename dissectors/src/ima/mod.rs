@@ -7,7 +7,8 @@
 //! each direction (as hex), so that a later version can learn the framing from real samples.
 
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
-use crate::registry::{Colour, Context, ProtoSpec, Transport};
+use crate::registry::{Colour, Context, Probe, ProtoSpec, Transport};
+use crate::tls;
 use crate::types::{Dir, Timestamp};
 use serde::Serialize;
 
@@ -88,10 +89,7 @@ pub fn other_protocol(first: &[u8]) -> Option<&'static str> {
     if HTTP_METHODS.iter().any(|m| first.starts_with(m)) || first.starts_with(b"HTTP/1.") {
         return Some("HTTP");
     }
-    // Handshake record (22), version 3.0 to 3.4, a length within a record's limit.
-    if let [0x16, 0x03, 0x00..=0x04, hi, lo, ..] = *first
-        && (1..=0x4800).contains(&u16::from_be_bytes([hi, lo]))
-    {
+    if tls::probe(Dir::ToServer, first) == Probe::Match {
         return Some("TLS");
     }
     if first.starts_with(b"SSH-") {

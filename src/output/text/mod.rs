@@ -4,6 +4,7 @@ mod heartbeats;
 mod ima;
 mod licensing;
 mod sessions;
+mod tls;
 
 use super::table::Table;
 use super::units::{bytes, duration};
@@ -25,6 +26,7 @@ pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     findings(report, out)?;
     licensing::section(report, out)?;
     sessions::section(report, out)?;
+    tls::section(report, out)?;
     ima::section(report, out)?;
     heartbeats::section(report, out)?;
     flows(report, out)?;

@@ -1,12 +1,14 @@
 //! The sessions section: a compact table of the ICA and CGP sessions, then a few lines per
-//! session with what does not fit a column (addresses and time, logon, the CGP proxy target and
-//! connections, keep-alives, the busiest virtual channels). Lines stay within `WIDTH`: text from
-//! the wire is cut, never wrapped. A password is never shown, only that one was sent.
+//! session with what does not fit a column (addresses and time, logon, the TLS the session runs
+//! in, the CGP proxy target and connections, keep-alives, the busiest virtual channels). Lines
+//! stay within `WIDTH`: text from the wire is cut, never wrapped. A password is never shown,
+//! only that one was sent.
 
+use super::tls::date;
 use crate::model::{ChannelUse, CitrixSession, Report, SeriesState};
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
-use ctxscope_dissectors::Proto;
+use ctxscope_dissectors::{Proto, tls};
 use std::io::{self, Write};
 
 /// Longest line of the section (table rows are bounded by the cell limits below).
@@ -40,7 +42,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     for s in &r.sessions {
         t.row(vec![
             s.id.to_string(),
-            s.transport.name().to_string(),
+            s.via(),
             s.client_name
                 .as_ref()
                 .map_or("-".into(), |n| clip(n.as_str(), NAME_CELL)),
@@ -102,7 +104,11 @@ fn details(s: &CitrixSession) -> Vec<String> {
     if !client.is_empty() {
         lines.push(format!("{DETAIL}client: {}", client.join(", ")));
     }
-    if s.transport == Proto::CGP {
+    if let Some(h) = &s.tls {
+        lines.extend(over_tls(s.transport, h));
+    }
+    // Inside TLS, CGP's bind (proxy target, tickets) and the ICA channels are not visible.
+    if s.transport == Proto::CGP && s.tls.is_none() {
         let target = s.proxied_to.as_ref().map_or("-".into(), |t| t.to_string());
         let flows: Vec<String> = s.flows.iter().map(u64::to_string).collect();
         let reconnects = match s.reconnects {
@@ -129,7 +135,36 @@ fn details(s: &CitrixSession) -> Vec<String> {
             duration(k.longest_silence_secs)
         ));
     }
-    lines.push(format!("{DETAIL}{CHANNELS}{}", channels(&s.channels)));
+    let channels = match s.tls {
+        Some(_) => "not visible inside TLS".to_string(),
+        None => channels(&s.channels),
+    };
+    lines.push(format!("{DETAIL}{CHANNELS}{channels}"));
+    lines
+}
+
+/// What the handshake of a session inside TLS showed, as detail lines: "transport: CGP over
+/// TLS 1.2 (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), SNI vda.example" and "certificate:
+/// vda.example, valid 2025-06-01 to 2027-06-01, 2 SAN names".
+fn over_tls(transport: Proto, h: &tls::Handshake) -> Vec<String> {
+    let protocol = transport.name().to_uppercase();
+    let mut line = match &h.server_hello {
+        Some(sh) => format!("{protocol} over {} ({})", sh.version, sh.cipher_suite),
+        None => format!("{protocol} over TLS"),
+    };
+    if let Some(sni) = h.client_hello.as_ref().and_then(|c| c.sni.as_ref()) {
+        line.push_str(&format!(", SNI {sni}"));
+    }
+    let mut lines = vec![format!("{DETAIL}transport: {line}")];
+    if let Some(c) = &h.certificate {
+        let name = c.common_name.as_ref().unwrap_or(&c.subject);
+        lines.push(format!(
+            "{DETAIL}certificate: {name}, valid {} to {}, {} SAN names",
+            date(c.not_before),
+            date(c.not_after),
+            c.san_dns_count
+        ));
+    }
     lines
 }
 
@@ -184,7 +219,7 @@ fn channels(channels: &[ChannelUse]) -> String {
 }
 
 /// `text` cut to `max` characters, the cut marked with "...".
-fn clip(text: &str, max: usize) -> String {
+pub(super) fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }

@@ -70,14 +70,16 @@ impl TableModel for Sessions {
             // What the issue asks of a session first: client name, published application,
             // encryption, channels, state; the transport and reconnects next.
             SessionColumn::Id => ("ID", 4, true, 0),
-            SessionColumn::Transport => ("VIA", 4, false, 3),
+            // `cgp/tls` at most.
+            SessionColumn::Transport => ("VIA", 7, false, 3),
             SessionColumn::Client => ("CLIENT", 15, false, 8),
             SessionColumn::Server => ("SERVER", 21, false, 6),
             // ICA client names run to 20 characters.
             SessionColumn::ClientName => ("CLIENT NAME", 20, false, 1),
-            SessionColumn::Application => ("APP", 10, false, 1),
+            SessionColumn::Application => ("APP", 9, false, 1),
             SessionColumn::Build => ("BUILD", 6, true, 11),
-            SessionColumn::Encryption => ("ENCRYPTION", 20, false, 2),
+            // `basic, key in clear`; longer notes are cut.
+            SessionColumn::Encryption => ("ENCRYPTION", 19, false, 2),
             SessionColumn::Channels => ("CH", 3, true, 4),
             SessionColumn::FramesToServer => ("FR C>S", 7, true, 9),
             SessionColumn::FramesToClient => ("FR S>C", 7, true, 10),
@@ -117,7 +119,7 @@ impl TableModel for Sessions {
         let s = session(report, i);
         match column {
             SessionColumn::Id => s.id.to_string(),
-            SessionColumn::Transport => s.transport.name().to_string(),
+            SessionColumn::Transport => s.via(),
             SessionColumn::Client => s.client.to_string(),
             SessionColumn::Server => s.server.to_string(),
             SessionColumn::ClientName => or_dash(s.client_name.as_ref()),
@@ -139,7 +141,7 @@ impl TableModel for Sessions {
         let id = |i: usize| s(i).id;
         match column {
             SessionColumn::Id => sort_rows(rows, d, |i| (id(i), id(i))),
-            SessionColumn::Transport => sort_rows(rows, d, |i| (s(i).transport, id(i))),
+            SessionColumn::Transport => sort_rows(rows, d, |i| (s(i).via(), id(i))),
             SessionColumn::Client => sort_rows(rows, d, |i| (s(i).client, id(i))),
             SessionColumn::Server => sort_rows(rows, d, |i| (s(i).server, id(i))),
             SessionColumn::ClientName => sort_rows(rows, d, |i| (s(i).client_name.clone(), id(i))),
@@ -161,7 +163,7 @@ impl TableModel for Sessions {
             out,
             "{} {} {} {} {} {} {} {} {}",
             s.id,
-            s.transport.name(),
+            s.via(),
             s.client,
             s.server,
             or_dash(s.client_name.as_ref()),

@@ -50,7 +50,7 @@ impl RecordView for View {
             title: format!(
                 " Session {} ({}) {} → {}",
                 s.id,
-                s.transport.name(),
+                s.via(),
                 s.client,
                 s.server
             ),
@@ -60,8 +60,16 @@ impl RecordView for View {
     }
 }
 
-/// Basic encryption (a key anyone can read) and none in warning colours.
+/// Basic encryption (a key anyone can read), none and a deprecated TLS version in warning
+/// colours.
 fn encryption_style(s: &CitrixSession) -> Style {
+    if let Some(h) = &s.tls {
+        return match &h.server_hello {
+            Some(chosen) if chosen.version.is_legacy() => Style::new().fg(Color::Yellow),
+            Some(_) => Style::new().fg(Color::Green),
+            None => dim_style(),
+        };
+    }
     match s.encryption {
         Some(EncryptionKind::None) => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         Some(EncryptionKind::Basic) => Style::new().fg(Color::Yellow),
@@ -90,7 +98,7 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
     doc.section(format!(
         "Session {} over {}: {} → {}",
         s.id,
-        s.transport.name(),
+        s.via(),
         s.client,
         s.server
     ));

@@ -1,11 +1,12 @@
-//! Every dissector fed an arbitrary script of reads, gaps and a close.
+//! Every dissector fed an arbitrary script of reads, gaps and a close: the registry's, and the
+//! DTLS dissector (each read one datagram).
 //!
 //! Input: a protocol byte, a flags byte (bit 0: the connection was seen from its SYN), then
 //! steps of `[op][len][len bytes]`: op bit 0..1 = read to server, read to client, gap (of `len`
 //! times 1,000 bytes), close; bits 2.. = seconds since the previous step.
 #![no_main]
 
-use ctxscope_dissectors::{Context, Dir, Registry, Timestamp};
+use ctxscope_dissectors::{Context, Dir, Dissector, Registry, Timestamp, tls};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -14,12 +15,15 @@ fuzz_target!(|input: &[u8]| {
     };
     let mut steps: &[u8] = steps;
     let registry: Vec<_> = Registry::builtin().iter().collect();
-    let proto = registry[usize::from(proto) % registry.len()];
     let context = Context {
         announced_vendor: (flags & 2 != 0).then(|| "CITRIX".to_string()),
         from_start: flags & 1 != 0,
     };
-    let mut dissector = proto.dissector(&context);
+    let mut dissector: Box<dyn Dissector> =
+        match registry.get(usize::from(proto) % (registry.len() + 1)) {
+            Some(proto) => proto.dissector(&context),
+            None => Box::new(tls::dtls::Dissector::new()),
+        };
     let mut events = Vec::new();
     let mut ts = Timestamp::from_secs(1_800_000_000);
     while let &[op, len, ref rest @ ..] = steps {
@@ -31,7 +35,11 @@ fuzz_target!(|input: &[u8]| {
             0 => dissector.feed(Dir::ToServer, data, ts, &mut events),
             1 => dissector.feed(Dir::ToClient, data, ts, &mut events),
             2 => {
-                let dir = if len % 2 == 0 { Dir::ToServer } else { Dir::ToClient };
+                let dir = if len % 2 == 0 {
+                    Dir::ToServer
+                } else {
+                    Dir::ToClient
+                };
                 dissector.gap(dir, len as u64 * 1_000, ts, &mut events);
             }
             _ => break,

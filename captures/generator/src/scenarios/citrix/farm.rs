@@ -13,8 +13,8 @@
 
 use super::cgp::{CgpLink, Reliability};
 use super::{
-    ACCOUNTING, CGP, ICA, KIOSK, SALES, TcpCapture, XA01, XA02, XA03, client_ip, end_of, ima,
-    millis, reconnect_ticket, secs, tcp,
+    ACCOUNTING, CGP, ICA, KIOSK, SALES, TcpCapture, XA01, XA02, XA03, client_ip, encoded, end_of,
+    ima, millis, reconnect_ticket, secs, tcp,
 };
 use crate::ica::{Client, IcaSession, Protection, on_tcp};
 use crate::rng::Rng;
@@ -22,11 +22,19 @@ use crate::tcp::TcpConversation;
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use ctxscope_dissectors::flexlm::CommVersion;
 use ctxscope_dissectors::flexlm::encode::{self as flexlm, Checkin, Checkout, Hello, OkReply};
+use ctxscope_dissectors::tls::encode as tls;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 const LICENSE_SERVER: Ipv4Addr = Ipv4Addr::new(10, 1, 10, 40);
 const STOREFRONT: Ipv4Addr = Ipv4Addr::new(10, 1, 50, 10);
+/// StoreFront's certificate (DER): CN=storefront.farm.example, O=Example Farm, SAN
+/// storefront.farm.example, issued by "Example Farm CA", valid 2025-06-01 to 2027-06-01. Made
+/// with OpenSSL 3.0 (`openssl ca -startdate 20250601000000Z -enddate 20270601000000Z`, an
+/// EC P-256 key that was not kept).
+const STOREFRONT_CERTIFICATE: &[u8] = include_bytes!("storefront.der");
+const TLS10: u16 = 0x0301;
+const TLS12: u16 = 0x0303;
 /// The user license a XenApp 6.5 Enterprise session takes.
 const FEATURE: &str = "MPS_ENT_CCU";
 
@@ -324,22 +332,54 @@ fn plain_ok() -> Vec<u8> {
     })
 }
 
-/// The accountant's browser fetching the launch file from StoreFront over HTTPS: TLS records
-/// with opaque contents.
+/// The accountant's browser fetching the launch file from StoreFront over HTTPS: a real TLS 1.2
+/// handshake (SNI, ALPN, StoreFront's certificate), then records with opaque contents.
 fn storefront(at: Duration) -> TcpConversation {
     let mut rng = Rng::new(443);
-    let mut record = |content_type: u8, len: usize| {
-        let mut out = vec![content_type, 0x03, 0x03];
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-        out.extend(rng.bytes(len));
-        out
-    };
-    let client_hello = record(0x16, 512);
-    let server_hello = record(0x16, 2400);
-    let finished = [record(0x14, 1), record(0x16, 40)].concat();
-    let server_finished = [record(0x14, 1), record(0x16, 40)].concat();
-    let get = record(0x17, 460);
-    let ica_file = record(0x17, 2900);
+    let mut record =
+        |content_type: u8, len: usize| encoded(tls::record(content_type, TLS12, &rng.bytes(len)));
+    let hello = encoded(tls::client_hello(
+        TLS12,
+        None,
+        &[
+            encoded(tls::sni(b"storefront.farm.example")),
+            encoded(tls::alpn(&[b"h2", b"http/1.1"])),
+        ],
+    ));
+    let client_hello = encoded(tls::record(
+        tls::HANDSHAKE,
+        TLS10,
+        &encoded(tls::message(tls::CLIENT_HELLO, &hello)),
+    ));
+    let server_flight = [
+        encoded(tls::message(
+            tls::SERVER_HELLO,
+            &encoded(tls::server_hello(
+                TLS12,
+                0xc02f,
+                &[encoded(tls::alpn(&[b"h2"]))],
+            )),
+        )),
+        encoded(tls::message(
+            tls::CERTIFICATE,
+            &encoded(tls::certificate(&[STOREFRONT_CERTIFICATE])),
+        )),
+        encoded(tls::message(tls::SERVER_DONE, &[])),
+    ]
+    .concat();
+    let server_hello = encoded(tls::record(tls::HANDSHAKE, TLS12, &server_flight));
+    let finished = [
+        record(tls::CHANGE_CIPHER_SPEC, 1),
+        record(tls::HANDSHAKE, 40),
+    ]
+    .concat();
+    let server_finished = [
+        record(tls::CHANGE_CIPHER_SPEC, 1),
+        record(tls::HANDSHAKE, 40),
+    ]
+    .concat();
+    let get = record(tls::APPLICATION_DATA, 460);
+    let ica_file = record(tls::APPLICATION_DATA, 2900);
     tcp((client_ip(31), 50_001), (STOREFRONT, 443), at)
         .handshake()
         .client_send(client_hello)
