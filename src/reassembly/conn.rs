@@ -131,7 +131,7 @@ impl TcpConn {
     /// Wireshark's `ack_rtt` samples of the ACKs sent in `dir`: `Dir::ToServer` is the client
     /// side (capture point to client and back), `Dir::ToClient` the server side. None before
     /// the first sample.
-    pub fn rtt(&self, dir: Dir) -> Option<&SideRtt> {
+    pub fn rtt(&self, dir: Dir) -> Option<SideRtt> {
         self.rtt.side(dir)
     }
 
@@ -218,12 +218,10 @@ impl TcpConn {
     fn time_ack(&mut self, dir: Dir, seg: &Segment<'_>, placed: &Placed) {
         let (syn, fin) = (seg.flags.is_syn(), seg.flags.is_fin());
         let timed = Timed {
-            // The sequence space a segment takes, as Wireshark counts it: one for a SYN or FIN
+            // Where its sequence space ends, as Wireshark counts it: one more for a SYN or FIN
             // (one, not two, for both).
-            sent: (placed.len > 0 || syn || fin).then(|| {
-                let end = placed.seq.saturating_add(clamp_i64(placed.len));
-                (placed.seq, end + i64::from(syn || fin))
-            }),
+            sent: (placed.len > 0 || syn || fin)
+                .then(|| placed.seq.saturating_add(clamp_i64(placed.len)) + i64::from(syn || fin)),
             ack: placed.ack_field,
             ts: seg.ts,
         };

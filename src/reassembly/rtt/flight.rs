@@ -1,120 +1,195 @@
 //! The segments of one direction still waiting for the ACK that ends exactly where they end
 //! (Wireshark's per-direction list of `tcp_unacked` segments).
+//!
+//! Only where a segment ends and when it was sent are kept. Wireshark also moves a segment's
+//! start up to a partial ACK, but that decides nothing: a segment ending after the ACK waits on
+//! either way, one ending at it is matched, one ending before it is dropped.
 
 use crate::model::RTT_SEGMENTS_PER_DIRECTION as CAPACITY;
 use std::collections::VecDeque;
 
-/// Capacity a list that empties keeps (the buffer of a burst is given back beyond it).
-const KEPT_WHEN_EMPTY: usize = 8;
+/// Segments kept in the connection itself: an interactive connection rarely has more waiting.
+/// More go to the heap.
+const NEAR: usize = 2;
 
-/// One segment sent: its sequence range as offsets (`end` counts a SYN or FIN) and when.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Sent {
-    start: i64,
+/// One segment sent: where its sequence space ends (an offset, a SYN or FIN counted) and when
+/// (nanoseconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Sent {
     end: i64,
     ts: i64,
 }
 
-#[derive(Debug, Default)]
-pub(super) struct Flight {
-    /// In the order sent.
-    sent: VecDeque<Sent>,
-    /// Starts and ends both never decrease along `sent` (what in-order sending gives): an ACK
-    /// then touches only the front.
-    ordered: bool,
+/// The oldest [`NEAR`] waiting segments, kept in the connection (36 bytes, `repr(C)`, so that
+/// with a [`Batch`](super::batch::Batch) beside it a direction's per-packet state is one cache
+/// line), and what the rest is like.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub(super) struct Near {
+    slots: [Sent; NEAR],
+    head: u8,
+    len: u8,
+    /// Some end decreases along the order sent (a retransmission or out-of-order segment):
+    /// an ACK must look at every segment, not only at the front.
+    unordered: bool,
+    /// More wait in the [`Far`] part.
+    spilled: bool,
 }
 
-impl Flight {
-    /// A segment covering `[start, end)` sent at `ts` (nanoseconds). False when the list is
-    /// full and it is not tracked.
-    pub(super) fn sent(&mut self, start: i64, end: i64, ts: i64) -> bool {
-        if self.sent.len() >= CAPACITY {
+/// The waiting segments after the near ones, on the heap (only while the near ones are all
+/// taken).
+pub(super) type Far = VecDeque<Sent>;
+
+/// The waiting segments of one direction, in the order sent: its two parts together.
+pub(super) struct Flight<'a> {
+    pub near: &'a mut Near,
+    pub far: &'a mut Far,
+}
+
+impl Flight<'_> {
+    /// A segment ending at `end` sent at `ts`. False when the list is full and it is not
+    /// tracked.
+    #[inline]
+    pub(super) fn sent(&mut self, end: i64, ts: i64) -> bool {
+        if self.near.spilled && self.len() >= CAPACITY {
             return false;
         }
-        let follows = self
-            .sent
-            .back()
-            .is_none_or(|last| start >= last.start && end >= last.end);
-        self.ordered = follows && (self.ordered || self.sent.is_empty());
-        self.sent.push_back(Sent { start, end, ts });
+        let last = if self.near.spilled {
+            self.far.back().copied()
+        } else {
+            self.near.back()
+        };
+        if last.is_some_and(|last| end < last.end) {
+            self.near.unordered = true;
+        }
+        self.push(Sent { end, ts });
         true
     }
 
-    /// The peer acknowledged up to `ack`: Wireshark's rule. A segment ending exactly at `ack`
-    /// is matched (of several, the one sent first: its time is returned); one ending before is
-    /// dropped unmatched; one with `ack` inside it now starts at `ack` (a partial ACK) and
-    /// waits on; later ones are untouched.
+    /// The peer acknowledged up to `ack`: Wireshark's rule. The segment ending exactly at
+    /// `ack` is matched (of several, the one sent first: its time is returned); those ending
+    /// before it are dropped unmatched; later ones wait on.
     #[inline]
     pub(super) fn acked(&mut self, ack: i64) -> Option<i64> {
-        if self.sent.is_empty() {
+        if self.near.len == 0 {
             return None;
         }
-        let matched = if self.ordered {
-            self.acked_in_order(ack)
-        } else {
+        if self.near.unordered {
             self.acked_any_order(ack)
-        };
-        if self.sent.is_empty() {
-            self.ordered = true;
-            if self.sent.capacity() > KEPT_WHEN_EMPTY {
-                self.sent.shrink_to(KEPT_WHEN_EMPTY);
-            }
+        } else {
+            self.acked_in_order(ack)
         }
-        matched
     }
 
     /// Forgets everything (the direction's sequence space started over).
     pub(super) fn clear(&mut self) {
-        self.sent = VecDeque::new();
-        self.ordered = false;
+        *self.near = Near::default();
+        *self.far = Far::new();
     }
 
     /// Segments waiting.
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.sent.len()
+    fn len(&self) -> usize {
+        usize::from(self.near.len) + self.far.len()
     }
 
-    /// Ordered: the segments ending at or before `ack` are a prefix, those it falls inside
-    /// follow it.
+    /// Adds at the back; to the heap only once the near slots are taken.
+    fn push(&mut self, sent: Sent) {
+        if self.near.spilled || !self.near.push(sent) {
+            self.far.push_back(sent);
+            self.near.spilled = true;
+        }
+    }
+
+    /// Removes the oldest; the oldest on the heap takes its place near.
+    fn pop(&mut self) {
+        self.near.pop();
+        if !self.near.spilled {
+            return;
+        }
+        if let Some(next) = self.far.pop_front() {
+            self.near.push(next);
+        }
+        if self.far.is_empty() {
+            *self.far = Far::new(); // a burst is over: its buffer goes
+            self.near.spilled = false;
+        }
+    }
+
+    /// Ends never decrease: the segments ending at or before `ack` are a prefix.
     fn acked_in_order(&mut self, ack: i64) -> Option<i64> {
         let mut matched = None;
-        while let Some(first) = self.sent.front() {
+        while let Some(first) = self.near.front() {
             if first.end > ack {
                 break;
             }
             if first.end == ack && matched.is_none() {
                 matched = Some(first.ts);
             }
-            self.sent.pop_front();
-        }
-        for partly in self.sent.iter_mut() {
-            if partly.start >= ack {
-                break;
-            }
-            partly.start = ack;
+            self.pop();
         }
         matched
     }
 
     fn acked_any_order(&mut self, ack: i64) -> Option<i64> {
         let mut matched = None;
-        self.sent.retain_mut(|s| {
-            if s.end > ack {
-                s.start = s.start.max(ack);
-                return true;
-            }
+        let near = std::mem::take(self.near);
+        let far = std::mem::take(self.far);
+        for s in near.iter().chain(far) {
             if s.end == ack && matched.is_none() {
                 matched = Some(s.ts);
             }
-            false
-        });
-        self.ordered = self
-            .sent
-            .iter()
-            .zip(self.sent.iter().skip(1))
-            .all(|(a, b)| b.start >= a.start && b.end >= a.end);
+            if s.end > ack {
+                self.push(s);
+            }
+        }
+        let mut previous = i64::MIN;
+        let ordered = (self.near.iter().chain(self.far.iter().copied()))
+            .all(|s| std::mem::replace(&mut previous, s.end) <= s.end);
+        self.near.unordered = !ordered;
         matched
+    }
+}
+
+impl Near {
+    /// The slot of the `i`-th oldest.
+    fn slot(&self, i: usize) -> usize {
+        (usize::from(self.head) + i) % NEAR
+    }
+
+    fn front(&self) -> Option<Sent> {
+        if self.len == 0 {
+            return None;
+        }
+        self.slots.get(usize::from(self.head)).copied()
+    }
+
+    fn back(&self) -> Option<Sent> {
+        let last = usize::from(self.len).checked_sub(1)?;
+        self.slots.get(self.slot(last)).copied()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Sent> + '_ {
+        (0..usize::from(self.len)).filter_map(|i| self.slots.get(self.slot(i)).copied())
+    }
+
+    /// False when full.
+    fn push(&mut self, sent: Sent) -> bool {
+        if usize::from(self.len) == NEAR {
+            return false;
+        }
+        let at = self.slot(usize::from(self.len));
+        if let Some(slot) = self.slots.get_mut(at) {
+            *slot = sent;
+            self.len += 1;
+        }
+        true
+    }
+
+    fn pop(&mut self) {
+        if self.len > 0 {
+            self.head = ((usize::from(self.head) + 1) % NEAR) as u8; // below NEAR
+            self.len -= 1;
+        }
     }
 }
 
@@ -122,18 +197,30 @@ impl Flight {
 mod tests {
     use super::*;
 
-    /// Both paths must give the same answer: replays `sent` and `acks` once as is and once
-    /// with the list forced out of order, and returns the matches.
-    fn replay(sent: &[(i64, i64, i64)], acks: &[i64]) -> Vec<Option<i64>> {
+    /// Both parts of a flight, owned.
+    #[derive(Default)]
+    struct Owned(Near, Far);
+
+    impl Owned {
+        fn flight(&mut self) -> Flight<'_> {
+            Flight {
+                near: &mut self.0,
+                far: &mut self.1,
+            }
+        }
+    }
+
+    /// Both paths must give the same answer: replays `sent` (end, time) and `acks` once as is
+    /// and once with the list forced to the general path, and returns the matches.
+    fn replay(sent: &[(i64, i64)], acks: &[i64]) -> Vec<Option<i64>> {
         let mut results = Vec::new();
         for force_unordered in [false, true] {
-            let mut f = Flight::default();
-            for &(start, end, ts) in sent {
-                assert!(f.sent(start, end, ts));
+            let mut owned = Owned::default();
+            let mut f = owned.flight();
+            for &(end, ts) in sent {
+                assert!(f.sent(end, ts));
             }
-            if force_unordered {
-                f.ordered = false;
-            }
+            f.near.unordered |= force_unordered;
             let got: Vec<Option<i64>> = acks.iter().map(|&a| f.acked(a)).collect();
             results.push(got);
         }
@@ -145,18 +232,18 @@ mod tests {
     fn an_ack_matches_the_segment_ending_exactly_there() {
         // Two segments, one cumulative ACK: only the second is matched (tshark: the ACK's
         // ack_rtt is from the second segment; the first goes unmatched).
-        assert_eq!(replay(&[(1, 101, 10), (101, 201, 11)], &[201]), [Some(11)]);
-        // An ACK ending inside a segment matches nothing and shortens it; the next one
-        // matches it with its first time.
-        assert_eq!(replay(&[(1, 201, 10)], &[101, 201]), [None, Some(10)]);
-        // An ACK between two segments: the first is dropped, the second cut.
+        assert_eq!(replay(&[(101, 10), (201, 11)], &[201]), [Some(11)]);
+        // An ACK ending inside a segment matches nothing; the next one matches it with its
+        // first time.
+        assert_eq!(replay(&[(201, 10)], &[101, 201]), [None, Some(10)]);
+        // An ACK inside the second of two: the first is dropped, the second waits.
         assert_eq!(
-            replay(&[(1, 101, 10), (101, 201, 11)], &[150, 201]),
+            replay(&[(101, 10), (201, 11)], &[150, 201]),
             [None, Some(11)]
         );
         // Repeated and old ACKs find nothing.
         assert_eq!(
-            replay(&[(1, 101, 10)], &[50, 101, 101]),
+            replay(&[(101, 10)], &[50, 101, 101]),
             [None, Some(10), None]
         );
     }
@@ -165,40 +252,55 @@ mod tests {
     fn of_several_copies_the_first_sent_is_matched() {
         // The original and its retransmission: tshark times the ACK from the original.
         assert_eq!(
-            replay(&[(1, 101, 10), (1, 101, 300)], &[101, 101]),
+            replay(&[(101, 10), (101, 300)], &[101, 101]),
             [Some(10), None]
         );
         // Repacketised: the segment sent first among those ending at 201 is the second one.
         assert_eq!(
-            replay(&[(1, 101, 10), (101, 201, 11), (1, 201, 300)], &[201]),
+            replay(&[(101, 10), (201, 11), (201, 300)], &[201]),
             [Some(11)]
         );
         // Out of order, the later bytes first: only the general path can take it.
-        let mut f = Flight::default();
-        f.sent(101, 201, 10);
-        f.sent(1, 101, 11);
-        assert!(!f.ordered);
+        let mut owned = Owned::default();
+        let mut f = owned.flight();
+        f.sent(201, 10);
+        f.sent(101, 11);
+        assert!(f.near.unordered);
+        assert_eq!(f.acked(150), None);
+        assert!(!f.near.unordered, "one segment left: in order again");
         assert_eq!(f.acked(201), Some(10));
         assert_eq!(f.len(), 0);
-        f.sent(201, 301, 12);
-        assert!(f.ordered, "in order again once emptied");
+        // The same past the ring: ten segments in reverse order, then ACKs from the bottom.
+        let mut owned = Owned::default();
+        let mut f = owned.flight();
+        for i in (1..=10).rev() {
+            f.sent(i * 100, i);
+        }
+        assert_eq!((f.len(), f.far.len()), (10, 10 - NEAR));
+        let matches: Vec<Option<i64>> = (1..=10).map(|i| f.acked(i * 100)).collect();
+        assert_eq!(matches, (1..=10).map(Some).collect::<Vec<_>>());
+        assert_eq!(f.len(), 0);
     }
 
     #[test]
     fn the_list_is_capped_and_gives_its_buffer_back() {
-        let mut f = Flight::default();
+        let mut owned = Owned::default();
+        let mut f = owned.flight();
         for i in 0..CAPACITY as i64 {
-            assert!(f.sent(i * 10, i * 10 + 10, i));
+            assert!(f.sent(i * 10 + 10, i));
         }
-        assert!(!f.sent(99_999, 100_000, 0), "full");
+        assert!(!f.sent(100_000, 0), "full");
         assert_eq!(f.len(), CAPACITY);
         assert_eq!(f.acked(10 * CAPACITY as i64), Some(CAPACITY as i64 - 1));
         assert_eq!(f.len(), 0);
-        assert!(f.sent.capacity() <= KEPT_WHEN_EMPTY);
-        // Partly acknowledged segments keep their place in the order.
-        assert!(f.sent(0, 100, 1) && f.sent(100, 200, 2));
-        assert_eq!(f.acked(50), None);
-        assert!(f.ordered);
-        assert_eq!(f.acked(100), Some(1));
+        assert_eq!(f.far.capacity(), 0, "the burst's buffer went back");
+        assert!(!f.near.spilled);
+        // Through the ring and the heap in order, ACK by ACK.
+        for i in 1..=20 {
+            f.sent(i * 10, i);
+        }
+        let matches: Vec<Option<i64>> = [5, 10, 45, 50, 200].map(|a| f.acked(a)).to_vec();
+        assert_eq!(matches, [None, Some(1), None, Some(5), Some(20)]);
+        assert_eq!(f.len(), 0);
     }
 }

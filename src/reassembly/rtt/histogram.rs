@@ -4,9 +4,9 @@
 //! Values are whole microseconds. Below `2^SUB_BITS` µs each microsecond has its own bucket;
 //! above, every power of two (an octave) is cut into `2^SUB_BITS` equal buckets, up to
 //! [`MAX_OCTAVE`] (2^26 µs, 67 s); one last bucket takes everything larger. A bucket is at most
-//! `1/2^SUB_BITS` of its lower bound wide, so its midpoint is within `1/2^(SUB_BITS+1)` of any
-//! value in it: 1.6% with 5 bits, 6.3% with 3. Finding the bucket is a leading-zero count and
-//! two shifts.
+//! `1/2^SUB_BITS` of its lower bound wide, so the middle of the values it holds is within
+//! `1/2^(SUB_BITS+1)` of any of them: 1.6% with 5 bits, 6.3% with 3. Finding the bucket is a
+//! leading-zero count and two shifts.
 //!
 //! Why not a crate: `hdrhistogram` has the same layout, but its precision steps from 16
 //! buckets per octave (3.1%, 1.5 KB) to 128 (0.4%, 10 KB with `u32` counters), and this one is
@@ -22,6 +22,11 @@ pub(super) const fn buckets(sub_bits: u32) -> usize {
     (((MAX_OCTAVE - sub_bits + 2) as usize) << sub_bits) + 1
 }
 
+/// The summary's layout: 32 buckets per octave, quantiles within 1.6%.
+pub(super) type Fine = LogHistogram<5, { buckets(5) }>;
+/// The per-minute layout: 8 buckets per octave, medians within 6.3%.
+pub(super) type Coarse = LogHistogram<3, { buckets(3) }>;
+
 /// Counts per bucket; `N` must be `buckets(SUB_BITS)` (checked when one is made).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct LogHistogram<const SUB_BITS: u32, const N: usize> {
@@ -31,7 +36,7 @@ pub(super) struct LogHistogram<const SUB_BITS: u32, const N: usize> {
 /// Where a quantile fell.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Rank {
-    /// In a bucket whose midpoint is this many microseconds.
+    /// In a bucket whose values have this middle, in microseconds.
     Within(f64),
     /// Beyond the last octave (or not reached: a counter saturated): the caller knows the
     /// maximum.
@@ -48,13 +53,12 @@ impl<const SUB_BITS: u32, const N: usize> Default for LogHistogram<SUB_BITS, N> 
 impl<const SUB_BITS: u32, const N: usize> LogHistogram<SUB_BITS, N> {
     const OVERFLOW: usize = N - 1;
 
-    /// Counts one value of `micros` microseconds. A counter stops at `u32::MAX` (four billion
-    /// samples in one bucket).
+    /// Counts `count` more values in bucket `at` (from [`index`](Self::index)). A counter
+    /// stops at `u32::MAX` (four billion samples in one bucket).
     #[inline]
-    pub(super) fn record(&mut self, micros: u64) {
-        let at = Self::index(micros);
-        if let Some(count) = self.counts.get_mut(at) {
-            *count = count.saturating_add(1);
+    pub(super) fn add(&mut self, at: usize, count: u32) {
+        if let Some(counter) = self.counts.get_mut(at) {
+            *counter = counter.saturating_add(count);
         }
     }
 
@@ -85,7 +89,9 @@ impl<const SUB_BITS: u32, const N: usize> LogHistogram<SUB_BITS, N> {
         Rank::Beyond
     }
 
-    fn index(micros: u64) -> usize {
+    /// The bucket of a value of `micros` microseconds.
+    #[inline]
+    pub(super) fn index(micros: u64) -> usize {
         let linear = 1u64 << SUB_BITS;
         if micros < linear {
             return micros as usize; // below 2^SUB_BITS
@@ -98,26 +104,28 @@ impl<const SUB_BITS: u32, const N: usize> LogHistogram<SUB_BITS, N> {
         (((octave - SUB_BITS + 1) as usize) << SUB_BITS) + sub as usize
     }
 
-    /// Midpoint of a bucket below the overflow one, in microseconds.
-    fn midpoint(at: usize) -> f64 {
+    /// The smallest value of a bucket, in microseconds.
+    pub(super) fn lowest(at: usize) -> u64 {
+        let at = at.min(Self::OVERFLOW);
         let linear = 1usize << SUB_BITS;
         if at < linear {
-            return at as f64 + 0.5;
+            return at as u64;
         }
         let (band, sub) = (at >> SUB_BITS, at & (linear - 1));
         // Band 1 is octave SUB_BITS, whose buckets are 1 µs wide.
-        let width = (1u64 << (band - 1)) as f64;
-        let low = (1u64 << (band + SUB_BITS as usize - 1)) as f64 + sub as f64 * width;
-        low + width / 2.0
+        (1u64 << (band + SUB_BITS as usize - 1)) + ((sub as u64) << (band - 1))
+    }
+
+    /// The middle of the whole microseconds a bucket below the overflow one holds.
+    fn midpoint(at: usize) -> f64 {
+        let width = Self::lowest(at + 1) - Self::lowest(at);
+        Self::lowest(at) as f64 + (width - 1) as f64 / 2.0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    type Fine = LogHistogram<5, { buckets(5) }>;
-    type Coarse = LogHistogram<3, { buckets(3) }>;
 
     /// Lower bound and width of the bucket holding `micros`, from the midpoint.
     fn bucket_of<const B: u32, const N: usize>(micros: u64) -> (usize, f64) {
@@ -141,7 +149,7 @@ mod tests {
             if v >= 32 {
                 assert!(error <= 1.0 / 64.0 + 1e-12, "{v} µs: {mid} ({error})");
             } else {
-                assert!((mid - v as f64 - 0.5).abs() < 1e-9, "{v} µs is exact");
+                assert_eq!(mid, v as f64, "{v} µs is exact");
             }
             let (_, coarse) = bucket_of::<3, { buckets(3) }>(v);
             if v >= 8 {
@@ -153,14 +161,28 @@ mod tests {
     }
 
     #[test]
+    fn a_coarse_bucket_is_a_union_of_fine_ones() {
+        // So a fine bucket's samples can be counted in the coarse histogram without the values.
+        for v in 0..1u64 << 22 {
+            let fine = Fine::index(v);
+            assert_eq!(
+                Coarse::index(Fine::lowest(fine)),
+                Coarse::index(v),
+                "{v} µs"
+            );
+        }
+        assert_eq!(Coarse::index(Fine::lowest(buckets(5) - 1)), buckets(3) - 1);
+    }
+
+    #[test]
     fn values_beyond_the_last_octave_go_to_the_overflow_bucket() {
         assert_eq!(Fine::index(1 << 26), buckets(5) - 1);
         assert_eq!(Fine::index(u64::MAX), buckets(5) - 1);
         assert_eq!(Coarse::index((1 << 26) - 1), buckets(3) - 2);
         let mut h = Fine::default();
-        h.record(10);
-        h.record(u64::MAX);
-        assert_eq!(h.at_rank(1), Rank::Within(10.5));
+        h.add(Fine::index(10), 1);
+        h.add(Fine::index(u64::MAX), 1);
+        assert_eq!(h.at_rank(1), Rank::Within(10.0));
         assert_eq!(h.at_rank(2), Rank::Beyond);
         assert_eq!(h.at_rank(3), Rank::Beyond, "past the last sample");
     }
@@ -169,17 +191,16 @@ mod tests {
     fn ranks_walk_the_buckets_and_merging_adds_them() {
         let mut a = Fine::default();
         let mut b = Fine::default();
-        for v in [1000, 1000, 2000] {
-            a.record(v);
-        }
-        b.record(3000);
+        a.add(Fine::index(1000), 2);
+        a.add(Fine::index(2000), 1);
+        b.add(Fine::index(3000), 1);
         a.merge(&b);
         let ranks: Vec<Rank> = (1..=4).map(|r| a.at_rank(r)).collect();
-        // 1000 µs: octave 9, buckets 16 µs wide starting at 512 + 30 * 16 = 992.
-        assert_eq!(ranks[0], Rank::Within(1000.0));
-        assert_eq!(ranks[1], Rank::Within(1000.0));
-        assert_eq!(ranks[2], Rank::Within(2000.0)); // 1984 + 16
-        assert_eq!(ranks[3], Rank::Within(2976.0)); // 2944 + 64 / 2
+        // 1000 µs: octave 9, buckets of 16 values from 512 + 30 * 16 = 992 to 1007.
+        assert_eq!(ranks[0], Rank::Within(999.5));
+        assert_eq!(ranks[1], Rank::Within(999.5));
+        assert_eq!(ranks[2], Rank::Within(1999.5)); // 1984 to 2015
+        assert_eq!(ranks[3], Rank::Within(2975.5)); // 2944 to 3007
         a.clear();
         assert_eq!(a, Fine::default());
     }

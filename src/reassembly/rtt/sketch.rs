@@ -1,13 +1,11 @@
-//! The RTT samples of one side, summarised in fixed memory: count, exact minimum and maximum,
-//! and a log-linear histogram for the quantiles. Two of them merge into the summary of both
-//! sample sets (the sessions add up their connections this way).
+//! The RTT samples of one side, summarised in fixed memory: count, minimum and maximum, and a
+//! log-linear histogram for the quantiles, in whole microseconds (pcap's resolution). Two of
+//! them merge into the summary of both sample sets (the sessions add up their connections this
+//! way).
 
-use super::histogram::{LogHistogram, Rank, buckets};
+use super::batch::Batch;
+use super::histogram::{Fine, Rank};
 use std::time::Duration;
-
-/// 32 buckets per octave: a quantile is within 1.6% of the sample it stands for.
-const SUB_BITS: u32 = 5;
-type Fine = LogHistogram<SUB_BITS, { buckets(SUB_BITS) }>;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RttSketch {
@@ -16,7 +14,7 @@ pub struct RttSketch {
     histogram: Fine,
 }
 
-/// The smallest and largest sample in nanoseconds (meaningless before the first).
+/// The smallest and largest sample in microseconds (meaningless before the first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Extremes {
     min: u64,
@@ -33,10 +31,9 @@ impl Default for Extremes {
 }
 
 impl Extremes {
-    #[inline]
-    pub(super) fn add(&mut self, nanos: u64) {
-        self.min = self.min.min(nanos);
-        self.max = self.max.max(nanos);
+    pub(super) fn add(&mut self, micros: u64) {
+        self.min = self.min.min(micros);
+        self.max = self.max.max(micros);
     }
 
     fn merge(&mut self, other: Extremes) {
@@ -46,12 +43,23 @@ impl Extremes {
 }
 
 impl RttSketch {
-    #[inline]
-    pub fn record(&mut self, rtt: Duration) {
-        let nanos = nanos(rtt);
-        self.extremes.add(nanos);
-        self.count += 1;
-        self.histogram.record(nanos / 1000);
+    /// One sample (the engine adds them by batches).
+    #[cfg(test)]
+    fn record(&mut self, rtt: Duration) {
+        let micros = (rtt.as_nanos() + 500) / 1000;
+        let mut one = Batch::default();
+        one.add(0, u32::try_from(micros).unwrap_or(u32::MAX));
+        self.absorb(&one);
+    }
+
+    /// Adds the samples of a batch.
+    pub(super) fn absorb(&mut self, batch: &Batch) {
+        for (bucket, count) in batch.buckets() {
+            self.histogram.add(bucket, count);
+            self.count += u64::from(count);
+        }
+        self.extremes.add(u64::from(batch.min));
+        self.extremes.add(u64::from(batch.max));
     }
 
     /// Adds `other`'s samples, as if they had been recorded here.
@@ -69,11 +77,11 @@ impl RttSketch {
     }
 
     pub fn min(&self) -> Option<Duration> {
-        (self.count > 0).then(|| Duration::from_nanos(self.extremes.min))
+        (self.count > 0).then(|| Duration::from_micros(self.extremes.min))
     }
 
     pub fn max(&self) -> Option<Duration> {
-        (self.count > 0).then(|| Duration::from_nanos(self.extremes.max))
+        (self.count > 0).then(|| Duration::from_micros(self.extremes.max))
     }
 
     /// The `q`-quantile by the nearest-rank rule (the `ceil(q * count)`-th smallest sample,
@@ -92,15 +100,12 @@ impl RttSketch {
 /// maximum for a rank beyond the last octave.
 pub(super) fn estimate(rank: Rank, Extremes { min, max }: Extremes) -> Duration {
     let nanos = match rank {
-        Rank::Within(micros) => ((micros * 1000.0).round() as u64).clamp(min, max.max(min)),
-        Rank::Beyond => max,
+        Rank::Within(micros) => {
+            ((micros * 1000.0).round() as u64).clamp(min * 1000, max.max(min) * 1000)
+        }
+        Rank::Beyond => max * 1000,
     };
     Duration::from_nanos(nanos)
-}
-
-/// A duration in nanoseconds (saturating past 584 years).
-pub(super) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -115,9 +120,9 @@ mod tests {
     fn one_sample_reads_exactly() {
         let mut s = RttSketch::default();
         assert_eq!((s.count(), s.quantile(0.5), s.min()), (0, None, None));
-        s.record(Duration::from_nanos(18_328_123));
+        s.record(Duration::from_nanos(18_328_623));
         for q in [0.0, 0.5, 0.95, 1.0] {
-            assert_eq!(s.quantile(q), Some(Duration::from_nanos(18_328_123)));
+            assert_eq!(s.quantile(q), Some(Duration::from_micros(18_329)));
         }
     }
 

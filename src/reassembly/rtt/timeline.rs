@@ -3,15 +3,13 @@
 //! filled keeps a coarse histogram (8 buckets per octave: its median is within 6.3%); a closed
 //! minute keeps two numbers. Fixed size whatever the connection's length.
 
-use super::histogram::{LogHistogram, buckets};
-use super::sketch::{Extremes, estimate, nanos};
+use super::batch::Batch;
+use super::histogram::{Coarse, Fine};
+use super::sketch::{Extremes, estimate};
 use std::time::Duration;
 
 /// Minutes kept, the one being filled included.
 pub const MINUTES: usize = 60;
-const NANOS_PER_MINUTE: i64 = 60_000_000_000;
-const SUB_BITS: u32 = 3;
-type Coarse = LogHistogram<SUB_BITS, { buckets(SUB_BITS) }>;
 
 /// One minute of samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,14 +22,14 @@ pub struct Minute {
 
 #[derive(Clone, Debug)]
 pub struct RttTimeline {
-    /// The minute being filled, and its samples.
-    current: i64,
-    filling: Coarse,
-    count: u32,
-    /// Its extremes, to keep the median within them.
-    extremes: Extremes,
     /// Closed minutes at `minute % MINUTES`: sample count and median in microseconds.
     closed: [(u32, u32); MINUTES],
+    /// The samples of the minute being filled.
+    filling: Coarse,
+    /// That minute, its sample count and its extremes (to keep the median within them).
+    current: i64,
+    count: u32,
+    extremes: Extremes,
 }
 
 impl Default for RttTimeline {
@@ -47,18 +45,19 @@ impl Default for RttTimeline {
 }
 
 impl RttTimeline {
-    /// A sample measured at `at` (nanoseconds since the epoch). A sample from before the
-    /// minute being filled (capture time going backwards) counts in it.
-    #[inline]
-    pub fn record(&mut self, at: i64, rtt: Duration) {
-        let minute = at.div_euclid(NANOS_PER_MINUTE);
+    /// Adds the samples of a batch. Samples from before the minute being filled (capture
+    /// time going backwards) count in it.
+    pub(super) fn absorb(&mut self, batch: &Batch) {
+        let minute = i64::from(batch.minute);
         if minute > self.current {
             self.advance(minute);
         }
-        let nanos = nanos(rtt);
-        self.extremes.add(nanos);
-        self.count = self.count.saturating_add(1);
-        self.filling.record(nanos / 1000);
+        for (bucket, count) in batch.buckets() {
+            self.filling.add(Coarse::index(Fine::lowest(bucket)), count);
+            self.count = self.count.saturating_add(count);
+        }
+        self.extremes.add(u64::from(batch.min));
+        self.extremes.add(u64::from(batch.max));
     }
 
     /// The minutes with samples among the last [`MINUTES`], oldest first.
@@ -118,20 +117,24 @@ fn slot(minute: i64) -> usize {
 mod tests {
     use super::*;
 
-    const MINUTE: i64 = NANOS_PER_MINUTE;
-
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
+    }
+
+    fn record(t: &mut RttTimeline, minute: i32, micros: u32) {
+        let mut b = Batch::default();
+        assert!(b.add(minute, micros));
+        t.absorb(&b);
     }
 
     #[test]
     fn each_minute_keeps_its_count_and_median() {
         let mut t = RttTimeline::default();
-        let start = 29_474_460 * MINUTE; // 2026-01-15T09:00Z
-        for (i, rtt) in [10, 20, 30].into_iter().enumerate() {
-            t.record(start + i as i64, ms(rtt));
+        let start = 29_474_460; // 2026-01-15T09:00Z
+        for rtt in [10_000, 20_000, 30_000] {
+            record(&mut t, start, rtt);
         }
-        t.record(start + 2 * MINUTE + 5, ms(100));
+        record(&mut t, start + 2, 100_000);
         let minutes: Vec<Minute> = t.minutes().collect();
         assert_eq!(minutes.len(), 2, "the empty minute between is left out");
         assert_eq!((minutes[0].minute, minutes[0].samples), (29_474_460, 3));
@@ -144,14 +147,14 @@ mod tests {
     fn only_the_last_hour_is_kept() {
         let mut t = RttTimeline::default();
         for minute in 0..200 {
-            t.record(minute * MINUTE, ms(minute as u64 + 1));
+            record(&mut t, minute, (minute as u32 + 1) * 1000);
         }
         let minutes: Vec<Minute> = t.minutes().collect();
         assert_eq!(minutes.len(), MINUTES);
         assert_eq!(minutes.first().map(|m| m.minute), Some(140));
         assert_eq!(minutes.last().map(|m| m.median), Some(ms(200)));
         // A jump of more than an hour blanks everything before.
-        t.record(500 * MINUTE, ms(7));
+        record(&mut t, 500, 7000);
         let minutes: Vec<Minute> = t.minutes().collect();
         assert_eq!(
             minutes,
