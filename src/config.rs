@@ -6,7 +6,7 @@
 //! nothing.
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use ctxscope_dissectors::{Proto, Registry};
+use ctxscope_dissectors::{Proto, Registry, Transport};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -26,6 +26,8 @@ pub struct Config {
     pub ports: Ports,
     pub licensing: Licensing,
     pub sessions: Sessions,
+    pub scans: Scans,
+    pub edt: Edt,
     pub timeouts: Timeouts,
     pub limits: Limits,
 }
@@ -38,7 +40,8 @@ pub struct Ports {
     /// Every registered protocol, in registry order: its spec's default ports unless configured.
     ranges: Vec<(Proto, Vec<PortRange>)>,
     /// Forced decodes, like Wireshark's "Decode As": `{ "8080" = "ica" }`. They win over payload.
-    decode_as: BTreeMap<u16, Proto>,
+    /// A port is forced on the transport its protocol runs over (`"udp/443"` says it too).
+    decode_as: BTreeMap<(u16, Transport), Proto>,
 }
 
 impl Default for Ports {
@@ -102,44 +105,77 @@ impl Ports {
             .map(|(p, ranges)| (*p, ranges.as_slice()))
     }
 
-    /// Forced decodes, by port.
+    /// Forced decodes, by port (on the transport of each protocol).
     pub fn decode_as(&self) -> Vec<(u16, Proto)> {
-        self.decode_as.iter().map(|(&port, &p)| (port, p)).collect()
+        self.decode_as
+            .iter()
+            .map(|(&(port, _), &p)| (port, p))
+            .collect()
     }
 }
 
-/// `decode_as = { "8080" = "ica" }`, checked against the registry.
-fn decode_as(registry: &Registry, value: toml::Value) -> Result<BTreeMap<u16, Proto>> {
+/// `decode_as = { "8080" = "ica", "udp/443" = "edt" }`, checked against the registry. A key is a
+/// port, on the transport its protocol runs over, or `tcp/PORT` / `udp/PORT` to say which (so
+/// that one port can be forced on both transports).
+fn decode_as(registry: &Registry, value: toml::Value) -> Result<BTreeMap<(u16, Transport), Proto>> {
     let toml::Value::Table(table) = value else {
         bail!("ports.{DECODE_AS}: expected a table of PORT = PROTO, like {{ \"8080\" = \"ica\" }}");
     };
-    table
-        .into_iter()
-        .map(|(port, proto)| {
-            let p: u16 = port
-                .parse()
-                .map_err(|_| anyhow!("ports.{DECODE_AS}: {port:?} is not a TCP port"))?;
-            let proto = proto
-                .as_str()
-                .and_then(|name| registry.get(name))
-                .ok_or_else(|| {
-                    anyhow!(
-                        "ports.{DECODE_AS}.{port}: {proto} is not a protocol (protocols: {})",
-                        registry.names().join(", ")
-                    )
+    let mut forced = BTreeMap::new();
+    for (key, proto) in table {
+        let (said, port) = match key.split_once('/') {
+            Some((transport, port)) => {
+                let t = Transport::from_name(transport).ok_or_else(|| {
+                    anyhow!("ports.{DECODE_AS}: {key:?}: expected PORT, tcp/PORT or udp/PORT")
                 })?;
-            Ok((p, proto))
-        })
-        .collect()
+                (Some(t), port)
+            }
+            None => (None, key.as_str()),
+        };
+        let port: u16 = port
+            .parse()
+            .map_err(|_| anyhow!("ports.{DECODE_AS}: {key:?} is not a port"))?;
+        let proto = proto
+            .as_str()
+            .and_then(|name| registry.get(name))
+            .ok_or_else(|| {
+                anyhow!(
+                    "ports.{DECODE_AS}.{key}: {proto} is not a protocol (protocols: {})",
+                    registry.names().join(", ")
+                )
+            })?;
+        let transport = proto.spec().transport;
+        if said.is_some_and(|t| t != transport) {
+            bail!(
+                "ports.{DECODE_AS}.{key}: {} runs over {}",
+                proto.name(),
+                transport.name().to_uppercase()
+            );
+        }
+        if forced.insert((port, transport), proto).is_some() {
+            bail!(
+                "ports.{DECODE_AS}: {} {port} is forced twice",
+                transport.name().to_uppercase()
+            );
+        }
+    }
+    Ok(forced)
 }
 
-/// Written as the file reads: one key per protocol, then `decode_as`.
+/// Written as the file reads: one key per protocol, then `decode_as` (a UDP port as
+/// `udp/PORT`, so that a TCP and a UDP decode of one port both have a key).
 impl Serialize for Ports {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let decode_as: BTreeMap<String, Proto> = self
             .decode_as
             .iter()
-            .map(|(port, p)| (port.to_string(), *p))
+            .map(|(&(port, transport), p)| {
+                let key = match transport {
+                    Transport::Tcp => port.to_string(),
+                    Transport::Udp => format!("udp/{port}"),
+                };
+                (key, *p)
+            })
             .collect();
         let mut map = s.serialize_map(Some(self.ranges.len() + 1))?;
         for (p, ranges) in &self.ranges {
@@ -155,10 +191,11 @@ impl Serialize for Ports {
 pub struct Licensing {
     /// Known license servers. When set, FlexLM traffic to any other address is a finding.
     pub license_servers: Vec<IpAddr>,
-    /// Idle time after which the next exchange on a vendor-daemon connection is a heartbeat.
-    pub heartbeat_idle_secs: f64,
-    /// A heartbeat is overdue after this many intervals without an exchange.
+    /// A heartbeat is overdue after this many learned intervals without an exchange.
     pub heartbeat_overdue_factor: f64,
+    /// Before a vendor-daemon connection's cadence is learned, the silence allowed on it
+    /// (2.5 times the 5 minutes Citrix products use).
+    pub heartbeat_ceiling_secs: f64,
     /// How long a port announced by lmgrd waits for its connection.
     pub announcement_timeout_secs: f64,
 }
@@ -167,8 +204,8 @@ impl Default for Licensing {
     fn default() -> Licensing {
         Licensing {
             license_servers: Vec::new(),
-            heartbeat_idle_secs: 120.0,
             heartbeat_overdue_factor: 2.5,
+            heartbeat_ceiling_secs: 750.0,
             announcement_timeout_secs: 60.0,
         }
     }
@@ -177,14 +214,62 @@ impl Default for Licensing {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sessions {
-    /// A keep-alive is overdue after this many intervals without one while the session is open.
+    /// A keep-alive is overdue after this many learned intervals without one (nor any other
+    /// traffic) while the session is open.
     pub keepalive_overdue_factor: f64,
+    /// Before a keep-alive series' cadence is learned, the silence allowed (2.5 times the 60 s
+    /// ICA keep-alive Citrix policies default to); CGP uses the interval its BIND announced.
+    pub keepalive_ceiling_secs: f64,
 }
 
 impl Default for Sessions {
     fn default() -> Sessions {
         Sessions {
             keepalive_overdue_factor: 2.5,
+            keepalive_ceiling_secs: 150.0,
+        }
+    }
+}
+
+/// When a host's connection attempts are a scan (Zeek's scan.zeek thresholds: 25 targets in
+/// 5 minutes).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scans {
+    /// The window a source's attempts are counted over.
+    pub window_secs: f64,
+    /// Distinct destination ports within the window that make a source a scanner...
+    pub min_ports: usize,
+    /// ... or distinct destination hosts.
+    pub min_hosts: usize,
+    /// ... if at most this share of its attempts were answered with a SYN-ACK.
+    pub max_answered_share: f64,
+}
+
+impl Default for Scans {
+    fn default() -> Scans {
+        Scans {
+            window_secs: 300.0,
+            min_ports: 25,
+            min_hosts: 25,
+            max_answered_share: 0.5,
+        }
+    }
+}
+
+/// HDX adaptive transport: EDT over UDP and its fallback to TCP.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Edt {
+    /// A client whose EDT datagrams got no answer and that opens TCP to the same server's ICA or
+    /// CGP port within this many seconds of its last datagram fell back to TCP.
+    pub fallback_window_secs: f64,
+}
+
+impl Default for Edt {
+    fn default() -> Edt {
+        Edt {
+            fallback_window_secs: 30.0,
         }
     }
 }
@@ -193,12 +278,14 @@ impl Default for Sessions {
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
     /// An established connection silent this long is retired (license heartbeats come every
-    /// 120 s, so keep this well above that).
+    /// 2 to 5 minutes, so keep this well above that and above the heartbeat ceiling).
     pub tcp_idle_secs: f64,
     /// A connection that never completed its handshake is retired after this long.
     pub tcp_handshake_secs: f64,
     /// A closed (FIN/RST) connection stays this long for late retransmissions.
     pub tcp_closed_secs: f64,
+    /// A UDP flow silent this long is retired (UDP has no close).
+    pub udp_idle_secs: f64,
     /// Incomplete IPv4 fragment sets are dropped after this long.
     pub ip_fragment_secs: f64,
 }
@@ -209,6 +296,7 @@ impl Default for Timeouts {
             tcp_idle_secs: 3600.0,
             tcp_handshake_secs: 60.0,
             tcp_closed_secs: 10.0,
+            udp_idle_secs: 60.0,
             ip_fragment_secs: 30.0,
         }
     }
@@ -244,6 +332,11 @@ pub struct Limits {
     pub max_fragmented_datagrams: usize,
     /// Licensing and Citrix sessions kept for the report.
     pub max_sessions: usize,
+    /// Sources whose connection attempts are watched for scans at the same time.
+    pub max_scan_sources: usize,
+    /// Client/server pairs whose EDT (UDP) attempts wait for an answer or a fallback to TCP, or
+    /// whose fallback findings count up.
+    pub max_edt_attempts: usize,
 }
 
 impl Default for Limits {
@@ -261,6 +354,8 @@ impl Default for Limits {
             reassembly_bytes_total: 256 << 20,
             max_fragmented_datagrams: 1024,
             max_sessions: 10_000,
+            max_scan_sources: 1024,
+            max_edt_attempts: 4096,
         }
     }
 }
@@ -269,7 +364,7 @@ pub fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
 }
 
-/// An inclusive TCP port range, written `7279` or `"27000-27009"` in the file.
+/// An inclusive port range, written `7279` or `"27000-27009"` in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PortRange(pub u16, pub u16);
 
@@ -286,7 +381,7 @@ impl PortRange {
         let port = |p: &str| {
             p.trim()
                 .parse::<u16>()
-                .map_err(|_| format!("{p:?} is not a TCP port"))
+                .map_err(|_| format!("{p:?} is not a port"))
         };
         match s.split_once('-') {
             Some((a, b)) => {
@@ -312,7 +407,7 @@ impl<'de> Deserialize<'de> for PortRange {
         match Raw::deserialize(d)? {
             Raw::Port(p) => u16::try_from(p)
                 .map(|p| PortRange(p, p))
-                .map_err(|_| serde::de::Error::custom(format!("{p} is not a TCP port"))),
+                .map_err(|_| serde::de::Error::custom(format!("{p} is not a port"))),
             Raw::Text(s) => PortRange::parse(&s).map_err(serde::de::Error::custom),
         }
     }
@@ -345,6 +440,7 @@ impl Config {
         for o in overrides {
             apply_override(&mut table, o)?;
         }
+        refuse_removed(&table)?;
         let ports = match table.remove("ports") {
             None => toml::Table::new(),
             Some(toml::Value::Table(ports)) => ports,
@@ -360,15 +456,57 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        let l = &self.licensing;
-        if !(l.heartbeat_idle_secs > 0.0 && l.heartbeat_overdue_factor >= 1.0) {
-            bail!("licensing: heartbeat_idle_secs must be > 0 and heartbeat_overdue_factor >= 1");
+        let (l, s) = (&self.licensing, &self.sessions);
+        if !(l.heartbeat_ceiling_secs > 0.0 && l.heartbeat_overdue_factor >= 1.0) {
+            bail!(
+                "licensing: heartbeat_ceiling_secs must be > 0 and heartbeat_overdue_factor >= 1"
+            );
+        }
+        if !(s.keepalive_ceiling_secs > 0.0 && s.keepalive_overdue_factor >= 1.0) {
+            bail!("sessions: keepalive_ceiling_secs must be > 0 and keepalive_overdue_factor >= 1");
+        }
+        let scans = &self.scans;
+        if !(scans.window_secs > 0.0
+            && scans.min_ports >= 2
+            && scans.min_hosts >= 2
+            && (0.0..=1.0).contains(&scans.max_answered_share))
+        {
+            bail!(
+                "scans: window_secs must be > 0, min_ports and min_hosts at least 2, max_answered_share between 0 and 1"
+            );
         }
         if self.limits.max_flows == 0 {
             bail!("limits.max_flows must be at least 1");
         }
+        let window = self.edt.fallback_window_secs;
+        if window.is_nan() || window < 0.0 {
+            bail!("edt.fallback_window_secs must be >= 0");
+        }
         Ok(())
     }
+}
+
+/// Settings that were removed because what they meant is gone: each names what replaces it,
+/// rather than the generic "unknown key" (or a silently changed meaning).
+const REMOVED: &[(&str, &str, &str)] = &[(
+    "licensing",
+    "heartbeat_idle_secs",
+    "heartbeat cadences are now learned from the traffic, with no idle threshold; \
+     licensing.heartbeat_ceiling_secs (default 750) is the silence allowed on a vendor-daemon \
+     connection before its cadence is learned",
+)];
+
+fn refuse_removed(table: &toml::Table) -> Result<()> {
+    for (section, key, why) in REMOVED {
+        if table
+            .get(*section)
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| t.contains_key(*key))
+        {
+            bail!("config: {section}.{key} was removed: {why}");
+        }
+    }
+    Ok(())
 }
 
 /// A TOML error on one line: `line L, column C: message` in a file's `text`, `a.b: message`
@@ -445,7 +583,8 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.ports.of(Proto::LMGRD), [PortRange(27000, 27009)]);
         assert_eq!(c.ports.of(Proto::VENDOR_DAEMON), [PortRange(7279, 7279)]);
-        assert_eq!(c.licensing.heartbeat_idle_secs, 120.0);
+        assert_eq!(c.licensing.heartbeat_ceiling_secs, 750.0);
+        assert_eq!(c.sessions.keepalive_ceiling_secs, 150.0);
     }
 
     #[test]
@@ -462,7 +601,7 @@ mod tests {
         let c = Config::load(
             Some(&path),
             &[
-                "licensing.heartbeat_idle_secs=60".into(),
+                "licensing.heartbeat_ceiling_secs=600".into(),
                 "ports.ica=[1494, 8443]".into(),
                 "ports.decode_as.9000=cgp".into(),
             ],
@@ -484,8 +623,75 @@ mod tests {
             c.licensing.license_servers,
             vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
         );
-        assert_eq!(c.licensing.heartbeat_idle_secs, 60.0);
+        assert_eq!(c.licensing.heartbeat_ceiling_secs, 600.0);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_forced_decode_is_on_its_protocols_transport_and_round_trips() {
+        let c = Config::load(
+            None,
+            &[
+                "ports.decode_as.443=cgp".into(),
+                "ports.decode_as.udp/443=edt".into(),
+                "ports.decode_as.5000=edt".into(),
+                "ports.edt=[1494, 2598, 443]".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.ports.decode_as(),
+            [(443, Proto::CGP), (443, Proto::EDT), (5000, Proto::EDT)]
+        );
+        assert_eq!(
+            c.ports.of(Proto::EDT),
+            [
+                PortRange(1494, 1494),
+                PortRange(2598, 2598),
+                PortRange(443, 443)
+            ]
+        );
+        let written = toml::to_string(&c).unwrap();
+        assert!(
+            written.contains(
+                "[ports.decode_as]\n443 = \"cgp\"\n\"udp/443\" = \"edt\"\n\"udp/5000\" = \"edt\""
+            ),
+            "{written}"
+        );
+        // The section as written reads back the same.
+        let section = written
+            .split("[ports.decode_as]")
+            .nth(1)
+            .expect("a decode_as section");
+        let dir = std::env::temp_dir().join(format!("ctxscope-decode-as-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, format!("[ports.decode_as]{section}")).unwrap();
+        let again = Config::load(Some(&path), &[]).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+        assert_eq!(again.ports.decode_as(), c.ports.decode_as());
+        for (bad, message) in [
+            (
+                "ports.decode_as.udp/80=ica",
+                "ports.decode_as.udp/80: ica runs over TCP",
+            ),
+            (
+                "ports.decode_as.tcp/80=edt",
+                "ports.decode_as.tcp/80: edt runs over UDP",
+            ),
+        ] {
+            let err = Config::load(None, &[bad.into()]).unwrap_err();
+            assert_eq!(err.to_string(), format!("config: {message}"));
+        }
+        let twice = [
+            "ports.decode_as.1494=edt".into(),
+            "ports.decode_as.udp/1494=edt".into(),
+        ];
+        let err = Config::load(None, &twice).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config: ports.decode_as: UDP 1494 is forced twice"
+        );
     }
 
     #[test]
@@ -496,7 +702,14 @@ mod tests {
             "ports.lmgrd=\"27009-27000\"",
             "ports.decode_as.http=ica",
             "ports.decode_as.80=telnet",
-            "licensing.heartbeat_idle_secs=0",
+            "licensing.heartbeat_ceiling_secs=0",
+            "sessions.keepalive_ceiling_secs=-1",
+            "sessions.keepalive_overdue_factor=0.5",
+            "scans.min_ports=1",
+            "scans.max_answered_share=1.5",
+            "ports.decode_as.udp/80=ica",
+            "ports.decode_as.sctp/80=ica",
+            "edt.fallback_window_secs=-1",
             "noequals",
         ] {
             assert!(
@@ -504,5 +717,16 @@ mod tests {
                 "{bad} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn a_removed_setting_says_what_replaces_it() {
+        let e = Config::load(None, &["licensing.heartbeat_idle_secs=120".into()]).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("config: licensing.heartbeat_idle_secs was removed: ")
+                && text.contains("licensing.heartbeat_ceiling_secs"),
+            "{text}"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! The per-packet pipeline: decode -> flow lookup -> reassembly -> classification/dissection
-//! -> analysis, and the report at the end.
+//! The per-packet pipeline: decode -> flow lookup -> reassembly (TCP) -> classification/dissection
+//! -> analysis, and the report at the end. A TCP segment and a UDP datagram part ways with one
+//! match on the decoded packet; a UDP datagram goes to its flow's dissector whole.
 //!
 //! The engine is split in two so that a flow borrowed from the table can be processed by
 //! everything else: the [`FlowTable`], and the [`Pipeline`] (settings, classifier state,
@@ -14,7 +15,7 @@ use crate::analysis::{Analyzer, Results};
 use crate::capture::{Packet, Skipped};
 use crate::classify::{Announcements, Decision, FlowApp, Label, PortTable};
 use crate::config::{Config, secs};
-use crate::decode::{self, Decoded, Defragmenter, LinkType, TcpPacket};
+use crate::decode::{self, Decoded, Defragmenter, LinkType, TcpPacket, UdpPacket};
 use crate::flow::table::Timeouts;
 use crate::flow::{Arrival, Flow, FlowTable, Lookup};
 use crate::ids::{Endpoint, FlowId};
@@ -27,6 +28,10 @@ use ctxscope_dissectors::{Dir, Event, Proto, Timestamp, Transport};
 use records::{LiveRecords, record};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// IP protocol numbers of the transports reassembled fragments may carry.
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
 
 /// How often (in capture time) idle flows, expired announcements and fragments are swept, and
 /// heartbeats checked.
@@ -44,8 +49,11 @@ pub struct Engine {
 struct Pipeline {
     config: Config,
     ports: PortTable,
+    udp_ports: PortTable,
     /// The payload probes of TCP connections, one per wire protocol.
     probes: Box<[Proto]>,
+    /// The payload probes of UDP flows.
+    udp_probes: Box<[Proto]>,
     announcements: Announcements,
     defrag: Defragmenter,
     analysis: Analyzer,
@@ -66,7 +74,8 @@ struct Pipeline {
 impl Engine {
     /// The engine for a configuration as [`Config::load`] checked it.
     pub fn new(config: Config) -> Engine {
-        let ports = PortTable::new(&config.ports);
+        let ports = PortTable::new(&config.ports, Transport::Tcp);
+        let udp_ports = PortTable::new(&config.ports, Transport::Udp);
         let limits = Limits {
             max_buffered_bytes: config.limits.reassembly_bytes_per_direction,
             max_buffered_segments: config.limits.reassembly_segments_per_direction,
@@ -76,6 +85,7 @@ impl Engine {
             idle: secs(config.timeouts.tcp_idle_secs),
             handshake: secs(config.timeouts.tcp_handshake_secs),
             closed: secs(config.timeouts.tcp_closed_secs),
+            udp_idle: secs(config.timeouts.udp_idle_secs),
         };
         Engine {
             flows: FlowTable::new(config.limits.max_flows, limits, timeouts),
@@ -90,7 +100,9 @@ impl Engine {
                 ),
                 analysis: Analyzer::new(&config),
                 ports,
+                udp_ports,
                 probes: config.registry.probed(Transport::Tcp).into(),
+                udp_probes: config.registry.probed(Transport::Udp).into(),
                 config,
                 records: Vec::new(),
                 live_records: LiveRecords::default(),
@@ -217,15 +229,22 @@ impl Engine {
         let cut = u64::from(pkt.wire_len) > pkt.data.len() as u64;
         match decode::decode(pkt.link, pkt.data, cut) {
             Ok(Decoded::Tcp(tcp)) => self.tcp(ts, wire_len, &tcp),
+            Ok(Decoded::Udp(udp)) => self.udp(ts, wire_len, &udp),
             Ok(Decoded::Fragment(frag)) => {
                 if let Some(datagram) = p.defrag.add(ts, &frag) {
-                    if frag.protocol != 6 {
-                        p.stats.other_ip_packets += 1;
-                        return;
-                    }
-                    match decode::tcp_from_ip_payload(frag.src.into(), frag.dst.into(), &datagram) {
-                        Ok(tcp) => self.tcp(ts, wire_len, &tcp),
-                        Err(e) => p.malformed(ts, e.0),
+                    let (src, dst) = (frag.src.into(), frag.dst.into());
+                    let decoded = match frag.protocol {
+                        PROTO_TCP => decode::tcp_from_ip_payload(src, dst, &datagram)
+                            .map(|tcp| self.tcp(ts, wire_len, &tcp)),
+                        PROTO_UDP => decode::udp_from_ip_payload(src, dst, &datagram)
+                            .map(|udp| self.udp(ts, wire_len, &udp)),
+                        _ => {
+                            self.pipe.stats.other_ip_packets += 1;
+                            Ok(())
+                        }
+                    };
+                    if let Err(e) = decoded {
+                        self.pipe.malformed(ts, e.0);
                     }
                 }
             }
@@ -245,14 +264,9 @@ impl Engine {
         }
         let flags = TcpFlags(p.flags);
         let arrival = Arrival {
-            src: Endpoint {
-                ip: p.src,
-                port: p.src_port,
-            },
-            dst: Endpoint {
-                ip: p.dst,
-                port: p.dst_port,
-            },
+            transport: Transport::Tcp,
+            src: Endpoint::new(p.src, p.src_port),
+            dst: Endpoint::new(p.dst, p.dst_port),
             flags,
             ts,
         };
@@ -275,11 +289,10 @@ impl Engine {
         let Some(flow) = self.flows.get_mut(slot) else {
             return;
         };
-        flow.last = ts;
-        flow.revision += 1;
-        let t = &mut flow.traffic[dir.index()];
-        t.packets += 1;
-        t.bytes += wire_len;
+        if flow.traffic.iter().all(|t| t.packets == 0) {
+            self.pipe.analysis.on_connection(flow);
+        }
+        count_packet(flow, dir, wire_len, ts);
         let seg = Segment {
             ts,
             seq: p.seq,
@@ -294,6 +307,38 @@ impl Engine {
         if was_open && flow.closed_at.is_some() {
             self.flows.reschedule(slot); // due after the linger time now
         }
+    }
+
+    fn udp(&mut self, ts: Timestamp, wire_len: u64, p: &UdpPacket<'_>) {
+        let pipe = &mut self.pipe;
+        pipe.stats.udp_packets += 1;
+        if p.truncated > 0 {
+            pipe.stats.payload_cut += 1;
+        }
+        let arrival = Arrival {
+            transport: Transport::Udp,
+            src: Endpoint::new(p.src, p.src_port),
+            dst: Endpoint::new(p.dst, p.dst_port),
+            flags: TcpFlags::default(),
+            ts,
+        };
+        let ports = &pipe.udp_ports;
+        // UDP has no SYN: a flow is never replaced by a new one, only retired when idle.
+        let lookup = self.flows.lookup(
+            &arrival,
+            |port| ports.configured(port).is_some(),
+            |_, server| udp_app(ports, server),
+            &mut |_| {},
+        );
+        let Lookup::Found(slot, dir) = lookup else {
+            self.flows.count_untracked();
+            return;
+        };
+        let Some(flow) = self.flows.get_mut(slot) else {
+            return;
+        };
+        count_packet(flow, dir, wire_len, ts);
+        self.pipe.datagram(flow, dir, p, ts);
     }
 
     /// Advances the capture clock; sweeps once per interval.
@@ -351,12 +396,14 @@ impl Engine {
             mut flows,
             pipe: mut p,
         } = self;
+        p.analysis.conclude(p.now);
         flows.drain(&mut |f| {
             // Heartbeats of connections still open are judged at the end of the capture.
             p.analysis.tick(p.now);
             let open = f.closed_at.is_none();
             p.retire(f, open);
         });
+        p.analysis.capture_ended();
         let mut records = std::mem::take(&mut p.records);
         records.sort_by_key(|r| r.id);
         let analysis = std::mem::replace(&mut p.analysis, Analyzer::new(&p.config));
@@ -395,14 +442,14 @@ impl Pipeline {
             ts,
             from_start,
             decision: None,
-            delivered: false,
+            delivered: [false; 2],
         }
     }
 
     /// One TCP segment through a flow: reassembly, classification, dissection, analysis.
     fn segment(&mut self, flow: &mut Flow, dir: Dir, seg: &Segment<'_>) {
         let ts = seg.ts;
-        let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
+        let from_start = flow.from_start();
         let buffered_before = flow.tcp.held_bytes();
         let mut sink = self.sink(flow.id, ts, from_start);
         let ends = flow.ends();
@@ -415,10 +462,17 @@ impl Pipeline {
         if !info.is_empty() {
             self.analysis.on_segment(flow, info, ts);
         }
-        if delivered {
-            self.analysis.on_activity(flow, ts);
+        if seg.flags.is_syn() {
+            self.analysis.on_syn(flow, dir, seg.flags.is_ack(), ts);
         }
         self.absorb(flow, decision, ts);
+        // After the events the payload carried, so that a keep-alive message is measured
+        // against the silence before it; data the ACK released in the other direction first.
+        for d in [dir.reverse(), dir] {
+            if delivered[d.index()] {
+                self.analysis.on_activity(flow, d, ts);
+            }
+        }
         if flow.closed_at.is_none() && flow.tcp.is_closed() {
             flow.closed_at = Some(ts);
             self.analysis.on_closed(flow);
@@ -428,11 +482,38 @@ impl Pipeline {
         }
     }
 
+    /// One UDP datagram through a flow: classification, dissection (the datagram whole, then
+    /// what the snaplen cut off as a gap), analysis.
+    fn datagram(&mut self, flow: &mut Flow, dir: Dir, p: &UdpPacket<'_>, ts: Timestamp) {
+        flow.udp.datagram(dir, p.payload.len(), p.truncated);
+        self.analysis.on_datagram(flow, dir, ts);
+        let probes = &self.udp_probes;
+        let mut decision = flow.app.deliver(
+            dir,
+            Delivery::Data(p.payload),
+            ts,
+            true,
+            probes,
+            &mut self.events,
+        );
+        if p.truncated > 0 {
+            let cut = Delivery::Gap(u64::from(p.truncated));
+            decision = decision.or(flow
+                .app
+                .deliver(dir, cut, ts, true, probes, &mut self.events));
+        }
+        self.absorb(flow, decision, ts);
+    }
+
     /// A classification decision and the events a flow's dissector produced: relabelling,
     /// announcements, analysis, and the events kept for the report.
     fn absorb(&mut self, flow: &mut Flow, decision: Option<Decision>, ts: Timestamp) {
         if let Some(d) = decision {
-            self.analysis.on_decision(flow, &d, &self.ports, ts);
+            let ports = match flow.transport {
+                Transport::Tcp => &self.ports,
+                Transport::Udp => &self.udp_ports,
+            };
+            self.analysis.on_decision(flow, &d, ports, ts);
         }
         flow.app.relabel();
         if self.events.is_empty() {
@@ -474,7 +555,7 @@ impl Pipeline {
     /// A flow leaves the table: flush its reassembly, close its dissector, keep its record.
     fn retire(&mut self, mut flow: Flow, open_at_end: bool) {
         let ts = self.now;
-        let from_start = flow.tcp.saw_start(Dir::ToServer) && flow.tcp.saw_start(Dir::ToClient);
+        let from_start = flow.from_start();
         let before = flow.tcp.held_bytes();
         let mut sink = self.sink(flow.id, ts, from_start);
         let ends = flow.ends();
@@ -482,9 +563,13 @@ impl Pipeline {
             .finish(&mut |d, chunk| sink.take(&mut flow.app, ends, d, chunk));
         let mut decision = sink.decision;
         if decision.is_none() {
+            let probes = match flow.transport {
+                Transport::Tcp => &self.probes,
+                Transport::Udp => &self.udp_probes,
+            };
             decision = flow
                 .app
-                .finish_probing(from_start, &self.probes, &mut self.events);
+                .finish_probing(from_start, probes, &mut self.events);
         }
         flow.app.close(ts, &mut self.events);
         self.reassembly_bytes = self.reassembly_bytes.saturating_sub(before);
@@ -509,6 +594,8 @@ impl Pipeline {
             events_dropped: flows.iter().map(|r| r.events_dropped).sum(),
             announcements: self.announcements.stats(),
             sessions_dropped: results.sessions_dropped,
+            scan_sources_dropped: results.scan_sources_dropped,
+            edt_attempts_dropped: results.edt_attempts_dropped,
             ..self.limits.clone()
         };
         Report {
@@ -522,6 +609,15 @@ impl Pipeline {
             sessions: results.sessions,
         }
     }
+}
+
+/// A packet of `flow` in `dir`: its time and size.
+fn count_packet(flow: &mut Flow, dir: Dir, wire_len: u64, ts: Timestamp) {
+    flow.last = ts;
+    flow.revision += 1;
+    let t = &mut flow.traffic[dir.index()];
+    t.packets += 1;
+    t.bytes += wire_len;
 }
 
 /// Adds what a connection's caps cost it.
@@ -557,8 +653,19 @@ fn new_app(
     app
 }
 
+/// Classification state of a new UDP flow: a forced decode, or the UDP port table (no
+/// announcement names a UDP port).
+fn udp_app(ports: &PortTable, server: Endpoint) -> FlowApp {
+    let expected = ports.configured(server.port).map(|proto| Label {
+        proto,
+        method: Method::Port,
+    });
+    FlowApp::new(expected, ports.forced(server.port), None)
+}
+
 /// Where reassembled chunks go: the flow's classifier/dissector, and the tap if it is on
-/// this flow. Remembers a classification decision made on the way, and whether payload moved.
+/// this flow. Remembers a classification decision made on the way, and in which directions
+/// payload moved.
 struct Sink<'a> {
     tap: Option<&'a mut FlowTap>,
     events: &'a mut Vec<Event>,
@@ -566,7 +673,7 @@ struct Sink<'a> {
     ts: Timestamp,
     from_start: bool,
     decision: Option<Decision>,
-    delivered: bool,
+    delivered: [bool; 2],
 }
 
 impl Sink<'_> {
@@ -574,7 +681,7 @@ impl Sink<'_> {
         if let Some(tap) = &mut self.tap {
             tap(ends, dir, chunk);
         }
-        self.delivered |= matches!(chunk, Delivery::Data(_));
+        self.delivered[dir.index()] |= matches!(chunk, Delivery::Data(_));
         let (ts, from_start) = (self.ts, self.from_start);
         if let Some(d) = app.deliver(dir, chunk, ts, from_start, self.probes, self.events) {
             self.decision = Some(d);

@@ -15,6 +15,12 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+impl Endpoint {
+    pub const fn new(ip: IpAddr, port: u16) -> Endpoint {
+        Endpoint { ip, port }
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.ip {

@@ -139,6 +139,30 @@ fn bad_settings_exit_2_with_one_line_naming_the_key() {
 }
 
 #[test]
+fn the_removed_heartbeat_idle_setting_says_what_replaces_it() {
+    let file = capture("tcp/clean_session.pcap");
+    let file = file.to_str().expect("UTF-8 path");
+    let err = bad(&["report", file, "--heartbeat-idle", "120"], Some("report"));
+    assert!(
+        err.contains("--heartbeat-idle was removed: heartbeat cadences are now learned")
+            && err.contains("--heartbeat-ceiling SECS"),
+        "{err}"
+    );
+    let err = bad(
+        &["report", file, "--set", "licensing.heartbeat_idle_secs=120"],
+        Some("report"),
+    );
+    assert!(
+        err.contains("licensing.heartbeat_idle_secs was removed")
+            && err.contains("licensing.heartbeat_ceiling_secs"),
+        "{err}"
+    );
+    // Its replacement works.
+    let out = ctxscope(&["report", file, "--heartbeat-ceiling", "900"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
 fn unreadable_input_exits_2_with_one_line() {
     let err = bad(&["report", "/nonexistent/capture.pcap"], Some("report"));
     assert!(

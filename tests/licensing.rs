@@ -10,8 +10,9 @@
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::{
-    AnnouncedOutcome, ConnectionOutcome, FlowId, FlowRecord, Handshake, HandshakeOutcome,
-    LicensingSession, Report, SeriesState, SessionStatus, VendorConnection,
+    AnnouncedOutcome, CadenceSource, ConnectionOutcome, FlowId, FlowRecord, Handshake,
+    HandshakeOutcome, LicensingSession, Report, SeriesState, SessionNote, SessionStatus,
+    VendorConnection,
 };
 use ctxscope_dissectors::flexlm::{self, TextKind};
 use ctxscope_dissectors::{Body, Context, Dir, Dissector as _, Event, Proto, Summary};
@@ -205,11 +206,23 @@ fn assert_license_traffic(path: &str, report: &Report, v: &VendorConnection) {
     assert_eq!(v.heartbeat_messages, heartbeats, "flow {}", v.flow);
     let stats = v.heartbeats.as_ref().expect("a heartbeat series");
     assert_eq!(stats.count, heartbeats, "flow {}: heartbeats seen", v.flow);
-    if heartbeats >= 2 {
+    // Decoded once a HEARTBEAT was read; before, the series only guessed from timing.
+    let source = if heartbeats > 0 {
+        CadenceSource::Decoded
+    } else {
+        CadenceSource::Inferred
+    };
+    assert_eq!(stats.source, source, "flow {}", v.flow);
+    // A cadence needs three agreeing silences: one before each heartbeat.
+    if heartbeats >= 3 {
         let median = stats.interval_median_secs.unwrap();
         assert!((120.0..122.0).contains(&median), "median {median}");
         let jitter = stats.jitter_secs.unwrap_or(0.0);
         assert!(jitter < 1.5, "jitter {jitter}");
+        let limit = stats.limit_secs.unwrap();
+        assert!((limit - median * 2.5).abs() < 1e-6, "limit {limit}");
+    } else {
+        assert_eq!(stats.interval_median_secs, None, "flow {}", v.flow);
     }
 }
 
@@ -340,17 +353,32 @@ fn announced_port_refused_by_rst() {
     let lmgrd = flows_to(&report, CTXAPP01, 27000);
     let vendor = flows_to(&report, CTXAPP01, 7279);
     assert_eq!((lmgrd.len(), vendor.len()), (2, 2));
+    // One problem, one finding: both refused attempts, on the first, with their times.
     assert_findings(
         &report,
-        &[
-            ("flexlm.vendor_port_unreachable", vendor[0], Some(lmgrd[0])),
-            ("flexlm.vendor_port_unreachable", vendor[1], Some(lmgrd[1])),
-        ],
+        &[("flexlm.vendor_port_unreachable", vendor[0], Some(lmgrd[0]))],
     );
-    assert!(report.findings[0].message.contains("refused with RST"));
+    let f = &report.findings[0];
+    assert_eq!(f.count, 2);
+    assert_eq!(
+        f.message,
+        "10.1.10.21 cannot reach the vendor daemon on 10.1.10.5:7279, the port lmgrd announced \
+         (refused with RST; 2 attempts, at 2026-01-15T09:00:00.087000Z, \
+         2026-01-15T09:01:00.087000Z): licensing fails; open TCP 7279 from 10.1.10.21 to \
+         10.1.10.5 in the firewall, or pin the vendor port to one that is open"
+    );
+    assert_eq!(
+        (f.first, f.last),
+        (
+            record(&report, vendor[0]).last,
+            record(&report, vendor[1]).last
+        )
+    );
 
     let s = session(&report, CTXAPP01, CTXLIC01);
+    // The latest attempt was refused too: unreachable, not retried.
     assert_eq!(s.status, SessionStatus::Unreachable);
+    assert!(s.notes.is_empty());
     for (&l, &v) in lmgrd.iter().zip(&vendor) {
         let h = handshake(s, l);
         assert_redirected(h, "CTXAPP01", 7279, true);
@@ -497,10 +525,18 @@ fn a_vendor_connection_picked_up_mid_stream_is_recognised_by_its_heartbeats() {
     let v = vendor_connection(session(&report, CTXAPP01, CTXLIC01), vendor);
     assert_eq!(v.heartbeat_messages, 4);
     let beats = v.heartbeats.as_ref().expect("a heartbeat series");
-    assert!(
-        (120.0..122.0).contains(&beats.interval_median_secs.unwrap()),
-        "{beats:?}"
-    );
+    // The first exchange came before the payload said what the connection is: its timing is
+    // not in the series. The three after it are beats, the first without a known silence
+    // before it: two silences, no cadence learned yet, so the ceiling is the limit.
+    assert_eq!((beats.source, beats.count), (CadenceSource::Decoded, 3));
+    assert_eq!(beats.interval_median_secs, None, "{beats:?}");
+    assert_eq!(beats.limit_secs, Some(750.0));
+    let gaps: Vec<f64> = beats
+        .beats
+        .windows(2)
+        .map(|w| w[1].since(w[0]).as_secs_f64())
+        .collect();
+    assert!(gaps.iter().all(|g| (120.0..122.0).contains(g)), "{gaps:?}");
 }
 
 #[test]
@@ -508,14 +544,16 @@ fn lmgrd_refused() {
     let report = analyse("flexlm/lmgrd_refused.pcap");
     let attempts = flows_to(&report, CTXAPP01, 27000);
     assert_eq!(attempts.len(), 2);
-    assert_findings(
-        &report,
-        &[
-            ("flexlm.lmgrd_unreachable", attempts[0], None),
-            ("flexlm.lmgrd_unreachable", attempts[1], None),
-        ],
+    // Both refused attempts in one finding, on the first.
+    assert_findings(&report, &[("flexlm.lmgrd_unreachable", attempts[0], None)]);
+    assert_eq!(report.findings[0].count, 2);
+    assert!(
+        report.findings[0]
+            .message
+            .contains("(refused with RST; 2 attempts, at 2026-01-15T09:00:00.000000Z, "),
+        "{}",
+        report.findings[0].message
     );
-    assert!(report.findings[0].message.contains("refused with RST"));
     let s = session(&report, CTXAPP01, CTXLIC01);
     assert_eq!(s.status, SessionStatus::Unreachable);
     assert_eq!(s.vendor, None);
@@ -638,9 +676,14 @@ fn announced_port_never_connected() {
     assert_eq!((lmgrd.len(), report.flows.len()), (3, 3));
     // The retries end the same way: one finding, on the first handshake, counts both
     // announcements whose wait ran out (the third one's was still running at the end).
+    // It relates to the latest handshake it counts.
     assert_findings(
         &report,
-        &[("flexlm.vendor_connection_not_seen", lmgrd[0], None)],
+        &[(
+            "flexlm.vendor_connection_not_seen",
+            lmgrd[0],
+            Some(lmgrd[1]),
+        )],
     );
     let f = &report.findings[0];
     assert_eq!(f.count, 2);
@@ -706,7 +749,28 @@ fn corrupt_messages_surface_as_findings() {
         .unwrap();
     assert_eq!(redirect, (flexlm::Integrity::Unverified, "ctxlXc01"));
     let s = session(&report, CTXAPP01, CTXLIC01);
-    assert_eq!(s.status, SessionStatus::Ok);
+    // Licensing works, but something rewrites its messages: the bad CRC of the redirect and
+    // the bad checksum of a checkout make the session damaged.
+    assert_eq!(s.status, SessionStatus::Damaged);
+    assert_eq!(s.integrity_errors, 2);
+    let admin_session = session(&report, ADMWKS01, CTXLIC01);
+    assert_eq!(
+        (admin_session.status, admin_session.integrity_errors),
+        (SessionStatus::Damaged, 1)
+    );
+    // Worded once, for the text report and the UI.
+    assert_eq!(
+        s.integrity_text().as_deref(),
+        Some("2 messages failed their integrity check")
+    );
+    assert_eq!(
+        admin_session.integrity_text().as_deref(),
+        Some("1 message failed their integrity check")
+    );
+    assert_eq!(
+        s.status.meaning(),
+        "messages failed their checksum or CRC: something on the path rewrites them"
+    );
     // A damaged redirect is no missing one: no flexlm.no_redirect on top of the bad CRC.
     let h = handshake(s, lmgrd);
     assert_eq!(
@@ -1123,10 +1187,16 @@ fn a_retry_to_the_announced_port_is_labelled_and_linked() {
     );
 
     let s = session(&report, CTXAPP01, CTXLIC01);
-    // What went wrong stays visible after the retry worked.
-    assert_eq!(
-        s.problems,
-        [SessionStatus::Unreachable, SessionStatus::DynamicPort]
+    // The status is the latest attempt's: the retry worked, so the refusal before it is a
+    // note, no problem (the finding stays, and says the retry worked).
+    assert_eq!(s.problems, [SessionStatus::DynamicPort]);
+    assert_eq!(s.notes, [SessionNote::Retried]);
+    let message = &report.findings[1].message;
+    assert!(
+        message.contains(
+            "then connected at 2026-01-15T09:00:03.088000Z: licensing works after a retry"
+        ) && !message.contains("licensing fails"),
+        "{message}"
     );
     let h = handshake(s, lmgrd);
     assert_redirected(h, "CTXAPP01", 52011, false);
@@ -1232,7 +1302,10 @@ fn the_text_report_says_who_where_and_how_in_120_columns() {
         );
     }
     let beats = text_section(&overdue, "Heartbeats and keep-alives").join("\n");
-    assert!(beats.contains("12m41s  OVERDUE since 09:08:16"), "{beats}");
+    // Since when it is quiet is in the licensing detail above (the table has no room left
+    // beside the cadence source).
+    assert!(beats.contains("decoded  10.1.10.21"), "{beats}");
+    assert!(beats.contains("12m41s  OVERDUE\n"), "{beats}");
     // The refused announced port says so, not "connected".
     let refused = text_report("flexlm/vendor_port_refused.pcap");
     let licensing = text_section(&refused, "Licensing (FlexLM)").join("\n");
@@ -1252,7 +1325,7 @@ fn every_flexlm_capture_is_small_and_has_a_licensing_session() {
         .into_iter()
         .filter(|s| s.path.starts_with("flexlm/"))
         .collect();
-    assert_eq!(all.len(), 22);
+    assert_eq!(all.len(), 26);
     for scenario in all {
         let report = analyse(scenario.path);
         assert!(report.capture.packets <= 300, "{}", scenario.path);
@@ -1457,6 +1530,67 @@ fn message_len(bytes: &[u8]) -> usize {
     }
 }
 
+#[test]
+fn three_refused_retries_are_one_finding_and_the_retry_that_worked_sets_the_status() {
+    let report = analyse("flexlm/vendor_port_refused_retries.pcap");
+    let lmgrd = flow_to(&report, CTXAPP01, 27000);
+    let attempts = flows_to(&report, CTXAPP01, 7279);
+    assert_eq!(attempts.len(), 4);
+    // One problem, one finding: the three refusals, on the first, with their times; it says
+    // the fourth attempt got through.
+    assert_findings(
+        &report,
+        &[("flexlm.vendor_port_unreachable", attempts[0], Some(lmgrd))],
+    );
+    let f = &report.findings[0];
+    assert_eq!(f.count, 3);
+    assert_eq!(
+        (f.first, f.last),
+        (
+            record(&report, attempts[0]).last,
+            record(&report, attempts[2]).last
+        )
+    );
+    assert_eq!(
+        f.message,
+        "10.1.10.21 could not reach the vendor daemon on 10.1.10.5:7279, the port lmgrd \
+         announced (refused with RST; 3 attempts, at 2026-01-15T09:00:00.087000Z, \
+         2026-01-15T09:00:03.088000Z, 2026-01-15T09:00:06.089000Z), then connected at \
+         2026-01-15T09:00:09.090000Z: licensing works after a retry; the daemon was not \
+         listening yet (a restart) or a firewall refused TCP 7279 for a while"
+    );
+    // The status is the latest attempt's: ok, retried.
+    let s = session(&report, CTXAPP01, CTXLIC01);
+    assert_eq!(
+        (s.status, s.problems.as_slice()),
+        (SessionStatus::Ok, &[][..])
+    );
+    assert_eq!(s.notes, [SessionNote::Retried]);
+    assert_eq!(s.notes_text().as_deref(), Some("retried"));
+    assert_eq!(s.integrity_text(), None);
+    let outcomes: Vec<ConnectionOutcome> = attempts
+        .iter()
+        .map(|&a| vendor_connection(s, a).outcome)
+        .collect();
+    use ConnectionOutcome::{Open, Refused};
+    assert_eq!(outcomes, [Refused, Refused, Refused, Open]);
+    assert_eq!(
+        handshake(s, lmgrd).announced.as_ref().unwrap().connections,
+        4
+    );
+}
+
+#[test]
+fn a_session_past_the_cap_is_counted_once_however_many_attempts_it_had() {
+    // Nothing kept: the session (an lmgrd handshake, three refused attempts and the
+    // connection that worked) is one session lost, its open connection's series another.
+    let mut config = Config::default();
+    config.limits.max_sessions = 0;
+    let report = analyse_with("flexlm/vendor_port_refused_retries.pcap", config);
+    assert!(report.licensing.is_empty() && report.heartbeats.is_empty());
+    assert_eq!(report.limits.sessions_dropped, 2);
+}
+
 /// What the text report and the terminal UI both say of a licensing session, worded once by
 /// the model: its heartbeats together, its license counts, who announced its vendor port.
 #[test]
@@ -1464,7 +1598,8 @@ fn licensing_is_worded_once_for_the_report_and_the_ui() {
     let report = analyse("flexlm/heartbeat_overdue.pcap");
     let hung = session(&report, "10.1.10.21", "10.1.10.5");
     assert_eq!(hung.beat_count(), 4);
-    assert_eq!(hung.beat_interval_secs().map(f64::round), Some(120.0));
+    // The median of the recurring samples: 120.55 s.
+    assert_eq!(hung.beat_interval_secs().map(f64::round), Some(121.0));
     assert_eq!(hung.beat_state(), Some(SeriesState::Overdue));
     assert_eq!(hung.licenses().to_string(), "2 out, 0 in");
     let v = &hung.vendor_connections[0];

@@ -223,10 +223,11 @@ fn sessions_and_series_past_the_cap_are_counted() {
     let kept = |r: &Report| (r.licensing.len() + r.heartbeats.len() + r.sessions.len()) as u64;
     assert!(kept(&all) > 3);
     let report = sample("farm/mixed_farm.pcap", &["limits.max_sessions=1"]);
-    // At most one of each kind is kept; every refusal is counted (so at least the lost ones).
+    // At most one of each kind is kept; each one lost is counted once, however many
+    // connections (refused attempts included) it has.
     assert!(kept(&report) <= 3);
     let dropped = report.limits.sessions_dropped;
-    assert!(dropped >= kept(&all) - kept(&report));
+    assert_eq!(dropped, kept(&all) - kept(&report));
     shown(
         &report,
         "/limits/sessions_dropped",
@@ -384,4 +385,30 @@ fn pcapng_interfaces_past_the_cap_are_refused_and_counted() {
     assert_eq!(report.capture.malformed, 1);
     assert_eq!(report.flows.len(), 1);
     assert_eq!(report.flows[0].state, "SF");
+}
+
+#[test]
+fn sources_the_scan_detector_forgot_early_are_counted() {
+    // Ten hosts with one unanswered attempt each, in a table of 4: two generations of 2, the
+    // older given up at the 3rd, 5th, 7th and 9th host (the first time while still empty).
+    let mut mixer = Mixer::new();
+    for i in 0..10u8 {
+        let attempt = TcpConversation::v4(
+            SocketAddrV4::new(Ipv4Addr::new(10, 1, 30, 1 + i), 50_000),
+            SocketAddrV4::new(Ipv4Addr::new(10, 1, 10, 5), 443),
+        )
+        .start(BASE_TIME.plus(Duration::from_millis(u64::from(i))))
+        .syn_unanswered(0);
+        mixer.add(attempt.packets());
+    }
+    let mut all = Vec::new();
+    mixer.write_to(&mut all).expect("in memory");
+    assert_eq!(frames(&all, &[]).limits.scan_sources_dropped, 0);
+    let report = frames(&all, &["limits.max_scan_sources=4"]);
+    shown(
+        &report,
+        "/limits/scan_sources_dropped",
+        "limits.max_scan_sources",
+        6,
+    );
 }

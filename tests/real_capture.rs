@@ -653,3 +653,112 @@ fn cut_between_the_two_switches_only_the_server_has_switched_off() {
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("basic, then off by server"), "{text}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The whole session, re-segmented and re-encapsulated: a mangling middlebox or `tcprewrite`
+// must change none of its facts, and add no finding.
+
+/// The whole session's packets, read with the project's own reader and decoder.
+fn full_segments() -> Vec<Owned> {
+    read_packets(&real_capture(FULL))
+}
+
+/// Cut into segments of at most 7 bytes, every third one sent twice, consecutive ones swapped.
+fn mangled(packets: &[Owned]) -> Vec<Owned> {
+    rewrite::swap_pairs(&rewrite::duplicate_every(
+        &rewrite::resegment(packets, 7),
+        3,
+    ))
+}
+
+/// What the session is, whatever carried it: the session record (without its addresses), the
+/// ICA summary and the findings.
+fn session_facts(report: &Report) -> Value {
+    let mut sessions = serde_json::to_value(&report.sessions).unwrap();
+    for s in sessions.as_array_mut().into_iter().flatten() {
+        for key in ["flows", "client", "server"] {
+            s.as_object_mut().unwrap().remove(key);
+        }
+    }
+    let findings: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.code, f.message.as_str()))
+        .collect();
+    serde_json::json!({
+        "sessions": sessions,
+        "summary": ica_summary(report),
+        "findings": findings,
+        "heartbeats": report.heartbeats.len(),
+    })
+}
+
+/// The facts of the original, with the addresses of a variant (IPv6 renames them).
+fn assert_same_session(variant: &Report, original: &Report, what: &str) {
+    assert_eq!(variant.flows.len(), 1, "{what}");
+    let codes: Vec<&str> = variant.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["ica.basic_encryption"], "{what}");
+    let (mut v, o) = (session_facts(variant), session_facts(original));
+    // The finding names the endpoints: compare its text with the original's addresses.
+    let (c, s) = (&variant.flows[0].client, &variant.flows[0].server);
+    let named = format!("{} -> {}", c.ip, s);
+    if let Some(message) = v["findings"][0][1].as_str() {
+        v["findings"][0][1] = message.replace(&named, "21.0.0.25 -> 22.0.0.7:1494").into();
+    }
+    assert_eq!(v, o, "{what}");
+}
+
+#[test]
+fn cut_into_7_byte_segments_duplicated_and_swapped_the_session_is_the_same() {
+    let original = analyse_full();
+    let packets = mangled(&full_segments());
+    assert!(packets.len() > 11_000, "{} packets", packets.len());
+    let variant = analyse_rewritten(&packets, Link::ethernet());
+    // The reassembler saw copies and reordering, and took no copy for a keep-alive.
+    let record = serde_json::to_value(&variant.flows[0]).unwrap();
+    let count = |key: &str| {
+        record["to_server"][key].as_u64().unwrap() + record["to_client"][key].as_u64().unwrap()
+    };
+    assert!(count("retransmissions") > 1000, "{record}");
+    assert!(count("out_of_order") > 1000, "{record}");
+    assert_eq!(count("keep_alives"), 0);
+    assert_eq!(count("overlap_conflicts"), 0);
+    // No keep-alive series, so no ica.keepalive_overdue: the only finding is the encryption.
+    assert!(variant.heartbeats.is_empty(), "{:?}", variant.heartbeats);
+    assert!(variant.sessions[0].keepalive.is_none());
+    assert_same_session(&variant, &original, "mangled");
+}
+
+#[test]
+fn re_encapsulated_the_session_is_the_same() {
+    let original = analyse_full();
+    let packets = full_segments();
+    let links = [
+        ("802.1Q", Link::ethernet_tagged(VlanTags::Dot1Q(42))),
+        (
+            "QinQ",
+            Link::ethernet_tagged(VlanTags::QinQ {
+                outer: 100,
+                inner: 42,
+            }),
+        ),
+        ("Linux SLL", Link::linux_sll()),
+        ("Linux SLL2", Link::linux_sll2(3)),
+    ];
+    for (what, link) in links {
+        let variant = analyse_rewritten(&packets, link);
+        assert_same_session(&variant, &original, what);
+        // And mangled on top of it.
+        let variant = analyse_rewritten(&mangled(&packets), link);
+        assert_same_session(&variant, &original, &format!("{what}, mangled"));
+    }
+    let v6 = rewrite::to_ipv6(&packets);
+    let variant = analyse_rewritten(&v6, Link::ethernet());
+    assert_eq!(
+        variant.flows[0].server.to_string(),
+        "[2001:db8::1600:7]:1494"
+    );
+    assert_same_session(&variant, &original, "IPv6");
+    let variant = analyse_rewritten(&mangled(&v6), Link::linux_sll2(3));
+    assert_same_session(&variant, &original, "IPv6 over SLL2, mangled");
+}

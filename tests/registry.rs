@@ -117,7 +117,10 @@ fn the_ports_section_has_its_default_ports_and_takes_overrides() {
     let xyzzy = Proto::of(&XYZZY);
     let config = Config::load_with(registry(), None, &[]).expect("defaults");
     assert_eq!(config.ports.of(xyzzy), [PortRange(4444, 4444)]);
-    assert_eq!(PortTable::new(&config.ports).configured(4444), Some(xyzzy));
+    assert_eq!(
+        PortTable::new(&config.ports, Transport::Tcp).configured(4444),
+        Some(xyzzy)
+    );
     let config = Config::load_with(
         registry(),
         None,
@@ -125,7 +128,10 @@ fn the_ports_section_has_its_default_ports_and_takes_overrides() {
     )
     .expect("an override");
     assert_eq!(config.ports.of(xyzzy), [PortRange(4445, 4446)]);
-    assert_eq!(PortTable::new(&config.ports).configured(4444), None);
+    assert_eq!(
+        PortTable::new(&config.ports, Transport::Tcp).configured(4444),
+        None
+    );
     // The serialised configuration has its key beside the others.
     let written = toml::to_string(&config).expect("serialisable");
     assert!(written.contains("xyzzy = [[4445, 4446]]"), "{written}");
@@ -133,7 +139,7 @@ fn the_ports_section_has_its_default_ports_and_takes_overrides() {
     let err = Config::load(None, &overrides(&["ports.xyzzy=[4445]"])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "config: ports: unknown key `xyzzy`: expected a protocol (lmgrd, vendor_daemon, ica, cgp, ima, tls) or decode_as"
+        "config: ports: unknown key `xyzzy`: expected a protocol (lmgrd, vendor_daemon, ica, cgp, ima, tls, edt) or decode_as"
     );
 }
 
@@ -146,7 +152,10 @@ fn decode_as_takes_its_name_from_the_command_line_and_the_file() {
     };
     let config = args.load(&registry()).expect("a known protocol");
     assert_eq!(config.ports.decode_as(), [(9000, xyzzy)]);
-    assert_eq!(PortTable::new(&config.ports).forced(9000), Some(xyzzy));
+    assert_eq!(
+        PortTable::new(&config.ports, Transport::Tcp).forced(9000),
+        Some(xyzzy)
+    );
     let config = Config::load_with(
         registry(),
         None,
@@ -158,7 +167,7 @@ fn decode_as_takes_its_name_from_the_command_line_and_the_file() {
     let err = args.load(&Registry::builtin()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "config: ports.decode_as.9000: \"xyzzy\" is not a protocol (protocols: lmgrd, vendor_daemon, ica, cgp, ima, tls)"
+        "config: ports.decode_as.9000: \"xyzzy\" is not a protocol (protocols: lmgrd, vendor_daemon, ica, cgp, ima, tls, edt)"
     );
 }
 
@@ -320,7 +329,7 @@ fn the_tui_counts_colours_and_filters_it() {
     assert!(
         find(
             &draw(&mut app),
-            "proto:lmgrd|vendor_daemon|ica|cgp|ima|tls|xyzzy|flexlm"
+            "proto:lmgrd|vendor_daemon|ica|cgp|ima|tls|edt|xyzzy|flexlm"
         )
         .is_some()
     );

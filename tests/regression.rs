@@ -128,6 +128,36 @@ fn the_real_captures_are_links_to_the_shared_ones() {
     }
 }
 
+/// The real captures rewritten for the check (`NAME.rewrite.toml`): each names one kept in
+/// ../shared, and has its expected result.
+#[test]
+fn the_rewritten_real_captures_come_from_the_shared_ones() {
+    let real = captures().join(REAL);
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(&real)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".rewrite.toml"))
+        .collect();
+    manifests.sort();
+    let names: Vec<String> = manifests
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["dtls10-on-udp-2598.rewrite.toml"]);
+    for manifest in &manifests {
+        let text = std::fs::read_to_string(manifest).unwrap();
+        let table: toml::Table = text.parse().unwrap();
+        let source = table["source"].as_str().unwrap();
+        assert!(
+            source.starts_with("../../../shared/captures/real/"),
+            "{source}"
+        );
+        assert!(real.join(source).exists(), "{source} is missing");
+        let stem = manifest.to_string_lossy().replace(".rewrite.toml", "");
+        assert!(Path::new(&format!("{stem}.expected.json")).exists());
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_real_capture_whose_link_leads_nowhere_stops_the_check() {

@@ -4,6 +4,8 @@
 //! did. Frame and write counts are derived in comments from the scripts in
 //! `captures/generator/src/scenarios/citrix.rs`.
 
+mod support;
+
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::{
@@ -24,16 +26,7 @@ fn analyse(path: &str) -> Report {
 }
 
 fn capture_file(path: &str) -> PathBuf {
-    let scenario = scenarios::scenarios()
-        .into_iter()
-        .find(|s| s.path == path)
-        .unwrap_or_else(|| panic!("no scenario {path}"));
-    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("sessions")
-        .join(path);
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, (scenario.build)()).unwrap();
-    file
+    support::scenario_file("sessions", path)
 }
 
 /// The distinct finding codes with their severity.
@@ -971,7 +964,8 @@ fn the_text_report_details_each_session_within_120_columns() {
     let mut out = Vec::new();
     ctxscope::output::write(&report, ctxscope::output::Format::Text, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
-    let sessions = text_section(&text, "Sessions (ICA / CGP)");
+    // The section also lists EDT sessions since UDP flows are tracked.
+    let sessions = text_section(&text, "Sessions (ICA / CGP / EDT)");
     let ima = text_section(&text, "IMA (labelled by port");
     for line in sessions.iter().chain(&ima) {
         assert!(
@@ -994,6 +988,9 @@ fn the_text_report_details_each_session_within_120_columns() {
             s.id, s.client, s.server, s.start
         ));
     }
+    // The transport each ended up on.
+    has("transport: ICA over TCP");
+    has("transport: CGP (session reliability) over TCP");
     // The kiosk's logon, its password only as a fact; the busiest channel of the accountant.
     has("client: build 1604, domain CORP, user kiosk.lobby, a password was sent");
     assert!(!text.contains(citrix::PASSWORD));

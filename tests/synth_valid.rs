@@ -115,6 +115,13 @@ fn well_formed_captures_pass_tshark_with_checksum_validation() {
         "tcp.check_checksum:TRUE",
         "-o",
         "ip.check_checksum:TRUE",
+        "-o",
+        "udp.check_checksum:TRUE",
+        // EDT datagrams are opaque: tshark's heuristics would take some for RTCP.
+        "-d",
+        "udp.port==1494,data",
+        "-d",
+        "udp.port==2598,data",
         "-T",
         "fields",
         "-E",
@@ -125,6 +132,8 @@ fn well_formed_captures_pass_tshark_with_checksum_validation() {
         "ip.checksum.status",
         "-e",
         "tcp.checksum.status",
+        "-e",
+        "udp.checksum.status",
         "-e",
         "ip.flags.mf",
         "-e",
@@ -139,13 +148,14 @@ fn well_formed_captures_pass_tshark_with_checksum_validation() {
         let path = scenario.path;
         let (ok, stdout, stderr) = tshark(path, &fields);
         assert!(ok && stderr.is_empty(), "{path}: tshark error: {stderr}");
-        let mut tcp_verified = 0;
+        let mut verified = 0;
         for line in stdout.lines() {
             let f: Vec<&str> = line.split('\t').collect();
             let [
                 frame,
                 ip_status,
                 tcp_status,
+                udp_status,
                 more_fragments,
                 expert,
                 malformed,
@@ -158,12 +168,13 @@ fn well_formed_captures_pass_tshark_with_checksum_validation() {
                 ip_status.is_empty() || ip_status == "1",
                 "{path} #{frame}: IP checksum"
             );
-            // Only a non-final fragment carries no TCP header.
+            // Only a non-final fragment carries no TCP or UDP header.
+            let good = tcp_status == "1" || udp_status == "1";
             assert!(
-                tcp_status == "1" || more_fragments == "1",
-                "{path} #{frame}: TCP checksum status {tcp_status:?}"
+                good || more_fragments == "1",
+                "{path} #{frame}: TCP/UDP checksum status {tcp_status:?}/{udp_status:?}"
             );
-            tcp_verified += usize::from(tcp_status == "1");
+            verified += usize::from(good);
             assert!(malformed.is_empty(), "{path} #{frame}: malformed");
             let lowered = expert.to_lowercase();
             assert!(
@@ -171,7 +182,7 @@ fn well_formed_captures_pass_tshark_with_checksum_validation() {
                 "{path} #{frame}: {expert}"
             );
         }
-        assert!(tcp_verified > 0, "{path}: no TCP checksum was verified");
+        assert!(verified > 0, "{path}: no TCP or UDP checksum was verified");
     }
 }
 

@@ -20,18 +20,13 @@ use ctxscope_generator::link::Link;
 use ctxscope_generator::rewrite::{self, Packet as Owned};
 use etherparse::{SlicedPacket, TransportSlice};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use support::{analyse_frames, analyse_frames_with, read_packets, real_capture};
+use support::{analyse_frames, analyse_frames_with, config, read_packets, real_capture};
 
 const TLS12_CAPTURE: &str = "tls12-certificate.pcap";
 const DTLS10_CAPTURE: &str = "dtls10-certificate.pcap";
 
 fn text(s: &str) -> WireText {
     WireText::from_bytes(s.as_bytes())
-}
-
-fn config(overrides: &[&str]) -> Config {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Config::load(None, &overrides).expect("valid settings")
 }
 
 fn tls_summary(flow: &FlowRecord) -> &tls::Summary {
@@ -486,8 +481,8 @@ fn the_tls_table_says_why_a_certificate_is_missing() -> Result<(), TooLong> {
     // Its session is CGP over TLS whose version the server never chose.
     let session = &unanswered.sessions[0];
     assert_eq!(
-        (session.via(), session.encryption_text()),
-        ("cgp/tls".into(), "tls".into())
+        (session.via.label(), session.encryption_text()),
+        ("cgp/tls", "tls".into())
     );
     // TLS 1.3: the certificate is encrypted.
     let chosen = enc::server_hello(0x0303, 0x1302, &[enc::chosen_version(0x0304)])?;

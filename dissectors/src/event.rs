@@ -1,7 +1,7 @@
 //! What dissectors report: discrete events as they happen, and a summary of counters on demand.
 
 use crate::types::{Dir, Severity, Timestamp};
-use crate::{cgp, flexlm, ica, ima, tls};
+use crate::{cgp, edt, flexlm, ica, ima, tls};
 use serde::Serialize;
 
 /// One thing a dissector saw, with when and in which direction.
@@ -43,6 +43,7 @@ pub enum Body {
     Cgp(cgp::Event),
     Ima(ima::Event),
     Tls(tls::Event),
+    Edt(edt::Event),
     Anomaly(Anomaly),
 }
 
@@ -73,6 +74,12 @@ impl From<ima::Event> for Body {
 impl From<tls::Event> for Body {
     fn from(e: tls::Event) -> Body {
         Body::Tls(e)
+    }
+}
+
+impl From<edt::Event> for Body {
+    fn from(e: edt::Event) -> Body {
+        Body::Edt(e)
     }
 }
 
@@ -114,6 +121,7 @@ pub enum Summary {
     Cgp(Box<cgp::Summary>),
     Ima(Box<ima::Summary>),
     Tls(Box<tls::Summary>),
+    Edt(Box<edt::Summary>),
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod text;
 pub mod types;
 
 pub mod cgp;
+pub mod edt;
 pub mod flexlm;
 pub mod ica;
 pub mod ima;

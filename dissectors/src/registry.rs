@@ -9,7 +9,7 @@
 use crate::code::Code;
 use crate::event::{Event, Summary};
 use crate::types::{Dir, Timestamp};
-use crate::{cgp, flexlm, ica, ima, tls};
+use crate::{cgp, edt, flexlm, ica, ima, tls};
 use serde::{Serialize, Serializer};
 use std::any::Any;
 use std::cmp::Ordering;
@@ -17,11 +17,29 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// The transport a protocol runs over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The transport a protocol runs over. Over TCP a dissector is fed a stream; over UDP, one
+/// datagram per call (see [`Dissector`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Transport {
     Tcp,
     Udp,
+}
+
+impl Transport {
+    /// `tcp`, `udp`: as serialised, and as typed in `--decode-as udp/PORT=NAME`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Transport> {
+        [Transport::Tcp, Transport::Udp]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
 }
 
 /// A named ANSI colour, for views that colour a connection by its protocol (the terminal's
@@ -103,6 +121,7 @@ impl Proto {
     pub const CGP: Proto = Proto(&cgp::SPEC);
     pub const IMA: Proto = Proto(&ima::SPEC);
     pub const TLS: Proto = Proto(&tls::SPEC);
+    pub const EDT: Proto = Proto(&edt::SPEC);
 
     /// Probes never need more than this many bytes of a direction to decide.
     pub const PROBE_WINDOW: usize = 512;
@@ -211,6 +230,7 @@ impl Registry {
                 Proto::CGP,
                 Proto::IMA,
                 Proto::TLS,
+                Proto::EDT,
             ],
         }
     }
@@ -362,11 +382,14 @@ impl fmt::Debug for Carry {
     }
 }
 
-/// A per-connection protocol state machine fed with reassembled bytes.
+/// A per-connection protocol state machine.
 ///
-/// The engine calls `feed` with the ordered bytes of each direction as they become available,
-/// `gap` where the capture lost bytes (never allocate for a gap), and `close` exactly once at the
-/// end. Partial messages are kept by the dissector itself (see [`crate::StreamBuffer`]).
+/// Over TCP, the engine calls `feed` with the reassembled bytes of each direction, in order, as
+/// they become available (boundaries mean nothing: partial messages are kept by the dissector
+/// itself, see [`crate::StreamBuffer`]), and `gap` where the capture lost bytes (never allocate
+/// for a gap). Over UDP, one `feed` is one datagram, whole, in capture order; a `gap` right
+/// after it says the snaplen cut that datagram's last `len` bytes. Either way `close` comes
+/// exactly once, at the end.
 pub trait Dissector: Send {
     fn feed(&mut self, dir: Dir, data: &[u8], ts: Timestamp, out: &mut Vec<Event>);
     fn gap(&mut self, dir: Dir, len: u64, ts: Timestamp, out: &mut Vec<Event>);
@@ -404,7 +427,7 @@ mod tests {
         assert_eq!(registry.get("http"), None);
         assert_eq!(
             registry.names(),
-            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima", "tls"]
+            ["lmgrd", "vendor_daemon", "ica", "cgp", "ima", "tls", "edt"]
         );
     }
 
@@ -443,7 +466,10 @@ mod tests {
             [Proto::LMGRD, Proto::ICA, Proto::CGP, Proto::TLS]
         );
         assert!(registry.probed(Transport::Udp).is_empty());
-        assert_eq!(registry.wires(), ["flexlm", "ica", "cgp", "ima", "tls"]);
+        assert_eq!(
+            registry.wires(),
+            ["flexlm", "ica", "cgp", "ima", "tls", "edt"]
+        );
     }
 
     #[test]
@@ -463,8 +489,13 @@ mod tests {
                 assert_eq!(code.name, format!("{}.unexpected_port", spec.name));
             }
             for code in spec.anomalies {
+                // Named after the protocol, or after one it carries (EDT over DTLS reports
+                // TLS's), whose spec lists it too.
+                let owner = registry
+                    .iter()
+                    .find(|q| code.name.starts_with(&format!("{}.", q.spec().wire)));
                 assert!(
-                    code.name.starts_with(&format!("{}.", spec.wire)),
+                    owner.is_some_and(|q| q == p || q.spec().anomalies.contains(code)),
                     "{code:?}"
                 );
                 // Specs of one family share their anomalies: the registry's copy is this one.
@@ -510,7 +541,15 @@ mod tests {
                     .enumerate()
                 {
                     let ts = Timestamp::from_secs(i as i64);
-                    d.feed(dir, &garbage(seed + i as u64 * 7, 300), ts, &mut out);
+                    let mut bytes = garbage(seed + i as u64 * 7, 300);
+                    if i % 2 == 1 {
+                        // The garbage inside a DTLS handshake record, for a dissector that
+                        // reads DTLS inside (EDT) to get to its anomalies.
+                        let [hi, lo] = (bytes.len() as u16).to_be_bytes();
+                        let header = [22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, i as u8, hi, lo];
+                        bytes.splice(0..0, header);
+                    }
+                    d.feed(dir, &bytes, ts, &mut out);
                     if i % 9 == 8 {
                         d.gap(dir, 100, ts, &mut out);
                     }

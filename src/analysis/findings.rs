@@ -57,16 +57,21 @@ impl Findings {
         true
     }
 
-    /// Replaces the message of the kept finding `code` on `flow`, when a later fact sharpens
-    /// what it says.
-    pub fn restate(
+    /// Changes the kept finding `code` on `flow` (if it was kept), when a later fact sharpens
+    /// what it says: its message, its last sighting, the connection it relates to. Its count
+    /// and first sighting stay (occurrences are counted by [`Findings::raise`]).
+    pub fn update(
         &mut self,
         code: impl Into<&'static Code>,
         flow: Option<FlowId>,
-        message: String,
+        change: impl FnOnce(&mut Finding),
     ) {
         if let Some(&i) = self.index.get(&(code.into().name, flow)) {
-            self.list[i].message = message;
+            let kept = &mut self.list[i];
+            let (count, first) = (kept.count, kept.first);
+            change(kept);
+            kept.count = count;
+            kept.first = first;
         }
     }
 
@@ -109,14 +114,26 @@ mod tests {
         assert_eq!(f.dropped(), 1);
         assert_eq!(f.count_for(1), 2);
         // A later fact restates a kept finding; one that was not kept stays absent.
-        f.restate(FindingKind::TcpOverlapConflict, Some(1), "sharper".into());
-        f.restate(
-            FindingKind::IcaBasicEncryption,
-            Some(2),
-            "never kept".into(),
-        );
+        f.update(FindingKind::TcpOverlapConflict, Some(1), |k| {
+            k.message = "sharper".into()
+        });
+        f.update(FindingKind::IcaBasicEncryption, Some(2), |k| {
+            k.message = "never kept".into()
+        });
         let messages: Vec<_> = f.list().iter().map(|x| x.message.as_str()).collect();
         assert_eq!(messages, ["sharper", "c"]);
         assert_eq!(f.list()[0].count, 2);
+        // Something that goes on moves its last sighting, not its count nor its first.
+        f.update(FindingKind::TcpOverlapConflict, Some(1), |k| {
+            k.last = at(8);
+            k.count = 100;
+            k.first = at(0);
+            k.related_flow = Some(7);
+        });
+        let k = &f.list()[0];
+        assert_eq!(
+            (k.first, k.last, k.count, k.related_flow),
+            (at(3), at(8), 2, Some(7))
+        );
     }
 }

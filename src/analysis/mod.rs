@@ -1,10 +1,12 @@
-//! Policy: turns what the engine and the dissectors saw into findings, licensing sessions and
-//! heartbeat series.
+//! Policy: turns what the engine and the dissectors saw into findings, licensing sessions,
+//! Citrix sessions, heartbeat series and EDT reachability.
 
 mod cadence;
+mod edt;
 mod findings;
 mod heartbeats;
 mod licensing;
+mod scans;
 mod sessions;
 mod tls;
 
@@ -19,17 +21,43 @@ use crate::model::{
     Method,
 };
 use crate::reassembly::SegmentInfo;
-use ctxscope_dissectors::{Body, Carry, Event, Proto, Timestamp, cgp};
+use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Timestamp, cgp};
+use edt::EdtReachability;
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
+use scans::{ScanSettings, Scans};
 use sessions::Sessions;
 use tls::Tls;
+
+/// What the heartbeat analysis follows on a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Beats {
+    /// License connections (lmgrd, vendor daemon): request/reply exchanges.
+    Exchanges,
+    /// ICA and CGP connections, in the clear or inside TLS: keep-alives (payload only ends a
+    /// silence).
+    KeepAlives,
+    None,
+}
+
+impl Beats {
+    fn of(flow: &Flow) -> Beats {
+        match flow.app.label().map(|l| l.proto) {
+            Some(p) if p.wire() == Proto::LMGRD.wire() => Beats::Exchanges,
+            Some(p) if p == Proto::ICA || p == Proto::CGP => Beats::KeepAlives,
+            _ if flow.app.inside_tls().is_some() => Beats::KeepAlives,
+            _ => Beats::None,
+        }
+    }
+}
 
 pub struct Analyzer {
     findings: Findings,
     heartbeats: Heartbeats,
     licensing: Licensing,
     sessions: Sessions,
+    scans: Scans,
+    edt: EdtReachability,
     tls: Tls,
 }
 
@@ -42,6 +70,10 @@ pub struct Results {
     pub sessions: Vec<CitrixSession>,
     /// Sessions and series not kept because a cap was hit.
     pub sessions_dropped: u64,
+    /// Sources the scan detector forgot early because `limits.max_scan_sources` was hit.
+    pub scan_sources_dropped: u64,
+    /// EDT flows not followed because `limits.max_edt_attempts` pairs were.
+    pub edt_attempts_dropped: u64,
 }
 
 impl Analyzer {
@@ -50,9 +82,10 @@ impl Analyzer {
         Analyzer {
             findings: Findings::new(limits.max_findings),
             heartbeats: Heartbeats::new(HeartbeatSettings {
-                license_idle: secs(config.licensing.heartbeat_idle_secs),
                 license_overdue_factor: config.licensing.heartbeat_overdue_factor,
+                license_ceiling: secs(config.licensing.heartbeat_ceiling_secs),
                 keepalive_overdue_factor: config.sessions.keepalive_overdue_factor,
+                keepalive_ceiling: secs(config.sessions.keepalive_ceiling_secs),
                 max_finished: limits.max_sessions,
             }),
             licensing: Licensing::new(LicensingSettings {
@@ -62,6 +95,17 @@ impl Analyzer {
                 max_sessions: limits.max_sessions,
             }),
             sessions: Sessions::new(limits.max_sessions),
+            scans: Scans::new(ScanSettings {
+                window: secs(config.scans.window_secs),
+                min_ports: config.scans.min_ports,
+                min_hosts: config.scans.min_hosts,
+                max_answered_share: config.scans.max_answered_share,
+                max_sources: limits.max_scan_sources,
+            }),
+            edt: EdtReachability::new(
+                secs(config.edt.fallback_window_secs),
+                limits.max_edt_attempts,
+            ),
             tls: Tls::default(),
         }
     }
@@ -74,9 +118,34 @@ impl Analyzer {
         &self.findings
     }
 
+    /// A new TCP connection (its first packet): a client falling back from EDT?
+    pub fn on_connection(&mut self, flow: &Flow) {
+        if let Some(attempts) = self.edt.connection(flow, &mut self.findings) {
+            self.sessions.fell_back(flow.id, attempts);
+        }
+    }
+
+    /// A datagram of a UDP flow (counted in the flow already): while the flow is unanswered
+    /// and at its first answer, EDT reachability; an EDT flow that both sides used is a
+    /// session.
+    pub fn on_datagram(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
+        let [sent, answers] = Dir::BOTH.map(|d| flow.traffic(d).packets);
+        let (unsettled, both_now) = match dir {
+            Dir::ToServer => (answers == 0, sent == 1 && answers > 0),
+            Dir::ToClient => (answers == 1, answers == 1 && sent > 0),
+        };
+        if unsettled {
+            self.edt.datagram(flow, dir, ts);
+        }
+        if both_now && edt::is_edt(flow) {
+            self.sessions.edt_answered(flow);
+        }
+    }
+
     /// A connection's classification became final: judge its port against its payload.
     pub fn on_decision(&mut self, flow: &Flow, d: &Decision, ports: &PortTable, ts: Timestamp) {
         let port = flow.server.port;
+        let transport = flow.transport.name().to_uppercase();
         match (d.payload, d.label) {
             // TLS on an ICA or CGP port carries that protocol (the flow knows which); on a port
             // configured for another protocol, another service uses the port.
@@ -102,7 +171,7 @@ impl Analyzer {
                             code,
                             ts,
                             format!(
-                                "{} found by payload on TCP {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
+                                "{} found by payload on {transport} {port}{configured}: a Citrix protocol on a port nobody configured; check the server's listener and add the port to the firewall rules and to ports.{} if intended",
                                 found.spec().title,
                                 found.name()
                             ),
@@ -122,12 +191,13 @@ impl Analyzer {
             return;
         };
         let port = flow.server.port;
+        let transport = flow.transport.name().to_uppercase();
         self.raise(
             Finding::new(
                 FindingKind::ClassifyUnexpectedPayload,
                 ts,
                 format!(
-                    "TCP {port} is configured for {} but carries {what}: another service uses a Citrix port",
+                    "{transport} {port} is configured for {} but carries {what}: another service uses a Citrix port",
                     expected.proto.name()
                 ),
             )
@@ -148,24 +218,30 @@ impl Analyzer {
                 .on_flow(flow.id),
             );
         }
-        let citrix = flow
-            .app
-            .label()
-            .is_some_and(|l| l.proto == Proto::ICA || l.proto == Proto::CGP)
-            || flow.app.inside_tls().is_some();
-        if info.has(SegmentInfo::KEEP_ALIVE) && citrix {
+        if info.has(SegmentInfo::KEEP_ALIVE) && Beats::of(flow) == Beats::KeepAlives {
             self.heartbeats.keepalive(flow, BeatKind::TcpKeepalive, ts);
         }
     }
 
-    /// Payload bytes moved on `flow` at `ts`.
-    pub fn on_activity(&mut self, flow: &Flow, ts: Timestamp) {
-        if flow
-            .app
-            .label()
-            .is_some_and(|l| l.proto == Proto::VENDOR_DAEMON)
-        {
-            self.heartbeats.license_activity(flow, ts);
+    /// A SYN on `flow` in `dir` (a SYN-ACK when `ack`): connection attempts and their answers,
+    /// for the scan detector. Retransmitted SYNs are the same attempt.
+    pub fn on_syn(&mut self, flow: &Flow, dir: Dir, ack: bool, ts: Timestamp) {
+        let counters = flow.tcp.counters(dir);
+        match (dir, ack) {
+            (Dir::ToServer, false) if counters.syns == 1 => {
+                self.scans.attempt(flow.client.ip, flow.server, flow.id, ts)
+            }
+            (Dir::ToClient, true) if counters.syn_acks == 1 => self.scans.answered(flow.client.ip),
+            _ => {}
+        }
+    }
+
+    /// Payload bytes moved on `flow` in `dir` at `ts` (after the events they carried).
+    pub fn on_activity(&mut self, flow: &Flow, dir: Dir, ts: Timestamp) {
+        match Beats::of(flow) {
+            Beats::Exchanges => self.heartbeats.license_payload(flow, dir, ts),
+            Beats::KeepAlives => self.heartbeats.session_payload(flow, ts),
+            Beats::None => {}
         }
     }
 
@@ -181,6 +257,7 @@ impl Analyzer {
                 Body::Cgp(cgp::Event::Nop { .. }) => {
                     self.heartbeats.keepalive(flow, BeatKind::CgpNop, e.ts)
                 }
+                Body::Flexlm(fx) => self.heartbeats.license_message(flow, e, fx),
                 _ => {}
             }
         }
@@ -202,9 +279,23 @@ impl Analyzer {
             .closed(flow.id, flow.closed_at.unwrap_or(flow.last));
     }
 
-    /// Once per sweep: overdue heartbeats and keep-alives.
+    /// Once per sweep: overdue heartbeats and keep-alives, scans, EDT attempts whose wait is
+    /// over.
     pub fn tick(&mut self, now: Timestamp) {
         self.heartbeats.tick(now, &mut self.findings);
+        self.scans.tick(now, &mut self.findings);
+        self.edt.tick(now, &mut self.findings);
+    }
+
+    /// The capture ended (every flow retired): what still waits is judged.
+    pub fn capture_ended(&mut self) {
+        self.edt.finish(&mut self.findings);
+    }
+
+    /// The capture ends (before the flows still open are retired): what waited for more
+    /// traffic is judged with what came.
+    pub fn conclude(&mut self, now: Timestamp) {
+        self.scans.conclude(now, &mut self.findings);
     }
 
     pub fn announcement_expired(&mut self, a: &Announcement, now: Timestamp) {
@@ -212,13 +303,16 @@ impl Analyzer {
             .announcement_expired(a, now, &mut self.findings);
     }
 
-    /// The connection leaves the flow table.
+    /// The connection leaves the flow table. A scanner's attempt that never became a
+    /// connection is no licensing or session record (the scan finding counts it).
     pub fn retire(&mut self, flow: &Flow, open: bool) {
-        let beats = self.heartbeats.stats(flow.id, BeatKind::LicenseHeartbeat);
-        self.licensing.retire(flow, beats, open, &mut self.findings);
-        let keepalive = self.keepalive_stats(flow.id);
-        self.sessions
-            .retire(flow, keepalive, open, &mut self.findings);
+        if !self.scans.set_aside(flow) {
+            let beats = self.heartbeats.stats(flow.id, BeatKind::LicenseHeartbeat);
+            self.licensing.retire(flow, beats, open, &mut self.findings);
+            let keepalive = self.keepalive_stats(flow.id);
+            self.sessions
+                .retire(flow, keepalive, open, &mut self.findings);
+        }
         self.heartbeats.retire(flow, open);
         self.tls.retire(flow.id);
     }
@@ -243,6 +337,8 @@ impl Analyzer {
             sessions_dropped: self.licensing.dropped()
                 + self.heartbeats.dropped()
                 + self.sessions.dropped(),
+            scan_sources_dropped: self.scans.dropped(),
+            edt_attempts_dropped: self.edt.dropped(),
         }
     }
 
@@ -254,6 +350,8 @@ impl Analyzer {
             sessions_dropped: self.licensing.dropped()
                 + self.heartbeats.dropped()
                 + self.sessions.dropped(),
+            scan_sources_dropped: self.scans.dropped(),
+            edt_attempts_dropped: self.edt.dropped(),
             licensing: self.licensing.into_sessions(),
             sessions: self.sessions.into_list(),
             findings: self.findings.into_list(),

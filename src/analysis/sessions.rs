@@ -12,6 +12,11 @@
 //! (traffic per channel, frame counts) when a connection is retired or a live view is drawn.
 //! Counters add up over all connections of a session.
 //!
+//! An EDT flow (UDP) answered by the server is a session of its own (transport `edt`): nothing
+//! in it can be read, but it shows the session ran over EDT (over DTLS, through a Gateway). A
+//! TCP connection the EDT analysis found to be a fallback from unanswered EDT datagrams makes a
+//! session `via` TCP after fallback, linked to those UDP flows.
+//!
 //! A reconnect carries the same ICA stream without a new init phase, so its connection cannot
 //! read its frames alone: the session keeps the ICA facts (layering, channel names, PDCRYPT1
 //! key) of its latest connection as an opaque [`Carry`], and hands them over (through the
@@ -19,17 +24,22 @@
 
 use super::Findings;
 use crate::flow::Flow;
-use crate::ids::FlowId;
-use crate::model::{CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, SessionEnd};
+use crate::ids::{Endpoint, FlowId};
+use crate::model::{
+    CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, SessionEnd, SessionVia,
+};
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
 use ctxscope_dissectors::{
-    Body, Carry, Dir, Event, Proto, Summary, Timestamp, WireText, cgp, ica, tls,
+    Body, Carry, Dir, Event, Proto, Summary, Timestamp, Transport, WireText, cgp, ica, tls,
 };
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Connections and channels kept per session.
 const MAX_FLOWS_PER_SESSION: usize = 16;
 const MAX_CHANNELS_PER_SESSION: usize = 64;
+/// Reconnect tickets of sessions not kept for the cap that are remembered, to count each
+/// session once.
+const MAX_DROPPED_TICKETS: usize = 4096;
 
 pub struct Sessions {
     list: Vec<CitrixSession>,
@@ -48,7 +58,17 @@ pub struct Sessions {
     encryption_findings: FxHashMap<usize, FlowId>,
     /// Resuming connections -> the facts the engine is to hand to their dissector.
     handoffs: FxHashMap<FlowId, Carry>,
+    /// Live TCP connections that fell back from EDT -> the unanswered UDP flows.
+    fallbacks: FxHashMap<FlowId, Vec<FlowId>>,
+    /// EDT sessions by (client, server) endpoints: a flow the table retired after its idle
+    /// timeout that comes back on the same ports continues its session.
+    edt_sessions: FxHashMap<(Endpoint, Endpoint), usize>,
     cap: usize,
+    /// Connections whose session was not kept for the cap (each counted once, however many
+    /// of its events come), and the reconnect tickets of those sessions (so that a reconnect
+    /// is no second session lost).
+    not_kept: FxHashSet<FlowId>,
+    dropped_tickets: FxHashSet<u64>,
     dropped: u64,
 }
 
@@ -63,7 +83,11 @@ impl Sessions {
             carries: FxHashMap::default(),
             encryption_findings: FxHashMap::default(),
             handoffs: FxHashMap::default(),
+            fallbacks: FxHashMap::default(),
+            edt_sessions: FxHashMap::default(),
             cap,
+            not_kept: FxHashSet::default(),
+            dropped_tickets: FxHashSet::default(),
             dropped: 0,
         }
     }
@@ -93,21 +117,61 @@ impl Sessions {
             .or_else(|| flow.app.inside_tls())
     }
 
-    /// The session of a live connection, created on first sight.
+    /// The TCP connection `flow` is a fallback from the EDT (UDP) flows `attempts`: its
+    /// session will say so.
+    pub fn fell_back(&mut self, flow: FlowId, attempts: Vec<FlowId>) {
+        self.fallbacks.insert(flow, attempts);
+    }
+
+    /// The EDT flow `flow` got its first answer: it is a session, or continues the one of its
+    /// ports (an idle EDT session's keep-alives can be further apart than the UDP idle timeout).
+    pub fn edt_answered(&mut self, flow: &Flow) {
+        if self.by_flow.contains_key(&flow.id) {
+            return;
+        }
+        let ends = (flow.client, flow.server);
+        if let Some(&i) = self.edt_sessions.get(&ends) {
+            self.by_flow.insert(flow.id, i);
+            let s = &mut self.list[i];
+            if s.flows.len() < MAX_FLOWS_PER_SESSION {
+                s.flows.push(flow.id);
+            }
+            s.open = true;
+            return;
+        }
+        if let Some(i) = self.open(flow, Proto::EDT, Vec::new())
+            && self.edt_sessions.len() < self.cap
+        {
+            self.edt_sessions.insert(ends, i);
+        }
+    }
+
+    /// The session of a live ICA or CGP connection, created on first sight.
     fn session_of(&mut self, flow: &Flow) -> Option<usize> {
         if let Some(&i) = self.by_flow.get(&flow.id) {
             return Some(i);
         }
         let transport = Self::transport(flow)?;
+        let attempts = self.fallbacks.remove(&flow.id).unwrap_or_default();
+        self.open(flow, transport, attempts)
+    }
+
+    /// A new session whose first connection is `flow`, if there is room.
+    fn open(&mut self, flow: &Flow, transport: Proto, edt_attempts: Vec<FlowId>) -> Option<usize> {
         if self.list.len() >= self.cap {
-            self.dropped += 1;
+            if self.not_kept.insert(flow.id) {
+                self.dropped += 1;
+            }
             return None;
         }
+        let tls = flow.app.inside_tls().map(|_| tls::Handshake::default());
         self.list.push(CitrixSession {
             id: self.list.len() as u64 + 1,
             transport,
-            tls: flow.app.inside_tls().map(|_| tls::Handshake::default()),
+            via: SessionVia::of(transport, tls.is_some(), !edt_attempts.is_empty()),
+            tls,
             flows: vec![flow.id],
+            edt_attempts,
             client: flow.client.ip,
             server: flow.server,
             start: flow.first,
@@ -227,11 +291,9 @@ impl Sessions {
                 if s.encryption == Some(EncryptionKind::Basic)
                     && let Some(&on) = self.encryption_findings.get(&i)
                 {
-                    findings.restate(
-                        FindingKind::IcaBasicEncryption,
-                        Some(on),
-                        encryption_message(s),
-                    );
+                    findings.update(FindingKind::IcaBasicEncryption, Some(on), |f| {
+                        f.message = encryption_message(s);
+                    });
                 }
             }
             ica::Event::ChannelBindings { bindings, .. } => {
@@ -285,9 +347,13 @@ impl Sessions {
                 reconnect: true,
                 bind,
             } => {
-                let earlier = bind
-                    .reconnect_ticket()
-                    .and_then(|t| t.fingerprint())
+                let ticket = bind.reconnect_ticket().and_then(|t| t.fingerprint());
+                if ticket.is_some_and(|fp| self.dropped_tickets.contains(&fp)) {
+                    // Resumes a session that was not kept: counted once already.
+                    self.not_kept.insert(flow.id);
+                    return;
+                }
+                let earlier = ticket
                     .and_then(|fp| self.tickets.get(&fp).copied())
                     .filter(|&i| !self.list[i].flows.contains(&flow.id));
                 if let Some(i) = earlier
@@ -325,6 +391,13 @@ impl Sessions {
             _ => {}
         }
         let Some(i) = self.session_of(flow) else {
+            // Its reconnects are to be known as the same session not kept.
+            if let cgp::Event::BindResponse { bind, .. } = ev
+                && let Some(fp) = bind.reconnect_ticket().and_then(|t| t.fingerprint())
+                && self.dropped_tickets.len() < MAX_DROPPED_TICKETS
+            {
+                self.dropped_tickets.insert(fp);
+            }
             return;
         };
         match ev {
@@ -379,16 +452,29 @@ impl Sessions {
         self.plaintext_flagged.remove(&flow.id);
         self.resuming.remove(&flow.id);
         self.handoffs.remove(&flow.id);
+        if self.not_kept.remove(&flow.id) {
+            return; // counted when its session was not kept
+        }
+        if flow.transport == Transport::Udp {
+            // An EDT session ends with its flow; nothing in it says how.
+            if let Some(i) = self.by_flow.remove(&flow.id) {
+                apply_flow(&mut self.list[i], flow, None, open);
+            }
+            return;
+        }
         // A connection that never got established (refused, unanswered) is no session. One
         // whose server side the capture does not hold is, if the client sent data.
         let established = flow.tcp.syn_ack_seen()
             || !flow.tcp.saw_start(Dir::ToServer)
             || flow.tcp.counters(Dir::ToServer).delivered_bytes > 0;
-        if Self::transport(flow).is_none() || !established {
+        let session = if Self::transport(flow).is_some() && established {
+            self.session_of(flow)
+        } else {
+            None
+        };
+        self.fallbacks.remove(&flow.id);
+        let Some(i) = session else {
             self.by_flow.remove(&flow.id);
-            return;
-        }
-        let Some(i) = self.session_of(flow) else {
             return;
         };
         self.by_flow.remove(&flow.id);
@@ -496,9 +582,20 @@ fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats
         s.keepalive = keepalive;
     }
     let summary = flow.app.dissector().and_then(|d| d.summary());
-    if let Some(Summary::Tls(t)) = &summary {
-        s.tls = Some(t.handshake.clone());
+    // The TLS handshake of ICA or CGP over TLS, the DTLS one of EDT over DTLS. A connection that
+    // shows none (an EDT flow that continues its session after an idle timeout) keeps the
+    // session's.
+    let handshake = match &summary {
+        Some(Summary::Tls(t)) => Some(&t.handshake),
+        Some(Summary::Edt(edt)) => edt.dtls.as_ref().map(|d| &d.tls.handshake),
+        _ => None,
+    };
+    if let Some(h) = handshake
+        && (s.tls.is_none() || *h != tls::Handshake::default())
+    {
+        s.tls = Some(h.clone());
     }
+    s.via = SessionVia::of(s.transport, s.tls.is_some(), !s.edt_attempts.is_empty());
     let streams: Vec<&ica::Summary> = match &summary {
         Some(Summary::Ica(ica)) => vec![ica.as_ref()],
         // Every ICA stream the connection carried (a reopened channel starts another).

@@ -4,7 +4,9 @@
 //! registry, one per wire protocol, over the first bytes of a direction); then a port announced
 //! by lmgrd; then the port table. Until the payload has spoken, the first bytes of each direction (at most
 //! `Proto::PROBE_WINDOW`) are kept and replayed to the dissector in arrival order once the
-//! connection is classified, so the dissector sees every byte from the start.
+//! connection is classified, so the dissector sees every byte from the start. Every chunk is
+//! handed over whole, the one that decided included, so that a UDP dissector gets one feed per
+//! datagram (a probe of a UDP protocol sees the first datagrams of a direction end to end).
 
 mod announce;
 mod ports;
@@ -184,19 +186,24 @@ impl FlowApp {
                     let kept = &mut probing.first_bytes[dir.index()];
                     let take = bytes.len().min(Proto::PROBE_WINDOW - kept.len());
                     kept.extend_from_slice(&bytes[..take]);
-                    probing.order.push((dir, take, ts));
                     let window_full = kept.len() >= Proto::PROBE_WINDOW;
                     let found = probing.run(dir, window_full, probes);
                     let decided = match found {
                         Some(proto) => Some(proto),
                         None if probing.ruled_out(dir) => None,
-                        None => return None,
+                        None => {
+                            // Undecided, so the window is not full: the chunk was kept whole.
+                            probing.order.push((dir, take, ts));
+                            return None;
+                        }
                     };
+                    // The earlier chunks are replayed; this one is fed whole, not as the part
+                    // the window kept and the rest.
                     let decision = self.decide(decided, from_start, probes, out);
                     if let State::Dissecting { dissector, .. } = &mut self.state
-                        && take < bytes.len()
+                        && !bytes.is_empty()
                     {
-                        dissector.feed(dir, &bytes[take..], ts, out);
+                        dissector.feed(dir, bytes, ts, out);
                     }
                     Some(decision)
                 }

@@ -1,25 +1,24 @@
-//! Port table: which protocol a TCP port is configured for, and forced decodes.
+//! Port tables: which protocol a port is configured for, and forced decodes, one table per
+//! transport.
 
 use crate::config::Ports;
 use ctxscope_dissectors::{Proto, Transport};
 
-/// One entry per TCP port: lookups on the per-packet path are a single index.
+/// One entry per port of one transport: lookups on the per-packet path are a single index.
 pub struct PortTable {
     configured: Box<[Option<Proto>]>,
     forced: Box<[Option<Proto>]>,
 }
 
 impl PortTable {
-    /// The TCP protocols' ranges of `ports`. Where ranges overlap, the narrowest one wins (a
-    /// single vendor-daemon port inside lmgrd's 27000-27009), and between equally narrow ones
-    /// the protocol first in the registry.
-    pub fn new(ports: &Ports) -> PortTable {
+    /// The ranges of `ports` of the protocols that run over `transport`, and the decodes forced
+    /// on it. Where ranges overlap, the narrowest one wins (a single vendor-daemon port inside
+    /// lmgrd's 27000-27009), and between equally narrow ones the protocol first in the registry.
+    pub fn new(ports: &Ports, transport: Transport) -> PortTable {
         const NONE: (Option<Proto>, u32) = (None, u32::MAX);
+        let on_transport = |proto: &Proto| proto.spec().transport == transport;
         let mut narrowest = vec![NONE; 65536];
-        let tcp = ports
-            .iter()
-            .filter(|(proto, _)| proto.spec().transport == Transport::Tcp);
-        for (proto, ranges) in tcp {
+        for (proto, ranges) in ports.iter().filter(|(proto, _)| on_transport(proto)) {
             for range in ranges {
                 let width = u32::from(range.1 - range.0);
                 for p in range.ports() {
@@ -33,7 +32,9 @@ impl PortTable {
         let configured = narrowest.into_iter().map(|(proto, _)| proto).collect();
         let mut forced = vec![None; 65536].into_boxed_slice();
         for (port, proto) in ports.decode_as() {
-            forced[usize::from(port)] = Some(proto);
+            if on_transport(&proto) {
+                forced[usize::from(port)] = Some(proto);
+            }
         }
         PortTable { configured, forced }
     }
@@ -64,7 +65,7 @@ mod tests {
     #[test]
     fn default_table() {
         let config = Config::load(None, &["ports.decode_as.8080=ica".into()]).unwrap();
-        let t = PortTable::new(&config.ports);
+        let t = PortTable::new(&config.ports, Transport::Tcp);
         assert_eq!(t.configured(27000), Some(Proto::LMGRD));
         assert_eq!(t.configured(27009), Some(Proto::LMGRD));
         assert_eq!(t.configured(27010), None);
@@ -76,6 +77,35 @@ mod tests {
         assert_eq!(t.forced(8080), Some(Proto::ICA));
         assert!(t.is_configured_for(7279, Proto::LMGRD));
         assert!(!t.is_configured_for(1494, Proto::CGP));
+    }
+
+    #[test]
+    fn each_transport_has_its_own_table() {
+        let config = Config::load(
+            None,
+            &[
+                "ports.decode_as.8080=ica".into(),
+                "ports.decode_as.udp/443=edt".into(),
+                "ports.decode_as.443=cgp".into(),
+            ],
+        )
+        .unwrap();
+        let (tcp, udp) = (
+            PortTable::new(&config.ports, Transport::Tcp),
+            PortTable::new(&config.ports, Transport::Udp),
+        );
+        assert_eq!(tcp.configured(1494), Some(Proto::ICA));
+        assert_eq!(udp.configured(1494), Some(Proto::EDT));
+        assert_eq!(udp.configured(2598), Some(Proto::EDT));
+        assert_eq!(udp.configured(2512), None);
+        assert_eq!(
+            (tcp.forced(8080), udp.forced(8080)),
+            (Some(Proto::ICA), None)
+        );
+        assert_eq!(
+            (tcp.forced(443), udp.forced(443)),
+            (Some(Proto::CGP), Some(Proto::EDT))
+        );
     }
 
     /// The hand-written order this replaces (broad ranges first, later entries win) put
@@ -91,7 +121,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let t = PortTable::new(&config.ports);
+        let t = PortTable::new(&config.ports, Transport::Tcp);
         assert_eq!(t.configured(27002), Some(Proto::LMGRD));
         assert_eq!(t.configured(27003), Some(Proto::VENDOR_DAEMON));
         assert_eq!(t.configured(27004), Some(Proto::ICA));

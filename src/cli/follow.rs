@@ -1,11 +1,12 @@
-//! `ctxscope follow`: the reassembled bytes of one flow, as `tshark -q -z follow,tcp,raw`.
+//! `ctxscope follow`: the reassembled bytes of one TCP flow, as `tshark -q -z follow,tcp,raw`.
+//! A UDP flow is refused: it has datagrams, not a stream.
 
 use super::{ConfigArgs, Outcome};
 use crate::engine::{Delivery, Engine, FlowEnds};
 use crate::run;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use ctxscope_dissectors::{Dir, Registry};
+use ctxscope_dissectors::{Dir, Registry, Transport};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -125,12 +126,18 @@ pub fn run(args: &FollowArgs, registry: &Registry) -> Result<Outcome> {
         false,
     )?;
     let report = engine.finish();
-    if report.flow(args.flow).is_none() {
+    let Some(flow) = report.flow(args.flow) else {
         bail!(
             "no flow {} in {} (it has {} flows; see `ctxscope report`)",
             args.flow,
             args.file.display(),
             report.flows.len()
+        );
+    };
+    if flow.transport == Transport::Udp {
+        bail!(
+            "follow shows TCP streams; flow {} is UDP (its datagrams are counted in the report)",
+            args.flow
         );
     }
     let mut f = follower

@@ -57,7 +57,8 @@ pub struct ConfigArgs {
     /// Override any setting, e.g. `--set limits.max_flows=50000` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Decode TCP PORT as PROTO (repeatable; the help lists the protocols).
+    /// Decode PORT as PROTO, on the transport PROTO runs over (repeatable; `udp/PORT` or
+    /// `tcp/PORT` says it; the help lists the protocols).
     #[arg(long, value_name = "PORT=PROTO")]
     pub decode_as: Vec<String>,
     /// Static vendor-daemon port; replaces the default 7279 (repeatable).
@@ -66,8 +67,12 @@ pub struct ConfigArgs {
     /// Known license server address; FlexLM traffic to others is a finding (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub license_server: Vec<IpAddr>,
-    /// Seconds of license inactivity after which an exchange is a heartbeat.
+    /// Silence allowed on a vendor-daemon connection before its heartbeat cadence is learned
+    /// (sets licensing.heartbeat_ceiling_secs).
     #[arg(long, value_name = "SECS")]
+    pub heartbeat_ceiling: Option<f64>,
+    /// Removed: cadences are learned from the traffic (refused with an explanation).
+    #[arg(long, value_name = "SECS", hide = true)]
     pub heartbeat_idle: Option<f64>,
 }
 
@@ -99,8 +104,13 @@ impl ConfigArgs {
                 .collect();
             overrides.push(format!("licensing.license_servers=[{}]", list.join(",")));
         }
-        if let Some(secs) = self.heartbeat_idle {
-            overrides.push(format!("licensing.heartbeat_idle_secs={secs}"));
+        if self.heartbeat_idle.is_some() {
+            anyhow::bail!(
+                "--heartbeat-idle was removed: heartbeat cadences are now learned from the traffic, with no idle threshold; --heartbeat-ceiling SECS sets the silence allowed on a vendor-daemon connection before its cadence is learned (default 750)"
+            );
+        }
+        if let Some(secs) = self.heartbeat_ceiling {
+            overrides.push(format!("licensing.heartbeat_ceiling_secs={secs}"));
         }
         overrides.extend(self.set.iter().cloned());
         Config::load_with(registry.clone(), self.config.as_deref(), &overrides)
@@ -114,11 +124,17 @@ const DECODE_AS: &str = "decode_as";
 /// `-h`, described by `--help`.
 fn command(registry: &Registry) -> clap::Command {
     let help = format!(
-        "Decode TCP PORT as PROTO: {} (repeatable)",
+        "Decode PORT as PROTO: {} (repeatable; PORT is on PROTO's transport, udp/PORT or tcp/PORT to say it)",
         registry.names().join(", ")
     );
     let long_help = registry.iter().fold(format!("{help}."), |text, p| {
-        format!("{text}\n- {}: {}", p.name(), p.spec().description)
+        let spec = p.spec();
+        format!(
+            "{text}\n- {} ({}): {}",
+            p.name(),
+            spec.transport.name().to_uppercase(),
+            spec.description
+        )
     });
     let cli = Cli::command();
     let with_decode_as: Vec<String> = cli

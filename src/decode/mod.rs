@@ -1,9 +1,10 @@
-//! From a captured frame to the TCP segment inside it.
+//! From a captured frame to the TCP segment or UDP datagram inside it.
 //!
 //! etherparse slices the headers (lax mode: a packet cut short by the snaplen still yields its
 //! headers and the bytes that were captured). This module adds the link layers etherparse does
 //! not know (SLL2, loopback), works out how many payload bytes the capture cut off, and sorts
-//! everything that is not a TCP segment into counted categories.
+//! everything that is neither TCP nor UDP into counted categories. The common TCP frame takes a
+//! hand-written fast path; UDP, rarer, goes through etherparse.
 
 mod defrag;
 mod fast;
@@ -31,15 +32,28 @@ pub struct TcpPacket<'a> {
     pub truncated: u32,
 }
 
+/// The fields of one UDP datagram the engine needs, borrowing the payload from the frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UdpPacket<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub payload: &'a [u8],
+    /// Payload bytes the IP header announces but the capture does not hold (snaplen).
+    pub truncated: u32,
+}
+
 /// What a frame turned out to be.
 #[derive(Debug)]
 pub enum Decoded<'a> {
     Tcp(TcpPacket<'a>),
+    Udp(UdpPacket<'a>),
     /// An IPv4 fragment: the caller reassembles it (see [`Defragmenter`]).
     Fragment(Fragment<'a>),
     /// An IPv6 fragment (counted, not reassembled).
     Ipv6Fragment,
-    /// IP, but not TCP (UDP, ICMP, ...).
+    /// IP, but neither TCP nor UDP (ICMP, ESP, ...).
     OtherIp,
     /// Not IP at all (ARP, LLDP, STP, ...).
     NotIp,
@@ -111,10 +125,21 @@ fn classify<'a>(packet: &LaxSlicedPacket<'a>, cut: bool) -> Result<Decoded<'a>, 
             _ => Decoded::Ipv6Fragment,
         });
     }
-    if ip_payload.ip_number != IpNumber::TCP {
+    if ip_payload.ip_number != IpNumber::TCP && ip_payload.ip_number != IpNumber::UDP {
         return Ok(Decoded::OtherIp);
     }
     match &packet.transport {
+        Some(TransportSlice::Udp(udp)) => {
+            let captured = udp.slice().len();
+            Ok(Decoded::Udp(UdpPacket {
+                src,
+                dst,
+                src_port: udp.source_port(),
+                dst_port: udp.destination_port(),
+                payload: udp.payload(),
+                truncated: missing_bytes(ip_payload, expected_len, captured),
+            }))
+        }
         Some(TransportSlice::Tcp(tcp)) => {
             let captured = tcp.slice().len();
             let truncated = missing_bytes(ip_payload, expected_len, captured);
@@ -134,6 +159,7 @@ fn classify<'a>(packet: &LaxSlicedPacket<'a>, cut: bool) -> Result<Decoded<'a>, 
         }
         _ => match &packet.stop_err {
             Some((err, _)) if cut && is_cut(err) => Ok(Decoded::HeadersCut),
+            _ if ip_payload.ip_number == IpNumber::UDP => Err(Malformed("invalid UDP header")),
             _ => Err(Malformed("invalid TCP header")),
         },
     }
@@ -161,7 +187,25 @@ pub fn tcp_from_ip_payload(
     })
 }
 
-/// Bytes of the segment the capture did not keep, from the IP length fields. A length field that
+/// Decodes a UDP datagram from an IP payload the caller put together (reassembled fragments).
+pub fn udp_from_ip_payload(
+    src: IpAddr,
+    dst: IpAddr,
+    payload: &[u8],
+) -> Result<UdpPacket<'_>, Malformed> {
+    let udp =
+        etherparse::UdpSlice::from_slice(payload).map_err(|_| Malformed("invalid UDP header"))?;
+    Ok(UdpPacket {
+        src,
+        dst,
+        src_port: udp.source_port(),
+        dst_port: udp.destination_port(),
+        payload: udp.payload(),
+        truncated: 0,
+    })
+}
+
+/// Bytes of the segment or datagram the capture did not keep, from the IP length fields. A length field that
 /// claims less than was captured is ignored (the payload is what we have).
 fn missing_bytes(
     ip_payload: &LaxIpPayloadSlice<'_>,

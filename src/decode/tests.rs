@@ -161,15 +161,71 @@ fn garbage_headers_are_malformed() {
     assert!(decode(LinkType::RawIp, &[0xff; 40], false).is_err());
 }
 
+/// An IPv4/UDP datagram from 10.0.0.1:50000 to 10.0.0.2:1494 (no link layer).
+fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(50000, 1494)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn udp(frame: &[u8], link: LinkType, cut: bool) -> UdpPacket<'_> {
+    match decode(link, frame, cut) {
+        Ok(Decoded::Udp(u)) => u,
+        other => panic!("expected UDP, got {other:?}"),
+    }
+}
+
+#[test]
+fn udp_datagrams_over_ipv4_and_ipv6() {
+    let frame = ethernet(0x0800, &ipv4_udp(b"datagram"));
+    let u = udp(&frame, LinkType::Ethernet, false);
+    assert_eq!(u.src, "10.0.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(u.dst, "10.0.0.2".parse::<IpAddr>().unwrap());
+    assert_eq!((u.src_port, u.dst_port), (50000, 1494));
+    assert_eq!((u.payload, u.truncated), (&b"datagram"[..], 0));
+    let src = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let dst = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    let mut v6 = Vec::new();
+    PacketBuilder::ipv6(src, dst, 64)
+        .udp(2598, 50001)
+        .write(&mut v6, b"edt")
+        .unwrap();
+    let u = udp(&v6, LinkType::RawIp, false);
+    assert_eq!(
+        (u.src, u.src_port, u.payload),
+        (IpAddr::from(src), 2598, &b"edt"[..])
+    );
+    // Cut by the snaplen inside the payload: the rest is counted, not malformed.
+    let frame = ethernet(0x0800, &ipv4_udp(&[0xab; 100]));
+    let u = udp(&frame[..14 + 20 + 8 + 30], LinkType::Ethernet, true);
+    assert_eq!((u.payload.len(), u.truncated), (30, 70));
+    assert!(matches!(
+        decode(LinkType::Ethernet, &frame[..14 + 20 + 4], true),
+        Ok(Decoded::HeadersCut)
+    ));
+    // A reassembled datagram (from IPv4 fragments) decodes the same way.
+    let ip = ipv4_udp(b"whole");
+    let u = udp_from_ip_payload(u.src, u.dst, &ip[20..]).unwrap();
+    assert_eq!((u.dst_port, u.payload), (1494, &b"whole"[..]));
+    assert_eq!(
+        udp_from_ip_payload(u.src, u.dst, &ip[20..24]).unwrap_err(),
+        Malformed("invalid UDP header")
+    );
+}
+
 #[test]
 fn other_traffic_is_sorted_not_dropped() {
-    let mut udp = Vec::new();
+    // UDP was "other IP" before UDP flows were tracked; ICMP (echo request) still is.
+    let mut icmp = Vec::new();
     PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
-        .udp(1604, 1604)
-        .write(&mut udp, b"x")
+        .icmpv4_echo_request(1, 1)
+        .write(&mut icmp, b"x")
         .unwrap();
     assert!(matches!(
-        decode(LinkType::RawIp, &udp, false),
+        decode(LinkType::RawIp, &icmp, false),
         Ok(Decoded::OtherIp)
     ));
     let arp = ethernet(0x0806, &[0; 28]);

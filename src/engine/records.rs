@@ -1,27 +1,38 @@
 //! Flow records: built from a flow for the report, and kept for live snapshots so that an
 //! unchanged flow's record is shared rather than rebuilt.
 
-use crate::flow::{Flow, Traffic};
+use crate::flow::{Flow, Traffic, UdpConn};
 use crate::ids::FlowId;
 use crate::model::{DirectionRecord, FlowRecord};
 use crate::reassembly::SideRtt;
-use ctxscope_dissectors::Dir;
+use ctxscope_dissectors::{Dir, Transport};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// What the report shows of `flow` now.
 pub(super) fn record(flow: &Flow, findings: u64, open_at_end: bool) -> FlowRecord {
-    let label = flow.app.label();
+    let label = flow.label();
+    let udp = flow.transport == Transport::Udp;
     let direction = |dir: Dir| {
         let Traffic { packets, bytes } = flow.traffic(dir);
         DirectionRecord {
             packets,
             bytes,
-            tcp: flow.tcp.counters(dir).clone(),
+            tcp: match flow.transport {
+                Transport::Tcp => flow.tcp.counters(dir).clone(),
+                Transport::Udp => flow.udp.counters(dir),
+            },
         }
+    };
+    let (state, history) = if udp {
+        let sent = Dir::BOTH.map(|dir| flow.traffic(dir).packets > 0);
+        (UdpConn::state(sent), flow.udp.history())
+    } else {
+        (flow.tcp.state().name(), flow.tcp.history())
     };
     FlowRecord {
         id: flow.id,
+        transport: flow.transport,
         proto: label.map(|l| l.proto),
         classified_by: label.map(|l| l.method),
         inside_tls: flow.app.inside_tls(),
@@ -32,8 +43,8 @@ pub(super) fn record(flow: &Flow, findings: u64, open_at_end: bool) -> FlowRecor
         first: flow.first,
         last: flow.last,
         duration_secs: flow.last.since(flow.first).as_secs_f64(),
-        state: flow.tcp.state().name(),
-        history: flow.tcp.history().to_string(),
+        state,
+        history: history.to_string(),
         handshake_rtt_ms: flow.tcp.handshake_rtt().map(|d| d.as_secs_f64() * 1e3),
         rtt_client_side: flow.tcp.rtt(Dir::ToServer).as_ref().map(SideRtt::stats),
         rtt_server_side: flow.tcp.rtt(Dir::ToClient).as_ref().map(SideRtt::stats),

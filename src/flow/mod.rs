@@ -1,15 +1,18 @@
-//! Connections: bidirectional 5-tuple flows with client/server roles, counters, TCP state and
-//! the classification/dissection state, in a bounded table with idle eviction.
+//! Connections: bidirectional 5-tuple flows (TCP or UDP) with client/server roles, counters,
+//! TCP state or UDP payload counts, and the classification/dissection state, in a bounded table
+//! with idle eviction.
 
 pub mod table;
+mod udp;
 
 pub use table::{Arrival, FlowTable, Lookup};
+pub use udp::UdpConn;
 
-use crate::classify::FlowApp;
+use crate::classify::{FlowApp, Label};
 use crate::ids::{Endpoint, FlowId};
-use crate::model::RoleBasis;
+use crate::model::{Method, RoleBasis};
 use crate::reassembly::TcpConn;
-use ctxscope_dissectors::{Dir, Event, Timestamp};
+use ctxscope_dissectors::{Dir, Event, Timestamp, Transport};
 use serde::Serialize;
 
 /// A flow's endpoints and who spoke first, for those that follow its bytes.
@@ -47,6 +50,7 @@ pub struct Traffic {
 
 pub struct Flow {
     pub id: FlowId,
+    pub transport: Transport,
     pub client: Endpoint,
     pub server: Endpoint,
     pub roles: RoleBasis,
@@ -55,9 +59,12 @@ pub struct Flow {
     pub first: Timestamp,
     pub last: Timestamp,
     pub traffic: [Traffic; 2],
+    /// Reassembly and state of a TCP flow (left empty on a UDP flow).
     pub tcp: TcpConn,
+    /// Payload and history of a UDP flow (left empty on a TCP flow).
+    pub udp: UdpConn,
     pub app: FlowApp,
-    /// When the connection closed (FIN both ways, or RST).
+    /// When the connection closed (FIN both ways, or RST; never for UDP).
     pub closed_at: Option<Timestamp>,
     /// Decoded events kept for the report and the detail view.
     pub events: EventLog,
@@ -83,6 +90,28 @@ impl Flow {
         match dir {
             Dir::ToServer => self.server,
             Dir::ToClient => self.client,
+        }
+    }
+
+    /// The flow's label as the report shows it. A UDP flow is labelled by its port only once
+    /// both directions carried datagrams: datagrams nobody answers show no protocol, only that
+    /// someone tried (the EDT analysis reads the attempt from [`FlowApp::label`]).
+    pub fn label(&self) -> Option<Label> {
+        let label = self.app.label()?;
+        let one_way = Dir::BOTH.iter().any(|&dir| self.traffic(dir).packets == 0);
+        let unconfirmed =
+            self.transport == Transport::Udp && label.method == Method::Port && one_way;
+        (!unconfirmed).then_some(label)
+    }
+
+    /// Whether the dissector sees the flow from its start: a TCP connection whose SYNs both
+    /// were seen; any UDP flow (datagrams have no middle to start in).
+    pub fn from_start(&self) -> bool {
+        match self.transport {
+            Transport::Tcp => {
+                self.tcp.saw_start(Dir::ToServer) && self.tcp.saw_start(Dir::ToClient)
+            }
+            Transport::Udp => true,
         }
     }
 }

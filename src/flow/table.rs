@@ -1,11 +1,11 @@
 //! The flow table: lookup by 5-tuple, creation with role assignment, eviction.
 
-use super::{Flow, Traffic};
+use super::{Flow, Traffic, UdpConn};
 use crate::classify::FlowApp;
 use crate::ids::{Endpoint, FlowId};
 use crate::model::{FlowTableStats, RoleBasis};
 use crate::reassembly::{Limits, TcpConn, TcpFlags};
-use ctxscope_dissectors::{Dir, Timestamp};
+use ctxscope_dissectors::{Dir, Timestamp, Transport};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -13,27 +13,35 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// Canonical key: both endpoints, lower first, so both directions find the same flow. Held as
-/// plain integers (an IPv4 address in the low bits), which hash and compare in a few
-/// instructions: the key is built and looked up for every packet.
+/// Canonical key: the transport and both endpoints, lower first, so both directions find the
+/// same flow. Held as plain integers (an IPv4 address in the low bits), which hash and compare
+/// in a few instructions: the key is built and looked up for every packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FlowKey {
     addrs: [u128; 2],
     ports: [u16; 2],
-    v6: bool,
+    /// The address family and the transport, in one byte: [`FlowKey::V6`], [`FlowKey::UDP`].
+    kind: u8,
 }
 
 impl FlowKey {
-    fn new(a: Endpoint, b: Endpoint) -> FlowKey {
+    const V6: u8 = 1;
+    const UDP: u8 = 2;
+
+    fn new(transport: Transport, a: Endpoint, b: Endpoint) -> FlowKey {
         // Both ends are of one family (a packet is IPv4 or IPv6); the flag keeps an IPv6
-        // address such as ::10.0.0.1 apart from the IPv4 one.
-        let v6 = a.ip.is_ipv6();
+        // address such as ::10.0.0.1 apart from the IPv4 one. TCP and UDP between the same
+        // ports are two flows.
+        let mut kind = if a.ip.is_ipv6() { Self::V6 } else { 0 };
+        if transport == Transport::Udp {
+            kind |= Self::UDP;
+        }
         let (a, b) = (Self::part(a), Self::part(b));
         let ((lo, lo_port), (hi, hi_port)) = if a <= b { (a, b) } else { (b, a) };
         FlowKey {
             addrs: [lo, hi],
             ports: [lo_port, hi_port],
-            v6,
+            kind,
         }
     }
 
@@ -50,11 +58,14 @@ pub struct Timeouts {
     pub idle: Duration,
     pub handshake: Duration,
     pub closed: Duration,
+    pub udp_idle: Duration,
 }
 
-/// A packet arriving at the table: who sent it to whom, its TCP flags and time.
+/// A packet arriving at the table: who sent it to whom over which transport, its TCP flags
+/// (none for UDP) and time.
 #[derive(Clone, Copy, Debug)]
 pub struct Arrival {
+    pub transport: Transport,
     pub src: Endpoint,
     pub dst: Endpoint,
     pub flags: TcpFlags,
@@ -133,12 +144,13 @@ impl FlowTable {
         retire: &mut impl FnMut(Flow),
     ) -> Lookup {
         let Arrival {
+            transport,
             src,
             dst,
             flags,
             ts,
         } = *arrival;
-        let key = FlowKey::new(src, dst);
+        let key = FlowKey::new(transport, src, dst);
         if let Some(&slot) = self.index.get(&key) {
             let Some(flow) = &self.slots[slot] else {
                 return Lookup::Full;
@@ -171,6 +183,7 @@ impl FlowTable {
         };
         let flow = Flow {
             id: self.next_id,
+            transport,
             client,
             server,
             roles,
@@ -179,6 +192,7 @@ impl FlowTable {
             last: ts,
             traffic: [Traffic::default(); 2],
             tcp: TcpConn::new(self.limits),
+            udp: UdpConn::default(),
             app: make_app(client, server),
             closed_at: None,
             events: Default::default(),
@@ -281,7 +295,8 @@ impl FlowTable {
 
     fn remove(&mut self, slot: usize) -> Option<Flow> {
         let flow = self.slots.get_mut(slot)?.take()?;
-        self.index.remove(&FlowKey::new(flow.client, flow.server));
+        self.index
+            .remove(&FlowKey::new(flow.transport, flow.client, flow.server));
         self.free.push(slot);
         Some(flow)
     }
@@ -290,8 +305,11 @@ impl FlowTable {
 impl Timeouts {
     /// When `flow` is to be retired if nothing more happens: the linger time after its close,
     /// else the idle timeout (the handshake timeout while a connection attempt is unanswered)
-    /// after its last packet.
+    /// after its last packet; for UDP, which has no close, the UDP idle timeout.
     fn deadline(&self, flow: &Flow) -> Timestamp {
+        if flow.transport == Transport::Udp {
+            return flow.last.plus(self.udp_idle);
+        }
         if let Some(at) = flow.closed_at {
             return at.plus(self.closed);
         }
@@ -424,18 +442,18 @@ mod tests {
     #[test]
     fn a_flow_key_is_the_same_both_ways_and_keeps_the_address_families_apart() {
         let (client, server) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 1494));
-        assert_eq!(FlowKey::new(client, server), FlowKey::new(server, client));
-        assert_ne!(
-            FlowKey::new(client, server),
-            FlowKey::new(client, ep("10.0.0.2", 2598))
-        );
+        let key = |a, b| FlowKey::new(Transport::Tcp, a, b);
+        assert_eq!(key(client, server), key(server, client));
+        assert_ne!(key(client, server), key(client, ep("10.0.0.2", 2598)));
         // The same bits as IPv4-compatible IPv6 addresses are another flow.
         let (client6, server6) = (ep("::10.0.0.1", 50000), ep("::10.0.0.2", 1494));
-        assert_ne!(FlowKey::new(client, server), FlowKey::new(client6, server6));
-        assert_eq!(
-            FlowKey::new(client6, server6),
-            FlowKey::new(server6, client6)
-        );
+        assert_ne!(key(client, server), key(client6, server6));
+        assert_eq!(key(client6, server6), key(server6, client6));
+        // So is UDP between the same ports, in either family.
+        let udp = |a, b| FlowKey::new(Transport::Udp, a, b);
+        assert_ne!(key(client, server), udp(client, server));
+        assert_eq!(udp(client, server), udp(server, client));
+        assert_ne!(udp(client, server), udp(client6, server6));
     }
 
     fn table(cap: usize) -> FlowTable {
@@ -446,6 +464,7 @@ mod tests {
                 idle: Duration::from_secs(100),
                 handshake: Duration::from_secs(10),
                 closed: Duration::from_secs(5),
+                udp_idle: Duration::from_secs(30),
             },
         )
     }
@@ -460,6 +479,11 @@ mod tests {
     ) -> Lookup {
         t.lookup(
             &Arrival {
+                transport: if flags == UDP {
+                    Transport::Udp
+                } else {
+                    Transport::Tcp
+                },
                 src,
                 dst,
                 flags,
@@ -599,7 +623,8 @@ mod tests {
             let at = i64::from(port % 50);
             look(&mut t, ep("10.0.0.1", port), s, flags, at, &mut retired);
             // Every flow closes, so each has a stale entry left behind.
-            if let Some(slot) = t.index.get(&FlowKey::new(ep("10.0.0.1", port), s)).copied() {
+            let key = FlowKey::new(Transport::Tcp, ep("10.0.0.1", port), s);
+            if let Some(slot) = t.index.get(&key).copied() {
                 t.get_mut(slot).unwrap().closed_at = Some(Timestamp::from_secs(at + 1));
                 t.reschedule(slot);
             }
@@ -610,6 +635,45 @@ mod tests {
         assert_eq!(retired, (1..=3000).collect::<Vec<FlowId>>());
         assert!(t.is_empty());
         assert!(t.deadlines.heap.is_empty(), "stale entries swept out");
+    }
+
+    /// No TCP flag at all: how the tests below send a UDP datagram.
+    const UDP: TcpFlags = TcpFlags(0);
+
+    #[test]
+    fn udp_flows_take_roles_from_ports_and_retire_after_their_own_idle_timeout() {
+        let mut t = table(10);
+        let mut retired = Vec::new();
+        let (c, s) = (ep("10.0.0.1", 50000), ep("10.0.0.2", 1494));
+        // The server's datagram comes first; the service port still makes it the server.
+        let Lookup::Found(slot, Dir::ToClient) = look(&mut t, s, c, UDP, 0, &mut retired) else {
+            panic!()
+        };
+        let flow = t.get_mut(slot).unwrap();
+        assert_eq!(
+            (flow.transport, flow.client, flow.server),
+            (Transport::Udp, c, s)
+        );
+        assert_eq!(flow.roles, RoleBasis::ServicePort);
+        // Neither port is a service port: the first sender is the client.
+        let (a, b) = (ep("10.0.0.3", 40000), ep("10.0.0.4", 50000));
+        let Lookup::Found(slot, Dir::ToServer) = look(&mut t, b, a, UDP, 0, &mut retired) else {
+            panic!()
+        };
+        assert_eq!(t.get_mut(slot).unwrap().client, b);
+        // A TCP connection between the same ends is another flow.
+        let Lookup::Found(tcp, Dir::ToServer) = look(&mut t, c, s, TcpFlags::SYN, 1, &mut retired)
+        else {
+            panic!()
+        };
+        assert_eq!(t.get_mut(tcp).unwrap().id, 3);
+        assert_eq!(t.len(), 3);
+        // 30 s of silence retire the UDP flows; the unanswered SYN went after 10 s.
+        t.sweep(Timestamp::from_secs(29), &mut |f| retired.push(f.id));
+        assert_eq!(retired, vec![3]);
+        t.sweep(Timestamp::from_secs(30), &mut |f| retired.push(f.id));
+        assert_eq!(retired, vec![3, 1, 2]);
+        assert_eq!(t.stats().retired_idle, 3);
     }
 
     #[test]

@@ -39,13 +39,14 @@ pub struct CaptureStats {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last: Option<Timestamp>,
     pub tcp_packets: u64,
-    /// IP packets that are not TCP (UDP, ICMP, ...).
+    pub udp_packets: u64,
+    /// IP packets that are neither TCP nor UDP (ICMP, ESP, ...).
     pub other_ip_packets: u64,
     /// Frames that are not IP (ARP, LLDP, ...).
     pub non_ip_packets: u64,
     /// Packets the snaplen cut inside their headers (not decodable, not malformed).
     pub headers_cut: u64,
-    /// TCP packets whose payload the snaplen cut (the missing bytes become gaps).
+    /// TCP and UDP packets whose payload the snaplen cut (the missing bytes become gaps).
     pub payload_cut: u64,
     /// Frames with invalid or inconsistent headers.
     pub malformed: u64,

@@ -18,7 +18,7 @@ ctxscope_dissectors::codes! {
             "Two copies of the same stream bytes differ: a retransmission or an overlapping segment carries other bytes than the copy already received (compared byte for byte while unacknowledged, see TCP reassembly). The first copy is kept.",
             "A broken middlebox, NIC offload or mirror port, or an evasion attempt against an IDS. Capture on both sides of the suspect device; `ctxscope follow` shows the bytes kept.";
         TcpKeepaliveOverdue = "tcp.keepalive_overdue", Low,
-            "A session-reliability (CGP) connection that sent TCP keep-alives at a steady interval stopped sending them for more than `sessions.keepalive_overdue_factor` intervals while it stays open.",
+            "A session-reliability (CGP) connection that sent TCP keep-alives at a steady interval stopped sending them (and any payload) for more than `sessions.keepalive_overdue_factor` learned intervals, or `sessions.keepalive_ceiling_secs` before one is learned, while it stays open. A copy of the last byte sent before the peer acknowledged it is a retransmission, not a keep-alive (see TCP reassembly).",
             "The client may be gone or a firewall dropped the path while the server keeps the session; check the client and the firewall's idle timeout.";
         CaptureReadError = "capture.read_error", Medium,
             "A capture file could not be read to its end (cut short, or a block whose length fields are broken); the message says how many packets were analysed.",
@@ -32,10 +32,13 @@ ctxscope_dissectors::codes! {
         ClassifyUnexpectedPayload = "classify.unexpected_payload", Low,
             "A port configured for a Citrix protocol carries something else (TLS included on a port of lmgrd, a vendor daemon or IMA; TLS on an ICA or CGP port is ICA or CGP over TLS).",
             "Another service uses the port; correct `ports.*` or `--decode-as` if the port table is wrong.";
+        CapturePortScan = "capture.port_scan", Low,
+            "One host sent connection attempts to `scans.min_ports` (25) distinct ports or `scans.min_hosts` (25) distinct hosts within `scans.window_secs` (300 s), at most `scans.max_answered_share` (half) of them answered with a SYN-ACK: a port scan or a host sweep. One finding per scan, on its first attempt, with the scanner's address, the attempts, distinct ports and hosts, how many were answered, and the time span (first to last attempt); its attempts that carried no data are not judged as licensing or session failures.",
+            "If it is not your own vulnerability scanner, find out who runs it.";
 
         // Licensing (FlexLM)
         FlexlmLmgrdUnreachable = "flexlm.lmgrd_unreachable", High,
-            "RST to the SYN on the lmgrd port, or no SYN-ACK after retries",
+            "RST to the SYN on the lmgrd port, or no SYN-ACK after retries; one finding per client and port, counting the failed attempts and listing their times; it says so when a later attempt got through",
             "check that lmgrd runs and the port is open from the client";
         FlexlmLmgrdError = "flexlm.lmgrd_error", High,
             "lmgrd answered with an error reply (WHAT, NO_CONFIG_FILE, ...); for a HELLO naming a vendor: it cannot hand out that vendor daemon",
@@ -50,10 +53,10 @@ ctxscope_dissectors::codes! {
             "the announced port for the same vendor changed between handshakes: the daemon restarted on a new random port",
             "pin the port: `VENDOR CITRIX PORT=7279` in the license files";
         FlexlmVendorPortUnreachable = "flexlm.vendor_port_unreachable", High,
-            "RST or no SYN-ACK on the vendor port (the one lmgrd announced, or a static one)",
+            "RST or no SYN-ACK on the vendor port (the one lmgrd announced, or a static one); one finding per client and port, counting the failed attempts and listing their times; once a later attempt got through it says licensing works after a retry (the session is then `ok`, `retried`)",
             "open that TCP port from the client to the license server, or pin the daemon to an open one";
         FlexlmVendorConnectionNotSeen = "flexlm.vendor_connection_not_seen", Low,
-            "no connection from the client to the announced port within `licensing.announcement_timeout_secs`; repeated handshakes are counted in one finding",
+            "no connection from the client to the announced port within `licensing.announcement_timeout_secs`; repeated handshakes are counted in one finding, on the first handshake, related to the latest",
             "check the path from the client to that port (a firewall before the capture point)";
         FlexlmVendorPortUnannounced = "flexlm.vendor_port_unannounced", Medium,
             "a vendor-daemon connection to a port no handshake in the capture announced and not static",
@@ -77,7 +80,7 @@ ctxscope_dissectors::codes! {
             "the vendor connection was closed with FIN (normal when the Citrix server stops)",
             "nothing, unless it was not expected";
         FlexlmHeartbeatOverdue = "flexlm.heartbeat_overdue", Medium,
-            "an open vendor connection silent for more than `licensing.heartbeat_overdue_factor` (default 2.5) heartbeat intervals",
+            "an open vendor connection (or an lmgrd connection that showed a cadence) silent for more than `licensing.heartbeat_overdue_factor` (default 2.5) learned heartbeat intervals, or for `licensing.heartbeat_ceiling_secs` (750 s) before one is learned",
             "the license client or vendor daemon is hung, or the path drops packets";
 
         // Sessions (ICA, CGP)
@@ -94,7 +97,7 @@ ctxscope_dissectors::codes! {
             "an ICA connection reset without a logoff or disconnect",
             "look for firewall idle timeouts, network drops, server crashes; consider session reliability";
         IcaKeepaliveOverdue = "ica.keepalive_overdue", Low,
-            "an open ICA connection's TCP keep-alives stopped (silence over `sessions.keepalive_overdue_factor` intervals)",
+            "an open ICA connection's TCP keep-alives stopped: no keep-alive nor payload for `sessions.keepalive_overdue_factor` learned intervals (a cadence needs 3 agreeing samples of at least 1 s), or `sessions.keepalive_ceiling_secs` before one is learned",
             "the client may be gone while its session stays up on the server";
         CgpPlaintext = "cgp.plaintext", Medium,
             "session reliability (CGP) without TLS: the ICA stream and the tickets are readable",
@@ -106,11 +109,19 @@ ctxscope_dissectors::codes! {
             "the server answered a reconnect with message number 0: the session was gone",
             "the user starts over; check the reliability timeout";
         CgpKeepaliveOverdue = "cgp.keepalive_overdue", Low,
-            "an open CGP connection's NOPs stopped",
+            "an open CGP connection's NOPs stopped (as `ica.keepalive_overdue`; before a cadence is learned, 2.5 x the interval the BIND announced)",
             "the client or a middlebox stopped forwarding; a reconnect will be tried";
         CgpReconnect = "cgp.reconnect", Info,
             "a new connection presented a session's reconnect ticket and was accepted",
             "none: session reliability did its job (flow, related flow)";
+
+        // EDT (HDX adaptive transport over UDP)
+        EdtFallbackToTcp = "edt.fallback_to_tcp", Medium,
+            "A client sent datagrams to a server's EDT port (UDP 1494 or 2598), got none back, and opened TCP 1494/2598 to the same server within `edt.fallback_window_secs` (30 s): \"UDP 1494 is blocked between CLIENT and SERVER: sessions fall back to TCP (slower launch, no EDT)\". The finding is on the TCP connection, from the UDP flow.",
+            "Allow UDP 1494 and 2598 from the clients to the VDAs (and UDP 443 to a Gateway doing EDT over DTLS) in every firewall on the path (CTX220730); until then sessions work over TCP, with a slower launch and without EDT's WAN benefits.";
+        EdtUnanswered = "edt.unanswered", Medium,
+            "A client's datagrams to a server's EDT port got no answer, and no TCP connection to that server's ICA or CGP port followed within the window (judged when it passes, or when the capture ends).",
+            "As above; if the client reached the server another way (through a Gateway, on 443), capture there. Check that the VDA listens on UDP (HDX adaptive transport policy).";
 
         // TLS handshakes
         TlsLegacyVersion = "tls.legacy_version", Medium,

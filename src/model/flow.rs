@@ -1,13 +1,16 @@
-//! One connection as the report shows it: endpoints, roles, how it was classified, TCP state
-//! and counters per direction, the dissector's summary and its decoded events.
+//! One connection as the report shows it: transport, endpoints, roles, how it was classified,
+//! TCP (or UDP) state and counters per direction, the dissector's summary and its decoded
+//! events.
 
 use super::{Endpoint, FlowId};
-use ctxscope_dissectors::{Event, Proto, Summary, Timestamp};
+use ctxscope_dissectors::{Event, Proto, Summary, Timestamp, Transport};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct FlowRecord {
     pub id: FlowId,
+    /// `tcp` or `udp`.
+    pub transport: Transport,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proto: Option<Proto>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -24,9 +27,11 @@ pub struct FlowRecord {
     pub first: Timestamp,
     pub last: Timestamp,
     pub duration_secs: f64,
-    /// Zeek's conn_state (S0, S1, SF, REJ, RSTO, ...).
+    /// Zeek's conn_state (S0, S1, SF, REJ, RSTO, ...; for UDP: SF answered, S0 not, SHR only
+    /// the server sent, OTH).
     pub state: &'static str,
-    /// Zeek-style history: uppercase letters for the client, lowercase for the server.
+    /// Zeek-style history: uppercase letters for the client, lowercase for the server (UDP:
+    /// `D` and `d`, payload each way).
     pub history: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake_rtt_ms: Option<f64>,
@@ -48,6 +53,8 @@ pub struct FlowRecord {
     pub events_dropped: u64,
 }
 
+/// One direction's packets and bytes, and its TCP counters (on a UDP flow only `payload_bytes`
+/// and `delivered_bytes` count, the datagrams' payload; the rest stay zero).
 #[derive(Clone, Debug, Serialize)]
 pub struct DirectionRecord {
     pub packets: u64,

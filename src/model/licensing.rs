@@ -1,5 +1,6 @@
 //! FlexLM licensing per client, license server and vendor daemon.
 
+use super::words::name_of;
 use super::{CadenceStats, FlowId, SeriesState};
 use ctxscope_dissectors::{Timestamp, WireText};
 use serde::Serialize;
@@ -19,7 +20,12 @@ pub struct LicensingSession {
     /// One word for the admin: the worst of `problems`, or ok / lmgrd_only when there is none.
     pub status: SessionStatus,
     /// Everything wrong with the session in this capture, worst first (empty when all is well).
+    /// Reachability is judged by the latest attempt: a refused one followed by one that got
+    /// through is a `retried` note, no problem.
     pub problems: Vec<SessionStatus>,
+    /// What is worth knowing beside the status (e.g. `retried`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<SessionNote>,
     pub handshakes: Vec<Handshake>,
     pub vendor_connections: Vec<VendorConnection>,
     /// Checkouts and checkins in verified (or decrypted) messages.
@@ -30,6 +36,9 @@ pub struct LicensingSession {
     /// Checkouts and checkins in messages that failed their checksum: not counted above, since
     /// their fields may be wrong.
     pub unverified: u64,
+    /// Messages that failed their integrity check (legacy checksum, 0x2F CRC-14 or header
+    /// check byte), both ways, all connections: more than none makes the session `damaged`.
+    pub integrity_errors: u64,
     pub features: Vec<FeatureUse>,
     /// Records not kept because a list was full.
     pub dropped: u64,
@@ -38,6 +47,19 @@ pub struct LicensingSession {
 impl LicensingSession {
     pub fn licenses(&self) -> LicenseCounts {
         LicenseCounts::new(self.checkouts, self.checkins, self.denials, self.unverified)
+    }
+
+    /// The notes, `retried`, ...; `None` without any.
+    pub fn notes_text(&self) -> Option<String> {
+        let notes: Vec<String> = self.notes.iter().map(name_of).collect();
+        (!notes.is_empty()).then(|| notes.join(", "))
+    }
+
+    /// `2 messages failed their integrity check`; `None` when none did.
+    pub fn integrity_text(&self) -> Option<String> {
+        let n = self.integrity_errors;
+        let plural = if n == 1 { "" } else { "s" };
+        (n > 0).then(|| format!("{n} message{plural} failed their integrity check"))
     }
 
     /// The heartbeats of the session's vendor connections, together: where they stand
@@ -123,18 +145,65 @@ pub enum SessionStatus {
     LmgrdOnly,
     /// Works, but on a port a firewall would not expect.
     DynamicPort,
+    /// Messages failed their integrity check: something on the path rewrites payloads (or the
+    /// capture is damaged), so the counts may be off.
+    Damaged,
     /// The vendor daemon refused checkouts.
     CheckoutDenied,
     /// A vendor connection still open at the end went quiet past the heartbeat limit.
     HeartbeatOverdue,
     /// A vendor connection was reset: licenses held on it were lost.
     ConnectionReset,
-    /// The announced vendor port never saw a connection attempt.
+    /// The latest announced vendor port never saw a connection attempt.
     NotConnected,
-    /// lmgrd answered a HELLO for a vendor daemon with an error, or without a redirect.
+    /// lmgrd answered the latest HELLO for a vendor daemon with an error, or without a
+    /// redirect.
     LmgrdError,
-    /// lmgrd or the vendor daemon refused or did not answer a connection.
+    /// The latest connection to lmgrd or the vendor daemon was refused or not answered.
     Unreachable,
+}
+
+impl SessionStatus {
+    /// What the status means, in a few words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            SessionStatus::Ok => "the vendor daemon connection works, on a static port",
+            SessionStatus::LmgrdOnly => {
+                "only lmgrd traffic: admin queries, or the capture ends before the vendor connection"
+            }
+            SessionStatus::DynamicPort => {
+                "works, but on a vendor port a firewall would not expect: pin it in the license file"
+            }
+            SessionStatus::Damaged => {
+                "messages failed their checksum or CRC: something on the path rewrites them"
+            }
+            SessionStatus::CheckoutDenied => "the vendor daemon refused checkouts",
+            SessionStatus::HeartbeatOverdue => {
+                "an open vendor connection went quiet past the heartbeat limit"
+            }
+            SessionStatus::ConnectionReset => {
+                "a vendor connection was reset: the licenses held on it were lost"
+            }
+            SessionStatus::NotConnected => {
+                "the vendor port lmgrd announced never saw a connection attempt"
+            }
+            SessionStatus::LmgrdError => {
+                "lmgrd answered the HELLO with an error, or without a redirect"
+            }
+            SessionStatus::Unreachable => {
+                "the latest connection to lmgrd or the vendor daemon was refused or not answered"
+            }
+        }
+    }
+}
+
+/// Something worth knowing about a session that is no problem of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionNote {
+    /// Connections to lmgrd or the vendor daemon failed (refused, unanswered, an error, a port
+    /// never connected to), and a later one worked: the status is that of the later one.
+    Retried,
 }
 
 /// A client's conversation with lmgrd.

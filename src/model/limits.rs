@@ -19,8 +19,12 @@ pub struct LimitStats {
     /// Findings not kept because `limits.max_findings` distinct findings existed.
     pub findings_dropped: u64,
     pub announcements: AnnouncementStats,
-    /// Licensing sessions and heartbeat series not kept (`limits.max_sessions`).
+    /// Licensing sessions, Citrix sessions and heartbeat series not kept
+    /// (`limits.max_sessions`), each counted once however many connections it had.
     pub sessions_dropped: u64,
+    /// Sources whose connection attempts were forgotten by the scan detector before their
+    /// window ended, because `limits.max_scan_sources` newer sources came since.
+    pub scan_sources_dropped: u64,
     /// Times the bytes held for reassembly over all connections exceeded
     /// `limits.reassembly_bytes_total` and a connection's buffers were released (held data as
     /// gaps).
@@ -39,6 +43,9 @@ pub struct LimitStats {
     /// pcapng interface blocks beyond the cap on interfaces per section (their packets are
     /// counted as malformed).
     pub pcapng_interfaces_refused: u64,
+    /// EDT (UDP) attempts not followed because `limits.max_edt_attempts` client/server pairs
+    /// were tracked: neither an answer nor a fallback to TCP is judged for them.
+    pub edt_attempts_dropped: u64,
 }
 
 impl LimitStats {

@@ -22,12 +22,12 @@ pub use capture::{CaptureStats, DefragStats, KernelStats, SourceSummary};
 pub use catalogue::{FindingKind, catalogue};
 pub use finding::Finding;
 pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, MinuteRtt, RoleBasis, RttStats};
-pub use heartbeats::{BeatKind, CadenceStats, HeartbeatSeries, SeriesState};
+pub use heartbeats::{BeatKind, CadenceSource, CadenceStats, HeartbeatSeries, SeriesState};
 pub use licensing::{
     AnnouncedOutcome, AnnouncedPort, ConnectionOutcome, FeatureUse, Handshake, HandshakeOutcome,
-    LicenseCounts, LicensingSession, PortResult, SessionStatus, VendorConnection,
+    LicenseCounts, LicensingSession, PortResult, SessionNote, SessionStatus, VendorConnection,
 };
 pub use limits::{AnnouncementStats, FlowTableStats, LimitStats, RTT_SEGMENTS_PER_DIRECTION};
 pub use report::Report;
-pub use sessions::{ChannelUse, CitrixSession, SessionEnd};
+pub use sessions::{ChannelUse, CitrixSession, SessionEnd, SessionVia};
 pub use words::{name_of, port_class};

@@ -1,4 +1,5 @@
-//! Citrix sessions: who is connected to what, with which protection, on which port.
+//! Citrix sessions: who is connected to what, with which protection, on which port and
+//! transport.
 
 use super::words::name_of;
 use super::{CadenceStats, Endpoint, FlowId, SeriesState};
@@ -10,15 +11,22 @@ use std::net::IpAddr;
 #[derive(Clone, Debug, Serialize)]
 pub struct CitrixSession {
     pub id: u64,
-    /// `ica` for a direct ICA connection, `cgp` for session reliability; inside TLS when `tls`
-    /// is there.
+    /// The session's protocol: `ica` for a direct ICA connection, `cgp` for session
+    /// reliability, `edt` for HDX adaptive transport over UDP (the ICA inside is not read).
     pub transport: Proto,
-    /// The TLS handshake of the session's latest connection, when ICA or CGP runs over TLS
-    /// (found by payload on their port): SNI, versions, cipher suite, server certificate.
+    /// What carries it to the server, in the end: see [`SessionVia`]; `tls` and
+    /// `edt_attempts` hold the facts behind it.
+    pub via: SessionVia,
+    /// The TLS handshake of the session's latest connection that showed one, when ICA or CGP
+    /// runs over TLS (found by payload on their port), or the DTLS handshake when EDT runs over
+    /// DTLS: SNI, versions, cipher suite, server certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<tls::Handshake>,
     /// The connections of the session: the first, then reconnects.
     pub flows: Vec<FlowId>,
+    /// The client's EDT (UDP) flows to the server that went unanswered before this session's
+    /// first connection (`via` is `tcp_after_fallback`): what it fell back from.
+    pub edt_attempts: Vec<FlowId>,
     pub client: IpAddr,
     pub server: Endpoint,
     pub start: Timestamp,
@@ -62,25 +70,63 @@ pub struct CitrixSession {
 }
 
 impl CitrixSession {
-    /// How the session reaches the server: `ica`, `cgp`, or `ica/tls`, `cgp/tls` when it runs
-    /// inside TLS.
-    pub fn via(&self) -> String {
-        let name = self.transport.name();
-        match self.tls {
-            Some(_) => format!("{name}/tls"),
-            None => name.to_string(),
+    /// An EDT session: its datagrams have no public layout, so nothing inside is read (no
+    /// logon, frames or channels), and its `tls` is DTLS.
+    pub fn is_edt(&self) -> bool {
+        self.transport == Proto::EDT
+    }
+
+    /// What the `tls` handshake is: `TLS`, or `DTLS` for EDT.
+    fn secure_layer(&self) -> &'static str {
+        if self.is_edt() { "DTLS" } else { "TLS" }
+    }
+
+    /// The transport it ended up on, in words: `ICA over TCP`, `CGP over TLS 1.2`, `EDT over
+    /// DTLS 1.0`, `ICA over TCP after EDT fallback (UDP flow 3 unanswered)`. The (D)TLS version
+    /// is the one the server chose, when the capture shows it.
+    pub fn transport_text(&self) -> String {
+        let protocol = self.transport.name().to_uppercase();
+        let secured = || {
+            self.tls
+                .as_ref()
+                .and_then(|h| h.server_hello.as_ref())
+                .map_or(self.secure_layer().to_string(), |sh| sh.version.to_string())
+        };
+        match self.via {
+            SessionVia::Ica => "ICA over TCP".to_string(),
+            SessionVia::Cgp => "CGP (session reliability) over TCP".to_string(),
+            SessionVia::IcaOverTls | SessionVia::CgpOverTls | SessionVia::EdtOverDtls => {
+                format!("{protocol} over {}", secured())
+            }
+            SessionVia::Edt => "EDT over UDP".to_string(),
+            SessionVia::TcpAfterFallback => {
+                let over = if self.tls.is_some() {
+                    secured()
+                } else {
+                    "TCP".to_string()
+                };
+                let flows: Vec<String> = self.edt_attempts.iter().map(u64::to_string).collect();
+                let noun = if flows.len() == 1 { "flow" } else { "flows" };
+                format!(
+                    "{protocol} over {over} after EDT fallback (UDP {noun} {} unanswered)",
+                    flows.join(", ")
+                )
+            }
         }
     }
 
     /// `basic, key in clear`, `basic, then off` (switched off both ways; `then off by server`
-    /// or `by client` one way), `rc5`, `none`, `-` before the client said; `TLS 1.2` (or `tls`
-    /// before the server chose) for a session inside TLS, whose ICA layers are not visible.
+    /// or `by client` one way), `rc5`, `none`, `-` before the client said (or for EDT, whose
+    /// ICA is not read); `TLS 1.2` (or `tls` before the server chose) for a session inside TLS,
+    /// whose ICA layers are not visible, `DTLS 1.0` (or `dtls`) for EDT over DTLS.
     pub fn encryption_text(&self) -> String {
         if let Some(h) = &self.tls {
             return h
                 .server_hello
                 .as_ref()
-                .map_or("tls".into(), |sh| sh.version.to_string());
+                .map_or(self.secure_layer().to_lowercase(), |sh| {
+                    sh.version.to_string()
+                });
         }
         let Some(e) = &self.encryption else {
             return "-".into();
@@ -120,6 +166,59 @@ pub struct ChannelUse {
     pub bytes: [u64; 2],
 }
 
+/// The transport a session ended up on: what carries its ICA stream to the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionVia {
+    /// ICA straight on TCP.
+    Ica,
+    /// Session reliability (CGP) on TCP.
+    Cgp,
+    /// ICA inside TLS on TCP.
+    IcaOverTls,
+    /// CGP inside TLS on TCP (VDA SSL, Citrix Gateway).
+    CgpOverTls,
+    /// EDT: UDP, both ways.
+    Edt,
+    /// EDT inside DTLS (through a Gateway).
+    EdtOverDtls,
+    /// ICA or CGP (the session's `transport`) on TCP, inside TLS when `tls` is there, after the
+    /// client's EDT datagrams to the server went unanswered (`edt_attempts`).
+    TcpAfterFallback,
+}
+
+impl SessionVia {
+    /// The transport of a session of protocol `transport` (`ica`, `cgp` or `edt`), inside TLS
+    /// or DTLS when `secured`, whose first connection fell back from EDT when `fell_back`.
+    pub fn of(transport: Proto, secured: bool, fell_back: bool) -> SessionVia {
+        if fell_back {
+            return SessionVia::TcpAfterFallback;
+        }
+        let edt = transport == Proto::EDT;
+        match (edt, transport == Proto::CGP, secured) {
+            (true, _, false) => SessionVia::Edt,
+            (true, _, true) => SessionVia::EdtOverDtls,
+            (false, true, false) => SessionVia::Cgp,
+            (false, true, true) => SessionVia::CgpOverTls,
+            (false, false, false) => SessionVia::Ica,
+            (false, false, true) => SessionVia::IcaOverTls,
+        }
+    }
+
+    /// A column's word: `ica`, `cgp`, `ica/tls`, `cgp/tls`, `edt`, `edt/dtls`, `fallback`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            SessionVia::Ica => "ica",
+            SessionVia::Cgp => "cgp",
+            SessionVia::IcaOverTls => "ica/tls",
+            SessionVia::CgpOverTls => "cgp/tls",
+            SessionVia::Edt => "edt",
+            SessionVia::EdtOverDtls => "edt/dtls",
+            SessionVia::TcpAfterFallback => "fallback",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionEnd {
@@ -151,6 +250,27 @@ impl SessionEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_transport_is_the_protocol_its_security_and_a_fallback() {
+        use SessionVia::*;
+        let cases = [
+            (Proto::ICA, false, false, Ica, "ica"),
+            (Proto::CGP, false, false, Cgp, "cgp"),
+            (Proto::ICA, true, false, IcaOverTls, "ica/tls"),
+            (Proto::CGP, true, false, CgpOverTls, "cgp/tls"),
+            (Proto::EDT, false, false, Edt, "edt"),
+            (Proto::EDT, true, false, EdtOverDtls, "edt/dtls"),
+            (Proto::ICA, false, true, TcpAfterFallback, "fallback"),
+            (Proto::CGP, true, true, TcpAfterFallback, "fallback"),
+        ];
+        for (proto, secured, fell_back, via, label) in cases {
+            assert_eq!(SessionVia::of(proto, secured, fell_back), via);
+            assert_eq!(via.label(), label);
+        }
+        assert_eq!(name_of(&EdtOverDtls), "edt_over_dtls");
+        assert_eq!(name_of(&TcpAfterFallback), "tcp_after_fallback");
+    }
 
     #[test]
     fn an_end_is_named_as_it_is_serialised() {

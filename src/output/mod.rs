@@ -1,5 +1,6 @@
 //! Writers for a [`Report`]: they only read the model, never decide anything.
 
+pub mod facts;
 mod json;
 mod ndjson;
 mod table;

@@ -104,7 +104,16 @@ pub(super) fn analyze(
         if fwd.seen && seg.seq > fwd.next_seq && !rst {
             info |= SegmentInfo::LOST_SEGMENT;
         }
-        keep_alive = fwd.seen && seg.len <= 1 && seg.seq == fwd.next_seq - 1 && !control;
+        // Wireshark's rule, plus one condition it lacks: a probe is sent only once the peer
+        // has acknowledged everything (its sequence number is SND.UNA - 1), so a copy of the
+        // last byte the peer has not acknowledged yet is a retransmission (a duplicating
+        // middlebox, a re-segmenting one), not a keep-alive. Without the peer's ACKs (a
+        // one-sided capture) Wireshark's rule stands alone.
+        keep_alive = fwd.seen
+            && seg.len <= 1
+            && seg.seq == fwd.next_seq - 1
+            && !control
+            && seg.peer_last_ack.is_none_or(|ack| ack >= fwd.next_seq);
         if keep_alive {
             info |= SegmentInfo::KEEP_ALIVE;
         }

@@ -28,7 +28,9 @@ impl SegmentInfo {
     /// Bytes committed while processing this segment differ from another received copy of the
     /// same stream range (see the module docs for which copies can be compared).
     pub const OVERLAP_CONFLICT: SegmentInfo = SegmentInfo(1 << 6);
-    /// Zero or one byte at the highest sequence number seen minus one, no SYN/FIN/RST.
+    /// Zero or one byte at the highest sequence number seen minus one, no SYN/FIN/RST, once the
+    /// peer acknowledged everything up to it (stricter than Wireshark: a copy of the last byte
+    /// before its ACK is a retransmission). Wireshark's rule alone without the peer's ACKs.
     pub const KEEP_ALIVE: SegmentInfo = SegmentInfo(1 << 7);
     /// Advertises a zero receive window (no SYN/FIN/RST).
     pub const ZERO_WINDOW: SegmentInfo = SegmentInfo(1 << 8);

@@ -85,7 +85,8 @@
 //! | one ACK past two holes | two markers | two gaps |
 //! | ISN 0xFFFFFFF0, data across 2^32, reordered | in order | same |
 //! | data after FIN, ACKed | `hello / [1 missing] / AFTER` | `hello` (deliberate: data ends at the FIN) |
-//! | keep-alives (0 and 1 byte at next-1) | not printed | not delivered, KEEP_ALIVE |
+//! | keep-alives (0 and 1 byte at next-1, all acknowledged) | not printed | not delivered, KEEP_ALIVE |
+//! | copy of the last byte at next-1 before its ACK | not printed (flagged keep_alive) | not delivered, RETRANSMISSION (deliberate) |
 //! | data on the SYN | `syn-data / more` | same |
 //! | 10-byte segment captured to 6 | `hello / 012345 / after` | `hello / 012345 / Gap(4) / after` |
 //! | mid-stream pickup | starts at the first segment | same |
@@ -101,15 +102,18 @@
 //!
 //! # Per-segment analysis (Wireshark's names)
 //!
-//! `analysis` follows Wireshark 4.0's `tcp_analyze_sequence_number`: `lost_segment`,
-//! `keep_alive`, `zero_window`, `zero_window_probe`, `duplicate_ack`, `ack_lost_segment`
+//! `analysis` follows Wireshark 4.0's `tcp_analyze_sequence_number`: `lost_segment`, `keep_alive`,
+//! `zero_window`, `zero_window_probe`, `duplicate_ack`, `ack_lost_segment`
 //! ([`SegmentInfo::ACKED_UNSEEN`]), and for data below the highest sequence number seen
-//! `spurious_retransmission`, `fast_retransmission`, `out_of_order` (within one handshake RTT,
-//! 3 ms if unknown) or `retransmission`, in that precedence, with Wireshark's quirks (the
-//! "ACKed unseen" marker that turns the next retransmission into a fast one). On 150 random
-//! captures (8,638 segments, 10 flags each) it disagrees with tshark 4.0.17 on 50 flag values,
-//! most of them `ack_lost_segment` or `fast_retransmission` after arbitrary ACKs. Window
-//! full/update and keep-alive ACKs are not reported.
+//! `spurious_retransmission`, `fast_retransmission`, `out_of_order` (within one handshake RTT, 3 ms
+//! if unknown) or `retransmission`, in that precedence, with Wireshark's quirks (the "ACKed unseen"
+//! marker that turns the next retransmission into a fast one). One deliberate difference: a
+//! keep-alive must also come after the peer acknowledged everything before it (a probe's sequence
+//! number is SND.UNA - 1), so a duplicated or re-cut last byte is a retransmission here, where
+//! Wireshark calls it a keep-alive and heartbeat analysis would take it for one. On 150 random
+//! captures (8,638 segments, 10 flags each) it disagreed with tshark 4.0.17 on 50 flag values
+//! before that rule was added, most of them `ack_lost_segment` or `fast_retransmission` after
+//! arbitrary ACKs. Window full/update and keep-alive ACKs are not reported.
 //!
 //! # ACK round trips
 //!

@@ -1,13 +1,13 @@
 //! `w`: the packets of one flow, copied from a capture file into a new pcap.
 //!
-//! Packets match by 5-tuple (either direction) within the flow's first..last time, so a later
-//! connection reusing the same ports is left out. IPv4 fragments between the two hosts in that
-//! window are copied too: all but the first carry no ports, and they may hold the flow's
-//! segments.
+//! Packets match by 5-tuple (either direction, the flow's transport) within the flow's
+//! first..last time, so a later connection reusing the same ports is left out. IPv4 fragments of
+//! that transport between the two hosts in that window are copied too: all but the first carry
+//! no ports, and they may hold the flow's segments or datagrams.
 
 use crate::decode::{self, Decoded, LinkType};
 use crate::model::{Endpoint, FlowRecord};
-use ctxscope_dissectors::Timestamp;
+use ctxscope_dissectors::{Timestamp, Transport};
 use pcap::{Capture, Precision};
 use std::net::IpAddr;
 use std::path::Path;
@@ -15,6 +15,7 @@ use std::path::Path;
 /// Which packets belong to a flow.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowMatch {
+    pub transport: Transport,
     pub client: Endpoint,
     pub server: Endpoint,
     pub first: Timestamp,
@@ -24,6 +25,7 @@ pub struct FlowMatch {
 impl FlowMatch {
     pub fn of(f: &FlowRecord) -> FlowMatch {
         FlowMatch {
+            transport: f.transport,
             client: f.client,
             server: f.server,
             first: f.first,
@@ -45,18 +47,28 @@ impl FlowMatch {
             return false;
         }
         // Lenient (as if cut): a damaged frame on the flow's endpoints still belongs to it.
-        match decode::decode(link, frame, true) {
-            Ok(Decoded::Tcp(t)) => self.ends(
+        let ends = |src, src_port, dst, dst_port| {
+            self.ends(
                 Endpoint {
-                    ip: t.src,
-                    port: t.src_port,
+                    ip: src,
+                    port: src_port,
                 },
                 Endpoint {
-                    ip: t.dst,
-                    port: t.dst_port,
+                    ip: dst,
+                    port: dst_port,
                 },
-            ),
-            Ok(Decoded::Fragment(f)) => f.protocol == 6 && self.hosts(f.src.into(), f.dst.into()),
+            )
+        };
+        let protocol = match self.transport {
+            Transport::Tcp => 6,
+            Transport::Udp => 17,
+        };
+        match (decode::decode(link, frame, true), self.transport) {
+            (Ok(Decoded::Tcp(t)), Transport::Tcp) => ends(t.src, t.src_port, t.dst, t.dst_port),
+            (Ok(Decoded::Udp(u)), Transport::Udp) => ends(u.src, u.src_port, u.dst, u.dst_port),
+            (Ok(Decoded::Fragment(f)), _) => {
+                f.protocol == protocol && self.hosts(f.src.into(), f.dst.into())
+            }
             _ => false,
         }
     }

@@ -3,7 +3,9 @@
 //! ```text
 //! proto:ica        protocol: a registered name, a wire family shared by several (flexlm =
 //!                  lmgrd or vendor_daemon), none = unclassified
-//! port:27000       either side's TCP port
+//! transport:udp    flows over UDP (or TCP); the bare words `udp` and `tcp` find them as free
+//!                  text, being in the row's text
+//! port:27000       either side's port
 //! host:10.0.0.5    either side's address; a CIDR block works too (host:10.0.0.0/24)
 //! state:S0         Zeek connection state
 //! by:payload       how the flow was classified (payload, announced, port, decode_as)
@@ -24,7 +26,7 @@
 use crate::model::BeatKind;
 use crate::model::Method;
 use crate::model::SessionStatus;
-use ctxscope_dissectors::{Proto, Registry, Severity};
+use ctxscope_dissectors::{Proto, Registry, Severity, Transport};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -43,6 +45,7 @@ pub struct Term {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TermKind {
     Proto(ProtoMatch),
+    Transport(Transport),
     Port(u16),
     Host(Cidr),
     /// Upper-cased, compared case-insensitively.
@@ -157,8 +160,19 @@ impl fmt::Display for QueryError {
 }
 
 /// The keys the language knows, in the order the help lists them.
-pub const KEYS: [&str; 11] = [
-    "proto", "port", "host", "state", "by", "sev", "code", "flow", "vendor", "status", "kind",
+pub const KEYS: [&str; 12] = [
+    "proto",
+    "transport",
+    "port",
+    "host",
+    "state",
+    "by",
+    "sev",
+    "code",
+    "flow",
+    "vendor",
+    "status",
+    "kind",
 ];
 
 impl TermKind {
@@ -166,6 +180,7 @@ impl TermKind {
     pub fn key(&self) -> &'static str {
         match self {
             TermKind::Proto(_) => "proto",
+            TermKind::Transport(_) => "transport",
             TermKind::Port(_) => "port",
             TermKind::Host(_) => "host",
             TermKind::State(_) => "state",
@@ -300,10 +315,14 @@ fn keyed(text: &str, registry: &Registry) -> Result<TermKind, QueryError> {
     }
     Ok(match key {
         "proto" => TermKind::Proto(proto(value, registry)?),
+        "transport" => TermKind::Transport(
+            Transport::from_name(value)
+                .ok_or_else(|| QueryError(format!("transport:{value}: expected tcp or udp")))?,
+        ),
         "port" => TermKind::Port(
             value
                 .parse()
-                .map_err(|_| QueryError(format!("port:{value}: expected a TCP port (0-65535)")))?,
+                .map_err(|_| QueryError(format!("port:{value}: expected a port (0-65535)")))?,
         ),
         "host" => TermKind::Host(Cidr::parse(value)?),
         "state" => TermKind::State(value.to_uppercase()),
@@ -343,10 +362,11 @@ fn proto(value: &str, registry: &Registry) -> Result<ProtoMatch, QueryError> {
 }
 
 fn status(value: &str) -> Result<SessionStatus, QueryError> {
-    const ALL: [(SessionStatus, &str); 9] = [
+    const ALL: [(SessionStatus, &str); 10] = [
         (SessionStatus::Ok, "ok"),
         (SessionStatus::LmgrdOnly, "lmgrd_only"),
         (SessionStatus::DynamicPort, "dynamic_port"),
+        (SessionStatus::Damaged, "damaged"),
         (SessionStatus::CheckoutDenied, "checkout_denied"),
         (SessionStatus::HeartbeatOverdue, "heartbeat_overdue"),
         (SessionStatus::ConnectionReset, "connection_reset"),
@@ -448,6 +468,18 @@ mod tests {
     }
 
     #[test]
+    fn transport_terms_are_typed_and_bare_words_stay_free_text() {
+        assert_eq!(
+            kinds("transport:udp !TRANSPORT:tcp udp"),
+            vec![
+                (false, TermKind::Transport(Transport::Udp)),
+                (true, TermKind::Transport(Transport::Tcp)),
+                (false, TermKind::Text("udp".into())),
+            ]
+        );
+    }
+
+    #[test]
     fn licensing_and_heartbeat_terms_are_typed() {
         assert_eq!(
             kinds(
@@ -511,13 +543,10 @@ mod tests {
 
     #[test]
     fn mistakes_are_explained() {
-        assert_eq!(
-            err("port:70000"),
-            "port:70000: expected a TCP port (0-65535)"
-        );
+        assert_eq!(err("port:70000"), "port:70000: expected a port (0-65535)");
         assert_eq!(
             err("proto:http"),
-            "proto:http: expected lmgrd, vendor_daemon, ica, cgp, ima, tls, flexlm or none"
+            "proto:http: expected lmgrd, vendor_daemon, ica, cgp, ima, tls, edt, flexlm or none"
         );
         assert!(err("prot:ica").starts_with("unknown key `prot:`"));
         assert_eq!(
@@ -537,6 +566,7 @@ mod tests {
             "by:magic: expected payload, announced, port or decode_as"
         );
         assert_eq!(err("flow:x"), "flow:x: expected a flow ID");
+        assert_eq!(err("transport:sctp"), "transport:sctp: expected tcp or udp");
         assert_eq!(err("port:"), "`port:` needs a value");
         assert_eq!(err("a !"), "`!` must be followed by a term");
         assert_eq!(err("\"open"), "unclosed quote");

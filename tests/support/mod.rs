@@ -1,19 +1,18 @@
-//! Shared by the integration tests that rewrite real captures: the packets of a capture read
-//! with the project's own reader and decoder into the generator's owned form
-//! (`ctxscope_generator::rewrite`), and frames fed straight into an engine.
+//! Shared by the integration tests: sample captures written by the generator, real captures
+//! read with the project's own reader and decoder into the generator's owned form
+//! (`ctxscope_generator::rewrite`) for rewriting, and frames fed straight into an engine.
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use ctxscope::capture::{Next, Packet as CapturedPacket, Source};
+use ctxscope::capture::Packet as CapturedPacket;
 use ctxscope::config::Config;
-use ctxscope::decode::{self, Decoded, LinkType};
+use ctxscope::decode::LinkType;
 use ctxscope::engine::Engine;
 use ctxscope::model::Report;
-use ctxscope_dissectors::TcpFlags;
 use ctxscope_generator::Frame;
-use ctxscope_generator::rewrite::{Body, Packet};
-use std::net::SocketAddr;
+use ctxscope_generator::rewrite::Packet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A capture in `../shared/captures/real/`.
 pub fn real_capture(name: &str) -> PathBuf {
@@ -22,37 +21,43 @@ pub fn real_capture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Every TCP packet of a capture, owned. Panics on anything else: the captures these tests
-/// rewrite are clean.
-pub fn read_packets(path: &Path) -> Vec<Packet> {
+/// A sample capture of the generator's, built and written to a file of its own (tests running
+/// at the same time each get theirs; `folder` keeps test binaries apart).
+pub fn scenario_file(folder: &str, path: &str) -> PathBuf {
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    let scenario = ctxscope_generator::scenarios::scenarios()
+        .into_iter()
+        .find(|s| s.path == path)
+        .unwrap_or_else(|| panic!("no scenario {path}"));
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(folder)
+        .join(format!("{}-{run}", std::process::id()))
+        .join(path);
+    std::fs::create_dir_all(file.parent().expect("a folder")).expect("writable");
+    std::fs::write(&file, (scenario.build)()).expect("writable");
+    file
+}
+
+/// Analyses a capture file with the default settings.
+pub fn analyse_file(path: &Path) -> Report {
+    let mut engine = Engine::new(Config::default());
     let name = path.display().to_string();
-    let mut source = Source::open_file(path, &name).expect("readable capture");
-    let mut out = Vec::new();
-    loop {
-        match source.next_packet().expect("readable capture") {
-            Next::Packet(p) => {
-                let cut = (p.data.len() as u32) < p.wire_len;
-                match decode::decode(p.link, p.data, cut) {
-                    Ok(Decoded::Tcp(tcp)) => out.push(Packet {
-                        ts: p.ts,
-                        src: SocketAddr::new(tcp.src, tcp.src_port),
-                        dst: SocketAddr::new(tcp.dst, tcp.dst_port),
-                        body: Body::Tcp {
-                            seq: tcp.seq,
-                            ack: tcp.ack,
-                            flags: TcpFlags(tcp.flags),
-                            window: tcp.window,
-                            payload: tcp.payload.to_vec(),
-                        },
-                    }),
-                    other => panic!("{name}: a packet the rewriter does not take: {other:?}"),
-                }
-            }
-            Next::End => return out,
-            Next::Idle | Next::UnsupportedLink(_) => {}
-            Next::Skipped(what) => panic!("{name}: an unusable record: {what:?}"),
-        }
-    }
+    ctxscope::run::read_file(&mut engine, path, &name, false).expect("capture opens");
+    engine.finish()
+}
+
+/// Every packet of a capture (TCP segments and UDP datagrams), owned. Panics on anything else:
+/// the captures these tests rewrite are clean.
+pub fn read_packets(path: &Path) -> Vec<Packet> {
+    ctxscope::check::rewritten::read_packets(path)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+}
+
+/// The default settings with `overrides` (`key=value`, as `--set` takes them).
+pub fn config(overrides: &[&str]) -> Config {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    Config::load(None, &overrides).expect("valid settings")
 }
 
 /// The JSON report of `ctxscope report` on a capture file (null if it wrote none).

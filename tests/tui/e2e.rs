@@ -283,13 +283,13 @@ fn licensing_and_sessions_of_a_farm() {
         "Licensing 10.1.10.21 → 10.1.10.40 CITRIX",
         "▶ flow 1     09:00:00.000  lmgrd :27000  redirected",
         "announced LIC01:7279 static → open (flow 2)",
-        "2 beats, last 09:04:56.232, median 2m01s",
+        "2 beats (decoded), last 09:04:56.232, median -",
     ]);
     // Down to the vendor connection, Enter: the Flows view, on that flow.
     t.keys(&["Down"]);
     t.wait_for(&["▶ flow 2     09:00:00.400  :7279 static  open"]);
     t.keys(&["Enter"]);
-    t.wait_for(&["[1 Flows (15)]", "▶      2 vendor_daemon"]);
+    t.wait_for(&["[1 Flows (15)]", "▶      2 tcp  vendor_daemon"]);
 
     t.keys(&["4"]);
     t.wait_for(&[

@@ -224,3 +224,29 @@ fn writing_a_flow_copies_its_packets_and_no_others() {
     let _ = std::fs::remove_file(out);
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn writing_a_udp_flow_copies_its_datagrams() {
+    // One client on EDT (UDP flow 1), one whose UDP goes unanswered (flow 2) before it falls
+    // back to TCP on the same ports of the same server (flow 3).
+    let path = sample_capture("edt/healthy_beside_blocked.pcap");
+    let (report, _) = load(&path);
+    for (id, expected) in [(1, 34), (2, 4), (3, 57)] {
+        let flow = report.flow(id).unwrap();
+        let (c, s) = (flow.to_server.packets, flow.to_client.packets);
+        assert_eq!(c + s, expected, "flow {id}");
+        let out = temp(&format!("udp-flow{id}.pcap"));
+        assert_eq!(
+            flow_pcap::write(&path, &FlowMatch::of(flow), &out).unwrap(),
+            expected,
+            "flow {id}"
+        );
+        let ports = (flow.client.port, flow.server.port);
+        assert!(
+            packets(&out)
+                .iter()
+                .all(|&(_, a, b)| (a, b) == ports || (b, a) == ports)
+        );
+        let _ = std::fs::remove_file(out);
+    }
+}

@@ -31,6 +31,43 @@ fn filter(app: &mut ctxscope::tui::app::App, text: &str) {
 }
 
 #[test]
+fn the_transport_filters_udp_and_tcp_flows() {
+    // UDP flows 1 (EDT), 2 and 4 (unanswered), TCP flow 3 (the fallback to ICA).
+    let mut app = sample_app("edt/healthy_beside_blocked.pcap");
+    filter(&mut app, "transport:udp");
+    assert_eq!(shown_flow_ids(&app), vec![1, 2, 4]);
+    filter(&mut app, "!transport:udp");
+    assert_eq!(shown_flow_ids(&app), vec![3]);
+    // The bare words find them as free text: the row's text holds its transport.
+    filter(&mut app, "udp");
+    assert_eq!(shown_flow_ids(&app), vec![1, 2, 4]);
+    filter(&mut app, "tcp port:1494");
+    assert_eq!(shown_flow_ids(&app), vec![3]);
+    filter(&mut app, "transport:udp proto:none");
+    assert_eq!(shown_flow_ids(&app), vec![2, 4]);
+    // A typo is explained; the Findings view has no transport.
+    press(&mut app, KeyCode::Char('/'));
+    ctrl(&mut app, 'u');
+    type_text(&mut app, "transport:quic");
+    assert_eq!(
+        app.input().and_then(|i| i.error.as_deref()),
+        Some("transport:quic: expected tcp or udp")
+    );
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('5'));
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "transport:udp");
+    let error = app
+        .input()
+        .and_then(|i| i.error.clone())
+        .unwrap_or_default();
+    assert!(
+        error.starts_with("`transport:` does not apply here"),
+        "{error}"
+    );
+}
+
+#[test]
 fn filter_terms_select_rows() {
     let mut app = app40();
     assert_eq!(shown_flow_ids(&app).len(), 40);
@@ -75,9 +112,9 @@ fn filter_bar_applies_as_you_type_and_esc_restores() {
     let error = app.input().unwrap().error.clone();
     assert_eq!(
         error.as_deref(),
-        Some("port:99999: expected a TCP port (0-65535)")
+        Some("port:99999: expected a port (0-65535)")
     );
-    assert!(screen(&mut app, 160, 48).contains("port:99999: expected a TCP port"));
+    assert!(screen(&mut app, 160, 48).contains("port:99999: expected a port"));
     // An invalid filter cannot be kept; Esc goes back to the one before editing.
     press(&mut app, KeyCode::Enter);
     assert!(app.input().is_some());
@@ -104,6 +141,8 @@ fn sort_cycles_columns_reverses_and_keeps_the_selection() {
     press(&mut app, KeyCode::Down);
     assert_eq!(app.flows.selected_key(), Some(3));
     assert_eq!(app.flows.sort.column, FlowColumn::Id);
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.flows.sort.column, FlowColumn::Transport);
     press(&mut app, KeyCode::Char('s'));
     assert_eq!(app.flows.sort.column, FlowColumn::Proto);
     // Sorting by bytes client>server, largest first.

@@ -89,8 +89,15 @@ fn a_session_over_tls_reads_as_in_the_text_report() {
         Config::load(None, &["ports.cgp=[443]".to_string()]).expect("valid settings"),
         &["cgp/tls", "TLS 1.2", "tcp_close"],
         &[
-            "Session 1 over cgp/tls: 192.168.1.60",
+            "Session 1: 192.168.1.60",
+            "transport         CGP over TLS 1.2",
             "encryption        TLS 1.2 ",
+            "TLS handshake",
+            "SNI               beacon-api.aliyuncs.com",
+            "ALPN              h2",
+            "certificate       C=CN, ST=ZheJiang, L=HangZhou, O=Alibaba (China) Technology Co., Ltd., CN=*.aliyun.com",
+            "valid             2020-11-25 to 2021-12-27",
+            "SAN names         185: *.aliyun.com, manager.channel.aliyun.com, *.ace.aliyun.com, ...",
         ],
     );
 }
@@ -174,7 +181,7 @@ fn licensing_detail_of_a_static_port() {
         "announced ",
         ":7279 static → open (flow 2)",
         "  flow 2     ",
-        "59 beats,",
+        "59 beats (decoded),",
         "5 out, 2 in",
     ] {
         assert!(text.contains(expected), "{expected:?} in\n{text}");
@@ -283,8 +290,8 @@ fn sessions_detail_of_a_reconnect() {
         "client name       LT-SALES-045",
         "encryption        basic, key in clear",
         "reconnects        1",
-        "▶ flow 1     10.1.20.45:50801 → 10.1.10.22:2598  RSTR",
-        "  flow 2     10.1.20.45:50802 → 10.1.10.22:2598  SF",
+        "▶ flow 1     10.1.20.45:50801 → 10.1.10.22:2598  tcp RSTR",
+        "  flow 2     10.1.20.45:50802 → 10.1.10.22:2598  tcp SF",
         "reconnect 1",
         "Virtual channels (8)",
     ] {
@@ -623,9 +630,9 @@ fn cut_text_ends_in_an_ellipsis() {
     assert_eq!(bottom[0].trim_end(), "/sev:high_");
     assert_eq!(
         bottom[1].trim_end(),
-        "`sev:` does not apply here (keys here: proto, port, host, state, by, finding,"
+        "`sev:` does not apply here (keys here: proto, transport, port, host, state, by,"
     );
-    assert_eq!(bottom[2].trim_end(), "flow)");
+    assert_eq!(bottom[2].trim_end(), "finding, flow)");
 }
 
 #[test]
@@ -644,4 +651,143 @@ fn findings_panel_shows_the_whole_message() {
         .collect::<Vec<_>>()
         .join(" ");
     assert_eq!(&panel, message);
+}
+
+// ---- transports: UDP flows, EDT, its fallback, TLS and DTLS ----
+
+/// The real DTLS 1.0 exchange, taken as EDT on the port it was captured on.
+fn dtls_app() -> ctxscope::tui::app::App {
+    let path = real_capture().with_file_name("dtls10-certificate.pcap");
+    let config = Config::load(None, &["ports.edt=[61457]".to_string()]).expect("valid settings");
+    let (report, timeline) = load_with(&path, config);
+    file_app(&path, report, timeline)
+}
+
+/// One client on EDT (UDP flow 1), one whose UDP 1494 goes unanswered (flow 2) and that falls
+/// back to ICA on TCP (flow 3), one whose UDP 2598 goes unanswered (flow 4).
+#[test]
+fn flows_show_their_transport() {
+    let mut app = sample_app("edt/healthy_beside_blocked.pcap");
+    let text = screen(&mut app, 160, 48);
+    for row in [
+        "1 udp  edt           port",
+        "2 udp  -             -",
+        "3 tcp  ica           payload",
+        "4 udp  -             -",
+    ] {
+        assert!(text.contains(row), "{row:?} in\n{text}");
+    }
+    insta::assert_snapshot!("flows_edt_160x48", render(&mut app, 160, 48).backend());
+    // At 80 columns the transport is a sideways scroll away.
+    insta::assert_snapshot!("flows_edt_80x24", render(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn the_detail_of_an_edt_flow_shows_its_measurements() {
+    let mut app = sample_app("edt/healthy_beside_blocked.pcap");
+    open_pane(&mut app);
+    let text = screen(&mut app, 160, 48);
+    for expected in [
+        "Flow 1  UDP  edt (classified by port)  state SF",
+        "UDP                    client>server server>client",
+        "EDT (UDP datagrams: nothing inside is decoded)",
+        "datagrams         14 client>server, 20 server>client",
+        "payload           792 B client>server, 17.2 kB server>client",
+        "sizes             24-226 B client>server, 24-1380 B server>client",
+        "keep-alive        c>s every 10.0 s (x6)",
+        "DTLS              none: the datagrams are EDT's own",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    insta::assert_snapshot!("detail_edt_160x48", render(&mut app, 160, 48).backend());
+}
+
+#[test]
+fn the_detail_of_an_edt_flow_over_dtls_shows_the_handshake() {
+    let mut app = dtls_app();
+    open_pane(&mut app);
+    // The handshake comes after the EDT measurements: down to it.
+    render(&mut app, 160, 48);
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Char(']'));
+    }
+    let text = screen(&mut app, 160, 48);
+    for expected in [
+        "DTLS handshake",
+        "version           DTLS 1.0",
+        "cipher suite      TLS_RSA_WITH_AES_256_CBC_SHA (0x0035)",
+        "certificate       C=US, CN=*.relay.ros.rockstargames.com",
+        "issuer            C=US",
+        "valid             2014-09-12 to 2037-02-15",
+        "SAN names         none",
+        "records           13 client>server, 17 server>client",
+        "tls.legacy_version x1",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    insta::assert_snapshot!("detail_dtls_160x48", render(&mut app, 160, 48).backend());
+}
+
+#[test]
+fn sessions_show_edt_and_the_fallback_to_tcp() {
+    let mut app = sample_app("edt/healthy_beside_blocked.pcap");
+    press(&mut app, KeyCode::Char('4'));
+    let text = screen(&mut app, 160, 48);
+    assert!(text.contains("   1 edt      10.1.20.31"), "{text}");
+    assert!(text.contains("   2 fallback 10.1.20.52"), "{text}");
+    // The fallback session: its transport in words, and the UDP flow it fell back from.
+    press(&mut app, KeyCode::Down);
+    open_pane(&mut app);
+    let text = screen(&mut app, 160, 80);
+    for expected in [
+        "transport         ICA over TCP after EDT fallback (UDP flow 2 unanswered)",
+        "Fell back from EDT: UDP flows without an answer (1)",
+        "flow 2     10.1.20.52:50651 → 10.1.10.21:1494  udp S0",
+        "EDT attempt",
+        "edt.fallback_to_tcp",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    insta::assert_snapshot!(
+        "sessions_fallback_detail_160x48",
+        render(&mut app, 160, 48).backend()
+    );
+    // The EDT session: its measurements, no logon.
+    press(&mut app, KeyCode::Char('K'));
+    let text = screen(&mut app, 160, 80);
+    for expected in [
+        "transport         EDT over UDP",
+        "nothing inside EDT is read",
+        "EDT measurements, flow 1",
+        "datagrams         14 client>server, 20 server>client",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    assert!(!text.contains("client name"), "{text}");
+}
+
+/// EDT over DTLS: VIA says `edt/dtls`, ENCRYPTION the DTLS version, the pane the handshake.
+#[test]
+fn a_session_over_dtls_reads_as_in_the_text_report() {
+    let path = real_capture().with_file_name("dtls10-certificate.pcap");
+    session_reads_as_in_the_text_report(
+        &path,
+        Config::load(None, &["ports.edt=[61457]".to_string()]).expect("valid settings"),
+        &["edt/dtls", "DTLS 1.0", "open"],
+        &[
+            "transport         EDT over DTLS 1.0",
+            "encryption        DTLS 1.0",
+            "DTLS handshake",
+            "cipher suite      TLS_RSA_WITH_AES_256_CBC_SHA (0x0035)",
+            "certificate       C=US, CN=*.relay.ros.rockstargames.com",
+            "continued (2)",
+        ],
+    );
+    let mut app = dtls_app();
+    press(&mut app, KeyCode::Char('4'));
+    open_pane(&mut app);
+    insta::assert_snapshot!(
+        "sessions_dtls_detail_160x48",
+        render(&mut app, 160, 48).backend()
+    );
 }

@@ -13,6 +13,7 @@
 //! - [`packet`]: IPv4/IPv6 + TCP packets with correct checksums; IPv4 fragmentation.
 //! - [`tcp`]: a [`TcpConversation`] script (handshake, sends, keep-alives, closes ...) with
 //!   impairments, produced lazily as frames.
+//! - [`udp`]: a [`UdpConversation`] script (datagrams both ways, pauses), produced lazily.
 //! - [`flood`]: random TCP packets, each a connection of its own (flow-table churn).
 //! - [`mixer`]: merges many conversations by time with bounded memory.
 //! - [`ica`]: ICA sessions built with the ICA dissector's encoders (init phase, encryption,
@@ -57,6 +58,7 @@ pub mod rewrite;
 pub mod rng;
 pub mod scenarios;
 pub mod tcp;
+pub mod udp;
 
 pub use link::{Link, LinkType, VlanTags};
 pub use mixer::Mixer;
@@ -64,3 +66,4 @@ pub use pcapfile::{Frame, FrameSink, PcapWriter, PcapngWriter, TsResolution};
 pub use rng::Rng;
 pub use scenarios::{Scenario, scenarios, write_all};
 pub use tcp::{BASE_TIME, Impairment, Step, TcpConversation};
+pub use udp::{UdpConversation, UdpStep};

@@ -12,6 +12,7 @@ use crate::packet::{
     IpHeader, TcpOptions, TcpSegment, UdpDatagram, write_tcp_packet, write_udp_packet,
 };
 use crate::pcapfile::{Frame, PcapWriter, TsResolution};
+use crate::rng::Rng;
 use ctxscope_dissectors::{Dir, TcpFlags, Timestamp};
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -134,6 +135,27 @@ pub fn swap_pairs(packets: &[Packet]) -> Vec<Packet> {
         }
     }
     out
+}
+
+/// The payload of every packet `which` selects replaced by as many random bytes (from `seed`):
+/// the same conversation, timed the same, with messages nobody can read.
+pub fn scramble_payloads(
+    packets: &[Packet],
+    which: impl Fn(&Packet) -> bool,
+    seed: u64,
+) -> Vec<Packet> {
+    let mut rng = Rng::new(seed);
+    packets
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            if which(&p) {
+                let (Body::Tcp { payload, .. } | Body::Udp { payload }) = &mut p.body;
+                rng.fill(payload);
+            }
+            p
+        })
+        .collect()
 }
 
 /// Port `from` (on either side, TCP or UDP) moved to `to`: a service moved to another port.
@@ -390,6 +412,15 @@ mod tests {
             .collect();
         // The first two data segments trade places; the times stay in capture order.
         assert_eq!(order, [(0, 2), (1, 1), (2, 1), (3, 3)]);
+    }
+
+    #[test]
+    fn scrambling_keeps_lengths_and_times() {
+        let stream = [tcp(0, true, 1, b"hello"), tcp(1, false, 1, b"world")];
+        let out = scramble_payloads(&stream, |p| p.src.port() == 1494, 7);
+        assert_eq!(out[0], stream[0]);
+        assert_eq!((out[1].ts, out[1].payload().len()), (stream[1].ts, 5));
+        assert_ne!(out[1].payload(), stream[1].payload());
     }
 
     #[test]

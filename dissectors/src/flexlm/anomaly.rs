@@ -1,5 +1,7 @@
 //! The anomalies the FlexLM dissector reports, each a finding code.
 
+use crate::code::Coded;
+
 crate::codes! {
     /// The anomalies the FlexLM dissector reports.
     pub enum AnomalyKind {
@@ -45,5 +47,23 @@ crate::codes! {
         BufferOverflow = "flexlm.buffer_overflow", Medium,
             "more pending bytes than the cap (should not happen)",
             "keep the capture and report it";
+    }
+}
+
+impl AnomalyKind {
+    /// The anomalies of a message that failed its integrity check (legacy checksum, 0x2F CRC-14
+    /// or header check byte): something on the path rewrote it, or the capture damaged it. The
+    /// summary counts them all (`DirSummary::integrity_failures`).
+    pub const INTEGRITY_FAILURES: [AnomalyKind; 3] = [
+        AnomalyKind::BadChecksum,
+        AnomalyKind::BadCrc,
+        AnomalyKind::BadHeaderCheck,
+    ];
+
+    /// Whether an anomaly's `code` is one of [`AnomalyKind::INTEGRITY_FAILURES`].
+    pub fn is_integrity_failure(code: &str) -> bool {
+        Self::INTEGRITY_FAILURES
+            .iter()
+            .any(|k| k.code().name == code)
     }
 }

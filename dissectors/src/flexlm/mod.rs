@@ -29,6 +29,7 @@ mod role;
 mod state;
 mod summary;
 
+pub use anomaly::AnomalyKind;
 pub use codes::MessageKind;
 pub use event::{
     CommVersion, Event, Framing, Integrity, ProductVersion, Role, TEXT_EXCERPT, TextKind, WaitMode,
@@ -41,7 +42,6 @@ pub use summary::{DirSummary, KindCount, MAX_KINDS, Summary};
 
 use crate::code::Coded;
 use crate::registry::{Colour, Proto, ProtoSpec, Transport};
-use anomaly::AnomalyKind;
 
 /// The FlexLM license manager daemon.
 pub static LMGRD: ProtoSpec = ProtoSpec {

@@ -75,6 +75,14 @@ pub struct DirSummary {
     pub buffer_overflows: u64,
 }
 
+impl DirSummary {
+    /// Messages that failed their integrity check (legacy checksum, 0x2F CRC-14 or header check
+    /// byte), each reported as one of `AnomalyKind::INTEGRITY_FAILURES`.
+    pub fn integrity_failures(&self) -> u64 {
+        self.bad_checksum + self.bad_crc + self.bad_header_check
+    }
+}
+
 /// How many messages of one kind went each way.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KindCount {

@@ -385,6 +385,24 @@ fn an_older_comm_version_sets_the_message_size() {
 // Corrupt input
 
 #[test]
+fn integrity_failures_are_the_checksum_crc_and_check_byte_anomalies() {
+    use crate::code::Coded;
+    let failures: Vec<&str> = AnomalyKind::CODES
+        .iter()
+        .map(|c| c.name)
+        .filter(|name| AnomalyKind::is_integrity_failure(name))
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            "flexlm.bad_checksum",
+            "flexlm.bad_crc",
+            "flexlm.bad_header_check"
+        ]
+    );
+}
+
+#[test]
 fn a_bad_legacy_checksum_is_reported_and_decoded_unverified() {
     let mut bad = hello_citrix();
     bad[1] ^= 0x55;
@@ -471,6 +489,9 @@ fn a_bad_crc_is_reported_and_decoded_unverified() {
     assert!(matches!(&msgs[0], Event::Redirect { reason, .. } if reason.as_str() == "U"));
     assert_eq!(integrity_of(&msgs[0]), Some(Integrity::Unverified));
     assert_eq!(s.to_client.bad_crc, 1);
+    // An integrity failure, counted as one.
+    assert!(AnomalyKind::is_integrity_failure("flexlm.bad_crc"));
+    assert_eq!(s.to_client.integrity_failures(), 1);
     // Unverified messages are no role evidence.
     assert_eq!(roles(&events), vec![]);
 }

@@ -9,7 +9,7 @@
 //! [`feed`]: crate::registry::Dissector::feed
 
 use super::anomaly::AnomalyKind;
-use super::event::Counts;
+use super::event::{Counts, Summary, Version};
 use super::hello;
 use super::reader::{MESSAGE_CAP, Message, Reader};
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
@@ -19,12 +19,27 @@ use tls_parser::{
     parse_dtls_message_handshake, parse_dtls_record_header,
 };
 
-/// Whether `datagram` starts with a DTLS record header: a known content type, a DTLS version
-/// (0xfeff, 0xfefd, 0xfefc) and a length that fits the datagram. For telling DTLS from other
-/// payloads of a UDP flow (EDT over DTLS).
+/// Whether `datagram` is DTLS: see [`record_version`]. For telling DTLS from other payloads of
+/// a UDP flow (EDT over DTLS).
 pub fn is_dtls(datagram: &[u8]) -> bool {
-    parse_dtls_record_header(datagram)
-        .is_ok_and(|(body, hdr)| plausible(&hdr) && usize::from(hdr.length) <= body.len())
+    record_version(datagram).is_some()
+}
+
+/// The record-layer version of a datagram that is DTLS through and through: one or more
+/// records, each with a known content type and a DTLS version (0xfeXX), whose lengths add up to
+/// the datagram exactly (records never span datagrams, RFC 6347 4.1.1). The first record's
+/// version; `None` for anything else, as other payloads almost never add up.
+pub fn record_version(datagram: &[u8]) -> Option<Version> {
+    let mut rest = datagram;
+    let mut first = None;
+    while !rest.is_empty() {
+        let (body, hdr) = parse_dtls_record_header(rest)
+            .ok()
+            .filter(|(_, hdr)| plausible(hdr))?;
+        rest = body.get(usize::from(hdr.length)..)?;
+        first.get_or_insert(Version(hdr.version.0));
+    }
+    first
 }
 
 /// A known content type (ChangeCipherSpec to Heartbeat) and a DTLS version.
@@ -53,6 +68,14 @@ struct Fragments {
 impl Dissector {
     pub fn new() -> Dissector {
         Dissector::default()
+    }
+
+    /// The handshake and the record counters so far: what [`summary`] wraps, for a dissector
+    /// that carries DTLS inside its own summary (EDT over DTLS).
+    ///
+    /// [`summary`]: crate::registry::Dissector::summary
+    pub fn tls_summary(&self) -> Summary {
+        self.reader.tls_summary(&self.counts)
     }
 
     fn records(&mut self, dir: Dir, datagram: &[u8], ts: Timestamp, out: &mut Vec<AnyEvent>) {
@@ -226,7 +249,7 @@ impl crate::registry::Dissector for Dissector {
     }
 
     fn summary(&self) -> Option<AnySummary> {
-        Some(self.reader.summary(&self.counts))
+        Some(AnySummary::Tls(Box::new(self.tls_summary())))
     }
 
     fn buffered(&self) -> usize {

@@ -34,7 +34,7 @@ pub mod stream;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use anomaly::AnomalyKind;
 pub use event::{

@@ -36,12 +36,17 @@ pub(super) struct Reader {
 impl Reader {
     /// The summary of a connection whose records went as `counts` say.
     pub(super) fn summary(&self, counts: &Counts) -> AnySummary {
-        AnySummary::Tls(Box::new(Summary {
+        AnySummary::Tls(Box::new(self.tls_summary(counts)))
+    }
+
+    /// The same, unwrapped.
+    pub(super) fn tls_summary(&self, counts: &Counts) -> Summary {
+        Summary {
             handshake: self.handshake.clone(),
             progress: self.progress,
             counts: counts.clone(),
             anomalies: self.anomalies.table(),
-        }))
+        }
     }
 
     /// Whether messages are still wanted.

@@ -917,6 +917,16 @@ mod dtls_datagrams {
         ));
         assert!(!dtls::is_dtls(b"\x17\xfe"));
         assert!(!dtls::is_dtls(&[]));
+        // Records of one datagram add up to it exactly: two are, a byte after them is not.
+        let mut two = dtls_record(CHANGE_CIPHER_SPEC, DTLS12, 0, 3, &[1])?;
+        two.extend(dtls_record(APPLICATION_DATA, DTLS12, 1, 0, &[1; 20])?);
+        assert_eq!(dtls::record_version(&two), Some(Version(DTLS12)));
+        two.push(0);
+        assert!(!dtls::is_dtls(&two));
+        assert_eq!(
+            dtls::record_version(&client_hello_datagram(0, &[])?),
+            Some(Version(DTLS12))
+        );
         Ok(())
     }
 }

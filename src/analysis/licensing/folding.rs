@@ -1,8 +1,8 @@
 //! Folding: a connection's facts added to its licensing session, when the connection is retired
 //! or, for a live view, to a copy of the sessions.
 
-use super::MAX_PER_SESSION;
 use super::tracking::{FlexFlow, feature_use};
+use super::{MAX_PER_SESSION, SessionKey};
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{
@@ -11,9 +11,8 @@ use crate::model::{
 };
 use crate::reassembly::ConnState;
 use ctxscope_dissectors::flexlm::Role;
-use ctxscope_dissectors::{Dir, Timestamp, WireText};
+use ctxscope_dissectors::{Dir, Timestamp};
 use rustc_hash::FxHashMap;
-use std::net::IpAddr;
 
 /// TCP facts of a connection at the moment it is folded into its session.
 #[derive(Clone, Copy)]
@@ -109,19 +108,18 @@ fn note_use(a: &mut AnnouncedPort, flow: FlowId, outcome: ConnectionOutcome) {
     }
 }
 
+/// The index of `ff`'s session, new if need be; `None` when the list is full.
 pub(super) fn session_index(
     sessions: &mut Vec<LicensingSession>,
-    index: &mut FxHashMap<(IpAddr, IpAddr, Option<WireText>), usize>,
-    dropped: &mut u64,
+    index: &mut FxHashMap<SessionKey, usize>,
     cap: usize,
     ff: &FlexFlow,
 ) -> Option<usize> {
-    let key = (ff.client, ff.server, ff.vendor.clone());
+    let key = ff.session_key();
     if let Some(&i) = index.get(&key) {
         return Some(i);
     }
     if sessions.len() >= cap {
-        *dropped += 1;
         return None;
     }
     sessions.push(LicensingSession {
@@ -132,12 +130,14 @@ pub(super) fn session_index(
         last: ff.started,
         status: SessionStatus::LmgrdOnly,
         problems: Vec::new(),
+        notes: Vec::new(),
         handshakes: Vec::new(),
         vendor_connections: Vec::new(),
         checkouts: 0,
         checkins: 0,
         denials: 0,
         unverified: 0,
+        integrity_errors: 0,
         features: Vec::new(),
         dropped: 0,
     });
@@ -159,6 +159,7 @@ pub(super) fn fold(
     s.checkins += ff.checkins;
     s.denials += ff.denials;
     s.unverified += ff.unverified;
+    s.integrity_errors += ff.integrity_errors;
     for f in &ff.features {
         let kept = feature_use(&mut s.features, &f.feature);
         kept.checkouts += f.checkouts;

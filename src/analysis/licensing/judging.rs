@@ -2,14 +2,15 @@
 //! complete, and the status of each licensing session.
 
 use super::Licensing;
+use super::attempts::Attempts;
 use super::folding::{Facts, handshake_outcome};
 use super::tracking::{FlexFlow, Refusal, feature_use};
 use crate::analysis::Findings;
 use crate::classify::Announcement;
 use crate::flow::Flow;
 use crate::model::{
-    AnnouncedOutcome, ConnectionOutcome, Finding, FindingKind, HandshakeOutcome, LicensingSession,
-    Method, SessionStatus,
+    AnnouncedOutcome, ConnectionOutcome, Finding, FindingKind, Handshake, HandshakeOutcome,
+    LicensingSession, Method, SessionNote, SessionStatus, SessionStatus as S,
 };
 use crate::reassembly::ConnState;
 use ctxscope_dissectors::flexlm::Role;
@@ -166,21 +167,26 @@ impl Licensing {
             }
             None => a.parent,
         };
+        let code = FindingKind::FlexlmVendorConnectionNotSeen;
         findings.raise(
             Finding::new(
-                FindingKind::FlexlmVendorConnectionNotSeen,
+                code,
                 now,
                 format!(
-                    "{} did not connect to the vendor daemon port {}:{} that lmgrd announced to it: blocked before this capture point (firewall), or the client gave up; check the path from {} to that port (the count is the number of handshakes that ended so)",
+                    "{} did not connect to the vendor daemon port {}:{} that lmgrd announced to it: blocked before this capture point (firewall), or the client gave up; check the path from {} to that port (the count is the number of handshakes that ended so; the related flow is the latest of them)",
                     a.client, a.server, a.port, a.client
                 ),
             )
             .on_flow(first),
         );
+        // The finding is on the first handshake; it relates to the latest one it counts.
+        if a.parent != first {
+            findings.update(code, Some(first), |f| f.related_flow = Some(a.parent));
+        }
     }
 
     pub(super) fn judge_end(
-        &self,
+        &mut self,
         flow: &Flow,
         ff: &FlexFlow,
         facts: Facts,
@@ -188,29 +194,24 @@ impl Licensing {
     ) {
         let tcp = &flow.tcp;
         let syns = tcp.client_syns();
-        let (unreachable, why) = match tcp.state() {
-            ConnState::Rej => (true, "refused with RST".to_string()),
-            ConnState::S0 if syns >= 2 => (true, format!("no SYN-ACK after {syns} SYNs")),
-            _ => (false, String::new()),
+        let why = match tcp.state() {
+            ConnState::Rej => Some("refused with RST".to_string()),
+            ConnState::S0 if syns >= 2 => Some(format!("no SYN-ACK after {syns} SYNs")),
+            _ => None,
         };
+        if let Some(why) = why {
+            self.unreachable(flow, ff, why, findings);
+            return;
+        }
         let ts = flow.last;
         match ff.role {
-            Role::Lmgrd if unreachable => findings.raise(
-                Finding::new(
-                    FindingKind::FlexlmLmgrdUnreachable,
-                    ts,
-                    format!(
-                        "{} cannot reach lmgrd on {} ({why}): licensing fails for this server; check that lmgrd runs and that TCP {} is open from {}",
-                        flow.client.ip, flow.server, flow.server.port, flow.client.ip
-                    ),
-                )
-                .on_flow(flow.id),
-            ),
             Role::Lmgrd if handshake_outcome(ff, facts) == HandshakeOutcome::NoRedirect => {
                 let vendor = ff
                     .vendor
                     .as_ref()
-                    .map_or("the vendor daemon".to_string(), |v| format!("the {v} vendor daemon"));
+                    .map_or("the vendor daemon".to_string(), |v| {
+                        format!("the {v} vendor daemon")
+                    });
                 findings.raise(
                     Finding::new(
                         FindingKind::FlexlmNoRedirect,
@@ -231,26 +232,13 @@ impl Licensing {
                     .on_flow(flow.id),
                 );
             }
-            Role::VendorDaemon if unreachable => findings.raise(
-                Finding::new(
-                    FindingKind::FlexlmVendorPortUnreachable,
-                    ts,
-                    format!(
-                        "{} cannot reach the vendor daemon on {} ({why}){}: licensing fails; open TCP {} from {} to {} in the firewall, or pin the vendor port to one that is open",
-                        flow.client.ip,
-                        flow.server,
-                        if ff.announced_by.is_some() { ", the port lmgrd announced" } else { "" },
-                        flow.server.port,
-                        flow.client.ip,
-                        flow.server.ip
-                    ),
-                )
-                .on_flow(flow.id)
-                .related(ff.announced_by),
-            ),
             Role::VendorDaemon if tcp.syn_ack_seen() || !tcp.saw_start(Dir::ToServer) => {
                 if let Some((by, at)) = tcp.first_rst() {
-                    let who = if by == Dir::ToServer { flow.client.ip } else { flow.server.ip };
+                    let who = if by == Dir::ToServer {
+                        flow.client.ip
+                    } else {
+                        flow.server.ip
+                    };
                     findings.raise(
                         Finding::new(
                             FindingKind::FlexlmVendorConnectionReset,
@@ -277,6 +265,89 @@ impl Licensing {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+impl Licensing {
+    /// A connection attempt to lmgrd or a vendor daemon failed (`why`): all the failed attempts
+    /// from its client to that port make one finding, on the first of them, with their count
+    /// and times.
+    fn unreachable(&mut self, flow: &Flow, ff: &FlexFlow, why: String, findings: &mut Findings) {
+        let key = (flow.client.ip, flow.server.ip, flow.server.port);
+        let mut alone = Attempts::default();
+        let attempts = if self.attempts.len() < self.settings.max_sessions
+            || self.attempts.contains_key(&key)
+        {
+            self.attempts.entry(key).or_default()
+        } else {
+            &mut alone
+        };
+        attempts.failed(flow.id, ff.announced_by, flow.first, why);
+        let code = unreachable_code(ff.role);
+        let first = attempts.first_failure.unwrap_or(flow.id);
+        let message = unreachable_message(flow, ff.role, attempts);
+        findings.raise(
+            Finding::new(code, flow.last, message.clone())
+                .on_flow(first)
+                .related(attempts.announced_by),
+        );
+        findings.update(code, Some(first), |f| f.message = message);
+    }
+
+    /// A connection to lmgrd or a vendor daemon got through: failed attempts to the same port
+    /// before it are no longer a failure of licensing, and their finding says so.
+    pub(super) fn attempt_worked(&mut self, flow: &Flow, findings: &mut Findings) {
+        let key = (flow.client.ip, flow.server.ip, flow.server.port);
+        if self.attempts.len() >= self.settings.max_sessions && !self.attempts.contains_key(&key) {
+            return;
+        }
+        let attempts = self.attempts.entry(key).or_default();
+        attempts.worked(flow.first);
+        let (Some(first), Some(ff)) = (attempts.first_failure, self.live.get(&flow.id)) else {
+            return;
+        };
+        let message = unreachable_message(flow, ff.role, attempts);
+        findings.update(unreachable_code(ff.role), Some(first), |f| {
+            f.message = message
+        });
+    }
+}
+
+fn unreachable_code(role: Role) -> FindingKind {
+    match role {
+        Role::Lmgrd => FindingKind::FlexlmLmgrdUnreachable,
+        Role::VendorDaemon => FindingKind::FlexlmVendorPortUnreachable,
+    }
+}
+
+/// What the failed attempts of `attempts` to `flow`'s server port mean, now: licensing fails,
+/// or it got through after a retry.
+fn unreachable_message(flow: &Flow, role: Role, attempts: &Attempts) -> String {
+    let (client, server, port) = (flow.client.ip, flow.server, flow.server.port);
+    let what = attempts.summary();
+    match (role, attempts.recovered()) {
+        (Role::Lmgrd, None) => format!(
+            "{client} cannot reach lmgrd on {server} ({what}): licensing fails for this server; check that lmgrd runs and that TCP {port} is open from {client}"
+        ),
+        (Role::Lmgrd, Some(at)) => format!(
+            "{client} could not reach lmgrd on {server} ({what}), then connected at {at}: licensing works after a retry; lmgrd was down or a firewall refused TCP {port} for a while"
+        ),
+        (Role::VendorDaemon, recovered) => {
+            let announced = if attempts.announced_by.is_some() {
+                ", the port lmgrd announced"
+            } else {
+                ""
+            };
+            match recovered {
+                None => format!(
+                    "{client} cannot reach the vendor daemon on {server}{announced} ({what}): licensing fails; open TCP {port} from {client} to {} in the firewall, or pin the vendor port to one that is open",
+                    server.ip
+                ),
+                Some(at) => format!(
+                    "{client} could not reach the vendor daemon on {server}{announced} ({what}), then connected at {at}: licensing works after a retry; the daemon was not listening yet (a restart) or a firewall refused TCP {port} for a while"
+                ),
+            }
         }
     }
 }
@@ -355,12 +426,18 @@ impl FlexFlow {
     }
 }
 
-/// Orders each session's records and sets its status.
+/// Orders each session's records and sets its status and notes.
 pub(super) fn finish_sessions(sessions: &mut [LicensingSession]) {
     for s in sessions {
-        s.handshakes.sort_by_key(|h| h.flow);
-        s.vendor_connections.sort_by_key(|v| v.flow);
-        s.problems = problems(s);
+        s.handshakes.sort_by_key(|h| (h.at, h.flow));
+        s.vendor_connections.sort_by_key(|v| (v.started, v.flow));
+        let reach = Reach::of(s);
+        s.problems = problems(s, &reach);
+        s.notes = if reach.retried {
+            vec![SessionNote::Retried]
+        } else {
+            Vec::new()
+        };
         s.status = match s.problems.first() {
             Some(&worst) => worst,
             None if s.vendor_connections.is_empty() => SessionStatus::LmgrdOnly,
@@ -369,39 +446,78 @@ pub(super) fn finish_sessions(sessions: &mut [LicensingSession]) {
     }
 }
 
-/// Everything wrong with a session in this capture, worst first.
-fn problems(s: &LicensingSession) -> Vec<SessionStatus> {
-    use SessionStatus as S;
-    let announced = || s.handshakes.iter().filter_map(|h| h.announced.as_ref());
-    let conns = || s.vendor_connections.iter();
-    let conditions = [
-        (
-            S::Unreachable,
-            s.handshakes.iter().any(|h| {
-                matches!(
-                    h.outcome,
-                    HandshakeOutcome::Refused | HandshakeOutcome::NoAnswer
-                )
-            }) || conns().any(|v| {
+/// Whether lmgrd and the vendor daemon could be reached, by the latest attempt at each (the
+/// records are in time order).
+struct Reach {
+    unreachable: bool,
+    lmgrd_error: bool,
+    not_connected: bool,
+    /// An earlier attempt failed in a way the latest did not.
+    retried: bool,
+}
+
+impl Reach {
+    fn of(s: &LicensingSession) -> Reach {
+        let handshakes: Vec<Option<S>> = s.handshakes.iter().filter_map(handshake_result).collect();
+        let connections: Vec<Option<S>> = s
+            .vendor_connections
+            .iter()
+            .map(|v| {
                 matches!(
                     v.outcome,
                     ConnectionOutcome::Refused | ConnectionOutcome::NoAnswer
                 )
-            }),
-        ),
-        (
-            S::LmgrdError,
-            s.handshakes.iter().any(|h| {
-                matches!(
-                    h.outcome,
-                    HandshakeOutcome::Error | HandshakeOutcome::NoRedirect
-                )
-            }),
-        ),
-        (
-            S::NotConnected,
-            announced().any(|a| a.connection == AnnouncedOutcome::NotSeen),
-        ),
+                .then_some(S::Unreachable)
+            })
+            .collect();
+        let latest = [handshakes.last(), connections.last()].map(|r| r.copied().flatten());
+        // An earlier attempt failed, and the latest of its kind did not.
+        let retried = |results: &[Option<S>]| {
+            results.split_last().is_some_and(|(last, earlier)| {
+                last.is_none() && earlier.iter().any(Option::is_some)
+            })
+        };
+        Reach {
+            unreachable: latest.contains(&Some(S::Unreachable)),
+            lmgrd_error: latest.contains(&Some(S::LmgrdError)),
+            not_connected: latest.contains(&Some(S::NotConnected)),
+            retried: retried(&handshakes) || retried(&connections),
+        }
+    }
+}
+
+/// What a handshake says of reaching the vendor daemon: a problem, none, or (`None`) nothing
+/// yet (still going, or its announced port still waiting for a connection).
+fn handshake_result(h: &Handshake) -> Option<Option<S>> {
+    let waiting = h
+        .announced
+        .as_ref()
+        .is_some_and(|a| a.connection == AnnouncedOutcome::Pending);
+    match h.outcome {
+        HandshakeOutcome::Refused | HandshakeOutcome::NoAnswer => Some(Some(S::Unreachable)),
+        HandshakeOutcome::Error | HandshakeOutcome::NoRedirect => Some(Some(S::LmgrdError)),
+        HandshakeOutcome::InProgress => None,
+        _ if waiting => None,
+        _ if h
+            .announced
+            .as_ref()
+            .is_some_and(|a| a.connection == AnnouncedOutcome::NotSeen) =>
+        {
+            Some(Some(S::NotConnected))
+        }
+        _ => Some(None),
+    }
+}
+
+/// Everything wrong with a session in this capture, worst first. Reachability is the latest
+/// attempt's; what happened on a connection that worked (a reset, denials, damage) stays.
+fn problems(s: &LicensingSession, reach: &Reach) -> Vec<SessionStatus> {
+    let announced = || s.handshakes.iter().filter_map(|h| h.announced.as_ref());
+    let conns = || s.vendor_connections.iter();
+    let conditions = [
+        (S::Unreachable, reach.unreachable),
+        (S::LmgrdError, reach.lmgrd_error),
+        (S::NotConnected, reach.not_connected),
         (
             S::ConnectionReset,
             conns().any(|v| v.outcome == ConnectionOutcome::Reset),
@@ -414,6 +530,7 @@ fn problems(s: &LicensingSession) -> Vec<SessionStatus> {
             }),
         ),
         (S::CheckoutDenied, s.denials > 0),
+        (S::Damaged, s.integrity_errors > 0),
         (
             S::DynamicPort,
             announced().any(|a| !a.static_port) || conns().any(|v| !v.static_port),

@@ -11,6 +11,7 @@
 //!
 //! The sessions themselves are the model's ([`LicensingSession`]).
 
+mod attempts;
 mod folding;
 mod judging;
 mod tracking;
@@ -20,15 +21,21 @@ use crate::config::PortRange;
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{CadenceStats, LicensingSession};
+use attempts::Attempts;
 use ctxscope_dissectors::WireText;
 use folding::{Facts, fold, session_index};
 use judging::finish_sessions;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::IpAddr;
 use tracking::FlexFlow;
 
+/// What a licensing session is kept by: client, license server, vendor.
+type SessionKey = (IpAddr, IpAddr, Option<WireText>);
+
 /// Records kept per licensing session for each list (handshakes, connections, features).
 const MAX_PER_SESSION: usize = 32;
+/// Sessions not kept for the cap that are remembered, to count each once.
+const MAX_DROPPED_KEYS: usize = 4096;
 
 pub struct LicensingSettings {
     pub static_ports: Vec<PortRange>,
@@ -65,7 +72,10 @@ impl LicensingSettings {
 pub struct Licensing {
     settings: LicensingSettings,
     sessions: Vec<LicensingSession>,
-    index: FxHashMap<(IpAddr, IpAddr, Option<WireText>), usize>,
+    index: FxHashMap<SessionKey, usize>,
+    /// Sessions not kept for the cap, each counted once however many connections it has
+    /// (up to MAX_DROPPED_KEYS remembered; past that, every connection counts).
+    dropped_keys: FxHashSet<SessionKey>,
     sessions_dropped: u64,
     live: FxHashMap<FlowId, FlexFlow>,
     /// The last port announced per (license server, vendor), to notice a daemon restart.
@@ -73,6 +83,9 @@ pub struct Licensing {
     /// The first handshake whose announced port saw no connection, per (client, server,
     /// port): later ones are counted in its finding instead of each making a row.
     not_seen: FxHashMap<(IpAddr, IpAddr, u16), FlowId>,
+    /// Connection attempts per (client, server, port): the failed ones make one finding,
+    /// which says so when a later attempt got through.
+    attempts: FxHashMap<(IpAddr, IpAddr, u16), Attempts>,
 }
 
 impl Licensing {
@@ -81,10 +94,12 @@ impl Licensing {
             settings,
             sessions: Vec::new(),
             index: FxHashMap::default(),
+            dropped_keys: FxHashSet::default(),
             sessions_dropped: 0,
             live: FxHashMap::default(),
             last_port: FxHashMap::default(),
             not_seen: FxHashMap::default(),
+            attempts: FxHashMap::default(),
         }
     }
 
@@ -106,19 +121,24 @@ impl Licensing {
         if self.track(flow, findings).is_none() {
             return;
         }
-        let Some(ff) = self.live.remove(&flow.id) else {
+        let Some(mut ff) = self.live.remove(&flow.id) else {
             return;
         };
+        ff.count_integrity_errors(flow);
         let facts = Facts::of(flow, open);
         self.judge_end(flow, &ff, facts, findings);
-        if let Some(i) = session_index(
-            &mut self.sessions,
-            &mut self.index,
-            &mut self.sessions_dropped,
-            self.settings.max_sessions,
-            &ff,
-        ) {
-            fold(&mut self.sessions[i], flow.id, &ff, facts, heartbeats);
+        let key = ff.session_key();
+        let cap = self.settings.max_sessions;
+        match session_index(&mut self.sessions, &mut self.index, cap, &ff) {
+            Some(i) => fold(&mut self.sessions[i], flow.id, &ff, facts, heartbeats),
+            None => {
+                if !self.dropped_keys.contains(&key) {
+                    self.sessions_dropped += 1;
+                }
+                if self.dropped_keys.len() < MAX_DROPPED_KEYS {
+                    self.dropped_keys.insert(key);
+                }
+            }
         }
     }
 
@@ -129,18 +149,13 @@ impl Licensing {
     ) -> Vec<LicensingSession> {
         let mut sessions = self.sessions.clone();
         let mut index = self.index.clone();
-        let mut dropped = self.sessions_dropped;
         let mut ids: Vec<&FlowId> = self.live.keys().collect();
         ids.sort();
         for id in ids {
             let ff = &self.live[id];
-            if let Some(i) = session_index(
-                &mut sessions,
-                &mut index,
-                &mut dropped,
-                self.settings.max_sessions,
-                ff,
-            ) {
+            if let Some(i) =
+                session_index(&mut sessions, &mut index, self.settings.max_sessions, ff)
+            {
                 let facts = Facts::live(ff.started);
                 fold(&mut sessions[i], *id, ff, facts, live_heartbeats(*id));
             }

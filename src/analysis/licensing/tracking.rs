@@ -1,14 +1,14 @@
 //! Per-connection tracking: what one FlexLM connection shows while it lives, from its label
 //! and its dissector's events. What the facts mean is judged in [`super::judging`].
 
-use super::{Licensing, LicensingSettings, MAX_PER_SESSION};
+use super::{Licensing, LicensingSettings, MAX_PER_SESSION, SessionKey};
 use crate::analysis::Findings;
 use crate::classify::Announcement;
 use crate::flow::Flow;
 use crate::ids::FlowId;
 use crate::model::{AnnouncedOutcome, AnnouncedPort, FeatureUse};
-use ctxscope_dissectors::flexlm::{Event as Fx, Role};
-use ctxscope_dissectors::{Dir, Event, Proto, Timestamp, WireText};
+use ctxscope_dissectors::flexlm::{self, Event as Fx, Role};
+use ctxscope_dissectors::{Dir, Event, Proto, Summary, Timestamp, WireText};
 use std::net::IpAddr;
 
 /// What is learnt about one FlexLM connection while it lives.
@@ -39,6 +39,8 @@ pub(super) struct FlexFlow {
     pub(super) denials: u64,
     pub(super) unverified: u64,
     pub(super) heartbeat_messages: u64,
+    /// Messages that failed their integrity check (checksum, CRC-14, header check byte).
+    pub(super) integrity_errors: u64,
     pub(super) features: Vec<FeatureUse>,
     pub(super) role_judged: bool,
 }
@@ -72,10 +74,34 @@ impl FlexFlow {
             denials: 0,
             unverified: 0,
             heartbeat_messages: 0,
+            integrity_errors: 0,
             features: Vec::new(),
             role_judged: false,
         }
     }
+
+    pub(super) fn session_key(&self) -> SessionKey {
+        (self.client, self.server, self.vendor.clone())
+    }
+
+    /// Reads the integrity failures of `flow` from its dissector's counters (a copy of them:
+    /// done when damage shows, and when the connection leaves).
+    pub(super) fn count_integrity_errors(&mut self, flow: &Flow) {
+        let Some(Summary::Flexlm(s)) = flow.app.dissector().and_then(|d| d.summary()) else {
+            return;
+        };
+        self.integrity_errors = [&s.to_server, &s.to_client]
+            .iter()
+            .map(|d| d.integrity_failures())
+            .sum();
+    }
+}
+
+/// Whether `e` reports a message that failed its integrity check (the dissector's counters
+/// have every one of them, this says when to read them).
+fn shows_damage(e: &Event) -> bool {
+    matches!(&e.body, ctxscope_dissectors::Body::Anomaly(a)
+        if flexlm::AnomalyKind::is_integrity_failure(a.code))
 }
 
 impl Licensing {
@@ -103,6 +129,9 @@ impl Licensing {
             if role == Role::VendorDaemon {
                 self.judge_role(flow, findings);
             }
+            if got_through(flow) {
+                self.attempt_worked(flow, findings);
+            }
         }
         self.live.get_mut(&flow.id)
     }
@@ -129,6 +158,11 @@ impl Licensing {
                 ff.server_spoke = true;
             }
             self.on_event(flow, e.ts, fx, findings, announced);
+        }
+        if events.iter().any(shows_damage)
+            && let Some(ff) = self.live.get_mut(&flow.id)
+        {
+            ff.count_integrity_errors(flow);
         }
     }
 
@@ -236,6 +270,12 @@ impl Licensing {
             _ => {}
         }
     }
+}
+
+/// Whether the connection got through to the server: answered, or seen mid-stream with
+/// traffic.
+fn got_through(flow: &Flow) -> bool {
+    flow.tcp.syn_ack_seen() || !flow.tcp.saw_start(Dir::ToServer)
 }
 
 /// A decoded refusal: what it says (shown by the findings and the handshake's `error`), and

@@ -1,7 +1,7 @@
 //! The heartbeats section: one row per long-lived flow with a beat series (the flows table has
 //! the protocol and ports of each flow).
 
-use crate::model::{Report, SeriesState};
+use crate::model::Report;
 use crate::output::table::Table;
 use crate::output::units::{duration, time_of_day};
 use ctxscope_dissectors::Timestamp;
@@ -13,21 +13,17 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\nHeartbeats and keep-alives")?;
     let mut t = Table::new(&[
-        "FLOW", "KIND", "CLIENT", "SERVER", "BEATS", "LAST", "MEDIAN", "JITTER", "SILENCE", "STATE",
+        "FLOW", "KIND", "SOURCE", "CLIENT", "SERVER", "BEATS", "LAST", "MEDIAN", "JITTER",
+        "SILENCE", "STATE",
     ])
     .right(&["FLOW", "BEATS", "MEDIAN", "JITTER", "SILENCE"]);
     for h in &r.heartbeats {
         let c = &h.stats;
-        // An open series past its limit says since when it is quiet.
-        let state = match (h.state(), c.silent_since) {
-            (state @ SeriesState::Overdue, Some(since)) => {
-                format!("{} since {}", state.word(), clock(since))
-            }
-            (state, _) => state.word().to_string(),
-        };
+        // Since when an overdue series is quiet is in its licensing or session detail.
         t.row(vec![
             h.flow.to_string(),
             c.kind.label().to_string(),
+            c.source.word().to_string(),
             h.client.ip.to_string(),
             h.server.to_string(),
             c.count.to_string(),
@@ -35,13 +31,13 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             c.interval_median_secs.map_or("-".into(), duration),
             c.jitter_secs.map_or("-".into(), duration),
             duration(c.longest_silence_secs),
-            state,
+            h.state().word().to_string(),
         ]);
     }
     t.write(out, "  ")?;
     writeln!(
         out,
-        "  (SILENCE: the longest time without traffic, up to the end of the capture or the close)"
+        "  (SOURCE: decoded from the messages, or inferred from the timing of exchanges; SILENCE: the\n   longest time without traffic, up to the end of the capture or the close)"
     )
 }
 

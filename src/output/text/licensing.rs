@@ -137,6 +137,12 @@ fn detail(s: &LicensingSession, out: &mut impl Write) -> io::Result<()> {
     if !others.is_empty() {
         head.push_str(&format!(" (also {})", others.join(", ")));
     }
+    if let Some(notes) = s.notes_text() {
+        head.push_str(&format!(", {notes}"));
+    }
+    if let Some(damage) = s.integrity_text() {
+        head.push_str(&format!("; {damage}"));
+    }
     writeln!(out, "{head}")?;
     if let Some(who) = client(s) {
         writeln!(out, "    client    {who}")?;
@@ -149,7 +155,7 @@ fn detail(s: &LicensingSession, out: &mut impl Write) -> io::Result<()> {
     for (i, v) in s.vendor_connections.iter().take(MAX_RECORDS).enumerate() {
         let label = if i == 0 { "vendor" } else { "" };
         writeln!(out, "    {label:<9} {}", connection(v))?;
-        if let Some(c) = v.heartbeats.as_ref().filter(|c| c.count > 0) {
+        if let Some(c) = &v.heartbeats {
             writeln!(out, "              {}", cadence(c, v.is_overdue()))?;
         }
     }
@@ -276,14 +282,15 @@ fn connection(v: &VendorConnection) -> String {
     text
 }
 
-/// "heartbeats: 4 every 2m00s, jitter 338 ms, longest silence 12m41s; OVERDUE, silent since 09:08:16.722"
+/// "heartbeats: 4 decoded every 2m00s ±332 ms, longest silence 12m41s; OVERDUE, silent since
+/// 09:08:16.722" (± the jitter).
 fn cadence(c: &CadenceStats, overdue: bool) -> String {
-    let mut text = match c.interval_median_secs {
-        Some(m) if c.count > 1 => format!("heartbeats: {} every {}", c.count, duration(m)),
-        _ => format!("heartbeats: {}", c.count),
-    };
+    let mut text = format!("heartbeats: {} {}", c.count, c.source.word());
+    if let Some(m) = c.interval_median_secs {
+        text.push_str(&format!(" every {}", duration(m)));
+    }
     if let Some(j) = c.jitter_secs {
-        text.push_str(&format!(", jitter {}", duration(j)));
+        text.push_str(&format!(" ±{}", duration(j)));
     }
     text.push_str(&format!(
         ", longest silence {}",

@@ -1,5 +1,6 @@
 //! The human-readable report: what an admin reads first. Only sections with content appear.
 
+mod edt;
 mod heartbeats;
 mod ima;
 mod licensing;
@@ -10,7 +11,7 @@ use super::table::Table;
 use super::units::{bytes, duration};
 use crate::capture::MAX_PCAPNG_INTERFACES;
 use crate::model::{Finding, FlowRecord, RTT_SEGMENTS_PER_DIRECTION, Report, RttStats};
-use ctxscope_dissectors::Severity;
+use ctxscope_dissectors::{Severity, Transport};
 use std::io::{self, Write};
 
 /// Flow rows shown before the table is cut (the JSON outputs have them all).
@@ -28,6 +29,7 @@ pub fn write_text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     sessions::section(report, out)?;
     tls::section(report, out)?;
     ima::section(report, out)?;
+    edt::section(report, out)?;
     heartbeats::section(report, out)?;
     flows(report, out)?;
     totals(report, out)
@@ -157,6 +159,7 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "\nFlows")?;
     let mut t = Table::new(&[
         "ID",
+        "TRANSPORT",
         "PROTO",
         "BY",
         "CLIENT",
@@ -202,8 +205,10 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
 }
 
 fn flow_row(f: &FlowRecord) -> Vec<String> {
+    let tcp = f.transport == Transport::Tcp;
     vec![
         f.id.to_string(),
+        f.transport.name().to_string(),
         f.proto.map_or("-".into(), |p| p.name().to_string()),
         f.classified_by.map_or("-".into(), |m| m.name().to_string()),
         f.client.to_string(),
@@ -217,7 +222,7 @@ fn flow_row(f: &FlowRecord) -> Vec<String> {
         f.handshake_rtt_ms.map_or("-".into(), rtt),
         median_rtt(f.rtt_client_side.as_ref()),
         median_rtt(f.rtt_server_side.as_ref()),
-        tcp_trouble(f),
+        if tcp { tcp_trouble(f) } else { "-".into() },
         f.history.clone(),
         f.findings.to_string(),
     ]
@@ -255,8 +260,9 @@ fn totals(r: &Report, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "\nCapture")?;
     writeln!(
         out,
-        "  TCP {}, other IP {}, non-IP {}, malformed {}, cut by snaplen {} (in headers {}), IPv4 fragments {} ({} datagrams reassembled), IPv6 fragments {}",
+        "  TCP {}, UDP {}, other IP {}, non-IP {}, malformed {}, cut by snaplen {} (in headers {}), IPv4 fragments {} ({} datagrams reassembled), IPv6 fragments {}",
         c.tcp_packets,
+        c.udp_packets,
         c.other_ip_packets,
         c.non_ip_packets,
         c.malformed,
@@ -311,6 +317,10 @@ fn limits_hit(r: &Report) -> Vec<(String, u64)> {
             l.sessions_dropped,
         ),
         (
+            "sources forgotten by the scan detector before their window ended (limits.max_scan_sources)".to_string(),
+            l.scan_sources_dropped,
+        ),
+        (
             "out-of-order store flushes (limits.reassembly_bytes_per_direction, reassembly_segments_per_direction)"
                 .to_string(),
             l.reassembly_cap_flushes,
@@ -348,6 +358,10 @@ fn limits_hit(r: &Report) -> Vec<(String, u64)> {
         (
             format!("pcapng interfaces refused (more than {MAX_PCAPNG_INTERFACES} in a section)"),
             l.pcapng_interfaces_refused,
+        ),
+        (
+            "EDT flows not followed for a fallback (limits.max_edt_attempts)".to_string(),
+            l.edt_attempts_dropped,
         ),
     ]
     .into()

@@ -1,14 +1,14 @@
-//! The sessions section: a compact table of the ICA and CGP sessions, then a few lines per
-//! session with what does not fit a column (addresses and time, logon, the TLS the session runs
-//! in, the CGP proxy target and connections, keep-alives, the busiest virtual channels). Lines
-//! stay within `WIDTH`: text from the wire is cut, never wrapped. A password is never shown,
-//! only that one was sent.
+//! The sessions section: a compact table of the ICA, CGP and EDT sessions, then a few lines per
+//! session with what does not fit a column (addresses and time, logon, the transport it ended up
+//! on with the TLS or DTLS it runs in, the CGP proxy target and connections, keep-alives, the
+//! busiest virtual channels). Lines stay within `WIDTH`: text from the wire is cut, never
+//! wrapped. A password is never shown, only that one was sent.
 
-use super::tls::date;
 use crate::model::{ChannelUse, CitrixSession, Report, SeriesState};
+use crate::output::facts::date;
 use crate::output::table::Table;
 use crate::output::units::{bytes, duration};
-use ctxscope_dissectors::{Proto, tls};
+use ctxscope_dissectors::Proto;
 use std::io::{self, Write};
 
 /// Longest line of the section (table rows are bounded by the cell limits below).
@@ -26,7 +26,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     if r.sessions.is_empty() {
         return Ok(());
     }
-    writeln!(out, "\nSessions (ICA / CGP)")?;
+    writeln!(out, "\nSessions (ICA / CGP / EDT)")?;
     let mut t = Table::new(&[
         "ID",
         "VIA",
@@ -42,7 +42,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     for s in &r.sessions {
         t.row(vec![
             s.id.to_string(),
-            s.via(),
+            s.via.label().to_string(),
             s.client_name
                 .as_ref()
                 .map_or("-".into(), |n| clip(n.as_str(), NAME_CELL)),
@@ -51,7 +51,12 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
                 .map_or("-".into(), |a| clip(a.as_str(), NAME_CELL)),
             s.server.to_string(),
             s.encryption_text(),
-            format!("{}/{}", s.frames[0], s.frames[1]),
+            // Nothing inside EDT is read.
+            if s.is_edt() {
+                "-".into()
+            } else {
+                format!("{}/{}", s.frames[0], s.frames[1])
+            },
             s.reconnects.to_string(),
             s.state().to_string(),
         ]);
@@ -59,8 +64,8 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     t.write(out, "  ")?;
     writeln!(
         out,
-        "  Per session: addresses and time, logon, session reliability, keep-alives, and the busiest\n  \
-         virtual channels as bytes client>server/server>client (writes); idle: bound, never written."
+        "  Per session: addresses and time, transport, logon, session reliability, keep-alives, and the\n  \
+         busiest virtual channels as bytes client>server/server>client (writes); idle: bound, never written."
     )?;
     for s in &r.sessions {
         writeln!(out)?;
@@ -88,6 +93,11 @@ fn details(s: &CitrixSession) -> Vec<String> {
         s.start,
         duration(span)
     ));
+    lines.extend(transport(s));
+    if s.is_edt() {
+        // Nothing inside EDT is read: no logon, no channels.
+        return lines;
+    }
     let mut client = Vec::new();
     if let Some(build) = s.client_build {
         client.push(format!("build {build}"));
@@ -103,9 +113,6 @@ fn details(s: &CitrixSession) -> Vec<String> {
     }
     if !client.is_empty() {
         lines.push(format!("{DETAIL}client: {}", client.join(", ")));
-    }
-    if let Some(h) = &s.tls {
-        lines.extend(over_tls(s.transport, h));
     }
     // Inside TLS, CGP's bind (proxy target, tickets) and the ICA channels are not visible.
     if s.transport == Proto::CGP && s.tls.is_none() {
@@ -143,15 +150,17 @@ fn details(s: &CitrixSession) -> Vec<String> {
     lines
 }
 
-/// What the handshake of a session inside TLS showed, as detail lines: "transport: CGP over
-/// TLS 1.2 (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), SNI vda.example" and "certificate:
-/// vda.example, valid 2025-06-01 to 2027-06-01, 2 SAN names".
-fn over_tls(transport: Proto, h: &tls::Handshake) -> Vec<String> {
-    let protocol = transport.name().to_uppercase();
-    let mut line = match &h.server_hello {
-        Some(sh) => format!("{protocol} over {} ({})", sh.version, sh.cipher_suite),
-        None => format!("{protocol} over TLS"),
+/// The transport the session ended up on, with what the TLS or DTLS handshake showed, as
+/// detail lines: "transport: CGP over TLS 1.2 (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), SNI
+/// vda.example" and "certificate: vda.example, valid 2025-06-01 to 2027-06-01, 2 SAN names".
+fn transport(s: &CitrixSession) -> Vec<String> {
+    let mut line = s.transport_text();
+    let Some(h) = &s.tls else {
+        return vec![format!("{DETAIL}transport: {line}")];
     };
+    if let Some(sh) = &h.server_hello {
+        line.push_str(&format!(" ({})", sh.cipher_suite));
+    }
     if let Some(sni) = h.client_hello.as_ref().and_then(|c| c.sni.as_ref()) {
         line.push_str(&format!(", SNI {sni}"));
     }

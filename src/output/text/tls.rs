@@ -1,24 +1,27 @@
-//! The TLS / DTLS section: one row per connection with a handshake, with what it shows in the
-//! clear (server name asked for, version and cipher suite chosen, the server certificate's
-//! subject, issuer, end of validity and number of SAN names) and the Citrix protocol it carries
-//! on an ICA or CGP port. Text from the wire is cut to fit; the JSON report has every field.
+//! The TLS / DTLS section: one row per TLS connection and per EDT flow over DTLS, with what the
+//! handshake shows in the clear (server name asked for, version and cipher suite chosen, the
+//! server certificate's subject, issuer, end of validity and number of SAN names) and the Citrix
+//! protocol it carries (ICA or CGP on their port, EDT). Text from the wire is cut to fit; the
+//! JSON report has every field.
 
 use super::MAX_FLOW_ROWS;
 use super::sessions::clip;
 use crate::model::{FlowRecord, Report};
+use crate::output::facts::{date, no_certificate, tls_version};
 use crate::output::table::Table;
-use ctxscope_dissectors::{Summary, tls};
+use ctxscope_dissectors::{Proto, Summary, tls};
 use std::io::{self, Write};
 
 /// Cells holding text from the wire are cut to this many characters.
 const NAME_CELL: usize = 32;
 
 pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    let flows: Vec<(&FlowRecord, &tls::Summary)> = r
+    let flows: Vec<Handshake<'_>> = r
         .flows
         .iter()
         .filter_map(|f| match &f.summary {
-            Some(Summary::Tls(s)) => Some((f.as_ref(), s.as_ref())),
+            Some(Summary::Tls(s)) => Some((f.as_ref(), s.as_ref(), None)),
+            Some(Summary::Edt(e)) => e.dtls.as_ref().map(|d| (f.as_ref(), &d.tls, d.version())),
             _ => None,
         })
         .collect();
@@ -39,8 +42,8 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         "SANS",
     ])
     .right(&["FLOW", "SANS"]);
-    for (f, s) in flows.iter().take(MAX_FLOW_ROWS) {
-        t.row(row(f, s));
+    for &(f, s, record) in flows.iter().take(MAX_FLOW_ROWS) {
+        t.row(row(f, s, record));
     }
     t.write(out, "  ")?;
     if flows.len() > MAX_FLOW_ROWS {
@@ -53,7 +56,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn row(f: &FlowRecord, s: &tls::Summary) -> Vec<String> {
+/// A flow, what its TLS or DTLS dissector read, and for DTLS the version its records say.
+type Handshake<'r> = (&'r FlowRecord, &'r tls::Summary, Option<tls::Version>);
+
+fn row(f: &FlowRecord, s: &tls::Summary, record: Option<tls::Version>) -> Vec<String> {
     let h = &s.handshake;
     let cut = |text: &str| clip(text, NAME_CELL);
     let (subject, issuer, not_after, sans) = match &h.certificate {
@@ -63,17 +69,22 @@ fn row(f: &FlowRecord, s: &tls::Summary) -> Vec<String> {
             date(c.not_after),
             c.san_dns_count.to_string(),
         ),
-        None => (not_seen(s), String::new(), "-".into(), "-".into()),
+        None => (
+            no_certificate(s).into(),
+            String::new(),
+            "-".into(),
+            "-".into(),
+        ),
     };
     vec![
         f.id.to_string(),
         f.server.to_string(),
-        f.inside_tls.map_or("-".into(), |p| p.name().to_string()),
+        carries(f),
         h.client_hello
             .as_ref()
             .and_then(|c| c.sni.as_ref())
             .map_or("-".into(), |sni| cut(sni.as_str())),
-        version(h),
+        tls_version(h, record),
         h.server_hello
             .as_ref()
             .map_or("-".into(), |sh| sh.cipher_suite.to_string()),
@@ -84,33 +95,11 @@ fn row(f: &FlowRecord, s: &tls::Summary) -> Vec<String> {
     ]
 }
 
-/// The version the server chose, or what the client offered when the server did not answer.
-fn version(h: &tls::Handshake) -> String {
-    match (&h.server_hello, &h.client_hello) {
-        (Some(sh), _) => sh.version.to_string(),
-        (None, Some(ch)) => format!("offered {}", ch.highest_offered()),
-        (None, None) => "-".into(),
+/// The Citrix protocol inside: ICA or CGP over TLS on their port, EDT over DTLS.
+fn carries(f: &FlowRecord) -> String {
+    match f.inside_tls {
+        Some(p) => p.name().to_string(),
+        None if f.proto == Some(Proto::EDT) => Proto::EDT.name().to_string(),
+        None => "-".into(),
     }
-}
-
-/// Why there is no certificate.
-fn not_seen(s: &tls::Summary) -> String {
-    let encrypted = s
-        .handshake
-        .server_hello
-        .as_ref()
-        .is_some_and(|sh| sh.version.is_13());
-    match s.progress {
-        _ if encrypted => "(encrypted in TLS 1.3)",
-        tls::Progress::Complete => "(none sent)",
-        tls::Progress::InProgress => "(not seen)",
-        tls::Progress::Abandoned => "(not read)",
-    }
-    .into()
-}
-
-/// The day of a timestamp: "2027-06-01".
-pub(super) fn date(t: ctxscope_dissectors::Timestamp) -> String {
-    let full = t.to_string();
-    full.get(..10).unwrap_or(&full).to_string()
 }

@@ -465,12 +465,36 @@ fn a_keep_alive_carrying_an_unseen_byte_is_still_data() {
     w.handshake();
     w.client_data(1, b"hello");
     w.send(C, CLIENT_ISN + 8, SERVER_ISN + 1, ACK, b"");
+    // Wireshark flags it keep_alive; here it is not one, since the server has acknowledged
+    // nothing of the client's bytes (a probe is sent only when everything is acknowledged).
     assert!(
-        w.send(C, CLIENT_ISN + 7, SERVER_ISN + 1, ACK, b"x")
+        !w.send(C, CLIENT_ISN + 7, SERVER_ISN + 1, ACK, b"x")
             .has(SegmentInfo::KEEP_ALIVE)
     );
     w.client_data(6, b"w");
     assert_eq!(w.lines(), ["hello", "w", "x"]);
+}
+
+#[test]
+fn a_copy_of_the_last_byte_before_its_ack_is_a_retransmission_not_a_keep_alive() {
+    // A re-segmenting, duplicating middlebox: "hello" in pieces, the last one-byte piece sent
+    // twice before the server's ACK. Wireshark calls the copy a keep-alive (one byte at
+    // next-1); it repeats data the peer has not acknowledged, so it is a retransmission. Once
+    // the server acknowledged everything, the same segment is a probe.
+    // tshark: hell / o
+    let mut w = Wire::new();
+    w.handshake();
+    w.client_data(1, b"hell");
+    w.client_data(5, b"o");
+    let copy = w.client_data(5, b"o");
+    assert!(!copy.has(SegmentInfo::KEEP_ALIVE), "{copy:?}");
+    assert!(copy.has(SegmentInfo::RETRANSMISSION), "{copy:?}");
+    w.server_ack(6);
+    let probe = w.send(C, CLIENT_ISN + 5, SERVER_ISN + 1, ACK, b"o");
+    assert!(probe.has(SegmentInfo::KEEP_ALIVE), "{probe:?}");
+    assert_eq!(w.lines(), ["hell", "o"]);
+    let counters = w.conn.counters(C);
+    assert_eq!((counters.keep_alives, counters.retransmissions), (1, 1));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The Flows table: one row per connection.
+//! The Flows table: one row per connection (TCP) or UDP flow.
 
 use super::{ColumnSpec, Sort, TableModel, f64_order, sort_rows};
 use crate::model::{FlowRecord, Report};
@@ -10,6 +10,7 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlowColumn {
     Id,
+    Transport,
     Proto,
     By,
     Client,
@@ -35,6 +36,7 @@ impl TableModel for Flows {
     type Column = FlowColumn;
     const COLUMNS: &'static [FlowColumn] = &[
         FlowColumn::Id,
+        FlowColumn::Transport,
         FlowColumn::Proto,
         FlowColumn::By,
         FlowColumn::Client,
@@ -49,8 +51,16 @@ impl TableModel for Flows {
         FlowColumn::History,
         FlowColumn::Findings,
     ];
-    const KEYS: &'static [&'static str] =
-        &["proto", "port", "host", "state", "by", "finding", "flow"];
+    const KEYS: &'static [&'static str] = &[
+        "proto",
+        "transport",
+        "port",
+        "host",
+        "state",
+        "by",
+        "finding",
+        "flow",
+    ];
     const DEFAULT_SORT: Sort<FlowColumn> = Sort {
         column: FlowColumn::Id,
         descending: false,
@@ -60,6 +70,9 @@ impl TableModel for Flows {
         // Widths leave room for the header and its sort arrow.
         let (header, width, right, keep) = match column {
             FlowColumn::Id => ("ID", 6, true, 0),
+            // The transport (layer 4): `tcp` or `udp`. Past 80 columns; at 160 it takes the
+            // place of the time the flow was last seen.
+            FlowColumn::Transport => ("L4", 4, false, 12),
             FlowColumn::Proto => ("PROTO", 13, false, 3),
             FlowColumn::By => ("BY", 9, false, 8),
             FlowColumn::Client => ("CLIENT", 21, false, 2),
@@ -70,7 +83,7 @@ impl TableModel for Flows {
             FlowColumn::BytesToServer => ("BYTES C>S", 10, true, 6),
             FlowColumn::BytesToClient => ("BYTES S>C", 10, true, 7),
             FlowColumn::Duration => ("DUR", 7, true, 9),
-            FlowColumn::LastSeen => ("LAST SEEN", 12, false, 12),
+            FlowColumn::LastSeen => ("LAST SEEN", 12, false, 14),
             FlowColumn::History => ("HISTORY", 8, false, 13),
             FlowColumn::Findings => ("FIND", 5, true, 5),
         };
@@ -97,6 +110,7 @@ impl TableModel for Flows {
         let f = flow(report, i);
         match column {
             FlowColumn::Id => f.id.to_string(),
+            FlowColumn::Transport => f.transport.name().to_string(),
             FlowColumn::Proto => f.proto.map_or("-", |p| p.name()).to_string(),
             FlowColumn::By => f.classified_by.map_or("-", |m| m.name()).to_string(),
             FlowColumn::Client => f.client.to_string(),
@@ -118,6 +132,7 @@ impl TableModel for Flows {
         let d = descending;
         match column {
             FlowColumn::Id => sort_rows(rows, d, |i| (f(i).id, f(i).id)),
+            FlowColumn::Transport => sort_rows(rows, d, |i| (f(i).transport, f(i).id)),
             FlowColumn::Proto => sort_rows(rows, d, |i| (f(i).proto, f(i).id)),
             FlowColumn::By => {
                 sort_rows(rows, d, |i| (f(i).classified_by.map(|m| m.name()), f(i).id))
@@ -151,8 +166,9 @@ impl TableModel for Flows {
         let f = flow(report, i);
         let _ = write!(
             out,
-            "{} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {}",
             f.id,
+            f.transport.name(),
             f.proto.map_or("-", |p| p.name()),
             f.classified_by.map_or("-", |m| m.name()),
             f.client,
@@ -175,6 +191,7 @@ impl TableModel for Flows {
 pub fn flow_term(f: &FlowRecord, term: &TermKind) -> bool {
     match term {
         TermKind::Proto(p) => p.matches(f.proto),
+        TermKind::Transport(t) => f.transport == *t,
         TermKind::Port(p) => f.client.port == *p || f.server.port == *p,
         TermKind::Host(block) => block.contains(f.client.ip) || block.contains(f.server.ip),
         TermKind::State(s) => f.state.eq_ignore_ascii_case(s),

@@ -1,5 +1,5 @@
-//! The Sessions table: ICA and CGP (session reliability) sessions, with who, what, how
-//! protected and how they ended.
+//! The Sessions table: ICA, CGP (session reliability) and EDT sessions, with who, what, over
+//! which transport, how protected and how they ended.
 
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, has_findings, sort_rows};
 use crate::model::{CitrixSession, FlowId, Report, SeriesState};
@@ -70,13 +70,13 @@ impl TableModel for Sessions {
             // What the issue asks of a session first: client name, published application,
             // encryption, channels, state; the transport and reconnects next.
             SessionColumn::Id => ("ID", 4, true, 0),
-            // `cgp/tls` at most.
-            SessionColumn::Transport => ("VIA", 7, false, 3),
+            // `edt/dtls`, `fallback` at most.
+            SessionColumn::Transport => ("VIA", 8, false, 3),
             SessionColumn::Client => ("CLIENT", 15, false, 8),
             SessionColumn::Server => ("SERVER", 21, false, 6),
             // ICA client names run to 20 characters.
             SessionColumn::ClientName => ("CLIENT NAME", 20, false, 1),
-            SessionColumn::Application => ("APP", 9, false, 1),
+            SessionColumn::Application => ("APP", 8, false, 1),
             SessionColumn::Build => ("BUILD", 6, true, 11),
             // `basic, key in clear`; longer notes are cut.
             SessionColumn::Encryption => ("ENCRYPTION", 19, false, 2),
@@ -119,13 +119,21 @@ impl TableModel for Sessions {
         let s = session(report, i);
         match column {
             SessionColumn::Id => s.id.to_string(),
-            SessionColumn::Transport => s.via(),
+            SessionColumn::Transport => s.via.label().to_string(),
             SessionColumn::Client => s.client.to_string(),
             SessionColumn::Server => s.server.to_string(),
             SessionColumn::ClientName => or_dash(s.client_name.as_ref()),
             SessionColumn::Application => or_dash(s.application.as_ref()),
             SessionColumn::Build => or_dash(s.client_build.as_ref()),
             SessionColumn::Encryption => s.encryption_text(),
+            // Nothing inside EDT is read.
+            SessionColumn::Channels
+            | SessionColumn::FramesToServer
+            | SessionColumn::FramesToClient
+                if s.is_edt() =>
+            {
+                "-".into()
+            }
             SessionColumn::Channels => s.channels.len().to_string(),
             SessionColumn::FramesToServer => s.frames[0].to_string(),
             SessionColumn::FramesToClient => s.frames[1].to_string(),
@@ -141,7 +149,7 @@ impl TableModel for Sessions {
         let id = |i: usize| s(i).id;
         match column {
             SessionColumn::Id => sort_rows(rows, d, |i| (id(i), id(i))),
-            SessionColumn::Transport => sort_rows(rows, d, |i| (s(i).via(), id(i))),
+            SessionColumn::Transport => sort_rows(rows, d, |i| (s(i).via, id(i))),
             SessionColumn::Client => sort_rows(rows, d, |i| (s(i).client, id(i))),
             SessionColumn::Server => sort_rows(rows, d, |i| (s(i).server, id(i))),
             SessionColumn::ClientName => sort_rows(rows, d, |i| (s(i).client_name.clone(), id(i))),
@@ -163,7 +171,7 @@ impl TableModel for Sessions {
             out,
             "{} {} {} {} {} {} {} {} {}",
             s.id,
-            s.via(),
+            s.via.label(),
             s.client,
             s.server,
             or_dash(s.client_name.as_ref()),

@@ -1,17 +1,20 @@
-//! The detail pane of one flow: overview, TCP counters per direction, its findings, the decoded
-//! events in order, and a hex/ASCII view of each direction's reassembled bytes.
+//! The detail pane of one flow: overview, TCP (or UDP) counters per direction, what an EDT
+//! flow measured and what a TLS or DTLS handshake showed, its findings, the decoded events in
+//! order, and a hex/ASCII view of each direction's reassembled bytes (TCP).
 //!
 //! The pane is one scrollable document of sections. Events and hex lines are formatted only
 //! when on screen, so a flow with a megabyte of stream costs no more to draw than a small one.
 
 use super::clip::clip_sideways;
+use super::facts::{edt_fields, tls_fields};
 use super::fields::{compact, event_fields, ordered};
+use super::record::field_line;
 use super::severity_cell;
 use crate::model::{FlowRecord, Report};
 use crate::tui::app::App;
 use crate::tui::stream::{DirStream, FlowStream, HexLine, KEEP_BYTES, StreamStatus};
 use crate::tui::text::{bytes, clean, duration, time_of_day_micros};
-use ctxscope_dissectors::{Dir, Event};
+use ctxscope_dissectors::{Dir, Event, Summary, Transport};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -121,7 +124,20 @@ impl<'a> Doc<'a> {
             len: 0,
         };
         doc.section(overview(f));
-        doc.section(tcp_counters(f));
+        doc.section(counters(f));
+        match &f.summary {
+            Some(Summary::Edt(s)) => {
+                doc.section(fields(
+                    "EDT (UDP datagrams: nothing inside is decoded)",
+                    edt_fields(s),
+                ));
+                if let Some(d) = &s.dtls {
+                    doc.section(fields("DTLS handshake", tls_fields(&d.tls, d.version())));
+                }
+            }
+            Some(Summary::Tls(s)) => doc.section(fields("TLS handshake", tls_fields(s, None))),
+            _ => {}
+        }
         doc.section(findings(f, report));
         let dropped = if f.events_dropped > 0 {
             format!(", {} more not kept", f.events_dropped)
@@ -135,6 +151,13 @@ impl<'a> Doc<'a> {
         };
         doc.section(events);
         doc.push(Part::Events(&f.events));
+        if f.transport == Transport::Udp {
+            doc.section(vec![
+                heading("Datagrams".into()),
+                dim("  a UDP flow's datagrams are measured above, not joined into a stream".into()),
+            ]);
+            return doc;
+        }
         for dir in Dir::BOTH {
             doc.section(stream_heading(f, dir, stream));
             if let Some(s) = stream {
@@ -188,7 +211,12 @@ fn overview(f: &FlowRecord) -> Vec<Line<'static>> {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     let mut lines = vec![
-        heading(format!("Flow {}  {proto}  state {}{open}", f.id, f.state)),
+        heading(format!(
+            "Flow {}  {}  {proto}  state {}{open}",
+            f.id,
+            f.transport.name().to_uppercase(),
+            f.state
+        )),
         Line::from(format!(
             "  client {:<24} server {:<24} roles from {}",
             f.client.to_string(),
@@ -219,7 +247,12 @@ fn overview(f: &FlowRecord) -> Vec<Line<'static>> {
         }
     );
     lines.push(Line::from(format!("  {}", clean(&extra))));
-    if let Some(summary) = &f.summary {
+    // EDT and TLS summaries have sections of their own.
+    if let Some(summary) = f
+        .summary
+        .as_ref()
+        .filter(|s| !matches!(s, Summary::Edt(_) | Summary::Tls(_)))
+    {
         let fields: Vec<String> = ordered(summary)
             .iter()
             .filter(|(k, _)| k != "proto")
@@ -233,15 +266,28 @@ fn overview(f: &FlowRecord) -> Vec<Line<'static>> {
     lines
 }
 
+/// A section of named fields under `title`.
+fn fields(title: &str, fields: Vec<(&'static str, String)>) -> Vec<Line<'static>> {
+    let mut lines = vec![heading(title.to_string())];
+    lines.extend(fields.iter().map(|(name, value)| field_line(name, value)));
+    lines
+}
+
+/// The counters a UDP flow keeps (the others are TCP's).
+const UDP_COUNTERS: [&str; 4] = ["packets", "bytes", "payload_bytes", "delivered_bytes"];
+
 /// Both directions' counters side by side; the names come from the model, so new counters
 /// show up without a change here.
-fn tcp_counters(f: &FlowRecord) -> Vec<Line<'static>> {
-    let (out, back) = (ordered(&f.to_server), ordered(&f.to_client));
+fn counters(f: &FlowRecord) -> Vec<Line<'static>> {
+    let udp = f.transport == Transport::Udp;
+    let keep = |(k, _): &(String, serde_json::Value)| !udp || UDP_COUNTERS.contains(&k.as_str());
+    let out: Vec<_> = ordered(&f.to_server).into_iter().filter(keep).collect();
+    let back = ordered(&f.to_client);
     // The label column fits the longest counter name, whatever the model adds.
     let width = out.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(20);
     let mut lines = vec![heading(format!(
         "{:<w$}{:>14}{:>14}",
-        "TCP",
+        f.transport.name().to_uppercase(),
         "client>server",
         "server>client",
         w = width + 2

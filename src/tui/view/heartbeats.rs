@@ -155,6 +155,7 @@ fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
         format!(" (the last {} are kept)", s.beats.len())
     };
     doc.field("beats", format!("{}{kept}", s.count));
+    doc.field("source", s.source.word());
     doc.field("first", s.first.map_or("-".into(), time_of_day_micros));
     doc.field("last", s.last.map_or("-".into(), time_of_day_micros));
     doc.field(
@@ -162,6 +163,7 @@ fn document(h: &HeartbeatSeries, report: &Report, width: usize) -> Doc {
         s.interval_median_secs.map_or("-".into(), duration),
     );
     doc.field("jitter", s.jitter_secs.map_or("-".into(), duration));
+    doc.field("overdue after", s.limit_secs.map_or("-".into(), duration));
     doc.field("longest silence", duration(s.longest_silence_secs));
     doc.field("overdue episodes", s.overdue_episodes.to_string());
     let gaps = gaps(h, report);

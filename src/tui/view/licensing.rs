@@ -73,6 +73,7 @@ pub fn status_style(status: SessionStatus) -> Style {
     match status {
         SessionStatus::Ok => Style::new().fg(Color::Green),
         SessionStatus::DynamicPort
+        | SessionStatus::Damaged
         | SessionStatus::CheckoutDenied
         | SessionStatus::ConnectionReset => Style::new().fg(Color::Yellow),
         SessionStatus::HeartbeatOverdue
@@ -92,33 +93,6 @@ pub fn beat_style(state: Option<SeriesState>) -> Style {
     }
 }
 
-/// What a status means, in a few words.
-fn meaning(status: SessionStatus) -> &'static str {
-    match status {
-        SessionStatus::Ok => "the vendor daemon connection works, on a static port",
-        SessionStatus::LmgrdOnly => {
-            "only lmgrd traffic: admin queries, or the capture ends before the vendor connection"
-        }
-        SessionStatus::DynamicPort => {
-            "works, but on a vendor port a firewall would not expect: pin it in the license file"
-        }
-        SessionStatus::CheckoutDenied => "the vendor daemon refused checkouts",
-        SessionStatus::HeartbeatOverdue => {
-            "an open vendor connection went quiet past the heartbeat limit"
-        }
-        SessionStatus::ConnectionReset => {
-            "a vendor connection was reset: the licenses held on it were lost"
-        }
-        SessionStatus::NotConnected => {
-            "the vendor port lmgrd announced never saw a connection attempt"
-        }
-        SessionStatus::LmgrdError => {
-            "lmgrd answered the HELLO with an error, or without a redirect"
-        }
-        SessionStatus::Unreachable => "lmgrd or the vendor daemon refused or did not answer",
-    }
-}
-
 fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
     let mut doc = Doc::default();
     doc.section(format!(
@@ -129,9 +103,15 @@ fn document(s: &LicensingSession, report: &Report, width: usize) -> Doc {
     ));
     doc.styled_field(
         "status",
-        format!("{}: {}", name_of(&s.status), meaning(s.status)),
+        format!("{}: {}", name_of(&s.status), s.status.meaning()),
         status_style(s.status),
     );
+    if let Some(notes) = s.notes_text() {
+        doc.field("notes", notes);
+    }
+    if let Some(damage) = s.integrity_text() {
+        doc.field("damaged", damage);
+    }
     doc.field(
         "seen",
         format!(
@@ -257,8 +237,9 @@ pub fn cadence(doc: &mut Doc, c: &CadenceStats, open: bool, report: &Report, wid
     let state = SeriesState::of(open, c.overdue);
     doc.line(ratatui::text::Line::from(vec![
         Span::raw(format!(
-            "      {} beats, last {}, median {}, jitter {}, longest silence {}  ",
+            "      {} beats ({}), last {}, median {}, jitter {}, longest silence {}  ",
             c.count,
+            c.source.word(),
             c.last.map_or("-".into(), time_of_day),
             c.interval_median_secs.map_or("-".into(), duration),
             c.jitter_secs.map_or("-".into(), duration),

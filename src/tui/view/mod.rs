@@ -6,6 +6,7 @@
 mod bar;
 mod clip;
 mod detail;
+mod facts;
 mod fields;
 mod heartbeats;
 mod help;

@@ -170,6 +170,14 @@ pub fn dim_style() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
+/// `  name        value`, names aligned: a field of a pane (the Flows detail pane's too).
+pub fn field_line(name: &str, value: &str) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("  {name:<18}"), dim_style()),
+        Span::raw(clean(value).into_owned()),
+    ])
+}
+
 impl Doc {
     /// Starts a section: a blank line (unless it is the first), then its heading.
     pub fn section(&mut self, title: impl Into<String>) {
@@ -202,10 +210,7 @@ impl Doc {
 
     /// `  name        value`, names aligned.
     pub fn field(&mut self, name: &str, value: impl AsRef<str>) {
-        self.lines.push(Line::from(vec![
-            Span::styled(format!("  {name:<18}"), dim_style()),
-            Span::raw(clean(value.as_ref()).into_owned()),
-        ]));
+        self.lines.push(field_line(name, value.as_ref()));
     }
 
     /// A field whose value has a style of its own (a warning, a status colour).

@@ -1,6 +1,9 @@
-//! The Sessions view: ICA and CGP sessions, and for the selected one every field, its
-//! connections, channels, keep-alives and findings in the detail pane.
+//! The Sessions view: ICA, CGP and EDT sessions, and for the selected one every field, the
+//! transport it ended up on (with its TLS or DTLS handshake, or the EDT flows it fell back
+//! from), its connections (an EDT one with its measurements), channels, keep-alives and findings
+//! in the detail pane.
 
+use super::facts::{edt_fields, handshake_fields};
 use super::licensing::{beat_style, cadence};
 use super::record::{Doc, Record, RecordView, dim_style};
 use crate::model::{CitrixSession, Report, SessionEnd};
@@ -8,8 +11,8 @@ use crate::tui::app::{App, Hits, Tab};
 use crate::tui::table::TableView;
 use crate::tui::table::sessions::{SessionColumn, Sessions};
 use crate::tui::text::{bytes, duration, or_dash, time_of_day_micros};
-use ctxscope_dissectors::Proto;
 use ctxscope_dissectors::ica::EncryptionKind;
+use ctxscope_dissectors::{Proto, Summary};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
@@ -29,8 +32,10 @@ impl RecordView for View {
 
     fn none(app: &App) -> String {
         let t = app.totals();
-        let (ica, cgp) = (t.flows_of(Proto::ICA), t.flows_of(Proto::CGP));
-        format!("no ICA or CGP sessions in this capture ({ica} ICA and {cgp} CGP connections)")
+        let [ica, cgp, edt] = [Proto::ICA, Proto::CGP, Proto::EDT].map(|p| t.flows_of(p));
+        format!(
+            "no ICA, CGP or EDT sessions in this capture ({ica} ICA and {cgp} CGP connections, {edt} EDT flows)"
+        )
     }
 
     fn cell_style(report: &Report, i: usize, column: SessionColumn) -> Style {
@@ -50,7 +55,7 @@ impl RecordView for View {
             title: format!(
                 " Session {} ({}) {} → {}",
                 s.id,
-                s.via(),
+                s.via.label(),
                 s.client,
                 s.server
             ),
@@ -95,27 +100,14 @@ fn state_style(s: &CitrixSession) -> Style {
 
 fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
     let mut doc = Doc::default();
-    doc.section(format!(
-        "Session {} over {}: {} → {}",
-        s.id,
-        s.via(),
-        s.client,
-        s.server
-    ));
+    doc.section(format!("Session {}: {} → {}", s.id, s.client, s.server));
+    doc.field("transport", s.transport_text());
     doc.styled_field("state", s.state(), state_style(s));
-    doc.field("client name", or_dash(s.client_name.as_ref()));
-    doc.field("application", or_dash(s.application.as_ref()));
-    doc.field("client build", or_dash(s.client_build.as_ref()));
-    doc.field("domain", or_dash(s.domain.as_ref()));
-    doc.field("user", or_dash(s.user_name.as_ref()));
-    if s.password_present {
-        doc.styled_field(
-            "password",
-            "sent in the init phase (its value is never kept)",
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        );
+    let edt = s.is_edt();
+    if edt {
+        doc.dim("nothing inside EDT is read: no logon, no ICA frames, no channels");
     } else {
-        doc.field("password", "not sent");
+        logon(&mut doc, s);
     }
     doc.styled_field("encryption", s.encryption_text(), encryption_style(s));
     if let Some(p) = &s.proxied_to {
@@ -131,42 +123,69 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
         ),
     );
     doc.field("reconnects", s.reconnects.to_string());
-    doc.field(
-        "ICA frames",
-        format!(
-            "{} client>server, {} server>client",
-            s.frames[0], s.frames[1]
-        ),
-    );
-    doc.field(
-        "ICA payload",
-        format!(
-            "{} client>server, {} server>client",
-            bytes(s.bytes[0]),
-            bytes(s.bytes[1])
-        ),
-    );
+    if !edt {
+        doc.field(
+            "ICA frames",
+            format!(
+                "{} client>server, {} server>client",
+                s.frames[0], s.frames[1]
+            ),
+        );
+        doc.field(
+            "ICA payload",
+            format!(
+                "{} client>server, {} server>client",
+                bytes(s.bytes[0]),
+                bytes(s.bytes[1])
+            ),
+        );
+    }
+
+    if let Some(h) = &s.tls {
+        doc.section(if edt {
+            "DTLS handshake"
+        } else {
+            "TLS handshake"
+        });
+        for (name, value) in handshake_fields(h, None, "-") {
+            doc.field(name, value);
+        }
+    }
+
+    if !s.edt_attempts.is_empty() {
+        doc.section(format!(
+            "Fell back from EDT: UDP flows without an answer ({})",
+            s.edt_attempts.len()
+        ));
+        for &id in &s.edt_attempts {
+            flow_link(&mut doc, report, id, "EDT attempt");
+        }
+    }
 
     doc.section(format!("Connections ({})", s.flows.len()));
     for (n, &id) in s.flows.iter().enumerate() {
         let role = if n == 0 {
             "first connection".to_string()
+        } else if edt {
+            format!("continued ({n})")
         } else {
             format!("reconnect {n}")
         };
-        let facts = report.flow(id).map_or_else(
-            || "not in the report (over the flow record cap)".to_string(),
-            |f| {
-                format!(
-                    "{} → {}  {}  {}",
-                    f.client,
-                    f.server,
-                    f.state,
-                    duration(f.duration_secs)
-                )
-            },
-        );
-        doc.link(id, vec![Span::raw(format!("flow {id:<5} {facts}  {role}"))]);
+        flow_link(&mut doc, report, id, &role);
+    }
+
+    if edt {
+        for &id in &s.flows {
+            let Some(Summary::Edt(m)) = report.flow(id).and_then(|f| f.summary.as_ref()) else {
+                continue;
+            };
+            doc.section(format!("EDT measurements, flow {id}"));
+            for (name, value) in edt_fields(m) {
+                doc.field(name, value);
+            }
+        }
+        doc.findings(report, &session_flows(s), width);
+        return doc;
     }
 
     doc.section(format!("Virtual channels ({})", s.channels.len()));
@@ -202,6 +221,47 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
         None => doc.dim("none seen"),
     }
 
-    doc.findings(report, &s.flows, width);
+    doc.findings(report, &session_flows(s), width);
     doc
+}
+
+/// Who logged on, and whether a password crossed.
+fn logon(doc: &mut Doc, s: &CitrixSession) {
+    doc.field("client name", or_dash(s.client_name.as_ref()));
+    doc.field("application", or_dash(s.application.as_ref()));
+    doc.field("client build", or_dash(s.client_build.as_ref()));
+    doc.field("domain", or_dash(s.domain.as_ref()));
+    doc.field("user", or_dash(s.user_name.as_ref()));
+    if s.password_present {
+        doc.styled_field(
+            "password",
+            "sent in the init phase (its value is never kept)",
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        );
+    } else {
+        doc.field("password", "not sent");
+    }
+}
+
+/// The session's connections and the EDT flows it fell back from: their findings are its.
+fn session_flows(s: &CitrixSession) -> Vec<u64> {
+    s.flows.iter().chain(&s.edt_attempts).copied().collect()
+}
+
+/// A line naming flow `id` (Enter opens it in Flows): its ends, state and duration, and `role`.
+fn flow_link(doc: &mut Doc, report: &Report, id: u64, role: &str) {
+    let facts = report.flow(id).map_or_else(
+        || "not in the report (over the flow record cap)".to_string(),
+        |f| {
+            format!(
+                "{} → {}  {} {}  {}",
+                f.client,
+                f.server,
+                f.transport.name(),
+                f.state,
+                duration(f.duration_secs)
+            )
+        },
+    );
+    doc.link(id, vec![Span::raw(format!("flow {id:<5} {facts}  {role}"))]);
 }

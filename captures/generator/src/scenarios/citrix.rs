@@ -1,10 +1,12 @@
-//! `ica/`, `cgp/`, `ima/`, `farm/`: Citrix sessions as a XenApp farm produces them, every
-//! message built with the dissectors' encoders (PROTOCOLS.md 2-4).
+//! `ica/`, `cgp/`, `ima/`, `edt/`, `farm/`: Citrix sessions as a XenApp farm produces them,
+//! every message built with the dissectors' encoders (PROTOCOLS.md 2-4); EDT datagrams are
+//! opaque (no public layout).
 //!
 //! Addresses: thin clients and workstations in 10.1.20.0/24, the XenApp servers XA01-XA03 at
 //! 10.1.10.21-23, the license server at 10.1.10.40, an admin workstation at 10.1.30.10.
 
 mod cgp;
+mod edt;
 mod farm;
 mod ima;
 mod load;
@@ -60,6 +62,21 @@ tcp_captures! {
         server_to_server;
     "ima/port_carries_other.pcap", "a web server answering HTTP on TCP 2512" =>
         ima_port_carries_other;
+    "edt/healthy.pcap",
+        "a session over EDT (UDP 1494): both ways, screen updates, keep-alives every 10 s" =>
+        edt::healthy;
+    "edt/fallback_to_ica.pcap",
+        "UDP 1494 unanswered; the client falls back to ICA on TCP 1494 within seconds" =>
+        edt::fallback_to_ica;
+    "edt/fallback_to_cgp.pcap",
+        "UDP 2598 unanswered; the client falls back to session reliability on TCP 2598" =>
+        edt::fallback_to_cgp;
+    "edt/unanswered.pcap", "UDP 1494 unanswered and no TCP after it" => edt::unanswered;
+    "edt/healthy_beside_blocked.pcap",
+        "one client on EDT; another falls back to TCP; a third's UDP 2598 goes unanswered" =>
+        edt::healthy_beside_blocked;
+    "edt/not_an_edt_port.pcap", "a time query and its answer on UDP 123: UDP, no label" =>
+        edt::not_an_edt_port;
     "farm/mixed_farm.pcap",
         "a farm: licensing, ICA and CGP sessions from several clients, IMA, and HTTPS" =>
         farm::mixed_farm;

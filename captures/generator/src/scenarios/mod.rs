@@ -43,6 +43,7 @@ pub mod citrix;
 mod flexlm;
 mod links;
 mod malformed;
+mod scans;
 mod tcp_edges;
 
 pub use malformed::READER_PCAPNG_INTERFACES;
@@ -52,6 +53,7 @@ use super::link::LinkType;
 use super::mixer::Mixer;
 use super::pcapfile::{Frame, Interface, MAX_SNAPLEN, PcapWriter, PcapngWriter, TsResolution};
 use super::tcp::TcpConversation;
+use super::udp::UdpConversation;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -74,6 +76,7 @@ const GROUPS: &[fn() -> Vec<Scenario>] = &[
     malformed::scenarios,
     flexlm::scenarios,
     citrix::scenarios,
+    scans::scenarios,
 ];
 
 /// Families whose captures are checked with settings (a `NAME.toml` beside `NAME.pcap`).
@@ -85,6 +88,7 @@ const SCRIPTED: &[fn() -> Vec<Scripted>] = &[
     links::captures,
     flexlm::captures,
     citrix::captures,
+    scans::captures,
 ];
 
 /// A scripted scenario: its path and its capture, unbuilt.
@@ -161,6 +165,8 @@ pub struct TcpCapture {
     pub format: FileFormat,
     /// In order of their first packet: conversation k is tshark's `tcp.stream` k.
     pub conversations: Vec<TcpConversation>,
+    /// UDP flows beside the TCP conversations (EDT).
+    pub udp: Vec<UdpConversation>,
     /// Frames that belong to no conversation (garbage, noise), in time order.
     pub extra: Vec<Frame>,
 }
@@ -174,14 +180,22 @@ impl TcpCapture {
                 snaplen: MAX_SNAPLEN,
             },
             conversations,
+            udp: Vec::new(),
             extra: Vec::new(),
         }
+    }
+
+    /// The same capture with `udp` flows beside its TCP conversations.
+    pub fn with_udp(mut self, udp: Vec<UdpConversation>) -> TcpCapture {
+        self.udp = udp;
+        self
     }
 
     pub fn pcapng(resolution: TsResolution, conversations: Vec<TcpConversation>) -> TcpCapture {
         TcpCapture {
             format: FileFormat::Pcapng { resolution },
             conversations,
+            udp: Vec::new(),
             extra: Vec::new(),
         }
     }
@@ -189,7 +203,11 @@ impl TcpCapture {
     /// The file; an error if a conversation's link type does not fit a classic pcap file's.
     pub fn to_bytes(self) -> io::Result<Vec<u8>> {
         let mut links: Vec<LinkType> = Vec::new();
-        let all_links = self.conversations.iter().map(TcpConversation::link_type);
+        let all_links = self
+            .conversations
+            .iter()
+            .map(TcpConversation::link_type)
+            .chain(self.udp.iter().map(UdpConversation::link_type));
         for link in all_links.chain(self.extra.iter().map(|f| f.link)) {
             if !links.contains(&link) {
                 links.push(link);
@@ -198,6 +216,9 @@ impl TcpCapture {
         let mut mixer = Mixer::new();
         for conversation in self.conversations {
             mixer.add(conversation.packets());
+        }
+        for flow in self.udp {
+            mixer.add(flow.datagrams());
         }
         mixer.add(self.extra);
         match self.format {

@@ -3,9 +3,11 @@
 //!
 //! The mix, per new flow: ICA sessions straight on 1494 (basic encryption mostly, some RC5
 //! and some in the clear) of a few hundred kilobytes each, produced lazily round by round;
-//! session-reliability (CGP) connections carrying a shorter ICA session; IMA exchanges between
-//! servers; and license traffic (lmgrd handshake plus a vendor-daemon connection with checkouts
-//! and heartbeats). A flow starts every 2 ms, so a few thousand are open at once.
+//! sessions over EDT (UDP 1494, opaque datagrams, also lazy), one in ten of them a client whose
+//! UDP goes unanswered; session-reliability (CGP) connections carrying a shorter ICA session;
+//! IMA exchanges between servers; and license traffic (lmgrd handshake plus a vendor-daemon
+//! connection with checkouts and heartbeats). A flow starts every 2 ms, so a few thousand are
+//! open at once.
 
 use super::cgp::{CgpLink, Reliability};
 use super::farm::{License, lmgrd, vendor_daemon};
@@ -13,12 +15,14 @@ use super::ima::{Exchanges, exchanges};
 use super::tcp;
 use crate::Mixer;
 use crate::ica::{Client, IcaSession, LongSession, Protection, Shape};
+use crate::mixer::FrameSource;
 use crate::pcapfile::FrameSink;
 use crate::rng::Rng;
-use crate::tcp::Packets;
-use ctxscope_dissectors::Dir::ToServer;
+use crate::tcp::BASE_TIME;
+use crate::udp::{UdpConversation, UdpStep};
+use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 /// Time between two new flows.
@@ -60,9 +64,9 @@ impl Flows {
 }
 
 impl Iterator for Flows {
-    type Item = Packets;
+    type Item = FrameSource;
 
-    fn next(&mut self) -> Option<Packets> {
+    fn next(&mut self) -> Option<FrameSource> {
         if self.planned >= self.target {
             return None;
         }
@@ -81,7 +85,7 @@ impl Iterator for Flows {
             logon: None,
         };
         let roll = self.rng.below(100);
-        let (packets, estimate) = if roll < 75 {
+        let (packets, estimate): (FrameSource, u64) = if roll < 70 {
             // A direct ICA session.
             let protection = match self.rng.below(10) {
                 0 => Protection::Rc5,
@@ -95,7 +99,31 @@ impl Iterator for Flows {
             let estimate = u64::from(shape.rounds) * 3_300 + 6_000;
             let session = LongSession::new(&user, protection, seed, shape);
             let conversation = tcp((client_ip, client_port), (server_ip, 1494), at).handshake();
-            (conversation.packets_then(session), estimate)
+            (Box::new(conversation.packets_then(session)), estimate)
+        } else if roll < 75 {
+            // HDX over EDT, or a client whose UDP is blocked.
+            let flow = UdpConversation::v4(
+                SocketAddrV4::new(client_ip, client_port),
+                SocketAddrV4::new(server_ip, 1494),
+            )
+            .start(BASE_TIME.plus(at));
+            if self.rng.below(10) == 0 {
+                let attempt = (0..4).map(move |_| UdpStep::Send {
+                    dir: ToServer,
+                    payload: vec![0x5a; 98],
+                });
+                (
+                    Box::new(flow.spacing(Duration::from_secs(1)).datagrams_then(attempt)),
+                    600,
+                )
+            } else {
+                let rounds = self.rng.between(40, 160) as u32;
+                let estimate = u64::from(rounds) * 4_400;
+                (
+                    Box::new(flow.datagrams_then(edt_rounds(rounds, seed))),
+                    estimate,
+                )
+            }
         } else if roll < 90 {
             // Session reliability carrying a shorter session.
             let mut ica = IcaSession::open(&user, Protection::Basic(0x42), seed);
@@ -113,7 +141,7 @@ impl Iterator for Flows {
             };
             let conversation = tcp((client_ip, client_port), (server_ip, 2598), at).handshake();
             let link = CgpLink::connect(conversation, reliability).carry(ica.take());
-            (link.finish().packets(), 90_000)
+            (Box::new(link.finish().packets()), 90_000)
         } else if roll < 95 {
             // IMA between two servers.
             let peer = Ipv4Addr::new(10, 1, 10, 21 + ((i + 1) % 8) as u8);
@@ -125,13 +153,15 @@ impl Iterator for Flows {
             };
             let conversation = tcp((server_ip, client_port), (peer, 2512), at).handshake();
             (
-                exchanges(conversation, &shape, seed)
-                    .close(ToServer)
-                    .packets(),
+                Box::new(
+                    exchanges(conversation, &shape, seed)
+                        .close(ToServer)
+                        .packets(),
+                ),
                 20_000,
             )
         } else if roll < 97 {
-            (lmgrd(server_ip, user.name, at).packets(), 1_000)
+            (Box::new(lmgrd(server_ip, user.name, at).packets()), 1_000)
         } else {
             let events = [
                 (0, License::Checkout),
@@ -139,11 +169,30 @@ impl Iterator for Flows {
                 (4, License::Heartbeat),
             ];
             (
-                vendor_daemon(server_ip, user.name, at, &events).packets(),
+                Box::new(vendor_daemon(server_ip, user.name, at, &events).packets()),
                 2_000,
             )
         };
         self.planned += estimate;
         Some(packets)
     }
+}
+
+/// `rounds` rounds of an EDT session, pulled one at a time: the client's input, 2 to 4 screen
+/// updates of 1,380 bytes (opaque: EDT has no public layout), the client's acknowledgement, a
+/// pause.
+fn edt_rounds(rounds: u32, seed: u64) -> impl Iterator<Item = UdpStep> + Send + 'static {
+    let mut rng = Rng::new(seed);
+    (0..rounds).flat_map(move |_| {
+        let send = |dir, payload| UdpStep::Send { dir, payload };
+        let mut round = vec![send(ToServer, rng.bytes(60))];
+        for _ in 0..rng.between(2, 4) {
+            round.push(send(ToClient, rng.bytes(1_380)));
+        }
+        round.push(send(ToServer, rng.bytes(40)));
+        round.push(UdpStep::Idle(Duration::from_millis(
+            rng.between(20, 200) as u64
+        )));
+        round
+    })
 }

@@ -90,7 +90,21 @@ tcp_captures! {
     "flexlm/vendor_busy.pcap",
         "the vendor daemon turns a HELLO away with BUSY; the client gets in 5 s later" =>
         vendor_busy;
+    "flexlm/vendor_port_refused_retries.pcap",
+        "the announced port 7279 refuses three attempts 3 s apart; the fourth gets in" =>
+        vendor_port_refused_retries;
+    "flexlm/heartbeat_every_120s.pcap",
+        "encrypted 0x2F exchanges of unpublished types exactly 120 s apart (119.998 s silences)" =>
+        cadence::heartbeat_every_120s;
+    "flexlm/heartbeat_every_300s.pcap",
+        "encrypted exchanges every 300 s ± 4 s with logons between; one client hangs for 25 min" =>
+        cadence::heartbeat_every_300s;
+    "flexlm/heartbeat_every_300s_decoded.pcap",
+        "the same schedule in legacy messages: decoded heartbeats, checkouts and checkins" =>
+        cadence::heartbeat_every_300s_decoded;
 }
+
+mod cadence;
 
 /// `licensing.license_servers` for `stray_license_server.pcap`: only ctxlic01 is the farm's.
 const STRAY_SETTINGS: &str = "\
@@ -959,6 +973,41 @@ fn vendor_port_retry() -> TcpCapture {
         .wait_until(mins(5))
         .done();
     capture(vec![lmgrd, refused, retry])
+}
+
+fn vendor_port_refused_retries() -> TcpCapture {
+    // The CITRIX daemon is restarting when lmgrd announces its static port: the license client
+    // is refused three times, 3 s apart, without a new handshake, and the fourth attempt
+    // connects once the daemon listens again.
+    let [lmgrd, first] =
+        redirect_then(50_741, BASE_TIME, STATIC_PORT, TcpConversation::syn_refused);
+    let mut attempts = vec![lmgrd, first];
+    for port in [50_743, 50_744] {
+        let previous = attempts.last().map_or(BASE_TIME, end_of);
+        attempts.push(
+            conversation(
+                CTXAPP01,
+                port,
+                CTXLIC01,
+                STATIC_PORT,
+                previous.plus(secs(3)),
+            )
+            .syn_refused(),
+        );
+    }
+    let previous = attempts.last().map_or(BASE_TIME, end_of);
+    let retry = VendorSession::open(
+        CTXAPP01,
+        50_745,
+        CTXLIC01,
+        STATIC_PORT,
+        previous.plus(secs(3)),
+    )
+    .checkout(STARTUP, CTXAPP01.name)
+    .wait_until(mins(5))
+    .done();
+    attempts.push(retry);
+    capture(attempts)
 }
 
 fn vendor_busy() -> TcpCapture {
