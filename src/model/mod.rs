@@ -11,6 +11,7 @@ mod catalogue;
 mod finding;
 mod flow;
 mod heartbeats;
+mod launch;
 mod licensing;
 mod limits;
 mod report;
@@ -23,6 +24,7 @@ pub use catalogue::{FindingKind, catalogue};
 pub use finding::Finding;
 pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, MinuteRtt, RoleBasis, RttStats};
 pub use heartbeats::{BeatKind, CadenceSource, CadenceStats, HeartbeatSeries, SeriesState};
+pub use launch::{Launch, LaunchStep, Milestone};
 pub use licensing::{
     AnnouncedOutcome, AnnouncedPort, ConnectionOutcome, FeatureUse, Handshake, HandshakeOutcome,
     LicenseCounts, LicensingSession, PortResult, SessionNote, SessionStatus, VendorConnection,

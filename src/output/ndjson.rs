@@ -115,6 +115,10 @@ pub const RECORDS: [(&str, &[&str]); 8] = [
             "open",
             "ended_by",
             "keepalive",
+            "rtt_client_side",
+            "rtt_server_side",
+            "think_time",
+            "launch",
         ],
     ),
     (

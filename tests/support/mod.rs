@@ -41,7 +41,11 @@ pub fn scenario_file(folder: &str, path: &str) -> PathBuf {
 
 /// Analyses a capture file with the default settings.
 pub fn analyse_file(path: &Path) -> Report {
-    let mut engine = Engine::new(Config::default());
+    analyse_file_with(Config::default(), path)
+}
+
+pub fn analyse_file_with(config: Config, path: &Path) -> Report {
+    let mut engine = Engine::new(config);
     let name = path.display().to_string();
     ctxscope::run::read_file(&mut engine, path, &name, false).expect("capture opens");
     engine.finish()

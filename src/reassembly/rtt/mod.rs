@@ -93,14 +93,7 @@ impl SideRtt {
 
     /// What the report shows: count, minimum, median, 95th percentile, maximum, the minutes.
     pub fn stats(&self) -> RttStats {
-        let s = &self.sketch;
-        let ms = |d: Option<Duration>| micros_as_ms(d.unwrap_or_default());
         RttStats {
-            samples: s.count(),
-            min_ms: ms(s.min()),
-            median_ms: ms(s.quantile(0.5)),
-            p95_ms: ms(s.quantile(0.95)),
-            max_ms: ms(s.max()),
             minutes: self
                 .timeline
                 .minutes()
@@ -110,6 +103,7 @@ impl SideRtt {
                     median_ms: micros_as_ms(m.median),
                 })
                 .collect(),
+            ..self.sketch.stats()
         }
     }
 
@@ -120,7 +114,7 @@ impl SideRtt {
 }
 
 /// Milliseconds rounded to the microsecond (what pcap timestamps resolve).
-fn micros_as_ms(d: Duration) -> f64 {
+pub(super) fn micros_as_ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 

@@ -5,6 +5,8 @@
 
 use super::batch::Batch;
 use super::histogram::{Fine, Rank};
+use super::micros_as_ms;
+use crate::model::RttStats;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,9 +45,9 @@ impl Extremes {
 }
 
 impl RttSketch {
-    /// One sample (the engine adds them by batches).
-    #[cfg(test)]
-    fn record(&mut self, rtt: Duration) {
+    /// One sample, rounded to the microsecond (the ACK round trips come by batches; this is
+    /// for rarer samples, such as a session's think times).
+    pub fn record(&mut self, rtt: Duration) {
         let micros = (rtt.as_nanos() + 500) / 1000;
         let mut one = Batch::default();
         one.add(0, u32::try_from(micros).unwrap_or(u32::MAX));
@@ -60,6 +62,19 @@ impl RttSketch {
         }
         self.extremes.add(u64::from(batch.min));
         self.extremes.add(u64::from(batch.max));
+    }
+
+    /// What the report shows: count, minimum, median, 95th percentile, maximum (no minutes).
+    pub fn stats(&self) -> RttStats {
+        let ms = |d: Option<Duration>| micros_as_ms(d.unwrap_or_default());
+        RttStats {
+            samples: self.count(),
+            min_ms: ms(self.min()),
+            median_ms: ms(self.quantile(0.5)),
+            p95_ms: ms(self.quantile(0.95)),
+            max_ms: ms(self.max()),
+            minutes: Vec::new(),
+        }
     }
 
     /// Adds `other`'s samples, as if they had been recorded here.
