@@ -8,6 +8,11 @@
 
 use crate::reassembly::RttSketch;
 use ctxscope_dissectors::{Dir, Timestamp};
+use std::time::Duration;
+
+/// A server message later than this after the client's is no answer to it (a keep-alive, an
+/// idle session's next update): not a think time.
+const MAX_THINK: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 pub struct Exchange {
@@ -47,7 +52,9 @@ impl Exchange {
                 if std::mem::take(&mut self.awaiting_first) {
                     self.first_reply = Some(ts);
                 }
-                if let Some(asked) = self.asked.take() {
+                if let Some(asked) = self.asked.take()
+                    && ts.since(asked) <= MAX_THINK
+                {
                     self.think.get_or_insert_default().record(ts.since(asked));
                 }
             }
@@ -68,7 +75,6 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn at(ms: u64) -> Timestamp {
         Timestamp::from_nanos(1_768_467_600_000_000_000 + ms as i64 * 1_000_000)
@@ -101,5 +107,13 @@ mod tests {
         e.data(Dir::ToClient, at(210));
         assert_eq!(e.first_reply(), Some(at(200)));
         assert_eq!(e.think().map(RttSketch::count), Some(2));
+        // A server message long after the client's is no answer.
+        e.data(Dir::ToServer, at(1_000));
+        e.data(Dir::ToClient, at(12_000));
+        e.data(Dir::ToServer, at(12_500));
+        e.data(Dir::ToClient, at(12_520));
+        let think = e.think().expect("samples");
+        assert_eq!(think.count(), 3);
+        assert_eq!(think.max(), Some(Duration::from_millis(40)));
     }
 }

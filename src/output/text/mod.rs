@@ -8,7 +8,7 @@ mod sessions;
 mod tls;
 
 use super::table::Table;
-use super::units::{bytes, duration};
+use super::units::{bytes, duration, round_trip};
 use crate::capture::MAX_PCAPNG_INTERFACES;
 use crate::model::{Finding, FlowRecord, RTT_SEGMENTS_PER_DIRECTION, Report, RttStats};
 use ctxscope_dissectors::{Severity, Transport};
@@ -219,7 +219,7 @@ fn flow_row(f: &FlowRecord) -> Vec<String> {
         f.to_server.bytes.to_string(),
         f.to_client.bytes.to_string(),
         duration(f.duration_secs),
-        f.handshake_rtt_ms.map_or("-".into(), rtt),
+        f.handshake_rtt_ms.map_or("-".into(), round_trip),
         median_rtt(f.rtt_client_side.as_ref()),
         median_rtt(f.rtt_server_side.as_ref()),
         if tcp { tcp_trouble(f) } else { "-".into() },
@@ -228,20 +228,9 @@ fn flow_row(f: &FlowRecord) -> Vec<String> {
     ]
 }
 
-/// A round trip: "27 µs" or "0.4 ms" on a LAN, "85 ms", "1.2 s".
-fn rtt(ms: f64) -> String {
-    if ms < 0.1 {
-        format!("{:.0} µs", ms * 1000.0)
-    } else if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        duration(ms / 1000.0)
-    }
-}
-
 /// The median of one side's ACK RTT samples.
 fn median_rtt(side: Option<&RttStats>) -> String {
-    side.map_or("-".into(), |s| rtt(s.median_ms))
+    side.map_or("-".into(), |s| round_trip(s.median_ms))
 }
 
 /// Wireshark's retransmissions, out-of-order and lost segments, both directions together.
