@@ -221,7 +221,8 @@ pub struct Sessions {
     /// ICA keep-alive Citrix policies default to); CGP uses the interval its BIND announced.
     pub keepalive_ceiling_secs: f64,
     /// A session's median round trip on one side of the capture point above this is high
-    /// latency; server think time above it, and above the client side's, a server delay.
+    /// latency; the server's think time less its round trip above it, and above the client
+    /// side's round trip, a server delay.
     pub latency_warn_ms: f64,
     /// A launch (first packet to first screen) longer than this is slow.
     pub launch_warn_secs: f64,

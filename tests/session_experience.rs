@@ -5,9 +5,11 @@
 mod support;
 
 use ctxscope::model::{CitrixSession, Milestone, Report};
-use ctxscope_generator::Link;
+use ctxscope_generator::ica::{Client, LongSession, Protection, Shape};
 use ctxscope_generator::rewrite::{self, Side};
-use std::net::IpAddr;
+use ctxscope_generator::scenarios::TcpCapture;
+use ctxscope_generator::{BASE_TIME, Link, TcpConversation};
+use std::net::{IpAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -104,27 +106,67 @@ fn delay_on_the_client_side_is_high_latency_there() {
 }
 
 #[test]
-fn delay_on_the_server_side_is_a_server_delay() {
+fn delay_on_the_server_side_is_high_latency_there_not_a_server_delay() {
+    // The real server carries its ACKs on its replies: the added delay is in its round trip,
+    // so its own time (think time less round trip) stays small.
     let r = delayed(Side::Server, 100, &[]);
     let s = only_session(&r);
-    let think = s.think_time.as_ref().expect("think time");
-    assert!(think.median_ms > 200.0, "{think:?}");
-    let codes: Vec<&str> = session_findings(&r).iter().map(|f| f.0).collect();
-    assert_eq!(codes, ["session.high_latency", "session.server_delay"]);
-    let messages: Vec<&str> = session_findings(&r).iter().map(|f| f.1).collect();
-    assert!(
-        messages[0].contains("on the server side"),
-        "{}",
-        messages[0]
+    let server = s.rtt_server_side.as_ref().expect("server side");
+    assert!((server.median_ms - 205.0).abs() < 10.0, "{server:?}");
+    let found = session_findings(&r);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "session.high_latency");
+    assert!(found[0].1.contains("on the server side"), "{}", found[0].1);
+    assert_eq!(
+        r.findings[0].flow,
+        Some(s.flows[0]),
+        "on the session's connection"
     );
-    // The finding is on the session's connection.
-    let on: Vec<Option<u64>> = r
-        .findings
-        .iter()
-        .filter(|f| SESSION_CODES.contains(&f.code))
-        .map(|f| f.flow)
-        .collect();
-    assert_eq!(on, [Some(s.flows[0]), Some(s.flows[0])]);
+}
+
+#[test]
+fn a_server_slow_to_answer_is_a_server_delay() {
+    // A generated ICA session on a 1 ms LAN whose server answers each message after 400 ms
+    // (ACKs go at once): its think time is its own.
+    let client = Client {
+        name: "WKS0001",
+        build: 2410,
+        application: "Desktop",
+        logon: None,
+    };
+    let steps = LongSession::new(
+        &client,
+        Protection::Clear,
+        1,
+        Shape {
+            rounds: 6,
+            ..Shape::default()
+        },
+    );
+    let conversation = steps.fold(
+        TcpConversation::v4(
+            SocketAddrV4::new([10, 3, 0, 1].into(), 40_000),
+            SocketAddrV4::new([10, 1, 10, 5].into(), 1494),
+        )
+        .start(BASE_TIME)
+        .rtt(Duration::from_millis(1))
+        .think(Duration::from_millis(400))
+        .handshake(),
+        TcpConversation::step,
+    );
+    let bytes = TcpCapture::pcap(vec![conversation])
+        .to_bytes()
+        .expect("capture");
+    let dir = std::env::temp_dir().join(format!("ctxscope-experience-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("slow-server.pcap");
+    std::fs::write(&path, bytes).expect("written");
+    let r = support::analyse_file(&path);
+    let s = only_session(&r);
+    let think = s.think_time.as_ref().expect("think time");
+    assert!((think.median_ms - 401.0).abs() < 10.0, "{think:?}");
+    let codes: Vec<&str> = session_findings(&r).iter().map(|f| f.0).collect();
+    assert_eq!(codes, ["session.server_delay"]);
 }
 
 #[test]

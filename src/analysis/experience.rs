@@ -174,26 +174,23 @@ pub(super) fn judge(s: &CitrixSession, t: Thresholds, at: Timestamp, findings: &
             ),
         );
     }
+    // The server's own time: its think time less its side's round trip (a reply carries the
+    // ACK, so that round trip is in the think time too).
     let client_rtt = s.rtt_client_side.as_ref().map_or(0.0, |st| st.median_ms);
-    if let Some(think) = &s.think_time
-        && think.median_ms > t.latency_warn_ms
-        && think.median_ms > client_rtt
-    {
-        let server_rtt = s
-            .rtt_server_side
-            .as_ref()
-            .map_or("unknown".to_string(), |st| {
-                format!("{:.1} ms", st.median_ms)
-            });
-        raise(
-            findings,
-            FindingKind::SessionServerDelay,
-            at,
-            format!(
-                "the server of {session} took a median {:.0} ms (p95 {:.0} ms, {} exchanges) to answer the client's data, while the client side's round trip is {client_rtt:.1} ms and the server side's {server_rtt}: the time goes on the server's side of the capture point",
-                think.median_ms, think.p95_ms, think.samples
-            ),
-        );
+    let server_rtt = s.rtt_server_side.as_ref().map_or(0.0, |st| st.median_ms);
+    if let Some(think) = &s.think_time {
+        let own = think.median_ms - server_rtt;
+        if own > t.latency_warn_ms && own > client_rtt {
+            raise(
+                findings,
+                FindingKind::SessionServerDelay,
+                at,
+                format!(
+                    "the server of {session} took a median {:.0} ms (p95 {:.0} ms, {} exchanges) to answer the client's data, {own:.0} ms more than its side's round trip ({server_rtt:.1} ms) and more than the client side's ({client_rtt:.1} ms): the time goes on the server itself",
+                    think.median_ms, think.p95_ms, think.samples
+                ),
+            );
+        }
     }
     if let Some(secs) = s.launch.duration_secs()
         && secs > t.launch_warn.as_secs_f64()

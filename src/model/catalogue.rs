@@ -121,7 +121,7 @@ ctxscope_dissectors::codes! {
             "a session's first connection took longer than `sessions.launch_warn_secs` (10 s) from its first packet to the server's first screen data; the message names the slowest phase (see the session's launch steps). Once per session",
             "a slow phase before INIT_REQUEST points at the VDA (logon, profile, GPOs: Director's logon breakdown); a slow TCP or TLS connect at the network or a Gateway";
         SessionServerDelay = "session.server_delay", Medium,
-            "a session's median server think time (a client's data to the server's next data, after the set-up) is above `sessions.latency_warn_ms` and above its client-side round trip: the time goes on the server's side of the capture point. Once per session",
+            "a session's median server think time (a client's data to the server's next data, after the set-up), less its server-side round trip, is above `sessions.latency_warn_ms` and above its client-side round trip: the time goes on the server itself. Once per session",
             "the VDA (CPU, memory, disk, graphics encoding) or the data-centre path; compare with the server-side round trip to tell the two apart";
 
         // EDT (HDX adaptive transport over UDP)
