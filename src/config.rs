@@ -227,6 +227,12 @@ pub struct Sessions {
     /// Before a keep-alive series' cadence is learned, the silence allowed (2.5 times the 60 s
     /// ICA keep-alive Citrix policies default to); CGP uses the interval its BIND announced.
     pub keepalive_ceiling_secs: f64,
+    /// A session's median round trip on one side of the capture point above this is high
+    /// latency; the server's think time less its round trip above it, and above the client
+    /// side's round trip, a server delay.
+    pub latency_warn_ms: f64,
+    /// A launch (first packet to first screen) longer than this is slow.
+    pub launch_warn_secs: f64,
 }
 
 impl Default for Sessions {
@@ -234,6 +240,8 @@ impl Default for Sessions {
         Sessions {
             keepalive_overdue_factor: 2.5,
             keepalive_ceiling_secs: 150.0,
+            latency_warn_ms: 150.0,
+            launch_warn_secs: 10.0,
         }
     }
 }
@@ -485,6 +493,9 @@ impl Config {
         }
         if !(s.keepalive_ceiling_secs > 0.0 && s.keepalive_overdue_factor >= 1.0) {
             bail!("sessions: keepalive_ceiling_secs must be > 0 and keepalive_overdue_factor >= 1");
+        }
+        if !(s.latency_warn_ms > 0.0 && s.launch_warn_secs > 0.0) {
+            bail!("sessions: latency_warn_ms and launch_warn_secs must be > 0");
         }
         let scans = &self.scans;
         if !(scans.window_secs > 0.0
@@ -752,6 +763,8 @@ mod tests {
             "licensing.heartbeat_ceiling_secs=0",
             "sessions.keepalive_ceiling_secs=-1",
             "sessions.keepalive_overdue_factor=0.5",
+            "sessions.latency_warn_ms=0",
+            "sessions.launch_warn_secs=-3",
             "scans.min_ports=1",
             "scans.max_answered_share=1.5",
             "ports.decode_as.udp/80=ica",

@@ -11,7 +11,7 @@ mod records;
 pub use crate::flow::FlowEnds;
 pub use crate::reassembly::Delivery;
 
-use crate::analysis::{Analyzer, Change, Dropped, Results};
+use crate::analysis::{Analyzer, Change, Dropped, Results, setup_done};
 use crate::capture::{Packet, Skipped};
 use crate::classify::{Announcements, Decision, FlowApp, Label, PortTable};
 use crate::config::{Config, secs};
@@ -574,6 +574,12 @@ impl Pipeline {
         if seg.flags.is_syn() {
             self.analysis.on_syn(flow, dir, seg.flags.is_ack(), ts);
         }
+        // Before the events: the segment that ends a session's set-up is not its first reply.
+        for d in [dir.reverse(), dir] {
+            if delivered[d.index()] {
+                flow.exchange.data(d, ts);
+            }
+        }
         self.absorb(flow, decision, ts);
         // After the events the payload carried, so that a keep-alive message is measured
         // against the silence before it; data the ACK released in the other direction first.
@@ -627,6 +633,9 @@ impl Pipeline {
         flow.app.relabel();
         if self.events.is_empty() {
             return;
+        }
+        if let Some(first_screen) = setup_done(flow, &self.events) {
+            flow.exchange.start(first_screen);
         }
         let mut announced = Vec::new();
         self.analysis.on_events(flow, &self.events, &mut announced);

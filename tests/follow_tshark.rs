@@ -7,6 +7,8 @@
 //! and `follow` leaves it out (saying so on stderr), so those records are dropped before
 //! comparing. Skipped, with a note, when tshark is not installed (`.ci/setup` installs it).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -85,12 +87,7 @@ fn ctxscope_follow(capture: &Path, flow: u64) -> Streams {
 /// The ids of a capture's TCP flows, in order: the `k`th is tshark's `tcp.stream` k (UDP flows
 /// take ids too, but tshark numbers TCP streams alone).
 fn tcp_flows(capture: &Path) -> Vec<u64> {
-    let out = Command::new(env!("CARGO_BIN_EXE_ctxscope"))
-        .args(["report", "--format", "json"])
-        .arg(capture)
-        .output()
-        .expect("ctxscope runs");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let report = support::json_report(capture);
     let flows = report["flows"].as_array().cloned().unwrap_or_default();
     flows
         .iter()

@@ -109,6 +109,33 @@ fn events_of(report: &Report, kind: &str) -> Vec<Value> {
 /// Everything the session's decoding yields, as one comparable value: detect exchange, host
 /// level and capabilities, every client module, the client's facts, every binding, the host's
 /// modules, the encryption, and the session record (frames included).
+/// Sessions as JSON, without what differs between variants by design: which flow and which
+/// addresses carry them, and the timing measurements (round trips, think time, when each
+/// launch step came), which reordering, cutting or duplicating segments changes. The launch's
+/// steps stay, by name.
+fn comparable(sessions: &mut Value) {
+    for s in sessions.as_array_mut().into_iter().flatten() {
+        let s = s.as_object_mut().unwrap();
+        for key in [
+            "flows",
+            "client",
+            "server",
+            "rtt_client_side",
+            "rtt_server_side",
+            "think_time",
+        ] {
+            s.remove(key);
+        }
+        let steps: Vec<Value> = s["launch"]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|st| st["step"].clone())
+            .collect();
+        s.insert("launch".into(), steps.into());
+    }
+}
+
 fn decoded_facts(report: &Report) -> Value {
     let detects: Vec<Value> = events_of(report, "detect")
         .iter()
@@ -132,12 +159,7 @@ fn decoded_facts(report: &Report) -> Value {
         .map(|m| serde_json::json!([m["class"], m["winstation_driver"], m["protocol_driver"]]))
         .collect();
     let mut session = serde_json::to_value(&report.sessions).unwrap();
-    // Which flow and which addresses carry the session differ between variants.
-    for s in session.as_array_mut().into_iter().flatten() {
-        for key in ["flows", "client", "server"] {
-            s.as_object_mut().unwrap().remove(key);
-        }
-    }
+    comparable(&mut session);
     serde_json::json!({
         "detects": detects,
         "init_request": events_of(report, "init_request"),
@@ -675,11 +697,7 @@ fn mangled(packets: &[Owned]) -> Vec<Owned> {
 /// ICA summary and the findings.
 fn session_facts(report: &Report) -> Value {
     let mut sessions = serde_json::to_value(&report.sessions).unwrap();
-    for s in sessions.as_array_mut().into_iter().flatten() {
-        for key in ["flows", "client", "server"] {
-            s.as_object_mut().unwrap().remove(key);
-        }
-    }
+    comparable(&mut sessions);
     let findings: Vec<(&str, &str)> = report
         .findings
         .iter()

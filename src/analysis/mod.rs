@@ -3,6 +3,7 @@
 
 mod cadence;
 mod edt;
+mod experience;
 mod findings;
 mod heartbeats;
 mod licensing;
@@ -24,6 +25,8 @@ use crate::model::{
 use crate::reassembly::SegmentInfo;
 use ctxscope_dissectors::{Body, Carry, Dir, Event, Proto, Timestamp, cgp};
 use edt::EdtReachability;
+use experience::Thresholds;
+pub use experience::setup_done;
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
 use scans::{ScanSettings, Scans};
@@ -109,7 +112,13 @@ impl Analyzer {
                 license_servers: config.licensing.license_servers.clone(),
                 max_sessions: limits.max_sessions,
             }),
-            sessions: Sessions::new(limits.max_sessions),
+            sessions: Sessions::new(
+                limits.max_sessions,
+                Thresholds {
+                    latency_warn_ms: config.sessions.latency_warn_ms,
+                    launch_warn: secs(config.sessions.launch_warn_secs),
+                },
+            ),
             scans: Scans::new(ScanSettings {
                 window: secs(config.scans.window_secs),
                 min_ports: config.scans.min_ports,

@@ -23,10 +23,12 @@
 //! engine) to the connection that presents the session's reconnect ticket.
 
 use super::Findings;
+use super::experience::{self, Latency, Thresholds};
 use crate::flow::Flow;
 use crate::ids::{Endpoint, FlowId};
 use crate::model::{
-    CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, SessionEnd, SessionVia,
+    CadenceStats, ChannelUse, CitrixSession, Finding, FindingKind, Launch, Milestone, SessionEnd,
+    SessionVia,
 };
 use ctxscope_dissectors::ica::{EncryptionKind, TerminateReason};
 use ctxscope_dissectors::{
@@ -63,6 +65,11 @@ pub struct Sessions {
     /// EDT sessions by (client, server) endpoints: a flow the table retired after its idle
     /// timeout that comes back on the same ports continues its session.
     edt_sessions: FxHashMap<(Endpoint, Endpoint), usize>,
+    /// Per session, the merged samples of its retired connections (from the first).
+    latency: Vec<Option<Box<Latency>>>,
+    /// Per session: judged already (once, when its newest connection first leaves).
+    judged: Vec<bool>,
+    thresholds: Thresholds,
     cap: usize,
     /// Connections whose session was not kept for the cap (each counted once, however many
     /// of its events come), and the reconnect tickets of those sessions (so that a reconnect
@@ -105,7 +112,7 @@ impl Told {
 }
 
 impl Sessions {
-    pub fn new(cap: usize) -> Sessions {
+    pub fn new(cap: usize, thresholds: Thresholds) -> Sessions {
         Sessions {
             list: Vec::new(),
             by_flow: FxHashMap::default(),
@@ -117,6 +124,9 @@ impl Sessions {
             handoffs: FxHashMap::default(),
             fallbacks: FxHashMap::default(),
             edt_sessions: FxHashMap::default(),
+            latency: Vec::new(),
+            judged: Vec::new(),
+            thresholds,
             cap,
             not_kept: FxHashSet::default(),
             dropped_tickets: FxHashSet::default(),
@@ -274,8 +284,15 @@ impl Sessions {
             open: true,
             ended_by: None,
             keepalive: None,
+            rtt_client_side: None,
+            rtt_server_side: None,
+            think_time: None,
+            launch: Launch::default(),
         });
+        self.latency.push(None);
+        self.judged.push(false);
         let i = self.list.len() - 1;
+        experience::opening(flow, &mut self.list[i]);
         self.by_flow.insert(flow.id, i);
         self.touch(i);
         Some(i)
@@ -293,6 +310,19 @@ impl Sessions {
                 }
                 _ => {}
             }
+            self.mark_launch(flow, e);
+        }
+    }
+
+    /// A launch milestone of a session's first connection.
+    fn mark_launch(&mut self, flow: &Flow, e: &Event) {
+        let Some(step) = experience::milestone(&e.body) else {
+            return;
+        };
+        if let Some(&i) = self.by_flow.get(&flow.id)
+            && self.list[i].flows.first() == Some(&flow.id)
+        {
+            self.list[i].launch.add(step, e.ts);
         }
     }
 
@@ -563,6 +593,9 @@ impl Sessions {
         };
         self.by_flow.remove(&flow.id);
         self.keep_carry(flow, i);
+        let latency = self.latency[i].get_or_insert_default();
+        latency.add(flow);
+        latency.write(&mut self.list[i]);
         let s = &mut self.list[i];
         // The newest connection of a session decides whether it is still open, and its
         // keep-alives are the session's; an older one retired later changes neither.
@@ -573,6 +606,12 @@ impl Sessions {
             return;
         }
         apply_flow(s, flow, keepalive, open);
+        // Judged once, when its newest connection first leaves (closed, idle, or at the end
+        // of the capture).
+        if !std::mem::replace(&mut self.judged[i], true) {
+            experience::judge(&self.list[i], self.thresholds, flow.last, findings);
+        }
+        let s = &mut self.list[i];
         if open {
             return;
         }
@@ -617,10 +656,18 @@ impl Sessions {
         keepalive: impl Fn(FlowId) -> Option<CadenceStats>,
     ) -> Vec<CitrixSession> {
         let mut list = self.list.clone();
+        let mut latency: FxHashMap<usize, Latency> = FxHashMap::default();
         for flow in live {
             if let Some(&i) = self.by_flow.get(&flow.id) {
                 apply_flow(&mut list[i], flow, keepalive(flow.id), true);
+                latency
+                    .entry(i)
+                    .or_insert_with(|| self.latency[i].as_deref().cloned().unwrap_or_default())
+                    .add(flow);
             }
+        }
+        for (i, l) in latency {
+            l.write(&mut list[i]);
         }
         list
     }
@@ -661,6 +708,11 @@ fn encryption_message(s: &CitrixSession) -> String {
 /// it is retired, or to a copy for a live view).
 fn apply_flow(s: &mut CitrixSession, flow: &Flow, keepalive: Option<CadenceStats>, open: bool) {
     s.last = s.last.max(flow.last);
+    if s.flows.first() == Some(&flow.id)
+        && let Some(at) = flow.exchange.first_reply()
+    {
+        s.launch.add(Milestone::FirstScreen, at);
+    }
     s.open = open;
     if keepalive.is_some() {
         s.keepalive = keepalive;

@@ -4,6 +4,7 @@
 use crate::flow::{Flow, Traffic, UdpConn};
 use crate::ids::FlowId;
 use crate::model::{DirectionRecord, FlowRecord};
+use crate::reassembly::SideRtt;
 use ctxscope_dissectors::{Dir, Transport};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub(super) fn record(flow: &Flow, findings: u64, open_at_end: bool) -> FlowRecor
         state,
         history: history.to_string(),
         handshake_rtt_ms: flow.tcp.handshake_rtt().map(|d| d.as_secs_f64() * 1e3),
+        rtt_client_side: flow.tcp.rtt(Dir::ToServer).as_ref().map(SideRtt::stats),
+        rtt_server_side: flow.tcp.rtt(Dir::ToClient).as_ref().map(SideRtt::stats),
         to_server: direction(Dir::ToServer),
         to_client: direction(Dir::ToClient),
         open_at_end,

@@ -2,9 +2,11 @@
 //! TCP state or UDP payload counts, and the classification/dissection state, in a bounded table
 //! with idle eviction.
 
+mod exchange;
 pub mod table;
 mod udp;
 
+pub use exchange::Exchange;
 pub use table::{Arrival, FlowTable, Lookup};
 pub use udp::UdpConn;
 
@@ -68,6 +70,8 @@ pub struct Flow {
     pub closed_at: Option<Timestamp>,
     /// Decoded events kept for the report and the detail view.
     pub events: EventLog,
+    /// Request and reply timing, for a Citrix session's connection.
+    pub exchange: Exchange,
     /// Bumped whenever something the flow's record shows may have changed, so that a live
     /// snapshot rebuilds only the records of flows that changed.
     pub revision: u64,

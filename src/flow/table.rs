@@ -1,6 +1,6 @@
 //! The flow table: lookup by 5-tuple, creation with role assignment, eviction.
 
-use super::{Flow, Traffic, UdpConn};
+use super::{Exchange, Flow, Traffic, UdpConn};
 use crate::classify::FlowApp;
 use crate::ids::{Endpoint, FlowId};
 use crate::model::{FlowTableStats, RoleBasis};
@@ -196,6 +196,7 @@ impl FlowTable {
             app: make_app(client, server),
             closed_at: None,
             events: Default::default(),
+            exchange: Exchange::default(),
             revision: 0,
         };
         self.next_id += 1;

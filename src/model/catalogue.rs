@@ -114,6 +114,15 @@ ctxscope_dissectors::codes! {
         CgpReconnect = "cgp.reconnect", Info,
             "a new connection presented a session's reconnect ticket and was accepted",
             "none: session reliability did its job (flow, related flow)";
+        SessionHighLatency = "session.high_latency", Medium,
+            "the median ACK round trip of a session (all its connections) on one side of the capture point is above `sessions.latency_warn_ms` (150 ms); the message says which side: the client's (capture point to client, the WAN or access side when capturing in the data centre) or the server's. Once per session, on its first connection",
+            "client side: the user's network path (VPN, Wi-Fi, long distance), consider EDT and HDX adaptive settings; server side: the data-centre network or an overloaded server";
+        SessionSlowLaunch = "session.slow_launch", Medium,
+            "a session's first connection took longer than `sessions.launch_warn_secs` (10 s) from its first packet to the server's first screen data; the message names the slowest phase (see the session's launch steps). Once per session",
+            "a slow phase before INIT_REQUEST points at the VDA (logon, profile, GPOs: Director's logon breakdown); a slow TCP or TLS connect at the network or a Gateway";
+        SessionServerDelay = "session.server_delay", Medium,
+            "a session's median server think time (a client's data to the server's next data, after the set-up), less its server-side round trip, is above `sessions.latency_warn_ms` and above its client-side round trip: the time goes on the server itself. Once per session",
+            "the VDA (CPU, memory, disk, graphics encoding) or the data-centre path; compare with the server-side round trip to tell the two apart";
 
         // EDT (HDX adaptive transport over UDP)
         EdtFallbackToTcp = "edt.fallback_to_tcp", Medium,

@@ -35,6 +35,13 @@ pub struct FlowRecord {
     pub history: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake_rtt_ms: Option<f64>,
+    /// Wireshark's `ack_rtt` of the ACKs the client sent: capture point to client and back.
+    /// None without a sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_client_side: Option<RttStats>,
+    /// The same for the ACKs the server sent: capture point to server and back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_server_side: Option<RttStats>,
     pub to_server: DirectionRecord,
     pub to_client: DirectionRecord,
     /// Still open when the capture ended.
@@ -54,6 +61,29 @@ pub struct DirectionRecord {
     pub bytes: u64,
     #[serde(flatten)]
     pub tcp: DirCounters,
+}
+
+/// The RTT samples of one side of the capture point (README "RTT on each side").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RttStats {
+    pub samples: u64,
+    pub min_ms: f64,
+    /// Nearest-rank median and 95th percentile, within 1.6% (a log-linear histogram).
+    pub median_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+    /// The last hour with samples, minute by minute, for the terminal UI (not in the JSON).
+    #[serde(skip)]
+    pub minutes: Vec<MinuteRtt>,
+}
+
+/// One minute of RTT samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MinuteRtt {
+    pub start: Timestamp,
+    pub samples: u32,
+    /// Within 6.3%.
+    pub median_ms: f64,
 }
 
 /// How the client and server roles were decided.
@@ -127,6 +157,9 @@ pub struct DirCounters {
     pub overlap_conflicts: u64,
     /// Times the out-of-order store hit its cap and released held data with gaps.
     pub cap_flushes: u64,
+    /// Segments not timed for the RTT because the direction's list of segments awaiting their
+    /// ACK was full: no sample can come from their ACK.
+    pub rtt_untracked_segments: u64,
     /// Delivered bytes dropped before the peer acknowledged them (the per-direction cap
     /// `limits.unacked_bytes_per_direction`, the global budget, or a gap after them): a later
     /// copy of them could not be compared.

@@ -3,6 +3,11 @@
 use super::DirCounters;
 use serde::Serialize;
 
+/// Segments of one connection direction kept waiting for their ACK to time the RTT (Wireshark
+/// keeps up to 10,000; 256 full-size segments are 370 KB in flight, more than a Citrix
+/// connection's window). A segment sent while this many wait is not timed.
+pub const RTT_SEGMENTS_PER_DIRECTION: usize = 256;
+
 /// Every cap that was hit, so nothing is lost silently.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LimitStats {
@@ -32,6 +37,9 @@ pub struct LimitStats {
     /// (`limits.unacked_bytes_per_direction` or the global budget; the sum of the flows'
     /// `unacked_released_bytes`): copies of them were not compared.
     pub unacked_released_bytes: u64,
+    /// Segments not timed for the RTT because [`RTT_SEGMENTS_PER_DIRECTION`] of their
+    /// direction were awaiting their ACK (the sum of the flows' `rtt_untracked_segments`).
+    pub rtt_untracked_segments: u64,
     /// pcapng interface blocks beyond the cap on interfaces per section (their packets are
     /// counted as malformed).
     pub pcapng_interfaces_refused: u64,
@@ -46,6 +54,7 @@ impl LimitStats {
         for c in directions {
             self.reassembly_cap_flushes += c.cap_flushes;
             self.unacked_released_bytes += c.unacked_released_bytes;
+            self.rtt_untracked_segments += c.rtt_untracked_segments;
         }
     }
 }

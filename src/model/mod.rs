@@ -11,6 +11,7 @@ mod catalogue;
 mod finding;
 mod flow;
 mod heartbeats;
+mod launch;
 mod licensing;
 mod limits;
 mod report;
@@ -22,13 +23,14 @@ pub use crate::ids::{Endpoint, FlowId};
 pub use capture::{CaptureStats, DefragStats, KernelStats, SourceSummary};
 pub use catalogue::{FindingKind, catalogue};
 pub use finding::Finding;
-pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, RoleBasis};
+pub use flow::{DirCounters, DirectionRecord, FlowRecord, Method, MinuteRtt, RoleBasis, RttStats};
 pub use heartbeats::{BeatKind, CadenceSource, CadenceStats, HeartbeatSeries, SeriesState};
+pub use launch::{Launch, LaunchStep, Milestone};
 pub use licensing::{
     AnnouncedOutcome, AnnouncedPort, ConnectionOutcome, FeatureUse, Handshake, HandshakeOutcome,
     LicenseCounts, LicensingSession, PortResult, SessionNote, SessionStatus, VendorConnection,
 };
-pub use limits::{AnnouncementStats, FlowTableStats, LimitStats};
+pub use limits::{AnnouncementStats, FlowTableStats, LimitStats, RTT_SEGMENTS_PER_DIRECTION};
 pub use report::Report;
 pub use sessions::{ChannelUse, CitrixSession, SessionEnd, SessionVia};
 pub use update::{FindingState, FindingUpdate, FlowTuple, SensorStats, Update};

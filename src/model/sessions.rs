@@ -2,7 +2,7 @@
 //! transport.
 
 use super::words::name_of;
-use super::{CadenceStats, Endpoint, FlowId, SeriesState};
+use super::{CadenceStats, Endpoint, FlowId, Launch, RttStats, SeriesState};
 use ctxscope_dissectors::ica::EncryptionKind;
 use ctxscope_dissectors::{Proto, Timestamp, WireText, tls};
 use serde::Serialize;
@@ -67,6 +67,18 @@ pub struct CitrixSession {
     /// CGP NOPs or TCP keep-alives.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keepalive: Option<CadenceStats>,
+    /// The ACK round trips of all its connections, merged: from the capture point to the
+    /// client (the WAN side when capturing in the data centre) and to the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_client_side: Option<RttStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_server_side: Option<RttStats>,
+    /// Server think time: from a client's data to the server's next data, after the set-up
+    /// (the server side's round trip and the server's own time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<RttStats>,
+    /// The first connection's milestones.
+    pub launch: Launch,
 }
 
 impl CitrixSession {

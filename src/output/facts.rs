@@ -1,9 +1,10 @@
 //! Words for what a flow's summary shows that the text report and the TUI both say: an EDT
 //! flow's datagram sizes and keep-alive cadence, the TLS or DTLS version of a handshake, why no
-//! certificate shows, a certificate's dates. Said once here, so the two never say it differently
+//! certificate shows, a certificate's dates, a session's launch. Said once here, so the two never say it differently
 //! (session and licensing wording lives on the model types).
 
-use super::units::duration;
+use super::units::{duration, round_trip};
+use crate::model::Launch;
 use ctxscope_dissectors::edt::{KeepAlive, Sizes};
 use ctxscope_dissectors::tls::{self, Version};
 use ctxscope_dissectors::{Dir, Timestamp};
@@ -69,6 +70,20 @@ pub fn no_certificate(s: &tls::Summary) -> &'static str {
 pub fn date(t: Timestamp) -> String {
     let full = t.to_string();
     full.get(..10).unwrap_or(&full).to_string()
+}
+
+/// A launch in a few words: "211 ms to the first screen, slowest phase to init_complete
+/// (42 ms)", or "no first screen seen".
+pub fn launch_summary(l: &Launch) -> String {
+    match (l.duration_secs(), l.slowest()) {
+        (Some(secs), Some(st)) => format!(
+            "{} to the first screen, slowest phase to {} ({})",
+            duration(secs),
+            st.step.name(),
+            round_trip(st.after_ms)
+        ),
+        _ => "no first screen seen".to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,17 @@ pub fn duration(secs: f64) -> String {
 }
 
 /// Time of day in UTC with milliseconds: `03:13:00.123`.
+/// A round trip or a delay in milliseconds: "27 µs" or "0.4 ms" on a LAN, "85 ms", "1.2 s".
+pub fn round_trip(ms: f64) -> String {
+    if ms < 0.1 {
+        format!("{:.0} µs", ms * 1000.0)
+    } else if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        duration(ms / 1000.0)
+    }
+}
+
 pub fn time_of_day(ts: Timestamp) -> String {
     clock(ts, 3)
 }

@@ -5,6 +5,7 @@ use super::counters::count_analysis;
 use super::half::{HalfStream, Limits};
 use super::history::{History, Scaled};
 use super::info::SegmentInfo;
+use super::rtt::{AckRtt, SideRtt, Timed};
 use super::segment::{Delivery, Segment};
 use super::seq::clamp_i64;
 use super::state::{ConnState, EndpointState, Endpoints};
@@ -28,6 +29,7 @@ pub struct TcpConn {
     /// Time of the most recent SYN without ACK (Wireshark's `ts_mru_syn`).
     last_syn: Option<Timestamp>,
     handshake_rtt: Option<Duration>,
+    rtt: AckRtt,
     first_rst: Option<(Dir, Timestamp)>,
 }
 
@@ -47,6 +49,7 @@ impl TcpConn {
             limits,
             last_syn: None,
             handshake_rtt: None,
+            rtt: AckRtt::default(),
             first_rst: None,
         }
     }
@@ -63,6 +66,7 @@ impl TcpConn {
     ) -> SegmentInfo {
         self.track_handshake_rtt(seg);
         let placed = self.place(dir, seg);
+        self.time_ack(dir, seg, &placed);
         self.zeek_view(dir, seg, &placed);
         let mut info = self.wireshark_view(dir, seg, &placed);
         info |= self.reassemble(dir, seg, &placed, info, deliver);
@@ -122,6 +126,13 @@ impl TcpConn {
     /// Time from the most recent SYN to the first ACK after it (Wireshark's iRTT).
     pub fn handshake_rtt(&self) -> Option<Duration> {
         self.handshake_rtt
+    }
+
+    /// Wireshark's `ack_rtt` samples of the ACKs sent in `dir`: `Dir::ToServer` is the client
+    /// side (capture point to client and back), `Dir::ToClient` the server side. None before
+    /// the first sample.
+    pub fn rtt(&self, dir: Dir) -> Option<SideRtt> {
+        self.rtt.side(dir)
     }
 
     /// Whether that direction's SYN was seen: its stream is complete from the first byte.
@@ -185,6 +196,7 @@ impl TcpConn {
         };
         if this.observe_start(seg.seq, flags.is_syn()) {
             self.analysis[dir.index()].restart();
+            self.rtt.restart(dir);
         }
         count_control_flags(&mut this.counters, seg);
         let len = seg.payload.len() as u64 + u64::from(seg.truncated);
@@ -192,6 +204,7 @@ impl TcpConn {
         let data = seq + i64::from(flags.is_syn());
         let data_end = data.saturating_add(clamp_i64(len));
         let ack = flags.is_ack().then_some(seg.ack);
+        let ack_field = peer.is_started().then(|| peer.offset(seg.ack));
         Placed {
             len,
             seq,
@@ -199,10 +212,27 @@ impl TcpConn {
             data_end,
             seq_end: data_end + i64::from(flags.is_fin()),
             ack,
-            ack_offset: ack.filter(|_| peer.is_started()).map(|a| peer.offset(a)),
+            ack_offset: ack_field.filter(|_| flags.is_ack()),
+            ack_field,
             peer_last_ack: self.analysis[dir.reverse().index()]
                 .last_ack()
                 .map(|a| this.offset(a)),
+        }
+    }
+
+    /// Times the peer's segment this one acknowledges, and keeps this one for its ACK.
+    fn time_ack(&mut self, dir: Dir, seg: &Segment<'_>, placed: &Placed) {
+        let (syn, fin) = (seg.flags.is_syn(), seg.flags.is_fin());
+        let timed = Timed {
+            // Where its sequence space ends, as Wireshark counts it: one more for a SYN or FIN
+            // (one, not two, for both).
+            sent: (placed.len > 0 || syn || fin)
+                .then(|| placed.seq.saturating_add(clamp_i64(placed.len)) + i64::from(syn || fin)),
+            ack: placed.ack_field,
+            ts: seg.ts,
+        };
+        if !self.rtt.segment(dir, &timed) {
+            self.halves[dir.index()].counters.rtt_untracked_segments += 1;
         }
     }
 
@@ -351,6 +381,9 @@ struct Placed {
     /// Its acknowledgement as on the wire and as an offset in the other direction.
     ack: Option<u32>,
     ack_offset: Option<i64>,
+    /// The acknowledgement field as an offset whatever the ACK flag says (Wireshark's
+    /// `ack_rtt` reads it so).
+    ack_field: Option<i64>,
     /// The other direction's last acknowledgement, as an offset in this direction.
     peer_last_ack: Option<i64>,
 }

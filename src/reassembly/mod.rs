@@ -115,6 +115,12 @@
 //! before that rule was added, most of them `ack_lost_segment` or `fast_retransmission` after
 //! arbitrary ACKs. Window full/update and keep-alive ACKs are not reported.
 //!
+//! # ACK round trips
+//!
+//! Every segment also goes to `rtt`: Wireshark's `tcp.analysis.ack_rtt`, each ACK that ends
+//! exactly where a waiting segment of the peer ends timing the round trip to its sender, kept
+//! per side ([`TcpConn::rtt`]: the client's ACKs time the client side) in fixed memory.
+//!
 //! # Zeek's view
 //!
 //! [`TcpConn::state`] is Zeek's `conn_state` from its endpoint state machine; [`TcpConn::history`]
@@ -143,6 +149,7 @@ mod half;
 mod held;
 mod history;
 mod info;
+mod rtt;
 mod segment;
 mod seq;
 mod state;
@@ -151,6 +158,7 @@ mod unacked;
 pub use conn::TcpConn;
 pub use half::Limits;
 pub use info::SegmentInfo;
+pub use rtt::{MINUTES, Minute, RttSketch, RttTimeline, SideRtt};
 pub use segment::{Delivery, Segment, TcpFlags};
 pub use state::ConnState;
 

@@ -1,7 +1,7 @@
 //! Text helpers for the screen: a last line of defence against control characters, and the
 //! compact time formats the tables use.
 
-pub use crate::output::units::{bytes, duration, time_of_day, time_of_day_micros};
+pub use crate::output::units::{bytes, duration, round_trip, time_of_day, time_of_day_micros};
 use ctxscope_dissectors::Timestamp;
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -125,6 +125,21 @@ pub fn date_time(ts: Timestamp) -> String {
 }
 
 /// An optional string for a cell: the text, or `-`.
+/// One row of a sparkline: empty, then eighths.
+const LEVELS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One character per value, scaled to the largest; any value above zero shows at least as `▁`.
+pub fn sparkline(values: &[u64]) -> String {
+    let max = values.iter().copied().max().unwrap_or(0).max(1);
+    values
+        .iter()
+        .map(|&v| {
+            let level = (u128::from(v) * 8).div_ceil(u128::from(max));
+            LEVELS[usize::try_from(level).unwrap_or(8).min(8)]
+        })
+        .collect()
+}
+
 pub fn or_dash(value: Option<&impl std::fmt::Display>) -> String {
     value.map_or_else(|| "-".to_string(), ToString::to_string)
 }
@@ -145,6 +160,13 @@ pub fn si(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparkline_levels() {
+        assert_eq!(sparkline(&[0, 1, 4, 8, 3]), " ▁▄█▃");
+        assert_eq!(sparkline(&[0, 0]), "  ");
+        assert_eq!(sparkline(&[u64::MAX, 1]), "█▁");
+    }
 
     #[test]
     fn control_characters_never_reach_the_screen() {

@@ -41,7 +41,11 @@ pub fn scenario_file(folder: &str, path: &str) -> PathBuf {
 
 /// Analyses a capture file with the default settings.
 pub fn analyse_file(path: &Path) -> Report {
-    let mut engine = Engine::new(Config::default());
+    analyse_file_with(Config::default(), path)
+}
+
+pub fn analyse_file_with(config: Config, path: &Path) -> Report {
+    let mut engine = Engine::new(config);
     let name = path.display().to_string();
     ctxscope::run::read_file(&mut engine, path, &name, false).expect("capture opens");
     engine.finish()
@@ -58,6 +62,16 @@ pub fn read_packets(path: &Path) -> Vec<Packet> {
 pub fn config(overrides: &[&str]) -> Config {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     Config::load(None, &overrides).expect("valid settings")
+}
+
+/// The JSON report of `ctxscope report` on a capture file (null if it wrote none).
+pub fn json_report(capture: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ctxscope"))
+        .args(["report", "--format", "json"])
+        .arg(capture)
+        .output()
+        .expect("ctxscope runs");
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
 }
 
 /// Analyses `frames` with the default settings, as one source.

@@ -791,3 +791,29 @@ fn a_session_over_dtls_reads_as_in_the_text_report() {
         render(&mut app, 160, 48).backend()
     );
 }
+
+#[test]
+fn sessions_detail_shows_latency_and_the_launch() {
+    // The real ICA session (ndpi-citrix): the end of its detail pane.
+    let mut app = real_app();
+    press(&mut app, KeyCode::Char('4'));
+    open_pane(&mut app);
+    press(&mut app, KeyCode::End);
+    let text = screen(&mut app, 160, 48);
+    for expected in [
+        "C RTT   S RTT  LAUNCH",
+        "3.0 ms  5.1 ms   78 ms",
+        "Latency from the capture point (sparkline: median per minute, last hour)",
+        "client RTT        3.0 ms median, p95 97 ms, 14 samples  █",
+        "server RTT        5.1 ms median, p95 137 ms, 17 samples  █",
+        "server think      5.2 ms median, p95 1.0 s, 9 exchanges",
+        "Launch: 78 ms to the first screen, slowest phase to init_complete (53 ms)",
+        "syn 00:00:00.000000, connected +2.1 ms, detect +6.1 ms, init_request +4.1 ms",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    insta::assert_snapshot!(
+        "sessions_latency_launch_160x48",
+        render(&mut app, 160, 48).backend()
+    );
+}

@@ -9,9 +9,9 @@ mod tls;
 
 use super::table::Column::{Left, Right};
 use super::table::Table;
-use super::units::{bytes, duration};
+use super::units::{bytes, duration, round_trip};
 use crate::capture::MAX_PCAPNG_INTERFACES;
-use crate::model::{Finding, FlowRecord, Report};
+use crate::model::{Finding, FlowRecord, RTT_SEGMENTS_PER_DIRECTION, Report, RttStats};
 use ctxscope_dissectors::{Proto, Severity, Summary, Transport};
 use std::io::{self, Write};
 
@@ -190,6 +190,8 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Right("BYTES S>C"),
         Right("DURATION"),
         Right("RTT"),
+        Right("CLIENT RTT"),
+        Right("SERVER RTT"),
         Right("RETX/OOO/LOST"),
         Left("HISTORY"),
         Right("FINDINGS"),
@@ -221,20 +223,18 @@ fn flow_row(f: &FlowRecord) -> Vec<String> {
         f.to_server.bytes.to_string(),
         f.to_client.bytes.to_string(),
         duration(f.duration_secs),
-        f.handshake_rtt_ms.map_or("-".into(), rtt),
+        f.handshake_rtt_ms.map_or("-".into(), round_trip),
+        median_rtt(f.rtt_client_side.as_ref()),
+        median_rtt(f.rtt_server_side.as_ref()),
         if tcp { tcp_trouble(f) } else { "-".into() },
         f.history.clone(),
         f.findings.to_string(),
     ]
 }
 
-/// A handshake RTT: "0.4 ms" on a LAN, "85 ms", "1.2 s".
-fn rtt(ms: f64) -> String {
-    if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        duration(ms / 1000.0)
-    }
+/// The median of one side's ACK RTT samples.
+fn median_rtt(side: Option<&RttStats>) -> String {
+    side.map_or("-".into(), |s| round_trip(s.median_ms))
 }
 
 /// Wireshark's retransmissions, out-of-order and lost segments, both directions together.
@@ -322,6 +322,12 @@ fn limits_hit(r: &Report) -> Vec<(String, u64)> {
             "bytes left the retransmission check unacknowledged (limits.unacked_bytes_per_direction)"
                 .to_string(),
             l.unacked_released_bytes,
+        ),
+        (
+            format!(
+                "segments not timed for the RTT ({RTT_SEGMENTS_PER_DIRECTION} of their direction already awaiting their ACK)"
+            ),
+            l.rtt_untracked_segments,
         ),
         (
             "reassembly budget flushes (limits.reassembly_bytes_total)".to_string(),

@@ -1,12 +1,14 @@
 //! Connection-level tests. `tshark` replays the cases measured against tshark 4.0's
 //! `follow,tcp,raw`; `states` covers Zeek's conn_state and history; `random` shuffles, repeats
 //! and re-cuts known streams and throws arbitrary segments at the reassembler; `differential`
-//! checks random connections against a reference model (property tests).
+//! checks random connections against a reference model (property tests); `rtt` replays the ACK
+//! RTT cases measured against tshark's `ack_rtt`.
 
 mod analysis;
 mod conflicts;
 mod differential;
 mod random;
+mod rtt;
 mod states;
 mod store;
 mod tshark;

@@ -265,9 +265,11 @@ fn a_syn_seen_after_the_first_segment_still_marks_the_start() {
 fn an_idle_connection_holds_no_buffer() {
     let w = normal_session();
     assert_eq!(w.conn.buffered_bytes(), 0);
-    // Counters take about half; the delivered-bytes samples of both directions 192 bytes.
+    // Counters take about a third; the delivered-bytes samples of both directions 192 bytes; the
+    // RTT 256: per direction the two oldest segments awaiting their ACK and the last samples
+    // (kept here rather than on the heap, which cost a cache miss per packet), cache-aligned.
     assert!(
-        size_of::<TcpConn>() <= 960,
+        size_of::<TcpConn>() <= 1152,
         "TcpConn is {} bytes",
         size_of::<TcpConn>()
     );

@@ -2,9 +2,9 @@
 //! which transport, how protected and how they ended.
 
 use super::{ColumnSpec, FlowLinks, Sort, TableModel, has_findings, sort_rows};
-use crate::model::{CitrixSession, FlowId, Report, SeriesState};
+use crate::model::{CitrixSession, FlowId, Report, RttStats, SeriesState};
 use crate::tui::query::{Query, TermKind};
-use crate::tui::text::or_dash;
+use crate::tui::text::{duration, or_dash, round_trip};
 use std::fmt::Write as _;
 use strum::VariantArray;
 
@@ -24,6 +24,9 @@ pub enum SessionColumn {
     FramesToClient,
     Reconnects,
     KeepAlive,
+    ClientRtt,
+    ServerRtt,
+    Launch,
     State,
 }
 
@@ -41,6 +44,16 @@ pub fn keepalive(s: &CitrixSession) -> &'static str {
 /// Open, and its keep-alives stopped.
 pub fn in_trouble(s: &CitrixSession) -> bool {
     s.keepalive_state() == Some(SeriesState::Overdue)
+}
+
+/// A side's median round trip, `-` without a sample.
+fn median(stats: Option<&RttStats>) -> String {
+    stats.map_or("-".into(), |st| round_trip(st.median_ms))
+}
+
+/// A side's median in whole microseconds, to sort by (none first).
+fn micros(stats: &Option<RttStats>) -> Option<u64> {
+    stats.as_ref().map(|st| (st.median_ms * 1e3).round() as u64)
 }
 
 impl TableModel for Sessions {
@@ -71,6 +84,10 @@ impl TableModel for Sessions {
             SessionColumn::FramesToClient => ("FR S>C", 7, true, 10),
             SessionColumn::Reconnects => ("RECON", 6, true, 5),
             SessionColumn::KeepAlive => ("KEEPALIVE", 10, false, 7),
+            // Medians ("850 µs", "1.2 s") and the launch to the first screen.
+            SessionColumn::ClientRtt => ("C RTT", 7, true, 6),
+            SessionColumn::ServerRtt => ("S RTT", 7, true, 7),
+            SessionColumn::Launch => ("LAUNCH", 7, true, 8),
             SessionColumn::State => ("STATE", 10, false, 0),
         };
         ColumnSpec {
@@ -125,6 +142,9 @@ impl TableModel for Sessions {
             SessionColumn::FramesToClient => s.frames[1].to_string(),
             SessionColumn::Reconnects => s.reconnects.to_string(),
             SessionColumn::KeepAlive => keepalive(s).to_string(),
+            SessionColumn::ClientRtt => median(s.rtt_client_side.as_ref()),
+            SessionColumn::ServerRtt => median(s.rtt_server_side.as_ref()),
+            SessionColumn::Launch => s.launch.duration_secs().map_or("-".into(), duration),
             SessionColumn::State => s.state().to_string(),
         }
     }
@@ -147,6 +167,16 @@ impl TableModel for Sessions {
             SessionColumn::FramesToClient => sort_rows(rows, d, |i| (s(i).frames[1], id(i))),
             SessionColumn::Reconnects => sort_rows(rows, d, |i| (s(i).reconnects, id(i))),
             SessionColumn::KeepAlive => sort_rows(rows, d, |i| (s(i).keepalive_state(), id(i))),
+            SessionColumn::ClientRtt => {
+                sort_rows(rows, d, |i| (micros(&s(i).rtt_client_side), id(i)))
+            }
+            SessionColumn::ServerRtt => {
+                sort_rows(rows, d, |i| (micros(&s(i).rtt_server_side), id(i)))
+            }
+            SessionColumn::Launch => sort_rows(rows, d, |i| {
+                let launch = s(i).launch.duration_secs().map(|secs| (secs * 1e6) as u64);
+                (launch, id(i))
+            }),
             SessionColumn::State => sort_rows(rows, d, |i| (s(i).state(), id(i))),
         }
     }

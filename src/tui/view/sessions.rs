@@ -6,11 +6,12 @@
 use super::facts::{edt_fields, handshake_fields};
 use super::licensing::{beat_style, cadence};
 use super::record::{Doc, Record, RecordView, dim_style};
-use crate::model::{CitrixSession, Report, SessionEnd};
+use crate::model::{CitrixSession, Report, RttStats, SessionEnd};
+use crate::output::facts::launch_summary;
 use crate::tui::app::{App, Hits, Tab};
 use crate::tui::table::TableView;
 use crate::tui::table::sessions::{SessionColumn, Sessions};
-use crate::tui::text::{bytes, duration, or_dash, time_of_day_micros};
+use crate::tui::text::{bytes, duration, or_dash, round_trip, sparkline, time_of_day_micros};
 use ctxscope_dissectors::ica::EncryptionKind;
 use ctxscope_dissectors::{Proto, Summary};
 use ratatui::layout::Rect;
@@ -184,6 +185,7 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
                 doc.field(name, value);
             }
         }
+        launch(&mut doc, s, width);
         doc.findings(report, &session_flows(s), width);
         return doc;
     }
@@ -221,8 +223,74 @@ fn document(s: &CitrixSession, report: &Report, width: usize) -> Doc {
         None => doc.dim("none seen"),
     }
 
+    latency(&mut doc, s);
+    launch(&mut doc, s, width);
     doc.findings(report, &session_flows(s), width);
     doc
+}
+
+/// Round trips on each side of the capture point, each with its minutes as a sparkline, and
+/// the server's think time.
+fn latency(doc: &mut Doc, s: &CitrixSession) {
+    let sides = [
+        ("client RTT", &s.rtt_client_side),
+        ("server RTT", &s.rtt_server_side),
+    ];
+    if sides.iter().all(|(_, st)| st.is_none()) && s.think_time.is_none() {
+        return;
+    }
+    doc.section("Latency from the capture point (sparkline: median per minute, last hour)");
+    for (name, stats) in sides {
+        let Some(st) = stats else {
+            doc.field(name, "no sample");
+            continue;
+        };
+        let medians: Vec<u64> = st
+            .minutes
+            .iter()
+            .map(|m| (m.median_ms * 1e3) as u64)
+            .collect();
+        doc.field(
+            name,
+            format!("{}  {}", figures(st, "samples"), sparkline(&medians)),
+        );
+    }
+    if let Some(think) = &s.think_time {
+        doc.field("server think", figures(think, "exchanges"));
+    }
+}
+
+/// "85 ms median, p95 210 ms, 340 samples".
+fn figures(st: &RttStats, unit: &str) -> String {
+    format!(
+        "{} median, p95 {}, {} {unit}",
+        round_trip(st.median_ms),
+        round_trip(st.p95_ms),
+        st.samples
+    )
+}
+
+/// The launch: its length and slowest phase, then its steps, each with the time since the
+/// one before.
+fn launch(doc: &mut Doc, s: &CitrixSession, width: usize) {
+    let l = &s.launch;
+    let Some(first) = l.steps.first() else {
+        return;
+    };
+    doc.section(format!("Launch: {}", launch_summary(l)));
+    let steps: Vec<String> = l
+        .steps
+        .iter()
+        .skip(1)
+        .map(|st| format!("{} +{}", st.step.name(), round_trip(st.after_ms)))
+        .collect();
+    let text = format!(
+        "{} {}, {}",
+        first.step.name(),
+        time_of_day_micros(first.at),
+        steps.join(", ")
+    );
+    doc.wrapped(2, text.trim_end_matches(", "), width, Style::new());
 }
 
 /// Who logged on, and whether a password crossed.

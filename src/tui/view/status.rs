@@ -5,7 +5,7 @@ use super::bar::{self, Fill, Item};
 use super::severity_style;
 use crate::tui::app::{App, SourceKind, Tab};
 use crate::tui::table::{TableModel, TableView};
-use crate::tui::text::{bytes, clean, date_time, duration, si, time_of_day};
+use crate::tui::text::{bytes, clean, date_time, duration, si, sparkline, time_of_day};
 use ctxscope_dissectors::Severity;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -17,8 +17,6 @@ use std::path::Path;
 /// The rate's sparkline: at least this wide (or left out), at most as wide as this.
 const SPARK_MIN: usize = 8;
 const SPARK_MAX: usize = 30;
-/// One row of a sparkline: empty, then eighths.
-const LEVELS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let [top, bottom] =
@@ -147,18 +145,6 @@ fn with_space(s: String) -> String {
     }
 }
 
-/// One character per value, scaled to the largest; any traffic shows at least as `▁`.
-fn sparkline(values: &[u64]) -> String {
-    let max = values.iter().copied().max().unwrap_or(0).max(1);
-    values
-        .iter()
-        .map(|&v| {
-            let level = (u128::from(v) * 8).div_ceil(u128::from(max));
-            LEVELS[usize::try_from(level).unwrap_or(8).min(8)]
-        })
-        .collect()
-}
-
 /// The view's state: findings by severity, the table's rows, filter and sort, paused. The
 /// findings, the row count, the filter and PAUSED stay; the sort goes first.
 fn view_items(app: &App) -> Vec<Item> {
@@ -247,17 +233,5 @@ fn table_items<M: TableModel>(items: &mut Vec<Item>, tab: Tab, t: &TableView<M>)
             )
             .cut(),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sparkline;
-
-    #[test]
-    fn sparkline_levels() {
-        assert_eq!(sparkline(&[0, 1, 4, 8, 3]), " ▁▄█▃");
-        assert_eq!(sparkline(&[0, 0]), "  ");
-        assert_eq!(sparkline(&[u64::MAX, 1]), "█▁");
     }
 }
