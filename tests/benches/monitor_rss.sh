@@ -19,7 +19,8 @@ every=10
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet
 work=$(mktemp -d)
-trap 'kill "$replay" "$sensor" 2>/dev/null || true; rm -rf "$work"' EXIT
+# The sensor writes its final records on SIGTERM: wait for it before its folder goes.
+trap 'kill "$replay" "$sensor" 2>/dev/null || true; wait "$sensor" 2>/dev/null || true; rm -rf "$work"' EXIT
 smac=02:c8:00:00:00:01
 tcprewrite --enet-smac="$smac" --enet-dmac=02:c8:00:00:00:02 \
   --infile="$capture" --outfile="$work/replay.pcap"
