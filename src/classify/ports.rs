@@ -1,13 +1,17 @@
 //! Port tables: which protocol a port is configured for, and forced decodes, one table per
 //! transport.
 
-use crate::config::Ports;
+use crate::config::{PortRange, Ports};
 use ctxscope_dissectors::{Proto, Transport};
+use std::cmp::Reverse;
 
 /// One entry per port of one transport: lookups on the per-packet path are a single index.
+/// An entry is one byte (the protocol's place in `protos` plus one, 0 for none), so that a
+/// table is 64 KB and an engine is cheap to build.
 pub struct PortTable {
-    configured: Box<[Option<Proto>]>,
-    forced: Box<[Option<Proto>]>,
+    protos: Vec<Proto>,
+    configured: Box<[u8]>,
+    forced: Box<[u8]>,
 }
 
 impl PortTable {
@@ -15,38 +19,60 @@ impl PortTable {
     /// on it. Where ranges overlap, the narrowest one wins (a single vendor-daemon port inside
     /// lmgrd's 27000-27009), and between equally narrow ones the protocol first in the registry.
     pub fn new(ports: &Ports, transport: Transport) -> PortTable {
-        const NONE: (Option<Proto>, u32) = (None, u32::MAX);
         let on_transport = |proto: &Proto| proto.spec().transport == transport;
-        let mut narrowest = vec![NONE; 65536];
-        for (proto, ranges) in ports.iter().filter(|(proto, _)| on_transport(proto)) {
-            for range in ranges {
-                let width = u32::from(range.1 - range.0);
-                for p in range.ports() {
-                    let slot = &mut narrowest[usize::from(p)];
-                    if width < slot.1 {
-                        *slot = (Some(proto), width);
-                    }
-                }
-            }
+        let mut table = PortTable {
+            protos: Vec::new(),
+            configured: vec![0; 65536].into_boxed_slice(),
+            forced: vec![0; 65536].into_boxed_slice(),
+        };
+        let mut ranges: Vec<(usize, Proto, PortRange)> = ports
+            .iter()
+            .filter(|(proto, _)| on_transport(proto))
+            .flat_map(|(proto, ranges)| ranges.iter().map(move |&range| (proto, range)))
+            .enumerate()
+            .map(|(at, (proto, range))| (at, proto, range))
+            .collect();
+        // Written widest first, and among equally wide ones the registry's last first: what is
+        // written last wins.
+        ranges.sort_by_key(|&(at, _, range)| (Reverse(range.1 - range.0), Reverse(at)));
+        for (_, proto, range) in ranges {
+            let slot = table.slot(proto);
+            table.configured[usize::from(range.0)..=usize::from(range.1)].fill(slot);
         }
-        let configured = narrowest.into_iter().map(|(proto, _)| proto).collect();
-        let mut forced = vec![None; 65536].into_boxed_slice();
         for (port, proto) in ports.decode_as() {
             if on_transport(&proto) {
-                forced[usize::from(port)] = Some(proto);
+                let slot = table.slot(proto);
+                table.forced[usize::from(port)] = slot;
             }
         }
-        PortTable { configured, forced }
+        table
+    }
+
+    /// The entry that stands for `proto`.
+    fn slot(&mut self, proto: Proto) -> u8 {
+        let at = match self.protos.iter().position(|&p| p == proto) {
+            Some(at) => at,
+            None => {
+                self.protos.push(proto);
+                self.protos.len() - 1
+            }
+        };
+        u8::try_from(at + 1).expect("the registry has fewer than 255 protocols")
+    }
+
+    fn proto(&self, slot: u8) -> Option<Proto> {
+        let at = usize::from(slot).checked_sub(1)?;
+        self.protos.get(at).copied()
     }
 
     /// The protocol `port` is configured for in the port table.
     pub fn configured(&self, port: u16) -> Option<Proto> {
-        self.configured[usize::from(port)]
+        self.proto(self.configured[usize::from(port)])
     }
 
     /// The protocol the user forced for `port` (`--decode-as`).
     pub fn forced(&self, port: u16) -> Option<Proto> {
-        self.forced[usize::from(port)]
+        self.proto(self.forced[usize::from(port)])
     }
 
     /// Whether `port` is configured for the wire protocol of `proto` (lmgrd and vendor-daemon

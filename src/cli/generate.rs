@@ -4,6 +4,7 @@
 //! `--gap-bomb FILE`, `--overlap-storm FILE`: attacks on the reassembly's memory.
 
 use super::Outcome;
+use crate::config::Size;
 use anyhow::{Context as _, Result, bail};
 use clap::{ArgGroup, Args};
 use ctxscope_generator::adversarial::{write_gap_bomb, write_overlap_storm};
@@ -37,9 +38,10 @@ pub struct GenerateArgs {
     /// bytes, held out of order or retransmitted over delivered bytes, none acknowledged.
     #[arg(long, value_name = "FILE")]
     pub overlap_storm: Option<PathBuf>,
-    /// Approximate size of the generated capture: bytes, or with a K, M or G suffix.
-    #[arg(long, default_value = "1G", value_parser = parse_size, conflicts_with = "dir")]
-    pub size: u64,
+    /// Approximate size of the generated capture: bytes, or with a K, M, G or T suffix
+    /// (powers of 1024, as in the settings).
+    #[arg(long, default_value = "1G", value_parser = Size::parse, conflicts_with = "dir")]
+    pub size: Size,
     /// Seed of the generated capture (the same seed gives the same file).
     #[arg(long, default_value_t = 1, conflicts_with = "dir")]
     pub seed: u64,
@@ -47,16 +49,16 @@ pub struct GenerateArgs {
 
 pub fn run(args: &GenerateArgs) -> Result<Outcome> {
     if let Some(path) = &args.farm {
-        return write_big(path, |w| write_load(w, args.size, args.seed));
+        return write_big(path, |w| write_load(w, args.size.0, args.seed));
     }
     if let Some(path) = &args.flood {
-        return write_big(path, |w| write_flood(w, args.size, args.seed));
+        return write_big(path, |w| write_flood(w, args.size.0, args.seed));
     }
     if let Some(path) = &args.gap_bomb {
-        return write_big(path, |w| write_gap_bomb(w, args.size, args.seed));
+        return write_big(path, |w| write_gap_bomb(w, args.size.0, args.seed));
     }
     if let Some(path) = &args.overlap_storm {
-        return write_big(path, |w| write_overlap_storm(w, args.size, args.seed));
+        return write_big(path, |w| write_overlap_storm(w, args.size.0, args.seed));
     }
     let Some(dir) = &args.dir else {
         bail!("give a folder, or --farm, --flood, --gap-bomb or --overlap-storm FILE");
@@ -93,38 +95,37 @@ where
     Ok(Outcome::Ok)
 }
 
-/// "1500000", "64K", "200M", "1G" (powers of 1000).
-pub(super) fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, unit) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_uppercase()),
-        _ => (s, ' '),
-    };
-    let n: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size"))?;
-    let scale = match unit {
-        ' ' => 1,
-        'K' => 1_000,
-        'M' => 1_000_000,
-        'G' => 1_000_000_000,
-        _ => return Err(format!("{s:?}: unknown unit (use K, M or G)")),
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("{s:?} is too large"))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
 
+    /// One size parser for the command line and the settings: `1G` is 2^30 bytes everywhere.
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1500"), Ok(1500));
-        assert_eq!(parse_size("64K"), Ok(64_000));
-        assert_eq!(parse_size("200m"), Ok(200_000_000));
-        assert_eq!(parse_size("1G"), Ok(1_000_000_000));
-        assert!(parse_size("1T").is_err() && parse_size("G").is_err());
+    fn sizes_are_read_as_the_settings_read_them() {
+        let size = |args: &[&str]| match Cli::try_parse_from(args).map(|cli| cli.command) {
+            Ok(Command::Generate(g)) => Ok(g.size.0),
+            Ok(Command::Monitor(m)) => Ok(m.rotate_size.map_or(0, |s| s.0)),
+            other => Err(format!("{other:?}")),
+        };
+        let farm = ["ctxscope", "generate", "--farm", "f.pcap", "--size"];
+        assert_eq!(size(&[&farm[..], &["1G"]].concat()), Ok(1 << 30));
+        assert_eq!(size(&[&farm[..], &["64MiB"]].concat()), Ok(64 << 20));
+        assert_eq!(
+            size(&[&farm[..], &["1000000000"]].concat()),
+            Ok(1_000_000_000)
+        );
+        assert_eq!(size(&farm[..4]), Ok(1 << 30));
+        let monitor = [
+            "ctxscope",
+            "monitor",
+            "x.pcap",
+            "--out",
+            "d",
+            "--rotate-size",
+            "4K",
+        ];
+        assert_eq!(size(&monitor), Ok(4 << 10));
+        assert!(size(&[&farm[..], &["1X"]].concat()).is_err());
     }
 }

@@ -1,8 +1,8 @@
 //! `ctxscope monitor`: sensor mode, streaming records and serving metrics (README "Sensor mode").
 
-use super::generate::parse_size;
 use super::live::LiveArgs;
 use super::{ConfigArgs, Outcome};
+use crate::config::Size;
 use crate::monitor::{self, Input, Rotation, Settings};
 use anyhow::Result;
 use clap::Args;
@@ -34,9 +34,10 @@ pub struct MonitorArgs {
     /// Write Elastic Common Schema documents instead of NDJSON records.
     #[arg(long)]
     pub ecs: bool,
-    /// Rotate the output file once it holds this much: bytes, or with a K, M or G suffix.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub rotate_size: Option<u64>,
+    /// Rotate the output file once it holds this much: bytes, or with a K, M, G or T suffix
+    /// (powers of 1024, as in the settings).
+    #[arg(long, value_name = "SIZE", value_parser = Size::parse)]
+    pub rotate_size: Option<Size>,
     /// Rotate the output file once it is this many seconds old.
     #[arg(long, value_name = "SECS")]
     pub rotate_secs: Option<u64>,
@@ -52,7 +53,7 @@ pub fn run(args: &MonitorArgs, registry: &Registry) -> Result<Outcome> {
     let settings = Settings {
         out: args.out.clone(),
         rotation: Rotation {
-            size: args.rotate_size,
+            size: args.rotate_size.map(|s| s.0),
             age: args.rotate_secs.map(Duration::from_secs),
         },
         metrics: args.metrics,

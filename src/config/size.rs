@@ -27,23 +27,23 @@ impl Size {
             .strip_suffix("ib")
             .or_else(|| lower.strip_suffix('b'))
             .unwrap_or(&lower);
-        let (digits, shift) = match without_b.char_indices().last() {
-            Some((i, unit)) if unit.is_ascii_alphabetic() => {
-                let shift = match unit {
-                    'k' => 10,
-                    'm' => 20,
-                    'g' => 30,
-                    't' => 40,
-                    _ => return Err(format!("{text:?}: unknown unit (use K, M, G or T)")),
-                };
-                (&without_b[..i], shift)
-            }
-            _ => (without_b, 0),
+        let (digits, unit) = match without_b.char_indices().last() {
+            Some((i, unit)) if unit.is_ascii_alphabetic() => (&without_b[..i], Some(unit)),
+            _ => (without_b, None),
         };
+        // The number first: "lots" is no size rather than a size in an unknown unit.
         let n: u64 = digits
             .trim()
             .parse()
             .map_err(|_| format!("{text:?} is not a size (like 1500, 512K, 64M or 2G)"))?;
+        let shift = match unit {
+            None => 0,
+            Some('k') => 10,
+            Some('m') => 20,
+            Some('g') => 30,
+            Some('t') => 40,
+            Some(_) => return Err(format!("{text:?}: unknown unit (use K, M, G or T)")),
+        };
         n.checked_mul(1 << shift)
             .map(Size)
             .ok_or_else(|| format!("{text:?} is too large"))
@@ -103,6 +103,8 @@ mod tests {
         for bad in ["", "M", "12X", "-1", "1.5M", "99999999999999T"] {
             assert!(Size::parse(bad).is_err(), "{bad:?} was accepted");
         }
+        assert!(Size::parse("lots").is_err_and(|e| e.contains("is not a size")));
+        assert!(Size::parse("12X").is_err_and(|e| e.contains("unknown unit")));
     }
 
     #[test]

@@ -186,8 +186,8 @@ impl<'a> WireSegment<'a> {
 /// One step of a `dissector` input: `[op u8]` then, for data, `[length u16][bytes]`, for a gap
 /// `[length u32]`. Op bit 0 is the direction (set: to the client), bits 1..2 the kind (0 data,
 /// 1 gap, 2 or 3 close), bits 3..7 the seconds since the previous step. The input is `[options
-/// u8]` (bit 0: seen from the SYN, bit 1: a vendor daemon announced by lmgrd) and steps; a
-/// close ends it.
+/// u8]` (bit 0: seen from the SYN, bit 1: a vendor daemon announced by lmgrd, bit 2: the
+/// summary read after every step, as `monitor`'s live records may) and steps; a close ends it.
 pub enum Step<'a> {
     Data(Dir, &'a [u8]),
     Gap(Dir, u64),

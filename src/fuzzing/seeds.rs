@@ -21,8 +21,11 @@ use std::time::Duration;
 
 /// A seed's size at most: libFuzzer's inputs stay small, so that executions stay fast.
 const MAX_SEED: usize = 48 << 10;
+/// A `packets` seed's size at most (`tests/fuzz/run.sh` gives the target the same `-max_len`):
+/// each input runs a whole engine, so a few dozen frames per input keep it fast.
+const MAX_PACKETS_SEED: usize = 8 << 10;
 /// Frames per `packets` seed, and `packets` seeds per capture, at most.
-const FRAMES_PER_SEED: usize = 256;
+const FRAMES_PER_SEED: usize = 64;
 const PACKET_SEEDS: usize = 4;
 /// Connections per capture for `reassembly`, and per protocol for its dissector, at most.
 const CONNECTIONS: usize = 8;
@@ -110,7 +113,7 @@ fn frames(packets: &[OwnedPacket]) -> Vec<Seed> {
         let mut last = first.ts;
         let mut taken = 0;
         for p in rest.iter().take(FRAMES_PER_SEED) {
-            if p.link != first.link || w.len() + p.data.len() > MAX_SEED {
+            if p.link != first.link || w.len() + p.data.len() > MAX_PACKETS_SEED {
                 break;
             }
             let captured = u32::try_from(p.data.len()).unwrap_or(u32::MAX);

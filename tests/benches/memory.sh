@@ -12,7 +12,7 @@ budgets=${*:-32M}
 bin="$root/target/release/ctxscope"
 (cd "$root" && cargo build --quiet --release)
 mkdir -p "$dir"
-for spec in flood:96M gap-bomb:428M overlap-storm:256M; do
+for spec in flood:96000000 gap-bomb:428000000 overlap-storm:256000000; do
     kind=${spec%%:*}
     file="$dir/$kind.pcap"
     [ -e "$file" ] || "$bin" generate --"$kind" "$file" --size "${spec#*:}" >/dev/null

@@ -13,6 +13,9 @@ target=${1:?usage: run.sh TARGET [libFuzzer options...]}
 shift
 dict=$(mktemp)
 trap 'rm -f "$dict"' EXIT
+# A packets input runs a whole engine: a few dozen frames (the seeds' size) keep it fast.
+max_len=65536
+[ "$target" = packets ] && max_len=8192
 case $target in
 dissector-*)
     bin=dissector
@@ -29,4 +32,4 @@ mkdir -p "$here/corpus/$target" "$here/regressions/$target" "$here/artifacts/$ta
 cd "$here/../.."
 cargo +nightly fuzz run --fuzz-dir tests/fuzz -O -s "${FUZZ_SANITIZER:-address}" \
     "$bin" "$here/corpus/$target" "$here/regressions/$target" -- \
-    -dict="$dict" -max_len=65536 -artifact_prefix="$here/artifacts/$target/" "$@"
+    -dict="$dict" -max_len="$max_len" -artifact_prefix="$here/artifacts/$target/" "$@"
