@@ -646,7 +646,7 @@ mod tests {
         text_format(&exposition(&metrics.registry))
     }
 
-    /// The line of `name` with exactly these labels.
+    /// The value of `series` (a name with exactly its labels), from its line.
     fn sample(text: &str, series: &str) -> Option<f64> {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
