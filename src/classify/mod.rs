@@ -146,6 +146,16 @@ impl FlowApp {
         }
     }
 
+    /// Whether the connection's payload can still tell anything: while it is probed, and while
+    /// its dissector needs it; never for a connection that is not one of ours.
+    pub fn needs_payload(&self) -> bool {
+        match &self.state {
+            State::Probing(_) => true,
+            State::Dissecting { dissector, .. } => dissector.needs_payload(),
+            State::Other => false,
+        }
+    }
+
     pub fn buffered(&self) -> usize {
         match &self.state {
             State::Dissecting { dissector, .. } => dissector.buffered(),

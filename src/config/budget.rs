@@ -84,6 +84,7 @@ impl Limits {
             reassembly_segments_per_direction: 2048,
             unacked_bytes_per_direction: Size(64 << 10),
             reassembly_bytes_total: Size(REASSEMBLY.cap(memory) as u64),
+            stream_depth: true,
             max_fragmented_datagrams: 1024,
             max_sessions: SESSIONS.cap(memory),
             max_scan_sources: 1024,
