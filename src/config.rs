@@ -371,6 +371,10 @@ pub struct Limits {
     /// Memory held for reassembly over all connections: out-of-order segments and delivered
     /// bytes awaiting their ACK.
     pub reassembly_bytes_total: Size,
+    /// The stream depth: once a connection's dissector needs no more payload (a TLS handshake
+    /// read to its end, a connection that is none of ours), its payload is no longer copied or
+    /// decoded; only its sequence accounting goes on.
+    pub stream_depth: bool,
     /// IPv4 datagrams being reassembled from fragments at the same time.
     pub max_fragmented_datagrams: usize,
     /// Licensing and Citrix sessions kept for the report.

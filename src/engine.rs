@@ -551,7 +551,6 @@ impl Pipeline {
             ts,
             from_start,
             decision: None,
-            delivered: [false; 2],
         }
     }
 
@@ -560,12 +559,16 @@ impl Pipeline {
         let ts = seg.ts;
         let from_start = flow.from_start();
         let buffered_before = flow.tcp.held_memory();
+        let moved_before = Dir::BOTH.map(|d| flow.tcp.counters(d).delivered_bytes);
         let mut sink = self.sink(flow.id, ts, from_start);
         let ends = flow.ends();
         let info = flow.tcp.segment(dir, seg, &mut |d, chunk| {
             sink.take(&mut flow.app, ends, d, chunk)
         });
-        let (decision, delivered) = (sink.decision, sink.delivered);
+        let decision = sink.decision;
+        // Payload moved in order (delivered, or past the stream depth only counted).
+        let delivered =
+            Dir::BOTH.map(|d| flow.tcp.counters(d).delivered_bytes != moved_before[d.index()]);
         self.reassembly_bytes =
             (self.reassembly_bytes + flow.tcp.held_memory()).saturating_sub(buffered_before);
         if !info.is_empty() {
@@ -581,6 +584,7 @@ impl Pipeline {
             }
         }
         self.absorb(flow, decision, ts);
+        self.stream_depth(flow);
         // After the events the payload carried, so that a keep-alive message is measured
         // against the silence before it; data the ACK released in the other direction first.
         for d in [dir.reverse(), dir] {
@@ -595,6 +599,23 @@ impl Pipeline {
         if self.reassembly_bytes > self.config.limits.reassembly_bytes_total.bytes() {
             self.release_reassembly(flow, ts);
         }
+    }
+
+    /// Once a connection's application needs no more payload, its reassembly stops copying it
+    /// (`limits.stream_depth`); a followed connection keeps its bytes.
+    fn stream_depth(&mut self, flow: &mut Flow) {
+        let followed = matches!(&self.tap, Some((id, _)) if *id == flow.id);
+        if !self.config.limits.stream_depth
+            || followed
+            || flow.tcp.is_past_depth()
+            || flow.app.needs_payload()
+        {
+            return;
+        }
+        let before = flow.tcp.held_memory();
+        flow.tcp.stop_payload();
+        let freed = before.saturating_sub(flow.tcp.held_memory());
+        self.reassembly_bytes = self.reassembly_bytes.saturating_sub(freed);
     }
 
     /// One UDP datagram through a flow: classification, dissection (the datagram whole, then
@@ -803,8 +824,7 @@ fn udp_app(ports: &PortTable, server: Endpoint) -> FlowApp {
 }
 
 /// Where reassembled chunks go: the flow's classifier/dissector, and the tap if it is on
-/// this flow. Remembers a classification decision made on the way, and in which directions
-/// payload moved.
+/// this flow. Remembers a classification decision made on the way.
 struct Sink<'a> {
     tap: Option<&'a mut FlowTap>,
     events: &'a mut Vec<Event>,
@@ -812,7 +832,6 @@ struct Sink<'a> {
     ts: Timestamp,
     from_start: bool,
     decision: Option<Decision>,
-    delivered: [bool; 2],
 }
 
 impl Sink<'_> {
@@ -820,7 +839,6 @@ impl Sink<'_> {
         if let Some(tap) = &mut self.tap {
             tap(ends, dir, chunk);
         }
-        self.delivered[dir.index()] |= matches!(chunk, Delivery::Data(_));
         let (ts, from_start) = (self.ts, self.from_start);
         if let Some(d) = app.deliver(dir, chunk, ts, from_start, self.probes, self.events) {
             self.decision = Some(d);

@@ -71,11 +71,28 @@ fn real_on(port: u16) -> Vec<Owned> {
     rewrite::move_port(&read_packets(&real_capture(TLS12_CAPTURE)), 443, port)
 }
 
+/// How far the engine fed the dissector: to the end of the connection
+/// (`limits.stream_depth=false`), or to its stream depth, the end of the handshake's clear part:
+/// the rest of the segment that completed it is read, so the server's records and bytes counted
+/// by then depend on how the flight was cut into segments.
+#[derive(Clone, Copy, Debug)]
+enum Fed {
+    ToTheEnd,
+    ToTheDepth { records: [u64; 2], bytes: [u64; 2] },
+}
+
+/// The real connection as captured: the server's flight in one segment, read to its
+/// ServerHelloDone.
+const WHOLE_FLIGHT: Fed = Fed::ToTheDepth {
+    records: [1, 4],
+    bytes: [517, 6858],
+};
+
 /// What tshark shows of the real connection (`tshark -r FILE -Y tls.handshake -V`), and
 /// openssl of its certificate (`openssl x509 -inform der -noout -subject -issuer -dates -ext
 /// subjectAltName`): the certificate was valid when the capture was made (2021-01-04), and its
 /// SAN `*.aliyuncs.com` covers the SNI, so no finding is due.
-fn assert_real_handshake(flow: &FlowRecord) {
+fn assert_real_handshake(flow: &FlowRecord, fed: Fed) {
     let s = tls_summary(flow);
     let h = &s.handshake;
     let client = h.client_hello.as_ref().expect("ClientHello");
@@ -111,10 +128,32 @@ fn assert_real_handshake(flow: &FlowRecord) {
     assert_eq!(cert.not_before.to_string(), "2020-11-25T10:12:07.000000Z");
     assert_eq!(cert.not_after.to_string(), "2021-12-27T10:06:06.000000Z");
     assert_eq!(s.progress, Progress::Complete);
-    // tshark's records: client 1 + 3 + 5 application data + 1 alert, server 1 + 3 + 2 + 3.
-    assert_eq!(s.counts.records, [10, 9]);
-    assert_eq!(s.counts.application_data_records, [5, 3]);
-    assert_eq!(s.counts.application_data_bytes, [238, 1532]);
+    match fed {
+        Fed::ToTheEnd => {
+            // tshark's records: client 1 + 3 + 5 application data + 1 alert, server 1 + 3 +
+            // 2 + 3.
+            assert_eq!(s.counts.records, [10, 9]);
+            assert_eq!(s.counts.application_data_records, [5, 3]);
+            assert_eq!(s.counts.application_data_bytes, [238, 1532]);
+            assert_eq!(s.counts.bytes, [937, 8456]);
+        }
+        Fed::ToTheDepth { records, bytes } => {
+            // The ClientHello, then the server's flight until the handshake's clear part is
+            // read: nothing more is fed, no application data is counted.
+            assert_eq!(s.counts.records, records);
+            assert_eq!(s.counts.bytes, bytes);
+            assert_eq!(s.counts.application_data_records, [0, 0]);
+            assert_eq!(s.counts.application_data_bytes, [0, 0]);
+        }
+    }
+    // Whatever the dissector was fed, the reassembly accounted every byte.
+    assert_eq!(
+        [
+            flow.to_server.tcp.delivered_bytes,
+            flow.to_client.tcp.delivered_bytes
+        ],
+        [937, 8456]
+    );
     assert_eq!(s.counts.undecoded_bytes, [0, 0]);
     // The events, one per message, nothing of the certificate beyond its facts.
     assert_eq!(
@@ -127,9 +166,9 @@ fn assert_real_handshake(flow: &FlowRecord) {
     );
 }
 
-#[test]
-fn the_real_tls12_connection_on_443_gives_its_handshake_and_no_finding() {
-    let mut engine = Engine::new(config(&["ports.tls=[443]"]));
+/// The real connection on 443 through the engine, with `settings`.
+fn real_on_443(settings: &[&str]) -> Report {
+    let mut engine = Engine::new(config(&[&["ports.tls=[443]"], settings].concat()));
     ctxscope::run::read_file(
         &mut engine,
         &real_capture(TLS12_CAPTURE),
@@ -137,13 +176,25 @@ fn the_real_tls12_connection_on_443_gives_its_handshake_and_no_finding() {
         false,
     )
     .expect("readable");
-    let report = engine.finish();
+    engine.finish()
+}
+
+#[test]
+fn fed_to_the_end_the_real_connection_shows_every_record() {
+    let report = real_on_443(&["limits.stream_depth=false"]);
+    assert_real_handshake(&report.flows[0], Fed::ToTheEnd);
+    assert_eq!(codes(&report), []);
+}
+
+#[test]
+fn the_real_tls12_connection_on_443_gives_its_handshake_and_no_finding() {
+    let report = real_on_443(&[]);
     assert_eq!(report.flows.len(), 1);
     let flow = &report.flows[0];
     assert_eq!(flow.proto, Some(Proto::TLS));
     assert_eq!(flow.classified_by.map(|m| m.name()), Some("payload"));
     assert_eq!(flow.inside_tls, None);
-    assert_real_handshake(flow);
+    assert_real_handshake(flow, WHOLE_FLIGHT);
     assert_eq!(codes(&report), []);
     assert!(report.sessions.is_empty());
     let text = text_report(&report);
@@ -173,14 +224,23 @@ fn the_real_connection_moved_to_2598_is_cgp_over_tls_without_a_plaintext_finding
     // As captured, and cut into 40-byte segments (records and the 6.6 kB certificate message
     // then span many segments).
     let moved = real_on(2598);
-    for packets in [moved.clone(), rewrite::resegment(&moved, 40)] {
+    // Cut into 40-byte segments, the certificate completes the clear part (the server's key
+    // exchange and ServerHelloDone come in later segments).
+    let cut = Fed::ToTheDepth {
+        records: [1, 3],
+        bytes: [517, 6728],
+    };
+    for (packets, fed) in [
+        (moved.clone(), WHOLE_FLIGHT),
+        (rewrite::resegment(&moved, 40), cut),
+    ] {
         let report = analyse_frames(&rewrite::frames(&packets, &Link::ethernet()));
         assert_eq!(report.flows.len(), 1);
         let flow = &report.flows[0];
         assert_eq!(flow.server.to_string(), "106.15.100.123:2598");
         assert_eq!(flow.proto, Some(Proto::TLS));
         assert_eq!(flow.inside_tls, Some(Proto::CGP));
-        assert_real_handshake(flow);
+        assert_real_handshake(flow, fed);
         // No cgp.bad_signature, cgp.plaintext, classify.unexpected_payload. The server is
         // 366 ms away from the capture point (client side 0.1 ms): that session's latency is
         // high on the server's side, and said so.

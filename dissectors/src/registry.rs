@@ -398,6 +398,14 @@ pub trait Dissector: Send {
     fn summary(&self) -> Option<Summary>;
     /// Bytes held for partial messages, for the engine's memory accounting.
     fn buffered(&self) -> usize;
+    /// Whether more payload can still tell this dissector anything (an event, an anomaly, a
+    /// count its summary shows). Once it says no, the engine may stop copying the
+    /// connection's payload and call neither `feed` nor `gap` again, only `close` (the stream
+    /// depth, `limits.stream_depth`); a dissector must not rely on that and keeps working if
+    /// fed. Yes by default.
+    fn needs_payload(&self) -> bool {
+        true
+    }
     /// The protocol the traffic showed this connection to be, within the wire family it was
     /// created for (a FlexLM connection's replies tell lmgrd from a vendor daemon). `None` by
     /// default: the label the engine chose stands.

@@ -52,7 +52,9 @@ pub struct FlowApp {
 }
 
 enum State {
-    Probing(Box<Probing>),
+    /// Allocated with the first payload byte: a connection that never carries any (a SYN
+    /// flood's half-open attempts) keeps nothing on the heap for it.
+    Probing(Option<Box<Probing>>),
     Dissecting {
         label: Label,
         dissector: Box<dyn Dissector>,
@@ -78,7 +80,7 @@ impl FlowApp {
             forced,
             vendor,
             announced_by: None,
-            state: State::Probing(Box::default()),
+            state: State::Probing(None),
         }
     }
 
@@ -146,10 +148,22 @@ impl FlowApp {
         }
     }
 
+    /// Whether the connection's payload can still tell anything: while it is probed, and while
+    /// its dissector needs it; never for a connection that is not one of ours.
+    pub fn needs_payload(&self) -> bool {
+        match &self.state {
+            State::Probing(_) => true,
+            State::Dissecting { dissector, .. } => dissector.needs_payload(),
+            State::Other => false,
+        }
+    }
+
     pub fn buffered(&self) -> usize {
         match &self.state {
             State::Dissecting { dissector, .. } => dissector.buffered(),
-            State::Probing(p) => p.first_bytes.iter().map(Vec::len).sum(),
+            State::Probing(p) => p
+                .as_ref()
+                .map_or(0, |p| p.first_bytes.iter().map(Vec::len).sum()),
             State::Other => 0,
         }
     }
@@ -183,6 +197,7 @@ impl FlowApp {
                     Some(decision)
                 }
                 Delivery::Data(bytes) => {
+                    let probing = probing.get_or_insert_default();
                     let kept = &mut probing.first_bytes[dir.index()];
                     let take = bytes.len().min(Proto::PROBE_WINDOW - kept.len());
                     kept.extend_from_slice(&bytes[..take]);
@@ -219,7 +234,7 @@ impl FlowApp {
         out: &mut Vec<Event>,
     ) -> Option<Decision> {
         match &self.state {
-            State::Probing(p) if !p.order.is_empty() => {
+            State::Probing(Some(p)) if !p.order.is_empty() => {
                 Some(self.decide(None, from_start, probes, out))
             }
             _ => None,
@@ -241,7 +256,7 @@ impl FlowApp {
         out: &mut Vec<Event>,
     ) -> Decision {
         let probing = match std::mem::replace(&mut self.state, State::Other) {
-            State::Probing(p) => p,
+            State::Probing(p) => p.unwrap_or_default(),
             other => {
                 self.state = other;
                 return Decision {

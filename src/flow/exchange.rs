@@ -3,8 +3,8 @@
 //! round trip plus the server's processing) and the server's first data once the connection's
 //! set-up is over (the first screen, after the ICA init phase).
 //!
-//! Off until the set-up ends (nothing is kept for other connections); then a few bytes and,
-//! from the first reply, one fixed summary.
+//! Off until the set-up ends (nothing is kept for other connections: one pointer, no heap); then
+//! a few bytes and, from the first reply, one fixed summary.
 
 use crate::reassembly::RttSketch;
 use ctxscope_dissectors::{Dir, Timestamp};
@@ -14,10 +14,12 @@ use std::time::Duration;
 /// idle session's next update): not a think time.
 const MAX_THINK: Duration = Duration::from_secs(10);
 
+/// Allocated when timing starts: the connection's set-up is over.
 #[derive(Debug, Default)]
-pub struct Exchange {
-    /// Timing started: the connection's set-up is over.
-    started: bool,
+pub struct Exchange(Option<Box<Timing>>);
+
+#[derive(Debug, Default)]
+struct Timing {
     /// The server's next data is the first after the set-up.
     awaiting_first: bool,
     first_reply: Option<Timestamp>,
@@ -31,31 +33,31 @@ impl Exchange {
     /// `first_screen`, note the server's next data (again if a later step of the set-up, such
     /// as the key exchange after the init phase, says so).
     pub fn start(&mut self, first_screen: bool) {
-        self.started = true;
+        let timing = self.0.get_or_insert_default();
         if first_screen {
-            self.awaiting_first = true;
-            self.first_reply = None;
+            timing.awaiting_first = true;
+            timing.first_reply = None;
         }
     }
 
     /// Payload moved in `dir` at `ts`.
     #[inline]
     pub fn data(&mut self, dir: Dir, ts: Timestamp) {
-        if !self.started {
+        let Some(timing) = &mut self.0 else {
             return;
-        }
+        };
         match dir {
             Dir::ToServer => {
-                self.asked.get_or_insert(ts);
+                timing.asked.get_or_insert(ts);
             }
             Dir::ToClient => {
-                if std::mem::take(&mut self.awaiting_first) {
-                    self.first_reply = Some(ts);
+                if std::mem::take(&mut timing.awaiting_first) {
+                    timing.first_reply = Some(ts);
                 }
-                if let Some(asked) = self.asked.take()
+                if let Some(asked) = timing.asked.take()
                     && ts.since(asked) <= MAX_THINK
                 {
-                    self.think.get_or_insert_default().record(ts.since(asked));
+                    timing.think.get_or_insert_default().record(ts.since(asked));
                 }
             }
         }
@@ -63,12 +65,12 @@ impl Exchange {
 
     /// The server's first data after the set-up.
     pub fn first_reply(&self) -> Option<Timestamp> {
-        self.first_reply
+        self.0.as_ref()?.first_reply
     }
 
     /// Think times measured, if any.
     pub fn think(&self) -> Option<&RttSketch> {
-        self.think.as_deref()
+        self.0.as_ref()?.think.as_deref()
     }
 }
 

@@ -107,6 +107,22 @@ impl TcpConn {
         self.finish(deliver);
     }
 
+    /// The stream depth: the connection's application needs no more payload. From now on no
+    /// byte is copied or delivered (gaps neither); the sequence accounting (commit point, gaps,
+    /// overlaps, caps, the Wireshark and Zeek views, round trips, counters) goes on unchanged.
+    /// Overlapping copies are no longer compared (`overlap_conflicts`), and bytes waiting for
+    /// their ACK are dropped without being counted as released.
+    pub fn stop_payload(&mut self) {
+        for half in &mut self.halves {
+            half.stop_payload();
+        }
+    }
+
+    /// Whether [`stop_payload`](TcpConn::stop_payload) was called.
+    pub fn is_past_depth(&self) -> bool {
+        self.halves[0].is_past_depth()
+    }
+
     /// Zeek's `conn_state`.
     pub fn state(&self) -> ConnState {
         let sizes = Dir::BOTH.map(|dir| self.zeek_size(dir));

@@ -4,9 +4,15 @@
 //! byte to hand over; everything below it has been delivered or given up as a gap and is never
 //! handed over again. Bytes beyond it wait in the `Held` store until the commit point reaches
 //! them, the peer acknowledges past the hole before them, the store's cap is hit, or `finish`.
+//!
+//! Past the stream depth (`stop_payload`: the connection's application needs no more bytes)
+//! nothing is delivered any more, gaps included, and no byte is copied: the commit point, holes,
+//! overlaps, caps and counters go on exactly as before, on lengths alone. Copies are no longer
+//! compared (there is nothing to compare them with).
 
 use super::held::{Held, held_copy_differs};
 use super::info::SegmentInfo;
+use super::payload::Payload;
 use super::segment::Delivery;
 use super::seq::{SeqSpace, clamp_i64};
 use super::unacked::Unacked;
@@ -48,6 +54,8 @@ pub(super) struct HalfStream {
     held: Held,
     /// Delivered bytes the peer has not acknowledged yet, to compare retransmissions with.
     unacked: Unacked,
+    /// Past the stream depth: bytes are accounted, not copied or delivered.
+    past_depth: bool,
     pub(super) counters: DirCounters,
 }
 
@@ -127,6 +135,19 @@ impl HalfStream {
         }
     }
 
+    /// The connection's application needs no more payload: from now on bytes are only
+    /// accounted. What is held keeps its place without its bytes; the bytes awaiting their ACK
+    /// go (not counted as released: no copy of them is compared any more, by design).
+    pub(super) fn stop_payload(&mut self) {
+        self.past_depth = true;
+        self.held.forget_bytes();
+        self.unacked.clear();
+    }
+
+    pub(super) fn is_past_depth(&self) -> bool {
+        self.past_depth
+    }
+
     /// Hands over the bytes of one segment: `payload` at offset `start`, then `missing` bytes
     /// the capture cut off.
     pub(super) fn receive(
@@ -137,6 +158,11 @@ impl HalfStream {
         limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
     ) -> SegmentInfo {
+        let payload = if self.past_depth {
+            Payload::Uncopied(payload.len() as u64)
+        } else {
+            Payload::Bytes(payload)
+        };
         // The hot path: the next bytes, nothing waiting, nothing special.
         if start == clamp_i64(self.next)
             && missing == 0
@@ -144,8 +170,7 @@ impl HalfStream {
             && self.fin.is_none()
         {
             if !payload.is_empty() {
-                deliver(Delivery::Data(payload));
-                self.keep_unacked(payload, limits);
+                self.hand_over(payload, limits, deliver);
             }
             return SegmentInfo::NONE;
         }
@@ -155,7 +180,7 @@ impl HalfStream {
     fn receive_slow(
         &mut self,
         start: i64,
-        payload: &[u8],
+        payload: Payload<'_>,
         missing: u32,
         limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
@@ -166,7 +191,7 @@ impl HalfStream {
         let next = clamp_i64(self.next);
         if start < next
             && let Ok(s) = u64::try_from(start)
-            && self.unacked.differs(s, payload)
+            && self.unacked.differs(s, payload.bytes())
         {
             self.conflict(&mut info);
         }
@@ -178,7 +203,7 @@ impl HalfStream {
             let (s, e) = (start as u64, end as u64);
             if let Some(earlier) = self.held.covering(s, e) {
                 // An earlier copy covers it all and wins every byte (see the policy).
-                if held_copy_differs(earlier, s, payload) {
+                if held_copy_differs(earlier, s, payload.bytes()) {
                     self.conflict(&mut info);
                 }
                 return info;
@@ -186,13 +211,14 @@ impl HalfStream {
             if self.held.overlaps(s, e) {
                 self.overlap(&mut info);
             }
-            if !self.fits(payload.len(), limits) {
+            let len = usize::try_from(payload.len()).unwrap_or(usize::MAX);
+            if !self.fits(len, limits) {
                 info |= SegmentInfo::CAP_FLUSH;
                 self.counters.cap_flushes += 1;
-                self.make_room(payload.len(), limits, deliver, &mut info);
+                self.make_room(len, limits, deliver, &mut info);
             }
             if start > clamp_i64(self.next) {
-                if self.fits(payload.len(), limits) {
+                if self.fits(len, limits) {
                     self.held.push(s, payload, missing);
                     return info;
                 }
@@ -259,7 +285,7 @@ impl HalfStream {
     fn commit(
         &mut self,
         start: i64,
-        data: &[u8],
+        data: Payload<'_>,
         missing: u32,
         limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
@@ -270,31 +296,40 @@ impl HalfStream {
             start <= next,
             "only chunks reaching the commit point are committed"
         );
-        let Ok(skip) = usize::try_from(next.saturating_sub(start)) else {
+        let Ok(skip) = u64::try_from(next.saturating_sub(start)) else {
             return;
         };
         let (data, missing) = self.clip_to_fin(start, data, missing, info);
         let end = span_end(start, data, missing);
-        if let Some(fresh) = data.get(skip..).filter(|fresh| !fresh.is_empty()) {
-            if self.held.differs(self.next, fresh) {
+        let fresh = data.suffix(skip);
+        if !fresh.is_empty() {
+            if self.held.differs(self.next, fresh.bytes()) {
                 self.conflict(info);
             }
-            deliver(Delivery::Data(fresh));
-            self.keep_unacked(fresh, limits);
+            self.hand_over(fresh, limits, deliver);
         }
         if let Ok(end) = u64::try_from(end) {
             self.skip_to(end, deliver);
         }
     }
 
-    /// Bytes just delivered at the commit point: kept until acknowledged, and counted.
+    /// Bytes reaching the commit point: delivered and kept until acknowledged, or past the
+    /// stream depth only counted; the commit point moves past them.
     #[inline]
-    fn keep_unacked(&mut self, data: &[u8], limits: &Limits) {
-        self.counters.unacked_released_bytes +=
-            self.unacked
-                .delivered(self.next, data, limits.max_unacked_bytes);
-        self.next += data.len() as u64;
-        self.counters.delivered_bytes += data.len() as u64;
+    fn hand_over(
+        &mut self,
+        data: Payload<'_>,
+        limits: &Limits,
+        deliver: &mut impl FnMut(Delivery<'_>),
+    ) {
+        if let Payload::Bytes(bytes) = data {
+            deliver(Delivery::Data(bytes));
+            self.counters.unacked_released_bytes +=
+                self.unacked
+                    .delivered(self.next, bytes, limits.max_unacked_bytes);
+        }
+        self.next += data.len();
+        self.counters.delivered_bytes += data.len();
         // Bytes the peer acknowledged before they were seen need no comparison.
         self.unacked.acked(self.acked);
     }
@@ -308,7 +343,8 @@ impl HalfStream {
     ) {
         while let Some(segment) = self.held.take_next(self.next) {
             let start = clamp_i64(segment.start);
-            self.commit(start, &segment.data, segment.missing, limits, deliver, info);
+            let data = segment.data.as_payload();
+            self.commit(start, data, segment.missing, limits, deliver, info);
         }
         self.discard_beyond_fin();
     }
@@ -336,7 +372,9 @@ impl HalfStream {
         let target = self.fin().map_or(target, |fin| target.min(fin));
         if target > self.next {
             let len = target - self.next;
-            deliver(Delivery::Gap(len));
+            if !self.past_depth {
+                deliver(Delivery::Gap(len));
+            }
             self.next = target;
             self.counters.gaps += 1;
             self.counters.gap_bytes += len;
@@ -347,14 +385,14 @@ impl HalfStream {
     fn clip_to_fin<'p>(
         &mut self,
         start: i64,
-        data: &'p [u8],
+        data: Payload<'p>,
         missing: u32,
         info: &mut SegmentInfo,
-    ) -> (&'p [u8], u32) {
+    ) -> (Payload<'p>, u32) {
         let Some(fin) = self.fin() else {
             return (data, missing);
         };
-        let total = data.len() as u64 + u64::from(missing);
+        let total = data.len() + u64::from(missing);
         let keep = u64::try_from(clamp_i64(fin).saturating_sub(start))
             .unwrap_or(0)
             .min(total);
@@ -363,13 +401,11 @@ impl HalfStream {
         }
         *info |= SegmentInfo::DATA_AFTER_FIN;
         self.counters.beyond_fin_bytes += total - keep;
-        match data.get(..usize::try_from(keep).unwrap_or(usize::MAX)) {
-            Some(kept) => (kept, 0),
+        if keep <= data.len() {
+            (data.prefix(keep), 0)
+        } else {
             // `keep` exceeds the captured bytes: keep them all and part of the missing tail.
-            None => (
-                data,
-                u32::try_from(keep - data.len() as u64).unwrap_or(missing),
-            ),
+            (data, u32::try_from(keep - data.len()).unwrap_or(missing))
         }
     }
 
@@ -404,7 +440,7 @@ impl HalfStream {
 }
 
 /// End offset of a chunk of `data` then `missing` bytes starting at `start`.
-fn span_end(start: i64, data: &[u8], missing: u32) -> i64 {
-    let len = data.len() as u64 + u64::from(missing);
+fn span_end(start: i64, data: Payload<'_>, missing: u32) -> i64 {
+    let len = data.len() + u64::from(missing);
     start.saturating_add(clamp_i64(len))
 }

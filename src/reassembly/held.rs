@@ -5,8 +5,10 @@
 //! by arrival order. They are sorted by start so that the lowest hole, the segments reaching
 //! the commit point and the neighbours of a new segment are found without scanning the whole
 //! store. Nothing is allocated until the first segment arrives out of order, and the store
-//! gives its memory back as soon as it empties.
+//! gives its memory back as soon as it empties. Past the stream depth a segment is held as its
+//! range alone (its bytes are not copied): holes, overlaps and caps are judged the same way.
 
+use super::payload::{Payload, Stored};
 use std::collections::VecDeque;
 
 /// What the allocator adds to each allocation, about (glibc's malloc: a 16-byte header and
@@ -17,7 +19,7 @@ const ALLOCATION_HEADER: usize = 16;
 #[derive(Debug)]
 pub(super) struct HeldSegment {
     pub(super) start: u64,
-    pub(super) data: Box<[u8]>,
+    pub(super) data: Stored,
     pub(super) missing: u32,
     arrival: u64,
 }
@@ -25,7 +27,7 @@ pub(super) struct HeldSegment {
 impl HeldSegment {
     pub(super) fn end(&self) -> u64 {
         self.start
-            .saturating_add(self.data.len() as u64)
+            .saturating_add(self.data.as_payload().len())
             .saturating_add(u64::from(self.missing))
     }
 }
@@ -39,7 +41,10 @@ pub(super) struct Held(Option<Box<Store>>);
 struct Store {
     /// Sorted by start; equal starts in arrival order.
     segments: VecDeque<HeldSegment>,
+    /// Captured bytes of the segments, copied or not (what the caps count).
     bytes: usize,
+    /// Bytes copied (what the memory counts).
+    copied: usize,
     arrivals: u64,
     /// Longest span of a segment held since the store was last empty: how far before an offset
     /// a segment covering it can start.
@@ -74,7 +79,7 @@ impl Held {
         self.0.as_ref().map_or(0, |store| {
             let entry = std::mem::size_of::<HeldSegment>() + ALLOCATION_HEADER;
             let entries = store.segments.capacity() * std::mem::size_of::<HeldSegment>();
-            store.bytes + store.segments.len() * ALLOCATION_HEADER + entries.max(entry)
+            store.copied + store.segments.len() * ALLOCATION_HEADER + entries.max(entry)
         })
     }
 
@@ -91,16 +96,19 @@ impl Held {
         Some(self.0.as_ref()?.segments.front()?.start)
     }
 
-    pub(super) fn push(&mut self, start: u64, data: &[u8], missing: u32) {
+    pub(super) fn push(&mut self, start: u64, data: Payload<'_>, missing: u32) {
         let store = self.0.get_or_insert_default();
         let segment = HeldSegment {
             start,
-            data: data.into(),
+            data: data.to_owned(),
             missing,
             arrival: store.arrivals,
         };
         store.arrivals += 1;
-        store.bytes = store.bytes.saturating_add(data.len());
+        store.bytes = store
+            .bytes
+            .saturating_add(usize::try_from(data.len()).unwrap_or(usize::MAX));
+        store.copied += segment.data.copied();
         store.max_span = store.max_span.max(segment.end() - start);
         let at = store.segments.partition_point(|s| s.start <= start);
         store.segments.insert(at, segment);
@@ -127,7 +135,9 @@ impl Held {
         let reached = store.segments.partition_point(|s| s.start <= at);
         let index = (0..reached).min_by_key(|&i| store.segments.get(i).map(|s| s.arrival))?;
         let taken = store.segments.remove(index)?;
-        store.bytes = store.bytes.saturating_sub(taken.data.len());
+        let len = usize::try_from(taken.data.as_payload().len()).unwrap_or(usize::MAX);
+        store.bytes = store.bytes.saturating_sub(len);
+        store.copied = store.copied.saturating_sub(taken.data.copied());
         if store.segments.is_empty() {
             self.0 = None; // give the memory back
         }
@@ -144,6 +154,17 @@ impl Held {
         })
     }
 
+    /// Past the stream depth: drops the bytes of every segment, keeping their ranges.
+    pub(super) fn forget_bytes(&mut self) {
+        if let Some(store) = &mut self.0 {
+            store
+                .segments
+                .iter_mut()
+                .for_each(|s| s.data.forget_bytes());
+            store.copied = 0;
+        }
+    }
+
     /// Drops everything; returns the captured bytes dropped.
     pub(super) fn clear(&mut self) -> usize {
         self.0.take().map_or(0, |store| store.bytes)
@@ -151,22 +172,21 @@ impl Held {
 }
 
 /// Whether `held` carries a byte at one of the offsets of `bytes` (starting at `start`) that
-/// differs from it. Only captured bytes are compared; the missing tail has nothing to compare.
+/// differs from it. Only copied bytes are compared; the missing tail, and bytes past the stream
+/// depth, have nothing to compare.
 pub(super) fn held_copy_differs(held: &HeldSegment, start: u64, bytes: &[u8]) -> bool {
+    let theirs = held.data.as_payload().bytes();
     let from = start.max(held.start);
     let to = start
         .saturating_add(bytes.len() as u64)
-        .min(held.start.saturating_add(held.data.len() as u64));
+        .min(held.start.saturating_add(theirs.len() as u64));
     if from >= to {
         return false;
     }
     // Both differences are below the lengths of their slices, so they fit in usize.
-    let (mine, theirs) = ((from - start) as usize, (from - held.start) as usize);
+    let (mine, at) = ((from - start) as usize, (from - held.start) as usize);
     let len = (to - from) as usize;
-    match (
-        bytes.get(mine..mine + len),
-        held.data.get(theirs..theirs + len),
-    ) {
+    match (bytes.get(mine..mine + len), theirs.get(at..at + len)) {
         (Some(a), Some(b)) => a != b,
         _ => false,
     }
@@ -179,13 +199,16 @@ mod tests {
     #[test]
     fn the_first_arrival_among_segments_at_or_before_the_commit_point_goes_first() {
         let mut held = Held::default();
-        held.push(15, b"late", 0); // arrival 0, starts after the commit point
-        held.push(10, b"second", 0); // arrival 1
-        held.push(8, b"third", 0); // arrival 2
+        held.push(15, Payload::Bytes(b"late"), 0); // arrival 0, starts after the commit point
+        held.push(10, Payload::Bytes(b"second"), 0); // arrival 1
+        held.push(8, Payload::Bytes(b"third"), 0); // arrival 2
         assert_eq!(held.lowest_start(), Some(8));
         assert_eq!(held.bytes(), 15);
         let first = held.take_next(10).unwrap();
-        assert_eq!((first.start, &*first.data), (10, &b"second"[..]));
+        assert_eq!(
+            (first.start, first.data.as_payload().bytes()),
+            (10, &b"second"[..])
+        );
         let next = held.take_next(10).unwrap();
         assert_eq!(next.start, 8);
         assert!(
@@ -200,7 +223,7 @@ mod tests {
     #[test]
     fn covering_and_overlap_include_the_missing_tail() {
         let mut held = Held::default();
-        held.push(10, b"abcd", 4); // covers 10..18, captured 10..14
+        held.push(10, Payload::Bytes(b"abcd"), 4); // covers 10..18, captured 10..14
         assert!(held.covering(11, 18).is_some());
         assert!(held.covering(9, 12).is_none());
         assert!(held.overlaps(17, 30));
@@ -211,7 +234,7 @@ mod tests {
     #[test]
     fn only_captured_overlapping_bytes_are_compared() {
         let mut held = Held::default();
-        held.push(10, b"abcd", 4);
+        held.push(10, Payload::Bytes(b"abcd"), 4);
         assert!(!held.differs(12, b"cd"));
         assert!(held.differs(12, b"cX"));
         assert!(
@@ -225,10 +248,10 @@ mod tests {
     #[test]
     fn a_long_segment_is_found_behind_shorter_ones_starting_after_it() {
         let mut held = Held::default();
-        held.push(10, &[b'L'; 100], 0); // 10..110
-        held.push(50, b"s", 0);
-        held.push(60, b"t", 0);
-        held.push(200, b"far", 0);
+        held.push(10, Payload::Bytes(&[b'L'; 100]), 0); // 10..110
+        held.push(50, Payload::Bytes(b"s"), 0);
+        held.push(60, Payload::Bytes(b"t"), 0);
+        held.push(200, Payload::Bytes(b"far"), 0);
         assert_eq!(held.covering(70, 80).map(|s| s.start), Some(10));
         assert!(held.overlaps(100, 105));
         assert!(!held.overlaps(110, 200));
@@ -242,11 +265,27 @@ mod tests {
         let mut held = Held::default();
         assert!(held.fits(10, 10, 1));
         assert!(!held.fits(11, 10, 1));
-        held.push(5, b"12345", 0);
+        held.push(5, Payload::Bytes(b"12345"), 0);
         assert!(!held.fits(1, 100, 1), "segment cap");
         assert!(held.fits(5, 10, 2));
         assert!(!held.fits(6, 10, 2), "byte cap");
         assert_eq!(held.clear(), 5);
         assert!(held.is_empty());
+    }
+
+    #[test]
+    fn past_the_depth_ranges_stay_and_bytes_go() {
+        let mut held = Held::default();
+        held.push(10, Payload::Bytes(b"abcd"), 0);
+        let with_bytes = held.memory();
+        held.forget_bytes();
+        held.push(20, Payload::Uncopied(100), 0);
+        assert_eq!(held.bytes(), 104, "the caps count every captured byte");
+        assert!(held.memory() < with_bytes + 100, "no byte is copied");
+        assert!(held.covering(11, 14).is_some() && held.overlaps(50, 60));
+        assert!(!held.differs(10, b"XXXX"), "nothing left to compare");
+        let first = held.take_next(10).unwrap();
+        assert_eq!(first.data.as_payload().len(), 4);
+        assert_eq!(held.bytes(), 100);
     }
 }

@@ -100,6 +100,15 @@
 //! repeated, re-cut, overlapping with conflicting bytes, lost; arbitrary ACKs; keep-alives,
 //! zero-window probes, RSTs, mid-stream pickups, sequence numbers across 2^32).
 //!
+//! # Stream depth
+//!
+//! Like Suricata's `stream.reassembly.depth`, but decided by the consumer: once the caller says
+//! the connection's application needs no more payload ([`TcpConn::stop_payload`]), bytes are
+//! accounted by their length alone. Nothing is delivered or copied (no out-of-order bytes, no
+//! unacknowledged copy); holes, gaps, overlaps, caps, the per-segment analysis, the state and
+//! history and the counters (`delivered_bytes` included: bytes that reached the commit point)
+//! come out as they would have. Only the comparison of overlapping copies stops.
+//!
 //! # Per-segment analysis (Wireshark's names)
 //!
 //! `analysis` follows Wireshark 4.0's `tcp_analyze_sequence_number`: `lost_segment`, `keep_alive`,
@@ -149,6 +158,7 @@ mod half;
 mod held;
 mod history;
 mod info;
+mod payload;
 mod rtt;
 mod segment;
 mod seq;

@@ -581,6 +581,15 @@ impl crate::registry::Dissector for Dissector {
         self.dirs.to_server.buf.pending() + self.dirs.to_client.buf.pending()
     }
 
+    /// Framed data is walked frame by frame even when encrypted (frame counts, sizes, the
+    /// command and channel tables come from its headers), so payload is needed until both
+    /// directions have lost their framing for good; after that bytes would only be counted.
+    fn needs_payload(&self) -> bool {
+        Dir::BOTH
+            .iter()
+            .any(|&dir| self.dirs.get(dir).core.stage != Stage::Undecoded)
+    }
+
     fn carry(&self) -> Option<Carry> {
         self.session.carry().map(Carry::new)
     }

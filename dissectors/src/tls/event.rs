@@ -228,7 +228,9 @@ pub struct Summary {
     pub anomalies: Vec<AnomalyCount>,
 }
 
-/// What went by, per direction: `[to_server, to_client]`.
+/// What went by, per direction: `[to_server, to_client]`. Over TCP the engine stops feeding a
+/// connection once its handshake is read (the stream depth, `limits.stream_depth`): the counts
+/// then cover the bytes up to that point.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     /// Bytes fed (TCP stream bytes, or datagram payload bytes).

@@ -139,6 +139,13 @@ impl crate::registry::Dissector for Dissector {
             .map(|d| d.messages.pending() + d.records.have)
             .sum()
     }
+
+    /// Only while the handshake is read: once it is complete (the server's certificate and
+    /// ServerHelloDone, or encrypted records from the server) or given up, every later byte is
+    /// an encrypted record, never read, and would only be counted.
+    fn needs_payload(&self) -> bool {
+        self.reader.reading()
+    }
 }
 
 impl Direction {

@@ -166,13 +166,21 @@ impl Direction {
 }
 
 /// Both directions' segments awaiting their ACK, and both sides' samples.
+///
+/// A connection's first segment can time nothing (nothing was sent before it): it is kept as
+/// it came, and the lists (a few hundred bytes) are allocated with the second segment, which
+/// plays it first. So a connection that never gets past one segment (a SYN nobody answers, a
+/// SYN flood's) costs a few words here.
 #[derive(Debug, Default)]
 pub(super) struct AckRtt {
     /// Indexed by direction: `Dir::ToServer` holds the client's segments and the client side.
-    directions: [Direction; 2],
+    directions: Option<Box<[Direction; 2]>>,
+    /// The first segment, until the second comes.
+    first: Option<(Dir, Timed)>,
 }
 
 /// What a segment carries for the RTT, as offsets in each direction's sequence space.
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Timed {
     /// Where its sequence space ends in the sender's direction (a SYN or FIN counted), when it
     /// has payload, a SYN or a FIN.
@@ -187,36 +195,62 @@ impl AckRtt {
     /// ACK of its own. Returns false when it could not be timed (the list was full).
     #[inline]
     pub(super) fn segment(&mut self, dir: Dir, seg: &Timed) -> bool {
-        let [to_server, to_client] = &mut self.directions;
-        let (this, peer) = match dir {
-            Dir::ToServer => (to_server, to_client),
-            Dir::ToClient => (to_client, to_server),
+        let directions = match (&mut self.directions, self.first.take()) {
+            (Some(directions), _) => directions,
+            (None, None) => {
+                // Nothing to time against, and room in the empty list: tracked.
+                self.first = Some((dir, *seg));
+                return true;
+            }
+            (directions @ None, Some((first_dir, first))) => {
+                let directions = directions.insert(Box::default());
+                time(directions, first_dir, &first);
+                directions
+            }
         };
-        let now = seg.ts.nanos();
-        if let Some(ack) = seg.ack
-            && let Some(sent_at) = peer.flight().acked(ack)
-            && now > sent_at
-        {
-            // Whole microseconds, rounded; past 71 minutes (u32) in the overflow bucket anyway.
-            let rtt = now.abs_diff(sent_at).saturating_add(500) / 1000;
-            let minute = now.div_euclid(NANOS_PER_MINUTE);
-            let minute = minute.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
-            this.sample(minute, u32::try_from(rtt).unwrap_or(u32::MAX));
-        }
-        match seg.sent {
-            Some(end) => this.flight().sent(end, now),
-            None => true,
-        }
+        time(directions, dir, seg)
     }
 
     /// The direction's sequence space started over: what it sent before is forgotten.
     pub(super) fn restart(&mut self, dir: Dir) {
-        self.directions[dir.index()].flight().clear();
+        match &mut self.directions {
+            Some(directions) => directions[dir.index()].flight().clear(),
+            None => {
+                if self.first.is_some_and(|(first_dir, _)| first_dir == dir) {
+                    self.first = None;
+                }
+            }
+        }
     }
 
     /// The samples of the ACKs sent in `dir`, if any.
     pub(super) fn side(&self, dir: Dir) -> Option<SideRtt> {
-        self.directions[dir.index()].side()
+        self.directions.as_ref()?[dir.index()].side()
+    }
+}
+
+/// One segment sent in `dir` through both directions' lists: see [`AckRtt::segment`].
+#[inline]
+fn time(directions: &mut [Direction; 2], dir: Dir, seg: &Timed) -> bool {
+    let [to_server, to_client] = directions;
+    let (this, peer) = match dir {
+        Dir::ToServer => (to_server, to_client),
+        Dir::ToClient => (to_client, to_server),
+    };
+    let now = seg.ts.nanos();
+    if let Some(ack) = seg.ack
+        && let Some(sent_at) = peer.flight().acked(ack)
+        && now > sent_at
+    {
+        // Whole microseconds, rounded; past 71 minutes (u32) in the overflow bucket anyway.
+        let rtt = now.abs_diff(sent_at).saturating_add(500) / 1000;
+        let minute = now.div_euclid(NANOS_PER_MINUTE);
+        let minute = minute.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        this.sample(minute, u32::try_from(rtt).unwrap_or(u32::MAX));
+    }
+    match seg.sent {
+        Some(end) => this.flight().sent(end, now),
+        None => true,
     }
 }
 

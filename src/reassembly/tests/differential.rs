@@ -354,9 +354,17 @@ struct Played {
     cap_flush_segments: [u64; 2],
     /// Delivered bytes still kept unacknowledged just before `finish`, both directions.
     unacked_at_finish: usize,
+    /// Deliveries made before the connection went past its stream depth.
+    out_at_depth: Option<usize>,
 }
 
-fn play(scenario: &Scenario, limits: Limits) -> Result<Played, TestCaseError> {
+/// Plays `scenario`; with `depth` the connection goes past its stream depth
+/// ([`TcpConn::stop_payload`]) before the transmission of that index.
+fn play(
+    scenario: &Scenario,
+    limits: Limits,
+    depth: Option<usize>,
+) -> Result<Played, TestCaseError> {
     let mut models = Dir::BOTH.map(|dir| Model::new(&scenario[dir.index()]));
     let events = timeline(scenario, &models);
     let mut wire = Wire::with_limits(limits);
@@ -368,7 +376,12 @@ fn play(scenario: &Scenario, limits: Limits) -> Result<Played, TestCaseError> {
     // What each endpoint acknowledges of its peer's stream, as an offset.
     let mut acking = [1u64; 2];
     let mut cap_flush_segments = [0; 2];
-    for event in events {
+    let mut out_at_depth = None;
+    for (i, event) in events.into_iter().enumerate() {
+        if depth == Some(i) {
+            wire.conn.stop_payload();
+            out_at_depth = Some(wire.out.len());
+        }
         let dir = match event {
             Event::Data(dir, _) | Event::Fin(dir) | Event::Ack(dir, _) => dir,
         };
@@ -410,6 +423,7 @@ fn play(scenario: &Scenario, limits: Limits) -> Result<Played, TestCaseError> {
         models,
         cap_flush_segments,
         unacked_at_finish,
+        out_at_depth,
     })
 }
 
@@ -527,7 +541,7 @@ proptest! {
 
     #[test]
     fn reassembly_matches_the_model(scenario in scenario()) {
-        let played = play(&scenario, Limits::default())?;
+        let played = play(&scenario, Limits::default(), None)?;
         for dir in Dir::BOTH {
             prop_assert_eq!(played.wire.conn.counters(dir).cap_flushes, 0, "within the caps");
         }
@@ -543,7 +557,44 @@ proptest! {
         scenario in scenario(),
         limits in tiny_limits(),
     ) {
-        check(&play(&scenario, limits)?)?;
+        check(&play(&scenario, limits, None)?)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(config(1000))]
+
+    /// Past the stream depth nothing more is delivered, and everything else comes out as if
+    /// the bytes were still copied: the flags of every segment, the counters, Zeek's view.
+    #[test]
+    fn past_the_stream_depth_only_the_deliveries_stop(
+        scenario in scenario(),
+        at in 0..2 * (MAX_PIECES + 24),
+        limits in prop_oneof![Just(Limits::default()), tiny_limits()],
+    ) {
+        let full = play(&scenario, limits, None)?;
+        let cut = play(&scenario, limits, Some(at))?;
+        let delivered = cut.out_at_depth;
+        let (full, cut) = (&full.wire, &cut.wire);
+        prop_assert_eq!(&full.infos, &cut.infos);
+        for dir in Dir::BOTH {
+            let (mut a, mut b) = (full.conn.counters(dir).clone(), cut.conn.counters(dir).clone());
+            // Bytes awaiting their ACK are dropped at the depth, not released one by one.
+            a.unacked_released_bytes = 0;
+            b.unacked_released_bytes = 0;
+            prop_assert_eq!(a, b);
+        }
+        prop_assert_eq!(full.conn.state(), cut.conn.state());
+        prop_assert_eq!(full.conn.history(), cut.conn.history());
+        match delivered {
+            Some(n) => {
+                prop_assert_eq!(&cut.out[..], &full.out[..n]);
+                prop_assert!(cut.finished.is_empty());
+                prop_assert_eq!(cut.conn.held_memory(), 0, "nothing held after finish");
+            }
+            // The depth came after the last transmission.
+            None => prop_assert_eq!(&cut.out, &full.out),
+        }
     }
 }
 
@@ -564,8 +615,8 @@ fn the_cases_cover_the_hostile_mix() {
             .new_tree(&mut runner)
             .expect("limits")
             .current();
-        let played = play(&scenario, Limits::default()).expect("plays");
-        let capped = play(&scenario, limits).expect("plays");
+        let played = play(&scenario, Limits::default(), None).expect("plays");
+        let capped = play(&scenario, limits, None).expect("plays");
         let gap_in =
             |chunks: &[(Dir, Chunk)]| chunks.iter().any(|(_, c)| matches!(c, Chunk::Gap(_)));
         let facts = [
