@@ -559,7 +559,7 @@ impl Pipeline {
         let ts = seg.ts;
         let from_start = flow.from_start();
         let buffered_before = flow.tcp.held_memory();
-        let moved_before = Dir::BOTH.map(|d| flow.tcp.counters(d).delivered_bytes);
+        let moved_before = Dir::BOTH.map(|d| flow.tcp.delivered_bytes(d));
         let mut sink = self.sink(flow.id, ts, from_start);
         let ends = flow.ends();
         let info = flow.tcp.segment(dir, seg, &mut |d, chunk| {
@@ -567,8 +567,7 @@ impl Pipeline {
         });
         let decision = sink.decision;
         // Payload moved in order (delivered, or past the stream depth only counted).
-        let delivered =
-            Dir::BOTH.map(|d| flow.tcp.counters(d).delivered_bytes != moved_before[d.index()]);
+        let delivered = Dir::BOTH.map(|d| flow.tcp.delivered_bytes(d) != moved_before[d.index()]);
         self.reassembly_bytes =
             (self.reassembly_bytes + flow.tcp.held_memory()).saturating_sub(buffered_before);
         if !info.is_empty() {

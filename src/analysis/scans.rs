@@ -233,10 +233,7 @@ impl Scans {
     pub fn set_aside(&mut self, flow: &Flow) -> bool {
         self.held.remove(&flow.id);
         let probe = self.probes.remove(&flow.id);
-        probe
-            && Dir::BOTH
-                .iter()
-                .all(|&d| flow.tcp.counters(d).delivered_bytes == 0)
+        probe && Dir::BOTH.iter().all(|&d| flow.tcp.delivered_bytes(d) == 0)
     }
 
     /// Judges the candidates whose answers had time to come, brings the scan findings up to

@@ -580,7 +580,7 @@ impl Sessions {
         // whose server side the capture does not hold is, if the client sent data.
         let established = flow.tcp.syn_ack_seen()
             || !flow.tcp.saw_start(Dir::ToServer)
-            || flow.tcp.counters(Dir::ToServer).delivered_bytes > 0;
+            || flow.tcp.delivered_bytes(Dir::ToServer) > 0;
         let session = if Self::transport(flow).is_some() && established {
             self.session_of(flow)
         } else {

@@ -46,9 +46,15 @@ pub struct Decision {
 pub struct FlowApp {
     expected: Option<Label>,
     forced: Option<Proto>,
-    vendor: Option<String>,
-    announced_by: Option<FlowId>,
+    /// What an announcement told of this connection: on a few of them only, so boxed.
+    announced: Option<Box<Announced>>,
     state: State,
+}
+
+#[derive(Default)]
+struct Announced {
+    vendor: Option<String>,
+    by: Option<FlowId>,
 }
 
 enum State {
@@ -78,19 +84,23 @@ impl FlowApp {
         FlowApp {
             expected,
             forced,
-            vendor,
-            announced_by: None,
+            announced: vendor.map(|vendor| {
+                Box::new(Announced {
+                    vendor: Some(vendor),
+                    by: None,
+                })
+            }),
             state: State::Probing(None),
         }
     }
 
     /// Links this connection to the lmgrd connection that announced its port.
     pub fn set_announced_by(&mut self, parent: FlowId) {
-        self.announced_by = Some(parent);
+        self.announced.get_or_insert_default().by = Some(parent);
     }
 
     pub fn announced_by(&self) -> Option<FlowId> {
-        self.announced_by
+        self.announced.as_ref()?.by
     }
 
     /// The label now: final if decided, otherwise the forced or expected one.
@@ -119,7 +129,7 @@ impl FlowApp {
 
     /// The vendor daemon name this connection was announced for.
     pub fn vendor(&self) -> Option<&str> {
-        self.vendor.as_deref()
+        self.announced.as_ref()?.vendor.as_deref()
     }
 
     /// Takes the protocol the dissector learnt this connection is, within the wire protocol
@@ -270,7 +280,7 @@ impl FlowApp {
         let label = self.final_label(payload, from_start, &probing, probes);
         if let Some(label) = label {
             let ctx = Context {
-                announced_vendor: self.vendor.clone(),
+                announced_vendor: self.vendor().map(str::to_owned),
                 from_start,
             };
             let mut dissector = label.proto.dissector(&ctx);

@@ -19,12 +19,12 @@ pub struct Share {
 
 /// Tracked connections (`max_flows`): a flow table slot, its reassembly and dissector state.
 /// The item is the 1,500 bytes it was when an idle connection cost 1,834, scaled by the drop to
-/// 1,402 (`tests/flow_memory.rs`, slot and index included); connections holding payload draw
-/// on the reassembly share.
+/// 994 (`tests/flow_memory.rs`, slot and index included); connections holding payload draw on
+/// the reassembly share.
 pub const FLOWS: Share = Share {
     part: "max_flows",
     percent: 30,
-    item_bytes: 1_150,
+    item_bytes: 815,
 };
 /// Bytes held for reassembly (`reassembly_bytes_total`): out-of-order segments and delivered
 /// bytes awaiting their ACK, with the memory around each.
@@ -104,7 +104,7 @@ mod tests {
     fn the_default_budget_is_shared_as_documented() {
         let l = Limits::default();
         assert_eq!(l.memory, Size::mib(150));
-        assert_eq!(l.max_flows, 41_031);
+        assert_eq!(l.max_flows, 57_896);
         assert_eq!(l.reassembly_bytes_total, Size(39_321_600));
         assert_eq!(l.max_flow_records, 31_457);
         assert_eq!(l.max_events_total, 39_321);
@@ -118,8 +118,8 @@ mod tests {
     fn caps_scale_with_the_budget() {
         let small = Limits::within(Size::mib(16));
         let large = Limits::within(Size::mib(1600));
-        assert_eq!(large.max_flows, 437_666);
-        assert_eq!(small.max_flows, 4_376);
+        assert_eq!(large.max_flows, 617_566);
+        assert_eq!(small.max_flows, 6_175);
         assert_eq!(small.reassembly_bytes_total, Size(4_194_300));
         // What does not grow with the traffic as a whole stays.
         assert_eq!(small.max_events_per_flow, large.max_events_per_flow);

@@ -19,7 +19,7 @@ pub(super) fn record(flow: &Flow, findings: u64, open_at_end: bool) -> FlowRecor
             packets,
             bytes,
             tcp: match flow.transport {
-                Transport::Tcp => flow.tcp.counters(dir).clone(),
+                Transport::Tcp => flow.tcp.counters(dir),
                 Transport::Udp => flow.udp.counters(dir),
             },
         }

@@ -120,9 +120,13 @@ impl Flow {
     }
 }
 
-/// The decoded events of one connection, up to a cap; the rest are counted.
+/// The decoded events of one connection, up to a cap; the rest are counted. Most connections
+/// have none (a SYN flood's never do): allocated with the first.
 #[derive(Default)]
-pub struct EventLog {
+pub struct EventLog(Option<Box<Events>>);
+
+#[derive(Default)]
+struct Events {
     kept: Vec<Event>,
     dropped: u64,
 }
@@ -130,27 +134,28 @@ pub struct EventLog {
 impl EventLog {
     /// Keeps `event` if `room` allows, else counts it. Returns whether it was kept.
     pub fn push(&mut self, event: Event, room: bool) -> bool {
+        let events = self.0.get_or_insert_default();
         if room {
-            self.kept.push(event);
+            events.kept.push(event);
         } else {
-            self.dropped += 1;
+            events.dropped += 1;
         }
         room
     }
 
     pub fn kept(&self) -> &[Event] {
-        &self.kept
+        self.0.as_ref().map_or(&[], |events| &events.kept)
     }
 
     pub fn len(&self) -> usize {
-        self.kept.len()
+        self.kept().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.kept.is_empty()
+        self.kept().is_empty()
     }
 
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.0.as_ref().map_or(0, |events| events.dropped)
     }
 }

@@ -50,7 +50,7 @@ pub struct LimitStats {
 
 impl LimitStats {
     /// Adds what a connection's caps cost it, from the counters of both its directions.
-    pub fn count_connection(&mut self, directions: [&DirCounters; 2]) {
+    pub fn count_connection(&mut self, directions: [DirCounters; 2]) {
         for c in directions {
             self.reassembly_cap_flushes += c.cap_flushes;
             self.unacked_released_bytes += c.unacked_released_bytes;

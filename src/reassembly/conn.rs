@@ -1,7 +1,7 @@
 //! Both directions of one connection, the handshake facts, Zeek's state and history.
 
 use super::analysis::{Observed, SeqAnalysis, analyze};
-use super::counters::count_analysis;
+use super::counters::{Counters, count_analysis};
 use super::half::{HalfStream, Limits};
 use super::history::{History, Scaled};
 use super::info::SegmentInfo;
@@ -86,9 +86,9 @@ impl TcpConn {
     pub fn finish(&mut self, deliver: &mut impl FnMut(Dir, Delivery<'_>)) {
         for dir in Dir::BOTH {
             let half = &mut self.halves[dir.index()];
-            let before = half.counters.gaps;
+            let before = half.counters.get(|c| c.gaps);
             half.finish(&self.limits, &mut |d: Delivery<'_>| deliver(dir, d));
-            let new_gaps = half.counters.gaps - before;
+            let new_gaps = half.counters.get(|c| c.gaps) - before;
             self.history.scaled(
                 dir,
                 Scaled::Gap,
@@ -135,8 +135,15 @@ impl TcpConn {
         self.history.as_str()
     }
 
-    pub fn counters(&self, dir: Dir) -> &DirCounters {
-        &self.halves[dir.index()].counters
+    /// One direction's counters (assembled: most of them are kept only once not zero).
+    pub fn counters(&self, dir: Dir) -> DirCounters {
+        self.halves[dir.index()].counters.to_report()
+    }
+
+    /// Bytes handed over in order in `dir` (its counters' `delivered_bytes`, without the
+    /// others: read for every segment).
+    pub fn delivered_bytes(&self, dir: Dir) -> u64 {
+        self.halves[dir.index()].counters.delivered_bytes
     }
 
     /// Time from the most recent SYN to the first ACK after it (Wireshark's iRTT).
@@ -248,7 +255,9 @@ impl TcpConn {
             ts: seg.ts,
         };
         if !self.rtt.segment(dir, &timed) {
-            self.halves[dir.index()].counters.rtt_untracked_segments += 1;
+            self.halves[dir.index()]
+                .counters
+                .add(|c| &mut c.rtt_untracked_segments, 1);
         }
     }
 
@@ -314,7 +323,8 @@ impl TcpConn {
             Dir::ToServer => (to_server, to_client),
             Dir::ToClient => (to_client, to_server),
         };
-        let gaps_before = [this.counters.gaps, peer.counters.gaps];
+        let gaps = |half: &HalfStream| half.counters.get(|c| c.gaps);
+        let gaps_before = [gaps(this), gaps(peer)];
         let mut info = SegmentInfo::NONE;
         if let Some(ack) = placed.ack_offset {
             info |= peer.ack(ack, !rst, &self.limits, &mut |d: Delivery<'_>| {
@@ -337,10 +347,7 @@ impl TcpConn {
         if seg.flags.is_fin() && !rst {
             this.observe_fin(placed.data_end);
         }
-        let new_gaps = [
-            this.counters.gaps - gaps_before[0],
-            peer.counters.gaps - gaps_before[1],
-        ];
+        let new_gaps = [gaps(this) - gaps_before[0], gaps(peer) - gaps_before[1]];
         for (d, n) in [dir, dir.reverse()].into_iter().zip(new_gaps) {
             self.history
                 .scaled(d, Scaled::Gap, u32::try_from(n).unwrap_or(u32::MAX));
@@ -374,7 +381,7 @@ impl TcpConn {
     }
 }
 
-fn count_control_flags(counters: &mut DirCounters, seg: &Segment<'_>) {
+fn count_control_flags(counters: &mut Counters, seg: &Segment<'_>) {
     let flags = seg.flags;
     counters.segments += 1;
     counters.payload_bytes += seg.payload.len() as u64 + u64::from(seg.truncated);

@@ -10,13 +10,13 @@
 //! overlaps, caps and counters go on exactly as before, on lengths alone. Copies are no longer
 //! compared (there is nothing to compare them with).
 
+use super::counters::Counters;
 use super::held::{Held, held_copy_differs};
 use super::info::SegmentInfo;
 use super::payload::Payload;
 use super::segment::Delivery;
 use super::seq::{SeqSpace, clamp_i64};
 use super::unacked::Unacked;
-use crate::model::DirCounters;
 use std::num::NonZeroU64;
 
 /// Caps of the buffers of one direction.
@@ -56,7 +56,7 @@ pub(super) struct HalfStream {
     unacked: Unacked,
     /// Past the stream depth: bytes are accounted, not copied or delivered.
     past_depth: bool,
-    pub(super) counters: DirCounters,
+    pub(super) counters: Counters,
 }
 
 impl HalfStream {
@@ -214,7 +214,7 @@ impl HalfStream {
             let len = usize::try_from(payload.len()).unwrap_or(usize::MAX);
             if !self.fits(len, limits) {
                 info |= SegmentInfo::CAP_FLUSH;
-                self.counters.cap_flushes += 1;
+                self.counters.add(|c| &mut c.cap_flushes, 1);
                 self.make_room(len, limits, deliver, &mut info);
             }
             if start > clamp_i64(self.next) {
@@ -262,7 +262,7 @@ impl HalfStream {
     /// The unacknowledged bytes go without being counted, and so do those pushed out on the way
     /// (by a gap after them, or the cap): no copy of them can come any more.
     pub(super) fn finish(&mut self, limits: &Limits, deliver: &mut impl FnMut(Delivery<'_>)) {
-        let released_before = self.counters.unacked_released_bytes;
+        let released_before = self.counters.get(|c| c.unacked_released_bytes);
         let mut info = SegmentInfo::NONE;
         while let Some(lowest) = self.held.lowest_start() {
             self.skip_to(lowest, deliver);
@@ -272,13 +272,16 @@ impl HalfStream {
             self.skip_to(fin, deliver);
         }
         self.unacked.clear();
-        self.counters.unacked_released_bytes = released_before;
+        self.counters
+            .restore(|c| &mut c.unacked_released_bytes, released_before);
     }
 
     /// Drops the unacknowledged bytes before their ACK (a memory budget needs them): copies of
     /// them can no longer be compared, which is counted.
     pub(super) fn shed_unacked(&mut self) {
-        self.counters.unacked_released_bytes += self.unacked.clear();
+        let released = self.unacked.clear();
+        self.counters
+            .add(|c| &mut c.unacked_released_bytes, released);
     }
 
     /// Delivers what lies beyond the commit point of a chunk starting at or before it.
@@ -324,9 +327,11 @@ impl HalfStream {
     ) {
         if let Payload::Bytes(bytes) = data {
             deliver(Delivery::Data(bytes));
-            self.counters.unacked_released_bytes +=
-                self.unacked
-                    .delivered(self.next, bytes, limits.max_unacked_bytes);
+            let released = self
+                .unacked
+                .delivered(self.next, bytes, limits.max_unacked_bytes);
+            self.counters
+                .add(|c| &mut c.unacked_released_bytes, released);
         }
         self.next += data.len();
         self.counters.delivered_bytes += data.len();
@@ -376,8 +381,8 @@ impl HalfStream {
                 deliver(Delivery::Gap(len));
             }
             self.next = target;
-            self.counters.gaps += 1;
-            self.counters.gap_bytes += len;
+            self.counters.add(|c| &mut c.gaps, 1);
+            self.counters.add(|c| &mut c.gap_bytes, len);
         }
     }
 
@@ -400,7 +405,7 @@ impl HalfStream {
             return (data, missing);
         }
         *info |= SegmentInfo::DATA_AFTER_FIN;
-        self.counters.beyond_fin_bytes += total - keep;
+        self.counters.add(|c| &mut c.beyond_fin_bytes, total - keep);
         if keep <= data.len() {
             (data.prefix(keep), 0)
         } else {
@@ -412,7 +417,8 @@ impl HalfStream {
     /// Once the commit point reaches the FIN, nothing held can ever be delivered.
     fn discard_beyond_fin(&mut self) {
         if self.fin().is_some_and(|fin| self.next >= fin) && !self.held.is_empty() {
-            self.counters.beyond_fin_bytes += self.held.clear() as u64;
+            let beyond = self.held.clear() as u64;
+            self.counters.add(|c| &mut c.beyond_fin_bytes, beyond);
         }
     }
 
@@ -430,12 +436,12 @@ impl HalfStream {
 
     fn overlap(&mut self, info: &mut SegmentInfo) {
         *info |= SegmentInfo::OVERLAP;
-        self.counters.overlaps += 1;
+        self.counters.add(|c| &mut c.overlaps, 1);
     }
 
     fn conflict(&mut self, info: &mut SegmentInfo) {
         *info |= SegmentInfo::OVERLAP_CONFLICT;
-        self.counters.overlap_conflicts += 1;
+        self.counters.add(|c| &mut c.overlap_conflicts, 1);
     }
 }
 

@@ -143,13 +143,14 @@
 //! loaded 2-core machine; about half of it the Wireshark analysis) plus a copy of its payload
 //! into the unacknowledged store: the whole engine is about 5% slower for it on the farm
 //! benchmark. With no ACKs at all (a one-sided capture) the store stays full and each segment
-//! also pushes the oldest bytes out, about 75 ns per 1460-byte segment. A store hands its
-//! buffer back (to a small per-thread pool) whenever the peer has acknowledged everything, so
-//! an idle connection keeps none. A `TcpConn` is about
-//! 850 bytes (half of it counters); the out-of-order store allocates only while something is
-//! out of order (one copy per held segment) and is sorted by start, so a segment arriving out
-//! of order costs a binary search plus its neighbours: about 0.2 µs per segment when every
-//! segment of a hostile flow forces a cap flush of a full store (2048 one-byte holes).
+//! also pushes the oldest bytes out, about 75 ns per 1460-byte segment. The store goes back
+//! (to a small per-thread pool) whenever the peer has acknowledged everything, so an idle
+//! connection keeps none. A `TcpConn` is about 570 bytes (the counters most connections leave
+//! at zero are allocated with the first that is not); the out-of-order store allocates only
+//! while something is out of order (one copy per held segment) and is sorted by start, so a
+//! segment arriving out of order costs a binary search plus its neighbours: about 0.2 µs per
+//! segment when every segment of a hostile flow forces a cap flush of a full store (2048
+//! one-byte holes).
 
 mod analysis;
 mod conn;

@@ -10,24 +10,27 @@
 //! before their ACK (pushed out by that cap, by the global reassembly budget, or because a gap
 //! follows them) are counted by the caller: copies of them can no longer be compared.
 //!
-//! A store that empties hands its buffer to a small per-thread pool of spares, and one that
-//! starts keeping again takes one from there: request and response traffic empties the stores
-//! at every exchange, and a malloc and free per exchange cost more than the copying itself.
+//! A store that empties goes (its box and its buffer) to a small per-thread pool of spares, and
+//! a direction that starts keeping again takes one from there: request and response traffic
+//! empties the stores at every exchange, and a malloc and free per exchange cost more than the
+//! copying itself.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-/// Spare buffers kept per thread, and the largest one kept (larger ones are freed): at most
+/// Spare stores kept per thread, and the largest buffer kept (larger ones are freed): at most
 /// 2 MiB per thread.
 const SPARES: usize = 32;
 const SPARE_CAPACITY: usize = 64 << 10;
 
 thread_local! {
-    static SPARE: RefCell<Vec<VecDeque<u8>>> = const { RefCell::new(Vec::new()) };
+    // The boxes are what the pool saves allocating, with their buffers.
+    #[allow(clippy::vec_box)]
+    static SPARE: RefCell<Vec<Box<Kept>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// An empty buffer, from the spares if there is one.
-fn spare() -> VecDeque<u8> {
+/// An empty store, from the spares if there is one.
+fn spare() -> Box<Kept> {
     SPARE
         .try_with(|spare| spare.borrow_mut().pop())
         .ok()
@@ -35,42 +38,51 @@ fn spare() -> VecDeque<u8> {
         .unwrap_or_default()
 }
 
-/// Gives a buffer no longer needed to the spares (or frees it).
-fn give_back(mut buffer: VecDeque<u8>) {
-    if buffer.capacity() == 0 || buffer.capacity() > SPARE_CAPACITY {
+/// Gives a store no longer needed to the spares (or frees it).
+fn give_back(mut kept: Box<Kept>) {
+    if kept.bytes.capacity() == 0 || kept.bytes.capacity() > SPARE_CAPACITY {
         return;
     }
-    buffer.clear();
-    // During thread teardown the pool may be gone: the buffer is then simply freed.
+    kept.bytes.clear();
+    // During thread teardown the pool may be gone: the store is then simply freed.
     let _ = SPARE.try_with(|spare| {
         if let Ok(mut spare) = spare.try_borrow_mut()
             && spare.len() < SPARES
         {
-            spare.push(buffer);
+            spare.push(kept);
         }
     });
 }
 
+/// The kept bytes of one direction: a store while there are any, nothing otherwise (so a
+/// connection that never delivered a byte, or whose bytes are all acknowledged, keeps one
+/// word).
 #[derive(Debug, Default)]
-pub(super) struct Unacked {
-    /// Stream offset of the first byte kept (meaningless while empty).
+pub(super) struct Unacked(Option<Box<Kept>>);
+
+#[derive(Debug, Default)]
+struct Kept {
+    /// Stream offset of the first byte kept.
     start: u64,
+    /// Never empty while held by an `Unacked`.
     bytes: VecDeque<u8>,
+}
+
+impl Kept {
+    fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
 }
 
 impl Unacked {
     /// Bytes kept.
     pub(super) fn len(&self) -> usize {
-        self.bytes.len()
+        self.0.as_ref().map_or(0, |kept| kept.bytes.len())
     }
 
     /// The memory the kept bytes take (the buffer's capacity).
     pub(super) fn memory(&self) -> usize {
-        self.bytes.capacity()
-    }
-
-    fn end(&self) -> u64 {
-        self.start + self.bytes.len() as u64
+        self.0.as_ref().map_or(0, |kept| kept.bytes.capacity())
     }
 
     /// Keeps `data`, just delivered at offset `at`, within `cap` bytes. Returns how many bytes
@@ -78,69 +90,76 @@ impl Unacked {
     /// follow them (a gap came between).
     #[inline]
     pub(super) fn delivered(&mut self, at: u64, data: &[u8], cap: usize) -> u64 {
-        let mut released = 0;
-        if at != self.end() || self.bytes.is_empty() {
-            released = self.bytes.len();
-            self.bytes.clear();
-            self.start = at;
-            if self.bytes.capacity() == 0 && !data.is_empty() && cap > 0 {
-                self.bytes = spare();
+        let follows = self.0.as_ref().is_none_or(|kept| kept.end() == at);
+        let released = if follows { 0 } else { self.clear() };
+        let len = self.len();
+        let over = (len + data.len()).saturating_sub(cap);
+        let fresh = data.get(over.saturating_sub(len)..).unwrap_or_default();
+        if let Some(kept) = &mut self.0 {
+            kept.bytes.drain(..over.min(len));
+            kept.start += over as u64;
+            kept.bytes.extend(fresh);
+            if kept.bytes.is_empty() {
+                self.clear(); // a cap of 0 keeps nothing
             }
+        } else if !fresh.is_empty() {
+            let mut kept = spare();
+            kept.start = at + over as u64;
+            kept.bytes.extend(fresh);
+            self.0 = Some(kept);
         }
-        let over = (self.bytes.len() + data.len()).saturating_sub(cap);
-        let mut fresh = data;
-        if over > 0 {
-            let from_kept = over.min(self.bytes.len());
-            self.bytes.drain(..from_kept);
-            fresh = data.get(over - from_kept..).unwrap_or_default();
-            self.start += over as u64;
-            released += over;
-        }
-        self.bytes.extend(fresh);
-        released as u64
+        released + over as u64
     }
 
     /// The peer acknowledged everything below offset `ack`.
     #[inline]
     pub(super) fn acked(&mut self, ack: u64) {
-        if ack <= self.start || self.bytes.is_empty() {
+        let Some(kept) = &mut self.0 else {
+            return;
+        };
+        if ack <= kept.start {
             return;
         }
-        let done = ack - self.start;
-        if done >= self.bytes.len() as u64 {
-            give_back(std::mem::take(&mut self.bytes));
+        let done = ack - kept.start;
+        if done >= kept.bytes.len() as u64 {
+            self.clear();
         } else {
             // Below the length, so it fits in usize.
-            self.bytes.drain(..done as usize);
+            kept.bytes.drain(..done as usize);
+            kept.start = ack;
         }
-        self.start = ack;
     }
 
     /// Whether `data` at offset `start` differs from a kept byte at any offset both have.
     pub(super) fn differs(&self, start: u64, data: &[u8]) -> bool {
-        let from = start.max(self.start);
-        let to = start.saturating_add(data.len() as u64).min(self.end());
+        let Some(kept) = &self.0 else {
+            return false;
+        };
+        let from = start.max(kept.start);
+        let to = start.saturating_add(data.len() as u64).min(kept.end());
         if from >= to {
             return false;
         }
         // All three are below the lengths of their buffers, so they fit in usize.
         let (kept_at, data_at, len) = (
-            (from - self.start) as usize,
+            (from - kept.start) as usize,
             (from - start) as usize,
             (to - from) as usize,
         );
         let theirs = data.get(data_at..data_at + len).unwrap_or_default();
-        self.bytes
+        kept.bytes
             .range(kept_at..kept_at + len)
             .zip(theirs)
             .any(|(a, b)| a != b)
     }
 
-    /// Drops everything (and gives the buffer back); returns the bytes dropped.
+    /// Drops everything (and gives the store back); returns the bytes dropped.
     pub(super) fn clear(&mut self) -> u64 {
-        let dropped = self.bytes.len() as u64;
-        give_back(std::mem::take(&mut self.bytes));
-        dropped
+        self.0.take().map_or(0, |kept| {
+            let dropped = kept.bytes.len() as u64;
+            give_back(kept);
+            dropped
+        })
     }
 }
 
@@ -181,7 +200,7 @@ mod tests {
         u.acked(3); // an old ACK changes nothing
         assert_eq!(u.len(), 7);
         u.acked(20); // past everything, even what was never seen
-        assert_eq!((u.len(), u.bytes.capacity()), (0, 0));
+        assert_eq!((u.len(), u.memory()), (0, 0));
         assert_eq!(u.delivered(11, b"again", CAP), 0);
         assert!(u.differs(11, b"agaiN"));
     }
