@@ -195,24 +195,53 @@ impl Timestamp {
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-22T03:13:00.123456Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.rfc3339().as_str())
+    }
+}
+
+/// As its [`Display`](fmt::Display) text, written without the formatting machinery: a report
+/// carries one per event, millions for a farm.
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.rfc3339().as_str())
+    }
+}
+
+/// The RFC 3339 text of a timestamp, `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+struct Rfc3339([u8; 27]);
+
+impl Rfc3339 {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Timestamp {
+    fn rfc3339(self) -> Rfc3339 {
         let secs = self.0.div_euclid(1_000_000_000);
         let micros = self.0.rem_euclid(1_000_000_000) / 1_000;
         let days = secs.div_euclid(86_400);
         let tod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            tod / 3600,
-            tod % 3600 / 60,
-            tod % 60
-        )
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut text = *b"0000-00-00T00:00:00.000000Z";
+        // An i64 of nanoseconds spans the years 1677 to 2262: four digits always suffice.
+        for (at, width, value) in [
+            (0, 4, y.unsigned_abs()),
+            (5, 2, u64::from(m)),
+            (8, 2, u64::from(d)),
+            (11, 2, (tod / 3600).unsigned_abs()),
+            (14, 2, (tod % 3600 / 60).unsigned_abs()),
+            (17, 2, (tod % 60).unsigned_abs()),
+            (20, 6, micros.unsigned_abs()),
+        ] {
+            let mut rest = value;
+            for digit in text[at..at + width].iter_mut().rev() {
+                *digit = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+        }
+        Rfc3339(text)
     }
 }
 
@@ -251,6 +280,41 @@ mod tests {
         assert_eq!(
             Timestamp::from_secs(-1).to_string(),
             "1969-12-31T23:59:59.000000Z"
+        );
+    }
+
+    /// The text as the formatting machinery writes it, to compare the hand-written digits with.
+    fn reference(t: Timestamp) -> String {
+        let secs = t.0.div_euclid(1_000_000_000);
+        let micros = t.0.rem_euclid(1_000_000_000) / 1_000;
+        let tod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            tod / 3600,
+            tod % 3600 / 60,
+            tod % 60
+        )
+    }
+
+    #[test]
+    fn timestamp_text_matches_the_formatting_machinery_over_the_whole_range() {
+        let mut nanos = i64::MIN;
+        let step = i64::MAX / 50_000;
+        while let Some(next) = nanos.checked_add(step) {
+            let t = Timestamp::from_nanos(nanos ^ 0x1234_5678);
+            assert_eq!(t.to_string(), reference(t));
+            nanos = next;
+        }
+        for t in [i64::MIN, i64::MAX, -1, 0, 1, 999, 1_000] {
+            let t = Timestamp::from_nanos(t);
+            assert_eq!(t.to_string(), reference(t));
+        }
+        assert_eq!(
+            serde_json::to_string(&Timestamp::from_nanos(i64::MAX))
+                .ok()
+                .as_deref(),
+            Some("\"2262-04-11T23:47:16.854775Z\"")
         );
     }
 

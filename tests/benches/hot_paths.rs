@@ -7,15 +7,21 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ctxscope::capture::Packet;
+use ctxscope::classify::FlowApp;
 use ctxscope::config::Config;
-use ctxscope::decode::{self, LinkType};
+use ctxscope::decode::{self, Decoded, LinkType};
 use ctxscope::engine::Engine;
+use ctxscope::flow::table::Timeouts;
+use ctxscope::flow::{Arrival, FlowTable};
+use ctxscope::ids::Endpoint;
+use ctxscope::output::{self, Format};
 use ctxscope::reassembly::{Limits, Segment, TcpConn, TcpFlags};
-use ctxscope_dissectors::{Context, Dir, Dissector, Timestamp, ica};
+use ctxscope_dissectors::{Context, Dir, Dissector, Timestamp, Transport, ica};
 use ctxscope_generator::ica::{Beat, Client, IcaSession, Protection};
 use ctxscope_generator::scenarios::citrix::write_load;
 use ctxscope_generator::{Frame, FrameSink};
 use std::hint::black_box;
+use std::time::Duration;
 
 /// Bytes of farm traffic the decode and engine benchmarks run over (about 26,000 packets).
 const FARM_BYTES: u64 = 10 << 20;
@@ -64,6 +70,66 @@ fn decoding(c: &mut Criterion) {
                 let _ = black_box(etherparse::SlicedPacket::from_ethernet(&f.data));
             }
         })
+    });
+    g.finish();
+}
+
+/// The farm's TCP segments as the flow table sees them.
+fn arrivals(frames: &[Frame]) -> Vec<Arrival> {
+    frames
+        .iter()
+        .filter_map(
+            |f| match decode::decode(LinkType::Ethernet, &f.data, false) {
+                Ok(Decoded::Tcp(tcp)) => Some(Arrival {
+                    transport: Transport::Tcp,
+                    src: Endpoint {
+                        ip: tcp.src,
+                        port: tcp.src_port,
+                    },
+                    dst: Endpoint {
+                        ip: tcp.dst,
+                        port: tcp.dst_port,
+                    },
+                    flags: TcpFlags(tcp.flags),
+                    ts: f.ts,
+                }),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+fn flow_lookup(c: &mut Criterion) {
+    let arrivals = arrivals(&farm());
+    let minute = Duration::from_secs(60);
+    let table = || {
+        let timeouts = Timeouts {
+            idle: minute,
+            handshake: minute,
+            closed: minute,
+            udp_idle: minute,
+        };
+        FlowTable::new(100_000, Limits::default(), timeouts)
+    };
+    let mut g = c.benchmark_group("flow_table");
+    g.throughput(Throughput::Elements(arrivals.len() as u64));
+    // Every packet of the slice: mostly flows already in the table, a few hundred new ones.
+    g.bench_function("lookup", |b| {
+        b.iter_batched_ref(
+            table,
+            |table| {
+                for a in &arrivals {
+                    let found = table.lookup(
+                        a,
+                        |port| port == 1494 || port == 2598,
+                        |_, _| FlowApp::new(None, None, None),
+                        &mut |_| {},
+                    );
+                    black_box(matches!(found, ctxscope::flow::Lookup::Found(..)));
+                }
+            },
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 }
@@ -203,5 +269,36 @@ fn engine(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(hot_paths, decoding, reassembly, ica_dissector, engine);
+/// Writing the report of the farm slice: thousands of events, each with its timestamp.
+fn report(c: &mut Criterion) {
+    let mut engine = Engine::new(Config::default());
+    engine.begin_source("bench", Some(LinkType::Ethernet));
+    for f in &farm() {
+        engine.packet(&packet(f));
+    }
+    let report = engine.finish();
+    let mut g = c.benchmark_group("report");
+    g.sample_size(20);
+    for (name, format) in [("json", Format::Json), ("text", Format::Text)] {
+        let mut bytes = Vec::new();
+        output::write(&report, format, &mut bytes).expect("in memory");
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function(name, |b| {
+            // As `ctxscope report` writes: through a trait object.
+            let mut out: Box<dyn std::io::Write> = Box::new(std::io::sink());
+            b.iter(|| output::write(&report, format, &mut out))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    hot_paths,
+    decoding,
+    flow_lookup,
+    reassembly,
+    ica_dissector,
+    engine,
+    report
+);
 criterion_main!(hot_paths);

@@ -168,10 +168,18 @@ impl FrameReader {
                         };
                     }
                 }
-                Stage::Length { .. } => {
-                    bytes = rest;
-                    self.length_byte(first, at, env);
-                }
+                Stage::Length { low } => match (low, rest.split_first()) {
+                    // Both bytes of the length at hand, as for almost every frame: read at once.
+                    (None, Some((&high, after))) => {
+                        bytes = after;
+                        self.length_at = at;
+                        self.frame_length(u16::from_le_bytes([first, high]), env);
+                    }
+                    _ => {
+                        bytes = rest;
+                        self.length_byte(first, at, env);
+                    }
+                },
                 Stage::Payload { remaining } => {
                     let n = usize::from(remaining).min(bytes.len());
                     let (chunk, rest) = bytes.split_at(n);
@@ -221,19 +229,23 @@ impl FrameReader {
     fn length_byte(&mut self, byte: u8, at: u64, env: &mut Env) {
         match self.stage {
             Stage::Length { low: Some(low) } => {
-                let len = u16::from_le_bytes([low, byte]);
-                self.begin_frame(len, env);
-                self.stage = if len == 0 {
-                    Stage::Length { low: None }
-                } else {
-                    Stage::Payload { remaining: len }
-                };
+                self.frame_length(u16::from_le_bytes([low, byte]), env);
             }
             _ => {
                 self.length_at = at;
                 self.stage = Stage::Length { low: Some(byte) };
             }
         }
+    }
+
+    /// The length field of the frame starting at `length_at` was read.
+    fn frame_length(&mut self, len: u16, env: &mut Env) {
+        self.begin_frame(len, env);
+        self.stage = if len == 0 {
+            Stage::Length { low: None }
+        } else {
+            Stage::Payload { remaining: len }
+        };
     }
 
     fn begin_frame(&mut self, len: u16, env: &mut Env) {

@@ -142,7 +142,8 @@ struct Step<'a, 'b> {
     session: &'a mut Session,
     sink: &'a mut Sink<'b>,
     from_start: bool,
-    /// Whether the other direction started with the detect string.
+    /// Whether the other direction started with the detect string (known in the detect stage
+    /// only).
     peer_detected: bool,
     /// The stream has ended: no more bytes will come.
     at_end: bool,
@@ -430,7 +431,10 @@ impl Dissector {
         at_end: bool,
         f: impl FnOnce(&mut StreamBuffer, &mut DirCore, &mut Step) -> R,
     ) -> R {
-        let peer_detected = self.dirs.get(dir.reverse()).core.detect_reported;
+        // Only the detect stage asks, and no direction returns to it: the other direction's
+        // state (a cache miss on a busy capture) is read only while this one is there.
+        let peer_detected = self.dirs.get(dir).core.stage == Stage::Detect
+            && self.dirs.get(dir.reverse()).core.detect_reported;
         let Dissector {
             session,
             dirs,
