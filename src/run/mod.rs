@@ -2,8 +2,10 @@
 //! ([`live`]).
 
 mod live;
+mod workers;
 
 pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, StopAfter};
+pub use workers::{MAX_WORKERS, analyse_files};
 
 use crate::capture::ahead::{End, Item, read_ahead};
 use crate::capture::{CaptureError, LiveOptions, Packet, Source};
