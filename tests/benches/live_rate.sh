@@ -1,0 +1,44 @@
+#!/bin/sh
+# Live capture at line rate (README, Performance): trafgen (Debian netsniff-ng) sends 60-byte
+# TCP SYNs onto `lo` as fast as one CPU can for SECONDS while `ctxscope report -i lo` captures
+# them, once per WORKERS value:
+#   tests/benches/live_rate.sh [SECONDS] [WORKERS...]      (root; defaults: 30, "1 2")
+# Prints, per run, the packets trafgen sent, those ctxscope analysed, the kernel's counters
+# from the report (received, dropped for a full buffer, dropped by the interface) and whether
+# every packet sent is either analysed or counted as dropped.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+secs=${1:-30}
+[ $# -gt 0 ] && shift
+workers=${*:-1 2}
+bin="$root/target/release/ctxscope"
+(cd "$root" && cargo build --quiet --release)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/syn.trafgen" <<'EOF'
+{
+  eth(da=00:00:00:00:00:00, sa=00:00:00:00:00:00, type=0x0800),
+  ipv4(saddr=10.77.0.1, daddr=10.78.0.1, proto=6, ttl=64),
+  tcp(sp=dinc(1024, 60000), dp=1494, syn, seq=drnd()),
+  fill(0x00, 6)
+}
+EOF
+printf '| workers | sent | analysed | kernel received | dropped (buffer) | dropped (interface) | sent = analysed + dropped |\n|---|---|---|---|---|---|---|\n'
+for n in $workers; do
+    "$bin" report -i lo -f 'tcp and host 10.78.0.1' --duration $((secs + 3)) --workers "$n" \
+        --format json -o "$tmp/report.json" 2>"$tmp/err" &
+    capture=$!
+    sleep 2 # the capture is open before the first packet
+    timeout -s INT "$secs" trafgen --dev lo --conf "$tmp/syn.trafgen" --cpus 1 >"$tmp/sent" 2>&1 || true
+    wait "$capture"
+    sent=$(awk '/packets outgoing/ { print $1 }' "$tmp/sent")
+    python3 - "$tmp/report.json" "$n" "$sent" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+workers, sent = sys.argv[2], int(sys.argv[3])
+k = report["sources"][0]["kernel"]
+analysed = report["capture"]["packets"]
+exact = "yes" if sent == analysed + k["dropped"] + k["if_dropped"] else "no"
+print(f"| {workers} | {sent:,} | {analysed:,} | {k['received']:,} | {k['dropped']:,} | {k['if_dropped']:,} | {exact} |")
+EOF
+done
