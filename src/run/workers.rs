@@ -1,6 +1,6 @@
-//! `--workers N`: flow-sharded analysis of capture files. This thread reads, numbers every
-//! record, keeps the capture clock, and hands each packet to the worker of its pair of IP
-//! addresses (see [`route`]); each worker is an engine of its own ([`Shard`]: flow table,
+//! `--workers N`: flow-sharded analysis of capture files and of live capture (`run::live`).
+//! The reading thread ([`Reader`]) reads, numbers every record, keeps the capture clock, and
+//! hands each packet to the worker of its pair of IP addresses (see [`route`]); each worker is an engine of its own ([`Shard`]: flow table,
 //! reassembly, dissectors, analysis) on its own thread; their reports are merged into one
 //! (see `engine::merge`), the same whatever N.
 //!
@@ -23,6 +23,7 @@ use ctxscope_dissectors::Timestamp;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::{Scope, ScopedJoinHandle};
 
 /// Records per batch, and captured bytes (a batch goes early when its packets are large).
 const BATCH_RECORDS: usize = 512;
@@ -118,49 +119,11 @@ pub fn analyse_files(
     files: &[PathBuf],
     workers: usize,
 ) -> Result<Report, CaptureError> {
-    let workers = workers.clamp(1, MAX_WORKERS);
-    let exchange = Arc::new(ScanExchange::new(workers));
     std::thread::scope(|scope| {
-        let mut lanes = Vec::with_capacity(workers);
-        let mut handles = Vec::with_capacity(workers);
-        for me in 0..workers {
-            let (full_tx, full_rx) = mpsc::sync_channel(IN_FLIGHT);
-            let (empty_tx, empty_rx) = mpsc::channel();
-            let shard = Shard::new(config.clone(), me, Arc::clone(&exchange));
-            handles.push(scope.spawn(move || work(shard, &full_rx, &empty_tx)));
-            lanes.push(Lane {
-                batch: Batch::default(),
-                full: full_tx,
-                empty: empty_rx,
-            });
-        }
-        let mut reader = Reader {
-            lanes,
-            clock: CaptureClock::default(),
-            first: None,
-            seq: 0,
-            syn_seen: false,
-        };
+        let mut reader = Reader::start(scope, config, workers);
         let read = files.iter().try_for_each(|file| reader.file(file));
-        let end = reader.seq + 1;
-        let clock = ReaderClock {
-            first: reader.first,
-            last: reader.first.map(|_| reader.clock.now()),
-        };
-        let now = reader.clock.now();
-        reader.broadcast(|| Entry::End { seq: end, now });
-        for lane in &mut reader.lanes {
-            lane.flush();
-        }
-        drop(reader);
-        let parts: Vec<Report> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect();
-        read.map(|()| merge(parts, clock))
+        let report = reader.finish();
+        read.map(|()| report)
     })
 }
 
@@ -215,8 +178,11 @@ fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Repo
     shard.finish(end)
 }
 
-struct Reader {
+/// The reading thread's end of the workers: files ([`Reader::file`]) and live capture
+/// (`run::live`) feed it records one by one.
+pub struct Reader<'scope> {
     lanes: Vec<Lane>,
+    workers: Vec<ScopedJoinHandle<'scope, Report>>,
     clock: CaptureClock,
     first: Option<Timestamp>,
     /// Records numbered so far (packets, and records counted as packets).
@@ -225,7 +191,95 @@ struct Reader {
     syn_seen: bool,
 }
 
-impl Reader {
+impl<'scope> Reader<'scope> {
+    /// Starts `workers` workers (at most [`MAX_WORKERS`]) on threads of `scope`.
+    pub fn start(scope: &'scope Scope<'scope, '_>, config: &Config, workers: usize) -> Self {
+        let workers = workers.clamp(1, MAX_WORKERS);
+        let exchange = Arc::new(ScanExchange::new(workers));
+        let mut lanes = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for me in 0..workers {
+            let (full_tx, full_rx) = mpsc::sync_channel(IN_FLIGHT);
+            let (empty_tx, empty_rx) = mpsc::channel();
+            let shard = Shard::new(config.clone(), me, Arc::clone(&exchange));
+            handles.push(scope.spawn(move || work(shard, &full_rx, &empty_tx)));
+            lanes.push(Lane {
+                batch: Batch::default(),
+                full: full_tx,
+                empty: empty_rx,
+            });
+        }
+        Reader {
+            lanes,
+            workers: handles,
+            clock: CaptureClock::default(),
+            first: None,
+            seq: 0,
+            syn_seen: false,
+        }
+    }
+
+    /// Ends the capture: the workers make their reports, merged into one.
+    pub fn finish(mut self) -> Report {
+        let end = self.seq + 1;
+        let clock = ReaderClock {
+            first: self.first,
+            last: self.first.map(|_| self.clock.now()),
+        };
+        let now = self.clock.now();
+        self.broadcast(|| Entry::End { seq: end, now });
+        for lane in &mut self.lanes {
+            lane.flush();
+        }
+        // Closing the lanes ends the workers.
+        let Reader { lanes, workers, .. } = self;
+        drop(lanes);
+        let parts: Vec<Report> = workers
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        merge(parts, clock)
+    }
+
+    /// Starts input `name` (`link`: `None` for pcapng).
+    pub fn begin(&mut self, name: &str, link: Option<LinkType>) {
+        self.broadcast(|| Entry::Begin {
+            name: name.to_string(),
+            link,
+        });
+    }
+
+    /// A packet on a link type ctxscope cannot decode.
+    pub fn unsupported_link(&mut self, dlt: i32) {
+        self.seq += 1;
+        let (seq, now) = (self.seq, self.clock.now());
+        self.lanes[0].push(Entry::UnsupportedLink { seq, now, dlt });
+    }
+
+    /// A record the source skipped; true if it counts as a packet.
+    pub fn skipped(&mut self, what: Skipped) -> bool {
+        let packet = matches!(what, Skipped::MalformedPacket(_));
+        self.seq += u64::from(packet);
+        let (seq, now) = (self.seq.max(1), self.clock.now());
+        self.lanes[0].push(Entry::Skipped { seq, now, what });
+        packet
+    }
+
+    /// Input `name` failed after `packets` of its packets.
+    pub fn failed(&mut self, name: &str, error: String, packets: u64) {
+        let (seq, now) = (self.seq + 1, self.clock.now());
+        self.lanes[0].push(Entry::Failed {
+            seq,
+            now,
+            name: name.to_string(),
+            error,
+            packets,
+        });
+    }
+
     fn broadcast(&mut self, entry: impl Fn() -> Entry) {
         for lane in &mut self.lanes {
             lane.push(entry());
@@ -235,14 +289,9 @@ impl Reader {
     fn file(&mut self, path: &Path) -> Result<(), CaptureError> {
         let name = path.display().to_string();
         let mut source = Source::open_file(path, &name)?;
-        let link = source.link();
-        self.broadcast(|| Entry::Begin {
-            name: name.clone(),
-            link,
-        });
+        self.begin(&name, source.link());
         let mut packets = 0u64;
         loop {
-            let now = self.clock.now();
             match source.next_packet() {
                 Ok(Next::Packet(p)) => {
                     packets += 1;
@@ -250,36 +299,21 @@ impl Reader {
                 }
                 Ok(Next::UnsupportedLink(dlt)) => {
                     packets += 1;
-                    self.seq += 1;
-                    let seq = self.seq;
-                    self.lanes[0].push(Entry::UnsupportedLink { seq, now, dlt });
+                    self.unsupported_link(dlt);
                 }
-                Ok(Next::Skipped(what)) => {
-                    if matches!(what, Skipped::MalformedPacket(_)) {
-                        packets += 1;
-                        self.seq += 1;
-                    }
-                    let seq = self.seq.max(1);
-                    self.lanes[0].push(Entry::Skipped { seq, now, what });
-                }
+                Ok(Next::Skipped(what)) => packets += u64::from(self.skipped(what)),
                 Ok(Next::Idle) => {}
                 Ok(Next::End) => return Ok(()),
                 Err(e) => {
-                    let seq = self.seq + 1;
-                    self.lanes[0].push(Entry::Failed {
-                        seq,
-                        now,
-                        name: name.clone(),
-                        error: e.to_string(),
-                        packets,
-                    });
+                    self.failed(&name, e.to_string(), packets);
                     return Ok(());
                 }
             }
         }
     }
 
-    fn packet(&mut self, p: &Packet<'_>) {
+    /// The next packet of the capture.
+    pub fn packet(&mut self, p: &Packet<'_>) {
         self.seq += 1;
         let seq = self.seq;
         let ts = p.ts;
