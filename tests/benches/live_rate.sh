@@ -33,7 +33,7 @@ for n in $workers; do
     sleep 2 # the capture is open before the first packet
     timeout -s INT "$secs" trafgen --dev lo --conf "$tmp/syn.trafgen" --cpus 1 >"$tmp/sent" 2>&1 || true
     wait "$capture"
-    sent=$(awk '/packets outgoing/ { print $1 }' "$tmp/sent")
+    sent=$(tr -d '\r' <"$tmp/sent" | awk '/packets outgoing/ { print $1 }')
     python3 - "$tmp/report.json" "$n" "$sent" "$secs" "$load" <<'EOF'
 import json, sys
 report = json.load(open(sys.argv[1]))
