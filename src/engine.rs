@@ -6,7 +6,14 @@
 //! everything else: the [`FlowTable`], and the [`Pipeline`] (settings, classifier state,
 //! analysis, counters) whose methods take the flow.
 
+mod clock;
+mod merge;
 mod records;
+mod shard;
+
+pub use clock::CaptureClock;
+pub use merge::{ReaderClock, merge};
+pub use shard::{ScanExchange, Shard};
 
 pub use crate::flow::FlowEnds;
 pub use crate::reassembly::Delivery;
@@ -33,10 +40,6 @@ use std::time::Duration;
 /// IP protocol numbers of the transports reassembled fragments may carry.
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
-
-/// How often (in capture time) idle flows, expired announcements and fragments are swept, and
-/// heartbeats checked.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Receives the reassembled chunks of one flow, with the flow's endpoints.
 type FlowTap = Box<dyn FnMut(FlowEnds, Dir, Delivery<'_>) + Send>;
@@ -68,7 +71,9 @@ struct Pipeline {
     events_retained: usize,
     reassembly_bytes: usize,
     now: Timestamp,
-    next_sweep: Option<Timestamp>,
+    /// The number of the record being analysed, counted from 1 over every input.
+    seq: u64,
+    clock: CaptureClock,
     tap: Option<(FlowId, FlowTap)>,
     /// While streaming ([`Engine::stream`]): the final records of flows retired since the last
     /// drain (they are not kept in `records`).
@@ -119,7 +124,8 @@ impl Engine {
                 events_retained: 0,
                 reassembly_bytes: 0,
                 now: Timestamp::default(),
-                next_sweep: None,
+                seq: 0,
+                clock: CaptureClock::default(),
                 tap: None,
                 retired: None,
                 closed: false,
@@ -248,29 +254,12 @@ impl Engine {
     /// the input.
     pub fn source_error(&mut self, name: &str, error: String) {
         let p = &mut self.pipe;
-        let packets = match p.sources.last_mut() {
-            Some(s) if s.name == name => {
-                s.error = Some(error.clone());
-                s.packets
-            }
-            _ => {
-                p.sources.push(SourceSummary {
-                    name: name.to_string(),
-                    error: Some(error.clone()),
-                    ..SourceSummary::default()
-                });
-                0
-            }
+        let packets = match p.sources.last() {
+            Some(s) if s.name == name => s.packets,
+            _ => 0,
         };
-        let message = if packets == 0 {
-            format!("{error}: nothing could be read")
-        } else {
-            format!(
-                "{error}: reading stopped after {packets} packets; the analysis covers only those"
-            )
-        };
-        p.analysis
-            .raise(Finding::new(FindingKind::CaptureReadError, p.now, message));
+        p.number(p.stats.packets + 1);
+        p.read_failed(name, error, packets);
     }
 
     pub fn set_kernel_stats(&mut self, stats: KernelStats) {
@@ -285,40 +274,26 @@ impl Engine {
 
     /// Counts a packet whose link layer ctxscope cannot decode.
     pub fn unsupported_link(&mut self, dlt: i32) {
-        let p = &mut self.pipe;
-        p.stats.packets += 1;
-        p.stats.unsupported_link += 1;
-        if let Some(s) = p.sources.last_mut() {
-            s.packets += 1;
-        }
-        p.analysis.raise(Finding::new(
-            FindingKind::CaptureUnsupportedLink,
-            p.now,
-            format!(
-                "packets on an interface with link type {dlt} were skipped (supported: Ethernet, Linux SLL/SLL2, raw IP, loopback)"
-            ),
-        ));
+        self.pipe.number(self.pipe.stats.packets + 1);
+        self.pipe.unsupported_link(dlt);
     }
 
     /// Counts a record the source skipped: a malformed packet, or an interface over the cap.
     pub fn skipped(&mut self, what: Skipped) {
-        let p = &mut self.pipe;
-        match what {
-            Skipped::MalformedPacket(why) => {
-                p.stats.packets += 1;
-                if let Some(s) = p.sources.last_mut() {
-                    s.packets += 1;
-                }
-                p.malformed(p.now, why);
-            }
-            Skipped::InterfaceOverCap => p.limits.pcapng_interfaces_refused += 1,
-        }
+        self.pipe.number(self.pipe.stats.packets + 1);
+        self.pipe.skipped(what);
     }
 
     /// Processes one captured frame.
     pub fn packet(&mut self, pkt: &Packet<'_>) {
+        self.pipe.number(self.pipe.stats.packets + 1);
+        self.clock(pkt.ts);
+        self.analyse(pkt);
+    }
+
+    /// Counts and analyses one frame (the capture clock is set already).
+    fn analyse(&mut self, pkt: &Packet<'_>) {
         let ts = pkt.ts;
-        self.clock(ts);
         let wire_len = u64::from(pkt.wire_len);
         let p = &mut self.pipe;
         p.stats.packets += 1;
@@ -445,16 +420,12 @@ impl Engine {
     /// Advances the capture clock; sweeps once per interval.
     fn clock(&mut self, ts: Timestamp) {
         let p = &mut self.pipe;
-        p.now = p.now.max(ts);
+        let sweep = p.clock.advance(ts);
+        p.now = p.clock.now();
         p.stats.first.get_or_insert(ts);
         p.stats.last = Some(p.now);
-        match p.next_sweep {
-            Some(at) if ts < at => {}
-            Some(_) => {
-                p.next_sweep = Some(ts.plus(SWEEP_INTERVAL));
-                self.sweep(ts);
-            }
-            None => p.next_sweep = Some(ts.plus(SWEEP_INTERVAL)),
+        if sweep {
+            self.sweep(ts);
         }
     }
 
@@ -494,11 +465,18 @@ impl Engine {
     /// Ends the analysis: every flow still open is flushed and retired (while streaming, the
     /// journal gets their final records). Packets after this are not analysed; once is enough.
     pub fn close(&mut self) {
+        let end = self.pipe.stats.packets + 1;
+        self.close_at(end);
+    }
+
+    /// [`Engine::close`], with what is raised now numbered `end` (one past the last record).
+    fn close_at(&mut self, end: u64) {
         let p = &mut self.pipe;
         if p.closed {
             return;
         }
         p.closed = true;
+        p.number(end);
         p.analysis.conclude(p.now);
         self.flows.drain(&mut |f| {
             // Heartbeats of connections still open are judged at the end of the capture.
@@ -524,17 +502,77 @@ impl Engine {
             }
         }
         p.limits.flow_table = flows.stats();
-        p.report(records, analysis.finish())
+        let mut report = p.report(records, analysis.finish());
+        merge::canonical_order(&mut report);
+        report
     }
 }
 
 impl Pipeline {
+    /// What happens from now on happens at record number `seq` (findings are ordered by it).
+    fn number(&mut self, seq: u64) {
+        self.seq = seq;
+        self.analysis.at(seq);
+    }
+
+    fn unsupported_link(&mut self, dlt: i32) {
+        self.stats.packets += 1;
+        self.stats.unsupported_link += 1;
+        if let Some(s) = self.sources.last_mut() {
+            s.packets += 1;
+        }
+        self.analysis.raise(Finding::new(
+            FindingKind::CaptureUnsupportedLink,
+            self.now,
+            format!(
+                "packets on an interface with link type {dlt} were skipped (supported: Ethernet, Linux SLL/SLL2, raw IP, loopback)"
+            ),
+        ));
+    }
+
+    fn skipped(&mut self, what: Skipped) {
+        match what {
+            Skipped::MalformedPacket(why) => {
+                self.stats.packets += 1;
+                if let Some(s) = self.sources.last_mut() {
+                    s.packets += 1;
+                }
+                self.malformed(self.now, why);
+            }
+            Skipped::InterfaceOverCap => self.limits.pcapng_interfaces_refused += 1,
+        }
+    }
+
+    /// Input `name` failed after `packets` packets of it.
+    fn read_failed(&mut self, name: &str, error: String, packets: u64) {
+        match self.sources.last_mut() {
+            Some(s) if s.name == name => s.error = Some(error.clone()),
+            _ => self.sources.push(SourceSummary {
+                name: name.to_string(),
+                error: Some(error.clone()),
+                ..SourceSummary::default()
+            }),
+        }
+        let message = if packets == 0 {
+            format!("{error}: nothing could be read")
+        } else {
+            format!(
+                "{error}: reading stopped after {packets} packets; the analysis covers only those"
+            )
+        };
+        self.analysis.raise(Finding::new(
+            FindingKind::CaptureReadError,
+            self.now,
+            message,
+        ));
+    }
+
     fn malformed(&mut self, ts: Timestamp, why: &'static str) {
         self.stats.malformed += 1;
         self.analysis.raise(Finding::new(
             FindingKind::DecodeMalformedPacket,
             ts,
-            format!("packet #{} has {why}; it was skipped", self.stats.packets),
+            format!("packet #{} has {why}; it was skipped", self.seq),
         ));
     }
 

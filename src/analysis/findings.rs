@@ -22,6 +22,8 @@ pub struct Findings {
     cap: usize,
     dropped: u64,
     journal: Option<Journal>,
+    /// The number of the packet being analysed (see [`Finding::raised`]).
+    clock: u64,
 }
 
 /// What a streaming consumer was not told yet.
@@ -55,6 +57,7 @@ impl Findings {
             cap,
             dropped: 0,
             journal: None,
+            clock: 0,
         }
     }
 
@@ -67,7 +70,13 @@ impl Findings {
         });
     }
 
-    pub fn raise(&mut self, f: Finding) {
+    /// What is raised from now on is raised at packet number `packet`.
+    pub fn at(&mut self, packet: u64) {
+        self.clock = packet;
+    }
+
+    pub fn raise(&mut self, mut f: Finding) {
+        f.raised = self.clock;
         let count = f.count;
         let flow = f.flow;
         if let Some(i) = self.insert(f) {

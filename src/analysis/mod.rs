@@ -29,6 +29,7 @@ use experience::Thresholds;
 pub use experience::setup_done;
 use heartbeats::{HeartbeatSettings, Heartbeats};
 use licensing::{Licensing, LicensingSettings};
+pub use scans::ScanOp;
 use scans::{ScanSettings, Scans};
 use sessions::Sessions;
 use tls::Tls;
@@ -181,6 +182,25 @@ impl Analyzer {
             self.findings.clear(code, Some(flow), at);
         }
         self.findings.drain(&mut |f| tell(Change::Finding(f)));
+    }
+
+    /// What happens from now on happens at packet number `packet` (orders the findings).
+    pub fn at(&mut self, packet: u64) {
+        self.findings.at(packet);
+        self.scans.at(packet);
+    }
+
+    /// Flow-sharded workers: the scan detector is replicated (see [`Scans::share`]).
+    pub fn share_scans(&mut self) {
+        self.scans.share();
+    }
+
+    pub fn take_scan_ops(&mut self) -> Vec<ScanOp> {
+        self.scans.take_shared()
+    }
+
+    pub fn apply_scan_ops(&mut self, ops: impl IntoIterator<Item = (bool, ScanOp)>) {
+        self.scans.apply_shared(ops);
     }
 
     pub fn raise(&mut self, f: Finding) {

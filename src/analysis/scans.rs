@@ -62,6 +62,9 @@ struct Source {
     last: Timestamp,
     /// The flow of its first attempt in the window.
     first_flow: FlowId,
+    /// That flow is in this engine's table (a flow-sharded worker's replica raises the scan
+    /// finding only then, so that one worker raises it).
+    mine: bool,
     attempts: u64,
     answered: u64,
     /// Distinct, sorted, at most PORTS_KEPT and HOSTS_KEPT.
@@ -71,12 +74,13 @@ struct Source {
 }
 
 impl Source {
-    fn new(addr: IpAddr, flow: FlowId, ts: Timestamp) -> Source {
+    fn new(addr: IpAddr, flow: FlowId, ts: Timestamp, mine: bool) -> Source {
         Source {
             addr,
             first: ts,
             last: ts,
             first_flow: flow,
+            mine,
             attempts: 0,
             answered: 0,
             ports: Vec::new(),
@@ -116,6 +120,38 @@ pub struct Scans {
     /// Sources forgotten with their window still open (the older generation gave way).
     dropped: u64,
     last_eviction: Option<Timestamp>,
+    /// Set when flow-sharded workers share the detector ([`Scans::share`]).
+    shared: Option<Shared>,
+}
+
+/// A flow-sharded worker's part of the detector: each worker keeps a replica fed with every
+/// worker's attempts and answers in capture order, exchanged at each sweep (verdicts change
+/// only there), and sets aside its own flows.
+#[derive(Default)]
+struct Shared {
+    seq: u64,
+    pending: Vec<ScanOp>,
+}
+
+/// An attempt or answer seen by one worker, for every worker's replica.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanOp {
+    /// The number of the packet it was seen in: the order to apply them in.
+    pub seq: u64,
+    what: Seen,
+    /// The attempt's flow is still in the table.
+    tracked: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Seen {
+    Attempt {
+        src: IpAddr,
+        dst: Endpoint,
+        flow: FlowId,
+        ts: Timestamp,
+    },
+    Answered(IpAddr),
 }
 
 impl Scans {
@@ -129,17 +165,18 @@ impl Scans {
             attention: Vec::new(),
             dropped: 0,
             last_eviction: None,
+            shared: None,
         }
     }
 
     /// The entry of `src`, from the suspects or the recent sources (moved to the newer
     /// generation), or a new one.
-    fn source(&mut self, src: IpAddr, flow: FlowId, ts: Timestamp) -> &mut Source {
+    fn source(&mut self, src: IpAddr, flow: FlowId, ts: Timestamp, mine: bool) -> &mut Source {
         if self.suspects.contains_key(&src) {
             return self
                 .suspects
                 .entry(src)
-                .or_insert(Source::new(src, flow, ts));
+                .or_insert(Source::new(src, flow, ts, mine));
         }
         let [newer, older] = &mut self.recent;
         if !newer.contains_key(&src) {
@@ -153,9 +190,12 @@ impl Scans {
                     .count() as u64;
                 *older = std::mem::take(newer);
             }
-            newer.insert(src, moved.unwrap_or_else(|| Source::new(src, flow, ts)));
+            newer.insert(
+                src,
+                moved.unwrap_or_else(|| Source::new(src, flow, ts, mine)),
+            );
         }
-        newer.entry(src).or_insert(Source::new(src, flow, ts))
+        newer.entry(src).or_insert(Source::new(src, flow, ts, mine))
     }
 
     /// The entry of `src`, if it is followed.
@@ -167,13 +207,69 @@ impl Scans {
             .or(older.get_mut(src))
     }
 
+    /// Shares the detector with the other flow-sharded workers: from now on attempts and
+    /// answers wait for [`Scans::take_shared`] and come back, every worker's in capture order,
+    /// through [`Scans::apply_shared`].
+    pub fn share(&mut self) {
+        self.shared = Some(Shared::default());
+    }
+
+    /// What is seen from now on is seen at packet number `seq`.
+    pub fn at(&mut self, seq: u64) {
+        if let Some(shared) = &mut self.shared {
+            shared.seq = seq;
+        }
+    }
+
+    /// The attempts and answers seen since the last call (while shared).
+    pub fn take_shared(&mut self) -> Vec<ScanOp> {
+        self.shared
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.pending))
+            .unwrap_or_default()
+    }
+
+    /// Every worker's attempts and answers since the last exchange, in capture order; `mine`
+    /// says which came from this worker.
+    pub fn apply_shared(&mut self, ops: impl IntoIterator<Item = (bool, ScanOp)>) {
+        for (mine, op) in ops {
+            match op.what {
+                Seen::Attempt { src, dst, flow, ts } => {
+                    self.count_attempt(src, dst, flow, ts, mine, mine && op.tracked)
+                }
+                Seen::Answered(src) => self.count_answer(src),
+            }
+        }
+    }
+
     /// The first SYN of a connection attempt from `src` to `dst`, at `ts`.
     pub fn attempt(&mut self, src: IpAddr, dst: Endpoint, flow: FlowId, ts: Timestamp) {
+        match &mut self.shared {
+            Some(shared) => shared.pending.push(ScanOp {
+                seq: shared.seq,
+                what: Seen::Attempt { src, dst, flow, ts },
+                tracked: true,
+            }),
+            None => self.count_attempt(src, dst, flow, ts, true, true),
+        }
+    }
+
+    /// An attempt counted for `src`; `mine`: its flow is in this engine's table, `tracked`: and
+    /// still there (to be set aside should `src` scan).
+    fn count_attempt(
+        &mut self,
+        src: IpAddr,
+        dst: Endpoint,
+        flow: FlowId,
+        ts: Timestamp,
+        mine: bool,
+        tracked: bool,
+    ) {
         let window = self.settings.window;
         let (min_ports, min_hosts) = (self.settings.min_ports, self.settings.min_hosts);
-        let source = self.source(src, flow, ts);
+        let source = self.source(src, flow, ts, mine);
         if !source.is_scanner() && ts.since(source.first) > window {
-            *source = Source::new(src, flow, ts);
+            *source = Source::new(src, flow, ts, mine);
         }
         source.attempts += 1;
         source.last = source.last.max(ts);
@@ -194,10 +290,12 @@ impl Scans {
                 }
             }
         }
-        if source.is_scanner() {
-            self.probes.insert(flow);
-        } else {
-            self.held.insert(flow, src);
+        if tracked {
+            if source.is_scanner() {
+                self.probes.insert(flow);
+            } else {
+                self.held.insert(flow, src);
+            }
         }
         if attention {
             self.suspect(src);
@@ -222,6 +320,17 @@ impl Scans {
 
     /// A SYN-ACK answered an attempt of `src`.
     pub fn answered(&mut self, src: IpAddr) {
+        match &mut self.shared {
+            Some(shared) => shared.pending.push(ScanOp {
+                seq: shared.seq,
+                what: Seen::Answered(src),
+                tracked: false,
+            }),
+            None => self.count_answer(src),
+        }
+    }
+
+    fn count_answer(&mut self, src: IpAddr) {
         if let Some(s) = self.find(&src) {
             s.answered += 1;
         }
@@ -232,7 +341,20 @@ impl Scans {
     /// it either way (the flow leaves).
     pub fn set_aside(&mut self, flow: &Flow) -> bool {
         self.held.remove(&flow.id);
-        let probe = self.probes.remove(&flow.id);
+        let mut probe = self.probes.remove(&flow.id);
+        // Its attempt still waits for the exchange: it is a probe if its source scans now (a
+        // verdict changes only when the workers exchange, at the sweeps).
+        if let Some(op) = self.shared.as_mut().and_then(|s| {
+            s.pending
+                .iter_mut()
+                .find(|op| matches!(op.what, Seen::Attempt { flow: f, .. } if f == flow.id))
+        }) {
+            op.tracked = false;
+            probe = self
+                .suspects
+                .get(&flow.client.ip)
+                .is_some_and(Source::is_scanner);
+        }
         probe && Dir::BOTH.iter().all(|&d| flow.tcp.delivered_bytes(d) == 0)
     }
 
@@ -297,6 +419,9 @@ impl Scans {
             flow: s.first_flow,
             dirty: false,
         };
+        if !s.mine {
+            return;
+        }
         findings.raise(
             Finding::new(FindingKind::CapturePortScan, s.first, scan_message(s))
                 .on_flow(s.first_flow),

@@ -254,6 +254,7 @@ impl Source {
             received: u64::from(s.received),
             dropped: u64::from(s.dropped),
             if_dropped: u64::from(s.if_dropped),
+            unread: 0,
         })
     }
 

@@ -39,11 +39,12 @@ pub enum Command {
     /// Analyse capture files (or a live interface) and print a report.
     Report(report::ReportArgs),
     /// Sensor mode: stream records as things happen (NDJSON or ECS) and serve metrics, from
-    /// files or a live interface.
+    /// files or a live interface, analysed on one thread (no --workers).
     Monitor(monitor::MonitorArgs),
     /// Write the reassembled bytes of one flow, like `tshark -q -z follow,tcp,raw`.
     Follow(follow::FollowArgs),
-    /// Browse a capture file or a live interface in a terminal UI.
+    /// Browse a capture file or a live interface in a terminal UI, analysed on one thread (no
+    /// --workers).
     Tui(tui::TuiArgs),
     /// Run every capture in DIR against its expected result (regression); --bless updates them.
     Check(check::CheckArgs),

@@ -39,25 +39,34 @@ pub struct ReportArgs {
     /// Exit 1 if a finding at or above this severity exists (info, low, medium, high).
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
+    /// Flow-sharded workers (1 to 8; 1, the default, analyses on this thread): connections
+    /// are spread over N threads by their pair of IP addresses, one thread reads (a file, or
+    /// the interface of -i). The report is the same for any N except where licensing links
+    /// two clients through their license server (README, "Workers").
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub workers: u16,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
 
 pub fn run(args: &ReportArgs, registry: &Registry) -> Result<Outcome> {
     let config = args.config.load(registry)?;
-    let mut engine = Engine::new(config);
-    if let Some(opts) = args.live.options() {
+    let workers = usize::from(args.workers);
+    let report = if let Some(opts) = args.live.options() {
         let stop = StopAfter {
             duration: args.duration.map(Duration::from_secs_f64),
             packets: args.count,
         };
-        run::capture_live(&mut engine, &opts, args.live.write.as_ref(), &stop)?;
+        run::capture_live(config, workers, &opts, args.live.write.as_ref(), &stop)?
+    } else if workers > 1 {
+        run::analyse_files(&config, &args.files, workers)?
     } else {
+        let mut engine = Engine::new(config);
         for file in &args.files {
             run::read_file(&mut engine, file, &file.display().to_string(), true)?;
         }
-    }
-    let report = engine.finish();
+        engine.finish()
+    };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,

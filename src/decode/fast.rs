@@ -9,8 +9,8 @@
 use super::{LinkType, TcpPacket};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86DD;
+pub(super) const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(super) const ETHERTYPE_IPV6: u16 = 0x86DD;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88A8;
 const TCP: u8 = 6;
@@ -19,7 +19,17 @@ const TCP: u8 = 6;
 /// the packet's length on the wire.
 #[inline]
 pub(super) fn tcp(link: LinkType, frame: &[u8], cut: bool) -> Option<TcpPacket<'_>> {
-    let (ether_type, ip) = match link {
+    match network(link, frame)? {
+        (ETHERTYPE_IPV4, ip) => ipv4(ip, cut),
+        (ETHERTYPE_IPV6, ip) => ipv6(ip, cut),
+        _ => None,
+    }
+}
+
+/// The ether type of the network layer and where it starts, for the common link layers.
+#[inline]
+pub(super) fn network(link: LinkType, frame: &[u8]) -> Option<(u16, &[u8])> {
+    Some(match link {
         LinkType::Ethernet => {
             let mut at = 12;
             let mut ether_type = be16(frame, at)?;
@@ -41,12 +51,7 @@ pub(super) fn tcp(link: LinkType, frame: &[u8], cut: bool) -> Option<TcpPacket<'
             _ => return None,
         },
         LinkType::Null | LinkType::Loop => return None,
-    };
-    match ether_type {
-        ETHERTYPE_IPV4 => ipv4(ip, cut),
-        ETHERTYPE_IPV6 => ipv6(ip, cut),
-        _ => None,
-    }
+    })
 }
 
 fn ipv4(ip: &[u8], cut: bool) -> Option<TcpPacket<'_>> {

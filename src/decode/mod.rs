@@ -9,9 +9,11 @@
 mod defrag;
 mod fast;
 mod link;
+mod route;
 
 pub use defrag::{Defragmenter, Fragment};
 pub use link::{LinkError, LinkType};
+pub use route::{Route, route};
 
 use etherparse::{IpNumber, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use std::net::IpAddr;

@@ -231,6 +231,12 @@ impl FlowTable {
         Lookup::Found(slot, dir)
     }
 
+    /// The next flow created gets `id` (flow-sharded workers number flows by the packet that
+    /// created them, over every worker; see `engine::shard`).
+    pub fn number_next(&mut self, id: FlowId) {
+        self.next_id = id;
+    }
+
     /// Counts a packet the table could not take (it was full).
     pub fn count_untracked(&mut self) {
         self.stats.packets_untracked += 1;

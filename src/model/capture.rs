@@ -26,6 +26,11 @@ pub struct KernelStats {
     pub dropped: u64,
     /// Dropped by the interface or its driver.
     pub if_dropped: u64,
+    /// Received but never read, so not analysed: the packets still in the capture buffer
+    /// after `--count`'s, or on `lo` the copies of outgoing packets (sent through the kernel's
+    /// stack, as tcpreplay does), which the kernel counts and libpcap discards. received =
+    /// analysed + dropped + unread at the end of a capture.
+    pub unread: u64,
 }
 
 /// Packet-level totals over all inputs.

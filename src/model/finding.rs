@@ -19,6 +19,11 @@ pub struct Finding {
     pub related_flow: Option<FlowId>,
     /// One line that says what is wrong and what to do; wire strings in it are sanitised.
     pub message: String,
+    /// Where in the capture it was first raised: the number of the packet (counted from 1
+    /// over every input) being analysed then, one past the last at the end. Not shown; it
+    /// orders the findings of flow-sharded workers as one engine raises them.
+    #[serde(skip)]
+    pub raised: u64,
 }
 
 impl Finding {
@@ -48,6 +53,7 @@ impl Finding {
             flow: None,
             related_flow: None,
             message,
+            raised: 0,
         }
     }
 

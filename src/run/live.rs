@@ -1,15 +1,22 @@
-//! Live capture: one interface read into one engine until stopped. `report -i` and the
-//! terminal UI's capture thread both run this loop; what differs (the UI's snapshots and
-//! commands) hangs off [`LiveObserver`].
+//! Live capture: one interface read until stopped into one engine, or into flow-sharded
+//! workers (`report -i --workers N`: this thread reads and routes, see `run::workers`), both a
+//! [`LiveSink`]. `report -i`, `monitor -i` and the terminal UI's capture thread all run this
+//! loop; what differs (the UI's snapshots and commands) hangs off [`LiveObserver`].
 //!
 //! A blocking libpcap read does not return while the link is idle, so a waker thread breaks
 //! the read every tick (`pcap_breakloop`, which the source reports as `Next::End`; the read
 //! simply starts again). At each tick the loop checks `--duration` and lets the observer do
 //! its periodic work; a stop (a signal, the UI quitting) is seen after the read under way.
+//!
+//! The kernel counts a packet as received when it puts it in the capture buffer. At a stop,
+//! packets it counted may still be in the buffer; they are read and analysed before the
+//! counters are final (see [`LiveCapture::settle`]), so that received = analysed + dropped.
 
-use crate::capture::{CaptureError, LiveOptions, Next, Packet, Source};
+use super::workers::Reader;
+use crate::capture::{CaptureError, LiveOptions, Next, Packet, Skipped, Source};
+use crate::decode::LinkType;
 use crate::engine::Engine;
-use crate::model::KernelStats;
+use crate::model::{KernelStats, Report};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,22 +38,130 @@ pub enum LiveEnd {
     Failed(String),
 }
 
-/// What the owner of a live capture does along the way.
-pub trait LiveObserver {
-    /// Every packet, before the engine sees it.
+/// At most how long a stopped capture reads the packets the kernel counted but had not
+/// handed over.
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
+/// The buffer is taken as empty when no packet came for this long: twice the read timeout,
+/// after which the kernel hands over a block partly filled.
+const SETTLE_IDLE: Duration = Duration::from_millis(400);
+
+/// What a live capture's records go into: one engine, or the reader of flow-sharded workers.
+pub trait LiveSink {
+    fn begin_source(&mut self, name: &str, link: Option<LinkType>);
+    fn packet(&mut self, packet: &Packet<'_>);
+    fn unsupported_link(&mut self, dlt: i32);
+    fn skipped(&mut self, what: Skipped);
+    /// The interface failed after `packets` packets.
+    fn source_error(&mut self, name: &str, error: String, packets: u64);
+    fn set_kernel_stats(&mut self, stats: KernelStats);
+}
+
+impl LiveSink for Engine {
+    fn begin_source(&mut self, name: &str, link: Option<LinkType>) {
+        Engine::begin_source(self, name, link);
+    }
+
+    fn packet(&mut self, packet: &Packet<'_>) {
+        Engine::packet(self, packet);
+    }
+
+    fn unsupported_link(&mut self, dlt: i32) {
+        Engine::unsupported_link(self, dlt);
+    }
+
+    fn skipped(&mut self, what: Skipped) {
+        Engine::skipped(self, what);
+    }
+
+    /// The engine counted the packets itself.
+    fn source_error(&mut self, name: &str, error: String, _packets: u64) {
+        Engine::source_error(self, name, error);
+    }
+
+    fn set_kernel_stats(&mut self, stats: KernelStats) {
+        Engine::set_kernel_stats(self, stats);
+    }
+}
+
+/// Flow-sharded workers fed from a live capture; the kernel's counters wait for the merged
+/// report.
+pub struct LiveWorkers<'scope> {
+    reader: Reader<'scope>,
+    kernel: Option<KernelStats>,
+}
+
+impl<'scope> LiveWorkers<'scope> {
+    pub fn new(reader: Reader<'scope>) -> Self {
+        LiveWorkers {
+            reader,
+            kernel: None,
+        }
+    }
+
+    /// The merged report of the workers, with the kernel's counters.
+    pub fn finish(self) -> Report {
+        let mut report = self.reader.finish();
+        if let (Some(k), Some(source)) = (self.kernel, report.sources.last_mut()) {
+            source.kernel = Some(k);
+        }
+        report
+    }
+}
+
+impl LiveSink for LiveWorkers<'_> {
+    fn begin_source(&mut self, name: &str, link: Option<LinkType>) {
+        self.reader.begin(name, link);
+    }
+
+    fn packet(&mut self, packet: &Packet<'_>) {
+        self.reader.packet(packet);
+    }
+
+    fn unsupported_link(&mut self, dlt: i32) {
+        self.reader.unsupported_link(dlt);
+    }
+
+    fn skipped(&mut self, what: Skipped) {
+        self.reader.skipped(what);
+    }
+
+    fn source_error(&mut self, name: &str, error: String, packets: u64) {
+        self.reader.failed(name, error, packets);
+    }
+
+    fn set_kernel_stats(&mut self, stats: KernelStats) {
+        self.kernel = Some(stats);
+    }
+}
+
+/// What the owner of a live capture does along the way, with records going into `S`.
+pub trait LiveObserver<S = Engine> {
+    /// Every packet, before the sink sees it.
     fn packet(&mut self, _packet: &Packet<'_>) {}
     /// At every tick, and when woken ([`LiveControl::wake`]): work that need not follow each
     /// packet.
-    fn tick(&mut self, _capture: &mut LiveCapture, _engine: &mut Engine) {}
+    fn tick(&mut self, _capture: &mut LiveCapture, _sink: &mut S) {}
 }
 
 /// No hooks.
-impl LiveObserver for () {}
+impl<S> LiveObserver<S> for () {}
+
+/// What one read gave.
+enum Read {
+    Packet,
+    /// Nothing within the read timeout: the buffer is empty.
+    Idle,
+    /// A record that is no packet, or the waker.
+    Other,
+    Failed(String),
+}
 
 /// Stops or wakes a live capture from another thread.
 #[derive(Clone)]
 pub struct LiveControl {
     stop: Arc<AtomicBool>,
+    /// The capture is over: the waker ends.
+    done: Arc<AtomicBool>,
     /// The observer's tick is due.
     due: Arc<AtomicBool>,
     /// Makes a blocked read return (always there for an interface).
@@ -76,13 +191,13 @@ impl LiveControl {
         }
     }
 
-    /// Marks a tick as due every `tick` and wakes the read, until the capture stops.
+    /// Marks a tick as due every `tick` and wakes the read, until the capture is over.
     fn spawn_waker(&self, tick: Duration) {
         let control = self.clone();
         let _ = std::thread::Builder::new()
             .name("ctxscope-waker".into())
             .spawn(move || {
-                while !control.stopped() {
+                while !control.done.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
                     control.wake();
                 }
@@ -107,6 +222,7 @@ impl LiveCapture {
         }
         let control = LiveControl {
             stop: Arc::new(AtomicBool::new(false)),
+            done: Arc::new(AtomicBool::new(false)),
             due: Arc::new(AtomicBool::new(true)),
             waker: source.breaker().map(Arc::new),
         };
@@ -143,61 +259,115 @@ impl LiveCapture {
         self.source.flush()
     }
 
-    /// The kernel's counters (received, dropped), also given to the engine for its report.
-    pub fn count_drops(&mut self, engine: &mut Engine) -> Option<KernelStats> {
+    /// The kernel's counters so far (received, dropped), also given to the sink for its report.
+    pub fn count_drops(&mut self, sink: &mut impl LiveSink) -> Option<KernelStats> {
         let stats = self.source.kernel_stats();
         if let Some(k) = stats {
-            engine.set_kernel_stats(k);
+            sink.set_kernel_stats(k);
         }
         stats
     }
 
-    /// Reads into `engine` until stopped, a limit of `stop` is reached or the interface fails,
-    /// waking every `tick`; the kernel's counters go into the engine at the end.
-    pub fn run(
+    /// Reads into `sink` until stopped, a limit of `stop` is reached or the interface fails,
+    /// waking every `tick`; the kernel's final counters go into the sink at the end.
+    pub fn run<S: LiveSink>(
         &mut self,
-        engine: &mut Engine,
+        sink: &mut S,
         tick: Duration,
         stop: &StopAfter,
-        observer: &mut impl LiveObserver,
+        observer: &mut impl LiveObserver<S>,
     ) -> LiveEnd {
         let name = self.source.name().to_string();
-        engine.begin_source(&name, self.source.link());
+        sink.begin_source(&name, self.source.link());
         self.control.spawn_waker(tick);
         let started = Instant::now();
         let end = loop {
             if self.control.stopped() {
                 break LiveEnd::Stopped;
             }
-            match self.source.next_packet() {
-                Ok(Next::Packet(p)) => {
-                    observer.packet(&p);
-                    engine.packet(&p);
-                    self.packets += 1;
-                    if stop.packets.is_some_and(|max| self.packets >= max) {
-                        break LiveEnd::Stopped;
-                    }
+            match self.read(sink, observer) {
+                Read::Packet if stop.packets.is_some_and(|max| self.packets >= max) => {
+                    break LiveEnd::Stopped;
                 }
-                Ok(Next::UnsupportedLink(dlt)) => engine.unsupported_link(dlt),
-                Ok(Next::Skipped(what)) => engine.skipped(what),
-                // A read timeout, or the waker: on to the tick.
-                Ok(Next::Idle | Next::End) => {}
-                Err(e) => {
-                    let message = e.to_string();
-                    engine.source_error(&name, message.clone());
-                    break LiveEnd::Failed(message);
-                }
+                Read::Packet | Read::Idle | Read::Other => {}
+                Read::Failed(message) => break LiveEnd::Failed(message),
             }
             if self.control.due.swap(false, Ordering::Relaxed) {
                 if stop.duration.is_some_and(|d| started.elapsed() >= d) {
                     break LiveEnd::Stopped;
                 }
-                observer.tick(self, engine);
+                observer.tick(self, sink);
             }
         };
+        // With --count, exactly that many packets are analysed.
+        let counted = stop.packets.is_some_and(|max| self.packets >= max);
+        self.settle(sink, observer, end == LiveEnd::Stopped && !counted);
         // The waker ends with the capture.
-        self.control.stop.store(true, Ordering::Relaxed);
-        self.count_drops(engine);
+        self.control.done.store(true, Ordering::Relaxed);
         end
+    }
+
+    /// Reads one record into `sink`.
+    fn read<S: LiveSink>(&mut self, sink: &mut S, observer: &mut impl LiveObserver<S>) -> Read {
+        match self.source.next_packet() {
+            Ok(Next::Packet(p)) => {
+                observer.packet(&p);
+                sink.packet(&p);
+                self.packets += 1;
+                Read::Packet
+            }
+            Ok(Next::UnsupportedLink(dlt)) => {
+                sink.unsupported_link(dlt);
+                Read::Other
+            }
+            Ok(Next::Skipped(what)) => {
+                sink.skipped(what);
+                Read::Other
+            }
+            Ok(Next::Idle) => Read::Idle,
+            // The waker.
+            Ok(Next::End) => Read::Other,
+            Err(e) => {
+                let message = e.to_string();
+                sink.source_error(self.source.name(), message.clone(), self.packets);
+                Read::Failed(message)
+            }
+        }
+    }
+
+    /// The kernel's final counters. It counted as received every packet it put in the buffer,
+    /// so those neither dropped nor read are still there: with `drain`, they are read now
+    /// (only as many as were counted, though the kernel goes on receiving), until none came
+    /// for [`SETTLE_IDLE`] (the waker still breaks the reads) or for at most
+    /// [`SETTLE_WAIT`], so that received = read + dropped. What is
+    /// left is counted as `unread`: the packets after `--count`'s, or on `lo` the copies of
+    /// outgoing packets, which the kernel counts and libpcap discards.
+    fn settle<S: LiveSink>(
+        &mut self,
+        sink: &mut S,
+        observer: &mut impl LiveObserver<S>,
+        drain: bool,
+    ) {
+        let Some(mut k) = self.source.kernel_stats() else {
+            return;
+        };
+        let mut left = k
+            .received
+            .saturating_sub(k.dropped)
+            .saturating_sub(self.packets);
+        let started = Instant::now();
+        let mut last = started;
+        while drain && left > 0 && started.elapsed() < SETTLE_WAIT && last.elapsed() < SETTLE_IDLE {
+            match self.read(sink, observer) {
+                Read::Packet => {
+                    left -= 1;
+                    last = Instant::now();
+                }
+                Read::Other => {}
+                Read::Idle | Read::Failed(_) => break,
+            }
+        }
+        k.unread = left;
+        sink.set_kernel_stats(k);
     }
 }

@@ -2,13 +2,18 @@
 //! ([`live`]).
 
 mod live;
+mod workers;
 
-pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, StopAfter};
+pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, LiveSink, StopAfter};
+pub use workers::{MAX_WORKERS, Reader, analyse_files};
 
 use crate::capture::ahead::{End, Item, read_ahead};
 use crate::capture::{CaptureError, LiveOptions, Packet, Source};
+use crate::config::Config;
 use crate::engine::Engine;
+use crate::model::Report;
 use indicatif::{ProgressBar, ProgressStyle};
+use live::LiveWorkers;
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -159,17 +164,30 @@ fn progress_bar(name: &str, source: &Source) -> ProgressBar {
 /// How soon `report -i` notices a stop (a signal, `--duration`).
 const REPORT_TICK: Duration = Duration::from_millis(100);
 
-/// Captures from an interface into the engine until SIGINT/SIGTERM or a limit of `stop`,
-/// copying every packet to `write`.
+/// Captures from an interface until SIGINT/SIGTERM or a limit of `stop`, copying every packet
+/// to `write`, into one engine or, with `workers` > 1, into flow-sharded workers (this thread
+/// reads and routes); the report holds the kernel's counters.
 pub fn capture_live(
-    engine: &mut Engine,
+    config: Config,
+    workers: usize,
     opts: &LiveOptions,
     write: Option<&PathBuf>,
     stop: &StopAfter,
-) -> Result<(), CaptureError> {
+) -> Result<Report, CaptureError> {
     let mut capture = LiveCapture::open(opts, write)?;
     capture.stop_on_signals();
-    // A failed interface is in the report (the engine recorded it).
-    capture.run(engine, REPORT_TICK, stop, &mut ());
-    capture.flush()
+    // A failed interface is in the report (the engine or a worker recorded it).
+    let report = if workers > 1 {
+        std::thread::scope(|scope| {
+            let mut sink = LiveWorkers::new(Reader::start(scope, &config, workers));
+            capture.run(&mut sink, REPORT_TICK, stop, &mut ());
+            sink.finish()
+        })
+    } else {
+        let mut engine = Engine::new(config);
+        capture.run(&mut engine, REPORT_TICK, stop, &mut ());
+        engine.finish()
+    };
+    capture.flush()?;
+    Ok(report)
 }

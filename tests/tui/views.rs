@@ -494,6 +494,7 @@ fn busy_live_app() -> ctxscope::tui::app::App {
                 received: 5701,
                 dropped: 3,
                 if_dropped: 0,
+                unread: 0,
             }),
             timeline,
         })),

@@ -1,0 +1,224 @@
+//! One report out of the reports of flow-sharded workers, and the order every report is
+//! given in, so that the output is the same whatever the number of workers.
+//!
+//! - Flow IDs: a worker numbers a flow by the packet that created it (see `shard`); here they
+//!   are renumbered 1, 2, ... in that order, as one engine numbers them, everywhere they occur.
+//! - Findings: in the order they were first raised ([`Finding::raised`]); at the same packet
+//!   (a sweep retires many flows at once) by flow, findings on no flow first, those by code. A
+//!   finding on no flow raised by several workers is one finding: counts added, the first and
+//!   last sighting widened, the message of the first raised.
+//! - Licensing sessions by their first sighting, then client, server and vendor; Citrix
+//!   sessions by their first connection (and numbered 1, 2, ... in that order); heartbeat
+//!   series by flow and kind.
+//! - Counters are added, except `limits.scan_sources_dropped` (every worker's scan detector
+//!   sees every attempt, so each counts the same) and `limits.flow_table.peak_concurrent`,
+//!   which is the sum of the workers' peaks: the most flows the tables could have held at once,
+//!   at or above the true peak (equal with one worker).
+
+use crate::ids::FlowId;
+use crate::model::{Finding, FlowTableStats, Report, SourceSummary};
+use ctxscope_dissectors::Timestamp;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// What the reader knows that no worker does: the capture's first and last timestamps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReaderClock {
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+}
+
+/// Puts a report's lists in their canonical order (see the module).
+pub fn canonical_order(report: &mut Report) {
+    report.flows.sort_by_key(|r| r.id);
+    report
+        .findings
+        .sort_by(|a, b| finding_key(a).cmp(&finding_key(b)));
+    report.licensing.sort_by(|a, b| {
+        (a.first, a.client, a.server, &a.vendor).cmp(&(b.first, b.client, b.server, &b.vendor))
+    });
+    report
+        .sessions
+        .sort_by_key(|s| (s.flows.first().copied(), s.client));
+    for (i, s) in report.sessions.iter_mut().enumerate() {
+        s.id = i as u64 + 1;
+    }
+    report
+        .heartbeats
+        .sort_by_key(|h| (h.flow, h.stats.kind as u8));
+}
+
+fn finding_key(f: &Finding) -> (u64, Option<FlowId>, &'static str) {
+    (f.raised, f.flow, if f.flow.is_none() { f.code } else { "" })
+}
+
+/// The report of a capture analysed by the workers that made `parts`.
+pub fn merge(parts: Vec<Report>, clock: ReaderClock) -> Report {
+    let mut parts = parts.into_iter();
+    let Some(mut all) = parts.next() else {
+        return Report {
+            sources: Vec::new(),
+            capture: Default::default(),
+            limits: Default::default(),
+            flows: Vec::new(),
+            findings: Vec::new(),
+            licensing: Vec::new(),
+            heartbeats: Vec::new(),
+            sessions: Vec::new(),
+        };
+    };
+    for part in parts {
+        add(&mut all, part);
+    }
+    all.capture.first = clock.first;
+    all.capture.last = clock.last;
+    all.findings = one_per_flowless_code(std::mem::take(&mut all.findings));
+    renumber(&mut all);
+    canonical_order(&mut all);
+    all
+}
+
+/// Adds one worker's report to the others'.
+fn add(all: &mut Report, part: Report) {
+    for (s, p) in all.sources.iter_mut().zip(&part.sources) {
+        add_source(s, p);
+    }
+    let c = &mut all.capture;
+    let p = &part.capture;
+    c.packets += p.packets;
+    c.bytes += p.bytes;
+    c.tcp_packets += p.tcp_packets;
+    c.udp_packets += p.udp_packets;
+    c.other_ip_packets += p.other_ip_packets;
+    c.non_ip_packets += p.non_ip_packets;
+    c.headers_cut += p.headers_cut;
+    c.payload_cut += p.payload_cut;
+    c.malformed += p.malformed;
+    c.unsupported_link += p.unsupported_link;
+    c.ipv6_fragments += p.ipv6_fragments;
+    let (f, pf) = (&mut c.ipv4_fragments, &p.ipv4_fragments);
+    f.fragments += pf.fragments;
+    f.datagrams_reassembled += pf.datagrams_reassembled;
+    f.datagrams_timed_out += pf.datagrams_timed_out;
+    f.datagrams_evicted += pf.datagrams_evicted;
+    f.fragments_refused += pf.fragments_refused;
+    let l = &mut all.limits;
+    let p = &part.limits;
+    add_flow_table(&mut l.flow_table, &p.flow_table);
+    l.flow_records_dropped += p.flow_records_dropped;
+    l.events_dropped += p.events_dropped;
+    l.findings_dropped += p.findings_dropped;
+    let (a, pa) = (&mut l.announcements, &p.announcements);
+    a.registered += pa.registered;
+    a.claimed += pa.claimed;
+    a.reclaimed += pa.reclaimed;
+    a.expired += pa.expired;
+    a.dropped += pa.dropped;
+    l.sessions_dropped += p.sessions_dropped;
+    l.scan_sources_dropped = l.scan_sources_dropped.max(p.scan_sources_dropped);
+    l.reassembly_budget_flushes += p.reassembly_budget_flushes;
+    l.reassembly_cap_flushes += p.reassembly_cap_flushes;
+    l.unacked_released_bytes += p.unacked_released_bytes;
+    l.rtt_untracked_segments += p.rtt_untracked_segments;
+    l.pcapng_interfaces_refused += p.pcapng_interfaces_refused;
+    l.edt_attempts_dropped += p.edt_attempts_dropped;
+    all.flows.extend(part.flows);
+    all.findings.extend(part.findings);
+    all.licensing.extend(part.licensing);
+    all.heartbeats.extend(part.heartbeats);
+    all.sessions.extend(part.sessions);
+}
+
+fn add_source(s: &mut SourceSummary, p: &SourceSummary) {
+    s.packets += p.packets;
+    s.bytes += p.bytes;
+    if s.error.is_none() {
+        s.error.clone_from(&p.error);
+    }
+}
+
+fn add_flow_table(t: &mut FlowTableStats, p: &FlowTableStats) {
+    t.created += p.created;
+    t.peak_concurrent += p.peak_concurrent;
+    t.retired_closed += p.retired_closed;
+    t.retired_idle += p.retired_idle;
+    t.rejected_at_cap += p.rejected_at_cap;
+    t.packets_untracked += p.packets_untracked;
+}
+
+/// Folds the findings on no flow that several workers raised with the same code into one.
+fn one_per_flowless_code(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut flowless: FxHashMap<&'static str, usize> = FxHashMap::default();
+    for f in findings {
+        if f.flow.is_some() {
+            kept.push(f);
+            continue;
+        }
+        match flowless.get(f.code) {
+            Some(&i) => {
+                let k = &mut kept[i];
+                if f.raised < k.raised {
+                    k.message = f.message;
+                    k.related_flow = f.related_flow;
+                    k.raised = f.raised;
+                }
+                k.count += f.count;
+                k.first = k.first.min(f.first);
+                k.last = k.last.max(f.last);
+            }
+            None => {
+                flowless.insert(f.code, kept.len());
+                kept.push(f);
+            }
+        }
+    }
+    kept
+}
+
+/// Flow IDs 1, 2, ... in the order of the workers' IDs (the packets that created the flows).
+fn renumber(report: &mut Report) {
+    let mut ids = BTreeSet::new();
+    each_flow_id(report, &mut |id| {
+        ids.insert(*id);
+    });
+    let new: FxHashMap<FlowId, FlowId> = ids.into_iter().zip(1..).collect();
+    each_flow_id(report, &mut |id| {
+        if let Some(&n) = new.get(id) {
+            *id = n;
+        }
+    });
+}
+
+/// Every flow ID in the report.
+fn each_flow_id(report: &mut Report, f: &mut impl FnMut(&mut FlowId)) {
+    for r in &mut report.flows {
+        let r = Arc::make_mut(r);
+        f(&mut r.id);
+        r.announced_by.iter_mut().for_each(&mut *f);
+    }
+    for x in &mut report.findings {
+        x.flow.iter_mut().for_each(&mut *f);
+        x.related_flow.iter_mut().for_each(&mut *f);
+    }
+    for l in &mut report.licensing {
+        for h in &mut l.handshakes {
+            f(&mut h.flow);
+            if let Some(a) = &mut h.announced {
+                a.vendor_flow.iter_mut().for_each(&mut *f);
+            }
+        }
+        for v in &mut l.vendor_connections {
+            f(&mut v.flow);
+            v.announced_by.iter_mut().for_each(&mut *f);
+        }
+    }
+    for h in &mut report.heartbeats {
+        f(&mut h.flow);
+    }
+    for s in &mut report.sessions {
+        s.flows.iter_mut().for_each(&mut *f);
+        s.edt_attempts.iter_mut().for_each(&mut *f);
+    }
+}

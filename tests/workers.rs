@@ -1,0 +1,105 @@
+//! `--workers N`: every sample capture (and the real ones) gives the same report with 1, 2 and
+//! 4 flow-sharded workers as with one engine, byte for byte, but for the flow table's peak,
+//! which the workers report as the sum of theirs (at or above the true peak).
+
+use ctxscope::config::Config;
+use ctxscope::engine::Engine;
+use ctxscope::model::Report;
+use ctxscope::run;
+use std::path::{Path, PathBuf};
+
+fn pcaps(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            pcaps(&path, out);
+        } else if path
+            .extension()
+            .is_some_and(|x| x == "pcap" || x == "pcapng")
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Captures whose licensing analysis links connections of different clients through their
+/// license server (a vendor daemon's port "changed" between two clients' handshakes, "dynamic"
+/// raised once per server): pair routing puts those clients in different workers, so the
+/// workers' reports differ there (a known gap, in the README).
+const CROSS_CLIENT: [&str; 1] = ["flexlm/farm.pcap"];
+
+fn json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).expect("a report serialises")
+}
+
+#[test]
+fn any_number_of_workers_gives_the_same_report() {
+    let mut captures = Vec::new();
+    pcaps(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures"),
+        &mut captures,
+    );
+    captures.sort();
+    assert!(captures.len() >= 60, "only {} captures", captures.len());
+    captures.retain(|c| !CROSS_CLIENT.iter().any(|x| c.ends_with(x)));
+    let mut flows = 0;
+    for capture in &captures {
+        let settings = capture.with_extension("toml");
+        let config = Config::load(settings.exists().then_some(settings.as_path()), &[])
+            .expect("the capture's settings load");
+        let mut engine = Engine::new(config.clone());
+        if run::read_file(&mut engine, capture, &capture.display().to_string(), false).is_err() {
+            // A file that does not open is an error with any number of workers.
+            for workers in [1, 2, 4] {
+                assert!(
+                    run::analyse_files(&config, std::slice::from_ref(capture), workers).is_err()
+                );
+            }
+            continue;
+        }
+        let one = engine.finish();
+        flows += one.flows.len();
+        for workers in [1, 2, 4] {
+            let mut sharded = run::analyse_files(&config, std::slice::from_ref(capture), workers)
+                .expect("the capture opens");
+            let peak = &mut sharded.limits.flow_table.peak_concurrent;
+            assert!(
+                *peak >= one.limits.flow_table.peak_concurrent,
+                "{}: the workers' peak is below one engine's",
+                capture.display()
+            );
+            if workers == 1 {
+                assert_eq!(*peak, one.limits.flow_table.peak_concurrent);
+            }
+            *peak = one.limits.flow_table.peak_concurrent;
+            assert!(
+                json(&sharded) == json(&one),
+                "{} differs with {workers} workers",
+                capture.display()
+            );
+        }
+    }
+    assert!(flows > 500, "only {flows} flows over the captures");
+}
+
+#[test]
+fn files_read_in_turn_are_one_capture_for_the_workers_too() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let files = [
+        dir.join("scan/syn_scan.pcap"),
+        dir.join("ica/basic_session.pcap"),
+    ];
+    let mut engine = Engine::new(Config::default());
+    for f in &files {
+        run::read_file(&mut engine, f, &f.display().to_string(), false).expect("opens");
+    }
+    let mut one = engine.finish();
+    let mut sharded = run::analyse_files(&Config::default(), &files, 2).expect("opens");
+    assert_eq!(one.sources.len(), 2);
+    one.limits.flow_table.peak_concurrent = 0;
+    sharded.limits.flow_table.peak_concurrent = 0;
+    assert!(json(&sharded) == json(&one));
+}
