@@ -25,12 +25,6 @@ fn pcaps(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Captures whose licensing analysis links connections of different clients through their
-/// license server (a vendor daemon's port "changed" between two clients' handshakes, "dynamic"
-/// raised once per server): pair routing puts those clients in different workers, so the
-/// workers' reports differ there (a known gap, in the README).
-const CROSS_CLIENT: [&str; 1] = ["flexlm/farm.pcap"];
-
 fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("a report serialises")
 }
@@ -44,7 +38,6 @@ fn any_number_of_workers_gives_the_same_report() {
     );
     captures.sort();
     assert!(captures.len() >= 60, "only {} captures", captures.len());
-    captures.retain(|c| !CROSS_CLIENT.iter().any(|x| c.ends_with(x)));
     let mut flows = 0;
     for capture in &captures {
         let settings = capture.with_extension("toml");

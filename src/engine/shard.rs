@@ -9,13 +9,19 @@
 //! [`ScanExchange`] at the sweeps where the reader saw a SYN.
 
 use super::Engine;
-use crate::analysis::ScanOp;
+use crate::analysis::{Deferred, ScanOp};
 use crate::capture::{Packet, Skipped};
 use crate::config::Config;
 use crate::decode::LinkType;
 use crate::model::Report;
 use ctxscope_dissectors::Timestamp;
 use std::sync::{Arc, Barrier, Mutex, PoisonError};
+
+/// A worker's share of the report: its connections, and what only the merge can judge.
+pub struct Part {
+    pub report: Report,
+    pub deferred: Deferred,
+}
 
 pub struct Shard {
     engine: Engine,
@@ -30,6 +36,7 @@ impl Shard {
     pub fn new(config: Config, me: usize, exchange: Arc<ScanExchange>) -> Shard {
         let mut engine = Engine::new(config);
         engine.pipe.analysis.share_scans();
+        engine.pipe.analysis.defer_redirects();
         Shard {
             engine,
             me,
@@ -102,8 +109,8 @@ impl Shard {
 
     /// The capture ended before record `end`, the clock reading `now` (`None`: where this
     /// worker's records ended): the last exchange, then the report of this worker's
-    /// connections.
-    pub fn finish(mut self, end: Option<(u64, Timestamp)>) -> Report {
+    /// connections, with what is left for the merge to judge.
+    pub fn finish(mut self, end: Option<(u64, Timestamp)>) -> Part {
         self.exchange_scans();
         let end = match end {
             Some((seq, now)) => {
@@ -113,7 +120,11 @@ impl Shard {
             None => self.engine.pipe.seq + 1,
         };
         self.engine.close_at(end);
-        self.engine.finish()
+        let deferred = self.engine.pipe.analysis.take_deferred();
+        Part {
+            report: self.engine.finish(),
+            deferred,
+        }
     }
 }
 

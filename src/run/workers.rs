@@ -17,7 +17,7 @@
 use crate::capture::{CaptureError, Next, Packet, Skipped, Source};
 use crate::config::Config;
 use crate::decode::{LinkType, route};
-use crate::engine::{CaptureClock, ReaderClock, ScanExchange, Shard, merge};
+use crate::engine::{CaptureClock, Part, ReaderClock, ScanExchange, Shard, merge};
 use crate::model::Report;
 use ctxscope_dissectors::Timestamp;
 use std::path::{Path, PathBuf};
@@ -153,7 +153,7 @@ pub fn analyse_files(
             lane.flush();
         }
         drop(reader);
-        let parts: Vec<Report> = handles
+        let parts: Vec<_> = handles
             .into_iter()
             .map(|h| {
                 h.join()
@@ -165,7 +165,7 @@ pub fn analyse_files(
 }
 
 /// A worker: analyses its batches until the end of the capture, and makes its report.
-fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Report {
+fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Part {
     let mut end = None;
     for batch in full.iter() {
         let mut at = 0;
