@@ -120,13 +120,16 @@ pub fn analyse_files(
 ) -> Result<Report, CaptureError> {
     let workers = workers.clamp(1, MAX_WORKERS);
     let exchange = Arc::new(ScanExchange::new(workers));
+    // The caps are one budget for the process: each worker gets its share.
+    let mut share = config.clone();
+    share.limits = config.limits.per_worker(workers);
     std::thread::scope(|scope| {
         let mut lanes = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for me in 0..workers {
             let (full_tx, full_rx) = mpsc::sync_channel(IN_FLIGHT);
             let (empty_tx, empty_rx) = mpsc::channel();
-            let shard = Shard::new(config.clone(), me, Arc::clone(&exchange));
+            let shard = Shard::new(share.clone(), me, Arc::clone(&exchange));
             handles.push(scope.spawn(move || work(shard, &full_rx, &empty_tx)));
             lanes.push(Lane {
                 batch: Batch::default(),

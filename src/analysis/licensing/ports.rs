@@ -106,7 +106,8 @@ impl Deferred {
 /// The findings the workers' redirects earn, judged in capture order as one engine judges
 /// them as they come (each raised at the packet of its redirect).
 pub fn judge_deferred(parts: Vec<Deferred>) -> Vec<Finding> {
-    let servers = parts.iter().map(|d| d.servers).max().unwrap_or(0);
+    // The workers' caps are shares of one: together, the cap of one engine.
+    let servers = parts.iter().map(|d| d.servers).sum();
     let mut redirects: Vec<Redirect> = parts.into_iter().flat_map(|d| d.redirects).collect();
     // A packet goes to one worker, so equal numbers are one worker's, kept in its order.
     redirects.sort_by_key(|r| r.seq);
