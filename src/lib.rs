@@ -3,7 +3,7 @@
 //! Data flows one way: packets -> decode -> flow lookup -> reassembly -> classify -> dissector ->
 //! events -> analysis (findings, heartbeats, licensing and ICA sessions) -> model -> outputs/TUI.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod analysis;
 pub mod capture;

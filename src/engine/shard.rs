@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::decode::LinkType;
 use crate::model::Report;
 use ctxscope_dissectors::Timestamp;
-use std::sync::{Arc, Barrier, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// A worker's share of the report: its connections, and what only the merge can judge.
 pub struct Part {
@@ -43,6 +43,11 @@ impl Shard {
             exchange,
             epoch: 0,
         }
+    }
+
+    /// This worker's index.
+    pub fn worker(&self) -> usize {
+        self.me
     }
 
     pub fn begin_source(&mut self, name: &str, link: Option<LinkType>) {
@@ -87,31 +92,40 @@ impl Shard {
     }
 
     /// The sweep one engine would make before packet `seq` (at its timestamp `ts`); `exchange`:
-    /// the workers exchange their scan attempts first.
-    pub fn sweep(&mut self, seq: u64, now: Timestamp, ts: Timestamp, exchange: bool) {
+    /// the workers exchange their scan attempts first. False if another worker died: this
+    /// one is to stop.
+    #[must_use]
+    pub fn sweep(&mut self, seq: u64, now: Timestamp, ts: Timestamp, exchange: bool) -> bool {
         self.at(seq, now);
-        if exchange {
-            self.exchange_scans();
+        if exchange && !self.exchange_scans() {
+            return false;
         }
         self.engine.sweep(ts);
+        true
     }
 
-    fn exchange_scans(&mut self) {
+    /// False if another worker died: this one is to stop too.
+    fn exchange_scans(&mut self) -> bool {
         let mine = self.engine.pipe.analysis.take_scan_ops();
-        let all = self.exchange.swap(self.epoch, self.me, mine);
+        let Some(all) = self.exchange.swap(self.epoch, self.me, mine) else {
+            return false;
+        };
         self.epoch += 1;
         let me = self.me;
         self.engine
             .pipe
             .analysis
             .apply_scan_ops(all.into_iter().map(|(worker, op)| (worker == me, op)));
+        true
     }
 
     /// The capture ended before record `end`, the clock reading `now` (`None`: where this
     /// worker's records ended): the last exchange, then the report of this worker's
-    /// connections, with what is left for the merge to judge.
-    pub fn finish(mut self, end: Option<(u64, Timestamp)>) -> Part {
-        self.exchange_scans();
+    /// connections, with what is left for the merge to judge; `None` if another worker died.
+    pub fn finish(mut self, end: Option<(u64, Timestamp)>) -> Option<Part> {
+        if !self.exchange_scans() {
+            return None;
+        }
         let end = match end {
             Some((seq, now)) => {
                 self.engine.pipe.now = now;
@@ -121,33 +135,76 @@ impl Shard {
         };
         self.engine.close_at(end);
         let deferred = self.engine.pipe.analysis.take_deferred();
-        Part {
+        Some(Part {
             report: self.engine.finish(),
             deferred,
-        }
+        })
     }
 }
 
 /// Where the workers' scan attempts meet: each worker adds its own and waits for the others;
 /// every worker then applies all of them in capture order. Two slots, alternating, so that a
 /// worker already in the next exchange does not clear what a slower one is still reading.
+///
+/// A worker that dies (a panic) abandons the exchange ([`ScanExchange::abandon`]): the others
+/// stop waiting for it and stop working, so the run ends with its error instead of hanging.
 pub struct ScanExchange {
     slots: [Mutex<Slot>; 2],
-    barrier: Barrier,
+    workers: usize,
+    meeting: Mutex<Meeting>,
+    met: Condvar,
 }
 
 /// One exchange: its number, and each worker's attempts with the worker's index.
 type Slot = (u64, Vec<(usize, ScanOp)>);
 
+/// The barrier's state: workers arrived at the current exchange, exchanges completed, and
+/// whether a worker abandoned them.
+#[derive(Default)]
+struct Meeting {
+    arrived: usize,
+    done: u64,
+    abandoned: bool,
+}
+
 impl ScanExchange {
     pub fn new(workers: usize) -> ScanExchange {
         ScanExchange {
             slots: Default::default(),
-            barrier: Barrier::new(workers),
+            workers,
+            meeting: Mutex::default(),
+            met: Condvar::new(),
         }
     }
 
-    fn swap(&self, epoch: u64, me: usize, ops: Vec<ScanOp>) -> Vec<(usize, ScanOp)> {
+    /// A worker will not come again: every exchange, now and later, fails.
+    pub fn abandon(&self) {
+        self.meeting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .abandoned = true;
+        self.met.notify_all();
+    }
+
+    /// Waits until every worker arrived; false if one abandoned the exchange.
+    fn meet(&self) -> bool {
+        let mut m = self.meeting.lock().unwrap_or_else(PoisonError::into_inner);
+        let this = m.done;
+        m.arrived += 1;
+        if m.arrived == self.workers {
+            m.arrived = 0;
+            m.done += 1;
+            self.met.notify_all();
+        }
+        while m.done == this && !m.abandoned {
+            m = self.met.wait(m).unwrap_or_else(PoisonError::into_inner);
+        }
+        !m.abandoned
+    }
+
+    /// Every worker's attempts at exchange `epoch`, in capture order; `None` if a worker
+    /// abandoned the exchange.
+    fn swap(&self, epoch: u64, me: usize, ops: Vec<ScanOp>) -> Option<Vec<(usize, ScanOp)>> {
         // Slot `epoch % 2` is reused at `epoch + 2`, when every worker has passed the barrier
         // of `epoch + 1`, so has read it.
         let slot = &self.slots[(epoch % 2) as usize];
@@ -159,13 +216,15 @@ impl ScanExchange {
             s.0 = epoch;
             s.1.extend(ops.into_iter().map(|op| (me, op)));
         }
-        self.barrier.wait();
+        if !self.meet() {
+            return None;
+        }
         let mut all = slot
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .1
             .clone();
         all.sort_by_key(|(_, op)| op.seq);
-        all
+        Some(all)
     }
 }

@@ -2,10 +2,11 @@
 //! ([`live`]).
 
 mod live;
+mod mapped;
 mod workers;
 
 pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, StopAfter};
-pub use workers::{MAX_WORKERS, analyse_files};
+pub use workers::{MAX_WORKERS, analyse_files, default_workers};
 
 use crate::capture::ahead::{End, Item, read_ahead};
 use crate::capture::{CaptureError, LiveOptions, Packet, Source};

@@ -14,12 +14,14 @@
 //! libpcap lends each packet only until the next read, so each is copied once, into its
 //! worker's batch (the same copy `read_ahead` makes for one engine).
 
+use super::mapped::{MappedPcap, Record};
 use crate::capture::{CaptureError, Next, Packet, Skipped, Source};
 use crate::config::Config;
 use crate::decode::{LinkType, route};
 use crate::engine::{CaptureClock, Part, ReaderClock, ScanExchange, Shard, merge};
 use crate::model::Report;
 use ctxscope_dissectors::Timestamp;
+use memmap2::Mmap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -31,6 +33,13 @@ const BATCH_BYTES: usize = 512 << 10;
 const IN_FLIGHT: usize = 4;
 /// The most workers `--workers` takes.
 pub const MAX_WORKERS: usize = 8;
+
+/// `--workers` when not given: one per core, at most [`MAX_WORKERS`].
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_WORKERS)
+}
 
 /// One record for a worker, with its number over every input and the capture clock then.
 enum Entry {
@@ -44,7 +53,7 @@ enum Entry {
         ts: Timestamp,
         link: LinkType,
         wire_len: u32,
-        len: usize,
+        bytes: Bytes,
     },
     Sweep {
         seq: u64,
@@ -76,9 +85,20 @@ enum Entry {
     },
 }
 
+/// Where a packet's bytes are.
+#[derive(Clone, Copy)]
+enum Bytes {
+    /// The next `len` bytes copied into the batch.
+    Copied(usize),
+    /// `map[at..at + len]` of the batch's map.
+    Mapped { at: usize, len: usize },
+}
+
 #[derive(Default)]
 struct Batch {
     bytes: Vec<u8>,
+    /// The window of the mapped file its packets are in, if any.
+    map: Option<Arc<Mmap>>,
     entries: Vec<Entry>,
 }
 
@@ -98,8 +118,16 @@ impl Lane {
         let mut next = self.empty.try_recv().unwrap_or_default();
         next.bytes.clear();
         next.entries.clear();
+        next.map.clone_from(&self.batch.map);
         let batch = std::mem::replace(&mut self.batch, next);
         self.full.send(batch).is_ok()
+    }
+
+    /// Packets from now on are in `map`.
+    fn map(&mut self, map: &Arc<Mmap>) -> bool {
+        let sent = self.flush();
+        self.batch.map = Some(Arc::clone(map));
+        sent
     }
 
     fn push(&mut self, entry: Entry) -> bool {
@@ -117,7 +145,63 @@ pub fn analyse_files(
     config: &Config,
     files: &[PathBuf],
     workers: usize,
-) -> Result<Report, CaptureError> {
+) -> Result<Report, WorkersError> {
+    analyse_with(config, files, workers, work)
+}
+
+/// Why the workers made no report.
+#[derive(Debug)]
+pub enum WorkersError {
+    /// An input did not open.
+    Capture(CaptureError),
+    /// A worker died (a panic: a bug); the others were stopped.
+    WorkerDied { worker: usize, panic: String },
+}
+
+impl std::fmt::Display for WorkersError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkersError::Capture(e) => e.fmt(f),
+            WorkersError::WorkerDied { worker, panic } => write!(
+                f,
+                "internal error: worker {worker} stopped ({panic}); no report was made (--workers 1 analyses on one thread)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WorkersError {}
+
+/// What a worker thread runs: its shard over the batches, to its part of the report (`None`
+/// if it stopped because another worker died).
+type Work = fn(Shard, &Receiver<Batch>, &Sender<Batch>) -> Option<Part>;
+
+/// Abandons the scan exchange if its worker dies, so that the others stop waiting for it.
+struct AbandonOnPanic(Arc<ScanExchange>);
+
+impl Drop for AbandonOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandon();
+        }
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
+fn analyse_with(
+    config: &Config,
+    files: &[PathBuf],
+    workers: usize,
+    work: Work,
+) -> Result<Report, WorkersError> {
     let workers = workers.clamp(1, MAX_WORKERS);
     let exchange = Arc::new(ScanExchange::new(workers));
     // The caps are one budget for the process: each worker gets its share.
@@ -130,7 +214,11 @@ pub fn analyse_files(
             let (full_tx, full_rx) = mpsc::sync_channel(IN_FLIGHT);
             let (empty_tx, empty_rx) = mpsc::channel();
             let shard = Shard::new(share.clone(), me, Arc::clone(&exchange));
-            handles.push(scope.spawn(move || work(shard, &full_rx, &empty_tx)));
+            let guard = AbandonOnPanic(Arc::clone(&exchange));
+            handles.push(scope.spawn(move || {
+                let _guard = guard;
+                work(shard, &full_rx, &empty_tx)
+            }));
             lanes.push(Lane {
                 batch: Batch::default(),
                 full: full_tx,
@@ -143,7 +231,9 @@ pub fn analyse_files(
             first: None,
             seq: 0,
             syn_seen: false,
+            stopped: false,
         };
+        // A worker that died (or stopped for one) takes no more: reading stops.
         let read = files.iter().try_for_each(|file| reader.file(file));
         let end = reader.seq + 1;
         let clock = ReaderClock {
@@ -152,26 +242,36 @@ pub fn analyse_files(
         };
         let now = reader.clock.now();
         reader.broadcast(|| Entry::End { seq: end, now });
-        for lane in &mut reader.lanes {
-            lane.flush();
-        }
+        reader.flush();
         drop(reader);
-        let parts: Vec<_> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect();
-        read.map(|()| merge(parts, clock))
+        let mut parts = Vec::with_capacity(workers);
+        let mut died = None;
+        for (worker, handle) in handles.into_iter().enumerate() {
+            match handle.join() {
+                Ok(Some(part)) => parts.push(part),
+                Ok(None) => {}
+                Err(panic) => {
+                    died.get_or_insert(WorkersError::WorkerDied {
+                        worker,
+                        panic: panic_text(panic.as_ref()),
+                    });
+                }
+            }
+        }
+        if let Some(e) = died {
+            return Err(e);
+        }
+        read.map_err(WorkersError::Capture)?;
+        Ok(merge(parts, clock))
     })
 }
 
 /// A worker: analyses its batches until the end of the capture, and makes its report.
-fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Part {
+fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Option<Part> {
     let mut end = None;
     for batch in full.iter() {
-        let mut at = 0;
+        // Bytes of the batch's copied packets before this one.
+        let mut copied = 0;
         for entry in &batch.entries {
             match *entry {
                 Entry::Begin { ref name, link } => shard.begin_source(name, link),
@@ -181,14 +281,21 @@ fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Part
                     ts,
                     link,
                     wire_len,
-                    len,
+                    bytes,
                 } => {
-                    let data = batch.bytes.get(at..at + len).unwrap_or_default();
-                    at += len;
+                    let data = match bytes {
+                        Bytes::Copied(len) => {
+                            copied += len;
+                            batch.bytes.get(copied - len..copied)
+                        }
+                        Bytes::Mapped { at, len } => {
+                            batch.map.as_deref().and_then(|m| m.get(at..at + len))
+                        }
+                    };
                     let pkt = Packet {
                         ts,
                         link,
-                        data,
+                        data: data.unwrap_or_default(),
                         wire_len,
                     };
                     shard.packet(seq, now, &pkt);
@@ -198,7 +305,11 @@ fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Part
                     now,
                     ts,
                     exchange,
-                } => shard.sweep(seq, now, ts, exchange),
+                } => {
+                    if !shard.sweep(seq, now, ts, exchange) {
+                        return None;
+                    }
+                }
                 Entry::UnsupportedLink { seq, now, dlt } => shard.unsupported_link(seq, now, dlt),
                 Entry::Skipped { seq, now, what } => shard.skipped(seq, now, what),
                 Entry::Failed {
@@ -226,13 +337,31 @@ struct Reader {
     seq: u64,
     /// A SYN may have gone to a worker since the last exchange of scan attempts.
     syn_seen: bool,
+    /// A worker takes no more (it died, or stopped because another did): reading stops.
+    stopped: bool,
 }
 
 impl Reader {
-    fn broadcast(&mut self, entry: impl Fn() -> Entry) {
+    /// Sends every worker what it has; false if one is gone.
+    fn flush(&mut self) {
+        let mut taken = true;
         for lane in &mut self.lanes {
-            lane.push(entry());
+            taken &= lane.flush();
         }
+        self.stopped |= !taken;
+    }
+
+    fn broadcast(&mut self, entry: impl Fn() -> Entry) {
+        let mut taken = true;
+        for lane in &mut self.lanes {
+            taken &= lane.push(entry());
+        }
+        self.stopped |= !taken;
+    }
+
+    /// Hands `entry` to worker `lane`.
+    fn push(&mut self, lane: usize, entry: Entry) {
+        self.stopped |= !self.lanes[lane].push(entry);
     }
 
     fn file(&mut self, path: &Path) -> Result<(), CaptureError> {
@@ -244,18 +373,35 @@ impl Reader {
             link,
         });
         let mut packets = 0u64;
-        loop {
+        if let Some(link) = link
+            && let Some(mapped) = MappedPcap::open(path)
+        {
+            let Some(read) = self.mapped(mapped, link) else {
+                return Ok(());
+            };
+            if self.stopped {
+                return Ok(());
+            }
+            // libpcap goes on from the record the map left.
+            packets = read;
+            for _ in 0..packets {
+                if source.next_packet().is_err() {
+                    break;
+                }
+            }
+        }
+        while !self.stopped {
             let now = self.clock.now();
             match source.next_packet() {
                 Ok(Next::Packet(p)) => {
                     packets += 1;
-                    self.packet(&p);
+                    self.packet(p.ts, p.link, p.wire_len, p.data, None);
                 }
                 Ok(Next::UnsupportedLink(dlt)) => {
                     packets += 1;
                     self.seq += 1;
                     let seq = self.seq;
-                    self.lanes[0].push(Entry::UnsupportedLink { seq, now, dlt });
+                    self.push(0, Entry::UnsupportedLink { seq, now, dlt });
                 }
                 Ok(Next::Skipped(what)) => {
                     if matches!(what, Skipped::MalformedPacket(_)) {
@@ -263,29 +409,73 @@ impl Reader {
                         self.seq += 1;
                     }
                     let seq = self.seq.max(1);
-                    self.lanes[0].push(Entry::Skipped { seq, now, what });
+                    self.push(0, Entry::Skipped { seq, now, what });
                 }
                 Ok(Next::Idle) => {}
                 Ok(Next::End) => return Ok(()),
                 Err(e) => {
                     let seq = self.seq + 1;
-                    self.lanes[0].push(Entry::Failed {
-                        seq,
-                        now,
-                        name: name.clone(),
-                        error: e.to_string(),
-                        packets,
-                    });
+                    self.push(
+                        0,
+                        Entry::Failed {
+                            seq,
+                            now,
+                            name: name.clone(),
+                            error: e.to_string(),
+                            packets,
+                        },
+                    );
                     return Ok(());
                 }
             }
         }
+        Ok(())
     }
 
-    fn packet(&mut self, p: &Packet<'_>) {
+    /// Reads a mapped file's packets as far as the map goes: `None` if to its end, else how
+    /// many (libpcap is to read the rest).
+    fn mapped(&mut self, mut mapped: MappedPcap, link: LinkType) -> Option<u64> {
+        self.set_map(mapped.window());
+        while !self.stopped {
+            match mapped.next_record() {
+                Record::Packet {
+                    ts,
+                    at,
+                    len,
+                    wire_len,
+                } => {
+                    let window = Arc::clone(mapped.window());
+                    let data = window.get(at..at + len).unwrap_or_default();
+                    self.packet(ts, link, wire_len, data, Some(at));
+                }
+                Record::Window => self.set_map(mapped.window()),
+                Record::End => return None,
+                Record::Irregular => break,
+            }
+        }
+        Some(mapped.records())
+    }
+
+    /// Packets from now on are in `map`.
+    fn set_map(&mut self, map: &Arc<Mmap>) {
+        let mut taken = true;
+        for lane in &mut self.lanes {
+            taken &= lane.map(map);
+        }
+        self.stopped |= !taken;
+    }
+
+    /// A packet of `data`; `mapped`: at that offset of the current map, else copied.
+    fn packet(
+        &mut self,
+        ts: Timestamp,
+        link: LinkType,
+        wire_len: u32,
+        data: &[u8],
+        mapped: Option<usize>,
+    ) {
         self.seq += 1;
         let seq = self.seq;
-        let ts = p.ts;
         let sweep = self.clock.advance(ts);
         self.first.get_or_insert(ts);
         let now = self.clock.now();
@@ -299,23 +489,68 @@ impl Reader {
             });
             if exchange {
                 // Every worker must reach the exchange: none may wait on a batch held here.
-                for lane in &mut self.lanes {
-                    lane.flush();
-                }
+                self.flush();
             }
         }
-        let route = route(p.link, p.data);
+        let route = route(link, data);
         self.syn_seen |= route.maybe_syn;
         let lanes = self.lanes.len() as u64;
-        let lane = &mut self.lanes[route.pair.map_or(0, |h| (h % lanes) as usize)];
-        lane.batch.bytes.extend_from_slice(p.data);
-        lane.push(Entry::Packet {
-            seq,
-            now,
-            ts,
-            link: p.link,
-            wire_len: p.wire_len,
-            len: p.data.len(),
-        });
+        let lane = route.pair.map_or(0, |h| (h % lanes) as usize);
+        let len = data.len();
+        let bytes = match mapped {
+            Some(at) => Bytes::Mapped { at, len },
+            None => {
+                self.lanes[lane].batch.bytes.extend_from_slice(data);
+                Bytes::Copied(len)
+            }
+        };
+        self.push(
+            lane,
+            Entry::Packet {
+                seq,
+                now,
+                ts,
+                link,
+                wire_len,
+                bytes,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Worker 1 dies on its first batch; the others go on as usual.
+    fn one_dies(shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Option<Part> {
+        if shard.worker() == 1 {
+            let _ = full.recv();
+            panic!("worker 1 was told to die");
+        }
+        work(shard, full, empty)
+    }
+
+    #[test]
+    fn a_worker_that_dies_ends_the_run_with_an_error() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures");
+        // A scan (exchanges at the sweeps, where the others would wait for the dead one) and
+        // a farm, read in turn.
+        let files = [
+            dir.join("scan/syn_scan.pcap"),
+            dir.join("farm/mixed_farm.pcap"),
+        ];
+        for workers in [2, 4] {
+            match analyse_with(&Config::default(), &files, workers, one_dies) {
+                Err(WorkersError::WorkerDied { worker, panic }) => {
+                    assert_eq!(worker, 1);
+                    assert_eq!(panic, "worker 1 was told to die");
+                }
+                Err(e) => panic!("another error: {e}"),
+                Ok(_) => panic!("a report without worker 1"),
+            }
+        }
+        // The same run without the death makes its report.
+        assert!(analyse_with(&Config::default(), &files, 2, work).is_ok());
     }
 }
