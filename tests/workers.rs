@@ -1,6 +1,7 @@
 //! `--workers N`: every sample capture (and the real ones) gives the same report with 1, 2 and
 //! 4 flow-sharded workers as with one engine, byte for byte, but for the flow table's peak,
-//! which the workers report as the sum of theirs (at or above the true peak).
+//! which the workers know only between their exchanges (at or above the true peak, equal with
+//! one worker). No sample capture hits a cap, which the workers split between them.
 
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;

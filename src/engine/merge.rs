@@ -14,8 +14,8 @@
 //!   every worker's redirects in capture order (see `analysis::licensing::ports`).
 //! - Counters are added, except `limits.scan_sources_dropped` (every worker's scan detector
 //!   sees every attempt, so each counts the same) and `limits.flow_table.peak_concurrent`,
-//!   which is the sum of the workers' peaks: the most flows the tables could have held at once,
-//!   at or above the true peak (equal with one worker).
+//!   which every worker reports the same: the most of the sums of the workers' peaks between
+//!   two scan exchanges (see `shard`).
 
 use super::shard::Part;
 use crate::analysis::{Deferred, judge_deferred};
@@ -171,7 +171,8 @@ fn add_source(s: &mut SourceSummary, p: &SourceSummary) {
 
 fn add_flow_table(t: &mut FlowTableStats, p: &FlowTableStats) {
     t.created += p.created;
-    t.peak_concurrent += p.peak_concurrent;
+    // Every worker reports the same peak of all the tables together (see `shard`).
+    t.peak_concurrent = t.peak_concurrent.max(p.peak_concurrent);
     t.retired_closed += p.retired_closed;
     t.retired_idle += p.retired_idle;
     t.rejected_at_cap += p.rejected_at_cap;

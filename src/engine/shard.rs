@@ -6,7 +6,11 @@
 //!
 //! The scan detector sees one source across many hosts, which the workers do not share: each
 //! worker keeps a replica fed with every worker's attempts, exchanged through a
-//! [`ScanExchange`] at the sweeps where the reader saw a SYN.
+//! [`ScanExchange`] at the sweeps where the reader saw a SYN. The exchange also adds up the
+//! workers' flow table peaks since the last one: the most of those sums is the report's
+//! `peak_concurrent`. Exact with one worker; with more at or above the true peak, by no more
+//! than the turnover of flows within one span between exchanges (the workers' peaks in a span
+//! may fall at different packets).
 
 use super::Engine;
 use crate::analysis::{Deferred, ScanOp};
@@ -30,6 +34,10 @@ pub struct Shard {
     exchange: Arc<ScanExchange>,
     /// Exchanges so far.
     epoch: u64,
+    /// The most flows this worker's table held since the last exchange, and the most all the
+    /// tables held together over the spans between exchanges (see [`ScanExchange`]).
+    span_peak: u64,
+    peak: u64,
 }
 
 impl Shard {
@@ -42,6 +50,8 @@ impl Shard {
             me,
             exchange,
             epoch: 0,
+            span_peak: 0,
+            peak: 0,
         }
     }
 
@@ -66,6 +76,8 @@ impl Shard {
         self.at(seq, now);
         self.engine.flows.number_next(seq);
         self.engine.analyse(pkt);
+        // A packet creates at most one flow, so the table's peaks are seen here.
+        self.span_peak = self.span_peak.max(self.engine.flows.len() as u64);
     }
 
     pub fn unsupported_link(&mut self, seq: u64, now: Timestamp, dlt: i32) {
@@ -107,10 +119,15 @@ impl Shard {
     /// False if another worker died: this one is to stop too.
     fn exchange_scans(&mut self) -> bool {
         let mine = self.engine.pipe.analysis.take_scan_ops();
-        let Some(all) = self.exchange.swap(self.epoch, self.me, mine) else {
+        let Some((all, peak)) = self
+            .exchange
+            .swap(self.epoch, self.me, mine, self.span_peak)
+        else {
             return false;
         };
         self.epoch += 1;
+        self.peak = self.peak.max(peak);
+        self.span_peak = self.engine.flows.len() as u64;
         let me = self.me;
         self.engine
             .pipe
@@ -135,10 +152,9 @@ impl Shard {
         };
         self.engine.close_at(end);
         let deferred = self.engine.pipe.analysis.take_deferred();
-        Some(Part {
-            report: self.engine.finish(),
-            deferred,
-        })
+        let mut report = self.engine.finish();
+        report.limits.flow_table.peak_concurrent = self.peak;
+        Some(Part { report, deferred })
     }
 }
 
@@ -155,8 +171,14 @@ pub struct ScanExchange {
     met: Condvar,
 }
 
-/// One exchange: its number, and each worker's attempts with the worker's index.
-type Slot = (u64, Vec<(usize, ScanOp)>);
+/// One exchange: its number, each worker's attempts with the worker's index, and the sum of
+/// the workers' flow table peaks since the last exchange.
+#[derive(Default)]
+struct Slot {
+    epoch: u64,
+    ops: Vec<(usize, ScanOp)>,
+    peaks: u64,
+}
 
 /// The barrier's state: workers arrived at the current exchange, exchanges completed, and
 /// whether a worker abandoned them.
@@ -202,29 +224,34 @@ impl ScanExchange {
         !m.abandoned
     }
 
-    /// Every worker's attempts at exchange `epoch`, in capture order; `None` if a worker
-    /// abandoned the exchange.
-    fn swap(&self, epoch: u64, me: usize, ops: Vec<ScanOp>) -> Option<Vec<(usize, ScanOp)>> {
+    /// Every worker's attempts at exchange `epoch`, in capture order, and the sum of the
+    /// workers' `peak`s; `None` if a worker abandoned the exchange.
+    fn swap(
+        &self,
+        epoch: u64,
+        me: usize,
+        ops: Vec<ScanOp>,
+        peak: u64,
+    ) -> Option<(Vec<(usize, ScanOp)>, u64)> {
         // Slot `epoch % 2` is reused at `epoch + 2`, when every worker has passed the barrier
         // of `epoch + 1`, so has read it.
         let slot = &self.slots[(epoch % 2) as usize];
         {
             let mut s = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            if s.0 != epoch {
-                s.1.clear();
+            if s.epoch != epoch {
+                s.ops.clear();
+                s.peaks = 0;
             }
-            s.0 = epoch;
-            s.1.extend(ops.into_iter().map(|op| (me, op)));
+            s.epoch = epoch;
+            s.ops.extend(ops.into_iter().map(|op| (me, op)));
+            s.peaks += peak;
         }
         if !self.meet() {
             return None;
         }
-        let mut all = slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .1
-            .clone();
+        let s = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all = s.ops.clone();
         all.sort_by_key(|(_, op)| op.seq);
-        Some(all)
+        Some((all, s.peaks))
     }
 }

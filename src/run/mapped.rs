@@ -171,5 +171,5 @@ fn map(file: &File, at: u64, left: u64) -> Option<Mmap> {
     let len = usize::try_from(left.min(WINDOW)).ok()?;
     // SAFETY: the map is read-only and only ever read as bytes; the file is a regular file,
     // and a file that shrinks under the map is the residual risk the module describes.
-    unsafe { MmapOptions::new().offset(at).len(len).map(file) }.ok()
+    unsafe { MmapOptions::new().offset(at).len(len).populate().map(file) }.ok()
 }
