@@ -269,7 +269,7 @@ fn analyse_with(
 /// A worker: analyses its batches until the end of the capture, and makes its report.
 fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Option<Part> {
     let mut end = None;
-    for batch in full.iter() {
+    for mut batch in full.iter() {
         // Bytes of the batch's copied packets before this one.
         let mut copied = 0;
         for entry in &batch.entries {
@@ -322,6 +322,8 @@ fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Opti
                 Entry::End { seq, now } => end = Some((seq, now)),
             }
         }
+        // Done with its window: unmapped once no batch in flight points into it.
+        batch.map = None;
         // The reader may be done with this lane; a batch it will not reuse is just freed.
         let _ = empty.send(batch);
     }
@@ -444,8 +446,7 @@ impl Reader {
                     len,
                     wire_len,
                 } => {
-                    let window = Arc::clone(mapped.window());
-                    let data = window.get(at..at + len).unwrap_or_default();
+                    let data = mapped.window().get(at..at + len).unwrap_or_default();
                     self.packet(ts, link, wire_len, data, Some(at));
                 }
                 Record::Window => self.set_map(mapped.window()),
