@@ -13,7 +13,7 @@ mod shard;
 
 pub use clock::CaptureClock;
 pub use merge::{ReaderClock, merge};
-pub use shard::{ScanExchange, Shard};
+pub use shard::{Part, ScanExchange, Shard};
 
 pub use crate::flow::FlowEnds;
 pub use crate::reassembly::Delivery;

@@ -75,6 +75,11 @@ impl Findings {
         self.clock = packet;
     }
 
+    /// The number of the packet being analysed.
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
     pub fn raise(&mut self, mut f: Finding) {
         f.raised = self.clock;
         let count = f.count;

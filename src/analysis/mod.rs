@@ -28,6 +28,7 @@ use edt::EdtReachability;
 use experience::Thresholds;
 pub use experience::setup_done;
 use heartbeats::{HeartbeatSettings, Heartbeats};
+pub use licensing::{Deferred, judge_deferred};
 use licensing::{Licensing, LicensingSettings};
 pub use scans::ScanOp;
 use scans::{ScanSettings, Scans};
@@ -193,6 +194,16 @@ impl Analyzer {
     /// Flow-sharded workers: the scan detector is replicated (see [`Scans::share`]).
     pub fn share_scans(&mut self) {
         self.scans.share();
+    }
+
+    /// Flow-sharded workers: a vendor daemon's port changing between handshakes is judged by
+    /// the merge, over every worker's redirects (see `licensing::ports`).
+    pub fn defer_redirects(&mut self) {
+        self.licensing.defer_redirects();
+    }
+
+    pub fn take_deferred(&mut self) -> Deferred {
+        self.licensing.take_deferred()
     }
 
     pub fn take_scan_ops(&mut self) -> Vec<ScanOp> {

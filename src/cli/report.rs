@@ -39,19 +39,19 @@ pub struct ReportArgs {
     /// Exit 1 if a finding at or above this severity exists (info, low, medium, high).
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
-    /// Flow-sharded workers (1 to 8; 1, the default, analyses on this thread): connections
-    /// are spread over N threads by their pair of IP addresses, one thread reads (a file, or
-    /// the interface of -i). The report is the same for any N except where licensing links
-    /// two clients through their license server (README, "Workers").
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
-    pub workers: u16,
+    /// Flow-sharded workers for capture files (1 to 8; default: the number of cores, at most
+    /// 8; 1 analyses on this thread): connections are spread over N threads by their pair of
+    /// IP addresses, each with its share of the memory budget. The report is the same for any
+    /// N unless a cap is hit (README, "Workers"). Live capture (-i) too.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub workers: Option<u16>,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
 
 pub fn run(args: &ReportArgs, registry: &Registry) -> Result<Outcome> {
     let config = args.config.load(registry)?;
-    let workers = usize::from(args.workers);
+    let workers = args.workers.map_or_else(run::default_workers, usize::from);
     let report = if let Some(opts) = args.live.options() {
         let stop = StopAfter {
             duration: args.duration.map(Duration::from_secs_f64),

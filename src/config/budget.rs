@@ -96,6 +96,27 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// One of `workers` flow-sharded workers' caps: the budget is one for the process, so each
+    /// worker gets its share of every part of it (at least one item). The caps of one
+    /// connection stay, and so do the small fixed tables (the scan detector, which every
+    /// worker replicates, needs the whole of its own).
+    pub fn per_worker(&self, workers: usize) -> Limits {
+        let n = workers.max(1);
+        let share = |cap: usize| (cap / n).max(1);
+        Limits {
+            memory: Size(self.memory.0 / n as u64),
+            max_flows: share(self.max_flows),
+            max_flow_records: share(self.max_flow_records),
+            max_events_total: share(self.max_events_total),
+            max_findings: share(self.max_findings),
+            reassembly_bytes_total: Size(share(self.reassembly_bytes_total.bytes()) as u64),
+            max_sessions: share(self.max_sessions),
+            ..self.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +133,21 @@ mod tests {
         assert_eq!(l.max_sessions, 1_572);
         let shared: u64 = SHARES.iter().map(|s| s.percent).sum();
         assert_eq!(shared, 85);
+    }
+
+    #[test]
+    fn workers_share_the_budget() {
+        let whole = Limits::default();
+        let half = whole.per_worker(2);
+        assert_eq!(half.max_flows, 28_948);
+        assert_eq!(half.reassembly_bytes_total, Size(19_660_800));
+        assert_eq!(half.max_flow_records, 15_728);
+        assert_eq!(half.max_events_total, 19_660);
+        assert_eq!(half.max_findings, 2_359);
+        assert_eq!(half.max_sessions, 786);
+        assert_eq!(half.max_events_per_flow, whole.max_events_per_flow);
+        assert_eq!(half.max_scan_sources, whole.max_scan_sources);
+        assert_eq!(whole.per_worker(1).max_flows, whole.max_flows);
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod route;
 
 pub use defrag::{Defragmenter, Fragment};
 pub use link::{LinkError, LinkType};
-pub use route::{Route, route};
+pub use route::route;
 
 use etherparse::{IpNumber, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use std::net::IpAddr;

@@ -9,30 +9,15 @@ use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const TCP: u8 = 6;
-const SYN: u8 = 0x02;
-
-/// Where a frame goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Route {
-    /// A hash of the unordered pair of IP addresses; `None` when the frame has none (it is not
-    /// IP, or not decodable), to be counted by any one worker.
-    pub pair: Option<u64>,
-    /// The frame may be a TCP SYN or SYN-ACK (or cannot be told apart cheaply: a fragment, an
-    /// IPv6 extension header): the workers' scan detectors must meet at the next sweep.
-    pub maybe_syn: bool,
-}
-
-/// Routes a frame. Frames the fast path does not know are taken apart by etherparse, as the
-/// decoder does, so a connection's frames always agree.
-pub fn route(link: LinkType, frame: &[u8]) -> Route {
+/// Where a frame goes: a hash of the unordered pair of its IP addresses; `None` when it has
+/// none (it is not IP, or not decodable), to be counted by any one worker. Frames the fast path
+/// does not know are taken apart by etherparse, as the decoder does, so a connection's frames
+/// always agree.
+pub fn route(link: LinkType, frame: &[u8]) -> Option<u64> {
     match network(link, frame) {
         Some((ETHERTYPE_IPV4, ip)) if ip.len() >= 20 && ip[0] >> 4 == 4 => {
             let addr = |at: usize| Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
-            let ihl = usize::from(ip[0] & 0x0f) * 4;
-            let fragmented = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
-            let maybe_syn = fragmented || ip[9] == TCP && syn_at(ip, ihl);
-            routed(addr(12).into(), addr(16).into(), maybe_syn)
+            Some(pair(addr(12).into(), addr(16).into()))
         }
         Some((ETHERTYPE_IPV6, ip)) if ip.len() >= 40 && ip[0] >> 4 == 6 => {
             let addr = |at: usize| {
@@ -40,16 +25,15 @@ pub fn route(link: LinkType, frame: &[u8]) -> Route {
                 a.copy_from_slice(&ip[at..at + 16]);
                 IpAddr::V6(Ipv6Addr::from(a))
             };
-            let maybe_syn = ip[6] != TCP || syn_at(ip, 40);
-            routed(addr(8), addr(24), maybe_syn)
+            Some(pair(addr(8), addr(24)))
         }
         _ => general(link, frame),
     }
 }
 
 /// Any frame, through etherparse.
-fn general(link: LinkType, frame: &[u8]) -> Route {
-    let addresses = link::slice(link, frame).ok().and_then(|p| match p.net {
+fn general(link: LinkType, frame: &[u8]) -> Option<u64> {
+    let (a, b) = link::slice(link, frame).ok().and_then(|p| match p.net {
         Some(LaxNetSlice::Ipv4(ip)) => Some((
             IpAddr::from(ip.header().source_addr()),
             IpAddr::from(ip.header().destination_addr()),
@@ -59,28 +43,15 @@ fn general(link: LinkType, frame: &[u8]) -> Route {
             IpAddr::from(ip.header().destination_addr()),
         )),
         _ => None,
-    });
-    match addresses {
-        Some((a, b)) => routed(a, b, true),
-        None => Route {
-            pair: None,
-            maybe_syn: false,
-        },
-    }
+    })?;
+    Some(pair(a, b))
 }
 
-/// Whether the TCP header at `at` has its SYN flag set (or is cut short).
-fn syn_at(ip: &[u8], at: usize) -> bool {
-    ip.get(at + 13).is_none_or(|flags| flags & SYN != 0)
-}
-
-fn routed(a: IpAddr, b: IpAddr, maybe_syn: bool) -> Route {
+/// The same for `a`, `b` as for `b`, `a`.
+fn pair(a: IpAddr, b: IpAddr) -> u64 {
     let mut h = FxHasher::default();
     (a.min(b), a.max(b)).hash(&mut h);
-    Route {
-        pair: Some(h.finish()),
-        maybe_syn,
-    }
+    h.finish()
 }
 
 #[cfg(test)]
@@ -97,14 +68,13 @@ mod tests {
     }
 
     #[test]
-    fn both_directions_share_a_route_and_syns_are_flagged() {
+    fn both_directions_share_a_route() {
         let there = route(LinkType::RawIp, &frame([10, 0, 0, 1], [10, 0, 0, 2], true));
         let back = route(LinkType::RawIp, &frame([10, 0, 0, 2], [10, 0, 0, 1], false));
-        assert_eq!(there.pair, back.pair);
-        assert!(there.maybe_syn && !back.maybe_syn);
+        assert!(there.is_some());
+        assert_eq!(there, back);
         let other = route(LinkType::RawIp, &frame([10, 0, 0, 3], [10, 0, 0, 1], false));
-        assert_ne!(other.pair, there.pair);
-        let not_ip = route(LinkType::RawIp, &[0x00, 0x01]);
-        assert_eq!(not_ip.pair, None);
+        assert_ne!(other, there);
+        assert_eq!(route(LinkType::RawIp, &[0x00, 0x01]), None);
     }
 }

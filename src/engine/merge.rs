@@ -10,11 +10,15 @@
 //! - Licensing sessions by their first sighting, then client, server and vendor; Citrix
 //!   sessions by their first connection (and numbered 1, 2, ... in that order); heartbeat
 //!   series by flow and kind.
+//! - A vendor daemon's port changing between two clients' handshakes is judged here, over
+//!   every worker's redirects in capture order (see `analysis::licensing::ports`).
 //! - Counters are added, except `limits.scan_sources_dropped` (every worker's scan detector
 //!   sees every attempt, so each counts the same) and `limits.flow_table.peak_concurrent`,
-//!   which is the sum of the workers' peaks: the most flows the tables could have held at once,
-//!   at or above the true peak (equal with one worker).
+//!   which every worker reports the same: the most of the sums of the workers' peaks between
+//!   two scan exchanges (see `shard`).
 
+use super::shard::Part;
+use crate::analysis::{Deferred, judge_deferred};
 use crate::ids::FlowId;
 use crate::model::{Finding, FlowTableStats, Report, SourceSummary};
 use ctxscope_dissectors::Timestamp;
@@ -54,8 +58,24 @@ fn finding_key(f: &Finding) -> (u64, Option<FlowId>, &'static str) {
 }
 
 /// The report of a capture analysed by the workers that made `parts`.
-pub fn merge(parts: Vec<Report>, clock: ReaderClock) -> Report {
-    let mut parts = parts.into_iter();
+pub fn merge(parts: Vec<Part>, clock: ReaderClock) -> Report {
+    let (reports, deferred): (Vec<Report>, Vec<Deferred>) =
+        parts.into_iter().map(|p| (p.report, p.deferred)).unzip();
+    let dropped: u64 = deferred.iter().map(|d| d.dropped).sum();
+    let mut all = add_all(reports);
+    all.limits.events_dropped += dropped;
+    add_findings(&mut all, judge_deferred(deferred));
+    all.capture.first = clock.first;
+    all.capture.last = clock.last;
+    all.findings = one_per_flowless_code(std::mem::take(&mut all.findings));
+    renumber(&mut all);
+    canonical_order(&mut all);
+    all
+}
+
+/// The workers' reports added up.
+fn add_all(reports: Vec<Report>) -> Report {
+    let mut parts = reports.into_iter();
     let Some(mut all) = parts.next() else {
         return Report {
             sources: Vec::new(),
@@ -71,12 +91,23 @@ pub fn merge(parts: Vec<Report>, clock: ReaderClock) -> Report {
     for part in parts {
         add(&mut all, part);
     }
-    all.capture.first = clock.first;
-    all.capture.last = clock.last;
-    all.findings = one_per_flowless_code(std::mem::take(&mut all.findings));
-    renumber(&mut all);
-    canonical_order(&mut all);
     all
+}
+
+/// Findings judged here, counted on their flows' records too.
+fn add_findings(all: &mut Report, findings: Vec<Finding>) {
+    let records: FxHashMap<FlowId, usize> = all
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id, i))
+        .collect();
+    for f in &findings {
+        if let Some(&i) = f.flow.as_ref().and_then(|id| records.get(id)) {
+            Arc::make_mut(&mut all.flows[i]).findings += f.count;
+        }
+    }
+    all.findings.extend(findings);
 }
 
 /// Adds one worker's report to the others'.
@@ -140,7 +171,8 @@ fn add_source(s: &mut SourceSummary, p: &SourceSummary) {
 
 fn add_flow_table(t: &mut FlowTableStats, p: &FlowTableStats) {
     t.created += p.created;
-    t.peak_concurrent += p.peak_concurrent;
+    // Every worker reports the same peak of all the tables together (see `shard`).
+    t.peak_concurrent = t.peak_concurrent.max(p.peak_concurrent);
     t.retired_closed += p.retired_closed;
     t.retired_idle += p.retired_idle;
     t.rejected_at_cap += p.rejected_at_cap;

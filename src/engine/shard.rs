@@ -6,16 +6,26 @@
 //!
 //! The scan detector sees one source across many hosts, which the workers do not share: each
 //! worker keeps a replica fed with every worker's attempts, exchanged through a
-//! [`ScanExchange`] at the sweeps where the reader saw a SYN.
+//! [`ScanExchange`] at every sweep (once a second of capture time). The exchange also adds up
+//! the workers' flow table sizes: a table only grows between sweeps (a flow leaves at a sweep,
+//! or is replaced by the one that reuses its ports), so each worker's most since the last
+//! sweep is its size right before this one, and the most of those sums over the sweeps is the
+//! report's `peak_concurrent`, exactly as one engine counts it.
 
 use super::Engine;
-use crate::analysis::ScanOp;
+use crate::analysis::{Deferred, ScanOp};
 use crate::capture::{Packet, Skipped};
 use crate::config::Config;
 use crate::decode::LinkType;
 use crate::model::Report;
 use ctxscope_dissectors::Timestamp;
-use std::sync::{Arc, Barrier, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+/// A worker's share of the report: its connections, and what only the merge can judge.
+pub struct Part {
+    pub report: Report,
+    pub deferred: Deferred,
+}
 
 pub struct Shard {
     engine: Engine,
@@ -24,18 +34,27 @@ pub struct Shard {
     exchange: Arc<ScanExchange>,
     /// Exchanges so far.
     epoch: u64,
+    /// The most flows all the tables held together at an exchange (see [`ScanExchange`]).
+    peak: u64,
 }
 
 impl Shard {
     pub fn new(config: Config, me: usize, exchange: Arc<ScanExchange>) -> Shard {
         let mut engine = Engine::new(config);
         engine.pipe.analysis.share_scans();
+        engine.pipe.analysis.defer_redirects();
         Shard {
             engine,
             me,
             exchange,
             epoch: 0,
+            peak: 0,
         }
+    }
+
+    /// This worker's index.
+    pub fn worker(&self) -> usize {
+        self.me
     }
 
     pub fn begin_source(&mut self, name: &str, link: Option<LinkType>) {
@@ -79,32 +98,45 @@ impl Shard {
         self.engine.pipe.read_failed(name, error, packets);
     }
 
-    /// The sweep one engine would make before packet `seq` (at its timestamp `ts`); `exchange`:
-    /// the workers exchange their scan attempts first.
-    pub fn sweep(&mut self, seq: u64, now: Timestamp, ts: Timestamp, exchange: bool) {
+    /// The sweep one engine would make before packet `seq` (at its timestamp `ts`), after the
+    /// workers exchanged their scan attempts. False if another worker died: this one is to
+    /// stop.
+    #[must_use]
+    pub fn sweep(&mut self, seq: u64, now: Timestamp, ts: Timestamp) -> bool {
         self.at(seq, now);
-        if exchange {
-            self.exchange_scans();
+        if !self.exchange_scans() {
+            return false;
         }
         self.engine.sweep(ts);
+        true
     }
 
-    fn exchange_scans(&mut self) {
+    /// False if another worker died: this one is to stop too.
+    fn exchange_scans(&mut self) -> bool {
         let mine = self.engine.pipe.analysis.take_scan_ops();
-        let all = self.exchange.swap(self.epoch, self.me, mine);
+        let Some((all, peak)) =
+            self.exchange
+                .swap(self.epoch, self.me, mine, self.engine.flows.len() as u64)
+        else {
+            return false;
+        };
         self.epoch += 1;
+        self.peak = self.peak.max(peak);
         let me = self.me;
         self.engine
             .pipe
             .analysis
             .apply_scan_ops(all.into_iter().map(|(worker, op)| (worker == me, op)));
+        true
     }
 
     /// The capture ended before record `end`, the clock reading `now` (`None`: where this
     /// worker's records ended): the last exchange, then the report of this worker's
-    /// connections.
-    pub fn finish(mut self, end: Option<(u64, Timestamp)>) -> Report {
-        self.exchange_scans();
+    /// connections, with what is left for the merge to judge; `None` if another worker died.
+    pub fn finish(mut self, end: Option<(u64, Timestamp)>) -> Option<Part> {
+        if !self.exchange_scans() {
+            return None;
+        }
         let end = match end {
             Some((seq, now)) => {
                 self.engine.pipe.now = now;
@@ -113,48 +145,107 @@ impl Shard {
             None => self.engine.pipe.seq + 1,
         };
         self.engine.close_at(end);
-        self.engine.finish()
+        let deferred = self.engine.pipe.analysis.take_deferred();
+        let mut report = self.engine.finish();
+        report.limits.flow_table.peak_concurrent = self.peak;
+        Some(Part { report, deferred })
     }
 }
 
 /// Where the workers' scan attempts meet: each worker adds its own and waits for the others;
 /// every worker then applies all of them in capture order. Two slots, alternating, so that a
 /// worker already in the next exchange does not clear what a slower one is still reading.
+///
+/// A worker that dies (a panic) abandons the exchange ([`ScanExchange::abandon`]): the others
+/// stop waiting for it and stop working, so the run ends with its error instead of hanging.
 pub struct ScanExchange {
     slots: [Mutex<Slot>; 2],
-    barrier: Barrier,
+    workers: usize,
+    meeting: Mutex<Meeting>,
+    met: Condvar,
 }
 
-/// One exchange: its number, and each worker's attempts with the worker's index.
-type Slot = (u64, Vec<(usize, ScanOp)>);
+/// One exchange: its number, each worker's attempts with the worker's index, and the sum of
+/// the sizes of the workers' flow tables right before it.
+#[derive(Default)]
+struct Slot {
+    epoch: u64,
+    ops: Vec<(usize, ScanOp)>,
+    peaks: u64,
+}
+
+/// The barrier's state: workers arrived at the current exchange, exchanges completed, and
+/// whether a worker abandoned them.
+#[derive(Default)]
+struct Meeting {
+    arrived: usize,
+    done: u64,
+    abandoned: bool,
+}
 
 impl ScanExchange {
     pub fn new(workers: usize) -> ScanExchange {
         ScanExchange {
             slots: Default::default(),
-            barrier: Barrier::new(workers),
+            workers,
+            meeting: Mutex::default(),
+            met: Condvar::new(),
         }
     }
 
-    fn swap(&self, epoch: u64, me: usize, ops: Vec<ScanOp>) -> Vec<(usize, ScanOp)> {
+    /// A worker will not come again: every exchange, now and later, fails.
+    pub fn abandon(&self) {
+        self.meeting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .abandoned = true;
+        self.met.notify_all();
+    }
+
+    /// Waits until every worker arrived; false if one abandoned the exchange.
+    fn meet(&self) -> bool {
+        let mut m = self.meeting.lock().unwrap_or_else(PoisonError::into_inner);
+        let this = m.done;
+        m.arrived += 1;
+        if m.arrived == self.workers {
+            m.arrived = 0;
+            m.done += 1;
+            self.met.notify_all();
+        }
+        while m.done == this && !m.abandoned {
+            m = self.met.wait(m).unwrap_or_else(PoisonError::into_inner);
+        }
+        !m.abandoned
+    }
+
+    /// Every worker's attempts at exchange `epoch`, in capture order, and the sum of the
+    /// workers' `peak`s; `None` if a worker abandoned the exchange.
+    fn swap(
+        &self,
+        epoch: u64,
+        me: usize,
+        ops: Vec<ScanOp>,
+        peak: u64,
+    ) -> Option<(Vec<(usize, ScanOp)>, u64)> {
         // Slot `epoch % 2` is reused at `epoch + 2`, when every worker has passed the barrier
         // of `epoch + 1`, so has read it.
         let slot = &self.slots[(epoch % 2) as usize];
         {
             let mut s = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            if s.0 != epoch {
-                s.1.clear();
+            if s.epoch != epoch {
+                s.ops.clear();
+                s.peaks = 0;
             }
-            s.0 = epoch;
-            s.1.extend(ops.into_iter().map(|op| (me, op)));
+            s.epoch = epoch;
+            s.ops.extend(ops.into_iter().map(|op| (me, op)));
+            s.peaks += peak;
         }
-        self.barrier.wait();
-        let mut all = slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .1
-            .clone();
+        if !self.meet() {
+            return None;
+        }
+        let s = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all = s.ops.clone();
         all.sort_by_key(|(_, op)| op.seq);
-        all
+        Some((all, s.peaks))
     }
 }

@@ -12,7 +12,7 @@
 //! packets it counted may still be in the buffer; they are read and analysed before the
 //! counters are final (see [`LiveCapture::settle`]), so that received = analysed + dropped.
 
-use super::workers::Reader;
+use super::workers::{Reader, WorkersError};
 use crate::capture::{CaptureError, LiveOptions, Next, Packet, Skipped, Source};
 use crate::decode::LinkType;
 use crate::engine::Engine;
@@ -54,6 +54,10 @@ pub trait LiveSink {
     /// The interface failed after `packets` packets.
     fn source_error(&mut self, name: &str, error: String, packets: u64);
     fn set_kernel_stats(&mut self, stats: KernelStats);
+    /// Takes no more packets (a worker died): the capture stops.
+    fn refuses(&self) -> bool {
+        false
+    }
 }
 
 impl LiveSink for Engine {
@@ -99,12 +103,12 @@ impl<'scope> LiveWorkers<'scope> {
     }
 
     /// The merged report of the workers, with the kernel's counters.
-    pub fn finish(self) -> Report {
-        let mut report = self.reader.finish();
+    pub fn finish(self) -> Result<Report, WorkersError> {
+        let mut report = self.reader.finish()?;
         if let (Some(k), Some(source)) = (self.kernel, report.sources.last_mut()) {
             source.kernel = Some(k);
         }
-        report
+        Ok(report)
     }
 }
 
@@ -131,6 +135,10 @@ impl LiveSink for LiveWorkers<'_> {
 
     fn set_kernel_stats(&mut self, stats: KernelStats) {
         self.kernel = Some(stats);
+    }
+
+    fn refuses(&self) -> bool {
+        self.reader.stopped()
     }
 }
 
@@ -282,7 +290,7 @@ impl LiveCapture {
         self.control.spawn_waker(tick);
         let started = Instant::now();
         let end = loop {
-            if self.control.stopped() {
+            if self.control.stopped() || sink.refuses() {
                 break LiveEnd::Stopped;
             }
             match self.read(sink, observer) {

@@ -2,10 +2,11 @@
 //! ([`live`]).
 
 mod live;
+mod windows;
 mod workers;
 
 pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, LiveSink, StopAfter};
-pub use workers::{MAX_WORKERS, Reader, analyse_files};
+pub use workers::{MAX_WORKERS, Reader, WorkersError, analyse_files, default_workers};
 
 use crate::capture::ahead::{End, Item, read_ahead};
 use crate::capture::{CaptureError, LiveOptions, Packet, Source};
@@ -173,8 +174,8 @@ pub fn capture_live(
     opts: &LiveOptions,
     write: Option<&PathBuf>,
     stop: &StopAfter,
-) -> Result<Report, CaptureError> {
-    let mut capture = LiveCapture::open(opts, write)?;
+) -> Result<Report, WorkersError> {
+    let mut capture = LiveCapture::open(opts, write).map_err(WorkersError::Capture)?;
     capture.stop_on_signals();
     // A failed interface is in the report (the engine or a worker recorded it).
     let report = if workers > 1 {
@@ -182,12 +183,12 @@ pub fn capture_live(
             let mut sink = LiveWorkers::new(Reader::start(scope, &config, workers));
             capture.run(&mut sink, REPORT_TICK, stop, &mut ());
             sink.finish()
-        })
+        })?
     } else {
         let mut engine = Engine::new(config);
         capture.run(&mut engine, REPORT_TICK, stop, &mut ());
         engine.finish()
     };
-    capture.flush()?;
+    capture.flush().map_err(WorkersError::Capture)?;
     Ok(report)
 }

@@ -1,6 +1,6 @@
-//! `--workers N`: flow-sharded analysis of capture files and of live capture (`run::live`).
-//! The reading thread ([`Reader`]) reads, numbers every record, keeps the capture clock, and
-//! hands each packet to the worker of its pair of IP addresses (see [`route`]); each worker is an engine of its own ([`Shard`]: flow table,
+//! `--workers N`: flow-sharded analysis of capture files and live capture. This thread reads, numbers every
+//! record, keeps the capture clock, and hands each packet to the worker of its pair of IP
+//! addresses (see [`route`]); each worker is an engine of its own ([`Shard`]: flow table,
 //! reassembly, dissectors, analysis) on its own thread; their reports are merged into one
 //! (see `engine::merge`), the same whatever N.
 //!
@@ -10,14 +10,17 @@
 //! the address pair keeps them in one worker. The scan detector, which follows one source
 //! across hosts, is the exception: it is replicated (see `engine::shard`).
 //!
-//! Packets reach the workers in batches, recycled, at most [`IN_FLIGHT`] queued per worker:
-//! libpcap lends each packet only until the next read, so each is copied once, into its
-//! worker's batch (the same copy `read_ahead` makes for one engine).
+//! Packets reach the workers in batches, recycled, at most [`IN_FLIGHT`] queued per worker.
+//! A classic pcap file is read a large window at a time (see `run::windows`) and a batch
+//! names its packets as ranges of the shared window, so no packet is copied on its own; what
+//! libpcap reads (live capture, the rest of an irregular file) it lends only until the next
+//! read, so each of those packets is copied once, into its worker's batch.
 
+use super::windows::{PcapWindows, Record, Window};
 use crate::capture::{CaptureError, Next, Packet, Skipped, Source};
 use crate::config::Config;
 use crate::decode::{LinkType, route};
-use crate::engine::{CaptureClock, ReaderClock, ScanExchange, Shard, merge};
+use crate::engine::{CaptureClock, Part, ReaderClock, ScanExchange, Shard, merge};
 use crate::model::Report;
 use ctxscope_dissectors::Timestamp;
 use std::path::{Path, PathBuf};
@@ -33,6 +36,13 @@ const IN_FLIGHT: usize = 4;
 /// The most workers `--workers` takes.
 pub const MAX_WORKERS: usize = 8;
 
+/// `--workers` when not given: one per core, at most [`MAX_WORKERS`].
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_WORKERS)
+}
+
 /// One record for a worker, with its number over every input and the capture clock then.
 enum Entry {
     Begin {
@@ -45,13 +55,13 @@ enum Entry {
         ts: Timestamp,
         link: LinkType,
         wire_len: u32,
-        len: usize,
+        bytes: Bytes,
     },
+    /// The workers meet (see `engine::ScanExchange`), then sweep.
     Sweep {
         seq: u64,
         now: Timestamp,
         ts: Timestamp,
-        exchange: bool,
     },
     UnsupportedLink {
         seq: u64,
@@ -77,9 +87,20 @@ enum Entry {
     },
 }
 
+/// Where a packet's bytes are.
+#[derive(Clone, Copy)]
+enum Bytes {
+    /// The next `len` bytes copied into the batch.
+    Copied(usize),
+    /// `window[at..at + len]` of the batch's window of the file.
+    InWindow { at: usize, len: usize },
+}
+
 #[derive(Default)]
 struct Batch {
     bytes: Vec<u8>,
+    /// The window of the file its packets are in, if any.
+    window: Option<Window>,
     entries: Vec<Entry>,
 }
 
@@ -99,8 +120,16 @@ impl Lane {
         let mut next = self.empty.try_recv().unwrap_or_default();
         next.bytes.clear();
         next.entries.clear();
+        next.window.clone_from(&self.batch.window);
         let batch = std::mem::replace(&mut self.batch, next);
         self.full.send(batch).is_ok()
+    }
+
+    /// Packets from now on are in `window`.
+    fn window(&mut self, window: &Window) -> bool {
+        let sent = self.flush();
+        self.batch.window = Some(Arc::clone(window));
+        sent
     }
 
     fn push(&mut self, entry: Entry) -> bool {
@@ -118,20 +147,79 @@ pub fn analyse_files(
     config: &Config,
     files: &[PathBuf],
     workers: usize,
-) -> Result<Report, CaptureError> {
+) -> Result<Report, WorkersError> {
+    analyse_with(config, files, workers, work)
+}
+
+/// Why the workers made no report.
+#[derive(Debug)]
+pub enum WorkersError {
+    /// An input did not open.
+    Capture(CaptureError),
+    /// A worker died (a panic: a bug); the others were stopped.
+    WorkerDied { worker: usize, panic: String },
+}
+
+impl std::fmt::Display for WorkersError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkersError::Capture(e) => e.fmt(f),
+            WorkersError::WorkerDied { worker, panic } => write!(
+                f,
+                "internal error: worker {worker} stopped ({panic}); no report was made (--workers 1 analyses on one thread)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WorkersError {}
+
+/// What a worker thread runs: its shard over the batches, to its part of the report (`None`
+/// if it stopped because another worker died).
+type Work = fn(Shard, &Receiver<Batch>, &Sender<Batch>) -> Option<Part>;
+
+/// Abandons the scan exchange if its worker dies, so that the others stop waiting for it.
+struct AbandonOnPanic(Arc<ScanExchange>);
+
+impl Drop for AbandonOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandon();
+        }
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
+fn analyse_with(
+    config: &Config,
+    files: &[PathBuf],
+    workers: usize,
+    work: Work,
+) -> Result<Report, WorkersError> {
     std::thread::scope(|scope| {
-        let mut reader = Reader::start(scope, config, workers);
+        let mut reader = Reader::start_with(scope, config, workers, work);
+        // A worker that died (or stopped for one) takes no more: reading stops.
         let read = files.iter().try_for_each(|file| reader.file(file));
-        let report = reader.finish();
-        read.map(|()| report)
+        let report = reader.finish()?;
+        read.map_err(WorkersError::Capture)?;
+        Ok(report)
     })
 }
 
 /// A worker: analyses its batches until the end of the capture, and makes its report.
-fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Report {
+fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Option<Part> {
     let mut end = None;
-    for batch in full.iter() {
-        let mut at = 0;
+    for mut batch in full.iter() {
+        // Bytes of the batch's copied packets before this one.
+        let mut copied = 0;
         for entry in &batch.entries {
             match *entry {
                 Entry::Begin { ref name, link } => shard.begin_source(name, link),
@@ -141,24 +229,30 @@ fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Repo
                     ts,
                     link,
                     wire_len,
-                    len,
+                    bytes,
                 } => {
-                    let data = batch.bytes.get(at..at + len).unwrap_or_default();
-                    at += len;
+                    let data = match bytes {
+                        Bytes::Copied(len) => {
+                            copied += len;
+                            batch.bytes.get(copied - len..copied)
+                        }
+                        Bytes::InWindow { at, len } => {
+                            batch.window.as_deref().and_then(|w| w.get(at..at + len))
+                        }
+                    };
                     let pkt = Packet {
                         ts,
                         link,
-                        data,
+                        data: data.unwrap_or_default(),
                         wire_len,
                     };
                     shard.packet(seq, now, &pkt);
                 }
-                Entry::Sweep {
-                    seq,
-                    now,
-                    ts,
-                    exchange,
-                } => shard.sweep(seq, now, ts, exchange),
+                Entry::Sweep { seq, now, ts } => {
+                    if !shard.sweep(seq, now, ts) {
+                        return None;
+                    }
+                }
                 Entry::UnsupportedLink { seq, now, dlt } => shard.unsupported_link(seq, now, dlt),
                 Entry::Skipped { seq, now, what } => shard.skipped(seq, now, what),
                 Entry::Failed {
@@ -171,6 +265,8 @@ fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Repo
                 Entry::End { seq, now } => end = Some((seq, now)),
             }
         }
+        // Done with its window: freed once no batch in flight points into it.
+        batch.window = None;
         // The reader may be done with this lane; a batch it will not reuse is just freed.
         let _ = empty.send(batch);
     }
@@ -178,31 +274,48 @@ fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Repo
     shard.finish(end)
 }
 
-/// The reading thread's end of the workers: files ([`Reader::file`]) and live capture
-/// (`run::live`) feed it records one by one.
+/// The reading side of the workers: numbers every record, keeps the capture clock and hands
+/// each packet to its worker. Files ([`analyse_files`]) and live capture (`run::live`) feed it.
 pub struct Reader<'scope> {
     lanes: Vec<Lane>,
-    workers: Vec<ScopedJoinHandle<'scope, Report>>,
+    workers: Vec<ScopedJoinHandle<'scope, Option<Part>>>,
     clock: CaptureClock,
     first: Option<Timestamp>,
     /// Records numbered so far (packets, and records counted as packets).
     seq: u64,
-    /// A SYN may have gone to a worker since the last exchange of scan attempts.
-    syn_seen: bool,
+    /// A worker takes no more (it died, or stopped because another did): reading stops.
+    stopped: bool,
 }
 
 impl<'scope> Reader<'scope> {
-    /// Starts `workers` workers (at most [`MAX_WORKERS`]) on threads of `scope`.
+    /// Starts `workers` workers (at most [`MAX_WORKERS`]) on threads of `scope`, each with its
+    /// share of the memory budget.
     pub fn start(scope: &'scope Scope<'scope, '_>, config: &Config, workers: usize) -> Self {
+        Self::start_with(scope, config, workers, work)
+    }
+
+    fn start_with(
+        scope: &'scope Scope<'scope, '_>,
+        config: &Config,
+        workers: usize,
+        work: Work,
+    ) -> Self {
         let workers = workers.clamp(1, MAX_WORKERS);
         let exchange = Arc::new(ScanExchange::new(workers));
+        // The caps are one budget for the process: each worker gets its share.
+        let mut share = config.clone();
+        share.limits = config.limits.per_worker(workers);
         let mut lanes = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for me in 0..workers {
             let (full_tx, full_rx) = mpsc::sync_channel(IN_FLIGHT);
             let (empty_tx, empty_rx) = mpsc::channel();
-            let shard = Shard::new(config.clone(), me, Arc::clone(&exchange));
-            handles.push(scope.spawn(move || work(shard, &full_rx, &empty_tx)));
+            let shard = Shard::new(share.clone(), me, Arc::clone(&exchange));
+            let guard = AbandonOnPanic(Arc::clone(&exchange));
+            handles.push(scope.spawn(move || {
+                let _guard = guard;
+                work(shard, &full_rx, &empty_tx)
+            }));
             lanes.push(Lane {
                 batch: Batch::default(),
                 full: full_tx,
@@ -215,12 +328,18 @@ impl<'scope> Reader<'scope> {
             clock: CaptureClock::default(),
             first: None,
             seq: 0,
-            syn_seen: false,
+            stopped: false,
         }
     }
 
-    /// Ends the capture: the workers make their reports, merged into one.
-    pub fn finish(mut self) -> Report {
+    /// A worker takes no more (one died): the caller may stop reading.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Ends the capture: the workers make their parts of the report, merged into one; an
+    /// error if a worker died.
+    pub fn finish(mut self) -> Result<Report, WorkersError> {
         let end = self.seq + 1;
         let clock = ReaderClock {
             first: self.first,
@@ -228,20 +347,28 @@ impl<'scope> Reader<'scope> {
         };
         let now = self.clock.now();
         self.broadcast(|| Entry::End { seq: end, now });
-        for lane in &mut self.lanes {
-            lane.flush();
-        }
+        self.flush();
         // Closing the lanes ends the workers.
         let Reader { lanes, workers, .. } = self;
         drop(lanes);
-        let parts: Vec<Report> = workers
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect();
-        merge(parts, clock)
+        let mut parts = Vec::with_capacity(workers.len());
+        let mut died = None;
+        for (worker, handle) in workers.into_iter().enumerate() {
+            match handle.join() {
+                Ok(Some(part)) => parts.push(part),
+                Ok(None) => {}
+                Err(panic) => {
+                    died.get_or_insert(WorkersError::WorkerDied {
+                        worker,
+                        panic: panic_text(panic.as_ref()),
+                    });
+                }
+            }
+        }
+        match died {
+            Some(e) => Err(e),
+            None => Ok(merge(parts, clock)),
+        }
     }
 
     /// Starts input `name` (`link`: `None` for pcapng).
@@ -256,7 +383,7 @@ impl<'scope> Reader<'scope> {
     pub fn unsupported_link(&mut self, dlt: i32) {
         self.seq += 1;
         let (seq, now) = (self.seq, self.clock.now());
-        self.lanes[0].push(Entry::UnsupportedLink { seq, now, dlt });
+        self.push(0, Entry::UnsupportedLink { seq, now, dlt });
     }
 
     /// A record the source skipped; true if it counts as a packet.
@@ -264,34 +391,76 @@ impl<'scope> Reader<'scope> {
         let packet = matches!(what, Skipped::MalformedPacket(_));
         self.seq += u64::from(packet);
         let (seq, now) = (self.seq.max(1), self.clock.now());
-        self.lanes[0].push(Entry::Skipped { seq, now, what });
+        self.push(0, Entry::Skipped { seq, now, what });
         packet
     }
 
     /// Input `name` failed after `packets` of its packets.
     pub fn failed(&mut self, name: &str, error: String, packets: u64) {
         let (seq, now) = (self.seq + 1, self.clock.now());
-        self.lanes[0].push(Entry::Failed {
-            seq,
-            now,
-            name: name.to_string(),
-            error,
-            packets,
-        });
+        self.push(
+            0,
+            Entry::Failed {
+                seq,
+                now,
+                name: name.to_string(),
+                error,
+                packets,
+            },
+        );
+    }
+
+    /// The next packet of the capture, copied into its worker's batch.
+    pub fn packet(&mut self, p: &Packet<'_>) {
+        self.route(p.ts, p.link, p.wire_len, p.data, None);
+    }
+
+    /// Sends every worker what it has; false if one is gone.
+    fn flush(&mut self) {
+        let mut taken = true;
+        for lane in &mut self.lanes {
+            taken &= lane.flush();
+        }
+        self.stopped |= !taken;
     }
 
     fn broadcast(&mut self, entry: impl Fn() -> Entry) {
+        let mut taken = true;
         for lane in &mut self.lanes {
-            lane.push(entry());
+            taken &= lane.push(entry());
         }
+        self.stopped |= !taken;
+    }
+
+    /// Hands `entry` to worker `lane`.
+    fn push(&mut self, lane: usize, entry: Entry) {
+        self.stopped |= !self.lanes[lane].push(entry);
     }
 
     fn file(&mut self, path: &Path) -> Result<(), CaptureError> {
         let name = path.display().to_string();
         let mut source = Source::open_file(path, &name)?;
-        self.begin(&name, source.link());
+        let link = source.link();
+        self.begin(&name, link);
         let mut packets = 0u64;
-        loop {
+        if let Some(link) = link
+            && let Some(windows) = PcapWindows::open(path)
+        {
+            let Some(read) = self.windows(windows, link) else {
+                return Ok(());
+            };
+            if self.stopped {
+                return Ok(());
+            }
+            // libpcap goes on from the record the windows left.
+            packets = read;
+            for _ in 0..packets {
+                if source.next_packet().is_err() {
+                    break;
+                }
+            }
+        }
+        while !self.stopped {
             match source.next_packet() {
                 Ok(Next::Packet(p)) => {
                     packets += 1;
@@ -310,43 +479,118 @@ impl<'scope> Reader<'scope> {
                 }
             }
         }
+        Ok(())
     }
 
-    /// The next packet of the capture.
-    pub fn packet(&mut self, p: &Packet<'_>) {
+    /// Reads a file's packets window by window as far as the plain layout goes: `None` if to
+    /// its end, else how many (libpcap is to read the rest).
+    fn windows(&mut self, mut windows: PcapWindows, link: LinkType) -> Option<u64> {
+        self.set_window(windows.window());
+        while !self.stopped {
+            match windows.next_record() {
+                Record::Packet {
+                    ts,
+                    at,
+                    len,
+                    wire_len,
+                } => {
+                    let data = windows.window().get(at..at + len).unwrap_or_default();
+                    self.route(ts, link, wire_len, data, Some(at));
+                }
+                Record::Window => self.set_window(windows.window()),
+                Record::End => return None,
+                Record::Irregular => break,
+            }
+        }
+        Some(windows.records())
+    }
+
+    /// Packets from now on are in `window`.
+    fn set_window(&mut self, window: &Window) {
+        let mut taken = true;
+        for lane in &mut self.lanes {
+            taken &= lane.window(window);
+        }
+        self.stopped |= !taken;
+    }
+
+    /// A packet of `data` to its worker; `in_window`: at that offset of the current window,
+    /// else copied into the batch.
+    fn route(
+        &mut self,
+        ts: Timestamp,
+        link: LinkType,
+        wire_len: u32,
+        data: &[u8],
+        in_window: Option<usize>,
+    ) {
         self.seq += 1;
         let seq = self.seq;
-        let ts = p.ts;
         let sweep = self.clock.advance(ts);
         self.first.get_or_insert(ts);
         let now = self.clock.now();
         if sweep {
-            let exchange = std::mem::take(&mut self.syn_seen);
-            self.broadcast(|| Entry::Sweep {
+            self.broadcast(|| Entry::Sweep { seq, now, ts });
+            // Every worker must reach the exchange: none may wait on a batch held here.
+            self.flush();
+        }
+        let lanes = self.lanes.len() as u64;
+        let lane = route(link, data).map_or(0, |h| (h % lanes) as usize);
+        let len = data.len();
+        let bytes = match in_window {
+            Some(at) => Bytes::InWindow { at, len },
+            None => {
+                self.lanes[lane].batch.bytes.extend_from_slice(data);
+                Bytes::Copied(len)
+            }
+        };
+        self.push(
+            lane,
+            Entry::Packet {
                 seq,
                 now,
                 ts,
-                exchange,
-            });
-            if exchange {
-                // Every worker must reach the exchange: none may wait on a batch held here.
-                for lane in &mut self.lanes {
-                    lane.flush();
+                link,
+                wire_len,
+                bytes,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Worker 1 dies on its first batch; the others go on as usual.
+    fn one_dies(shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Option<Part> {
+        if shard.worker() == 1 {
+            let _ = full.recv();
+            panic!("worker 1 was told to die");
+        }
+        work(shard, full, empty)
+    }
+
+    #[test]
+    fn a_worker_that_dies_ends_the_run_with_an_error() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures");
+        // A scan (exchanges at the sweeps, where the others would wait for the dead one) and
+        // a farm, read in turn.
+        let files = [
+            dir.join("scan/syn_scan.pcap"),
+            dir.join("farm/mixed_farm.pcap"),
+        ];
+        for workers in [2, 4] {
+            match analyse_with(&Config::default(), &files, workers, one_dies) {
+                Err(WorkersError::WorkerDied { worker, panic }) => {
+                    assert_eq!(worker, 1);
+                    assert_eq!(panic, "worker 1 was told to die");
                 }
+                Err(e) => panic!("another error: {e}"),
+                Ok(_) => panic!("a report without worker 1"),
             }
         }
-        let route = route(p.link, p.data);
-        self.syn_seen |= route.maybe_syn;
-        let lanes = self.lanes.len() as u64;
-        let lane = &mut self.lanes[route.pair.map_or(0, |h| (h % lanes) as usize)];
-        lane.batch.bytes.extend_from_slice(p.data);
-        lane.push(Entry::Packet {
-            seq,
-            now,
-            ts,
-            link: p.link,
-            wire_len: p.wire_len,
-            len: p.data.len(),
-        });
+        // The same run without the death makes its report.
+        assert!(analyse_with(&Config::default(), &files, 2, work).is_ok());
     }
 }

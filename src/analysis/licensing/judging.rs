@@ -4,6 +4,7 @@
 use super::Licensing;
 use super::attempts::Attempts;
 use super::folding::{Facts, handshake_outcome};
+use super::ports::{Redirect, daemon_names};
 use super::tracking::{FlexFlow, Refusal, feature_use};
 use crate::analysis::Findings;
 use crate::classify::Announcement;
@@ -45,14 +46,7 @@ impl Licensing {
         vendor: Option<WireText>,
         findings: &mut Findings,
     ) {
-        let name = vendor
-            .as_ref()
-            .map_or("the vendor daemon".to_string(), |v| {
-                format!("vendor daemon {v}")
-            });
-        let pin = vendor
-            .as_ref()
-            .map_or("VENDOR <name>".to_string(), |v| format!("VENDOR {v}"));
+        let (name, pin) = daemon_names(vendor.as_ref());
         if !static_port {
             findings.raise(
                 Finding::new(
@@ -66,25 +60,21 @@ impl Licensing {
                 .on_flow(flow.id),
             );
         }
-        let key = (flow.server.ip, vendor);
-        if let Some(&(before, earlier)) = self.last_port.get(&key)
-            && before != port
-        {
-            findings.raise(
-                Finding::new(
-                    FindingKind::FlexlmVendorPortChanged,
-                    ts,
-                    format!(
-                        "{name} on {} moved from TCP {before} to TCP {port} between handshakes: it restarted on a new random port; pin it with `{pin} PORT=...` in the license files",
-                        flow.server.ip
-                    ),
-                )
-                .on_flow(flow.id)
-                .related(Some(earlier)),
-            );
-        }
-        if self.last_port.len() < self.settings.max_sessions || self.last_port.contains_key(&key) {
-            self.last_port.insert(key, (port, flow.id));
+        let redirect = Redirect {
+            seq: findings.clock(),
+            ts,
+            server: flow.server.ip,
+            vendor,
+            port,
+            flow: flow.id,
+        };
+        match &mut self.deferred {
+            Some(deferred) => deferred.push(redirect),
+            None => {
+                if let Some(f) = self.ports.judge(redirect) {
+                    findings.raise(f);
+                }
+            }
         }
     }
 

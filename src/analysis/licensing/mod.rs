@@ -14,6 +14,7 @@
 mod attempts;
 mod folding;
 mod judging;
+mod ports;
 mod tracking;
 
 use super::Findings;
@@ -25,6 +26,8 @@ use attempts::Attempts;
 use ctxscope_dissectors::WireText;
 use folding::{Facts, fold, session_index};
 use judging::finish_sessions;
+use ports::VendorPorts;
+pub use ports::{Deferred, judge_deferred};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::IpAddr;
 use tracking::FlexFlow;
@@ -79,7 +82,9 @@ pub struct Licensing {
     sessions_dropped: u64,
     live: FxHashMap<FlowId, FlexFlow>,
     /// The last port announced per (license server, vendor), to notice a daemon restart.
-    last_port: FxHashMap<(IpAddr, Option<WireText>), (u16, FlowId)>,
+    ports: VendorPorts,
+    /// Flow-sharded workers: redirects kept for the merge to judge instead (see [`ports`]).
+    deferred: Option<Deferred>,
     /// The first handshake whose announced port saw no connection, per (client, server,
     /// port): later ones are counted in its finding instead of each making a row.
     not_seen: FxHashMap<(IpAddr, IpAddr, u16), FlowId>,
@@ -100,13 +105,14 @@ struct Journal {
 impl Licensing {
     pub fn new(settings: LicensingSettings) -> Licensing {
         Licensing {
+            ports: VendorPorts::new(settings.max_sessions),
             settings,
             sessions: Vec::new(),
             index: FxHashMap::default(),
             dropped_keys: FxHashSet::default(),
             sessions_dropped: 0,
             live: FxHashMap::default(),
-            last_port: FxHashMap::default(),
+            deferred: None,
             not_seen: FxHashMap::default(),
             attempts: FxHashMap::default(),
             journal: None,
@@ -118,6 +124,19 @@ impl Licensing {
     /// status is the latest attempt's).
     pub fn stream(&mut self) {
         self.journal = Some(Journal::default());
+    }
+
+    /// Flow-sharded workers: redirects are kept for the merge rather than judged here.
+    pub fn defer_redirects(&mut self) {
+        self.deferred = Some(Deferred::new(self.settings.max_sessions));
+    }
+
+    /// The redirects kept for the merge (none unless deferred).
+    pub fn take_deferred(&mut self) -> Deferred {
+        let servers = self.settings.max_sessions;
+        self.deferred
+            .take()
+            .unwrap_or_else(|| Deferred::new(servers))
     }
 
     /// Something that may change a status happened.
