@@ -3,8 +3,9 @@
 #   tests/benches/farm.sh [FILE] [RUNS]          (defaults: /var/tmp/farm.pcap, 3)
 # Generates FILE if it is missing (`generate --farm --size 1G --seed 1`), then times, with
 # hyperfine, tcpdump (the libpcap read floor), ndpiReader (nDPI: detection, no reassembly) and
-# `ctxscope report` with one and with two workers, and measures each one's peak RSS once with
-# GNU time. Needs hyperfine, tcpdump and libndpi-bin.
+# `ctxscope report` with one and with two workers, printing each one's median and its rate
+# relative to tcpdump's, and measures each one's peak RSS once with GNU time. Needs hyperfine,
+# tcpdump, libndpi-bin and python3.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 file=${1:-/var/tmp/farm.pcap}
@@ -16,7 +17,19 @@ set -- "tcpdump -r $file -w /dev/null" \
     "ndpiReader -q -i $file" \
     "$bin report $file --format json -o /dev/null --workers 1" \
     "$bin report $file --format json -o /dev/null --workers 2"
-hyperfine -N -r "$runs" --export-markdown /dev/stdout "$@" 2>/dev/null | grep '^|'
+times=$(mktemp)
+trap 'rm -f "$times"' EXIT
+hyperfine -N -r "$runs" --export-json "$times" "$@" >/dev/null 2>&1
+python3 -c '
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+floor = results[0]["median"]
+print("| command | median (s) | min-max (s) | rate relative to tcpdump |")
+print("|---|---|---|---|")
+for r in results:
+    command, median, low, high = (r[k] for k in ("command", "median", "min", "max"))
+    print(f"| `{command}` | {median:.3f} | {low:.3f}-{high:.3f} | {floor / median:.0%} |")
+' "$times"
 for command in "$@"; do
     # shellcheck disable=SC2086 # the commands are split into words on purpose
     kib=$(/usr/bin/time -f %M $command 2>&1 >/dev/null | tail -n 1)
