@@ -39,10 +39,10 @@ pub struct ReportArgs {
     /// Exit 1 if a finding at or above this severity exists (info, low, medium, high).
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
-    /// Flow-sharded workers for capture files (1 to 8; default: the number of cores, at most
-    /// 8; 1 analyses on this thread): connections are spread over N threads by their pair of
-    /// IP addresses, each with its share of the memory budget. The report is the same for any
-    /// N unless a cap is hit (README, "Workers"). Live capture (-i) too.
+    /// Flow-sharded workers, for capture files and live capture (1 to 8; default: the number
+    /// of cores, at most 8; 1 analyses on this thread): connections are spread over N threads
+    /// by their pair of IP addresses, each with its share of the memory budget. The report is
+    /// the same for any N unless a cap is hit (README, "Workers").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=8))]
     pub workers: Option<u16>,
     #[command(flatten)]
