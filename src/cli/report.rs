@@ -43,7 +43,7 @@ pub struct ReportArgs {
     /// of cores, at most 8; 1 analyses on this thread): connections are spread over N threads
     /// by their pair of IP addresses, each with its share of the memory budget. The report is
     /// the same for any N unless a cap is hit (README, "Workers").
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=8))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=run::MAX_WORKERS as i64))]
     pub workers: Option<u16>,
     #[command(flatten)]
     pub config: ConfigArgs,
