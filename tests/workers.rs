@@ -84,3 +84,36 @@ fn files_read_in_turn_are_one_capture_for_the_workers_too() {
     assert_eq!(one.sources.len(), 2);
     assert!(json(&sharded) == json(&one));
 }
+
+/// A file larger than the reader's 1 MiB window: packets are walked across window boundaries
+/// (a record split by one starts the next window), and the report is still one engine's.
+#[test]
+fn a_file_read_over_many_windows_gives_one_engines_report() {
+    let dir = std::env::temp_dir().join(format!("ctxscope-workers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let farm = dir.join("farm.pcap");
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_ctxscope"))
+        .args(["generate", "--farm"])
+        .arg(&farm)
+        .args(["--size", "5M", "--seed", "7"])
+        .output()
+        .expect("ctxscope generate runs");
+    assert!(generated.status.success(), "{generated:?}");
+    let mut engine = Engine::new(Config::default());
+    run::read_file(&mut engine, &farm, &farm.display().to_string(), false).expect("opens");
+    let one = engine.finish();
+    assert!(
+        one.capture.packets > 10_000,
+        "{} packets",
+        one.capture.packets
+    );
+    for workers in [2, 3] {
+        let sharded = run::analyse_files(&Config::default(), std::slice::from_ref(&farm), workers)
+            .expect("opens");
+        assert!(
+            json(&sharded) == json(&one),
+            "differs with {workers} workers"
+        );
+    }
+    std::fs::remove_dir_all(&dir).expect("the temporary folder goes");
+}

@@ -162,3 +162,49 @@ fn read_window(file: &File, at: u64, left: u64) -> Option<Window> {
     file.read_exact_at(&mut window, at).ok()?;
     Some(Arc::new(window))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctxscope_generator::pcapfile::{MAX_SNAPLEN, PcapWriter, TsResolution};
+    use ctxscope_generator::{LinkType, scenarios::citrix::write_load};
+
+    /// A farm several windows long is walked to its end in windows (never handed to libpcap),
+    /// every record once, with its bytes where the record says.
+    #[test]
+    fn a_file_is_walked_window_by_window_to_its_end() {
+        let path =
+            std::env::temp_dir().join(format!("ctxscope-windows-{}.pcap", std::process::id()));
+        let file = File::create(&path).expect("a temporary file");
+        let mut writer = PcapWriter::new(
+            std::io::BufWriter::new(file),
+            LinkType::ETHERNET,
+            MAX_SNAPLEN,
+            TsResolution::Micro,
+        )
+        .expect("a pcap header");
+        let written = write_load(&mut writer, 4 << 20, 3).expect("a farm");
+        writer.into_inner().expect("written");
+        let mut windows = PcapWindows::open(&path).expect("a plain pcap");
+        let (mut packets, mut opened, mut bytes) = (0u64, 1, 0usize);
+        loop {
+            match windows.next_record() {
+                Record::Packet { at, len, .. } => {
+                    assert!(windows.window().get(at..at + len).is_some());
+                    packets += 1;
+                    bytes += len;
+                }
+                Record::Window => opened += 1,
+                Record::End => break,
+                Record::Irregular => panic!("handed to libpcap after {packets} packets"),
+            }
+        }
+        let len = std::fs::metadata(&path).expect("the file").len();
+        std::fs::remove_file(&path).expect("the temporary file goes");
+        assert_eq!(packets, written);
+        assert_eq!(windows.records(), written);
+        assert!(opened >= 4, "{opened} windows");
+        // Every byte of the file is the file's header, a record's header or a packet's.
+        assert_eq!(HEADER_LEN + 16 * packets + bytes as u64, len);
+    }
+}
