@@ -94,9 +94,7 @@ impl Limits {
             max_edt_attempts: 4096,
         }
     }
-}
 
-impl Limits {
     /// One of `workers` flow-sharded workers' caps: the budget is one for the process, so each
     /// worker gets its share of every part of it (at least one item). The caps of one
     /// connection stay, and so do the small fixed tables (the scan detector, which every

@@ -14,8 +14,8 @@
 //!   every worker's redirects in capture order (see `analysis::licensing::ports`).
 //! - Counters are added, except `limits.scan_sources_dropped` (every worker's scan detector
 //!   sees every attempt, so each counts the same) and `limits.flow_table.peak_concurrent`,
-//!   which every worker reports the same: the most of the sums of the workers' peaks between
-//!   two scan exchanges (see `shard`).
+//!   which every worker reports the same: the most, over the workers' meetings at the sweeps,
+//!   of the sum of their flow table sizes (see `shard`).
 
 use super::shard::Part;
 use crate::analysis::{Deferred, judge_deferred};

@@ -114,14 +114,14 @@ impl Shard {
     /// False if another worker died: this one is to stop too.
     fn exchange_scans(&mut self) -> bool {
         let mine = self.engine.pipe.analysis.take_scan_ops();
-        let Some((all, peak)) =
+        let Some((all, flows)) =
             self.exchange
                 .swap(self.epoch, self.me, mine, self.engine.flows.len() as u64)
         else {
             return false;
         };
         self.epoch += 1;
-        self.peak = self.peak.max(peak);
+        self.peak = self.peak.max(flows);
         let me = self.me;
         self.engine
             .pipe
@@ -171,7 +171,7 @@ pub struct ScanExchange {
 struct Slot {
     epoch: u64,
     ops: Vec<(usize, ScanOp)>,
-    peaks: u64,
+    flows: u64,
 }
 
 /// The barrier's state: workers arrived at the current exchange, exchanges completed, and
@@ -219,13 +219,14 @@ impl ScanExchange {
     }
 
     /// Every worker's attempts at exchange `epoch`, in capture order, and the sum of the
-    /// workers' `peak`s; `None` if a worker abandoned the exchange.
+    /// workers' flow table sizes (`flows`, each one's); `None` if a worker abandoned the
+    /// exchange.
     fn swap(
         &self,
         epoch: u64,
         me: usize,
         ops: Vec<ScanOp>,
-        peak: u64,
+        flows: u64,
     ) -> Option<(Vec<(usize, ScanOp)>, u64)> {
         // Slot `epoch % 2` is reused at `epoch + 2`, when every worker has passed the barrier
         // of `epoch + 1`, so has read it.
@@ -234,11 +235,11 @@ impl ScanExchange {
             let mut s = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if s.epoch != epoch {
                 s.ops.clear();
-                s.peaks = 0;
+                s.flows = 0;
             }
             s.epoch = epoch;
             s.ops.extend(ops.into_iter().map(|op| (me, op)));
-            s.peaks += peak;
+            s.flows += flows;
         }
         if !self.meet() {
             return None;
@@ -246,6 +247,6 @@ impl ScanExchange {
         let s = slot.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all = s.ops.clone();
         all.sort_by_key(|(_, op)| op.seq);
-        Some((all, s.peaks))
+        Some((all, s.flows))
     }
 }
