@@ -20,7 +20,8 @@ use super::init::PADDED_MESSAGE_LEN;
 use super::names;
 use super::session::{Layering, Session};
 use super::sink::Sink;
-use super::summary::{DirectionStats, Tally, Undecodable};
+use super::summary::{DirectionStats, Undecodable};
+use super::tally::Tally;
 use crate::types::Dir;
 
 /// PDCRYPT1 header bytes (first payload byte of every frame when PdEncrypt is accepted).

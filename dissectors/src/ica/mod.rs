@@ -30,6 +30,7 @@ mod session;
 mod sink;
 mod state;
 mod summary;
+mod tally;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,8 @@ use super::resync::{
 };
 use super::session::{Layering, Session, SessionFacts};
 use super::sink::Sink;
-use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary, Tally};
+use super::summary::{DirState, DirectionStats, PerDir, Phase, Summary};
+use super::tally::Tally;
 use crate::anomaly::Anomalies;
 use crate::buffer::StreamBuffer;
 use crate::event::{Event as AnyEvent, Summary as AnySummary};
@@ -52,7 +53,7 @@ struct DirCore {
     init: InitTracker,
     reader: FrameReader,
     stats: DirectionStats,
-    tally: Box<Tally>,
+    tally: Tally,
     detect_reported: bool,
     /// A gap hit this direction's init phase.
     init_gap: bool,
@@ -127,7 +128,7 @@ impl Direction {
                 init: InitTracker::default(),
                 reader: FrameReader::new(0),
                 stats: DirectionStats::default(),
-                tally: Tally::new(),
+                tally: Tally::default(),
                 detect_reported: false,
                 init_gap: false,
                 offset: 0,
@@ -552,8 +553,8 @@ impl crate::registry::Dissector for Dissector {
             }
         };
         let tallies = PerDir {
-            to_server: &*self.dirs.to_server.core.tally,
-            to_client: &*self.dirs.to_client.core.tally,
+            to_server: &self.dirs.to_server.core.tally,
+            to_client: &self.dirs.to_client.core.tally,
         };
         Some(AnySummary::Ica(Box::new(Summary {
             phase: self.phase(),

@@ -1,7 +1,6 @@
 //! The ICA dissector's counters and state, as read by live views and reports.
 
 use super::event::{EncryptionKind, EncryptionOff, ProtocolDriver, TerminateReason};
-use super::names;
 use crate::anomaly::AnomalyCount;
 use crate::text::WireText;
 use crate::types::Dir;
@@ -304,83 +303,6 @@ pub struct ChannelCount {
     pub bytes: PerDir<u64>,
 }
 
-/// Counters of one direction's decoded commands and channel writes: fixed-size tables indexed
-/// by the 1-byte code or channel id, so counting never allocates.
-pub struct Tally {
-    commands: [u64; 256],
-    channels: [ChannelTally; 256],
-}
-
-/// One channel's writes and bytes side by side: a write touches one cache line, not two.
-#[derive(Clone, Copy, Default)]
-struct ChannelTally {
-    writes: u64,
-    bytes: u64,
-}
-
-impl Tally {
-    pub fn new() -> Box<Tally> {
-        Box::new(Tally {
-            commands: [0; 256],
-            channels: [ChannelTally::default(); 256],
-        })
-    }
-
-    pub fn command(&mut self, code: u8) {
-        self.commands[usize::from(code)] += 1;
-    }
-
-    pub fn write(&mut self, channel: u8, payload: u16) {
-        let c = &mut self.channels[usize::from(channel)];
-        c.writes += 1;
-        c.bytes += u64::from(payload);
-    }
-
-    /// The command table of both directions, codes seen only.
-    pub fn command_table(tallies: PerDir<&Tally>) -> Vec<CommandCount> {
-        (0..=255u8)
-            .filter_map(|code| {
-                let i = usize::from(code);
-                let count = PerDir {
-                    to_server: tallies.to_server.commands[i],
-                    to_client: tallies.to_client.commands[i],
-                };
-                (count.to_server + count.to_client > 0).then(|| CommandCount {
-                    code,
-                    name: names::command_name(code),
-                    count,
-                })
-            })
-            .collect()
-    }
-
-    /// The channel table of both directions, channels seen only, named by `name_of`.
-    pub fn channel_table(
-        tallies: PerDir<&Tally>,
-        name_of: impl Fn(u8) -> Option<WireText>,
-    ) -> Vec<ChannelCount> {
-        (0..=255u8)
-            .filter_map(|channel| {
-                let i = usize::from(channel);
-                let (up, down) = (tallies.to_server.channels[i], tallies.to_client.channels[i]);
-                let writes = PerDir {
-                    to_server: up.writes,
-                    to_client: down.writes,
-                };
-                (writes.to_server + writes.to_client > 0).then(|| ChannelCount {
-                    channel,
-                    name: name_of(channel),
-                    writes,
-                    bytes: PerDir {
-                        to_server: up.bytes,
-                        to_client: down.bytes,
-                    },
-                })
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,40 +323,5 @@ mod tests {
             json,
             r#"{"min":0,"max":65535,"mean":9327.875,"histogram":[1,2,1,0,1,1,2]}"#
         );
-    }
-
-    #[test]
-    fn tables_list_only_what_was_seen() {
-        let mut tallies = PerDir {
-            to_server: Tally::new(),
-            to_client: Tally::new(),
-        };
-        tallies.to_server.command(0x31);
-        tallies.to_client.command(0x31);
-        tallies.to_client.command(0x05);
-        tallies.to_client.write(17, 300);
-        tallies.to_client.write(17, 2);
-        let tallies = PerDir {
-            to_server: &*tallies.to_server,
-            to_client: &*tallies.to_client,
-        };
-        let commands = Tally::command_table(tallies);
-        assert_eq!(commands.len(), 2);
-        assert_eq!((commands[0].code, commands[0].name), (0x05, "TERMINATE"));
-        assert_eq!(
-            commands[1].count,
-            PerDir {
-                to_server: 1,
-                to_client: 1
-            }
-        );
-        let channels = Tally::channel_table(tallies, |c| {
-            (c == 17).then(|| WireText::from_bytes(b"CTXCLIP"))
-        });
-        assert_eq!(channels.len(), 1);
-        assert_eq!(channels[0].name.as_ref().unwrap().as_str(), "CTXCLIP");
-        assert_eq!(channels[0].writes.to_client, 2);
-        assert_eq!(channels[0].bytes.to_client, 302);
-        assert_eq!(channels[0].bytes.to_server, 0);
     }
 }
