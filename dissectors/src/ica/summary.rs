@@ -120,6 +120,13 @@ impl<T> PerDir<T> {
             Dir::ToClient => &mut self.to_client,
         }
     }
+
+    pub fn map<U>(self, f: impl Fn(T) -> U) -> PerDir<U> {
+        PerDir {
+            to_server: f(self.to_server),
+            to_client: f(self.to_client),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

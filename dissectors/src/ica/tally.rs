@@ -63,6 +63,20 @@ impl<V: Copy + Default> ByteKeyed<V> {
     }
 }
 
+/// The keys either direction may have counted, in order: every key once a direction has the
+/// full table, otherwise the inline ones.
+fn keys_of<V>(tallies: PerDir<&ByteKeyed<V>>) -> Vec<u8> {
+    if tallies.to_server.table.is_some() || tallies.to_client.table.is_some() {
+        return (0..=255).collect();
+    }
+    let inline = |t: &ByteKeyed<V>| t.keys[..usize::from(t.len)].to_vec();
+    let mut keys = inline(tallies.to_server);
+    keys.extend(inline(tallies.to_client));
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// One channel's writes and bytes side by side: a write touches one place, not two.
 #[derive(Clone, Copy, Default)]
 struct ChannelTally {
@@ -90,7 +104,8 @@ impl Tally {
 
     /// The command table of both directions, codes seen only, by code.
     pub fn command_table(tallies: PerDir<&Tally>) -> Vec<CommandCount> {
-        (0..=255u8)
+        keys_of(tallies.map(|t| &t.commands))
+            .into_iter()
             .filter_map(|code| {
                 let count = PerDir {
                     to_server: tallies.to_server.commands.get(code),
@@ -110,7 +125,8 @@ impl Tally {
         tallies: PerDir<&Tally>,
         name_of: impl Fn(u8) -> Option<WireText>,
     ) -> Vec<ChannelCount> {
-        (0..=255u8)
+        keys_of(tallies.map(|t| &t.channels))
+            .into_iter()
             .filter_map(|channel| {
                 let up = tallies.to_server.channels.get(channel);
                 let down = tallies.to_client.channels.get(channel);
