@@ -430,18 +430,34 @@ impl PortRange {
 
 impl<'de> Deserialize<'de> for PortRange {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PortRange, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Port(i64),
-            Text(String),
+        integer_or_text(
+            d,
+            "port",
+            |p| u16::try_from(p).ok().map(|p| PortRange(p, p)),
+            PortRange::parse,
+        )
+    }
+}
+
+/// A setting written as an integer (`from_integer` takes it, or it is not a `what`) or as text
+/// (`parse` reads it, or says why not).
+fn integer_or_text<'de, D: Deserializer<'de>, T>(
+    d: D,
+    what: &str,
+    from_integer: impl FnOnce(i64) -> Option<T>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Integer(i64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Integer(n) => {
+            from_integer(n).ok_or_else(|| serde::de::Error::custom(format!("{n} is not a {what}")))
         }
-        match Raw::deserialize(d)? {
-            Raw::Port(p) => u16::try_from(p)
-                .map(|p| PortRange(p, p))
-                .map_err(|_| serde::de::Error::custom(format!("{p} is not a port"))),
-            Raw::Text(s) => PortRange::parse(&s).map_err(serde::de::Error::custom),
-        }
+        Raw::Text(s) => parse(&s).map_err(serde::de::Error::custom),
     }
 }
 
