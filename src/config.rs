@@ -772,9 +772,19 @@ mod tests {
         );
     }
 
+    /// Each of `settings`, given alone, is refused.
+    fn refused(settings: &[&str]) {
+        for bad in settings {
+            assert!(
+                Config::load(None, &[bad.to_string()]).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
     #[test]
     fn mistakes_are_reported_not_ignored() {
-        for bad in [
+        refused(&[
             "ports.icaa=1494",
             "ports.ica=70000",
             "ports.lmgrd=\"27009-27000\"",
@@ -791,12 +801,7 @@ mod tests {
             "ports.decode_as.sctp/80=ica",
             "edt.fallback_window_secs=-1",
             "noequals",
-        ] {
-            assert!(
-                Config::load(None, &[bad.into()]).is_err(),
-                "{bad} was accepted"
-            );
-        }
+        ]);
     }
 
     #[test]
@@ -821,12 +826,7 @@ mod tests {
             c.limits.max_flow_records,
             Limits::within(Size(2 << 30)).max_flow_records
         );
-        for bad in ["limits.memory=1M", "limits.memory=lots", "limits=3"] {
-            assert!(
-                Config::load(None, &[bad.into()]).is_err(),
-                "{bad} was accepted"
-            );
-        }
+        refused(&["limits.memory=1M", "limits.memory=lots", "limits=3"]);
     }
 
     #[test]
