@@ -430,18 +430,34 @@ impl PortRange {
 
 impl<'de> Deserialize<'de> for PortRange {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PortRange, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Port(i64),
-            Text(String),
+        integer_or_text(
+            d,
+            "port",
+            |p| u16::try_from(p).ok().map(|p| PortRange(p, p)),
+            PortRange::parse,
+        )
+    }
+}
+
+/// A setting written as an integer (`from_integer` takes it, or it is not a `what`) or as text
+/// (`parse` reads it, or says why not).
+fn integer_or_text<'de, D: Deserializer<'de>, T>(
+    d: D,
+    what: &str,
+    from_integer: impl FnOnce(i64) -> Option<T>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Integer(i64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Integer(n) => {
+            from_integer(n).ok_or_else(|| serde::de::Error::custom(format!("{n} is not a {what}")))
         }
-        match Raw::deserialize(d)? {
-            Raw::Port(p) => u16::try_from(p)
-                .map(|p| PortRange(p, p))
-                .map_err(|_| serde::de::Error::custom(format!("{p} is not a port"))),
-            Raw::Text(s) => PortRange::parse(&s).map_err(serde::de::Error::custom),
-        }
+        Raw::Text(s) => parse(&s).map_err(serde::de::Error::custom),
     }
 }
 
@@ -756,9 +772,19 @@ mod tests {
         );
     }
 
+    /// Each of `settings`, given alone, is refused.
+    fn refused(settings: &[&str]) {
+        for bad in settings {
+            assert!(
+                Config::load(None, &[bad.to_string()]).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
     #[test]
     fn mistakes_are_reported_not_ignored() {
-        for bad in [
+        refused(&[
             "ports.icaa=1494",
             "ports.ica=70000",
             "ports.lmgrd=\"27009-27000\"",
@@ -775,12 +801,7 @@ mod tests {
             "ports.decode_as.sctp/80=ica",
             "edt.fallback_window_secs=-1",
             "noequals",
-        ] {
-            assert!(
-                Config::load(None, &[bad.into()]).is_err(),
-                "{bad} was accepted"
-            );
-        }
+        ]);
     }
 
     #[test]
@@ -805,12 +826,7 @@ mod tests {
             c.limits.max_flow_records,
             Limits::within(Size(2 << 30)).max_flow_records
         );
-        for bad in ["limits.memory=1M", "limits.memory=lots", "limits=3"] {
-            assert!(
-                Config::load(None, &[bad.into()]).is_err(),
-                "{bad} was accepted"
-            );
-        }
+        refused(&["limits.memory=1M", "limits.memory=lots", "limits=3"]);
     }
 
     #[test]

@@ -5,6 +5,14 @@
 
 #![forbid(unsafe_code)]
 
+/// Adds each named counter of `$from` to the counter of the same name in `$to`: the sums of
+/// counters that two structures (or two copies of one) keep field by field.
+macro_rules! add_counters {
+    ($to:expr, $from:expr; $($field:ident),+ $(,)?) => {
+        $($to.$field += $from.$field;)+
+    };
+}
+
 pub mod analysis;
 pub mod capture;
 pub mod check;

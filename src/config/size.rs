@@ -72,18 +72,7 @@ impl Serialize for Size {
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bytes(i64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Bytes(n) => u64::try_from(n)
-                .map(Size)
-                .map_err(|_| serde::de::Error::custom(format!("{n} is not a size"))),
-            Raw::Text(s) => Size::parse(&s).map_err(serde::de::Error::custom),
-        }
+        super::integer_or_text(d, "size", |n| u64::try_from(n).ok().map(Size), Size::parse)
     }
 }
 

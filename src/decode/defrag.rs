@@ -212,10 +212,17 @@ mod tests {
         }
     }
 
+    /// A defragmenter holding at most `cap` datagrams for 30 s, and when the fragments come.
+    fn defragmenter(cap: usize) -> (Defragmenter, Timestamp) {
+        (
+            Defragmenter::new(cap, Duration::from_secs(30)),
+            Timestamp::from_secs(1),
+        )
+    }
+
     #[test]
     fn fragments_in_any_order_make_the_datagram() {
-        let mut d = Defragmenter::new(4, Duration::from_secs(30));
-        let t = Timestamp::from_secs(1);
+        let (mut d, t) = defragmenter(4);
         assert_eq!(d.add(t, &frag(8, true, b"89abcdef")), None);
         assert_eq!(d.add(t, &frag(16, false, b"tail")), None);
         let whole = d.add(t, &frag(0, true, b"01234567"));
@@ -227,8 +234,7 @@ mod tests {
 
     #[test]
     fn overlapping_fragments_keep_the_first_bytes() {
-        let mut d = Defragmenter::new(4, Duration::from_secs(30));
-        let t = Timestamp::from_secs(1);
+        let (mut d, t) = defragmenter(4);
         assert_eq!(d.add(t, &frag(0, true, b"AAAAAAAA")), None);
         let whole = d.add(t, &frag(0, false, b"BBBBBBBBBBBBBBBB")).unwrap();
         assert_eq!(whole, b"AAAAAAAABBBBBBBB");
@@ -236,8 +242,7 @@ mod tests {
 
     #[test]
     fn incomplete_datagrams_time_out_and_caps_hold() {
-        let mut d = Defragmenter::new(2, Duration::from_secs(30));
-        let t = Timestamp::from_secs(1);
+        let (mut d, t) = defragmenter(2);
         for id in 0..5u16 {
             let mut f = frag(0, true, b"xxxxxxxx");
             f.id = id;
@@ -255,8 +260,7 @@ mod tests {
 
     #[test]
     fn a_last_fragment_shorter_than_received_data_is_refused() {
-        let mut d = Defragmenter::new(2, Duration::from_secs(30));
-        let t = Timestamp::from_secs(1);
+        let (mut d, t) = defragmenter(2);
         assert_eq!(d.add(t, &frag(8, true, b"xxxxxxxx")), None);
         assert_eq!(d.add(t, &frag(0, false, b"yyyy")), None);
         assert_eq!(d.stats().fragments_refused, 1);

@@ -117,43 +117,19 @@ fn add(all: &mut Report, part: Report) {
     }
     let c = &mut all.capture;
     let p = &part.capture;
-    c.packets += p.packets;
-    c.bytes += p.bytes;
-    c.tcp_packets += p.tcp_packets;
-    c.udp_packets += p.udp_packets;
-    c.other_ip_packets += p.other_ip_packets;
-    c.non_ip_packets += p.non_ip_packets;
-    c.headers_cut += p.headers_cut;
-    c.payload_cut += p.payload_cut;
-    c.malformed += p.malformed;
-    c.unsupported_link += p.unsupported_link;
-    c.ipv6_fragments += p.ipv6_fragments;
-    let (f, pf) = (&mut c.ipv4_fragments, &p.ipv4_fragments);
-    f.fragments += pf.fragments;
-    f.datagrams_reassembled += pf.datagrams_reassembled;
-    f.datagrams_timed_out += pf.datagrams_timed_out;
-    f.datagrams_evicted += pf.datagrams_evicted;
-    f.fragments_refused += pf.fragments_refused;
+    add_counters!(c, p; packets, bytes, tcp_packets, udp_packets, other_ip_packets,
+        non_ip_packets, headers_cut, payload_cut, malformed, unsupported_link, ipv6_fragments);
+    add_counters!(c.ipv4_fragments, p.ipv4_fragments; fragments, datagrams_reassembled,
+        datagrams_timed_out, datagrams_evicted, fragments_refused);
     let l = &mut all.limits;
     let p = &part.limits;
     add_flow_table(&mut l.flow_table, &p.flow_table);
-    l.flow_records_dropped += p.flow_records_dropped;
-    l.events_dropped += p.events_dropped;
-    l.findings_dropped += p.findings_dropped;
-    let (a, pa) = (&mut l.announcements, &p.announcements);
-    a.registered += pa.registered;
-    a.claimed += pa.claimed;
-    a.reclaimed += pa.reclaimed;
-    a.expired += pa.expired;
-    a.dropped += pa.dropped;
-    l.sessions_dropped += p.sessions_dropped;
+    add_counters!(l, p; flow_records_dropped, events_dropped, findings_dropped, sessions_dropped,
+        reassembly_budget_flushes, reassembly_cap_flushes, unacked_released_bytes,
+        rtt_untracked_segments, pcapng_interfaces_refused, edt_attempts_dropped);
+    add_counters!(l.announcements, p.announcements; registered, claimed, reclaimed, expired,
+        dropped);
     l.scan_sources_dropped = l.scan_sources_dropped.max(p.scan_sources_dropped);
-    l.reassembly_budget_flushes += p.reassembly_budget_flushes;
-    l.reassembly_cap_flushes += p.reassembly_cap_flushes;
-    l.unacked_released_bytes += p.unacked_released_bytes;
-    l.rtt_untracked_segments += p.rtt_untracked_segments;
-    l.pcapng_interfaces_refused += p.pcapng_interfaces_refused;
-    l.edt_attempts_dropped += p.edt_attempts_dropped;
     all.flows.extend(part.flows);
     all.findings.extend(part.findings);
     all.licensing.extend(part.licensing);
@@ -162,21 +138,17 @@ fn add(all: &mut Report, part: Report) {
 }
 
 fn add_source(s: &mut SourceSummary, p: &SourceSummary) {
-    s.packets += p.packets;
-    s.bytes += p.bytes;
+    add_counters!(s, p; packets, bytes);
     if s.error.is_none() {
         s.error.clone_from(&p.error);
     }
 }
 
 fn add_flow_table(t: &mut FlowTableStats, p: &FlowTableStats) {
-    t.created += p.created;
+    add_counters!(t, p; created, retired_closed, retired_idle, rejected_at_cap,
+        packets_untracked);
     // Every worker reports the same peak of all the tables together (see `shard`).
     t.peak_concurrent = t.peak_concurrent.max(p.peak_concurrent);
-    t.retired_closed += p.retired_closed;
-    t.retired_idle += p.retired_idle;
-    t.rejected_at_cap += p.rejected_at_cap;
-    t.packets_untracked += p.packets_untracked;
 }
 
 /// Folds the findings on no flow that several workers raised with the same code into one.

@@ -36,25 +36,19 @@ impl Table {
         }
     }
 
-    fn columns(self) -> &'static [&'static str] {
-        match self {
-            Table::Flows => &FLOW_COLUMNS,
-            Table::Licensing => &LICENSING_COLUMNS,
-            Table::Heartbeats => &HEARTBEAT_COLUMNS,
-            Table::Sessions => &SESSION_COLUMNS,
-            Table::Findings => &FINDING_COLUMNS,
+    /// The names of the table's columns, and their values for each of `rows` (indices into
+    /// the report's list) that exists.
+    fn export(self, r: &Report, rows: &[usize]) -> (Vec<&'static str>, Vec<Vec<Value>>) {
+        fn pick<'a, T>(list: &'a [T], rows: &'a [usize]) -> impl Iterator<Item = &'a T> {
+            rows.iter().filter_map(|&i| list.get(i))
         }
-    }
-
-    /// The values of row `i` of the report's list, in the order of [`Table::columns`].
-    fn values(self, r: &Report, i: usize) -> Option<Vec<Value>> {
-        Some(match self {
-            Table::Flows => flow_values(r.flows.get(i)?).to_vec(),
-            Table::Licensing => licensing_values(r.licensing.get(i)?).to_vec(),
-            Table::Heartbeats => heartbeat_values(r.heartbeats.get(i)?).to_vec(),
-            Table::Sessions => session_values(r.sessions.get(i)?).to_vec(),
-            Table::Findings => finding_values(r.findings.get(i)?).to_vec(),
-        })
+        match self {
+            Table::Flows => tabulate(FLOW_COLUMNS, pick(&r.flows, rows).map(|f| &**f)),
+            Table::Licensing => tabulate(LICENSING_COLUMNS, pick(&r.licensing, rows)),
+            Table::Heartbeats => tabulate(HEARTBEAT_COLUMNS, pick(&r.heartbeats, rows)),
+            Table::Sessions => tabulate(SESSION_COLUMNS, pick(&r.sessions, rows)),
+            Table::Findings => tabulate(FINDING_COLUMNS, pick(&r.findings, rows)),
+        }
     }
 }
 
@@ -70,81 +64,73 @@ pub struct Export {
 /// returns their paths.
 pub fn write(export: &Export, dir: &Path) -> io::Result<(PathBuf, PathBuf)> {
     let stem = format!("ctxscope-{}-{}", export.table.name(), stamp());
-    let columns = export.table.columns();
-    let records: Vec<Vec<Value>> = export
-        .rows
-        .iter()
-        .filter_map(|&i| export.table.values(&export.report, i))
-        .collect();
+    let (columns, records) = export.table.export(&export.report, &export.rows);
     let (json_path, json_file) = create_unused(dir, &stem, "json")?;
-    write_json(columns, &records, json_file)?;
+    write_json(&columns, &records, json_file)?;
     let (csv_path, csv_file) = create_unused(dir, &stem, "csv")?;
-    write_csv(columns, &records, csv_file)?;
+    write_csv(&columns, &records, csv_file)?;
     Ok((json_path, csv_path))
 }
 
-const FLOW_COLUMNS: [&str; 15] = [
-    "id",
-    "proto",
-    "classified_by",
-    "client",
-    "server",
-    "state",
-    "packets_to_server",
-    "packets_to_client",
-    "bytes_to_server",
-    "bytes_to_client",
-    "duration_secs",
-    "first",
-    "last",
-    "history",
-    "findings",
-];
+/// One exported column: its name, and its value for a record.
+type Column<R> = (&'static str, fn(&R) -> Value);
 
-/// The values of [`FLOW_COLUMNS`], in that order.
-fn flow_values(f: &FlowRecord) -> [Value; 15] {
-    [
-        json!(f.id),
-        json!(f.proto.map(|p| p.name())),
-        json!(f.classified_by.map(|m| m.name())),
-        json!(f.client.to_string()),
-        json!(f.server.to_string()),
-        json!(f.state),
-        json!(f.to_server.packets),
-        json!(f.to_client.packets),
-        json!(f.to_server.bytes),
-        json!(f.to_client.bytes),
-        json!(f.duration_secs),
-        json!(f.first.to_string()),
-        json!(f.last.to_string()),
-        json!(f.history),
-        json!(f.findings),
-    ]
+/// The names of `columns`, and their values for each of `records`.
+fn tabulate<'a, R: 'a>(
+    columns: &[Column<R>],
+    records: impl Iterator<Item = &'a R>,
+) -> (Vec<&'static str>, Vec<Vec<Value>>) {
+    let names = columns.iter().map(|(name, _)| *name).collect();
+    let values = records
+        .map(|record| columns.iter().map(|(_, value)| value(record)).collect())
+        .collect();
+    (names, values)
 }
 
-const LICENSING_COLUMNS: [&str; 15] = [
-    "client",
-    "server",
-    "vendor",
-    "status",
-    "first",
-    "last",
-    "handshakes",
-    "lmgrd_outcomes",
-    "announced_ports",
-    "vendor_connections",
-    "checkouts",
-    "checkins",
-    "last_heartbeat",
-    "heartbeat",
-    "flows",
+const FLOW_COLUMNS: &[Column<FlowRecord>] = &[
+    ("id", |f| json!(f.id)),
+    ("proto", |f| json!(f.proto.map(|p| p.name()))),
+    ("classified_by", |f| {
+        json!(f.classified_by.map(|m| m.name()))
+    }),
+    ("client", |f| json!(f.client.to_string())),
+    ("server", |f| json!(f.server.to_string())),
+    ("state", |f| json!(f.state)),
+    ("packets_to_server", |f| json!(f.to_server.packets)),
+    ("packets_to_client", |f| json!(f.to_client.packets)),
+    ("bytes_to_server", |f| json!(f.to_server.bytes)),
+    ("bytes_to_client", |f| json!(f.to_client.bytes)),
+    ("duration_secs", |f| json!(f.duration_secs)),
+    ("first", |f| json!(f.first.to_string())),
+    ("last", |f| json!(f.last.to_string())),
+    ("history", |f| json!(f.history)),
+    ("findings", |f| json!(f.findings)),
 ];
 
-/// The values of [`LICENSING_COLUMNS`], in that order: lists as arrays in JSON, joined with
-/// spaces in CSV.
-fn licensing_values(s: &LicensingSession) -> [Value; 15] {
-    let announced: Vec<String> = s
-        .handshakes
+/// Lists are arrays in JSON, joined with spaces in CSV.
+const LICENSING_COLUMNS: &[Column<LicensingSession>] = &[
+    ("client", |s| json!(s.client.to_string())),
+    ("server", |s| json!(s.server.to_string())),
+    ("vendor", |s| json!(s.vendor.as_ref().map(|v| v.as_str()))),
+    ("status", |s| json!(name_of(&s.status))),
+    ("first", |s| json!(s.first.to_string())),
+    ("last", |s| json!(s.last.to_string())),
+    ("handshakes", |s| json!(s.handshakes.len())),
+    ("lmgrd_outcomes", |s| json!(handshake_counts(s))),
+    ("announced_ports", |s| json!(announced_ports(s))),
+    ("vendor_connections", |s| json!(vendor_connections(s))),
+    ("checkouts", |s| json!(s.checkouts)),
+    ("checkins", |s| json!(s.checkins)),
+    ("last_heartbeat", |s| {
+        json!(s.last_beat().map(|t| t.to_string()))
+    }),
+    ("heartbeat", |s| json!(licensing::beat(s))),
+    ("flows", |s| json!(licensing::flows(s))),
+];
+
+/// `host:port/class/result` of each port the session's handshakes announced.
+fn announced_ports(s: &LicensingSession) -> Vec<String> {
+    s.handshakes
         .iter()
         .filter_map(|h| h.announced.as_ref())
         .map(|a| {
@@ -156,142 +142,82 @@ fn licensing_values(s: &LicensingSession) -> [Value; 15] {
                 name_of(&a.result())
             )
         })
-        .collect();
-    let vendor: Vec<String> = s
-        .vendor_connections
+        .collect()
+}
+
+/// `port/outcome` of each of the session's vendor connections.
+fn vendor_connections(s: &LicensingSession) -> Vec<String> {
+    s.vendor_connections
         .iter()
         .map(|v| format!("{}/{}", v.port, name_of(&v.outcome)))
-        .collect();
-    [
-        json!(s.client.to_string()),
-        json!(s.server.to_string()),
-        json!(s.vendor.as_ref().map(|v| v.as_str())),
-        json!(name_of(&s.status)),
-        json!(s.first.to_string()),
-        json!(s.last.to_string()),
-        json!(s.handshakes.len()),
-        json!(handshake_counts(s)),
-        json!(announced),
-        json!(vendor),
-        json!(s.checkouts),
-        json!(s.checkins),
-        json!(s.last_beat().map(|t| t.to_string())),
-        json!(licensing::beat(s)),
-        json!(licensing::flows(s)),
-    ]
+        .collect()
 }
 
-const HEARTBEAT_COLUMNS: [&str; 14] = [
-    "flow",
-    "proto",
-    "kind",
-    "client",
-    "server",
-    "open",
-    "beats",
-    "first_beat",
-    "last_beat",
-    "interval_median_secs",
-    "jitter_secs",
-    "longest_silence_secs",
-    "overdue",
-    "overdue_episodes",
+const HEARTBEAT_COLUMNS: &[Column<HeartbeatSeries>] = &[
+    ("flow", |h| json!(h.flow)),
+    ("proto", |h| json!(h.proto.map(|p| p.name()))),
+    ("kind", |h| json!(name_of(&h.stats.kind))),
+    ("client", |h| json!(h.client.to_string())),
+    ("server", |h| json!(h.server.to_string())),
+    ("open", |h| json!(h.open)),
+    ("beats", |h| json!(h.stats.count)),
+    ("first_beat", |h| {
+        json!(h.stats.first.map(|t| t.to_string()))
+    }),
+    ("last_beat", |h| json!(h.stats.last.map(|t| t.to_string()))),
+    ("interval_median_secs", |h| {
+        json!(h.stats.interval_median_secs)
+    }),
+    ("jitter_secs", |h| json!(h.stats.jitter_secs)),
+    ("longest_silence_secs", |h| {
+        json!(h.stats.longest_silence_secs)
+    }),
+    ("overdue", |h| json!(h.stats.overdue)),
+    ("overdue_episodes", |h| json!(h.stats.overdue_episodes)),
 ];
 
-fn heartbeat_values(h: &HeartbeatSeries) -> [Value; 14] {
-    let s = &h.stats;
-    [
-        json!(h.flow),
-        json!(h.proto.map(|p| p.name())),
-        json!(name_of(&s.kind)),
-        json!(h.client.to_string()),
-        json!(h.server.to_string()),
-        json!(h.open),
-        json!(s.count),
-        json!(s.first.map(|t| t.to_string())),
-        json!(s.last.map(|t| t.to_string())),
-        json!(s.interval_median_secs),
-        json!(s.jitter_secs),
-        json!(s.longest_silence_secs),
-        json!(s.overdue),
-        json!(s.overdue_episodes),
-    ]
-}
-
-const SESSION_COLUMNS: [&str; 21] = [
-    "id",
-    "transport",
-    "client",
-    "server",
-    "start",
-    "last",
-    "client_name",
-    "application",
-    "client_build",
-    "user_name",
-    "encryption",
-    "key_exchanged_in_clear",
-    "channels",
-    "frames_to_server",
-    "frames_to_client",
-    "bytes_to_server",
-    "bytes_to_client",
-    "reconnects",
-    "keepalive",
-    "state",
-    "flows",
+const SESSION_COLUMNS: &[Column<CitrixSession>] = &[
+    ("id", |s| json!(s.id)),
+    ("transport", |s| json!(s.transport.name())),
+    ("client", |s| json!(s.client.to_string())),
+    ("server", |s| json!(s.server.to_string())),
+    ("start", |s| json!(s.start.to_string())),
+    ("last", |s| json!(s.last.to_string())),
+    ("client_name", |s| {
+        json!(s.client_name.as_ref().map(|t| t.as_str()))
+    }),
+    ("application", |s| {
+        json!(s.application.as_ref().map(|t| t.as_str()))
+    }),
+    ("client_build", |s| json!(s.client_build)),
+    ("user_name", |s| {
+        json!(s.user_name.as_ref().map(|t| t.as_str()))
+    }),
+    ("encryption", |s| json!(s.encryption.as_ref().map(name_of))),
+    ("key_exchanged_in_clear", |s| {
+        json!(s.key_exchanged_in_clear)
+    }),
+    ("channels", |s| json!(s.channels.len())),
+    ("frames_to_server", |s| json!(s.frames[0])),
+    ("frames_to_client", |s| json!(s.frames[1])),
+    ("bytes_to_server", |s| json!(s.bytes[0])),
+    ("bytes_to_client", |s| json!(s.bytes[1])),
+    ("reconnects", |s| json!(s.reconnects)),
+    ("keepalive", |s| json!(sessions::keepalive(s))),
+    ("state", |s| json!(s.state())),
+    ("flows", |s| json!(s.flows)),
 ];
 
-fn session_values(s: &CitrixSession) -> [Value; 21] {
-    [
-        json!(s.id),
-        json!(s.transport.name()),
-        json!(s.client.to_string()),
-        json!(s.server.to_string()),
-        json!(s.start.to_string()),
-        json!(s.last.to_string()),
-        json!(s.client_name.as_ref().map(|t| t.as_str())),
-        json!(s.application.as_ref().map(|t| t.as_str())),
-        json!(s.client_build),
-        json!(s.user_name.as_ref().map(|t| t.as_str())),
-        json!(s.encryption.as_ref().map(name_of)),
-        json!(s.key_exchanged_in_clear),
-        json!(s.channels.len()),
-        json!(s.frames[0]),
-        json!(s.frames[1]),
-        json!(s.bytes[0]),
-        json!(s.bytes[1]),
-        json!(s.reconnects),
-        json!(sessions::keepalive(s)),
-        json!(s.state()),
-        json!(s.flows),
-    ]
-}
-
-const FINDING_COLUMNS: [&str; 8] = [
-    "severity",
-    "first",
-    "last",
-    "code",
-    "flow",
-    "related_flow",
-    "count",
-    "message",
+const FINDING_COLUMNS: &[Column<Finding>] = &[
+    ("severity", |f| json!(f.severity.name())),
+    ("first", |f| json!(f.first.to_string())),
+    ("last", |f| json!(f.last.to_string())),
+    ("code", |f| json!(f.code)),
+    ("flow", |f| json!(f.flow)),
+    ("related_flow", |f| json!(f.related_flow)),
+    ("count", |f| json!(f.count)),
+    ("message", |f| json!(f.message)),
 ];
-
-/// The values of [`FINDING_COLUMNS`], in that order.
-fn finding_values(f: &Finding) -> [Value; 8] {
-    [
-        json!(f.severity.name()),
-        json!(f.first.to_string()),
-        json!(f.last.to_string()),
-        json!(f.code),
-        json!(f.flow),
-        json!(f.related_flow),
-        json!(f.count),
-        json!(f.message),
-    ]
-}
 
 fn write_json(columns: &[&str], records: &[Vec<Value>], file: File) -> io::Result<()> {
     let rows: Vec<Value> = records

@@ -158,16 +158,10 @@ pub(super) fn fold(
 ) {
     s.first = s.first.min(ff.started);
     s.last = s.last.max(facts.last);
-    s.checkouts += ff.checkouts;
-    s.checkins += ff.checkins;
-    s.denials += ff.denials;
-    s.unverified += ff.unverified;
-    s.integrity_errors += ff.integrity_errors;
+    add_counters!(s, ff; checkouts, checkins, denials, unverified, integrity_errors);
     for f in &ff.features {
         let kept = feature_use(&mut s.features, &f.feature);
-        kept.checkouts += f.checkouts;
-        kept.checkins += f.checkins;
-        kept.denials += f.denials;
+        add_counters!(kept, f; checkouts, checkins, denials);
     }
     match ff.role {
         Role::Lmgrd => {

@@ -176,10 +176,6 @@ mod tests {
     use super::*;
     use crate::tui::text::ELLIPSIS;
 
-    fn text(line: &Line) -> String {
-        line.spans.iter().map(|s| s.content.as_ref()).collect()
-    }
-
     fn items() -> Vec<Item> {
         vec![
             Item::kept(0, vec![Span::raw("capture-of-the-farm.pcap")]).cut(),
@@ -204,7 +200,7 @@ mod tests {
     fn everything_when_it_fits_with_the_graphic_at_its_widest() {
         let line = fit(items(), 120);
         assert_eq!(
-            text(&line),
+            line.to_string(),
             format!(
                 " capture-of-the-farm.pcap │ 2026-01-15 09:00:00 +5m46s │ 595 pkts 103.6 kB │ 2 pkt/s 2.4 kbit/s{}##########",
                 " ".repeat(15)
@@ -218,25 +214,25 @@ mod tests {
         // The date shortens first, then goes; the graphic takes the room left.
         let line = fit(items(), 81);
         assert_eq!(
-            text(&line),
+            line.to_string(),
             " capture-of-the-farm.pcap │ +5m46s │ 595 pkts 103.6 kB │ 2 pkt/s 2.4 kbit/s #####"
         );
         let line = fit(items(), 80);
         assert_eq!(
-            text(&line),
+            line.to_string(),
             " capture-of-the-farm.pcap │ 595 pkts 103.6 kB │ 2 pkt/s 2.4 kbit/s    ##########"
         );
         assert_eq!(line.width(), 80);
         let line = fit(items(), 50);
         assert_eq!(
-            text(&line),
+            line.to_string(),
             " capture-of-the-farm.pcap │ 595 pkts │ 2 pkt/s"
         );
         // Then the kept text is cut, with an ellipsis.
         let line = fit(items(), 30);
-        assert_eq!(text(&line), " capture… │ 595 pkts │ 2 pkt/s");
+        assert_eq!(line.to_string(), " capture… │ 595 pkts │ 2 pkt/s");
         let line = fit(items(), 10);
         assert_eq!(line.width(), 10);
-        assert!(text(&line).ends_with(ELLIPSIS));
+        assert!(line.to_string().ends_with(ELLIPSIS));
     }
 }

@@ -95,10 +95,6 @@ mod tests {
     use super::*;
     use ratatui::style::Style;
 
-    fn text(line: &Line) -> String {
-        line.spans.iter().map(|s| s.content.as_ref()).collect()
-    }
-
     #[test]
     fn a_line_that_fits_is_left_alone() {
         let line = Line::from(vec![Span::raw("ab"), Span::raw("cd")]);
@@ -112,13 +108,13 @@ mod tests {
             Span::raw("ica init_request name=WFICA32"),
         ]);
         let cut = clip(line.clone(), 0, 20);
-        assert_eq!(text(&cut), "  03:13:00 ica init…");
+        assert_eq!(cut.to_string(), "  03:13:00 ica init…");
         assert_eq!(cut.width(), 20);
         assert_eq!(cut.spans[0].style, Style::new().dim());
         // Scrolled right: the start is gone, and so marked.
         let scrolled = clip(line.clone(), 11, 20);
-        assert_eq!(text(&scrolled), "…ca init_request na…");
+        assert_eq!(scrolled.to_string(), "…ca init_request na…");
         let end = clip(line, 30, 20);
-        assert_eq!(text(&end), "…e=WFICA32");
+        assert_eq!(end.to_string(), "…e=WFICA32");
     }
 }

@@ -459,30 +459,28 @@ fn hex_line(line: HexLine<'_>) -> Line<'static> {
 mod tests {
     use super::*;
 
-    fn text(line: &Line) -> String {
-        line.spans.iter().map(|s| s.content.as_ref()).collect()
-    }
-
     #[test]
     fn hex_lines_show_offset_bytes_and_printable_ascii() {
         let bytes: Vec<u8> = (0x3e..0x4e).collect();
         assert_eq!(
-            text(&hex_line(HexLine::Data {
+            hex_line(HexLine::Data {
                 offset: 0x10,
                 bytes: &bytes
-            })),
+            })
+            .to_string(),
             "  00000010  3e 3f 40 41 42 43 44 45  46 47 48 49 4a 4b 4c 4d  |>?@ABCDEFGHIJKLM|"
         );
         assert_eq!(
-            text(&hex_line(HexLine::Data {
+            hex_line(HexLine::Data {
                 offset: 0,
                 bytes: &[0x1b, b'[', 0x7f]
-            })),
+            })
+            .to_string(),
             // The ASCII column lines up with full lines.
             format!("  00000000  {:<50}|.[.|", "1b 5b 7f")
         );
         assert_eq!(
-            text(&hex_line(HexLine::Gap { offset: 32, len: 7 })),
+            hex_line(HexLine::Gap { offset: 32, len: 7 }).to_string(),
             "  00000020  [7 bytes not captured]"
         );
     }
@@ -496,7 +494,7 @@ mod tests {
             Anomaly::new("ica.bad_frame", Severity::Low, "length 9 > 4\x1b"),
         );
         assert_eq!(
-            text(&event_line(&e)),
+            event_line(&e).to_string(),
             "  01:00:00.000005 S>C anomaly code=ica.bad_frame severity=low message=\"length 9 > 4\\u001b\""
         );
     }
