@@ -327,6 +327,19 @@ fn lmgrd_handshake(
         .close(ToServer)
 }
 
+/// The client's lmgrd connection on the standard port, answered by a redirect to the vendor
+/// daemon on `vendor_port` of the same server.
+fn lmgrd_redirect(
+    client: CitrixServer,
+    client_port: u16,
+    server: LicenseServer,
+    start: Timestamp,
+    vendor_port: u16,
+) -> TcpConversation {
+    let answer = redirect(server, vendor_port);
+    lmgrd_handshake(client, client_port, server, LMGRD_PORT, start, answer)
+}
+
 /// Time of the last packet of `conversation`, for the next connection to follow it.
 fn end_of(conversation: &TcpConversation) -> Timestamp {
     conversation
@@ -351,14 +364,7 @@ fn login(
     start: Timestamp,
     vendor_port: u16,
 ) -> (TcpConversation, VendorSession) {
-    let lmgrd = lmgrd_handshake(
-        client,
-        client_port,
-        server,
-        LMGRD_PORT,
-        start,
-        redirect(server, vendor_port),
-    );
+    let lmgrd = lmgrd_redirect(client, client_port, server, start, vendor_port);
     let vendor = VendorSession::open(
         client,
         client_port + 1,
@@ -533,14 +539,7 @@ fn redirect_then(
     vendor_port: u16,
     attempt: impl FnOnce(TcpConversation) -> TcpConversation,
 ) -> [TcpConversation; 2] {
-    let lmgrd = lmgrd_handshake(
-        CTXAPP01,
-        client_port,
-        CTXLIC01,
-        LMGRD_PORT,
-        start,
-        redirect(CTXLIC01, vendor_port),
-    );
+    let lmgrd = lmgrd_redirect(CTXAPP01, client_port, CTXLIC01, start, vendor_port);
     let vendor = attempt(conversation(
         CTXAPP01,
         client_port + 1,
@@ -682,16 +681,8 @@ fn vendor_connection_reset() -> TcpCapture {
 fn vendor_connection_not_seen() -> TcpCapture {
     // Something before the capture point blocks 7279; the client retries every 90 s. The last
     // announcement is still waiting when the capture ends.
-    let attempt = |client_port, start| {
-        lmgrd_handshake(
-            CTXAPP01,
-            client_port,
-            CTXLIC01,
-            LMGRD_PORT,
-            start,
-            redirect(CTXLIC01, STATIC_PORT),
-        )
-    };
+    let attempt =
+        |client_port, start| lmgrd_redirect(CTXAPP01, client_port, CTXLIC01, start, STATIC_PORT);
     capture(vec![
         attempt(50_321, BASE_TIME),
         attempt(50_323, at(secs(90))),
