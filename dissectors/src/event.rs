@@ -35,9 +35,27 @@ impl Event {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "proto", content = "event", rename_all = "snake_case")]
-pub enum Body {
+/// Declares [`Body`], one variant per kind of event, and the conversion of each kind into it
+/// (so that a dissector pushes its own `Event` or an [`Anomaly`] with `.into()`).
+macro_rules! bodies {
+    ($($variant:ident($event:ty)),+ $(,)?) => {
+        #[derive(Clone, Debug, PartialEq, Serialize)]
+        #[serde(tag = "proto", content = "event", rename_all = "snake_case")]
+        pub enum Body {
+            $($variant($event),)+
+        }
+
+        $(
+            impl From<$event> for Body {
+                fn from(e: $event) -> Body {
+                    Body::$variant(e)
+                }
+            }
+        )+
+    };
+}
+
+bodies! {
     Flexlm(flexlm::Event),
     Ica(ica::Event),
     Cgp(cgp::Event),
@@ -45,48 +63,6 @@ pub enum Body {
     Tls(tls::Event),
     Edt(edt::Event),
     Anomaly(Anomaly),
-}
-
-impl From<flexlm::Event> for Body {
-    fn from(e: flexlm::Event) -> Body {
-        Body::Flexlm(e)
-    }
-}
-
-impl From<ica::Event> for Body {
-    fn from(e: ica::Event) -> Body {
-        Body::Ica(e)
-    }
-}
-
-impl From<cgp::Event> for Body {
-    fn from(e: cgp::Event) -> Body {
-        Body::Cgp(e)
-    }
-}
-
-impl From<ima::Event> for Body {
-    fn from(e: ima::Event) -> Body {
-        Body::Ima(e)
-    }
-}
-
-impl From<tls::Event> for Body {
-    fn from(e: tls::Event) -> Body {
-        Body::Tls(e)
-    }
-}
-
-impl From<edt::Event> for Body {
-    fn from(e: edt::Event) -> Body {
-        Body::Edt(e)
-    }
-}
-
-impl From<Anomaly> for Body {
-    fn from(a: Anomaly) -> Body {
-        Body::Anomaly(a)
-    }
 }
 
 /// Something malformed or suspicious in the bytes themselves: a bad checksum, a truncated or

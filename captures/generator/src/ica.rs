@@ -17,10 +17,9 @@ use crate::tcp::{Step, TcpConversation};
 use ctxscope_dissectors::Dir::{self, ToClient, ToServer};
 use ctxscope_dissectors::ica::encode::{
     self, CapabilityBlock, ClientModuleHeader, HostModuleHeader, Pdcrypt1, UiModule, WdConnect,
-    WdModule,
 };
 use ctxscope_dissectors::ica::names::PD_ENCRYPT;
-use ctxscope_dissectors::ica::{DosDate, DosTime, TerminateReason};
+use ctxscope_dissectors::ica::{ClientWinstationDriver, DosDate, DosTime, TerminateReason};
 use std::collections::VecDeque;
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -488,7 +487,7 @@ fn client_modules(client: &Client, protection: Protection) -> Vec<Vec<u8>> {
         let module = encode::init_response(&header(next(), name, host_name), class, &[]);
         out.push(encoded(module));
     }
-    let wd = WdModule {
+    let wd = ClientWinstationDriver {
         ica_buffer_length: ICA_BUFFER,
         out_buf_count_host: 6,
         out_buf_count_client: 6,
@@ -499,9 +498,9 @@ fn client_modules(client: &Client, protection: Protection) -> Vec<Vec<u8>> {
         h2c_power_of2_wanted: 18,
         h2c_max_new_data: 2000,
         reducer_version: 2,
-        bindings: &BINDINGS,
+        text_modes: 0,
     };
-    let wd = encode::wd_module(&header(next(), "WDICA30N.DLL", "WDICA"), &wd);
+    let wd = encode::wd_module(&header(next(), "WDICA30N.DLL", "WDICA"), &wd, &BINDINGS);
     out.push(encoded(wd));
     for (name, host_name) in drivers {
         // Virtual drivers send a VD_C2H after the module header; its fields are not decoded.

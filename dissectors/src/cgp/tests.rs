@@ -1068,15 +1068,19 @@ fn unencrypted_ica_facts() -> crate::Carry {
         module_count,
         ..HostModuleHeader::default()
     };
-    let wd = ica::WdModule {
-        bindings: &[("CTXLPT1", 1)],
-        ..ica::WdModule::default()
-    };
     let script = [
         (S2C, ica::detect().to_vec()),
         (C2S, ica::detect().to_vec()),
         (S2C, ica::init_request(4, &[]).unwrap()),
-        (C2S, ica::wd_module(&client(0, "WDICA.DLL"), &wd).unwrap()),
+        (
+            C2S,
+            ica::wd_module(
+                &client(0, "WDICA.DLL"),
+                &crate::ica::ClientWinstationDriver::default(),
+                &[("CTXLPT1", 1)],
+            )
+            .unwrap(),
+        ),
         (
             S2C,
             ica::wd_connect(&host(1), &WdConnect::default()).unwrap(),

@@ -64,7 +64,6 @@ pub static VENDOR_DAEMON: ProtoSpec = ProtoSpec {
     name: "vendor_daemon",
     title: "FlexLM vendor daemon",
     description: "FlexLM vendor daemon (CITRIX): checkouts, checkins, heartbeats",
-    transport: Transport::Tcp,
     default_ports: &[(7279, 7279)],
     new: |ctx| Box::new(Dissector::new(Proto::VENDOR_DAEMON, ctx)),
     ..LMGRD

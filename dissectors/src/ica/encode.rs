@@ -5,7 +5,7 @@
 //! [`EncodeError`] instead of being cut.
 
 use super::crypt::XorChain;
-use super::event::{DosDate, DosTime, TerminateReason};
+use super::event::{ClientWinstationDriver, DosDate, DosTime, TerminateReason};
 use super::names::{
     self, CLASS_PROTOCOL_DRIVER, CLASS_USER_INTERFACE, CLASS_WINSTATION_DRIVER, DETECT,
     INIT_CONNECT, INIT_CONNECT_RESPONSE, INIT_REQUEST, INIT_RESPONSE, LengthForm, TERMINATE,
@@ -229,33 +229,22 @@ pub fn ui_module(header: &ClientModuleHeader, ui: &UiModule) -> Result<Vec<u8>> 
     init_response(header, CLASS_USER_INTERFACE, &body)
 }
 
-/// The winstation driver's wishes (WD_C2H) and its virtual-channel bindings.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct WdModule<'a> {
-    pub ica_buffer_length: u16,
-    pub out_buf_count_host: u16,
-    pub out_buf_count_client: u16,
-    pub out_buf_delay_host: u16,
-    pub out_buf_delay_client: u16,
-    pub client_product_id: u16,
-    pub c2h_power_of2_wanted: u8,
-    pub h2c_power_of2_wanted: u8,
-    pub h2c_max_new_data: u16,
-    pub reducer_version: u16,
-    /// Channel name (at most 7 bytes) and number.
-    pub bindings: &'a [(&'a str, u16)],
-}
-
-/// An INIT_RESPONSE for the winstation driver (class 2), bindings right after WD_C2H.
-pub fn wd_module(header: &ClientModuleHeader, wd: &WdModule) -> Result<Vec<u8>> {
-    let count = u16_len("channel bindings", wd.bindings.len())?;
+/// An INIT_RESPONSE for the winstation driver (class 2): its wishes (WD_C2H; text modes are
+/// counted but none is sent), then its virtual-channel `bindings`, each a channel name (at
+/// most 7 bytes) and number.
+pub fn wd_module(
+    header: &ClientModuleHeader,
+    wd: &ClientWinstationDriver,
+    bindings: &[(&str, u16)],
+) -> Result<Vec<u8>> {
+    let count = u16_len("channel bindings", bindings.len())?;
     let o_vc_bind = (MODULE_C2H_LEN + WD_C2H_LEN) as u16;
-    let mut body = Vec::with_capacity(WD_C2H_LEN + 10 * wd.bindings.len());
+    let mut body = Vec::with_capacity(WD_C2H_LEN + 10 * bindings.len());
     body.extend_from_slice(&[0; 4]); // serial number
     body.extend_from_slice(&[0; 8]); // current date and time
     body.extend_from_slice(&0u32.to_le_bytes()); // flags
     for word in [
-        0, // text mode count
+        wd.text_modes,
         0, // oTextMode
         wd.ica_buffer_length,
         wd.out_buf_count_host,
@@ -272,7 +261,7 @@ pub fn wd_module(header: &ClientModuleHeader, wd: &WdModule) -> Result<Vec<u8>> 
     body.extend_from_slice(&[wd.c2h_power_of2_wanted, wd.h2c_power_of2_wanted]);
     body.extend_from_slice(&wd.h2c_max_new_data.to_le_bytes());
     body.extend_from_slice(&wd.reducer_version.to_le_bytes());
-    for (name, channel) in wd.bindings {
+    for (name, channel) in bindings {
         body.extend(slot("channel name", name, 8)?);
         body.extend_from_slice(&channel.to_le_bytes());
     }

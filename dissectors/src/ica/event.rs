@@ -163,8 +163,9 @@ pub struct ClientInfo {
     pub flags: u32,
 }
 
-/// The WD_C2H facts (the client winstation driver's buffer and reducer wishes).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The WD_C2H facts (the client winstation driver's buffer and reducer wishes), as read and as
+/// [`encode::wd_module`](super::encode::wd_module) writes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ClientWinstationDriver {
     /// Largest ICA buffer (frame) the client wants.
     pub ica_buffer_length: u16,

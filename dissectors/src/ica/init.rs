@@ -6,8 +6,8 @@
 use super::anomaly::AnomalyKind;
 use super::crypt::ScrambledArea;
 use super::event::{
-    Capability, ChannelBinding, ClientInfo, ClientModule, ClientWinstationDriver, DosDate, DosTime,
-    Event, HostModule, HostWinstationDriver, ProtocolDriver,
+    Capability, ChannelBinding, ClientInfo, ClientModule, DosDate, DosTime, Event, HostModule,
+    HostWinstationDriver, ProtocolDriver,
 };
 use super::names::{self, CAP_REDUCERS_SUPPORTED};
 use super::parser::{self, MODULE_C2H_LEN, MODULE_H2C_LEN, UI_C2H_LEN, VC_BIND_LEN};
@@ -430,20 +430,8 @@ fn winstation_driver(module: &[u8], session: &mut Session, sink: &mut Sink) {
         );
         return;
     };
-    session.client_wants_reducer = Some(wd.c2h_power_of2_wanted != 0);
-    sink.event(Event::ClientWinstationDriver(ClientWinstationDriver {
-        ica_buffer_length: wd.ica_buffer_length,
-        out_buf_count_host: wd.out_buf_count_host,
-        out_buf_count_client: wd.out_buf_count_client,
-        out_buf_delay_host: wd.out_buf_delay_host,
-        out_buf_delay_client: wd.out_buf_delay_client,
-        client_product_id: wd.client_product_id,
-        c2h_power_of2_wanted: wd.c2h_power_of2_wanted,
-        h2c_power_of2_wanted: wd.h2c_power_of2_wanted,
-        h2c_max_new_data: wd.h2c_max_new_data,
-        reducer_version: wd.reducer_version,
-        text_modes: wd.text_mode_count,
-    }));
+    session.client_wants_reducer = Some(wd.wishes.c2h_power_of2_wanted != 0);
+    sink.event(Event::ClientWinstationDriver(wd.wishes.clone()));
     let mut bindings = Vec::new();
     let mut entries = module.get(usize::from(wd.o_vc_bind)..).unwrap_or(&[]);
     for _ in 0..wd.vc_bind_count {

@@ -5,6 +5,7 @@
 //! split across reads answers `Incomplete`); the structures inside a packet are parsed with
 //! complete parsers over the packet's data.
 
+use super::event::ClientWinstationDriver;
 use nom::bytes::complete::take;
 use nom::number::complete::{le_u8, le_u16, le_u32};
 use nom::{IResult, Parser};
@@ -194,26 +195,17 @@ pub fn ui_c2h(input: &[u8]) -> IResult<&[u8], UiC2h> {
 ///
 /// The current date is 4 bytes (day u8, month u8, year u16): PROTOCOLS.md leaves the split
 /// open, and the real capture only fits a 4-byte date followed by a 4-byte time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WdC2h {
     pub serial_number: u32,
     pub flags: u32,
-    pub text_mode_count: u16,
+    /// The buffer and reducer wishes, and the text mode count, as the event reports them.
+    pub wishes: ClientWinstationDriver,
     pub o_text_mode: u16,
-    pub ica_buffer_length: u16,
-    pub out_buf_count_host: u16,
-    pub out_buf_count_client: u16,
-    pub out_buf_delay_host: u16,
-    pub out_buf_delay_client: u16,
-    pub client_product_id: u16,
     pub client_serial_number: u32,
     pub vc_bind_count: u16,
     /// Where the channel bindings start (from the start of MODULE_C2H).
     pub o_vc_bind: u16,
-    pub c2h_power_of2_wanted: u8,
-    pub h2c_power_of2_wanted: u8,
-    pub h2c_max_new_data: u16,
-    pub reducer_version: u16,
 }
 
 pub const WD_C2H_LEN: usize = 46;
@@ -239,21 +231,23 @@ pub fn wd_c2h(input: &[u8]) -> IResult<&[u8], WdC2h> {
         WdC2h {
             serial_number,
             flags,
-            text_mode_count,
+            wishes: ClientWinstationDriver {
+                ica_buffer_length,
+                out_buf_count_host,
+                out_buf_count_client,
+                out_buf_delay_host,
+                out_buf_delay_client,
+                client_product_id,
+                c2h_power_of2_wanted,
+                h2c_power_of2_wanted,
+                h2c_max_new_data,
+                reducer_version,
+                text_modes: text_mode_count,
+            },
             o_text_mode,
-            ica_buffer_length,
-            out_buf_count_host,
-            out_buf_count_client,
-            out_buf_delay_host,
-            out_buf_delay_client,
-            client_product_id,
             client_serial_number,
             vc_bind_count,
             o_vc_bind,
-            c2h_power_of2_wanted,
-            h2c_power_of2_wanted,
-            h2c_max_new_data,
-            reducer_version,
         },
     ))
 }
@@ -498,15 +492,13 @@ mod tests {
         assert!(rest.is_empty());
         assert_eq!(wd.serial_number, 0x1234_5678);
         assert_eq!(wd.flags, 7);
-        assert_eq!(wd.ica_buffer_length, 2048);
-        assert_eq!((wd.out_buf_count_host, wd.out_buf_count_client), (6, 5));
-        assert_eq!(
-            (wd.out_buf_delay_host, wd.out_buf_delay_client),
-            (0xFFFF, 16)
-        );
         assert_eq!((wd.vc_bind_count, wd.o_vc_bind), (2, 84));
-        assert_eq!((wd.c2h_power_of2_wanted, wd.h2c_power_of2_wanted), (16, 18));
-        assert_eq!((wd.h2c_max_new_data, wd.reducer_version), (2000, 2));
+        let w = &wd.wishes;
+        assert_eq!(w.ica_buffer_length, 2048);
+        assert_eq!((w.out_buf_count_host, w.out_buf_count_client), (6, 5));
+        assert_eq!((w.out_buf_delay_host, w.out_buf_delay_client), (0xFFFF, 16));
+        assert_eq!((w.c2h_power_of2_wanted, w.h2c_power_of2_wanted), (16, 18));
+        assert_eq!((w.h2c_max_new_data, w.reducer_version), (2000, 2));
 
         // "CTXCLIP" NUL-padded to 8 bytes, channel 17.
         let entry = *b"CTXCLIP\0\x11\x00";

@@ -18,63 +18,35 @@ use std::time::Duration;
 pub const READER_PCAPNG_INTERFACES: usize = 1024;
 
 pub(super) fn scenarios() -> Vec<Scenario> {
-    vec![
-        Scenario {
-            path: "malformed/snaplen_cut.pcap",
-            about: "snapshot length 96: data packets captured shorter than they were",
-            build: || build(snaplen_cut()),
-        },
-        Scenario {
-            path: "malformed/garbage_inside.pcap",
-            about: "a good session with frames whose IP/TCP headers are garbage or inconsistent",
-            build: || build(garbage_inside()),
-        },
-        Scenario {
-            path: "malformed/truncated_file.pcap",
-            about: "file cut in the middle of the last packet's data",
-            build: || broken::truncated_in_packet_data(&small_session()),
-        },
-        Scenario {
-            path: "malformed/truncated_record_header.pcap",
-            about: "file cut in the middle of the last record header",
-            build: || broken::truncated_in_record_header(&small_session()),
-        },
-        Scenario {
-            path: "malformed/truncated_pcapng.pcapng",
-            about: "pcapng cut in the middle of the last enhanced packet block",
-            build: truncated_pcapng,
-        },
-        Scenario {
-            path: "malformed/pcapng_bad_packet_blocks.pcapng",
-            about: "a good session with two bogus packet blocks: a captured length beyond its \
-                    block, and an interface ID no interface block describes",
-            build: pcapng_bad_packet_blocks,
-        },
-        Scenario {
-            path: "malformed/pcapng_too_many_interfaces.pcapng",
-            about: "1027 interface blocks (3 past the cap) and a packet on a refused one",
-            build: pcapng_too_many_interfaces,
-        },
-        Scenario {
-            path: "malformed/wrong_magic.pcap",
-            about: "one bit flipped in the pcap magic number",
-            build: || broken::wrong_magic(&small_session()),
-        },
-        Scenario {
-            path: "malformed/empty.pcap",
-            about: "a zero-byte file",
-            build: broken::empty,
-        },
-        Scenario {
-            path: "malformed/header_only.pcap",
-            about: "a pcap file header and no packets",
-            build: || broken::header_only(&small_session()),
-        },
-        Scenario {
-            path: "malformed/absurd_caplen.pcap",
-            about: "a record claiming a 16 MiB captured length (libpcap's limit is 256 KiB)",
-            build: || broken::absurd_caplen(&small_session()),
-        },
+    scenario_files![
+        "malformed/snaplen_cut.pcap",
+            "snapshot length 96: data packets captured shorter than they were" =>
+            build(snaplen_cut());
+        "malformed/garbage_inside.pcap",
+            "a good session with frames whose IP/TCP headers are garbage or inconsistent" =>
+            build(garbage_inside());
+        "malformed/truncated_file.pcap", "file cut in the middle of the last packet's data" =>
+            broken::truncated_in_packet_data(&small_session());
+        "malformed/truncated_record_header.pcap",
+            "file cut in the middle of the last record header" =>
+            broken::truncated_in_record_header(&small_session());
+        "malformed/truncated_pcapng.pcapng",
+            "pcapng cut in the middle of the last enhanced packet block" => truncated_pcapng();
+        "malformed/pcapng_bad_packet_blocks.pcapng",
+            "a good session with two bogus packet blocks: a captured length beyond its \
+            block, and an interface ID no interface block describes" =>
+            pcapng_bad_packet_blocks();
+        "malformed/pcapng_too_many_interfaces.pcapng",
+            "1027 interface blocks (3 past the cap) and a packet on a refused one" =>
+            pcapng_too_many_interfaces();
+        "malformed/wrong_magic.pcap", "one bit flipped in the pcap magic number" =>
+            broken::wrong_magic(&small_session());
+        "malformed/empty.pcap", "a zero-byte file" => broken::empty();
+        "malformed/header_only.pcap", "a pcap file header and no packets" =>
+            broken::header_only(&small_session());
+        "malformed/absurd_caplen.pcap",
+            "a record claiming a 16 MiB captured length (libpcap's limit is 256 KiB)" =>
+            broken::absurd_caplen(&small_session());
     ]
 }
 

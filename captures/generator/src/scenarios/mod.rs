@@ -18,19 +18,28 @@
 //! }
 //! ```
 //!
-//! Any other file is a plain [`Scenario`] whose `build` returns the file's bytes. A new family
-//! module adds one line to `GROUPS` (and to `SCRIPTED` if it uses the macro) below.
+//! Any other file is a plain [`Scenario`] whose `build` returns the file's bytes, listed with
+//! the `scenario_files!` macro (path, what it exercises, an expression making the bytes). A new
+//! family module adds one line to `GROUPS` (and to `SCRIPTED` if it uses `tcp_captures!`) below.
+
+/// Lists scenarios, each its path, what it exercises and the expression that makes the whole
+/// file's bytes.
+macro_rules! scenario_files {
+    ($($path:literal, $about:literal => $bytes:expr;)+) => {
+        vec![$($crate::scenarios::Scenario {
+            path: $path,
+            about: $about,
+            build: || $bytes,
+        }),+]
+    };
+}
 
 /// Lists scenarios built from a [`TcpCapture`]: defines `scenarios()` (the registry entries)
 /// and `captures()` (the same captures unbuilt, for tests that check the streams).
 macro_rules! tcp_captures {
     ($($path:literal, $about:literal => $make:path;)+) => {
         pub(super) fn scenarios() -> Vec<$crate::scenarios::Scenario> {
-            vec![$($crate::scenarios::Scenario {
-                path: $path,
-                about: $about,
-                build: || $crate::scenarios::build($make()),
-            }),+]
+            scenario_files![$($path, $about => $crate::scenarios::build($make());)+]
         }
 
         pub(super) fn captures() -> Vec<$crate::scenarios::Scripted> {

@@ -6,11 +6,10 @@ use super::*;
 use crate::ica::SessionFacts;
 use crate::ica::encode::{
     self, CapabilityBlock, ClientModuleHeader, HostModuleHeader, Pdcrypt1, UiModule, WdConnect,
-    WdModule,
 };
 use crate::ica::{
-    ChannelBinding, DirState, DosDate, DosTime, EncryptionKind, Phase, ProtocolDriver,
-    TerminateReason,
+    ChannelBinding, ClientWinstationDriver, DirState, DosDate, DosTime, EncryptionKind, Phase,
+    ProtocolDriver, TerminateReason,
 };
 use crate::registry::Carry;
 use crate::text::WireText;
@@ -129,7 +128,7 @@ pub fn synthetic_session() -> Plan {
     script.push(client(
         encode::init_response(&header(2, "PDCRYPTN.DLL", "PDCRYPT1"), 4, &[]).unwrap(),
     ));
-    let wd = WdModule {
+    let wd = ClientWinstationDriver {
         ica_buffer_length: 2048,
         out_buf_count_host: 44,
         out_buf_count_client: 44,
@@ -140,10 +139,11 @@ pub fn synthetic_session() -> Plan {
         h2c_power_of2_wanted: 16,
         h2c_max_new_data: 2000,
         reducer_version: 3,
-        bindings: &[("CTXCLIP", 17), ("CTXCDM", 10), ("CTXTW", 9)],
+        text_modes: 0,
     };
+    let bindings = [("CTXCLIP", 17), ("CTXCDM", 10), ("CTXTW", 9)];
     script.push(client(
-        encode::wd_module(&header(1, "WDICA30N.DLL", "WDICA"), &wd).unwrap(),
+        encode::wd_module(&header(1, "WDICA30N.DLL", "WDICA"), &wd, &bindings).unwrap(),
     ));
     script.push(client(
         encode::init_response(&header(0, "VDCLIPN.DLL", ""), 3, &[0; 12]).unwrap(),
@@ -596,10 +596,8 @@ fn a_session_without_encryption_or_reducer() {
             Dir::ToServer,
             encode::wd_module(
                 &header(0, "WDICA.DLL"),
-                &WdModule {
-                    bindings: &[("CTXLPT1", 1)],
-                    ..WdModule::default()
-                },
+                &ClientWinstationDriver::default(),
+                &[("CTXLPT1", 1)],
             )
             .unwrap(),
         ),

@@ -7,9 +7,8 @@
 //! at `t` is answered at `t + 2 ms` and the client's ACK ends the exchange at `t + 4 ms`.
 
 use super::{
-    CTXAPP01, CTXAPP02, CTXLIC01, CitrixServer, LMGRD_PORT, STARTUP, STATIC_PORT, XDT_ENT_UD,
-    capture, checkin, checkout, conversation, end_of, granted, hello, lmgrd_handshake, redirect,
-    right_after, vendor_ok,
+    CTXAPP01, CTXAPP02, CTXLIC01, CitrixServer, STARTUP, STATIC_PORT, XDT_ENT_UD, capture, checkin,
+    checkout, end_of, granted, greeted, redirected,
 };
 use crate::rng::Rng;
 use crate::scenarios::TcpCapture;
@@ -94,26 +93,9 @@ impl Timed {
         start: Timestamp,
         messages: Messages,
     ) -> (TcpConversation, Timed) {
-        let lmgrd = lmgrd_handshake(
-            client,
-            client_port,
-            CTXLIC01,
-            LMGRD_PORT,
-            start,
-            redirect(CTXLIC01, STATIC_PORT),
-        );
-        let conversation = conversation(
-            client,
-            client_port + 1,
-            CTXLIC01,
-            STATIC_PORT,
-            right_after(&lmgrd),
-        )
-        .think(Duration::ZERO)
-        .rtt(ROUND_TRIP)
-        .handshake()
-        .client_send(hello(client, super::VENDOR))
-        .server_send(vendor_ok(CTXLIC01));
+        let [lmgrd, vendor] = redirected(client, client_port, CTXLIC01, start, STATIC_PORT);
+        let exact = vendor.think(Duration::ZERO).rtt(ROUND_TRIP);
+        let conversation = greeted(exact, client, CTXLIC01);
         let start = conversation.start_time();
         let now = end_of(&conversation).since(start);
         let mut timed = Timed {

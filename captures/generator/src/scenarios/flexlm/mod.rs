@@ -327,6 +327,40 @@ fn lmgrd_handshake(
         .close(ToServer)
 }
 
+/// The client's lmgrd connection on the standard port, answered by a redirect to the vendor
+/// daemon on `vendor_port` of the same server; and the connection the client opens to that
+/// port from its next port right after, not scripted yet.
+fn redirected(
+    client: CitrixServer,
+    client_port: u16,
+    server: LicenseServer,
+    start: Timestamp,
+    vendor_port: u16,
+) -> [TcpConversation; 2] {
+    let answer = redirect(server, vendor_port);
+    let lmgrd = lmgrd_handshake(client, client_port, server, LMGRD_PORT, start, answer);
+    let vendor = conversation(
+        client,
+        client_port + 1,
+        server,
+        vendor_port,
+        right_after(&lmgrd),
+    );
+    [lmgrd, vendor]
+}
+
+/// The vendor daemon's greeting on `conversation`: the client's HELLO and the daemon's OK.
+fn greeted(
+    conversation: TcpConversation,
+    client: CitrixServer,
+    server: LicenseServer,
+) -> TcpConversation {
+    conversation
+        .handshake()
+        .client_send(hello(client, VENDOR))
+        .server_send(vendor_ok(server))
+}
+
 /// Time of the last packet of `conversation`, for the next connection to follow it.
 fn end_of(conversation: &TcpConversation) -> Timestamp {
     conversation
@@ -351,22 +385,9 @@ fn login(
     start: Timestamp,
     vendor_port: u16,
 ) -> (TcpConversation, VendorSession) {
-    let lmgrd = lmgrd_handshake(
-        client,
-        client_port,
-        server,
-        LMGRD_PORT,
-        start,
-        redirect(server, vendor_port),
-    );
-    let vendor = VendorSession::open(
-        client,
-        client_port + 1,
-        server,
-        vendor_port,
-        right_after(&lmgrd),
-    )
-    .checkout(STARTUP, client.name);
+    let [lmgrd, vendor] = redirected(client, client_port, server, start, vendor_port);
+    let vendor = VendorSession::after(greeted(vendor, client, server), client_port + 1)
+        .checkout(STARTUP, client.name);
     (lmgrd, vendor)
 }
 
@@ -396,13 +417,8 @@ impl VendorSession {
         port: u16,
         start: Timestamp,
     ) -> VendorSession {
-        VendorSession::after(
-            conversation(client, client_port, server, port, start)
-                .handshake()
-                .client_send(hello(client, VENDOR))
-                .server_send(vendor_ok(server)),
-            client_port,
-        )
+        let conversation = conversation(client, client_port, server, port, start);
+        VendorSession::after(greeted(conversation, client, server), client_port)
     }
 
     /// Goes on from a conversation that has opened the session; `seed` varies the jitter.
@@ -533,22 +549,8 @@ fn redirect_then(
     vendor_port: u16,
     attempt: impl FnOnce(TcpConversation) -> TcpConversation,
 ) -> [TcpConversation; 2] {
-    let lmgrd = lmgrd_handshake(
-        CTXAPP01,
-        client_port,
-        CTXLIC01,
-        LMGRD_PORT,
-        start,
-        redirect(CTXLIC01, vendor_port),
-    );
-    let vendor = attempt(conversation(
-        CTXAPP01,
-        client_port + 1,
-        CTXLIC01,
-        vendor_port,
-        right_after(&lmgrd),
-    ));
-    [lmgrd, vendor]
+    let [lmgrd, vendor] = redirected(CTXAPP01, client_port, CTXLIC01, start, vendor_port);
+    [lmgrd, attempt(vendor)]
 }
 
 fn vendor_port_refused() -> TcpCapture {
@@ -683,14 +685,9 @@ fn vendor_connection_not_seen() -> TcpCapture {
     // Something before the capture point blocks 7279; the client retries every 90 s. The last
     // announcement is still waiting when the capture ends.
     let attempt = |client_port, start| {
-        lmgrd_handshake(
-            CTXAPP01,
-            client_port,
-            CTXLIC01,
-            LMGRD_PORT,
-            start,
-            redirect(CTXLIC01, STATIC_PORT),
-        )
+        let [lmgrd, _never_opened] =
+            redirected(CTXAPP01, client_port, CTXLIC01, start, STATIC_PORT);
+        lmgrd
     };
     capture(vec![
         attempt(50_321, BASE_TIME),
