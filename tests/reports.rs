@@ -2,13 +2,14 @@
 //! record of a type has exactly the keys that type lists, in order, and the README documents
 //! those keys. Findings: the README's tables say of every code what the catalogue says, and
 //! every finding and anomaly of the sample captures is catalogued with its severity. Text: the
-//! findings list stays short whatever the capture.
+//! findings list stays short whatever the capture, and a live source shows all the kernel's
+//! counters.
 
 use ctxscope::capture::Packet;
 use ctxscope::config::Config;
 use ctxscope::decode::LinkType;
 use ctxscope::engine::Engine;
-use ctxscope::model::catalogue;
+use ctxscope::model::{KernelStats, catalogue};
 use ctxscope::output::{NDJSON_RECORDS, write_ndjson, write_text};
 use ctxscope_dissectors::{Code, Registry};
 use ctxscope_generator::scenarios::citrix::write_load;
@@ -333,5 +334,28 @@ fn the_text_findings_list_shows_a_few_rows_per_code_and_sums_up_the_rest() {
     assert!(
         section.contains(&more.as_str()),
         "no line {more:?} in {section:#?}"
+    );
+}
+
+#[test]
+fn text_shows_every_kernel_counter_of_a_live_source() {
+    let mut engine = Engine::new(Config::default());
+    engine.begin_source("lo", Some(LinkType::Ethernet));
+    engine.set_kernel_stats(KernelStats {
+        received: 1_000,
+        dropped: 7,
+        if_dropped: 2,
+        unread: 41,
+    });
+    let mut text = Vec::new();
+    write_text(&engine.finish(), &mut text).expect("in memory");
+    let text = String::from_utf8(text).expect("UTF-8");
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("lo "))
+        .unwrap_or_else(|| panic!("no row for lo in:\n{text}"));
+    assert!(
+        row.ends_with("kernel: 1000 received, 7 dropped, 2 dropped by interface, 41 unread"),
+        "{row}"
     );
 }

@@ -92,8 +92,8 @@ fn sources(r: &Report, out: &mut impl Write) -> io::Result<()> {
         let mut note = s.error.clone().unwrap_or_default();
         if let Some(k) = &s.kernel {
             note = format!(
-                "kernel: {} received, {} dropped, {} dropped by interface {note}",
-                k.received, k.dropped, k.if_dropped
+                "kernel: {} received, {} dropped, {} dropped by interface, {} unread {note}",
+                k.received, k.dropped, k.if_dropped, k.unread
             );
         }
         t.row(vec![
