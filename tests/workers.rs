@@ -48,7 +48,8 @@ fn any_number_of_workers_gives_the_same_report() {
             // A file that does not open is an error with any number of workers.
             for workers in [1, 2, 4] {
                 assert!(
-                    run::analyse_files(&config, std::slice::from_ref(capture), workers).is_err()
+                    run::analyse_files(&config, std::slice::from_ref(capture), workers, false)
+                        .is_err()
                 );
             }
             continue;
@@ -56,8 +57,9 @@ fn any_number_of_workers_gives_the_same_report() {
         let one = engine.finish();
         flows += one.flows.len();
         for workers in [1, 2, 4] {
-            let sharded = run::analyse_files(&config, std::slice::from_ref(capture), workers)
-                .expect("the capture opens");
+            let sharded =
+                run::analyse_files(&config, std::slice::from_ref(capture), workers, false)
+                    .expect("the capture opens");
             assert!(
                 json(&sharded) == json(&one),
                 "{} differs with {workers} workers",
@@ -80,7 +82,7 @@ fn files_read_in_turn_are_one_capture_for_the_workers_too() {
         run::read_file(&mut engine, f, &f.display().to_string(), false).expect("opens");
     }
     let one = engine.finish();
-    let sharded = run::analyse_files(&Config::default(), &files, 2).expect("opens");
+    let sharded = run::analyse_files(&Config::default(), &files, 2, false).expect("opens");
     assert_eq!(one.sources.len(), 2);
     assert!(json(&sharded) == json(&one));
 }
@@ -108,8 +110,13 @@ fn a_file_read_over_many_windows_gives_one_engines_report() {
         one.capture.packets
     );
     for workers in [2, 3] {
-        let sharded = run::analyse_files(&Config::default(), std::slice::from_ref(&farm), workers)
-            .expect("opens");
+        let sharded = run::analyse_files(
+            &Config::default(),
+            std::slice::from_ref(&farm),
+            workers,
+            false,
+        )
+        .expect("opens");
         assert!(
             json(&sharded) == json(&one),
             "differs with {workers} workers"

@@ -59,7 +59,7 @@ pub fn run(args: &ReportArgs, registry: &Registry) -> Result<Outcome> {
         };
         run::capture_live(config, workers, &opts, args.live.write.as_ref(), &stop)?
     } else if workers > 1 {
-        run::analyse_files(&config, &args.files, workers)?
+        run::analyse_files(&config, &args.files, workers, true)?
     } else {
         let mut engine = Engine::new(config);
         for file in &args.files {

@@ -125,7 +125,7 @@ pub fn read_file(
     show_progress: bool,
 ) -> Result<(), CaptureError> {
     let mut source = Source::open_file(path, name)?;
-    match (show_progress && std::io::stderr().is_terminal()).then(|| progress_bar(name, &source)) {
+    match progress_bar(name, &source, show_progress) {
         Some(bar) => {
             read_source(&mut source, engine, &mut BarObserver(&bar));
             bar.finish_and_clear();
@@ -148,7 +148,11 @@ impl ReadObserver for BarObserver<'_> {
     }
 }
 
-fn progress_bar(name: &str, source: &Source) -> ProgressBar {
+/// A progress bar on stderr for reading `source`, if asked for and stderr is a terminal.
+fn progress_bar(name: &str, source: &Source, show: bool) -> Option<ProgressBar> {
+    if !show || !std::io::stderr().is_terminal() {
+        return None;
+    }
     let total = source.progress().map_or(0, |(_, total)| total);
     let bar = ProgressBar::new(total);
     bar.set_style(
@@ -159,7 +163,7 @@ fn progress_bar(name: &str, source: &Source) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar.set_message(name.to_string());
-    bar
+    Some(bar)
 }
 
 /// How soon `report -i` notices a stop (a signal, `--duration`).

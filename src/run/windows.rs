@@ -105,6 +105,11 @@ impl PcapWindows {
         &self.window
     }
 
+    /// Bytes of the file read into windows so far (for progress).
+    pub fn read_up_to(&self) -> u64 {
+        self.window_at + self.window.len() as u64
+    }
+
     pub fn records(&self) -> u64 {
         self.records
     }

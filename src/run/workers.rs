@@ -17,12 +17,14 @@
 //! read, so each of those packets is copied once, into its worker's batch.
 
 use super::windows::{PcapWindows, Record, Window};
+use super::{PROGRESS_EVERY, progress_bar};
 use crate::capture::{CaptureError, Next, Packet, Skipped, Source};
 use crate::config::Config;
 use crate::decode::{LinkType, route};
 use crate::engine::{CaptureClock, Part, ReaderClock, ScanExchange, Shard, merge};
 use crate::model::Report;
 use ctxscope_dissectors::Timestamp;
+use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -141,14 +143,16 @@ impl Lane {
     }
 }
 
-/// Analyses `files` (read in order as one capture) with `workers` workers. Opening failures
-/// are returned; a read error part way is recorded in the report, as with one engine.
+/// Analyses `files` (read in order as one capture) with `workers` workers, with a progress bar
+/// on stderr if `show_progress` and it is a terminal. Opening failures are returned; a read
+/// error part way is recorded in the report, as with one engine.
 pub fn analyse_files(
     config: &Config,
     files: &[PathBuf],
     workers: usize,
+    show_progress: bool,
 ) -> Result<Report, WorkersError> {
-    analyse_with(config, files, workers, work)
+    analyse_with(config, files, workers, show_progress, work)
 }
 
 /// Why the workers made no report.
@@ -202,12 +206,15 @@ fn analyse_with(
     config: &Config,
     files: &[PathBuf],
     workers: usize,
+    show_progress: bool,
     work: Work,
 ) -> Result<Report, WorkersError> {
     std::thread::scope(|scope| {
         let mut reader = Reader::start_with(scope, config, workers, work);
         // A worker that died (or stopped for one) takes no more: reading stops.
-        let read = files.iter().try_for_each(|file| reader.file(file));
+        let read = files
+            .iter()
+            .try_for_each(|file| reader.file(file, show_progress));
         let report = reader.finish()?;
         read.map_err(WorkersError::Capture)?;
         Ok(report)
@@ -437,20 +444,36 @@ impl<'scope> Reader<'scope> {
         self.stopped |= !self.lanes[lane].push(entry);
     }
 
-    fn file(&mut self, path: &Path) -> Result<(), CaptureError> {
+    fn file(&mut self, path: &Path, show_progress: bool) -> Result<(), CaptureError> {
         let name = path.display().to_string();
         let mut source = Source::open_file(path, &name)?;
+        let bar = progress_bar(&name, &source, show_progress);
+        self.file_records(&name, path, &mut source, bar.as_ref());
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        Ok(())
+    }
+
+    /// Reads the records of the file `path`, opened as `source`, moving `bar` along.
+    fn file_records(
+        &mut self,
+        name: &str,
+        path: &Path,
+        source: &mut Source,
+        bar: Option<&ProgressBar>,
+    ) {
         let link = source.link();
-        self.begin(&name, link);
+        self.begin(name, link);
         let mut packets = 0u64;
         if let Some(link) = link
             && let Some(windows) = PcapWindows::open(path)
         {
-            let Some(read) = self.windows(windows, link) else {
-                return Ok(());
+            let Some(read) = self.windows(windows, link, bar) else {
+                return;
             };
             if self.stopped {
-                return Ok(());
+                return;
             }
             // libpcap goes on from the record the windows left.
             packets = read;
@@ -465,6 +488,11 @@ impl<'scope> Reader<'scope> {
                 Ok(Next::Packet(p)) => {
                     packets += 1;
                     self.packet(&p);
+                    if packets.is_multiple_of(PROGRESS_EVERY)
+                        && let (Some(bar), Some((done, _))) = (bar, source.progress())
+                    {
+                        bar.set_position(done);
+                    }
                 }
                 Ok(Next::UnsupportedLink(dlt)) => {
                     packets += 1;
@@ -472,19 +500,23 @@ impl<'scope> Reader<'scope> {
                 }
                 Ok(Next::Skipped(what)) => packets += u64::from(self.skipped(what)),
                 Ok(Next::Idle) => {}
-                Ok(Next::End) => return Ok(()),
+                Ok(Next::End) => return,
                 Err(e) => {
-                    self.failed(&name, e.to_string(), packets);
-                    return Ok(());
+                    self.failed(name, e.to_string(), packets);
+                    return;
                 }
             }
         }
-        Ok(())
     }
 
     /// Reads a file's packets window by window as far as the plain layout goes: `None` if to
     /// its end, else how many (libpcap is to read the rest).
-    fn windows(&mut self, mut windows: PcapWindows, link: LinkType) -> Option<u64> {
+    fn windows(
+        &mut self,
+        mut windows: PcapWindows,
+        link: LinkType,
+        bar: Option<&ProgressBar>,
+    ) -> Option<u64> {
         self.set_window(windows.window());
         while !self.stopped {
             match windows.next_record() {
@@ -497,7 +529,12 @@ impl<'scope> Reader<'scope> {
                     let data = windows.window().get(at..at + len).unwrap_or_default();
                     self.route(ts, link, wire_len, data, Some(at));
                 }
-                Record::Window => self.set_window(windows.window()),
+                Record::Window => {
+                    self.set_window(windows.window());
+                    if let Some(bar) = bar {
+                        bar.set_position(windows.read_up_to());
+                    }
+                }
                 Record::End => return None,
                 Record::Irregular => break,
             }
@@ -581,7 +618,7 @@ mod tests {
             dir.join("farm/mixed_farm.pcap"),
         ];
         for workers in [2, 4] {
-            match analyse_with(&Config::default(), &files, workers, one_dies) {
+            match analyse_with(&Config::default(), &files, workers, false, one_dies) {
                 Err(WorkersError::WorkerDied { worker, panic }) => {
                     assert_eq!(worker, 1);
                     assert_eq!(panic, "worker 1 was told to die");
@@ -591,6 +628,6 @@ mod tests {
             }
         }
         // The same run without the death makes its report.
-        assert!(analyse_with(&Config::default(), &files, 2, work).is_ok());
+        assert!(analyse_with(&Config::default(), &files, 2, false, work).is_ok());
     }
 }
