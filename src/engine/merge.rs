@@ -59,6 +59,12 @@ fn finding_key(f: &Finding) -> (u64, Option<FlowId>, &'static str) {
 
 /// The report of a capture analysed by the workers that made `parts`.
 pub fn merge(parts: Vec<Part>, clock: ReaderClock) -> Report {
+    merge_numbered(parts, clock).0
+}
+
+/// [`merge`], and the workers' ID of each flow of the report: flow `n` is the workers' `[n - 1]`
+/// (what a live view names to tap a flow's stream in its worker).
+pub fn merge_numbered(parts: Vec<Part>, clock: ReaderClock) -> (Report, Vec<FlowId>) {
     let (reports, deferred): (Vec<Report>, Vec<Deferred>) =
         parts.into_iter().map(|p| (p.report, p.deferred)).unzip();
     let dropped: u64 = deferred.iter().map(|d| d.dropped).sum();
@@ -68,9 +74,9 @@ pub fn merge(parts: Vec<Part>, clock: ReaderClock) -> Report {
     all.capture.first = clock.first;
     all.capture.last = clock.last;
     all.findings = one_per_flowless_code(std::mem::take(&mut all.findings));
-    renumber(&mut all);
+    let ids = renumber(&mut all);
     canonical_order(&mut all);
-    all
+    (all, ids)
 }
 
 /// The workers' reports added up.
@@ -209,18 +215,20 @@ fn one_per_flowless_code(findings: Vec<Finding>) -> Vec<Finding> {
     kept
 }
 
-/// Flow IDs 1, 2, ... in the order of the workers' IDs (the packets that created the flows).
-fn renumber(report: &mut Report) {
+/// Flow IDs 1, 2, ... in the order of the workers' IDs (the packets that created the flows);
+/// the workers' IDs in that order.
+fn renumber(report: &mut Report) -> Vec<FlowId> {
     let mut ids = BTreeSet::new();
     each_flow_id(report, &mut |id| {
         ids.insert(*id);
     });
-    let new: FxHashMap<FlowId, FlowId> = ids.into_iter().zip(1..).collect();
+    let new: FxHashMap<FlowId, FlowId> = ids.iter().copied().zip(1..).collect();
     each_flow_id(report, &mut |id| {
         if let Some(&n) = new.get(id) {
             *id = n;
         }
     });
+    ids.into_iter().collect()
 }
 
 /// Every flow ID in the report.

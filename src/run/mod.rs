@@ -6,7 +6,9 @@ mod windows;
 mod workers;
 
 pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, LiveSink, StopAfter};
-pub use workers::{MAX_WORKERS, Reader, WorkersError, analyse_files, default_workers};
+pub use workers::{
+    MAX_WORKERS, Reader, WorkersError, WorkersSnapshot, analyse_files, default_workers,
+};
 
 use crate::capture::ahead::{End, Item, read_ahead};
 use crate::capture::{CaptureError, LiveOptions, Packet, Source};
