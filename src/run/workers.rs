@@ -27,7 +27,8 @@ use crate::capture::{CaptureError, Next, Packet, Skipped, Source};
 use crate::config::Config;
 use crate::decode::{LinkType, route};
 use crate::engine::{
-    CaptureClock, Delivery, FlowEnds, Part, ReaderClock, ScanExchange, Shard, merge, merge_numbered,
+    CaptureClock, Delivery, FlowEnds, Part, ReaderClock, Renumbered, ScanExchange, Shard, merge,
+    merge_numbered,
 };
 use crate::ids::FlowId;
 use crate::model::Report;
@@ -351,6 +352,8 @@ pub struct Reader<'scope> {
     answers: Receiver<Answer>,
     /// The snapshot asked for and not yet merged.
     asked: Option<Asked>,
+    /// The flow records of the last snapshot, renumbered.
+    renumbered: Renumbered,
     /// A worker takes no more (it died, or stopped because another did): reading stops.
     stopped: bool,
 }
@@ -401,6 +404,7 @@ impl<'scope> Reader<'scope> {
             bytes: 0,
             answers,
             asked: None,
+            renumbered: Renumbered::default(),
             stopped: false,
         }
     }
@@ -489,7 +493,7 @@ impl<'scope> Reader<'scope> {
         }
         let asked = self.asked.take()?;
         let started = Instant::now();
-        let (report, flows) = merge_numbered(asked.parts, asked.clock);
+        let (report, flows) = merge_numbered(asked.parts, asked.clock, Some(&mut self.renumbered));
         Some(WorkersSnapshot {
             report,
             flows,
@@ -796,8 +800,8 @@ mod tests {
     /// The workers' merged snapshot after a record is the snapshot one engine makes there, on
     /// every sample capture, asked for every few records (the answers picked up later, as the
     /// UI does, or waited for); the counters are the engine's; a flow tapped by its number in
-    /// a snapshot gets the chunks one engine's tap gets; and the snapshots leave the final
-    /// report as it is without them.
+    /// a snapshot gets the chunks one engine's tap gets; a snapshot with nothing new shares
+    /// the last one's records; and the snapshots leave the final report as it is without them.
     #[test]
     fn a_snapshot_of_the_workers_is_one_engines_snapshot_at_that_record() {
         const EVERY: u64 = 16;
@@ -809,6 +813,7 @@ mod tests {
         assert!(captures.len() >= 60, "only {} captures", captures.len());
         let mut compared = 0;
         let mut tapped_bytes = 0;
+        let mut shared = 0;
         for (path, config) in &captures {
             let name = path.display().to_string();
             let Ok(mut source) = Source::open_file(path, &name) else {
@@ -879,6 +884,22 @@ mod tests {
                 let snapshot = reader.snapshot(true).expect("every worker answers");
                 assert_eq!(json(&snapshot.report), snapshot_of(&mut engine), "{name}");
                 compared += 1;
+                // Nothing changed since: the same records, not copies renumbered again (but
+                // those the merge counts a finding on: a port change, judged there).
+                assert!(reader.ask_snapshot(), "{name}");
+                let again = reader.snapshot(true).expect("every worker answers");
+                let (before, now) = (&snapshot.report.flows, &again.report.flows);
+                assert_eq!(before.len(), now.len());
+                let judged: Vec<FlowId> = (again.report.findings.iter())
+                    .filter(|f| f.code == "flexlm.vendor_port_changed")
+                    .filter_map(|f| f.flow)
+                    .collect();
+                let copied = before.iter().zip(now).filter(|(a, b)| !Arc::ptr_eq(a, b));
+                assert!(
+                    copied.clone().all(|(a, _)| judged.contains(&a.id)),
+                    "{name}"
+                );
+                shared += before.len() - copied.count();
                 let report = reader.finish().expect("no worker dies");
                 assert_eq!(json(&report), json(&engine.finish()), "{name}");
                 let chunks = one.lock().expect("no tap panicked").clone();
@@ -891,5 +912,6 @@ mod tests {
             "{compared} snapshots compared"
         );
         assert!(tapped_bytes > 10_000, "{tapped_bytes} bytes tapped");
+        assert!(shared > 500, "{shared} records shared");
     }
 }
