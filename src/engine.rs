@@ -12,7 +12,7 @@ mod records;
 mod shard;
 
 pub use clock::CaptureClock;
-pub use merge::{ReaderClock, merge};
+pub use merge::{ReaderClock, Renumbered, canonical_order, merge, merge_numbered};
 pub use shard::{Part, ScanExchange, Shard};
 
 pub use crate::flow::FlowEnds;

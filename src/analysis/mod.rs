@@ -202,6 +202,10 @@ impl Analyzer {
         self.licensing.defer_redirects();
     }
 
+    pub fn deferred(&self) -> Deferred {
+        self.licensing.deferred()
+    }
+
     pub fn take_deferred(&mut self) -> Deferred {
         self.licensing.take_deferred()
     }

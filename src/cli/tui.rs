@@ -2,6 +2,7 @@
 
 use super::live::LiveArgs;
 use super::{ConfigArgs, Outcome};
+use crate::run;
 use crate::tui::{self, Ended, Input};
 use anyhow::Result;
 use clap::Args;
@@ -21,6 +22,11 @@ pub struct TuiArgs {
     /// Live capture (`-w` also lets `w` save one flow's packets).
     #[command(flatten)]
     pub live: LiveArgs,
+    /// Flow-sharded workers for live capture, as for `report` (1 to 8; default: the number of
+    /// cores, at most 8; 1 analyses on the capture thread). A capture file is analysed by one
+    /// engine.
+    #[arg(long, value_name = "N", conflicts_with = "input", value_parser = clap::value_parser!(u16).range(1..=run::MAX_WORKERS as i64))]
+    pub workers: Option<u16>,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -31,6 +37,7 @@ pub fn run(args: &TuiArgs, registry: &Registry) -> Result<Outcome> {
         (Some(options), _) => Input::Live {
             options,
             write: args.live.write.clone(),
+            workers: args.workers.map_or_else(run::default_workers, usize::from),
         },
         (None, Some(file)) => Input::File(file.clone()),
         // clap requires one of them.

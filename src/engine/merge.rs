@@ -20,7 +20,7 @@
 use super::shard::Part;
 use crate::analysis::{Deferred, judge_deferred};
 use crate::ids::FlowId;
-use crate::model::{Finding, FlowTableStats, Report, SourceSummary};
+use crate::model::{Finding, FlowRecord, FlowTableStats, Report, SourceSummary};
 use ctxscope_dissectors::Timestamp;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
@@ -59,6 +59,18 @@ fn finding_key(f: &Finding) -> (u64, Option<FlowId>, &'static str) {
 
 /// The report of a capture analysed by the workers that made `parts`.
 pub fn merge(parts: Vec<Part>, clock: ReaderClock) -> Report {
+    merge_numbered(parts, clock, None).0
+}
+
+/// [`merge`], and the workers' ID of each flow of the report: flow `n` is the workers' `[n - 1]`
+/// (what a live view names to tap a flow's stream in its worker). Snapshots of the workers
+/// pass the [`Renumbered`] records of the last one, so that only the records that changed
+/// are copied to be renumbered.
+pub fn merge_numbered(
+    parts: Vec<Part>,
+    clock: ReaderClock,
+    kept: Option<&mut Renumbered>,
+) -> (Report, Vec<FlowId>) {
     let (reports, deferred): (Vec<Report>, Vec<Deferred>) =
         parts.into_iter().map(|p| (p.report, p.deferred)).unzip();
     let dropped: u64 = deferred.iter().map(|d| d.dropped).sum();
@@ -68,9 +80,9 @@ pub fn merge(parts: Vec<Part>, clock: ReaderClock) -> Report {
     all.capture.first = clock.first;
     all.capture.last = clock.last;
     all.findings = one_per_flowless_code(std::mem::take(&mut all.findings));
-    renumber(&mut all);
+    let ids = renumber(&mut all, kept);
     canonical_order(&mut all);
-    all
+    (all, ids)
 }
 
 /// The workers' reports added up.
@@ -181,27 +193,67 @@ fn one_per_flowless_code(findings: Vec<Finding>) -> Vec<Finding> {
     kept
 }
 
-/// Flow IDs 1, 2, ... in the order of the workers' IDs (the packets that created the flows).
-fn renumber(report: &mut Report) {
-    let mut ids = BTreeSet::new();
-    each_flow_id(report, &mut |id| {
+/// The flow records of the last snapshot merged, renumbered, by the workers' record: a
+/// record a worker has not changed since (the same `Arc`) keeps its renumbered copy, as long
+/// as its numbers stay (they do, but where a cap drops records). Holds the records of one
+/// snapshot.
+#[derive(Default)]
+pub struct Renumbered {
+    records: FxHashMap<FlowId, (Arc<FlowRecord>, Arc<FlowRecord>)>,
+}
+
+/// Flow IDs 1, 2, ... in the order of the workers' IDs (the packets that created the flows);
+/// the workers' IDs in that order.
+fn renumber(report: &mut Report, kept: Option<&mut Renumbered>) -> Vec<FlowId> {
+    let mut ids: BTreeSet<FlowId> = report
+        .flows
+        .iter()
+        .flat_map(|r| [Some(r.id), r.announced_by])
+        .flatten()
+        .collect();
+    each_other_flow_id(report, &mut |id| {
         ids.insert(*id);
     });
-    let new: FxHashMap<FlowId, FlowId> = ids.into_iter().zip(1..).collect();
-    each_flow_id(report, &mut |id| {
+    let new: FxHashMap<FlowId, FlowId> = ids.iter().copied().zip(1..).collect();
+    let mut renumber = |id: &mut FlowId| {
         if let Some(&n) = new.get(id) {
             *id = n;
         }
-    });
+    };
+    let mut last = kept.map(|k| (std::mem::take(&mut k.records), k));
+    for r in &mut report.flows {
+        let mut id = r.id;
+        renumber(&mut id);
+        let mut announced_by = r.announced_by;
+        announced_by.iter_mut().for_each(&mut renumber);
+        let set = |r: &mut Arc<FlowRecord>| {
+            let ours = Arc::make_mut(r);
+            ours.id = id;
+            ours.announced_by = announced_by;
+        };
+        let Some((records, kept)) = &mut last else {
+            set(r);
+            continue;
+        };
+        let theirs = Arc::clone(r);
+        match records.remove(&theirs.id) {
+            Some((was, ours))
+                if Arc::ptr_eq(&was, &theirs)
+                    && ours.id == id
+                    && ours.announced_by == announced_by =>
+            {
+                *r = ours;
+            }
+            _ => set(r),
+        }
+        kept.records.insert(theirs.id, (theirs, Arc::clone(r)));
+    }
+    each_other_flow_id(report, &mut renumber);
+    ids.into_iter().collect()
 }
 
-/// Every flow ID in the report.
-fn each_flow_id(report: &mut Report, f: &mut impl FnMut(&mut FlowId)) {
-    for r in &mut report.flows {
-        let r = Arc::make_mut(r);
-        f(&mut r.id);
-        r.announced_by.iter_mut().for_each(&mut *f);
-    }
+/// Every flow ID in the report outside its flow records.
+fn each_other_flow_id(report: &mut Report, f: &mut impl FnMut(&mut FlowId)) {
     for x in &mut report.findings {
         x.flow.iter_mut().for_each(&mut *f);
         x.related_flow.iter_mut().for_each(&mut *f);

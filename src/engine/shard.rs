@@ -12,13 +12,14 @@
 //! sweep is its size right before this one, and the most of those sums over the sweeps is the
 //! report's `peak_concurrent`, exactly as one engine counts it.
 
-use super::Engine;
+use super::{Delivery, Engine, FlowEnds};
 use crate::analysis::{Deferred, ScanOp};
 use crate::capture::{Packet, Skipped};
 use crate::config::Config;
 use crate::decode::LinkType;
+use crate::ids::FlowId;
 use crate::model::Report;
-use ctxscope_dissectors::Timestamp;
+use ctxscope_dissectors::{Dir, Timestamp};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// A worker's share of the report: its connections, and what only the merge can judge.
@@ -128,6 +129,36 @@ impl Shard {
             .analysis
             .apply_scan_ops(all.into_iter().map(|(worker, op)| (worker == me, op)));
         true
+    }
+
+    /// The analysis so far, after record `seq` (the clock reading `now`), as one engine's
+    /// `snapshot` shows it there once merged: the workers exchange their scan attempts first
+    /// (an exchange between sweeps changes no verdict, and the flow tables only grow between
+    /// sweeps, so the final report is the same), so that the peak of the flow tables is
+    /// theirs together up to now. Nothing is flushed. `None` if another worker died.
+    pub fn snapshot(&mut self, seq: u64, now: Timestamp) -> Option<Part> {
+        self.at(seq, now);
+        if !self.exchange_scans() {
+            return None;
+        }
+        let mut report = self.engine.snapshot();
+        report.limits.flow_table.peak_concurrent = self.peak;
+        let deferred = self.engine.pipe.analysis.deferred();
+        Some(Part { report, deferred })
+    }
+
+    /// Sends the reassembled chunks of flow `id` (this worker's number for it) to `tap`, if
+    /// the flow is this worker's.
+    pub fn tap_flow(
+        &mut self,
+        id: FlowId,
+        tap: impl FnMut(FlowEnds, Dir, Delivery<'_>) + Send + 'static,
+    ) {
+        self.engine.tap_flow(id, tap);
+    }
+
+    pub fn untap(&mut self) {
+        self.engine.untap();
     }
 
     /// The capture ended before record `end`, the clock reading `now` (`None`: where this

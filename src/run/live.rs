@@ -1,7 +1,8 @@
 //! Live capture: one interface read until stopped into one engine, or into flow-sharded
-//! workers (`report -i --workers N`: this thread reads and routes, see `run::workers`), both a
-//! [`LiveSink`]. `report -i`, `monitor -i` and the terminal UI's capture thread all run this
-//! loop; what differs (the UI's snapshots and commands) hangs off [`LiveObserver`].
+//! workers (`report -i --workers N`, `tui -i --workers N`: this thread reads and routes, see
+//! `run::workers`), both a [`LiveSink`]. `report -i`, `monitor -i` and the terminal UI's
+//! capture thread all run this loop; what differs (the UI's snapshots and commands) hangs off
+//! [`LiveObserver`].
 //!
 //! A blocking libpcap read does not return while the link is idle, so a waker thread breaks
 //! the read every tick (`pcap_breakloop`, which the source reports as `Next::End`; the read
@@ -15,8 +16,10 @@
 use super::workers::{Reader, WorkersError};
 use crate::capture::{CaptureError, LiveOptions, Next, Packet, Skipped, Source};
 use crate::decode::LinkType;
-use crate::engine::Engine;
+use crate::engine::{Delivery, Engine, FlowEnds};
+use crate::ids::FlowId;
 use crate::model::{KernelStats, Report};
+use ctxscope_dissectors::Dir;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,10 +91,12 @@ impl LiveSink for Engine {
 }
 
 /// Flow-sharded workers fed from a live capture; the kernel's counters wait for the merged
-/// report.
+/// report (or snapshot).
 pub struct LiveWorkers<'scope> {
     reader: Reader<'scope>,
     kernel: Option<KernelStats>,
+    /// The workers' ID of each flow of the last snapshot taken: flow `n` is `flows[n - 1]`.
+    flows: Vec<FlowId>,
 }
 
 impl<'scope> LiveWorkers<'scope> {
@@ -99,16 +104,65 @@ impl<'scope> LiveWorkers<'scope> {
         LiveWorkers {
             reader,
             kernel: None,
+            flows: Vec::new(),
         }
     }
 
     /// The merged report of the workers, with the kernel's counters.
     pub fn finish(self) -> Result<Report, WorkersError> {
         let mut report = self.reader.finish()?;
-        if let (Some(k), Some(source)) = (self.kernel, report.sources.last_mut()) {
-            source.kernel = Some(k);
-        }
+        add_kernel(self.kernel, &mut report);
         Ok(report)
+    }
+
+    /// Packets so far (with the records counted as packets) and their bytes as on the wire.
+    pub fn counted(&self) -> (u64, u64) {
+        self.reader.counted()
+    }
+
+    /// Asks the workers for a snapshot after the packets so far, to be taken with
+    /// [`LiveWorkers::snapshot`]; false while the last one is not taken.
+    pub fn ask_snapshot(&mut self) -> bool {
+        self.reader.ask_snapshot()
+    }
+
+    /// The snapshot asked for, merged, with the kernel's counters, once every worker answered
+    /// (`wait`: blocks until then), and what it cost the busiest thread. Its flow numbers are
+    /// the ones [`LiveWorkers::tap_flow`] takes from then on.
+    pub fn snapshot(&mut self, wait: bool) -> Option<(Report, Duration)> {
+        let snapshot = self.reader.snapshot(wait)?;
+        let mut report = snapshot.report;
+        add_kernel(self.kernel, &mut report);
+        self.flows = snapshot.flows;
+        Some((report, snapshot.cost))
+    }
+
+    /// Sends the reassembled chunks of flow `flow` (its number in the last snapshot) to `tap`
+    /// from the next packet on, in its worker's thread; a flow unknown there taps nothing.
+    pub fn tap_flow(
+        &mut self,
+        flow: FlowId,
+        tap: impl Fn(FlowEnds, Dir, Delivery<'_>) + Send + Sync + 'static,
+    ) {
+        let id = usize::try_from(flow)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| self.flows.get(i));
+        match id {
+            Some(&id) => self.reader.tap_flow(id, tap),
+            None => self.reader.untap(),
+        }
+    }
+
+    pub fn untap(&mut self) {
+        self.reader.untap();
+    }
+}
+
+/// The kernel's counters, in the report's live source.
+fn add_kernel(kernel: Option<KernelStats>, report: &mut Report) {
+    if let (Some(k), Some(source)) = (kernel, report.sources.last_mut()) {
+        source.kernel = Some(k);
     }
 }
 

@@ -5,8 +5,10 @@ mod live;
 mod windows;
 mod workers;
 
-pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, LiveSink, StopAfter};
-pub use workers::{MAX_WORKERS, Reader, WorkersError, analyse_files, default_workers};
+pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, LiveSink, LiveWorkers, StopAfter};
+pub use workers::{
+    MAX_WORKERS, Reader, WorkersError, WorkersSnapshot, analyse_files, default_workers,
+};
 
 use crate::capture::ahead::{End, Item, read_ahead};
 use crate::capture::{CaptureError, LiveOptions, Packet, Source};
@@ -14,7 +16,6 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::model::Report;
 use indicatif::{ProgressBar, ProgressStyle};
-use live::LiveWorkers;
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};

@@ -15,20 +15,31 @@
 //! names its packets as ranges of the shared window, so no packet is copied on its own; what
 //! libpcap reads (live capture, the rest of an irregular file) it lends only until the next
 //! read, so each of those packets is copied once, into its worker's batch.
+//!
+//! A live view (the terminal UI) asks for snapshots as it goes ([`Reader::ask_snapshot`]):
+//! every worker gets the request after the same record, answers with a snapshot of its engine,
+//! and the reader picks the answers up later ([`Reader::snapshot`]) and merges them as the
+//! end does, so that reading never waits for the workers. A flow's stream is tapped the same
+//! way ([`Reader::tap_flow`]): every worker gets the tap, and the one whose flow it is uses it.
 
 use super::windows::{PcapWindows, Record, Window};
 use super::{PROGRESS_EVERY, progress_bar};
 use crate::capture::{CaptureError, Next, Packet, Skipped, Source};
 use crate::config::Config;
 use crate::decode::{LinkType, route};
-use crate::engine::{CaptureClock, Part, ReaderClock, ScanExchange, Shard, merge};
+use crate::engine::{
+    CaptureClock, Delivery, FlowEnds, Part, ReaderClock, Renumbered, ScanExchange, Shard, merge,
+    merge_numbered,
+};
+use crate::ids::FlowId;
 use crate::model::Report;
-use ctxscope_dissectors::Timestamp;
+use ctxscope_dissectors::{Dir, Timestamp};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
+use std::time::{Duration, Instant};
 
 /// Records per batch, and captured bytes (a batch goes early when its packets are large).
 const BATCH_RECORDS: usize = 512;
@@ -87,6 +98,42 @@ enum Entry {
         seq: u64,
         now: Timestamp,
     },
+    /// A snapshot after record `seq` (see [`Reader::ask_snapshot`]).
+    Snapshot {
+        seq: u64,
+        now: Timestamp,
+    },
+    /// Chunks of the flow the workers number `id` go to `tap` from now on.
+    Tap {
+        id: FlowId,
+        tap: SharedTap,
+    },
+    Untap,
+}
+
+/// A flow tap every worker holds (see [`Reader::tap_flow`]).
+type SharedTap = Arc<dyn Fn(FlowEnds, Dir, Delivery<'_>) + Send + Sync>;
+
+/// A worker's snapshot, and how long it took that worker.
+struct Answer {
+    part: Part,
+    spent: Duration,
+}
+
+/// A snapshot asked for: the reader's clock then, and the answers so far.
+struct Asked {
+    clock: ReaderClock,
+    parts: Vec<Part>,
+    spent: Duration,
+}
+
+/// The workers' analysis so far, merged.
+pub struct WorkersSnapshot {
+    pub report: Report,
+    /// The workers' ID of each flow of the report: flow `n` is `flows[n - 1]`.
+    pub flows: Vec<FlowId>,
+    /// What it cost the busiest thread (a worker, or the reader for the merge).
+    pub cost: Duration,
 }
 
 /// Where a packet's bytes are.
@@ -178,9 +225,9 @@ impl std::fmt::Display for WorkersError {
 
 impl std::error::Error for WorkersError {}
 
-/// What a worker thread runs: its shard over the batches, to its part of the report (`None`
-/// if it stopped because another worker died).
-type Work = fn(Shard, &Receiver<Batch>, &Sender<Batch>) -> Option<Part>;
+/// What a worker thread runs: its shard over the batches, answering snapshots, to its part
+/// of the report (`None` if it stopped because another worker died).
+type Work = fn(Shard, &Receiver<Batch>, &Sender<Batch>, &Sender<Answer>) -> Option<Part>;
 
 /// Abandons the scan exchange if its worker dies, so that the others stop waiting for it.
 struct AbandonOnPanic(Arc<ScanExchange>);
@@ -222,7 +269,12 @@ fn analyse_with(
 }
 
 /// A worker: analyses its batches until the end of the capture, and makes its report.
-fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Option<Part> {
+fn work(
+    mut shard: Shard,
+    full: &Receiver<Batch>,
+    empty: &Sender<Batch>,
+    answers: &Sender<Answer>,
+) -> Option<Part> {
     let mut end = None;
     for mut batch in full.iter() {
         // Bytes of the batch's copied packets before this one.
@@ -270,6 +322,18 @@ fn work(mut shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Opti
                     packets,
                 } => shard.read_failed(seq, now, name, error.clone(), packets),
                 Entry::End { seq, now } => end = Some((seq, now)),
+                Entry::Snapshot { seq, now } => {
+                    let started = Instant::now();
+                    let part = shard.snapshot(seq, now)?;
+                    let spent = started.elapsed();
+                    // The reader may have stopped asking: nobody to answer.
+                    let _ = answers.send(Answer { part, spent });
+                }
+                Entry::Tap { id, ref tap } => {
+                    let tap = Arc::clone(tap);
+                    shard.tap_flow(id, move |ends, dir, chunk| tap(ends, dir, chunk));
+                }
+                Entry::Untap => shard.untap(),
             }
         }
         // Done with its window: freed once no batch in flight points into it.
@@ -290,6 +354,13 @@ pub struct Reader<'scope> {
     first: Option<Timestamp>,
     /// Records numbered so far (packets, and records counted as packets).
     seq: u64,
+    /// Bytes of the packets, as on the wire.
+    bytes: u64,
+    answers: Receiver<Answer>,
+    /// The snapshot asked for and not yet merged.
+    asked: Option<Asked>,
+    /// The flow records of the last snapshot, renumbered.
+    renumbered: Renumbered,
     /// A worker takes no more (it died, or stopped because another did): reading stops.
     stopped: bool,
 }
@@ -314,14 +385,16 @@ impl<'scope> Reader<'scope> {
         share.limits = config.limits.per_worker(workers);
         let mut lanes = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
+        let (answer_tx, answers) = mpsc::channel();
         for me in 0..workers {
             let (full_tx, full_rx) = mpsc::sync_channel(IN_FLIGHT);
             let (empty_tx, empty_rx) = mpsc::channel();
             let shard = Shard::new(share.clone(), me, Arc::clone(&exchange));
             let guard = AbandonOnPanic(Arc::clone(&exchange));
+            let answer_tx = answer_tx.clone();
             handles.push(scope.spawn(move || {
                 let _guard = guard;
-                work(shard, &full_rx, &empty_tx)
+                work(shard, &full_rx, &empty_tx, &answer_tx)
             }));
             lanes.push(Lane {
                 batch: Batch::default(),
@@ -335,6 +408,10 @@ impl<'scope> Reader<'scope> {
             clock: CaptureClock::default(),
             first: None,
             seq: 0,
+            bytes: 0,
+            answers,
+            asked: None,
+            renumbered: Renumbered::default(),
             stopped: false,
         }
     }
@@ -348,10 +425,7 @@ impl<'scope> Reader<'scope> {
     /// error if a worker died.
     pub fn finish(mut self) -> Result<Report, WorkersError> {
         let end = self.seq + 1;
-        let clock = ReaderClock {
-            first: self.first,
-            last: self.first.map(|_| self.clock.now()),
-        };
+        let clock = self.reader_clock();
         let now = self.clock.now();
         self.broadcast(|| Entry::End { seq: end, now });
         self.flush();
@@ -376,6 +450,83 @@ impl<'scope> Reader<'scope> {
             Some(e) => Err(e),
             None => Ok(merge(parts, clock)),
         }
+    }
+
+    /// The capture's first and last timestamps so far.
+    fn reader_clock(&self) -> ReaderClock {
+        ReaderClock {
+            first: self.first,
+            last: self.first.map(|_| self.clock.now()),
+        }
+    }
+
+    /// Records read so far (packets, and records counted as packets) and the packets' bytes
+    /// as on the wire: one engine's `stats()` counters.
+    pub fn counted(&self) -> (u64, u64) {
+        (self.seq, self.bytes)
+    }
+
+    /// Asks every worker for a snapshot after the records so far, to be picked up with
+    /// [`Reader::snapshot`]; false (and nothing asked) while the last one is not picked up.
+    pub fn ask_snapshot(&mut self) -> bool {
+        if self.asked.is_some() {
+            return false;
+        }
+        let (seq, now) = (self.seq, self.clock.now());
+        self.broadcast(|| Entry::Snapshot { seq, now });
+        // Every worker must reach the exchange: none may wait on a batch held here.
+        self.flush();
+        self.asked = Some(Asked {
+            clock: self.reader_clock(),
+            parts: Vec::with_capacity(self.lanes.len()),
+            spent: Duration::ZERO,
+        });
+        true
+    }
+
+    /// The snapshot asked for, merged as the end merges the workers' reports: the report one
+    /// engine's `snapshot()` makes after the same record. `None` while a worker has not
+    /// answered (with `wait`, only if a worker died), or if none was asked for.
+    pub fn snapshot(&mut self, wait: bool) -> Option<WorkersSnapshot> {
+        let asked = self.asked.as_mut()?;
+        while asked.parts.len() < self.lanes.len() {
+            let answer = if wait {
+                self.answers.recv().ok()
+            } else {
+                self.answers.try_recv().ok()
+            }?;
+            asked.parts.push(answer.part);
+            asked.spent = asked.spent.max(answer.spent);
+        }
+        let asked = self.asked.take()?;
+        let started = Instant::now();
+        let (report, flows) = merge_numbered(asked.parts, asked.clock, Some(&mut self.renumbered));
+        Some(WorkersSnapshot {
+            report,
+            flows,
+            cost: asked.spent.max(started.elapsed()),
+        })
+    }
+
+    /// Sends the reassembled chunks of the flow the workers number `id` to `tap`, from the
+    /// next record on, in the thread of the worker whose flow it is.
+    pub fn tap_flow(
+        &mut self,
+        id: FlowId,
+        tap: impl Fn(FlowEnds, Dir, Delivery<'_>) + Send + Sync + 'static,
+    ) {
+        let tap: SharedTap = Arc::new(tap);
+        self.broadcast(|| Entry::Tap {
+            id,
+            tap: Arc::clone(&tap),
+        });
+        self.flush();
+    }
+
+    /// Stops tapping.
+    pub fn untap(&mut self) {
+        self.broadcast(|| Entry::Untap);
+        self.flush();
     }
 
     /// Starts input `name` (`link`: `None` for pcapng).
@@ -562,6 +713,7 @@ impl<'scope> Reader<'scope> {
         in_window: Option<usize>,
     ) {
         self.seq += 1;
+        self.bytes += u64::from(wire_len);
         let seq = self.seq;
         let sweep = self.clock.advance(ts);
         self.first.get_or_insert(ts);
@@ -598,14 +750,20 @@ impl<'scope> Reader<'scope> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Engine;
 
     /// Worker 1 dies on its first batch; the others go on as usual.
-    fn one_dies(shard: Shard, full: &Receiver<Batch>, empty: &Sender<Batch>) -> Option<Part> {
+    fn one_dies(
+        shard: Shard,
+        full: &Receiver<Batch>,
+        empty: &Sender<Batch>,
+        answers: &Sender<Answer>,
+    ) -> Option<Part> {
         if shard.worker() == 1 {
             let _ = full.recv();
             panic!("worker 1 was told to die");
         }
-        work(shard, full, empty)
+        work(shard, full, empty, answers)
     }
 
     #[test]
@@ -629,5 +787,168 @@ mod tests {
         }
         // The same run without the death makes its report.
         assert!(analyse_with(&Config::default(), &files, 2, false, work).is_ok());
+    }
+
+    /// Every sample capture under `dir`, with its settings.
+    fn samples(dir: &Path, out: &mut Vec<(PathBuf, Config)>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                samples(&path, out);
+            } else if path
+                .extension()
+                .is_some_and(|x| x == "pcap" || x == "pcapng")
+            {
+                let settings = path.with_extension("toml");
+                let config = Config::load(settings.exists().then_some(settings.as_path()), &[])
+                    .expect("the capture's settings load");
+                out.push((path, config));
+            }
+        }
+    }
+
+    fn json(report: &Report) -> String {
+        serde_json::to_string_pretty(report).expect("a report serialises")
+    }
+
+    /// One engine's snapshot, in the order the merge gives every report.
+    fn snapshot_of(engine: &mut Engine) -> String {
+        let mut report = engine.snapshot();
+        crate::engine::canonical_order(&mut report);
+        json(&report)
+    }
+
+    /// A tapped flow's chunks: the direction, and the bytes (a gap as its length).
+    type Chunks = Arc<std::sync::Mutex<Vec<(Dir, Vec<u8>)>>>;
+
+    fn recorder(chunks: &Chunks) -> impl Fn(FlowEnds, Dir, Delivery<'_>) + Send + Sync + use<> {
+        let chunks = Arc::clone(chunks);
+        move |_, dir, chunk| {
+            let bytes = match chunk {
+                Delivery::Data(data) => data.to_vec(),
+                Delivery::Gap(n) => n.to_string().into_bytes(),
+            };
+            if let Ok(mut c) = chunks.lock() {
+                c.push((dir, bytes));
+            }
+        }
+    }
+
+    /// The workers' merged snapshot after a record is the snapshot one engine makes there, on
+    /// every sample capture, asked for every few records (the answers picked up later, as the
+    /// UI does, or waited for); the counters are the engine's; a flow tapped by its number in
+    /// a snapshot gets the chunks one engine's tap gets; a snapshot with nothing new shares
+    /// the last one's records; and the snapshots leave the final report as it is without them.
+    #[test]
+    fn a_snapshot_of_the_workers_is_one_engines_snapshot_at_that_record() {
+        const EVERY: u64 = 16;
+        let mut captures = Vec::new();
+        samples(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures"),
+            &mut captures,
+        );
+        assert!(captures.len() >= 60, "only {} captures", captures.len());
+        let mut compared = 0;
+        let mut tapped_bytes = 0;
+        let mut shared = 0;
+        for (path, config) in &captures {
+            let name = path.display().to_string();
+            let Ok(mut source) = Source::open_file(path, &name) else {
+                continue;
+            };
+            let mut engine = Engine::new(config.clone());
+            std::thread::scope(|scope| {
+                let mut reader = Reader::start(scope, config, 2);
+                engine.begin_source(&name, source.link());
+                reader.begin(&name, source.link());
+                // What one engine showed when the pending snapshot was asked for.
+                let mut expected: Option<String> = None;
+                let mut records = 0u64;
+                let (one, sharded) = (Chunks::default(), Chunks::default());
+                let mut tapped = false;
+                loop {
+                    match source.next_packet() {
+                        Ok(Next::Packet(p)) => {
+                            engine.packet(&p);
+                            reader.packet(&p);
+                        }
+                        Ok(Next::UnsupportedLink(dlt)) => {
+                            engine.unsupported_link(dlt);
+                            reader.unsupported_link(dlt);
+                        }
+                        Ok(Next::Skipped(what)) => {
+                            engine.skipped(what);
+                            reader.skipped(what);
+                        }
+                        Ok(Next::Idle) => continue,
+                        Ok(Next::End) => break,
+                        Err(e) => {
+                            let packets = engine.stats().packets;
+                            engine.source_error(&name, e.to_string());
+                            reader.failed(&name, e.to_string(), packets);
+                            break;
+                        }
+                    }
+                    records += 1;
+                    assert_eq!(
+                        reader.counted(),
+                        (engine.stats().packets, engine.stats().bytes)
+                    );
+                    // Picked up at a later record if the workers have answered.
+                    if let Some(snapshot) = reader.snapshot(false) {
+                        let merged = json(&snapshot.report);
+                        assert_eq!(expected.take().as_deref(), Some(&*merged), "{name}");
+                        compared += 1;
+                        // The newest flow is tapped from here on, by its number in the
+                        // snapshot in one engine and by the workers' number in the workers.
+                        if let (false, Some(&id)) = (tapped, snapshot.flows.last()) {
+                            let flow = snapshot.flows.len() as FlowId;
+                            assert_eq!(snapshot.report.flows.last().map(|r| r.id), Some(flow));
+                            engine.tap_flow(flow, recorder(&one));
+                            reader.tap_flow(id, recorder(&sharded));
+                            tapped = true;
+                        }
+                    }
+                    if records.is_multiple_of(EVERY) && reader.ask_snapshot() {
+                        expected = Some(snapshot_of(&mut engine));
+                    }
+                }
+                if let Some(snapshot) = reader.snapshot(true) {
+                    let merged = json(&snapshot.report);
+                    assert_eq!(expected.take().as_deref(), Some(&*merged), "{name}");
+                }
+                assert!(reader.ask_snapshot(), "{name}");
+                let snapshot = reader.snapshot(true).expect("every worker answers");
+                assert_eq!(json(&snapshot.report), snapshot_of(&mut engine), "{name}");
+                compared += 1;
+                // Nothing changed since: the same records, not copies renumbered again (but
+                // those the merge counts a finding on: a port change, judged there).
+                assert!(reader.ask_snapshot(), "{name}");
+                let again = reader.snapshot(true).expect("every worker answers");
+                let (before, now) = (&snapshot.report.flows, &again.report.flows);
+                assert_eq!(before.len(), now.len());
+                let judged: Vec<FlowId> = (again.report.findings.iter())
+                    .filter(|f| f.code == "flexlm.vendor_port_changed")
+                    .filter_map(|f| f.flow)
+                    .collect();
+                let copied = before.iter().zip(now).filter(|(a, b)| !Arc::ptr_eq(a, b));
+                assert!(
+                    copied.clone().all(|(a, _)| judged.contains(&a.id)),
+                    "{name}"
+                );
+                shared += before.len() - copied.count();
+                let report = reader.finish().expect("no worker dies");
+                assert_eq!(json(&report), json(&engine.finish()), "{name}");
+                let chunks = one.lock().expect("no tap panicked").clone();
+                assert_eq!(*sharded.lock().expect("no tap panicked"), chunks, "{name}");
+                tapped_bytes += chunks.iter().map(|(_, c)| c.len()).sum::<usize>();
+            });
+        }
+        assert!(
+            compared > captures.len() * 2,
+            "{compared} snapshots compared"
+        );
+        assert!(tapped_bytes > 10_000, "{tapped_bytes} bytes tapped");
+        assert!(shared > 500, "{shared} records shared");
     }
 }

@@ -35,6 +35,8 @@ pub enum Input {
     Live {
         options: LiveOptions,
         write: Option<PathBuf>,
+        /// Flow-sharded workers (1: one engine on the capture thread).
+        workers: usize,
     },
 }
 
@@ -55,7 +57,7 @@ pub fn run(config: Config, input: Input) -> Result<Ended> {
     }
     let feed = match opened {
         Opened::File(source) => Feed::file(source, config.clone()),
-        Opened::Live(capture) => Feed::live(capture, config.clone()),
+        Opened::Live { capture, workers } => Feed::live(capture, config.clone(), workers),
     };
     let signals = Signals::register()?;
     let mut app = App::new(info.clone(), config.registry.clone());
@@ -72,7 +74,10 @@ pub fn run(config: Config, input: Input) -> Result<Ended> {
 /// An input, opened.
 enum Opened {
     File(Source),
-    Live(LiveCapture),
+    Live {
+        capture: LiveCapture,
+        workers: usize,
+    },
 }
 
 /// Opens the file or interface, so that a failure is a plain error message.
@@ -84,13 +89,21 @@ fn open(input: &Input) -> Result<(Opened, SourceInfo)> {
             let kind = SourceKind::File(path.clone());
             (Opened::File(source), SourceInfo { name, kind })
         }
-        Input::Live { options, write } => {
+        Input::Live {
+            options,
+            write,
+            workers,
+        } => {
             let capture = LiveCapture::open(options, write.as_ref())?;
             let name = options.interface.clone();
             let kind = SourceKind::Live {
                 write: write.clone(),
             };
-            (Opened::Live(capture), SourceInfo { name, kind })
+            let opened = Opened::Live {
+                capture,
+                workers: *workers,
+            };
+            (opened, SourceInfo { name, kind })
         }
     })
 }

@@ -530,6 +530,94 @@ fn live_capture_counts_pauses_and_writes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--workers 2` shows what one engine shows: two UIs capture the same replay of the farm
+/// sample on `lo`, one analysing with one engine, the other with two flow-sharded workers
+/// (snapshots merged, a flow's stream tapped in its worker). The replay comes in two parts,
+/// with a flow still open between them selected in the detail pane: the bytes it carries
+/// after that reach the stream in both. Every view is the same, but for the uptime.
+#[test]
+fn live_workers_show_what_one_engine_shows() {
+    require_live_capture();
+    let dir = scratch("live-workers");
+    let farm = sample_capture("farm/mixed_farm.pcap");
+    let (first, rest) = (dir.join("first.pcap"), dir.join("rest.pcap"));
+    for (part, range) in [(&first, "1-300"), (&rest, "301-593")] {
+        let split = Command::new("editcap")
+            .args(["-F", "pcap", "-r"])
+            .args([&farm, part])
+            .arg(range)
+            .output()
+            .expect("editcap runs (tshark's package)");
+        assert!(split.status.success(), "{split:?}");
+    }
+    let uis = ["1", "2"].map(|n| {
+        let args = ["-i", "lo", "-f", "net 10.1.0.0/16", "--workers", n];
+        Tmux::start(&args, &dir)
+    });
+    // Both UIs, once they show `texts`, show the same (the status line aside, with the uptime).
+    let same = |texts: &[&str]| {
+        let started = Instant::now();
+        loop {
+            let [one, two] = [&uis[0], &uis[1]].map(|t| {
+                let screen = t.wait_for(texts);
+                let kept: Vec<&str> = screen.lines().filter(|l| !l.contains("(live)")).collect();
+                kept.join("\n")
+            });
+            if one == two {
+                return one;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "one engine shows:\n{one}\ntwo workers show:\n{two}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    same(&["lo (live)", " 0 pkts"]);
+
+    replay(&first);
+    same(&[" 300 pkts", "[1 Flows (13)]"]);
+    // Flow 13 (CGP) is open: selected, its stream is tapped from here on.
+    for t in &uis {
+        t.keys(&[&["Down"; 12][..], &["Enter"]].concat());
+    }
+    same(&["Flow 13 (cgp) 10.1.20.60:50041 → 10.1.10.21:2598"]);
+    replay(&rest);
+    same(&[" 593 pkts", "[1 Flows (15)]"]);
+    // The last section is the stream to the client, the one before to the server.
+    for t in &uis {
+        t.keys(&["]"; 20]);
+    }
+    same(&[
+        "Stream server > client",
+        "live: 4608 B reassembled since this flow was selected",
+    ]);
+    for t in &uis {
+        t.keys(&["["]);
+    }
+    same(&[
+        "Stream client > server",
+        "live: 146 B reassembled since this flow was selected",
+    ]);
+    for (key, tab) in [
+        ("1", "[1 Flows (15)]"),
+        ("2", "[2 Licensing (3)]"),
+        ("3", "[3 Heartbeats (6)]"),
+        ("4", "[4 Sessions (5)]"),
+        ("5", "[5 Findings (8)]"),
+    ] {
+        for t in &uis {
+            t.keys(&["Escape", key]);
+        }
+        same(&[tab]);
+    }
+    for t in &uis {
+        t.keys(&["q"]);
+        assert_eq!(t.wait_restored(), 0);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `report -i` on the loop the UI's capture thread runs: it stops at `--count` with every
 /// packet copied to `-w`, at `--duration` with nothing to read, and at SIGINT with the report
 /// of what it read. The traffic is the test's own, on a port apart from the UI's live test.

@@ -131,6 +131,13 @@ impl Licensing {
         self.deferred = Some(Deferred::new(self.settings.max_sessions));
     }
 
+    /// The redirects kept so far, left in place (a live snapshot of the workers).
+    pub fn deferred(&self) -> Deferred {
+        self.deferred
+            .clone()
+            .unwrap_or_else(|| Deferred::new(self.settings.max_sessions))
+    }
+
     /// The redirects kept for the merge (none unless deferred).
     pub fn take_deferred(&mut self) -> Deferred {
         let servers = self.settings.max_sessions;

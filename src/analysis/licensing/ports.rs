@@ -77,6 +77,7 @@ pub(super) fn daemon_names(vendor: Option<&WireText>) -> (String, String) {
 }
 
 /// A worker's redirects, kept for the merge.
+#[derive(Clone)]
 pub struct Deferred {
     redirects: Vec<Redirect>,
     /// Not kept for [`MAX_DEFERRED`].

@@ -1,20 +1,28 @@
-//! Live capture in its own thread: packets into the engine (the loop `report -i` runs too,
+//! Live capture in its own thread: packets into the analysis (the loop `report -i` runs too,
 //! [`LiveCapture::run`]), snapshots out at a steady rate. At each tick of the loop, commands
 //! from the UI are taken and, when due, a snapshot is sent.
 //!
+//! The analysis is one engine, or flow-sharded workers (`--workers N`, see `run::workers`):
+//! their snapshot is asked for at one tick and taken, merged, at a later one, so that the
+//! capture thread never waits for them; the UI sees it one tick later than one engine's.
+//!
 //! Snapshot cost grows with the number of flows (about one `Arc` clone per flow plus the
 //! records of flows that changed), so snapshots are spaced to keep that cost under
-//! 1/[`COST_SHARE`] of the capture thread's time.
+//! 1/[`COST_SHARE`] of the time of the thread it falls on (the capture thread, or the busiest
+//! worker).
 
 use super::timeline::Timeline;
 use super::{FeedMsg, Snapshot, send};
 use crate::capture::Packet;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Delivery, Engine, FlowEnds};
 use crate::model::{FlowId, Report};
-use crate::run::{LiveCapture, LiveControl, LiveEnd, LiveObserver, StopAfter};
+use crate::run::{
+    LiveCapture, LiveControl, LiveEnd, LiveObserver, LiveSink, LiveWorkers, Reader, StopAfter,
+};
 use crate::tui::stream::SharedStream;
 use crate::tui::text::wall_clock;
+use ctxscope_dissectors::Dir;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -22,7 +30,7 @@ use std::time::{Duration, Instant};
 
 /// Snapshot period when snapshots are cheap.
 const TICK: Duration = Duration::from_millis(250);
-/// Snapshots may take at most 1/COST_SHARE of the capture thread.
+/// Snapshots may take at most 1/COST_SHARE of a thread.
 const COST_SHARE: u32 = 20;
 
 pub enum LiveCommand {
@@ -59,9 +67,12 @@ impl Control {
     }
 }
 
+/// Starts the capture thread, analysing into one engine or, with `workers` > 1, into that
+/// many flow-sharded workers.
 pub(super) fn start(
     mut capture: LiveCapture,
     config: Config,
+    workers: usize,
     tx: Sender<FeedMsg>,
 ) -> (Control, Option<JoinHandle<()>>) {
     let (commands, inbox) = mpsc::channel();
@@ -72,25 +83,100 @@ pub(super) fn start(
     let thread = std::thread::Builder::new()
         .name("ctxscope-capture".into())
         .spawn(move || {
-            // Built in the capture thread: an engine with a flow tap cannot move between
-            // threads.
-            let mut engine = Engine::new(config);
             let mut feed = LiveFeed {
                 tx,
                 inbox,
                 timeline: Timeline::rolling(Duration::from_secs(1)),
                 changed: true,
                 next_snapshot: Instant::now(),
+                asked: None,
             };
-            let end = capture.run(&mut engine, TICK, &StopAfter::default(), &mut feed);
-            if let LiveEnd::Failed(message) = end {
-                let report = Arc::new(engine.snapshot());
-                feed.publish(&mut capture, &mut engine, Some(report));
-                send(&feed.tx, FeedMsg::Stopped(message));
+            if workers > 1 {
+                // The workers' final reports are not needed: the UI has the snapshots.
+                std::thread::scope(|scope| {
+                    let reader = Reader::start(scope, &config, workers);
+                    feed.capture(&mut capture, &mut LiveWorkers::new(reader));
+                });
+            } else {
+                // Built in the capture thread: an engine with a flow tap cannot move between
+                // threads.
+                feed.capture(&mut capture, &mut Engine::new(config));
             }
         })
         .ok();
     (control, thread)
+}
+
+/// What the capture thread analyses into: one engine, or flow-sharded workers.
+trait Analysis: LiveSink {
+    /// Packets so far (with the records counted as packets) and their bytes as on the wire.
+    fn counted(&self) -> (u64, u64);
+    /// Asks for a snapshot of the analysis so far: one engine makes it at once (with what it
+    /// cost), the workers answer later ([`Analysis::take_snapshot`]).
+    fn ask_snapshot(&mut self) -> Option<(Report, Duration)>;
+    /// The workers' snapshot asked for, once every worker answered (`wait`: blocks until
+    /// then), with what it cost the busiest thread.
+    fn take_snapshot(&mut self, wait: bool) -> Option<(Report, Duration)>;
+    /// Sends the reassembled chunks of `flow` (its number in the snapshots) to `stream` from
+    /// the next packet on.
+    fn tap(&mut self, flow: FlowId, stream: SharedStream);
+    fn untap(&mut self);
+}
+
+impl Analysis for Engine {
+    fn counted(&self) -> (u64, u64) {
+        (self.stats().packets, self.stats().bytes)
+    }
+
+    fn ask_snapshot(&mut self) -> Option<(Report, Duration)> {
+        let started = Instant::now();
+        let report = self.snapshot();
+        Some((report, started.elapsed()))
+    }
+
+    fn take_snapshot(&mut self, _wait: bool) -> Option<(Report, Duration)> {
+        None
+    }
+
+    fn tap(&mut self, flow: FlowId, stream: SharedStream) {
+        self.tap_flow(flow, into(stream));
+    }
+
+    fn untap(&mut self) {
+        Engine::untap(self);
+    }
+}
+
+impl Analysis for LiveWorkers<'_> {
+    fn counted(&self) -> (u64, u64) {
+        LiveWorkers::counted(self)
+    }
+
+    fn ask_snapshot(&mut self) -> Option<(Report, Duration)> {
+        LiveWorkers::ask_snapshot(self);
+        None
+    }
+
+    fn take_snapshot(&mut self, wait: bool) -> Option<(Report, Duration)> {
+        self.snapshot(wait)
+    }
+
+    fn tap(&mut self, flow: FlowId, stream: SharedStream) {
+        self.tap_flow(flow, into(stream));
+    }
+
+    fn untap(&mut self) {
+        LiveWorkers::untap(self);
+    }
+}
+
+/// A flow tap that adds the chunks to `stream`.
+fn into(stream: SharedStream) -> impl Fn(FlowEnds, Dir, Delivery<'_>) + Send + Sync + 'static {
+    move |_, dir, chunk| {
+        if let Ok(mut s) = stream.lock() {
+            s.push_live(dir, chunk);
+        }
+    }
 }
 
 /// What the capture thread does beside reading: the timeline, commands, snapshots.
@@ -98,60 +184,91 @@ struct LiveFeed {
     tx: Sender<FeedMsg>,
     inbox: Receiver<LiveCommand>,
     timeline: Timeline,
-    /// Packets arrived since the last snapshot.
+    /// Packets arrived since the last snapshot was asked for.
     changed: bool,
     next_snapshot: Instant,
+    /// When the workers were asked for the snapshot they have not all answered yet.
+    asked: Option<Instant>,
 }
 
-impl LiveObserver for LiveFeed {
+impl<S: Analysis> LiveObserver<S> for LiveFeed {
     fn packet(&mut self, p: &Packet<'_>) {
         self.timeline.add(p.ts, u64::from(p.wire_len));
         self.changed = true;
     }
 
-    fn tick(&mut self, capture: &mut LiveCapture, engine: &mut Engine) {
-        self.take_commands(capture, engine);
+    fn tick(&mut self, capture: &mut LiveCapture, analysis: &mut S) {
+        self.take_commands(capture, analysis);
         let now = Instant::now();
-        if now < self.next_snapshot {
-            return;
+        let mut report = None;
+        if let Some(asked) = self.asked
+            && let Some(made) = analysis.take_snapshot(false)
+        {
+            self.asked = None;
+            report = Some(self.made(asked, made));
         }
-        self.timeline.advance_to(wall_clock());
-        let report = if self.changed {
+        let due = now >= self.next_snapshot;
+        if due && self.changed && self.asked.is_none() {
             self.changed = false;
-            let started = Instant::now();
-            let report = Arc::new(engine.snapshot());
-            self.next_snapshot = now + TICK.max(started.elapsed() * COST_SHARE);
-            Some(report)
-        } else {
-            None
-        };
-        self.publish(capture, engine, report);
+            match analysis.ask_snapshot() {
+                Some(made) => report = Some(self.made(now, made)),
+                None => self.asked = Some(now),
+            }
+        }
+        if due || report.is_some() {
+            self.timeline.advance_to(wall_clock());
+            self.publish(capture, analysis, report);
+        }
     }
 }
 
 impl LiveFeed {
+    /// Reads until the capture stops; if the interface failed, the last snapshot and why.
+    fn capture<S: Analysis>(&mut self, capture: &mut LiveCapture, analysis: &mut S) {
+        let end = capture.run(analysis, TICK, &StopAfter::default(), self);
+        if let LiveEnd::Failed(message) = end {
+            if self.asked.take().is_some() {
+                // Outdated: the one asked for next covers every packet.
+                let _ = analysis.take_snapshot(true);
+            }
+            let last = analysis
+                .ask_snapshot()
+                .or_else(|| analysis.take_snapshot(true));
+            let report = last.map(|(report, _)| Arc::new(report));
+            self.publish(capture, analysis, report);
+            send(&self.tx, FeedMsg::Stopped(message));
+        }
+    }
+
+    /// A snapshot asked for at `asked` arrived, having cost `cost`: the next one is due when
+    /// that cost is 1/[`COST_SHARE`] of the time since, and at the soonest a [`TICK`] later.
+    fn made(&mut self, asked: Instant, (report, cost): (Report, Duration)) -> Arc<Report> {
+        self.next_snapshot = asked + TICK.max(cost * COST_SHARE);
+        Arc::new(report)
+    }
+
     /// Sends the counters, the timeline and, if given, a new report.
     fn publish(
         &mut self,
         capture: &mut LiveCapture,
-        engine: &mut Engine,
+        analysis: &mut impl Analysis,
         report: Option<Arc<Report>>,
     ) {
-        let kernel = capture.count_drops(engine);
-        let stats = engine.stats();
+        let kernel = capture.count_drops(analysis);
+        let (packets, bytes) = analysis.counted();
         send(
             &self.tx,
             FeedMsg::Snapshot(Box::new(Snapshot {
                 report,
-                packets: stats.packets,
-                bytes: stats.bytes,
+                packets,
+                bytes,
                 kernel,
                 timeline: self.timeline.clone(),
             })),
         );
     }
 
-    fn take_commands(&mut self, capture: &mut LiveCapture, engine: &mut Engine) {
+    fn take_commands(&mut self, capture: &mut LiveCapture, analysis: &mut impl Analysis) {
         while let Ok(command) = self.inbox.try_recv() {
             match command {
                 LiveCommand::Tap {
@@ -163,14 +280,10 @@ impl LiveFeed {
                         let written = capture.flush().map(|()| capture.packets());
                         let _ = reply.send(written.map_err(|e| e.to_string()));
                     }
-                    engine.tap_flow(flow, move |_, dir, chunk| {
-                        if let Ok(mut s) = stream.lock() {
-                            s.push_live(dir, chunk);
-                        }
-                    });
+                    analysis.tap(flow, stream);
                 }
                 // Flow IDs start at 1: tapping 0 taps nothing.
-                LiveCommand::Untap => engine.untap(),
+                LiveCommand::Untap => analysis.untap(),
                 LiveCommand::Flush(reply) => {
                     let _ = reply.send(capture.flush().map_err(|e| e.to_string()));
                 }

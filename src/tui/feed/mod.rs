@@ -2,7 +2,8 @@
 //!
 //! The UI thread never touches the engine. The feed thread sends [`FeedMsg`]s: progress while
 //! a file loads and its final report, or, for a live capture, a [`Snapshot`] a few times a
-//! second (the engine's cheap `snapshot()`, shared as `Arc<Report>`). A live capture also takes
+//! second (the engine's cheap `snapshot()`, or the flow-sharded workers' snapshots merged,
+//! shared as `Arc<Report>`). A file is analysed by one engine. A live capture also takes
 //! [`LiveCommand`]s: tap a flow's stream for the detail pane, flush the `--write` file.
 
 mod file;
@@ -102,10 +103,11 @@ impl Feed {
         }
     }
 
-    /// Captures from an opened interface in the background.
-    pub fn live(capture: LiveCapture, config: Config) -> Feed {
+    /// Captures from an opened interface in the background, into one engine or (`workers` >
+    /// 1) flow-sharded workers.
+    pub fn live(capture: LiveCapture, config: Config, workers: usize) -> Feed {
         let (tx, rx) = mpsc::channel();
-        let (control, thread) = live::start(capture, config, tx);
+        let (control, thread) = live::start(capture, config, workers, tx);
         Feed {
             rx,
             control: Control::Live(control),
