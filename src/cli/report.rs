@@ -2,7 +2,6 @@
 
 use super::live::LiveArgs;
 use super::{ConfigArgs, Outcome, parse_severity};
-use crate::engine::Engine;
 use crate::output::{self, Format};
 use crate::run::{self, StopAfter};
 use anyhow::{Context as _, Result, bail};
@@ -40,9 +39,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
     /// Flow-sharded workers, for capture files and live capture (1 to 8; default: the number
-    /// of cores, at most 8; 1 analyses on this thread): connections are spread over N threads
-    /// by their pair of IP addresses, each with its share of the memory budget. The report is
-    /// the same for any N unless a cap is hit (README, "Workers").
+    /// of cores, at most 8): one thread reads and spreads the connections over N analysing
+    /// threads by their pair of IP addresses, each with its share of the memory budget. The
+    /// report is the same for any N unless a cap is hit (README, "Workers").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=run::MAX_WORKERS as i64))]
     pub workers: Option<u16>,
     #[command(flatten)]
@@ -58,14 +57,8 @@ pub fn run(args: &ReportArgs, registry: &Registry) -> Result<Outcome> {
             packets: args.count,
         };
         run::capture_live(config, workers, &opts, args.live.write.as_ref(), &stop)?
-    } else if workers > 1 {
-        run::analyse_files(&config, &args.files, workers, true)?
     } else {
-        let mut engine = Engine::new(config);
-        for file in &args.files {
-            run::read_file(&mut engine, file, &file.display().to_string(), true)?;
-        }
-        engine.finish()
+        run::analyse_files(&config, &args.files, workers, true)?
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(

@@ -171,8 +171,8 @@ fn progress_bar(name: &str, source: &Source, show: bool) -> Option<ProgressBar> 
 const REPORT_TICK: Duration = Duration::from_millis(100);
 
 /// Captures from an interface until SIGINT/SIGTERM or a limit of `stop`, copying every packet
-/// to `write`, into one engine or, with `workers` > 1, into flow-sharded workers (this thread
-/// reads and routes); the report holds the kernel's counters.
+/// to `write`, into `workers` flow-sharded workers (this thread reads and routes); the report
+/// holds the kernel's counters.
 pub fn capture_live(
     config: Config,
     workers: usize,
@@ -182,18 +182,12 @@ pub fn capture_live(
 ) -> Result<Report, WorkersError> {
     let mut capture = LiveCapture::open(opts, write).map_err(WorkersError::Capture)?;
     capture.stop_on_signals();
-    // A failed interface is in the report (the engine or a worker recorded it).
-    let report = if workers > 1 {
-        std::thread::scope(|scope| {
-            let mut sink = LiveWorkers::new(Reader::start(scope, &config, workers));
-            capture.run(&mut sink, REPORT_TICK, stop, &mut ());
-            sink.finish()
-        })?
-    } else {
-        let mut engine = Engine::new(config);
-        capture.run(&mut engine, REPORT_TICK, stop, &mut ());
-        engine.finish()
-    };
+    // A failed interface is in the report (a worker recorded it).
+    let report = std::thread::scope(|scope| {
+        let mut sink = LiveWorkers::new(Reader::start(scope, &config, workers));
+        capture.run(&mut sink, REPORT_TICK, stop, &mut ());
+        sink.finish()
+    })?;
     capture.flush().map_err(WorkersError::Capture)?;
     Ok(report)
 }

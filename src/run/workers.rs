@@ -217,7 +217,7 @@ impl std::fmt::Display for WorkersError {
             WorkersError::Capture(e) => e.fmt(f),
             WorkersError::WorkerDied { worker, panic } => write!(
                 f,
-                "internal error: worker {worker} stopped ({panic}); no report was made (--workers 1 analyses on one thread)"
+                "internal error: worker {worker} stopped ({panic}); no report was made"
             ),
         }
     }
