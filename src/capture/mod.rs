@@ -120,6 +120,28 @@ pub struct Source {
     file_size: Option<u64>,
     /// Approximate bytes of the file consumed so far (record headers + captured bytes).
     consumed: u64,
+    /// The kernel's counters of a live capture, made 64-bit.
+    kernel: KernelCounters,
+}
+
+/// libpcap's kernel counters are 32-bit (`struct pcap_stat`) and wrap after 4.3 G packets,
+/// about 72 minutes at 1 M packets/s; a sensor runs for weeks. Each reading adds what every
+/// counter moved since the last one, modulo 2^32, to 64-bit totals: right as long as fewer than
+/// 2^32 packets pass between two readings (the live loop reads them at every tick).
+#[derive(Debug, Default)]
+struct KernelCounters {
+    last: [u32; 3],
+    total: [u64; 3],
+}
+
+impl KernelCounters {
+    fn read(&mut self, now: [u32; 3]) -> [u64; 3] {
+        for ((total, last), now) in self.total.iter_mut().zip(&mut self.last).zip(now) {
+            *total += u64::from(now.wrapping_sub(*last));
+            *last = now;
+        }
+        self.total
+    }
 }
 
 /// Size of a classic pcap record header, for progress.
@@ -167,6 +189,7 @@ impl Source {
             savefile: None,
             file_size: Some(meta.len()),
             consumed: 0,
+            kernel: KernelCounters::default(),
         })
     }
 
@@ -200,6 +223,7 @@ impl Source {
             savefile: None,
             file_size: None,
             consumed: 0,
+            kernel: KernelCounters::default(),
         })
     }
 
@@ -246,14 +270,18 @@ impl Source {
         }
     }
 
+    /// The kernel's counters so far, for a live capture.
     pub fn kernel_stats(&mut self) -> Option<KernelStats> {
         let Handle::Live(cap) = &mut self.handle else {
             return None;
         };
-        cap.stats().ok().map(|s| KernelStats {
-            received: u64::from(s.received),
-            dropped: u64::from(s.dropped),
-            if_dropped: u64::from(s.if_dropped),
+        let s = cap.stats().ok()?;
+        let [received, dropped, if_dropped] =
+            self.kernel.read([s.received, s.dropped, s.if_dropped]);
+        Some(KernelStats {
+            received,
+            dropped,
+            if_dropped,
             unread: 0,
         })
     }
@@ -337,5 +365,25 @@ fn live_open_message(iface: &str, e: &pcap::Error) -> String {
         format!("{iface}: {msg}. List the interfaces with `ctxscope interfaces`")
     } else {
         format!("{iface}: {msg}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KernelCounters;
+
+    #[test]
+    fn kernel_counters_go_on_past_libpcaps_32_bits() {
+        let mut k = KernelCounters::default();
+        assert_eq!(k.read([10, 0, 0]), [10, 0, 0]);
+        assert_eq!(
+            k.read([u32::MAX - 5, 3, 0]),
+            [u64::from(u32::MAX) - 5, 3, 0]
+        );
+        // received wraps: 6 packets up to 2^32, then 20 more.
+        assert_eq!(k.read([20, 3, 1]), [(1u64 << 32) + 20, 3, 1]);
+        // Twice more round, each reading less than 2^32 after the last.
+        assert_eq!(k.read([u32::MAX, 3, 1]), [(2u64 << 32) - 1, 3, 1]);
+        assert_eq!(k.read([1, 3, 1]), [(2u64 << 32) + 1, 3, 1]);
     }
 }

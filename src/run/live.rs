@@ -358,6 +358,8 @@ impl LiveCapture {
                 if stop.duration.is_some_and(|d| started.elapsed() >= d) {
                     break LiveEnd::Stopped;
                 }
+                // Read at every tick, so that no wrap of libpcap's 32-bit counters is missed.
+                self.source.kernel_stats();
                 observer.tick(self, sink);
             }
         };
