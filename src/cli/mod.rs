@@ -43,8 +43,8 @@ pub enum Command {
     Monitor(monitor::MonitorArgs),
     /// Write the reassembled bytes of one flow, like `tshark -q -z follow,tcp,raw`.
     Follow(follow::FollowArgs),
-    /// Browse a capture file or a live interface in a terminal UI (a live interface with
-    /// --workers N, a file on one thread).
+    /// Browse a capture file or a live interface in a terminal UI (with --workers N, as
+    /// report).
     Tui(tui::TuiArgs),
     /// Run every capture in DIR against its expected result (regression); --bless updates them.
     Check(check::CheckArgs),

@@ -22,10 +22,9 @@ pub struct TuiArgs {
     /// Live capture (`-w` also lets `w` save one flow's packets).
     #[command(flatten)]
     pub live: LiveArgs,
-    /// Flow-sharded workers for live capture, as for `report` (1 to 8; default: the number of
-    /// cores, at most 8; 1 analyses on the capture thread). A capture file is analysed by one
-    /// engine.
-    #[arg(long, value_name = "N", conflicts_with = "input", value_parser = clap::value_parser!(u16).range(1..=run::MAX_WORKERS as i64))]
+    /// Flow-sharded workers, as for `report` (1 to 8; default: the number of cores, at most 8;
+    /// 1 analyses on one engine: on the capture thread, or beside the file's reader).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=run::MAX_WORKERS as i64))]
     pub workers: Option<u16>,
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -33,13 +32,17 @@ pub struct TuiArgs {
 
 pub fn run(args: &TuiArgs, registry: &Registry) -> Result<Outcome> {
     let config = args.config.load(registry)?;
+    let workers = args.workers.map_or_else(run::default_workers, usize::from);
     let input = match (args.live.options(), &args.file) {
         (Some(options), _) => Input::Live {
             options,
             write: args.live.write.clone(),
-            workers: args.workers.map_or_else(run::default_workers, usize::from),
+            workers,
         },
-        (None, Some(file)) => Input::File(file.clone()),
+        (None, Some(file)) => Input::File {
+            path: file.clone(),
+            workers,
+        },
         // clap requires one of them.
         (None, None) => anyhow::bail!("give a capture FILE or -i IFACE"),
     };

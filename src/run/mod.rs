@@ -7,7 +7,8 @@ mod workers;
 
 pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, LiveSink, LiveWorkers, StopAfter};
 pub use workers::{
-    MAX_WORKERS, Reader, WorkersError, WorkersSnapshot, analyse_files, default_workers,
+    FileObserver, MAX_WORKERS, Reader, WorkersError, WorkersSnapshot, analyse_files,
+    default_workers,
 };
 
 use crate::capture::ahead::{End, Item, read_ahead};
@@ -126,7 +127,11 @@ pub fn read_file(
     show_progress: bool,
 ) -> Result<(), CaptureError> {
     let mut source = Source::open_file(path, name)?;
-    match progress_bar(name, &source, show_progress) {
+    let bar = progress_bar(name, show_progress);
+    if let (Some(bar), Some((_, total))) = (&bar, source.progress()) {
+        bar.set_length(total);
+    }
+    match bar {
         Some(bar) => {
             read_source(&mut source, engine, &mut BarObserver(&bar));
             bar.finish_and_clear();
@@ -149,13 +154,13 @@ impl ReadObserver for BarObserver<'_> {
     }
 }
 
-/// A progress bar on stderr for reading `source`, if asked for and stderr is a terminal.
-fn progress_bar(name: &str, source: &Source, show: bool) -> Option<ProgressBar> {
+/// A progress bar on stderr for reading `name` (its length set when known), if asked for and
+/// stderr is a terminal.
+fn progress_bar(name: &str, show: bool) -> Option<ProgressBar> {
     if !show || !std::io::stderr().is_terminal() {
         return None;
     }
-    let total = source.progress().map_or(0, |(_, total)| total);
-    let bar = ProgressBar::new(total);
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
             "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",

@@ -105,9 +105,9 @@ impl PcapWindows {
         &self.window
     }
 
-    /// Bytes of the file read into windows so far (for progress).
-    pub fn read_up_to(&self) -> u64 {
-        self.window_at + self.window.len() as u64
+    /// (bytes of the file read into windows so far, the file's length), for progress.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.window_at + self.window.len() as u64, self.len)
     }
 
     pub fn records(&self) -> u64 {

@@ -190,6 +190,36 @@ impl Lane {
     }
 }
 
+/// What reading a file into the workers ([`Reader::file`]) shows its caller, who may stop it.
+pub trait FileObserver {
+    /// Every packet, before it is handed over.
+    fn packet(&mut self, _packet: &Packet<'_>) {}
+    /// Now and then (at every window of a classic pcap file, every few thousand packets
+    /// otherwise): packets so far and (bytes of the file read, its size). Returning false
+    /// stops the reading.
+    fn progress(
+        &mut self,
+        _reader: &mut Reader<'_>,
+        _packets: u64,
+        _at: Option<(u64, u64)>,
+    ) -> bool {
+        true
+    }
+}
+
+/// A progress bar on stderr (see [`progress_bar`]).
+struct Bar(Option<ProgressBar>);
+
+impl FileObserver for Bar {
+    fn progress(&mut self, _: &mut Reader<'_>, _: u64, at: Option<(u64, u64)>) -> bool {
+        if let (Some(bar), Some((done, total))) = (&self.0, at) {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+        true
+    }
+}
+
 /// Analyses `files` (read in order as one capture) with `workers` workers, with a progress bar
 /// on stderr if `show_progress` and it is a terminal. Opening failures are returned; a read
 /// error part way is recorded in the report, as with one engine.
@@ -259,9 +289,14 @@ fn analyse_with(
     std::thread::scope(|scope| {
         let mut reader = Reader::start_with(scope, config, workers, work);
         // A worker that died (or stopped for one) takes no more: reading stops.
-        let read = files
-            .iter()
-            .try_for_each(|file| reader.file(file, show_progress));
+        let read = files.iter().try_for_each(|file| {
+            let mut bar = Bar(progress_bar(&file.display().to_string(), show_progress));
+            let read = reader.file(file, &mut bar);
+            if let Some(bar) = bar.0 {
+                bar.finish_and_clear();
+            }
+            read
+        });
         let report = reader.finish()?;
         read.map_err(WorkersError::Capture)?;
         Ok(report)
@@ -595,24 +630,27 @@ impl<'scope> Reader<'scope> {
         self.stopped |= !self.lanes[lane].push(entry);
     }
 
-    fn file(&mut self, path: &Path, show_progress: bool) -> Result<(), CaptureError> {
+    /// Reads the capture file `path` into the workers, telling `observer` how it goes; it
+    /// stops early if the observer says so. Opening failures are returned; a read error part
+    /// way is recorded in the report.
+    pub fn file(
+        &mut self,
+        path: &Path,
+        observer: &mut impl FileObserver,
+    ) -> Result<(), CaptureError> {
         let name = path.display().to_string();
         let mut source = Source::open_file(path, &name)?;
-        let bar = progress_bar(&name, &source, show_progress);
-        self.file_records(&name, path, &mut source, bar.as_ref());
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
+        self.file_records(&name, path, &mut source, observer);
         Ok(())
     }
 
-    /// Reads the records of the file `path`, opened as `source`, moving `bar` along.
+    /// Reads the records of the file `path`, opened as `source`.
     fn file_records(
         &mut self,
         name: &str,
         path: &Path,
         source: &mut Source,
-        bar: Option<&ProgressBar>,
+        observer: &mut impl FileObserver,
     ) {
         let link = source.link();
         self.begin(name, link);
@@ -620,7 +658,7 @@ impl<'scope> Reader<'scope> {
         if let Some(link) = link
             && let Some(windows) = PcapWindows::open(path)
         {
-            let Some(read) = self.windows(windows, link, bar) else {
+            let Some(read) = self.windows(windows, link, observer) else {
                 return;
             };
             if self.stopped {
@@ -638,11 +676,12 @@ impl<'scope> Reader<'scope> {
             match source.next_packet() {
                 Ok(Next::Packet(p)) => {
                     packets += 1;
+                    observer.packet(&p);
                     self.packet(&p);
                     if packets.is_multiple_of(PROGRESS_EVERY)
-                        && let (Some(bar), Some((done, _))) = (bar, source.progress())
+                        && !observer.progress(self, packets, source.progress())
                     {
-                        bar.set_position(done);
+                        return;
                     }
                 }
                 Ok(Next::UnsupportedLink(dlt)) => {
@@ -661,12 +700,12 @@ impl<'scope> Reader<'scope> {
     }
 
     /// Reads a file's packets window by window as far as the plain layout goes: `None` if to
-    /// its end, else how many (libpcap is to read the rest).
+    /// its end (or the observer stopped it), else how many (libpcap is to read the rest).
     fn windows(
         &mut self,
         mut windows: PcapWindows,
         link: LinkType,
-        bar: Option<&ProgressBar>,
+        observer: &mut impl FileObserver,
     ) -> Option<u64> {
         self.set_window(windows.window());
         while !self.stopped {
@@ -678,12 +717,18 @@ impl<'scope> Reader<'scope> {
                     wire_len,
                 } => {
                     let data = windows.window().get(at..at + len).unwrap_or_default();
+                    observer.packet(&Packet {
+                        ts,
+                        link,
+                        data,
+                        wire_len,
+                    });
                     self.route(ts, link, wire_len, data, Some(at));
                 }
                 Record::Window => {
                     self.set_window(windows.window());
-                    if let Some(bar) = bar {
-                        bar.set_position(windows.read_up_to());
+                    if !observer.progress(self, windows.records(), Some(windows.progress())) {
+                        return None;
                     }
                 }
                 Record::End => return None,

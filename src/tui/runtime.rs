@@ -31,7 +31,11 @@ const FLUSH_WAIT: Duration = Duration::from_secs(5);
 
 /// What to browse.
 pub enum Input {
-    File(PathBuf),
+    File {
+        path: PathBuf,
+        /// Flow-sharded workers (1: one engine).
+        workers: usize,
+    },
     Live {
         options: LiveOptions,
         write: Option<PathBuf>,
@@ -56,7 +60,11 @@ pub fn run(config: Config, input: Input) -> Result<Ended> {
         bail!("the terminal UI needs a terminal; for a file or a pipe use `ctxscope report`");
     }
     let feed = match opened {
-        Opened::File(source) => Feed::file(source, config.clone()),
+        Opened::File {
+            path,
+            source,
+            workers,
+        } => Feed::file(path, source, config.clone(), workers),
         Opened::Live { capture, workers } => Feed::live(capture, config.clone(), workers),
     };
     let signals = Signals::register()?;
@@ -73,7 +81,11 @@ pub fn run(config: Config, input: Input) -> Result<Ended> {
 
 /// An input, opened.
 enum Opened {
-    File(Source),
+    File {
+        path: PathBuf,
+        source: Source,
+        workers: usize,
+    },
     Live {
         capture: LiveCapture,
         workers: usize,
@@ -83,11 +95,16 @@ enum Opened {
 /// Opens the file or interface, so that a failure is a plain error message.
 fn open(input: &Input) -> Result<(Opened, SourceInfo)> {
     Ok(match input {
-        Input::File(path) => {
+        Input::File { path, workers } => {
             let name = path.display().to_string();
             let source = Source::open_file(path, &name)?;
             let kind = SourceKind::File(path.clone());
-            (Opened::File(source), SourceInfo { name, kind })
+            let opened = Opened::File {
+                path: path.clone(),
+                source,
+                workers: *workers,
+            };
+            (opened, SourceInfo { name, kind })
         }
         Input::Live {
             options,

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::model::{KernelStats, Report};
 use crate::run::LiveCapture;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -83,17 +84,24 @@ enum Control {
 }
 
 impl Feed {
-    /// Loads a capture file in the background.
-    pub fn file(source: Source, config: Config) -> Feed {
+    /// Loads the capture file `path`, opened as `source`, in the background: into one engine
+    /// or (`workers` > 1) flow-sharded workers.
+    pub fn file(path: PathBuf, source: Source, config: Config, workers: usize) -> Feed {
         let (tx, rx) = mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&cancel);
         let thread = std::thread::Builder::new()
             .name("ctxscope-load".into())
             .spawn(move || {
-                // Built in the feed thread: an engine with a flow tap cannot move between
-                // threads.
-                file::load(source, Engine::new(config), &flag, &tx);
+                if workers > 1 {
+                    // The reader opens the file itself, a window at a time.
+                    drop(source);
+                    file::load_sharded(&path, &config, workers, &flag, &tx);
+                } else {
+                    // Built in the feed thread: an engine with a flow tap cannot move between
+                    // threads.
+                    file::load(source, Engine::new(config), &flag, &tx);
+                }
             })
             .ok();
         Feed {
