@@ -89,9 +89,9 @@ fn files_read_in_turn_are_one_capture_for_the_workers_too() {
 
 /// A file larger than the reader's 1 MiB window: packets are walked across window boundaries
 /// (a record split by one starts the next window), and the report is still one engine's.
-#[test]
-fn a_file_read_over_many_windows_gives_one_engines_report() {
-    let dir = std::env::temp_dir().join(format!("ctxscope-workers-{}", std::process::id()));
+/// A generated 5 MB farm in a temporary folder of its own (`name`): the folder and the file.
+fn farm_of_5mb(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ctxscope-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary folder");
     let farm = dir.join("farm.pcap");
     let generated = std::process::Command::new(env!("CARGO_BIN_EXE_ctxscope"))
@@ -101,6 +101,12 @@ fn a_file_read_over_many_windows_gives_one_engines_report() {
         .output()
         .expect("ctxscope generate runs");
     assert!(generated.status.success(), "{generated:?}");
+    (dir, farm)
+}
+
+#[test]
+fn a_file_read_over_many_windows_gives_one_engines_report() {
+    let (dir, farm) = farm_of_5mb("workers");
     let mut engine = Engine::new(Config::default());
     run::read_file(&mut engine, &farm, &farm.display().to_string(), false).expect("opens");
     let one = engine.finish();
@@ -122,5 +128,66 @@ fn a_file_read_over_many_windows_gives_one_engines_report() {
             "differs with {workers} workers"
         );
     }
+    std::fs::remove_dir_all(&dir).expect("the temporary folder goes");
+}
+
+/// What a file's reading told its observer; it stops the reading at progress call `stop_at`.
+#[derive(Default)]
+struct Recorder {
+    packets: u64,
+    at: Vec<(u64, u64)>,
+    stop_at: Option<usize>,
+}
+
+impl run::FileObserver for Recorder {
+    fn packet(&mut self, _: &ctxscope::capture::Packet<'_>) {
+        self.packets += 1;
+    }
+
+    fn progress(&mut self, _: &mut run::Reader<'_>, _: u64, at: Option<(u64, u64)>) -> bool {
+        self.at.extend(at);
+        self.stop_at != Some(self.at.len())
+    }
+}
+
+fn read_with(farm: &Path, observer: &mut Recorder) -> Report {
+    std::thread::scope(|scope| {
+        let mut reader = run::Reader::start(scope, &Config::default(), 2);
+        reader.file(farm, observer).expect("opens");
+        reader.finish().expect("no worker dies")
+    })
+}
+
+/// The reader's observer (the progress bar of `report`, the TUI's loader) sees every packet,
+/// progress at every window up to the file's size, and stops the reading when it says so.
+#[test]
+fn the_file_observer_sees_every_packet_and_the_progress_and_can_stop() {
+    let (dir, farm) = farm_of_5mb("observer");
+    let size = std::fs::metadata(&farm).expect("the farm").len();
+    let mut whole = Recorder::default();
+    let report = read_with(&farm, &mut whole);
+    assert_eq!(whole.packets, report.capture.packets);
+    assert!(whole.at.len() >= 4, "{:?}", whole.at);
+    assert!(whole.at.iter().all(|&(_, total)| total == size));
+    assert!(
+        whole.at.windows(2).all(|w| w[0].0 < w[1].0),
+        "{:?}",
+        whole.at
+    );
+    assert!(whole.at.iter().all(|&(done, _)| done <= size));
+
+    let mut stopped = Recorder {
+        stop_at: Some(2),
+        ..Recorder::default()
+    };
+    let partial = read_with(&farm, &mut stopped);
+    assert_eq!(stopped.at.len(), 2, "no progress after the stop");
+    assert_eq!(stopped.packets, partial.capture.packets);
+    assert!(
+        partial.capture.packets > 0 && partial.capture.packets < report.capture.packets,
+        "{} of {} packets",
+        partial.capture.packets,
+        report.capture.packets
+    );
     std::fs::remove_dir_all(&dir).expect("the temporary folder goes");
 }
