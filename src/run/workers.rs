@@ -44,8 +44,9 @@ use std::time::{Duration, Instant};
 /// Records per batch, and captured bytes (a batch goes early when its packets are large).
 const BATCH_RECORDS: usize = 512;
 const BATCH_BYTES: usize = 512 << 10;
-/// Batches queued per worker.
-const IN_FLIGHT: usize = 4;
+/// Batches queued per worker. Reading stops while one worker's queue is full, so the others
+/// then starve: the queues absorb a worker falling behind for a moment.
+const IN_FLIGHT: usize = 16;
 /// The most workers `--workers` takes.
 pub const MAX_WORKERS: usize = 8;
 
