@@ -589,6 +589,7 @@ impl Pipeline {
             ts,
             from_start,
             decision: None,
+            fed: false,
         }
     }
 
@@ -603,7 +604,7 @@ impl Pipeline {
         let info = flow.tcp.segment(dir, seg, &mut |d, chunk| {
             sink.take(&mut flow.app, ends, d, chunk)
         });
-        let decision = sink.decision;
+        let (decision, fed) = (sink.decision, sink.fed);
         // Payload moved in order (delivered, or past the stream depth only counted).
         let delivered = Dir::BOTH.map(|d| flow.tcp.delivered_bytes(d) != moved_before[d.index()]);
         self.reassembly_bytes =
@@ -620,8 +621,12 @@ impl Pipeline {
                 flow.exchange.data(d, ts);
             }
         }
-        self.absorb(flow, decision, ts);
-        self.stream_depth(flow);
+        // The application changes only when it is handed something: a pure ACK leaves its
+        // (cold) state alone.
+        if fed {
+            self.absorb(flow, decision, ts);
+            self.stream_depth(flow);
+        }
         // After the events the payload carried, so that a keep-alive message is measured
         // against the silence before it; data the ACK released in the other direction first.
         for d in [dir.reverse(), dir] {
@@ -869,6 +874,8 @@ struct Sink<'a> {
     ts: Timestamp,
     from_start: bool,
     decision: Option<Decision>,
+    /// Something was handed to the application.
+    fed: bool,
 }
 
 impl Sink<'_> {
@@ -876,6 +883,7 @@ impl Sink<'_> {
         if let Some(tap) = &mut self.tap {
             tap(ends, dir, chunk);
         }
+        self.fed = true;
         let (ts, from_start) = (self.ts, self.from_start);
         if let Some(d) = app.deliver(dir, chunk, ts, from_start, self.probes, self.events) {
             self.decision = Some(d);
