@@ -372,7 +372,10 @@ fn work(
                 Entry::Untap => shard.untap(),
             }
         }
-        // Done with its window: freed once no batch in flight points into it.
+        // Emptied here, where the entries were just read: dropping them is a walk over all of
+        // them, which the reader would make over lines this core has since taken.
+        batch.entries.clear();
+        // Done with its window: reused once no batch in flight points into it.
         batch.window = None;
         // The reader may be done with this lane; a batch it will not reuse is just freed.
         let _ = empty.send(batch);
