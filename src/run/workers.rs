@@ -772,8 +772,10 @@ impl<'scope> Reader<'scope> {
             // Every worker must reach the exchange: none may wait on a batch held here.
             self.flush();
         }
-        let lanes = self.lanes.len() as u64;
-        let lane = route(link, data).map_or(0, |h| (h % lanes) as usize);
+        let lane = match self.lanes.len() as u64 {
+            1 => 0,
+            lanes => route(link, data).map_or(0, |h| (h % lanes) as usize),
+        };
         let len = data.len();
         let bytes = match in_window {
             Some(at) => Bytes::InWindow { at, len },
