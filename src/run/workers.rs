@@ -87,13 +87,8 @@ enum Entry {
         now: Timestamp,
         what: Skipped,
     },
-    Failed {
-        seq: u64,
-        now: Timestamp,
-        name: String,
-        error: String,
-        packets: u64,
-    },
+    /// Boxed, as rare: its strings would make every entry larger.
+    Failed(Box<Failure>),
     /// The capture ended; `seq` is one past its last record.
     End {
         seq: u64,
@@ -110,6 +105,15 @@ enum Entry {
         tap: SharedTap,
     },
     Untap,
+}
+
+/// An input that failed part way (see [`Reader::failed`]).
+struct Failure {
+    seq: u64,
+    now: Timestamp,
+    name: String,
+    error: String,
+    packets: u64,
 }
 
 /// A flow tap every worker holds (see [`Reader::tap_flow`]).
@@ -137,13 +141,15 @@ pub struct WorkersSnapshot {
     pub cost: Duration,
 }
 
-/// Where a packet's bytes are.
+/// Where a packet's bytes are: 32 bits are plenty (a packet is at most the snapshot length,
+/// 256 KiB, a window 1 MiB) and keep an entry at 48 bytes, which the reader writes and the
+/// worker reads for every packet.
 #[derive(Clone, Copy)]
 enum Bytes {
     /// The next `len` bytes copied into the batch.
-    Copied(usize),
+    Copied(u32),
     /// `window[at..at + len]` of the batch's window of the file.
-    InWindow { at: usize, len: usize },
+    InWindow { at: u32, len: u32 },
 }
 
 #[derive(Default)]
@@ -328,10 +334,12 @@ fn work(
                 } => {
                     let data = match bytes {
                         Bytes::Copied(len) => {
+                            let len = len as usize;
                             copied += len;
                             batch.bytes.get(copied - len..copied)
                         }
                         Bytes::InWindow { at, len } => {
+                            let (at, len) = (at as usize, len as usize);
                             batch.window.as_deref().and_then(|w| w.get(at..at + len))
                         }
                     };
@@ -350,13 +358,9 @@ fn work(
                 }
                 Entry::UnsupportedLink { seq, now, dlt } => shard.unsupported_link(seq, now, dlt),
                 Entry::Skipped { seq, now, what } => shard.skipped(seq, now, what),
-                Entry::Failed {
-                    seq,
-                    now,
-                    ref name,
-                    ref error,
-                    packets,
-                } => shard.read_failed(seq, now, name, error.clone(), packets),
+                Entry::Failed(ref f) => {
+                    shard.read_failed(f.seq, f.now, &f.name, f.error.clone(), f.packets);
+                }
                 Entry::End { seq, now } => end = Some((seq, now)),
                 Entry::Snapshot { seq, now } => {
                     let started = Instant::now();
@@ -597,13 +601,13 @@ impl<'scope> Reader<'scope> {
         let (seq, now) = (self.seq + 1, self.clock.now());
         self.push(
             0,
-            Entry::Failed {
+            Entry::Failed(Box::new(Failure {
                 seq,
                 now,
                 name: name.to_string(),
                 error,
                 packets,
-            },
+            })),
         );
     }
 
@@ -776,10 +780,15 @@ impl<'scope> Reader<'scope> {
             1 => 0,
             lanes => route(link, data).map_or(0, |h| (h % lanes) as usize),
         };
-        let len = data.len();
+        // Never past 32 bits (see `Bytes`); an offset that were would read as no bytes.
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let bytes = match in_window {
-            Some(at) => Bytes::InWindow { at, len },
+            Some(at) => Bytes::InWindow {
+                at: u32::try_from(at).unwrap_or(u32::MAX),
+                len,
+            },
             None => {
+                let data = data.get(..len as usize).unwrap_or(data);
                 self.lanes[lane].batch.bytes.extend_from_slice(data);
                 Bytes::Copied(len)
             }
@@ -802,6 +811,11 @@ impl<'scope> Reader<'scope> {
 mod tests {
     use super::*;
     use crate::engine::Engine;
+
+    #[test]
+    fn an_entry_is_48_bytes() {
+        assert_eq!(size_of::<Entry>(), 48);
+    }
 
     /// Worker 1 dies on its first batch; the others go on as usual.
     fn one_dies(
