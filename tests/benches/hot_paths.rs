@@ -63,6 +63,14 @@ fn decoding(c: &mut Criterion) {
             }
         })
     });
+    // What the workers' reader looks at to pick a frame's worker.
+    g.bench_function("route", |b| {
+        b.iter(|| {
+            for f in &frames {
+                black_box(decode::route(LinkType::Ethernet, &f.data));
+            }
+        })
+    });
     // The general decoder alone, for the ratio.
     g.bench_function("etherparse", |b| {
         b.iter(|| {
