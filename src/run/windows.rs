@@ -167,9 +167,7 @@ impl PcapWindows {
             wire_len: frame.origlen,
         }
     }
-}
 
-impl PcapWindows {
     /// A spare window no batch points into any more, taken out of the spares.
     fn reusable(&mut self) -> Option<Window> {
         let free = self
