@@ -26,7 +26,7 @@ use std::sync::Arc;
 /// Larger than any record (at most the largest snapshot length and its header).
 const WINDOW: u64 = 1 << 20;
 /// Windows kept for reuse once read past: past this many, one still in use is let go.
-const SPARE_WINDOWS: usize = 8;
+const SPARE_WINDOWS: usize = 4;
 /// The largest snapshot length libpcap allows for the link types ctxscope decodes.
 const MAX_SNAPLEN: u32 = 262_144;
 /// Classic pcap magic numbers, read in the file's byte order.

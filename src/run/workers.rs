@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 /// Records per batch, and captured bytes (a batch goes early when its packets are large).
 const BATCH_RECORDS: usize = 512;
-const BATCH_BYTES: usize = 512 << 10;
+const BATCH_BYTES: usize = 128 << 10;
 /// Batches queued per worker. Reading stops while one worker's queue is full, so the others
 /// then starve: the queues absorb a worker falling behind for a moment.
 const IN_FLIGHT: usize = 16;
