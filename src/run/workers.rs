@@ -173,9 +173,8 @@ impl Lane {
         if self.batch.entries.is_empty() {
             return true;
         }
+        // Workers hand batches back empty (see `work`).
         let mut next = self.empty.try_recv().unwrap_or_default();
-        next.bytes.clear();
-        next.entries.clear();
         next.window.clone_from(&self.batch.window);
         let batch = std::mem::replace(&mut self.batch, next);
         self.full.send(batch).is_ok()
@@ -377,9 +376,10 @@ fn work(
             }
         }
         // Emptied here, where the entries were just read: dropping them is a walk over all of
-        // them, which the reader would make over lines this core has since taken.
+        // them, which the reader would make over lines this core has since taken. Done with
+        // its window too: reused once no batch in flight points into it.
         batch.entries.clear();
-        // Done with its window: reused once no batch in flight points into it.
+        batch.bytes.clear();
         batch.window = None;
         // The reader may be done with this lane; a batch it will not reuse is just freed.
         let _ = empty.send(batch);
