@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub mod ahead;
-mod pcapng;
+pub(crate) mod pcapng;
 
 pub use pcapng::MAX_INTERFACES as MAX_PCAPNG_INTERFACES;
 

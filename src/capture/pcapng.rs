@@ -8,7 +8,7 @@
 use super::{CaptureError, Next, Packet, Skipped};
 use crate::decode::LinkType;
 use ctxscope_dissectors::Timestamp;
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{Block, InterfaceDescriptionBlock};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader};
 use std::fs::File;
@@ -28,18 +28,77 @@ const SIMPLE_PACKET: u32 = 3;
 const ENHANCED_PACKET: u32 = 6;
 const SECTION_HEADER: u32 = 0x0A0D_0D0A;
 
-struct Interface {
-    link: InterfaceLink,
+/// What an interface description block says about the packets of its interface.
+pub(crate) struct Interface {
+    pub(crate) link: InterfaceLink,
     /// Timestamp units per second, and seconds to add (if_tsresol, if_tsoffset).
     resolution: u64,
     offset: i64,
 }
 
-enum InterfaceLink {
+pub(crate) enum InterfaceLink {
     Known(LinkType),
     Unsupported(i32),
     /// Its description block was corrupt: its packets cannot be decoded.
     Corrupt,
+}
+
+impl Interface {
+    pub(crate) fn of(idb: &InterfaceDescriptionBlock<'_>) -> Interface {
+        let link = match LinkType::from_dlt(idb.linktype.0) {
+            Some(link) => InterfaceLink::Known(link),
+            None => InterfaceLink::Unsupported(idb.linktype.0),
+        };
+        Interface {
+            link,
+            resolution: idb.ts_resolution().unwrap_or(1_000_000),
+            offset: idb.ts_offset(),
+        }
+    }
+
+    /// A packet's time, given in this interface's units since the epoch.
+    pub(crate) fn time(&self, units: u64) -> Timestamp {
+        timestamp(units, self.resolution, self.offset)
+    }
+}
+
+/// What a packet block holds.
+pub(crate) struct PacketBlock<'a> {
+    /// The interface it was captured on (a simple packet block's is the first).
+    pub(crate) interface: usize,
+    /// Its time in the interface's units; a simple packet block has none (it inherits the
+    /// previous packet's).
+    pub(crate) units: Option<u64>,
+    /// The bytes captured, without the block's padding.
+    pub(crate) data: &'a [u8],
+    pub(crate) wire_len: u32,
+}
+
+impl<'a> PacketBlock<'a> {
+    /// The packet of an enhanced or simple packet block; `None` for any other block.
+    pub(crate) fn of(block: &Block<'a>) -> Option<PacketBlock<'a>> {
+        match block {
+            Block::EnhancedPacket(epb) => {
+                let caplen = (epb.caplen as usize).min(epb.data.len());
+                Some(PacketBlock {
+                    interface: epb.if_id as usize,
+                    units: Some((u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low)),
+                    data: &epb.data[..caplen],
+                    wire_len: epb.origlen,
+                })
+            }
+            Block::SimplePacket(spb) => {
+                let caplen = (spb.origlen as usize).min(spb.data.len());
+                Some(PacketBlock {
+                    interface: 0,
+                    units: None,
+                    data: &spb.data[..caplen],
+                    wire_len: spb.origlen,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 pub(super) struct PcapNgFile {
@@ -118,18 +177,7 @@ impl PcapNgFile {
                     Ok(Step::Packet(n))
                 }
                 Ok((n, PcapBlockOwned::NG(Block::InterfaceDescription(idb)))) => {
-                    let link = match LinkType::from_dlt(idb.linktype.0) {
-                        Some(link) => InterfaceLink::Known(link),
-                        None => InterfaceLink::Unsupported(idb.linktype.0),
-                    };
-                    Ok(Step::Interface(
-                        n,
-                        Interface {
-                            link,
-                            resolution: idb.ts_resolution().unwrap_or(1_000_000),
-                            offset: idb.ts_offset(),
-                        },
-                    ))
+                    Ok(Step::Interface(n, Interface::of(&idb)))
                 }
                 Ok((n, PcapBlockOwned::NG(Block::SectionHeader(shb)))) => {
                     // A new section starts its own interface numbering.
@@ -172,27 +220,21 @@ impl PcapNgFile {
             .reader
             .next()
             .map_err(|e| CaptureError::Read(describe(&e)))?;
-        let (if_id, units, data, wire_len) = match block {
-            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                let caplen = (epb.caplen as usize).min(epb.data.len());
-                let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                (
-                    epb.if_id as usize,
-                    Some(units),
-                    &epb.data[..caplen],
-                    epb.origlen,
-                )
-            }
-            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                let caplen = (spb.origlen as usize).min(spb.data.len());
-                (0, None, &spb.data[..caplen], spb.origlen)
-            }
-            _ => {
-                return Err(CaptureError::Read(format!(
-                    "{}: packet block changed on re-read",
-                    self.name
-                )));
-            }
+        let packet = match &block {
+            PcapBlockOwned::NG(block) => PacketBlock::of(block),
+            _ => None,
+        };
+        let Some(PacketBlock {
+            interface: if_id,
+            units,
+            data,
+            wire_len,
+        }) = packet
+        else {
+            return Err(CaptureError::Read(format!(
+                "{}: packet block changed on re-read",
+                self.name
+            )));
         };
         let Some(iface) = self.interfaces.get(if_id) else {
             let why = if if_id < self.interfaces.len() + self.refused {
@@ -213,7 +255,7 @@ impl PcapNgFile {
         };
         // Simple packet blocks carry no time: they inherit the previous packet's.
         if let Some(units) = units {
-            self.last_ts = timestamp(units, iface.resolution, iface.offset);
+            self.last_ts = iface.time(units);
         }
         Ok(Next::Packet(Packet {
             ts: self.last_ts,

@@ -11,10 +11,11 @@
 //! across hosts, is the exception: it is replicated (see `engine::shard`).
 //!
 //! Packets reach the workers in batches, recycled, at most [`IN_FLIGHT`] queued per worker.
-//! A classic pcap file is read a large window at a time (see `run::windows`) and a batch
-//! names its packets as ranges of the shared window, so no packet is copied on its own; what
-//! libpcap reads (live capture, the rest of an irregular file) it lends only until the next
-//! read, so each of those packets is copied once, into its worker's batch.
+//! A capture file (classic pcap or pcapng) is read a large window at a time (see
+//! `run::windows`) and a batch names its packets as ranges of the shared window, so no packet
+//! is copied on its own; what libpcap or the pcapng reader reads (live capture, pipes, the rest
+//! of an irregular file) it lends only until the next read, so each of those packets is copied
+//! once, into its worker's batch.
 //!
 //! A live view (the terminal UI) asks for snapshots as it goes ([`Reader::ask_snapshot`]):
 //! every worker gets the request after the same record, answers with a snapshot of its engine,
@@ -663,16 +664,14 @@ impl<'scope> Reader<'scope> {
         let link = source.link();
         self.begin(name, link);
         let mut packets = 0u64;
-        if let Some(link) = link
-            && let Some(windows) = PcapWindows::open(path)
-        {
-            let Some(read) = self.windows(windows, link, observer) else {
+        if let Some(windows) = PcapWindows::open(path, link) {
+            let Some(read) = self.windows(windows, observer) else {
                 return;
             };
             if self.stopped {
                 return;
             }
-            // libpcap goes on from the record the windows left.
+            // The copying reader goes on from the record the windows left.
             packets = read;
             for _ in 0..packets {
                 if source.next_packet().is_err() {
@@ -708,30 +707,24 @@ impl<'scope> Reader<'scope> {
     }
 
     /// Reads a file's packets window by window as far as the plain layout goes: `None` if to
-    /// its end (or the observer stopped it), else how many (libpcap is to read the rest).
+    /// its end (or the observer stopped it), else how many (the copying reader reads the rest).
     fn windows(
         &mut self,
         mut windows: PcapWindows,
-        link: LinkType,
         observer: &mut impl FileObserver,
     ) -> Option<u64> {
         self.set_window(windows.window());
         while !self.stopped {
             match windows.next_record() {
-                Record::Packet {
-                    ts,
-                    at,
-                    len,
-                    wire_len,
-                } => {
-                    let data = windows.window().get(at..at + len).unwrap_or_default();
-                    observer.packet(&Packet {
-                        ts,
-                        link,
-                        data,
-                        wire_len,
-                    });
-                    self.route(ts, link, wire_len, data, Some(at));
+                Record::Packet { packet, at } => {
+                    observer.packet(&packet);
+                    self.route(
+                        packet.ts,
+                        packet.link,
+                        packet.wire_len,
+                        packet.data,
+                        Some(at),
+                    );
                 }
                 Record::Window => {
                     self.set_window(windows.window());
