@@ -173,7 +173,8 @@ pub fn pcap_file(input: &[u8]) {
     write_reports(&engine.finish());
 }
 
-/// The `pcapng` target: the pcapng reader on a file, through the engine.
+/// The `pcapng` target: the pcapng reader on a file, through the engine; and the same file
+/// walked in place by the workers' reader, whose report must be the same.
 pub fn pcapng_file(input: &[u8]) {
     // Only pcapng goes to the Rust reader; pcap files go to libpcap.
     if !input.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
@@ -188,11 +189,27 @@ pub fn pcapng_file(input: &[u8]) {
         return;
     }
     let mut engine = Engine::new(config(false));
-    if let Ok(mut source) = Source::open_file(&path, "fuzz") {
+    // Named as the workers name it.
+    let name = path.display().to_string();
+    let opened = Source::open_file(&path, &name).map(|mut source| {
         crate::run::read_source(&mut source, &mut engine, &mut ());
-    }
+    });
+    let one = engine.finish();
+    // One worker holds the whole caps, so nothing but the reading can tell it from one engine.
+    let workers = crate::run::analyse_files(&config(false), std::slice::from_ref(&path), 1, false);
     let _ = std::fs::remove_file(&path);
-    write_reports(&engine.finish());
+    match workers {
+        Ok(workers) => assert!(
+            opened.is_ok() && json(&workers) == json(&one),
+            "the workers' reader reads the file otherwise than the pcapng reader"
+        ),
+        Err(_) => assert!(opened.is_err(), "only the workers refused the file"),
+    }
+    write_reports(&one);
+}
+
+fn json(report: &Report) -> String {
+    serde_json::to_string(report).unwrap_or_default()
 }
 
 /// The `packets` target: `[link u8]` and [`Frame`]s into the engine.
