@@ -49,6 +49,11 @@ impl UdpConversation {
         }
     }
 
+    /// (client, server) addresses of the flow.
+    pub fn endpoints(&self) -> (SocketAddrV4, SocketAddrV4) {
+        (self.client, self.server)
+    }
+
     pub fn link(mut self, link: Link) -> Self {
         self.link = link;
         self
