@@ -91,3 +91,18 @@ macro_rules! codes {
         }
     };
 }
+
+/// A dissector's anomalies: the [`codes!`](crate::codes) enum `AnomalyKind` of its module,
+/// which its [`ProtoSpec`](crate::ProtoSpec) lists as `anomalies`. The entries are those of
+/// `codes!`.
+macro_rules! anomalies {
+    ($($entry:tt)*) => {
+        $crate::codes! {
+            /// The anomalies this module's dissector reports (see the module's documentation).
+            pub enum AnomalyKind {
+                $($entry)*
+            }
+        }
+    };
+}
+pub(crate) use anomalies;

@@ -37,6 +37,22 @@ impl Dir {
             Dir::ToClient => "to_client",
         }
     }
+
+    /// Of a value kept per direction, the one of this direction.
+    pub fn pick<T>(self, to_server: T, to_client: T) -> T {
+        match self {
+            Dir::ToServer => to_server,
+            Dir::ToClient => to_client,
+        }
+    }
+
+    /// (sender, receiver) of a packet travelling in this direction.
+    pub fn by_sender<T>(self, client: T, server: T) -> (T, T) {
+        match self {
+            Dir::ToServer => (client, server),
+            Dir::ToClient => (server, client),
+        }
+    }
 }
 
 /// Severity of a finding or anomaly, ordered from least to most serious.

@@ -165,10 +165,8 @@ impl<'a, S: FrameSink> Out<'a, S> {
         let client = Ipv4Addr::from(0x0A02_0000 | (c & 0xFFFF));
         let server = Ipv4Addr::new(10, 3, 0, 1);
         let client_port = 40_000 + (c % 20_000) as u16;
-        let (src, dst, src_port, dst_port) = match dir {
-            Dir::ToServer => (client, server, client_port, SERVER_PORT),
-            Dir::ToClient => (server, client, SERVER_PORT, client_port),
-        };
+        let ((src, src_port), (dst, dst_port)) =
+            dir.by_sender((client, client_port), (server, SERVER_PORT));
         let ip = IpHeader::V4 {
             src,
             dst,

@@ -168,7 +168,7 @@ impl Link {
                 server_mac,
                 vlan,
             } => {
-                let (src, dst) = by_sender(dir, client_mac, server_mac);
+                let (src, dst) = dir.by_sender(client_mac, server_mac);
                 out.extend_from_slice(&dst);
                 out.extend_from_slice(&src);
                 match vlan {
@@ -185,7 +185,7 @@ impl Link {
                 client_mac,
                 server_mac,
             } => {
-                let (src, _) = by_sender(dir, client_mac, server_mac);
+                let src = dir.pick(client_mac, server_mac);
                 out.extend_from_slice(&u16::from(sll_packet_type(dir)).to_be_bytes());
                 out.extend_from_slice(&ARPHRD_ETHER.to_be_bytes());
                 out.extend_from_slice(&6u16.to_be_bytes());
@@ -197,7 +197,7 @@ impl Link {
                 server_mac,
                 ifindex,
             } => {
-                let (src, _) = by_sender(dir, client_mac, server_mac);
+                let src = dir.pick(client_mac, server_mac);
                 out.extend_from_slice(&ip.ethertype().to_be_bytes());
                 out.extend_from_slice(&[0, 0]); // reserved
                 out.extend_from_slice(&ifindex.to_be_bytes());
@@ -237,19 +237,8 @@ impl Link {
     }
 }
 
-/// (sender, receiver) of a packet travelling in `dir`.
-fn by_sender<T>(dir: Dir, client: T, server: T) -> (T, T) {
-    match dir {
-        Dir::ToServer => (client, server),
-        Dir::ToClient => (server, client),
-    }
-}
-
 fn sll_packet_type(dir: Dir) -> u8 {
-    match dir {
-        Dir::ToServer => PACKET_HOST,
-        Dir::ToClient => PACKET_OUTGOING,
-    }
+    dir.pick(PACKET_HOST, PACKET_OUTGOING)
 }
 
 fn push_tag(out: &mut Vec<u8>, tpid: u16, vid: u16) {

@@ -49,6 +49,11 @@ impl UdpConversation {
         }
     }
 
+    /// (client, server) addresses of the flow.
+    pub fn endpoints(&self) -> (SocketAddrV4, SocketAddrV4) {
+        (self.client, self.server)
+    }
+
     pub fn link(mut self, link: Link) -> Self {
         self.link = link;
         self
@@ -131,19 +136,13 @@ pub struct Datagrams {
 impl Datagrams {
     fn frames_of(&mut self, dir: Dir, payload: &[u8]) {
         let c = &self.conv;
-        let (src, dst) = match dir {
-            Dir::ToServer => (c.client, c.server),
-            Dir::ToClient => (c.server, c.client),
-        };
+        let (src, dst) = dir.by_sender(c.client, c.server);
         let id = &mut self.ids[dir.index()];
         *id = id.wrapping_add(1);
         let ip = IpHeader::V4 {
             src: *src.ip(),
             dst: *dst.ip(),
-            ttl: match dir {
-                Dir::ToServer => 64,
-                Dir::ToClient => 128,
-            },
+            ttl: dir.pick(64, 128),
             id: *id,
             dont_fragment: c.ipv4_fragment_payload.is_none(),
         };

@@ -111,17 +111,11 @@ impl Summary {
     }
 
     pub fn dir(&self, dir: Dir) -> &DirSummary {
-        match dir {
-            Dir::ToServer => &self.to_server,
-            Dir::ToClient => &self.to_client,
-        }
+        dir.pick(&self.to_server, &self.to_client)
     }
 
     pub fn dir_mut(&mut self, dir: Dir) -> &mut DirSummary {
-        match dir {
-            Dir::ToServer => &mut self.to_server,
-            Dir::ToClient => &mut self.to_client,
-        }
+        dir.pick(&mut self.to_server, &mut self.to_client)
     }
 
     /// Counts one framed message (decoded or not) in `dir` at `ts`; `kind` is `None` for an
@@ -169,10 +163,7 @@ impl Summary {
             }
         };
         if let Some(k) = self.kinds.get_mut(index) {
-            match dir {
-                Dir::ToServer => k.to_server += 1,
-                Dir::ToClient => k.to_client += 1,
-            }
+            *dir.pick(&mut k.to_server, &mut k.to_client) += 1;
         }
     }
 

@@ -183,10 +183,9 @@ impl Session {
             };
         }
         let accepted = |class| self.protocol_drivers.iter().any(|d| d.class == class);
-        let reducer = self.wd.is_some_and(|wd| match dir {
-            Dir::ToServer => wd.c2h_power_of2 != 0,
-            Dir::ToClient => wd.h2c_power_of2 != 0,
-        });
+        let reducer = self
+            .wd
+            .is_some_and(|wd| dir.pick(wd.c2h_power_of2, wd.h2c_power_of2) != 0);
         Layering::Decode {
             crypt: accepted(PD_ENCRYPT),
             pd_compress: accepted(PD_COMPRESS),

@@ -108,17 +108,11 @@ pub struct PerDir<T> {
 
 impl<T> PerDir<T> {
     pub fn get(&self, dir: Dir) -> &T {
-        match dir {
-            Dir::ToServer => &self.to_server,
-            Dir::ToClient => &self.to_client,
-        }
+        dir.pick(&self.to_server, &self.to_client)
     }
 
     pub fn get_mut(&mut self, dir: Dir) -> &mut T {
-        match dir {
-            Dir::ToServer => &mut self.to_server,
-            Dir::ToClient => &mut self.to_client,
-        }
+        dir.pick(&mut self.to_server, &mut self.to_client)
     }
 
     pub fn map<U>(self, f: impl Fn(T) -> U) -> PerDir<U> {

@@ -199,7 +199,7 @@ impl Packets {
         let s = dir.index();
         match self.conv.endpoints {
             Endpoints::V4 { client, server } => {
-                let (src, dst) = by_sender(dir, *client.ip(), *server.ip());
+                let (src, dst) = dir.by_sender(*client.ip(), *server.ip());
                 IpHeader::V4 {
                     src,
                     dst,
@@ -209,7 +209,7 @@ impl Packets {
                 }
             }
             Endpoints::V6 { client, server } => {
-                let (src, dst) = by_sender(dir, *client.ip(), *server.ip());
+                let (src, dst) = dir.by_sender(*client.ip(), *server.ip());
                 IpHeader::V6 {
                     src,
                     dst,
@@ -223,14 +223,7 @@ impl Packets {
 
     fn ports(&self, dir: Dir) -> (u16, u16) {
         let (client, server) = (self.conv.endpoints.client(), self.conv.endpoints.server());
-        by_sender(dir, client.port(), server.port())
-    }
-}
-
-fn by_sender<T>(dir: Dir, client: T, server: T) -> (T, T) {
-    match dir {
-        Dir::ToServer => (client, server),
-        Dir::ToClient => (server, client),
+        dir.by_sender(client.port(), server.port())
     }
 }
 

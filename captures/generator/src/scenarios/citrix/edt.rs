@@ -14,7 +14,7 @@ use super::{
 use crate::ica::{Client, on_tcp};
 use crate::rng::Rng;
 use crate::scenarios::TcpCapture;
-use crate::tcp::BASE_TIME;
+use crate::tcp::{BASE_TIME, TcpConversation};
 use crate::udp::UdpConversation;
 use ctxscope_dissectors::Dir::{ToClient, ToServer};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -77,6 +77,19 @@ fn end_of_udp(flow: &UdpConversation) -> Duration {
     last.map_or(Duration::ZERO, |frame| frame.ts.since(BASE_TIME))
 }
 
+/// The TCP connection a client opens `after` the last retry of its unanswered EDT `attempt`:
+/// from the next source port, to the same server port.
+fn fall_back(attempt: &UdpConversation, after: Duration) -> TcpConversation {
+    let (client, server) = attempt.endpoints();
+    let start = end_of_udp(attempt) + after;
+    tcp(
+        (*client.ip(), client.port() + 1),
+        (*server.ip(), server.port()),
+        start,
+    )
+    .handshake()
+}
+
 /// An accountant's thin client on the EDT-enabled farm.
 const THIN_CLIENT: Client = Client {
     name: "TC-FIN-031",
@@ -102,8 +115,7 @@ pub(super) fn fallback_to_ica() -> TcpCapture {
     let attempt = unanswered_attempt(udp((client_ip(45), 50_611), (XA02, ICA), Duration::ZERO), 2);
     let mut ica = rc5_session(&HR, 21);
     ica.pause(secs(2)).screen(1).logoff();
-    let at = end_of_udp(&attempt) + secs(2);
-    let session = tcp((client_ip(45), 50_612), (XA02, ICA), at).handshake();
+    let session = fall_back(&attempt, secs(2));
     TcpCapture::pcap(vec![on_tcp(session, ica.take()).close(ToClient)]).with_udp(vec![attempt])
 }
 
@@ -111,8 +123,7 @@ pub(super) fn fallback_to_cgp() -> TcpCapture {
     let attempt = unanswered_attempt(udp((client_ip(46), 50_621), (XA02, CGP), Duration::ZERO), 3);
     let mut ica = rc5_session(&SALES, 22);
     ica.pause(secs(3)).screen(2).logoff();
-    let at = end_of_udp(&attempt) + secs(2);
-    let conversation = tcp((client_ip(46), 50_622), (XA02, CGP), at).handshake();
+    let conversation = fall_back(&attempt, secs(2));
     let ticket = reconnect_ticket(20);
     let link = CgpLink::connect(conversation, reliability(&ticket)).carry(ica.take());
     TcpCapture::pcap(vec![link.finish()]).with_udp(vec![attempt])
@@ -136,8 +147,7 @@ pub(super) fn healthy_beside_blocked() -> TcpCapture {
     let blocked = unanswered_attempt(udp((client_ip(52), 50_651), (XA01, ICA), secs(2)), 6);
     let mut ica = rc5_session(&THIN_CLIENT, 23);
     ica.pause(secs(2)).screen(1).logoff();
-    let at = end_of_udp(&blocked) + secs(1);
-    let fallback = tcp((client_ip(52), 50_652), (XA01, ICA), at).handshake();
+    let fallback = fall_back(&blocked, secs(1));
     let lost = unanswered_attempt(udp((client_ip(60), 50_661), (XA03, CGP), secs(10)), 7);
     TcpCapture::pcap(vec![on_tcp(fallback, ica.take()).close(ToClient)])
         .with_udp(vec![healthy, blocked, lost])
