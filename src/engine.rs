@@ -22,7 +22,7 @@ use crate::analysis::{Analyzer, Change, Dropped, Results, setup_done};
 use crate::capture::{Packet, Skipped};
 use crate::classify::{Announcements, Decision, FlowApp, Label, PortTable};
 use crate::config::{Config, secs};
-use crate::decode::{self, Decoded, Defragmenter, LinkType, TcpPacket, UdpPacket};
+use crate::decode::{self, Decoded, Defragmenter, LinkType, Malformed, TcpPacket, UdpPacket};
 use crate::flow::table::Timeouts;
 use crate::flow::{Arrival, Flow, FlowTable, Lookup};
 use crate::ids::{Endpoint, FlowId};
@@ -36,10 +36,6 @@ use records::{LiveRecords, record};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// IP protocol numbers of the transports reassembled fragments may carry.
-const PROTO_TCP: u8 = 6;
-const PROTO_UDP: u8 = 17;
 
 /// Receives the reassembled chunks of one flow, with the flow's endpoints.
 type FlowTap = Box<dyn FnMut(FlowEnds, Dir, Delivery<'_>) + Send>;
@@ -303,25 +299,21 @@ impl Engine {
             s.bytes += wire_len;
         }
         let cut = u64::from(pkt.wire_len) > pkt.data.len() as u64;
-        match decode::decode(pkt.link, pkt.data, cut) {
+        self.dispatch(ts, wire_len, decode::decode(pkt.link, pkt.data, cut));
+    }
+
+    /// Takes a decoded packet on: TCP and UDP to their paths, an IPv4 fragment to reassembly
+    /// (and the datagram it completes back here), the rest to the counters.
+    fn dispatch(&mut self, ts: Timestamp, wire_len: u64, decoded: Result<Decoded<'_>, Malformed>) {
+        let p = &mut self.pipe;
+        match decoded {
             Ok(Decoded::Tcp(tcp)) => self.tcp(ts, wire_len, &tcp),
             Ok(Decoded::Udp(udp)) => self.udp(ts, wire_len, &udp),
             Ok(Decoded::Fragment(frag)) => {
                 if let Some(datagram) = p.defrag.add(ts, &frag) {
                     let (src, dst) = (frag.src.into(), frag.dst.into());
-                    let decoded = match frag.protocol {
-                        PROTO_TCP => decode::tcp_from_ip_payload(src, dst, &datagram)
-                            .map(|tcp| self.tcp(ts, wire_len, &tcp)),
-                        PROTO_UDP => decode::udp_from_ip_payload(src, dst, &datagram)
-                            .map(|udp| self.udp(ts, wire_len, &udp)),
-                        _ => {
-                            self.pipe.stats.other_ip_packets += 1;
-                            Ok(())
-                        }
-                    };
-                    if let Err(e) = decoded {
-                        self.pipe.malformed(ts, e.0);
-                    }
+                    let whole = decode::from_ip_payload(frag.protocol, src, dst, &datagram);
+                    self.dispatch(ts, wire_len, whole);
                 }
             }
             Ok(Decoded::Ipv6Fragment) => p.stats.ipv6_fragments += 1,

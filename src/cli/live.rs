@@ -1,9 +1,26 @@
-//! The live-capture arguments that `report` and `tui` share.
+//! The input arguments of the commands that analyse traffic: capture files or a live interface.
 
 use crate::capture::LiveOptions;
 use clap::Args;
 use std::path::PathBuf;
 
+/// What `report` and `monitor` analyse: capture files, or a live interface.
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// Capture files (pcap or pcapng), read in the order given as one continuous capture.
+    #[arg(
+        id = "input",
+        value_name = "FILE",
+        required_unless_present = "interface",
+        conflicts_with = "interface"
+    )]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// The live-capture arguments that `report`, `monitor` and `tui` share.
+///
 /// The live-only options conflict with `input`, the id of the file argument of each command that
 /// flattens these, rather than `requires = "interface"`: clap waives a requirement on an
 /// argument that conflicts with one present, so `FILE --filter tcp` would pass unnoticed.

@@ -1,6 +1,6 @@
 //! `ctxscope monitor`: sensor mode, streaming records and serving metrics (README "Sensor mode").
 
-use super::live::LiveArgs;
+use super::live::InputArgs;
 use super::{ConfigArgs, Outcome};
 use crate::config::Size;
 use crate::monitor::{self, Input, Rotation, Settings};
@@ -13,17 +13,8 @@ use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
-    /// Capture files (pcap or pcapng), read in order as one capture, in capture time.
-    #[arg(
-        id = "input",
-        value_name = "FILE",
-        required_unless_present = "interface",
-        conflicts_with = "interface"
-    )]
-    pub files: Vec<PathBuf>,
-    /// Live capture (until SIGTERM or SIGINT).
     #[command(flatten)]
-    pub live: LiveArgs,
+    pub input: InputArgs,
     /// Where the records go: `-` for standard output, or a folder of
     /// `ctxscope-<UTC start>.ndjson` files.
     #[arg(long, value_name = "DIR", default_value = "-")]
@@ -60,9 +51,9 @@ pub fn run(args: &MonitorArgs, registry: &Registry) -> Result<Outcome> {
         ecs: args.ecs,
         linger: args.linger,
     };
-    let input = match args.live.options() {
-        Some(opts) => Input::Live(opts, args.live.write.clone()),
-        None => Input::Files(args.files.clone()),
+    let input = match args.input.live.options() {
+        Some(opts) => Input::Live(opts, args.input.live.write.clone()),
+        None => Input::Files(args.input.files.clone()),
     };
     monitor::check(&settings, matches!(input, Input::Live(..)))?;
     monitor::run(config, input, &settings)?;

@@ -1,8 +1,7 @@
 //! `ctxscope tui`: browse a capture file or a live interface in a terminal UI.
 
 use super::live::LiveArgs;
-use super::{ConfigArgs, Outcome};
-use crate::run;
+use super::{ConfigArgs, Outcome, WorkersArgs};
 use crate::tui::{self, Ended, Input};
 use anyhow::Result;
 use clap::Args;
@@ -22,17 +21,15 @@ pub struct TuiArgs {
     /// Live capture (`-w` also lets `w` save one flow's packets).
     #[command(flatten)]
     pub live: LiveArgs,
-    /// Flow-sharded workers, as for `report` (1 to 8; default: the number of cores, at most 8;
-    /// 1 analyses on one engine: on the capture thread, or beside the file's reader).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=run::MAX_WORKERS as i64))]
-    pub workers: Option<u16>,
+    #[command(flatten)]
+    pub workers: WorkersArgs,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
 
 pub fn run(args: &TuiArgs, registry: &Registry) -> Result<Outcome> {
     let config = args.config.load(registry)?;
-    let workers = args.workers.map_or_else(run::default_workers, usize::from);
+    let workers = args.workers.count();
     let input = match (args.live.options(), &args.file) {
         (Some(options), _) => Input::Live {
             options,

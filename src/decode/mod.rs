@@ -179,26 +179,23 @@ fn classify<'a>(packet: &LaxSlicedPacket<'a>, cut: bool) -> Result<Decoded<'a>, 
     }
 }
 
-/// Decodes a TCP segment from an IP payload the caller put together (reassembled fragments).
-pub fn tcp_from_ip_payload(
+/// Decodes an IP payload the caller put together (reassembled fragments) that carries IP
+/// protocol `protocol`: a TCP segment, a UDP datagram, or other IP.
+pub fn from_ip_payload(
+    protocol: u8,
     src: IpAddr,
     dst: IpAddr,
     payload: &[u8],
-) -> Result<TcpPacket<'_>, Malformed> {
-    let tcp =
-        etherparse::TcpSlice::from_slice(payload).map_err(|_| Malformed("invalid TCP header"))?;
-    Ok(TcpPacket::of(src, dst, &tcp, 0))
-}
-
-/// Decodes a UDP datagram from an IP payload the caller put together (reassembled fragments).
-pub fn udp_from_ip_payload(
-    src: IpAddr,
-    dst: IpAddr,
-    payload: &[u8],
-) -> Result<UdpPacket<'_>, Malformed> {
-    let udp =
-        etherparse::UdpSlice::from_slice(payload).map_err(|_| Malformed("invalid UDP header"))?;
-    Ok(UdpPacket::of(src, dst, &udp, 0))
+) -> Result<Decoded<'_>, Malformed> {
+    match IpNumber(protocol) {
+        IpNumber::TCP => etherparse::TcpSlice::from_slice(payload)
+            .map(|tcp| Decoded::Tcp(TcpPacket::of(src, dst, &tcp, 0)))
+            .map_err(|_| Malformed("invalid TCP header")),
+        IpNumber::UDP => etherparse::UdpSlice::from_slice(payload)
+            .map(|udp| Decoded::Udp(UdpPacket::of(src, dst, &udp, 0)))
+            .map_err(|_| Malformed("invalid UDP header")),
+        _ => Ok(Decoded::OtherIp),
+    }
 }
 
 /// Bytes of the segment or datagram the capture did not keep, from the IP length fields. A length field that

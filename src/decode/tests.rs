@@ -208,10 +208,12 @@ fn udp_datagrams_over_ipv4_and_ipv6() {
     ));
     // A reassembled datagram (from IPv4 fragments) decodes the same way.
     let ip = ipv4_udp(b"whole");
-    let u = udp_from_ip_payload(u.src, u.dst, &ip[20..]).unwrap();
+    let Ok(Decoded::Udp(u)) = from_ip_payload(17, u.src, u.dst, &ip[20..]) else {
+        panic!("a UDP datagram")
+    };
     assert_eq!((u.dst_port, u.payload), (1494, &b"whole"[..]));
     assert_eq!(
-        udp_from_ip_payload(u.src, u.dst, &ip[20..24]).unwrap_err(),
+        from_ip_payload(17, u.src, u.dst, &ip[20..24]).unwrap_err(),
         Malformed("invalid UDP header")
     );
 }

@@ -26,7 +26,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -159,30 +159,34 @@ struct State {
 impl Metrics {
     pub fn new(static_ports: Vec<PortRange>, client_labels: bool) -> Metrics {
         let mut r = Registry::default();
-        let packets = Counter::default();
-        r.register("ctxscope_packets", "Packets read", packets.clone());
-        let bytes = Counter::default();
-        r.register(
+        let packets = registered(
+            &mut r,
+            "ctxscope_packets",
+            "Packets read",
+            Counter::default(),
+        );
+        let bytes = registered(
+            &mut r,
             "ctxscope_bytes",
             "Bytes read, as on the wire",
-            bytes.clone(),
+            Counter::default(),
         );
-        let kernel_drops = Family::default();
-        r.register(
+        let kernel_drops = registered(
+            &mut r,
             "ctxscope_kernel_drops",
             "Packets the kernel dropped before ctxscope read them: reason buffer (ctxscope did not keep up) or interface (the driver)",
-            kernel_drops.clone(),
+            Family::default(),
         );
         let flows_open = Gauges::register(
             &mut r,
             "ctxscope_flows_open",
             "Connections (TCP) and flows (UDP) tracked now, by the protocol found (unknown: none yet)",
         );
-        let findings = Family::default();
-        r.register(
+        let findings = registered(
+            &mut r,
             "ctxscope_findings",
             "Finding occurrences, by code and severity (README Findings)",
-            findings.clone(),
+            Family::default(),
         );
         let licensing = Gauges::register(
             &mut r,
@@ -196,11 +200,11 @@ impl Metrics {
                 "1 for each licensing session, labelled with its client, server, vendor and status (monitor.client_labels)",
             )
         });
-        let vendor_connections = Family::default();
-        r.register(
+        let vendor_connections = registered(
+            &mut r,
             "ctxscope_vendor_connections",
             "Vendor-daemon connections that ended, by port kind: static (configured in ports.vendor_daemon) or dynamic",
-            vendor_connections.clone(),
+            Family::default(),
         );
         let vendor_open = Gauges::register(
             &mut r,
@@ -217,23 +221,23 @@ impl Metrics {
             "ctxscope_sessions_open",
             "Citrix sessions open now, by transport (via) and encryption",
         );
-        let edt_fallbacks = Counter::default();
-        r.register(
+        let edt_fallbacks = registered(
+            &mut r,
             "ctxscope_edt_fallbacks",
             "Clients whose EDT (UDP) got no answer and that fell back to TCP",
-            edt_fallbacks.clone(),
+            Counter::default(),
         );
-        let handshake_rtt: RttFamily<_> = Family::new_with_constructor(rtt_histogram);
-        r.register(
+        let handshake_rtt: RttFamily<_> = registered(
+            &mut r,
             "ctxscope_handshake_rtt_seconds",
             "TCP handshake round trip of connections that ended, by protocol",
-            handshake_rtt.clone(),
+            Family::new_with_constructor(rtt_histogram),
         );
-        let side_rtt: RttFamily<_> = Family::new_with_constructor(rtt_histogram);
-        r.register(
+        let side_rtt: RttFamily<_> = registered(
+            &mut r,
             "ctxscope_rtt_median_seconds",
             "Median ACK round trip of each TCP connection that ended, by protocol and side of the capture point (client: capture point to client; server: capture point to server)",
-            side_rtt.clone(),
+            Family::new_with_constructor(rtt_histogram),
         );
         let server_status = Gauges::register(
             &mut r,
@@ -488,6 +492,13 @@ impl Metrics {
     }
 }
 
+/// Registers `metric` as `name` and hands it back to be updated (the registry keeps a clone
+/// that shares its values).
+fn registered<M: Metric + Clone>(r: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    r.register(name, help, metric.clone());
+    metric
+}
+
 /// A gauge family whose series are all set at once ([`Gauges::set_all`]): the label sets set
 /// before are remembered, so that those gone are removed.
 #[derive(Clone)]
@@ -509,10 +520,8 @@ where
         + 'static,
 {
     fn register(r: &mut Registry, name: &str, help: &str) -> Gauges<L> {
-        let family = Family::default();
-        r.register(name, help, family.clone());
         Gauges {
-            family,
+            family: registered(r, name, help, Family::default()),
             shown: std::collections::BTreeSet::new(),
         }
     }

@@ -161,7 +161,7 @@ fn more_findings(code: &str, rest: &[&Finding]) -> String {
         .take(FLOWS_LISTED + 1)
         .map(|id| id.to_string())
         .collect();
-    let mut line = format!("... and {} more {code}", rest.len());
+    let mut what = format!(" {code}");
     if !flows.is_empty() {
         let listed = flows.len().min(FLOWS_LISTED);
         let tail = if flows.len() > FLOWS_LISTED {
@@ -169,10 +169,15 @@ fn more_findings(code: &str, rest: &[&Finding]) -> String {
         } else {
             ""
         };
-        line.push_str(&format!(" (flows {}{tail})", flows[..listed].join(", ")));
+        what.push_str(&format!(" (flows {}{tail})", flows[..listed].join(", ")));
     }
-    line.push_str(" (all of them are in --format json / ndjson)");
-    line
+    rest_note(rest.len(), &what)
+}
+
+/// What a list cut short says of the `rest` left out: "... and 3 more flows (all of them are in
+/// --format json / ndjson)"; `what` names them, after a space (" flows"), or is empty.
+fn rest_note(rest: usize, what: &str) -> String {
+    format!("... and {rest} more{what} (all of them are in --format json / ndjson)")
 }
 
 fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
@@ -201,8 +206,8 @@ fn flows(r: &Report, out: &mut impl Write) -> io::Result<()> {
     if r.flows.len() > MAX_FLOW_ROWS {
         writeln!(
             out,
-            "  ... and {} more flows (all of them are in --format json / ndjson)",
-            r.flows.len() - MAX_FLOW_ROWS
+            "  {}",
+            rest_note(r.flows.len() - MAX_FLOW_ROWS, " flows")
         )?;
     }
     Ok(())

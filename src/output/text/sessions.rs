@@ -24,11 +24,7 @@ const DETAIL: &str = "      ";
 const CHANNELS: &str = "channels: ";
 
 pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if r.sessions.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nSessions (ICA / CGP / EDT)")?;
-    let mut t = Table::new(&[
+    let columns = [
         Right("ID"),
         Left("VIA"),
         Left("CLIENT NAME"),
@@ -38,8 +34,9 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         Right("FRAMES C>S/S>C"),
         Right("RECONNECTS"),
         Left("STATE"),
-    ]);
-    for s in &r.sessions {
+    ];
+    let title = "Sessions (ICA / CGP / EDT)";
+    let written = Table::section(out, title, &columns, &r.sessions, |t, s| {
         t.row(vec![
             s.id.to_string(),
             s.via.label().to_string(),
@@ -60,8 +57,10 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
             s.reconnects.to_string(),
             s.state().to_string(),
         ]);
+    })?;
+    if !written {
+        return Ok(());
     }
-    t.write(out, "  ")?;
     writeln!(
         out,
         "  Per session: addresses and time, transport, round trips from the capture point to the client and to\n  \

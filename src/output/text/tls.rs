@@ -4,8 +4,8 @@
 //! protocol it carries (ICA or CGP on their port, EDT). Text from the wire is cut to fit; the
 //! JSON report has every field.
 
-use super::MAX_FLOW_ROWS;
 use super::sessions::clip;
+use super::{MAX_FLOW_ROWS, rest_note};
 use crate::model::{FlowRecord, Report};
 use crate::output::facts::{date, no_certificate, tls_version};
 use crate::output::table::Column::{Left, Right};
@@ -44,11 +44,7 @@ pub(super) fn section(r: &Report, out: &mut impl Write) -> io::Result<()> {
         t.row(row(f, s, record));
     })?;
     if flows.len() > MAX_FLOW_ROWS {
-        writeln!(
-            out,
-            "  ... and {} more (all of them are in --format json / ndjson)",
-            flows.len() - MAX_FLOW_ROWS
-        )?;
+        writeln!(out, "  {}", rest_note(flows.len() - MAX_FLOW_ROWS, ""))?;
     }
     Ok(())
 }
