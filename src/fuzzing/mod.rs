@@ -148,7 +148,8 @@ fn write_reports(report: &Report) {
     }
 }
 
-/// The `engine` target: a pcap file, parsed in memory.
+/// The `engine` target: a pcap file, parsed in memory; and the same file read as a file,
+/// by libpcap and by the workers' reader, which must agree.
 pub fn pcap_file(input: &[u8]) {
     use pcap_parser::{LegacyPcapSlice, PcapBlockOwned};
     let Ok(file) = LegacyPcapSlice::from_slice(input) else {
@@ -171,17 +172,25 @@ pub fn pcap_file(input: &[u8]) {
         });
     }
     write_reports(&engine.finish());
+    read_both_ways(input, "pcap");
 }
 
 /// The `pcapng` target: the pcapng reader on a file, through the engine; and the same file
-/// walked in place by the workers' reader, whose report must be the same.
+/// walked in place by the workers' reader, which must agree.
 pub fn pcapng_file(input: &[u8]) {
     // Only pcapng goes to the Rust reader; pcap files go to libpcap.
-    if !input.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
-        return;
+    if input.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        read_both_ways(input, "pcapng");
     }
+}
+
+/// Writes `input` to a file and reads it with the copying reader (libpcap, or the pcapng
+/// reader) into one engine, and with the workers' reader (walked in place as far as it goes)
+/// into one worker: the reports must be the same, since one worker holds the whole caps and
+/// only the reading could tell them apart. The reports are written as every target does.
+fn read_both_ways(input: &[u8], extension: &str) {
     let path = std::env::temp_dir().join(format!(
-        "ctxscope-fuzz-{}-{:?}.pcapng",
+        "ctxscope-fuzz-{}-{:?}.{extension}",
         std::process::id(),
         std::thread::current().id()
     ));
@@ -195,13 +204,12 @@ pub fn pcapng_file(input: &[u8]) {
         crate::run::read_source(&mut source, &mut engine, &mut ());
     });
     let one = engine.finish();
-    // One worker holds the whole caps, so nothing but the reading can tell it from one engine.
     let workers = crate::run::analyse_files(&config(false), std::slice::from_ref(&path), 1, false);
     let _ = std::fs::remove_file(&path);
     match workers {
         Ok(workers) => assert!(
             opened.is_ok() && json(&workers) == json(&one),
-            "the workers' reader reads the file otherwise than the pcapng reader"
+            "the workers' reader reads the file otherwise than the copying reader"
         ),
         Err(_) => assert!(opened.is_err(), "only the workers refused the file"),
     }

@@ -2,7 +2,7 @@
 //! ([`live`]).
 
 mod live;
-mod windows;
+pub mod windows;
 mod workers;
 
 pub use live::{LiveCapture, LiveControl, LiveEnd, LiveObserver, LiveSink, LiveWorkers, StopAfter};

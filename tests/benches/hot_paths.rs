@@ -1,12 +1,13 @@
 //! The per-packet hot paths, from the frame to the dissector, and the whole engine.
 //!
 //! `cargo bench --bench hot_paths`. The inputs are made by the project's generator, in memory:
-//! a slice of the benchmark farm (`ctxscope generate --farm`) and one ICA session. Compare the
+//! a slice of the benchmark farm (`ctxscope generate --farm`) and one ICA session; the reading
+//! benchmarks write the slice to temporary pcap and pcapng files. Compare the
 //! numbers of one run with each other (fast decode against etherparse, in-order against
 //! reordered reassembly); the machine is shared, absolute times move between runs.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ctxscope::capture::Packet;
+use ctxscope::capture::{Next, Packet, Source};
 use ctxscope::classify::FlowApp;
 use ctxscope::config::Config;
 use ctxscope::decode::{self, Decoded, LinkType};
@@ -16,11 +17,14 @@ use ctxscope::flow::{Arrival, FlowTable};
 use ctxscope::ids::Endpoint;
 use ctxscope::output::{self, Format};
 use ctxscope::reassembly::{Limits, Segment, TcpConn, TcpFlags};
+use ctxscope::run::windows::{PcapWindows, Record};
 use ctxscope_dissectors::{Context, Dir, Dissector, Timestamp, Transport, ica};
 use ctxscope_generator::ica::{Beat, Client, IcaSession, Protection};
+use ctxscope_generator::pcapfile::{Interface, MAX_SNAPLEN};
 use ctxscope_generator::scenarios::citrix::write_load;
-use ctxscope_generator::{Frame, FrameSink};
+use ctxscope_generator::{Frame, FrameSink, PcapWriter, PcapngWriter, TsResolution};
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Bytes of farm traffic the decode and engine benchmarks run over (about 26,000 packets).
@@ -259,6 +263,76 @@ fn ica_dissector(c: &mut Criterion) {
     g.finish();
 }
 
+/// The farm slice in a temporary capture file named `name`, written by `sink`'s writer.
+fn farm_file<S: FrameSink>(
+    frames: &[Frame],
+    name: &str,
+    sink: impl FnOnce(std::fs::File) -> std::io::Result<S>,
+) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("ctxscope-bench-{}-{name}", std::process::id()));
+    let mut sink = sink(std::fs::File::create(&path).expect("a temporary file")).expect("a header");
+    for f in frames {
+        sink.write_frame(f).expect("written");
+    }
+    path
+}
+
+/// Reading a capture file, packet by packet: the copying reader (libpcap for pcap, the pcapng
+/// reader) against the workers' windows walked in place.
+fn reading(c: &mut Criterion) {
+    let frames = farm();
+    let pcap = farm_file(&frames, "farm.pcap", |out| {
+        PcapWriter::new(
+            out,
+            ctxscope_generator::LinkType::ETHERNET,
+            MAX_SNAPLEN,
+            TsResolution::Micro,
+        )
+    });
+    let pcapng = farm_file(&frames, "farm.pcapng", |out| {
+        let mut writer = PcapngWriter::new(out)?;
+        writer.add_interface(Interface::new(
+            ctxscope_generator::LinkType::ETHERNET,
+            TsResolution::Micro,
+        ))?;
+        Ok(writer)
+    });
+    let mut g = c.benchmark_group("read");
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    for (format, path) in [("pcap", &pcap), ("pcapng", &pcapng)] {
+        g.bench_function(format!("{format}/copying"), |b| b.iter(|| copying(path)));
+        g.bench_function(format!("{format}/windows"), |b| b.iter(|| in_windows(path)));
+    }
+    g.finish();
+    for path in [pcap, pcapng] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Every packet of `path` through the copying reader: the bytes seen.
+fn copying(path: &Path) -> usize {
+    let mut source = Source::open_file(path, "bench").expect("opens");
+    let mut seen = 0;
+    while let Ok(Next::Packet(p)) = source.next_packet() {
+        seen += black_box(p.data).len();
+    }
+    seen
+}
+
+/// Every packet of `path` walked in windows: the bytes seen.
+fn in_windows(path: &Path) -> usize {
+    let link = Source::open_file(path, "bench").expect("opens").link();
+    let mut windows = PcapWindows::open(path, link).expect("a plain layout");
+    let mut seen = 0;
+    loop {
+        match windows.next_record() {
+            Record::Packet { packet, .. } => seen += black_box(packet.data).len(),
+            Record::Window => {}
+            Record::End | Record::Irregular => return seen,
+        }
+    }
+}
+
 fn engine(c: &mut Criterion) {
     let frames = farm();
     let mut g = c.benchmark_group("engine");
@@ -306,6 +380,7 @@ criterion_group!(
     flow_lookup,
     reassembly,
     ica_dissector,
+    reading,
     engine,
     report
 );
