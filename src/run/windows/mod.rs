@@ -309,6 +309,30 @@ mod tests {
         assert!(opened >= 12, "{opened} windows");
     }
 
+    /// Two pcapng files one after the other (`cat a.pcapng b.pcapng`): the second section
+    /// numbers its interfaces anew, here with another link type at number 0.
+    #[test]
+    fn a_pcapng_section_starts_its_own_interfaces() {
+        let path =
+            std::env::temp_dir().join(format!("ctxscope-{}-sections.pcapng", std::process::id()));
+        let mut file = Vec::new();
+        for link in [LinkType::ETHERNET, LinkType::RAW] {
+            let mut writer = PcapngWriter::new(Vec::new()).expect("a section header");
+            let id = writer
+                .add_interface(Interface::new(link, TsResolution::Nano))
+                .expect("an interface");
+            for n in 0..3 {
+                let ts = Timestamp::from_parts(1_700_000_000 + n, 7);
+                writer
+                    .write_packet(id, ts, &[0x45; 60], 60)
+                    .expect("a packet");
+            }
+            file.extend(writer.into_inner().expect("written"));
+        }
+        std::fs::write(&path, file).expect("the file");
+        assert_eq!(walk_as_the_copying_reader(&path), (6, 1, false));
+    }
+
     /// A pcapng packet the copying reader would not hand out as a packet (here, one of an
     /// interface whose link type is not decoded) ends the walk right before it.
     #[test]
