@@ -330,7 +330,7 @@ impl Engine {
         if p.truncated > 0 {
             pipe.stats.payload_cut += 1;
         }
-        let flags = TcpFlags(p.flags);
+        let flags = TcpFlags::from_bits_retain(p.flags);
         let arrival = Arrival {
             transport: Transport::Tcp,
             src: Endpoint::new(p.src, p.src_port),

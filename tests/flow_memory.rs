@@ -86,7 +86,7 @@ fn per_flow(transport: Transport, each: impl Fn(&mut Flow)) -> usize {
     for i in 0..FLOWS {
         let flags = match transport {
             Transport::Tcp => TcpFlags::SYN,
-            Transport::Udp => TcpFlags(0),
+            Transport::Udp => TcpFlags::empty(),
         };
         each(open(&mut table, i, transport, flags));
     }
@@ -133,7 +133,7 @@ fn per_connection_costs() {
             &segment(1000, TcpFlags::SYN, b"", 0),
             &mut none,
         );
-        let mut syn_ack = segment(5000, TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0), b"", 1);
+        let mut syn_ack = segment(5000, TcpFlags::SYN.union(TcpFlags::ACK), b"", 1);
         syn_ack.ack = 1001;
         tcp.segment(Dir::ToClient, &syn_ack, &mut none);
         let mut data = segment(1001, TcpFlags::ACK, &payload, 2);

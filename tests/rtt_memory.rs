@@ -15,7 +15,7 @@ mod counting;
 use counting::live;
 
 const ACK: TcpFlags = TcpFlags::ACK;
-const PSH_ACK: TcpFlags = TcpFlags(TcpFlags::PSH.0 | TcpFlags::ACK.0);
+const PSH_ACK: TcpFlags = TcpFlags::PSH.union(TcpFlags::ACK);
 
 /// One side of the capture: sends segments and counts the sequence space.
 struct Wire {

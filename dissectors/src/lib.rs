@@ -37,4 +37,4 @@ pub use registry::{
     Carry, Colour, Context, Dissector, Probe, Proto, ProtoSpec, Refused, Registry, Transport,
 };
 pub use text::{WireText, nul_terminated};
-pub use types::{Dir, Severity, TcpFlags, Timestamp};
+pub use types::{Dir, Severity, TcpFlags, Timestamp, write_flag_names};

@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
-use std::ops::BitOr;
 use std::time::Duration;
 
 /// Direction of bytes within a connection, relative to the roles the engine assigned.
@@ -93,75 +92,57 @@ impl fmt::Display for Severity {
     }
 }
 
-/// TCP header flag bits as on the wire: what the engine reads off a segment and the capture
-/// generator writes into one.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct TcpFlags(pub u8);
-
-impl TcpFlags {
-    pub const FIN: TcpFlags = TcpFlags(0x01);
-    pub const SYN: TcpFlags = TcpFlags(0x02);
-    pub const RST: TcpFlags = TcpFlags(0x04);
-    pub const PSH: TcpFlags = TcpFlags(0x08);
-    pub const ACK: TcpFlags = TcpFlags(0x10);
-    pub const URG: TcpFlags = TcpFlags(0x20);
-    pub const ECE: TcpFlags = TcpFlags(0x40);
-    pub const CWR: TcpFlags = TcpFlags(0x80);
-
-    /// Flag names in wire bit order, as tcpdump spells them.
-    const NAMES: [(TcpFlags, &'static str); 8] = [
-        (TcpFlags::FIN, "FIN"),
-        (TcpFlags::SYN, "SYN"),
-        (TcpFlags::RST, "RST"),
-        (TcpFlags::PSH, "PSH"),
-        (TcpFlags::ACK, "ACK"),
-        (TcpFlags::URG, "URG"),
-        (TcpFlags::ECE, "ECE"),
-        (TcpFlags::CWR, "CWR"),
-    ];
-
-    /// True if every bit of `flags` is set.
-    pub const fn has(self, flags: TcpFlags) -> bool {
-        self.0 & flags.0 == flags.0
-    }
-
-    pub const fn is_syn(self) -> bool {
-        self.has(TcpFlags::SYN)
-    }
-
-    pub const fn is_fin(self) -> bool {
-        self.has(TcpFlags::FIN)
-    }
-
-    pub const fn is_rst(self) -> bool {
-        self.has(TcpFlags::RST)
-    }
-
-    pub const fn is_ack(self) -> bool {
-        self.has(TcpFlags::ACK)
+bitflags::bitflags! {
+    /// TCP header flag bits as on the wire: what the engine reads off a segment and the capture
+    /// generator writes into one. The flags are named as tcpdump spells them.
+    #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct TcpFlags: u8 {
+        const FIN = 0x01;
+        const SYN = 0x02;
+        const RST = 0x04;
+        const PSH = 0x08;
+        const ACK = 0x10;
+        const URG = 0x20;
+        const ECE = 0x40;
+        const CWR = 0x80;
     }
 }
 
-impl BitOr for TcpFlags {
-    type Output = TcpFlags;
-    fn bitor(self, rhs: TcpFlags) -> TcpFlags {
-        TcpFlags(self.0 | rhs.0)
+impl TcpFlags {
+    pub const fn is_syn(self) -> bool {
+        self.contains(TcpFlags::SYN)
+    }
+
+    pub const fn is_fin(self) -> bool {
+        self.contains(TcpFlags::FIN)
+    }
+
+    pub const fn is_rst(self) -> bool {
+        self.contains(TcpFlags::RST)
+    }
+
+    pub const fn is_ack(self) -> bool {
+        self.contains(TcpFlags::ACK)
     }
 }
 
 /// `SYN|ACK`, or `-` when no flag is set.
 impl fmt::Debug for TcpFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names = TcpFlags::NAMES
-            .iter()
-            .filter(|(flag, _)| self.has(*flag))
-            .map(|(_, name)| *name);
-        match names.next() {
-            None => f.write_str("-"),
-            Some(first) => {
-                f.write_str(first)?;
-                names.try_for_each(|name| write!(f, "|{name}"))
-            }
+        write_flag_names(f, self.iter_names().map(|(name, _)| name))
+    }
+}
+
+/// Names of the flags a bit set holds, joined by `|`, or `-` when it holds none.
+pub fn write_flag_names<'a>(
+    f: &mut fmt::Formatter<'_>,
+    mut names: impl Iterator<Item = &'a str>,
+) -> fmt::Result {
+    match names.next() {
+        None => f.write_str("-"),
+        Some(first) => {
+            f.write_str(first)?;
+            names.try_for_each(|name| write!(f, "|{name}"))
         }
     }
 }
@@ -356,11 +337,11 @@ mod tests {
     fn flags_test_bits_and_print_like_tcpdump() {
         let synack = TcpFlags::SYN | TcpFlags::ACK;
         assert!(synack.is_syn() && synack.is_ack() && !synack.is_fin() && !synack.is_rst());
-        assert!(synack.has(TcpFlags::SYN | TcpFlags::ACK));
-        assert!(!synack.has(TcpFlags::SYN | TcpFlags::FIN));
+        assert!(synack.contains(TcpFlags::SYN | TcpFlags::ACK));
+        assert!(!synack.contains(TcpFlags::SYN | TcpFlags::FIN));
         assert_eq!(format!("{synack:?}"), "SYN|ACK");
         assert_eq!(
-            format!("{:?}", TcpFlags(0xFF)),
+            format!("{:?}", TcpFlags::from_bits_retain(0xFF)),
             "FIN|SYN|RST|PSH|ACK|URG|ECE|CWR"
         );
         assert_eq!(format!("{:?}", TcpFlags::default()), "-");

@@ -316,7 +316,7 @@ impl Analyzer {
     /// What one TCP segment was: raises the findings that deserve attention and records
     /// keep-alives of Citrix sessions.
     pub fn on_segment(&mut self, flow: &Flow, info: SegmentInfo, ts: Timestamp) {
-        if info.has(SegmentInfo::OVERLAP_CONFLICT) {
+        if info.contains(SegmentInfo::OVERLAP_CONFLICT) {
             self.raise(
                 Finding::new(
                     FindingKind::TcpOverlapConflict,
@@ -326,7 +326,7 @@ impl Analyzer {
                 .on_flow(flow.id),
             );
         }
-        if info.has(SegmentInfo::KEEP_ALIVE) && Beats::of(flow) == Beats::KeepAlives {
+        if info.contains(SegmentInfo::KEEP_ALIVE) && Beats::of(flow) == Beats::KeepAlives {
             self.heartbeats.keepalive(flow, BeatKind::TcpKeepalive, ts);
         }
     }

@@ -96,7 +96,7 @@ pub fn read_packets(path: &Path) -> Result<Vec<Packet>> {
                 Body::Tcp {
                     seq: tcp.seq,
                     ack: tcp.ack,
-                    flags: TcpFlags(tcp.flags),
+                    flags: TcpFlags::from_bits_retain(tcp.flags),
                     window: tcp.window,
                     payload: tcp.payload.to_vec(),
                 },

@@ -443,7 +443,7 @@ impl Refused {
 }
 
 fn is_syn_only(flags: TcpFlags) -> bool {
-    flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK)
+    flags.contains(TcpFlags::SYN) && !flags.contains(TcpFlags::ACK)
 }
 
 /// Client and server of a new flow from its first packet (see [`RoleBasis`]).
@@ -456,7 +456,7 @@ fn assign_roles(
     if is_syn_only(flags) {
         return (src, dst, RoleBasis::Syn);
     }
-    if flags.has(TcpFlags::SYN) && flags.has(TcpFlags::ACK) {
+    if flags.contains(TcpFlags::SYN) && flags.contains(TcpFlags::ACK) {
         return (dst, src, RoleBasis::SynAck);
     }
     let service = |p: u16| is_service_port(p) || p < 1024;
@@ -678,7 +678,7 @@ mod tests {
     }
 
     /// No TCP flag at all: how the tests below send a UDP datagram.
-    const UDP: TcpFlags = TcpFlags(0);
+    const UDP: TcpFlags = TcpFlags::empty();
 
     #[test]
     fn udp_flows_take_roles_from_ports_and_retire_after_their_own_idle_timeout() {

@@ -158,7 +158,7 @@ impl<'a> WireSegment<'a> {
         let len = r.u16()?;
         Some(WireSegment {
             dir,
-            flags: TcpFlags(head & 0x3f),
+            flags: TcpFlags::from_bits_retain(head & 0x3f),
             seq,
             ack,
             window,
@@ -172,7 +172,7 @@ impl<'a> WireSegment<'a> {
         let dir = if self.dir == Dir::ToClient { 0x80 } else { 0 };
         let ms = u8::try_from(self.delta.as_millis()).unwrap_or(u8::MAX);
         let len = u16::try_from(self.payload.len()).unwrap_or(u16::MAX);
-        w.u8(dir | (self.flags.0 & 0x3f))
+        w.u8(dir | (self.flags.bits() & 0x3f))
             .u32(self.seq)
             .u32(self.ack)
             .u16(self.window)
@@ -250,7 +250,7 @@ mod tests {
         frame.write(&mut w);
         let segment = WireSegment {
             dir: Dir::ToClient,
-            flags: TcpFlags(0x12),
+            flags: TcpFlags::from_bits_retain(0x12),
             seq: 0xffff_fff0,
             ack: 5,
             window: 512,
@@ -280,7 +280,7 @@ mod tests {
             ),
             (
                 Dir::ToClient,
-                TcpFlags(0x12),
+                TcpFlags::from_bits_retain(0x12),
                 0xffff_fff0,
                 5,
                 512,

@@ -179,7 +179,7 @@ fn by_flow<'a>(packets: &'a [OwnedPacket], records: &[Arc<FlowRecord>]) -> Vec<F
                     ts: p.ts,
                     seq: t.seq,
                     ack: t.ack,
-                    flags: TcpFlags(t.flags),
+                    flags: TcpFlags::from_bits_retain(t.flags),
                     window: t.window,
                     payload: t.payload,
                     truncated: t.truncated,

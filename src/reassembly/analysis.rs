@@ -89,7 +89,7 @@ pub(super) fn analyze(
     let (syn, fin, rst) = (flags.is_syn(), flags.is_fin(), flags.is_rst());
     let control = syn || fin || rst;
     let len = clamp_i64(seg.len);
-    let mut info = SegmentInfo::NONE;
+    let mut info = SegmentInfo::empty();
 
     // A one-byte probe at the edge of a closed window: the checks below do not apply to it.
     let zero_window_probe =
@@ -133,7 +133,7 @@ pub(super) fn analyze(
             };
         }
     }
-    if !info.has(SegmentInfo::DUPLICATE_ACK) {
+    if !info.contains(SegmentInfo::DUPLICATE_ACK) {
         fwd.dup_acks = 0;
     }
 
@@ -209,6 +209,6 @@ fn retransmission_kind(
     } else if not_advanced {
         SegmentInfo::RETRANSMISSION
     } else {
-        SegmentInfo::NONE
+        SegmentInfo::empty()
     }
 }

@@ -325,7 +325,7 @@ impl TcpConn {
         };
         let gaps = |half: &HalfStream| half.counters.get(|c| c.gaps);
         let gaps_before = [gaps(this), gaps(peer)];
-        let mut info = SegmentInfo::NONE;
+        let mut info = SegmentInfo::empty();
         if let Some(ack) = placed.ack_offset {
             info |= peer.ack(ack, !rst, &self.limits, &mut |d: Delivery<'_>| {
                 deliver(dir.reverse(), d)
@@ -333,8 +333,8 @@ impl TcpConn {
         }
         // RST payload is diagnostic text, not stream data. A keep-alive's byte is filler when
         // it repeats a known byte (not compared, so no false conflict), data otherwise.
-        let filler =
-            analysis.has(SegmentInfo::KEEP_ALIVE) && this.has_seen(placed.data, placed.data_end);
+        let filler = analysis.contains(SegmentInfo::KEEP_ALIVE)
+            && this.has_seen(placed.data, placed.data_end);
         if placed.len > 0 && !rst && !filler {
             info |= this.receive(
                 placed.data,

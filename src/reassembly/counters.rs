@@ -90,6 +90,6 @@ pub(super) fn count_analysis(counters: &mut Counters, info: SegmentInfo) {
         return; // the common case: an ordinary segment
     }
     for (flag, counter) in ANALYSIS {
-        counters.add(counter, u64::from(info.has(flag)));
+        counters.add(counter, u64::from(info.contains(flag)));
     }
 }

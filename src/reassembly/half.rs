@@ -172,7 +172,7 @@ impl HalfStream {
             if !payload.is_empty() {
                 self.hand_over(payload, limits, deliver);
             }
-            return SegmentInfo::NONE;
+            return SegmentInfo::empty();
         }
         self.receive_slow(start, payload, missing, limits, deliver)
     }
@@ -185,7 +185,7 @@ impl HalfStream {
         limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
     ) -> SegmentInfo {
-        let mut info = SegmentInfo::NONE;
+        let mut info = SegmentInfo::empty();
         let (payload, missing) = self.clip_to_fin(start, payload, missing, &mut info);
         let end = span_end(start, payload, missing);
         let next = clamp_i64(self.next);
@@ -243,7 +243,7 @@ impl HalfStream {
         limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
     ) -> SegmentInfo {
-        let mut info = SegmentInfo::NONE;
+        let mut info = SegmentInfo::empty();
         if trusted && ack > clamp_i64(self.acked) {
             self.acked = ack as u64; // positive: greater than a u64
             self.unacked.acked(self.acked);
@@ -263,7 +263,7 @@ impl HalfStream {
     /// (by a gap after them, or the cap): no copy of them can come any more.
     pub(super) fn finish(&mut self, limits: &Limits, deliver: &mut impl FnMut(Delivery<'_>)) {
         let released_before = self.counters.get(|c| c.unacked_released_bytes);
-        let mut info = SegmentInfo::NONE;
+        let mut info = SegmentInfo::empty();
         while let Some(lowest) = self.held.lowest_start() {
             self.skip_to(lowest, deliver);
             self.drain(limits, deliver, &mut info);

@@ -267,7 +267,7 @@ mod tests {
         // FIN with data is only F; a packet with no flags and no data adds nothing.
         let mut h = History::default();
         h.packet(C, FIN | ACK, 1, 10);
-        h.packet(C, TcpFlags(0), 1, 0);
+        h.packet(C, TcpFlags::empty(), 1, 0);
         assert_eq!(h.as_str(), "F");
     }
 

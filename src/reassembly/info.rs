@@ -1,53 +1,54 @@
 //! What one segment was, in Wireshark's `tcp.analysis.*` terms plus the reassembler's own facts.
 
+use ctxscope_dissectors::write_flag_names;
 use std::fmt;
-use std::ops::{BitOr, BitOrAssign};
 
-/// A set of per-segment facts (a bit set: cheap to return for every packet).
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct SegmentInfo(u16);
+bitflags::bitflags! {
+    /// A set of per-segment facts (a bit set: cheap to return for every packet).
+    #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct SegmentInfo: u16 {
+        /// Data (or SYN/FIN) below the highest sequence number seen, not a keep-alive and not
+        /// out-of-order by Wireshark's timing rule. Also set with SPURIOUS_RETRANSMISSION and
+        /// FAST_RETRANSMISSION, as Wireshark's `tcp.analysis.retransmission` field is.
+        const RETRANSMISSION = 1 << 0;
+        /// Payload the peer had already acknowledged (its last ACK covers it).
+        const SPURIOUS_RETRANSMISSION = 1 << 1;
+        /// Below the highest sequence number seen, arriving within one handshake RTT (3 ms if
+        /// unknown) of the segment that set it.
+        const OUT_OF_ORDER = 1 << 2;
+        /// Starts beyond the highest sequence number seen: the segment(s) before it were not captured.
+        const LOST_SEGMENT = 1 << 3;
+        /// Acknowledges bytes of the peer beyond what was captured without a hole (Wireshark's
+        /// "ACKed segment that wasn't captured"; reported once per hole).
+        const ACKED_UNSEEN = 1 << 4;
+        /// Part of the payload repeats bytes already received, part is new.
+        const OVERLAP = 1 << 5;
+        /// Bytes committed while processing this segment differ from another received copy of the
+        /// same stream range (see the module docs for which copies can be compared).
+        const OVERLAP_CONFLICT = 1 << 6;
+        /// Zero or one byte at the highest sequence number seen minus one, no SYN/FIN/RST, once the
+        /// peer acknowledged everything up to it (stricter than Wireshark: a copy of the last byte
+        /// before its ACK is a retransmission). Wireshark's rule alone without the peer's ACKs.
+        const KEEP_ALIVE = 1 << 7;
+        /// Advertises a zero receive window (no SYN/FIN/RST).
+        const ZERO_WINDOW = 1 << 8;
+        /// The out-of-order store hit its cap: held data was released with gaps.
+        const CAP_FLUSH = 1 << 9;
+        /// Carries payload beyond the FIN of its direction (not delivered).
+        const DATA_AFTER_FIN = 1 << 10;
+        /// Seen after the connection was reset.
+        const AFTER_RESET = 1 << 11;
+        /// A retransmission of the sequence number the peer's last two or more duplicate ACKs asked
+        /// for, within 20 ms of the last one. Set together with RETRANSMISSION.
+        const FAST_RETRANSMISSION = 1 << 12;
+        /// A pure ACK repeating the previous one (same ACK, window and sequence number).
+        const DUPLICATE_ACK = 1 << 13;
+        /// One byte sent at the edge of a window the peer advertised as zero.
+        const ZERO_WINDOW_PROBE = 1 << 14;
+    }
+}
 
 impl SegmentInfo {
-    pub const NONE: SegmentInfo = SegmentInfo(0);
-    /// Data (or SYN/FIN) below the highest sequence number seen, not a keep-alive and not
-    /// out-of-order by Wireshark's timing rule. Also set with SPURIOUS_RETRANSMISSION and
-    /// FAST_RETRANSMISSION, as Wireshark's `tcp.analysis.retransmission` field is.
-    pub const RETRANSMISSION: SegmentInfo = SegmentInfo(1 << 0);
-    /// Payload the peer had already acknowledged (its last ACK covers it).
-    pub const SPURIOUS_RETRANSMISSION: SegmentInfo = SegmentInfo(1 << 1);
-    /// Below the highest sequence number seen, arriving within one handshake RTT (3 ms if
-    /// unknown) of the segment that set it.
-    pub const OUT_OF_ORDER: SegmentInfo = SegmentInfo(1 << 2);
-    /// Starts beyond the highest sequence number seen: the segment(s) before it were not captured.
-    pub const LOST_SEGMENT: SegmentInfo = SegmentInfo(1 << 3);
-    /// Acknowledges bytes of the peer beyond what was captured without a hole (Wireshark's
-    /// "ACKed segment that wasn't captured"; reported once per hole).
-    pub const ACKED_UNSEEN: SegmentInfo = SegmentInfo(1 << 4);
-    /// Part of the payload repeats bytes already received, part is new.
-    pub const OVERLAP: SegmentInfo = SegmentInfo(1 << 5);
-    /// Bytes committed while processing this segment differ from another received copy of the
-    /// same stream range (see the module docs for which copies can be compared).
-    pub const OVERLAP_CONFLICT: SegmentInfo = SegmentInfo(1 << 6);
-    /// Zero or one byte at the highest sequence number seen minus one, no SYN/FIN/RST, once the
-    /// peer acknowledged everything up to it (stricter than Wireshark: a copy of the last byte
-    /// before its ACK is a retransmission). Wireshark's rule alone without the peer's ACKs.
-    pub const KEEP_ALIVE: SegmentInfo = SegmentInfo(1 << 7);
-    /// Advertises a zero receive window (no SYN/FIN/RST).
-    pub const ZERO_WINDOW: SegmentInfo = SegmentInfo(1 << 8);
-    /// The out-of-order store hit its cap: held data was released with gaps.
-    pub const CAP_FLUSH: SegmentInfo = SegmentInfo(1 << 9);
-    /// Carries payload beyond the FIN of its direction (not delivered).
-    pub const DATA_AFTER_FIN: SegmentInfo = SegmentInfo(1 << 10);
-    /// Seen after the connection was reset.
-    pub const AFTER_RESET: SegmentInfo = SegmentInfo(1 << 11);
-    /// A retransmission of the sequence number the peer's last two or more duplicate ACKs asked
-    /// for, within 20 ms of the last one. Set together with RETRANSMISSION.
-    pub const FAST_RETRANSMISSION: SegmentInfo = SegmentInfo(1 << 12);
-    /// A pure ACK repeating the previous one (same ACK, window and sequence number).
-    pub const DUPLICATE_ACK: SegmentInfo = SegmentInfo(1 << 13);
-    /// One byte sent at the edge of a window the peer advertised as zero.
-    pub const ZERO_WINDOW_PROBE: SegmentInfo = SegmentInfo(1 << 14);
-
     /// Every flag with its stable name, in bit order.
     pub const ALL: [(SegmentInfo, &'static str); 15] = [
         (SegmentInfo::RETRANSMISSION, "retransmission"),
@@ -70,52 +71,19 @@ impl SegmentInfo {
         (SegmentInfo::ZERO_WINDOW_PROBE, "zero_window_probe"),
     ];
 
-    /// True if every flag of `other` is set.
-    pub const fn has(self, other: SegmentInfo) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    pub const fn bits(self) -> u16 {
-        self.0
-    }
-
     /// Names of the flags set, in bit order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         SegmentInfo::ALL
             .into_iter()
-            .filter(move |(flag, _)| self.has(*flag))
+            .filter(move |(flag, _)| self.contains(*flag))
             .map(|(_, name)| name)
-    }
-}
-
-impl BitOr for SegmentInfo {
-    type Output = SegmentInfo;
-    fn bitor(self, rhs: SegmentInfo) -> SegmentInfo {
-        SegmentInfo(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for SegmentInfo {
-    fn bitor_assign(&mut self, rhs: SegmentInfo) {
-        self.0 |= rhs.0;
     }
 }
 
 /// `retransmission|spurious_retransmission`, or `-` when empty.
 impl fmt::Debug for SegmentInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names = self.names();
-        match names.next() {
-            None => f.write_str("-"),
-            Some(first) => {
-                f.write_str(first)?;
-                names.try_for_each(|name| write!(f, "|{name}"))
-            }
-        }
+        write_flag_names(f, self.names())
     }
 }
 
@@ -126,8 +94,8 @@ mod tests {
     #[test]
     fn flags_combine_and_name_themselves() {
         let info = SegmentInfo::RETRANSMISSION | SegmentInfo::SPURIOUS_RETRANSMISSION;
-        assert!(info.has(SegmentInfo::RETRANSMISSION));
-        assert!(!info.has(SegmentInfo::OUT_OF_ORDER));
+        assert!(info.contains(SegmentInfo::RETRANSMISSION));
+        assert!(!info.contains(SegmentInfo::OUT_OF_ORDER));
         assert_eq!(
             info.names().collect::<Vec<_>>(),
             ["retransmission", "spurious_retransmission"]
@@ -136,8 +104,8 @@ mod tests {
             format!("{info:?}"),
             "retransmission|spurious_retransmission"
         );
-        assert_eq!(format!("{:?}", SegmentInfo::NONE), "-");
-        assert!(SegmentInfo::NONE.is_empty());
+        assert_eq!(format!("{:?}", SegmentInfo::empty()), "-");
+        assert!(SegmentInfo::empty().is_empty());
     }
 
     #[test]

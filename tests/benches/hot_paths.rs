@@ -102,7 +102,7 @@ fn arrivals(frames: &[Frame]) -> Vec<Arrival> {
                         ip: tcp.dst,
                         port: tcp.dst_port,
                     },
-                    flags: TcpFlags(tcp.flags),
+                    flags: TcpFlags::from_bits_retain(tcp.flags),
                     ts: f.ts,
                 }),
                 _ => None,
@@ -174,7 +174,7 @@ fn reassemble(stream: &[u8], seqs: &[u32], len: usize, order: &[usize]) -> usize
         truncated: 0,
     };
     conn.segment(Dir::ToServer, &control(999, 0, TcpFlags::SYN), &mut count);
-    let syn_ack = TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0);
+    let syn_ack = TcpFlags::SYN.union(TcpFlags::ACK);
     conn.segment(Dir::ToClient, &control(5_000, 1_000, syn_ack), &mut count);
     conn.segment(
         Dir::ToServer,

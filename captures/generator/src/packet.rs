@@ -147,7 +147,7 @@ pub fn write_tcp_packet(ip: &IpHeader, tcp: &TcpSegment, out: &mut Vec<u8>) {
     out.extend_from_slice(&tcp.seq.to_be_bytes());
     out.extend_from_slice(&tcp.ack.to_be_bytes());
     let data_offset = ((TCP_HEADER_LEN + options.len()) / 4) as u8;
-    out.extend_from_slice(&[data_offset << 4, tcp.flags.0]);
+    out.extend_from_slice(&[data_offset << 4, tcp.flags.bits()]);
     out.extend_from_slice(&tcp.window.to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
     out.extend_from_slice(&options);

@@ -258,7 +258,7 @@ pub fn frames(packets: &[Packet], link: &Link) -> Vec<Frame> {
                 (p.dst, p.src)
             };
             let client = *clients.entry(key).or_insert_with(|| match &p.body {
-                Body::Tcp { flags, .. } if flags.has(TcpFlags::SYN | TcpFlags::ACK) => p.dst,
+                Body::Tcp { flags, .. } if flags.contains(TcpFlags::SYN | TcpFlags::ACK) => p.dst,
                 _ => p.src,
             });
             let dir = if p.src == client {

@@ -14,7 +14,7 @@ fn duplicate_acks_then_the_missing_segment_is_a_fast_retransmission() {
     w.handshake();
     w.client_data(1, b"aaaaa");
     w.client_data(11, b"ccccc"); // "Previous segment(s) not captured"
-    assert_eq!(server_ack_window(&mut w, 6, 1000), SegmentInfo::NONE);
+    assert_eq!(server_ack_window(&mut w, 6, 1000), SegmentInfo::empty());
     assert_eq!(
         server_ack_window(&mut w, 6, 1000),
         SegmentInfo::DUPLICATE_ACK
@@ -46,7 +46,7 @@ fn a_byte_sent_into_a_zero_window_is_a_probe_and_still_data() {
     assert_eq!(server_ack_window(&mut w, 6, 0), SegmentInfo::ZERO_WINDOW);
     assert_eq!(w.client_data(6, b"x"), SegmentInfo::ZERO_WINDOW_PROBE);
     assert_eq!(server_ack_window(&mut w, 6, 0), SegmentInfo::ZERO_WINDOW);
-    assert_eq!(server_ack_window(&mut w, 6, 1000), SegmentInfo::NONE); // a window update
+    assert_eq!(server_ack_window(&mut w, 6, 1000), SegmentInfo::empty()); // a window update
     // The probe did not move the highest sequence number: the resent byte is no retransmission.
     assert_eq!(w.client_data(6, b"xyz"), SegmentInfo::OVERLAP);
     server_ack_window(&mut w, 9, 1000);
@@ -64,7 +64,7 @@ fn an_unseen_segment_is_reported_once_per_hole() {
     w.client_data(11, b"WORLD");
     assert_eq!(w.server_ack(16), SegmentInfo::ACKED_UNSEEN);
     assert_eq!(w.server_ack(16), SegmentInfo::DUPLICATE_ACK);
-    assert_eq!(w.client_data(16, b"more!"), SegmentInfo::NONE);
+    assert_eq!(w.client_data(16, b"more!"), SegmentInfo::empty());
     assert_eq!(w.server_ack(30), SegmentInfo::ACKED_UNSEEN);
     assert_eq!(w.conn.counters(S).acked_unseen, 2);
     // tshark: hello / [5 bytes missing in capture file] / WORLD / more!

@@ -405,7 +405,7 @@ fn play(
             }
             Event::Ack(..) => wire.send(dir, models[me].seq(models[me].sent_end), ack, ACK, b""),
         };
-        cap_flush_segments[me] += u64::from(info.has(SegmentInfo::CAP_FLUSH));
+        cap_flush_segments[me] += u64::from(info.contains(SegmentInfo::CAP_FLUSH));
         // The caps are per direction; the connection reports both together.
         prop_assert!(wire.conn.buffered_bytes() <= 2 * limits.max_buffered_bytes);
         prop_assert!(wire.conn.unacked_bytes() <= 2 * limits.max_unacked_bytes);
@@ -519,7 +519,7 @@ fn check(played: &Played) -> Result<(), TestCaseError> {
             .wire
             .infos
             .iter()
-            .any(|info| info.has(SegmentInfo::OVERLAP_CONFLICT))
+            .any(|info| info.contains(SegmentInfo::OVERLAP_CONFLICT))
     );
     Ok(())
 }
@@ -626,7 +626,7 @@ fn the_cases_cover_the_hostile_mix() {
                 .wire
                 .infos
                 .iter()
-                .any(|i| i.has(SegmentInfo::OVERLAP)),
+                .any(|i| i.contains(SegmentInfo::OVERLAP)),
             played
                 .models
                 .iter()

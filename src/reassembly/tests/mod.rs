@@ -22,7 +22,7 @@ pub(super) const SYN: TcpFlags = TcpFlags::SYN;
 pub(super) const ACK: TcpFlags = TcpFlags::ACK;
 pub(super) const FIN: TcpFlags = TcpFlags::FIN;
 pub(super) const RST: TcpFlags = TcpFlags::RST;
-pub(super) const PSH_ACK: TcpFlags = TcpFlags(TcpFlags::PSH.0 | TcpFlags::ACK.0);
+pub(super) const PSH_ACK: TcpFlags = TcpFlags::PSH.union(TcpFlags::ACK);
 
 /// Initial sequence numbers of the client and the server in the hand-made cases (the same as
 /// in the pcaps fed to tshark).

@@ -174,7 +174,7 @@ fn a_one_byte_keep_alive_is_timed_by_its_ack() {
     data(&mut w, 100, 1, 100);
     ack(&mut w, 110, 101);
     at(&mut w, 5000);
-    assert!(w.client_data(100, b"\0").has(SegmentInfo::KEEP_ALIVE));
+    assert!(w.client_data(100, b"\0").contains(SegmentInfo::KEEP_ALIVE));
     ack(&mut w, 5007, 101);
     assert_eq!(samples(&w, S), (3, 7.0, 10.0));
 }

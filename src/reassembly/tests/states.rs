@@ -71,7 +71,7 @@ fn a_syn_alone_is_s0_and_retries_count() {
     w.send(C, CLIENT_ISN, 0, SYN, b"");
     w.wait_ms(1000);
     let info = w.send(C, CLIENT_ISN, 0, SYN, b"");
-    assert!(info.has(SegmentInfo::RETRANSMISSION));
+    assert!(info.contains(SegmentInfo::RETRANSMISSION));
     assert_eq!(w.conn.state(), ConnState::S0);
     assert_eq!(w.conn.history(), "S");
     assert_eq!(w.conn.client_syns(), 2);

@@ -50,7 +50,7 @@ fn hitting_the_byte_cap_gives_up_the_first_hole() {
     w.client_data(11, b"11111");
     assert_eq!(w.conn.buffered_bytes(), 10);
     let info = w.client_data(16, b"16161");
-    assert!(info.has(SegmentInfo::CAP_FLUSH));
+    assert!(info.contains(SegmentInfo::CAP_FLUSH));
     assert_eq!(
         chunks(&w),
         [
@@ -68,7 +68,10 @@ fn hitting_the_byte_cap_gives_up_the_first_hole() {
     );
     // The bytes given up arrive late: a retransmission, not delivered.
     w.wait_ms(10);
-    assert!(w.client_data(1, b"ABCDE").has(SegmentInfo::RETRANSMISSION));
+    assert!(
+        w.client_data(1, b"ABCDE")
+            .contains(SegmentInfo::RETRANSMISSION)
+    );
     assert_eq!(chunks(&w).len(), 4);
 }
 
@@ -104,7 +107,7 @@ fn a_segment_larger_than_the_store_skips_its_hole_at_once() {
     let mut w = Wire::with_limits(limits(4, 10));
     w.handshake();
     let info = w.client_data(6, b"too big for the store");
-    assert!(info.has(SegmentInfo::CAP_FLUSH));
+    assert!(info.contains(SegmentInfo::CAP_FLUSH));
     assert_eq!(chunks(&w), [Chunk::Gap(5), data(b"too big for the store")]);
     assert_eq!(w.conn.buffered_bytes(), 0);
 }
@@ -147,7 +150,7 @@ fn a_conflict_found_when_an_ack_releases_held_data_is_counted_for_the_held_direc
     w.client_data(6, b"first");
     w.client_data(8, b"XXsecond"); // overlaps 8..11 with different bytes
     let info = w.server_ack(20);
-    assert!(info.has(SegmentInfo::ACKED_UNSEEN | SegmentInfo::OVERLAP_CONFLICT));
+    assert!(info.contains(SegmentInfo::ACKED_UNSEEN | SegmentInfo::OVERLAP_CONFLICT));
     assert_eq!(
         w.lines(),
         ["[5 bytes missing in capture file]", "first", "econd"]

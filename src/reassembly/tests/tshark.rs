@@ -11,8 +11,14 @@ fn reordered_segments_come_out_in_sequence_order() {
     let mut w = Wire::new();
     w.handshake();
     w.client_data(1, b"AAAAA");
-    assert!(w.client_data(11, b"CCCCC").has(SegmentInfo::LOST_SEGMENT));
-    assert!(w.client_data(6, b"BBBBB").has(SegmentInfo::OUT_OF_ORDER));
+    assert!(
+        w.client_data(11, b"CCCCC")
+            .contains(SegmentInfo::LOST_SEGMENT)
+    );
+    assert!(
+        w.client_data(6, b"BBBBB")
+            .contains(SegmentInfo::OUT_OF_ORDER)
+    );
     w.server_ack(16);
     w.close(16);
     assert_eq!(w.lines(), ["AAAAA", "BBBBB", "CCCCC"]);
@@ -29,8 +35,8 @@ fn a_full_retransmission_is_not_delivered_again() {
     w.handshake();
     w.client_data(1, b"hello");
     let info = w.client_data(1, b"hello");
-    assert!(info.has(SegmentInfo::RETRANSMISSION));
-    assert!(!info.has(SegmentInfo::OVERLAP));
+    assert!(info.contains(SegmentInfo::RETRANSMISSION));
+    assert!(!info.contains(SegmentInfo::OVERLAP));
     w.client_data(6, b"world");
     w.server_ack(11);
     w.close(11);
@@ -45,7 +51,7 @@ fn a_partial_retransmission_delivers_only_its_new_tail() {
     w.handshake();
     w.client_data(1, b"hello");
     let info = w.client_data(3, b"lloWORLD");
-    assert!(info.has(SegmentInfo::OVERLAP | SegmentInfo::OUT_OF_ORDER));
+    assert!(info.contains(SegmentInfo::OVERLAP | SegmentInfo::OUT_OF_ORDER));
     w.server_ack(11);
     w.close(11);
     assert_eq!(w.lines(), ["hello", "WORLD"]);
@@ -60,8 +66,8 @@ fn bytes_already_delivered_win_over_a_later_different_copy() {
     w.handshake();
     w.client_data(1, b"ABCDEF");
     let info = w.client_data(4, b"xyzGHI");
-    assert!(info.has(SegmentInfo::OVERLAP));
-    assert!(info.has(SegmentInfo::OVERLAP_CONFLICT));
+    assert!(info.contains(SegmentInfo::OVERLAP));
+    assert!(info.contains(SegmentInfo::OVERLAP_CONFLICT));
     w.server_ack(10);
     w.close(10);
     assert_eq!(w.lines(), ["ABCDEF", "GHI"]);
@@ -75,7 +81,7 @@ fn the_segment_reaching_the_commit_point_wins_over_a_held_copy_and_the_conflict_
     w.handshake();
     w.client_data(4, b"xyzGHI");
     let info = w.client_data(1, b"ABCDEF");
-    assert!(info.has(SegmentInfo::OVERLAP | SegmentInfo::OVERLAP_CONFLICT));
+    assert!(info.contains(SegmentInfo::OVERLAP | SegmentInfo::OVERLAP_CONFLICT));
     w.server_ack(10);
     w.close(10);
     assert_eq!(w.lines(), ["ABCDEF", "GHI"]);
@@ -90,8 +96,11 @@ fn of_two_held_copies_with_the_same_start_the_first_to_arrive_wins() {
         w.handshake();
         w.client_data(4, first);
         let info = w.client_data(4, second);
-        assert!(info.has(SegmentInfo::RETRANSMISSION | SegmentInfo::OVERLAP_CONFLICT));
-        assert!(w.client_data(1, b"abc").has(SegmentInfo::RETRANSMISSION));
+        assert!(info.contains(SegmentInfo::RETRANSMISSION | SegmentInfo::OVERLAP_CONFLICT));
+        assert!(
+            w.client_data(1, b"abc")
+                .contains(SegmentInfo::RETRANSMISSION)
+        );
         w.server_ack(10);
         w.close(10);
         let first = String::from_utf8_lossy(first).into_owned();
@@ -121,10 +130,10 @@ fn a_held_segment_starting_earlier_beats_an_earlier_arrival_starting_later() {
     w.handshake();
     w.client_data(15, b"aaaaa");
     let info = w.client_data(10, &[b'B'; 20]);
-    assert!(info.has(SegmentInfo::OVERLAP));
+    assert!(info.contains(SegmentInfo::OVERLAP));
     let info = w.client_data(1, b"123456789");
     assert!(
-        info.has(SegmentInfo::OVERLAP_CONFLICT),
+        info.contains(SegmentInfo::OVERLAP_CONFLICT),
         "B's 15..20 differ from aaaaa"
     );
     w.server_ack(30);
@@ -188,7 +197,7 @@ fn a_lost_segment_is_a_gap_once_the_peer_acknowledges_past_it() {
     w.client_data(1, b"hello");
     w.client_data(11, b"WORLD");
     assert_eq!(w.lines(), ["hello"]);
-    assert!(w.server_ack(16).has(SegmentInfo::ACKED_UNSEEN));
+    assert!(w.server_ack(16).contains(SegmentInfo::ACKED_UNSEEN));
     w.close(16);
     assert_eq!(
         w.lines(),
@@ -236,7 +245,7 @@ fn an_acknowledgement_past_a_hole_with_nothing_held_waits_for_data_beyond_it() {
     let mut w = Wire::new();
     w.handshake();
     w.client_data(1, b"hello");
-    assert!(w.server_ack(11).has(SegmentInfo::ACKED_UNSEEN));
+    assert!(w.server_ack(11).contains(SegmentInfo::ACKED_UNSEEN));
     w.client_data(11, b"WORLD");
     assert_eq!(w.lines(), ["hello"]);
     w.server_ack(16);
@@ -269,7 +278,7 @@ fn a_late_copy_of_a_gapped_range_is_a_retransmission_and_not_delivered() {
     w.client_data(11, b"WORLD");
     w.server_ack(16);
     let info = w.client_data(6, b"-----");
-    assert!(info.has(SegmentInfo::RETRANSMISSION | SegmentInfo::SPURIOUS_RETRANSMISSION));
+    assert!(info.contains(SegmentInfo::RETRANSMISSION | SegmentInfo::SPURIOUS_RETRANSMISSION));
     w.close(16);
     assert_eq!(
         w.lines(),
@@ -393,7 +402,7 @@ fn data_after_the_fin_is_not_delivered() {
     w.client_data(1, b"hello"); // plain data first, then the FIN alone below
     w.send(C, CLIENT_ISN + 6, SERVER_ISN + 1, FIN | ACK, b"");
     let info = w.client_data(7, b"AFTER");
-    assert!(info.has(SegmentInfo::DATA_AFTER_FIN));
+    assert!(info.contains(SegmentInfo::DATA_AFTER_FIN));
     w.server_ack(7);
     w.server_ack(12);
     w.finish();
@@ -429,7 +438,7 @@ fn a_retransmitted_fin_changes_nothing() {
     w.send(C, CLIENT_ISN + 1, SERVER_ISN + 1, PSH_ACK | FIN, b"hello");
     assert!(
         w.send(C, CLIENT_ISN + 1, SERVER_ISN + 1, PSH_ACK | FIN, b"hello")
-            .has(SegmentInfo::RETRANSMISSION)
+            .contains(SegmentInfo::RETRANSMISSION)
     );
     w.send(C, CLIENT_ISN + 6, SERVER_ISN + 1, FIN | ACK, b"");
     assert_eq!(w.lines(), ["hello"]);
@@ -445,8 +454,8 @@ fn keep_alives_are_neither_data_nor_retransmissions() {
     w.server_ack(6);
     for probe in [&b""[..], b"\x00"] {
         let info = w.send(C, CLIENT_ISN + 5, SERVER_ISN + 1, ACK, probe);
-        assert!(info.has(SegmentInfo::KEEP_ALIVE));
-        assert!(!info.has(SegmentInfo::RETRANSMISSION));
+        assert!(info.contains(SegmentInfo::KEEP_ALIVE));
+        assert!(!info.contains(SegmentInfo::RETRANSMISSION));
     }
     w.client_data(6, b"world");
     w.server_ack(11);
@@ -469,7 +478,7 @@ fn a_keep_alive_carrying_an_unseen_byte_is_still_data() {
     // nothing of the client's bytes (a probe is sent only when everything is acknowledged).
     assert!(
         !w.send(C, CLIENT_ISN + 7, SERVER_ISN + 1, ACK, b"x")
-            .has(SegmentInfo::KEEP_ALIVE)
+            .contains(SegmentInfo::KEEP_ALIVE)
     );
     w.client_data(6, b"w");
     assert_eq!(w.lines(), ["hello", "w", "x"]);
@@ -487,11 +496,11 @@ fn a_copy_of_the_last_byte_before_its_ack_is_a_retransmission_not_a_keep_alive()
     w.client_data(1, b"hell");
     w.client_data(5, b"o");
     let copy = w.client_data(5, b"o");
-    assert!(!copy.has(SegmentInfo::KEEP_ALIVE), "{copy:?}");
-    assert!(copy.has(SegmentInfo::RETRANSMISSION), "{copy:?}");
+    assert!(!copy.contains(SegmentInfo::KEEP_ALIVE), "{copy:?}");
+    assert!(copy.contains(SegmentInfo::RETRANSMISSION), "{copy:?}");
     w.server_ack(6);
     let probe = w.send(C, CLIENT_ISN + 5, SERVER_ISN + 1, ACK, b"o");
-    assert!(probe.has(SegmentInfo::KEEP_ALIVE), "{probe:?}");
+    assert!(probe.contains(SegmentInfo::KEEP_ALIVE), "{probe:?}");
     assert_eq!(w.lines(), ["hell", "o"]);
     let counters = w.conn.counters(C);
     assert_eq!((counters.keep_alives, counters.retransmissions), (1, 1));
@@ -605,7 +614,10 @@ fn data_after_a_reset_is_still_delivered_and_counted() {
     w.handshake();
     w.client_data(1, b"hello");
     w.send(S, SERVER_ISN + 1, CLIENT_ISN + 6, RST | ACK, b"");
-    assert!(w.client_data(6, b"later").has(SegmentInfo::AFTER_RESET));
+    assert!(
+        w.client_data(6, b"later")
+            .contains(SegmentInfo::AFTER_RESET)
+    );
     assert_eq!(w.lines(), ["hello", "later"]);
     assert_eq!(w.conn.counters(C).after_reset, 1);
     assert_eq!(w.conn.first_rst().map(|(dir, _)| dir), Some(S));
@@ -630,10 +642,10 @@ fn zero_window_is_flagged_and_zeek_writes_w() {
     w.handshake();
     w.client_data(1, b"hello");
     let info = w.send_segment(S, SERVER_ISN + 1, CLIENT_ISN + 6, ACK, b"", 0, 0);
-    assert!(info.has(SegmentInfo::ZERO_WINDOW));
+    assert!(info.contains(SegmentInfo::ZERO_WINDOW));
     assert!(
         !w.send(S, SERVER_ISN + 1, CLIENT_ISN + 6, ACK, b"")
-            .has(SegmentInfo::ZERO_WINDOW)
+            .contains(SegmentInfo::ZERO_WINDOW)
     );
     assert_eq!(w.conn.counters(S).zero_windows, 1);
     assert_eq!(w.conn.history(), "ShADaw");

@@ -178,7 +178,7 @@ impl Planner {
             let delay = if i == 0 { self.lead_in() } else { BURST_GAP };
             let mut flags = TcpFlags::ACK;
             if i + 1 == count {
-                flags = flags | TcpFlags::PSH; // end of the application's write
+                flags |= TcpFlags::PSH; // end of the application's write
             }
             let seq = self.advance(dir, chunk.len());
             out.push(Planned {
@@ -248,7 +248,7 @@ mod tests {
 
     fn summary(plan: &[Planned]) -> Vec<(Dir, u32, u8, usize)> {
         plan.iter()
-            .map(|p| (p.dir, p.seq, p.flags.0, p.payload.len()))
+            .map(|p| (p.dir, p.seq, p.flags.bits(), p.payload.len()))
             .collect()
     }
 

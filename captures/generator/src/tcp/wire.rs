@@ -107,8 +107,8 @@ impl Packets {
         };
         self.last = Some(ts);
         let (s, r) = (seg.dir.index(), seg.dir.reverse().index());
-        let syn = seg.flags.has(TcpFlags::SYN);
-        let ack = if seg.flags.has(TcpFlags::ACK) {
+        let syn = seg.flags.contains(TcpFlags::SYN);
+        let ack = if seg.flags.contains(TcpFlags::ACK) {
             self.receivers[s].next
         } else {
             0
@@ -123,7 +123,7 @@ impl Packets {
                 .conv
                 .timestamps
                 .then_some((tsval, self.tsecr[s]))
-                .filter(|_| !seg.flags.has(TcpFlags::RST)),
+                .filter(|_| !seg.flags.contains(TcpFlags::RST)),
         };
         let window_bytes = seg.window.unwrap_or(self.conv.window[s]);
         // Windows in SYNs are never scaled (RFC 7323); later ones are, if scaling is on.
@@ -137,8 +137,8 @@ impl Packets {
         // The receiver gets the segment whether or not the capture does.
         if syn {
             self.receivers[r].next = seg.seq.wrapping_add(1);
-        } else if !seg.flags.has(TcpFlags::RST) {
-            let fin = u32::from(seg.flags.has(TcpFlags::FIN));
+        } else if !seg.flags.contains(TcpFlags::RST) {
+            let fin = u32::from(seg.flags.contains(TcpFlags::FIN));
             let end = seg
                 .seq
                 .wrapping_add(seg.payload.len() as u32)
