@@ -201,7 +201,7 @@ impl Lane {
 pub trait FileObserver {
     /// Every packet, before it is handed over.
     fn packet(&mut self, _packet: &Packet<'_>) {}
-    /// Now and then (at every window of a classic pcap file, every few thousand packets
+    /// Now and then (at every window of a file walked in windows, every few thousand packets
     /// otherwise): packets so far and (bytes of the file read, its size). Returning false
     /// stops the reading.
     fn progress(
