@@ -148,7 +148,7 @@ impl KernelCounters {
 const RECORD_HEADER_LEN: u64 = 16;
 
 /// First four bytes of a pcapng file (the section header block type).
-const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+pub(crate) const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 impl Source {
     /// Opens a capture file; `name` is how messages and reports refer to it.

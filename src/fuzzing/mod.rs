@@ -179,7 +179,7 @@ pub fn pcap_file(input: &[u8]) {
 /// walked in place by the workers' reader, which must agree.
 pub fn pcapng_file(input: &[u8]) {
     // Only pcapng goes to the Rust reader; pcap files go to libpcap.
-    if input.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+    if input.starts_with(&crate::capture::PCAPNG_MAGIC) {
         read_both_ways(input, "pcapng");
     }
 }

@@ -614,7 +614,7 @@ impl<'scope> Reader<'scope> {
 
     /// The next packet of the capture, copied into its worker's batch.
     pub fn packet(&mut self, p: &Packet<'_>) {
-        self.route(p.ts, p.link, p.wire_len, p.data, None);
+        self.route(p, None);
     }
 
     /// Sends every worker what it has; false if one is gone.
@@ -718,13 +718,7 @@ impl<'scope> Reader<'scope> {
             match windows.next_record() {
                 Record::Packet { packet, at } => {
                     observer.packet(&packet);
-                    self.route(
-                        packet.ts,
-                        packet.link,
-                        packet.wire_len,
-                        packet.data,
-                        Some(at),
-                    );
+                    self.route(&packet, Some(at));
                 }
                 Record::Window => {
                     self.set_window(windows.window());
@@ -750,14 +744,13 @@ impl<'scope> Reader<'scope> {
 
     /// A packet of `data` to its worker; `in_window`: at that offset of the current window,
     /// else copied into the batch.
-    fn route(
-        &mut self,
-        ts: Timestamp,
-        link: LinkType,
-        wire_len: u32,
-        data: &[u8],
-        in_window: Option<usize>,
-    ) {
+    fn route(&mut self, packet: &Packet<'_>, in_window: Option<usize>) {
+        let Packet {
+            ts,
+            link,
+            data,
+            wire_len,
+        } = *packet;
         self.seq += 1;
         self.bytes += u64::from(wire_len);
         let seq = self.seq;

@@ -5,13 +5,11 @@
 //! the walk stops there.
 
 use super::Step;
+use crate::capture::PCAPNG_MAGIC;
 use crate::capture::pcapng::{Interface, InterfaceLink, MAX_INTERFACES, PacketBlock};
 use ctxscope_dissectors::Timestamp;
 use pcap_parser::nom;
 use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le};
-
-/// A section header block's type, the same in either byte order.
-const SECTION_HEADER: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 #[derive(Default)]
 pub(super) struct Ng {
@@ -25,7 +23,7 @@ pub(super) struct Ng {
 impl Ng {
     /// Whether a file that starts with `start` is a pcapng (its first block a section header).
     pub(super) fn starts(start: &[u8]) -> bool {
-        start.starts_with(&SECTION_HEADER)
+        start.starts_with(&PCAPNG_MAGIC)
     }
 
     /// The block at the start of `rest`.
