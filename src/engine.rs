@@ -10,10 +10,12 @@ mod clock;
 mod merge;
 mod records;
 mod shard;
+mod stream;
 
 pub use clock::CaptureClock;
 pub use merge::{ReaderClock, Renumbered, canonical_order, merge, merge_numbered};
 pub use shard::{Part, ScanExchange, Shard};
+pub use stream::{DrainAsk, Drained, Ending, OpenFlow, Standing, Streams};
 
 pub use crate::flow::FlowEnds;
 pub use crate::reassembly::Delivery;
@@ -130,10 +132,11 @@ impl Engine {
     }
 
     /// Streams from now on, for a consumer that drains the engine's journal
-    /// ([`Engine::drain_updates`]) as it goes (`monitor`): what finishes (flows, their
-    /// findings and heartbeat series) is handed out there instead of kept for the report, so
-    /// memory follows the connections open at once however long the run. Off by default:
-    /// `report` pays nothing for it.
+    /// ([`Engine::drain`]) as it goes (`monitor`): what finishes (flows, their findings and
+    /// heartbeat series) is handed out there instead of kept for the report, so memory follows
+    /// the connections open at once however long the run. A flow is numbered by the packet
+    /// that created it, as the workers number theirs (see `stream`). Off by default: `report`
+    /// pays nothing for it.
     pub fn stream(&mut self) {
         self.pipe.retired = Some(Vec::new());
         self.pipe.analysis.stream();
@@ -142,7 +145,7 @@ impl Engine {
     /// Moves what changed since the last drain into `out`: sessions, licensing sessions,
     /// heartbeat series and findings that changed, then the final records of the flows that
     /// ended or were evicted. Nothing while not streaming.
-    pub fn drain_updates(&mut self, out: &mut Vec<Update>) {
+    fn drain_updates(&mut self, out: &mut Vec<Update>) {
         let Some(retired) = self.pipe.retired.as_mut().map(std::mem::take) else {
             return;
         };
@@ -172,7 +175,7 @@ impl Engine {
             let ends = retired
                 .iter()
                 .map(|r| (r.id, FlowTuple::of(r)))
-                .chain(self.flows.iter().map(|f| (f.id, tuple(f))));
+                .chain(self.flows.iter().map(|f| (f.id, f.tuple())));
             for (id, t) in ends {
                 if let Some(slot) = tuples.get_mut(&id) {
                     *slot = Some(t);
@@ -192,7 +195,7 @@ impl Engine {
 
     /// The records of the flows still open that started at least `age` ago (capture time), as
     /// they stand: interim records of long-lived connections.
-    pub fn open_records(&mut self, age: Duration, out: &mut Vec<Arc<FlowRecord>>) {
+    fn open_records(&mut self, age: Duration, out: &mut Vec<Arc<FlowRecord>>) {
         let p = &mut self.pipe;
         let findings = p.analysis.findings();
         for flow in self.flows.iter() {
@@ -201,13 +204,6 @@ impl Engine {
             }
         }
         out.sort_by_key(|r| r.id);
-    }
-
-    /// Each flow in the table: its ends and the protocol found so far.
-    pub fn each_open_flow(&self, mut each: impl FnMut(FlowTuple, Option<Proto>)) {
-        for flow in self.flows.iter() {
-            each(tuple(flow), flow.label().map(|l| l.proto));
-        }
     }
 
     /// What every cap cost so far (the Limits hit lines), without building a report.
@@ -282,7 +278,11 @@ impl Engine {
 
     /// Processes one captured frame.
     pub fn packet(&mut self, pkt: &Packet<'_>) {
-        self.pipe.number(self.pipe.stats.packets + 1);
+        let seq = self.pipe.stats.packets + 1;
+        self.pipe.number(seq);
+        if self.pipe.retired.is_some() {
+            self.flows.number_next(seq);
+        }
         self.clock(pkt.ts);
         self.analyse(pkt);
     }
@@ -462,7 +462,7 @@ impl Engine {
     }
 
     /// [`Engine::close`], with what is raised now numbered `end` (one past the last record).
-    fn close_at(&mut self, end: u64) {
+    pub(super) fn close_at(&mut self, end: u64) {
         let p = &mut self.pipe;
         if p.closed {
             return;
@@ -797,14 +797,6 @@ impl Pipeline {
 }
 
 /// A flow's transport and ends.
-fn tuple(flow: &Flow) -> FlowTuple {
-    FlowTuple {
-        transport: flow.transport,
-        client: flow.client,
-        server: flow.server,
-    }
-}
-
 /// A packet of `flow` in `dir`: its time and size.
 fn count_packet(flow: &mut Flow, dir: Dir, wire_len: u64, ts: Timestamp) {
     flow.last = ts;

@@ -4,6 +4,8 @@
 //! completions and man page. The live run, the metrics with promtool and the round trip
 //! through a real Prometheus are in tests/monitor_live.rs.
 
+mod support;
+
 use ctxscope::output::community_id::of_tuple;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -307,22 +309,38 @@ fn a_run_ends_with_a_final_record_per_connection_and_the_capture_record() {
         .output()
         .expect("the binary runs");
     let report: Value = serde_json::from_slice(&report.stdout).expect("JSON");
-    let ids = |v: &Value| -> BTreeSet<u64> {
-        v.as_array()
-            .expect("a list")
-            .iter()
-            .map(|f| f["id"].as_u64().expect("an id"))
-            .collect()
+    // The report numbers flows 1, 2, ...; the stream by the packet that created each one
+    // (its place in the capture): a flow is known by its ends and first packet in both.
+    let key = |f: &Map<String, Value>| {
+        ["transport", "client", "server", "first"].map(|k| f[k].to_string())
     };
-    let in_report = ids(&report["flows"]);
-    let finals: Vec<u64> = all
+    let in_report: BTreeMap<[String; 4], u64> = report["flows"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|f| {
+            let f = f.as_object().expect("a flow");
+            (key(f), f["id"].as_u64().expect("an id"))
+        })
+        .collect();
+    let finals: Vec<(u64, [String; 4])> = all
         .iter()
         .filter(|r| r["record"] == "flow" && r["final"] == true)
-        .map(|r| r["id"].as_u64().expect("an id"))
+        .map(|r| (r["id"].as_u64().expect("an id"), key(r)))
         .collect();
-    // One final record per connection: the report's flows, none twice.
+    // One final record per connection: the report's flows, none twice, numbered in the
+    // same order.
     assert_eq!(finals.len(), in_report.len());
-    assert_eq!(finals.iter().copied().collect::<BTreeSet<_>>(), in_report);
+    assert_eq!(
+        finals.iter().map(|(_, k)| k).collect::<BTreeSet<_>>(),
+        in_report.keys().collect::<BTreeSet<_>>()
+    );
+    let mut by_packet: Vec<&(u64, [String; 4])> = finals.iter().collect();
+    by_packet.sort();
+    let renumbered: Vec<u64> = by_packet.iter().map(|(_, k)| in_report[k]).collect();
+    assert_eq!(renumbered, (1..=finals.len() as u64).collect::<Vec<_>>());
+    // The first flow is numbered by the capture's first packet.
+    assert_eq!(by_packet.first().map(|(id, _)| *id), Some(1));
     // Interim records of long-lived connections: open ones, the final one comes after.
     let interim: Vec<&Map<String, Value>> = all
         .iter()
@@ -363,21 +381,25 @@ fn a_run_ends_with_a_final_record_per_connection_and_the_capture_record() {
     let stats: Vec<&Map<String, Value>> = all.iter().filter(|r| r["record"] == "stats").collect();
     assert_eq!(stats.len(), 5);
     assert_eq!(stats[0]["ts"], "2026-01-15T09:01:05.590020Z");
-    // Sessions: each open one's record, then the end.
-    let open_at_end: BTreeSet<u64> = report["sessions"]
+    // Sessions: each open one's record, then the end. The stream numbers a session by its
+    // first flow.
+    let open_at_end: Vec<(&Value, &Value)> = report["sessions"]
         .as_array()
         .expect("sessions")
         .iter()
         .filter(|s| s["open"] == true)
-        .map(|s| s["id"].as_u64().expect("an id"))
+        .map(|s| (&s["client"], &s["start"]))
         .collect();
+    assert!(!open_at_end.is_empty());
     let capture_at = all.len() - 1;
-    for id in &open_at_end {
+    for (client, start) in &open_at_end {
         assert!(
-            all[..capture_at]
-                .iter()
-                .any(|r| r["record"] == "session" && r["id"] == *id && r["open"] == true),
-            "session {id}"
+            all[..capture_at].iter().any(|r| r["record"] == "session"
+                && r["client"] == **client
+                && r["start"] == **start
+                && r["open"] == true
+                && r["id"] == r["flows"][0]),
+            "session of {client} at {start}"
         );
     }
     // Every record carries the schema version.
@@ -547,4 +569,77 @@ fn an_overdue_heartbeat_that_recovers_is_raised_then_cleared() {
         .collect();
     assert_eq!(ends, [&json!(["info"]), &json!(["end"])]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `ctxscope monitor ARGS`, however it ends: success, standard output, standard error.
+fn monitor_run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("monitor")
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `--workers N`: every sample capture and the real ones stream the same records in the same
+/// order with 1, 2 and 4 flow-sharded workers (no sample hits a cap, which the workers split),
+/// ECS documents too for the real captures and the restarted vendor daemon, whose
+/// `flexlm.vendor_port_changed` the writer judges over the workers' redirects.
+#[test]
+fn any_number_of_workers_streams_the_same_records() {
+    let mut captures = Vec::new();
+    support::captures_under(&root().join("captures"), &mut captures);
+    support::captures_under(&shared("captures/real"), &mut captures);
+    captures.sort();
+    assert!(captures.len() >= 90, "only {} captures", captures.len());
+    let (mut lines, mut findings) = (0, 0);
+    for capture in &captures {
+        let path = capture.to_str().expect("UTF-8");
+        let settings = capture.with_extension("toml");
+        let mut args = vec![path];
+        if settings.exists() {
+            args.extend(["--config", settings.to_str().expect("UTF-8")]);
+        }
+        let ecs = path.contains("/real/") || path.ends_with("vendor_port_changed.pcap");
+        for format in [&[][..], &["--ecs"][..]] {
+            if !format.is_empty() && !ecs {
+                continue;
+            }
+            let run = |workers: &str| {
+                let mut all = args.clone();
+                all.extend(format);
+                all.extend(["--workers", workers]);
+                monitor_run(&all)
+            };
+            let one = run("1");
+            lines += one.1.lines().count();
+            findings += one.1.matches("\"finding\"").count();
+            for workers in ["2", "4"] {
+                assert!(
+                    run(workers) == one,
+                    "{path} {format:?} differs with {workers} workers"
+                );
+            }
+        }
+    }
+    assert!(lines > 1_500, "only {lines} records");
+    assert!(findings > 150, "only {findings} findings");
+    let changed = monitor(&[
+        root()
+            .join("captures/flexlm/vendor_port_changed.pcap")
+            .to_str()
+            .expect("UTF-8"),
+        "--workers",
+        "2",
+    ]);
+    let changed: Vec<_> = records(&changed)
+        .into_iter()
+        .filter(|r| r.get("code") == Some(&json!("flexlm.vendor_port_changed")))
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0]["community_id"].is_string(), "{:?}", changed[0]);
 }

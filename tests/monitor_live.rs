@@ -183,9 +183,10 @@ fn packets_seen(port: u16, n: usize) -> f64 {
 
 /// `monitor -i lo --out DIR --metrics` while the farm capture is replayed onto `lo`, with its
 /// frames' MAC addresses made this run's own so that the sensors see nothing else. Beside it a
-/// second sensor rotates its file every 4 KB and is told by SIGHUP, between the two halves of
-/// the replay, that logrotate renamed its file: its final flow records and its capture record
-/// are the first sensor's, every line whole, none lost or repeated.
+/// second sensor, on two flow-sharded workers where the first has one engine, rotates its file
+/// every 4 KB and is told by SIGHUP, between the two halves of the replay, that logrotate
+/// renamed its file: its final flow records and its capture record are the first sensor's,
+/// every line whole, none lost or repeated.
 #[test]
 fn live_sensor_streams_serves_metrics_rotates_and_stops_on_sigterm() {
     require_live_capture();
@@ -233,12 +234,12 @@ fn live_sensor_streams_serves_metrics_rotates_and_stops_on_sigterm() {
     let filter = format!("ether host {smac}");
     let (plain_dir, rotated_dir) = (dir.join("plain"), dir.join("rotated"));
     let (plain_port, rotated_port) = (free_port(), free_port());
-    let mut plain = live_sensor(&filter, &plain_dir, plain_port, &[]);
+    let mut plain = live_sensor(&filter, &plain_dir, plain_port, &["--workers", "1"]);
     let mut rotated = live_sensor(
         &filter,
         &rotated_dir,
         rotated_port,
-        &["--rotate-size", "4K"],
+        &["--rotate-size", "4K", "--workers", "2"],
     );
 
     replay(&first);

@@ -2,28 +2,13 @@
 //! 4 flow-sharded workers as with one engine, byte for byte, the flow table's peak included.
 //! No sample capture hits a cap, which the workers split between them.
 
+mod support;
+
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::Report;
 use ctxscope::run;
 use std::path::{Path, PathBuf};
-
-fn pcaps(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            pcaps(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|x| x == "pcap" || x == "pcapng")
-        {
-            out.push(path);
-        }
-    }
-}
 
 fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("a report serialises")
@@ -32,7 +17,7 @@ fn json(report: &Report) -> String {
 #[test]
 fn any_number_of_workers_gives_the_same_report() {
     let mut captures = Vec::new();
-    pcaps(
+    support::captures_under(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures"),
         &mut captures,
     );

@@ -82,6 +82,11 @@ impl Findings {
 
     pub fn raise(&mut self, mut f: Finding) {
         f.raised = self.clock;
+        self.add(f);
+    }
+
+    /// A finding raised elsewhere (by a flow-sharded worker), at the packet it says.
+    pub fn add(&mut self, f: Finding) {
         let count = f.count;
         let flow = f.flow;
         if let Some(i) = self.insert(f) {
@@ -92,10 +97,24 @@ impl Findings {
         }
     }
 
-    /// Adds or merges `f`; its index, or `None` when it was dropped at the cap.
+    /// What another store handed out ([`Findings::drain`] of a flow-sharded worker): its new
+    /// occurrences added here.
+    pub fn add_told(&mut self, told: Told) {
+        let mut f = told.finding;
+        f.count = told.added;
+        self.add(f);
+    }
+
+    /// Adds or merges `f` (the one raised first gives the message); its index, or `None` when
+    /// it was dropped at the cap.
     fn insert(&mut self, f: Finding) -> Option<usize> {
         if let Some(&i) = self.index.get(&(f.code, f.flow)) {
             let kept = &mut self.list[i];
+            if f.raised < kept.raised {
+                kept.message = f.message;
+                kept.related_flow = f.related_flow;
+                kept.raised = f.raised;
+            }
             kept.count += f.count;
             kept.first = kept.first.min(f.first);
             kept.last = kept.last.max(f.last);

@@ -11,7 +11,7 @@ mod scans;
 mod sessions;
 mod tls;
 
-use findings::Findings;
+pub use findings::Findings;
 pub use findings::Told;
 
 use crate::classify::{Announcement, Decision, PortTable};
@@ -28,7 +28,7 @@ use edt::EdtReachability;
 use experience::Thresholds;
 pub use experience::setup_done;
 use heartbeats::{HeartbeatSettings, Heartbeats};
-pub use licensing::{Deferred, judge_deferred};
+pub use licensing::{Deferred, VendorPorts, in_capture_order, judge_deferred};
 use licensing::{Licensing, LicensingSettings};
 pub use scans::ScanOp;
 use scans::{ScanSettings, Scans};

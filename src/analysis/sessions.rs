@@ -256,8 +256,14 @@ impl Sessions {
             return None;
         }
         let tls = flow.app.inside_tls().map(|_| tls::Handshake::default());
+        // Streaming, a session is numbered by its first flow, as that flow is by its first
+        // packet (see `engine::stream`); a report renumbers them 1, 2, ... at the end.
+        let id = match self.journal {
+            Some(_) => flow.id,
+            None => self.list.len() as u64 + 1,
+        };
         self.list.push(CitrixSession {
-            id: self.list.len() as u64 + 1,
+            id,
             transport,
             via: SessionVia::of(transport, tls.is_some(), !edt_attempts.is_empty()),
             tls,

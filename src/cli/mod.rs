@@ -58,13 +58,13 @@ pub enum Command {
     Man,
 }
 
-/// `--workers`, of the commands that can shard the analysis (`report`, `tui`).
+/// `--workers`, of the commands that can shard the analysis (`report`, `tui`, `monitor`).
 #[derive(Args, Debug)]
 pub struct WorkersArgs {
     /// Flow-sharded workers, for capture files and live capture (1 to 8; default: the number
     /// of cores, at most 8): one thread reads and spreads the connections over N analysing
     /// threads by their pair of IP addresses, each with its share of the memory budget; 1
-    /// analyses on one engine, on the capture thread or beside the file's reader. The report is
+    /// analyses on one engine, on the capture thread or beside the file's reader. The output is
     /// the same for any N unless a cap is hit (README, "Workers").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=crate::run::MAX_WORKERS as i64))]
     workers: Option<u16>,

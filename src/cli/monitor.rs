@@ -1,7 +1,7 @@
 //! `ctxscope monitor`: sensor mode, streaming records and serving metrics (README "Sensor mode").
 
 use super::live::InputArgs;
-use super::{ConfigArgs, Outcome};
+use super::{ConfigArgs, Outcome, WorkersArgs};
 use crate::config::Size;
 use crate::monitor::{self, Input, Rotation, Settings};
 use anyhow::Result;
@@ -36,6 +36,8 @@ pub struct MonitorArgs {
     #[arg(long, conflicts_with = "interface")]
     pub linger: bool,
     #[command(flatten)]
+    pub workers: WorkersArgs,
+    #[command(flatten)]
     pub config: ConfigArgs,
 }
 
@@ -56,6 +58,6 @@ pub fn run(args: &MonitorArgs, registry: &Registry) -> Result<Outcome> {
         None => Input::Files(args.input.files.clone()),
     };
     monitor::check(&settings, matches!(input, Input::Live(..)))?;
-    monitor::run(config, input, &settings)?;
+    monitor::run(config, input, &settings, args.workers.count())?;
     Ok(Outcome::Ok)
 }

@@ -18,12 +18,16 @@
 //!   of the sum of their flow table sizes (see `shard`).
 
 use super::shard::Part;
-use crate::analysis::{Deferred, judge_deferred};
+use crate::analysis::{Deferred, Findings, judge_deferred};
 use crate::ids::FlowId;
-use crate::model::{Finding, FlowRecord, FlowTableStats, Report, SourceSummary};
-use ctxscope_dissectors::Timestamp;
+use crate::model::{
+    CaptureStats, CitrixSession, Finding, FlowRecord, FlowTableStats, HeartbeatSeries,
+    LicensingSession, LimitStats, Report, SourceSummary,
+};
+use ctxscope_dissectors::{Timestamp, WireText};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What the reader knows that no worker does: the capture's first and last timestamps.
@@ -39,22 +43,32 @@ pub fn canonical_order(report: &mut Report) {
     report
         .findings
         .sort_by(|a, b| finding_key(a).cmp(&finding_key(b)));
-    report.licensing.sort_by(|a, b| {
-        (a.first, a.client, a.server, &a.vendor).cmp(&(b.first, b.client, b.server, &b.vendor))
-    });
     report
-        .sessions
-        .sort_by_key(|s| (s.flows.first().copied(), s.client));
+        .licensing
+        .sort_by(|a, b| licensing_key(a).cmp(&licensing_key(b)));
+    report.sessions.sort_by_key(session_key);
     for (i, s) in report.sessions.iter_mut().enumerate() {
         s.id = i as u64 + 1;
     }
-    report
-        .heartbeats
-        .sort_by_key(|h| (h.flow, h.stats.kind as u8));
+    report.heartbeats.sort_by_key(heartbeat_key);
 }
 
-fn finding_key(f: &Finding) -> (u64, Option<FlowId>, &'static str) {
+pub(super) fn finding_key(f: &Finding) -> (u64, Option<FlowId>, &'static str) {
     (f.raised, f.flow, if f.flow.is_none() { f.code } else { "" })
+}
+
+pub(super) fn licensing_key(
+    l: &LicensingSession,
+) -> (Timestamp, IpAddr, IpAddr, &Option<WireText>) {
+    (l.first, l.client, l.server, &l.vendor)
+}
+
+pub(super) fn session_key(s: &CitrixSession) -> (Option<FlowId>, IpAddr) {
+    (s.flows.first().copied(), s.client)
+}
+
+pub(super) fn heartbeat_key(h: &HeartbeatSeries) -> (FlowId, u8) {
+    (h.flow, h.stats.kind as u8)
 }
 
 /// The report of a capture analysed by the workers that made `parts`.
@@ -127,14 +141,25 @@ fn add(all: &mut Report, part: Report) {
     for (s, p) in all.sources.iter_mut().zip(&part.sources) {
         add_source(s, p);
     }
-    let c = &mut all.capture;
-    let p = &part.capture;
+    add_capture(&mut all.capture, &part.capture);
+    add_limits(&mut all.limits, &part.limits);
+    all.flows.extend(part.flows);
+    all.findings.extend(part.findings);
+    all.licensing.extend(part.licensing);
+    all.heartbeats.extend(part.heartbeats);
+    all.sessions.extend(part.sessions);
+}
+
+/// Adds one worker's capture counters to the others'.
+pub(super) fn add_capture(c: &mut CaptureStats, p: &CaptureStats) {
     add_counters!(c, p; packets, bytes, tcp_packets, udp_packets, other_ip_packets,
         non_ip_packets, headers_cut, payload_cut, malformed, unsupported_link, ipv6_fragments);
     add_counters!(c.ipv4_fragments, p.ipv4_fragments; fragments, datagrams_reassembled,
         datagrams_timed_out, datagrams_evicted, fragments_refused);
-    let l = &mut all.limits;
-    let p = &part.limits;
+}
+
+/// Adds what one worker's caps cost to the others' (see the module for the two exceptions).
+pub(super) fn add_limits(l: &mut LimitStats, p: &LimitStats) {
     add_flow_table(&mut l.flow_table, &p.flow_table);
     add_counters!(l, p; flow_records_dropped, events_dropped, findings_dropped, sessions_dropped,
         reassembly_budget_flushes, reassembly_cap_flushes, unacked_released_bytes,
@@ -142,11 +167,6 @@ fn add(all: &mut Report, part: Report) {
     add_counters!(l.announcements, p.announcements; registered, claimed, reclaimed, expired,
         dropped);
     l.scan_sources_dropped = l.scan_sources_dropped.max(p.scan_sources_dropped);
-    all.flows.extend(part.flows);
-    all.findings.extend(part.findings);
-    all.licensing.extend(part.licensing);
-    all.heartbeats.extend(part.heartbeats);
-    all.sessions.extend(part.sessions);
 }
 
 fn add_source(s: &mut SourceSummary, p: &SourceSummary) {
@@ -165,32 +185,11 @@ fn add_flow_table(t: &mut FlowTableStats, p: &FlowTableStats) {
 
 /// Folds the findings on no flow that several workers raised with the same code into one.
 fn one_per_flowless_code(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut flowless: FxHashMap<&'static str, usize> = FxHashMap::default();
+    let mut kept = Findings::new(usize::MAX);
     for f in findings {
-        if f.flow.is_some() {
-            kept.push(f);
-            continue;
-        }
-        match flowless.get(f.code) {
-            Some(&i) => {
-                let k = &mut kept[i];
-                if f.raised < k.raised {
-                    k.message = f.message;
-                    k.related_flow = f.related_flow;
-                    k.raised = f.raised;
-                }
-                k.count += f.count;
-                k.first = k.first.min(f.first);
-                k.last = k.last.max(f.last);
-            }
-            None => {
-                flowless.insert(f.code, kept.len());
-                kept.push(f);
-            }
-        }
+        kept.add(f);
     }
-    kept
+    kept.into_list()
 }
 
 /// The flow records of the last snapshot merged, renumbered, by the workers' record: a

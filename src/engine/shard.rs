@@ -12,7 +12,7 @@
 //! sweep is its size right before this one, and the most of those sums over the sweeps is the
 //! report's `peak_concurrent`, exactly as one engine counts it.
 
-use super::{Delivery, Engine, FlowEnds};
+use super::{Delivery, DrainAsk, Drained, Ending, Engine, FlowEnds};
 use crate::analysis::{Deferred, ScanOp};
 use crate::capture::{Packet, Skipped};
 use crate::config::Config;
@@ -145,6 +145,44 @@ impl Shard {
         report.limits.flow_table.peak_concurrent = self.peak;
         let deferred = self.engine.pipe.analysis.deferred();
         Some(Part { report, deferred })
+    }
+
+    /// Streams from now on (see `engine::stream`); before the first record.
+    pub fn stream(&mut self) {
+        self.engine.stream();
+    }
+
+    /// The drain of the journal after record `seq` (the clock reading `now`), as one engine's
+    /// drain there once merged by `engine::Streams`: the workers exchange their scan attempts
+    /// first, as for a snapshot. `None` if another worker died.
+    pub fn drain(&mut self, seq: u64, now: Timestamp, ask: DrainAsk) -> Option<Drained> {
+        self.at(seq, now);
+        if !self.exchange_scans() {
+            return None;
+        }
+        let mut drained = self.engine.drain(ask);
+        self.for_writer(&mut drained);
+        Some(drained)
+    }
+
+    /// The end of the stream before record `end`, the clock reading `now` (see
+    /// [`Engine::end_stream`]); `None` if another worker died.
+    pub fn end_stream(&mut self, end: u64, now: Timestamp, ask: DrainAsk) -> Option<Ending> {
+        if !self.exchange_scans() {
+            return None;
+        }
+        self.engine.pipe.now = now;
+        let mut ending = self.engine.end_stream_at(ask, end);
+        self.for_writer(&mut ending.last);
+        ending.closed.limits.flow_table.peak_concurrent = self.peak;
+        Some(ending)
+    }
+
+    /// What the writer needs of this worker's drain besides the engine's: the peak of all the
+    /// flow tables together, and the redirects to judge.
+    fn for_writer(&mut self, drained: &mut Drained) {
+        drained.limits.flow_table.peak_concurrent = self.peak;
+        drained.redirects = Some(self.engine.pipe.analysis.take_deferred());
     }
 
     /// Sends the reassembled chunks of flow `id` (this worker's number for it) to `tap`, if

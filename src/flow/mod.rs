@@ -12,7 +12,7 @@ pub use udp::UdpConn;
 
 use crate::classify::{FlowApp, Label};
 use crate::ids::{Endpoint, FlowId};
-use crate::model::{Method, RoleBasis};
+use crate::model::{FlowTuple, Method, RoleBasis};
 use crate::reassembly::TcpConn;
 use ctxscope_dissectors::{Dir, Event, Timestamp, Transport};
 use serde::Serialize;
@@ -78,6 +78,15 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// Its transport and ends, client first: what names it across engines and tools.
+    pub fn tuple(&self) -> FlowTuple {
+        FlowTuple {
+            transport: self.transport,
+            client: self.client,
+            server: self.server,
+        }
+    }
+
     pub fn traffic(&self, dir: Dir) -> Traffic {
         self.traffic[dir.index()]
     }

@@ -635,7 +635,7 @@ fn respond(registry: &Registry, request: tiny_http::Request) -> std::io::Result<
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::engine::Engine;
+    use crate::engine::{DrainAsk, Engine};
     use std::path::Path;
 
     /// The metrics of a monitor run over `capture` (from the repository's root), streamed
@@ -646,8 +646,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(capture);
         crate::run::read_file(&mut engine, &path, capture, false).expect("the capture opens");
         engine.close();
-        let mut updates = Vec::new();
-        engine.drain_updates(&mut updates);
+        let updates = engine.drain(DrainAsk::default()).updates;
         let mut metrics = Metrics::new(Vec::new(), false);
         for u in &updates {
             metrics.update(u);

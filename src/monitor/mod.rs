@@ -16,16 +16,19 @@ mod out;
 pub use metrics::Metrics;
 pub use out::Rotation;
 
-use crate::capture::{LiveOptions, Packet, Source};
+use crate::capture::{LiveOptions, Source};
 use crate::config::{Config, secs};
-use crate::engine::Engine;
-use crate::model::{FlowTuple, KernelStats, SensorStats, Update};
+use crate::engine::{DrainAsk, Drained, Ending, Engine, Streams};
+use crate::model::{FlowTuple, KernelStats, Report, SensorStats, Update};
 use crate::output::{Record, ecs};
-use crate::run::{self, LiveCapture, LiveObserver, ReadObserver, StopAfter};
+use crate::run::{
+    self, FileObserver, LiveCapture, LiveObserver, LiveSink, LiveWorkers, ReadObserver, Reader,
+    StopAfter,
+};
 use anyhow::{Context as _, Result, bail};
 use ctxscope_dissectors::{Proto, Timestamp};
 use out::Out;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +40,8 @@ use std::time::Duration;
 const DRAIN_EVERY: Duration = Duration::from_secs(1);
 /// How soon the live loop notices a signal, and ticks while the link is idle.
 const LIVE_TICK: Duration = Duration::from_millis(200);
+/// Drains asked of the workers and not written yet before the reading waits for the oldest.
+const MAX_WAITING: usize = 4;
 
 /// What is monitored.
 pub enum Input {
@@ -91,8 +96,8 @@ impl Signals {
 }
 
 /// Runs the sensor until the files are read (and, with `linger`, a signal) or, live, until
-/// SIGTERM/SIGINT.
-pub fn run(config: Config, input: Input, settings: &Settings) -> Result<()> {
+/// SIGTERM/SIGINT, on one engine or `workers` flow-sharded workers.
+pub fn run(config: Config, input: Input, settings: &Settings, workers: usize) -> Result<()> {
     let signals = Signals::register()?;
     // The interface is open before the metrics answer: once they do, the sensor sees traffic.
     let input = match input {
@@ -117,53 +122,132 @@ pub fn run(config: Config, input: Input, settings: &Settings) -> Result<()> {
         out,
         ecs: settings.ecs,
         metrics,
-        updates: Vec::new(),
+        streams: Streams::new(config.limits.max_findings),
         line: Vec::new(),
         flow_update: secs(config.monitor.flow_update_secs),
         stats_every: secs(config.monitor.stats_secs),
         next: None,
+        waiting: VecDeque::new(),
         kernel: None,
         signals,
         error: None,
     };
-    let mut engine = Engine::new(config);
-    engine.stream();
     let live = matches!(input, Opened::Live(_));
-    match input {
-        Opened::Live(mut capture) => {
-            // SIGTERM and SIGINT stop the loop (the sensor's own flag sees them too).
-            capture.stop_on_signals();
-            capture.run(
-                &mut engine,
-                LIVE_TICK,
-                &StopAfter::default(),
-                &mut WallClock(&mut sensor),
-            );
-            capture.flush()?;
-        }
-        Opened::Files(files) => {
-            for file in &files {
-                if sensor.signals.stopped() {
-                    break;
+    if workers > 1 {
+        std::thread::scope(|scope| {
+            let mut reader = Reader::start(scope, &config, workers);
+            reader.stream();
+            with_workers(&mut sensor, input, reader)
+        })?;
+    } else {
+        let mut engine = Engine::new(config);
+        engine.stream();
+        match input {
+            Opened::Live(mut capture) => {
+                capture.stop_on_signals();
+                capture.run(
+                    &mut engine,
+                    LIVE_TICK,
+                    &StopAfter::default(),
+                    &mut WallClock(&mut sensor),
+                );
+                capture.flush()?;
+            }
+            Opened::Files(files) => {
+                for file in &files {
+                    if sensor.signals.stopped() {
+                        break;
+                    }
+                    let name = file.display().to_string();
+                    let mut source = Source::open_file(file, &name)?;
+                    run::read_source(&mut source, &mut engine, &mut FileClock(&mut sensor));
                 }
-                let name = file.display().to_string();
-                let mut source = Source::open_file(file, &name)?;
-                run::read_source(&mut source, &mut engine, &mut FileClock(&mut sensor));
             }
         }
+        let now = if live {
+            out::wall_clock()
+        } else {
+            engine.now()
+        };
+        let ending = engine.end_stream(DrainAsk::default());
+        sensor.finish(vec![ending], &engine.finish(), now)?;
     }
-    let now = if live {
-        out::wall_clock()
-    } else {
-        engine.now()
-    };
-    sensor.finish(engine, now)?;
     if settings.linger && !live {
         while !sensor.signals.stopped() {
             std::thread::sleep(LIVE_TICK);
         }
     }
     Ok(())
+}
+
+/// The sensor over flow-sharded workers: this thread reads, routes and writes.
+fn with_workers(sensor: &mut Sensor, input: Opened, mut reader: Reader<'_>) -> Result<()> {
+    let (now, endings, report) = match input {
+        Opened::Live(mut capture) => {
+            capture.stop_on_signals();
+            let mut sink = LiveWorkers::new(reader);
+            capture.run(
+                &mut sink,
+                LIVE_TICK,
+                &StopAfter::default(),
+                &mut WallClock(sensor),
+            );
+            capture.flush()?;
+            sensor.take_all(sink.reader());
+            let (endings, report) = sink.end_stream(DrainAsk::default())?;
+            (out::wall_clock(), endings, report)
+        }
+        Opened::Files(files) => {
+            for file in &files {
+                if sensor.signals.stopped() || reader.stopped() {
+                    break;
+                }
+                reader.file(file, &mut FileClock(sensor))?;
+            }
+            sensor.take_all(&mut reader);
+            let now = reader.now();
+            let (endings, report) = reader.end_stream(DrainAsk::default())?;
+            (now, endings, report)
+        }
+    };
+    sensor.finish(endings, &report, now)
+}
+
+/// What the sensor drains: one engine, at once, or the workers, whose drains come later.
+trait Drains {
+    /// Asks for a drain after the records so far: one engine's, at once.
+    fn ask(&mut self, ask: DrainAsk) -> Option<Vec<Drained>>;
+    /// The oldest drain asked for, once every worker answered (`wait`: blocks until then).
+    fn drained(&mut self, _wait: bool) -> Option<Vec<Drained>> {
+        None
+    }
+}
+
+impl Drains for Engine {
+    fn ask(&mut self, ask: DrainAsk) -> Option<Vec<Drained>> {
+        Some(vec![self.drain(ask)])
+    }
+}
+
+impl Drains for Reader<'_> {
+    fn ask(&mut self, ask: DrainAsk) -> Option<Vec<Drained>> {
+        self.ask_drain(ask);
+        None
+    }
+
+    fn drained(&mut self, wait: bool) -> Option<Vec<Drained>> {
+        Reader::drained(self, wait)
+    }
+}
+
+impl Drains for LiveWorkers<'_> {
+    fn ask(&mut self, ask: DrainAsk) -> Option<Vec<Drained>> {
+        self.reader().ask(ask)
+    }
+
+    fn drained(&mut self, wait: bool) -> Option<Vec<Drained>> {
+        self.reader().drained(wait)
+    }
 }
 
 /// The sensor's cadence: when the next drain, interim records and stats are due.
@@ -173,16 +257,26 @@ struct Next {
     stats: Timestamp,
 }
 
+/// A drain due: on the sensor's clock, and with interim records and stats or not.
+#[derive(Clone, Copy)]
+struct Due {
+    now: Timestamp,
+    interim: bool,
+    stats: bool,
+}
+
 struct Sensor {
     out: Out,
     ecs: bool,
     metrics: Option<Metrics>,
-    updates: Vec<Update>,
+    streams: Streams,
     /// One line being made.
     line: Vec<u8>,
     flow_update: Duration,
     stats_every: Duration,
     next: Option<Next>,
+    /// Drains asked of the workers and not written yet, oldest first.
+    waiting: VecDeque<Due>,
     /// The kernel's counters, live.
     kernel: Option<KernelStats>,
     signals: Signals,
@@ -191,18 +285,52 @@ struct Sensor {
 }
 
 impl Sensor {
-    /// The sensor's clock reads `now`: whatever is due is done.
-    fn at(&mut self, engine: &mut Engine, now: Timestamp) {
+    /// The sensor's clock reads `now`: whatever is due is asked of `drains`, and whatever
+    /// drains came are written.
+    fn at(&mut self, drains: &mut impl Drains, now: Timestamp) {
         if self.error.is_some() {
             return;
         }
+        if let Some(due) = self.due(now) {
+            let ask = DrainAsk {
+                interim: due.interim.then_some(self.flow_update),
+                open: due.stats || self.metrics.is_some(),
+            };
+            match drains.ask(ask) {
+                Some(parts) => self.write_drain(due, parts),
+                None => self.waiting.push_back(due),
+            }
+        }
+        while !self.waiting.is_empty() {
+            // Drains pile up only while the workers are behind the reading: then it waits.
+            let Some(parts) = drains.drained(self.waiting.len() > MAX_WAITING) else {
+                break;
+            };
+            if let Some(due) = self.waiting.pop_front() {
+                self.write_drain(due, parts);
+            }
+        }
+    }
+
+    /// Writes every drain asked for (the end of the capture).
+    fn take_all(&mut self, drains: &mut impl Drains) {
+        while let Some(due) = self.waiting.pop_front() {
+            match drains.drained(true) {
+                Some(parts) => self.write_drain(due, parts),
+                None => break,
+            }
+        }
+    }
+
+    /// The drain due when the clock reads `now`, if one is.
+    fn due(&mut self, now: Timestamp) -> Option<Due> {
         let next = self.next.get_or_insert_with(|| Next {
             drain: now,
             interim: now.plus(self.flow_update),
             stats: now.plus(self.stats_every),
         });
         if now < next.drain {
-            return;
+            return None;
         }
         next.drain = now.plus(DRAIN_EVERY);
         let interim = now >= next.interim;
@@ -213,48 +341,42 @@ impl Sensor {
         if stats {
             next.stats = now.plus(self.stats_every);
         }
-        if let Err(e) = self.due(engine, now, interim, stats) {
-            self.error = Some(e);
+        Some(Due {
+            now,
+            interim,
+            stats,
+        })
+    }
+
+    fn write_drain(&mut self, due: Due, parts: Vec<Drained>) {
+        let drained = self.streams.merge(parts);
+        if let Err(e) = self.write_drained(due, &drained) {
+            self.error.get_or_insert(e);
         }
     }
 
-    fn due(
-        &mut self,
-        engine: &mut Engine,
-        now: Timestamp,
-        interim: bool,
-        stats: bool,
-    ) -> io::Result<()> {
+    fn write_drained(&mut self, due: Due, drained: &Drained) -> io::Result<()> {
         if self.signals.reopen.swap(false, Ordering::Relaxed) {
             self.out.reopen()?;
         }
-        self.drain(engine, now)?;
-        if interim {
-            let mut open = Vec::new();
-            engine.open_records(self.flow_update, &mut open);
-            for r in open {
-                self.write(Record::flow(&r, false)?, now, None)?;
-            }
+        let now = due.now;
+        self.write_updates(&drained.updates, now)?;
+        for r in &drained.interim {
+            self.write(Record::flow(r, false)?, now, None)?;
         }
-        if stats {
-            let s = self.stats(engine, now);
+        if due.stats {
+            let s = self.stats(drained, now);
             self.write(Record::stats(&s)?, now, None)?;
         }
         if let Some(m) = &mut self.metrics {
-            let c = engine.stats();
-            m.read(c.packets, c.bytes, self.kernel);
-            let mut open = Vec::new();
-            engine.each_open_flow(|t, proto| open.push((t.transport, proto, t.server.port)));
-            m.open_flows(open.into_iter());
+            m.read(drained.stats.packets, drained.stats.bytes, self.kernel);
+            m.open_flows(drained.open.iter().copied());
         }
         self.out.tick()
     }
 
-    /// Writes what changed since the last drain.
-    fn drain(&mut self, engine: &mut Engine, now: Timestamp) -> io::Result<()> {
-        engine.drain_updates(&mut self.updates);
-        let updates = std::mem::take(&mut self.updates);
-        for u in &updates {
+    fn write_updates(&mut self, updates: &[Update], now: Timestamp) -> io::Result<()> {
+        for u in updates {
             if let Some(m) = &mut self.metrics {
                 m.update(u);
             }
@@ -270,22 +392,17 @@ impl Sensor {
             };
             self.write(record, now, tuple.as_ref())?;
         }
-        // The buffer is kept for the next drain.
-        self.updates = updates;
-        self.updates.clear();
         Ok(())
     }
 
-    fn stats(&self, engine: &Engine, now: Timestamp) -> SensorStats {
-        let c = engine.stats();
+    fn stats(&self, drained: &Drained, now: Timestamp) -> SensorStats {
+        let c = &drained.stats;
         let mut by_proto: BTreeMap<&'static str, u64> = BTreeMap::new();
-        let mut open = 0;
-        engine.each_open_flow(|_, proto| {
-            open += 1;
+        for (_, proto, _) in &drained.open {
             *by_proto
                 .entry(proto.map_or("unknown", Proto::name))
                 .or_default() += 1;
-        });
+        }
         SensorStats {
             ts: now,
             packets: c.packets,
@@ -293,9 +410,9 @@ impl Sensor {
             tcp_packets: c.tcp_packets,
             udp_packets: c.udp_packets,
             kernel: self.kernel,
-            open_flows: open,
+            open_flows: drained.open.len() as u64,
             open_flows_by_proto: by_proto,
-            limits: engine.limits(),
+            limits: drained.limits.clone(),
         }
     }
 
@@ -316,12 +433,12 @@ impl Sensor {
         self.out.line(&self.line)
     }
 
-    /// The end: what is still open as it stands, the final records of the open connections,
-    /// the sources and the capture totals.
-    fn finish(&mut self, engine: Engine, now: Timestamp) -> Result<()> {
+    /// The end (`endings`: every worker's, or the engine's): what is still open as it stands,
+    /// the final records of the open connections, the sources and the capture totals.
+    fn finish(&mut self, endings: Vec<Ending>, report: &Report, now: Timestamp) -> Result<()> {
         let result = match self.error.take() {
             Some(e) => Err(e),
-            None => self.finish_writing(engine, now),
+            None => self.finish_writing(endings, report, now),
         };
         match result {
             // A closed pipe (`| head`) is no error worth a message.
@@ -330,21 +447,34 @@ impl Sensor {
         }
     }
 
-    fn finish_writing(&mut self, mut engine: Engine, now: Timestamp) -> io::Result<()> {
-        self.drain(&mut engine, now)?;
-        let open = engine.snapshot();
-        for s in open.sessions.iter().filter(|s| s.open) {
+    fn finish_writing(
+        &mut self,
+        endings: Vec<Ending>,
+        report: &Report,
+        now: Timestamp,
+    ) -> io::Result<()> {
+        let mut lasts = Vec::with_capacity(endings.len());
+        let mut standings = Vec::with_capacity(endings.len());
+        let mut closed = Vec::with_capacity(endings.len());
+        for e in endings {
+            lasts.push(e.last);
+            standings.push(e.standing);
+            closed.push(e.closed);
+        }
+        let last = self.streams.merge(lasts);
+        self.write_updates(&last.updates, now)?;
+        let open = Streams::merge_standing(standings);
+        for s in &open.sessions {
             self.write(Record::session(s)?, now, None)?;
         }
-        for h in open.heartbeats.iter().filter(|h| h.open) {
+        for h in &open.heartbeats {
             self.write(Record::heartbeat(h)?, now, None)?;
         }
         for l in &open.licensing {
             self.write(Record::licensing(l)?, now, None)?;
         }
-        engine.close();
-        self.drain(&mut engine, now)?;
-        let report = engine.finish();
+        let closed = self.streams.merge(closed);
+        self.write_updates(&closed.updates, now)?;
         if let Some(m) = &mut self.metrics {
             m.read(report.capture.packets, report.capture.bytes, self.kernel);
             m.open_flows(std::iter::empty());
@@ -360,9 +490,15 @@ impl Sensor {
 /// Reading files: the sensor's clock is the capture's; SIGTERM/SIGINT stop the reading.
 struct FileClock<'a>(&'a mut Sensor);
 
+impl FileClock<'_> {
+    fn goes_on(&self) -> bool {
+        !self.0.signals.stopped() && self.0.error.is_none()
+    }
+}
+
 impl ReadObserver for FileClock<'_> {
     fn progress(&mut self, _packets: u64, _at: Option<(u64, u64)>) -> bool {
-        !self.0.signals.stopped() && self.0.error.is_none()
+        self.goes_on()
     }
 
     fn analysed(&mut self, engine: &mut Engine) {
@@ -371,15 +507,24 @@ impl ReadObserver for FileClock<'_> {
     }
 }
 
+impl FileObserver for FileClock<'_> {
+    fn routed(&mut self, reader: &mut Reader<'_>) {
+        let now = reader.now();
+        self.0.at(reader, now);
+    }
+
+    fn progress(&mut self, _: &mut Reader<'_>, _: u64, _: Option<(u64, u64)>) -> bool {
+        self.goes_on()
+    }
+}
+
 /// Live: the sensor's clock is the wall clock, read at every tick of the live loop.
 struct WallClock<'a>(&'a mut Sensor);
 
-impl LiveObserver for WallClock<'_> {
-    fn packet(&mut self, _packet: &Packet<'_>) {}
-
-    fn tick(&mut self, capture: &mut LiveCapture, engine: &mut Engine) {
-        self.0.kernel = capture.count_drops(engine).or(self.0.kernel);
-        self.0.at(engine, out::wall_clock());
+impl<S: LiveSink + Drains> LiveObserver<S> for WallClock<'_> {
+    fn tick(&mut self, capture: &mut LiveCapture, sink: &mut S) {
+        self.0.kernel = capture.count_drops(sink).or(self.0.kernel);
+        self.0.at(sink, out::wall_clock());
         if self.0.error.is_some() {
             capture.control().stop();
         }

@@ -16,7 +16,7 @@
 use super::workers::{Reader, WorkersError};
 use crate::capture::{CaptureError, LiveOptions, Next, Packet, Skipped, Source};
 use crate::decode::LinkType;
-use crate::engine::{Delivery, Engine, FlowEnds};
+use crate::engine::{Delivery, DrainAsk, Ending, Engine, FlowEnds};
 use crate::ids::FlowId;
 use crate::model::{KernelStats, Report};
 use ctxscope_dissectors::Dir;
@@ -113,6 +113,19 @@ impl<'scope> LiveWorkers<'scope> {
         let mut report = self.reader.finish()?;
         add_kernel(self.kernel, &mut report);
         Ok(report)
+    }
+
+    /// The end of the stream (see [`Reader::end_stream`]), the report with the kernel's
+    /// counters.
+    pub fn end_stream(self, ask: DrainAsk) -> Result<(Vec<Ending>, Report), WorkersError> {
+        let (endings, mut report) = self.reader.end_stream(ask)?;
+        add_kernel(self.kernel, &mut report);
+        Ok((endings, report))
+    }
+
+    /// The workers' reader, for what is asked of them along the way.
+    pub fn reader(&mut self) -> &mut Reader<'scope> {
+        &mut self.reader
     }
 
     /// Packets so far (with the records counted as packets) and their bytes as on the wire.

@@ -39,8 +39,8 @@ pub enum ReadEnd {
 pub trait ReadObserver {
     /// Every packet, before the engine sees it.
     fn packet(&mut self, _packet: &Packet<'_>) {}
-    /// Right after the engine took each packet (or counted a record it skipped): `monitor`
-    /// keeps its capture-time clock here.
+    /// Right after the engine took each packet: `monitor` keeps its capture-time clock here
+    /// (records skipped do not move it).
     fn analysed(&mut self, _engine: &mut Engine) {}
     /// Every few thousand packets: packets so far and (bytes read, file size). Returning false
     /// stops the reading.
@@ -92,11 +92,11 @@ pub fn read_source(
             Item::Packet(p) => {
                 observer.packet(&p);
                 engine.packet(&p);
+                observer.analysed(engine);
             }
             Item::UnsupportedLink(dlt) => engine.unsupported_link(dlt),
             Item::Skipped(what) => engine.skipped(what),
         }
-        observer.analysed(engine);
         n += 1;
         if n.is_multiple_of(PROGRESS_EVERY) {
             if !observer.progress(n, at) {

@@ -22,6 +22,9 @@
 //! and the reader picks the answers up later ([`Reader::snapshot`]) and merges them as the
 //! end does, so that reading never waits for the workers. A flow's stream is tapped the same
 //! way ([`Reader::tap_flow`]): every worker gets the tap, and the one whose flow it is uses it.
+//! The sensor (`monitor`) asks for drains of the workers' journals the same way
+//! ([`Reader::ask_drain`]), takes them in turn ([`Reader::drained`]) and merges them with
+//! `engine::Streams`.
 
 use super::windows::{PcapWindows, Record, Window};
 use super::{PROGRESS_EVERY, progress_bar};
@@ -29,13 +32,14 @@ use crate::capture::{CaptureError, Next, Packet, Skipped, Source};
 use crate::config::Config;
 use crate::decode::{LinkType, route};
 use crate::engine::{
-    CaptureClock, Delivery, FlowEnds, Part, ReaderClock, Renumbered, ScanExchange, Shard, merge,
-    merge_numbered,
+    CaptureClock, Delivery, DrainAsk, Drained, Ending, FlowEnds, Part, ReaderClock, Renumbered,
+    ScanExchange, Shard, merge, merge_numbered,
 };
 use crate::ids::FlowId;
 use crate::model::Report;
 use ctxscope_dissectors::{Dir, Timestamp};
 use indicatif::ProgressBar;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -100,6 +104,21 @@ enum Entry {
         seq: u64,
         now: Timestamp,
     },
+    /// Stream from now on (see `engine::stream`).
+    Stream,
+    /// A drain of the journal after record `seq` (see [`Reader::ask_drain`]).
+    Drain {
+        seq: u64,
+        now: Timestamp,
+        ask: DrainAsk,
+    },
+    /// The end of the stream: the capture ended before record `seq` (see
+    /// [`Reader::end_stream`]).
+    EndStream {
+        seq: u64,
+        now: Timestamp,
+        ask: DrainAsk,
+    },
     /// Chunks of the flow the workers number `id` go to `tap` from now on.
     Tap {
         id: FlowId,
@@ -120,10 +139,21 @@ struct Failure {
 /// A flow tap every worker holds (see [`Reader::tap_flow`]).
 type SharedTap = Arc<dyn Fn(FlowEnds, Dir, Delivery<'_>) + Send + Sync>;
 
-/// A worker's snapshot, and how long it took that worker.
-struct Answer {
-    part: Part,
-    spent: Duration,
+/// What a worker answers, in the order it was asked.
+enum Answer {
+    /// A snapshot, and how long it took that worker.
+    Snapshot {
+        part: Part,
+        spent: Duration,
+    },
+    Drained {
+        worker: usize,
+        drained: Drained,
+    },
+    Ending {
+        worker: usize,
+        ending: Box<Ending>,
+    },
 }
 
 /// A snapshot asked for: the reader's clock then, and the answers so far.
@@ -201,6 +231,8 @@ impl Lane {
 pub trait FileObserver {
     /// Every packet, before it is handed over.
     fn packet(&mut self, _packet: &Packet<'_>) {}
+    /// Right after each packet was handed over: `monitor` keeps its capture-time clock here.
+    fn routed(&mut self, _reader: &mut Reader<'_>) {}
     /// Now and then (at every window of a file walked in windows, every few thousand packets
     /// otherwise): packets so far and (bytes of the file read, its size). Returning false
     /// stops the reading.
@@ -362,12 +394,24 @@ fn work(
                     shard.read_failed(f.seq, f.now, &f.name, f.error.clone(), f.packets);
                 }
                 Entry::End { seq, now } => end = Some((seq, now)),
+                // The reader may have stopped asking: nobody to answer.
                 Entry::Snapshot { seq, now } => {
                     let started = Instant::now();
                     let part = shard.snapshot(seq, now)?;
                     let spent = started.elapsed();
-                    // The reader may have stopped asking: nobody to answer.
-                    let _ = answers.send(Answer { part, spent });
+                    let _ = answers.send(Answer::Snapshot { part, spent });
+                }
+                Entry::Stream => shard.stream(),
+                Entry::Drain { seq, now, ask } => {
+                    let drained = shard.drain(seq, now, ask)?;
+                    let worker = shard.worker();
+                    let _ = answers.send(Answer::Drained { worker, drained });
+                }
+                Entry::EndStream { seq, now, ask } => {
+                    end = Some((seq, now));
+                    let ending = Box::new(shard.end_stream(seq, now, ask)?);
+                    let worker = shard.worker();
+                    let _ = answers.send(Answer::Ending { worker, ending });
                 }
                 Entry::Tap { id, ref tap } => {
                     let tap = Arc::clone(tap);
@@ -403,6 +447,12 @@ pub struct Reader<'scope> {
     answers: Receiver<Answer>,
     /// The snapshot asked for and not yet merged.
     asked: Option<Asked>,
+    /// The drains asked for and not yet taken, oldest first: each worker's answer, by worker.
+    drains: VecDeque<Vec<Option<Drained>>>,
+    /// Per worker: how many of `drains` it answered (it answers in order).
+    answered: Vec<usize>,
+    /// The end of the stream, by worker.
+    endings: Vec<Option<Ending>>,
     /// The flow records of the last snapshot, renumbered.
     renumbered: Renumbered,
     /// A worker takes no more (it died, or stopped because another did): reading stops.
@@ -455,6 +505,9 @@ impl<'scope> Reader<'scope> {
             bytes: 0,
             answers,
             asked: None,
+            drains: VecDeque::new(),
+            answered: vec![0; workers],
+            endings: Vec::new(),
             renumbered: Renumbered::default(),
             stopped: false,
         }
@@ -532,15 +585,10 @@ impl<'scope> Reader<'scope> {
     /// engine's `snapshot()` makes after the same record. `None` while a worker has not
     /// answered (with `wait`, only if a worker died), or if none was asked for.
     pub fn snapshot(&mut self, wait: bool) -> Option<WorkersSnapshot> {
-        let asked = self.asked.as_mut()?;
-        while asked.parts.len() < self.lanes.len() {
-            let answer = if wait {
-                self.answers.recv().ok()
-            } else {
-                self.answers.try_recv().ok()
-            }?;
-            asked.parts.push(answer.part);
-            asked.spent = asked.spent.max(answer.spent);
+        while self.asked.as_ref()?.parts.len() < self.lanes.len() {
+            if !self.receive(wait) {
+                return None;
+            }
         }
         let asked = self.asked.take()?;
         let started = Instant::now();
@@ -550,6 +598,97 @@ impl<'scope> Reader<'scope> {
             flows,
             cost: asked.spent.max(started.elapsed()),
         })
+    }
+
+    /// Takes one answer of a worker (`wait`: blocks until one comes) to where it is awaited;
+    /// false if none came (or every worker is gone).
+    fn receive(&mut self, wait: bool) -> bool {
+        let answer = if wait {
+            self.answers.recv().ok()
+        } else {
+            self.answers.try_recv().ok()
+        };
+        match answer {
+            None => return false,
+            Some(Answer::Snapshot { part, spent }) => {
+                if let Some(asked) = &mut self.asked {
+                    asked.parts.push(part);
+                    asked.spent = asked.spent.max(spent);
+                }
+            }
+            Some(Answer::Drained { worker, drained }) => {
+                if let Some(n) = self.answered.get_mut(worker)
+                    && let Some(slot) = self.drains.get_mut(*n).and_then(|d| d.get_mut(worker))
+                {
+                    *slot = Some(drained);
+                    *n += 1;
+                }
+            }
+            Some(Answer::Ending { worker, ending }) => {
+                if let Some(slot) = self.endings.get_mut(worker) {
+                    *slot = Some(*ending);
+                }
+            }
+        }
+        true
+    }
+
+    /// Streams from now on (see `engine::stream`); before the first record.
+    pub fn stream(&mut self) {
+        self.broadcast(|| Entry::Stream);
+    }
+
+    /// The capture clock: the latest packet's timestamp.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Asks every worker for a drain of its journal after the records so far, to be taken in
+    /// turn with [`Reader::drained`].
+    pub fn ask_drain(&mut self, ask: DrainAsk) {
+        let (seq, now) = (self.seq, self.clock.now());
+        self.broadcast(|| Entry::Drain { seq, now, ask });
+        // Every worker must reach the exchange: none may wait on a batch held here.
+        self.flush();
+        self.drains.push_back(
+            std::iter::repeat_with(|| None)
+                .take(self.lanes.len())
+                .collect(),
+        );
+    }
+
+    /// The oldest drain asked for, every worker's, once all answered (`wait`: blocks until
+    /// then); `None` while one has not (with `wait`, only if a worker died), or if none was
+    /// asked for.
+    pub fn drained(&mut self, wait: bool) -> Option<Vec<Drained>> {
+        loop {
+            let front = self.drains.front()?;
+            if front.iter().all(Option::is_some) {
+                for n in &mut self.answered {
+                    *n = n.saturating_sub(1);
+                }
+                return self.drains.pop_front()?.into_iter().collect();
+            }
+            if !self.receive(wait) {
+                return None;
+            }
+        }
+    }
+
+    /// Ends the stream (see [`Engine::end_stream`](crate::engine::Engine::end_stream)) once the
+    /// drains asked for are taken: every worker's ending, and the report of the capture (its
+    /// sources and totals); an error if a worker died.
+    pub fn end_stream(mut self, ask: DrainAsk) -> Result<(Vec<Ending>, Report), WorkersError> {
+        let (seq, now) = (self.seq + 1, self.clock.now());
+        self.endings = std::iter::repeat_with(|| None)
+            .take(self.lanes.len())
+            .collect();
+        self.broadcast(|| Entry::EndStream { seq, now, ask });
+        self.flush();
+        while self.endings.iter().any(Option::is_none) && self.receive(true) {}
+        let endings = std::mem::take(&mut self.endings);
+        let report = self.finish()?;
+        Ok((endings.into_iter().flatten().collect(), report))
     }
 
     /// Sends the reassembled chunks of the flow the workers number `id` to `tap`, from the
@@ -685,6 +824,7 @@ impl<'scope> Reader<'scope> {
                     packets += 1;
                     observer.packet(&p);
                     self.packet(&p);
+                    observer.routed(self);
                     if packets.is_multiple_of(PROGRESS_EVERY)
                         && !observer.progress(self, packets, source.progress())
                     {
@@ -719,6 +859,7 @@ impl<'scope> Reader<'scope> {
                 Record::Packet { packet, at } => {
                     observer.packet(&packet);
                     self.route(&packet, Some(at));
+                    observer.routed(self);
                 }
                 Record::Window => {
                     self.set_window(windows.window());

@@ -67,6 +67,7 @@ impl Licensing {
             vendor,
             port,
             flow: flow.id,
+            tuple: flow.tuple(),
         };
         match &mut self.deferred {
             Some(deferred) => deferred.push(redirect),

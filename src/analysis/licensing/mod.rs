@@ -26,8 +26,7 @@ use attempts::Attempts;
 use ctxscope_dissectors::WireText;
 use folding::{Facts, fold, session_index};
 use judging::finish_sessions;
-use ports::VendorPorts;
-pub use ports::{Deferred, judge_deferred};
+pub use ports::{Deferred, VendorPorts, in_capture_order, judge_deferred};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::IpAddr;
 use tracking::FlexFlow;
@@ -138,12 +137,14 @@ impl Licensing {
             .unwrap_or_else(|| Deferred::new(self.settings.max_sessions))
     }
 
-    /// The redirects kept for the merge (none unless deferred).
+    /// The redirects kept for the merge since the last take (none unless deferred); those to
+    /// come are kept too.
     pub fn take_deferred(&mut self) -> Deferred {
-        let servers = self.settings.max_sessions;
-        self.deferred
-            .take()
-            .unwrap_or_else(|| Deferred::new(servers))
+        let fresh = Deferred::new(self.settings.max_sessions);
+        match &mut self.deferred {
+            Some(kept) => std::mem::replace(kept, fresh),
+            None => fresh,
+        }
     }
 
     /// Something that may change a status happened.

@@ -6,7 +6,7 @@
 
 use crate::analysis::Findings;
 use crate::ids::FlowId;
-use crate::model::{Finding, FindingKind};
+use crate::model::{Finding, FindingKind, FlowTuple};
 use ctxscope_dissectors::{Timestamp, WireText};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -24,6 +24,8 @@ pub struct Redirect {
     pub vendor: Option<WireText>,
     pub port: u16,
     pub flow: FlowId,
+    /// The lmgrd connection's ends, for a streaming writer that judges it (see `engine::stream`).
+    pub tuple: FlowTuple,
 }
 
 /// The last port announced per (license server, vendor), up to `cap` of them.
@@ -104,14 +106,24 @@ impl Deferred {
     }
 }
 
+/// Every part's redirects in capture order, and the cap of [`VendorPorts`] for them (the
+/// workers' caps are shares of one: together, the cap of one engine).
+pub fn in_capture_order(parts: impl IntoIterator<Item = Deferred>) -> (Vec<Redirect>, usize) {
+    let mut servers = 0;
+    let mut redirects = Vec::new();
+    for d in parts {
+        servers += d.servers;
+        redirects.extend(d.redirects);
+    }
+    // A packet goes to one worker, so equal numbers are one worker's, kept in its order.
+    redirects.sort_by_key(|r| r.seq);
+    (redirects, servers)
+}
+
 /// The findings the workers' redirects earn, judged in capture order as one engine judges
 /// them as they come (each raised at the packet of its redirect).
 pub fn judge_deferred(parts: Vec<Deferred>) -> Vec<Finding> {
-    // The workers' caps are shares of one: together, the cap of one engine.
-    let servers = parts.iter().map(|d| d.servers).sum();
-    let mut redirects: Vec<Redirect> = parts.into_iter().flat_map(|d| d.redirects).collect();
-    // A packet goes to one worker, so equal numbers are one worker's, kept in its order.
-    redirects.sort_by_key(|r| r.seq);
+    let (redirects, servers) = in_capture_order(parts);
     let mut ports = VendorPorts::new(servers);
     let mut findings = Findings::new(redirects.len());
     for r in redirects {
