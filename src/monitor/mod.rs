@@ -9,6 +9,10 @@
 //! files are read, or SIGTERM/SIGINT): the sessions, series and licensing sessions as they
 //! stand, the final record of every connection still open, the sources and the `capture`
 //! record. SIGHUP reopens the output file (for logrotate).
+//!
+//! With `--workers N` the engines are flow-sharded workers (see `run::workers`): a drain is
+//! asked of all of them after the same packet, and written once they all answered, merged by
+//! `engine::Streams`, as one engine's drains are, so the stream is the same for any N.
 
 mod metrics;
 mod out;
