@@ -200,7 +200,7 @@ impl Streams {
                 self.judged.remove(&r.id);
             }
         }
-        canonical_order(&mut all.updates);
+        in_drain_order(&mut all.updates);
         all.interim.sort_by_key(|r| r.id);
         all
     }
@@ -257,7 +257,7 @@ impl Streams {
 /// One engine's drain order (sessions, licensing sessions, heartbeat series, findings, the
 /// final records of flows), each kind in the report's order. Sorts are stable: what compares
 /// equal is one worker's, in its order (a finding raised, then cleared).
-fn canonical_order(updates: &mut [Update]) {
+fn in_drain_order(updates: &mut [Update]) {
     updates.sort_by(|a, b| match (a, b) {
         (Update::Session(a), Update::Session(b)) => session_key(a).cmp(&session_key(b)),
         (Update::Licensing(a), Update::Licensing(b)) => licensing_key(a).cmp(&licensing_key(b)),
