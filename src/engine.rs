@@ -133,10 +133,10 @@ impl Engine {
 
     /// Streams from now on, for a consumer that drains the engine's journal
     /// ([`Engine::drain`]) as it goes (`monitor`): what finishes (flows, their findings and
-    /// heartbeat series) is handed out there instead of kept for the report, so memory follows
-    /// the connections open at once however long the run. A flow is numbered by the packet
-    /// that created it, as the workers number theirs (see `stream`). Off by default: `report`
-    /// pays nothing for it.
+    /// heartbeat series, Citrix sessions) is handed out there instead of kept for the report,
+    /// so memory follows the connections open at once however long the run. A flow is numbered
+    /// by the packet that created it, as the workers number theirs (see `stream`). Off by
+    /// default: `report` pays nothing for it.
     pub fn stream(&mut self) {
         self.pipe.retired = Some(Vec::new());
         self.pipe.analysis.stream();
@@ -150,7 +150,8 @@ impl Engine {
             return;
         };
         let start = out.len();
-        self.pipe.analysis.drain(self.flows.iter(), &mut |change| {
+        let p = &mut self.pipe;
+        p.analysis.drain(self.flows.iter(), p.now, &mut |change| {
             out.push(match change {
                 Change::Finding(told) => Update::Finding(FindingUpdate {
                     finding: told.finding,

@@ -7,11 +7,15 @@
 mod support;
 
 use ctxscope::output::community_id::of_tuple;
+use ctxscope_generator::ica::{Client, LongSession, Protection, Shape};
+use ctxscope_generator::scenarios::TcpCapture;
+use ctxscope_generator::{BASE_TIME, TcpConversation};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 use yaml_rust2::{Yaml, YamlLoader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctxscope");
@@ -642,4 +646,92 @@ fn any_number_of_workers_streams_the_same_records() {
         .collect();
     assert_eq!(changed.len(), 1);
     assert!(changed[0]["community_id"].is_string(), "{:?}", changed[0]);
+}
+
+/// `count` ICA sessions of one client to one server, one after the other, each a few seconds
+/// long (logon, some typing, logoff, TCP close) and starting `apart` after the previous one.
+fn sequential_sessions(path: &Path, count: u16, apart: Duration) {
+    let client = Client {
+        name: "WKS-ACC-01",
+        build: 2410,
+        application: "Desktop",
+        logon: None,
+    };
+    let conversations = (0..count)
+        .map(|i| {
+            let shape = Shape {
+                rounds: 6,
+                pause_ms: 400..=600,
+                ..Shape::default()
+            };
+            LongSession::new(&client, Protection::Rc5, u64::from(i), shape).fold(
+                TcpConversation::v4(
+                    SocketAddrV4::new([10, 2, 0, 7].into(), 50_000 + i),
+                    SocketAddrV4::new([10, 1, 10, 21].into(), 1494),
+                )
+                .start(BASE_TIME.plus(apart * u32::from(i)))
+                .handshake(),
+                TcpConversation::step,
+            )
+        })
+        .collect();
+    let bytes = TcpCapture::pcap(conversations)
+        .to_bytes()
+        .expect("a capture");
+    std::fs::write(path, bytes).expect("written");
+}
+
+/// A sensor forgets a session that is over (ended, handed out, quiet for longer than the
+/// session-reliability reconnect window), so `limits.max_sessions` counts the sessions kept:
+/// ten sessions four minutes apart through a cap of four are all streamed, opened and ended,
+/// none dropped, the same with two workers (two sessions each). A report keeps every session,
+/// so it drops those past the cap.
+#[test]
+fn a_sensor_follows_more_sessions_than_its_cap_over_time() {
+    let dir = scratch("forget");
+    let capture = dir.join("sequential.pcap");
+    sequential_sessions(&capture, 10, Duration::from_secs(240));
+    let capture = capture.to_str().expect("UTF-8");
+    let run = |workers: &str| {
+        monitor(&[
+            capture,
+            "--set",
+            "limits.max_sessions=4",
+            "--workers",
+            workers,
+        ])
+    };
+    let stream = run("1");
+    assert!(run("2") == stream, "the stream differs with 2 workers");
+    let all = records(&stream);
+    let sessions: BTreeMap<u64, Vec<bool>> =
+        all.iter()
+            .filter(|r| r["record"] == "session")
+            .fold(BTreeMap::new(), |mut by_id, r| {
+                by_id
+                    .entry(r["id"].as_u64().expect("an id"))
+                    .or_insert_with(Vec::new)
+                    .push(r["open"] == true);
+                by_id
+            });
+    assert_eq!(sessions.len(), 10, "{sessions:?}");
+    // Each told as it opened and as it ended (the last one also as it stands at the end).
+    for (id, told) in &sessions {
+        assert_eq!(
+            (told.first(), told.last()),
+            (Some(&true), Some(&false)),
+            "session {id}"
+        );
+    }
+    let end = all.last().expect("the capture record");
+    assert_eq!(end["record"], "capture");
+    assert_eq!(end["limits"]["sessions_dropped"], 0);
+
+    let report = support::analyse_file_with(
+        support::config(&["limits.max_sessions=4"]),
+        Path::new(capture),
+    );
+    assert_eq!(report.sessions.len(), 4);
+    assert_eq!(report.limits.sessions_dropped, 6);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -138,7 +138,8 @@ impl Analyzer {
 
     /// Streams from now on: what changes is noted for [`Analyzer::drain`], and what finished is
     /// handed out there rather than kept (the findings of retired connections, their heartbeat
-    /// series), so that memory follows the connections open now however long the run.
+    /// series, the Citrix sessions that are over), so that memory follows the connections open
+    /// now however long the run.
     pub fn stream(&mut self) {
         self.findings.stream();
         self.heartbeats.stream(true);
@@ -148,15 +149,17 @@ impl Analyzer {
 
     /// Hands out what changed since the last drain, in this order: sessions, licensing
     /// sessions, heartbeat series, findings (those a recovered series ended last). `live` are
-    /// the flows still in the table.
+    /// the flows still in the table, `now` the capture clock (sessions over for a while are
+    /// forgotten).
     pub fn drain<'a>(
         &mut self,
         live: impl Iterator<Item = &'a Flow>,
+        now: Timestamp,
         tell: &mut impl FnMut(Change),
     ) {
         let heartbeats = &self.heartbeats;
         self.sessions
-            .drain(live, |id| keepalive_stats(heartbeats, id), &mut |s| {
+            .drain(live, now, |id| keepalive_stats(heartbeats, id), &mut |s| {
                 tell(Change::Session(Box::new(s)))
             });
         let mut cleared = Vec::new();

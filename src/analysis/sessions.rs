@@ -21,6 +21,10 @@
 //! read its frames alone: the session keeps the ICA facts (layering, channel names, PDCRYPT1
 //! key) of its latest connection as an opaque [`Carry`], and hands them over (through the
 //! engine) to the connection that presents the session's reconnect ticket.
+//!
+//! While streaming, a session that is over is forgotten once handed out (see
+//! [`Sessions::drain`]), with everything kept for it: the cap counts the sessions kept, so a
+//! sensor follows new sessions however many it saw before.
 
 use super::Findings;
 use super::experience::{self, Latency, Thresholds};
@@ -35,6 +39,7 @@ use ctxscope_dissectors::{
     Body, Carry, Dir, Event, Proto, Summary, Timestamp, Transport, WireText, cgp, ica, tls,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::time::Duration;
 
 /// Connections and channels kept per session.
 const MAX_FLOWS_PER_SESSION: usize = 16;
@@ -42,33 +47,39 @@ const MAX_CHANNELS_PER_SESSION: usize = 64;
 /// Reconnect tickets of sessions not kept for the cap that are remembered, to count each
 /// session once.
 const MAX_DROPPED_TICKETS: usize = 4096;
+/// How long a session that ended is remembered after its last packet while streaming: a
+/// session-reliability (CGP) client whose connection dropped comes back with its reconnect
+/// ticket as long as the server keeps the session (the session reliability timeout, 180 s by
+/// default in Citrix's policies), and its new connection must then join the session rather
+/// than start one; an EDT flow retired after its idle timeout that comes back on the same
+/// ports continues its session the same way. Later, the server has let the session go.
+const RECONNECT_WINDOW: Duration = Duration::from_secs(180);
+
+/// A session's number in the order sessions opened, from 1: everything kept for a session is
+/// kept under it, as it never changes (while streaming, the sessions that are over are
+/// forgotten, so a place in a list would).
+type Key = u64;
 
 pub struct Sessions {
-    list: Vec<CitrixSession>,
+    kept: FxHashMap<Key, Kept>,
+    /// Sessions opened so far (the key of the latest).
+    opened: Key,
     /// Live connections -> their session.
-    by_flow: FxHashMap<FlowId, usize>,
+    by_flow: FxHashMap<FlowId, Key>,
     /// Reconnect ticket fingerprints handed out by servers -> session.
-    tickets: FxHashMap<u64, usize>,
+    tickets: FxHashMap<u64, Key>,
     /// Connections whose CGP signature finding was raised (one per connection).
     plaintext_flagged: FxHashMap<FlowId, ()>,
     /// Connections that bound with a known reconnect ticket, waiting for the server's answer,
     /// -> the session they resume.
-    resuming: FxHashMap<FlowId, usize>,
-    /// Session -> the ICA facts of its latest connection that had them.
-    carries: FxHashMap<usize, Carry>,
-    /// Session -> the connection its encryption finding was raised on.
-    encryption_findings: FxHashMap<usize, FlowId>,
+    resuming: FxHashMap<FlowId, Key>,
     /// Resuming connections -> the facts the engine is to hand to their dissector.
     handoffs: FxHashMap<FlowId, Carry>,
     /// Live TCP connections that fell back from EDT -> the unanswered UDP flows.
     fallbacks: FxHashMap<FlowId, Vec<FlowId>>,
     /// EDT sessions by (client, server) endpoints: a flow the table retired after its idle
     /// timeout that comes back on the same ports continues its session.
-    edt_sessions: FxHashMap<(Endpoint, Endpoint), usize>,
-    /// Per session, the merged samples of its retired connections (from the first).
-    latency: Vec<Option<Box<Latency>>>,
-    /// Per session: judged already (once, when its newest connection first leaves).
-    judged: Vec<bool>,
+    edt_sessions: FxHashMap<(Endpoint, Endpoint), Key>,
     thresholds: Thresholds,
     cap: usize,
     /// Connections whose session was not kept for the cap (each counted once, however many
@@ -82,10 +93,32 @@ pub struct Sessions {
     journal: Option<Journal>,
 }
 
+/// A session, and what is kept to follow it.
+struct Kept {
+    session: CitrixSession,
+    /// The merged samples of its retired connections (from the first).
+    latency: Option<Box<Latency>>,
+    /// Judged already (once, when its newest connection first leaves).
+    judged: bool,
+    /// The ICA facts of its latest connection that had them.
+    carry: Option<Carry>,
+    /// The connection its encryption finding was raised on.
+    encryption_finding: Option<FlowId>,
+}
+
+impl Kept {
+    /// Remembers the ICA facts of `flow`'s dissector, if it has them.
+    fn keep_carry(&mut self, flow: &Flow) {
+        if let Some(carry) = flow.app.dissector().and_then(|d| d.carry()) {
+            self.carry = Some(carry);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Journal {
-    told: FxHashMap<usize, Told>,
-    touched: FxHashSet<usize>,
+    told: FxHashMap<Key, Told>,
+    touched: FxHashSet<Key>,
 }
 
 /// What makes a session worth handing out again: opened or ended, another transport or
@@ -111,21 +144,25 @@ impl Told {
     }
 }
 
+/// The sessions of `by_key` in the order they opened.
+fn in_open_order<T>(by_key: FxHashMap<Key, T>) -> Vec<(Key, T)> {
+    let mut all: Vec<(Key, T)> = by_key.into_iter().collect();
+    all.sort_unstable_by_key(|(k, _)| *k);
+    all
+}
+
 impl Sessions {
     pub fn new(cap: usize, thresholds: Thresholds) -> Sessions {
         Sessions {
-            list: Vec::new(),
+            kept: FxHashMap::default(),
+            opened: 0,
             by_flow: FxHashMap::default(),
             tickets: FxHashMap::default(),
             plaintext_flagged: FxHashMap::default(),
             resuming: FxHashMap::default(),
-            carries: FxHashMap::default(),
-            encryption_findings: FxHashMap::default(),
             handoffs: FxHashMap::default(),
             fallbacks: FxHashMap::default(),
             edt_sessions: FxHashMap::default(),
-            latency: Vec::new(),
-            judged: Vec::new(),
             thresholds,
             cap,
             not_kept: FxHashSet::default(),
@@ -140,45 +177,80 @@ impl Sessions {
         self.journal = Some(Journal::default());
     }
 
-    fn touch(&mut self, i: usize) {
+    fn touch(&mut self, k: Key) {
         if let Some(j) = &mut self.journal {
-            j.touched.insert(i);
+            j.touched.insert(k);
         }
     }
 
-    /// Hands out the sessions that opened, ended or changed transport or encryption since the
-    /// last drain, as they stand now (`live` are the flows still in the table).
+    /// Forgets the sessions that are over (see [`Sessions::drain`]), then hands out the
+    /// sessions that opened, ended or changed transport or encryption since the last drain, as
+    /// they stand now (`live` are the flows still in the table, `now` the capture clock).
     pub fn drain<'a>(
         &mut self,
         live: impl Iterator<Item = &'a Flow>,
+        now: Timestamp,
         keepalive: impl Fn(FlowId) -> Option<CadenceStats>,
         tell: &mut impl FnMut(CitrixSession),
     ) {
+        self.forget_over(now);
         let Some(j) = &mut self.journal else {
             return;
         };
         if j.touched.is_empty() {
             return;
         }
-        let mut views: FxHashMap<usize, CitrixSession> = j
+        let mut views: FxHashMap<Key, CitrixSession> = j
             .touched
             .drain()
-            .map(|i| (i, self.list[i].clone()))
+            .filter_map(|k| Some((k, self.kept.get(&k)?.session.clone())))
             .collect();
         for flow in live {
-            if let Some(view) = self.by_flow.get(&flow.id).and_then(|i| views.get_mut(i)) {
+            if let Some(view) = self.by_flow.get(&flow.id).and_then(|k| views.get_mut(k)) {
                 apply_flow(view, flow, keepalive(flow.id), true);
             }
         }
-        let mut views: Vec<(usize, CitrixSession)> = views.into_iter().collect();
-        views.sort_unstable_by_key(|(i, _)| *i);
-        for (i, view) in views {
+        for (k, view) in in_open_order(views) {
             let now = Told::of(&view);
-            if j.told.get(&i) != Some(&now) {
-                j.told.insert(i, now);
+            if j.told.get(&k) != Some(&now) {
+                j.told.insert(k, now);
                 tell(view);
             }
         }
+    }
+
+    /// While streaming, a session is over, and forgotten with everything kept for it, once it
+    /// ended (no connection of it is live, none is resuming it), was handed out as it stands,
+    /// and has been quiet for longer than [`RECONNECT_WINDOW`] at `now`. A client that comes
+    /// back later starts a new session.
+    fn forget_over(&mut self, now: Timestamp) {
+        let Some(j) = &mut self.journal else {
+            return;
+        };
+        let mut over: FxHashSet<Key> = self
+            .kept
+            .iter()
+            .filter(|&(k, kept)| {
+                let s = &kept.session;
+                !s.open
+                    && now.since(s.last) > RECONNECT_WINDOW
+                    && j.told.get(k) == Some(&Told::of(s))
+            })
+            .map(|(&k, _)| k)
+            .collect();
+        for k in self.by_flow.values().chain(self.resuming.values()) {
+            over.remove(k);
+        }
+        if over.is_empty() {
+            return;
+        }
+        for k in &over {
+            self.kept.remove(k);
+            j.told.remove(k);
+            j.touched.remove(k);
+        }
+        self.tickets.retain(|_, k| !over.contains(k));
+        self.edt_sessions.retain(|_, k| !over.contains(k));
     }
 
     pub fn dropped(&self) -> u64 {
@@ -188,13 +260,6 @@ impl Sessions {
     /// The ICA facts waiting for `flow`'s dissector, once.
     pub fn take_resume(&mut self, flow: FlowId) -> Option<Carry> {
         self.handoffs.remove(&flow)
-    }
-
-    /// Remembers the ICA facts of `flow`'s dissector for session `i`, if it has them.
-    fn keep_carry(&mut self, flow: &Flow, i: usize) {
-        if let Some(carry) = flow.app.dissector().and_then(|d| d.carry()) {
-            self.carries.insert(i, carry);
-        }
     }
 
     /// ICA or CGP, in the clear or inside TLS.
@@ -219,28 +284,30 @@ impl Sessions {
             return;
         }
         let ends = (flow.client, flow.server);
-        if let Some(&i) = self.edt_sessions.get(&ends) {
-            self.by_flow.insert(flow.id, i);
-            let s = &mut self.list[i];
+        if let Some(&k) = self.edt_sessions.get(&ends)
+            && let Some(kept) = self.kept.get_mut(&k)
+        {
+            let s = &mut kept.session;
             if s.flows.len() < MAX_FLOWS_PER_SESSION {
                 s.flows.push(flow.id);
             }
             s.open = true;
-            self.touch(i);
+            self.by_flow.insert(flow.id, k);
+            self.touch(k);
             return;
         }
-        if let Some(i) = self.open(flow, Proto::EDT, Vec::new())
+        if let Some(k) = self.open(flow, Proto::EDT, Vec::new())
             && self.edt_sessions.len() < self.cap
         {
-            self.edt_sessions.insert(ends, i);
+            self.edt_sessions.insert(ends, k);
         }
     }
 
     /// The session of a live ICA or CGP connection, created on first sight.
-    fn session_of(&mut self, flow: &Flow) -> Option<usize> {
-        if let Some(&i) = self.by_flow.get(&flow.id) {
-            self.touch(i);
-            return Some(i);
+    fn session_of(&mut self, flow: &Flow) -> Option<Key> {
+        if let Some(&k) = self.by_flow.get(&flow.id) {
+            self.touch(k);
+            return Some(k);
         }
         let transport = Self::transport(flow)?;
         let attempts = self.fallbacks.remove(&flow.id).unwrap_or_default();
@@ -248,21 +315,24 @@ impl Sessions {
     }
 
     /// A new session whose first connection is `flow`, if there is room.
-    fn open(&mut self, flow: &Flow, transport: Proto, edt_attempts: Vec<FlowId>) -> Option<usize> {
-        if self.list.len() >= self.cap {
+    fn open(&mut self, flow: &Flow, transport: Proto, edt_attempts: Vec<FlowId>) -> Option<Key> {
+        if self.kept.len() >= self.cap {
             if self.not_kept.insert(flow.id) {
                 self.dropped += 1;
             }
             return None;
         }
+        self.opened += 1;
+        let k = self.opened;
         let tls = flow.app.inside_tls().map(|_| tls::Handshake::default());
         // Streaming, a session is numbered by its first flow, as that flow is by its first
-        // packet (see `engine::stream`); a report renumbers them 1, 2, ... at the end.
+        // packet (see `engine::stream`); a report numbers them 1, 2, ... in the order they
+        // opened.
         let id = match self.journal {
             Some(_) => flow.id,
-            None => self.list.len() as u64 + 1,
+            None => k,
         };
-        self.list.push(CitrixSession {
+        let mut session = CitrixSession {
             id,
             transport,
             via: SessionVia::of(transport, tls.is_some(), !edt_attempts.is_empty()),
@@ -294,14 +364,21 @@ impl Sessions {
             rtt_server_side: None,
             think_time: None,
             launch: Launch::default(),
-        });
-        self.latency.push(None);
-        self.judged.push(false);
-        let i = self.list.len() - 1;
-        experience::opening(flow, &mut self.list[i]);
-        self.by_flow.insert(flow.id, i);
-        self.touch(i);
-        Some(i)
+        };
+        experience::opening(flow, &mut session);
+        self.kept.insert(
+            k,
+            Kept {
+                session,
+                latency: None,
+                judged: false,
+                carry: None,
+                encryption_finding: None,
+            },
+        );
+        self.by_flow.insert(flow.id, k);
+        self.touch(k);
+        Some(k)
     }
 
     pub fn on_events(&mut self, flow: &Flow, events: &[Event], findings: &mut Findings) {
@@ -325,10 +402,11 @@ impl Sessions {
         let Some(step) = experience::milestone(&e.body) else {
             return;
         };
-        if let Some(&i) = self.by_flow.get(&flow.id)
-            && self.list[i].flows.first() == Some(&flow.id)
+        if let Some(k) = self.by_flow.get(&flow.id)
+            && let Some(kept) = self.kept.get_mut(k)
+            && kept.session.flows.first() == Some(&flow.id)
         {
-            self.list[i].launch.add(step, e.ts);
+            kept.session.launch.add(step, e.ts);
         }
     }
 
@@ -340,7 +418,7 @@ impl Sessions {
         ev: &ica::Event,
         findings: &mut Findings,
     ) {
-        let Some(i) = self.session_of(flow) else {
+        let Some(kept) = self.session_of(flow).and_then(|k| self.kept.get_mut(&k)) else {
             return;
         };
         // The encryption and its switching off settle the facts a reconnect needs.
@@ -348,9 +426,9 @@ impl Sessions {
             ev,
             ica::Event::Encryption { .. } | ica::Event::EncryptionOff(_)
         ) {
-            self.keep_carry(flow, i);
+            kept.keep_carry(flow);
         }
-        let s = &mut self.list[i];
+        let s = &mut kept.session;
         match ev {
             ica::Event::ClientInfo(info) => {
                 s.client_name = info.client_name.clone();
@@ -393,8 +471,7 @@ impl Sessions {
                     _ => None,
                 };
                 if let Some(code) = weak {
-                    self.encryption_findings.insert(i, flow.id);
-                    let s = &self.list[i];
+                    kept.encryption_finding = Some(flow.id);
                     findings.raise(Finding::new(code, ts, encryption_message(s)).on_flow(flow.id));
                 }
             }
@@ -407,7 +484,7 @@ impl Sessions {
                 *slot = Some(off.offset);
                 // The session's encryption finding says it, once for the whole session.
                 if s.encryption == Some(EncryptionKind::Basic)
-                    && let Some(&on) = self.encryption_findings.get(&i)
+                    && let Some(on) = kept.encryption_finding
                 {
                     findings.update(FindingKind::IcaBasicEncryption, Some(on), |f| {
                         f.message = encryption_message(s);
@@ -473,16 +550,17 @@ impl Sessions {
                 }
                 let earlier = ticket
                     .and_then(|fp| self.tickets.get(&fp).copied())
-                    .filter(|&i| !self.list[i].flows.contains(&flow.id));
-                if let Some(i) = earlier
+                    .and_then(|k| Some((k, self.kept.get(&k)?)))
+                    .filter(|(_, kept)| !kept.session.flows.contains(&flow.id));
+                if let Some((k, kept)) = earlier
                     && self.resuming.len() < self.cap
                 {
-                    self.resuming.insert(flow.id, i);
                     // Handed over before the server answers, so that the resumed stream is
                     // read from its first byte; the dissector uses it only if it is accepted.
-                    if let Some(carry) = self.carries.get(&i) {
+                    if let Some(carry) = &kept.carry {
                         self.handoffs.insert(flow.id, carry.clone());
                     }
+                    self.resuming.insert(flow.id, k);
                     return;
                 }
             }
@@ -502,13 +580,13 @@ impl Sessions {
                         )
                         .on_flow(flow.id),
                     );
-                } else if let Some(i) = resumed {
-                    self.join(flow, i, ts, findings);
+                } else if let Some(k) = resumed {
+                    self.join(flow, k, ts, findings);
                 }
             }
             _ => {}
         }
-        let Some(i) = self.session_of(flow) else {
+        let Some(k) = self.session_of(flow) else {
             // Its reconnects are to be known as the same session not kept.
             if let cgp::Event::BindResponse { bind, .. } = ev
                 && let Some(fp) = bind.reconnect_ticket().and_then(|t| t.fingerprint())
@@ -523,22 +601,29 @@ impl Sessions {
                 if let Some(fp) = bind.reconnect_ticket().and_then(|t| t.fingerprint())
                     && self.tickets.len() < self.cap
                 {
-                    self.tickets.insert(fp, i);
+                    self.tickets.insert(fp, k);
                 }
             }
             cgp::Event::ChannelOpen { proxy: Some(p), .. } => {
-                self.list[i].proxied_to = Some(p.target.clone())
+                if let Some(kept) = self.kept.get_mut(&k) {
+                    kept.session.proxied_to = Some(p.target.clone());
+                }
             }
-            cgp::Event::Finish { .. } => self.list[i].ended_by = Some(SessionEnd::Finish),
+            cgp::Event::Finish { .. } => {
+                if let Some(kept) = self.kept.get_mut(&k) {
+                    kept.session.ended_by = Some(SessionEnd::Finish);
+                }
+            }
             _ => {}
         }
     }
 
-    /// A reconnect: `flow` continues session `i`.
-    fn join(&mut self, flow: &Flow, i: usize, ts: Timestamp, findings: &mut Findings) {
-        self.by_flow.insert(flow.id, i);
-        self.touch(i);
-        let s = &mut self.list[i];
+    /// A reconnect: `flow` continues session `k`.
+    fn join(&mut self, flow: &Flow, k: Key, ts: Timestamp, findings: &mut Findings) {
+        let Some(kept) = self.kept.get_mut(&k) else {
+            return;
+        };
+        let s = &mut kept.session;
         if s.flows.len() < MAX_FLOWS_PER_SESSION {
             s.flows.push(flow.id);
         }
@@ -558,6 +643,8 @@ impl Sessions {
             .on_flow(flow.id)
             .related(Some(first)),
         );
+        self.by_flow.insert(flow.id, k);
+        self.touch(k);
     }
 
     /// The connection leaves: take the counters from its dissector, and judge how it ended.
@@ -576,9 +663,11 @@ impl Sessions {
         }
         if flow.transport == Transport::Udp {
             // An EDT session ends with its flow; nothing in it says how.
-            if let Some(i) = self.by_flow.remove(&flow.id) {
-                apply_flow(&mut self.list[i], flow, None, open);
-                self.touch(i);
+            if let Some(k) = self.by_flow.remove(&flow.id)
+                && let Some(kept) = self.kept.get_mut(&k)
+            {
+                apply_flow(&mut kept.session, flow, None, open);
+                self.touch(k);
             }
             return;
         }
@@ -593,16 +682,15 @@ impl Sessions {
             None
         };
         self.fallbacks.remove(&flow.id);
-        let Some(i) = session else {
-            self.by_flow.remove(&flow.id);
+        self.by_flow.remove(&flow.id);
+        let Some(kept) = session.and_then(|k| self.kept.get_mut(&k)) else {
             return;
         };
-        self.by_flow.remove(&flow.id);
-        self.keep_carry(flow, i);
-        let latency = self.latency[i].get_or_insert_default();
+        kept.keep_carry(flow);
+        let latency = kept.latency.get_or_insert_default();
         latency.add(flow);
-        latency.write(&mut self.list[i]);
-        let s = &mut self.list[i];
+        latency.write(&mut kept.session);
+        let s = &mut kept.session;
         // The newest connection of a session decides whether it is still open, and its
         // keep-alives are the session's; an older one retired later changes neither.
         let newest = s.flows.last() == Some(&flow.id);
@@ -614,10 +702,10 @@ impl Sessions {
         apply_flow(s, flow, keepalive, open);
         // Judged once, when its newest connection first leaves (closed, idle, or at the end
         // of the capture).
-        if !std::mem::replace(&mut self.judged[i], true) {
-            experience::judge(&self.list[i], self.thresholds, flow.last, findings);
+        if !std::mem::replace(&mut kept.judged, true) {
+            experience::judge(&kept.session, self.thresholds, flow.last, findings);
         }
-        let s = &mut self.list[i];
+        let s = &mut kept.session;
         if open {
             return;
         }
@@ -661,25 +749,39 @@ impl Sessions {
         live: impl Iterator<Item = &'a Flow>,
         keepalive: impl Fn(FlowId) -> Option<CadenceStats>,
     ) -> Vec<CitrixSession> {
-        let mut list = self.list.clone();
-        let mut latency: FxHashMap<usize, Latency> = FxHashMap::default();
+        let mut views: FxHashMap<Key, CitrixSession> = self
+            .kept
+            .iter()
+            .map(|(&k, kept)| (k, kept.session.clone()))
+            .collect();
+        let mut latency: FxHashMap<Key, Latency> = FxHashMap::default();
         for flow in live {
-            if let Some(&i) = self.by_flow.get(&flow.id) {
-                apply_flow(&mut list[i], flow, keepalive(flow.id), true);
+            if let Some(k) = self.by_flow.get(&flow.id)
+                && let Some(view) = views.get_mut(k)
+            {
+                apply_flow(view, flow, keepalive(flow.id), true);
                 latency
-                    .entry(i)
-                    .or_insert_with(|| self.latency[i].as_deref().cloned().unwrap_or_default())
+                    .entry(*k)
+                    .or_insert_with(|| {
+                        let kept = self.kept.get(k).and_then(|kept| kept.latency.as_deref());
+                        kept.cloned().unwrap_or_default()
+                    })
                     .add(flow);
             }
         }
-        for (i, l) in latency {
-            l.write(&mut list[i]);
+        for (k, l) in latency {
+            if let Some(view) = views.get_mut(&k) {
+                l.write(view);
+            }
         }
-        list
+        in_open_order(views).into_iter().map(|(_, s)| s).collect()
     }
 
     pub fn into_list(self) -> Vec<CitrixSession> {
-        self.list
+        in_open_order(self.kept)
+            .into_iter()
+            .map(|(_, kept)| kept.session)
+            .collect()
     }
 }
 
@@ -793,4 +895,277 @@ fn channel_use<'a>(
         u.name = name.cloned();
     }
     Some(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::FlowApp;
+    use crate::flow::{Exchange, Traffic, UdpConn};
+    use crate::model::RoleBasis;
+    use crate::reassembly::{Limits, TcpConn};
+    use cgp::{AckAlgorithm, Bind, Secret, SessionReliability};
+
+    fn at(secs: u64) -> Timestamp {
+        Timestamp::from_nanos(secs as i64 * 1_000_000_000)
+    }
+
+    /// CGP connection number `id` of one client to one server, from `first` to `last` s.
+    fn connection(id: FlowId, first: u64, last: u64) -> Flow {
+        Flow {
+            id,
+            transport: Transport::Tcp,
+            client: Endpoint {
+                ip: [10, 2, 0, 1].into(),
+                port: 50_000 + id as u16,
+            },
+            server: Endpoint {
+                ip: [10, 1, 10, 5].into(),
+                port: 2598,
+            },
+            roles: RoleBasis::Syn,
+            first_sender: Dir::ToServer,
+            first: at(first),
+            last: at(last),
+            traffic: [Traffic::default(); 2],
+            tcp: TcpConn::new(Limits::default()),
+            udp: UdpConn::default(),
+            app: FlowApp::new(None, Some(Proto::CGP), None),
+            closed_at: Some(at(last)),
+            events: Default::default(),
+            exchange: Exchange::default(),
+            revision: 0,
+        }
+    }
+
+    /// A BIND message with the reconnect ticket `ticket`.
+    fn bind(ticket: &str) -> Bind {
+        let ack = AckAlgorithm {
+            algorithm: 1,
+            messages_per_ack: Some(1),
+        };
+        Bind {
+            reliability: Some(SessionReliability {
+                preferred_version: 1,
+                min_version: 1,
+                to_server_ack: ack,
+                to_client_ack: ack,
+                next_message_number: 1,
+                reconnect_flags: 0,
+                reconnect_ticket_version: 1,
+                reconnect_ticket: Secret::of(ticket.as_bytes()),
+                stored_open_requests: 0,
+                stored_opens: Vec::new(),
+                stored_opens_undecoded: 0,
+            }),
+            ..Bind::default()
+        }
+    }
+
+    /// Sessions as a sensor keeps them (streaming, `cap` of them), and what they handed out.
+    struct Sensor {
+        sessions: Sessions,
+        findings: Findings,
+        told: Vec<CitrixSession>,
+    }
+
+    impl Sensor {
+        fn new(cap: usize) -> Sensor {
+            let mut sensor = Sensor::report(cap);
+            sensor.sessions.stream();
+            sensor
+        }
+
+        /// The same sessions for a report (not streaming).
+        fn report(cap: usize) -> Sensor {
+            let thresholds = Thresholds {
+                latency_warn_ms: 150.0,
+                launch_warn: Duration::from_secs(20),
+            };
+            Sensor {
+                sessions: Sessions::new(cap, thresholds),
+                findings: Findings::new(100),
+                told: Vec::new(),
+            }
+        }
+
+        /// `flow` binds (resuming a session with `resumes`, which the server accepts) and the
+        /// server gives it the reconnect ticket `ticket`.
+        fn bind(&mut self, flow: &Flow, resumes: Option<&str>, ticket: &str) {
+            let request = cgp::Event::BindRequest {
+                reconnect: resumes.is_some(),
+                bind: resumes.map(bind).unwrap_or_default(),
+            };
+            let response = cgp::Event::BindResponse {
+                reconnect_accepted: resumes.map(|_| true),
+                bind: bind(ticket),
+            };
+            let events = [
+                Event::new(flow.first, Dir::ToServer, Body::Cgp(request)),
+                Event::new(flow.first, Dir::ToClient, Body::Cgp(response)),
+            ];
+            self.sessions.on_events(flow, &events, &mut self.findings);
+        }
+
+        /// `flow` closed and left the flow table.
+        fn close(&mut self, flow: &Flow) {
+            self.sessions.retire(flow, None, false, &mut self.findings);
+        }
+
+        /// A drain at `now` s, with `live` in the flow table: what it handed out (first flow,
+        /// open, reconnects).
+        fn drain(&mut self, now: u64, live: &[&Flow]) -> Vec<(FlowId, bool, u32)> {
+            let start = self.told.len();
+            let told = &mut self.told;
+            self.sessions
+                .drain(live.iter().copied(), at(now), |_| None, &mut |s| {
+                    told.push(s)
+                });
+            told[start..]
+                .iter()
+                .map(|s| (s.flows[0], s.open, s.reconnects))
+                .collect()
+        }
+
+        /// The sessions kept, by their first flow and connections.
+        fn kept(&self) -> Vec<Vec<FlowId>> {
+            let all = self.sessions.snapshot(std::iter::empty(), |_| None);
+            all.into_iter().map(|s| s.flows).collect()
+        }
+    }
+
+    /// A session that ended, was handed out as it ended and was quiet for longer than the
+    /// reconnect window is forgotten with everything kept for it: a cap of one session then
+    /// has room for the next one.
+    #[test]
+    fn a_session_over_is_forgotten_and_frees_its_room() {
+        let mut sensor = Sensor::new(1);
+        let first = connection(1, 0, 10);
+        sensor.bind(&first, None, "ticket-1");
+        assert_eq!(sensor.drain(1, &[&first]), [(1, true, 0)]);
+        sensor.close(&first);
+        assert_eq!(sensor.drain(11, &[]), [(1, false, 0)]);
+        // Quiet for the window exactly: kept.
+        assert!(sensor.drain(190, &[]).is_empty());
+        assert_eq!(sensor.kept(), [vec![1]]);
+        sensor.drain(191, &[]);
+        assert!(sensor.kept().is_empty());
+        let s = &sensor.sessions;
+        assert!(s.tickets.is_empty() && s.by_flow.is_empty());
+        assert!(s.journal.as_ref().is_some_and(|j| j.told.is_empty()));
+        // The next session is kept, and numbered by its first flow.
+        let next = connection(2, 300, 310);
+        sensor.bind(&next, None, "ticket-2");
+        assert_eq!(sensor.drain(301, &[&next]), [(2, true, 0)]);
+        assert_eq!(sensor.sessions.dropped(), 0);
+        assert_eq!(sensor.told.last().map(|s| s.id), Some(2));
+    }
+
+    /// A report forgets nothing: with a cap of one session, the second is dropped, and the
+    /// sessions are numbered 1, 2, ... in the order they opened.
+    #[test]
+    fn a_report_keeps_every_session_up_to_the_cap() {
+        let mut report = Sensor::report(2);
+        for (id, start) in [(1, 0), (2, 300), (3, 600)] {
+            let flow = connection(id, start, start + 10);
+            report.bind(&flow, None, &format!("ticket-{id}"));
+            report.close(&flow);
+            assert!(report.drain(start + 500, &[]).is_empty());
+        }
+        assert_eq!(report.sessions.dropped(), 1);
+        let ids: Vec<(u64, FlowId)> = report
+            .sessions
+            .into_list()
+            .iter()
+            .map(|s| (s.id, s.flows[0]))
+            .collect();
+        assert_eq!(ids, [(1, 1), (2, 2)]);
+    }
+
+    /// A session is kept while a connection of it is live (even when its newest one ended),
+    /// while one is resuming it, within the reconnect window, and until it was handed out as
+    /// it ended.
+    #[test]
+    fn a_session_not_over_is_kept() {
+        // An older connection still live.
+        let mut sensor = Sensor::new(10);
+        let (older, newer) = (connection(1, 0, 10), connection(2, 5, 20));
+        sensor.bind(&older, None, "ticket-1");
+        sensor.bind(&newer, Some("ticket-1"), "ticket-2");
+        sensor.close(&newer);
+        // Shown open while a connection of it is.
+        assert_eq!(sensor.drain(21, &[&older]), [(1, true, 1)]);
+        sensor.drain(500, &[&older]);
+        assert_eq!(sensor.kept(), [vec![1, 2]]);
+        sensor.close(&older);
+        assert_eq!(sensor.drain(501, &[]), [(1, false, 1)]);
+        sensor.drain(502, &[]);
+        assert!(sensor.kept().is_empty());
+
+        // Within the window.
+        let mut sensor = Sensor::new(10);
+        let flow = connection(1, 0, 10);
+        sensor.bind(&flow, None, "ticket-1");
+        sensor.close(&flow);
+        assert_eq!(sensor.drain(11, &[]), [(1, false, 0)]);
+        sensor.drain(100, &[]);
+        assert_eq!(sensor.kept(), [vec![1]]);
+
+        // Ended long ago but not handed out yet (no drain since): handed out first.
+        let mut sensor = Sensor::new(10);
+        sensor.bind(&flow, None, "ticket-1");
+        sensor.close(&flow);
+        assert_eq!(sensor.drain(500, &[]), [(1, false, 0)]);
+        assert_eq!(sensor.kept(), [vec![1]]);
+        sensor.drain(501, &[]);
+        assert!(sensor.kept().is_empty());
+
+        // A connection resuming it, waiting for the server's answer.
+        let mut sensor = Sensor::new(10);
+        sensor.bind(&flow, None, "ticket-1");
+        sensor.close(&flow);
+        sensor.drain(11, &[]);
+        let back = connection(2, 150, 400);
+        let request = cgp::Event::BindRequest {
+            reconnect: true,
+            bind: bind("ticket-1"),
+        };
+        let events = [Event::new(back.first, Dir::ToServer, Body::Cgp(request))];
+        sensor
+            .sessions
+            .on_events(&back, &events, &mut sensor.findings);
+        sensor.drain(300, &[&back]);
+        assert_eq!(sensor.kept(), [vec![1]]);
+    }
+
+    /// A client that comes back with its reconnect ticket within the window joins its session;
+    /// once the session is forgotten, it starts a new one, which no cap counts as lost.
+    #[test]
+    fn a_reconnect_joins_within_the_window_and_starts_a_session_after() {
+        let mut sensor = Sensor::new(1);
+        let first = connection(1, 0, 10);
+        sensor.bind(&first, None, "ticket-1");
+        sensor.close(&first);
+        sensor.drain(11, &[]);
+        let back = connection(2, 150, 160);
+        sensor.bind(&back, Some("ticket-1"), "ticket-2");
+        assert_eq!(sensor.drain(151, &[&back]), [(1, true, 1)]);
+        sensor.close(&back);
+        assert_eq!(sensor.drain(161, &[]), [(1, false, 1)]);
+        assert_eq!(sensor.kept(), [vec![1, 2]]);
+        sensor.drain(400, &[]);
+        assert!(sensor.kept().is_empty());
+        let late = connection(3, 500, 510);
+        sensor.bind(&late, Some("ticket-2"), "ticket-3");
+        assert_eq!(sensor.drain(501, &[&late]), [(3, true, 0)]);
+        assert_eq!(sensor.sessions.dropped(), 0);
+        let reconnects: Vec<Option<FlowId>> = sensor
+            .findings
+            .list()
+            .iter()
+            .filter(|f| f.code == "cgp.reconnect")
+            .map(|f| f.flow)
+            .collect();
+        assert_eq!(reconnects, [Some(2)]);
+    }
 }
