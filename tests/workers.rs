@@ -4,6 +4,7 @@
 
 mod support;
 
+use ctxscope::check::find_captures;
 use ctxscope::config::Config;
 use ctxscope::engine::Engine;
 use ctxscope::model::Report;
@@ -16,12 +17,8 @@ fn json(report: &Report) -> String {
 
 #[test]
 fn any_number_of_workers_gives_the_same_report() {
-    let mut captures = Vec::new();
-    support::captures_under(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures"),
-        &mut captures,
-    );
-    captures.sort();
+    let captures = find_captures(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures"))
+        .expect("the sample captures are read");
     assert!(captures.len() >= 60, "only {} captures", captures.len());
     let mut flows = 0;
     for capture in &captures {

@@ -32,26 +32,6 @@ use input::{Frame, Reader, START, Step, WireSegment};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Every `.pcap` and `.pcapng` under `dir` (links followed), sorted: what the seed and
-/// mutation tools read.
-pub fn captures_under(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            found.extend(captures_under(&path)?);
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "pcap" || e == "pcapng")
-            && path.exists()
-        {
-            found.push(path);
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
 /// The link types a `packets` input can pick, by their DLT.
 pub const LINKS: [i32; 6] = [1, 113, 276, 101, 0, 108];
 

@@ -982,21 +982,15 @@ mod tests {
     }
 
     /// Every sample capture under `dir`, with its settings.
-    fn samples(dir: &Path, out: &mut Vec<(PathBuf, Config)>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                samples(&path, out);
-            } else if path
-                .extension()
-                .is_some_and(|x| x == "pcap" || x == "pcapng")
-            {
-                let settings = path.with_extension("toml");
-                let config = Config::load(settings.exists().then_some(settings.as_path()), &[])
-                    .expect("the capture's settings load");
-                out.push((path, config));
-            }
-        }
+    fn samples(dir: &Path) -> Vec<(PathBuf, Config)> {
+        let captures = crate::check::find_captures(dir).expect("the sample captures are read");
+        let with_settings = |path: PathBuf| {
+            let settings = path.with_extension("toml");
+            let config = Config::load(settings.exists().then_some(settings.as_path()), &[])
+                .expect("the capture's settings load");
+            (path, config)
+        };
+        captures.into_iter().map(with_settings).collect()
     }
 
     fn json(report: &Report) -> String {
@@ -1034,11 +1028,7 @@ mod tests {
     #[test]
     fn a_snapshot_of_the_workers_is_one_engines_snapshot_at_that_record() {
         const EVERY: u64 = 16;
-        let mut captures = Vec::new();
-        samples(
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures"),
-            &mut captures,
-        );
+        let captures = samples(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures"));
         assert!(captures.len() >= 60, "only {} captures", captures.len());
         // Captures compared mid-way: the first snapshot asked of each is waited for, so the
         // count does not depend on how busy the machine is; the later ones are picked up

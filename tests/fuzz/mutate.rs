@@ -5,7 +5,7 @@
 //! than 0, 1 or 2 is kept under `target/mutations/` and makes the exit code 1.
 
 use anyhow::{Context, Result, bail};
-use ctxscope::fuzzing::captures_under;
+use ctxscope::check::find_captures;
 use ctxscope::fuzzing::mutate::{Ending, mutate, run_report};
 use ctxscope_generator::rng::Rng;
 use std::path::Path;
@@ -15,7 +15,7 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().map_or(Ok(300), |a| a.parse())?;
     let seed: u64 = args.next().map_or(Ok(1), |a| a.parse())?;
-    let captures = captures_under(Path::new("captures"))?;
+    let captures = find_captures(Path::new("captures"))?;
     if captures.is_empty() {
         bail!("no captures under captures/: run from the repository");
     }

@@ -4,7 +4,8 @@
 //! twice.
 
 use anyhow::{Context, Result, bail};
-use ctxscope::fuzzing::{captures_under, seeds};
+use ctxscope::check::find_captures;
+use ctxscope::fuzzing::seeds;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::path::PathBuf;
 
@@ -15,7 +16,7 @@ fn main() -> Result<()> {
     };
     let mut captures = Vec::new();
     for dir in dirs {
-        captures.extend(captures_under(dir).with_context(|| dir.display().to_string())?);
+        captures.extend(find_captures(dir).with_context(|| dir.display().to_string())?);
     }
     let mut written = 0;
     for capture in &captures {

@@ -14,24 +14,6 @@ use ctxscope_generator::rewrite::Packet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Every capture (pcap or pcapng) under `dir`, its folders walked.
-pub fn captures_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            captures_under(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|x| x == "pcap" || x == "pcapng")
-        {
-            out.push(path);
-        }
-    }
-}
-
 /// A capture in `../shared/captures/real/`.
 pub fn real_capture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
