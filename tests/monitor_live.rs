@@ -284,6 +284,12 @@ fn live_sensor_streams_serves_metrics_rotates_and_stops_on_sigterm() {
         Some(n as f64)
     );
     assert!(exposition.contains("ctxscope_flows_open{"), "{exposition}");
+    // Every cap has its series from the first drain on; the replay hits none.
+    let caps: Vec<&str> = (exposition.lines())
+        .filter(|l| l.starts_with("ctxscope_limit_hits_total{"))
+        .collect();
+    assert_eq!(caps.len(), 16, "{exposition}");
+    assert!(caps.iter().all(|l| l.ends_with(" 0")), "{caps:?}");
 
     for sensor in [&plain, &rotated] {
         signal(sensor, "TERM");
@@ -414,7 +420,7 @@ fn prometheus_scrapes_the_sensor_with_the_readme_config_and_alerts() {
         rules.iter().all(|r| r["health"] == "ok").then_some(rules)
     })
     .unwrap_or_else(|| panic!("the rules never evaluated cleanly:\n{}", log()));
-    assert_eq!(rules.len(), 3, "{rules:?}");
+    assert_eq!(rules.len(), 4, "{rules:?}");
     let alerts = wait_for(Duration::from_secs(30), || {
         let alerts = api("/api/v1/alerts")?["alerts"].as_array()?.clone();
         (!alerts.is_empty()).then_some(alerts)
@@ -442,7 +448,7 @@ fn the_readme_alert_rules_check_and_go_off_when_they_should() {
     let rules = dir.join("ctxscope-alerts.yml");
     std::fs::write(&rules, readme_example("ctxscope-alerts.yml")).expect("the rules are written");
     let checked = promtool(&["check", "rules", path_str(&rules)], "");
-    assert!(checked.contains("SUCCESS: 3 rules found"), "{checked}");
+    assert!(checked.contains("SUCCESS: 4 rules found"), "{checked}");
     let tests = dir.join("tests.yml");
     std::fs::write(&tests, RULE_TESTS).expect("the rule tests are written");
     promtool(&["test", "rules", path_str(&tests)], "");
@@ -463,6 +469,10 @@ tests:
         values: '0 0 0 0 0 1 1 1 1 1'
       - series: 'ctxscope_edt_fallbacks_total{instance="s1:9464", job="ctxscope"}'
         values: '0 0 0 0 0 0 0 0 1 1'
+      - series: 'ctxscope_limit_hits_total{limit="limits.findings_dropped", instance="s1:9464", job="ctxscope"}'
+        values: '0 0 0 0 0 0 0 0 0 0'
+      - series: 'ctxscope_limit_hits_total{limit="limits.sessions_dropped", instance="s1:9464", job="ctxscope"}'
+        values: '0 0 0 0 0 0 0 0 0 3'
     alert_rule_test:
       - eval_time: 4m
         alertname: CtxscopeVendorPortUnreachable
@@ -494,4 +504,14 @@ tests:
             exp_annotations:
               summary: "HDX sessions fell back from EDT to TCP (seen by s1:9464)"
               description: "Clients got no answer on UDP 1494/2598 and connected over TCP: UDP is blocked on the path, launches are slower and EDT's WAN benefits are lost. The edt.fallback_to_tcp findings name client and server."
+      - eval_time: 8m
+        alertname: CtxscopeLimitHit
+        exp_alerts: []
+      - eval_time: 9m
+        alertname: CtxscopeLimitHit
+        exp_alerts:
+          - exp_labels: {severity: warning, limit: limits.sessions_dropped, instance: "s1:9464", job: ctxscope}
+            exp_annotations:
+              summary: "ctxscope hit limits.sessions_dropped (seen by s1:9464)"
+              description: "A cap of the sensor's memory budget was reached: part of the traffic was not fully analysed (connections not tracked, sessions or findings not kept, ...). The stats records carry the same counts under limits; raise limits.memory, or the cap the README's Memory budget names."
 "#;

@@ -15,9 +15,10 @@
 
 use crate::config::PortRange;
 use crate::model::{
-    CitrixSession, ConnectionOutcome, FlowRecord, HandshakeOutcome, KernelStats, LicensingSession,
-    SessionStatus, Update, name_of,
+    CaptureStats, CitrixSession, ConnectionOutcome, FlowRecord, HandshakeOutcome, KernelStats,
+    LicensingSession, LimitStats, SessionStatus, Update, name_of,
 };
+use crate::output::limits::limit_hits;
 use anyhow::{Context as _, Result};
 use ctxscope_dissectors::{Proto, Transport};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -85,6 +86,11 @@ struct DropLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct ProtoLabels {
     proto: &'static str,
 }
@@ -126,6 +132,7 @@ pub struct Metrics {
     packets: Counter,
     bytes: Counter,
     kernel_drops: Family<DropLabels, Counter>,
+    limit_hits: Family<LimitLabels, Counter>,
     flows_open: Gauges<FlowLabels>,
     findings: Family<FindingLabels, Counter>,
     licensing: Gauges<StatusLabels>,
@@ -148,6 +155,8 @@ pub struct Metrics {
 #[derive(Default)]
 struct State {
     read: (u64, u64, KernelStats),
+    /// What each cap had cost at the last drain, by its key.
+    limit_hits: FxHashMap<&'static str, u64>,
     /// Licensing sessions by (client, server, vendor): their latest record.
     licensing: FxHashMap<(IpAddr, IpAddr, String), LicensingSession>,
     /// Open Citrix sessions by id: (via, encryption).
@@ -175,6 +184,12 @@ impl Metrics {
             &mut r,
             "ctxscope_kernel_drops",
             "Packets the kernel dropped before ctxscope read them: reason buffer (ctxscope did not keep up) or interface (the driver)",
+            Family::default(),
+        );
+        let limit_hits = registered(
+            &mut r,
+            "ctxscope_limit_hits",
+            "What each cap or loss cost, in what it counts (connections, records, bytes, flushes...), by its key in the stats record and the JSON report (limits.sessions_dropped, ...): above zero, part of the traffic was not fully analysed",
             Family::default(),
         );
         let flows_open = Gauges::register(
@@ -254,6 +269,7 @@ impl Metrics {
             packets,
             bytes,
             kernel_drops,
+            limit_hits,
             flows_open,
             findings,
             licensing,
@@ -306,6 +322,18 @@ impl Metrics {
                     .inc_by(after.saturating_sub(*before));
                 *before = after.max(*before);
             }
+        }
+    }
+
+    /// What every cap and loss cost so far (they only grow): every key has its series from the
+    /// first drain on, so that an alert on its increase sees the first hit.
+    pub fn limits(&mut self, limits: &LimitStats, capture: &CaptureStats) {
+        for hit in limit_hits(limits, capture) {
+            let before = self.state.limit_hits.entry(hit.key).or_default();
+            self.limit_hits
+                .get_or_create(&LimitLabels { limit: hit.key })
+                .inc_by(hit.count.saturating_sub(*before));
+            *before = hit.count.max(*before);
         }
     }
 
@@ -635,29 +663,64 @@ fn respond(registry: &Registry, request: tiny_http::Request) -> std::io::Result<
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::engine::{DrainAsk, Engine};
+    use crate::engine::{DrainAsk, Drained, Engine};
     use std::path::Path;
 
-    /// The metrics of a monitor run over `capture` (from the repository's root), streamed
-    /// through the engine's updates as `monitor` does.
-    fn exposition_of(capture: &str) -> String {
-        let mut engine = Engine::new(Config::default());
+    /// The metrics of a monitor run over `capture` (from the repository's root) with
+    /// `settings`, streamed through the engine's updates as `monitor` does, and what was
+    /// drained.
+    fn exposition_with(capture: &str, settings: &[&str]) -> (String, Drained) {
+        let settings: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+        let config = Config::load(None, &settings).expect("the settings are valid");
+        let mut engine = Engine::new(config);
         engine.stream();
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(capture);
         crate::run::read_file(&mut engine, &path, capture, false).expect("the capture opens");
         engine.close();
-        let updates = engine.drain(DrainAsk::default()).updates;
+        let drained = engine.drain(DrainAsk::default());
         let mut metrics = Metrics::new(Vec::new(), false);
-        for u in &updates {
+        for u in &drained.updates {
             metrics.update(u);
         }
-        text_format(&exposition(&metrics.registry))
+        // A second drain with the same totals adds nothing.
+        for _ in 0..2 {
+            metrics.limits(&drained.limits, &drained.stats);
+        }
+        (text_format(&exposition(&metrics.registry)), drained)
+    }
+
+    fn exposition_of(capture: &str) -> String {
+        exposition_with(capture, &[]).0
     }
 
     /// The value of `series` (a name with exactly its labels), from its line.
     fn sample(text: &str, series: &str) -> Option<f64> {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[test]
+    fn every_cap_has_a_series_counting_what_the_stream_says_it_cost() {
+        let (text, drained) =
+            exposition_with("captures/farm/mixed_farm.pcap", &["limits.max_flows=4"]);
+        let hits = |key: &str| {
+            sample(
+                &text,
+                &format!("ctxscope_limit_hits_total{{limit=\"{key}\"}}"),
+            )
+        };
+        let rejected = drained.limits.flow_table.rejected_at_cap;
+        assert!(rejected > 0, "the cap of 4 connections is hit");
+        assert_eq!(
+            hits("limits.flow_table.rejected_at_cap"),
+            Some(rejected as f64)
+        );
+        // The caps not hit have their series, at zero.
+        let all = limit_hits(&drained.limits, &drained.stats);
+        assert_eq!(all.len(), 16);
+        for h in all.iter().filter(|h| h.count == 0) {
+            assert_eq!(hits(h.key), Some(0.0), "{}", h.key);
+        }
     }
 
     #[test]

@@ -374,6 +374,7 @@ impl Sensor {
         }
         if let Some(m) = &mut self.metrics {
             m.read(drained.stats.packets, drained.stats.bytes, self.kernel);
+            m.limits(&drained.limits, &drained.stats);
             m.open_flows(drained.open.iter().copied());
         }
         self.out.tick()
@@ -481,6 +482,7 @@ impl Sensor {
         self.write_updates(&closed.updates, now)?;
         if let Some(m) = &mut self.metrics {
             m.read(report.capture.packets, report.capture.bytes, self.kernel);
+            m.limits(&report.limits, &report.capture);
             m.open_flows(std::iter::empty());
         }
         for s in &report.sources {

@@ -4,6 +4,7 @@ pub mod community_id;
 pub mod ecs;
 pub mod facts;
 mod json;
+pub mod limits;
 mod ndjson;
 mod table;
 mod text;

@@ -7,11 +7,11 @@ mod licensing;
 mod sessions;
 mod tls;
 
+use super::limits::{LimitHit, limit_hits};
 use super::table::Column::{Left, Right};
 use super::table::Table;
 use super::units::{bytes, duration, round_trip};
-use crate::capture::MAX_PCAPNG_INTERFACES;
-use crate::model::{Finding, FlowRecord, RTT_SEGMENTS_PER_DIRECTION, Report, RttStats};
+use crate::model::{Finding, FlowRecord, Report, RttStats};
 use ctxscope_dissectors::{Proto, Severity, Summary, Transport};
 use std::io::{self, Write};
 
@@ -270,97 +270,15 @@ fn totals(r: &Report, out: &mut impl Write) -> io::Result<()> {
         c.ipv4_fragments.datagrams_reassembled,
         c.ipv6_fragments
     )?;
-    let mut hit = limits_hit(r).into_iter().filter(|(_, n)| *n > 0).peekable();
+    let mut hit = limit_hits(&r.limits, &r.capture)
+        .into_iter()
+        .filter(|h| h.count > 0)
+        .peekable();
     if hit.peek().is_some() {
         writeln!(out, "  Limits hit:")?;
     }
-    for (what, n) in hit {
-        writeln!(out, "    {n} {what}")?;
+    for LimitHit { what, count, .. } in hit {
+        writeln!(out, "    {count} {what}")?;
     }
     Ok(())
-}
-
-/// Every cap and loss the engine counts, as (what, how many): all of them appear in the text
-/// report when hit (the JSON outputs carry the same numbers under `limits` and `capture`).
-fn limits_hit(r: &Report) -> Vec<(String, u64)> {
-    let l = &r.limits;
-    let t = &l.flow_table;
-    let frag = &r.capture.ipv4_fragments;
-    [
-        (
-            format!(
-                "connections not tracked, {} packets (limits.max_flows)",
-                t.packets_untracked
-            ),
-            t.rejected_at_cap,
-        ),
-        (
-            "flow records not kept (limits.max_flow_records)".to_string(),
-            l.flow_records_dropped,
-        ),
-        (
-            "events not kept (limits.max_events_per_flow, max_events_total)".to_string(),
-            l.events_dropped,
-        ),
-        (
-            "findings not kept (limits.max_findings)".to_string(),
-            l.findings_dropped,
-        ),
-        (
-            "announcements dropped (limits.max_announcements)".to_string(),
-            l.announcements.dropped,
-        ),
-        (
-            "licensing sessions and heartbeat series not kept (limits.max_sessions)".to_string(),
-            l.sessions_dropped,
-        ),
-        (
-            "sources forgotten by the scan detector before their window ended (limits.max_scan_sources)".to_string(),
-            l.scan_sources_dropped,
-        ),
-        (
-            "out-of-order store flushes (limits.reassembly_bytes_per_direction, reassembly_segments_per_direction)"
-                .to_string(),
-            l.reassembly_cap_flushes,
-        ),
-        (
-            "bytes left the retransmission check unacknowledged (limits.unacked_bytes_per_direction)"
-                .to_string(),
-            l.unacked_released_bytes,
-        ),
-        (
-            format!(
-                "segments not timed for the RTT ({RTT_SEGMENTS_PER_DIRECTION} of their direction already awaiting their ACK)"
-            ),
-            l.rtt_untracked_segments,
-        ),
-        (
-            "reassembly budget flushes (limits.reassembly_bytes_total)".to_string(),
-            l.reassembly_budget_flushes,
-        ),
-        (
-            "IPv4 datagrams given up with fragments missing (limits.max_fragmented_datagrams)"
-                .to_string(),
-            frag.datagrams_evicted,
-        ),
-        (
-            "IPv4 datagrams timed out with fragments missing (timeouts.ip_fragment_secs)"
-                .to_string(),
-            frag.datagrams_timed_out,
-        ),
-        (
-            "IPv4 fragments refused (past 64 KiB, more than 64 pieces, or inconsistent)"
-                .to_string(),
-            frag.fragments_refused,
-        ),
-        (
-            format!("pcapng interfaces refused (more than {MAX_PCAPNG_INTERFACES} in a section)"),
-            l.pcapng_interfaces_refused,
-        ),
-        (
-            "EDT flows not followed for a fallback (limits.max_edt_attempts)".to_string(),
-            l.edt_attempts_dropped,
-        ),
-    ]
-    .into()
 }
