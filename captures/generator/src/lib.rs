@@ -50,6 +50,7 @@
 
 pub mod adversarial;
 pub mod flood;
+pub mod frames;
 pub mod ica;
 pub mod link;
 pub mod mixer;

@@ -5,6 +5,7 @@
 //! is acknowledged or retransmitted (UDP does neither). Directions follow the engine:
 //! `Dir::ToServer` is the client's datagram.
 
+use super::frames::{Frames, Transmit};
 use super::link::{Link, LinkType};
 use super::packet::{IpHeader, UdpDatagram, fragment_ipv4, write_udp_packet};
 use super::pcapfile::Frame;
@@ -112,29 +113,29 @@ impl UdpConversation {
         more: impl Iterator<Item = UdpStep> + Send + 'static,
     ) -> Datagrams {
         let script = std::mem::take(&mut self.steps);
-        Datagrams {
+        Frames::new(Transmitter {
             now: self.start,
             // IP ids per side, from the ports so that flows differ.
             ids: [self.client.port(), self.server.port().rotate_left(8)],
             steps: Box::new(script.into_iter().chain(more)),
-            ready: VecDeque::new(),
             conv: self,
-        }
+        })
     }
 }
 
 /// Frames of one UDP conversation, in time order. Created by [`UdpConversation::datagrams`].
-pub struct Datagrams {
+pub type Datagrams = Frames<Transmitter>;
+
+/// Sends a UDP script's datagrams (each as IPv4 fragments if the conversation asks).
+pub struct Transmitter {
     conv: UdpConversation,
     steps: Box<dyn Iterator<Item = UdpStep> + Send>,
     now: Timestamp,
     ids: [u16; 2],
-    /// Fragments of the latest datagram not handed out yet.
-    ready: VecDeque<Frame>,
 }
 
-impl Datagrams {
-    fn frames_of(&mut self, dir: Dir, payload: &[u8]) {
+impl Transmitter {
+    fn frames_of(&mut self, dir: Dir, payload: &[u8], ready: &mut VecDeque<Frame>) {
         let c = &self.conv;
         let (src, dst) = dir.by_sender(c.client, c.server);
         let id = &mut self.ids[dir.index()];
@@ -159,28 +160,21 @@ impl Datagrams {
         };
         for piece in pieces {
             let frame = c.link.frame(dir, &piece);
-            self.ready
-                .push_back(Frame::new(self.now, c.link.link_type(), frame));
+            ready.push_back(Frame::new(self.now, c.link.link_type(), frame));
         }
     }
 }
 
-impl Iterator for Datagrams {
-    type Item = Frame;
-
-    fn next(&mut self) -> Option<Frame> {
-        loop {
-            if let Some(frame) = self.ready.pop_front() {
-                return Some(frame);
+impl Transmit for Transmitter {
+    fn transmit_next(&mut self, ready: &mut VecDeque<Frame>) -> Option<()> {
+        match self.steps.next()? {
+            UdpStep::Send { dir, payload } => {
+                self.frames_of(dir, &payload, ready);
+                self.now = self.now.plus(self.conv.spacing);
             }
-            match self.steps.next()? {
-                UdpStep::Send { dir, payload } => {
-                    self.frames_of(dir, &payload);
-                    self.now = self.now.plus(self.conv.spacing);
-                }
-                UdpStep::Idle(d) => self.now = self.now.plus(d),
-            }
+            UdpStep::Idle(d) => self.now = self.now.plus(d),
         }
+        Some(())
     }
 }
 

@@ -16,8 +16,9 @@ mod plan;
 mod wire;
 
 pub use impair::{ImpairProfile, Impairment};
-pub use wire::Packets;
+pub use wire::{Packets, Transmitter};
 
+use super::frames::Frames;
 use super::link::{Link, LinkType};
 use super::packet::{Ipv6Extension, MAX_TCP_PAYLOAD};
 use super::rng::Rng;
@@ -386,7 +387,8 @@ impl TcpConversation {
         let drawn_isn = [rng.next_u32(), rng.next_u32()];
         let isn = self.isn.unwrap_or(drawn_isn);
         let script = std::mem::take(&mut self.steps);
-        Packets::new(self, isn, rng, Box::new(script.into_iter().chain(more)))
+        let steps = Box::new(script.into_iter().chain(more));
+        Frames::new(Transmitter::new(self, isn, rng, steps))
     }
 
     /// A seed that differs between conversations with different endpoints or start times, so

@@ -3,6 +3,7 @@
 
 use super::plan::{Planned, Planner};
 use super::{Endpoints, Step, TcpConversation};
+use crate::frames::{Frames, Transmit};
 use crate::link::IpVersion;
 use crate::packet::{self, IpHeader, TcpOptions, TcpSegment};
 use crate::pcapfile::Frame;
@@ -49,12 +50,14 @@ impl Receiver {
 }
 
 /// Frames of one conversation, in time order. Created by [`TcpConversation::packets`].
-pub struct Packets {
+pub type Packets = Frames<Transmitter>;
+
+/// Plans a TCP script's steps into segments and transmits them one at a time.
+pub struct Transmitter {
     conv: TcpConversation,
     steps: Box<dyn Iterator<Item = Step> + Send>,
     planner: Planner,
     batch: std::vec::IntoIter<Planned>,
-    ready: VecDeque<Frame>,
     /// Time of the previous packet; `None` before the first.
     last: Option<Timestamp>,
     /// Indexed like every per-side array: by the direction that side sends in.
@@ -68,13 +71,13 @@ pub struct Packets {
     scratch: Vec<u8>,
 }
 
-impl Packets {
+impl Transmitter {
     pub(super) fn new(
         conv: TcpConversation,
         isn: [u32; 2],
         mut rng: Rng,
         steps: Box<dyn Iterator<Item = Step> + Send>,
-    ) -> Packets {
+    ) -> Transmitter {
         let ip_id = [rng.next_u16(), rng.next_u16()];
         let flow_label = [rng.next_u32() & 0xF_FFFF, rng.next_u32() & 0xF_FFFF];
         let tsval_base = [rng.next_u32(), rng.next_u32()];
@@ -84,12 +87,11 @@ impl Packets {
             next,
             ahead: Vec::new(),
         });
-        Packets {
+        Transmitter {
             conv,
             steps,
             planner,
             batch: Vec::new().into_iter(),
-            ready: VecDeque::new(),
             last: None,
             receivers,
             ip_id,
@@ -100,7 +102,7 @@ impl Packets {
         }
     }
 
-    fn transmit(&mut self, seg: Planned) {
+    fn transmit(&mut self, seg: Planned, ready: &mut VecDeque<Frame>) {
         let ts = match self.last {
             None => self.conv.start,
             Some(last) => last.plus(seg.delay),
@@ -164,11 +166,18 @@ impl Packets {
             options,
             payload: &seg.payload,
         };
-        self.emit(ts, seg.dir, &ip, &tcp);
+        self.emit(ts, seg.dir, &ip, &tcp, ready);
     }
 
     /// Frames the packet (as fragments if the conversation fragments data segments).
-    fn emit(&mut self, ts: Timestamp, dir: Dir, ip: &IpHeader, tcp: &TcpSegment) {
+    fn emit(
+        &mut self,
+        ts: Timestamp,
+        dir: Dir,
+        ip: &IpHeader,
+        tcp: &TcpSegment,
+        ready: &mut VecDeque<Frame>,
+    ) {
         let link = self.conv.link;
         let version = match ip {
             IpHeader::V4 { .. } => IpVersion::V4,
@@ -185,13 +194,13 @@ impl Packets {
                 let mut data = Vec::with_capacity(link.header_len() + fragment.len());
                 link.write_header(dir, version, &mut data);
                 data.extend_from_slice(&fragment);
-                self.ready.push_back(Frame::new(ts, link.link_type(), data));
+                ready.push_back(Frame::new(ts, link.link_type(), data));
             }
         } else {
             let mut data = Vec::with_capacity(link.header_len() + 80 + tcp.payload.len());
             link.write_header(dir, version, &mut data);
             packet::write_tcp_packet(ip, tcp, &mut data);
-            self.ready.push_back(Frame::new(ts, link.link_type(), data));
+            ready.push_back(Frame::new(ts, link.link_type(), data));
         }
     }
 
@@ -227,21 +236,14 @@ impl Packets {
     }
 }
 
-impl Iterator for Packets {
-    type Item = Frame;
-
-    fn next(&mut self) -> Option<Frame> {
-        loop {
-            if let Some(frame) = self.ready.pop_front() {
-                return Some(frame);
-            }
-            if let Some(seg) = self.batch.next() {
-                self.transmit(seg);
-                continue;
-            }
-            let step = self.steps.next()?;
-            self.batch = self.planner.plan(step).into_iter();
+/// One segment at a time: a step's segments are planned when the previous step's are out.
+impl Transmit for Transmitter {
+    fn transmit_next(&mut self, ready: &mut VecDeque<Frame>) -> Option<()> {
+        match self.batch.next() {
+            Some(seg) => self.transmit(seg, ready),
+            None => self.batch = self.planner.plan(self.steps.next()?).into_iter(),
         }
+        Some(())
     }
 }
 
