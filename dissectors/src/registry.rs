@@ -349,6 +349,21 @@ pub enum Probe {
     NeedMore,
 }
 
+impl Probe {
+    /// The verdict for a protocol whose directions open with a fixed `signature`: a match once
+    /// all of it is there, more wanted while the bytes so far agree with it, no match at the
+    /// first byte that does not.
+    pub fn signature(first: &[u8], signature: &[u8]) -> Probe {
+        if first.starts_with(signature) {
+            Probe::Match
+        } else if signature.starts_with(first) {
+            Probe::NeedMore
+        } else {
+            Probe::NoMatch
+        }
+    }
+}
+
 /// What the engine knows about a connection when it creates its dissector.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {

@@ -79,14 +79,7 @@ pub const SIGNATURE: [u8; 7] = *b"\x1aCGP/01";
 
 /// Matches the signature at the start of either direction.
 pub fn probe(_dir: Dir, first: &[u8]) -> Probe {
-    let seen = first.len().min(SIGNATURE.len());
-    if first.get(..seen) != SIGNATURE.get(..seen) {
-        Probe::NoMatch
-    } else if seen < SIGNATURE.len() {
-        Probe::NeedMore
-    } else {
-        Probe::Match
-    }
+    Probe::signature(first, &SIGNATURE)
 }
 
 #[cfg(test)]

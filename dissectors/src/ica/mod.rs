@@ -76,12 +76,5 @@ pub static SPEC: ProtoSpec = ProtoSpec {
 /// Whether a direction starts with the ICA detect string (either direction: the server sends
 /// it, the client echoes it). Looks at 6 bytes at most.
 pub fn probe(_dir: Dir, first: &[u8]) -> Probe {
-    let n = first.len().min(names::DETECT.len());
-    if first[..n] != names::DETECT[..n] {
-        Probe::NoMatch
-    } else if n < names::DETECT.len() {
-        Probe::NeedMore
-    } else {
-        Probe::Match
-    }
+    Probe::signature(first, &names::DETECT)
 }
