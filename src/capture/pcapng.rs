@@ -8,7 +8,9 @@
 use super::{CaptureError, Next, Packet, Skipped};
 use crate::decode::LinkType;
 use ctxscope_dissectors::Timestamp;
-use pcap_parser::pcapng::{Block, InterfaceDescriptionBlock};
+use pcap_parser::pcapng::{
+    Block, EPB_MAGIC, IDB_MAGIC, InterfaceDescriptionBlock, SHB_MAGIC, SPB_MAGIC,
+};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader};
 use std::fs::File;
@@ -21,12 +23,9 @@ const BUFFER: usize = 4 << 20;
 /// malformed, so that a file of interface blocks cannot make the list grow without end.
 pub const MAX_INTERFACES: usize = 1024;
 
-/// Block types, as the pcapng specification numbers them.
-const INTERFACE_DESCRIPTION: u32 = 1;
+/// The obsolete packet block's type, as the pcapng specification numbers it: pcap-parser names
+/// the types of the blocks it parses (`EPB_MAGIC`, ...), not this one.
 const OBSOLETE_PACKET: u32 = 2;
-const SIMPLE_PACKET: u32 = 3;
-const ENHANCED_PACKET: u32 = 6;
-const SECTION_HEADER: u32 = 0x0A0D_0D0A;
 
 /// What an interface description block says about the packets of its interface.
 pub(crate) struct Interface {
@@ -272,11 +271,11 @@ impl PcapNgFile {
     fn recover(&mut self, why: Unparsed) -> Result<Step, CaptureError> {
         match (self.framing(), why) {
             (Framing::Whole(len, kind), _) => Ok(match kind {
-                ENHANCED_PACKET | SIMPLE_PACKET | OBSOLETE_PACKET => Step::Report(
+                EPB_MAGIC | SPB_MAGIC | OBSOLETE_PACKET => Step::Report(
                     len,
                     Skipped::MalformedPacket("a corrupt pcapng packet block"),
                 ),
-                INTERFACE_DESCRIPTION => Step::Interface(
+                IDB_MAGIC => Step::Interface(
                     len,
                     Interface {
                         link: InterfaceLink::Corrupt,
@@ -285,7 +284,7 @@ impl PcapNgFile {
                     },
                 ),
                 // A section header starts the numbering everything after it depends on.
-                SECTION_HEADER => {
+                SHB_MAGIC => {
                     return Err(self.read_error("a corrupt pcapng section header block"));
                 }
                 // Statistics, name resolution, custom blocks: no packets in them.

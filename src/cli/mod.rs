@@ -78,6 +78,23 @@ impl WorkersArgs {
     }
 }
 
+/// What the commands that analyse traffic on flow-sharded workers (`report`, `tui`, `monitor`)
+/// take after their own arguments: `--workers` and the settings.
+#[derive(Args, Debug)]
+pub struct AnalysisArgs {
+    #[command(flatten)]
+    pub workers: WorkersArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+impl AnalysisArgs {
+    /// The configuration (see [`ConfigArgs::load`]) and the number of workers.
+    pub fn load(&self, registry: &Registry) -> Result<(Config, usize)> {
+        Ok((self.config.load(registry)?, self.workers.count()))
+    }
+}
+
 /// Settings shared by every command that analyses traffic.
 #[derive(Args, Debug, Default, Clone)]
 pub struct ConfigArgs {

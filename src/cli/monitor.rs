@@ -1,7 +1,7 @@
 //! `ctxscope monitor`: sensor mode, streaming records and serving metrics (README "Sensor mode").
 
 use super::live::InputArgs;
-use super::{ConfigArgs, Outcome, WorkersArgs};
+use super::{AnalysisArgs, Outcome};
 use crate::config::Size;
 use crate::monitor::{self, Input, Rotation, Settings};
 use anyhow::Result;
@@ -36,13 +36,11 @@ pub struct MonitorArgs {
     #[arg(long, conflicts_with = "interface")]
     pub linger: bool,
     #[command(flatten)]
-    pub workers: WorkersArgs,
-    #[command(flatten)]
-    pub config: ConfigArgs,
+    pub analysis: AnalysisArgs,
 }
 
 pub fn run(args: &MonitorArgs, registry: &Registry) -> Result<Outcome> {
-    let config = args.config.load(registry)?;
+    let (config, workers) = args.analysis.load(registry)?;
     let settings = Settings {
         out: args.out.clone(),
         rotation: Rotation {
@@ -58,6 +56,6 @@ pub fn run(args: &MonitorArgs, registry: &Registry) -> Result<Outcome> {
         None => Input::Files(args.input.files.clone()),
     };
     monitor::check(&settings, matches!(input, Input::Live(..)))?;
-    monitor::run(config, input, &settings, args.workers.count())?;
+    monitor::run(config, input, &settings, workers)?;
     Ok(Outcome::Ok)
 }

@@ -1,7 +1,7 @@
 //! `ctxscope report`: analyse files or a live interface, print text, JSON or NDJSON.
 
 use super::live::InputArgs;
-use super::{ConfigArgs, Outcome, WorkersArgs, parse_severity};
+use super::{AnalysisArgs, Outcome, parse_severity};
 use crate::output::{self, Format};
 use crate::run::{self, StopAfter};
 use anyhow::{Context as _, Result, bail};
@@ -30,14 +30,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
     #[command(flatten)]
-    pub workers: WorkersArgs,
-    #[command(flatten)]
-    pub config: ConfigArgs,
+    pub analysis: AnalysisArgs,
 }
 
 pub fn run(args: &ReportArgs, registry: &Registry) -> Result<Outcome> {
-    let config = args.config.load(registry)?;
-    let workers = args.workers.count();
+    let (config, workers) = args.analysis.load(registry)?;
     let report = if let Some(opts) = args.input.live.options() {
         let stop = StopAfter {
             duration: args.duration.map(Duration::from_secs_f64),

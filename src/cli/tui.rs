@@ -1,7 +1,7 @@
 //! `ctxscope tui`: browse a capture file or a live interface in a terminal UI.
 
 use super::live::LiveArgs;
-use super::{ConfigArgs, Outcome, WorkersArgs};
+use super::{AnalysisArgs, Outcome};
 use crate::tui::{self, Ended, Input};
 use anyhow::Result;
 use clap::Args;
@@ -22,14 +22,11 @@ pub struct TuiArgs {
     #[command(flatten)]
     pub live: LiveArgs,
     #[command(flatten)]
-    pub workers: WorkersArgs,
-    #[command(flatten)]
-    pub config: ConfigArgs,
+    pub analysis: AnalysisArgs,
 }
 
 pub fn run(args: &TuiArgs, registry: &Registry) -> Result<Outcome> {
-    let config = args.config.load(registry)?;
-    let workers = args.workers.count();
+    let (config, workers) = args.analysis.load(registry)?;
     let input = match (args.live.options(), &args.file) {
         (Some(options), _) => Input::Live {
             options,

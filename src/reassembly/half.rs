@@ -174,20 +174,28 @@ impl HalfStream {
             }
             return SegmentInfo::empty();
         }
-        self.receive_slow(start, payload, missing, limits, deliver)
+        let chunk = Chunk {
+            start,
+            data: payload,
+            missing,
+        };
+        self.receive_slow(chunk, limits, deliver)
     }
 
     fn receive_slow(
         &mut self,
-        start: i64,
-        payload: Payload<'_>,
-        missing: u32,
+        chunk: Chunk<'_>,
         limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
     ) -> SegmentInfo {
         let mut info = SegmentInfo::empty();
-        let (payload, missing) = self.clip_to_fin(start, payload, missing, &mut info);
-        let end = span_end(start, payload, missing);
+        let chunk = self.clip_to_fin(chunk, &mut info);
+        let Chunk {
+            start,
+            data: payload,
+            missing,
+        } = chunk;
+        let end = chunk.end();
         let next = clamp_i64(self.next);
         if start < next
             && let Ok(s) = u64::try_from(start)
@@ -228,7 +236,7 @@ impl HalfStream {
         } else if start < next || self.held.overlaps(next as u64, end as u64) {
             self.overlap(&mut info);
         }
-        self.commit(start, payload, missing, limits, deliver, &mut info);
+        self.commit(chunk, limits, deliver, &mut info);
         self.drain(limits, deliver, &mut info);
         info
     }
@@ -287,24 +295,22 @@ impl HalfStream {
     /// Delivers what lies beyond the commit point of a chunk starting at or before it.
     fn commit(
         &mut self,
-        start: i64,
-        data: Payload<'_>,
-        missing: u32,
+        chunk: Chunk<'_>,
         limits: &Limits,
         deliver: &mut impl FnMut(Delivery<'_>),
         info: &mut SegmentInfo,
     ) {
         let next = clamp_i64(self.next);
         debug_assert!(
-            start <= next,
+            chunk.start <= next,
             "only chunks reaching the commit point are committed"
         );
-        let Ok(skip) = u64::try_from(next.saturating_sub(start)) else {
+        let Ok(skip) = u64::try_from(next.saturating_sub(chunk.start)) else {
             return;
         };
-        let (data, missing) = self.clip_to_fin(start, data, missing, info);
-        let end = span_end(start, data, missing);
-        let fresh = data.suffix(skip);
+        let chunk = self.clip_to_fin(chunk, info);
+        let end = chunk.end();
+        let fresh = chunk.data.suffix(skip);
         if !fresh.is_empty() {
             if self.held.differs(self.next, fresh.bytes()) {
                 self.conflict(info);
@@ -347,9 +353,12 @@ impl HalfStream {
         info: &mut SegmentInfo,
     ) {
         while let Some(segment) = self.held.take_next(self.next) {
-            let start = clamp_i64(segment.start);
-            let data = segment.data.as_payload();
-            self.commit(start, data, segment.missing, limits, deliver, info);
+            let chunk = Chunk {
+                start: clamp_i64(segment.start),
+                data: segment.data.as_payload(),
+                missing: segment.missing,
+            };
+            self.commit(chunk, limits, deliver, info);
         }
         self.discard_beyond_fin();
     }
@@ -387,30 +396,36 @@ impl HalfStream {
     }
 
     /// Cuts a chunk at this direction's FIN: what follows it is not stream data.
-    fn clip_to_fin<'p>(
-        &mut self,
-        start: i64,
-        data: Payload<'p>,
-        missing: u32,
-        info: &mut SegmentInfo,
-    ) -> (Payload<'p>, u32) {
+    fn clip_to_fin<'p>(&mut self, chunk: Chunk<'p>, info: &mut SegmentInfo) -> Chunk<'p> {
         let Some(fin) = self.fin() else {
-            return (data, missing);
+            return chunk;
         };
+        let Chunk {
+            start,
+            data,
+            missing,
+        } = chunk;
         let total = data.len() + u64::from(missing);
         let keep = u64::try_from(clamp_i64(fin).saturating_sub(start))
             .unwrap_or(0)
             .min(total);
         if keep == total {
-            return (data, missing);
+            return chunk;
         }
         *info |= SegmentInfo::DATA_AFTER_FIN;
         self.counters.add(|c| &mut c.beyond_fin_bytes, total - keep);
         if keep <= data.len() {
-            (data.prefix(keep), 0)
+            Chunk {
+                data: data.prefix(keep),
+                missing: 0,
+                ..chunk
+            }
         } else {
             // `keep` exceeds the captured bytes: keep them all and part of the missing tail.
-            (data, u32::try_from(keep - data.len()).unwrap_or(missing))
+            Chunk {
+                missing: u32::try_from(keep - data.len()).unwrap_or(missing),
+                ..chunk
+            }
         }
     }
 
@@ -445,8 +460,19 @@ impl HalfStream {
     }
 }
 
-/// End offset of a chunk of `data` then `missing` bytes starting at `start`.
-fn span_end(start: i64, data: Payload<'_>, missing: u32) -> i64 {
-    let len = data.len() + u64::from(missing);
-    start.saturating_add(clamp_i64(len))
+/// A piece of one direction's stream on its way to the commit point: `data` at offset `start`,
+/// then `missing` bytes the capture cut off (a segment as received, or as held).
+#[derive(Clone, Copy)]
+struct Chunk<'p> {
+    start: i64,
+    data: Payload<'p>,
+    missing: u32,
+}
+
+impl Chunk<'_> {
+    /// The offset just past its data and its missing bytes.
+    fn end(&self) -> i64 {
+        let len = self.data.len() + u64::from(self.missing);
+        self.start.saturating_add(clamp_i64(len))
+    }
 }

@@ -6,8 +6,8 @@
 
 use super::segment::TcpFlags;
 use ctxscope_dissectors::Dir;
-use serde::{Serialize, Serializer};
-use std::fmt;
+use serde::Serialize;
+use strum::{Display, IntoStaticStr};
 
 /// Where one endpoint is, from the flags it sent (Zeek's `TCP_ENDPOINT_*`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,8 +170,11 @@ impl Endpoints {
     }
 }
 
-/// Zeek's `conn_state` of a TCP connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Zeek's `conn_state` of a TCP connection. Its name (shown, serialised, [`ConnState::name`])
+/// is Zeek's spelling, as in conn.log: the variant's name in upper case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, IntoStaticStr, Display)]
+#[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum ConnState {
     /// Connection attempt seen, no reply.
     S0,
@@ -219,38 +222,12 @@ impl ConnState {
     ];
 
     /// Zeek's spelling, as in conn.log.
-    pub const fn name(self) -> &'static str {
-        match self {
-            ConnState::S0 => "S0",
-            ConnState::S1 => "S1",
-            ConnState::Sf => "SF",
-            ConnState::Rej => "REJ",
-            ConnState::S2 => "S2",
-            ConnState::S3 => "S3",
-            ConnState::Rsto => "RSTO",
-            ConnState::Rstr => "RSTR",
-            ConnState::Rstos0 => "RSTOS0",
-            ConnState::Rstrh => "RSTRH",
-            ConnState::Sh => "SH",
-            ConnState::Shr => "SHR",
-            ConnState::Oth => "OTH",
-        }
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<ConnState> {
         ConnState::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
-
-impl fmt::Display for ConnState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Serialize for ConnState {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
     }
 }
 
