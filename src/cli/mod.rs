@@ -39,7 +39,7 @@ pub enum Command {
     /// Analyse capture files (or a live interface) and print a report.
     Report(report::ReportArgs),
     /// Sensor mode: stream records as things happen (NDJSON or ECS) and serve metrics, from
-    /// files or a live interface, analysed on one thread (no --workers).
+    /// files or a live interface (with --workers N, as report).
     Monitor(monitor::MonitorArgs),
     /// Write the reassembled bytes of one flow, like `tshark -q -z follow,tcp,raw`.
     Follow(follow::FollowArgs),
